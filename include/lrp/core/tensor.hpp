@@ -1,0 +1,88 @@
+#pragma once
+// Dense, contiguous, row-major (C order) tensor of float or double.
+// Batch tensors are [N, ...]; image tensors inside the engine are NCHW.
+#include <cstddef>
+#include <algorithm>
+#include <numeric>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "lrp/core/error.hpp"
+
+namespace lrp {
+
+using Shape = std::vector<std::size_t>;
+
+// Number of elements of a shape; throws ShapeError when the count would overflow or exceed
+// `limit` (guards against absurd sizes read from files before anything is allocated).
+std::size_t shape_numel(const Shape& shape, std::size_t limit = std::size_t(1) << 34);
+std::string shape_str(const Shape& shape);
+
+template <class T>
+class Tensor {
+ public:
+  using value_type = T;
+
+  Tensor() = default;
+  explicit Tensor(Shape shape, T fill = T(0)) : shape_(std::move(shape)), data_(shape_numel(shape_), fill) {}
+  Tensor(Shape shape, std::vector<T> data) : shape_(std::move(shape)), data_(std::move(data)) {
+    if (data_.size() != shape_numel(shape_)) throw ShapeError("tensor data size does not match shape " + shape_str(shape_));
+  }
+
+  const Shape& shape() const { return shape_; }
+  std::size_t rank() const { return shape_.size(); }
+  std::size_t dim(std::size_t i) const { return shape_.at(i); }
+  std::size_t size() const { return data_.size(); }
+  bool empty() const { return data_.empty(); }
+
+  T* data() { return data_.data(); }
+  const T* data() const { return data_.data(); }
+  T& operator[](std::size_t i) { return data_[i]; }
+  const T& operator[](std::size_t i) const { return data_[i]; }
+  T* begin() { return data_.data(); }
+  T* end() { return data_.data() + data_.size(); }
+  const T* begin() const { return data_.data(); }
+  const T* end() const { return data_.data() + data_.size(); }
+  std::vector<T>& vec() { return data_; }
+  const std::vector<T>& vec() const { return data_; }
+
+  // Same data, new shape with the same element count.
+  void reshape(Shape shape) {
+    if (shape_numel(shape) != data_.size())
+      throw ShapeError("cannot reshape " + shape_str(shape_) + " to " + shape_str(shape));
+    shape_ = std::move(shape);
+  }
+  Tensor reshaped(Shape shape) const {
+    Tensor t = *this;
+    t.reshape(std::move(shape));
+    return t;
+  }
+  void fill(T v) { std::fill(data_.begin(), data_.end(), v); }
+
+  // Elements per sample ([N, ...] → product of the trailing dims).
+  std::size_t sample_size() const { return rank() == 0 ? 0 : (shape_[0] == 0 ? 0 : data_.size() / shape_[0]); }
+
+  template <class U>
+  Tensor<U> cast() const {
+    Tensor<U> out(shape_);
+    for (std::size_t i = 0; i < data_.size(); ++i) out[i] = static_cast<U>(data_[i]);
+    return out;
+  }
+
+ private:
+  Shape shape_;
+  std::vector<T> data_;
+};
+
+// NHWC <-> NCHW for a rank-4 tensor (toolbox layout <-> engine layout).
+template <class T>
+Tensor<T> nhwc_to_nchw(const Tensor<T>& x);
+template <class T>
+Tensor<T> nchw_to_nhwc(const Tensor<T>& x);
+
+// True when every element is finite.
+template <class T>
+bool all_finite(const Tensor<T>& x);
+
+}  // namespace lrp

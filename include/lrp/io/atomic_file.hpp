@@ -1,0 +1,17 @@
+#pragma once
+// Outputs are written atomically: into a temporary file beside the target, then renamed,
+// so a crash or an error never leaves a half-written result under the final name.
+#include <functional>
+#include <iosfwd>
+#include <string>
+
+namespace lrp::io {
+
+// Calls `write` with a binary stream to a temporary file, flushes, checks for errors and
+// renames the file to `path`. Throws IoError naming `path` on any failure (temp file removed).
+void write_file_atomic(const std::string& path, const std::function<void(std::ostream&)>& write);
+
+// Reads a whole file into memory; throws IoError naming the file when it cannot be read.
+std::string read_file_bytes(const std::string& path);
+
+}  // namespace lrp::io

@@ -1,0 +1,35 @@
+// lrp: explain neural network predictions with Layer-wise Relevance Propagation.
+#include <exception>
+#include <iostream>
+
+#include "commands.hpp"
+#include "lrp/core/error.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"lrp: Layer-wise Relevance Propagation and other attribution methods for neural networks"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "lrp 0.1.0");
+  // Subcommands (one file each in tools/lrp/).
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    app.exit(e);
+    return 2;
+  } catch (const lrp::Error& e) {
+    std::cerr << "lrp: error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "lrp: error: out of memory\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "lrp: error: " << e.what() << "\n";
+    return 2;
+  }
+  return 0;
+}
