@@ -1,0 +1,77 @@
+#pragma once
+// The entry point: explain a batch with LRP or another attribution method, for the predicted
+// class, given classes, all classes, or an explicit initial relevance.
+//
+// Every method starts from the same seed, the target's score (output * one-hot(target)).
+// LRP treats it as relevance; gradient methods use it as the output gradient, so
+// `gradient` yields score * d(score)/dx (as the toolbox's Caffe tool and Zennit do).
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "lrp/graph/model.hpp"
+#include "lrp/rules/rule.hpp"
+
+namespace lrp {
+
+enum class Method {
+  LRP,
+  Gradient,
+  GradientXInput,
+  Sensitivity,  // per-pixel L2 norm of the gradient over channels, written to every channel
+  DeconvNet,
+  GuidedBackprop,
+  SmoothGrad,
+  IntegratedGradients,
+  Occlusion,
+};
+Method parse_method(const std::string& text);
+std::string method_names();
+
+struct Target {
+  enum class Kind { Predicted, Classes, All, PerSample, Relevance };
+  Kind kind = Kind::Predicted;
+  std::vector<std::size_t> classes;   // Classes: one map per listed class; PerSample: one class per sample
+  Tensor<double> relevance;           // Relevance: explicit initial relevance [N, outputs...]
+};
+// "predicted" | "all" | "K" | "K1,K2,..." (several classes; one map each). Labels and
+// relevance files are read by the caller and given as PerSample / Relevance targets.
+Target parse_target(const std::string& text);
+
+struct MethodOptions {
+  // SmoothGrad (Zennit's defaults): noise sigma = noise_level * (max - min) per sample.
+  double noise_level = 0.1;
+  std::size_t samples = 20;
+  std::uint64_t seed = 0;
+  // Integrated gradients: right Riemann sum over steps alpha = 1/n .. 1 from `baseline`.
+  std::size_t steps = 20;
+  double baseline = 0.0;
+  // Occlusion: window and stride over the spatial axes; value for the occluded part.
+  std::size_t window = 8, stride = 8;
+  double occlusion_value = 0.0;
+};
+
+template <class T>
+struct Explanation {
+  Tensor<T> output;                    // model output (trailing SoftMax dropped) [N, C]
+  Tensor<T> relevance;                 // [N, ...input] or [N, K, ...input] for several targets
+  std::vector<std::size_t> targets;    // chosen class per (sample, target), empty for Relevance
+  std::size_t targets_per_sample = 1;
+  std::map<std::string, Tensor<T>> layers;  // relevance at each node's output (if requested)
+};
+
+struct ExplainRequest {
+  Method method = Method::LRP;
+  std::vector<Rule> rules;  // LRP (and rule-based SmoothGrad/IG): one per node
+  Target target;
+  MethodOptions options;
+  bool dump_layers = false;
+};
+
+// x is an engine-layout batch [N, ...]. The model must not end in SoftMax (drop it first).
+template <class T>
+Explanation<T> explain(const Model<T>& model, const Tensor<T>& x, const ExplainRequest& request);
+
+}  // namespace lrp

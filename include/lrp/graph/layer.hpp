@@ -1,0 +1,70 @@
+#pragma once
+// A layer of a network: what it computes forward, its vector-Jacobian product (for gradients
+// and training), and its parameters. Relevance rules live in lrp/rules, not here: a layer only
+// exposes the primitives the rules are built from.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "lrp/core/tensor.hpp"
+
+namespace lrp {
+
+enum class LayerKind {
+  Linear,
+  Conv2d,
+  Pool2d,     // max, sum or average pooling
+  Activation, // elementwise: ReLU, LeakyReLU, Tanh, Sigmoid, Clip
+  SoftMax,
+  Flatten,
+  Reshape,
+  BatchNorm,  // per-channel affine (a BatchNorm that could not be folded)
+  Add,
+  Concat,
+  Pad,
+};
+
+const char* layer_kind_name(LayerKind kind);
+
+template <class T>
+using TensorRefs = std::vector<const Tensor<T>*>;
+
+// Parameters are kept as tensors; `params()` lists them in a fixed order for training and
+// for writing models.
+template <class T>
+class Layer {
+ public:
+  virtual ~Layer() = default;
+  virtual LayerKind kind() const = 0;
+  // The layer's type as written in model files / shown by `lrp info` ("Linear", "Convolution", ...).
+  virtual std::string type_name() const = 0;
+  // Short human description of the configuration ("784 -> 10", "5x5x1x10 stride 1,1").
+  virtual std::string describe() const = 0;
+  virtual std::size_t num_inputs() const { return 1; }
+  // Per-sample output shape (no batch dimension) for per-sample input shapes; throws ShapeError.
+  virtual Shape output_shape(const std::vector<Shape>& inputs) const = 0;
+
+  // Batch forward: inputs [N, ...] → out [N, ...].
+  virtual void forward(const TensorRefs<T>& in, Tensor<T>& out) const = 0;
+  // Vector-Jacobian product: given the forward inputs/output and dL/dout, dL/din for every input.
+  virtual void backward(const TensorRefs<T>& in, const Tensor<T>& out, const Tensor<T>& dout,
+                        std::vector<Tensor<T>>& din) const = 0;
+
+  // Trainable parameters (weights first, then bias) and their gradients from the last
+  // `accumulate_param_grads` call.
+  virtual std::vector<Tensor<T>*> params() { return {}; }
+  virtual std::vector<const Tensor<T>*> params() const { return {}; }
+  // dL/dparams for the given forward input and dL/dout (summed over the batch).
+  virtual void param_grads(const TensorRefs<T>& /*in*/, const Tensor<T>& /*dout*/, std::vector<Tensor<T>>& /*grads*/) const {}
+  std::size_t param_count() const {
+    std::size_t n = 0;
+    for (const Tensor<T>* p : params()) n += p->size();
+    return n;
+  }
+
+  // Deep copies, in the same or the other precision.
+  virtual std::unique_ptr<Layer<float>> to_float() const = 0;
+  virtual std::unique_ptr<Layer<double>> to_double() const = 0;
+};
+
+}  // namespace lrp

@@ -1,0 +1,51 @@
+#pragma once
+// Elementwise activations. For LRP they pass relevance through unchanged (Pass rule); their
+// derivative is used by gradient methods and training.
+#include "lrp/graph/layer.hpp"
+
+namespace lrp {
+
+enum class ActivationKind { ReLU, LeakyReLU, Tanh, Sigmoid, Clip };
+
+struct ActivationSpec {
+  ActivationKind kind = ActivationKind::ReLU;
+  double alpha = 0.01;  // LeakyReLU slope
+  double lo = 0.0, hi = 6.0;  // Clip bounds (ReLU6: 0, 6)
+};
+
+template <class T>
+class Activation final : public Layer<T> {
+ public:
+  explicit Activation(ActivationSpec spec) : spec_(spec) {}
+  LayerKind kind() const override { return LayerKind::Activation; }
+  std::string type_name() const override;
+  std::string describe() const override;
+  Shape output_shape(const std::vector<Shape>& in) const override { return in.at(0); }
+  void forward(const TensorRefs<T>& in, Tensor<T>& out) const override;
+  void backward(const TensorRefs<T>& in, const Tensor<T>& out, const Tensor<T>& dout,
+                std::vector<Tensor<T>>& din) const override;
+  std::unique_ptr<Layer<float>> to_float() const override { return std::make_unique<Activation<float>>(spec_); }
+  std::unique_ptr<Layer<double>> to_double() const override { return std::make_unique<Activation<double>>(spec_); }
+  const ActivationSpec& spec() const { return spec_; }
+  bool is_relu() const { return spec_.kind == ActivationKind::ReLU; }
+
+ private:
+  ActivationSpec spec_;
+};
+
+// SoftMax over the features of [N, D] (max-subtracted, so large logits do not overflow).
+template <class T>
+class SoftMax final : public Layer<T> {
+ public:
+  LayerKind kind() const override { return LayerKind::SoftMax; }
+  std::string type_name() const override { return "SoftMax"; }
+  std::string describe() const override { return ""; }
+  Shape output_shape(const std::vector<Shape>& in) const override;
+  void forward(const TensorRefs<T>& in, Tensor<T>& out) const override;
+  void backward(const TensorRefs<T>& in, const Tensor<T>& out, const Tensor<T>& dout,
+                std::vector<Tensor<T>>& din) const override;
+  std::unique_ptr<Layer<float>> to_float() const override { return std::make_unique<SoftMax<float>>(); }
+  std::unique_ptr<Layer<double>> to_double() const override { return std::make_unique<SoftMax<double>>(); }
+};
+
+}  // namespace lrp

@@ -1,0 +1,48 @@
+#pragma once
+// Layers that only move data: Flatten and Reshape. Relevance and gradients are routed back
+// by the inverse permutation.
+#include "lrp/graph/layer.hpp"
+
+namespace lrp {
+
+// [N, C, H, W] → [N, C*H*W]. With `channels_last` the features are ordered (h, w, c) as the
+// toolbox's NHWC Flatten does, so toolbox Linear weights after a Flatten keep their meaning.
+template <class T>
+class Flatten final : public Layer<T> {
+ public:
+  explicit Flatten(bool channels_last = false) : channels_last_(channels_last) {}
+  LayerKind kind() const override { return LayerKind::Flatten; }
+  std::string type_name() const override { return "Flatten"; }
+  std::string describe() const override { return channels_last_ ? "channels-last order" : ""; }
+  Shape output_shape(const std::vector<Shape>& in) const override;
+  void forward(const TensorRefs<T>& in, Tensor<T>& out) const override;
+  void backward(const TensorRefs<T>& in, const Tensor<T>& out, const Tensor<T>& dout,
+                std::vector<Tensor<T>>& din) const override;
+  std::unique_ptr<Layer<float>> to_float() const override { return std::make_unique<Flatten<float>>(channels_last_); }
+  std::unique_ptr<Layer<double>> to_double() const override { return std::make_unique<Flatten<double>>(channels_last_); }
+  bool channels_last() const { return channels_last_; }
+
+ private:
+  bool channels_last_;
+};
+
+// Per-sample reshape to a fixed shape (C order, element count preserved).
+template <class T>
+class Reshape final : public Layer<T> {
+ public:
+  explicit Reshape(Shape target) : target_(std::move(target)) {}
+  LayerKind kind() const override { return LayerKind::Reshape; }
+  std::string type_name() const override { return "Reshape"; }
+  std::string describe() const override { return "to " + shape_str(target_); }
+  Shape output_shape(const std::vector<Shape>& in) const override;
+  void forward(const TensorRefs<T>& in, Tensor<T>& out) const override;
+  void backward(const TensorRefs<T>& in, const Tensor<T>& out, const Tensor<T>& dout,
+                std::vector<Tensor<T>>& din) const override;
+  std::unique_ptr<Layer<float>> to_float() const override { return std::make_unique<Reshape<float>>(target_); }
+  std::unique_ptr<Layer<double>> to_double() const override { return std::make_unique<Reshape<double>>(target_); }
+
+ private:
+  Shape target_;
+};
+
+}  // namespace lrp

@@ -1,0 +1,262 @@
+#include "lrp/explain/explain.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "lrp/core/error.hpp"
+#include "lrp/core/parse.hpp"
+#include "lrp/explain/executor.hpp"
+
+namespace lrp {
+
+Method parse_method(const std::string& t) {
+  if (t == "lrp") return Method::LRP;
+  if (t == "gradient" || t == "sensitivity-raw") return Method::Gradient;
+  if (t == "gradient-x-input" || t == "gradient_x_input" || t == "inputxgrad") return Method::GradientXInput;
+  if (t == "sensitivity") return Method::Sensitivity;
+  if (t == "deconvnet") return Method::DeconvNet;
+  if (t == "guided-backprop" || t == "guided_backprop") return Method::GuidedBackprop;
+  if (t == "smoothgrad") return Method::SmoothGrad;
+  if (t == "integrated-gradients" || t == "integrated_gradients" || t == "integrads") return Method::IntegratedGradients;
+  if (t == "occlusion") return Method::Occlusion;
+  throw ConfigError("unknown method '" + t + "' (expected " + method_names() + ")");
+}
+
+std::string method_names() {
+  return "lrp, gradient, gradient-x-input, sensitivity, deconvnet, guided-backprop, smoothgrad, integrated-gradients, occlusion";
+}
+
+Target parse_target(const std::string& text) {
+  Target t;
+  if (text == "predicted") return t;
+  if (text == "all") {
+    t.kind = Target::Kind::All;
+    return t;
+  }
+  t.kind = Target::Kind::Classes;
+  for (const std::string& s : split(text, ',')) t.classes.push_back(parse_index(s, "target"));
+  if (t.classes.empty()) throw ConfigError("target '" + text + "' names no class");
+  return t;
+}
+
+namespace {
+
+// Seeds [N*K, out...]: output * one-hot(target) for each sample and target.
+template <class T>
+Tensor<T> make_seeds(const Tensor<T>& y, const Target& target, std::vector<std::size_t>& chosen, std::size_t& k) {
+  const std::size_t n = y.dim(0), c = y.sample_size();
+  if (target.kind == Target::Kind::Relevance) {
+    if (target.relevance.size() != y.size())
+      throw ShapeError("initial relevance has shape " + shape_str(target.relevance.shape()) + ", the model output is " +
+                       shape_str(y.shape()));
+    k = 1;
+    Tensor<T> s = target.relevance.template cast<T>();
+    s.reshape(y.shape());
+    return s;
+  }
+  std::vector<std::size_t> classes;  // per target slot (Classes/All) or per sample (Predicted/PerSample)
+  switch (target.kind) {
+    case Target::Kind::All:
+      k = c;
+      for (std::size_t j = 0; j < c; ++j) classes.push_back(j);
+      break;
+    case Target::Kind::Classes:
+      k = target.classes.size();
+      classes = target.classes;
+      break;
+    case Target::Kind::PerSample:
+      k = 1;
+      if (target.classes.size() != n)
+        throw ShapeError("got " + std::to_string(target.classes.size()) + " labels for " + std::to_string(n) + " samples");
+      break;
+    default:
+      k = 1;
+  }
+  Shape s = y.shape();
+  s[0] = n * k;
+  Tensor<T> seeds(s);
+  chosen.clear();
+  for (std::size_t i = 0; i < n; ++i) {
+    const T* yi = y.data() + i * c;
+    for (std::size_t j = 0; j < k; ++j) {
+      std::size_t cls = 0;
+      if (target.kind == Target::Kind::Predicted) cls = static_cast<std::size_t>(std::max_element(yi, yi + c) - yi);
+      else if (target.kind == Target::Kind::PerSample) cls = target.classes[i];
+      else cls = classes[j];
+      if (cls >= c) throw ConfigError("target class " + std::to_string(cls) + " is out of range: the model has " + std::to_string(c) + " outputs");
+      chosen.push_back(cls);
+      seeds[(i * k + j) * c + cls] = yi[cls];
+    }
+  }
+  return seeds;
+}
+
+template <class T>
+Tensor<T> repeat_rows(const Tensor<T>& x, std::size_t k) {
+  if (k == 1) return x;
+  const std::size_t n = x.dim(0), per = x.sample_size();
+  Shape s = x.shape();
+  s[0] = n * k;
+  Tensor<T> r(s);
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j < k; ++j) std::copy_n(x.data() + i * per, per, r.data() + (i * k + j) * per);
+  return r;
+}
+
+// One forward on x (with k seeds per sample) and one backward sweep.
+template <class T>
+Tensor<T> backward_pass(Executor<T>& ex, const Tensor<T>& x, const Tensor<T>& seeds, std::size_t k,
+                        const std::vector<Rule>& rules, std::map<std::string, Tensor<T>>* layers) {
+  ex.forward(x);
+  ex.repeat_samples(k);
+  return ex.propagate(seeds, rules, layers);
+}
+
+template <class T>
+void sensitivity_norm(Tensor<T>& g) {
+  if (g.rank() != 4) {
+    for (T& v : g) v = std::abs(v);
+    return;
+  }
+  const std::size_t n = g.dim(0), c = g.dim(1), plane = g.dim(2) * g.dim(3);
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t p = 0; p < plane; ++p) {
+      T s = 0;
+      for (std::size_t ch = 0; ch < c; ++ch) s += g[(i * c + ch) * plane + p] * g[(i * c + ch) * plane + p];
+      s = std::sqrt(s);
+      for (std::size_t ch = 0; ch < c; ++ch) g[(i * c + ch) * plane + p] = s;
+    }
+}
+
+// Zennit's Occlusion: for each window position the input outside the window is replaced by
+// `value`, and the window gets the target score of that input (windows wrap at the border,
+// as torch.roll does).
+template <class T>
+Tensor<T> occlusion(Executor<T>& ex, const Tensor<T>& x, const Tensor<T>& seeds, std::size_t k, const MethodOptions& o) {
+  const std::size_t n = x.dim(0);
+  const std::size_t h = x.rank() == 4 ? x.dim(2) : 1;
+  const std::size_t w = x.rank() == 4 ? x.dim(3) : x.sample_size();
+  const std::size_t c = x.sample_size() / (h * w);
+  const std::size_t wh = std::min(o.window, h), ww = std::min(o.window, w);
+  const std::size_t sh = std::min(o.stride, h), sw = std::min(o.stride, w);
+  if (o.window == 0 || o.stride == 0) throw ConfigError("occlusion window and stride must be positive");
+  Tensor<T> result = repeat_rows(Tensor<T>(x.shape()), k);
+  std::vector<char> mask(h * w);
+  const std::size_t outs = seeds.sample_size();
+  for (std::size_t y0 = 0; y0 < h; y0 += sh)
+    for (std::size_t x0 = 0; x0 < w; x0 += sw) {
+      std::fill(mask.begin(), mask.end(), 0);
+      for (std::size_t i = 0; i < wh; ++i)
+        for (std::size_t j = 0; j < ww; ++j) mask[((y0 + i) % h) * w + (x0 + j) % w] = 1;
+      Tensor<T> xo = x;
+      for (std::size_t s = 0; s < n * c; ++s)
+        for (std::size_t p = 0; p < h * w; ++p)
+          if (!mask[p]) xo[s * h * w + p] = static_cast<T>(o.occlusion_value);
+      const Tensor<T>& y = ex.forward(xo);
+      for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t j = 0; j < k; ++j) {
+          // score = sum over outputs of one-hot(target) * output (seeds hold score at the target)
+          T score = 0;
+          const std::size_t row = i * k + j;
+          for (std::size_t q = 0; q < outs; ++q)
+            if (seeds[row * outs + q] != T(0)) score += y[i * outs + q];
+          T* r = result.data() + row * c * h * w;
+          for (std::size_t ch = 0; ch < c; ++ch)
+            for (std::size_t p = 0; p < h * w; ++p)
+              if (mask[p]) r[ch * h * w + p] += score;
+        }
+    }
+  return result;
+}
+
+}  // namespace
+
+template <class T>
+Explanation<T> explain(const Model<T>& model, const Tensor<T>& x, const ExplainRequest& req) {
+  if (!all_finite(x)) throw NumericError("the input contains NaN or Inf");
+  Executor<T> ex(model);
+  Explanation<T> out;
+  out.output = ex.forward(x);
+  std::size_t k = 1;
+  const Tensor<T> seeds = make_seeds(out.output, req.target, out.targets, k);
+  out.targets_per_sample = k;
+
+  std::vector<Rule> rules;
+  switch (req.method) {
+    case Method::LRP:
+      rules = req.rules;
+      if (rules.size() != model.nodes().size()) throw ConfigError("LRP needs a rule for every layer");
+      break;
+    case Method::DeconvNet: rules.assign(model.nodes().size(), Rule::deconvnet()); break;
+    case Method::GuidedBackprop: rules.assign(model.nodes().size(), Rule::guided_backprop()); break;
+    case Method::SmoothGrad:
+    case Method::IntegratedGradients:
+      rules = req.rules.empty() ? std::vector<Rule>(model.nodes().size(), Rule::gradient()) : req.rules;
+      break;
+    default: rules.assign(model.nodes().size(), Rule::gradient()); break;
+  }
+  auto* layers = req.dump_layers ? &out.layers : nullptr;
+  const Tensor<T> xk = repeat_rows(x, k);
+  Tensor<T> r;
+  switch (req.method) {
+    case Method::SmoothGrad: {
+      const MethodOptions& o = req.options;
+      if (o.samples == 0) throw ConfigError("smoothgrad needs at least one sample");
+      std::mt19937_64 rng(o.seed);
+      std::normal_distribution<double> normal(0.0, 1.0);
+      const std::size_t n = x.dim(0), per = x.sample_size();
+      r = Tensor<T>(xk.shape());
+      for (std::size_t s = 0; s < o.samples; ++s) {
+        Tensor<T> xn = x;
+        if (s + 1 < o.samples) {  // the last sample is noise-free (Zennit: n = 1 gives the gradient)
+          for (std::size_t i = 0; i < n; ++i) {
+            const auto [lo, hi] = std::minmax_element(x.data() + i * per, x.data() + (i + 1) * per);
+            const double sigma = o.noise_level * static_cast<double>(*hi - *lo);
+            for (std::size_t j = 0; j < per; ++j) xn[i * per + j] += static_cast<T>(sigma * normal(rng));
+          }
+        }
+        const Tensor<T> g = backward_pass<T>(ex, xn, seeds, k, rules, nullptr);
+        for (std::size_t i = 0; i < r.size(); ++i) r[i] += g[i] / static_cast<T>(o.samples);
+      }
+      break;
+    }
+    case Method::IntegratedGradients: {
+      const MethodOptions& o = req.options;
+      if (o.steps == 0) throw ConfigError("integrated gradients needs at least one step");
+      r = Tensor<T>(xk.shape());
+      const T base = static_cast<T>(o.baseline);
+      for (std::size_t s = 1; s <= o.steps; ++s) {
+        const T alpha = static_cast<T>(static_cast<double>(s) / static_cast<double>(o.steps));
+        Tensor<T> xs = x;
+        for (T& v : xs) v = base + alpha * (v - base);
+        const Tensor<T> g = backward_pass<T>(ex, xs, seeds, k, rules, nullptr);
+        for (std::size_t i = 0; i < r.size(); ++i) r[i] += g[i] / static_cast<T>(o.steps);
+      }
+      for (std::size_t i = 0; i < r.size(); ++i) r[i] *= xk[i] - base;
+      break;
+    }
+    case Method::Occlusion:
+      r = occlusion(ex, x, seeds, k, req.options);
+      break;
+    default:
+      ex.repeat_samples(k);
+      r = ex.propagate(seeds, rules, layers);
+      break;
+  }
+  if (req.method == Method::GradientXInput)
+    for (std::size_t i = 0; i < r.size(); ++i) r[i] *= xk[i];
+  if (req.method == Method::Sensitivity) sensitivity_norm(r);
+  if (k > 1) {
+    Shape s = x.shape();
+    s.insert(s.begin() + 1, k);
+    r.reshape(s);
+  }
+  out.relevance = std::move(r);
+  return out;
+}
+
+template Explanation<float> explain(const Model<float>&, const Tensor<float>&, const ExplainRequest&);
+template Explanation<double> explain(const Model<double>&, const Tensor<double>&, const ExplainRequest&);
+
+}  // namespace lrp

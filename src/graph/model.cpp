@@ -1,0 +1,149 @@
+#include "lrp/graph/model.hpp"
+
+#include <type_traits>
+
+namespace lrp {
+
+const char* layer_kind_name(LayerKind kind) {
+  switch (kind) {
+    case LayerKind::Linear: return "Linear";
+    case LayerKind::Conv2d: return "Convolution";
+    case LayerKind::Pool2d: return "Pool";
+    case LayerKind::Activation: return "Activation";
+    case LayerKind::SoftMax: return "SoftMax";
+    case LayerKind::Flatten: return "Flatten";
+    case LayerKind::Reshape: return "Reshape";
+    case LayerKind::BatchNorm: return "BatchNorm";
+    case LayerKind::Add: return "Add";
+    case LayerKind::Concat: return "Concat";
+    case LayerKind::Pad: return "Pad";
+  }
+  return "?";
+}
+
+template <class T>
+std::size_t Model<T>::add(std::string node_name, std::unique_ptr<Layer<T>> layer, std::vector<std::size_t> inputs,
+                          int source_index) {
+  if (inputs.empty()) inputs.push_back(output_);
+  for (std::size_t v : inputs)
+    if (v >= num_values_) throw FormatError("node '" + node_name + "' reads value " + std::to_string(v) + " before it is defined");
+  Node<T> node;
+  node.name = std::move(node_name);
+  node.layer = std::move(layer);
+  node.inputs = std::move(inputs);
+  node.output = num_values_++;
+  node.source_index = source_index;
+  output_ = node.output;
+  nodes_.push_back(std::move(node));
+  return output_;
+}
+
+template <class T>
+long Model<T>::producer(std::size_t v) const {
+  for (std::size_t i = 0; i < nodes_.size(); ++i)
+    if (nodes_[i].output == v) return static_cast<long>(i);
+  return -1;
+}
+
+template <class T>
+std::size_t Model<T>::consumers(std::size_t v) const {
+  std::size_t n = v == output_ ? 1 : 0;
+  for (const Node<T>& node : nodes_)
+    for (std::size_t in : node.inputs) n += in == v;
+  return n;
+}
+
+template <class T>
+std::string Model<T>::node_label(std::size_t i) const {
+  const Node<T>& n = nodes_.at(i);
+  const int idx = n.source_index >= 0 ? n.source_index : static_cast<int>(i);
+  std::string s = "layer " + std::to_string(idx) + " (" + n.layer->type_name();
+  if (!n.name.empty()) s += " '" + n.name + "'";
+  return s + ")";
+}
+
+template <class T>
+std::vector<Shape> Model<T>::infer_shapes(const Shape& input) const {
+  std::vector<Shape> shapes(num_values_);
+  shapes[0] = input;
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    const Node<T>& n = nodes_[i];
+    std::vector<Shape> in;
+    for (std::size_t v : n.inputs) in.push_back(shapes[v]);
+    try {
+      shapes[n.output] = n.layer->output_shape(in);
+    } catch (const ShapeError& e) {
+      throw ShapeError((source.empty() ? std::string() : source + ": ") + node_label(i) + ": " + e.what());
+    }
+  }
+  return shapes;
+}
+
+template <class T>
+void Model<T>::validate() const {
+  std::vector<char> defined(num_values_, 0);
+  defined[0] = 1;
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    const Node<T>& n = nodes_[i];
+    if (!n.layer) throw FormatError(node_label(i) + " has no layer");
+    if (n.inputs.size() != n.layer->num_inputs())
+      throw FormatError(node_label(i) + " has " + std::to_string(n.inputs.size()) + " inputs, expected " +
+                        std::to_string(n.layer->num_inputs()));
+    for (std::size_t v : n.inputs)
+      if (v >= num_values_ || !defined[v]) throw FormatError(node_label(i) + " reads a value that is not computed before it");
+    if (n.output >= num_values_ || defined[n.output]) throw FormatError(node_label(i) + " writes a value twice");
+    defined[n.output] = 1;
+  }
+  if (output_ >= num_values_ || !defined[output_]) throw FormatError("the model output is not computed");
+}
+
+template <class T>
+bool Model<T>::drop_trailing_softmax() {
+  if (nodes_.empty() || nodes_.back().layer->kind() != LayerKind::SoftMax || nodes_.back().output != output_) return false;
+  output_ = nodes_.back().inputs[0];
+  nodes_.pop_back();
+  return true;
+}
+
+template <class T>
+std::size_t Model<T>::param_count() const {
+  std::size_t n = 0;
+  for (const Node<T>& node : nodes_) n += node.layer->param_count();
+  return n;
+}
+
+template <class T>
+template <class U>
+Model<U> Model<T>::convert() const {
+  Model<U> m;
+  for (const Node<T>& n : nodes_) {
+    std::unique_ptr<Layer<U>> layer;
+    if constexpr (std::is_same_v<U, float>) {
+      layer = n.layer->to_float();
+    } else {
+      layer = n.layer->to_double();
+    }
+    Node<U> copy;
+    copy.name = n.name;
+    copy.layer = std::move(layer);
+    copy.inputs = n.inputs;
+    copy.output = n.output;
+    copy.source_index = n.source_index;
+    m.nodes().push_back(std::move(copy));
+  }
+  m.set_values(num_values_, output_);
+  m.input_shape = input_shape;
+  m.layout = layout;
+  m.source = source;
+  m.name = name;
+  return m;
+}
+
+template class Model<float>;
+template class Model<double>;
+template Model<float> Model<float>::convert<float>() const;
+template Model<double> Model<float>::convert<double>() const;
+template Model<float> Model<double>::convert<float>() const;
+template Model<double> Model<double>::convert<double>() const;
+
+}  // namespace lrp

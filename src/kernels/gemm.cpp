@@ -1,0 +1,88 @@
+#include "kernels/gemm.hpp"
+
+#include <algorithm>
+#include <vector>
+
+#ifdef LRP_WITH_DNNL
+#include <oneapi/dnnl/dnnl.h>
+#endif
+
+namespace lrp::kernels {
+namespace {
+
+// C[m,n] = alpha * A[m,k] * B[k,n] + beta * C, all row-major, A and B already untransposed.
+template <class T>
+void gemm_nn(std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda, const T* b,
+             std::size_t ldb, T beta, T* c, std::size_t ldc) {
+  const long long rows = static_cast<long long>(m);
+#pragma omp parallel for schedule(static) if (m * n * k > 32768)
+  for (long long ii = 0; ii < rows; ++ii) {
+    const std::size_t i = static_cast<std::size_t>(ii);
+    T* ci = c + i * ldc;
+    if (beta == T(0)) {
+      std::fill(ci, ci + n, T(0));
+    } else if (beta != T(1)) {
+      for (std::size_t j = 0; j < n; ++j) ci[j] *= beta;
+    }
+    const T* ai = a + i * lda;
+    for (std::size_t p = 0; p < k; ++p) {
+      const T s = alpha * ai[p];
+      if (s == T(0)) continue;
+      const T* bp = b + p * ldb;
+      for (std::size_t j = 0; j < n; ++j) ci[j] += s * bp[j];
+    }
+  }
+}
+
+template <class T>
+std::vector<T> transposed_copy(const T* x, std::size_t rows, std::size_t cols, std::size_t ld) {
+  std::vector<T> t(rows * cols);
+  for (std::size_t r = 0; r < rows; ++r)
+    for (std::size_t c = 0; c < cols; ++c) t[c * rows + r] = x[r * ld + c];
+  return t;
+}
+
+template <class T>
+void gemm_generic(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a,
+                  std::size_t lda, const T* b, std::size_t ldb, T beta, T* c, std::size_t ldc) {
+  std::vector<T> at, bt;
+  if (trans_a) {  // A is stored [k, m]
+    at = transposed_copy(a, k, m, lda);
+    a = at.data();
+    lda = k;
+  }
+  if (trans_b) {  // B is stored [n, k]
+    bt = transposed_copy(b, n, k, ldb);
+    b = bt.data();
+    ldb = n;
+  }
+  gemm_nn(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+}  // namespace
+
+template <>
+void gemm<double>(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, double alpha,
+                  const double* a, std::size_t lda, const double* b, std::size_t ldb, double beta, double* c,
+                  std::size_t ldc) {
+  if (m == 0 || n == 0) return;
+  gemm_generic(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+template <>
+void gemm<float>(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::size_t k, float alpha,
+                 const float* a, std::size_t lda, const float* b, std::size_t ldb, float beta, float* c,
+                 std::size_t ldc) {
+  if (m == 0 || n == 0) return;
+#ifdef LRP_WITH_DNNL
+  if (k > 0) {
+    const auto d = [](std::size_t v) { return static_cast<dnnl_dim_t>(v); };
+    if (dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', d(m), d(n), d(k), alpha, a, d(lda), b, d(ldb), beta, c,
+                   d(ldc)) == dnnl_success)
+      return;
+  }
+#endif
+  gemm_generic(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+}  // namespace lrp::kernels

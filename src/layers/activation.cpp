@@ -1,0 +1,119 @@
+#include "lrp/layers/activation.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace lrp {
+
+template <class T>
+std::string Activation<T>::type_name() const {
+  switch (spec_.kind) {
+    case ActivationKind::ReLU: return "Rect";
+    case ActivationKind::LeakyReLU: return "LeakyReLU";
+    case ActivationKind::Tanh: return "Tanh";
+    case ActivationKind::Sigmoid: return "Sigmoid";
+    case ActivationKind::Clip: return "Clip";
+  }
+  return "Activation";
+}
+
+template <class T>
+std::string Activation<T>::describe() const {
+  if (spec_.kind == ActivationKind::LeakyReLU) return "alpha " + std::to_string(spec_.alpha);
+  if (spec_.kind == ActivationKind::Clip) return "[" + std::to_string(spec_.lo) + ", " + std::to_string(spec_.hi) + "]";
+  return "";
+}
+
+template <class T>
+void Activation<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
+  const Tensor<T>& x = *in[0];
+  out = Tensor<T>(x.shape());
+  const std::size_t n = x.size();
+  const T a = static_cast<T>(spec_.alpha), lo = static_cast<T>(spec_.lo), hi = static_cast<T>(spec_.hi);
+  switch (spec_.kind) {
+    case ActivationKind::ReLU:
+      for (std::size_t i = 0; i < n; ++i) out[i] = x[i] > T(0) ? x[i] : T(0);
+      break;
+    case ActivationKind::LeakyReLU:
+      for (std::size_t i = 0; i < n; ++i) out[i] = x[i] >= T(0) ? x[i] : a * x[i];
+      break;
+    case ActivationKind::Tanh:
+      for (std::size_t i = 0; i < n; ++i) out[i] = std::tanh(x[i]);
+      break;
+    case ActivationKind::Sigmoid:
+      for (std::size_t i = 0; i < n; ++i) out[i] = T(1) / (T(1) + std::exp(-x[i]));
+      break;
+    case ActivationKind::Clip:
+      for (std::size_t i = 0; i < n; ++i) out[i] = std::min(std::max(x[i], lo), hi);
+      break;
+  }
+}
+
+template <class T>
+void Activation<T>::backward(const TensorRefs<T>& in, const Tensor<T>& out, const Tensor<T>& dout,
+                             std::vector<Tensor<T>>& din) const {
+  const Tensor<T>& x = *in[0];
+  din.assign(1, Tensor<T>(x.shape()));
+  Tensor<T>& dx = din[0];
+  const std::size_t n = x.size();
+  const T a = static_cast<T>(spec_.alpha), lo = static_cast<T>(spec_.lo), hi = static_cast<T>(spec_.hi);
+  switch (spec_.kind) {
+    case ActivationKind::ReLU:
+      for (std::size_t i = 0; i < n; ++i) dx[i] = x[i] > T(0) ? dout[i] : T(0);
+      break;
+    case ActivationKind::LeakyReLU:
+      for (std::size_t i = 0; i < n; ++i) dx[i] = x[i] >= T(0) ? dout[i] : a * dout[i];
+      break;
+    case ActivationKind::Tanh:
+      for (std::size_t i = 0; i < n; ++i) dx[i] = dout[i] * (T(1) - out[i] * out[i]);
+      break;
+    case ActivationKind::Sigmoid:
+      for (std::size_t i = 0; i < n; ++i) dx[i] = dout[i] * out[i] * (T(1) - out[i]);
+      break;
+    case ActivationKind::Clip:
+      for (std::size_t i = 0; i < n; ++i) dx[i] = (x[i] > lo && x[i] < hi) ? dout[i] : T(0);
+      break;
+  }
+}
+
+template <class T>
+Shape SoftMax<T>::output_shape(const std::vector<Shape>& in) const {
+  if (in.at(0).size() != 1) throw ShapeError("SoftMax expects [D] features per sample, got " + shape_str(in[0]));
+  return in[0];
+}
+
+template <class T>
+void SoftMax<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
+  const Tensor<T>& x = *in[0];
+  out = Tensor<T>(x.shape());
+  const std::size_t n = x.dim(0), d = x.sample_size();
+  for (std::size_t i = 0; i < n; ++i) {
+    const T* xi = x.data() + i * d;
+    T* yi = out.data() + i * d;
+    const T m = *std::max_element(xi, xi + d);
+    T s = 0;
+    for (std::size_t j = 0; j < d; ++j) s += (yi[j] = std::exp(xi[j] - m));
+    for (std::size_t j = 0; j < d; ++j) yi[j] /= s;
+  }
+}
+
+template <class T>
+void SoftMax<T>::backward(const TensorRefs<T>& in, const Tensor<T>& out, const Tensor<T>& dout,
+                          std::vector<Tensor<T>>& din) const {
+  din.assign(1, Tensor<T>(in[0]->shape()));
+  const std::size_t n = out.dim(0), d = out.sample_size();
+  for (std::size_t i = 0; i < n; ++i) {
+    const T* y = out.data() + i * d;
+    const T* g = dout.data() + i * d;
+    T dot = 0;
+    for (std::size_t j = 0; j < d; ++j) dot += y[j] * g[j];
+    for (std::size_t j = 0; j < d; ++j) din[0][i * d + j] = y[j] * (g[j] - dot);
+  }
+}
+
+template class Activation<float>;
+template class Activation<double>;
+template class SoftMax<float>;
+template class SoftMax<double>;
+
+}  // namespace lrp

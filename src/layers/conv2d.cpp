@@ -1,0 +1,88 @@
+#include "lrp/layers/conv2d.hpp"
+
+#include "kernels/conv.hpp"
+
+namespace lrp {
+namespace {
+template <class T>
+kernels::ConvShape conv_shape(const Conv2d<T>& conv, const Shape& x, const std::string& what) {
+  if (x.size() != 4) throw ShapeError(what + " expects a 4-D NCHW input, got " + shape_str(x));
+  kernels::ConvShape s;
+  s.n = x[0];
+  s.c = x[1];
+  s.h = x[2];
+  s.w = x[3];
+  if (s.c != conv.in_channels())
+    throw ShapeError(what + " expects " + std::to_string(conv.in_channels()) + " input channels, got " + std::to_string(s.c));
+  s.oc = conv.out_channels();
+  s.groups = conv.groups();
+  s.win = conv.window();
+  s.oh = s.win.out_h(s.h, what);
+  s.ow = s.win.out_w(s.w, what);
+  return s;
+}
+}  // namespace
+
+template <class T>
+Conv2d<T>::Conv2d(Tensor<T> weight, Tensor<T> bias, Window2d window, std::size_t groups)
+    : weight_(std::move(weight)), bias_(std::move(bias)), window_(window), groups_(groups) {
+  if (weight_.rank() != 4) throw ShapeError("Convolution weight must be 4-D [out, in/groups, kh, kw], got " + shape_str(weight_.shape()));
+  if (groups_ == 0 || weight_.dim(0) % groups_ != 0)
+    throw ShapeError("Convolution: " + std::to_string(weight_.dim(0)) + " filters cannot be split into " + std::to_string(groups_) + " groups");
+  if (weight_.dim(2) != window_.kh || weight_.dim(3) != window_.kw)
+    throw ShapeError("Convolution: weight shape " + shape_str(weight_.shape()) + " does not match kernel " + window_.str());
+  if (bias_.rank() != 1 || bias_.dim(0) != weight_.dim(0))
+    throw ShapeError("Convolution bias has shape " + shape_str(bias_.shape()) + ", expected [" + std::to_string(weight_.dim(0)) + "]");
+}
+
+template <class T>
+std::string Conv2d<T>::describe() const {
+  std::string s = std::to_string(in_channels()) + " -> " + std::to_string(out_channels()) + ", " + window_.str();
+  if (groups_ != 1) s += ", groups " + std::to_string(groups_);
+  return s;
+}
+
+template <class T>
+Shape Conv2d<T>::output_shape(const std::vector<Shape>& in) const {
+  Shape x = in.at(0);
+  x.insert(x.begin(), 1);
+  const kernels::ConvShape s = conv_shape(*this, x, "Convolution " + describe());
+  return {s.oc, s.oh, s.ow};
+}
+
+template <class T>
+void Conv2d<T>::apply(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* b, Tensor<T>& z) const {
+  const kernels::ConvShape s = conv_shape(*this, x.shape(), "Convolution " + describe());
+  z = Tensor<T>({s.n, s.oc, s.oh, s.ow});
+  kernels::conv2d_forward<T>(s, x.data(), w.data(), b ? b->data() : nullptr, z.data());
+}
+
+template <class T>
+void Conv2d<T>::apply_transposed(const Tensor<T>& g, const Tensor<T>& w, const Shape& x_shape, Tensor<T>& dx) const {
+  const kernels::ConvShape s = conv_shape(*this, x_shape, "Convolution " + describe());
+  dx = Tensor<T>(x_shape);
+  kernels::conv2d_backward_data<T>(s, g.data(), w.data(), dx.data());
+}
+
+template <class T>
+void Conv2d<T>::param_grads(const TensorRefs<T>& in, const Tensor<T>& dout, std::vector<Tensor<T>>& grads) const {
+  const kernels::ConvShape s = conv_shape(*this, in[0]->shape(), "Convolution " + describe());
+  grads.assign(2, Tensor<T>());
+  grads[0] = Tensor<T>(weight_.shape());
+  grads[1] = Tensor<T>(bias_.shape());
+  kernels::conv2d_backward_weights<T>(s, in[0]->data(), dout.data(), grads[0].data(), grads[1].data());
+}
+
+template <class T>
+std::unique_ptr<Layer<float>> Conv2d<T>::to_float() const {
+  return std::make_unique<Conv2d<float>>(weight_.template cast<float>(), bias_.template cast<float>(), window_, groups_);
+}
+template <class T>
+std::unique_ptr<Layer<double>> Conv2d<T>::to_double() const {
+  return std::make_unique<Conv2d<double>>(weight_.template cast<double>(), bias_.template cast<double>(), window_, groups_);
+}
+
+template class Conv2d<float>;
+template class Conv2d<double>;
+
+}  // namespace lrp

@@ -1,0 +1,92 @@
+#include "lrp/layers/merge.hpp"
+
+#include <algorithm>
+
+namespace lrp {
+
+template <class T>
+Shape Add<T>::output_shape(const std::vector<Shape>& in) const {
+  if (in.size() != inputs_) throw ShapeError("Add expects " + std::to_string(inputs_) + " inputs");
+  for (const Shape& s : in)
+    if (s != in[0]) throw ShapeError("Add inputs differ in shape: " + shape_str(in[0]) + " and " + shape_str(s));
+  return in[0];
+}
+
+template <class T>
+void Add<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
+  out = *in[0];
+  for (std::size_t k = 1; k < in.size(); ++k) {
+    if (in[k]->shape() != out.shape()) throw ShapeError("Add inputs differ in shape");
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] += (*in[k])[i];
+  }
+}
+
+template <class T>
+void Add<T>::backward(const TensorRefs<T>& in, const Tensor<T>& /*out*/, const Tensor<T>& dout,
+                      std::vector<Tensor<T>>& din) const {
+  din.assign(in.size(), dout);
+}
+
+template <class T>
+Shape Concat<T>::output_shape(const std::vector<Shape>& in) const {
+  if (in.size() != inputs_) throw ShapeError("Concat expects " + std::to_string(inputs_) + " inputs");
+  Shape out = in.at(0);
+  if (axis_ >= out.size()) throw ShapeError("Concat axis " + std::to_string(axis_ + 1) + " is out of range for " + shape_str(out));
+  for (std::size_t k = 1; k < in.size(); ++k) {
+    if (in[k].size() != out.size()) throw ShapeError("Concat inputs differ in rank");
+    for (std::size_t d = 0; d < out.size(); ++d)
+      if (d != axis_ && in[k][d] != out[d])
+        throw ShapeError("Concat inputs " + shape_str(in[0]) + " and " + shape_str(in[k]) + " differ outside the axis");
+    out[axis_] += in[k][axis_];
+  }
+  return out;
+}
+
+namespace {
+// Number of contiguous blocks (outer) and the size of one input's block along the axis.
+std::size_t outer_count(const Shape& s, std::size_t axis) {
+  std::size_t n = 1;
+  for (std::size_t d = 0; d <= axis; ++d) n *= s[d];  // s includes the batch dim at 0
+  return n;
+}
+}  // namespace
+
+template <class T>
+void Concat<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
+  std::vector<Shape> ps;
+  for (const Tensor<T>* t : in) ps.emplace_back(t->shape().begin() + 1, t->shape().end());
+  Shape os = output_shape(ps);
+  os.insert(os.begin(), in[0]->dim(0));
+  out = Tensor<T>(os);
+  const std::size_t outer = outer_count(os, axis_);
+  std::size_t offset = 0;
+  const std::size_t out_block = out.size() / outer;
+  for (const Tensor<T>* t : in) {
+    const std::size_t block = t->size() / outer;
+    for (std::size_t o = 0; o < outer; ++o) std::copy_n(t->data() + o * block, block, out.data() + o * out_block + offset);
+    offset += block;
+  }
+}
+
+template <class T>
+void Concat<T>::backward(const TensorRefs<T>& in, const Tensor<T>& out, const Tensor<T>& dout,
+                         std::vector<Tensor<T>>& din) const {
+  const std::size_t outer = outer_count(out.shape(), axis_);
+  const std::size_t out_block = out.size() / outer;
+  din.clear();
+  std::size_t offset = 0;
+  for (const Tensor<T>* t : in) {
+    Tensor<T> d(t->shape());
+    const std::size_t block = t->size() / outer;
+    for (std::size_t o = 0; o < outer; ++o) std::copy_n(dout.data() + o * out_block + offset, block, d.data() + o * block);
+    offset += block;
+    din.push_back(std::move(d));
+  }
+}
+
+template class Add<float>;
+template class Add<double>;
+template class Concat<float>;
+template class Concat<double>;
+
+}  // namespace lrp

@@ -1,0 +1,106 @@
+#include "lrp/layers/pool2d.hpp"
+
+#include <cmath>
+#include <limits>
+
+namespace lrp {
+
+template <class T>
+Pool2d<T>::Pool2d(PoolSpec spec) : spec_(std::move(spec)) {
+  if (!spec_.global && (spec_.window.kh == 0 || spec_.window.kw == 0 || spec_.window.sh == 0 || spec_.window.sw == 0))
+    throw ShapeError(spec_.type_name + ": pool size and stride must be positive");
+  if (spec_.divisor < 0 || !std::isfinite(spec_.divisor)) throw ShapeError(spec_.type_name + ": bad divisor");
+}
+
+template <class T>
+std::string Pool2d<T>::describe() const {
+  return spec_.global ? std::string("global") : spec_.window.str();
+}
+
+template <class T>
+Window2d Pool2d<T>::window_for(std::size_t h, std::size_t w) const {
+  if (!spec_.global) return spec_.window;
+  Window2d k;
+  k.kh = h;
+  k.kw = w;
+  return k;
+}
+
+template <class T>
+double Pool2d<T>::divisor_at(const Window2d& k, std::size_t h, std::size_t w, std::size_t oy, std::size_t ox) const {
+  if (spec_.global) return static_cast<double>(h * w);
+  if (spec_.divisor > 0) return spec_.divisor;
+  std::size_t count = 0;
+  for (std::size_t i = 0; i < k.kh; ++i) {
+    const long long iy = static_cast<long long>(oy * k.sh + i * k.dh) - static_cast<long long>(k.pt);
+    if (iy < 0 || iy >= static_cast<long long>(h)) continue;
+    for (std::size_t j = 0; j < k.kw; ++j) {
+      const long long ix = static_cast<long long>(ox * k.sw + j * k.dw) - static_cast<long long>(k.pl);
+      if (ix >= 0 && ix < static_cast<long long>(w)) ++count;
+    }
+  }
+  return static_cast<double>(count);
+}
+
+template <class T>
+Shape Pool2d<T>::output_shape(const std::vector<Shape>& in) const {
+  const Shape& x = in.at(0);
+  if (x.size() != 3) throw ShapeError(spec_.type_name + " expects a [C,H,W] input per sample, got " + shape_str(x));
+  const Window2d k = window_for(x[1], x[2]);
+  const std::string what = spec_.type_name + " " + describe();
+  return {x[0], k.out_h(x[1], what), k.out_w(x[2], what)};
+}
+
+template <class T>
+void Pool2d<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
+  const Tensor<T>& x = *in[0];
+  const Shape os = output_shape({Shape(x.shape().begin() + 1, x.shape().end())});
+  const std::size_t n = x.dim(0), c = os[0], h = x.dim(2), w = x.dim(3), oh = os[1], ow = os[2];
+  const Window2d k = window_for(h, w);
+  if (is_max()) {
+    out = Tensor<T>({n, c, oh, ow}, -std::numeric_limits<T>::infinity());
+    for (std::size_t p = 0; p < n * c; ++p)
+      for_each_pair(k, h, w, oh, ow, p, [&](std::size_t o, std::size_t i) {
+        if (x[i] > out[o]) out[o] = x[i];
+      });
+  } else {
+    out = Tensor<T>({n, c, oh, ow});
+    for (std::size_t p = 0; p < n * c; ++p)
+      for_each_pair(k, h, w, oh, ow, p, [&](std::size_t o, std::size_t i) { out[o] += x[i]; });
+    for (std::size_t p = 0; p < n * c; ++p)
+      for (std::size_t oy = 0; oy < oh; ++oy)
+        for (std::size_t ox = 0; ox < ow; ++ox)
+          out[(p * oh + oy) * ow + ox] /= static_cast<T>(divisor_at(k, h, w, oy, ox));
+  }
+}
+
+template <class T>
+void Pool2d<T>::backward(const TensorRefs<T>& in, const Tensor<T>& out, const Tensor<T>& dout,
+                         std::vector<Tensor<T>>& din) const {
+  const Tensor<T>& x = *in[0];
+  const std::size_t n = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3), oh = out.dim(2), ow = out.dim(3);
+  const Window2d k = window_for(h, w);
+  din.assign(1, Tensor<T>(x.shape()));
+  Tensor<T>& dx = din[0];
+  if (is_max()) {
+    std::vector<char> taken(out.size(), 0);
+    for (std::size_t p = 0; p < n * c; ++p)
+      for_each_pair(k, h, w, oh, ow, p, [&](std::size_t o, std::size_t i) {
+        if (!taken[o] && x[i] == out[o]) {
+          dx[i] += dout[o];
+          taken[o] = 1;
+        }
+      });
+  } else {
+    for (std::size_t p = 0; p < n * c; ++p)
+      for_each_pair(k, h, w, oh, ow, p, [&](std::size_t o, std::size_t i) {
+        const std::size_t r = o % (oh * ow);
+        dx[i] += dout[o] / static_cast<T>(divisor_at(k, h, w, r / ow, r % ow));
+      });
+  }
+}
+
+template class Pool2d<float>;
+template class Pool2d<double>;
+
+}  // namespace lrp

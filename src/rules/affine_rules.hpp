@@ -1,0 +1,8 @@
+#pragma once
+#include "lrp/layers/affine.hpp"
+#include "lrp/rules/apply.hpp"
+
+namespace lrp {
+template <class T>
+std::vector<Tensor<T>> affine_relevance(const Rule& rule, const AffineLayer<T>& layer, const RuleInput<T>& in);
+}

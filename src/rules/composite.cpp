@@ -1,0 +1,180 @@
+#include "lrp/rules/composite.hpp"
+
+#include "lrp/core/error.hpp"
+#include "lrp/core/parse.hpp"
+#include "lrp/layers/activation.hpp"
+#include "lrp/layers/pool2d.hpp"
+
+namespace lrp {
+namespace {
+
+bool is_affine(LayerKind k) { return k == LayerKind::Linear || k == LayerKind::Conv2d; }
+
+// Zennit's layer_map_base: activations and BatchNorm pass, sums and average pools get Norm,
+// max pools their gradient; affine layers are set by the composite.
+template <class T>
+std::vector<Rule> zennit_base(const Model<T>& model) {
+  std::vector<Rule> rules;
+  for (const Node<T>& n : model.nodes()) {
+    switch (n.layer->kind()) {
+      case LayerKind::Add: rules.push_back(Rule::norm()); break;
+      case LayerKind::Pool2d:
+        rules.push_back(static_cast<const Pool2d<T>&>(*n.layer).is_max() ? Rule::gradient() : Rule::norm());
+        break;
+      default: rules.push_back(Rule::pass()); break;
+    }
+  }
+  return rules;
+}
+
+// Fills affine layers: `first` for the first matching layer (if given), then conv/linear rules.
+template <class T>
+void fill_affine(const Model<T>& model, std::vector<Rule>& rules, const Rule& conv, const Rule& linear,
+                 const Rule* first, bool first_conv_only) {
+  bool first_done = first == nullptr;
+  for (std::size_t i = 0; i < model.nodes().size(); ++i) {
+    const LayerKind k = model.nodes()[i].layer->kind();
+    if (!is_affine(k)) continue;
+    if (!first_done && (!first_conv_only || k == LayerKind::Conv2d)) {
+      rules[i] = *first;
+      first_done = true;
+      continue;
+    }
+    rules[i] = k == LayerKind::Conv2d ? conv : linear;
+  }
+}
+
+// Index of the lowest affine layer (the "first layer" of the toolbox/Caffe composites).
+template <class T>
+long first_affine(const Model<T>& model) {
+  for (std::size_t i = 0; i < model.nodes().size(); ++i)
+    if (is_affine(model.nodes()[i].layer->kind())) return static_cast<long>(i);
+  return -1;
+}
+
+}  // namespace
+
+std::string composite_help() {
+  return "COMPOSITE (Zennit names and layer maps; stabiliser and epsilon 1e-6):\n"
+         "  epsilon                     Epsilon on every Linear/Conv\n"
+         "  epsilon_plus                ZPlus on Conv, Epsilon on Linear\n"
+         "  epsilon_plus_flat           as epsilon_plus, Flat on the first Linear/Conv\n"
+         "  epsilon_alpha2_beta1        AlphaBeta(2,1) on Conv, Epsilon on Linear\n"
+         "  epsilon_alpha2_beta1_flat   as epsilon_alpha2_beta1, Flat on the first Linear/Conv\n"
+         "  epsilon_gamma_box:LOW,HIGH  ZBox(LOW,HIGH) on the first Conv, Gamma(0.25) on Conv, Epsilon on Linear\n"
+         "  (all: activations and BatchNorm Pass, Add and average pools Norm, max pools gradient)\n"
+         "Toolbox/Caffe composites (toolbox stabilisers, all layers of the model file):\n"
+         "  alphabeta_epsilon[:A,E]      AlphaBeta(A, A-1) on Conv, Epsilon(E) on Linear (Caffe code 100; A=2, E=1)\n"
+         "  alphabeta_epsilon_flat[:A,E] the same with Flat on the lowest Linear/Conv (Caffe 102)\n"
+         "  alphabeta_epsilon_w2[:A,E]   the same with w2 on the lowest Linear/Conv (Caffe 104)";
+}
+
+template <class T>
+std::vector<Rule> uniform_rules(const Model<T>& model, const Rule& rule) {
+  return std::vector<Rule>(model.nodes().size(), rule);
+}
+
+template <class T>
+std::vector<Rule> composite_rules(const Model<T>& model, const std::string& spec) {
+  const std::size_t colon = spec.find(':');
+  const std::string name = spec.substr(0, colon);
+  const std::vector<double> params =
+      colon == std::string::npos ? std::vector<double>{} : parse_number_list(spec.substr(colon + 1), "composite '" + spec + "'");
+  const auto need = [&](std::size_t lo, std::size_t hi) {
+    if (params.size() < lo || params.size() > hi)
+      throw ConfigError("composite '" + spec + "' takes " + std::to_string(lo) + (lo == hi ? "" : " to " + std::to_string(hi)) +
+                        " parameter(s)\n" + composite_help());
+  };
+  std::vector<Rule> rules = zennit_base(model);
+  const Rule eps = Rule::epsilon_rule(1e-6);
+  if (name == "epsilon") {
+    need(0, 0);
+    fill_affine(model, rules, eps, eps, nullptr, false);
+  } else if (name == "epsilon_plus") {
+    need(0, 0);
+    fill_affine(model, rules, Rule::zplus(), eps, nullptr, false);
+  } else if (name == "epsilon_plus_flat") {
+    need(0, 0);
+    const Rule flat = Rule::flat();
+    fill_affine(model, rules, Rule::zplus(), eps, &flat, false);
+  } else if (name == "epsilon_alpha2_beta1") {
+    need(0, 0);
+    fill_affine(model, rules, Rule::alpha_beta(2, 1), eps, nullptr, false);
+  } else if (name == "epsilon_alpha2_beta1_flat") {
+    need(0, 0);
+    const Rule flat = Rule::flat();
+    fill_affine(model, rules, Rule::alpha_beta(2, 1), eps, &flat, false);
+  } else if (name == "epsilon_gamma_box") {
+    need(2, 2);
+    if (params[0] > params[1]) throw ConfigError("composite '" + spec + "': LOW must not exceed HIGH");
+    const Rule box = Rule::zbox({params[0]}, {params[1]});
+    fill_affine(model, rules, Rule::gamma_rule(0.25), eps, &box, true);
+  } else if (name == "alphabeta_epsilon" || name == "alphabeta_epsilon_flat" || name == "alphabeta_epsilon_w2") {
+    need(0, 2);
+    const double a = params.size() > 0 ? params[0] : 2.0;
+    const double e = params.size() > 1 ? params[1] : 1.0;
+    const Rule ab = parse_rule("alphabeta:" + format_number(a));
+    const Rule ep = parse_rule("epsilon:" + format_number(e));
+    rules = uniform_rules(model, ep);
+    for (std::size_t i = 0; i < model.nodes().size(); ++i)
+      if (model.nodes()[i].layer->kind() == LayerKind::Conv2d) rules[i] = ab;
+    const long first = first_affine(model);
+    if (first >= 0 && name != "alphabeta_epsilon")
+      rules[static_cast<std::size_t>(first)] = parse_rule(name == "alphabeta_epsilon_flat" ? "flat" : "w2");
+  } else {
+    throw ConfigError("unknown composite '" + spec + "'\n" + composite_help());
+  }
+  return rules;
+}
+
+RuleOverride parse_rule_override(const std::string& text) {
+  const std::size_t eq = text.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw ConfigError("layer rule '" + text + "' must have the form I=RULE (I: layer index, name or type:NAME)");
+  return {text.substr(0, eq), parse_rule(text.substr(eq + 1))};
+}
+
+template <class T>
+void apply_overrides(const Model<T>& model, std::vector<Rule>& rules, const std::vector<RuleOverride>& overrides) {
+  for (const RuleOverride& o : overrides) {
+    bool matched = false;
+    const bool by_type = o.selector.rfind("type:", 0) == 0;
+    const bool by_index = !by_type && o.selector.find_first_not_of("0123456789") == std::string::npos;
+    for (std::size_t i = 0; i < model.nodes().size(); ++i) {
+      const Node<T>& n = model.nodes()[i];
+      bool hit = false;
+      if (by_type) {
+        const std::string t = o.selector.substr(5);
+        hit = n.layer->type_name() == t || layer_kind_name(n.layer->kind()) == t;
+      } else if (by_index) {
+        const long idx = n.source_index >= 0 ? n.source_index : static_cast<long>(i);
+        hit = std::to_string(idx) == o.selector;
+      } else {
+        hit = n.name == o.selector;
+      }
+      if (hit) {
+        rules[i] = o.rule;
+        matched = true;
+      }
+    }
+    if (!matched) {
+      if (by_index) {
+        // The toolbox's trailing SoftMax is dropped for explaining; overriding it is harmless.
+        const std::size_t idx = parse_index(o.selector, "layer index");
+        if (idx < model.nodes().size() + 1 && !model.nodes().empty() &&
+            model.nodes().back().source_index + 1 == static_cast<int>(idx))
+          continue;
+      }
+      throw ConfigError("layer rule '" + o.selector + "=" + o.rule.text + "' matches no layer of the model (see `lrp info`)");
+    }
+  }
+}
+
+template std::vector<Rule> uniform_rules(const Model<float>&, const Rule&);
+template std::vector<Rule> uniform_rules(const Model<double>&, const Rule&);
+template std::vector<Rule> composite_rules(const Model<float>&, const std::string&);
+template std::vector<Rule> composite_rules(const Model<double>&, const std::string&);
+template void apply_overrides(const Model<float>&, std::vector<Rule>&, const std::vector<RuleOverride>&);
+template void apply_overrides(const Model<double>&, std::vector<Rule>&, const std::vector<RuleOverride>&);
+
+}  // namespace lrp
