@@ -10,6 +10,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "lrp 0.1.0");
   // Subcommands (one file each in tools/lrp/).
+  lrp::cli::add_info_command(app);
+  lrp::cli::add_predict_command(app);
+  lrp::cli::add_explain_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

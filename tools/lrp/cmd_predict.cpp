@@ -1,0 +1,49 @@
+// lrp predict MODEL INPUT [--out Y.npy]: the forward output of the full model.
+#include <algorithm>
+#include <iostream>
+#include <memory>
+
+#include "commands.hpp"
+#include "common.hpp"
+#include "lrp/core/error.hpp"
+#include "lrp/explain/executor.hpp"
+#include "lrp/io/arrays.hpp"
+
+namespace lrp::cli {
+namespace {
+struct PredictOptions {
+  std::string model, input, out, precision = "float";
+};
+
+template <class T>
+void run_predict(const Model<double>& model, const Tensor<double>& x, const PredictOptions& o) {
+  const Model<T> m = model.convert<T>();
+  Executor<T> ex(m);
+  const Tensor<T> y = ex.forward(x.cast<T>());
+  if (!o.out.empty()) io::write_npy(o.out, y);
+  const std::size_t n = y.dim(0), c = y.sample_size();
+  for (std::size_t i = 0; i < n && i < 20; ++i) {
+    const T* yi = y.data() + i * c;
+    const std::size_t k = static_cast<std::size_t>(std::max_element(yi, yi + c) - yi);
+    std::cout << "sample " << i << ": class " << k << " (output " << yi[k] << ")\n";
+  }
+  if (n > 20) std::cout << "... " << n - 20 << " more samples\n";
+}
+}  // namespace
+
+void add_predict_command(CLI::App& app) {
+  auto o = std::make_shared<PredictOptions>();
+  auto* cmd = app.add_subcommand("predict", "Run a model forward and write its output");
+  cmd->add_option("MODEL", o->model, "Model file (.txt LRP Toolbox format, .onnx)")->required();
+  cmd->add_option("INPUT", o->input, "Input array (.npy, .mat, .txt) in the model's layout")->required();
+  cmd->add_option("--out", o->out, "Write the output [N, outputs] here (.npy)");
+  cmd->add_option("--precision", o->precision, "float (default) or double")->check(CLI::IsMember({"float", "double"}));
+  cmd->callback([o] {
+    const Model<double> model = load_model(o->model);
+    const Tensor<double> x = load_input(model, o->input);
+    if (o->precision == "double") run_predict<double>(model, x, *o);
+    else run_predict<float>(model, x, *o);
+  });
+}
+
+}  // namespace lrp::cli

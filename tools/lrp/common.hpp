@@ -1,0 +1,27 @@
+#pragma once
+// Helpers shared by the subcommands: loading models and inputs, layout conversion.
+#include <string>
+
+#include "lrp/graph/model.hpp"
+
+namespace lrp::cli {
+
+// Loads a model by extension: .txt (LRP Toolbox), .onnx. Validates it.
+Model<double> load_model(const std::string& path);
+
+// Reads an input array (.npy, .mat, .txt, ...) in the model's own layout and returns it in the
+// engine layout (NCHW for images) with a batch dimension. Checks it against the model.
+Tensor<double> load_input(const Model<double>& model, const std::string& path);
+
+// Engine layout → the model's own layout (NCHW → NHWC for toolbox image models). `extra_dims`
+// leading dims after the batch (e.g. the K of [N, K, C, H, W]) are kept in place.
+template <class T>
+Tensor<T> to_model_layout(const Model<double>& model, const Tensor<T>& t, std::size_t extra_dims = 0);
+
+// Any supported array file (.npy, .npz, .mat, .txt, IDX).
+Tensor<double> read_input_array(const std::string& path);
+
+// Class indices from a labels file: [N] / [N,1] integers, or one-hot rows [N, C].
+std::vector<std::size_t> load_labels(const std::string& path);
+
+}  // namespace lrp::cli
