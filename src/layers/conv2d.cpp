@@ -1,6 +1,9 @@
 #include "lrp/layers/conv2d.hpp"
 
+#include <type_traits>
+
 #include "kernels/conv.hpp"
+#include "kernels/dnnl_conv.hpp"
 
 namespace lrp {
 namespace {
@@ -33,6 +36,11 @@ Conv2d<T>::Conv2d(Tensor<T> weight, Tensor<T> bias, Window2d window, std::size_t
     throw ShapeError("Convolution: weight shape " + shape_str(weight_.shape()) + " does not match kernel " + window_.str());
   if (bias_.rank() != 1 || bias_.dim(0) != weight_.dim(0))
     throw ShapeError("Convolution bias has shape " + shape_str(bias_.shape()) + ", expected [" + std::to_string(weight_.dim(0)) + "]");
+}
+
+template <class T>
+Conv2d<T>::~Conv2d() {
+  if constexpr (std::is_same_v<T, float>) kernels::dnnl_conv_forget_weights(weight_.data());
 }
 
 template <class T>

@@ -10,6 +10,8 @@ template <class T>
 class Conv2d final : public AffineLayer<T> {
  public:
   Conv2d(Tensor<T> weight, Tensor<T> bias, Window2d window, std::size_t groups = 1);
+  // Drops the fast kernels' cached copies of the weights (see src/kernels/dnnl_conv.hpp).
+  ~Conv2d() override;
   LayerKind kind() const override { return LayerKind::Conv2d; }
   std::string type_name() const override { return "Convolution"; }
   std::string describe() const override;

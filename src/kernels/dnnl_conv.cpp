@@ -1,0 +1,405 @@
+// oneDNN 2.6 convolution forward / backward-data with cached primitives and weights
+// (see dnnl_conv.hpp for the caching and lifetime rules).
+#include "kernels/dnnl_conv.hpp"
+
+#ifdef LRP_WITH_DNNL
+
+#include <algorithm>
+#include <atomic>
+#include <compare>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace lrp::kernels {
+namespace {
+
+using tag = dnnl::memory::format_tag;
+using dt = dnnl::memory::data_type;
+
+ConvAlgo algo_from_env() {
+  const char* e = std::getenv("LRP_CONV_ALGO");
+  if (!e) return ConvAlgo::Direct;
+  const std::string v(e);
+  if (v == "winograd") return ConvAlgo::Winograd;
+  if (v == "auto") return ConvAlgo::Auto;
+  if (v == "reference") return ConvAlgo::Reference;
+  return ConvAlgo::Direct;
+}
+
+std::atomic<int>& algo_setting() {
+  static std::atomic<int> a{static_cast<int>(algo_from_env())};
+  return a;
+}
+
+dnnl::engine& cpu_engine() {
+  static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  return eng;
+}
+
+// 64-byte aligned grow-only buffer (blocked activations and scratchpads of one thread).
+class Buffer {
+ public:
+  Buffer() = default;
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  ~Buffer() { std::free(p_); }
+  void* get(std::size_t bytes) {
+    if (bytes > size_) {
+      std::free(p_);
+      size_ = (bytes + 63) / 64 * 64;
+      p_ = std::aligned_alloc(64, size_);
+      if (!p_) {
+        size_ = 0;
+        throw std::bad_alloc();
+      }
+    }
+    return p_;
+  }
+  void release() {
+    std::free(p_);
+    p_ = nullptr;
+    size_ = 0;
+  }
+
+ private:
+  void* p_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+struct Scratch {
+  Buffer src, dst, pad;
+};
+Scratch& thread_scratch() {
+  thread_local Scratch s;
+  return s;
+}
+
+enum Dir : int { kForward = 0, kBackwardData = 1 };
+
+struct Key {
+  int dir, algo;
+  bool bias;
+  std::size_t n, c, h, w, oc, oh, ow, groups, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw;
+  auto operator<=>(const Key&) const = default;
+};
+
+Key make_key(int dir, ConvAlgo algo, bool bias, const ConvShape& s) {
+  const Window2d& k = s.win;
+  return Key{dir,  static_cast<int>(algo), bias, s.n,  s.c,  s.h,  s.w,  s.oc, s.oh, s.ow, s.groups,
+             k.kh, k.kw, k.sh, k.sw, k.pt, k.pl, k.pb, k.pr, k.dh, k.dw};
+}
+
+// A ready-to-run primitive for one shape and direction. "in" is the primitive's activation
+// input (src for forward, diff_dst for backward-data), "out" its activation output.
+struct Plan {
+  dnnl::primitive prim;
+  dnnl::memory::desc user_in, user_out, user_w;  // NCHW / OIHW (GOIHW with groups)
+  dnnl::memory::desc in, out, w;                 // what the primitive runs on
+  std::optional<dnnl::reorder> in_reorder, out_reorder;
+  std::size_t scratch_bytes = 0;
+  std::string impl;
+};
+
+struct WeightCopy {
+  const float* ptr = nullptr;
+  dnnl::memory::desc md;
+  std::size_t numel = 0;
+  std::uint64_t fingerprint = 0;
+  dnnl::memory mem;
+  std::uint64_t last_use = 0;
+};
+
+constexpr std::size_t kMaxPlans = 512;
+constexpr std::size_t kMaxWeightBytes = std::size_t(4) << 30;
+
+struct Cache {
+  std::mutex mu;
+  std::map<Key, std::shared_ptr<const Plan>> plans;
+  std::list<WeightCopy> weights;
+  std::size_t weight_bytes = 0;
+  std::size_t reorders = 0;
+  std::uint64_t clock = 0;
+};
+Cache& cache() {
+  static Cache* c = new Cache();  // never destroyed: used from destructors of static objects
+  return *c;
+}
+
+std::uint64_t fingerprint(const float* w, std::size_t n) {
+  std::uint64_t h = 0xcbf29ce484222325ull ^ (n * 0x9e3779b97f4a7c15ull);
+  const std::size_t step = n <= 256 ? 1 : n / 256;
+  const auto mix = [&](std::size_t i) {
+    std::uint32_t bits;
+    std::memcpy(&bits, w + i, sizeof bits);
+    h = (h ^ bits) * 0x100000001b3ull;
+  };
+  for (std::size_t i = 0; i < n; i += step) mix(i);
+  if (n) mix(n - 1);
+  return h;
+}
+
+dnnl::memory::dims dims4(std::size_t a, std::size_t b, std::size_t c, std::size_t d) {
+  return {static_cast<dnnl::memory::dim>(a), static_cast<dnnl::memory::dim>(b), static_cast<dnnl::memory::dim>(c),
+          static_cast<dnnl::memory::dim>(d)};
+}
+
+dnnl::memory::desc user_weights_desc(const ConvShape& s) {
+  const auto d = [](std::size_t v) { return static_cast<dnnl::memory::dim>(v); };
+  const std::size_t cg = s.c / s.groups, og = s.oc / s.groups;
+  if (s.groups == 1) return {dims4(s.oc, s.c, s.win.kh, s.win.kw), dt::f32, tag::oihw};
+  return {{d(s.groups), d(og), d(cg), d(s.win.kh), d(s.win.kw)}, dt::f32, tag::goihw};
+}
+
+std::shared_ptr<const Plan> build_plan(int dir, ConvAlgo algo, bool bias, const ConvShape& s) {
+  using dnnl::memory;
+  dnnl::engine& eng = cpu_engine();
+  const auto d = [](std::size_t v) { return static_cast<memory::dim>(v); };
+  const memory::desc x_user(dims4(s.n, s.c, s.h, s.w), dt::f32, tag::nchw);
+  const memory::desc y_user(dims4(s.n, s.oc, s.oh, s.ow), dt::f32, tag::nchw);
+  const memory::desc w_user = user_weights_desc(s);
+  const memory::desc x_any(dims4(s.n, s.c, s.h, s.w), dt::f32, tag::any);
+  const memory::desc y_any(dims4(s.n, s.oc, s.oh, s.ow), dt::f32, tag::any);
+  const memory::desc w_any(w_user.dims(), dt::f32, tag::any);
+  const memory::desc b_md({d(s.oc)}, dt::f32, tag::x);
+  const memory::dims strides{d(s.win.sh), d(s.win.sw)};
+  const memory::dims dilates{d(s.win.dh - 1), d(s.win.dw - 1)};
+  const memory::dims pad_l{d(s.win.pt), d(s.win.pl)};
+  const memory::dims pad_r{d(s.win.pb), d(s.win.pr)};
+  const dnnl::algorithm alg = algo == ConvAlgo::Winograd ? dnnl::algorithm::convolution_winograd
+                              : algo == ConvAlgo::Auto   ? dnnl::algorithm::convolution_auto
+                                                         : dnnl::algorithm::convolution_direct;
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+
+  auto plan = std::make_shared<Plan>();
+  const auto fwd_desc = [&](dnnl::prop_kind pk) {
+    return bias ? dnnl::convolution_forward::desc(pk, alg, x_any, w_any, b_md, y_any, strides, dilates, pad_l, pad_r)
+                : dnnl::convolution_forward::desc(pk, alg, x_any, w_any, y_any, strides, dilates, pad_l, pad_r);
+  };
+  if (dir == kForward) {
+    const dnnl::convolution_forward::primitive_desc pd(fwd_desc(dnnl::prop_kind::forward_inference), attr, eng);
+    plan->prim = dnnl::convolution_forward(pd);
+    plan->in = pd.src_desc();
+    plan->out = pd.dst_desc();
+    plan->w = pd.weights_desc();
+    plan->user_in = x_user;
+    plan->user_out = y_user;
+    plan->scratch_bytes = pd.scratchpad_desc().get_size();
+    plan->impl = pd.impl_info_str();
+  } else {
+    const dnnl::convolution_forward::primitive_desc hint(fwd_desc(dnnl::prop_kind::forward_training), eng);
+    const dnnl::convolution_backward_data::desc bd(alg, x_any, w_any, y_any, strides, dilates, pad_l, pad_r);
+    const dnnl::convolution_backward_data::primitive_desc pd(bd, attr, eng, hint);
+    plan->prim = dnnl::convolution_backward_data(pd);
+    plan->in = pd.diff_dst_desc();
+    plan->out = pd.diff_src_desc();
+    plan->w = pd.weights_desc();
+    plan->user_in = y_user;
+    plan->user_out = x_user;
+    plan->scratch_bytes = pd.scratchpad_desc().get_size();
+    plan->impl = pd.impl_info_str();
+  }
+  plan->user_w = w_user;
+  if (plan->in != plan->user_in)
+    plan->in_reorder = dnnl::reorder(dnnl::reorder::primitive_desc(eng, plan->user_in, eng, plan->in));
+  if (plan->out != plan->user_out)
+    plan->out_reorder = dnnl::reorder(dnnl::reorder::primitive_desc(eng, plan->out, eng, plan->user_out));
+  return plan;
+}
+
+// The cached plan for a shape, built on first use (nullptr when oneDNN cannot run it).
+std::shared_ptr<const Plan> get_plan(int dir, ConvAlgo algo, bool bias, const ConvShape& s) {
+  Cache& c = cache();
+  const Key key = make_key(dir, algo, bias, s);
+  {
+    std::lock_guard<std::mutex> lock(c.mu);
+    auto it = c.plans.find(key);
+    if (it != c.plans.end()) return it->second;
+  }
+  std::shared_ptr<const Plan> plan;
+  try {
+    plan = build_plan(dir, algo, bias, s);
+  } catch (const dnnl::error&) {
+    plan = nullptr;
+  }
+  if (!plan && algo != ConvAlgo::Direct) return get_plan(dir, ConvAlgo::Direct, bias, s);
+  std::lock_guard<std::mutex> lock(c.mu);
+  if (c.plans.size() >= kMaxPlans) c.plans.clear();
+  c.plans.emplace(key, plan);
+  return plan;
+}
+
+void evict_weights_locked(Cache& c) {
+  while (c.weight_bytes > kMaxWeightBytes && !c.weights.empty()) {
+    auto oldest = std::min_element(c.weights.begin(), c.weights.end(),
+                                   [](const WeightCopy& a, const WeightCopy& b) { return a.last_use < b.last_use; });
+    c.weight_bytes -= oldest->md.get_size();
+    c.weights.erase(oldest);
+  }
+}
+
+// The weights at `w` in the plan's layout: the user memory itself when the layouts agree,
+// else a cached reordered copy.
+dnnl::memory weights_for(const Plan& plan, const float* w, std::size_t numel, dnnl::stream& strm) {
+  dnnl::engine& eng = cpu_engine();
+  if (plan.w == plan.user_w) return dnnl::memory(plan.w, eng, const_cast<float*>(w));
+  Cache& c = cache();
+  const std::uint64_t fp = fingerprint(w, numel);
+  {
+    std::lock_guard<std::mutex> lock(c.mu);
+    for (auto it = c.weights.begin(); it != c.weights.end(); ++it) {
+      if (it->ptr != w || it->md != plan.w) continue;
+      if (it->fingerprint == fp && it->numel == numel) {
+        it->last_use = ++c.clock;
+        return it->mem;
+      }
+      c.weight_bytes -= it->md.get_size();  // stale: the weights changed in place
+      c.weights.erase(it);
+      break;
+    }
+  }
+  WeightCopy copy;
+  copy.ptr = w;
+  copy.md = plan.w;
+  copy.numel = numel;
+  copy.fingerprint = fp;
+  copy.mem = dnnl::memory(plan.w, eng);
+  dnnl::memory user(plan.user_w, eng, const_cast<float*>(w));
+  dnnl::reorder(user, copy.mem).execute(strm, user, copy.mem);
+  strm.wait();
+  std::lock_guard<std::mutex> lock(c.mu);
+  ++c.reorders;
+  copy.last_use = ++c.clock;
+  c.weight_bytes += copy.md.get_size();
+  c.weights.push_back(copy);
+  evict_weights_locked(c);
+  return copy.mem;
+}
+
+bool run(int dir, const ConvShape& s, const float* in, const float* w, const float* b, float* out) {
+  const ConvAlgo algo = static_cast<ConvAlgo>(algo_setting().load());
+  if (algo == ConvAlgo::Reference) return false;
+  if (s.n == 0 || s.c == 0 || s.oc == 0 || s.groups == 0 || s.c % s.groups || s.oc % s.groups) return false;
+  try {
+    const std::shared_ptr<const Plan> plan = get_plan(dir, algo, b != nullptr, s);
+    if (!plan) return false;
+    dnnl::engine& eng = cpu_engine();
+    thread_local dnnl::stream strm(eng);
+    Scratch& scratch = thread_scratch();
+    const std::size_t wnumel = s.oc * (s.c / s.groups) * s.win.kh * s.win.kw;
+    dnnl::memory wmem = weights_for(*plan, w, wnumel, strm);
+
+    dnnl::memory user_in(plan->user_in, eng, const_cast<float*>(in));
+    dnnl::memory user_out(plan->user_out, eng, out);
+    dnnl::memory in_mem = user_in, out_mem = user_out;
+    if (plan->in_reorder) {
+      in_mem = dnnl::memory(plan->in, eng, scratch.src.get(plan->in.get_size()));
+      plan->in_reorder->execute(strm, user_in, in_mem);
+    }
+    if (plan->out_reorder) out_mem = dnnl::memory(plan->out, eng, scratch.dst.get(plan->out.get_size()));
+    std::unordered_map<int, dnnl::memory> args;
+    if (dir == kForward) {
+      args = {{DNNL_ARG_SRC, in_mem}, {DNNL_ARG_WEIGHTS, wmem}, {DNNL_ARG_DST, out_mem}};
+      if (b) args[DNNL_ARG_BIAS] = dnnl::memory({{static_cast<dnnl::memory::dim>(s.oc)}, dt::f32, tag::x}, eng, const_cast<float*>(b));
+    } else {
+      args = {{DNNL_ARG_DIFF_DST, in_mem}, {DNNL_ARG_WEIGHTS, wmem}, {DNNL_ARG_DIFF_SRC, out_mem}};
+    }
+    if (plan->scratch_bytes)
+      args[DNNL_ARG_SCRATCHPAD] = dnnl::memory({{static_cast<dnnl::memory::dim>(plan->scratch_bytes)}, dt::u8, tag::x}, eng,
+                                               scratch.pad.get(plan->scratch_bytes));
+    plan->prim.execute(strm, args);
+    if (plan->out_reorder) plan->out_reorder->execute(strm, out_mem, user_out);
+    strm.wait();
+    return true;
+  } catch (const dnnl::error&) {
+    return false;
+  } catch (const std::bad_alloc&) {
+    return false;
+  }
+}
+
+}  // namespace
+
+void set_dnnl_conv_algorithm(ConvAlgo algo) { algo_setting().store(static_cast<int>(algo)); }
+ConvAlgo dnnl_conv_algorithm() { return static_cast<ConvAlgo>(algo_setting().load()); }
+
+bool dnnl_conv_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y) {
+  return run(kForward, s, x, w, b, y);
+}
+
+bool dnnl_conv_backward_data(const ConvShape& s, const float* g, const float* w, float* dx) {
+  return run(kBackwardData, s, g, w, nullptr, dx);
+}
+
+void dnnl_conv_forget_weights(const float* w) noexcept {
+  if (!w) return;
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  for (auto it = c.weights.begin(); it != c.weights.end();) {
+    if (it->ptr == w) {
+      c.weight_bytes -= it->md.get_size();
+      it = c.weights.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void dnnl_conv_clear_cache() noexcept {
+  Cache& c = cache();
+  {
+    std::lock_guard<std::mutex> lock(c.mu);
+    c.plans.clear();
+    c.weights.clear();
+    c.weight_bytes = 0;
+  }
+  Scratch& s = thread_scratch();
+  s.src.release();
+  s.dst.release();
+  s.pad.release();
+}
+
+DnnlConvStats dnnl_conv_stats() {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  DnnlConvStats st;
+  st.primitives = c.plans.size();
+  st.weight_copies = c.weights.size();
+  st.weight_bytes = c.weight_bytes;
+  st.weight_reorders = c.reorders;
+  return st;
+}
+
+std::string dnnl_conv_impl(const ConvShape& s, bool backward_data) {
+  const ConvAlgo algo = dnnl_conv_algorithm();
+  if (algo == ConvAlgo::Reference) return "";
+  const std::shared_ptr<const Plan> plan = get_plan(backward_data ? kBackwardData : kForward, algo, !backward_data, s);
+  return plan ? plan->impl : "";
+}
+
+}  // namespace lrp::kernels
+
+#else  // !LRP_WITH_DNNL: no oneDNN, every call falls back to the reference kernels.
+
+namespace lrp::kernels {
+void set_dnnl_conv_algorithm(ConvAlgo) {}
+ConvAlgo dnnl_conv_algorithm() { return ConvAlgo::Reference; }
+bool dnnl_conv_forward(const ConvShape&, const float*, const float*, const float*, float*) { return false; }
+bool dnnl_conv_backward_data(const ConvShape&, const float*, const float*, float*) { return false; }
+void dnnl_conv_forget_weights(const float*) noexcept {}
+void dnnl_conv_clear_cache() noexcept {}
+DnnlConvStats dnnl_conv_stats() { return {}; }
+std::string dnnl_conv_impl(const ConvShape&, bool) { return ""; }
+}  // namespace lrp::kernels
+
+#endif
