@@ -8,6 +8,7 @@
 #include <atomic>
 #include <compare>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <list>
@@ -39,6 +40,12 @@ ConvAlgo algo_from_env() {
 std::atomic<int>& algo_setting() {
   static std::atomic<int> a{static_cast<int>(algo_from_env())};
   return a;
+}
+
+// LRP_DNNL_VERBOSE=1: report shapes oneDNN cannot run (they fall back to the reference loops).
+bool verbose() {
+  static const bool v = std::getenv("LRP_DNNL_VERBOSE") != nullptr;
+  return v;
 }
 
 dnnl::engine& cpu_engine() {
@@ -229,8 +236,12 @@ std::shared_ptr<const Plan> get_plan(int dir, ConvAlgo algo, bool bias, const Co
   std::shared_ptr<const Plan> plan;
   try {
     plan = build_plan(dir, algo, bias, s);
-  } catch (const dnnl::error&) {
+  } catch (const dnnl::error& e) {
     plan = nullptr;
+    if (verbose())
+      std::fprintf(stderr, "lrp: oneDNN cannot run %s conv n%zu c%zu %zux%zu oc%zu k%zux%zu s%zu,%zu g%zu: %s\n",
+                   dir == kForward ? "forward" : "backward-data", s.n, s.c, s.h, s.w, s.oc, s.win.kh, s.win.kw, s.win.sh,
+                   s.win.sw, s.groups, e.what());
   }
   if (!plan && algo != ConvAlgo::Direct) return get_plan(dir, ConvAlgo::Direct, bias, s);
   std::lock_guard<std::mutex> lock(c.mu);
@@ -321,9 +332,11 @@ bool run(int dir, const ConvShape& s, const float* in, const float* w, const flo
     if (plan->out_reorder) plan->out_reorder->execute(strm, out_mem, user_out);
     strm.wait();
     return true;
-  } catch (const dnnl::error&) {
+  } catch (const dnnl::error& e) {
+    if (verbose()) std::fprintf(stderr, "lrp: oneDNN convolution failed: %s\n", e.what());
     return false;
   } catch (const std::bad_alloc&) {
+    if (verbose()) std::fprintf(stderr, "lrp: oneDNN convolution: out of memory\n");
     return false;
   }
 }

@@ -21,17 +21,13 @@
 #include <string>
 
 #include "kernels/conv.hpp"
+#include "lrp/core/kernels.hpp"
 
 namespace lrp::kernels {
 
-// Which oneDNN algorithm convolutions use. Direct (default) keeps float32 results within
-// ~1e-6 relative of the double reference. Winograd F(4,3) (3x3, stride 1, no dilation, no
-// groups; others fall back to Direct) is faster on large 3x3 layers but its float32 error is
-// larger (docs/PERFORMANCE.md has the measurements). Auto lets oneDNN choose.
-// Reference disables oneDNN (every call returns false).
-// The initial value comes from the environment variable LRP_CONV_ALGO
-// (direct | winograd | auto | reference).
-enum class ConvAlgo { Direct, Winograd, Auto, Reference };
+// Which oneDNN algorithm convolutions use (see lrp/core/kernels.hpp); the initial value comes
+// from the environment variable LRP_CONV_ALGO (direct | winograd | auto | reference).
+using ConvAlgo = ConvAlgorithm;
 void set_dnnl_conv_algorithm(ConvAlgo algo);
 ConvAlgo dnnl_conv_algorithm();
 

@@ -179,15 +179,15 @@ Tensor<T> epsilon(const Affine<T>& a, T eps) {
 template <class T>
 Tensor<T> alpha_beta(const Affine<T>& a, T alpha, T beta, T eps) {
   const Tensor<T>& x = a.x();
-  const Tensor<T>& wp = a.weight("+");
-  const Tensor<T>& wn = a.weight("-");
   if (a.in.input_non_negative(0)) {
     Tensor<T> r;
     if (alpha != T(0)) {
+      const Tensor<T>& wp = a.weight("+");
       const Tensor<T> z = a.forward(x, wp, &a.bias("+"));
       r = a.transposed(a.ratio(z, eps, alpha, beta == T(0)), wp);
     }
     if (beta != T(0)) {
+      const Tensor<T>& wn = a.weight("-");
       const Tensor<T> z = a.forward(x, wn, &a.bias("-"));
       Tensor<T> rn = a.transposed(a.ratio(z, eps, -beta, true), wn);
       if (r.empty()) r = std::move(rn);
@@ -197,6 +197,8 @@ Tensor<T> alpha_beta(const Affine<T>& a, T alpha, T beta, T eps) {
     ops::mul_bcast(r, x, a.k);
     return r;
   }
+  const Tensor<T>& wp = a.weight("+");
+  const Tensor<T>& wn = a.weight("-");
   Tensor<T> xp, xn;
   split_signs(x, xp, xn);
   Tensor<T> out;
