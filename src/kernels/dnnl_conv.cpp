@@ -119,6 +119,8 @@ struct Plan {
 
 struct WeightCopy {
   const float* ptr = nullptr;
+  WeightMap map = WeightMap::Identity;
+  float param = 0.0f;
   dnnl::memory::desc md;
   std::size_t numel = 0;
   std::uint64_t fingerprint = 0;
@@ -174,8 +176,16 @@ std::shared_ptr<const Plan> build_plan(int dir, ConvAlgo algo, bool bias, const 
   const memory::desc x_user(dims4(s.n, s.c, s.h, s.w), dt::f32, tag::nchw);
   const memory::desc y_user(dims4(s.n, s.oc, s.oh, s.ow), dt::f32, tag::nchw);
   const memory::desc w_user = user_weights_desc(s);
-  const memory::desc x_any(dims4(s.n, s.c, s.h, s.w), dt::f32, tag::any);
-  const memory::desc y_any(dims4(s.n, s.oc, s.oh, s.ow), dt::f32, tag::any);
+  // Activation layout: oneDNN's blocked layouts (tag::any) run the direct JIT kernels and need
+  // NCHW <-> blocked reorders around each call; with plain NCHW oneDNN runs im2col + its own
+  // GEMM. Measured on the target machine (docs/PERFORMANCE.md), plain wins for few input
+  // channels (the first layer of a network: 1 or 3 channels; up to 4x for backward-data) and
+  // for 1x1 stride-1 convolutions (no reorders); blocked wins everywhere else.
+  const bool one_by_one = s.win.kh == 1 && s.win.kw == 1 && s.win.sh == 1 && s.win.sw == 1 && s.win.pt == 0 && s.win.pl == 0 &&
+                          s.win.pb == 0 && s.win.pr == 0 && s.groups == 1;
+  const bool plain = s.c / s.groups < 8 || one_by_one;
+  const memory::desc x_any(dims4(s.n, s.c, s.h, s.w), dt::f32, plain ? tag::nchw : tag::any);
+  const memory::desc y_any(dims4(s.n, s.oc, s.oh, s.ow), dt::f32, plain ? tag::nchw : tag::any);
   const memory::desc w_any(w_user.dims(), dt::f32, tag::any);
   const memory::desc b_md({d(s.oc)}, dt::f32, tag::x);
   const memory::dims strides{d(s.win.sh), d(s.win.sw)};
@@ -259,17 +269,18 @@ void evict_weights_locked(Cache& c) {
   }
 }
 
-// The weights at `w` in the plan's layout: the user memory itself when the layouts agree,
-// else a cached reordered copy.
-dnnl::memory weights_for(const Plan& plan, const float* w, std::size_t numel, dnnl::stream& strm) {
+// map(w) in the plan's layout: the user memory itself when the layouts agree and there is no
+// map, else a cached reordered (and mapped) copy.
+dnnl::memory weights_for(const Plan& plan, const float* w, std::size_t numel, WeightMap map, float param, dnnl::stream& strm) {
   dnnl::engine& eng = cpu_engine();
-  if (plan.w == plan.user_w) return dnnl::memory(plan.w, eng, const_cast<float*>(w));
+  if (map == WeightMap::Identity) param = 0.0f;
+  if (plan.w == plan.user_w && map == WeightMap::Identity) return dnnl::memory(plan.w, eng, const_cast<float*>(w));
   Cache& c = cache();
   const std::uint64_t fp = fingerprint(w, numel);
   {
     std::lock_guard<std::mutex> lock(c.mu);
     for (auto it = c.weights.begin(); it != c.weights.end(); ++it) {
-      if (it->ptr != w || it->md != plan.w) continue;
+      if (it->ptr != w || it->map != map || it->param != param || it->md != plan.w) continue;
       if (it->fingerprint == fp && it->numel == numel) {
         it->last_use = ++c.clock;
         return it->mem;
@@ -281,13 +292,26 @@ dnnl::memory weights_for(const Plan& plan, const float* w, std::size_t numel, dn
   }
   WeightCopy copy;
   copy.ptr = w;
+  copy.map = map;
+  copy.param = param;
   copy.md = plan.w;
   copy.numel = numel;
   copy.fingerprint = fp;
   copy.mem = dnnl::memory(plan.w, eng);
   dnnl::memory user(plan.user_w, eng, const_cast<float*>(w));
-  dnnl::reorder(user, copy.mem).execute(strm, user, copy.mem);
-  strm.wait();
+  if (plan.w == plan.user_w) {
+    std::memcpy(copy.mem.get_data_handle(), w, numel * sizeof(float));
+  } else {
+    dnnl::reorder(user, copy.mem).execute(strm, user, copy.mem);
+    strm.wait();
+  }
+  if (map != WeightMap::Identity) {
+    // Every map sends 0 to 0, so the zero padding of blocked layouts stays zero.
+    float* p = static_cast<float*>(copy.mem.get_data_handle());
+    const long long n = static_cast<long long>(plan.w.get_size() / sizeof(float));
+#pragma omp parallel for schedule(static) if (n >= 65536)
+    for (long long i = 0; i < n; ++i) p[i] = map_weight(map, param, p[i]);
+  }
   std::lock_guard<std::mutex> lock(c.mu);
   ++c.reorders;
   copy.last_use = ++c.clock;
@@ -297,7 +321,7 @@ dnnl::memory weights_for(const Plan& plan, const float* w, std::size_t numel, dn
   return copy.mem;
 }
 
-bool run(int dir, const ConvShape& s, const float* in, const float* w, const float* b, float* out) {
+bool run(int dir, const ConvShape& s, const float* in, const float* w, WeightMap map, float param, const float* b, float* out) {
   const ConvAlgo algo = static_cast<ConvAlgo>(algo_setting().load());
   if (algo == ConvAlgo::Reference) return false;
   if (s.n == 0 || s.c == 0 || s.oc == 0 || s.groups == 0 || s.c % s.groups || s.oc % s.groups) return false;
@@ -308,7 +332,7 @@ bool run(int dir, const ConvShape& s, const float* in, const float* w, const flo
     thread_local dnnl::stream strm(eng);
     Scratch& scratch = thread_scratch();
     const std::size_t wnumel = s.oc * (s.c / s.groups) * s.win.kh * s.win.kw;
-    dnnl::memory wmem = weights_for(*plan, w, wnumel, strm);
+    dnnl::memory wmem = weights_for(*plan, w, wnumel, map, param, strm);
 
     dnnl::memory user_in(plan->user_in, eng, const_cast<float*>(in));
     dnnl::memory user_out(plan->user_out, eng, out);
@@ -346,12 +370,13 @@ bool run(int dir, const ConvShape& s, const float* in, const float* w, const flo
 void set_dnnl_conv_algorithm(ConvAlgo algo) { algo_setting().store(static_cast<int>(algo)); }
 ConvAlgo dnnl_conv_algorithm() { return static_cast<ConvAlgo>(algo_setting().load()); }
 
-bool dnnl_conv_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y) {
-  return run(kForward, s, x, w, b, y);
+bool dnnl_conv_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y, WeightMap map,
+                       float param) {
+  return run(kForward, s, x, w, map, param, b, y);
 }
 
-bool dnnl_conv_backward_data(const ConvShape& s, const float* g, const float* w, float* dx) {
-  return run(kBackwardData, s, g, w, nullptr, dx);
+bool dnnl_conv_backward_data(const ConvShape& s, const float* g, const float* w, float* dx, WeightMap map, float param) {
+  return run(kBackwardData, s, g, w, map, param, nullptr, dx);
 }
 
 void dnnl_conv_forget_weights(const float* w) noexcept {
@@ -407,8 +432,8 @@ std::string dnnl_conv_impl(const ConvShape& s, bool backward_data) {
 namespace lrp::kernels {
 void set_dnnl_conv_algorithm(ConvAlgo) {}
 ConvAlgo dnnl_conv_algorithm() { return ConvAlgo::Reference; }
-bool dnnl_conv_forward(const ConvShape&, const float*, const float*, const float*, float*) { return false; }
-bool dnnl_conv_backward_data(const ConvShape&, const float*, const float*, float*) { return false; }
+bool dnnl_conv_forward(const ConvShape&, const float*, const float*, const float*, float*, WeightMap, float) { return false; }
+bool dnnl_conv_backward_data(const ConvShape&, const float*, const float*, float*, WeightMap, float) { return false; }
 void dnnl_conv_forget_weights(const float*) noexcept {}
 void dnnl_conv_clear_cache() noexcept {}
 DnnlConvStats dnnl_conv_stats() { return {}; }

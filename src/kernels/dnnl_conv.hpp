@@ -22,6 +22,7 @@
 
 #include "kernels/conv.hpp"
 #include "lrp/core/kernels.hpp"
+#include "lrp/layers/affine.hpp"
 
 namespace lrp::kernels {
 
@@ -31,10 +32,14 @@ using ConvAlgo = ConvAlgorithm;
 void set_dnnl_conv_algorithm(ConvAlgo algo);
 ConvAlgo dnnl_conv_algorithm();
 
-bool dnnl_conv_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y);
-bool dnnl_conv_backward_data(const ConvShape& s, const float* g, const float* w, float* dx);
+// With a map other than Identity the convolution runs with map(w) (param: its gamma), derived
+// from w inside the cached reordered copy: no map(w) tensor in the caller's layout is needed.
+bool dnnl_conv_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y,
+                       WeightMap map = WeightMap::Identity, float param = 0.0f);
+bool dnnl_conv_backward_data(const ConvShape& s, const float* g, const float* w, float* dx,
+                             WeightMap map = WeightMap::Identity, float param = 0.0f);
 
-// Drops every cached reordered copy of the weights at `w`.
+// Drops every cached reordered copy of the weights at `w` (all maps of them).
 void dnnl_conv_forget_weights(const float* w) noexcept;
 // Drops all cached primitives and weights (and the thread's scratch buffers).
 void dnnl_conv_clear_cache() noexcept;

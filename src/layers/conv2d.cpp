@@ -73,6 +73,29 @@ void Conv2d<T>::apply_transposed(const Tensor<T>& g, const Tensor<T>& w, const S
 }
 
 template <class T>
+void Conv2d<T>::apply_mapped(const Tensor<T>& x, WeightMap map, T param, const typename AffineLayer<T>::PlainWeights& plain,
+                             const Tensor<T>* b, Tensor<T>& z) const {
+  if constexpr (std::is_same_v<T, float>) {
+    const kernels::ConvShape s = conv_shape(*this, x.shape(), "Convolution " + describe());
+    z = Tensor<T>({s.n, s.oc, s.oh, s.ow});
+    if (kernels::dnnl_conv_forward(s, x.data(), weight_.data(), b ? b->data() : nullptr, z.data(), map, param)) return;
+  }
+  apply(x, plain(), b, z);
+}
+
+template <class T>
+void Conv2d<T>::apply_transposed_mapped(const Tensor<T>& g, WeightMap map, T param,
+                                        const typename AffineLayer<T>::PlainWeights& plain, const Shape& x_shape,
+                                        Tensor<T>& dx) const {
+  if constexpr (std::is_same_v<T, float>) {
+    const kernels::ConvShape s = conv_shape(*this, x_shape, "Convolution " + describe());
+    dx = Tensor<T>(x_shape);
+    if (kernels::dnnl_conv_backward_data(s, g.data(), weight_.data(), dx.data(), map, param)) return;
+  }
+  apply_transposed(g, plain(), x_shape, dx);
+}
+
+template <class T>
 void Conv2d<T>::param_grads(const TensorRefs<T>& in, const Tensor<T>& dout, std::vector<Tensor<T>>& grads) const {
   const kernels::ConvShape s = conv_shape(*this, in[0]->shape(), "Convolution " + describe());
   grads.assign(2, Tensor<T>());

@@ -12,6 +12,7 @@
 
 #include <string>
 
+#include "kernels/elementwise.hpp"
 #include "lrp/core/error.hpp"
 #include "rules/tensor_ops.hpp"
 
@@ -40,32 +41,53 @@ struct Affine {
   std::size_t channels() const { return layer.bias().size(); }
   std::size_t plane() const { return per / channels(); }
 
-  // Cached derived parameters.
-  const Tensor<T>& weight(const std::string& key) const {
-    if (key.empty()) return layer.weight();
-    const Tensor<T>& w = layer.weight();
-    return in.cache.get(in.node, "W" + key, [&] { return derive(w, key); });
+  // A map of the layer's weights (W+, W-, W^2, W + g W+, ...). Convolutions on the fast path
+  // derive it inside their own cached weight copies; other paths get the tensor from the cache.
+  struct Mapped {
+    WeightMap map;
+    T param;
+    std::string key;  // of the materialised tensor in the ParamCache
+  };
+  static Mapped mapped(WeightMap m, double gamma = 0.0) {
+    switch (m) {
+      case WeightMap::Identity: return {m, T(0), ""};
+      case WeightMap::Positive: return {m, T(0), "+"};
+      case WeightMap::Negative: return {m, T(0), "-"};
+      case WeightMap::Square: return {m, T(0), "^2"};
+      case WeightMap::GammaPositive: return {m, static_cast<T>(gamma), "g+" + std::to_string(gamma)};
+      case WeightMap::GammaNegative: return {m, static_cast<T>(gamma), "g-" + std::to_string(gamma)};
+    }
+    return {WeightMap::Identity, T(0), ""};
   }
-  const Tensor<T>& bias(const std::string& key) const {
-    if (key.empty()) return layer.bias();
-    const Tensor<T>& b = layer.bias();
-    return in.cache.get(in.node, "b" + key, [&] { return derive(b, key); });
+  // Cached materialised parameters.
+  const Tensor<T>& weight(const Mapped& w) const {
+    if (w.map == WeightMap::Identity) return layer.weight();
+    return in.cache.get(in.node, "W" + w.key, [&] { return ops::map(layer.weight(), [&](T v) { return map_weight(w.map, w.param, v); }); });
   }
-  static Tensor<T> derive(const Tensor<T>& w, const std::string& key) {
-    if (key == "+") return ops::positive(w);
-    if (key == "-") return ops::negative(w);
-    if (key == "^2") return ops::map(w, [](T v) { return v * v; });
-    if (key == "1") return Tensor<T>(w.shape(), T(1));
-    // "g+<gamma>" / "g-<gamma>": W + gamma * W+ / W + gamma * W-
-    const T g = static_cast<T>(std::stod(key.substr(2)));
-    const bool plus = key[1] == '+';
-    return ops::map(w, [&](T v) { return v + g * (plus ? (v > T(0) ? v : T(0)) : (v < T(0) ? v : T(0))); });
+  const Tensor<T>& bias(const Mapped& w) const {
+    if (w.map == WeightMap::Identity) return layer.bias();
+    return in.cache.get(in.node, "b" + w.key, [&] { return ops::map(layer.bias(), [&](T v) { return map_weight(w.map, w.param, v); }); });
+  }
+  const Tensor<T>& ones() const {
+    return in.cache.get(in.node, "W1", [&] { return Tensor<T>(layer.weight().shape(), T(1)); });
   }
 
   Tensor<T> forward(const Tensor<T>& x_mod, const Tensor<T>& w, const Tensor<T>* b) const {
     Tensor<T> z;
     layer.apply(x_mod, w, b, z);
     return z;
+  }
+  Tensor<T> forward(const Tensor<T>& x_mod, const Mapped& w, const Tensor<T>* b) const {
+    if (w.map == WeightMap::Identity) return forward(x_mod, layer.weight(), b);
+    Tensor<T> z;
+    layer.apply_mapped(x_mod, w.map, w.param, [&]() -> const Tensor<T>& { return weight(w); }, b, z);
+    return z;
+  }
+  Tensor<T> transposed(const Tensor<T>& g, const Mapped& w) const {
+    if (w.map == WeightMap::Identity) return transposed(g, layer.weight());
+    Tensor<T> dx;
+    layer.apply_transposed_mapped(g, w.map, w.param, [&]() -> const Tensor<T>& { return weight(w); }, in.relevance_shape(0), dx);
+    return dx;
   }
   // W^T g for g of the relevance's shape; the result has the input's shape times k rows.
   Tensor<T> transposed(const Tensor<T>& g, const Tensor<T>& w) const {
@@ -103,14 +125,7 @@ struct Affine {
     T* gp = g.data();
     const T* zp = z.data();
     ops::for_chunks(rows, per, [&](std::size_t row, std::size_t b, std::size_t e) {
-      const T* rr = rp + row * per;
-      const T* zr = zp + (row / zdiv) * per;
-      T* gr = gp + row * per;
-      if (eps == T(0)) {
-        for (std::size_t j = b; j < e; ++j) gr[j] = coef * safe_div(rr[j], zr[j]);
-      } else {
-        for (std::size_t j = b; j < e; ++j) gr[j] = coef * rr[j] / (zr[j] + (zr[j] >= T(0) ? eps : -eps));
-      }
+      kernels::ratio(rp + row * per + b, zp + (row / zdiv) * per + b, gp + row * per + b, e - b, eps, coef);
     });
     return g;
   }
@@ -145,11 +160,7 @@ void combine2(Tensor<T>& a, const Tensor<T>& u, const Tensor<T>& b, const Tensor
   T* ap = a.data();
   const T *bp = b.data(), *up = u.data(), *vp = v.data();
   ops::for_chunks(a.size() / per, per, [&](std::size_t r, std::size_t s, std::size_t e) {
-    T* ar = ap + r * per;
-    const T* br = bp + r * per;
-    const T* ur = up + (r / k) * per;
-    const T* vr = vp + (r / k) * per;
-    for (std::size_t i = s; i < e; ++i) ar[i] = ar[i] * ur[i] + br[i] * vr[i];
+    kernels::combine2(ap + r * per + s, up + (r / k) * per + s, bp + r * per + s, vp + (r / k) * per + s, e - s);
   });
 }
 
@@ -178,17 +189,17 @@ Tensor<T> epsilon(const Affine<T>& a, T eps) {
 // p = W+x+ + W-x- + b+, q = W-x+ + W+x- + b-. Negative inputs are skipped when there are none.
 template <class T>
 Tensor<T> alpha_beta(const Affine<T>& a, T alpha, T beta, T eps) {
+  using A = Affine<T>;
   const Tensor<T>& x = a.x();
+  const typename A::Mapped wp = A::mapped(WeightMap::Positive), wn = A::mapped(WeightMap::Negative);
   if (a.in.input_non_negative(0)) {
     Tensor<T> r;
     if (alpha != T(0)) {
-      const Tensor<T>& wp = a.weight("+");
-      const Tensor<T> z = a.forward(x, wp, &a.bias("+"));
+      const Tensor<T> z = a.forward(x, wp, &a.bias(wp));
       r = a.transposed(a.ratio(z, eps, alpha, beta == T(0)), wp);
     }
     if (beta != T(0)) {
-      const Tensor<T>& wn = a.weight("-");
-      const Tensor<T> z = a.forward(x, wn, &a.bias("-"));
+      const Tensor<T> z = a.forward(x, wn, &a.bias(wn));
       Tensor<T> rn = a.transposed(a.ratio(z, eps, -beta, true), wn);
       if (r.empty()) r = std::move(rn);
       else ops::add_into(r, rn);
@@ -197,12 +208,11 @@ Tensor<T> alpha_beta(const Affine<T>& a, T alpha, T beta, T eps) {
     ops::mul_bcast(r, x, a.k);
     return r;
   }
-  const Tensor<T>& wp = a.weight("+");
-  const Tensor<T>& wn = a.weight("-");
   Tensor<T> xp, xn;
   split_signs(x, xp, xn);
   Tensor<T> out;
-  const auto part = [&](const Tensor<T>& w_on_pos, const Tensor<T>& w_on_neg, const Tensor<T>& b, T coef, bool last) {
+  const auto part = [&](const typename A::Mapped& w_on_pos, const typename A::Mapped& w_on_neg, const Tensor<T>& b, T coef,
+                        bool last) {
     Tensor<T> z = a.forward(xp, w_on_pos, &b);
     ops::add_into(z, a.forward(xn, w_on_neg, nullptr));
     const Tensor<T> g = a.ratio(z, eps, coef, last);
@@ -211,8 +221,8 @@ Tensor<T> alpha_beta(const Affine<T>& a, T alpha, T beta, T eps) {
     if (out.empty()) out = std::move(r);
     else ops::add_into(out, r);
   };
-  if (alpha != T(0)) part(wp, wn, a.bias("+"), alpha, beta == T(0));
-  if (beta != T(0)) part(wn, wp, a.bias("-"), -beta, true);
+  if (alpha != T(0)) part(wp, wn, a.bias(wp), alpha, beta == T(0));
+  if (beta != T(0)) part(wn, wp, a.bias(wn), -beta, true);
   if (out.empty()) return Tensor<T>(a.in.relevance_shape(0));
   return out;
 }
@@ -221,10 +231,10 @@ Tensor<T> alpha_beta(const Affine<T>& a, T alpha, T beta, T eps) {
 // b + g b+, outputs with y < 0 take q = (W + gW-) x+ + (W + gW+) x- + b + g b-.
 template <class T>
 Tensor<T> gamma_rule(const Affine<T>& a, double gamma, T eps) {
+  using A = Affine<T>;
   const Tensor<T>& x = a.x();
-  const std::string gs = std::to_string(gamma);
-  const Tensor<T>& wa = a.weight("g+" + gs);  // W + gamma W+
-  const Tensor<T>& wb = a.weight("g-" + gs);  // W + gamma W-
+  const typename A::Mapped wa = A::mapped(WeightMap::GammaPositive, gamma);  // W + gamma W+
+  const typename A::Mapped wb = A::mapped(WeightMap::GammaNegative, gamma);  // W + gamma W-
   const T g = static_cast<T>(gamma);
   const std::size_t per = a.per_out(), pl = a.plane();
   const Tensor<T>& y = a.y();
@@ -232,31 +242,23 @@ Tensor<T> gamma_rule(const Affine<T>& a, double gamma, T eps) {
   if (a.in.input_non_negative(0)) {
     // x >= 0: W x = y - b, so with c = W+ x: p = y + g (c + b+), q = y + g (y - b - c + b-).
     // One convolution instead of two, and no x- terms.
-    const Tensor<T> c = a.forward(x, a.weight("+"), nullptr);
+    const Tensor<T> c = a.forward(x, A::mapped(WeightMap::Positive), nullptr);
     const Tensor<T>& b = a.layer.bias();
     Tensor<T> g3(rel.shape());
     const T* rp = rel.data();
     Tensor<T> g1 = a.ratio_target(true);
     T *g1p = g1.data(), *g3p = g3.data();
     a.for_planes([&](std::size_t row, std::size_t n, std::size_t ch, std::size_t s, std::size_t e) {
-      const std::size_t ro = row * per + ch * pl, so = n * per + ch * pl;
-      const T bv = b[ch], bp = bv > T(0) ? bv : T(0), bn = bv < T(0) ? bv : T(0);
-      for (std::size_t j = s; j < e; ++j) {
-        const T yv = y[so + j], cv = c[so + j], rv = rp[ro + j];
-        T v1 = T(0), v3 = T(0);
-        if (yv > T(0)) v1 = divide(rv, yv + g * (cv + bp), eps);
-        else if (yv < T(0)) v3 = divide(rv, yv + g * (yv - bv - cv + bn), eps);
-        g1p[ro + j] = v1;
-        g3p[ro + j] = v3;
-      }
+      const std::size_t ro = row * per + ch * pl + s, so = n * per + ch * pl + s;
+      kernels::gamma_ratio(rp + ro, y.data() + so, c.data() + so, g1p + ro, g3p + ro, e - s, g, eps, b[ch]);
     });
     Tensor<T> r = a.transposed(g1, wa);
     ops::add_into(r, a.transposed(g3, wb));
     ops::mul_bcast(r, x, a.k);
     return r;
   }
-  const Tensor<T>& ba = a.bias("g+" + gs);
-  const Tensor<T>& bb = a.bias("g-" + gs);
+  const Tensor<T>& ba = a.bias(wa);
+  const Tensor<T>& bb = a.bias(wb);
   Tensor<T> xp, xn;
   split_signs(x, xp, xn);
   Tensor<T> p = a.forward(xp, wa, &ba);
@@ -289,9 +291,9 @@ Tensor<T> zbox(const Affine<T>& a, const Rule& rule, T eps) {
   const Shape& xs = a.in.input_shape(0);
   const std::vector<T> lo = channel_bounds<T>(rule.low, xs, "low");
   const std::vector<T> hi = channel_bounds<T>(rule.high, xs, "high");
+  using A = Affine<T>;
   const Tensor<T>& w = a.layer.weight();
-  const Tensor<T>& wp = a.weight("+");
-  const Tensor<T>& wn = a.weight("-");
+  const typename A::Mapped wp = A::mapped(WeightMap::Positive), wn = A::mapped(WeightMap::Negative);
   std::string key = "zbox";
   for (T v : lo) key += "," + std::to_string(v);
   key += ";";
@@ -308,9 +310,8 @@ Tensor<T> zbox(const Affine<T>& a, const Rule& rule, T eps) {
   Tensor<T> g = a.ratio_target(true);
   T* gp = g.data();
   a.for_planes([&](std::size_t row, std::size_t n, std::size_t ch, std::size_t s, std::size_t e) {
-    const std::size_t ro = row * per + ch * pl, so = n * per + ch * pl, co = ch * pl;
-    const T bv = b[ch];
-    for (std::size_t j = s; j < e; ++j) gp[ro + j] = divide(rp[ro + j], y[so + j] - bv - zlh[co + j], eps);
+    const std::size_t ro = row * per + ch * pl + s, so = n * per + ch * pl + s, co = ch * pl + s;
+    kernels::ratio_shifted(rp + ro, y.data() + so, zlh.data() + co, gp + ro, e - s, b[ch], eps);
   });
   Tensor<T> r = a.transposed(g, w);
   const Tensor<T> bq = a.transposed(g, wp);
@@ -320,8 +321,7 @@ Tensor<T> zbox(const Affine<T>& a, const Rule& rule, T eps) {
   ops::for_chunks(rows * c, pin, [&](std::size_t rc, std::size_t s, std::size_t e) {
     const std::size_t row = rc / c, ch = rc % c;
     const std::size_t ro = row * per_in + ch * pin, so = (row / a.k) * per_in + ch * pin;
-    const T l = lo[ch], h = hi[ch];
-    for (std::size_t j = s; j < e; ++j) out[ro + j] = (x[so + j] - h) * out[ro + j] + (h - l) * bq[ro + j];
+    kernels::zbox_combine(out + ro + s, x.data() + so + s, bq.data() + ro + s, e - s, lo[ch], hi[ch]);
   });
   return r;
 }
@@ -329,13 +329,17 @@ Tensor<T> zbox(const Affine<T>& a, const Rule& rule, T eps) {
 // Flat and w^2: relevance spread by constant (ones) or squared weights, independent of x; the
 // denominator z = W' 1 (+ b') is computed once per input shape and cached.
 template <class T>
-Tensor<T> weight_only(const Affine<T>& a, const std::string& key, bool with_bias, T eps) {
-  const Tensor<T>& w = a.weight(key);
-  const Tensor<T>* b = with_bias ? &a.bias(key) : nullptr;
-  const Tensor<T>& z = a.constant("z" + key + (with_bias ? "b" : ""), [&] {
-    return a.forward(a.sample_like_input([](std::size_t) { return T(1); }), w, b);
+Tensor<T> weight_only(const Affine<T>& a, bool square, bool with_bias, T eps) {
+  using A = Affine<T>;
+  const typename A::Mapped sq = A::mapped(WeightMap::Square);
+  const Tensor<T>* b = with_bias ? &a.bias(sq) : nullptr;
+  const std::string key = square ? (with_bias ? "z^2b" : "z^2") : "z1";
+  const Tensor<T>& z = a.constant(key, [&] {
+    const Tensor<T> ones = a.sample_like_input([](std::size_t) { return T(1); });
+    return square ? a.forward(ones, sq, b) : a.forward(ones, a.ones(), nullptr);
   });
-  return a.transposed(a.ratio(z, eps, T(1), true), w);
+  Tensor<T> g = a.ratio(z, eps, T(1), true);
+  return square ? a.transposed(g, sq) : a.transposed(g, a.ones());
 }
 
 }  // namespace
@@ -386,9 +390,9 @@ std::vector<Tensor<T>> affine_relevance(const Rule& rule, const AffineLayer<T>& 
     case RuleKind::ZBox:
       return {zbox(a, rule, eps)};
     case RuleKind::Flat:
-      return {weight_only(a, "1", false, eps)};
+      return {weight_only(a, false, false, eps)};
     case RuleKind::WSquare:
-      return {weight_only(a, "^2", rule.style == StabilizerStyle::Zennit, eps)};
+      return {weight_only(a, true, rule.style == StabilizerStyle::Zennit, eps)};
     case RuleKind::Pass:
       break;
   }

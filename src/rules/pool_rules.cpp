@@ -66,7 +66,50 @@ struct PoolPlanes {
   }
   template <class F>
   void pairs(F&& f) const {
-    Pool2d<T>::for_each_pair(win, h, w, oh, ow, 0, f);
+    if (!disjoint()) {
+      Pool2d<T>::for_each_pair(win, h, w, oh, ow, 0, f);
+      return;
+    }
+    // Windows tile the plane without overlap or padding: plain nested loops.
+    const std::size_t kh = win.kh, kw = win.kw;
+    for (std::size_t oy = 0; oy < oh; ++oy)
+      for (std::size_t ox = 0; ox < ow; ++ox) {
+        const std::size_t o = oy * ow + ox, base = oy * kh * w + ox * kw;
+        for (std::size_t i = 0; i < kh; ++i)
+          for (std::size_t j = 0; j < kw; ++j) f(o, base + i * w + j);
+      }
+  }
+  bool disjoint() const {
+    return win.sh == win.kh && win.sw == win.kw && win.dh == 1 && win.dw == 1 && win.pt == 0 && win.pl == 0 &&
+           oh * win.kh <= h && ow * win.kw <= w;
+  }
+  // out[i] += (x ? x[i] : 1) * c[o] over every (o, i) pair.
+  void spread(const T* x, const T* coef, T* out) const {
+    if (!disjoint()) {
+      if (x) pairs([&](std::size_t o, std::size_t i) { out[i] += x[i] * coef[o]; });
+      else pairs([&](std::size_t o, std::size_t i) { out[i] += coef[o]; });
+      return;
+    }
+    const std::size_t kh = win.kh, kw = win.kw;
+    for (std::size_t oy = 0; oy < oh; ++oy)
+      for (std::size_t i = 0; i < kh; ++i) {
+        const std::size_t row = (oy * kh + i) * w;
+        const T* cr = coef + oy * ow;
+        for (std::size_t ox = 0; ox < ow; ++ox) {
+          const T cv = cr[ox];
+          const std::size_t b = row + ox * kw;
+          if (x) {
+            for (std::size_t j = 0; j < kw; ++j) out[b + j] = x[b + j] * cv;
+          } else {
+            for (std::size_t j = 0; j < kw; ++j) out[b + j] = cv;
+          }
+        }
+      }
+  }
+  // s[o] = sum of x over window o.
+  void window_sum(const T* x, T* s) const {
+    std::fill(s, s + oh * ow, T(0));
+    pairs([&](std::size_t o, std::size_t i) { s[o] += x[i]; });
   }
 };
 
@@ -79,7 +122,7 @@ Tensor<T> sum_pool_relevance(const Rule& rule, const PoolPlanes<T>& g) {
       const T eps = static_cast<T>(rule.epsilon);
       return g.run([&](const T*, const T*, const T* r, T* out, T* c) {
         for (std::size_t o = 0; o < ohw; ++o) c[o] = eps == T(0) ? safe_div(r[o], g.count[o]) : r[o] / stabilize(g.count[o], eps);
-        g.pairs([&](std::size_t o, std::size_t i) { out[i] += c[o]; });
+        g.spread(nullptr, c, out);
       });
     }
     case RuleKind::AlphaBeta:
@@ -112,16 +155,15 @@ Tensor<T> sum_pool_relevance(const Rule& rule, const PoolPlanes<T>& g) {
   if (rule.style == StabilizerStyle::Toolbox && rule.kind == RuleKind::Epsilon) {
     const T eps = static_cast<T>(rule.pool_epsilon);
     return g.run([&](const T* x, const T*, const T* r, T* out, T* c) {
-      std::fill(c, c + ohw, T(0));
-      g.pairs([&](std::size_t o, std::size_t i) { c[o] += x[i]; });
+      g.window_sum(x, c);
       for (std::size_t o = 0; o < ohw; ++o) c[o] = r[o] / stabilize(c[o], eps);
-      g.pairs([&](std::size_t o, std::size_t i) { out[i] += x[i] * c[o]; });
+      g.spread(x, c, out);
     });
   }
   const T eps = static_cast<T>(rule.kind == RuleKind::Epsilon || rule.kind == RuleKind::Norm ? rule.epsilon : 1e-6);
   return g.run([&](const T* x, const T* y, const T* r, T* out, T* c) {
     for (std::size_t o = 0; o < ohw; ++o) c[o] = r[o] / (g.divisor[o] * stabilize(y[o], eps));
-    g.pairs([&](std::size_t o, std::size_t i) { out[i] += x[i] * c[o]; });
+    g.spread(x, c, out);
   });
 }
 
@@ -131,7 +173,7 @@ Tensor<T> max_pool_relevance(const Rule& rule, const PoolPlanes<T>& g) {
   if (rule.kind == RuleKind::Flat || rule.kind == RuleKind::WSquare) {
     return g.run([&](const T*, const T*, const T* r, T* out, T* c) {
       for (std::size_t o = 0; o < ohw; ++o) c[o] = safe_div(r[o], g.count[o]);
-      g.pairs([&](std::size_t o, std::size_t i) { out[i] += c[o]; });
+      g.spread(nullptr, c, out);
     });
   }
   if (rule.style == StabilizerStyle::Toolbox && rule.kind != RuleKind::Gradient) {
@@ -174,7 +216,7 @@ std::vector<Tensor<T>> pool_relevance(const Rule& rule, const Pool2d<T>& pool, c
     // dy / divisor to every input of the window.
     return {g.run([&](const T*, const T*, const T* r, T* out, T* c) {
       for (std::size_t o = 0; o < g.oh * g.ow; ++o) c[o] = r[o] / g.divisor[o];
-      g.pairs([&](std::size_t o, std::size_t i) { out[i] += c[o]; });
+      g.spread(nullptr, c, out);
     })};
   }
   return {sum_pool_relevance(rule, g)};

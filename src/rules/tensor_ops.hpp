@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstddef>
 
+#include "kernels/elementwise.hpp"
 #include "lrp/core/tensor.hpp"
 
 namespace lrp::ops {
@@ -61,17 +62,13 @@ template <class T>
 void add_into(Tensor<T>& a, const Tensor<T>& b, T scale = T(1)) {
   T* o = a.data();
   const T* p = b.data();
-  for_range(a.size(), [&](std::size_t s, std::size_t e) {
-    for (std::size_t i = s; i < e; ++i) o[i] += scale * p[i];
-  });
+  for_range(a.size(), [&](std::size_t s, std::size_t e) { kernels::axpy(o + s, p + s, e - s, scale); });
 }
 template <class T>
 void mul_into(Tensor<T>& a, const Tensor<T>& b) {
   T* o = a.data();
   const T* p = b.data();
-  for_range(a.size(), [&](std::size_t s, std::size_t e) {
-    for (std::size_t i = s; i < e; ++i) o[i] *= p[i];
-  });
+  for_range(a.size(), [&](std::size_t s, std::size_t e) { kernels::mul(o + s, p + s, e - s); });
 }
 template <class T, class F>
 Tensor<T> map(const Tensor<T>& x, F&& f) {
@@ -91,9 +88,7 @@ void mul_bcast(Tensor<T>& a, const Tensor<T>& x, std::size_t k) {
   T* o = a.data();
   const T* p = x.data();
   for_chunks(a.size() / per, per, [&](std::size_t r, std::size_t b, std::size_t e) {
-    T* orow = o + r * per;
-    const T* xrow = p + (r / k) * per;
-    for (std::size_t i = b; i < e; ++i) orow[i] *= xrow[i];
+    kernels::mul(o + r * per + b, p + (r / k) * per + b, e - b);
   });
 }
 

@@ -54,25 +54,40 @@ bool reset_peak_rss() {
 
 struct Timing {
   double median = 0, min = 0, max = 0;
+  double cpu = 0;  // median CPU time (user + system, all threads) per call
 };
+
+double cpu_ms() {
+  rusage r{};
+  getrusage(RUSAGE_SELF, &r);
+  return (static_cast<double>(r.ru_utime.tv_sec + r.ru_stime.tv_sec) * 1e3) +
+         static_cast<double>(r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e3;
+}
+
+double median_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n == 0 ? 0.0 : n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
 
 template <class F>
 Timing time_it(std::size_t warmup, std::size_t runs, F&& f) {
   for (std::size_t i = 0; i < warmup; ++i) f();
-  std::vector<double> ms;
+  std::vector<double> ms, cpu;
   for (std::size_t i = 0; i < runs; ++i) {
+    const double c0 = cpu_ms();
     const auto t0 = std::chrono::steady_clock::now();
     f();
     const auto t1 = std::chrono::steady_clock::now();
+    cpu.push_back(cpu_ms() - c0);
     ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
   }
-  std::sort(ms.begin(), ms.end());
   Timing t;
   if (ms.empty()) return t;
-  const std::size_t n = ms.size();
-  t.median = n % 2 ? ms[n / 2] : 0.5 * (ms[n / 2 - 1] + ms[n / 2]);
-  t.min = ms.front();
-  t.max = ms.back();
+  t.median = median_of(ms);
+  t.min = *std::min_element(ms.begin(), ms.end());
+  t.max = *std::max_element(ms.begin(), ms.end());
+  t.cpu = median_of(cpu);
   return t;
 }
 
@@ -191,6 +206,9 @@ void run_bench(const BenchOptions& o) {
   j["forward_ms_max"] = tf.max;
   j["gradient_ms_max"] = tg.max;
   j["lrp_ms_max"] = tl.max;
+  j["forward_cpu_ms"] = tf.cpu;
+  j["gradient_cpu_ms"] = tg.cpu;
+  j["lrp_cpu_ms"] = tl.cpu;
   j["lrp_over_forward"] = tl.median / tf.median;
   j["lrp_over_gradient"] = tl.median / tg.median;
   j["forward_gflop"] = flops / 1e9;
@@ -208,11 +226,11 @@ void run_bench(const BenchOptions& o) {
             << " threads, conv " << conv_algorithm_name(conv_algorithm()) << ", median of " << o.runs << " after "
             << o.warmup << " warm-up\n";
   std::cout << std::fixed << std::setprecision(3);
-  std::cout << "  forward   " << std::setw(10) << tf.median << " ms  (min " << tf.min << ", max " << tf.max << "; "
+  std::cout << "  forward   " << std::setw(10) << tf.median << " ms  (min " << tf.min << ", max " << tf.max << "; cpu " << tf.cpu << "; "
             << std::setprecision(1) << flops / 1e6 / tf.median << " GFLOP/s)\n"
             << std::setprecision(3);
-  std::cout << "  gradient  " << std::setw(10) << tg.median << " ms  (min " << tg.min << ", max " << tg.max << ")\n";
-  std::cout << "  lrp       " << std::setw(10) << tl.median << " ms  (min " << tl.min << ", max " << tl.max << ")  "
+  std::cout << "  gradient  " << std::setw(10) << tg.median << " ms  (min " << tg.min << ", max " << tg.max << "; cpu " << tg.cpu << ")\n";
+  std::cout << "  lrp       " << std::setw(10) << tl.median << " ms  (min " << tl.min << ", max " << tl.max << "; cpu " << tl.cpu << ")  "
             << std::setprecision(2) << tl.median / tf.median << "x forward, " << tl.median / tg.median << "x gradient\n";
   std::cout << std::setprecision(1) << "  peak RSS  " << std::setw(10) << peak << " MiB"
             << (reset ? " (after loading; loading peaked at " : " (whole process; loading peaked at ") << load_peak

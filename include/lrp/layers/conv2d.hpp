@@ -26,6 +26,11 @@ class Conv2d final : public AffineLayer<T> {
   const Tensor<T>& bias() const override { return bias_; }
   void apply(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* b, Tensor<T>& z) const override;
   void apply_transposed(const Tensor<T>& g, const Tensor<T>& w, const Shape& x_shape, Tensor<T>& dx) const override;
+  // float: oneDNN maps its own cached copy of the weights (no W' tensor is materialised).
+  void apply_mapped(const Tensor<T>& x, WeightMap map, T param, const typename AffineLayer<T>::PlainWeights& plain,
+                    const Tensor<T>* b, Tensor<T>& z) const override;
+  void apply_transposed_mapped(const Tensor<T>& g, WeightMap map, T param, const typename AffineLayer<T>::PlainWeights& plain,
+                               const Shape& x_shape, Tensor<T>& dx) const override;
 
   std::vector<Tensor<T>*> params() override { return {&weight_, &bias_}; }
   std::vector<const Tensor<T>*> params() const override { return {&weight_, &bias_}; }
