@@ -192,9 +192,8 @@ std::shared_ptr<const Plan> build_plan(int dir, ConvAlgo algo, bool bias, const 
   const memory::dims dilates{d(s.win.dh - 1), d(s.win.dw - 1)};
   const memory::dims pad_l{d(s.win.pt), d(s.win.pl)};
   const memory::dims pad_r{d(s.win.pb), d(s.win.pr)};
-  const dnnl::algorithm alg = algo == ConvAlgo::Winograd ? dnnl::algorithm::convolution_winograd
-                              : algo == ConvAlgo::Auto   ? dnnl::algorithm::convolution_auto
-                                                         : dnnl::algorithm::convolution_direct;
+  const dnnl::algorithm alg =
+      algo == ConvAlgo::Winograd ? dnnl::algorithm::convolution_winograd : dnnl::algorithm::convolution_direct;
   dnnl::primitive_attr attr;
   attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
 
@@ -298,19 +297,23 @@ dnnl::memory weights_for(const Plan& plan, const float* w, std::size_t numel, We
   copy.numel = numel;
   copy.fingerprint = fp;
   copy.mem = dnnl::memory(plan.w, eng);
-  dnnl::memory user(plan.user_w, eng, const_cast<float*>(w));
+  // The map is applied to a plain copy before the reorder: reorders into Winograd layouts
+  // transform the weights, which does not commute with the map.
+  std::vector<float> mapped;
+  const float* src = w;
+  if (map != WeightMap::Identity) {
+    mapped.resize(numel);
+    const long long n = static_cast<long long>(numel);
+#pragma omp parallel for schedule(static) if (n >= 65536)
+    for (long long i = 0; i < n; ++i) mapped[static_cast<std::size_t>(i)] = map_weight(map, param, w[i]);
+    src = mapped.data();
+  }
   if (plan.w == plan.user_w) {
-    std::memcpy(copy.mem.get_data_handle(), w, numel * sizeof(float));
+    std::memcpy(copy.mem.get_data_handle(), src, numel * sizeof(float));
   } else {
+    dnnl::memory user(plan.user_w, eng, const_cast<float*>(src));
     dnnl::reorder(user, copy.mem).execute(strm, user, copy.mem);
     strm.wait();
-  }
-  if (map != WeightMap::Identity) {
-    // Every map sends 0 to 0, so the zero padding of blocked layouts stays zero.
-    float* p = static_cast<float*>(copy.mem.get_data_handle());
-    const long long n = static_cast<long long>(plan.w.get_size() / sizeof(float));
-#pragma omp parallel for schedule(static) if (n >= 65536)
-    for (long long i = 0; i < n; ++i) p[i] = map_weight(map, param, p[i]);
   }
   std::lock_guard<std::mutex> lock(c.mu);
   ++c.reorders;
@@ -321,8 +324,24 @@ dnnl::memory weights_for(const Plan& plan, const float* w, std::size_t numel, We
   return copy.mem;
 }
 
+// The algorithm a shape runs with under a setting. Winograd only for 3x3 stride-1 undilated
+// ungrouped convolutions with at least 16 input and output channels: on few-channel layers
+// (an image input) its float32 error reaches 1e-1 relative for small outputs, where the direct
+// algorithm stays at 1e-6 (docs/PERFORMANCE.md). Auto also asks for enough output positions
+// (n * oh * ow >= 3136, e.g. 56x56 at batch 1): below that Winograd's gain is small or negative
+// (backward-data at 14x14) while its weight copies are 4x the size.
+ConvAlgo effective_algo(ConvAlgo setting, const ConvShape& s) {
+  if (setting == ConvAlgo::Direct || setting == ConvAlgo::Reference) return setting;
+  const Window2d& k = s.win;
+  const bool shape_ok = k.kh == 3 && k.kw == 3 && k.sh == 1 && k.sw == 1 && k.dh == 1 && k.dw == 1 && s.groups == 1 &&
+                        s.c >= 16 && s.oc >= 16;
+  if (!shape_ok) return ConvAlgo::Direct;
+  if (setting == ConvAlgo::Winograd) return ConvAlgo::Winograd;
+  return s.n * s.oh * s.ow >= 3136 ? ConvAlgo::Winograd : ConvAlgo::Direct;
+}
+
 bool run(int dir, const ConvShape& s, const float* in, const float* w, WeightMap map, float param, const float* b, float* out) {
-  const ConvAlgo algo = static_cast<ConvAlgo>(algo_setting().load());
+  const ConvAlgo algo = effective_algo(static_cast<ConvAlgo>(algo_setting().load()), s);
   if (algo == ConvAlgo::Reference) return false;
   if (s.n == 0 || s.c == 0 || s.oc == 0 || s.groups == 0 || s.c % s.groups || s.oc % s.groups) return false;
   try {
@@ -419,7 +438,7 @@ DnnlConvStats dnnl_conv_stats() {
 }
 
 std::string dnnl_conv_impl(const ConvShape& s, bool backward_data) {
-  const ConvAlgo algo = dnnl_conv_algorithm();
+  const ConvAlgo algo = effective_algo(dnnl_conv_algorithm(), s);
   if (algo == ConvAlgo::Reference) return "";
   const std::shared_ptr<const Plan> plan = get_plan(backward_data ? kBackwardData : kForward, algo, !backward_data, s);
   return plan ? plan->impl : "";

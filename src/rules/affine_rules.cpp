@@ -193,13 +193,21 @@ Tensor<T> alpha_beta(const Affine<T>& a, T alpha, T beta, T eps) {
   const Tensor<T>& x = a.x();
   const typename A::Mapped wp = A::mapped(WeightMap::Positive), wn = A::mapped(WeightMap::Negative);
   if (a.in.input_non_negative(0)) {
-    Tensor<T> r;
+    Tensor<T> r, zp;
     if (alpha != T(0)) {
-      const Tensor<T> z = a.forward(x, wp, &a.bias(wp));
-      r = a.transposed(a.ratio(z, eps, alpha, beta == T(0)), wp);
+      zp = a.forward(x, wp, &a.bias(wp));
+      r = a.transposed(a.ratio(zp, eps, alpha, beta == T(0)), wp);
     }
     if (beta != T(0)) {
-      const Tensor<T> z = a.forward(x, wn, &a.bias(wn));
+      // x >= 0: y = z+ + z-, so z- = y - z+ without a convolution with W- (its float32 error
+      // stays at the level of the direct computation, docs/PERFORMANCE.md).
+      Tensor<T> z;
+      if (!zp.empty()) {
+        z = a.y();
+        ops::add_into(z, zp, T(-1));
+      } else {
+        z = a.forward(x, wn, &a.bias(wn));
+      }
       Tensor<T> rn = a.transposed(a.ratio(z, eps, -beta, true), wn);
       if (r.empty()) r = std::move(rn);
       else ops::add_into(r, rn);
@@ -357,6 +365,8 @@ RuleNeeds affine_rule_needs(const Rule& rule) {
       n.output = false;
       break;
     case RuleKind::AlphaBeta:
+      n.output = rule.beta != 0.0 && rule.alpha != 0.0;  // z- = y - z+ (x >= 0)
+      break;
     case RuleKind::ZPlus:
       n.output = false;
       break;

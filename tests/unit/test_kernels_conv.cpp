@@ -157,6 +157,49 @@ TEST_P(FastConv, FloatReferenceMatchesDoubleReference) {
 
 INSTANTIATE_TEST_SUITE_P(Shapes, FastConv, ::testing::Range<std::size_t>(0, 19));
 
+// Mapped weights (W+, W-, W^2, W + g W+, W + g W-) derived inside the kernel's copies, for the
+// direct and the Winograd algorithms, against the reference with explicitly mapped weights.
+TEST(FastConvMapped, MapsMatchReferenceWithMappedWeights) {
+  const std::vector<Case> mcases = {
+      {1, 16, 56, 56, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},  // Winograd-eligible (3x3, >= 16 channels, 3136 positions)
+      {2, 24, 17, 15, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},  // Winograd under `winograd`, direct under `auto`
+      {2, 3, 19, 19, 8, 5, 5, 2, 2, 2, 2, 2, 2, 1, 1, 1},    // few channels: plain layout
+      {1, 12, 9, 9, 18, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3},    // groups
+      {2, 32, 7, 7, 64, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1},    // 1x1
+  };
+  const std::vector<std::pair<WeightMap, float>> maps = {{WeightMap::Positive, 0.f}, {WeightMap::Negative, 0.f},
+                                                         {WeightMap::Square, 0.f},   {WeightMap::GammaPositive, 0.25f},
+                                                         {WeightMap::GammaNegative, 1.5f}};
+  const ConvAlgo old = dnnl_conv_algorithm();
+  for (const ConvAlgo algo : {ConvAlgo::Direct, ConvAlgo::Winograd, ConvAlgo::Auto}) {
+    set_dnnl_conv_algorithm(algo);
+    for (const Case& k : mcases) {
+      const ConvShape s = shape_of(k);
+      const std::size_t nx = s.n * s.c * s.h * s.w, ny = s.n * s.oc * s.oh * s.ow;
+      const std::size_t nw = s.oc * (s.c / s.groups) * s.win.kh * s.win.kw;
+      const auto x = random_vector(nx, 21, 0.0, 1.0), w = random_vector(nw, 22), g = random_vector(ny, 23);
+      const auto xf = to_float(x), wf = to_float(w), gf = to_float(g);
+      if (algo != ConvAlgo::Direct && &k == &mcases[0]) {  // Winograd is really used where eligible
+        EXPECT_NE(dnnl_conv_impl(s, false).find("wino"), std::string::npos) << dnnl_conv_impl(s, false);
+        EXPECT_NE(dnnl_conv_impl(s, true).find("wino"), std::string::npos) << dnnl_conv_impl(s, true);
+      }
+      for (const auto& [map, param] : maps) {
+        std::vector<double> wm(nw);
+        for (std::size_t i = 0; i < nw; ++i) wm[i] = static_cast<double>(map_weight(map, param, wf[i]));
+        std::vector<double> yr(ny), dxr(nx);
+        conv2d_forward_reference<double>(s, x.data(), wm.data(), nullptr, yr.data());
+        conv2d_backward_data_reference<double>(s, g.data(), wm.data(), dxr.data());
+        std::vector<float> y(ny), dx(nx);
+        ASSERT_TRUE(dnnl_conv_forward(s, xf.data(), wf.data(), nullptr, y.data(), map, param)) << name_of(k);
+        ASSERT_TRUE(dnnl_conv_backward_data(s, gf.data(), wf.data(), dx.data(), map, param)) << name_of(k);
+        EXPECT_LE(rel_err(y, yr), 1e-5) << name_of(k) << " map " << static_cast<int>(map) << " algo " << static_cast<int>(algo);
+        EXPECT_LE(rel_err(dx, dxr), 1e-5) << name_of(k) << " map " << static_cast<int>(map) << " algo " << static_cast<int>(algo);
+      }
+    }
+  }
+  set_dnnl_conv_algorithm(old);
+}
+
 TEST(FastConvCache, WeightsChangedInPlaceAreNoticed) {
   const ConvShape s = shape_of({2, 16, 9, 9, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1});
   const std::size_t nx = s.n * s.c * s.h * s.w, ny = s.n * s.oc * s.oh * s.ow, nw = s.oc * s.c * 9;
