@@ -100,4 +100,43 @@ LRP_SIMD_CLONES void zbox_combine(double* a, const double* x, const double* b, s
   for (std::size_t i = 0; i < n; ++i) a[i] = (x[i] - h) * a[i] + (h - l) * b[i];
 }
 
+namespace {
+template <class T>
+inline void window_row_sum_impl(const T* row, T* s, std::size_t n, std::size_t kw) {
+  if (kw == 2) {
+    for (std::size_t o = 0; o < n; ++o) s[o] += row[2 * o] + row[2 * o + 1];
+  } else {
+    for (std::size_t o = 0; o < n; ++o)
+      for (std::size_t j = 0; j < kw; ++j) s[o] += row[o * kw + j];
+  }
+}
+template <class T>
+inline void window_row_spread_impl(const T* x, const T* c, T* out, std::size_t n, std::size_t kw) {
+  if (kw == 2) {
+    if (x) {
+      for (std::size_t o = 0; o < n; ++o) {
+        out[2 * o] = x[2 * o] * c[o];
+        out[2 * o + 1] = x[2 * o + 1] * c[o];
+      }
+    } else {
+      for (std::size_t o = 0; o < n; ++o) out[2 * o] = out[2 * o + 1] = c[o];
+    }
+    return;
+  }
+  for (std::size_t o = 0; o < n; ++o)
+    for (std::size_t j = 0; j < kw; ++j) out[o * kw + j] = (x ? x[o * kw + j] : T(1)) * c[o];
+}
+}  // namespace
+
+LRP_SIMD_CLONES void window_row_sum(const float* row, float* s, std::size_t n, std::size_t kw) { window_row_sum_impl(row, s, n, kw); }
+LRP_SIMD_CLONES void window_row_sum(const double* row, double* s, std::size_t n, std::size_t kw) {
+  window_row_sum_impl(row, s, n, kw);
+}
+LRP_SIMD_CLONES void window_row_spread(const float* x, const float* c, float* out, std::size_t n, std::size_t kw) {
+  window_row_spread_impl(x, c, out, n, kw);
+}
+LRP_SIMD_CLONES void window_row_spread(const double* x, const double* c, double* out, std::size_t n, std::size_t kw) {
+  window_row_spread_impl(x, c, out, n, kw);
+}
+
 }  // namespace lrp::kernels

@@ -32,4 +32,11 @@ void combine2(double* a, const double* u, const double* b, const double* v, std:
 void zbox_combine(float* a, const float* x, const float* b, std::size_t n, float l, float h);
 void zbox_combine(double* a, const double* x, const double* b, std::size_t n, double l, double h);
 
+// Pooling rows with windows of kw side by side (stride kw): s[o] += sum_j row[o * kw + j] and
+// out[o * kw + j] = (x ? x[o * kw + j] : 1) * c[o], for o in [0, n).
+void window_row_sum(const float* row, float* s, std::size_t n, std::size_t kw);
+void window_row_sum(const double* row, double* s, std::size_t n, std::size_t kw);
+void window_row_spread(const float* x, const float* c, float* out, std::size_t n, std::size_t kw);
+void window_row_spread(const double* x, const double* c, double* out, std::size_t n, std::size_t kw);
+
 }  // namespace lrp::kernels

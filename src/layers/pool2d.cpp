@@ -4,6 +4,8 @@
 #include <limits>
 #include <vector>
 
+#include "kernels/elementwise.hpp"
+
 namespace lrp {
 
 template <class T>
@@ -105,11 +107,7 @@ void Pool2d<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
       T* ys = yp + p * ohw;
       if (disjoint) {
         for (std::size_t oy = 0; oy < oh; ++oy)
-          for (std::size_t i = 0; i < k.kh; ++i) {
-            const T* row = xs + (oy * k.kh + i) * w;
-            for (std::size_t ox = 0; ox < ow; ++ox)
-              for (std::size_t j = 0; j < k.kw; ++j) ys[oy * ow + ox] += row[ox * k.kw + j];
-          }
+          for (std::size_t i = 0; i < k.kh; ++i) kernels::window_row_sum(xs + (oy * k.kh + i) * w, ys + oy * ow, ow, k.kw);
       } else {
         for_each_pair(k, h, w, oh, ow, 0, [&](std::size_t o, std::size_t i) { ys[o] += xs[i]; });
       }

@@ -9,6 +9,7 @@
 
 #include <vector>
 
+#include "kernels/elementwise.hpp"
 #include "lrp/core/error.hpp"
 
 namespace lrp {
@@ -94,22 +95,18 @@ struct PoolPlanes {
     for (std::size_t oy = 0; oy < oh; ++oy)
       for (std::size_t i = 0; i < kh; ++i) {
         const std::size_t row = (oy * kh + i) * w;
-        const T* cr = coef + oy * ow;
-        for (std::size_t ox = 0; ox < ow; ++ox) {
-          const T cv = cr[ox];
-          const std::size_t b = row + ox * kw;
-          if (x) {
-            for (std::size_t j = 0; j < kw; ++j) out[b + j] = x[b + j] * cv;
-          } else {
-            for (std::size_t j = 0; j < kw; ++j) out[b + j] = cv;
-          }
-        }
+        kernels::window_row_spread(x ? x + row : nullptr, coef + oy * ow, out + row, ow, kw);
       }
   }
   // s[o] = sum of x over window o.
   void window_sum(const T* x, T* s) const {
     std::fill(s, s + oh * ow, T(0));
-    pairs([&](std::size_t o, std::size_t i) { s[o] += x[i]; });
+    if (!disjoint()) {
+      pairs([&](std::size_t o, std::size_t i) { s[o] += x[i]; });
+      return;
+    }
+    for (std::size_t oy = 0; oy < oh; ++oy)
+      for (std::size_t i = 0; i < win.kh; ++i) kernels::window_row_sum(x + (oy * win.kh + i) * w, s + oy * ow, ow, win.kw);
   }
 };
 
@@ -154,9 +151,9 @@ Tensor<T> sum_pool_relevance(const Rule& rule, const PoolPlanes<T>& g) {
   // Zennit Norm: R_i = x_i (1/d_j) R_j / stab(y_j).
   if (rule.style == StabilizerStyle::Toolbox && rule.kind == RuleKind::Epsilon) {
     const T eps = static_cast<T>(rule.pool_epsilon);
-    return g.run([&](const T* x, const T*, const T* r, T* out, T* c) {
-      g.window_sum(x, c);
-      for (std::size_t o = 0; o < ohw; ++o) c[o] = r[o] / stabilize(c[o], eps);
+    // The window sum is the forward output times its divisor (no second pass over x).
+    return g.run([&](const T* x, const T* y, const T* r, T* out, T* c) {
+      for (std::size_t o = 0; o < ohw; ++o) c[o] = r[o] / stabilize(y[o] * g.divisor[o], eps);
       g.spread(x, c, out);
     });
   }
