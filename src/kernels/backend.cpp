@@ -1,5 +1,7 @@
 #include <malloc.h>
 
+#include <cstdlib>
+
 #include "kernels/dnnl_conv.hpp"
 #include "lrp/core/error.hpp"
 #include "lrp/core/kernels.hpp"
@@ -35,6 +37,7 @@ KernelCacheStats kernel_cache_stats() {
 void clear_kernel_caches() { kernels::dnnl_conv_clear_cache(); }
 
 void tune_allocator_for_reuse() {
+  if (std::getenv("LRP_DEFAULT_MALLOC")) return;  // for comparisons
   mallopt(M_MMAP_MAX, 0);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
   mallopt(M_TOP_PAD, 64 << 20);

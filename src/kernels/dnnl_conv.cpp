@@ -29,7 +29,7 @@ using dt = dnnl::memory::data_type;
 
 ConvAlgo algo_from_env() {
   const char* e = std::getenv("LRP_CONV_ALGO");
-  if (!e) return ConvAlgo::Direct;
+  if (!e) return ConvAlgo::Auto;
   const std::string v(e);
   if (v == "winograd") return ConvAlgo::Winograd;
   if (v == "auto") return ConvAlgo::Auto;

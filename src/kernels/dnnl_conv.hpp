@@ -27,7 +27,7 @@
 namespace lrp::kernels {
 
 // Which oneDNN algorithm convolutions use (see lrp/core/kernels.hpp); the initial value comes
-// from the environment variable LRP_CONV_ALGO (direct | winograd | auto | reference).
+// from the environment variable LRP_CONV_ALGO (direct | winograd | auto | reference), default auto.
 using ConvAlgo = ConvAlgorithm;
 void set_dnnl_conv_algorithm(ConvAlgo algo);
 ConvAlgo dnnl_conv_algorithm();

@@ -6,12 +6,13 @@
 
 namespace lrp {
 
-// Direct (default): oneDNN's direct kernels; float32 results within ~1e-6 relative of the
-// double reference. Winograd: oneDNN's Winograd F(4,3)/F(2,3) for 3x3 stride-1 convolutions
+// Direct: oneDNN's direct kernels; float32 results within ~1e-6 relative of the double
+// reference. Winograd: oneDNN's Winograd F(4,3)/F(2,3) for 3x3 stride-1 convolutions
 // with >= 16 input and output channels (others stay direct); about 2x faster there, similar
-// float32 error on such layers, weight copies 4x larger (docs/PERFORMANCE.md). Auto: Winograd
-// only where it pays most and its weight copies stay small (>= 3136 output positions per call,
-// e.g. 56x56 at batch 1). Reference: no oneDNN, the im2col + GEMM loops.
+// float32 error on such layers, weight copies 4x larger (docs/PERFORMANCE.md). Auto (default):
+// Winograd only where it pays most and its weight copies stay small (>= 3136 output positions
+// per call, e.g. 56x56 at batch 1), direct elsewhere. Reference: no oneDNN, the im2col + GEMM
+// loops.
 // Initial value: environment variable LRP_CONV_ALGO (direct | winograd | auto | reference).
 enum class ConvAlgorithm { Direct, Winograd, Auto, Reference };
 void set_conv_algorithm(ConvAlgorithm algo);
