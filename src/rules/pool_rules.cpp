@@ -184,6 +184,23 @@ Tensor<T> max_pool_relevance(const Rule& rule, const PoolPlanes<T>& g) {
     });
   }
   // The gradient: each output's relevance to the first maximum of its window (PyTorch's choice).
+  if (g.disjoint()) {
+    const std::size_t kh = g.win.kh, kw = g.win.kw, w = g.w;
+    return g.run([&](const T* x, const T* y, const T* r, T* out, T*) {
+      for (std::size_t oy = 0; oy < g.oh; ++oy)
+        for (std::size_t ox = 0; ox < g.ow; ++ox) {
+          const std::size_t o = oy * g.ow + ox, base = oy * kh * w + ox * kw;
+          const T m = y[o];
+          for (std::size_t i = 0, done = 0; i < kh && !done; ++i)
+            for (std::size_t j = 0; j < kw; ++j)
+              if (x[base + i * w + j] == m) {
+                out[base + i * w + j] = r[o];
+                done = 1;
+                break;
+              }
+        }
+    });
+  }
   return g.run([&](const T* x, const T* y, const T* r, T* out, T* taken) {
     std::fill(taken, taken + ohw, T(0));
     g.pairs([&](std::size_t o, std::size_t i) {
