@@ -35,6 +35,7 @@ KernelCacheStats kernel_cache_stats() {
 }
 
 void clear_kernel_caches() { kernels::dnnl_conv_clear_cache(); }
+void set_weight_cache_limit(std::size_t bytes) { kernels::set_dnnl_weight_cache_limit(bytes); }
 
 void tune_allocator_for_reuse() {
   if (std::getenv("LRP_DEFAULT_MALLOC")) return;  // for comparisons

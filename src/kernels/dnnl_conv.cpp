@@ -129,7 +129,17 @@ struct WeightCopy {
 };
 
 constexpr std::size_t kMaxPlans = 512;
-constexpr std::size_t kMaxWeightBytes = std::size_t(4) << 30;
+
+// Budget for cached weight copies; LRP_WEIGHT_CACHE_MB sets it. New copies that do not fit are
+// used once and dropped; lowering the budget drops the least recently used copies.
+std::atomic<std::size_t>& weight_budget() {
+  static std::atomic<std::size_t> b{[] {
+    const char* e = std::getenv("LRP_WEIGHT_CACHE_MB");
+    if (!e) return std::size_t(4) << 30;
+    return static_cast<std::size_t>(std::strtoull(e, nullptr, 10)) << 20;
+  }()};
+  return b;
+}
 
 struct Cache {
   std::mutex mu;
@@ -260,7 +270,7 @@ std::shared_ptr<const Plan> get_plan(int dir, ConvAlgo algo, bool bias, const Co
 }
 
 void evict_weights_locked(Cache& c) {
-  while (c.weight_bytes > kMaxWeightBytes && !c.weights.empty()) {
+  while (c.weight_bytes > weight_budget().load() && !c.weights.empty()) {
     auto oldest = std::min_element(c.weights.begin(), c.weights.end(),
                                    [](const WeightCopy& a, const WeightCopy& b) { return a.last_use < b.last_use; });
     c.weight_bytes -= oldest->md.get_size();
@@ -317,10 +327,12 @@ dnnl::memory weights_for(const Plan& plan, const float* w, std::size_t numel, We
   }
   std::lock_guard<std::mutex> lock(c.mu);
   ++c.reorders;
+  // Over the budget the copy is used for this call only: the copies already cached keep
+  // hitting (evicting them instead would make a cyclic access pattern miss every time).
+  if (c.weight_bytes + copy.md.get_size() > weight_budget().load()) return copy.mem;
   copy.last_use = ++c.clock;
   c.weight_bytes += copy.md.get_size();
   c.weights.push_back(copy);
-  evict_weights_locked(c);
   return copy.mem;
 }
 
@@ -398,6 +410,14 @@ bool dnnl_conv_backward_data(const ConvShape& s, const float* g, const float* w,
   return run(kBackwardData, s, g, w, map, param, nullptr, dx);
 }
 
+void set_dnnl_weight_cache_limit(std::size_t bytes) {
+  weight_budget().store(bytes);
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  evict_weights_locked(c);
+}
+std::size_t dnnl_weight_cache_limit() { return weight_budget().load(); }
+
 void dnnl_conv_forget_weights(const float* w) noexcept {
   if (!w) return;
   Cache& c = cache();
@@ -453,6 +473,8 @@ void set_dnnl_conv_algorithm(ConvAlgo) {}
 ConvAlgo dnnl_conv_algorithm() { return ConvAlgo::Reference; }
 bool dnnl_conv_forward(const ConvShape&, const float*, const float*, const float*, float*, WeightMap, float) { return false; }
 bool dnnl_conv_backward_data(const ConvShape&, const float*, const float*, float*, WeightMap, float) { return false; }
+void set_dnnl_weight_cache_limit(std::size_t) {}
+std::size_t dnnl_weight_cache_limit() { return 0; }
 void dnnl_conv_forget_weights(const float*) noexcept {}
 void dnnl_conv_clear_cache() noexcept {}
 DnnlConvStats dnnl_conv_stats() { return {}; }

@@ -39,6 +39,12 @@ bool dnnl_conv_forward(const ConvShape& s, const float* x, const float* w, const
 bool dnnl_conv_backward_data(const ConvShape& s, const float* g, const float* w, float* dx,
                              WeightMap map = WeightMap::Identity, float param = 0.0f);
 
+// Budget in bytes for the cached weight copies (default 4 GiB, or LRP_WEIGHT_CACHE_MB). A copy
+// that does not fit is built for its call only; lowering the budget drops the least recently
+// used copies.
+void set_dnnl_weight_cache_limit(std::size_t bytes);
+std::size_t dnnl_weight_cache_limit();
+
 // Drops every cached reordered copy of the weights at `w` (all maps of them).
 void dnnl_conv_forget_weights(const float* w) noexcept;
 // Drops all cached primitives and weights (and the thread's scratch buffers).

@@ -29,6 +29,10 @@ struct KernelCacheStats {
 };
 KernelCacheStats kernel_cache_stats();
 void clear_kernel_caches();
+// Budget for the cached (reordered, mapped) weight copies, default 4 GiB or the environment
+// variable LRP_WEIGHT_CACHE_MB. A budget below what one call needs trades memory for time:
+// copies are rebuilt on every use (docs/PERFORMANCE.md).
+void set_weight_cache_limit(std::size_t bytes);
 
 // Keeps freed memory in the process (glibc: no mmap for large blocks, no trimming), so that
 // the large activation tensors of repeated calls reuse pages instead of faulting in fresh ones
