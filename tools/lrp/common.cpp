@@ -60,7 +60,7 @@ Tensor<double> load_input(const Model<double>& model, const std::string& path) {
   const Shape per(x.shape().begin() + 1, x.shape().end());
   for (std::size_t d = 0; d < per_rank; ++d)
     if (model.input_shape[d] != 0 && model.input_shape[d] != per[d])
-      throw ShapeError(path + ": input has per-sample shape " + shape_str(per) + " (engine layout), model '" + model.source +
+      throw ShapeError(path + ": input has per-sample shape " + shape_str(per) + (model.layout == DataLayout::NHWC ? " (as NCHW)" : "") + ", model '" + model.source +
                        "' expects " + shape_str(model.input_shape));
   model.infer_shapes(per);
   return x;
