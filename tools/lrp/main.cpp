@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "lrp 0.1.0");
   // Subcommands (one file each in tools/lrp/).
+  lrp::cli::add_render_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
