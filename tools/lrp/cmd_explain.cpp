@@ -10,6 +10,9 @@
 #include "lrp/core/error.hpp"
 #include "lrp/explain/explain.hpp"
 #include "lrp/io/arrays.hpp"
+#include "lrp/render/colormap.hpp"
+#include "lrp/render/heatmap.hpp"
+#include "lrp/render/png.hpp"
 #include "lrp/rules/composite.hpp"
 
 namespace lrp::cli {
@@ -18,15 +21,41 @@ namespace {
 struct ExplainOptions {
   std::string model, input, out, rule, composite, method = "lrp", target = "predicted", precision = "float";
   std::vector<std::string> layer_rules;
-  std::string dump_layers;
+  std::string dump_layers, heatmap, colormap = "bwr";
+  std::size_t heatmap_scale = 0;
   bool quiet = false;
   MethodOptions method_options;
+  InputOptions image;
 };
 
 template <class T>
 void write_layers(const std::string& path, const std::map<std::string, Tensor<T>>& layers) {
   std::vector<std::pair<std::string, Tensor<T>>> arrays(layers.begin(), layers.end());
   io::write_npz(path, arrays);
+}
+
+// One heatmap tile per (sample, target): rows are samples, columns targets. Feature vectors of
+// square length (MNIST MLPs) are drawn as square images.
+template <class T>
+void write_heatmap(const std::string& path, const Tensor<T>& r, std::size_t n, std::size_t k, const ExplainOptions& o) {
+  Shape per(r.shape().begin() + (k > 1 ? 2 : 1), r.shape().end());
+  if (per.size() == 1) {
+    const auto side = static_cast<std::size_t>(std::llround(std::sqrt(static_cast<double>(per[0]))));
+    if (side * side != per[0]) throw ConfigError("--heatmap: relevance of " + shape_str(per) + " is not an image");
+    per = {1, side, side};
+  }
+  if (per.size() != 3) throw ConfigError("--heatmap: relevance of " + shape_str(per) + " is not an image");
+  const std::size_t size = shape_numel(per);
+  render::HeatmapOptions h;
+  h.colormap = o.colormap;
+  h.scale = o.heatmap_scale ? o.heatmap_scale : std::max<std::size_t>(1, 96 / std::max(per[1], per[2]));
+  std::vector<render::RgbImage> tiles;
+  for (std::size_t i = 0; i < n * k; ++i) {
+    Tensor<double> t(per);
+    for (std::size_t j = 0; j < size; ++j) t[j] = static_cast<double>(r[i * size + j]);
+    tiles.push_back(render::render_heatmap(t, h));
+  }
+  render::write_png(path, tiles.size() == 1 ? tiles[0] : render::grid(tiles, k > 1 ? k : std::min<std::size_t>(n, 8)));
 }
 
 template <class T>
@@ -38,6 +67,7 @@ void run_explain(const Model<double>& model_d, const Tensor<double>& x, const Ex
   if (!all_finite(r)) throw NumericError("the relevance contains NaN or Inf (check the model's weights and the rule's stabiliser)");
   if (!o.out.empty()) io::write_npy(o.out, r);
   if (!o.dump_layers.empty()) write_layers(o.dump_layers, e.layers);
+  if (!o.heatmap.empty()) write_heatmap(o.heatmap, e.relevance, x.dim(0), k, o);
   if (o.quiet) return;
   const std::size_t n = x.dim(0), per = r.size() / (n * k), c = e.output.sample_size();
   for (std::size_t i = 0; i < n && i < 20; ++i) {
@@ -75,7 +105,7 @@ void add_explain_command(CLI::App& app) {
               "use that as the output gradient, so --method gradient gives score x d(score)/dx.\n"
               "OUT has the shape of INPUT, or [N, K, ...] for several targets per sample.");
   cmd->add_option("MODEL", o->model, "Model file (.txt LRP Toolbox format, .onnx)")->required();
-  cmd->add_option("INPUT", o->input, "Input array (.npy, .mat, .txt) in the model's layout")->required();
+  cmd->add_option("INPUT", o->input, "Input: array (.npy, .mat, .txt) in the model's layout, or a PNG/JPEG image")->required();
   cmd->add_option("--out", o->out, "Relevance output (.npy)");
   cmd->add_option("--rule", o->rule, "One LRP rule for every layer (see RULE below)");
   cmd->add_option("--composite", o->composite, "Named composite NAME[:PARAMS] (see COMPOSITE below)");
@@ -92,9 +122,15 @@ void add_explain_command(CLI::App& app) {
   cmd->add_option("--window", o->method_options.window, "occlusion: window size (8)");
   cmd->add_option("--stride", o->method_options.stride, "occlusion: stride (8)");
   cmd->add_option("--occlusion-value", o->method_options.occlusion_value, "occlusion: value outside the window (0)");
+  cmd->add_option("--heatmap", o->heatmap, "Also render the relevance to this PNG (rows: samples, columns: targets)");
+  cmd->add_option("--colormap", o->colormap, "Colour map of --heatmap (default bwr; see `lrp render --help`)");
+  cmd->add_option("--heatmap-scale", o->heatmap_scale, "Pixel enlargement of --heatmap (default: about 96 px per map)");
   cmd->add_flag("--quiet", o->quiet, "Print nothing");
+  add_input_options(cmd, o->image);
   cmd->callback([o] {
-    if (o->out.empty() && o->dump_layers.empty()) throw ConfigError("give --out (and/or --dump-layers) to say where the relevance goes");
+    if (o->out.empty() && o->dump_layers.empty() && o->heatmap.empty())
+      throw ConfigError("give --out, --heatmap or --dump-layers to say where the relevance goes");
+    render::get_colormap(o->colormap);  // unknown names fail before any work
     if (!o->rule.empty() && !o->composite.empty()) throw ConfigError("give either --rule or --composite, not both");
     ExplainRequest req;
     req.method = parse_method(o->method);
@@ -118,7 +154,7 @@ void add_explain_command(CLI::App& app) {
 
     Model<double> model = load_model(o->model);
     model.drop_trailing_softmax();
-    const Tensor<double> x = load_input(model, o->input);
+    const Tensor<double> x = load_input(model, o->input, o->image);
     const bool rule_based = req.method == Method::LRP || req.method == Method::SmoothGrad || req.method == Method::IntegratedGradients;
     if (rule_based && (rule || !o->composite.empty())) {
       req.rules = rule ? uniform_rules(model, *rule) : composite_rules(model, o->composite);

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   lrp::cli::add_predict_command(app);
   lrp::cli::add_explain_command(app);
   lrp::cli::add_render_command(app);
+  lrp::cli::add_demo_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
