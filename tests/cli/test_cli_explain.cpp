@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "lrp/io/arrays.hpp"
+#include "lrp/render/png.hpp"
 #include "support/compare.hpp"
 #include "support/run_cli.hpp"
 
@@ -99,6 +100,10 @@ std::vector<BadCase> bad_cases() {
   const std::string small = written("small.npy", Tensor<double>({2, 3, 3, 1}, 0.5));
   const std::string mlp_input = written("mlp_in.npy", Tensor<double>({2, 783}, 0.5));
   const std::string labels = written("labels.npy", Tensor<double>({3}, 1.0));
+  const std::string png = test::temp_path("wrong_size.png");
+  render::write_png(png, render::RgbImage(20, 24, 128));
+  const std::string corrupt = test::temp_path("corrupt.png");
+  std::ofstream(corrupt) << "\x89PNG\r\n\x1a\nthis is not a png";
   const std::string e = "explain " + lenet() + " ";
   return {
       {e + x + " --rule bogus --out /tmp/o.npy", "unknown rule 'bogus'"},
@@ -117,6 +122,9 @@ std::vector<BadCase> bad_cases() {
       {"explain " + refpath("synth-mlp-rect/model.txt") + " " + mlp_input + " --rule z --out /tmp/o.npy", "expects [784]"},
       {e + x + " --rule z --out /nonexistent-dir/o.npy", "/nonexistent-dir/o.npy"},
       {"explain model.xyz " + x + " --rule z --out /tmp/o.npy", "cannot tell the format"},
+      {e + png + " --rule z --out /tmp/o.npy", "does not fit"},
+      {e + corrupt + " --rule z --out /tmp/o.npy", corrupt},
+      {e + x + " --rule z --heatmap /tmp/h.png --colormap nosuchmap", "nosuchmap"},
   };
 }
 
