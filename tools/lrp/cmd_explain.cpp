@@ -14,17 +14,17 @@
 #include "lrp/render/heatmap.hpp"
 #include "lrp/render/png.hpp"
 #include "lrp/rules/composite.hpp"
+#include "request.hpp"
 
 namespace lrp::cli {
 namespace {
 
 struct ExplainOptions {
-  std::string model, input, out, rule, composite, method = "lrp", target = "predicted", precision = "float";
-  std::vector<std::string> layer_rules;
+  std::string model, input, out, target = "predicted", precision = "float";
   std::string dump_layers, heatmap, colormap = "bwr";
   std::size_t heatmap_scale = 0;
   bool quiet = false;
-  MethodOptions method_options;
+  RequestOptions request;
   InputOptions image;
 };
 
@@ -107,21 +107,10 @@ void add_explain_command(CLI::App& app) {
   cmd->add_option("MODEL", o->model, "Model file (.txt LRP Toolbox format, .onnx)")->required();
   cmd->add_option("INPUT", o->input, "Input: array (.npy, .mat, .txt) in the model's layout, or a PNG/JPEG image")->required();
   cmd->add_option("--out", o->out, "Relevance output (.npy)");
-  cmd->add_option("--rule", o->rule, "One LRP rule for every layer (see RULE below)");
-  cmd->add_option("--composite", o->composite, "Named composite NAME[:PARAMS] (see COMPOSITE below)");
-  cmd->add_option("--layer-rule", o->layer_rules, "Override I=RULE for a layer (index as in `lrp info`, node name, or type:NAME); repeatable");
-  cmd->add_option("--method", o->method, "Attribution method: " + method_names());
+  add_request_options(cmd, o->request);
   cmd->add_option("--target", o->target, "Which output(s) to explain (see TARGET below)");
   cmd->add_option("--precision", o->precision, "float (default) or double")->check(CLI::IsMember({"float", "double"}));
   cmd->add_option("--dump-layers", o->dump_layers, "Write the relevance at every layer's output to this .npz");
-  cmd->add_option("--noise-level", o->method_options.noise_level, "smoothgrad: noise std relative to the input range (0.1)");
-  cmd->add_option("--samples", o->method_options.samples, "smoothgrad: number of samples (20; the last is noise-free)");
-  cmd->add_option("--seed", o->method_options.seed, "smoothgrad: random seed (0)");
-  cmd->add_option("--steps", o->method_options.steps, "integrated-gradients: number of steps (20)");
-  cmd->add_option("--baseline", o->method_options.baseline, "integrated-gradients: constant baseline (0)");
-  cmd->add_option("--window", o->method_options.window, "occlusion: window size (8)");
-  cmd->add_option("--stride", o->method_options.stride, "occlusion: stride (8)");
-  cmd->add_option("--occlusion-value", o->method_options.occlusion_value, "occlusion: value outside the window (0)");
   cmd->add_option("--heatmap", o->heatmap, "Also render the relevance to this PNG (rows: samples, columns: targets)");
   cmd->add_option("--colormap", o->colormap, "Colour map of --heatmap (default bwr; see `lrp render --help`)");
   cmd->add_option("--heatmap-scale", o->heatmap_scale, "Pixel enlargement of --heatmap (default: about 96 px per map)");
@@ -131,39 +120,14 @@ void add_explain_command(CLI::App& app) {
     if (o->out.empty() && o->dump_layers.empty() && o->heatmap.empty())
       throw ConfigError("give --out, --heatmap or --dump-layers to say where the relevance goes");
     render::get_colormap(o->colormap);  // unknown names fail before any work
-    if (!o->rule.empty() && !o->composite.empty()) throw ConfigError("give either --rule or --composite, not both");
-    ExplainRequest req;
-    req.method = parse_method(o->method);
-    req.options = o->method_options;
-    req.dump_layers = !o->dump_layers.empty();
-    // Target first: it can be checked without loading anything.
-    if (o->target.rfind("labels:", 0) == 0) {
-      req.target.kind = Target::Kind::PerSample;
-      req.target.classes = load_labels(o->target.substr(7));
-    } else if (o->target.rfind("relevance:", 0) == 0) {
-      req.target.kind = Target::Kind::Relevance;
-      req.target.relevance = read_input_array(o->target.substr(10));
-      if (!all_finite(req.target.relevance)) throw NumericError(o->target.substr(10) + ": initial relevance contains NaN or Inf");
-    } else {
-      req.target = parse_target(o->target);
-    }
-    std::optional<Rule> rule;
-    if (!o->rule.empty()) rule = parse_rule(o->rule);
-    std::vector<RuleOverride> overrides;
-    for (const std::string& s : o->layer_rules) overrides.push_back(parse_rule_override(s));
-
+    check_request(o->request);
+    Target target = target_from_text(o->target);
     Model<double> model = load_model(o->model);
     model.drop_trailing_softmax();
     const Tensor<double> x = load_input(model, o->input, o->image);
-    const bool rule_based = req.method == Method::LRP || req.method == Method::SmoothGrad || req.method == Method::IntegratedGradients;
-    if (rule_based && (rule || !o->composite.empty())) {
-      req.rules = rule ? uniform_rules(model, *rule) : composite_rules(model, o->composite);
-      apply_overrides(model, req.rules, overrides);
-    } else if (req.method == Method::LRP) {
-      throw ConfigError("--method lrp needs --rule RULE or --composite NAME");
-    } else if (!overrides.empty() || rule || !o->composite.empty()) {
-      throw ConfigError("--method " + o->method + " takes no rules");
-    }
+    ExplainRequest req = build_request(model, o->request);
+    req.target = std::move(target);
+    req.dump_layers = !o->dump_layers.empty();
     if (req.dump_layers && req.method != Method::LRP && req.method != Method::Gradient && req.method != Method::GradientXInput &&
         req.method != Method::DeconvNet && req.method != Method::GuidedBackprop)
       throw ConfigError("--dump-layers is available for lrp and single-pass gradient methods");
