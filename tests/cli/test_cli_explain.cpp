@@ -64,6 +64,25 @@ TEST(CliExplain, LabelsTargetAndPredict) {
   std::remove(out.c_str());
 }
 
+TEST(CliExplain, RelevanceAtANamedLayerAndLayerDumps) {
+  const std::string out = test::temp_path("at.npy"), npz = test::temp_path("layers.npz");
+  const test::CliResult r = test::run_cli("explain " + lenet() + " " + refpath("LeNet-5/input.npy") +
+                                          " --rule alphabeta:2 --precision double --at 3_Convolution --out " + out +
+                                          " --dump-layers " + npz + " --quiet");
+  ASSERT_EQ(r.code, 0) << r.output;
+  // relevance at the output of layer 3 = relevance at the input of layer 4 in the toolbox's dump
+  const Tensor<double> ref = io::read_npz(refpath("LeNet-5/layers_alpha2_beta1.npz")).at("R_in_04_Rect");
+  const Tensor<double> at = io::read_npy(out);
+  Tensor<double> first2({2, 25, 10, 10});
+  std::copy_n(at.data(), first2.size(), first2.data());
+  EXPECT_LT(test::max_rel_error(nchw_to_nhwc(first2), ref), 1e-9);
+  const auto layers = io::read_npz(npz);
+  EXPECT_EQ(layers.size(), 11u);
+  EXPECT_LT(test::max_rel_error(layers.at("3_Convolution"), at), 1e-15);
+  std::remove(out.c_str());
+  std::remove(npz.c_str());
+}
+
 TEST(CliExplain, InfoListsLayers) {
   const test::CliResult r = test::run_cli("info " + lenet() + " --input " + refpath("LeNet-5/input.npy"));
   ASSERT_EQ(r.code, 0) << r.output;

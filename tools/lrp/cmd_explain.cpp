@@ -21,7 +21,7 @@ namespace {
 
 struct ExplainOptions {
   std::string model, input, out, target = "predicted", precision = "float";
-  std::string dump_layers, heatmap, colormap = "bwr";
+  std::string dump_layers, heatmap, colormap = "bwr", at;
   std::size_t heatmap_scale = 0;
   bool quiet = false;
   RequestOptions request;
@@ -63,11 +63,22 @@ void run_explain(const Model<double>& model_d, const Tensor<double>& x, const Ex
   const Model<T> model = model_d.convert<T>();
   const Explanation<T> e = explain(model, x.cast<T>(), req);
   const std::size_t k = e.targets_per_sample;
-  const Tensor<T> r = to_model_layout(model_d, e.relevance, k > 1 ? 1 : 0);
+  Tensor<T> r;
+  if (o.at.empty()) {
+    r = to_model_layout(model_d, e.relevance, k > 1 ? 1 : 0);
+  } else {
+    const auto it = e.layers.find(o.at);
+    if (it == e.layers.end()) {
+      std::string names;
+      for (const Node<double>& n : model_d.nodes()) names += " " + n.name;
+      throw ConfigError("--at: no layer named '" + o.at + "' receives relevance; layers:" + names);
+    }
+    r = it->second;  // engine layout (NCHW), [N*K, ...] for several targets
+  }
   if (!all_finite(r)) throw NumericError("the relevance contains NaN or Inf (check the model's weights and the rule's stabiliser)");
   if (!o.out.empty()) io::write_npy(o.out, r);
   if (!o.dump_layers.empty()) write_layers(o.dump_layers, e.layers);
-  if (!o.heatmap.empty()) write_heatmap(o.heatmap, e.relevance, x.dim(0), k, o);
+  if (!o.heatmap.empty() && o.at.empty()) write_heatmap(o.heatmap, e.relevance, x.dim(0), k, o);
   if (o.quiet) return;
   const std::size_t n = x.dim(0), per = r.size() / (n * k), c = e.output.sample_size();
   for (std::size_t i = 0; i < n && i < 20; ++i) {
@@ -110,7 +121,8 @@ void add_explain_command(CLI::App& app) {
   add_request_options(cmd, o->request);
   cmd->add_option("--target", o->target, "Which output(s) to explain (see TARGET below)");
   cmd->add_option("--precision", o->precision, "float (default) or double")->check(CLI::IsMember({"float", "double"}));
-  cmd->add_option("--dump-layers", o->dump_layers, "Write the relevance at every layer's output to this .npz");
+  cmd->add_option("--dump-layers", o->dump_layers, "Write the relevance at every layer's output to this .npz (keys: layer names)");
+  cmd->add_option("--at", o->at, "Write the relevance arriving at this layer's output (a name from `lrp info`) instead of the input's (NCHW)");
   cmd->add_option("--heatmap", o->heatmap, "Also render the relevance to this PNG (rows: samples, columns: targets)");
   cmd->add_option("--colormap", o->colormap, "Colour map of --heatmap (default bwr; see `lrp render --help`)");
   cmd->add_option("--heatmap-scale", o->heatmap_scale, "Pixel enlargement of --heatmap (default: about 96 px per map)");
@@ -127,7 +139,7 @@ void add_explain_command(CLI::App& app) {
     const Tensor<double> x = load_input(model, o->input, o->image);
     ExplainRequest req = build_request(model, o->request);
     req.target = std::move(target);
-    req.dump_layers = !o->dump_layers.empty();
+    req.dump_layers = !o->dump_layers.empty() || !o->at.empty();
     if (req.dump_layers && req.method != Method::LRP && req.method != Method::Gradient && req.method != Method::GradientXInput &&
         req.method != Method::DeconvNet && req.method != Method::GuidedBackprop)
       throw ConfigError("--dump-layers is available for lrp and single-pass gradient methods");
