@@ -19,7 +19,7 @@ struct ExplainOptions {
   std::string model, input, out, rule, composite, method = "lrp", target = "predicted", precision = "float";
   std::vector<std::string> layer_rules;
   std::string dump_layers;
-  bool quiet = false;
+  bool quiet = false, no_canonize = false;
   MethodOptions method_options;
 };
 
@@ -93,6 +93,7 @@ void add_explain_command(CLI::App& app) {
   cmd->add_option("--stride", o->method_options.stride, "occlusion: stride (8)");
   cmd->add_option("--occlusion-value", o->method_options.occlusion_value, "occlusion: value outside the window (0)");
   cmd->add_flag("--quiet", o->quiet, "Print nothing");
+  cmd->add_flag("--no-canonize", o->no_canonize, "Keep ONNX BatchNorms as layers (by default they are folded into the preceding Conv/Linear, as Zennit's canonizers do)");
   cmd->callback([o] {
     if (o->out.empty() && o->dump_layers.empty()) throw ConfigError("give --out (and/or --dump-layers) to say where the relevance goes");
     if (!o->rule.empty() && !o->composite.empty()) throw ConfigError("give either --rule or --composite, not both");
@@ -116,7 +117,7 @@ void add_explain_command(CLI::App& app) {
     std::vector<RuleOverride> overrides;
     for (const std::string& s : o->layer_rules) overrides.push_back(parse_rule_override(s));
 
-    Model<double> model = load_model(o->model);
+    Model<double> model = load_model(o->model, !o->no_canonize);
     model.drop_trailing_softmax();
     const Tensor<double> x = load_input(model, o->input);
     const bool rule_based = req.method == Method::LRP || req.method == Method::SmoothGrad || req.method == Method::IntegratedGradients;
