@@ -2,9 +2,7 @@
 // file) that names the file and, where there is one, the node and its operator - never a crash,
 // never a silently wrong model. Through the CLI: exit code 2 and "lrp: error: ...".
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <limits>
 #include <random>
@@ -249,17 +247,6 @@ TEST(OnnxBadModel, GraphLevelProblems) {
 }
 
 // The CLI turns every one of these into exit code 2 with the message on stderr.
-int run_cli(const std::string& args, std::string& output) {
-  const std::string cmd = cli_path() + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return -1;
-  char buf[4096];
-  output.clear();
-  while (std::size_t n = fread(buf, 1, sizeof buf, p)) output.append(buf, n);
-  const int status = pclose(p);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 TEST(OnnxBadModel, CliExitsWithCode2AndTheMessage) {
   ScratchDir dir;
   B b;

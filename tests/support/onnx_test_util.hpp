@@ -3,11 +3,13 @@
 // metrics with the worst index, scratch files.
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdio>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -160,6 +162,18 @@ Tensor<double> run_forward(const Model<double>& model, const Tensor<double>& x) 
   const Model<T> m = model.template convert<T>();
   Executor<T> ex(m);
   return ex.forward(x.template cast<T>()).template cast<double>();
+}
+
+// Runs the lrp CLI with `args` (stdout and stderr captured together); returns the exit code.
+inline int run_cli(const std::string& args, std::string& output) {
+  const std::string cmd = cli_path() + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return -1;
+  char buf[4096];
+  output.clear();
+  while (std::size_t n = fread(buf, 1, sizeof buf, p)) output.append(buf, n);
+  const int status = pclose(p);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 // max |a - b| / max |b| (the error metric of the Zennit comparisons).
