@@ -174,22 +174,23 @@ void convert_node(Importer& imp, const onnx::NodeProto& node, std::size_t index)
   }
 }
 
-Model<double> build(const onnx::ModelProto& mp, const std::string& source,
+Model<double> build(onnx::ModelProto& mp, const std::string& source,
                     const std::map<std::string, Tensor<double>>& constant_inputs) {
   Importer imp;
   imp.source = source;
   if (!mp.has_graph()) throw FormatError(source + ": the file holds no graph (truncated or not an ONNX model?)");
   imp.opset = default_opset(mp, source);
-  const onnx::GraphProto& g = mp.graph();
-  if (g.sparse_initializer_size() > 0) throw FormatError(source + ": sparse initializers are not supported");
-  for (const onnx::TensorProto& t : g.initializer()) {
+  if (mp.graph().sparse_initializer_size() > 0) throw FormatError(source + ": sparse initializers are not supported");
+  for (onnx::TensorProto& t : *mp.mutable_graph()->mutable_initializer()) {
     if (t.name().empty()) throw FormatError(source + ": an initializer has no name");
     Value v;
     v.is_const = true;
     v.c = decode_tensor(t, source + ": initializer '" + t.name() + "'");
     if (!imp.values.emplace(t.name(), std::move(v)).second)
       throw FormatError(source + ": initializer '" + t.name() + "' is defined twice");
+    t.clear_raw_data();  // decoded: free the file's copy early (large models)
   }
+  const onnx::GraphProto& g = mp.graph();
   std::vector<const onnx::ValueInfoProto*> data_inputs;
   std::size_t bound = 0;
   for (const onnx::ValueInfoProto& vi : g.input()) {
@@ -259,17 +260,25 @@ std::vector<std::string> onnx_foldable_ops() {
   return ops;
 }
 
-Model<double> parse_onnx_model(const std::string& bytes, const std::string& source,
-                               const std::map<std::string, Tensor<double>>& constant_inputs) {
+namespace {
+onnx::ModelProto parse_model_proto(const std::string& bytes, const std::string& source) {
   onnx::ModelProto mp;
   if (bytes.size() > static_cast<std::size_t>(std::numeric_limits<int>::max()))
     throw FormatError(source + ": larger than 2 GB; ONNX models with external data are not supported");
   if (!mp.ParseFromString(bytes)) throw FormatError(source + ": not a valid ONNX model (protobuf parse failed: truncated or corrupt file)");
+  return mp;
+}
+}  // namespace
+
+Model<double> parse_onnx_model(const std::string& bytes, const std::string& source,
+                               const std::map<std::string, Tensor<double>>& constant_inputs) {
+  onnx::ModelProto mp = parse_model_proto(bytes, source);
   return onnx_detail::build(mp, source, constant_inputs);
 }
 
 Model<double> read_onnx_model(const std::string& path, const std::map<std::string, Tensor<double>>& constant_inputs) {
-  return parse_onnx_model(onnx_detail::read_file(path), path, constant_inputs);
+  onnx::ModelProto mp = parse_model_proto(onnx_detail::read_file(path), path);  // the file's bytes are freed here
+  return onnx_detail::build(mp, path, constant_inputs);
 }
 
 Model<double> read_onnx_model(const std::string& path) { return read_onnx_model(path, {}); }

@@ -1,5 +1,5 @@
 #pragma once
-// ONNX import (docs/FORMATS.md): an .onnx file becomes the same in-memory Model every importer
+// ONNX import (docs/ONNX.md): an .onnx file becomes the same in-memory Model every importer
 // produces. The graph's one data input is value 0 (batch dimension dynamic or fixed, every
 // other dimension fixed); 4-D inputs are NCHW, anything else is [N, features...].
 //
