@@ -280,7 +280,7 @@ void flatten(NodeCtx& c) {
 }
 
 void reshape(NodeCtx& c) {
-  c.allow_attributes({"allowzero"});
+  c.allow_attributes({"allowzero", "shape"});
   const Value& x = c.runtime_input(0, "data");
   std::vector<std::int64_t> target;
   if (c.opset() < 5) {
