@@ -23,7 +23,7 @@ struct ExplainOptions {
   std::string model, input, out, target = "predicted", precision = "float";
   std::string dump_layers, heatmap, colormap = "bwr", at;
   std::size_t heatmap_scale = 0;
-  bool quiet = false;
+  bool quiet = false, no_canonize = false;
   RequestOptions request;
   InputOptions image;
 };
@@ -127,6 +127,7 @@ void add_explain_command(CLI::App& app) {
   cmd->add_option("--colormap", o->colormap, "Colour map of --heatmap (default bwr; see `lrp render --help`)");
   cmd->add_option("--heatmap-scale", o->heatmap_scale, "Pixel enlargement of --heatmap (default: about 96 px per map)");
   cmd->add_flag("--quiet", o->quiet, "Print nothing");
+  cmd->add_flag("--no-canonize", o->no_canonize, "Keep ONNX BatchNorms as layers (by default they are folded into the preceding Conv/Linear, as Zennit's canonizers do)");
   add_input_options(cmd, o->image);
   cmd->callback([o] {
     if (o->out.empty() && o->dump_layers.empty() && o->heatmap.empty())
@@ -134,7 +135,7 @@ void add_explain_command(CLI::App& app) {
     render::get_colormap(o->colormap);  // unknown names fail before any work
     check_request(o->request);
     Target target = target_from_text(o->target);
-    Model<double> model = load_model(o->model);
+    Model<double> model = load_model(o->model, !o->no_canonize);
     model.drop_trailing_softmax();
     const Tensor<double> x = load_input(model, o->input, o->image);
     ExplainRequest req = build_request(model, o->request);

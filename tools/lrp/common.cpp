@@ -5,6 +5,7 @@
 
 #include "lrp/core/error.hpp"
 #include "lrp/core/parse.hpp"
+#include "lrp/graph/canonize.hpp"
 #include "lrp/io/arrays.hpp"
 #include "lrp/io/image.hpp"
 #include "lrp/io/toolbox_text.hpp"
@@ -28,7 +29,7 @@ std::string lower_extension(const std::string& path) {
 
 Tensor<double> read_input_array(const std::string& path) { return io::read_array(path); }
 
-Model<double> load_model(const std::string& path) {
+Model<double> load_model(const std::string& path, bool canonize) {
   const std::string ext = lower_extension(path);
   Model<double> m;
   if (ext == "txt") {
@@ -36,6 +37,7 @@ Model<double> load_model(const std::string& path) {
 #ifdef LRP_CLI_HAS_ONNX
   } else if (ext == "onnx") {
     m = io::read_onnx_model(path);
+    if (canonize) fold_batch_norms(m);
 #endif
   } else {
     throw ConfigError("cannot tell the format of model '" + path + "': expected a .txt (LRP Toolbox) or .onnx file");

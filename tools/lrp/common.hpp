@@ -8,8 +8,10 @@
 
 namespace lrp::cli {
 
-// Loads a model by extension: .txt (LRP Toolbox), .onnx. Validates it.
-Model<double> load_model(const std::string& path);
+// Loads a model by extension: .txt (LRP Toolbox), .onnx. Validates it. ONNX models are
+// canonized like Zennit's canonizers do (BatchNorms folded into the preceding Conv/Linear,
+// lrp/graph/canonize.hpp) unless `canonize` is false.
+Model<double> load_model(const std::string& path, bool canonize = true);
 
 // How PNG/JPEG inputs become tensors (ignored for array files).
 struct InputOptions {
