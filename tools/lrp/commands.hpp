@@ -9,5 +9,6 @@ void add_info_command(CLI::App& app);
 void add_predict_command(CLI::App& app);
 void add_explain_command(CLI::App& app);
 void add_render_command(CLI::App& app);
+void add_train_command(CLI::App& app);
 
 }  // namespace lrp::cli

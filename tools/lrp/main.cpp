@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   lrp::cli::add_info_command(app);
   lrp::cli::add_predict_command(app);
   lrp::cli::add_explain_command(app);
+  lrp::cli::add_train_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
