@@ -3,6 +3,7 @@
 #include <omp.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -192,7 +193,10 @@ void run_train(const TrainCliOptions& o) {
 
   if (o.threads > 0) omp_set_num_threads(static_cast<int>(o.threads));
   const Model<double> init = o.init.empty() ? train::build_network(o.layers, o.seed) : load_model(o.init);
-  io::format_toolbox_model(init);  // fails now (ConfigError) if the result could not be written
+  // A model from another format (ONNX) may hold layers the toolbox format cannot write: fail now.
+  std::string ext = std::filesystem::path(o.init).extension().string();
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (!o.init.empty() && ext != ".txt") io::format_toolbox_model(init);
 
   Tensor<double> raw = read_data(o.data);
   const bool scale = o.input_scale == "toolbox" || (o.input_scale == "auto" && looks_like_pixels(raw));
