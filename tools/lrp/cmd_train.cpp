@@ -16,7 +16,6 @@
 #include "commands.hpp"
 #include "common.hpp"
 #include "lrp/core/error.hpp"
-#include "lrp/io/arrays.hpp"
 #include "lrp/io/toolbox_text.hpp"
 #include "lrp/train/trainer.hpp"
 
@@ -32,15 +31,6 @@ struct TrainCliOptions {
   std::string lrate_decay = "none", precision = "double", optimizer = "toolbox", input_scale = "auto";
   bool quiet = false;
 };
-
-// Every array format of io::read_array once the io readers are built in; .npy until then.
-Tensor<double> read_data(const std::string& path) {
-#if __has_include("../../src/io/arrays.cpp")
-  return io::read_array(path);
-#else
-  return read_input_array(path);
-#endif
-}
 
 std::string duration(double s) {
   if (!std::isfinite(s) || s < 0) return "?";
@@ -124,7 +114,7 @@ Tensor<double> prepare(const Model<double>& model, Tensor<double> x, const std::
 }
 
 Tensor<double> targets(const std::string& path, std::size_t samples, std::size_t classes) {
-  const std::vector<std::size_t> labels = train::labels_from_array(read_data(path), path);
+  const std::vector<std::size_t> labels = train::labels_from_array(read_input_array(path), path);
   if (labels.size() != samples)
     throw ShapeError(path + ": " + std::to_string(labels.size()) + " labels for " + std::to_string(samples) + " samples");
   try {
@@ -198,7 +188,7 @@ void run_train(const TrainCliOptions& o) {
   for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (!o.init.empty() && ext != ".txt") io::format_toolbox_model(init);
 
-  Tensor<double> raw = read_data(o.data);
+  Tensor<double> raw = read_input_array(o.data);
   const bool scale = o.input_scale == "toolbox" || (o.input_scale == "auto" && looks_like_pixels(raw));
   if (!o.quiet)
     std::cerr << "input scaling: " << (scale ? "x/127.5 - 1 (the toolbox's pixel scaling)" : "none") << (o.pad ? ", padding " + std::to_string(o.pad) + " px" : "")
@@ -210,7 +200,7 @@ void run_train(const TrainCliOptions& o) {
   if (out_shape.size() != 1) throw ShapeError("the model output per sample is " + shape_str(out_shape) + ", expected [classes]");
   data.targets = targets(o.labels, data.x.dim(0), out_shape[0]);
   if (!o.val_data.empty()) {
-    val.x = prepare(init, read_data(o.val_data), o.val_data, o, scale);
+    val.x = prepare(init, read_input_array(o.val_data), o.val_data, o, scale);
     val.targets = targets(o.val_labels, val.x.dim(0), out_shape[0]);
   }
 
