@@ -11,5 +11,6 @@ void add_explain_command(CLI::App& app);
 void add_render_command(CLI::App& app);
 void add_demo_command(CLI::App& app);
 void add_batch_command(CLI::App& app);
+void add_train_command(CLI::App& app);
 
 }  // namespace lrp::cli

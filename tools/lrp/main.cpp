@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   lrp::cli::add_batch_command(app);
   lrp::cli::add_render_command(app);
   lrp::cli::add_demo_command(app);
+  lrp::cli::add_train_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
