@@ -146,4 +146,13 @@ class NodeCtx {
 // Full (with batch) shape text of a runtime value: "[N,3,224,224]".
 std::string runtime_shape_str(const Value& v);
 
+inline std::size_t to_size(std::int64_t v) { return static_cast<std::size_t>(v); }
+
+// Normalises an axis of a tensor of rank `rank` (negative counts from the end).
+inline std::int64_t norm_axis(const NodeCtx& c, std::int64_t axis, std::size_t rank, const std::string& what) {
+  const auto r = static_cast<std::int64_t>(rank);
+  if (axis < -r || axis >= r) c.fail(what + " " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
+  return axis < 0 ? axis + r : axis;
+}
+
 }  // namespace lrp::io::onnx_detail

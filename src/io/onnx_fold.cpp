@@ -9,14 +9,6 @@
 namespace lrp::io::onnx_detail {
 namespace {
 
-std::size_t to_size(std::int64_t v) { return static_cast<std::size_t>(v); }
-
-std::int64_t norm_axis(const NodeCtx& c, std::int64_t axis, std::size_t rank, const std::string& what) {
-  const auto r = static_cast<std::int64_t>(rank);
-  if (axis < -r || axis >= r) c.fail(what + " " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
-  return axis < 0 ? axis + r : axis;
-}
-
 std::size_t fold_numel(const NodeCtx& c, const std::vector<std::int64_t>& dims) {
   return dims_numel(dims, c.importer_source() + ": " + c.label() + ": folded result", kMaxFoldElements);
 }

@@ -17,15 +17,6 @@
 namespace lrp::io::onnx_detail {
 namespace {
 
-std::size_t to_size(std::int64_t v) { return static_cast<std::size_t>(v); }
-
-// Normalises an axis of a tensor of rank `rank` (negative counts from the end).
-std::int64_t norm_axis(const NodeCtx& c, std::int64_t axis, std::size_t rank, const std::string& what) {
-  const auto r = static_cast<std::int64_t>(rank);
-  if (axis < -r || axis >= r) c.fail(what + " " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
-  return axis < 0 ? axis + r : axis;
-}
-
 const Value& image_input(NodeCtx& c, const std::string& what) {
   const Value& x = c.runtime_input(0, "input X");
   if (x.shape.size() != 3)

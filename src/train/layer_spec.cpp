@@ -7,6 +7,7 @@
 
 #include "lrp/core/error.hpp"
 #include "lrp/core/parse.hpp"
+#include "lrp/io/toolbox_text.hpp"
 #include "lrp/layers/activation.hpp"
 #include "lrp/layers/conv2d.hpp"
 #include "lrp/layers/linear.hpp"
@@ -73,27 +74,12 @@ class SpecParser {
         channels_ = d[3];
         features_.reset();
       } else if (type == "SumPool" || type == "MaxPool") {
-        const std::vector<std::size_t> d = ints(tok, 4);
-        PoolSpec spec;
-        spec.mode = type == "MaxPool" ? PoolMode::Max : PoolMode::Sum;
-        spec.type_name = type;
-        spec.window.kh = d[0];
-        spec.window.kw = d[1];
-        spec.window.sh = d[2];
-        spec.window.sw = d[3];
-        spec.divisor = std::sqrt(static_cast<double>(d[0] * d[1]));  // the toolbox's SumPool
-        layer = std::make_unique<Pool2d<double>>(spec);
+        layer = io::make_toolbox_layer(type, ints(tok, 4));
         spatial = true;
         features_.reset();
       } else if (type == "Rect" || type == "Tanh" || type == "SoftMax" || type == "Flatten") {
-        ints(tok, 0);
-        if (type == "Rect") layer = std::make_unique<Activation<double>>(ActivationSpec{ActivationKind::ReLU});
-        if (type == "Tanh") layer = std::make_unique<Activation<double>>(ActivationSpec{ActivationKind::Tanh});
-        if (type == "SoftMax") layer = std::make_unique<SoftMax<double>>();
-        if (type == "Flatten") {
-          layer = std::make_unique<Flatten<double>>(true);
-          channels_.reset();
-        }
+        layer = io::make_toolbox_layer(type, ints(tok, 0));
+        if (type == "Flatten") channels_.reset();
       } else {
         throw FormatError("layer spec: " + layer_ + ": unknown layer type '" + type +
                           "' (expected Linear, Convolution, SumPool, MaxPool, Flatten, Rect, Tanh or SoftMax)");
