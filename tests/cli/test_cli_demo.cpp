@@ -19,7 +19,7 @@ std::size_t distinct_colours(const io::Image8& img) {
 
 TEST(CliDemo, RunsOnShippedDataAndWritesHeatmaps) {
   const std::string out = test::temp_path("demo");
-  const test::CliResult r = test::run_cli("demo --digits 2 --out " + out);
+  const test::CliResult r = test::run_cli("demo --digits 2 --data " + test::source_path("examples/mnist") + " --out " + out);
   ASSERT_EQ(r.code, 0) << r.output;
   // LeNet-5's accuracy on the 10000 MNIST test digits (the toolbox reports 99.24 %).
   EXPECT_NE(r.output.find("accuracy 99.24 %"), std::string::npos) << r.output;

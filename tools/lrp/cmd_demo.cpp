@@ -25,13 +25,14 @@ struct DemoOptions {
   std::size_t digits = 6;
 };
 
-// The demo data next to the executable (build/<dir>/lrp → examples/mnist) or under the cwd.
+// The demo data under the cwd, next to the executable (build/<dir>/lrp → examples/mnist), or in
+// the source tree the binary was built from.
 std::string default_data_dir() {
   std::error_code ec;
   const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-  for (const std::filesystem::path& p : {exe.parent_path() / "../../examples/mnist", exe.parent_path() / "../examples/mnist",
-                                         std::filesystem::path("examples/mnist")})
-    if (!ec && std::filesystem::exists(p / "LeNet-5.txt")) return p.lexically_normal().string();
+  for (const std::filesystem::path& p : {std::filesystem::path("examples/mnist"), exe.parent_path() / "../../examples/mnist",
+                                         exe.parent_path() / "../examples/mnist", std::filesystem::path(LRP_DEMO_DATA_DIR)})
+    if (std::filesystem::exists(p / "LeNet-5.txt", ec)) return p.lexically_normal().string();
   return "examples/mnist";
 }
 
