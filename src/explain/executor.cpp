@@ -1,13 +1,76 @@
 #include "lrp/explain/executor.hpp"
 
+#include <algorithm>
+
 #include "lrp/core/error.hpp"
+#include "lrp/layers/activation.hpp"
+#include "rules/tensor_ops.hpp"
 
 namespace lrp {
+namespace {
+
+// x repeated k times along the batch (sample n becomes rows n*k .. n*k+k-1).
+template <class T>
+Tensor<T> repeat_rows(const Tensor<T>& x, std::size_t k) {
+  Shape s = x.shape();
+  const std::size_t n = s[0], per = x.sample_size();
+  s[0] = n * k;
+  Tensor<T> r(s);
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j < k; ++j) std::copy_n(x.data() + i * per, per, r.data() + (i * k + j) * per);
+  return r;
+}
+
+}  // namespace
+
+template <class T>
+Executor<T>::Executor(const Model<T>& model, ParamCache<T>* cache) : model_(model), cache_(cache ? cache : &own_cache_) {}
+
+template <class T>
+void Executor<T>::keep_all() {
+  mode_ = Mode::KeepAll;
+}
+
+template <class T>
+void Executor<T>::plan_forward_only() {
+  const std::size_t nv = model_.num_values();
+  mode_ = Mode::ForwardOnly;
+  keep_.assign(nv, 0);
+  keep_[model_.output_value()] = 1;
+  forward_last_.assign(nv, -1);
+  backward_last_.assign(nv, -1);
+  const auto& nodes = model_.nodes();
+  for (std::size_t i = 0; i < nodes.size(); ++i)
+    for (std::size_t v : nodes[i].inputs) forward_last_[v] = std::max(forward_last_[v], static_cast<long>(i));
+}
+
+template <class T>
+void Executor<T>::plan_backward(const std::vector<Rule>& rules) {
+  const auto& nodes = model_.nodes();
+  if (rules.size() != nodes.size()) throw ConfigError("internal: one rule per node expected");
+  plan_forward_only();
+  mode_ = Mode::Backward;
+  const auto need = [&](std::size_t v, std::size_t i) {
+    keep_[v] = 1;
+    const long node = static_cast<long>(i);
+    backward_last_[v] = backward_last_[v] < 0 ? node : std::min(backward_last_[v], node);
+  };
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    const RuleNeeds needs = rule_needs(rules[i], *nodes[i].layer);
+    if (needs.inputs)
+      for (std::size_t v : nodes[i].inputs) need(v, i);
+    if (needs.output) need(nodes[i].output, i);
+  }
+}
 
 template <class T>
 const Tensor<T>& Executor<T>::forward(const Tensor<T>& input) {
-  values_.assign(model_.num_values(), Tensor<T>());
+  const std::size_t nv = model_.num_values();
+  values_.assign(nv, Tensor<T>());
+  shapes_.assign(nv, Shape());
   values_[0] = input;
+  shapes_[0] = input.shape();
+  batch_ = input.rank() ? input.dim(0) : 0;
   const auto& nodes = model_.nodes();
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     const Node<T>& n = nodes[i];
@@ -18,24 +81,49 @@ const Tensor<T>& Executor<T>::forward(const Tensor<T>& input) {
     } catch (const ShapeError& e) {
       throw ShapeError((model_.source.empty() ? std::string() : model_.source + ": ") + model_.node_label(i) + ": " + e.what());
     }
+    shapes_[n.output] = values_[n.output].shape();
+    if (mode_ != Mode::KeepAll)
+      for (std::size_t v : n.inputs)
+        if (forward_last_[v] == static_cast<long>(i) && !keep_[v]) values_[v] = Tensor<T>();
   }
+  compute_sign_flags();
   return output();
+}
+
+template <class T>
+void Executor<T>::compute_sign_flags() {
+  non_negative_.assign(model_.num_values(), 0);
+  for (const Node<T>& n : model_.nodes()) {
+    bool all_in = true;
+    for (std::size_t v : n.inputs) all_in = all_in && non_negative_[v];
+    signed char flag = 0;
+    switch (n.layer->kind()) {
+      case LayerKind::Activation: {
+        const ActivationSpec& s = static_cast<const Activation<T>&>(*n.layer).spec();
+        flag = s.kind == ActivationKind::ReLU || s.kind == ActivationKind::Sigmoid ||
+               (s.kind == ActivationKind::Clip && s.lo >= 0.0) || (s.kind == ActivationKind::LeakyReLU && all_in);
+        break;
+      }
+      case LayerKind::SoftMax: flag = 1; break;
+      case LayerKind::Pool2d:
+      case LayerKind::Flatten:
+      case LayerKind::Reshape:
+      case LayerKind::Concat:
+      case LayerKind::Add: flag = all_in; break;
+      default: flag = 0; break;
+    }
+    non_negative_[n.output] = flag;
+  }
 }
 
 template <class T>
 void Executor<T>::repeat_samples(std::size_t k) {
   if (k == 1) return;
-  for (Tensor<T>& v : values_) {
-    if (v.empty() && v.rank() == 0) continue;
-    Shape s = v.shape();
-    const std::size_t n = s[0], per = v.sample_size();
-    Tensor<T> r({n * k, per});
-    for (std::size_t i = 0; i < n; ++i)
-      for (std::size_t j = 0; j < k; ++j) std::copy_n(v.data() + i * per, per, r.data() + (i * k + j) * per);
-    s[0] = n * k;
-    r.reshape(s);
-    v = std::move(r);
+  for (std::size_t v = 0; v < values_.size(); ++v) {
+    if (!values_[v].empty()) values_[v] = repeat_rows(values_[v], k);
+    if (!shapes_[v].empty()) shapes_[v][0] *= k;
   }
+  batch_ *= k;
 }
 
 template <class T>
@@ -43,9 +131,14 @@ Tensor<T> Executor<T>::propagate(const Tensor<T>& seed, const std::vector<Rule>&
                                  std::map<std::string, Tensor<T>>* layer_relevance) {
   const auto& nodes = model_.nodes();
   if (rules.size() != nodes.size()) throw ConfigError("internal: one rule per node expected");
-  if (seed.shape() != output().shape())
-    throw ShapeError("initial relevance has shape " + shape_str(seed.shape()) + ", the model output has " +
-                     shape_str(output().shape()));
+  const Shape& out_shape = shapes_.at(model_.output_value());
+  const bool same_sample_shape = seed.rank() == out_shape.size() && seed.rank() > 0 &&
+                                 std::equal(seed.shape().begin() + 1, seed.shape().end(), out_shape.begin() + 1);
+  if (!same_sample_shape || batch_ == 0 || seed.dim(0) % batch_ != 0)
+    throw ShapeError("initial relevance has shape " + shape_str(seed.shape()) + ", the model output has " + shape_str(out_shape));
+  const std::size_t k = seed.dim(0) / batch_;
+  const bool release = mode_ == Mode::Backward;
+
   std::vector<Tensor<T>> rel(model_.num_values());
   rel[model_.output_value()] = seed;
   for (std::size_t ii = nodes.size(); ii-- > 0;) {
@@ -53,26 +146,62 @@ Tensor<T> Executor<T>::propagate(const Tensor<T>& seed, const std::vector<Rule>&
     Tensor<T>& r_out = rel[n.output];
     if (r_out.empty()) continue;  // nothing reaches this node (not on a path to the output)
     if (layer_relevance) (*layer_relevance)[n.name.empty() ? std::to_string(ii) : n.name] = r_out;
+    const RuleNeeds needs = rule_needs(rules[ii], *n.layer);
     TensorRefs<T> in;
-    for (std::size_t v : n.inputs) in.push_back(&values_[v]);
-    RuleInput<T> ri{*n.layer, ii, in, values_[n.output], r_out, cache_};
+    std::vector<Shape> in_shapes;
+    std::vector<signed char> nonneg;
+    for (std::size_t v : n.inputs) {
+      in.push_back(&values_[v]);
+      in_shapes.push_back(shapes_[v]);
+      nonneg.push_back(non_negative_[v]);
+    }
+    const Tensor<T>* out = &values_[n.output];
+    std::size_t repeat = k;
+    // Rules that do not take several rows per sample get repeated copies of this node's data.
+    std::vector<Tensor<T>> repeated;
+    Tensor<T> repeated_out;
+    if (k > 1 && !needs.repeat) {
+      repeated.reserve(in.size());
+      for (std::size_t j = 0; j < in.size(); ++j) {
+        repeated.push_back(in[j]->empty() ? Tensor<T>() : repeat_rows(*in[j], k));
+        in[j] = &repeated.back();
+        in_shapes[j][0] *= k;
+      }
+      if (!out->empty()) {
+        repeated_out = repeat_rows(*out, k);
+        out = &repeated_out;
+      }
+      repeat = 1;
+    }
+    RuleInput<T> ri{*n.layer, ii, in, *out, r_out, *cache_, repeat, in_shapes, nonneg, &r_out};
     std::vector<Tensor<T>> r_in;
     try {
       r_in = apply_rule(rules[ii], ri);
     } catch (const ConfigError& e) {
       throw ConfigError(model_.node_label(ii) + ": " + e.what());
     }
-    for (std::size_t k = 0; k < n.inputs.size(); ++k) {
-      Tensor<T>& dst = rel[n.inputs[k]];
+    r_out = Tensor<T>();  // no longer needed
+    for (std::size_t j = 0; j < n.inputs.size(); ++j) {
+      Tensor<T>& dst = rel[n.inputs[j]];
       if (dst.empty()) {
-        dst = std::move(r_in[k]);
+        dst = std::move(r_in[j]);
       } else {
-        for (std::size_t i = 0; i < dst.size(); ++i) dst[i] += r_in[k][i];
+        ops::add_into(dst, r_in[j]);
       }
     }
-    r_out = Tensor<T>();  // no longer needed
+    if (release) {
+      const auto drop = [&](std::size_t v) {
+        if (backward_last_[v] == static_cast<long>(ii) && v != model_.output_value()) values_[v] = Tensor<T>();
+      };
+      for (std::size_t v : n.inputs) drop(v);
+      drop(n.output);
+    }
   }
-  if (rel[0].empty()) return Tensor<T>(values_[0].shape());
+  if (rel[0].empty()) {
+    Shape s = shapes_[0];
+    s[0] *= k;
+    return Tensor<T>(s);
+  }
   return std::move(rel[0]);
 }
 

@@ -104,12 +104,11 @@ Tensor<T> repeat_rows(const Tensor<T>& x, std::size_t k) {
   return r;
 }
 
-// One forward on x (with k seeds per sample) and one backward sweep.
+// One forward on x and one backward sweep (k seeds per sample).
 template <class T>
-Tensor<T> backward_pass(Executor<T>& ex, const Tensor<T>& x, const Tensor<T>& seeds, std::size_t k,
-                        const std::vector<Rule>& rules, std::map<std::string, Tensor<T>>* layers) {
+Tensor<T> backward_pass(Executor<T>& ex, const Tensor<T>& x, const Tensor<T>& seeds, const std::vector<Rule>& rules,
+                        std::map<std::string, Tensor<T>>* layers) {
   ex.forward(x);
-  ex.repeat_samples(k);
   return ex.propagate(seeds, rules, layers);
 }
 
@@ -173,15 +172,36 @@ Tensor<T> occlusion(Executor<T>& ex, const Tensor<T>& x, const Tensor<T>& seeds,
 }  // namespace
 
 template <class T>
-Explanation<T> explain(const Model<T>& model, const Tensor<T>& x, const ExplainRequest& req) {
-  if (!all_finite(x)) throw NumericError("the input contains NaN or Inf");
-  Executor<T> ex(model);
-  Explanation<T> out;
-  out.output = ex.forward(x);
-  std::size_t k = 1;
-  const Tensor<T> seeds = make_seeds(out.output, req.target, out.targets, k);
-  out.targets_per_sample = k;
+Explainer<T>::Explainer(const Model<T>& model) : model_(&model), cache_(std::make_unique<ParamCache<T>>()) {}
 
+template <class T>
+Explainer<T>::Explainer(Model<T>&& model)
+    : owned_(std::make_unique<Model<T>>(std::move(model))), model_(owned_.get()), cache_(std::make_unique<ParamCache<T>>()) {}
+
+template <class T>
+Explainer<T>::~Explainer() = default;
+
+template <class T>
+void Explainer<T>::clear_cache() {
+  cache_->clear();
+}
+
+template <class T>
+std::size_t Explainer<T>::cache_bytes() const {
+  return cache_->bytes();
+}
+
+template <class T>
+Tensor<T> Explainer<T>::predict(const Tensor<T>& x) {
+  Executor<T> ex(*model_, cache_.get());
+  ex.plan_forward_only();
+  return ex.forward(x);
+}
+
+template <class T>
+Explanation<T> Explainer<T>::explain(const Tensor<T>& x, const ExplainRequest& req) {
+  const Model<T>& model = *model_;
+  if (!all_finite(x)) throw NumericError("the input contains NaN or Inf");
   std::vector<Rule> rules;
   switch (req.method) {
     case Method::LRP:
@@ -196,8 +216,20 @@ Explanation<T> explain(const Model<T>& model, const Tensor<T>& x, const ExplainR
       break;
     default: rules.assign(model.nodes().size(), Rule::gradient()); break;
   }
+  Executor<T> ex(model, cache_.get());
+  if (req.method == Method::Occlusion) ex.plan_forward_only();
+  else ex.plan_backward(rules);
+  Explanation<T> out;
+  out.output = ex.forward(x);
+  std::size_t k = 1;
+  const Tensor<T> seeds = make_seeds(out.output, req.target, out.targets, k);
+  out.targets_per_sample = k;
+
   auto* layers = req.dump_layers ? &out.layers : nullptr;
-  const Tensor<T> xk = repeat_rows(x, k);
+  const bool times_input = req.method == Method::GradientXInput || req.method == Method::IntegratedGradients;
+  const Tensor<T> xk = times_input ? repeat_rows(x, k) : Tensor<T>();
+  Shape rshape = x.shape();
+  rshape[0] *= k;
   Tensor<T> r;
   switch (req.method) {
     case Method::SmoothGrad: {
@@ -206,7 +238,7 @@ Explanation<T> explain(const Model<T>& model, const Tensor<T>& x, const ExplainR
       std::mt19937_64 rng(o.seed);
       std::normal_distribution<double> normal(0.0, 1.0);
       const std::size_t n = x.dim(0), per = x.sample_size();
-      r = Tensor<T>(xk.shape());
+      r = Tensor<T>(rshape);
       for (std::size_t s = 0; s < o.samples; ++s) {
         Tensor<T> xn = x;
         if (s + 1 < o.samples) {  // the last sample is noise-free (Zennit: n = 1 gives the gradient)
@@ -216,7 +248,7 @@ Explanation<T> explain(const Model<T>& model, const Tensor<T>& x, const ExplainR
             for (std::size_t j = 0; j < per; ++j) xn[i * per + j] += static_cast<T>(sigma * normal(rng));
           }
         }
-        const Tensor<T> g = backward_pass<T>(ex, xn, seeds, k, rules, nullptr);
+        const Tensor<T> g = backward_pass<T>(ex, xn, seeds, rules, nullptr);
         for (std::size_t i = 0; i < r.size(); ++i) r[i] += g[i] / static_cast<T>(o.samples);
       }
       break;
@@ -224,13 +256,13 @@ Explanation<T> explain(const Model<T>& model, const Tensor<T>& x, const ExplainR
     case Method::IntegratedGradients: {
       const MethodOptions& o = req.options;
       if (o.steps == 0) throw ConfigError("integrated gradients needs at least one step");
-      r = Tensor<T>(xk.shape());
+      r = Tensor<T>(rshape);
       const T base = static_cast<T>(o.baseline);
       for (std::size_t s = 1; s <= o.steps; ++s) {
         const T alpha = static_cast<T>(static_cast<double>(s) / static_cast<double>(o.steps));
         Tensor<T> xs = x;
         for (T& v : xs) v = base + alpha * (v - base);
-        const Tensor<T> g = backward_pass<T>(ex, xs, seeds, k, rules, nullptr);
+        const Tensor<T> g = backward_pass<T>(ex, xs, seeds, rules, nullptr);
         for (std::size_t i = 0; i < r.size(); ++i) r[i] += g[i] / static_cast<T>(o.steps);
       }
       for (std::size_t i = 0; i < r.size(); ++i) r[i] *= xk[i] - base;
@@ -240,7 +272,6 @@ Explanation<T> explain(const Model<T>& model, const Tensor<T>& x, const ExplainR
       r = occlusion(ex, x, seeds, k, req.options);
       break;
     default:
-      ex.repeat_samples(k);
       r = ex.propagate(seeds, rules, layers);
       break;
   }
@@ -256,6 +287,14 @@ Explanation<T> explain(const Model<T>& model, const Tensor<T>& x, const ExplainR
   return out;
 }
 
+template <class T>
+Explanation<T> explain(const Model<T>& model, const Tensor<T>& x, const ExplainRequest& request) {
+  Explainer<T> e(model);
+  return e.explain(x, request);
+}
+
+template class Explainer<float>;
+template class Explainer<double>;
 template Explanation<float> explain(const Model<float>&, const Tensor<float>&, const ExplainRequest&);
 template Explanation<double> explain(const Model<double>&, const Tensor<double>&, const ExplainRequest&);
 

@@ -4,6 +4,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "kernels/conv_single_channel.hpp"
 #include "kernels/gemm.hpp"
 
 #if defined(LRP_WITH_DNNL) && __has_include("kernels/dnnl_conv.hpp")
@@ -95,6 +96,9 @@ void conv2d_backward_data_reference(const ConvShape& s, const T* g, const T* w, 
 
 template <class T>
 void conv2d_forward(const ConvShape& s, const T* x, const T* w, const T* b, T* y) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (single_channel_conv_forward(s, x, w, b, y)) return;
+  }
 #ifdef LRP_HAVE_DNNL_CONV
   if constexpr (std::is_same_v<T, float>) {
     if (dnnl_conv_forward(s, x, w, b, y)) return;
@@ -105,6 +109,9 @@ void conv2d_forward(const ConvShape& s, const T* x, const T* w, const T* b, T* y
 
 template <class T>
 void conv2d_backward_data(const ConvShape& s, const T* g, const T* w, T* dx) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (single_channel_conv_backward_data(s, g, w, dx)) return;
+  }
 #ifdef LRP_HAVE_DNNL_CONV
   if constexpr (std::is_same_v<T, float>) {
     if (dnnl_conv_backward_data(s, g, w, dx)) return;

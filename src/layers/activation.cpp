@@ -31,9 +31,14 @@ void Activation<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
   const std::size_t n = x.size();
   const T a = static_cast<T>(spec_.alpha), lo = static_cast<T>(spec_.lo), hi = static_cast<T>(spec_.hi);
   switch (spec_.kind) {
-    case ActivationKind::ReLU:
-      for (std::size_t i = 0; i < n; ++i) out[i] = x[i] > T(0) ? x[i] : T(0);
+    case ActivationKind::ReLU: {
+      const T* xp = x.data();
+      T* op = out.data();
+      const long long nn = static_cast<long long>(n);
+#pragma omp parallel for schedule(static) if (n >= 65536)
+      for (long long i = 0; i < nn; ++i) op[i] = xp[i] > T(0) ? xp[i] : T(0);
       break;
+    }
     case ActivationKind::LeakyReLU:
       for (std::size_t i = 0; i < n; ++i) out[i] = x[i] >= T(0) ? x[i] : a * x[i];
       break;
@@ -58,9 +63,15 @@ void Activation<T>::backward(const TensorRefs<T>& in, const Tensor<T>& out, cons
   const std::size_t n = x.size();
   const T a = static_cast<T>(spec_.alpha), lo = static_cast<T>(spec_.lo), hi = static_cast<T>(spec_.hi);
   switch (spec_.kind) {
-    case ActivationKind::ReLU:
-      for (std::size_t i = 0; i < n; ++i) dx[i] = x[i] > T(0) ? dout[i] : T(0);
+    case ActivationKind::ReLU: {
+      const T* xp = x.data();
+      const T* gp = dout.data();
+      T* op = dx.data();
+      const long long nn = static_cast<long long>(n);
+#pragma omp parallel for schedule(static) if (n >= 65536)
+      for (long long i = 0; i < nn; ++i) op[i] = xp[i] > T(0) ? gp[i] : T(0);
       break;
+    }
     case ActivationKind::LeakyReLU:
       for (std::size_t i = 0; i < n; ++i) dx[i] = x[i] >= T(0) ? dout[i] : a * dout[i];
       break;

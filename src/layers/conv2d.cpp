@@ -1,6 +1,9 @@
 #include "lrp/layers/conv2d.hpp"
 
+#include <type_traits>
+
 #include "kernels/conv.hpp"
+#include "kernels/dnnl_conv.hpp"
 
 namespace lrp {
 namespace {
@@ -36,6 +39,11 @@ Conv2d<T>::Conv2d(Tensor<T> weight, Tensor<T> bias, Window2d window, std::size_t
 }
 
 template <class T>
+Conv2d<T>::~Conv2d() {
+  if constexpr (std::is_same_v<T, float>) kernels::dnnl_conv_forget_weights(weight_.data());
+}
+
+template <class T>
 std::string Conv2d<T>::describe() const {
   std::string s = std::to_string(in_channels()) + " -> " + std::to_string(out_channels()) + ", " + window_.str();
   if (groups_ != 1) s += ", groups " + std::to_string(groups_);
@@ -62,6 +70,29 @@ void Conv2d<T>::apply_transposed(const Tensor<T>& g, const Tensor<T>& w, const S
   const kernels::ConvShape s = conv_shape(*this, x_shape, "Convolution " + describe());
   dx = Tensor<T>(x_shape);
   kernels::conv2d_backward_data<T>(s, g.data(), w.data(), dx.data());
+}
+
+template <class T>
+void Conv2d<T>::apply_mapped(const Tensor<T>& x, WeightMap map, T param, const typename AffineLayer<T>::PlainWeights& plain,
+                             const Tensor<T>* b, Tensor<T>& z) const {
+  if constexpr (std::is_same_v<T, float>) {
+    const kernels::ConvShape s = conv_shape(*this, x.shape(), "Convolution " + describe());
+    z = Tensor<T>({s.n, s.oc, s.oh, s.ow});
+    if (kernels::dnnl_conv_forward(s, x.data(), weight_.data(), b ? b->data() : nullptr, z.data(), map, param)) return;
+  }
+  apply(x, plain(), b, z);
+}
+
+template <class T>
+void Conv2d<T>::apply_transposed_mapped(const Tensor<T>& g, WeightMap map, T param,
+                                        const typename AffineLayer<T>::PlainWeights& plain, const Shape& x_shape,
+                                        Tensor<T>& dx) const {
+  if constexpr (std::is_same_v<T, float>) {
+    const kernels::ConvShape s = conv_shape(*this, x_shape, "Convolution " + describe());
+    dx = Tensor<T>(x_shape);
+    if (kernels::dnnl_conv_backward_data(s, g.data(), weight_.data(), dx.data(), map, param)) return;
+  }
+  apply_transposed(g, plain(), x_shape, dx);
 }
 
 template <class T>

@@ -2,6 +2,9 @@
 
 #include <cmath>
 #include <limits>
+#include <vector>
+
+#include "kernels/elementwise.hpp"
 
 namespace lrp {
 
@@ -57,20 +60,59 @@ void Pool2d<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
   const Shape os = output_shape({Shape(x.shape().begin() + 1, x.shape().end())});
   const std::size_t n = x.dim(0), c = os[0], h = x.dim(2), w = x.dim(3), oh = os[1], ow = os[2];
   const Window2d k = window_for(h, w);
+  const long long planes = static_cast<long long>(n * c);
+  const std::size_t hw = h * w, ohw = oh * ow;
+  const T* xp = x.data();
   if (is_max()) {
     out = Tensor<T>({n, c, oh, ow}, -std::numeric_limits<T>::infinity());
-    for (std::size_t p = 0; p < n * c; ++p)
-      for_each_pair(k, h, w, oh, ow, p, [&](std::size_t o, std::size_t i) {
-        if (x[i] > out[o]) out[o] = x[i];
-      });
+    T* yp = out.data();
+    const bool fast2x2 = k.kh == 2 && k.kw == 2 && k.sh == 2 && k.sw == 2 && k.dh == 1 && k.dw == 1 && k.pt == 0 && k.pl == 0 &&
+                         2 * oh <= h && 2 * ow <= w;
+#pragma omp parallel for schedule(static) if (n * c * hw >= 32768)
+    for (long long pp = 0; pp < planes; ++pp) {
+      const std::size_t p = static_cast<std::size_t>(pp);
+      const T* xs = xp + p * hw;
+      T* ys = yp + p * ohw;
+      if (fast2x2) {
+        for (std::size_t oy = 0; oy < oh; ++oy) {
+          const T* r0 = xs + 2 * oy * w;
+          const T* r1 = r0 + w;
+          for (std::size_t ox = 0; ox < ow; ++ox) {
+            // The same comparison order as the general loop (row-major window, strict >).
+            T m = r0[2 * ox];
+            if (r0[2 * ox + 1] > m) m = r0[2 * ox + 1];
+            if (r1[2 * ox] > m) m = r1[2 * ox];
+            if (r1[2 * ox + 1] > m) m = r1[2 * ox + 1];
+            ys[oy * ow + ox] = m;
+          }
+        }
+      } else {
+        for_each_pair(k, h, w, oh, ow, 0, [&](std::size_t o, std::size_t i) {
+          if (xs[i] > ys[o]) ys[o] = xs[i];
+        });
+      }
+    }
   } else {
     out = Tensor<T>({n, c, oh, ow});
-    for (std::size_t p = 0; p < n * c; ++p)
-      for_each_pair(k, h, w, oh, ow, p, [&](std::size_t o, std::size_t i) { out[o] += x[i]; });
-    for (std::size_t p = 0; p < n * c; ++p)
-      for (std::size_t oy = 0; oy < oh; ++oy)
-        for (std::size_t ox = 0; ox < ow; ++ox)
-          out[(p * oh + oy) * ow + ox] /= static_cast<T>(divisor_at(k, h, w, oy, ox));
+    T* yp = out.data();
+    std::vector<T> div(ohw);
+    for (std::size_t oy = 0; oy < oh; ++oy)
+      for (std::size_t ox = 0; ox < ow; ++ox) div[oy * ow + ox] = static_cast<T>(divisor_at(k, h, w, oy, ox));
+    const bool disjoint = k.sh == k.kh && k.sw == k.kw && k.dh == 1 && k.dw == 1 && k.pt == 0 && k.pl == 0 &&
+                          oh * k.kh <= h && ow * k.kw <= w;
+#pragma omp parallel for schedule(static) if (n * c * hw >= 32768)
+    for (long long pp = 0; pp < planes; ++pp) {
+      const std::size_t p = static_cast<std::size_t>(pp);
+      const T* xs = xp + p * hw;
+      T* ys = yp + p * ohw;
+      if (disjoint) {
+        for (std::size_t oy = 0; oy < oh; ++oy)
+          for (std::size_t i = 0; i < k.kh; ++i) kernels::window_row_sum(xs + (oy * k.kh + i) * w, ys + oy * ow, ow, k.kw);
+      } else {
+        for_each_pair(k, h, w, oh, ow, 0, [&](std::size_t o, std::size_t i) { ys[o] += xs[i]; });
+      }
+      for (std::size_t o = 0; o < ohw; ++o) ys[o] /= div[o];
+    }
   }
 }
 

@@ -1,7 +1,18 @@
 // LRP rules for affine layers (Linear, Conv2d), written with the layer's two primitives
 // z = W'x + b' and W'^T g for substituted parameters W'. Formulas: docs/RULES.md.
+//
+// Speed (docs/PERFORMANCE.md): derived parameters and input-independent terms live in the
+// ParamCache; the stored forward output y = Wx + b is reused wherever a rule's z can be written
+// with it (epsilon: z = y; gamma: Wx = y - b; zbox: Wx = y - b); the x- terms are skipped when
+// the input is known to be non-negative (a ReLU output); sign masks, stabilised divisions and
+// coefficients are fused into one pass that writes into the relevance tensor itself when the
+// executor lets the rule consume it; k relevance rows per sample (several targets) share one
+// set of forward-type convolutions.
 #include "rules/affine_rules.hpp"
 
+#include <string>
+
+#include "kernels/elementwise.hpp"
 #include "lrp/core/error.hpp"
 #include "rules/tensor_ops.hpp"
 
@@ -9,29 +20,56 @@ namespace lrp {
 namespace {
 
 template <class T>
+inline T divide(T r, T z, T eps) {
+  return eps == T(0) ? safe_div(r, z) : r / stabilize(z, eps);
+}
+
+template <class T>
 struct Affine {
   const AffineLayer<T>& layer;
   const RuleInput<T>& in;
-  const Tensor<T>& x() const { return *in.inputs[0]; }
+  std::size_t k = in.repeat;
+  // Taken before a fused pass may consume the relevance tensor.
+  std::size_t rows = in.relevance.dim(0);
+  std::size_t per = in.relevance.sample_size();
 
-  // Cached derived parameters.
-  const Tensor<T>& weight(const std::string& key) const {
-    const Tensor<T>& w = layer.weight();
-    return in.cache.get(in.node, "W" + key, [&] { return derive(w, key); });
+  const Tensor<T>& x() const { return *in.inputs[0]; }
+  const Tensor<T>& y() const { return in.output; }
+  const Tensor<T>& r() const { return in.relevance; }
+  std::size_t per_out() const { return per; }
+  // Output channels and positions per channel (Linear: positions = 1).
+  std::size_t channels() const { return layer.bias().size(); }
+  std::size_t plane() const { return per / channels(); }
+
+  // A map of the layer's weights (W+, W-, W^2, W + g W+, ...). Convolutions on the fast path
+  // derive it inside their own cached weight copies; other paths get the tensor from the cache.
+  struct Mapped {
+    WeightMap map;
+    T param;
+    std::string key;  // of the materialised tensor in the ParamCache
+  };
+  static Mapped mapped(WeightMap m, double gamma = 0.0) {
+    switch (m) {
+      case WeightMap::Identity: return {m, T(0), ""};
+      case WeightMap::Positive: return {m, T(0), "+"};
+      case WeightMap::Negative: return {m, T(0), "-"};
+      case WeightMap::Square: return {m, T(0), "^2"};
+      case WeightMap::GammaPositive: return {m, static_cast<T>(gamma), "g+" + std::to_string(gamma)};
+      case WeightMap::GammaNegative: return {m, static_cast<T>(gamma), "g-" + std::to_string(gamma)};
+    }
+    return {WeightMap::Identity, T(0), ""};
   }
-  const Tensor<T>& bias(const std::string& key) const {
-    const Tensor<T>& b = layer.bias();
-    return in.cache.get(in.node, "b" + key, [&] { return derive(b, key); });
+  // Cached materialised parameters.
+  const Tensor<T>& weight(const Mapped& w) const {
+    if (w.map == WeightMap::Identity) return layer.weight();
+    return in.cache.get(in.node, "W" + w.key, [&] { return ops::map(layer.weight(), [&](T v) { return map_weight(w.map, w.param, v); }); });
   }
-  static Tensor<T> derive(const Tensor<T>& w, const std::string& key) {
-    if (key == "+") return ops::positive(w);
-    if (key == "-") return ops::negative(w);
-    if (key == "^2") return ops::map(w, [](T v) { return v * v; });
-    if (key == "1") return Tensor<T>(w.shape(), T(1));
-    // "g+<gamma>" / "g-<gamma>": W + gamma * W+ / W + gamma * W-
-    const T g = static_cast<T>(std::stod(key.substr(2)));
-    const bool plus = key[1] == '+';
-    return ops::map(w, [&](T v) { return v + g * (plus ? (v > T(0) ? v : T(0)) : (v < T(0) ? v : T(0))); });
+  const Tensor<T>& bias(const Mapped& w) const {
+    if (w.map == WeightMap::Identity) return layer.bias();
+    return in.cache.get(in.node, "b" + w.key, [&] { return ops::map(layer.bias(), [&](T v) { return map_weight(w.map, w.param, v); }); });
+  }
+  const Tensor<T>& ones() const {
+    return in.cache.get(in.node, "W1", [&] { return Tensor<T>(layer.weight().shape(), T(1)); });
   }
 
   Tensor<T> forward(const Tensor<T>& x_mod, const Tensor<T>& w, const Tensor<T>* b) const {
@@ -39,137 +77,307 @@ struct Affine {
     layer.apply(x_mod, w, b, z);
     return z;
   }
-  Tensor<T> transposed(const Tensor<T>& g, const Tensor<T>& w) const {
+  Tensor<T> forward(const Tensor<T>& x_mod, const Mapped& w, const Tensor<T>* b) const {
+    if (w.map == WeightMap::Identity) return forward(x_mod, layer.weight(), b);
+    Tensor<T> z;
+    layer.apply_mapped(x_mod, w.map, w.param, [&]() -> const Tensor<T>& { return weight(w); }, b, z);
+    return z;
+  }
+  Tensor<T> transposed(const Tensor<T>& g, const Mapped& w) const {
+    if (w.map == WeightMap::Identity) return transposed(g, layer.weight());
     Tensor<T> dx;
-    layer.apply_transposed(g, w, x().shape(), dx);
+    layer.apply_transposed_mapped(g, w.map, w.param, [&]() -> const Tensor<T>& { return weight(w); }, in.relevance_shape(0), dx);
     return dx;
   }
-  // R / stab(z), with 0/0 → 0 when eps == 0.
-  Tensor<T> ratio(const Tensor<T>& z, T eps, const Tensor<T>* mask_src = nullptr, int mask_sign = 0) const {
-    const Tensor<T>& r = in.relevance;
-    Tensor<T> g(z.shape());
-    for (std::size_t i = 0; i < z.size(); ++i) {
-      if (mask_src) {
-        const T y = (*mask_src)[i];
-        if ((mask_sign > 0 && !(y > T(0))) || (mask_sign < 0 && !(y < T(0)))) continue;
-      }
-      g[i] = eps == T(0) ? safe_div(r[i], z[i]) : r[i] / stabilize(z[i], eps);
-    }
+  // W^T g for g of the relevance's shape; the result has the input's shape times k rows.
+  Tensor<T> transposed(const Tensor<T>& g, const Tensor<T>& w) const {
+    Tensor<T> dx;
+    layer.apply_transposed(g, w, in.relevance_shape(0), dx);
+    return dx;
+  }
+  // An input-independent z for one sample, [1, out...], cached per input shape.
+  template <class F>
+  const Tensor<T>& constant(const std::string& key, F&& make) const {
+    const Shape& xs = in.input_shape(0);
+    return in.cache.get(in.node, key + "@" + shape_str(Shape(xs.begin() + 1, xs.end())), std::forward<F>(make));
+  }
+  // A [1, ...] tensor of the input's per-sample shape filled by f(channel).
+  template <class F>
+  Tensor<T> sample_like_input(F&& f) const {
+    Shape s = in.input_shape(0);
+    s[0] = 1;
+    Tensor<T> t(s);
+    const std::size_t c = s.size() > 1 ? s[1] : 1, p = t.size() / c;
+    for (std::size_t i = 0; i < t.size(); ++i) t[i] = f(i / p);
+    return t;
+  }
+
+  // The tensor the fused ratio writes into: the relevance itself when the rule may consume it.
+  Tensor<T> ratio_target(bool consume) const {
+    if (consume && in.relevance_scratch) return std::move(*in.relevance_scratch);
+    return Tensor<T>(in.relevance.shape());
+  }
+  // g[r, j] = coef * R[r, j] / stab(z[r / k, j]), z with N rows, or 1 row (shared by all).
+  Tensor<T> ratio(const Tensor<T>& z, T eps, T coef, bool consume) const {
+    const T* rp = in.relevance.data();
+    const std::size_t zdiv = z.dim(0) == 1 ? rows : k;
+    Tensor<T> g = ratio_target(consume);
+    T* gp = g.data();
+    const T* zp = z.data();
+    ops::for_chunks(rows, per, [&](std::size_t row, std::size_t b, std::size_t e) {
+      kernels::ratio(rp + row * per + b, zp + (row / zdiv) * per + b, gp + row * per + b, e - b, eps, coef);
+    });
     return g;
+  }
+  // f(row, sample, channel, begin, end) over the relevance's rows, channels and positions.
+  template <class F>
+  void for_planes(F&& f) const {
+    const std::size_t c = channels(), p = plane();
+    ops::for_chunks(rows * c, p, [&](std::size_t rc, std::size_t b, std::size_t e) { f(rc / c, rc / c / k, rc % c, b, e); });
   }
 };
 
-// ZBox bounds as a tensor of x's shape: a scalar, or one value per channel (dim 1).
+// x- and x+ of a signed input in one pass.
 template <class T>
-Tensor<T> bound_tensor(const std::vector<double>& v, const Tensor<T>& x, const std::string& what) {
-  Tensor<T> b(x.shape());
-  if (v.size() == 1) {
-    b.fill(static_cast<T>(v[0]));
-    return b;
-  }
-  if (x.rank() < 2 || v.size() != x.dim(1))
+void split_signs(const Tensor<T>& x, Tensor<T>& xp, Tensor<T>& xn) {
+  xp = Tensor<T>(x.shape());
+  xn = Tensor<T>(x.shape());
+  const T* a = x.data();
+  T* p = xp.data();
+  T* n = xn.data();
+  ops::for_range(x.size(), [&](std::size_t b, std::size_t e) {
+    for (std::size_t i = b; i < e; ++i) {
+      p[i] = a[i] > T(0) ? a[i] : T(0);
+      n[i] = a[i] < T(0) ? a[i] : T(0);
+    }
+  });
+}
+
+// out[r] = a[r] * u[r / k] + b[r] * v[r / k]  (written into a)
+template <class T>
+void combine2(Tensor<T>& a, const Tensor<T>& u, const Tensor<T>& b, const Tensor<T>& v, std::size_t k) {
+  const std::size_t per = u.sample_size();
+  T* ap = a.data();
+  const T *bp = b.data(), *up = u.data(), *vp = v.data();
+  ops::for_chunks(a.size() / per, per, [&](std::size_t r, std::size_t s, std::size_t e) {
+    kernels::combine2(ap + r * per + s, up + (r / k) * per + s, bp + r * per + s, vp + (r / k) * per + s, e - s);
+  });
+}
+
+// ZBox bounds as a per-channel function: a scalar, or one value per channel (dim 1).
+template <class T>
+std::vector<T> channel_bounds(const std::vector<double>& v, const Shape& xs, const std::string& what) {
+  const std::size_t c = xs.size() < 2 ? 1 : xs[1];
+  if (v.size() == 1) return std::vector<T>(c, static_cast<T>(v[0]));
+  if (xs.size() < 2 || v.size() != c)
     throw ConfigError("zbox " + what + " bounds have " + std::to_string(v.size()) + " values, the input has " +
-                      std::to_string(x.rank() < 2 ? 0 : x.dim(1)) + " channels");
-  const std::size_t c = x.dim(1), plane = x.sample_size() / c;
-  for (std::size_t i = 0; i < b.size(); ++i) b[i] = static_cast<T>(v[(i / plane) % c]);
-  return b;
+                      std::to_string(xs.size() < 2 ? 0 : c) + " channels");
+  std::vector<T> out(c);
+  for (std::size_t i = 0; i < c; ++i) out[i] = static_cast<T>(v[i]);
+  return out;
+}
+
+template <class T>
+Tensor<T> epsilon(const Affine<T>& a, T eps) {
+  Tensor<T> g = a.ratio(a.y(), eps, T(1), true);
+  Tensor<T> r = a.transposed(g, a.layer.weight());
+  ops::mul_bcast(r, a.x(), a.k);
+  return r;
 }
 
 // alpha * [x+ W+^T(R/p) + x- W-^T(R/p)] - beta * [x+ W-^T(R/q) + x- W+^T(R/q)], with
 // p = W+x+ + W-x- + b+, q = W-x+ + W+x- + b-. Negative inputs are skipped when there are none.
 template <class T>
 Tensor<T> alpha_beta(const Affine<T>& a, T alpha, T beta, T eps) {
+  using A = Affine<T>;
   const Tensor<T>& x = a.x();
-  const bool signed_input = !ops::non_negative(x);
-  const Tensor<T> xp = signed_input ? ops::positive(x) : x;
-  const Tensor<T> xn = signed_input ? ops::negative(x) : Tensor<T>();
-  const Tensor<T>& wp = a.weight("+");
-  const Tensor<T>& wn = a.weight("-");
-  Tensor<T> out(x.shape());
-  const auto part = [&](const Tensor<T>& w_on_pos, const Tensor<T>& w_on_neg, const Tensor<T>& b, T coef) {
-    Tensor<T> z = a.forward(xp, w_on_pos, &b);
-    if (signed_input) ops::add_into(z, a.forward(xn, w_on_neg, nullptr));
-    const Tensor<T> g = a.ratio(z, eps);
-    Tensor<T> r = a.transposed(g, w_on_pos);
-    ops::mul_into(r, xp);
-    if (signed_input) {
-      Tensor<T> rn = a.transposed(g, w_on_neg);
-      ops::mul_into(rn, xn);
-      ops::add_into(r, rn);
+  const typename A::Mapped wp = A::mapped(WeightMap::Positive), wn = A::mapped(WeightMap::Negative);
+  if (a.in.input_non_negative(0)) {
+    Tensor<T> r, zp;
+    if (alpha != T(0)) {
+      zp = a.forward(x, wp, &a.bias(wp));
+      r = a.transposed(a.ratio(zp, eps, alpha, beta == T(0)), wp);
     }
-    ops::add_into(out, r, coef);
+    if (beta != T(0)) {
+      // x >= 0: y = z+ + z-, so z- = y - z+ without a convolution with W- (its float32 error
+      // stays at the level of the direct computation, docs/PERFORMANCE.md).
+      Tensor<T> z;
+      if (!zp.empty()) {
+        z = a.y();
+        ops::add_into(z, zp, T(-1));
+      } else {
+        z = a.forward(x, wn, &a.bias(wn));
+      }
+      Tensor<T> rn = a.transposed(a.ratio(z, eps, -beta, true), wn);
+      if (r.empty()) r = std::move(rn);
+      else ops::add_into(r, rn);
+    }
+    if (r.empty()) return Tensor<T>(a.in.relevance_shape(0));
+    ops::mul_bcast(r, x, a.k);
+    return r;
+  }
+  Tensor<T> xp, xn;
+  split_signs(x, xp, xn);
+  Tensor<T> out;
+  const auto part = [&](const typename A::Mapped& w_on_pos, const typename A::Mapped& w_on_neg, const Tensor<T>& b, T coef,
+                        bool last) {
+    Tensor<T> z = a.forward(xp, w_on_pos, &b);
+    ops::add_into(z, a.forward(xn, w_on_neg, nullptr));
+    const Tensor<T> g = a.ratio(z, eps, coef, last);
+    Tensor<T> r = a.transposed(g, w_on_pos);
+    combine2(r, xp, a.transposed(g, w_on_neg), xn, a.k);
+    if (out.empty()) out = std::move(r);
+    else ops::add_into(out, r);
   };
-  if (alpha != T(0)) part(wp, wn, a.bias("+"), alpha);
-  if (beta != T(0)) part(wn, wp, a.bias("-"), -beta);
+  if (alpha != T(0)) part(wp, wn, a.bias(wp), alpha, beta == T(0));
+  if (beta != T(0)) part(wn, wp, a.bias(wn), -beta, true);
+  if (out.empty()) return Tensor<T>(a.in.relevance_shape(0));
   return out;
 }
 
+// Generalised gamma rule (Zennit): outputs with y > 0 take p = (W + gW+) x+ + (W + gW-) x- +
+// b + g b+, outputs with y < 0 take q = (W + gW-) x+ + (W + gW+) x- + b + g b-.
 template <class T>
 Tensor<T> gamma_rule(const Affine<T>& a, double gamma, T eps) {
+  using A = Affine<T>;
   const Tensor<T>& x = a.x();
-  const std::string gs = std::to_string(gamma);
-  const Tensor<T>& wa = a.weight("g+" + gs);  // W + gamma W+
-  const Tensor<T>& wb = a.weight("g-" + gs);  // W + gamma W-
-  const Tensor<T>& ba = a.bias("g+" + gs);
-  const Tensor<T>& bb = a.bias("g-" + gs);
-  const bool signed_input = !ops::non_negative(x);
-  const Tensor<T> xp = signed_input ? ops::positive(x) : x;
-  const Tensor<T> xn = signed_input ? ops::negative(x) : Tensor<T>();
-  // Outputs with z > 0 take the positive-gamma pair, outputs with z < 0 the negative one.
+  const typename A::Mapped wa = A::mapped(WeightMap::GammaPositive, gamma);  // W + gamma W+
+  const typename A::Mapped wb = A::mapped(WeightMap::GammaNegative, gamma);  // W + gamma W-
+  const T g = static_cast<T>(gamma);
+  const std::size_t per = a.per_out(), pl = a.plane();
+  const Tensor<T>& y = a.y();
+  const Tensor<T>& rel = a.r();
+  if (a.in.input_non_negative(0)) {
+    // x >= 0: W x = y - b, so with c = W+ x: p = y + g (c + b+), q = y + g (y - b - c + b-).
+    // One convolution instead of two, and no x- terms.
+    const Tensor<T> c = a.forward(x, A::mapped(WeightMap::Positive), nullptr);
+    const Tensor<T>& b = a.layer.bias();
+    Tensor<T> g3(rel.shape());
+    const T* rp = rel.data();
+    Tensor<T> g1 = a.ratio_target(true);
+    T *g1p = g1.data(), *g3p = g3.data();
+    a.for_planes([&](std::size_t row, std::size_t n, std::size_t ch, std::size_t s, std::size_t e) {
+      const std::size_t ro = row * per + ch * pl + s, so = n * per + ch * pl + s;
+      kernels::gamma_ratio(rp + ro, y.data() + so, c.data() + so, g1p + ro, g3p + ro, e - s, g, eps, b[ch]);
+    });
+    Tensor<T> r = a.transposed(g1, wa);
+    ops::add_into(r, a.transposed(g3, wb));
+    ops::mul_bcast(r, x, a.k);
+    return r;
+  }
+  const Tensor<T>& ba = a.bias(wa);
+  const Tensor<T>& bb = a.bias(wb);
+  Tensor<T> xp, xn;
+  split_signs(x, xp, xn);
   Tensor<T> p = a.forward(xp, wa, &ba);
   Tensor<T> q = a.forward(xp, wb, &bb);
-  if (signed_input) {
-    ops::add_into(p, a.forward(xn, wb, nullptr));
-    ops::add_into(q, a.forward(xn, wa, nullptr));
-  }
-  const Tensor<T> g1 = a.ratio(p, eps, &a.in.output, +1);
-  const Tensor<T> g3 = a.ratio(q, eps, &a.in.output, -1);
+  ops::add_into(p, a.forward(xn, wb, nullptr));
+  ops::add_into(q, a.forward(xn, wa, nullptr));
+  Tensor<T> g1(rel.shape()), g3(rel.shape());
+  ops::for_chunks(a.rows, per, [&](std::size_t row, std::size_t s, std::size_t e) {
+    const std::size_t ro = row * per, so = (row / a.k) * per;
+    for (std::size_t j = s; j < e; ++j) {
+      const T yv = y[so + j];
+      g1[ro + j] = yv > T(0) ? divide(rel[ro + j], p[so + j], eps) : T(0);
+      g3[ro + j] = yv < T(0) ? divide(rel[ro + j], q[so + j], eps) : T(0);
+    }
+  });
   Tensor<T> rp = a.transposed(g1, wa);
   ops::add_into(rp, a.transposed(g3, wb));
-  ops::mul_into(rp, xp);
-  if (signed_input) {
-    Tensor<T> rn = a.transposed(g1, wb);
-    ops::add_into(rn, a.transposed(g3, wa));
-    ops::mul_into(rn, xn);
-    ops::add_into(rp, rn);
-  }
+  Tensor<T> rn = a.transposed(g1, wb);
+  ops::add_into(rn, a.transposed(g3, wa));
+  combine2(rp, xp, rn, xn, a.k);
   return rp;
 }
 
+// z = Wx - W+ lo - W- hi (the bias cancels); Wx = y - b from the forward, the bound terms are
+// input-independent and cached. R = x (W^T g) - lo (W+^T g) - hi (W-^T g)
+//                                 = (x - hi) A + (hi - lo) B with A = W^T g, B = W+^T g.
 template <class T>
 Tensor<T> zbox(const Affine<T>& a, const Rule& rule, T eps) {
   const Tensor<T>& x = a.x();
-  const Tensor<T> lo = bound_tensor(rule.low, x, "low");
-  const Tensor<T> hi = bound_tensor(rule.high, x, "high");
+  const Shape& xs = a.in.input_shape(0);
+  const std::vector<T> lo = channel_bounds<T>(rule.low, xs, "low");
+  const std::vector<T> hi = channel_bounds<T>(rule.high, xs, "high");
+  using A = Affine<T>;
   const Tensor<T>& w = a.layer.weight();
-  const Tensor<T>& wp = a.weight("+");
-  const Tensor<T>& wn = a.weight("-");
-  Tensor<T> z = a.forward(x, w, nullptr);  // the bias cancels out of z - z_low - z_high
-  ops::add_into(z, a.forward(lo, wp, nullptr), T(-1));
-  ops::add_into(z, a.forward(hi, wn, nullptr), T(-1));
-  const Tensor<T> g = a.ratio(z, eps);
+  const typename A::Mapped wp = A::mapped(WeightMap::Positive), wn = A::mapped(WeightMap::Negative);
+  std::string key = "zbox";
+  for (T v : lo) key += "," + std::to_string(v);
+  key += ";";
+  for (T v : hi) key += "," + std::to_string(v);
+  const Tensor<T>& zlh = a.constant(key, [&] {
+    Tensor<T> z = a.forward(a.sample_like_input([&](std::size_t c) { return lo[c]; }), wp, nullptr);
+    ops::add_into(z, a.forward(a.sample_like_input([&](std::size_t c) { return hi[c]; }), wn, nullptr));
+    return z;
+  });
+  const Tensor<T>& y = a.y();
+  const Tensor<T>& b = a.layer.bias();
+  const std::size_t per = a.per_out(), pl = a.plane();
+  const T* rp = a.r().data();
+  Tensor<T> g = a.ratio_target(true);
+  T* gp = g.data();
+  a.for_planes([&](std::size_t row, std::size_t n, std::size_t ch, std::size_t s, std::size_t e) {
+    const std::size_t ro = row * per + ch * pl + s, so = n * per + ch * pl + s, co = ch * pl + s;
+    kernels::ratio_shifted(rp + ro, y.data() + so, zlh.data() + co, gp + ro, e - s, b[ch], eps);
+  });
   Tensor<T> r = a.transposed(g, w);
-  ops::mul_into(r, x);
-  Tensor<T> rl = a.transposed(g, wp);
-  ops::mul_into(rl, lo);
-  Tensor<T> rh = a.transposed(g, wn);
-  ops::mul_into(rh, hi);
-  ops::add_into(r, rl, T(-1));
-  ops::add_into(r, rh, T(-1));
+  const Tensor<T> bq = a.transposed(g, wp);
+  const std::size_t rows = r.dim(0), per_in = r.sample_size();
+  const std::size_t c = xs.size() > 1 ? xs[1] : 1, pin = per_in / c;
+  T* out = r.data();
+  ops::for_chunks(rows * c, pin, [&](std::size_t rc, std::size_t s, std::size_t e) {
+    const std::size_t row = rc / c, ch = rc % c;
+    const std::size_t ro = row * per_in + ch * pin, so = (row / a.k) * per_in + ch * pin;
+    kernels::zbox_combine(out + ro + s, x.data() + so + s, bq.data() + ro + s, e - s, lo[ch], hi[ch]);
+  });
   return r;
 }
 
-// Flat and w^2: relevance spread by constant (ones) or squared weights, independent of x.
+// Flat and w^2: relevance spread by constant (ones) or squared weights, independent of x; the
+// denominator z = W' 1 (+ b') is computed once per input shape and cached.
 template <class T>
-Tensor<T> weight_only(const Affine<T>& a, const std::string& key, bool with_bias, T eps) {
-  const Tensor<T> ones(a.x().shape(), T(1));
-  const Tensor<T>& w = a.weight(key);
-  const Tensor<T>* b = with_bias ? &a.bias(key) : nullptr;
-  const Tensor<T> z = a.forward(ones, w, b);
-  return a.transposed(a.ratio(z, eps), w);
+Tensor<T> weight_only(const Affine<T>& a, bool square, bool with_bias, T eps) {
+  using A = Affine<T>;
+  const typename A::Mapped sq = A::mapped(WeightMap::Square);
+  const Tensor<T>* b = with_bias ? &a.bias(sq) : nullptr;
+  const std::string key = square ? (with_bias ? "z^2b" : "z^2") : "z1";
+  const Tensor<T>& z = a.constant(key, [&] {
+    const Tensor<T> ones = a.sample_like_input([](std::size_t) { return T(1); });
+    return square ? a.forward(ones, sq, b) : a.forward(ones, a.ones(), nullptr);
+  });
+  Tensor<T> g = a.ratio(z, eps, T(1), true);
+  return square ? a.transposed(g, sq) : a.transposed(g, a.ones());
 }
 
 }  // namespace
+
+RuleNeeds affine_rule_needs(const Rule& rule) {
+  RuleNeeds n;
+  n.repeat = true;
+  switch (rule.kind) {
+    case RuleKind::Gradient:
+    case RuleKind::DeconvNet:
+    case RuleKind::GuidedBackprop:
+    case RuleKind::Flat:
+    case RuleKind::WSquare:
+      n.inputs = false;
+      n.output = false;
+      break;
+    case RuleKind::AlphaBeta:
+      n.output = rule.beta != 0.0 && rule.alpha != 0.0;  // z- = y - z+ (x >= 0)
+      break;
+    case RuleKind::ZPlus:
+      n.output = false;
+      break;
+    case RuleKind::Pass:
+      n.repeat = false;
+      break;
+    default:
+      break;
+  }
+  return n;
+}
 
 template <class T>
 std::vector<Tensor<T>> affine_relevance(const Rule& rule, const AffineLayer<T>& layer, const RuleInput<T>& in) {
@@ -181,11 +389,8 @@ std::vector<Tensor<T>> affine_relevance(const Rule& rule, const AffineLayer<T>& 
     case RuleKind::GuidedBackprop:
       return {a.transposed(in.relevance, layer.weight())};
     case RuleKind::Epsilon:
-    case RuleKind::Norm: {
-      Tensor<T> r = a.transposed(a.ratio(in.output, eps), layer.weight());
-      ops::mul_into(r, a.x());
-      return {std::move(r)};
-    }
+    case RuleKind::Norm:
+      return {epsilon(a, eps)};
     case RuleKind::AlphaBeta:
       return {alpha_beta(a, static_cast<T>(rule.alpha), static_cast<T>(rule.beta), eps)};
     case RuleKind::ZPlus:
@@ -195,9 +400,9 @@ std::vector<Tensor<T>> affine_relevance(const Rule& rule, const AffineLayer<T>& 
     case RuleKind::ZBox:
       return {zbox(a, rule, eps)};
     case RuleKind::Flat:
-      return {weight_only(a, "1", false, eps)};
+      return {weight_only(a, false, false, eps)};
     case RuleKind::WSquare:
-      return {weight_only(a, "^2", rule.style == StabilizerStyle::Zennit, eps)};
+      return {weight_only(a, true, rule.style == StabilizerStyle::Zennit, eps)};
     case RuleKind::Pass:
       break;
   }

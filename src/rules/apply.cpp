@@ -3,14 +3,49 @@
 // layers pass it through for LRP rules.
 #include "lrp/rules/apply.hpp"
 
+#include <type_traits>
+
+#include "kernels/dnnl_conv.hpp"
 #include "lrp/core/error.hpp"
 #include "lrp/layers/activation.hpp"
 #include "lrp/layers/batch_norm.hpp"
+#include "lrp/layers/reshape.hpp"
 #include "rules/affine_rules.hpp"
 #include "rules/pool_rules.hpp"
 #include "rules/tensor_ops.hpp"
 
 namespace lrp {
+
+template <class T>
+ParamCache<T>::~ParamCache() {
+  clear();
+}
+
+template <class T>
+void ParamCache<T>::clear() {
+  if constexpr (std::is_same_v<T, float>)
+    for (const auto& kv : cache_) kernels::dnnl_conv_forget_weights(kv.second.data());
+  cache_.clear();
+}
+
+template <class T>
+std::size_t ParamCache<T>::bytes() const {
+  std::size_t n = 0;
+  for (const auto& kv : cache_) n += kv.second.size() * sizeof(T);
+  return n;
+}
+
+template <class T>
+bool RuleInput<T>::input_non_negative(std::size_t k) const {
+  if (k < non_negative.size() && non_negative[k]) return true;
+  return ops::non_negative(*inputs[k]);
+}
+
+template class ParamCache<float>;
+template class ParamCache<double>;
+template struct RuleInput<float>;
+template struct RuleInput<double>;
+
 namespace {
 
 template <class T>
@@ -24,17 +59,31 @@ bool is_lrp(RuleKind k) {
   return k != RuleKind::Gradient && k != RuleKind::DeconvNet && k != RuleKind::GuidedBackprop;
 }
 
+// The relevance itself, without a copy when the executor lets the rule consume it.
+template <class T>
+Tensor<T> pass_through(const RuleInput<T>& in) {
+  if (in.relevance_scratch) return std::move(*in.relevance_scratch);
+  return in.relevance;
+}
+
 template <class T>
 std::vector<Tensor<T>> activation_relevance(const Rule& rule, const Activation<T>& act, const RuleInput<T>& in) {
   const Tensor<T>& r = in.relevance;
-  if (rule.kind == RuleKind::DeconvNet && act.is_relu()) return {ops::positive(r)};
+  if (rule.kind == RuleKind::DeconvNet && act.is_relu()) {
+    Tensor<T> out = pass_through(in);
+    T* p = out.data();
+    ops::for_range(out.size(), [&](std::size_t b, std::size_t e) {
+      for (std::size_t i = b; i < e; ++i) p[i] = p[i] > T(0) ? p[i] : T(0);
+    });
+    return {std::move(out)};
+  }
   if (rule.kind == RuleKind::GuidedBackprop && act.is_relu()) {
     std::vector<Tensor<T>> din = gradient(in);
     for (std::size_t i = 0; i < r.size(); ++i)
       if (!(r[i] > T(0))) din[0][i] = T(0);
     return din;
   }
-  if (is_lrp(rule.kind)) return {r};
+  if (is_lrp(rule.kind)) return {pass_through(in)};
   return gradient(in);
 }
 
@@ -50,7 +99,7 @@ std::vector<Tensor<T>> batch_norm_relevance(const Rule& rule, const BatchNorm<T>
       out[i] = bn.scale()[(i / plane) % c] * x[i] * in.relevance[i] / stabilize(in.output[i], eps);
     return {std::move(out)};
   }
-  if (is_lrp(rule.kind)) return {in.relevance};
+  if (is_lrp(rule.kind)) return {pass_through(in)};
   return gradient(in);
 }
 
@@ -58,21 +107,77 @@ std::vector<Tensor<T>> batch_norm_relevance(const Rule& rule, const BatchNorm<T>
 // rule on its Sum module); the gradient copies it to every input.
 template <class T>
 std::vector<Tensor<T>> add_relevance(const Rule& rule, const RuleInput<T>& in) {
-  if (!is_lrp(rule.kind) || rule.kind == RuleKind::Pass) return gradient(in);
+  if (!is_lrp(rule.kind) || rule.kind == RuleKind::Pass) {
+    std::vector<Tensor<T>> out(in.inputs.size(), in.relevance);
+    return out;
+  }
   const T eps = static_cast<T>(rule.kind == RuleKind::Epsilon || rule.kind == RuleKind::Norm ? rule.epsilon : 1e-6);
   const Tensor<T>& y = in.output;
-  Tensor<T> g(y.shape());
-  for (std::size_t i = 0; i < y.size(); ++i) g[i] = in.relevance[i] / stabilize(y[i], eps);
+  const std::size_t per = y.sample_size(), rows = in.relevance.dim(0), k = in.repeat;
+  const T* rp = in.relevance.data();
+  const T* yp = y.data();
+  Tensor<T> g(in.relevance.shape());
+  T* gp = g.data();
+  ops::for_chunks(rows, per, [&](std::size_t r, std::size_t b, std::size_t e) {
+    const T* yr = yp + (r / k) * per;
+    for (std::size_t i = b; i < e; ++i) gp[r * per + i] = rp[r * per + i] / stabilize(yr[i], eps);
+  });
   std::vector<Tensor<T>> out;
-  for (const Tensor<T>* x : in.inputs) {
-    Tensor<T> r = g;
-    ops::mul_into(r, *x);
+  for (std::size_t j = 0; j < in.inputs.size(); ++j) {
+    Tensor<T> r = j + 1 == in.inputs.size() ? std::move(g) : g;
+    ops::mul_bcast(r, *in.inputs[j], k);
     out.push_back(std::move(r));
   }
   return out;
 }
 
+// Flatten / Reshape: the relevance gets the input's shape (only shapes are needed).
+template <class T>
+std::vector<Tensor<T>> reshape_relevance(const RuleInput<T>& in) {
+  const Shape xs = in.relevance_shape(0);
+  if (in.layer.kind() == LayerKind::Flatten && static_cast<const Flatten<T>&>(in.layer).channels_last() && xs.size() == 4) {
+    Tensor<T> r = in.relevance.reshaped({xs[0], xs[2], xs[3], xs[1]});
+    return {nhwc_to_nchw(r)};
+  }
+  Tensor<T> r = pass_through(in);
+  r.reshape(xs);
+  return {std::move(r)};
+}
+
 }  // namespace
+
+template <class T>
+RuleNeeds rule_needs(const Rule& rule, const Layer<T>& layer) {
+  RuleNeeds nothing;
+  nothing.inputs = nothing.output = false;
+  nothing.repeat = true;
+  switch (layer.kind()) {
+    case LayerKind::Linear:
+    case LayerKind::Conv2d:
+      return affine_rule_needs(rule);
+    case LayerKind::Pool2d:
+      return pool_rule_needs(rule);
+    case LayerKind::Activation:
+      if (rule.kind == RuleKind::DeconvNet && static_cast<const Activation<T>&>(layer).is_relu()) return nothing;
+      if (rule.kind != RuleKind::GuidedBackprop && is_lrp(rule.kind)) return nothing;
+      return {};
+    case LayerKind::SoftMax:
+      return is_lrp(rule.kind) ? nothing : RuleNeeds{};
+    case LayerKind::BatchNorm:
+      if (rule.kind == RuleKind::Epsilon || rule.kind == RuleKind::Norm || !is_lrp(rule.kind)) return {};
+      return nothing;
+    case LayerKind::Add:
+      if (!is_lrp(rule.kind) || rule.kind == RuleKind::Pass) return nothing;
+      return {true, true, true};
+    case LayerKind::Flatten:
+    case LayerKind::Reshape:
+      return nothing;
+    case LayerKind::Concat:
+    case LayerKind::Pad:
+      return {};
+  }
+  return {};
+}
 
 template <class T>
 std::vector<Tensor<T>> apply_rule(const Rule& rule, const RuleInput<T>& in) {
@@ -87,7 +192,7 @@ std::vector<Tensor<T>> apply_rule(const Rule& rule, const RuleInput<T>& in) {
     case LayerKind::Activation:
       return activation_relevance(rule, static_cast<const Activation<T>&>(layer), in);
     case LayerKind::SoftMax:
-      if (is_lrp(rule.kind)) return {in.relevance};
+      if (is_lrp(rule.kind)) return {pass_through(in)};
       return gradient(in);
     case LayerKind::BatchNorm:
       return batch_norm_relevance(rule, static_cast<const BatchNorm<T>&>(layer), in);
@@ -95,6 +200,7 @@ std::vector<Tensor<T>> apply_rule(const Rule& rule, const RuleInput<T>& in) {
       return add_relevance(rule, in);
     case LayerKind::Flatten:
     case LayerKind::Reshape:
+      return reshape_relevance(in);
     case LayerKind::Concat:
     case LayerKind::Pad:
       return gradient(in);
@@ -102,6 +208,8 @@ std::vector<Tensor<T>> apply_rule(const Rule& rule, const RuleInput<T>& in) {
   throw ConfigError("rule '" + rule.text + "' cannot be applied to a " + layer.type_name() + " layer");
 }
 
+template RuleNeeds rule_needs(const Rule&, const Layer<float>&);
+template RuleNeeds rule_needs(const Rule&, const Layer<double>&);
 template std::vector<Tensor<float>> apply_rule(const Rule&, const RuleInput<float>&);
 template std::vector<Tensor<double>> apply_rule(const Rule&, const RuleInput<double>&);
 

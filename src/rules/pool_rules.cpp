@@ -2,149 +2,221 @@
 // epsilon family becomes Zennit's Norm rule (or the toolbox's rule on the window sum), alpha-beta
 // splits positive and negative inputs, flat and w^2 spread uniformly. Max pools route relevance
 // to the maximum (toolbox: split among ties; Zennit: the gradient, i.e. the first maximum).
+//
+// Every rule works plane by plane (one sample-channel at a time, planes spread over the OpenMP
+// threads) and takes k relevance rows per sample (several targets) without copying the input.
 #include "rules/pool_rules.hpp"
 
 #include <vector>
 
+#include "kernels/elementwise.hpp"
 #include "lrp/core/error.hpp"
 
 namespace lrp {
 namespace {
 
 template <class T>
-struct PoolGeometry {
-  std::size_t planes, h, w, oh, ow;
-  Window2d k;
+struct PoolPlanes {
+  const Pool2d<T>& pool;
+  const RuleInput<T>& in;
+  std::size_t c, h, w, oh, ow, k, rel_planes;
+  Window2d win;
+  std::vector<T> divisor, count;  // per output position (same for every plane)
+
+  PoolPlanes(const Pool2d<T>& p, const RuleInput<T>& ri) : pool(p), in(ri) {
+    const Shape& xs = in.input_shape(0);
+    const Shape& rs = in.relevance.shape();
+    c = xs[1];
+    h = xs[2];
+    w = xs[3];
+    oh = rs[2];
+    ow = rs[3];
+    k = in.repeat;
+    rel_planes = rs[0] * c;
+    win = pool.window_for(h, w);
+    count.assign(oh * ow, T(0));
+    Pool2d<T>::for_each_pair(win, h, w, oh, ow, 0, [&](std::size_t o, std::size_t) { count[o] += T(1); });
+    if (!pool.is_max()) {
+      divisor.resize(oh * ow);
+      for (std::size_t oy = 0; oy < oh; ++oy)
+        for (std::size_t ox = 0; ox < ow; ++ox) divisor[oy * ow + ox] = static_cast<T>(pool.divisor_at(win, h, w, oy, ox));
+    }
+  }
+  // Calls f(x plane, y plane, relevance plane, output plane, coefficient buffer) for every
+  // relevance plane; the output tensor has the relevance's batch and the input's plane size.
+  template <class F>
+  Tensor<T> run(F&& f) const {
+    Tensor<T> out(in.relevance_shape(0));
+    const T* x = in.inputs[0]->data();
+    const T* y = in.output.data();
+    const T* r = in.relevance.data();
+    T* o = out.data();
+    const long long planes = static_cast<long long>(rel_planes);
+    const std::size_t hw = h * w, ohw = oh * ow;
+#pragma omp parallel if (rel_planes * hw >= 32768)
+    {
+      std::vector<T> buf(ohw);
+#pragma omp for schedule(static)
+      for (long long pp = 0; pp < planes; ++pp) {
+        const std::size_t p = static_cast<std::size_t>(pp);
+        const std::size_t data_plane = (p / c / k) * c + p % c;
+        f(x + data_plane * hw, y + data_plane * ohw, r + p * ohw, o + p * hw, buf.data());
+      }
+    }
+    return out;
+  }
+  template <class F>
+  void pairs(F&& f) const {
+    if (!disjoint()) {
+      Pool2d<T>::for_each_pair(win, h, w, oh, ow, 0, f);
+      return;
+    }
+    // Windows tile the plane without overlap or padding: plain nested loops.
+    const std::size_t kh = win.kh, kw = win.kw;
+    for (std::size_t oy = 0; oy < oh; ++oy)
+      for (std::size_t ox = 0; ox < ow; ++ox) {
+        const std::size_t o = oy * ow + ox, base = oy * kh * w + ox * kw;
+        for (std::size_t i = 0; i < kh; ++i)
+          for (std::size_t j = 0; j < kw; ++j) f(o, base + i * w + j);
+      }
+  }
+  bool disjoint() const {
+    return win.sh == win.kh && win.sw == win.kw && win.dh == 1 && win.dw == 1 && win.pt == 0 && win.pl == 0 &&
+           oh * win.kh <= h && ow * win.kw <= w;
+  }
+  // out[i] += (x ? x[i] : 1) * c[o] over every (o, i) pair.
+  void spread(const T* x, const T* coef, T* out) const {
+    if (!disjoint()) {
+      if (x) pairs([&](std::size_t o, std::size_t i) { out[i] += x[i] * coef[o]; });
+      else pairs([&](std::size_t o, std::size_t i) { out[i] += coef[o]; });
+      return;
+    }
+    const std::size_t kh = win.kh, kw = win.kw;
+    for (std::size_t oy = 0; oy < oh; ++oy)
+      for (std::size_t i = 0; i < kh; ++i) {
+        const std::size_t row = (oy * kh + i) * w;
+        kernels::window_row_spread(x ? x + row : nullptr, coef + oy * ow, out + row, ow, kw);
+      }
+  }
+  // s[o] = sum of x over window o.
+  void window_sum(const T* x, T* s) const {
+    std::fill(s, s + oh * ow, T(0));
+    if (!disjoint()) {
+      pairs([&](std::size_t o, std::size_t i) { s[o] += x[i]; });
+      return;
+    }
+    for (std::size_t oy = 0; oy < oh; ++oy)
+      for (std::size_t i = 0; i < win.kh; ++i) kernels::window_row_sum(x + (oy * win.kh + i) * w, s + oy * ow, ow, win.kw);
+  }
 };
 
 template <class T>
-PoolGeometry<T> geometry(const Pool2d<T>& pool, const Tensor<T>& x, const Tensor<T>& y) {
-  return {x.dim(0) * x.dim(1), x.dim(2), x.dim(3), y.dim(2), y.dim(3), pool.window_for(x.dim(2), x.dim(3))};
-}
-
-// out_i = sum over windows j containing i of (x_i or 1) * per_output_j
-template <class T>
-Tensor<T> spread(const PoolGeometry<T>& g, const Tensor<T>& x, const std::vector<T>& per_output, bool times_x) {
-  Tensor<T> out(x.shape());
-  for (std::size_t p = 0; p < g.planes; ++p)
-    Pool2d<T>::for_each_pair(g.k, g.h, g.w, g.oh, g.ow, p, [&](std::size_t o, std::size_t i) {
-      out[i] += (times_x ? x[i] : T(1)) * per_output[o];
-    });
-  return out;
-}
-
-// Window sums S_j and counts n_j of non-padding inputs.
-template <class T>
-void window_stats(const PoolGeometry<T>& g, const Tensor<T>& x, std::vector<T>& sum, std::vector<T>& pos,
-                  std::vector<T>& count, std::size_t outputs) {
-  sum.assign(outputs, T(0));
-  pos.assign(outputs, T(0));
-  count.assign(outputs, T(0));
-  for (std::size_t p = 0; p < g.planes; ++p)
-    Pool2d<T>::for_each_pair(g.k, g.h, g.w, g.oh, g.ow, p, [&](std::size_t o, std::size_t i) {
-      sum[o] += x[i];
-      if (x[i] > T(0)) pos[o] += x[i];
-      count[o] += T(1);
-    });
-}
-
-template <class T>
-Tensor<T> sum_pool_relevance(const Rule& rule, const Pool2d<T>& pool, const RuleInput<T>& in) {
-  const Tensor<T>& x = *in.inputs[0];
-  const Tensor<T>& y = in.output;
-  const Tensor<T>& r = in.relevance;
-  const PoolGeometry<T> g = geometry(pool, x, y);
-  std::vector<T> sum, pos, count;
-  window_stats(g, x, sum, pos, count, y.size());
-  std::vector<T> c(y.size());
+Tensor<T> sum_pool_relevance(const Rule& rule, const PoolPlanes<T>& g) {
+  const std::size_t ohw = g.oh * g.ow;
   switch (rule.kind) {
     case RuleKind::Flat:
     case RuleKind::WSquare: {
       const T eps = static_cast<T>(rule.epsilon);
-      for (std::size_t o = 0; o < y.size(); ++o) c[o] = eps == T(0) ? safe_div(r[o], count[o]) : r[o] / stabilize(count[o], eps);
-      return spread(g, x, c, false);
+      return g.run([&](const T*, const T*, const T* r, T* out, T* c) {
+        for (std::size_t o = 0; o < ohw; ++o) c[o] = eps == T(0) ? safe_div(r[o], g.count[o]) : r[o] / stabilize(g.count[o], eps);
+        g.spread(nullptr, c, out);
+      });
     }
     case RuleKind::AlphaBeta:
     case RuleKind::ZPlus: {
       const T alpha = rule.kind == RuleKind::ZPlus ? T(1) : static_cast<T>(rule.alpha);
       const T beta = rule.kind == RuleKind::ZPlus ? T(0) : static_cast<T>(rule.beta);
       const T eps = static_cast<T>(rule.epsilon);
-      std::vector<T> cp(y.size()), cn(y.size());
-      for (std::size_t o = 0; o < y.size(); ++o) {
-        const T neg = sum[o] - pos[o];
-        cp[o] = alpha * r[o] / stabilize(pos[o], eps);
-        cn[o] = beta * r[o] / stabilize(neg, eps);
-      }
       // R_i = alpha x+_i R_j / stab(S+_j) - beta x-_i R_j / stab(S-_j)
-      Tensor<T> out(x.shape());
-      for (std::size_t p = 0; p < g.planes; ++p)
-        Pool2d<T>::for_each_pair(g.k, g.h, g.w, g.oh, g.ow, p, [&](std::size_t o, std::size_t i) {
-          if (x[i] > T(0)) out[i] += x[i] * cp[o];
-          else if (x[i] < T(0)) out[i] -= x[i] * cn[o];
+      return g.run([&](const T* x, const T*, const T* r, T* out, T*) {
+        std::vector<T> pos(ohw, T(0)), neg(ohw, T(0));
+        g.pairs([&](std::size_t o, std::size_t i) {
+          if (x[i] > T(0)) pos[o] += x[i];
+          else neg[o] += x[i];
         });
-      return out;
+        for (std::size_t o = 0; o < ohw; ++o) {
+          pos[o] = alpha * r[o] / stabilize(pos[o], eps);
+          neg[o] = beta * r[o] / stabilize(neg[o], eps);
+        }
+        g.pairs([&](std::size_t o, std::size_t i) {
+          if (x[i] > T(0)) out[i] += x[i] * pos[o];
+          else if (x[i] < T(0)) out[i] -= x[i] * neg[o];
+        });
+      });
     }
     default:
       break;
   }
   // Epsilon family. Toolbox: R_i = x_i R_j / (S_j + eps sign(S_j)) on the window sum;
   // Zennit Norm: R_i = x_i (1/d_j) R_j / stab(y_j).
-  if (rule.style == StabilizerStyle::Toolbox && (rule.kind == RuleKind::Epsilon)) {
+  if (rule.style == StabilizerStyle::Toolbox && rule.kind == RuleKind::Epsilon) {
     const T eps = static_cast<T>(rule.pool_epsilon);
-    for (std::size_t o = 0; o < y.size(); ++o) c[o] = r[o] / stabilize(sum[o], eps);
-  } else {
-    const T eps = static_cast<T>(rule.kind == RuleKind::Epsilon || rule.kind == RuleKind::Norm ? rule.epsilon : 1e-6);
-    for (std::size_t o = 0; o < y.size(); ++o) {
-      const std::size_t rr = o % (g.oh * g.ow);
-      const T d = static_cast<T>(pool.divisor_at(g.k, g.h, g.w, rr / g.ow, rr % g.ow));
-      c[o] = r[o] / (d * stabilize(y[o], eps));
-    }
+    // The window sum is the forward output times its divisor (no second pass over x).
+    return g.run([&](const T* x, const T* y, const T* r, T* out, T* c) {
+      for (std::size_t o = 0; o < ohw; ++o) c[o] = r[o] / stabilize(y[o] * g.divisor[o], eps);
+      g.spread(x, c, out);
+    });
   }
-  return spread(g, x, c, true);
+  const T eps = static_cast<T>(rule.kind == RuleKind::Epsilon || rule.kind == RuleKind::Norm ? rule.epsilon : 1e-6);
+  return g.run([&](const T* x, const T* y, const T* r, T* out, T* c) {
+    for (std::size_t o = 0; o < ohw; ++o) c[o] = r[o] / (g.divisor[o] * stabilize(y[o], eps));
+    g.spread(x, c, out);
+  });
 }
 
 template <class T>
-Tensor<T> max_pool_relevance(const Rule& rule, const Pool2d<T>& pool, const RuleInput<T>& in) {
-  const Tensor<T>& x = *in.inputs[0];
-  const Tensor<T>& y = in.output;
-  const Tensor<T>& r = in.relevance;
-  const PoolGeometry<T> g = geometry(pool, x, y);
+Tensor<T> max_pool_relevance(const Rule& rule, const PoolPlanes<T>& g) {
+  const std::size_t ohw = g.oh * g.ow;
   if (rule.kind == RuleKind::Flat || rule.kind == RuleKind::WSquare) {
-    std::vector<T> sum, pos, count, c(y.size());
-    window_stats(g, x, sum, pos, count, y.size());
-    for (std::size_t o = 0; o < y.size(); ++o) c[o] = safe_div(r[o], count[o]);
-    return spread(g, x, c, false);
+    return g.run([&](const T*, const T*, const T* r, T* out, T* c) {
+      for (std::size_t o = 0; o < ohw; ++o) c[o] = safe_div(r[o], g.count[o]);
+      g.spread(nullptr, c, out);
+    });
   }
   if (rule.style == StabilizerStyle::Toolbox && rule.kind != RuleKind::Gradient) {
     // All window positions equal to the maximum share its relevance equally.
-    std::vector<T> ties(y.size(), T(0));
-    for (std::size_t p = 0; p < g.planes; ++p)
-      Pool2d<T>::for_each_pair(g.k, g.h, g.w, g.oh, g.ow, p, [&](std::size_t o, std::size_t i) { ties[o] += x[i] == y[o]; });
-    Tensor<T> out(x.shape());
-    for (std::size_t p = 0; p < g.planes; ++p)
-      Pool2d<T>::for_each_pair(g.k, g.h, g.w, g.oh, g.ow, p, [&](std::size_t o, std::size_t i) {
+    return g.run([&](const T* x, const T* y, const T* r, T* out, T* ties) {
+      std::fill(ties, ties + ohw, T(0));
+      g.pairs([&](std::size_t o, std::size_t i) { ties[o] += x[i] == y[o]; });
+      g.pairs([&](std::size_t o, std::size_t i) {
         if (x[i] == y[o]) out[i] += r[o] / ties[o];
       });
-    return out;
+    });
   }
-  std::vector<Tensor<T>> din;
-  pool.backward(in.inputs, y, r, din);
-  return std::move(din[0]);
+  // The gradient: each output's relevance to the first maximum of its window (PyTorch's choice).
+  return g.run([&](const T* x, const T* y, const T* r, T* out, T* taken) {
+    std::fill(taken, taken + ohw, T(0));
+    g.pairs([&](std::size_t o, std::size_t i) {
+      if (taken[o] == T(0) && x[i] == y[o]) {
+        out[i] += r[o];
+        taken[o] = T(1);
+      }
+    });
+  });
 }
 
 }  // namespace
+
+RuleNeeds pool_rule_needs(const Rule& rule) {
+  RuleNeeds n;
+  n.repeat = rule.kind != RuleKind::Pass;
+  return n;
+}
 
 template <class T>
 std::vector<Tensor<T>> pool_relevance(const Rule& rule, const Pool2d<T>& pool, const RuleInput<T>& in) {
   if (rule.kind == RuleKind::Pass)
     throw ConfigError("rule 'pass' cannot be applied to the " + pool.type_name() + " layer (it changes the shape)");
-  if (pool.is_max()) return {max_pool_relevance(rule, pool, in)};
+  const PoolPlanes<T> g(pool, in);
+  if (pool.is_max()) return {max_pool_relevance(rule, g)};
   if (rule.kind == RuleKind::Gradient || rule.kind == RuleKind::DeconvNet || rule.kind == RuleKind::GuidedBackprop) {
-    std::vector<Tensor<T>> din;
-    pool.backward(in.inputs, in.output, in.relevance, din);
-    return din;
+    // dy / divisor to every input of the window.
+    return {g.run([&](const T*, const T*, const T* r, T* out, T* c) {
+      for (std::size_t o = 0; o < g.oh * g.ow; ++o) c[o] = r[o] / g.divisor[o];
+      g.spread(nullptr, c, out);
+    })};
   }
-  return {sum_pool_relevance(rule, pool, in)};
+  return {sum_pool_relevance(rule, g)};
 }
 
 template std::vector<Tensor<float>> pool_relevance(const Rule&, const Pool2d<float>&, const RuleInput<float>&);

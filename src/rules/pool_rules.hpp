@@ -3,6 +3,7 @@
 #include "lrp/rules/apply.hpp"
 
 namespace lrp {
+RuleNeeds pool_rule_needs(const Rule& rule);
 template <class T>
 std::vector<Tensor<T>> pool_relevance(const Rule& rule, const Pool2d<T>& pool, const RuleInput<T>& in);
-}
+}  // namespace lrp

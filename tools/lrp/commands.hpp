@@ -12,5 +12,6 @@ void add_render_command(CLI::App& app);
 void add_demo_command(CLI::App& app);
 void add_batch_command(CLI::App& app);
 void add_train_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
 
 }  // namespace lrp::cli

@@ -4,8 +4,10 @@
 
 #include "commands.hpp"
 #include "lrp/core/error.hpp"
+#include "lrp/core/kernels.hpp"
 
 int main(int argc, char** argv) {
+  lrp::tune_allocator_for_reuse();
   CLI::App app{"lrp: Layer-wise Relevance Propagation and other attribution methods for neural networks"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "lrp 0.1.0");
@@ -17,6 +19,7 @@ int main(int argc, char** argv) {
   lrp::cli::add_render_command(app);
   lrp::cli::add_demo_command(app);
   lrp::cli::add_train_command(app);
+  lrp::cli::add_bench_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

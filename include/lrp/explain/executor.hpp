@@ -1,8 +1,13 @@
 #pragma once
-// Runs a model forward, keeping every activation, and sweeps relevance (or gradients) back
-// through the graph with one rule per node. Fan-out values sum the relevance of their
-// consumers; multi-input nodes hand each input its share.
-#include <functional>
+// Runs a model forward, keeping the activations the backward sweep needs, and sweeps relevance
+// (or gradients) back through the graph with one rule per node. Fan-out values sum the
+// relevance of their consumers; multi-input nodes hand each input its share.
+//
+// Memory: by default every activation is kept (value(v) works for all v after forward()).
+// After plan_backward(rules), forward() drops each activation as soon as the forward pass no
+// longer reads it unless the backward sweep with those rules needs it, and propagate() drops
+// activations and relevance as soon as the sweep is past their last use (one propagate per
+// forward then). plan_forward_only() keeps nothing but the output.
 #include <map>
 #include <string>
 #include <vector>
@@ -15,30 +20,49 @@ namespace lrp {
 template <class T>
 class Executor {
  public:
-  explicit Executor(const Model<T>& model) : model_(model) {}
+  // `cache` holds the rules' derived parameters; without one the executor owns its own, which
+  // then lives as long as the executor. An Explainer passes its persistent cache.
+  explicit Executor(const Model<T>& model, ParamCache<T>* cache = nullptr);
+
+  void plan_backward(const std::vector<Rule>& rules);
+  void plan_forward_only();
+  void keep_all();
 
   // Forward pass on an engine-layout batch [N, ...]; returns the model output.
   const Tensor<T>& forward(const Tensor<T>& input);
   const Tensor<T>& output() const { return values_.at(model_.output_value()); }
+  // A stored activation (empty if the plan released it).
   const Tensor<T>& value(std::size_t v) const { return values_.at(v); }
-  std::size_t batch() const { return values_.empty() ? 0 : values_[0].dim(0); }
+  std::size_t batch() const { return batch_; }
 
-  // Repeats every stored activation k times along the batch (sample n becomes rows n*k..n*k+k-1)
-  // so that k relevance seeds per sample run through one batched backward pass.
+  // Repeats every stored activation k times along the batch (sample n becomes rows n*k..n*k+k-1).
+  // Not needed for several targets: propagate() takes k seeds per sample directly.
   void repeat_samples(std::size_t k);
 
-  // Backward sweep from `seed` (shape of the output) with rules[i] for node i. When
-  // `layer_relevance` is given, it receives the relevance arriving at each node's output,
-  // keyed by node name. Returns the relevance at the model input.
+  // Backward sweep from `seed` with rules[i] for node i. The seed is [N * k, outputs...]: k
+  // relevance rows per sample (row n*k + j belongs to sample n), e.g. one per target class;
+  // the result is [N * k, input...]. When `layer_relevance` is given, it receives the
+  // relevance arriving at each node's output, keyed by node name.
   Tensor<T> propagate(const Tensor<T>& seed, const std::vector<Rule>& rules,
                       std::map<std::string, Tensor<T>>* layer_relevance = nullptr);
 
-  ParamCache<T>& cache() { return cache_; }
+  ParamCache<T>& cache() { return *cache_; }
 
  private:
+  void compute_sign_flags();
+
   const Model<T>& model_;
+  ParamCache<T> own_cache_;
+  ParamCache<T>* cache_;
   std::vector<Tensor<T>> values_;
-  ParamCache<T> cache_;
+  std::vector<Shape> shapes_;              // [N, ...] of every value (kept when a value is released)
+  std::vector<signed char> non_negative_;  // per value: 1 known >= 0
+  std::size_t batch_ = 0;
+  // Plan: keep_[v] = the backward needs v; release_after_[v] = index of the last forward node
+  // reading v (-1: none); backward_last_[v] = node after whose rule v can go (-1: never needed).
+  enum class Mode { KeepAll, Backward, ForwardOnly } mode_ = Mode::KeepAll;
+  std::vector<char> keep_;
+  std::vector<long> forward_last_, backward_last_;
 };
 
 }  // namespace lrp

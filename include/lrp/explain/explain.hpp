@@ -7,6 +7,7 @@
 // `gradient` yields score * d(score)/dx (as the toolbox's Caffe tool and Zennit do).
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -70,7 +71,40 @@ struct ExplainRequest {
   bool dump_layers = false;
 };
 
-// x is an engine-layout batch [N, ...]. The model must not end in SoftMax (drop it first).
+template <class T>
+class ParamCache;
+
+// Explains batches for one model, keeping what can be reused across calls: the rules' derived
+// parameters (W+, W-, W^2, gamma variants, the flat and zbox denominators) and, through them,
+// the fast kernels' reordered weights. Use one Explainer for many calls on the same model;
+// call clear_cache() after changing the model's weights. Not thread-safe (one call at a time).
+template <class T>
+class Explainer {
+ public:
+  // Refers to `model`, which must outlive the Explainer.
+  explicit Explainer(const Model<T>& model);
+  // Owns the model.
+  explicit Explainer(Model<T>&& model);
+  ~Explainer();
+  Explainer(const Explainer&) = delete;
+  Explainer& operator=(const Explainer&) = delete;
+
+  const Model<T>& model() const { return *model_; }
+  // x is an engine-layout batch [N, ...]. The model must not end in SoftMax (drop it first).
+  Explanation<T> explain(const Tensor<T>& x, const ExplainRequest& request);
+  // The model output for x; keeps no activations beyond what the forward pass needs.
+  Tensor<T> predict(const Tensor<T>& x);
+  void clear_cache();
+  // Bytes held by the derived-parameter cache.
+  std::size_t cache_bytes() const;
+
+ private:
+  std::unique_ptr<Model<T>> owned_;
+  const Model<T>* model_;
+  std::unique_ptr<ParamCache<T>> cache_;
+};
+
+// One-shot form: an Explainer for this call only.
 template <class T>
 Explanation<T> explain(const Model<T>& model, const Tensor<T>& x, const ExplainRequest& request);
 

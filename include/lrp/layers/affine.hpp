@@ -2,9 +2,29 @@
 // Layers that are affine maps z = W x + b (Linear, Conv2d). Every LRP rule for them is built
 // from two primitives that accept substituted parameters (W+, W-, W^2, ones, ...): the forward
 // map and its transpose.
+#include <functional>
+
 #include "lrp/graph/layer.hpp"
 
 namespace lrp {
+
+// Elementwise maps of a layer's weights that LRP rules use: W, W+, W-, W^2, W + g W+, W + g W-
+// (g = the map's parameter). Each maps 0 to 0, so fast kernels can apply them directly to their
+// own (blocked, zero-padded) copies of the weights instead of materialising W' first.
+enum class WeightMap { Identity, Positive, Negative, Square, GammaPositive, GammaNegative };
+
+template <class T>
+inline T map_weight(WeightMap m, T param, T v) {
+  switch (m) {
+    case WeightMap::Identity: return v;
+    case WeightMap::Positive: return v > T(0) ? v : T(0);
+    case WeightMap::Negative: return v < T(0) ? v : T(0);
+    case WeightMap::Square: return v * v;
+    case WeightMap::GammaPositive: return v + param * (v > T(0) ? v : T(0));
+    case WeightMap::GammaNegative: return v + param * (v < T(0) ? v : T(0));
+  }
+  return v;
+}
 
 template <class T>
 class AffineLayer : public Layer<T> {
@@ -15,6 +35,18 @@ class AffineLayer : public Layer<T> {
   virtual void apply(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* b, Tensor<T>& z) const = 0;
   // dx = w^T g (for a convolution: the transposed convolution); dx gets `x_shape`.
   virtual void apply_transposed(const Tensor<T>& g, const Tensor<T>& w, const Shape& x_shape, Tensor<T>& dx) const = 0;
+
+  // The same with w = map(weight()). `plain` returns map(weight()) as a tensor (the caller
+  // caches it); layers whose kernels cannot map their own weight copies use it.
+  using PlainWeights = std::function<const Tensor<T>&()>;
+  virtual void apply_mapped(const Tensor<T>& x, WeightMap /*map*/, T /*param*/, const PlainWeights& plain, const Tensor<T>* b,
+                            Tensor<T>& z) const {
+    apply(x, plain(), b, z);
+  }
+  virtual void apply_transposed_mapped(const Tensor<T>& g, WeightMap /*map*/, T /*param*/, const PlainWeights& plain,
+                                       const Shape& x_shape, Tensor<T>& dx) const {
+    apply_transposed(g, plain(), x_shape, dx);
+  }
 
   void forward(const TensorRefs<T>& in, Tensor<T>& out) const override { apply(*in[0], weight(), &bias(), out); }
   void backward(const TensorRefs<T>& in, const Tensor<T>& /*out*/, const Tensor<T>& dout,

@@ -10,6 +10,8 @@ template <class T>
 class Conv2d final : public AffineLayer<T> {
  public:
   Conv2d(Tensor<T> weight, Tensor<T> bias, Window2d window, std::size_t groups = 1);
+  // Drops the fast kernels' cached copies of the weights (see src/kernels/dnnl_conv.hpp).
+  ~Conv2d() override;
   LayerKind kind() const override { return LayerKind::Conv2d; }
   std::string type_name() const override { return "Convolution"; }
   std::string describe() const override;
@@ -24,6 +26,11 @@ class Conv2d final : public AffineLayer<T> {
   const Tensor<T>& bias() const override { return bias_; }
   void apply(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* b, Tensor<T>& z) const override;
   void apply_transposed(const Tensor<T>& g, const Tensor<T>& w, const Shape& x_shape, Tensor<T>& dx) const override;
+  // float: oneDNN maps its own cached copy of the weights (no W' tensor is materialised).
+  void apply_mapped(const Tensor<T>& x, WeightMap map, T param, const typename AffineLayer<T>::PlainWeights& plain,
+                    const Tensor<T>* b, Tensor<T>& z) const override;
+  void apply_transposed_mapped(const Tensor<T>& g, WeightMap map, T param, const typename AffineLayer<T>::PlainWeights& plain,
+                               const Shape& x_shape, Tensor<T>& dx) const override;
 
   std::vector<Tensor<T>*> params() override { return {&weight_, &bias_}; }
   std::vector<const Tensor<T>*> params() const override { return {&weight_, &bias_}; }

@@ -1,0 +1,38 @@
+#pragma once
+// Process-wide settings of the compute kernels: the convolution algorithm of the float32
+// oneDNN path, the caches of primitives and reordered weights, and the allocator.
+#include <cstddef>
+#include <string>
+
+namespace lrp {
+
+// Direct: oneDNN's direct kernels; float32 results within ~1e-6 relative of the double
+// reference. Winograd: oneDNN's Winograd F(4,3)/F(2,3) for 3x3 stride-1 convolutions
+// with >= 16 input and output channels (others stay direct); about 2x faster there, similar
+// float32 error on such layers, weight copies 4x larger (docs/PERFORMANCE.md). Auto (default):
+// Winograd only where it pays most and its weight copies stay small (>= 3136 output positions
+// per call, e.g. 56x56 at batch 1), direct elsewhere. Reference: no oneDNN, the im2col + GEMM
+// loops.
+// Initial value: environment variable LRP_CONV_ALGO (direct | winograd | auto | reference).
+enum class ConvAlgorithm { Direct, Winograd, Auto, Reference };
+void set_conv_algorithm(ConvAlgorithm algo);
+ConvAlgorithm conv_algorithm();
+const char* conv_algorithm_name(ConvAlgorithm algo);
+// "direct" | "winograd" | "auto" | "reference"; throws ConfigError otherwise.
+ConvAlgorithm parse_conv_algorithm(const std::string& text);
+
+struct KernelCacheStats {
+  std::size_t primitives = 0;       // cached convolution primitives
+  std::size_t weight_copies = 0;    // cached reordered weight tensors
+  std::size_t weight_bytes = 0;     // their size
+  std::size_t weight_reorders = 0;  // reorders done so far
+};
+KernelCacheStats kernel_cache_stats();
+void clear_kernel_caches();
+
+// Keeps freed memory in the process (glibc: no mmap for large blocks, no trimming), so that
+// the large activation tensors of repeated calls reuse pages instead of faulting in fresh ones
+// on every call. Process-wide; the `lrp` tool calls it at start-up.
+void tune_allocator_for_reuse();
+
+}  // namespace lrp

@@ -1,0 +1,46 @@
+#include <malloc.h>
+
+#include <cstdlib>
+
+#include "kernels/dnnl_conv.hpp"
+#include "lrp/core/error.hpp"
+#include "lrp/core/kernels.hpp"
+
+namespace lrp {
+
+void set_conv_algorithm(ConvAlgorithm algo) { kernels::set_dnnl_conv_algorithm(algo); }
+ConvAlgorithm conv_algorithm() { return kernels::dnnl_conv_algorithm(); }
+
+const char* conv_algorithm_name(ConvAlgorithm a) {
+  switch (a) {
+    case ConvAlgorithm::Direct: return "direct";
+    case ConvAlgorithm::Winograd: return "winograd";
+    case ConvAlgorithm::Auto: return "auto";
+    case ConvAlgorithm::Reference: return "reference";
+  }
+  return "?";
+}
+
+ConvAlgorithm parse_conv_algorithm(const std::string& t) {
+  if (t == "direct") return ConvAlgorithm::Direct;
+  if (t == "winograd") return ConvAlgorithm::Winograd;
+  if (t == "auto") return ConvAlgorithm::Auto;
+  if (t == "reference") return ConvAlgorithm::Reference;
+  throw ConfigError("unknown convolution algorithm '" + t + "' (expected direct, winograd, auto or reference)");
+}
+
+KernelCacheStats kernel_cache_stats() {
+  const kernels::DnnlConvStats s = kernels::dnnl_conv_stats();
+  return {s.primitives, s.weight_copies, s.weight_bytes, s.weight_reorders};
+}
+
+void clear_kernel_caches() { kernels::dnnl_conv_clear_cache(); }
+
+void tune_allocator_for_reuse() {
+  if (std::getenv("LRP_DEFAULT_MALLOC")) return;  // for comparisons
+  mallopt(M_MMAP_MAX, 0);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  mallopt(M_TOP_PAD, 64 << 20);
+}
+
+}  // namespace lrp

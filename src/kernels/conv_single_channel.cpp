@@ -1,0 +1,145 @@
+#include "kernels/conv_single_channel.hpp"
+
+#include <algorithm>
+#include <vector>
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(LRP_NO_SIMD_CLONES)
+#define LRP_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define LRP_SIMD_CLONES
+#endif
+
+// Layout trick: with the input zero-padded to width wp, output row oy, column ox of tap (i, j)
+// reads xp[(oy + i) * wp + ox + j]. Computing the output on the padded width too (columns
+// ox >= ow are garbage and cropped), the output is one contiguous run t = oy * wp + ox and
+// every tap reads the contiguous run xp[t + i * wp + j]. The kernels keep a chunk of kChunk
+// outputs in registers while they go through all taps (and, backwards, all output channels).
+namespace lrp::kernels {
+namespace {
+
+constexpr std::size_t kChunk = 64;
+
+std::size_t round_up(std::size_t v) { return (v + kChunk - 1) / kChunk * kChunk; }
+
+// Four 16-float vectors hold a chunk in registers (GCC vector extension; lowered to whatever
+// the clone's ISA has).
+// (Loads and stores are spelled out: functions passing these types trip -Wpsabi.)
+typedef float v16 __attribute__((vector_size(64)));
+
+// acc[t] = bias + sum_ij w[i, j] * xp[t + i * wp + j] for t in [0, len), len a multiple of kChunk.
+LRP_SIMD_CLONES void taps_forward(const float* xp, std::size_t wp, const float* w, std::size_t kh, std::size_t kw, float bias,
+                                  float* out, std::size_t len) {
+  for (std::size_t t0 = 0; t0 < len; t0 += kChunk) {
+    v16 a0 = v16{} + bias, a1 = a0, a2 = a0, a3 = a0;
+    for (std::size_t i = 0; i < kh; ++i)
+      for (std::size_t j = 0; j < kw; ++j) {
+        const float wv = w[i * kw + j];
+        const float* src = xp + t0 + i * wp + j;
+        v16 x0, x1, x2, x3;
+        __builtin_memcpy(&x0, src, sizeof x0);
+        __builtin_memcpy(&x1, src + 16, sizeof x1);
+        __builtin_memcpy(&x2, src + 32, sizeof x2);
+        __builtin_memcpy(&x3, src + 48, sizeof x3);
+        a0 += wv * x0;
+        a1 += wv * x1;
+        a2 += wv * x2;
+        a3 += wv * x3;
+      }
+    __builtin_memcpy(out + t0, &a0, sizeof a0);
+    __builtin_memcpy(out + t0 + 16, &a1, sizeof a1);
+    __builtin_memcpy(out + t0 + 32, &a2, sizeof a2);
+    __builtin_memcpy(out + t0 + 48, &a3, sizeof a3);
+  }
+}
+
+// dxp[u] = sum_o sum_ij w[o, i, j] * gw[o][u - i * wp - j] for u in [0, len): the transposed
+// map in gather form; gw[o] has `front` zeros before its first element.
+LRP_SIMD_CLONES void taps_backward(const float* gw, std::size_t gstride, std::size_t front, std::size_t oc, std::size_t wp,
+                                   const float* w, std::size_t kh, std::size_t kw, float* dxp, std::size_t len) {
+  for (std::size_t u0 = 0; u0 < len; u0 += kChunk) {
+    v16 a0 = {}, a1 = {}, a2 = {}, a3 = {};
+    for (std::size_t o = 0; o < oc; ++o) {
+      const float* go = gw + o * gstride + front + u0;
+      const float* wo = w + o * kh * kw;
+      for (std::size_t i = 0; i < kh; ++i)
+        for (std::size_t j = 0; j < kw; ++j) {
+          const float wv = wo[i * kw + j];
+          const float* src = go - i * wp - j;
+          v16 x0, x1, x2, x3;
+          __builtin_memcpy(&x0, src, sizeof x0);
+          __builtin_memcpy(&x1, src + 16, sizeof x1);
+          __builtin_memcpy(&x2, src + 32, sizeof x2);
+          __builtin_memcpy(&x3, src + 48, sizeof x3);
+          a0 += wv * x0;
+          a1 += wv * x1;
+          a2 += wv * x2;
+          a3 += wv * x3;
+        }
+    }
+    __builtin_memcpy(dxp + u0, &a0, sizeof a0);
+    __builtin_memcpy(dxp + u0 + 16, &a1, sizeof a1);
+    __builtin_memcpy(dxp + u0 + 32, &a2, sizeof a2);
+    __builtin_memcpy(dxp + u0 + 48, &a3, sizeof a3);
+  }
+}
+
+}  // namespace
+
+bool single_channel_conv_applies(const ConvShape& s) {
+  const Window2d& k = s.win;
+  return s.c == 1 && s.groups == 1 && k.sh == 1 && k.sw == 1 && k.dh == 1 && k.dw == 1 && s.ow >= 8 && s.n > 0;
+}
+
+bool single_channel_conv_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y) {
+  if (!single_channel_conv_applies(s)) return false;
+  const Window2d& k = s.win;
+  const std::size_t hp = s.h + k.pt + k.pb, wp = s.w + k.pl + k.pr, len = round_up(s.oh * wp), plane = s.oh * s.ow;
+  const long long n = static_cast<long long>(s.n);
+#pragma omp parallel if (s.n * s.oc * plane * k.kh * k.kw >= 200000)
+  {
+    // Padded input plus slack for the garbage columns and the last chunk.
+    std::vector<float> xp(std::max(hp * wp, len + (k.kh - 1) * wp + k.kw), 0.0f), acc(len);
+#pragma omp for schedule(static)
+    for (long long ii = 0; ii < n; ++ii) {
+      const std::size_t i = static_cast<std::size_t>(ii);
+      const float* xi = x + i * s.h * s.w;
+      for (std::size_t r = 0; r < s.h; ++r) std::copy_n(xi + r * s.w, s.w, xp.data() + (r + k.pt) * wp + k.pl);
+      for (std::size_t o = 0; o < s.oc; ++o) {
+        taps_forward(xp.data(), wp, w + o * k.kh * k.kw, k.kh, k.kw, b ? b[o] : 0.0f, acc.data(), len);
+        float* yo = y + (i * s.oc + o) * plane;
+        for (std::size_t r = 0; r < s.oh; ++r) std::copy_n(acc.data() + r * wp, s.ow, yo + r * s.ow);
+      }
+    }
+  }
+  return true;
+}
+
+bool single_channel_conv_backward_data(const ConvShape& s, const float* g, const float* w, float* dx) {
+  if (!single_channel_conv_applies(s)) return false;
+  const Window2d& k = s.win;
+  const std::size_t hp = s.h + k.pt + k.pb, wp = s.w + k.pl + k.pr, plane = s.oh * s.ow;
+  // dxp covers the padded input rows [0, hp); gw[o] holds g[o] on the padded width with `front`
+  // leading zeros and zeros after, so every gathered index is in range.
+  const std::size_t len = round_up(hp * wp), front = (k.kh - 1) * wp + (k.kw - 1);
+  const std::size_t gstride = front + len;
+  const long long n = static_cast<long long>(s.n);
+#pragma omp parallel if (s.n * s.oc * plane * k.kh * k.kw >= 200000)
+  {
+    std::vector<float> dxp(len), gw(s.oc * gstride, 0.0f);
+#pragma omp for schedule(static)
+    for (long long ii = 0; ii < n; ++ii) {
+      const std::size_t i = static_cast<std::size_t>(ii);
+      for (std::size_t o = 0; o < s.oc; ++o) {
+        const float* go = g + (i * s.oc + o) * plane;
+        float* dst = gw.data() + o * gstride + front;
+        for (std::size_t r = 0; r < s.oh; ++r) std::copy_n(go + r * s.ow, s.ow, dst + r * wp);  // other columns stay 0
+      }
+      taps_backward(gw.data(), gstride, front, s.oc, wp, w, k.kh, k.kw, dxp.data(), len);
+      float* dxi = dx + i * s.h * s.w;
+      for (std::size_t r = 0; r < s.h; ++r) std::copy_n(dxp.data() + (r + k.pt) * wp + k.pl, s.w, dxi + r * s.w);
+    }
+  }
+  return true;
+}
+
+}  // namespace lrp::kernels

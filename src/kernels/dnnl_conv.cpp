@@ -1,0 +1,462 @@
+// oneDNN 2.6 convolution forward / backward-data with cached primitives and weights
+// (see dnnl_conv.hpp for the caching and lifetime rules).
+#include "kernels/dnnl_conv.hpp"
+
+#ifdef LRP_WITH_DNNL
+
+#include <algorithm>
+#include <atomic>
+#include <compare>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <list>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace lrp::kernels {
+namespace {
+
+using tag = dnnl::memory::format_tag;
+using dt = dnnl::memory::data_type;
+
+ConvAlgo algo_from_env() {
+  const char* e = std::getenv("LRP_CONV_ALGO");
+  if (!e) return ConvAlgo::Auto;
+  const std::string v(e);
+  if (v == "winograd") return ConvAlgo::Winograd;
+  if (v == "auto") return ConvAlgo::Auto;
+  if (v == "reference") return ConvAlgo::Reference;
+  return ConvAlgo::Direct;
+}
+
+std::atomic<int>& algo_setting() {
+  static std::atomic<int> a{static_cast<int>(algo_from_env())};
+  return a;
+}
+
+// LRP_DNNL_VERBOSE=1: report shapes oneDNN cannot run (they fall back to the reference loops).
+bool verbose() {
+  static const bool v = std::getenv("LRP_DNNL_VERBOSE") != nullptr;
+  return v;
+}
+
+dnnl::engine& cpu_engine() {
+  static dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  return eng;
+}
+
+// 64-byte aligned grow-only buffer (blocked activations and scratchpads of one thread).
+class Buffer {
+ public:
+  Buffer() = default;
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  ~Buffer() { std::free(p_); }
+  void* get(std::size_t bytes) {
+    if (bytes > size_) {
+      std::free(p_);
+      size_ = (bytes + 63) / 64 * 64;
+      p_ = std::aligned_alloc(64, size_);
+      if (!p_) {
+        size_ = 0;
+        throw std::bad_alloc();
+      }
+    }
+    return p_;
+  }
+  void release() {
+    std::free(p_);
+    p_ = nullptr;
+    size_ = 0;
+  }
+
+ private:
+  void* p_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+struct Scratch {
+  Buffer src, dst, pad;
+};
+Scratch& thread_scratch() {
+  thread_local Scratch s;
+  return s;
+}
+
+enum Dir : int { kForward = 0, kBackwardData = 1 };
+
+struct Key {
+  int dir, algo;
+  bool bias;
+  std::size_t n, c, h, w, oc, oh, ow, groups, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw;
+  auto operator<=>(const Key&) const = default;
+};
+
+Key make_key(int dir, ConvAlgo algo, bool bias, const ConvShape& s) {
+  const Window2d& k = s.win;
+  return Key{dir,  static_cast<int>(algo), bias, s.n,  s.c,  s.h,  s.w,  s.oc, s.oh, s.ow, s.groups,
+             k.kh, k.kw, k.sh, k.sw, k.pt, k.pl, k.pb, k.pr, k.dh, k.dw};
+}
+
+// A ready-to-run primitive for one shape and direction. "in" is the primitive's activation
+// input (src for forward, diff_dst for backward-data), "out" its activation output.
+struct Plan {
+  dnnl::primitive prim;
+  dnnl::memory::desc user_in, user_out, user_w;  // NCHW / OIHW (GOIHW with groups)
+  dnnl::memory::desc in, out, w;                 // what the primitive runs on
+  std::optional<dnnl::reorder> in_reorder, out_reorder;
+  std::size_t scratch_bytes = 0;
+  std::string impl;
+};
+
+struct WeightCopy {
+  const float* ptr = nullptr;
+  WeightMap map = WeightMap::Identity;
+  float param = 0.0f;
+  dnnl::memory::desc md;
+  std::size_t numel = 0;
+  std::uint64_t fingerprint = 0;
+  dnnl::memory mem;
+  std::uint64_t last_use = 0;
+};
+
+constexpr std::size_t kMaxPlans = 512;
+constexpr std::size_t kMaxWeightBytes = std::size_t(4) << 30;
+
+struct Cache {
+  std::mutex mu;
+  std::map<Key, std::shared_ptr<const Plan>> plans;
+  std::list<WeightCopy> weights;
+  std::size_t weight_bytes = 0;
+  std::size_t reorders = 0;
+  std::uint64_t clock = 0;
+};
+Cache& cache() {
+  static Cache* c = new Cache();  // never destroyed: used from destructors of static objects
+  return *c;
+}
+
+std::uint64_t fingerprint(const float* w, std::size_t n) {
+  std::uint64_t h = 0xcbf29ce484222325ull ^ (n * 0x9e3779b97f4a7c15ull);
+  const std::size_t step = n <= 256 ? 1 : n / 256;
+  const auto mix = [&](std::size_t i) {
+    std::uint32_t bits;
+    std::memcpy(&bits, w + i, sizeof bits);
+    h = (h ^ bits) * 0x100000001b3ull;
+  };
+  for (std::size_t i = 0; i < n; i += step) mix(i);
+  if (n) mix(n - 1);
+  return h;
+}
+
+dnnl::memory::dims dims4(std::size_t a, std::size_t b, std::size_t c, std::size_t d) {
+  return {static_cast<dnnl::memory::dim>(a), static_cast<dnnl::memory::dim>(b), static_cast<dnnl::memory::dim>(c),
+          static_cast<dnnl::memory::dim>(d)};
+}
+
+dnnl::memory::desc user_weights_desc(const ConvShape& s) {
+  const auto d = [](std::size_t v) { return static_cast<dnnl::memory::dim>(v); };
+  const std::size_t cg = s.c / s.groups, og = s.oc / s.groups;
+  if (s.groups == 1) return {dims4(s.oc, s.c, s.win.kh, s.win.kw), dt::f32, tag::oihw};
+  return {{d(s.groups), d(og), d(cg), d(s.win.kh), d(s.win.kw)}, dt::f32, tag::goihw};
+}
+
+std::shared_ptr<const Plan> build_plan(int dir, ConvAlgo algo, bool bias, const ConvShape& s) {
+  using dnnl::memory;
+  dnnl::engine& eng = cpu_engine();
+  const auto d = [](std::size_t v) { return static_cast<memory::dim>(v); };
+  const memory::desc x_user(dims4(s.n, s.c, s.h, s.w), dt::f32, tag::nchw);
+  const memory::desc y_user(dims4(s.n, s.oc, s.oh, s.ow), dt::f32, tag::nchw);
+  const memory::desc w_user = user_weights_desc(s);
+  // Activation layout: oneDNN's blocked layouts (tag::any) run the direct JIT kernels and need
+  // NCHW <-> blocked reorders around each call; with plain NCHW oneDNN runs im2col + its own
+  // GEMM. Measured on the target machine (docs/PERFORMANCE.md), plain wins for few input
+  // channels (the first layer of a network: 1 or 3 channels; up to 4x for backward-data) and
+  // for 1x1 stride-1 convolutions (no reorders); blocked wins everywhere else.
+  const bool one_by_one = s.win.kh == 1 && s.win.kw == 1 && s.win.sh == 1 && s.win.sw == 1 && s.win.pt == 0 && s.win.pl == 0 &&
+                          s.win.pb == 0 && s.win.pr == 0 && s.groups == 1;
+  const bool plain = s.c / s.groups < 8 || one_by_one;
+  const memory::desc x_any(dims4(s.n, s.c, s.h, s.w), dt::f32, plain ? tag::nchw : tag::any);
+  const memory::desc y_any(dims4(s.n, s.oc, s.oh, s.ow), dt::f32, plain ? tag::nchw : tag::any);
+  const memory::desc w_any(w_user.dims(), dt::f32, tag::any);
+  const memory::desc b_md({d(s.oc)}, dt::f32, tag::x);
+  const memory::dims strides{d(s.win.sh), d(s.win.sw)};
+  const memory::dims dilates{d(s.win.dh - 1), d(s.win.dw - 1)};
+  const memory::dims pad_l{d(s.win.pt), d(s.win.pl)};
+  const memory::dims pad_r{d(s.win.pb), d(s.win.pr)};
+  const dnnl::algorithm alg =
+      algo == ConvAlgo::Winograd ? dnnl::algorithm::convolution_winograd : dnnl::algorithm::convolution_direct;
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+
+  auto plan = std::make_shared<Plan>();
+  const auto fwd_desc = [&](dnnl::prop_kind pk) {
+    return bias ? dnnl::convolution_forward::desc(pk, alg, x_any, w_any, b_md, y_any, strides, dilates, pad_l, pad_r)
+                : dnnl::convolution_forward::desc(pk, alg, x_any, w_any, y_any, strides, dilates, pad_l, pad_r);
+  };
+  if (dir == kForward) {
+    const dnnl::convolution_forward::primitive_desc pd(fwd_desc(dnnl::prop_kind::forward_inference), attr, eng);
+    plan->prim = dnnl::convolution_forward(pd);
+    plan->in = pd.src_desc();
+    plan->out = pd.dst_desc();
+    plan->w = pd.weights_desc();
+    plan->user_in = x_user;
+    plan->user_out = y_user;
+    plan->scratch_bytes = pd.scratchpad_desc().get_size();
+    plan->impl = pd.impl_info_str();
+  } else {
+    const dnnl::convolution_forward::primitive_desc hint(fwd_desc(dnnl::prop_kind::forward_training), eng);
+    const dnnl::convolution_backward_data::desc bd(alg, x_any, w_any, y_any, strides, dilates, pad_l, pad_r);
+    const dnnl::convolution_backward_data::primitive_desc pd(bd, attr, eng, hint);
+    plan->prim = dnnl::convolution_backward_data(pd);
+    plan->in = pd.diff_dst_desc();
+    plan->out = pd.diff_src_desc();
+    plan->w = pd.weights_desc();
+    plan->user_in = y_user;
+    plan->user_out = x_user;
+    plan->scratch_bytes = pd.scratchpad_desc().get_size();
+    plan->impl = pd.impl_info_str();
+  }
+  plan->user_w = w_user;
+  if (plan->in != plan->user_in)
+    plan->in_reorder = dnnl::reorder(dnnl::reorder::primitive_desc(eng, plan->user_in, eng, plan->in));
+  if (plan->out != plan->user_out)
+    plan->out_reorder = dnnl::reorder(dnnl::reorder::primitive_desc(eng, plan->out, eng, plan->user_out));
+  return plan;
+}
+
+// The cached plan for a shape, built on first use (nullptr when oneDNN cannot run it).
+std::shared_ptr<const Plan> get_plan(int dir, ConvAlgo algo, bool bias, const ConvShape& s) {
+  Cache& c = cache();
+  const Key key = make_key(dir, algo, bias, s);
+  {
+    std::lock_guard<std::mutex> lock(c.mu);
+    auto it = c.plans.find(key);
+    if (it != c.plans.end()) return it->second;
+  }
+  std::shared_ptr<const Plan> plan;
+  try {
+    plan = build_plan(dir, algo, bias, s);
+  } catch (const dnnl::error& e) {
+    plan = nullptr;
+    if (verbose())
+      std::fprintf(stderr, "lrp: oneDNN cannot run %s conv n%zu c%zu %zux%zu oc%zu k%zux%zu s%zu,%zu g%zu: %s\n",
+                   dir == kForward ? "forward" : "backward-data", s.n, s.c, s.h, s.w, s.oc, s.win.kh, s.win.kw, s.win.sh,
+                   s.win.sw, s.groups, e.what());
+  }
+  if (!plan && algo != ConvAlgo::Direct) return get_plan(dir, ConvAlgo::Direct, bias, s);
+  std::lock_guard<std::mutex> lock(c.mu);
+  if (c.plans.size() >= kMaxPlans) c.plans.clear();
+  c.plans.emplace(key, plan);
+  return plan;
+}
+
+void evict_weights_locked(Cache& c) {
+  while (c.weight_bytes > kMaxWeightBytes && !c.weights.empty()) {
+    auto oldest = std::min_element(c.weights.begin(), c.weights.end(),
+                                   [](const WeightCopy& a, const WeightCopy& b) { return a.last_use < b.last_use; });
+    c.weight_bytes -= oldest->md.get_size();
+    c.weights.erase(oldest);
+  }
+}
+
+// map(w) in the plan's layout: the user memory itself when the layouts agree and there is no
+// map, else a cached reordered (and mapped) copy.
+dnnl::memory weights_for(const Plan& plan, const float* w, std::size_t numel, WeightMap map, float param, dnnl::stream& strm) {
+  dnnl::engine& eng = cpu_engine();
+  if (map == WeightMap::Identity) param = 0.0f;
+  if (plan.w == plan.user_w && map == WeightMap::Identity) return dnnl::memory(plan.w, eng, const_cast<float*>(w));
+  Cache& c = cache();
+  const std::uint64_t fp = fingerprint(w, numel);
+  {
+    std::lock_guard<std::mutex> lock(c.mu);
+    for (auto it = c.weights.begin(); it != c.weights.end(); ++it) {
+      if (it->ptr != w || it->map != map || it->param != param || it->md != plan.w) continue;
+      if (it->fingerprint == fp && it->numel == numel) {
+        it->last_use = ++c.clock;
+        return it->mem;
+      }
+      c.weight_bytes -= it->md.get_size();  // stale: the weights changed in place
+      c.weights.erase(it);
+      break;
+    }
+  }
+  WeightCopy copy;
+  copy.ptr = w;
+  copy.map = map;
+  copy.param = param;
+  copy.md = plan.w;
+  copy.numel = numel;
+  copy.fingerprint = fp;
+  copy.mem = dnnl::memory(plan.w, eng);
+  // The map is applied to a plain copy before the reorder: reorders into Winograd layouts
+  // transform the weights, which does not commute with the map.
+  std::vector<float> mapped;
+  const float* src = w;
+  if (map != WeightMap::Identity) {
+    mapped.resize(numel);
+    const long long n = static_cast<long long>(numel);
+#pragma omp parallel for schedule(static) if (n >= 65536)
+    for (long long i = 0; i < n; ++i) mapped[static_cast<std::size_t>(i)] = map_weight(map, param, w[i]);
+    src = mapped.data();
+  }
+  if (plan.w == plan.user_w) {
+    std::memcpy(copy.mem.get_data_handle(), src, numel * sizeof(float));
+  } else {
+    dnnl::memory user(plan.user_w, eng, const_cast<float*>(src));
+    dnnl::reorder(user, copy.mem).execute(strm, user, copy.mem);
+    strm.wait();
+  }
+  std::lock_guard<std::mutex> lock(c.mu);
+  ++c.reorders;
+  copy.last_use = ++c.clock;
+  c.weight_bytes += copy.md.get_size();
+  c.weights.push_back(copy);
+  evict_weights_locked(c);
+  return copy.mem;
+}
+
+// The algorithm a shape runs with under a setting. Winograd only for 3x3 stride-1 undilated
+// ungrouped convolutions with at least 16 input and output channels: on few-channel layers
+// (an image input) its float32 error reaches 1e-1 relative for small outputs, where the direct
+// algorithm stays at 1e-6 (docs/PERFORMANCE.md). Auto also asks for enough output positions
+// (n * oh * ow >= 3136, e.g. 56x56 at batch 1): below that Winograd's gain is small or negative
+// (backward-data at 14x14) while its weight copies are 4x the size.
+ConvAlgo effective_algo(ConvAlgo setting, const ConvShape& s) {
+  if (setting == ConvAlgo::Direct || setting == ConvAlgo::Reference) return setting;
+  const Window2d& k = s.win;
+  const bool shape_ok = k.kh == 3 && k.kw == 3 && k.sh == 1 && k.sw == 1 && k.dh == 1 && k.dw == 1 && s.groups == 1 &&
+                        s.c >= 16 && s.oc >= 16;
+  if (!shape_ok) return ConvAlgo::Direct;
+  if (setting == ConvAlgo::Winograd) return ConvAlgo::Winograd;
+  return s.n * s.oh * s.ow >= 3136 ? ConvAlgo::Winograd : ConvAlgo::Direct;
+}
+
+bool run(int dir, const ConvShape& s, const float* in, const float* w, WeightMap map, float param, const float* b, float* out) {
+  const ConvAlgo algo = effective_algo(static_cast<ConvAlgo>(algo_setting().load()), s);
+  if (algo == ConvAlgo::Reference) return false;
+  if (s.n == 0 || s.c == 0 || s.oc == 0 || s.groups == 0 || s.c % s.groups || s.oc % s.groups) return false;
+  try {
+    const std::shared_ptr<const Plan> plan = get_plan(dir, algo, b != nullptr, s);
+    if (!plan) return false;
+    dnnl::engine& eng = cpu_engine();
+    thread_local dnnl::stream strm(eng);
+    Scratch& scratch = thread_scratch();
+    const std::size_t wnumel = s.oc * (s.c / s.groups) * s.win.kh * s.win.kw;
+    dnnl::memory wmem = weights_for(*plan, w, wnumel, map, param, strm);
+
+    dnnl::memory user_in(plan->user_in, eng, const_cast<float*>(in));
+    dnnl::memory user_out(plan->user_out, eng, out);
+    dnnl::memory in_mem = user_in, out_mem = user_out;
+    if (plan->in_reorder) {
+      in_mem = dnnl::memory(plan->in, eng, scratch.src.get(plan->in.get_size()));
+      plan->in_reorder->execute(strm, user_in, in_mem);
+    }
+    if (plan->out_reorder) out_mem = dnnl::memory(plan->out, eng, scratch.dst.get(plan->out.get_size()));
+    std::unordered_map<int, dnnl::memory> args;
+    if (dir == kForward) {
+      args = {{DNNL_ARG_SRC, in_mem}, {DNNL_ARG_WEIGHTS, wmem}, {DNNL_ARG_DST, out_mem}};
+      if (b) args[DNNL_ARG_BIAS] = dnnl::memory({{static_cast<dnnl::memory::dim>(s.oc)}, dt::f32, tag::x}, eng, const_cast<float*>(b));
+    } else {
+      args = {{DNNL_ARG_DIFF_DST, in_mem}, {DNNL_ARG_WEIGHTS, wmem}, {DNNL_ARG_DIFF_SRC, out_mem}};
+    }
+    if (plan->scratch_bytes)
+      args[DNNL_ARG_SCRATCHPAD] = dnnl::memory({{static_cast<dnnl::memory::dim>(plan->scratch_bytes)}, dt::u8, tag::x}, eng,
+                                               scratch.pad.get(plan->scratch_bytes));
+    plan->prim.execute(strm, args);
+    if (plan->out_reorder) plan->out_reorder->execute(strm, out_mem, user_out);
+    strm.wait();
+    return true;
+  } catch (const dnnl::error& e) {
+    if (verbose()) std::fprintf(stderr, "lrp: oneDNN convolution failed: %s\n", e.what());
+    return false;
+  } catch (const std::bad_alloc&) {
+    if (verbose()) std::fprintf(stderr, "lrp: oneDNN convolution: out of memory\n");
+    return false;
+  }
+}
+
+}  // namespace
+
+void set_dnnl_conv_algorithm(ConvAlgo algo) { algo_setting().store(static_cast<int>(algo)); }
+ConvAlgo dnnl_conv_algorithm() { return static_cast<ConvAlgo>(algo_setting().load()); }
+
+bool dnnl_conv_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y, WeightMap map,
+                       float param) {
+  return run(kForward, s, x, w, map, param, b, y);
+}
+
+bool dnnl_conv_backward_data(const ConvShape& s, const float* g, const float* w, float* dx, WeightMap map, float param) {
+  return run(kBackwardData, s, g, w, map, param, nullptr, dx);
+}
+
+void dnnl_conv_forget_weights(const float* w) noexcept {
+  if (!w) return;
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  for (auto it = c.weights.begin(); it != c.weights.end();) {
+    if (it->ptr == w) {
+      c.weight_bytes -= it->md.get_size();
+      it = c.weights.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void dnnl_conv_clear_cache() noexcept {
+  Cache& c = cache();
+  {
+    std::lock_guard<std::mutex> lock(c.mu);
+    c.plans.clear();
+    c.weights.clear();
+    c.weight_bytes = 0;
+  }
+  Scratch& s = thread_scratch();
+  s.src.release();
+  s.dst.release();
+  s.pad.release();
+}
+
+DnnlConvStats dnnl_conv_stats() {
+  Cache& c = cache();
+  std::lock_guard<std::mutex> lock(c.mu);
+  DnnlConvStats st;
+  st.primitives = c.plans.size();
+  st.weight_copies = c.weights.size();
+  st.weight_bytes = c.weight_bytes;
+  st.weight_reorders = c.reorders;
+  return st;
+}
+
+std::string dnnl_conv_impl(const ConvShape& s, bool backward_data) {
+  const ConvAlgo algo = effective_algo(dnnl_conv_algorithm(), s);
+  if (algo == ConvAlgo::Reference) return "";
+  const std::shared_ptr<const Plan> plan = get_plan(backward_data ? kBackwardData : kForward, algo, !backward_data, s);
+  return plan ? plan->impl : "";
+}
+
+}  // namespace lrp::kernels
+
+#else  // !LRP_WITH_DNNL: no oneDNN, every call falls back to the reference kernels.
+
+namespace lrp::kernels {
+void set_dnnl_conv_algorithm(ConvAlgo) {}
+ConvAlgo dnnl_conv_algorithm() { return ConvAlgo::Reference; }
+bool dnnl_conv_forward(const ConvShape&, const float*, const float*, const float*, float*, WeightMap, float) { return false; }
+bool dnnl_conv_backward_data(const ConvShape&, const float*, const float*, float*, WeightMap, float) { return false; }
+void dnnl_conv_forget_weights(const float*) noexcept {}
+void dnnl_conv_clear_cache() noexcept {}
+DnnlConvStats dnnl_conv_stats() { return {}; }
+std::string dnnl_conv_impl(const ConvShape&, bool) { return ""; }
+}  // namespace lrp::kernels
+
+#endif

@@ -1,0 +1,59 @@
+#pragma once
+// float32 convolution forward and backward-data (the transposed convolution every LRP rule
+// needs) on oneDNN 2.6, for NCHW activations and OIHW weights as the engine stores them.
+//
+// Primitives are created once per (direction, shape, algorithm, bias) and cached; weights are
+// reordered once into the layout the primitive prefers (oneDNN's blocked formats) and cached
+// per (weight data pointer, layout). Activations are reordered NCHW <-> blocked around each
+// call when the primitive wants a blocked layout.
+//
+// Lifetime rule for the weight cache: a weight buffer handed to these functions must keep its
+// values for as long as it lives at that address, or the owner calls
+// dnnl_conv_forget_weights(ptr) before changing or freeing it. The engine's owners do so:
+// Conv2d on destruction, ParamCache (derived W+, W-, W^2, ...) on destruction and clear().
+// As a safety net every cached copy carries a fingerprint of 256 sampled weights (and the
+// element count) that is checked on each use, so in-place updates such as training steps are
+// picked up; a change that leaves every sampled element untouched is not.
+//
+// Both functions return false when oneDNN cannot run the shape (the caller then uses the
+// reference kernels), and never throw.
+#include <cstddef>
+#include <string>
+
+#include "kernels/conv.hpp"
+#include "lrp/core/kernels.hpp"
+#include "lrp/layers/affine.hpp"
+
+namespace lrp::kernels {
+
+// Which oneDNN algorithm convolutions use (see lrp/core/kernels.hpp); the initial value comes
+// from the environment variable LRP_CONV_ALGO (direct | winograd | auto | reference), default auto.
+using ConvAlgo = ConvAlgorithm;
+void set_dnnl_conv_algorithm(ConvAlgo algo);
+ConvAlgo dnnl_conv_algorithm();
+
+// With a map other than Identity the convolution runs with map(w) (param: its gamma), derived
+// from w inside the cached reordered copy: no map(w) tensor in the caller's layout is needed.
+bool dnnl_conv_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y,
+                       WeightMap map = WeightMap::Identity, float param = 0.0f);
+bool dnnl_conv_backward_data(const ConvShape& s, const float* g, const float* w, float* dx,
+                             WeightMap map = WeightMap::Identity, float param = 0.0f);
+
+// Drops every cached reordered copy of the weights at `w` (all maps of them).
+void dnnl_conv_forget_weights(const float* w) noexcept;
+// Drops all cached primitives and weights (and the thread's scratch buffers).
+void dnnl_conv_clear_cache() noexcept;
+
+struct DnnlConvStats {
+  std::size_t primitives = 0;       // cached primitive plans
+  std::size_t weight_copies = 0;    // cached reordered weight tensors
+  std::size_t weight_bytes = 0;     // their total size
+  std::size_t weight_reorders = 0;  // reorders done so far (cache misses, incl. fingerprint changes)
+};
+DnnlConvStats dnnl_conv_stats();
+
+// oneDNN's implementation name for the primitive that runs this shape ("brgconv:avx512_core",
+// ...), or "" when none; for tests and `lrp bench --verbose`.
+std::string dnnl_conv_impl(const ConvShape& s, bool backward_data);
+
+}  // namespace lrp::kernels

@@ -1,0 +1,142 @@
+#include "kernels/elementwise.hpp"
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(LRP_NO_SIMD_CLONES)
+#define LRP_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define LRP_SIMD_CLONES
+#endif
+
+namespace lrp::kernels {
+namespace {
+
+// Branch-free sign with sign(0) = sign(-0) = +1, so the loops vectorise.
+template <class T>
+inline T stab(T z, T eps) {
+  return z + eps * (T(1) - T(2) * static_cast<T>(z < T(0)));
+}
+
+template <class T>
+inline void ratio_impl(const T* r, const T* z, T* g, std::size_t n, T eps, T coef) {
+  if (eps == T(0)) {
+    for (std::size_t i = 0; i < n; ++i) {
+      const bool zero = z[i] == T(0);
+      const T d = zero ? T(1) : z[i];
+      g[i] = zero ? T(0) : coef * r[i] / d;
+    }
+  } else {
+    for (std::size_t i = 0; i < n; ++i) g[i] = coef * r[i] / stab(z[i], eps);
+  }
+}
+
+template <class T>
+inline T divide(T r, T z, T eps) {
+  if (eps == T(0)) return z == T(0) ? T(0) : r / z;
+  return r / stab(z, eps);
+}
+
+}  // namespace
+
+LRP_SIMD_CLONES void ratio(const float* r, const float* z, float* g, std::size_t n, float eps, float coef) {
+  ratio_impl(r, z, g, n, eps, coef);
+}
+LRP_SIMD_CLONES void ratio(const double* r, const double* z, double* g, std::size_t n, double eps, double coef) {
+  ratio_impl(r, z, g, n, eps, coef);
+}
+
+LRP_SIMD_CLONES void ratio_shifted(const float* r, const float* y, const float* c, float* g, std::size_t n, float b, float eps) {
+  for (std::size_t i = 0; i < n; ++i) g[i] = divide(r[i], y[i] - b - c[i], eps);
+}
+LRP_SIMD_CLONES void ratio_shifted(const double* r, const double* y, const double* c, double* g, std::size_t n, double b,
+                                   double eps) {
+  for (std::size_t i = 0; i < n; ++i) g[i] = divide(r[i], y[i] - b - c[i], eps);
+}
+
+template <class T>
+inline void gamma_impl(const T* r, const T* y, const T* c, T* g1, T* g3, std::size_t n, T gamma, T eps, T b) {
+  const T bp = b > T(0) ? b : T(0), bn = b < T(0) ? b : T(0);
+  for (std::size_t i = 0; i < n; ++i) {
+    const T yv = y[i], cv = c[i], rv = r[i];
+    const T p = divide(rv, yv + gamma * (cv + bp), eps);
+    const T q = divide(rv, yv + gamma * (yv - b - cv + bn), eps);
+    g1[i] = yv > T(0) ? p : T(0);
+    g3[i] = yv < T(0) ? q : T(0);
+  }
+}
+
+LRP_SIMD_CLONES void gamma_ratio(const float* r, const float* y, const float* c, float* g1, float* g3, std::size_t n, float gamma,
+                                 float eps, float b) {
+  gamma_impl(r, y, c, g1, g3, n, gamma, eps, b);
+}
+LRP_SIMD_CLONES void gamma_ratio(const double* r, const double* y, const double* c, double* g1, double* g3, std::size_t n,
+                                 double gamma, double eps, double b) {
+  gamma_impl(r, y, c, g1, g3, n, gamma, eps, b);
+}
+
+LRP_SIMD_CLONES void mul(float* a, const float* x, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) a[i] *= x[i];
+}
+LRP_SIMD_CLONES void mul(double* a, const double* x, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) a[i] *= x[i];
+}
+
+LRP_SIMD_CLONES void axpy(float* a, const float* b, std::size_t n, float s) {
+  for (std::size_t i = 0; i < n; ++i) a[i] += s * b[i];
+}
+LRP_SIMD_CLONES void axpy(double* a, const double* b, std::size_t n, double s) {
+  for (std::size_t i = 0; i < n; ++i) a[i] += s * b[i];
+}
+
+LRP_SIMD_CLONES void combine2(float* a, const float* u, const float* b, const float* v, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) a[i] = a[i] * u[i] + b[i] * v[i];
+}
+LRP_SIMD_CLONES void combine2(double* a, const double* u, const double* b, const double* v, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) a[i] = a[i] * u[i] + b[i] * v[i];
+}
+
+LRP_SIMD_CLONES void zbox_combine(float* a, const float* x, const float* b, std::size_t n, float l, float h) {
+  for (std::size_t i = 0; i < n; ++i) a[i] = (x[i] - h) * a[i] + (h - l) * b[i];
+}
+LRP_SIMD_CLONES void zbox_combine(double* a, const double* x, const double* b, std::size_t n, double l, double h) {
+  for (std::size_t i = 0; i < n; ++i) a[i] = (x[i] - h) * a[i] + (h - l) * b[i];
+}
+
+namespace {
+template <class T>
+inline void window_row_sum_impl(const T* row, T* s, std::size_t n, std::size_t kw) {
+  if (kw == 2) {
+    for (std::size_t o = 0; o < n; ++o) s[o] += row[2 * o] + row[2 * o + 1];
+  } else {
+    for (std::size_t o = 0; o < n; ++o)
+      for (std::size_t j = 0; j < kw; ++j) s[o] += row[o * kw + j];
+  }
+}
+template <class T>
+inline void window_row_spread_impl(const T* x, const T* c, T* out, std::size_t n, std::size_t kw) {
+  if (kw == 2) {
+    if (x) {
+      for (std::size_t o = 0; o < n; ++o) {
+        out[2 * o] = x[2 * o] * c[o];
+        out[2 * o + 1] = x[2 * o + 1] * c[o];
+      }
+    } else {
+      for (std::size_t o = 0; o < n; ++o) out[2 * o] = out[2 * o + 1] = c[o];
+    }
+    return;
+  }
+  for (std::size_t o = 0; o < n; ++o)
+    for (std::size_t j = 0; j < kw; ++j) out[o * kw + j] = (x ? x[o * kw + j] : T(1)) * c[o];
+}
+}  // namespace
+
+LRP_SIMD_CLONES void window_row_sum(const float* row, float* s, std::size_t n, std::size_t kw) { window_row_sum_impl(row, s, n, kw); }
+LRP_SIMD_CLONES void window_row_sum(const double* row, double* s, std::size_t n, std::size_t kw) {
+  window_row_sum_impl(row, s, n, kw);
+}
+LRP_SIMD_CLONES void window_row_spread(const float* x, const float* c, float* out, std::size_t n, std::size_t kw) {
+  window_row_spread_impl(x, c, out, n, kw);
+}
+LRP_SIMD_CLONES void window_row_spread(const double* x, const double* c, double* out, std::size_t n, std::size_t kw) {
+  window_row_spread_impl(x, c, out, n, kw);
+}
+
+}  // namespace lrp::kernels

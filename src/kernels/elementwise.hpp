@@ -1,0 +1,42 @@
+#pragma once
+// Elementwise loops of the LRP rules on contiguous rows, compiled for AVX-512, AVX2 and the
+// baseline ISA (chosen at run time), since the library itself targets plain x86-64.
+// Stabiliser: stab(z) = z + eps * sign(z) with sign(0) = +1 (also for -0); with eps == 0 the
+// quotient is 0 where z == 0 (the toolbox's "no stabiliser" rules).
+#include <cstddef>
+
+namespace lrp::kernels {
+
+// g = coef * r / stab(z); g may be r.
+void ratio(const float* r, const float* z, float* g, std::size_t n, float eps, float coef);
+void ratio(const double* r, const double* z, double* g, std::size_t n, double eps, double coef);
+// g = r / stab(y - b - c) (zbox: y - b = Wx, c = the bound terms); g may be r.
+void ratio_shifted(const float* r, const float* y, const float* c, float* g, std::size_t n, float b, float eps);
+void ratio_shifted(const double* r, const double* y, const double* c, double* g, std::size_t n, double b, double eps);
+// Gamma rule for x >= 0 with c = W+ x: where y > 0, g1 = r / stab(y + gamma (c + b+)), g3 = 0;
+// where y < 0, g3 = r / stab(y + gamma (y - b - c + b-)), g1 = 0; else both 0. g1 may be r.
+void gamma_ratio(const float* r, const float* y, const float* c, float* g1, float* g3, std::size_t n, float gamma, float eps,
+                 float b);
+void gamma_ratio(const double* r, const double* y, const double* c, double* g1, double* g3, std::size_t n, double gamma,
+                 double eps, double b);
+// a *= x
+void mul(float* a, const float* x, std::size_t n);
+void mul(double* a, const double* x, std::size_t n);
+// a += s * b
+void axpy(float* a, const float* b, std::size_t n, float s);
+void axpy(double* a, const double* b, std::size_t n, double s);
+// a = a * u + b * v
+void combine2(float* a, const float* u, const float* b, const float* v, std::size_t n);
+void combine2(double* a, const double* u, const double* b, const double* v, std::size_t n);
+// a = (x - h) * a + (h - l) * b  (zbox)
+void zbox_combine(float* a, const float* x, const float* b, std::size_t n, float l, float h);
+void zbox_combine(double* a, const double* x, const double* b, std::size_t n, double l, double h);
+
+// Pooling rows with windows of kw side by side (stride kw): s[o] += sum_j row[o * kw + j] and
+// out[o * kw + j] = (x ? x[o * kw + j] : 1) * c[o], for o in [0, n).
+void window_row_sum(const float* row, float* s, std::size_t n, std::size_t kw);
+void window_row_sum(const double* row, double* s, std::size_t n, std::size_t kw);
+void window_row_spread(const float* x, const float* c, float* out, std::size_t n, std::size_t kw);
+void window_row_spread(const double* x, const double* c, double* out, std::size_t n, std::size_t kw);
+
+}  // namespace lrp::kernels

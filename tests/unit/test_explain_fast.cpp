@@ -1,0 +1,181 @@
+// The float fast path end to end: the LRP Toolbox's LeNet-5 references (float64 numpy) reproduced
+// in float32 (oneDNN convolutions, fused rule passes) and in double; several targets per sample
+// equal to one explanation per target; the persistent Explainer equal to one-shot explain().
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <string>
+
+#include "lrp/explain/explain.hpp"
+#include "lrp/io/arrays.hpp"
+#include "lrp/io/toolbox_text.hpp"
+#include "lrp/layers/activation.hpp"
+#include "lrp/layers/conv2d.hpp"
+#include "lrp/layers/linear.hpp"
+#include "lrp/layers/pool2d.hpp"
+#include "lrp/layers/reshape.hpp"
+#include "lrp/rules/composite.hpp"
+#include "support/test_paths.hpp"
+
+namespace lrp {
+namespace {
+
+template <class A, class B>
+double rel_max_err(const Tensor<A>& got, const Tensor<B>& want) {
+  EXPECT_EQ(got.size(), want.size());
+  double diff = 0, mag = 0;
+  for (std::size_t i = 0; i < want.size() && i < got.size(); ++i) {
+    diff = std::max(diff, std::abs(static_cast<double>(got[i]) - static_cast<double>(want[i])));
+    mag = std::max(mag, std::abs(static_cast<double>(want[i])));
+  }
+  return mag == 0 ? diff : diff / mag;
+}
+
+struct ToolboxCase {
+  std::string rule, file;
+  double float_tol;  // relative to max|R|
+};
+
+// Toolbox models (16 MNIST digits each). Float tolerances: the z-rule's 1e-16 stabiliser lets
+// float rounding of near-zero sums through, the others are tighter.
+void check_toolbox_model(const std::string& folder, const std::string& model_path, bool images) {
+  const std::string dir = test::shared_path("reference/lrp_toolbox/" + folder + "/");
+  Model<double> md = io::read_toolbox_model(model_path);
+  md.drop_trailing_softmax();
+  const Model<float> mf = md.convert<float>();
+  Tensor<double> x = io::read_npy(dir + "input.npy");
+  if (images) x = nhwc_to_nchw(x);
+  const auto to_model = [&](const auto& t) { return images ? nchw_to_nhwc(t) : t; };
+  const std::vector<ToolboxCase> cases = {{"simple", "simple", 5e-3},        {"epsilon:0.01", "epsilon_0.01", 1e-4},
+                                          {"epsilon:1", "epsilon_1", 1e-4},   {"alphabeta:2", "alpha2_beta1", 1e-4},
+                                          {"alphabeta:1", "alpha1_beta0", 1e-4}, {"flat", "flat", 1e-5},
+                                          {"ww", "ww", 1e-5}};
+  Explainer<float> ef(mf);
+  Explainer<double> ed(md);
+  for (const ToolboxCase& c : cases) {
+    SCOPED_TRACE(folder + " " + c.rule);
+    ExplainRequest req;
+    req.rules = uniform_rules(md, parse_rule(c.rule));
+    const Tensor<double> want = io::read_npy(dir + c.file + ".npy");
+    const Tensor<double> rd = to_model(ed.explain(x, req).relevance);
+    EXPECT_LE(rel_max_err(rd, want), 1e-10);
+    for (int rep = 0; rep < 2; ++rep) {  // second call: cached derived parameters and primitives
+      const Tensor<float> rf = to_model(ef.explain(x.cast<float>(), req).relevance);
+      EXPECT_LE(rel_max_err(rf, want), c.float_tol);
+    }
+    const Tensor<float> once = to_model(explain(mf, x.cast<float>(), req).relevance);
+    EXPECT_LE(rel_max_err(once, want), c.float_tol);
+  }
+  // All classes at once against one toolbox run per class ([N, 10, ...input]).
+  ExplainRequest req;
+  req.rules = uniform_rules(md, parse_rule("epsilon:0.01"));
+  req.target = parse_target("all");
+  const Explanation<float> e = ef.explain(x.cast<float>(), req);
+  ASSERT_EQ(e.relevance.dim(1), 10u);
+  Tensor<float> all = e.relevance;
+  if (images) {  // [N, K, C, H, W] -> [N, K, H, W, C]
+    const Shape s = all.shape();
+    Tensor<float> t = nchw_to_nhwc(all.reshaped({s[0] * s[1], s[2], s[3], s[4]}));
+    all = t;
+  }
+  const Tensor<double> want = io::read_npy(dir + "epsilon_0.01_per_class.npy");
+  EXPECT_LE(rel_max_err(all, want), 1e-4);
+}
+
+TEST(ExplainFast, ToolboxReferencesInFloatAndDouble) {
+  check_toolbox_model("LeNet-5", test::shared_path("data/lrp_toolbox/models/MNIST/LeNet-5.txt"), true);
+  check_toolbox_model("synth-cnn-maxpool", test::shared_path("reference/lrp_toolbox/synth-cnn-maxpool/model.txt"), true);
+  check_toolbox_model("synth-mlp-rect", test::shared_path("reference/lrp_toolbox/synth-mlp-rect/model.txt"), false);
+}
+
+Tensor<double> random_tensor(const Shape& s, std::uint32_t seed, double scale) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<double> nd(0.0, scale);
+  Tensor<double> t(s);
+  for (double& v : t) v = nd(rng);
+  return t;
+}
+
+// conv(3->8, 3x3 pad 1) relu maxpool2 conv(8->12, 3x3 stride 2, groups 2) relu avgpool2
+// flatten linear(48->16) relu linear(16->5)
+Model<double> small_cnn() {
+  Model<double> m;
+  Window2d k3;
+  k3.kh = k3.kw = 3;
+  k3.pt = k3.pl = k3.pb = k3.pr = 1;
+  m.add("conv1", std::make_unique<Conv2d<double>>(random_tensor({8, 3, 3, 3}, 1, 0.3), random_tensor({8}, 2, 0.1), k3));
+  m.add("relu1", std::make_unique<Activation<double>>(ActivationSpec{}));
+  PoolSpec mp;
+  mp.window.kh = mp.window.kw = mp.window.sh = mp.window.sw = 2;
+  m.add("pool1", std::make_unique<Pool2d<double>>(mp));
+  Window2d k3s = k3;
+  k3s.sh = k3s.sw = 2;
+  m.add("conv2", std::make_unique<Conv2d<double>>(random_tensor({12, 4, 3, 3}, 3, 0.3), random_tensor({12}, 4, 0.1), k3s, 2));
+  m.add("relu2", std::make_unique<Activation<double>>(ActivationSpec{}));
+  PoolSpec ap;
+  ap.mode = PoolMode::Sum;
+  ap.window.kh = ap.window.kw = ap.window.sh = ap.window.sw = 2;
+  ap.type_name = "AveragePool";
+  m.add("pool2", std::make_unique<Pool2d<double>>(ap));
+  m.add("flatten", std::make_unique<Flatten<double>>());
+  m.add("fc1", std::make_unique<Linear<double>>(random_tensor({16, 48}, 5, 0.2), random_tensor({16}, 6, 0.1)));
+  m.add("relu3", std::make_unique<Activation<double>>(ActivationSpec{}));
+  m.add("fc2", std::make_unique<Linear<double>>(random_tensor({5, 16}, 7, 0.3), random_tensor({5}, 8, 0.1)));
+  m.input_shape = {3, 16, 16};
+  m.layout = DataLayout::NCHW;
+  return m;
+}
+
+TEST(ExplainFast, CompositesFloatMatchDoubleAndTargetsBatch) {
+  const Model<double> md = small_cnn();
+  const Model<float> mf = md.convert<float>();
+  const Tensor<double> x = random_tensor({3, 3, 16, 16}, 9, 1.0);
+  Explainer<float> ef(mf);
+  Explainer<double> ed(md);
+  for (const std::string spec : {"epsilon", "epsilon_plus_flat", "epsilon_alpha2_beta1", "epsilon_alpha2_beta1_flat",
+                                 "epsilon_gamma_box:-3,3", "epsilon_plus", "alphabeta_epsilon", "alphabeta_epsilon_w2"}) {
+    SCOPED_TRACE(spec);
+    ExplainRequest req;
+    req.rules = composite_rules(md, spec);
+    const Tensor<double> rd = ed.explain(x, req).relevance;
+    const Tensor<float> rf = ef.explain(x.cast<float>(), req).relevance;
+    EXPECT_LE(rel_max_err(rf, rd), 1e-4);
+    // Every class at once equals one call per class.
+    req.target = parse_target("all");
+    const Tensor<double> all = ed.explain(x, req).relevance;  // [3, 5, 3, 16, 16]
+    const Tensor<float> all_f = ef.explain(x.cast<float>(), req).relevance;
+    ASSERT_EQ(all.shape(), (Shape{3, 5, 3, 16, 16}));
+    EXPECT_LE(rel_max_err(all_f, all), 1e-4);
+    const std::size_t per = 3 * 16 * 16;
+    for (std::size_t c = 0; c < 5; ++c) {
+      req.target = parse_target(std::to_string(c));
+      const Tensor<double> one = ed.explain(x, req).relevance;
+      double diff = 0, mag = 0;
+      for (std::size_t n = 0; n < 3; ++n)
+        for (std::size_t i = 0; i < per; ++i) {
+          diff = std::max(diff, std::abs(all[(n * 5 + c) * per + i] - one[n * per + i]));
+          mag = std::max(mag, std::abs(one[n * per + i]));
+        }
+      EXPECT_LE(diff, 1e-12 * std::max(mag, 1.0)) << "class " << c;
+    }
+  }
+}
+
+TEST(ExplainFast, GradientMethodsFloatMatchDouble) {
+  const Model<double> md = small_cnn();
+  const Model<float> mf = md.convert<float>();
+  const Tensor<double> x = random_tensor({2, 3, 16, 16}, 10, 1.0);
+  for (const Method m : {Method::Gradient, Method::GradientXInput, Method::GuidedBackprop}) {
+    ExplainRequest req;
+    req.method = m;
+    req.target = parse_target("all");
+    const Tensor<double> rd = explain(md, x, req).relevance;
+    const Tensor<float> rf = explain(mf, x.cast<float>(), req).relevance;
+    EXPECT_LE(rel_max_err(rf, rd), 1e-4);
+  }
+}
+
+}  // namespace
+}  // namespace lrp

@@ -1,0 +1,234 @@
+// Fast float32 convolution kernels (oneDNN) against the double-precision reference loops, over
+// many shapes (odd sizes, strides, asymmetric padding, dilation, groups incl. depthwise,
+// batch 1 and > 1), with fixed seeds.
+//
+// Tolerance: max |fast - ref| <= 2e-5 * max |ref| (float32 direct convolution: every output is
+// a sum of at most a few thousand products, so its rounding error stays far below that).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/conv.hpp"
+#include "kernels/dnnl_conv.hpp"
+
+namespace lrp::kernels {
+namespace {
+
+struct Case {
+  std::size_t n, c, h, w, oc, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw, groups;
+};
+
+ConvShape shape_of(const Case& k) {
+  ConvShape s;
+  s.n = k.n;
+  s.c = k.c;
+  s.h = k.h;
+  s.w = k.w;
+  s.oc = k.oc;
+  s.groups = k.groups;
+  s.win.kh = k.kh;
+  s.win.kw = k.kw;
+  s.win.sh = k.sh;
+  s.win.sw = k.sw;
+  s.win.pt = k.pt;
+  s.win.pl = k.pl;
+  s.win.pb = k.pb;
+  s.win.pr = k.pr;
+  s.win.dh = k.dh;
+  s.win.dw = k.dw;
+  s.oh = s.win.out_h(s.h, "test");
+  s.ow = s.win.out_w(s.w, "test");
+  return s;
+}
+
+std::string name_of(const Case& k) {
+  return "n" + std::to_string(k.n) + " c" + std::to_string(k.c) + " " + std::to_string(k.h) + "x" + std::to_string(k.w) +
+         " oc" + std::to_string(k.oc) + " k" + std::to_string(k.kh) + "x" + std::to_string(k.kw) + " s" +
+         std::to_string(k.sh) + "," + std::to_string(k.sw) + " p" + std::to_string(k.pt) + "," + std::to_string(k.pl) + "," +
+         std::to_string(k.pb) + "," + std::to_string(k.pr) + " d" + std::to_string(k.dh) + "," + std::to_string(k.dw) + " g" +
+         std::to_string(k.groups);
+}
+
+const std::vector<Case>& cases() {
+  static const std::vector<Case> c = {
+      // n  c   h   w  oc kh kw sh sw pt pl pb pr dh dw groups
+      {1, 1, 32, 32, 10, 5, 5, 1, 1, 0, 0, 0, 0, 1, 1, 1},     // LeNet-5 conv1
+      {3, 10, 14, 14, 25, 5, 5, 1, 1, 0, 0, 0, 0, 1, 1, 1},    // LeNet-5 conv2, batch 3
+      {2, 25, 5, 5, 100, 4, 4, 1, 1, 0, 0, 0, 0, 1, 1, 1},     // conv to 1x1
+      {2, 100, 1, 1, 10, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1},     // 1x1 on 1x1
+      {1, 3, 23, 19, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},     // odd sizes, same padding
+      {2, 16, 17, 13, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1},    // stride 2
+      {1, 8, 21, 21, 12, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 1},     // 7x7 stride 2 (ResNet stem, small)
+      {2, 5, 11, 9, 7, 3, 2, 2, 1, 0, 1, 2, 0, 1, 1, 1},       // non-square kernel, asymmetric padding
+      {1, 6, 15, 15, 9, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1},      // dilation 2
+      {2, 4, 16, 18, 6, 3, 3, 1, 2, 1, 0, 3, 2, 3, 2, 1},      // mixed dilation, stride, padding
+      {2, 8, 12, 12, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2},     // 2 groups
+      {1, 12, 10, 10, 18, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3},    // 3 groups, 4 -> 6 per group
+      {2, 32, 14, 14, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 32},   // depthwise
+      {1, 24, 9, 9, 48, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 24},     // depthwise multiplier 2, stride 2
+      {3, 64, 8, 8, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},      // blocked-channel sizes
+      {1, 64, 28, 28, 128, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1},   // 1x1 (ResNet bottleneck)
+      {2, 70, 9, 7, 33, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1},      // 1x1 stride 2, ragged channels
+      {1, 3, 40, 40, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},     // VGG first layer (small image)
+      {2, 2, 5, 5, 3, 5, 5, 3, 3, 2, 2, 2, 2, 1, 1, 1},        // kernel = image, stride 3
+  };
+  return c;
+}
+
+std::vector<double> random_vector(std::size_t n, std::uint32_t seed, double lo = -1.0, double hi = 1.0) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> u(lo, hi);
+  std::vector<double> v(n);
+  for (double& x : v) x = static_cast<double>(static_cast<float>(u(rng)));  // exactly representable in float
+  return v;
+}
+
+std::vector<float> to_float(const std::vector<double>& v) { return std::vector<float>(v.begin(), v.end()); }
+
+// max |a - b| / max |b|
+double rel_err(const std::vector<float>& a, const std::vector<double>& b) {
+  double diff = 0, mag = 0;
+  for (std::size_t i = 0; i < b.size(); ++i) {
+    diff = std::max(diff, std::abs(static_cast<double>(a[i]) - b[i]));
+    mag = std::max(mag, std::abs(b[i]));
+  }
+  return mag == 0 ? diff : diff / mag;
+}
+
+constexpr double kTol = 2e-5;
+
+class FastConv : public ::testing::TestWithParam<std::size_t> {};
+
+TEST_P(FastConv, ForwardMatchesDoubleReference) {
+  const Case& k = cases()[GetParam()];
+  const ConvShape s = shape_of(k);
+  const std::size_t nx = s.n * s.c * s.h * s.w, ny = s.n * s.oc * s.oh * s.ow;
+  const std::size_t nw = s.oc * (s.c / s.groups) * s.win.kh * s.win.kw;
+  const auto x = random_vector(nx, 1), w = random_vector(nw, 2), b = random_vector(s.oc, 3);
+  for (const bool with_bias : {true, false}) {
+    std::vector<double> ref(ny);
+    conv2d_forward_reference<double>(s, x.data(), w.data(), with_bias ? b.data() : nullptr, ref.data());
+    const auto xf = to_float(x), wf = to_float(w), bf = to_float(b);
+    std::vector<float> y(ny, 123.f);
+    conv2d_forward<float>(s, xf.data(), wf.data(), with_bias ? bf.data() : nullptr, y.data());
+    EXPECT_LE(rel_err(y, ref), kTol) << name_of(k) << (with_bias ? " with bias" : " no bias");
+    // The fast path itself (not a silent fallback) for every case.
+    std::vector<float> y2(ny);
+    EXPECT_TRUE(dnnl_conv_forward(s, xf.data(), wf.data(), with_bias ? bf.data() : nullptr, y2.data())) << name_of(k);
+    EXPECT_LE(rel_err(y2, ref), kTol) << name_of(k);
+  }
+}
+
+TEST_P(FastConv, BackwardDataMatchesDoubleReference) {
+  const Case& k = cases()[GetParam()];
+  const ConvShape s = shape_of(k);
+  const std::size_t nx = s.n * s.c * s.h * s.w, ny = s.n * s.oc * s.oh * s.ow;
+  const std::size_t nw = s.oc * (s.c / s.groups) * s.win.kh * s.win.kw;
+  const auto g = random_vector(ny, 4), w = random_vector(nw, 5);
+  std::vector<double> ref(nx);
+  conv2d_backward_data_reference<double>(s, g.data(), w.data(), ref.data());
+  const auto gf = to_float(g), wf = to_float(w);
+  std::vector<float> dx(nx, 123.f);  // must be overwritten, including positions no window reaches
+  conv2d_backward_data<float>(s, gf.data(), wf.data(), dx.data());
+  EXPECT_LE(rel_err(dx, ref), kTol) << name_of(k);
+  std::vector<float> dx2(nx, -7.f);
+  EXPECT_TRUE(dnnl_conv_backward_data(s, gf.data(), wf.data(), dx2.data())) << name_of(k);
+  EXPECT_LE(rel_err(dx2, ref), kTol) << name_of(k);
+}
+
+// The float reference path agrees with the double one too (it is what non-oneDNN builds run).
+TEST_P(FastConv, FloatReferenceMatchesDoubleReference) {
+  const Case& k = cases()[GetParam()];
+  const ConvShape s = shape_of(k);
+  const std::size_t nx = s.n * s.c * s.h * s.w, ny = s.n * s.oc * s.oh * s.ow;
+  const std::size_t nw = s.oc * (s.c / s.groups) * s.win.kh * s.win.kw;
+  const auto x = random_vector(nx, 6), w = random_vector(nw, 7), b = random_vector(s.oc, 8);
+  std::vector<double> ref(ny);
+  conv2d_forward_reference<double>(s, x.data(), w.data(), b.data(), ref.data());
+  const auto xf = to_float(x), wf = to_float(w), bf = to_float(b);
+  std::vector<float> y(ny);
+  conv2d_forward_reference<float>(s, xf.data(), wf.data(), bf.data(), y.data());
+  EXPECT_LE(rel_err(y, ref), kTol) << name_of(k);
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, FastConv, ::testing::Range<std::size_t>(0, 19));
+
+// Mapped weights (W+, W-, W^2, W + g W+, W + g W-) derived inside the kernel's copies, for the
+// direct and the Winograd algorithms, against the reference with explicitly mapped weights.
+TEST(FastConvMapped, MapsMatchReferenceWithMappedWeights) {
+  const std::vector<Case> mcases = {
+      {1, 16, 56, 56, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},  // Winograd-eligible (3x3, >= 16 channels, 3136 positions)
+      {2, 24, 17, 15, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},  // Winograd under `winograd`, direct under `auto`
+      {2, 3, 19, 19, 8, 5, 5, 2, 2, 2, 2, 2, 2, 1, 1, 1},    // few channels: plain layout
+      {1, 12, 9, 9, 18, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3},    // groups
+      {2, 32, 7, 7, 64, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1},    // 1x1
+  };
+  const std::vector<std::pair<WeightMap, float>> maps = {{WeightMap::Positive, 0.f}, {WeightMap::Negative, 0.f},
+                                                         {WeightMap::Square, 0.f},   {WeightMap::GammaPositive, 0.25f},
+                                                         {WeightMap::GammaNegative, 1.5f}};
+  const ConvAlgo old = dnnl_conv_algorithm();
+  for (const ConvAlgo algo : {ConvAlgo::Direct, ConvAlgo::Winograd, ConvAlgo::Auto}) {
+    set_dnnl_conv_algorithm(algo);
+    for (const Case& k : mcases) {
+      const ConvShape s = shape_of(k);
+      const std::size_t nx = s.n * s.c * s.h * s.w, ny = s.n * s.oc * s.oh * s.ow;
+      const std::size_t nw = s.oc * (s.c / s.groups) * s.win.kh * s.win.kw;
+      const auto x = random_vector(nx, 21, 0.0, 1.0), w = random_vector(nw, 22), g = random_vector(ny, 23);
+      const auto xf = to_float(x), wf = to_float(w), gf = to_float(g);
+      if (algo != ConvAlgo::Direct && &k == &mcases[0]) {  // Winograd is really used where eligible
+        EXPECT_NE(dnnl_conv_impl(s, false).find("wino"), std::string::npos) << dnnl_conv_impl(s, false);
+        EXPECT_NE(dnnl_conv_impl(s, true).find("wino"), std::string::npos) << dnnl_conv_impl(s, true);
+      }
+      for (const auto& [map, param] : maps) {
+        std::vector<double> wm(nw);
+        for (std::size_t i = 0; i < nw; ++i) wm[i] = static_cast<double>(map_weight(map, param, wf[i]));
+        std::vector<double> yr(ny), dxr(nx);
+        conv2d_forward_reference<double>(s, x.data(), wm.data(), nullptr, yr.data());
+        conv2d_backward_data_reference<double>(s, g.data(), wm.data(), dxr.data());
+        std::vector<float> y(ny), dx(nx);
+        ASSERT_TRUE(dnnl_conv_forward(s, xf.data(), wf.data(), nullptr, y.data(), map, param)) << name_of(k);
+        ASSERT_TRUE(dnnl_conv_backward_data(s, gf.data(), wf.data(), dx.data(), map, param)) << name_of(k);
+        EXPECT_LE(rel_err(y, yr), 1e-5) << name_of(k) << " map " << static_cast<int>(map) << " algo " << static_cast<int>(algo);
+        EXPECT_LE(rel_err(dx, dxr), 1e-5) << name_of(k) << " map " << static_cast<int>(map) << " algo " << static_cast<int>(algo);
+      }
+    }
+  }
+  set_dnnl_conv_algorithm(old);
+}
+
+TEST(FastConvCache, WeightsChangedInPlaceAreNoticed) {
+  const ConvShape s = shape_of({2, 16, 9, 9, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1});
+  const std::size_t nx = s.n * s.c * s.h * s.w, ny = s.n * s.oc * s.oh * s.ow, nw = s.oc * s.c * 9;
+  const auto x = to_float(random_vector(nx, 10));
+  std::vector<float> w = to_float(random_vector(nw, 11));
+  std::vector<float> y1(ny), y2(ny), y3(ny);
+  ASSERT_TRUE(dnnl_conv_forward(s, x.data(), w.data(), nullptr, y1.data()));
+  for (float& v : w) v *= 2.0f;  // a training step, same buffer
+  ASSERT_TRUE(dnnl_conv_forward(s, x.data(), w.data(), nullptr, y2.data()));
+  for (std::size_t i = 0; i < ny; ++i) EXPECT_FLOAT_EQ(y2[i], 2.0f * y1[i]);
+  // forget + new values also works, and the cache reuses the copy when nothing changed.
+  dnnl_conv_forget_weights(w.data());
+  const std::size_t before = dnnl_conv_stats().weight_reorders;
+  ASSERT_TRUE(dnnl_conv_forward(s, x.data(), w.data(), nullptr, y3.data()));
+  ASSERT_TRUE(dnnl_conv_forward(s, x.data(), w.data(), nullptr, y3.data()));
+  EXPECT_LE(dnnl_conv_stats().weight_reorders, before + 1);
+  for (std::size_t i = 0; i < ny; ++i) EXPECT_FLOAT_EQ(y3[i], y2[i]);
+}
+
+TEST(FastConvCache, ReferenceSettingDisablesOneDnn) {
+  const ConvShape s = shape_of({1, 3, 8, 8, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1});
+  std::vector<float> x(s.c * 64, 1.f), w(4 * 3 * 9, 1.f), y(4 * 64);
+  const ConvAlgo old = dnnl_conv_algorithm();
+  set_dnnl_conv_algorithm(ConvAlgo::Reference);
+  EXPECT_FALSE(dnnl_conv_forward(s, x.data(), w.data(), nullptr, y.data()));
+  conv2d_forward<float>(s, x.data(), w.data(), nullptr, y.data());  // falls back
+  EXPECT_FLOAT_EQ(y[9], 27.f);  // interior output: 3 channels x 9 ones
+  set_dnnl_conv_algorithm(old);
+}
+
+}  // namespace
+}  // namespace lrp::kernels

@@ -1,0 +1,278 @@
+// lrp bench MODEL [--composite SPEC | --rule RULE] [--batch B] [--runs N] [--warmup W] [--threads T]
+//                 [--target T] [--input-shape C,H,W] [--conv-algo A] [--json]
+// Times forward, gradient and LRP on a random standard-normal batch (docs/PERFORMANCE.md).
+#include <malloc.h>
+#include <omp.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <random>
+#include <sstream>
+#include <nlohmann/json.hpp>
+
+#include "bench_models.hpp"
+#include "commands.hpp"
+#include "common.hpp"
+#include "lrp/core/error.hpp"
+#include "lrp/core/kernels.hpp"
+#include "lrp/core/parse.hpp"
+#include "lrp/explain/explain.hpp"
+#include "lrp/layers/conv2d.hpp"
+#include "lrp/layers/linear.hpp"
+#include "lrp/rules/composite.hpp"
+
+namespace lrp::cli {
+namespace {
+
+struct BenchOptions {
+  std::string model, composite, rule, input_shape, target = "predicted", conv_algo;
+  std::size_t batch = 1, runs = 5, warmup = 1, threads = 0;
+  bool json = false;
+};
+
+double peak_rss_mb() {
+  rusage r{};
+  getrusage(RUSAGE_SELF, &r);
+  return static_cast<double>(r.ru_maxrss) / 1024.0;
+}
+
+// Resets the kernel's peak-RSS mark (Linux >= 4.0), so that ru_maxrss afterwards is the peak of
+// what follows; false when /proc/self/clear_refs cannot be written.
+bool reset_peak_rss() {
+  std::ofstream f("/proc/self/clear_refs");
+  if (!f) return false;
+  f << "5";
+  f.flush();
+  return static_cast<bool>(f);
+}
+
+struct Timing {
+  double median = 0, min = 0, max = 0;
+  double cpu = 0;  // median CPU time (user + system, all threads) per call
+};
+
+double cpu_ms() {
+  rusage r{};
+  getrusage(RUSAGE_SELF, &r);
+  return (static_cast<double>(r.ru_utime.tv_sec + r.ru_stime.tv_sec) * 1e3) +
+         static_cast<double>(r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e3;
+}
+
+double median_of(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n == 0 ? 0.0 : n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+template <class F>
+Timing time_it(std::size_t warmup, std::size_t runs, F&& f) {
+  for (std::size_t i = 0; i < warmup; ++i) f();
+  std::vector<double> ms, cpu;
+  for (std::size_t i = 0; i < runs; ++i) {
+    const double c0 = cpu_ms();
+    const auto t0 = std::chrono::steady_clock::now();
+    f();
+    const auto t1 = std::chrono::steady_clock::now();
+    cpu.push_back(cpu_ms() - c0);
+    ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+  }
+  Timing t;
+  if (ms.empty()) return t;
+  t.median = median_of(ms);
+  t.min = *std::min_element(ms.begin(), ms.end());
+  t.max = *std::max_element(ms.begin(), ms.end());
+  t.cpu = median_of(cpu);
+  return t;
+}
+
+// Multiply-adds x 2 of the Linear and Conv2d layers for one forward pass.
+double forward_flops(const Model<float>& m, const Shape& per_sample, std::size_t batch) {
+  const std::vector<Shape> shapes = m.infer_shapes(per_sample);
+  double f = 0;
+  for (const Node<float>& n : m.nodes()) {
+    const Shape& out = shapes[n.output];
+    if (const auto* c = dynamic_cast<const Conv2d<float>*>(n.layer.get())) {
+      const Tensor<float>& w = c->weight();
+      f += 2.0 * static_cast<double>(shape_numel(out)) * static_cast<double>(w.dim(1) * w.dim(2) * w.dim(3));
+    } else if (const auto* l = dynamic_cast<const Linear<float>*>(n.layer.get())) {
+      f += 2.0 * static_cast<double>(l->in_features() * l->out_features());
+    }
+  }
+  return f * static_cast<double>(batch);
+}
+
+double conv_flops(const Model<float>& m, const Shape& per_sample, std::size_t batch) {
+  const std::vector<Shape> shapes = m.infer_shapes(per_sample);
+  double f = 0;
+  for (const Node<float>& n : m.nodes())
+    if (const auto* c = dynamic_cast<const Conv2d<float>*>(n.layer.get())) {
+      const Tensor<float>& w = c->weight();
+      f += 2.0 * static_cast<double>(shape_numel(shapes[n.output])) * static_cast<double>(w.dim(1) * w.dim(2) * w.dim(3));
+    }
+  return f * static_cast<double>(batch);
+}
+
+Shape resolve_input_shape(const Model<float>& m, const std::string& text) {
+  Shape s = m.input_shape;
+  if (!text.empty()) {
+    s.clear();
+    for (const std::string& part : split(text, ',')) s.push_back(parse_index(part, "--input-shape"));
+    if (s.empty()) throw ConfigError("--input-shape names no dimension");
+    for (std::size_t d : s)
+      if (d == 0) throw ConfigError("--input-shape dimensions must be positive");
+    return s;
+  }
+  bool known = !s.empty();
+  for (std::size_t d : s) known = known && d != 0;
+  if (known) return s;
+  // Toolbox image models do not store the image size: MNIST-style 32x32 for one channel.
+  if (s.size() == 3 && s[0] == 1 && s[1] == 0 && s[2] == 0) return {1, 32, 32};
+  throw ConfigError("the model file does not store its input size " + shape_str(s) + ": give --input-shape C,H,W");
+}
+
+void run_bench(const BenchOptions& o) {
+  if (o.threads > 0) omp_set_num_threads(static_cast<int>(o.threads));
+  if (!o.conv_algo.empty()) set_conv_algorithm(parse_conv_algorithm(o.conv_algo));
+  if (!o.rule.empty() && !o.composite.empty()) throw ConfigError("give either --rule or --composite, not both");
+  if (o.batch == 0) throw ConfigError("--batch must be at least 1");
+  if (o.runs == 0) throw ConfigError("--runs must be at least 1");
+  const Target target = parse_target(o.target);
+
+  // Loading (excluded from the timings; its transient peak is reported separately).
+  Model<float> model;
+  if (o.model.rfind("synthetic:", 0) == 0) {
+    model = synthetic_model(o.model.substr(10));
+  } else {
+    Model<double> md = load_model(o.model);
+    md.drop_trailing_softmax();
+    model = md.convert<float>();
+  }
+  model.drop_trailing_softmax();
+  const Shape per = resolve_input_shape(model, o.input_shape);
+  model.infer_shapes(per);
+  const std::string spec = o.rule.empty() ? (o.composite.empty() ? "epsilon_plus_flat" : o.composite) : "";
+  std::vector<Rule> rules = o.rule.empty() ? composite_rules(model, spec) : uniform_rules(model, parse_rule(o.rule));
+
+  Shape xs = per;
+  xs.insert(xs.begin(), o.batch);
+  Tensor<float> x(xs);
+  std::mt19937 rng(0);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  for (float& v : x) v = nd(rng);
+
+  malloc_trim(0);
+  const double load_peak = peak_rss_mb();
+  const bool reset = reset_peak_rss();
+
+  Explainer<float> explainer(model);
+  ExplainRequest grad_req;
+  grad_req.method = Method::Gradient;
+  grad_req.target = target;
+  ExplainRequest lrp_req;
+  lrp_req.method = Method::LRP;
+  lrp_req.rules = rules;
+  lrp_req.target = target;
+
+  // Every phase starts with cold caches (derived parameters, oneDNN primitives and weight
+  // copies), as a process doing only that would; its warm-up calls fill them.
+  const auto cold = [&] {
+    explainer.clear_cache();
+    clear_kernel_caches();
+  };
+  cold();
+  const Timing tf = time_it(o.warmup, o.runs, [&] { explainer.predict(x); });
+  cold();
+  const Timing tg = time_it(o.warmup, o.runs, [&] { explainer.explain(x, grad_req); });
+  cold();
+  const Timing tl = time_it(o.warmup, o.runs, [&] { explainer.explain(x, lrp_req); });
+  const double peak = peak_rss_mb();
+
+  const double flops = forward_flops(model, per, o.batch), cflops = conv_flops(model, per, o.batch);
+  const int threads = omp_get_max_threads();
+  nlohmann::json j;
+  j["model"] = o.model;
+  j["batch"] = o.batch;
+  j["input_shape"] = per;
+  if (o.rule.empty()) j["composite"] = spec;
+  else j["rule"] = o.rule;
+  j["target"] = o.target;
+  j["threads"] = threads;
+  j["runs"] = o.runs;
+  j["warmup"] = o.warmup;
+  j["conv_algo"] = conv_algorithm_name(conv_algorithm());
+  j["forward_ms"] = tf.median;
+  j["gradient_ms"] = tg.median;
+  j["lrp_ms"] = tl.median;
+  j["forward_ms_min"] = tf.min;
+  j["gradient_ms_min"] = tg.min;
+  j["lrp_ms_min"] = tl.min;
+  j["forward_ms_max"] = tf.max;
+  j["gradient_ms_max"] = tg.max;
+  j["lrp_ms_max"] = tl.max;
+  j["forward_cpu_ms"] = tf.cpu;
+  j["gradient_cpu_ms"] = tg.cpu;
+  j["lrp_cpu_ms"] = tl.cpu;
+  j["lrp_over_forward"] = tl.median / tf.median;
+  j["lrp_over_gradient"] = tl.median / tg.median;
+  j["forward_gflop"] = flops / 1e9;
+  j["forward_gflops"] = flops / 1e6 / tf.median;
+  j["conv_gflop"] = cflops / 1e9;
+  j["peak_rss_mb"] = peak;
+  j["peak_rss_scope"] = reset ? "after_load" : "process";
+  j["load_peak_rss_mb"] = load_peak;
+  j["param_cache_mb"] = static_cast<double>(explainer.cache_bytes()) / (1024.0 * 1024.0);
+  const KernelCacheStats st = kernel_cache_stats();
+  j["dnnl_weight_cache_mb"] = static_cast<double>(st.weight_bytes) / (1024.0 * 1024.0);  // after the LRP phase
+
+  std::cout << "model " << o.model << ", input " << shape_str(xs) << ", "
+            << (o.rule.empty() ? "composite " + spec : "rule " + o.rule) << ", target " << o.target << ", " << threads
+            << " threads, conv " << conv_algorithm_name(conv_algorithm()) << ", median of " << o.runs << " after "
+            << o.warmup << " warm-up\n";
+  std::cout << std::fixed << std::setprecision(3);
+  std::cout << "  forward   " << std::setw(10) << tf.median << " ms  (min " << tf.min << ", max " << tf.max << "; cpu " << tf.cpu << "; "
+            << std::setprecision(1) << flops / 1e6 / tf.median << " GFLOP/s)\n"
+            << std::setprecision(3);
+  std::cout << "  gradient  " << std::setw(10) << tg.median << " ms  (min " << tg.min << ", max " << tg.max << "; cpu " << tg.cpu << ")\n";
+  std::cout << "  lrp       " << std::setw(10) << tl.median << " ms  (min " << tl.min << ", max " << tl.max << "; cpu " << tl.cpu << ")  "
+            << std::setprecision(2) << tl.median / tf.median << "x forward, " << tl.median / tg.median << "x gradient\n";
+  std::cout << std::setprecision(1) << "  peak RSS  " << std::setw(10) << peak << " MiB"
+            << (reset ? " (after loading; loading peaked at " : " (whole process; loading peaked at ") << load_peak
+            << " MiB)\n";
+  if (o.json) std::cout << j.dump() << std::endl;
+}
+
+}  // namespace
+
+void add_bench_command(CLI::App& app) {
+  auto o = std::make_shared<BenchOptions>();
+  auto* cmd = app.add_subcommand("bench", "Time forward, gradient and LRP on a random input (model loading excluded)");
+  cmd->footer("MODEL is a model file (.txt LRP Toolbox, .onnx) or synthetic:NAME, a random-weight network built in memory (" +
+              synthetic_model_names() +
+              ").\n"
+              "Each phase is one call on the whole batch (predicted-class target unless --target), repeated --runs times "
+              "after --warmup untimed calls; the median is reported. Peak RSS is getrusage's ru_maxrss after loading "
+              "(the peak mark is reset once the model is loaded). Each phase starts with cold caches. With --json the last line of stdout is a JSON object "
+              "(batch, forward_ms, gradient_ms, lrp_ms, peak_rss_mb, ...).\n"
+              "Environment: LRP_CONV_ALGO=direct|winograd|auto|reference sets the convolution algorithm (--conv-algo wins).");
+  cmd->add_option("MODEL", o->model, "Model file or synthetic:NAME")->required();
+  cmd->add_option("--composite", o->composite, "Named composite (default epsilon_plus_flat)");
+  cmd->add_option("--rule", o->rule, "One rule for every layer instead of a composite");
+  cmd->add_option("--batch", o->batch, "Batch size (1)");
+  cmd->add_option("--runs", o->runs, "Timed calls per phase (5)");
+  cmd->add_option("--warmup", o->warmup, "Untimed calls per phase before timing (1)");
+  cmd->add_option("--threads", o->threads, "OpenMP/oneDNN threads (default: OMP_NUM_THREADS or all cores)");
+  cmd->add_option("--target", o->target, "predicted (default) | K | K1,K2,... | all");
+  cmd->add_option("--input-shape", o->input_shape, "Per-sample input shape C,H,W (or D) when the model file lacks it");
+  cmd->add_option("--conv-algo", o->conv_algo, "direct | winograd | auto | reference")
+      ->check(CLI::IsMember({"direct", "winograd", "auto", "reference"}));
+  cmd->add_flag("--json", o->json, "Print a JSON summary as the last line");
+  cmd->callback([o] { run_bench(*o); });
+}
+
+}  // namespace lrp::cli
