@@ -203,6 +203,12 @@ TEST(RuleProperties, AllTargetsEqualSeparateRunsAndMethodsAgree) {
     all.target.kind = Target::Kind::All;
     const Explanation<double> ea = explain(m, x, all);
     ASSERT_EQ(ea.relevance.shape(), (Shape{2, 3, 2, 12, 12}));
+    ExplainRequest in_passes = all;  // one target per pass
+    in_passes.target_pass_bytes = 1;
+    const Explanation<double> ep = explain(m, x, in_passes);
+    ASSERT_EQ(ep.relevance.shape(), ea.relevance.shape());
+    EXPECT_EQ(ep.targets, ea.targets);
+    for (std::size_t i = 0; i < ep.relevance.size(); ++i) ASSERT_NEAR(ep.relevance[i], ea.relevance[i], 1e-12);
     for (std::size_t c = 0; c < 3; ++c) {
       ExplainRequest one = all;
       one.target.kind = Target::Kind::Classes;
