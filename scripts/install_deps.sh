@@ -5,8 +5,10 @@ set -euo pipefail
 PKGS=(build-essential cmake pkg-config
   libdnnl-dev libonnx-dev libprotobuf-dev protobuf-compiler libonnx-testdata
   nlohmann-json3-dev libcli11-dev libmatio-dev libpng-dev libjpeg-dev zlib1g-dev
-  libgtest-dev libgmock-dev libbenchmark-dev dataset-fashion-mnist
-  python3 python3-numpy)
+  libgtest-dev libgmock-dev libbenchmark-dev dataset-fashion-mnist)
+# Only for tests that compare against PyTorch (torchvision exports): --test adds them.
+TEST_PKGS=(python3 python3-numpy python3-torch python3-torchvision python3-onnx)
+if [ "${1:-}" = "--test" ]; then PKGS+=("${TEST_PKGS[@]}"); fi
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -49,11 +49,9 @@ std::vector<double> parse_number_list(const std::string& text, const std::string
 
 std::string format_number(double v) {
   char buf[64];
-  for (int prec = 1; prec <= 17; ++prec) {
-    std::snprintf(buf, sizeof buf, "%.*g", prec, v);
-    if (std::strtod(buf, nullptr) == v) break;
-  }
-  return buf;
+  // Without a precision, to_chars writes the shortest text that reads back as the same double.
+  const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  return ec == std::errc() ? std::string(buf, end) : std::string("nan");
 }
 
 }  // namespace lrp

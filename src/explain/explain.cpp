@@ -202,6 +202,17 @@ template <class T>
 Explanation<T> Explainer<T>::explain(const Tensor<T>& x, const ExplainRequest& req) {
   const Model<T>& model = *model_;
   if (!all_finite(x)) throw NumericError("the input contains NaN or Inf");
+  if (req.target.kind == Target::Kind::All || req.target.kind == Target::Kind::Classes) {
+    const std::vector<Shape> shapes = model.infer_shapes(Shape(x.shape().begin() + 1, x.shape().end()));
+    double per_target = 0;
+    for (const Shape& s : shapes) per_target += static_cast<double>(shape_numel(s)) * sizeof(T);
+    per_target *= static_cast<double>(x.dim(0));
+    std::vector<std::size_t> classes = req.target.classes;
+    if (req.target.kind == Target::Kind::All)
+      for (std::size_t c = 0; c < shape_numel(shapes[model.output_value()]); ++c) classes.push_back(c);
+    const auto chunk = static_cast<std::size_t>(std::max(1.0, req.target_pass_bytes / std::max(per_target, 1.0)));
+    if (classes.size() > chunk && !req.dump_layers) return explain_in_passes(x, req, classes, chunk);
+  }
   std::vector<Rule> rules;
   switch (req.method) {
     case Method::LRP:
@@ -284,6 +295,33 @@ Explanation<T> Explainer<T>::explain(const Tensor<T>& x, const ExplainRequest& r
     r.reshape(s);
   }
   out.relevance = std::move(r);
+  return out;
+}
+
+template <class T>
+Explanation<T> Explainer<T>::explain_in_passes(const Tensor<T>& x, const ExplainRequest& req,
+                                               const std::vector<std::size_t>& classes, std::size_t chunk) {
+  const std::size_t n = x.dim(0), k = classes.size(), per = x.sample_size();
+  Explanation<T> out;
+  Shape rs = x.shape();
+  rs.insert(rs.begin() + 1, k);
+  out.relevance = Tensor<T>(rs);
+  out.targets.assign(n * k, 0);
+  out.targets_per_sample = k;
+  for (std::size_t first = 0; first < k; first += chunk) {
+    ExplainRequest part = req;
+    part.target.kind = Target::Kind::Classes;
+    part.target.classes.assign(classes.begin() + static_cast<long>(first), classes.begin() + static_cast<long>(std::min(k, first + chunk)));
+    const std::size_t m = part.target.classes.size();
+    Explanation<T> e = explain(x, part);
+    if (first == 0) out.output = std::move(e.output);
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t j = 0; j < m; ++j) {
+        const T* src = e.relevance.data() + (i * m + j) * per;
+        std::copy_n(src, per, out.relevance.data() + (i * k + first + j) * per);
+        out.targets[i * k + first + j] = e.targets[i * m + j];
+      }
+  }
   return out;
 }
 

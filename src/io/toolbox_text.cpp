@@ -80,23 +80,10 @@ class Reader {
         if (!input_known) model.input_shape = {d[2], 0, 0};
         spatial = true;
       } else if (type == "SumPool" || type == "MaxPool") {
-        const std::vector<std::size_t> d = ints(tok, 4, header.number);
-        PoolSpec spec;
-        spec.mode = type == "MaxPool" ? PoolMode::Max : PoolMode::Sum;
-        spec.type_name = type;
-        spec.window.kh = d[0];
-        spec.window.kw = d[1];
-        spec.window.sh = d[2];
-        spec.window.sw = d[3];
-        spec.divisor = std::sqrt(static_cast<double>(d[0] * d[1]));
-        layer = std::make_unique<Pool2d<double>>(spec);
+        layer = make_toolbox_layer(type, ints(tok, 4, header.number));
         spatial = true;
       } else if (type == "Rect" || type == "Tanh" || type == "SoftMax" || type == "Flatten") {
-        ints(tok, 0, header.number);
-        if (type == "Rect") layer = std::make_unique<Activation<double>>(ActivationSpec{ActivationKind::ReLU});
-        if (type == "Tanh") layer = std::make_unique<Activation<double>>(ActivationSpec{ActivationKind::Tanh});
-        if (type == "SoftMax") layer = std::make_unique<SoftMax<double>>();
-        if (type == "Flatten") layer = std::make_unique<Flatten<double>>(true);
+        layer = make_toolbox_layer(type, ints(tok, 0, header.number));
       } else {
         throw FormatError(where(header.number) + ": unknown layer type '" + type +
                           "' (expected Linear, Convolution, SumPool, MaxPool, Flatten, Rect, Tanh or SoftMax)");
@@ -236,6 +223,26 @@ void write_values(std::ostream& out, const std::vector<double>& v) {
 }
 
 }  // namespace
+
+std::unique_ptr<Layer<double>> make_toolbox_layer(const std::string& type, const std::vector<std::size_t>& d) {
+  if ((type == "SumPool" || type == "MaxPool") && d.size() == 4) {
+    PoolSpec spec;
+    spec.mode = type == "MaxPool" ? PoolMode::Max : PoolMode::Sum;
+    spec.type_name = type;
+    spec.window.kh = d[0];
+    spec.window.kw = d[1];
+    spec.window.sh = d[2];
+    spec.window.sw = d[3];
+    spec.divisor = std::sqrt(static_cast<double>(d[0]) * static_cast<double>(d[1]));  // the toolbox's SumPool
+    return std::make_unique<Pool2d<double>>(spec);
+  }
+  if (!d.empty()) return nullptr;
+  if (type == "Rect") return std::make_unique<Activation<double>>(ActivationSpec{ActivationKind::ReLU});
+  if (type == "Tanh") return std::make_unique<Activation<double>>(ActivationSpec{ActivationKind::Tanh});
+  if (type == "SoftMax") return std::make_unique<SoftMax<double>>();
+  if (type == "Flatten") return std::make_unique<Flatten<double>>(true);
+  return nullptr;
+}
 
 Model<double> parse_toolbox_model(const std::string& text, const std::string& source) {
   return Reader(text, source).read();

@@ -15,7 +15,8 @@ template <class T>
 void gemm_nn(std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda, const T* b,
              std::size_t ldb, T beta, T* c, std::size_t ldc) {
   const long long rows = static_cast<long long>(m);
-#pragma omp parallel for schedule(static) if (m * n * k > 32768)
+// Below ~1M multiply-adds a thread team costs more than it saves (and spins on busy machines).
+#pragma omp parallel for schedule(static) if (m * n * k > (1u << 20))
   for (long long ii = 0; ii < rows; ++ii) {
     const std::size_t i = static_cast<std::size_t>(ii);
     T* ci = c + i * ldc;

@@ -10,17 +10,22 @@
 #include "lrp/core/error.hpp"
 #include "lrp/explain/explain.hpp"
 #include "lrp/io/arrays.hpp"
+#include "lrp/render/colormap.hpp"
+#include "lrp/render/heatmap.hpp"
+#include "lrp/render/png.hpp"
 #include "lrp/rules/composite.hpp"
+#include "request.hpp"
 
 namespace lrp::cli {
 namespace {
 
 struct ExplainOptions {
-  std::string model, input, out, rule, composite, method = "lrp", target = "predicted", precision = "float";
-  std::vector<std::string> layer_rules;
-  std::string dump_layers;
-  bool quiet = false;
-  MethodOptions method_options;
+  std::string model, input, out, target = "predicted", precision = "float";
+  std::string dump_layers, heatmap, colormap = "bwr", at;
+  std::size_t heatmap_scale = 0;
+  bool quiet = false, no_canonize = false;
+  RequestOptions request;
+  InputOptions image;
 };
 
 template <class T>
@@ -29,15 +34,51 @@ void write_layers(const std::string& path, const std::map<std::string, Tensor<T>
   io::write_npz(path, arrays);
 }
 
+// One heatmap tile per (sample, target): rows are samples, columns targets. Feature vectors of
+// square length (MNIST MLPs) are drawn as square images.
+template <class T>
+void write_heatmap(const std::string& path, const Tensor<T>& r, std::size_t n, std::size_t k, const ExplainOptions& o) {
+  Shape per(r.shape().begin() + (k > 1 ? 2 : 1), r.shape().end());
+  if (per.size() == 1) {
+    const auto side = static_cast<std::size_t>(std::llround(std::sqrt(static_cast<double>(per[0]))));
+    if (side * side != per[0]) throw ConfigError("--heatmap: relevance of " + shape_str(per) + " is not an image");
+    per = {1, side, side};
+  }
+  if (per.size() != 3) throw ConfigError("--heatmap: relevance of " + shape_str(per) + " is not an image");
+  const std::size_t size = shape_numel(per);
+  render::HeatmapOptions h;
+  h.colormap = o.colormap;
+  h.scale = o.heatmap_scale ? o.heatmap_scale : std::max<std::size_t>(1, 96 / std::max(per[1], per[2]));
+  std::vector<render::RgbImage> tiles;
+  for (std::size_t i = 0; i < n * k; ++i) {
+    Tensor<double> t(per);
+    for (std::size_t j = 0; j < size; ++j) t[j] = static_cast<double>(r[i * size + j]);
+    tiles.push_back(render::render_heatmap(t, h));
+  }
+  render::write_png(path, tiles.size() == 1 ? tiles[0] : render::grid(tiles, k > 1 ? k : std::min<std::size_t>(n, 8)));
+}
+
 template <class T>
 void run_explain(const Model<double>& model_d, const Tensor<double>& x, const ExplainRequest& req, const ExplainOptions& o) {
   const Model<T> model = model_d.convert<T>();
   const Explanation<T> e = explain(model, x.cast<T>(), req);
   const std::size_t k = e.targets_per_sample;
-  const Tensor<T> r = to_model_layout(model_d, e.relevance, k > 1 ? 1 : 0);
+  Tensor<T> r;
+  if (o.at.empty()) {
+    r = to_model_layout(model_d, e.relevance, k > 1 ? 1 : 0);
+  } else {
+    const auto it = e.layers.find(o.at);
+    if (it == e.layers.end()) {
+      std::string names;
+      for (const Node<double>& n : model_d.nodes()) names += " " + n.name;
+      throw ConfigError("--at: no layer named '" + o.at + "' receives relevance; layers:" + names);
+    }
+    r = it->second;  // engine layout (NCHW), [N*K, ...] for several targets
+  }
   if (!all_finite(r)) throw NumericError("the relevance contains NaN or Inf (check the model's weights and the rule's stabiliser)");
   if (!o.out.empty()) io::write_npy(o.out, r);
   if (!o.dump_layers.empty()) write_layers(o.dump_layers, e.layers);
+  if (!o.heatmap.empty() && o.at.empty()) write_heatmap(o.heatmap, e.relevance, x.dim(0), k, o);
   if (o.quiet) return;
   const std::size_t n = x.dim(0), per = r.size() / (n * k), c = e.output.sample_size();
   for (std::size_t i = 0; i < n && i < 20; ++i) {
@@ -75,59 +116,31 @@ void add_explain_command(CLI::App& app) {
               "use that as the output gradient, so --method gradient gives score x d(score)/dx.\n"
               "OUT has the shape of INPUT, or [N, K, ...] for several targets per sample.");
   cmd->add_option("MODEL", o->model, "Model file (.txt LRP Toolbox format, .onnx)")->required();
-  cmd->add_option("INPUT", o->input, "Input array (.npy, .mat, .txt) in the model's layout")->required();
+  cmd->add_option("INPUT", o->input, "Input: array (.npy, .mat, .txt) in the model's layout, or a PNG/JPEG image")->required();
   cmd->add_option("--out", o->out, "Relevance output (.npy)");
-  cmd->add_option("--rule", o->rule, "One LRP rule for every layer (see RULE below)");
-  cmd->add_option("--composite", o->composite, "Named composite NAME[:PARAMS] (see COMPOSITE below)");
-  cmd->add_option("--layer-rule", o->layer_rules, "Override I=RULE for a layer (index as in `lrp info`, node name, or type:NAME); repeatable");
-  cmd->add_option("--method", o->method, "Attribution method: " + method_names());
+  add_request_options(cmd, o->request);
   cmd->add_option("--target", o->target, "Which output(s) to explain (see TARGET below)");
   cmd->add_option("--precision", o->precision, "float (default) or double")->check(CLI::IsMember({"float", "double"}));
-  cmd->add_option("--dump-layers", o->dump_layers, "Write the relevance at every layer's output to this .npz");
-  cmd->add_option("--noise-level", o->method_options.noise_level, "smoothgrad: noise std relative to the input range (0.1)");
-  cmd->add_option("--samples", o->method_options.samples, "smoothgrad: number of samples (20; the last is noise-free)");
-  cmd->add_option("--seed", o->method_options.seed, "smoothgrad: random seed (0)");
-  cmd->add_option("--steps", o->method_options.steps, "integrated-gradients: number of steps (20)");
-  cmd->add_option("--baseline", o->method_options.baseline, "integrated-gradients: constant baseline (0)");
-  cmd->add_option("--window", o->method_options.window, "occlusion: window size (8)");
-  cmd->add_option("--stride", o->method_options.stride, "occlusion: stride (8)");
-  cmd->add_option("--occlusion-value", o->method_options.occlusion_value, "occlusion: value outside the window (0)");
+  cmd->add_option("--dump-layers", o->dump_layers, "Write the relevance at every layer's output to this .npz (keys: layer names)");
+  cmd->add_option("--at", o->at, "Write the relevance arriving at this layer's output (a name from `lrp info`) instead of the input's (NCHW)");
+  cmd->add_option("--heatmap", o->heatmap, "Also render the relevance to this PNG (rows: samples, columns: targets)");
+  cmd->add_option("--colormap", o->colormap, "Colour map of --heatmap (default bwr; see `lrp render --help`)");
+  cmd->add_option("--heatmap-scale", o->heatmap_scale, "Pixel enlargement of --heatmap (default: about 96 px per map)");
   cmd->add_flag("--quiet", o->quiet, "Print nothing");
+  cmd->add_flag("--no-canonize", o->no_canonize, "Keep ONNX BatchNorms as layers (by default they are folded into the preceding Conv/Linear, as Zennit's canonizers do)");
+  add_input_options(cmd, o->image);
   cmd->callback([o] {
-    if (o->out.empty() && o->dump_layers.empty()) throw ConfigError("give --out (and/or --dump-layers) to say where the relevance goes");
-    if (!o->rule.empty() && !o->composite.empty()) throw ConfigError("give either --rule or --composite, not both");
-    ExplainRequest req;
-    req.method = parse_method(o->method);
-    req.options = o->method_options;
-    req.dump_layers = !o->dump_layers.empty();
-    // Target first: it can be checked without loading anything.
-    if (o->target.rfind("labels:", 0) == 0) {
-      req.target.kind = Target::Kind::PerSample;
-      req.target.classes = load_labels(o->target.substr(7));
-    } else if (o->target.rfind("relevance:", 0) == 0) {
-      req.target.kind = Target::Kind::Relevance;
-      req.target.relevance = read_input_array(o->target.substr(10));
-      if (!all_finite(req.target.relevance)) throw NumericError(o->target.substr(10) + ": initial relevance contains NaN or Inf");
-    } else {
-      req.target = parse_target(o->target);
-    }
-    std::optional<Rule> rule;
-    if (!o->rule.empty()) rule = parse_rule(o->rule);
-    std::vector<RuleOverride> overrides;
-    for (const std::string& s : o->layer_rules) overrides.push_back(parse_rule_override(s));
-
-    Model<double> model = load_model(o->model);
+    if (o->out.empty() && o->dump_layers.empty() && o->heatmap.empty())
+      throw ConfigError("give --out, --heatmap or --dump-layers to say where the relevance goes");
+    render::get_colormap(o->colormap);  // unknown names fail before any work
+    check_request(o->request);
+    Target target = target_from_text(o->target);
+    Model<double> model = load_model(o->model, !o->no_canonize);
     model.drop_trailing_softmax();
-    const Tensor<double> x = load_input(model, o->input);
-    const bool rule_based = req.method == Method::LRP || req.method == Method::SmoothGrad || req.method == Method::IntegratedGradients;
-    if (rule_based && (rule || !o->composite.empty())) {
-      req.rules = rule ? uniform_rules(model, *rule) : composite_rules(model, o->composite);
-      apply_overrides(model, req.rules, overrides);
-    } else if (req.method == Method::LRP) {
-      throw ConfigError("--method lrp needs --rule RULE or --composite NAME");
-    } else if (!overrides.empty() || rule || !o->composite.empty()) {
-      throw ConfigError("--method " + o->method + " takes no rules");
-    }
+    const Tensor<double> x = load_input(model, o->input, o->image);
+    ExplainRequest req = build_request(model, o->request);
+    req.target = std::move(target);
+    req.dump_layers = !o->dump_layers.empty() || !o->at.empty();
     if (req.dump_layers && req.method != Method::LRP && req.method != Method::Gradient && req.method != Method::GradientXInput &&
         req.method != Method::DeconvNet && req.method != Method::GuidedBackprop)
       throw ConfigError("--dump-layers is available for lrp and single-pass gradient methods");

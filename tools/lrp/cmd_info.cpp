@@ -1,4 +1,5 @@
 // lrp info MODEL: layers, shapes and parameter counts.
+#include <algorithm>
 #include <iomanip>
 #include <iostream>
 #include <memory>
@@ -12,10 +13,12 @@ void add_info_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("info", "Show a model's layers, shapes and parameter counts");
   auto model_path = std::make_shared<std::string>();
   auto input_path = std::make_shared<std::string>();
+  auto no_canonize = std::make_shared<bool>(false);
   cmd->add_option("MODEL", *model_path, "Model file (.txt LRP Toolbox format, .onnx)")->required();
   cmd->add_option("--input", *input_path, "Input array to resolve shapes the model file does not store (toolbox image size)");
+  cmd->add_flag("--no-canonize", *no_canonize, "Show ONNX BatchNorms as layers (folded into the preceding Conv/Linear by default)");
   cmd->callback([=] {
-    const Model<double> model = load_model(*model_path);
+    const Model<double> model = load_model(*model_path, !*no_canonize);
     Shape in = model.input_shape;
     if (!input_path->empty()) {
       const Tensor<double> x = load_input(model, *input_path);
@@ -29,13 +32,21 @@ void add_info_command(CLI::App& app) {
     std::cout << "model:  " << model.source << "\n";
     std::cout << "layout: " << layout << " (data files), engine NCHW\n";
     std::cout << "input:  " << (known ? shape_str(in) : shape_str(in) + " (0 = taken from the data)") << " per sample\n";
-    std::cout << std::left << std::setw(6) << "index" << std::setw(22) << "name" << std::setw(14) << "type" << std::setw(16)
-              << "output" << std::setw(12) << "params" << "configuration\n";
+    // Column widths fit the longest entry (ONNX node names can be long).
+    std::size_t name_w = 22, type_w = 14, shape_w = 16;
+    for (const Node<double>& n : model.nodes()) {
+      name_w = std::max(name_w, n.name.size() + 2);
+      type_w = std::max(type_w, n.layer->type_name().size() + 2);
+      if (known) shape_w = std::max(shape_w, shape_str(shapes[n.output]).size() + 2);
+    }
+    const auto w = [](std::size_t v) { return static_cast<int>(v); };
+    std::cout << std::left << std::setw(6) << "index" << std::setw(w(name_w)) << "name" << std::setw(w(type_w)) << "type"
+              << std::setw(w(shape_w)) << "output" << std::setw(12) << "params" << "configuration\n";
     for (std::size_t i = 0; i < model.nodes().size(); ++i) {
       const Node<double>& n = model.nodes()[i];
       const int idx = n.source_index >= 0 ? n.source_index : static_cast<int>(i);
-      std::cout << std::left << std::setw(6) << idx << std::setw(22) << n.name << std::setw(14) << n.layer->type_name()
-                << std::setw(16) << (known ? shape_str(shapes[n.output]) : "?") << std::setw(12) << n.layer->param_count()
+      std::cout << std::left << std::setw(6) << idx << std::setw(w(name_w)) << n.name << std::setw(w(type_w)) << n.layer->type_name()
+                << std::setw(w(shape_w)) << (known ? shape_str(shapes[n.output]) : "?") << std::setw(12) << n.layer->param_count()
                 << n.layer->describe() << "\n";
     }
     std::cout << "parameters: " << model.param_count() << "\n";

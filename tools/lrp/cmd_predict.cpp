@@ -13,6 +13,8 @@ namespace lrp::cli {
 namespace {
 struct PredictOptions {
   std::string model, input, out, precision = "float";
+  InputOptions image;
+  bool no_canonize = false;
 };
 
 template <class T>
@@ -35,12 +37,14 @@ void add_predict_command(CLI::App& app) {
   auto o = std::make_shared<PredictOptions>();
   auto* cmd = app.add_subcommand("predict", "Run a model forward and write its output");
   cmd->add_option("MODEL", o->model, "Model file (.txt LRP Toolbox format, .onnx)")->required();
-  cmd->add_option("INPUT", o->input, "Input array (.npy, .mat, .txt) in the model's layout")->required();
+  cmd->add_option("INPUT", o->input, "Input: array (.npy, .mat, .txt) in the model's layout, or a PNG/JPEG image")->required();
   cmd->add_option("--out", o->out, "Write the output [N, outputs] here (.npy)");
   cmd->add_option("--precision", o->precision, "float (default) or double")->check(CLI::IsMember({"float", "double"}));
+  cmd->add_flag("--no-canonize", o->no_canonize, "Keep ONNX BatchNorms as layers (folded into the preceding Conv/Linear by default)");
+  add_input_options(cmd, o->image);
   cmd->callback([o] {
-    const Model<double> model = load_model(o->model);
-    const Tensor<double> x = load_input(model, o->input);
+    const Model<double> model = load_model(o->model, !o->no_canonize);
+    const Tensor<double> x = load_input(model, o->input, o->image);
     if (o->precision == "double") run_predict<double>(model, x, *o);
     else run_predict<float>(model, x, *o);
   });

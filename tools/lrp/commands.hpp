@@ -9,6 +9,9 @@ void add_info_command(CLI::App& app);
 void add_predict_command(CLI::App& app);
 void add_explain_command(CLI::App& app);
 void add_render_command(CLI::App& app);
+void add_demo_command(CLI::App& app);
+void add_batch_command(CLI::App& app);
+void add_train_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 
 }  // namespace lrp::cli

@@ -4,7 +4,10 @@
 #include <cmath>
 
 #include "lrp/core/error.hpp"
+#include "lrp/core/parse.hpp"
+#include "lrp/graph/canonize.hpp"
 #include "lrp/io/arrays.hpp"
+#include "lrp/io/image.hpp"
 #include "lrp/io/toolbox_text.hpp"
 
 #if __has_include("lrp/io/onnx.hpp")
@@ -24,9 +27,9 @@ std::string lower_extension(const std::string& path) {
 }
 }  // namespace
 
-Tensor<double> read_input_array(const std::string& path) { return io::read_npy(path); }
+Tensor<double> read_input_array(const std::string& path) { return io::read_array(path); }
 
-Model<double> load_model(const std::string& path) {
+Model<double> load_model(const std::string& path, bool canonize) {
   const std::string ext = lower_extension(path);
   Model<double> m;
   if (ext == "txt") {
@@ -34,6 +37,7 @@ Model<double> load_model(const std::string& path) {
 #ifdef LRP_CLI_HAS_ONNX
   } else if (ext == "onnx") {
     m = io::read_onnx_model(path);
+    if (canonize) fold_batch_norms(m);
 #endif
   } else {
     throw ConfigError("cannot tell the format of model '" + path + "': expected a .txt (LRP Toolbox) or .onnx file");
@@ -42,8 +46,46 @@ Model<double> load_model(const std::string& path) {
   return m;
 }
 
-Tensor<double> load_input(const Model<double>& model, const std::string& path) {
-  Tensor<double> x = read_input_array(path);
+void add_input_options(CLI::App* cmd, InputOptions& o) {
+  cmd->add_option("--preprocess", o.preprocess, "Image inputs (PNG/JPEG): none (default) or imagenet (resize 256, centre crop 224, /255, ImageNet mean/std)")
+      ->check(CLI::IsMember({"none", "imagenet"}));
+  cmd->add_option("--resize", o.resize, "Image inputs: resize the shorter side to this");
+  cmd->add_option("--crop", o.crop, "Image inputs: centre crop H,W (or S for a square)");
+  cmd->add_option("--scale", o.scale, "Image inputs: pixel factor (default 1/255)");
+  cmd->add_option("--mean", o.mean, "Image inputs: per-channel mean subtracted after scaling (comma-separated)");
+  cmd->add_option("--std", o.std, "Image inputs: per-channel std dividing after the mean");
+  cmd->add_flag("--bgr", o.bgr, "Image inputs: channels in B,G,R order");
+}
+
+namespace {
+bool is_image(const std::string& path) {
+  const std::string e = lower_extension(path);
+  return e == "png" || e == "jpg" || e == "jpeg";
+}
+
+Tensor<double> read_image_input(const Model<double>& model, const std::string& path, const InputOptions& o) {
+  io::ImagePreprocess p = o.preprocess == "imagenet" ? io::ImagePreprocess::imagenet() : io::ImagePreprocess{};
+  if (o.resize) p.resize = o.resize;
+  if (!o.crop.empty()) {
+    const std::vector<double> c = parse_number_list(o.crop, "--crop");
+    if (c.empty() || c.size() > 2 || c[0] < 1 || c.back() < 1) throw ConfigError("--crop takes H,W or S");
+    p.crop_h = static_cast<std::size_t>(c[0]);
+    p.crop_w = static_cast<std::size_t>(c.back());
+  }
+  if (o.preprocess != "imagenet" || o.scale != 1.0 / 255) p.scale = o.scale;
+  if (!o.mean.empty()) p.mean = parse_number_list(o.mean, "--mean");
+  if (!o.std.empty()) p.std = parse_number_list(o.std, "--std");
+  p.bgr = p.bgr || o.bgr;
+  if (model.layout == DataLayout::Features) throw ShapeError(path + ": model '" + model.source + "' takes feature vectors, not images");
+  const std::size_t channels = model.input_shape.empty() ? 0 : model.input_shape[0];
+  p.grayscale = channels == 1;
+  p.layout = model.layout == DataLayout::NHWC ? "nhwc" : "nchw";
+  return io::read_image(path, p).cast<double>();
+}
+}  // namespace
+
+Tensor<double> load_input(const Model<double>& model, const std::string& path, const InputOptions& image) {
+  Tensor<double> x = is_image(path) ? read_image_input(model, path, image) : read_input_array(path);
   const std::size_t per_rank = model.input_shape.size();
   if (x.rank() == per_rank) {  // a single sample without batch dimension
     Shape s = x.shape();
@@ -60,7 +102,7 @@ Tensor<double> load_input(const Model<double>& model, const std::string& path) {
   const Shape per(x.shape().begin() + 1, x.shape().end());
   for (std::size_t d = 0; d < per_rank; ++d)
     if (model.input_shape[d] != 0 && model.input_shape[d] != per[d])
-      throw ShapeError(path + ": input has per-sample shape " + shape_str(per) + " (engine layout), model '" + model.source +
+      throw ShapeError(path + ": input has per-sample shape " + shape_str(per) + (model.layout == DataLayout::NHWC ? " (as NCHW)" : "") + ", model '" + model.source +
                        "' expects " + shape_str(model.input_shape));
   model.infer_shapes(per);
   return x;

@@ -2,16 +2,31 @@
 // Helpers shared by the subcommands: loading models and inputs, layout conversion.
 #include <string>
 
+#include <CLI/CLI.hpp>
+
 #include "lrp/graph/model.hpp"
 
 namespace lrp::cli {
 
-// Loads a model by extension: .txt (LRP Toolbox), .onnx. Validates it.
-Model<double> load_model(const std::string& path);
+// Loads a model by extension: .txt (LRP Toolbox), .onnx. Validates it. ONNX models are
+// canonized like Zennit's canonizers do (BatchNorms folded into the preceding Conv/Linear,
+// lrp/graph/canonize.hpp) unless `canonize` is false.
+Model<double> load_model(const std::string& path, bool canonize = true);
+
+// How PNG/JPEG inputs become tensors (ignored for array files).
+struct InputOptions {
+  std::string preprocess = "none";  // "imagenet": resize 256, crop 224, /255, ImageNet mean/std
+  std::size_t resize = 0;
+  std::string crop;                 // "H,W" or "S"
+  double scale = 1.0 / 255;
+  std::string mean, std;            // comma-separated, per channel or one value
+  bool bgr = false;
+};
+void add_input_options(CLI::App* cmd, InputOptions& o);
 
 // Reads an input array (.npy, .mat, .txt, ...) in the model's own layout and returns it in the
 // engine layout (NCHW for images) with a batch dimension. Checks it against the model.
-Tensor<double> load_input(const Model<double>& model, const std::string& path);
+Tensor<double> load_input(const Model<double>& model, const std::string& path, const InputOptions& image = {});
 
 // Engine layout → the model's own layout (NCHW → NHWC for toolbox image models). `extra_dims`
 // leading dims after the batch (e.g. the K of [N, K, C, H, W]) are kept in place.

@@ -15,6 +15,10 @@ int main(int argc, char** argv) {
   lrp::cli::add_info_command(app);
   lrp::cli::add_predict_command(app);
   lrp::cli::add_explain_command(app);
+  lrp::cli::add_batch_command(app);
+  lrp::cli::add_render_command(app);
+  lrp::cli::add_demo_command(app);
+  lrp::cli::add_train_command(app);
   lrp::cli::add_bench_command(app);
   try {
     app.parse(argc, argv);

@@ -69,6 +69,10 @@ struct ExplainRequest {
   Target target;
   MethodOptions options;
   bool dump_layers = false;
+  // Several targets per sample run as one batched backward pass, which holds every layer's
+  // relevance for all of them at once; above this many bytes of activations the targets are
+  // split into passes (1000 ImageNet classes would otherwise need gigabytes).
+  double target_pass_bytes = 512.0 * 1024 * 1024;
 };
 
 template <class T>
@@ -99,6 +103,9 @@ class Explainer {
   std::size_t cache_bytes() const;
 
  private:
+  // Several targets split into passes of at most `chunk` targets each.
+  Explanation<T> explain_in_passes(const Tensor<T>& x, const ExplainRequest& req, const std::vector<std::size_t>& classes,
+                                   std::size_t chunk);
   std::unique_ptr<Model<T>> owned_;
   const Model<T>* model_;
   std::unique_ptr<ParamCache<T>> cache_;

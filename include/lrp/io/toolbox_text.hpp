@@ -9,6 +9,11 @@
 
 namespace lrp::io {
 
+// The toolbox's parameter-free layers from their header: "SumPool"/"MaxPool" with (hp, wp, s0, s1),
+// "Rect", "Tanh", "SoftMax", "Flatten" with no parameters. Shared by the reader and the training
+// layer spec. Returns nullptr for other type names.
+std::unique_ptr<Layer<double>> make_toolbox_layer(const std::string& type, const std::vector<std::size_t>& params);
+
 // Reads a toolbox model. Errors (FormatError/IoError) name the file, line and layer.
 Model<double> read_toolbox_model(const std::string& path);
 Model<double> parse_toolbox_model(const std::string& text, const std::string& source);

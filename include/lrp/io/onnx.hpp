@@ -1,0 +1,51 @@
+#pragma once
+// ONNX import (docs/ONNX.md): an .onnx file becomes the same in-memory Model every importer
+// produces. The graph's one data input is value 0 (batch dimension dynamic or fixed, every
+// other dimension fixed); 4-D inputs are NCHW, anything else is [N, features...].
+//
+// Operators (default domain, opsets 6 to 18):
+//   Conv (2-D, pads/auto_pad/strides/dilations/group), Gemm, MatMul (+ a following Add of a
+//   constant vector → Linear bias), Relu, LeakyRelu, Sigmoid, Tanh, Clip, MaxPool, AveragePool,
+//   GlobalAveragePool, GlobalMaxPool, Flatten (axis 1), Reshape (constant shape, batch kept),
+//   BatchNormalization (inference), Add/Sub/Sum (two runtime values → Add layer; a constant
+//   vector → bias of the preceding Conv/Linear, or a per-channel shift), Concat (per-sample
+//   axis), Dropout/Identity (aliases), Softmax (last axis of [N, C]), Pad (constant mode,
+//   spatial pads), Constant.
+// Subgraphs that only compute constants (Shape, Gather, Unsqueeze, Squeeze, Concat, Reshape,
+// Slice, Transpose, Cast, ConstantOfShape, Add/Sub/Mul/Div/Neg on constants, ...) are folded
+// at load time; Shape of a runtime value is known except for its batch entry, which may only
+// flow into the first entry of a Reshape shape.
+//
+// Node names become layer names (the node's output name when it has none; duplicates get a
+// "#k" suffix); Identity/Dropout and all-zero Pads leave no layer. Every error is a
+// FormatError (IoError for an unreadable file) naming the file, the node (name and index) and
+// its operator, and what is missing or unsupported.
+#include <map>
+#include <string>
+#include <vector>
+
+#include "lrp/graph/model.hpp"
+
+namespace lrp::io {
+
+Model<double> read_onnx_model(const std::string& path);
+
+// The same, with some graph inputs bound to constants (ONNX's node tests feed weights as
+// graph inputs): every input named in `constant_inputs` is treated like an initializer, and
+// exactly one unbound, non-initializer input must remain as the data input.
+Model<double> read_onnx_model(const std::string& path, const std::map<std::string, Tensor<double>>& constant_inputs);
+
+// From the serialized bytes of a ModelProto; `source` names it in messages.
+Model<double> parse_onnx_model(const std::string& bytes, const std::string& source,
+                               const std::map<std::string, Tensor<double>>& constant_inputs = {});
+
+// A serialized onnx::TensorProto (the input_K.pb / output_K.pb files of ONNX's test data):
+// float, double and integer types (integers converted to double).
+Tensor<double> read_onnx_tensor(const std::string& path);
+
+// Names of the operators the importer converts to layers, and of those it folds when all
+// their inputs are constants.
+std::vector<std::string> onnx_supported_ops();
+std::vector<std::string> onnx_foldable_ops();
+
+}  // namespace lrp::io

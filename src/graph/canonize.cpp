@@ -1,0 +1,77 @@
+#include "lrp/graph/canonize.hpp"
+
+#include "lrp/layers/batch_norm.hpp"
+#include "lrp/layers/conv2d.hpp"
+#include "lrp/layers/linear.hpp"
+
+namespace lrp {
+namespace {
+
+// The affine layer `prod` followed by the per-channel map y = x * scale + shift.
+template <class T>
+std::unique_ptr<Layer<T>> merge(const Layer<T>& prod, const BatchNorm<T>& bn) {
+  const auto& affine = static_cast<const AffineLayer<T>&>(prod);
+  Tensor<T> w = affine.weight();
+  Tensor<T> b = affine.bias();
+  const std::size_t out = w.dim(0), per = w.size() / out;
+  for (std::size_t o = 0; o < out; ++o) {
+    const T s = bn.scale()[o];
+    for (std::size_t k = 0; k < per; ++k) w[o * per + k] *= s;
+    b[o] = b[o] * s + bn.shift()[o];
+  }
+  if (prod.kind() == LayerKind::Linear) return std::make_unique<Linear<T>>(std::move(w), std::move(b));
+  const auto& conv = static_cast<const Conv2d<T>&>(prod);
+  return std::make_unique<Conv2d<T>>(std::move(w), std::move(b), conv.window(), conv.groups());
+}
+
+}  // namespace
+
+template <class T>
+void compact_values(Model<T>& model) {
+  std::vector<std::size_t> map(model.num_values(), static_cast<std::size_t>(-1));
+  map[0] = 0;
+  std::size_t next = 1;
+  for (Node<T>& n : model.nodes()) {
+    for (std::size_t& v : n.inputs) v = map.at(v);
+    map.at(n.output) = next;
+    n.output = next++;
+  }
+  model.set_values(next, map.at(model.output_value()));
+}
+
+template <class T>
+std::vector<FoldedBatchNorm> fold_batch_norms(Model<T>& model) {
+  std::vector<FoldedBatchNorm> folded;
+  auto& nodes = model.nodes();
+  for (std::size_t i = 0; i < nodes.size();) {
+    Node<T>& bn_node = nodes[i];
+    const long p = bn_node.layer->kind() == LayerKind::BatchNorm ? model.producer(bn_node.inputs[0]) : -1;
+    if (p < 0) {
+      ++i;
+      continue;
+    }
+    Node<T>& prod = nodes[static_cast<std::size_t>(p)];
+    const LayerKind k = prod.layer->kind();
+    const auto& bn = static_cast<const BatchNorm<T>&>(*bn_node.layer);
+    const bool affine = k == LayerKind::Linear || k == LayerKind::Conv2d;
+    if (!affine || model.consumers(prod.output) != 1 ||
+        static_cast<const AffineLayer<T>&>(*prod.layer).weight().dim(0) != bn.scale().size()) {
+      ++i;
+      continue;
+    }
+    prod.layer = merge(*prod.layer, bn);
+    // The merged node now produces the BN's output value; readers of that value are unchanged.
+    prod.output = bn_node.output;
+    folded.push_back({bn_node.name, prod.name});
+    nodes.erase(nodes.begin() + static_cast<long>(i));
+  }
+  if (!folded.empty()) compact_values(model);
+  return folded;
+}
+
+template std::vector<FoldedBatchNorm> fold_batch_norms(Model<float>&);
+template std::vector<FoldedBatchNorm> fold_batch_norms(Model<double>&);
+template void compact_values(Model<float>&);
+template void compact_values(Model<double>&);
+
+}  // namespace lrp

@@ -1,0 +1,223 @@
+// NodeCtx: a node's inputs, outputs and attributes, every failure a FormatError naming the
+// file, the node and its operator.
+#include <algorithm>
+#include <cmath>
+
+#include "io/onnx_detail.hpp"
+
+namespace lrp::io::onnx_detail {
+
+using AP = onnx::AttributeProto;
+
+std::string Importer::unique_layer_name(const std::string& base) {
+  std::size_t& n = layer_names[base];
+  ++n;
+  if (n == 1) return base;
+  std::string name = base + "#" + std::to_string(n);
+  while (layer_names.count(name)) name += "'";
+  layer_names[name] = 1;
+  return name;
+}
+
+std::size_t Importer::uses(const std::string& name) const {
+  const auto it = name_uses.find(name);
+  return it == name_uses.end() ? 0 : it->second;
+}
+
+std::string runtime_shape_str(const Value& v) {
+  std::string s = "[N";
+  for (std::size_t d : v.shape) s += "," + std::to_string(d);
+  return s + "]";
+}
+
+std::string NodeCtx::label() const {
+  std::string s = "node " + std::to_string(index_);
+  if (!node_.name().empty()) s += " '" + node_.name() + "'";
+  s += " (" + (node_.domain().empty() || node_.domain() == "ai.onnx" ? std::string() : node_.domain() + ".") + node_.op_type();
+  if (node_.name().empty() && node_.output_size() > 0) s += ", output '" + node_.output(0) + "'";
+  return s + ")";
+}
+
+void NodeCtx::fail(const std::string& msg) const { throw FormatError(imp_.source + ": " + label() + ": " + msg); }
+
+bool NodeCtx::has_input(std::size_t k) const { return k < num_inputs() && !node_.input(static_cast<int>(k)).empty(); }
+
+const Value& NodeCtx::input(std::size_t k, const std::string& role) const {
+  if (!has_input(k)) fail("missing input " + std::to_string(k) + " (" + role + ")");
+  const std::string& name = node_.input(static_cast<int>(k));
+  const auto it = imp_.values.find(name);
+  if (it == imp_.values.end()) fail("input '" + name + "' (" + role + ") is not defined");  // guarded by the sort
+  return it->second;
+}
+
+bool NodeCtx::is_const(std::size_t k) const {
+  if (!has_input(k)) return true;
+  const auto it = imp_.values.find(node_.input(static_cast<int>(k)));
+  return it != imp_.values.end() && it->second.is_const;
+}
+
+const ConstTensor& NodeCtx::const_input(std::size_t k, const std::string& role) const {
+  const Value& v = input(k, role);
+  if (!v.is_const)
+    fail(role + " ('" + node_.input(static_cast<int>(k)) + "') must be a constant (initializer or Constant), "
+         "but it is computed from the model input");
+  return v.c;
+}
+
+const Value& NodeCtx::runtime_input(std::size_t k, const std::string& role) const {
+  const Value& v = input(k, role);
+  if (v.is_const)
+    fail(role + " ('" + node_.input(static_cast<int>(k)) + "') is a constant; only values computed from the model input "
+         "are supported here");
+  return v;
+}
+
+std::vector<std::int64_t> NodeCtx::ints_of(const ConstTensor& t, const std::string& role) const {
+  if (t.is_int) return t.i;
+  std::vector<std::int64_t> out;
+  for (double v : t.f) {
+    if (!(std::abs(v) < 9.0e18) || v != std::floor(v)) fail(role + " must hold integers, found " + std::to_string(v));
+    out.push_back(static_cast<std::int64_t>(v));
+  }
+  return out;
+}
+
+double NodeCtx::scalar_of(const ConstTensor& t, const std::string& role) const {
+  if (t.numel() != 1) fail(role + " must be a single value, got shape " + dims_str(t.dims));
+  if (t.is_int && t.i[0] == kBatchDim) fail(role + " depends on the batch size");
+  return t.value(0);
+}
+
+void NodeCtx::require_finite(const ConstTensor& t, const std::string& role) const {
+  if (t.is_int) return;
+  for (std::size_t k = 0; k < t.f.size(); ++k)
+    if (!std::isfinite(t.f[k])) fail(role + " contains " + std::to_string(t.f[k]) + " at element " + std::to_string(k));
+}
+
+void NodeCtx::limit_outputs(std::size_t n, const std::string& why) const {
+  for (int k = static_cast<int>(n); k < node_.output_size(); ++k) {
+    const std::string& name = node_.output(k);
+    if (!name.empty() && imp_.uses(name) > 0) fail("output " + std::to_string(k) + " ('" + name + "') is used, but " + why);
+  }
+}
+
+void NodeCtx::set_const(ConstTensor t) {
+  if (node_.output_size() < 1) fail("has no output");
+  Value v;
+  v.is_const = true;
+  v.c = std::move(t);
+  imp_.values[node_.output(0)] = std::move(v);
+}
+
+void NodeCtx::alias(const Value& src) {
+  if (node_.output_size() < 1) fail("has no output");
+  Value v = src;  // copy before the map may rehash
+  if (!v.is_const) {
+    // This node's own use of the source is gone; the users of the alias take its place.
+    imp_.id_uses[v.id] += imp_.uses(node_.output(0));
+    if (imp_.id_uses[v.id] > 0) --imp_.id_uses[v.id];
+  }
+  imp_.values[node_.output(0)] = std::move(v);
+}
+
+void NodeCtx::add_layer(std::unique_ptr<Layer<double>> layer, const std::vector<const Value*>& inputs) {
+  if (node_.output_size() < 1) fail("has no output");
+  std::vector<Shape> in_shapes;
+  std::vector<std::size_t> ids;
+  for (const Value* v : inputs) {
+    in_shapes.push_back(v->shape);
+    ids.push_back(v->id);
+  }
+  Value out;
+  try {
+    out.shape = layer->output_shape(in_shapes);
+  } catch (const ShapeError& e) {
+    fail(e.what());
+  }
+  for (std::size_t d : out.shape)
+    if (d == 0) fail("the output shape " + shape_str(out.shape) + " (per sample) has an empty dimension");
+  const std::string& base = node_.name().empty() ? node_.output(0) : node_.name();
+  out.id = imp_.model.add(imp_.unique_layer_name(base), std::move(layer), ids);
+  out.node = static_cast<long>(imp_.model.nodes().size() - 1);
+  if (imp_.id_uses.size() <= out.id) imp_.id_uses.resize(out.id + 1, 0);
+  imp_.id_uses[out.id] = imp_.uses(node_.output(0));
+  imp_.values[node_.output(0)] = std::move(out);
+}
+
+void NodeCtx::replace_layer(const Value& v, std::unique_ptr<Layer<double>> layer) {
+  if (v.node < 0) fail("internal: no layer to replace");
+  imp_.model.nodes()[static_cast<std::size_t>(v.node)].layer = std::move(layer);
+}
+
+// --- attributes -------------------------------------------------------------------------------
+
+const onnx::AttributeProto* NodeCtx::find_attr(const std::string& name) const {
+  for (const AP& a : node_.attribute())
+    if (a.name() == name) return &a;
+  return nullptr;
+}
+
+void NodeCtx::allow_attributes(std::initializer_list<const char*> names) const {
+  for (const AP& a : node_.attribute()) {
+    const bool known = std::any_of(names.begin(), names.end(), [&](const char* n) { return a.name() == n; });
+    if (!known) {
+      std::string list;
+      for (const char* n : names) list += (list.empty() ? "" : ", ") + std::string(n);
+      fail("attribute '" + a.name() + "' is not supported (known: " + (list.empty() ? "none" : list) + ")");
+    }
+  }
+}
+
+bool NodeCtx::has_attr(const std::string& name) const { return find_attr(name) != nullptr; }
+
+const onnx::AttributeProto& NodeCtx::typed_attr(const std::string& name, int type, const char* type_name) const {
+  const AP* a = find_attr(name);
+  if (!a) fail("missing attribute '" + name + "'");
+  bool ok = a->type() == type;
+  if (a->type() == AP::UNDEFINED) {  // very old files leave the type out
+    switch (type) {
+      case AP::INT: ok = a->has_i(); break;
+      case AP::FLOAT: ok = a->has_f(); break;
+      case AP::STRING: ok = a->has_s(); break;
+      case AP::TENSOR: ok = a->has_t(); break;
+      case AP::INTS: ok = a->ints_size() > 0 || a->floats_size() == 0; break;
+      case AP::FLOATS: ok = a->floats_size() > 0 || a->ints_size() == 0; break;
+      default: ok = false;
+    }
+  }
+  if (!ok) fail("attribute '" + name + "' must be of type " + type_name);
+  return *a;
+}
+
+std::int64_t NodeCtx::attr_int(const std::string& name, std::int64_t def) const {
+  return has_attr(name) ? typed_attr(name, AP::INT, "INT").i() : def;
+}
+
+double NodeCtx::attr_float(const std::string& name, double def) const {
+  if (!has_attr(name)) return def;
+  const double v = static_cast<double>(typed_attr(name, AP::FLOAT, "FLOAT").f());
+  return v;
+}
+
+std::vector<std::int64_t> NodeCtx::attr_ints(const std::string& name, std::vector<std::int64_t> def) const {
+  if (!has_attr(name)) return def;
+  const AP& a = typed_attr(name, AP::INTS, "INTS");
+  return std::vector<std::int64_t>(a.ints().begin(), a.ints().end());
+}
+
+std::vector<double> NodeCtx::attr_floats(const std::string& name) const {
+  const AP& a = typed_attr(name, AP::FLOATS, "FLOATS");
+  std::vector<double> v;
+  for (float f : a.floats()) v.push_back(static_cast<double>(f));
+  return v;
+}
+
+std::string NodeCtx::attr_string(const std::string& name, const std::string& def) const {
+  return has_attr(name) ? typed_attr(name, AP::STRING, "STRING").s() : def;
+}
+
+const onnx::TensorProto& NodeCtx::attr_tensor(const std::string& name) const {
+  return typed_attr(name, AP::TENSOR, "TENSOR").t();
+}
+
+}  // namespace lrp::io::onnx_detail

@@ -1,0 +1,158 @@
+#pragma once
+// Internals of the ONNX importer (src/io/onnx_*.cpp), not part of the public API.
+//
+//   onnx_model.cpp       reading the file, checks, topological sort, the node loop
+//   onnx_tensor.cpp      TensorProto decoding (raw_data and typed fields), ConstTensor helpers
+//   onnx_attributes.cpp  NodeCtx: inputs, outputs and attribute access with messages
+//   onnx_fold.cpp        constant folding: one function per operator
+//   onnx_layers.cpp      layer converters: one function per operator
+#include <onnx/onnx_pb.h>
+
+#include <cstdint>
+#include <initializer_list>
+#include <limits>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "lrp/core/error.hpp"
+#include "lrp/graph/model.hpp"
+
+namespace lrp::io::onnx_detail {
+
+// Stands for the (dynamic) batch size in the result of Shape on a runtime value. It may be
+// moved around (Gather, Concat, Slice, ...) but not computed with; Reshape accepts it as the
+// first entry of a target shape ("keep the batch").
+inline constexpr std::int64_t kBatchDim = std::numeric_limits<std::int64_t>::min() + 7;
+
+// Largest tensor a folding step may create (ConstantOfShape, broadcasting, Gather); larger
+// requests come from broken files.
+inline constexpr std::size_t kMaxFoldElements = std::size_t(1) << 26;
+
+// A constant: an initializer, a Constant node, a bound graph input or a folded result.
+// Integer tensors keep int64 values (Slice bounds use the int64 extremes).
+struct ConstTensor {
+  bool is_int = false;
+  std::vector<std::int64_t> dims;  // ONNX shape; rank 0 is a scalar
+  std::vector<double> f;           // !is_int
+  std::vector<std::int64_t> i;     // is_int
+
+  std::size_t numel() const { return is_int ? i.size() : f.size(); }
+  double value(std::size_t k) const { return is_int ? static_cast<double>(i[k]) : f[k]; }
+  bool has_batch_marker() const;
+};
+
+std::string dims_str(const std::vector<std::int64_t>& dims);
+// Element count of `dims` (all >= 0), or a FormatError "<what>: ..." when it exceeds `limit`.
+std::size_t dims_numel(const std::vector<std::int64_t>& dims, const std::string& what,
+                       std::size_t limit = std::size_t(1) << 40);
+// Decodes a TensorProto; `what` starts every message ("model.onnx: initializer 'w'").
+ConstTensor decode_tensor(const onnx::TensorProto& t, const std::string& what);
+ConstTensor from_tensor(const Tensor<double>& t);
+Tensor<double> to_tensor(const ConstTensor& c);
+const char* data_type_name(int type);
+
+// What an ONNX value name stands for while the graph is converted.
+struct Value {
+  bool is_const = false;
+  ConstTensor c;       // is_const
+  std::size_t id = 0;  // runtime: model value id
+  Shape shape;         // runtime: per-sample shape (no batch dimension)
+  long node = -1;      // runtime: index of the model node producing it, -1 for the input
+};
+
+class NodeCtx;
+using LayerConverter = void (*)(NodeCtx&);
+using ConstantFolder = ConstTensor (*)(NodeCtx&);
+const std::map<std::string, LayerConverter>& layer_converters();   // onnx_layers.cpp
+const std::map<std::string, ConstantFolder>& constant_folders();   // onnx_fold.cpp
+
+// State of one import.
+struct Importer {
+  std::string source;              // file name for messages
+  std::int64_t opset = 0;          // of the default domain
+  Model<double> model;
+  std::unordered_map<std::string, Value> values;
+  std::unordered_map<std::string, std::size_t> name_uses;  // node inputs + graph outputs per name
+  std::vector<std::size_t> id_uses;                        // the same per runtime value id
+  std::optional<std::size_t> static_batch;                 // the input's batch size when fixed
+  std::unordered_map<std::string, std::size_t> layer_names;
+
+  std::string unique_layer_name(const std::string& base);
+  std::size_t uses(const std::string& name) const;
+};
+
+// One node being converted: its inputs, outputs and attributes, with messages that name the
+// file, the node and its operator.
+class NodeCtx {
+ public:
+  NodeCtx(Importer& imp, const onnx::NodeProto& node, std::size_t index) : imp_(imp), node_(node), index_(index) {}
+
+  const onnx::NodeProto& node() const { return node_; }
+  const std::string& op() const { return node_.op_type(); }
+  std::int64_t opset() const { return imp_.opset; }
+  Importer& importer() { return imp_; }
+  const std::string& importer_source() const { return imp_.source; }
+  Model<double>& model() { return imp_.model; }
+  // "node 3 '/conv1/Conv' (Conv)"
+  std::string label() const;
+  [[noreturn]] void fail(const std::string& msg) const;
+
+  // Inputs; optional ones may be absent or given as "".
+  std::size_t num_inputs() const { return static_cast<std::size_t>(node_.input_size()); }
+  bool has_input(std::size_t k) const;
+  const Value& input(std::size_t k, const std::string& role) const;
+  bool is_const(std::size_t k) const;
+  const ConstTensor& const_input(std::size_t k, const std::string& role) const;
+  const Value& runtime_input(std::size_t k, const std::string& role) const;
+  // Integer entries of a constant (integral floats accepted: bound test inputs are doubles).
+  std::vector<std::int64_t> ints_of(const ConstTensor& t, const std::string& role) const;
+  // A scalar (one element) constant as double.
+  double scalar_of(const ConstTensor& t, const std::string& role) const;
+  // Fails unless every value is finite (weights, statistics, pad values).
+  void require_finite(const ConstTensor& t, const std::string& role) const;
+
+  // Outputs. Only the first `n` outputs may be consumed by other nodes or the graph.
+  void limit_outputs(std::size_t n, const std::string& why) const;
+  void set_const(ConstTensor t);
+  void alias(const Value& v);
+  // Adds a layer reading `inputs` (runtime values) and binds output 0 to it; the per-sample
+  // output shape is inferred here (a ShapeError becomes a FormatError naming the node).
+  void add_layer(std::unique_ptr<Layer<double>> layer, const std::vector<const Value*>& inputs);
+  // Replaces the layer producing `v` (bias folding), keeping its name and wiring.
+  void replace_layer(const Value& v, std::unique_ptr<Layer<double>> layer);
+
+  // Attributes. Unknown attribute names are an error (nothing is silently ignored).
+  void allow_attributes(std::initializer_list<const char*> names) const;
+  bool has_attr(const std::string& name) const;
+  std::int64_t attr_int(const std::string& name, std::int64_t def) const;
+  double attr_float(const std::string& name, double def) const;
+  std::vector<std::int64_t> attr_ints(const std::string& name, std::vector<std::int64_t> def = {}) const;
+  std::vector<double> attr_floats(const std::string& name) const;
+  std::string attr_string(const std::string& name, const std::string& def) const;
+  const onnx::TensorProto& attr_tensor(const std::string& name) const;
+
+ private:
+  const onnx::AttributeProto* find_attr(const std::string& name) const;
+  const onnx::AttributeProto& typed_attr(const std::string& name, int type, const char* type_name) const;
+  Importer& imp_;
+  const onnx::NodeProto& node_;
+  std::size_t index_;
+};
+
+// Full (with batch) shape text of a runtime value: "[N,3,224,224]".
+std::string runtime_shape_str(const Value& v);
+
+inline std::size_t to_size(std::int64_t v) { return static_cast<std::size_t>(v); }
+
+// Normalises an axis of a tensor of rank `rank` (negative counts from the end).
+inline std::int64_t norm_axis(const NodeCtx& c, std::int64_t axis, std::size_t rank, const std::string& what) {
+  const auto r = static_cast<std::int64_t>(rank);
+  if (axis < -r || axis >= r) c.fail(what + " " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
+  return axis < 0 ? axis + r : axis;
+}
+
+}  // namespace lrp::io::onnx_detail

@@ -1,0 +1,516 @@
+// Constant folding: operators whose inputs are all constants are evaluated at load time (shape
+// arithmetic of exporters, transposed weights, Constant nodes). One function per operator.
+// Shape also accepts a runtime value: its batch entry is the kBatchDim marker.
+#include <algorithm>
+#include <cmath>
+
+#include "io/onnx_detail.hpp"
+
+namespace lrp::io::onnx_detail {
+namespace {
+
+std::size_t fold_numel(const NodeCtx& c, const std::vector<std::int64_t>& dims) {
+  return dims_numel(dims, c.importer_source() + ": " + c.label() + ": folded result", kMaxFoldElements);
+}
+
+// Row-major strides of dims.
+std::vector<std::size_t> strides_of(const std::vector<std::int64_t>& dims) {
+  std::vector<std::size_t> s(dims.size(), 1);
+  for (std::size_t k = dims.size(); k-- > 1;) s[k - 1] = s[k] * to_size(dims[k]);
+  return s;
+}
+
+// out[k] = in[src(k)] for an index map; keeps the element kind.
+ConstTensor gather_elements(const ConstTensor& in, std::vector<std::int64_t> dims, const std::vector<std::size_t>& src) {
+  ConstTensor out;
+  out.is_int = in.is_int;
+  out.dims = std::move(dims);
+  if (in.is_int) {
+    out.i.reserve(src.size());
+    for (std::size_t s : src) out.i.push_back(in.i[s]);
+  } else {
+    out.f.reserve(src.size());
+    for (std::size_t s : src) out.f.push_back(in.f[s]);
+  }
+  return out;
+}
+
+ConstTensor as_float(const NodeCtx& c, const ConstTensor& t, const std::string& role) {
+  if (!t.is_int) return t;
+  if (t.has_batch_marker()) c.fail(role + " depends on the batch size, which is not known when the model is loaded");
+  ConstTensor f;
+  f.dims = t.dims;
+  for (std::int64_t v : t.i) f.f.push_back(static_cast<double>(v));
+  return f;
+}
+
+ConstTensor constant(NodeCtx& c) {
+  c.allow_attributes({"value", "value_float", "value_floats", "value_int", "value_ints", "sparse_value", "value_string", "value_strings"});
+  const onnx::NodeProto& n = c.node();
+  if (n.attribute_size() != 1) c.fail("needs exactly one value attribute, found " + std::to_string(n.attribute_size()));
+  const std::string& a = n.attribute(0).name();
+  ConstTensor t;
+  if (a == "value") {
+    t = decode_tensor(c.attr_tensor("value"), c.importer_source() + ": " + c.label() + ": attribute 'value'");
+  } else if (a == "value_float") {
+    t.f = {c.attr_float("value_float", 0.0)};
+  } else if (a == "value_floats") {
+    t.f = c.attr_floats("value_floats");
+    t.dims = {static_cast<std::int64_t>(t.f.size())};
+  } else if (a == "value_int") {
+    t.is_int = true;
+    t.i = {c.attr_int("value_int", 0)};
+  } else if (a == "value_ints") {
+    t.is_int = true;
+    t.i = c.attr_ints("value_ints");
+    t.dims = {static_cast<std::int64_t>(t.i.size())};
+  } else {
+    c.fail("attribute '" + a + "' (sparse or string constants) is not supported");
+  }
+  return t;
+}
+
+ConstTensor identity(NodeCtx& c) {
+  c.allow_attributes({});
+  return c.const_input(0, "input");
+}
+
+ConstTensor shape(NodeCtx& c) {
+  c.allow_attributes({"start", "end"});
+  const Value& x = c.input(0, "data");
+  ConstTensor t;
+  t.is_int = true;
+  if (x.is_const) {
+    t.i = x.c.dims;
+  } else {
+    t.i.push_back(c.importer().static_batch ? static_cast<std::int64_t>(*c.importer().static_batch) : kBatchDim);
+    for (std::size_t d : x.shape) t.i.push_back(static_cast<std::int64_t>(d));
+  }
+  const auto r = static_cast<std::int64_t>(t.i.size());
+  std::int64_t start = c.attr_int("start", 0), end = c.attr_int("end", r);
+  if (start < 0) start += r;
+  if (end < 0) end += r;
+  start = std::clamp<std::int64_t>(start, 0, r);
+  end = std::clamp<std::int64_t>(end, start, r);
+  t.i = std::vector<std::int64_t>(t.i.begin() + start, t.i.begin() + end);
+  t.dims = {end - start};
+  return t;
+}
+
+ConstTensor gather(NodeCtx& c) {
+  c.allow_attributes({"axis"});
+  const ConstTensor& data = c.const_input(0, "data");
+  const std::vector<std::int64_t> idx = c.ints_of(c.const_input(1, "indices"), "indices");
+  const std::vector<std::int64_t>& idx_dims = c.const_input(1, "indices").dims;
+  if (data.dims.empty()) c.fail("data must have rank >= 1");
+  const std::size_t axis = to_size(norm_axis(c, c.attr_int("axis", 0), data.dims.size(), "axis"));
+  const std::int64_t len = data.dims[axis];
+  std::vector<std::int64_t> dims(data.dims.begin(), data.dims.begin() + static_cast<long>(axis));
+  dims.insert(dims.end(), idx_dims.begin(), idx_dims.end());
+  dims.insert(dims.end(), data.dims.begin() + static_cast<long>(axis) + 1, data.dims.end());
+  fold_numel(c, dims);
+  std::size_t outer = 1, inner = 1;
+  for (std::size_t k = 0; k < axis; ++k) outer *= to_size(data.dims[k]);
+  for (std::size_t k = axis + 1; k < data.dims.size(); ++k) inner *= to_size(data.dims[k]);
+  std::vector<std::size_t> src;
+  for (std::size_t o = 0; o < outer; ++o)
+    for (std::int64_t j : idx) {
+      if (j < -len || j >= len) c.fail("index " + std::to_string(j) + " is out of range for a dimension of " + std::to_string(len));
+      const std::size_t jj = to_size(j < 0 ? j + len : j);
+      for (std::size_t q = 0; q < inner; ++q) src.push_back((o * to_size(len) + jj) * inner + q);
+    }
+  return gather_elements(data, dims, src);
+}
+
+std::vector<std::int64_t> axes_input_or_attr(NodeCtx& c, bool required) {
+  if (c.opset() >= 13) {
+    if (!c.has_input(1)) {
+      if (required) c.fail("missing input 'axes'");
+      return {};
+    }
+    return c.ints_of(c.const_input(1, "axes"), "axes");
+  }
+  if (!c.has_attr("axes")) {
+    if (required) c.fail("missing attribute 'axes'");
+    return {};
+  }
+  return c.attr_ints("axes");
+}
+
+ConstTensor unsqueeze(NodeCtx& c) {
+  c.allow_attributes({"axes"});
+  const ConstTensor& x = c.const_input(0, "data");
+  const std::vector<std::int64_t> axes = axes_input_or_attr(c, true);
+  const std::size_t rank = x.dims.size() + axes.size();
+  std::vector<char> one(rank, 0);
+  for (std::int64_t a : axes) {
+    const std::size_t k = to_size(norm_axis(c, a, rank, "axis"));
+    if (one[k]) c.fail("axis " + std::to_string(a) + " is repeated");
+    one[k] = 1;
+  }
+  ConstTensor out = x;
+  out.dims.clear();
+  std::size_t src = 0;
+  for (std::size_t k = 0; k < rank; ++k) out.dims.push_back(one[k] ? 1 : x.dims[src++]);
+  return out;
+}
+
+ConstTensor squeeze(NodeCtx& c) {
+  c.allow_attributes({"axes"});
+  const ConstTensor& x = c.const_input(0, "data");
+  const std::vector<std::int64_t> axes = axes_input_or_attr(c, false);
+  std::vector<char> drop(x.dims.size(), 0);
+  if (axes.empty()) {
+    for (std::size_t k = 0; k < x.dims.size(); ++k) drop[k] = x.dims[k] == 1;
+  } else {
+    for (std::int64_t a : axes) {
+      const std::size_t k = to_size(norm_axis(c, a, x.dims.size(), "axis"));
+      if (x.dims[k] != 1) c.fail("cannot squeeze axis " + std::to_string(a) + " of size " + std::to_string(x.dims[k]));
+      drop[k] = 1;
+    }
+  }
+  ConstTensor out = x;
+  out.dims.clear();
+  for (std::size_t k = 0; k < x.dims.size(); ++k)
+    if (!drop[k]) out.dims.push_back(x.dims[k]);
+  return out;
+}
+
+ConstTensor concat(NodeCtx& c) {
+  c.allow_attributes({"axis"});
+  std::vector<ConstTensor> xs;
+  bool any_float = false;
+  for (std::size_t k = 0; k < c.num_inputs(); ++k) {
+    if (!c.has_input(k)) continue;
+    xs.push_back(c.const_input(k, "input " + std::to_string(k)));
+    any_float = any_float || !xs.back().is_int;
+  }
+  if (xs.empty()) c.fail("has no inputs");
+  if (any_float)
+    for (ConstTensor& x : xs) x = as_float(c, x, "an input");
+  const std::size_t rank = xs[0].dims.size();
+  if (rank == 0) c.fail("cannot concatenate scalars");
+  const std::size_t axis = to_size(norm_axis(c, c.attr_int("axis", 0), rank, "axis"));
+  std::vector<std::int64_t> dims = xs[0].dims;
+  dims[axis] = 0;
+  for (const ConstTensor& x : xs) {
+    if (x.dims.size() != rank) c.fail("inputs differ in rank");
+    for (std::size_t k = 0; k < rank; ++k)
+      if (k != axis && x.dims[k] != xs[0].dims[k]) c.fail("inputs " + dims_str(xs[0].dims) + " and " + dims_str(x.dims) + " differ outside the axis");
+    dims[axis] += x.dims[axis];
+  }
+  std::size_t outer = 1;
+  for (std::size_t k = 0; k < axis; ++k) outer *= to_size(dims[k]);
+  ConstTensor out;
+  out.is_int = !any_float;
+  out.dims = dims;
+  for (std::size_t o = 0; o < outer; ++o)
+    for (const ConstTensor& x : xs) {
+      const std::size_t block = outer == 0 ? 0 : x.numel() / outer;
+      if (out.is_int) out.i.insert(out.i.end(), x.i.begin() + static_cast<long>(o * block), x.i.begin() + static_cast<long>((o + 1) * block));
+      else out.f.insert(out.f.end(), x.f.begin() + static_cast<long>(o * block), x.f.begin() + static_cast<long>((o + 1) * block));
+    }
+  return out;
+}
+
+ConstTensor reshape(NodeCtx& c) {
+  c.allow_attributes({"allowzero", "shape"});
+  const ConstTensor& x = c.const_input(0, "data");
+  const std::vector<std::int64_t> target = c.opset() < 5 ? c.attr_ints("shape") : c.ints_of(c.const_input(1, "shape"), "shape");
+  const bool allow_zero = c.attr_int("allowzero", 0) != 0;
+  std::vector<std::int64_t> dims;
+  long infer = -1;
+  std::size_t known = 1;
+  for (std::size_t k = 0; k < target.size(); ++k) {
+    std::int64_t t = target[k];
+    if (t == 0 && !allow_zero) {
+      if (k >= x.dims.size()) c.fail("shape entry " + std::to_string(k) + " copies a dimension the data does not have");
+      t = x.dims[k];
+    }
+    if (t == -1) {
+      if (infer >= 0) c.fail("the shape " + dims_str(target) + " has more than one -1");
+      infer = static_cast<long>(k);
+      dims.push_back(1);
+      continue;
+    }
+    if (t < 0 || t > (std::int64_t(1) << 40)) c.fail("the shape " + dims_str(target) + " has an invalid entry");
+    dims.push_back(t);
+    known *= to_size(t);
+  }
+  if (infer >= 0) {
+    if (known == 0 || x.numel() % known != 0) c.fail("cannot reshape " + dims_str(x.dims) + " to " + dims_str(target));
+    dims[to_size(infer)] = static_cast<std::int64_t>(x.numel() / known);
+  } else if (known != x.numel()) {
+    c.fail("cannot reshape " + dims_str(x.dims) + " to " + dims_str(target));
+  }
+  ConstTensor out = x;
+  out.dims = dims;
+  return out;
+}
+
+ConstTensor flatten(NodeCtx& c) {
+  c.allow_attributes({"axis"});
+  const ConstTensor& x = c.const_input(0, "input");
+  const std::int64_t axis = x.dims.empty() ? 0 : norm_axis(c, c.attr_int("axis", 1), x.dims.size() + 1, "axis");
+  std::int64_t a = 1, b = 1;
+  for (std::size_t k = 0; k < x.dims.size(); ++k) (static_cast<std::int64_t>(k) < axis ? a : b) *= x.dims[k];
+  ConstTensor out = x;
+  out.dims = {a, b};
+  return out;
+}
+
+ConstTensor transpose(NodeCtx& c) {
+  c.allow_attributes({"perm"});
+  const ConstTensor& x = c.const_input(0, "data");
+  const std::size_t rank = x.dims.size();
+  std::vector<std::int64_t> perm = c.attr_ints("perm");
+  if (perm.empty())
+    for (std::size_t k = rank; k-- > 0;) perm.push_back(static_cast<std::int64_t>(k));
+  if (perm.size() != rank) c.fail("attribute 'perm' has " + std::to_string(perm.size()) + " entries for rank " + std::to_string(rank));
+  std::vector<char> seen(rank, 0);
+  for (std::int64_t p : perm) {
+    if (p < 0 || to_size(p) >= rank || seen[to_size(p)]) c.fail("attribute 'perm' " + dims_str(perm) + " is not a permutation");
+    seen[to_size(p)] = 1;
+  }
+  std::vector<std::int64_t> dims(rank);
+  for (std::size_t k = 0; k < rank; ++k) dims[k] = x.dims[to_size(perm[k])];
+  const std::vector<std::size_t> in_strides = strides_of(x.dims);
+  std::vector<std::size_t> src(x.numel());
+  std::vector<std::size_t> idx(rank, 0);
+  for (std::size_t o = 0; o < src.size(); ++o) {
+    std::size_t s = 0;
+    for (std::size_t k = 0; k < rank; ++k) s += idx[k] * in_strides[to_size(perm[k])];
+    src[o] = s;
+    for (std::size_t k = rank; k-- > 0;) {
+      if (++idx[k] < to_size(dims[k])) break;
+      idx[k] = 0;
+    }
+  }
+  return gather_elements(x, dims, src);
+}
+
+ConstTensor slice(NodeCtx& c) {
+  c.allow_attributes({"starts", "ends", "axes"});
+  const ConstTensor& x = c.const_input(0, "data");
+  std::vector<std::int64_t> starts, ends, axes, steps;
+  if (c.opset() < 10) {
+    starts = c.attr_ints("starts");
+    ends = c.attr_ints("ends");
+    axes = c.attr_ints("axes");
+  } else {
+    starts = c.ints_of(c.const_input(1, "starts"), "starts");
+    ends = c.ints_of(c.const_input(2, "ends"), "ends");
+    if (c.has_input(3)) axes = c.ints_of(c.const_input(3, "axes"), "axes");
+    if (c.has_input(4)) steps = c.ints_of(c.const_input(4, "steps"), "steps");
+  }
+  const std::size_t rank = x.dims.size();
+  if (axes.empty())
+    for (std::size_t k = 0; k < starts.size(); ++k) axes.push_back(static_cast<std::int64_t>(k));
+  if (steps.empty()) steps.assign(starts.size(), 1);
+  if (ends.size() != starts.size() || axes.size() != starts.size() || steps.size() != starts.size())
+    c.fail("starts, ends, axes and steps differ in length");
+  std::vector<std::int64_t> first(rank, 0), step(rank, 1), dims = x.dims;
+  std::vector<char> done(rank, 0);
+  for (std::size_t q = 0; q < starts.size(); ++q) {
+    const std::size_t a = to_size(norm_axis(c, axes[q], rank, "axis"));
+    if (done[a]) c.fail("axis " + std::to_string(axes[q]) + " is repeated");
+    done[a] = 1;
+    const std::int64_t d = x.dims[a];
+    if (steps[q] == 0) c.fail("step 0");
+    // |step| beyond any dimension behaves like one that just exceeds it (and cannot overflow)
+    const std::int64_t st = std::clamp<std::int64_t>(steps[q], -(std::int64_t(1) << 40), std::int64_t(1) << 40);
+    std::int64_t s = starts[q], e = ends[q];
+    if (s < 0) s += d;  // no overflow: d is small and non-negative
+    if (e < 0) e += d;
+    std::int64_t count = 0;
+    if (d > 0 && st > 0) {
+      s = std::clamp<std::int64_t>(s, 0, d);
+      e = std::clamp<std::int64_t>(e, 0, d);
+      count = e > s ? (e - s + st - 1) / st : 0;
+    } else if (d > 0) {
+      s = std::clamp<std::int64_t>(s, 0, d - 1);
+      e = std::clamp<std::int64_t>(e, -1, d - 1);
+      count = s > e ? (s - e + (-st) - 1) / (-st) : 0;
+    }
+    if (count == 0) s = 0;
+    first[a] = s;
+    step[a] = st;
+    dims[a] = count;
+  }
+  const std::size_t n = fold_numel(c, dims);
+  const std::vector<std::size_t> in_strides = strides_of(x.dims);
+  std::vector<std::size_t> src(n);
+  std::vector<std::int64_t> idx(rank, 0);
+  for (std::size_t o = 0; o < n; ++o) {
+    std::size_t s = 0;
+    for (std::size_t k = 0; k < rank; ++k) s += to_size(first[k] + idx[k] * step[k]) * in_strides[k];
+    src[o] = s;
+    for (std::size_t k = rank; k-- > 0;) {
+      if (++idx[k] < dims[k]) break;
+      idx[k] = 0;
+    }
+  }
+  return gather_elements(x, dims, src);
+}
+
+ConstTensor cast(NodeCtx& c) {
+  c.allow_attributes({"to", "saturate"});
+  const ConstTensor& x = c.const_input(0, "input");
+  const std::int64_t to = c.attr_int("to", -1);
+  using TP = onnx::TensorProto;
+  if (to == TP::FLOAT || to == TP::DOUBLE) {
+    ConstTensor out = as_float(c, x, "the input");
+    if (to == TP::FLOAT)
+      for (double& v : out.f) v = static_cast<double>(static_cast<float>(v));
+    return out;
+  }
+  if (to == TP::INT64 || to == TP::INT32 || to == TP::INT16 || to == TP::INT8 || to == TP::UINT8 || to == TP::UINT16 ||
+      to == TP::UINT32 || to == TP::UINT64 || to == TP::BOOL) {
+    ConstTensor out;
+    out.is_int = true;
+    out.dims = x.dims;
+    if (x.is_int) {
+      out.i = x.i;
+    } else {
+      for (double v : x.f) {
+        if (!(std::abs(v) < 9.0e18)) c.fail("cannot cast " + std::to_string(v) + " to an integer");
+        out.i.push_back(static_cast<std::int64_t>(std::trunc(v)));
+      }
+    }
+    if (to == TP::BOOL)
+      for (std::int64_t& v : out.i) v = v != 0;
+    return out;
+  }
+  c.fail("cast to " + std::string(data_type_name(static_cast<int>(to))) + " is not supported");
+}
+
+ConstTensor constant_of_shape(NodeCtx& c) {
+  c.allow_attributes({"value"});
+  const ConstTensor& s = c.const_input(0, "shape");
+  if (s.has_batch_marker()) c.fail("the shape depends on the batch size, which is not known when the model is loaded");
+  const std::vector<std::int64_t> dims = c.ints_of(s, "shape");
+  const std::size_t n = fold_numel(c, dims);
+  ConstTensor value;
+  value.f = {0.0};
+  if (c.has_attr("value")) {
+    value = decode_tensor(c.attr_tensor("value"), c.importer_source() + ": " + c.label() + ": attribute 'value'");
+    if (value.numel() != 1) c.fail("attribute 'value' must hold one element");
+  }
+  ConstTensor out;
+  out.is_int = value.is_int;
+  out.dims = dims;
+  if (out.is_int) out.i.assign(n, value.i[0]);
+  else out.f.assign(n, value.f[0]);
+  return out;
+}
+
+// Elementwise binary operators with NumPy broadcasting.
+ConstTensor binary(NodeCtx& c, char op) {
+  c.allow_attributes({"axis", "broadcast", "consumed_inputs"});
+  const ConstTensor& a = c.const_input(0, "A");
+  const ConstTensor& b = c.const_input(1, "B");
+  const std::size_t rank = std::max(a.dims.size(), b.dims.size());
+  std::vector<std::int64_t> dims(rank);
+  const auto dim_of = [&](const ConstTensor& t, std::size_t k) -> std::int64_t {
+    const std::size_t off = rank - t.dims.size();
+    return k < off ? 1 : t.dims[k - off];
+  };
+  for (std::size_t k = 0; k < rank; ++k) {
+    const std::int64_t da = dim_of(a, k), db = dim_of(b, k);
+    if (da != db && da != 1 && db != 1) c.fail("shapes " + dims_str(a.dims) + " and " + dims_str(b.dims) + " do not broadcast");
+    dims[k] = da == 1 ? db : da;
+  }
+  const std::size_t n = fold_numel(c, dims);
+  const auto index_map = [&](const ConstTensor& t) {
+    std::vector<std::size_t> src(n);
+    const std::size_t off = rank - t.dims.size();
+    const std::vector<std::size_t> st = strides_of(t.dims);
+    std::vector<std::int64_t> idx(rank, 0);
+    for (std::size_t o = 0; o < n; ++o) {
+      std::size_t s = 0;
+      for (std::size_t k = off; k < rank; ++k)
+        if (t.dims[k - off] != 1) s += to_size(idx[k]) * st[k - off];
+      src[o] = s;
+      for (std::size_t k = rank; k-- > 0;) {
+        if (++idx[k] < dims[k]) break;
+        idx[k] = 0;
+      }
+    }
+    return src;
+  };
+  const std::vector<std::size_t> sa = index_map(a), sb = index_map(b);
+  ConstTensor out;
+  out.dims = dims;
+  if (a.is_int && b.is_int) {
+    if (a.has_batch_marker() || b.has_batch_marker())
+      c.fail("computes with the batch size, which is not known when the model is loaded");
+    out.is_int = true;
+    for (std::size_t o = 0; o < n; ++o) {
+      const std::int64_t x = a.i[sa[o]], y = b.i[sb[o]];
+      std::int64_t r = 0;
+      if (op == '+') r = x + y;
+      else if (op == '-') r = x - y;
+      else if (op == '*') r = x * y;
+      else {
+        if (y == 0) c.fail("integer division by zero");
+        r = x / y;
+      }
+      out.i.push_back(r);
+    }
+    return out;
+  }
+  const ConstTensor fa = as_float(c, a, "A"), fb = as_float(c, b, "B");
+  for (std::size_t o = 0; o < n; ++o) {
+    const double x = fa.f[sa[o]], y = fb.f[sb[o]];
+    out.f.push_back(op == '+' ? x + y : op == '-' ? x - y : op == '*' ? x * y : x / y);
+  }
+  return out;
+}
+ConstTensor add(NodeCtx& c) { return binary(c, '+'); }
+ConstTensor sub(NodeCtx& c) { return binary(c, '-'); }
+ConstTensor mul(NodeCtx& c) { return binary(c, '*'); }
+ConstTensor div(NodeCtx& c) { return binary(c, '/'); }
+
+ConstTensor neg(NodeCtx& c) {
+  c.allow_attributes({"consumed_inputs"});
+  ConstTensor x = c.const_input(0, "X");
+  if (x.has_batch_marker()) c.fail("computes with the batch size");
+  for (std::int64_t& v : x.i) v = -v;
+  for (double& v : x.f) v = -v;
+  return x;
+}
+
+ConstTensor dropout(NodeCtx& c) {
+  c.allow_attributes({"ratio", "seed", "is_test", "consumed_inputs"});
+  c.limit_outputs(1, "the mask output of Dropout is not supported");
+  return c.const_input(0, "data");
+}
+
+}  // namespace
+
+const std::map<std::string, ConstantFolder>& constant_folders() {
+  static const std::map<std::string, ConstantFolder> table = {
+      {"Add", add},
+      {"Cast", cast},
+      {"Concat", concat},
+      {"Constant", constant},
+      {"ConstantOfShape", constant_of_shape},
+      {"Div", div},
+      {"Dropout", dropout},
+      {"Flatten", flatten},
+      {"Gather", gather},
+      {"Identity", identity},
+      {"Mul", mul},
+      {"Neg", neg},
+      {"Reshape", reshape},
+      {"Shape", shape},
+      {"Slice", slice},
+      {"Squeeze", squeeze},
+      {"Sub", sub},
+      {"Transpose", transpose},
+      {"Unsqueeze", unsqueeze},
+  };
+  return table;
+}
+
+}  // namespace lrp::io::onnx_detail

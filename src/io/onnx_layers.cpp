@@ -1,0 +1,539 @@
+// Layer converters: one function per ONNX operator, registered in a static table. Each reads
+// its node through NodeCtx (which names the node in every error) and adds layers to the model,
+// aliases its output, or fails with what is not supported.
+#include <cmath>
+#include <limits>
+
+#include "io/onnx_detail.hpp"
+#include "lrp/layers/activation.hpp"
+#include "lrp/layers/batch_norm.hpp"
+#include "lrp/layers/conv2d.hpp"
+#include "lrp/layers/linear.hpp"
+#include "lrp/layers/merge.hpp"
+#include "lrp/layers/pad.hpp"
+#include "lrp/layers/pool2d.hpp"
+#include "lrp/layers/reshape.hpp"
+
+namespace lrp::io::onnx_detail {
+namespace {
+
+const Value& image_input(NodeCtx& c, const std::string& what) {
+  const Value& x = c.runtime_input(0, "input X");
+  if (x.shape.size() != 3)
+    c.fail("only 2-D " + what + " on [N,C,H,W] inputs is supported; the input is " + runtime_shape_str(x));
+  return x;
+}
+
+// Pads, strides and dilations of a 2-D window (Conv, MaxPool, AveragePool) over an input plane
+// of h x w, from pads/auto_pad/strides/dilations; ceil_mode widens the end padding so that the
+// last partial window is kept (only where that window starts inside the input).
+Window2d window_from_attributes(NodeCtx& c, std::size_t h, std::size_t w, std::size_t kh, std::size_t kw, bool ceil_mode) {
+  Window2d win;
+  win.kh = kh;
+  win.kw = kw;
+  const std::vector<std::int64_t> strides = c.attr_ints("strides", {1, 1});
+  const std::vector<std::int64_t> dilations = c.attr_ints("dilations", {1, 1});
+  if (strides.size() != 2) c.fail("attribute 'strides' needs 2 values, found " + std::to_string(strides.size()));
+  if (dilations.size() != 2) c.fail("attribute 'dilations' needs 2 values, found " + std::to_string(dilations.size()));
+  for (std::int64_t s : strides)
+    if (s < 1 || s > (1 << 20)) c.fail("attribute 'strides' must be positive, found " + std::to_string(s));
+  for (std::int64_t d : dilations)
+    if (d < 1 || d > (1 << 20)) c.fail("attribute 'dilations' must be positive, found " + std::to_string(d));
+  win.sh = to_size(strides[0]);
+  win.sw = to_size(strides[1]);
+  win.dh = to_size(dilations[0]);
+  win.dw = to_size(dilations[1]);
+  const std::string auto_pad = c.attr_string("auto_pad", "NOTSET");
+  if (auto_pad == "NOTSET") {
+    const std::vector<std::int64_t> pads = c.attr_ints("pads", {0, 0, 0, 0});
+    if (pads.size() != 4) c.fail("attribute 'pads' needs 4 values [top, left, bottom, right], found " + std::to_string(pads.size()));
+    for (std::int64_t p : pads)
+      if (p < 0 || p > (1 << 20)) c.fail("attribute 'pads' must be non-negative, found " + std::to_string(p));
+    win.pt = to_size(pads[0]);
+    win.pl = to_size(pads[1]);
+    win.pb = to_size(pads[2]);
+    win.pr = to_size(pads[3]);
+  } else if (auto_pad == "VALID") {
+    // no padding
+  } else if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+    const auto same = [&](std::size_t in, std::size_t k, std::size_t s, std::size_t d, std::size_t& begin, std::size_t& end) {
+      const std::size_t out = (in + s - 1) / s;
+      const std::size_t need = (out - 1) * s + (k - 1) * d + 1;
+      const std::size_t total = need > in ? need - in : 0;
+      begin = auto_pad == "SAME_UPPER" ? total / 2 : total - total / 2;
+      end = total - begin;
+    };
+    same(h, kh, win.sh, win.dh, win.pt, win.pb);
+    same(w, kw, win.sw, win.dw, win.pl, win.pr);
+  } else {
+    c.fail("attribute 'auto_pad' = '" + auto_pad + "' is not supported (NOTSET, VALID, SAME_UPPER, SAME_LOWER)");
+  }
+  if (c.has_attr("pads") && auto_pad != "NOTSET") {
+    for (std::int64_t p : c.attr_ints("pads"))
+      if (p != 0) c.fail("attributes 'pads' and 'auto_pad' = '" + auto_pad + "' cannot be combined");
+  }
+  if (ceil_mode) {
+    const auto widen = [&](std::size_t in, std::size_t k, std::size_t s, std::size_t d, std::size_t begin, std::size_t& end) {
+      const std::size_t span = (k - 1) * d + 1, padded = in + begin + end;
+      if (padded < span) return;  // the shape check reports it
+      const std::size_t floor_out = (padded - span) / s + 1, ceil_out = (padded - span + s - 1) / s + 1;
+      if (ceil_out == floor_out) return;
+      if ((ceil_out - 1) * s >= in + begin)
+        c.fail("ceil_mode=1 would add a window that starts in the padding; not supported");
+      end += (ceil_out - 1) * s + span - padded;
+    };
+    widen(h, kh, win.sh, win.dh, win.pt, win.pb);
+    widen(w, kw, win.sw, win.dw, win.pl, win.pr);
+  }
+  return win;
+}
+
+std::size_t checked_kernel(NodeCtx& c, std::int64_t v) {
+  if (v < 1 || v > (1 << 20)) c.fail("kernel size " + std::to_string(v) + " is not positive");
+  return to_size(v);
+}
+
+void conv(NodeCtx& c) {
+  c.allow_attributes({"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"});
+  const Value& x = image_input(c, "convolution");
+  const ConstTensor& w = c.const_input(1, "weight W");
+  if (w.dims.size() != 4) c.fail("weight W must be 4-D [M, C/group, kH, kW], got " + dims_str(w.dims));
+  c.require_finite(w, "weight W");
+  const std::int64_t group = c.attr_int("group", 1);
+  if (group < 1) c.fail("attribute 'group' must be positive, found " + std::to_string(group));
+  const std::size_t m = to_size(w.dims[0]), kh = checked_kernel(c, w.dims[2]), kw = checked_kernel(c, w.dims[3]);
+  if (c.has_attr("kernel_shape")) {
+    const std::vector<std::int64_t> ks = c.attr_ints("kernel_shape");
+    if (ks.size() != 2 || to_size(ks[0]) != kh || to_size(ks[1]) != kw)
+      c.fail("attribute 'kernel_shape' " + dims_str(ks) + " does not match the weight " + dims_str(w.dims));
+  }
+  if (to_size(w.dims[1]) * to_size(group) != x.shape[0])
+    c.fail("weight W " + dims_str(w.dims) + " with group " + std::to_string(group) + " does not fit " +
+           std::to_string(x.shape[0]) + " input channels");
+  Tensor<double> bias({m});
+  if (c.has_input(2)) {
+    const ConstTensor& b = c.const_input(2, "bias B");
+    if (b.numel() != m) c.fail("bias B has shape " + dims_str(b.dims) + ", expected [" + std::to_string(m) + "]");
+    c.require_finite(b, "bias B");
+    for (std::size_t k = 0; k < m; ++k) bias[k] = b.value(k);
+  }
+  const Window2d win = window_from_attributes(c, x.shape[1], x.shape[2], kh, kw, false);
+  try {
+    c.add_layer(std::make_unique<Conv2d<double>>(to_tensor(w), std::move(bias), win, to_size(group)), {&x});
+  } catch (const ShapeError& e) {
+    c.fail(e.what());
+  }
+}
+
+// Linear from W [out, in] (already transposed/scaled) and bias.
+void add_linear(NodeCtx& c, const Value& x, Tensor<double> w, Tensor<double> b) {
+  if (x.shape.size() != 1) c.fail("the input must be [N, features], got " + runtime_shape_str(x));
+  if (w.dim(1) != x.shape[0])
+    c.fail("weight has " + std::to_string(w.dim(1)) + " input features, the input has " + std::to_string(x.shape[0]));
+  c.add_layer(std::make_unique<Linear<double>>(std::move(w), std::move(b)), {&x});
+}
+
+void gemm(NodeCtx& c) {
+  c.allow_attributes({"alpha", "beta", "transA", "transB", "broadcast"});
+  if (c.attr_int("transA", 0) != 0) c.fail("transA=1 would transpose the batch dimension; not supported");
+  const Value& a = c.runtime_input(0, "input A");
+  const ConstTensor& b = c.const_input(1, "weight B");
+  if (b.dims.size() != 2) c.fail("weight B must be 2-D, got " + dims_str(b.dims));
+  c.require_finite(b, "weight B");
+  const double alpha = c.attr_float("alpha", 1.0), beta = c.attr_float("beta", 1.0);
+  const bool trans_b = c.attr_int("transB", 0) != 0;
+  const std::size_t r = to_size(b.dims[0]), s = to_size(b.dims[1]);
+  const std::size_t out = trans_b ? r : s, in = trans_b ? s : r;
+  Tensor<double> w({out, in});
+  for (std::size_t i = 0; i < r; ++i)
+    for (std::size_t j = 0; j < s; ++j) (trans_b ? w[i * s + j] : w[j * r + i]) = alpha * b.value(i * s + j);
+  Tensor<double> bias({out});
+  if (c.has_input(2)) {
+    const ConstTensor& cc = c.const_input(2, "bias C");
+    c.require_finite(cc, "bias C");
+    const bool vector = cc.numel() == out && (cc.dims.size() == 1 || (cc.dims.size() == 2 && cc.dims[0] == 1));
+    if (cc.numel() == 1) {
+      bias.fill(beta * cc.value(0));
+    } else if (vector) {
+      for (std::size_t k = 0; k < out; ++k) bias[k] = beta * cc.value(k);
+    } else {
+      c.fail("bias C of shape " + dims_str(cc.dims) + " varies along the batch; only [" + std::to_string(out) + "], [1," +
+             std::to_string(out) + "] or scalar biases are supported");
+    }
+  }
+  add_linear(c, a, std::move(w), std::move(bias));
+}
+
+void matmul(NodeCtx& c) {
+  c.allow_attributes({});
+  const Value& a = c.runtime_input(0, "input A");
+  const ConstTensor& b = c.const_input(1, "weight B");
+  if (b.dims.size() != 2) c.fail("only [N, K] x [K, M] with a constant 2-D B is supported; B is " + dims_str(b.dims));
+  c.require_finite(b, "weight B");
+  const std::size_t k = to_size(b.dims[0]), m = to_size(b.dims[1]);
+  Tensor<double> w({m, k});
+  for (std::size_t i = 0; i < k; ++i)
+    for (std::size_t j = 0; j < m; ++j) w[j * k + i] = b.value(i * m + j);
+  add_linear(c, a, std::move(w), Tensor<double>({m}));
+}
+
+void activation(NodeCtx& c, ActivationSpec spec) {
+  const Value& x = c.runtime_input(0, "input X");
+  c.add_layer(std::make_unique<Activation<double>>(spec), {&x});
+}
+
+void relu(NodeCtx& c) {
+  c.allow_attributes({});
+  activation(c, ActivationSpec{ActivationKind::ReLU});
+}
+void sigmoid(NodeCtx& c) {
+  c.allow_attributes({});
+  activation(c, ActivationSpec{ActivationKind::Sigmoid});
+}
+void tanh_op(NodeCtx& c) {
+  c.allow_attributes({});
+  activation(c, ActivationSpec{ActivationKind::Tanh});
+}
+void leaky_relu(NodeCtx& c) {
+  c.allow_attributes({"alpha"});
+  ActivationSpec s{ActivationKind::LeakyReLU};
+  s.alpha = c.attr_float("alpha", 0.01);
+  if (!std::isfinite(s.alpha)) c.fail("attribute 'alpha' is not finite");
+  activation(c, s);
+}
+
+void clip(NodeCtx& c) {
+  ActivationSpec s{ActivationKind::Clip};
+  s.lo = -std::numeric_limits<double>::infinity();
+  s.hi = std::numeric_limits<double>::infinity();
+  if (c.opset() < 11) {
+    c.allow_attributes({"min", "max"});
+    if (c.has_attr("min")) s.lo = c.attr_float("min", s.lo);
+    if (c.has_attr("max")) s.hi = c.attr_float("max", s.hi);
+  } else {
+    c.allow_attributes({});
+    if (c.has_input(1)) s.lo = c.scalar_of(c.const_input(1, "min"), "min");
+    if (c.has_input(2)) s.hi = c.scalar_of(c.const_input(2, "max"), "max");
+  }
+  if (std::isnan(s.lo) || std::isnan(s.hi)) c.fail("Clip bounds are NaN");
+  activation(c, s);
+}
+
+void pool(NodeCtx& c, bool max) {
+  if (max) c.allow_attributes({"auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "storage_order", "strides"});
+  else c.allow_attributes({"auto_pad", "ceil_mode", "count_include_pad", "kernel_shape", "pads", "strides"});
+  const Value& x = image_input(c, "pooling");
+  if (max) {
+    c.limit_outputs(1, "the Indices output of MaxPool is not supported");
+    if (c.attr_int("storage_order", 0) != 0) c.fail("attribute 'storage_order' = 1 is not supported");
+  }
+  const std::vector<std::int64_t> ks = c.attr_ints("kernel_shape");
+  if (ks.size() != 2) c.fail("attribute 'kernel_shape' must have 2 values (2-D pooling), found " + std::to_string(ks.size()));
+  const std::int64_t ceil_mode = c.attr_int("ceil_mode", 0);
+  const bool count_pad = c.attr_int("count_include_pad", 0) != 0;
+  PoolSpec spec;
+  spec.mode = max ? PoolMode::Max : PoolMode::Sum;
+  spec.type_name = max ? "MaxPool" : "AveragePool";
+  const std::size_t kh = checked_kernel(c, ks[0]), kw = checked_kernel(c, ks[1]);
+  spec.window = window_from_attributes(c, x.shape[1], x.shape[2], kh, kw, false);
+  if (ceil_mode != 0) {
+    const Window2d wide = window_from_attributes(c, x.shape[1], x.shape[2], kh, kw, true);
+    if (!max && count_pad && (wide.pb != spec.window.pb || wide.pr != spec.window.pr))
+      c.fail("ceil_mode=1 together with count_include_pad=1 is not supported");
+    spec.window = wide;
+  }
+  spec.divisor = !max && count_pad ? static_cast<double>(kh * kw) : 0.0;
+  c.add_layer(std::make_unique<Pool2d<double>>(spec), {&x});
+}
+void max_pool(NodeCtx& c) { pool(c, true); }
+void average_pool(NodeCtx& c) { pool(c, false); }
+
+void global_pool(NodeCtx& c, bool max) {
+  c.allow_attributes({});
+  const Value& x = image_input(c, "global pooling");
+  PoolSpec spec;
+  spec.mode = max ? PoolMode::Max : PoolMode::Sum;
+  spec.global = true;
+  spec.type_name = max ? "GlobalMaxPool" : "GlobalAveragePool";
+  c.add_layer(std::make_unique<Pool2d<double>>(spec), {&x});
+}
+void global_average_pool(NodeCtx& c) { global_pool(c, false); }
+void global_max_pool(NodeCtx& c) { global_pool(c, true); }
+
+void flatten(NodeCtx& c) {
+  c.allow_attributes({"axis"});
+  const Value& x = c.runtime_input(0, "input");
+  const std::int64_t axis = norm_axis(c, c.attr_int("axis", 1), x.shape.size() + 1, "axis");
+  if (axis != 1)
+    c.fail("Flatten with axis " + std::to_string(c.attr_int("axis", 1)) + " on " + runtime_shape_str(x) +
+           " would change the batch dimension; only axis 1 is supported");
+  c.add_layer(std::make_unique<Flatten<double>>(false), {&x});
+}
+
+void reshape(NodeCtx& c) {
+  c.allow_attributes({"allowzero", "shape"});
+  const Value& x = c.runtime_input(0, "data");
+  std::vector<std::int64_t> target;
+  if (c.opset() < 5) {
+    target = c.attr_ints("shape");
+  } else {
+    target = c.ints_of(c.const_input(1, "shape"), "shape");
+  }
+  const bool allow_zero = c.attr_int("allowzero", 0) != 0;
+  if (target.empty()) c.fail("the target shape is empty; the batch dimension must stay first");
+  const std::size_t per_numel = shape_numel(x.shape);
+  // Entry 0 must be the batch: 0 (copy), the batch marker from Shape, -1, or the fixed batch size.
+  Shape per;
+  long infer = -1;
+  bool batch_inferred = false;
+  const std::int64_t t0 = target[0];
+  if (t0 == -1) {
+    batch_inferred = true;
+  } else if (t0 == kBatchDim || (t0 == 0 && !allow_zero)) {
+    // keeps the batch
+  } else if (!(c.importer().static_batch && t0 > 0 && to_size(t0) == *c.importer().static_batch)) {
+    c.fail("the target shape " + dims_str(target) + " does not keep the batch dimension of " + runtime_shape_str(x) +
+           " (its first entry must be 0, -1 or the batch size)");
+  }
+  for (std::size_t k = 1; k < target.size(); ++k) {
+    const std::int64_t t = target[k];
+    if (t == -1) {
+      if (infer >= 0 || batch_inferred) c.fail("the target shape " + dims_str(target) + " has more than one -1");
+      infer = static_cast<long>(per.size());
+      per.push_back(1);
+    } else if (t == 0 && !allow_zero) {
+      if (k - 1 >= x.shape.size()) c.fail("entry " + std::to_string(k) + " of the target shape copies a dimension the input does not have");
+      per.push_back(x.shape[k - 1]);
+    } else if (t <= 0 || t > (std::int64_t(1) << 40)) {
+      c.fail("the target shape " + dims_str(target) + " has the invalid entry " + (t == kBatchDim ? std::string("N") : std::to_string(t)));
+    } else {
+      per.push_back(to_size(t));
+    }
+  }
+  std::size_t known = 1;
+  for (std::size_t k = 0; k < per.size(); ++k)
+    if (static_cast<long>(k) != infer) known *= per[k];
+  if (infer >= 0) {
+    if (known == 0 || per_numel % known != 0) c.fail("cannot reshape " + runtime_shape_str(x) + " to " + dims_str(target));
+    per[static_cast<std::size_t>(infer)] = per_numel / known;
+  } else if (known != per_numel) {
+    c.fail("cannot reshape " + runtime_shape_str(x) + " to " + dims_str(target) +
+           (batch_inferred ? " while keeping the batch" : ""));
+  }
+  c.add_layer(std::make_unique<Reshape<double>>(per), {&x});
+}
+
+void batch_normalization(NodeCtx& c) {
+  c.allow_attributes({"epsilon", "momentum", "spatial", "training_mode", "is_test", "consumed_inputs"});
+  if (c.attr_int("training_mode", 0) != 0) c.fail("training_mode=1 is not supported (inference only)");
+  if (c.attr_int("spatial", 1) != 1) c.fail("spatial=0 is not supported");
+  c.limit_outputs(1, "the training outputs (running mean/variance) are not supported");
+  const Value& x = c.runtime_input(0, "input X");
+  const ConstTensor& scale = c.const_input(1, "scale");
+  const ConstTensor& bias = c.const_input(2, "B");
+  const ConstTensor& mean = c.const_input(3, "mean");
+  const ConstTensor& var = c.const_input(4, "var");
+  const double eps = c.attr_float("epsilon", 1e-5);
+  if (x.shape.empty()) c.fail("the input has no channel dimension");
+  const std::size_t ch = x.shape[0];
+  for (const auto& [t, role] : {std::pair{&scale, "scale"}, std::pair{&bias, "B"}, std::pair{&mean, "mean"}, std::pair{&var, "var"}}) {
+    if (t->numel() != ch) c.fail(std::string(role) + " has shape " + dims_str(t->dims) + ", the input has " + std::to_string(ch) + " channels");
+    c.require_finite(*t, role);
+  }
+  if (!std::isfinite(eps) || eps < 0) c.fail("attribute 'epsilon' must be finite and non-negative");
+  try {
+    c.add_layer(std::make_unique<BatchNorm<double>>(BatchNorm<double>::from_statistics(to_tensor(scale), to_tensor(bias), to_tensor(mean),
+                                                                                       to_tensor(var), eps)),
+                {&x});
+  } catch (const NumericError& e) {
+    c.fail(e.what());
+  }
+}
+
+// x + k (sign +1) or x - k (sign -1) for a runtime x and a constant k that is one value per
+// channel (or a scalar): the bias of the producing Conv/Linear when nothing else reads its
+// output (a MatMul + Add pair becomes one Linear), otherwise a per-channel shift layer.
+void add_constant(NodeCtx& c, const Value& x, const ConstTensor& k, double sign) {
+  c.require_finite(k, "the constant operand");
+  if (k.is_int && k.has_batch_marker()) c.fail("the constant operand depends on the batch size");
+  if (x.shape.empty()) c.fail("the input has no channel dimension");
+  const std::size_t ch = x.shape[0], rank = x.shape.size() + 1;
+  std::vector<double> shift(ch);
+  bool ok = k.dims.size() <= rank;
+  if (ok && k.numel() == 1) {
+    std::fill(shift.begin(), shift.end(), k.value(0));
+  } else if (ok) {
+    // right-aligned broadcasting: every axis but the channel axis (1) must be 1
+    const std::size_t off = rank - k.dims.size();
+    for (std::size_t j = 0; j < k.dims.size() && ok; ++j) {
+      const std::size_t axis = off + j;
+      ok = axis == 1 ? (to_size(k.dims[j]) == ch || k.dims[j] == 1) : k.dims[j] == 1;
+    }
+    ok = ok && off <= 1;
+    if (ok) {
+      for (std::size_t q = 0; q < ch; ++q) shift[q] = k.value(k.numel() == 1 ? 0 : q);
+    }
+  }
+  if (!ok)
+    c.fail("adding a constant of shape " + dims_str(k.dims) + " to " + runtime_shape_str(x) +
+           " is not supported (only one value per channel, or a scalar)");
+  for (double& v : shift) v *= sign;
+  // Fold into the producer's bias when this node is its only reader.
+  if (x.node >= 0 && c.importer().id_uses.at(x.id) == 1) {
+    const Layer<double>& prod = *c.model().nodes()[static_cast<std::size_t>(x.node)].layer;
+    if (prod.kind() == LayerKind::Linear || prod.kind() == LayerKind::Conv2d) {
+      const auto& affine = static_cast<const AffineLayer<double>&>(prod);
+      Tensor<double> b = affine.bias();
+      for (std::size_t q = 0; q < ch; ++q) b[q] += shift[q];
+      std::unique_ptr<Layer<double>> merged;
+      if (prod.kind() == LayerKind::Linear) {
+        merged = std::make_unique<Linear<double>>(affine.weight(), std::move(b));
+      } else {
+        const auto& cv = static_cast<const Conv2d<double>&>(prod);
+        merged = std::make_unique<Conv2d<double>>(cv.weight(), std::move(b), cv.window(), cv.groups());
+      }
+      c.replace_layer(x, std::move(merged));
+      c.alias(x);
+      return;
+    }
+  }
+  Tensor<double> scale({ch}, 1.0), shift_t({ch});
+  for (std::size_t q = 0; q < ch; ++q) shift_t[q] = shift[q];
+  c.add_layer(std::make_unique<BatchNorm<double>>(std::move(scale), std::move(shift_t)), {&x});
+}
+
+void add_runtime(NodeCtx& c, const std::vector<const Value*>& xs) {
+  for (const Value* v : xs)
+    if (v->shape != xs[0]->shape)
+      c.fail("inputs of shapes " + runtime_shape_str(*xs[0]) + " and " + runtime_shape_str(*v) +
+             " would need broadcasting; only equal shapes are supported");
+  c.add_layer(std::make_unique<Add<double>>(xs.size()), xs);
+}
+
+void add_or_sub(NodeCtx& c, double sign) {
+  c.allow_attributes({"axis", "broadcast", "consumed_inputs"});
+  if (c.num_inputs() != 2) c.fail("expects 2 inputs");
+  const bool c0 = c.is_const(0), c1 = c.is_const(1);
+  if (!c0 && !c1) {
+    if (sign < 0) c.fail("the difference of two computed values is not supported");
+    add_runtime(c, {&c.input(0, "A"), &c.input(1, "B")});
+  } else if (!c0) {
+    add_constant(c, c.input(0, "A"), c.input(1, "B").c, sign);
+  } else {
+    if (sign < 0) c.fail("subtracting a computed value from a constant is not supported");
+    add_constant(c, c.input(1, "B"), c.input(0, "A").c, sign);
+  }
+}
+void add(NodeCtx& c) { add_or_sub(c, 1.0); }
+void sub(NodeCtx& c) { add_or_sub(c, -1.0); }
+
+void sum(NodeCtx& c) {
+  c.allow_attributes({"consumed_inputs"});
+  std::vector<const Value*> xs;
+  for (std::size_t k = 0; k < c.num_inputs(); ++k) xs.push_back(&c.runtime_input(k, "input " + std::to_string(k)));
+  if (xs.empty()) c.fail("has no inputs");
+  if (xs.size() == 1) return c.alias(*xs[0]);
+  add_runtime(c, xs);
+}
+
+void concat(NodeCtx& c) {
+  c.allow_attributes({"axis"});
+  std::vector<const Value*> xs;
+  for (std::size_t k = 0; k < c.num_inputs(); ++k) {
+    if (c.is_const(k)) c.fail("concatenating constants with computed values is not supported (input " + std::to_string(k) + ")");
+    xs.push_back(&c.runtime_input(k, "input " + std::to_string(k)));
+  }
+  if (xs.empty()) c.fail("has no inputs");
+  if (!c.has_attr("axis") && c.opset() >= 4) c.fail("missing attribute 'axis'");
+  const std::int64_t axis = norm_axis(c, c.attr_int("axis", 1), xs[0]->shape.size() + 1, "axis");
+  if (axis == 0) c.fail("concatenation along the batch axis is not supported");
+  if (xs.size() == 1) return c.alias(*xs[0]);
+  c.add_layer(std::make_unique<Concat<double>>(xs.size(), to_size(axis - 1)), xs);
+}
+
+void dropout(NodeCtx& c) {
+  c.allow_attributes({"ratio", "seed", "is_test", "consumed_inputs"});
+  c.limit_outputs(1, "the mask output of Dropout is not supported");
+  if (c.has_input(2)) {
+    if (!c.is_const(2)) c.fail("training_mode must be a constant");
+    if (c.scalar_of(c.const_input(2, "training_mode"), "training_mode") != 0) c.fail("training_mode=true is not supported (inference only)");
+  }
+  if (c.has_input(1) && !c.is_const(1)) c.fail("ratio must be a constant");
+  c.alias(c.input(0, "data"));
+}
+
+void identity(NodeCtx& c) {
+  c.allow_attributes({});
+  c.alias(c.input(0, "input"));
+}
+
+void softmax(NodeCtx& c) {
+  c.allow_attributes({"axis"});
+  const Value& x = c.runtime_input(0, "input");
+  const std::int64_t axis = norm_axis(c, c.attr_int("axis", c.opset() >= 13 ? -1 : 1), x.shape.size() + 1, "axis");
+  if (x.shape.size() != 1 || axis != 1)
+    c.fail("only Softmax over the last axis of a [N, C] input is supported; the input is " + runtime_shape_str(x) +
+           ", axis " + std::to_string(c.attr_int("axis", c.opset() >= 13 ? -1 : 1)));
+  c.add_layer(std::make_unique<SoftMax<double>>(), {&x});
+}
+
+void pad(NodeCtx& c) {
+  c.allow_attributes({"mode", "pads", "paddings", "value"});
+  const std::string mode = c.attr_string("mode", "constant");
+  if (mode != "constant") c.fail("mode '" + mode + "' is not supported (only 'constant')");
+  const Value& x = c.runtime_input(0, "data");
+  std::vector<std::int64_t> pads;
+  double value = 0.0;
+  if (c.opset() < 11) {
+    pads = c.attr_ints(c.has_attr("paddings") ? "paddings" : "pads");
+    value = c.attr_float("value", 0.0);
+  } else {
+    pads = c.ints_of(c.const_input(1, "pads"), "pads");
+    if (c.has_input(2)) value = c.scalar_of(c.const_input(2, "constant_value"), "constant_value");
+    if (c.has_input(3)) c.fail("the 'axes' input is not supported");
+  }
+  if (!std::isfinite(value)) c.fail("the pad value is not finite");
+  const std::size_t rank = x.shape.size() + 1;
+  if (pads.size() != 2 * rank) c.fail("pads has " + std::to_string(pads.size()) + " values, the input " + runtime_shape_str(x) + " needs " + std::to_string(2 * rank));
+  for (std::int64_t p : pads)
+    if (p < 0 || p > (1 << 20)) c.fail("pads " + dims_str(pads) + " are not supported (negative pads crop)");
+  bool any = false;
+  for (std::int64_t p : pads) any = any || p != 0;
+  if (!any) return c.alias(x);
+  if (rank != 4 || pads[0] || pads[1] || pads[4] || pads[5])
+    c.fail("only padding of the two spatial axes of [N,C,H,W] is supported; pads " + dims_str(pads) + " on " + runtime_shape_str(x));
+  c.add_layer(std::make_unique<Pad<double>>(to_size(pads[2]), to_size(pads[3]), to_size(pads[6]), to_size(pads[7]), value), {&x});
+}
+
+}  // namespace
+
+const std::map<std::string, LayerConverter>& layer_converters() {
+  static const std::map<std::string, LayerConverter> table = {
+      {"Add", add},
+      {"AveragePool", average_pool},
+      {"BatchNormalization", batch_normalization},
+      {"Clip", clip},
+      {"Concat", concat},
+      {"Conv", conv},
+      {"Dropout", dropout},
+      {"Flatten", flatten},
+      {"Gemm", gemm},
+      {"GlobalAveragePool", global_average_pool},
+      {"GlobalMaxPool", global_max_pool},
+      {"Identity", identity},
+      {"LeakyRelu", leaky_relu},
+      {"MatMul", matmul},
+      {"MaxPool", max_pool},
+      {"Pad", pad},
+      {"Relu", relu},
+      {"Reshape", reshape},
+      {"Sigmoid", sigmoid},
+      {"Softmax", softmax},
+      {"Sub", sub},
+      {"Sum", sum},
+      {"Tanh", tanh_op},
+  };
+  return table;
+}
+
+}  // namespace lrp::io::onnx_detail

@@ -1,0 +1,286 @@
+// ONNX model loading: parse the ModelProto, collect constants (initializers, bound inputs),
+// find the one data input, sort the nodes topologically (cycles and undefined inputs are
+// errors), then convert node by node: fold when every input is a constant, else hand the node
+// to its layer converter (onnx_layers.cpp).
+#include <algorithm>
+#include <fstream>
+#include <functional>
+#include <queue>
+#include <sstream>
+
+#include "io/onnx_detail.hpp"
+#include "lrp/io/onnx.hpp"
+
+namespace lrp::io {
+namespace onnx_detail {
+namespace {
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IoError("cannot open ONNX model '" + path + "'");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) throw IoError("cannot read ONNX model '" + path + "'");
+  return ss.str();
+}
+
+std::string node_label(const onnx::NodeProto& n, std::size_t index) {
+  std::string s = "node " + std::to_string(index);
+  if (!n.name().empty()) s += " '" + n.name() + "'";
+  s += " (" + n.op_type();
+  if (n.name().empty() && n.output_size() > 0) s += ", output '" + n.output(0) + "'";
+  return s + ")";
+}
+
+std::int64_t default_opset(const onnx::ModelProto& m, const std::string& src) {
+  std::int64_t v = -1;
+  for (const onnx::OperatorSetIdProto& o : m.opset_import())
+    if (o.domain().empty() || o.domain() == "ai.onnx") v = o.version();
+  if (v < 0) throw FormatError(src + ": the model imports no opset of the default ONNX domain (truncated or not an ONNX model?)");
+  if (v < 1 || v > 21) throw FormatError(src + ": opset " + std::to_string(v) + " of the default domain is not supported (1 to 21)");
+  return v;
+}
+
+// Reads the data input's type and shape: float or double, batch first (fixed or dynamic),
+// every other dimension fixed.
+void read_input_shape(Importer& imp, const onnx::ValueInfoProto& vi) {
+  const std::string what = imp.source + ": graph input '" + vi.name() + "'";
+  if (!vi.has_type() || !vi.type().has_tensor_type()) throw FormatError(what + " is not a tensor");
+  const onnx::TypeProto::Tensor& tt = vi.type().tensor_type();
+  if (tt.elem_type() != onnx::TensorProto::FLOAT && tt.elem_type() != onnx::TensorProto::DOUBLE)
+    throw FormatError(what + " has element type " + data_type_name(tt.elem_type()) + "; only FLOAT and DOUBLE inputs are supported");
+  if (!tt.has_shape()) throw FormatError(what + " has no shape; the model must declare its input size");
+  const int rank = tt.shape().dim_size();
+  if (rank < 2) throw FormatError(what + " has rank " + std::to_string(rank) + "; expected [N, ...] with a batch dimension first");
+  Shape per;
+  for (int k = 0; k < rank; ++k) {
+    const onnx::TensorShapeProto::Dimension& d = tt.shape().dim(k);
+    const bool fixed = d.has_dim_value() && d.dim_value() > 0;
+    if (k == 0) {
+      if (fixed) imp.static_batch = static_cast<std::size_t>(d.dim_value());
+      continue;
+    }
+    if (!fixed) {
+      const std::string name = d.has_dim_param() ? "'" + d.dim_param() + "'" : d.has_dim_value() ? std::to_string(d.dim_value()) : "unknown";
+      throw FormatError(what + ": dimension " + std::to_string(k) + " is dynamic (" + name +
+                        "); only the batch dimension may be dynamic, export the model with a fixed input size");
+    }
+    if (d.dim_value() > (std::int64_t(1) << 32)) throw FormatError(what + ": dimension " + std::to_string(k) + " is absurdly large");
+    per.push_back(static_cast<std::size_t>(d.dim_value()));
+  }
+  try {
+    shape_numel(per, std::size_t(1) << 32);
+  } catch (const ShapeError&) {
+    throw FormatError(what + ": the input shape is absurdly large");
+  }
+  imp.model.input_shape = per;
+  imp.model.layout = per.size() == 3 ? DataLayout::NCHW : DataLayout::Features;
+}
+
+// Kahn's algorithm, preferring the file order: a sorted graph keeps its order exactly.
+std::vector<std::size_t> topological_order(const onnx::GraphProto& g, const Importer& imp) {
+  const std::size_t n = static_cast<std::size_t>(g.node_size());
+  std::unordered_map<std::string, std::size_t> producer;
+  for (std::size_t i = 0; i < n; ++i) {
+    const onnx::NodeProto& node = g.node(static_cast<int>(i));
+    if (node.output_size() == 0) throw FormatError(imp.source + ": " + node_label(node, i) + " has no outputs");
+    for (const std::string& out : node.output()) {
+      if (out.empty()) continue;
+      if (imp.values.count(out))
+        throw FormatError(imp.source + ": " + node_label(node, i) + " writes '" + out + "', which is also an initializer or graph input");
+      const auto [it, fresh] = producer.emplace(out, i);
+      if (!fresh)
+        throw FormatError(imp.source + ": value '" + out + "' is written by both " +
+                          node_label(g.node(static_cast<int>(it->second)), it->second) + " and " + node_label(node, i));
+    }
+  }
+  std::vector<std::vector<std::size_t>> users(n);
+  std::vector<std::size_t> pending(n, 0);
+  for (std::size_t i = 0; i < n; ++i) {
+    const onnx::NodeProto& node = g.node(static_cast<int>(i));
+    for (const std::string& in : node.input()) {
+      if (in.empty()) continue;
+      const auto it = producer.find(in);
+      if (it != producer.end()) {
+        users[it->second].push_back(i);
+        ++pending[i];
+      } else if (!imp.values.count(in)) {
+        throw FormatError(imp.source + ": " + node_label(node, i) + " reads '" + in +
+                          "', which no node produces and which is neither an initializer nor a graph input "
+                          "(missing initializer?)");
+      }
+    }
+  }
+  std::priority_queue<std::size_t, std::vector<std::size_t>, std::greater<>> ready;
+  for (std::size_t i = 0; i < n; ++i)
+    if (pending[i] == 0) ready.push(i);
+  std::vector<std::size_t> order;
+  while (!ready.empty()) {
+    const std::size_t i = ready.top();
+    ready.pop();
+    order.push_back(i);
+    for (std::size_t u : users[i])
+      if (--pending[u] == 0) ready.push(u);
+  }
+  if (order.size() < n) {
+    std::string list;
+    std::size_t shown = 0;
+    for (std::size_t i = 0; i < n && shown < 6; ++i)
+      if (pending[i] > 0) {
+        list += (shown++ ? ", " : "") + node_label(g.node(static_cast<int>(i)), i);
+      }
+    throw FormatError(imp.source + ": the graph has a cycle: " + std::to_string(n - order.size()) +
+                      " node(s) wait on each other, e.g. " + list);
+  }
+  return order;
+}
+
+std::string supported_list() {
+  std::string s;
+  for (const std::string& op : onnx_supported_ops()) s += (s.empty() ? "" : ", ") + op;
+  return s;
+}
+
+void convert_node(Importer& imp, const onnx::NodeProto& node, std::size_t index) {
+  NodeCtx ctx(imp, node, index);
+  if (!node.domain().empty() && node.domain() != "ai.onnx")
+    ctx.fail("operators of domain '" + node.domain() + "' are not supported");
+  const std::string& op = node.op_type();
+  const auto& folders = constant_folders();
+  const auto& converters = layer_converters();
+  const auto fold = folders.find(op);
+  const auto conv = converters.find(op);
+  bool all_const = true;
+  for (std::size_t k = 0; k < ctx.num_inputs(); ++k) all_const = all_const && ctx.is_const(k);
+  try {
+    if (fold != folders.end() && (all_const || op == "Shape")) {
+      ctx.set_const(fold->second(ctx));
+    } else if (conv != converters.end()) {
+      conv->second(ctx);
+    } else if (fold != folders.end()) {
+      ctx.fail("is only supported on constants (it is evaluated when the model is loaded), but an input is computed from "
+               "the model input");
+    } else {
+      ctx.fail("unsupported operator '" + op + "' (supported: " + supported_list() + "; and on constants: " + [] {
+        std::string s;
+        for (const std::string& f : onnx_foldable_ops()) s += (s.empty() ? "" : ", ") + f;
+        return s;
+      }() + ")");
+    }
+  } catch (const FormatError&) {
+    throw;
+  } catch (const Error& e) {
+    ctx.fail(e.what());
+  }
+}
+
+Model<double> build(onnx::ModelProto& mp, const std::string& source,
+                    const std::map<std::string, Tensor<double>>& constant_inputs) {
+  Importer imp;
+  imp.source = source;
+  if (!mp.has_graph()) throw FormatError(source + ": the file holds no graph (truncated or not an ONNX model?)");
+  imp.opset = default_opset(mp, source);
+  if (mp.graph().sparse_initializer_size() > 0) throw FormatError(source + ": sparse initializers are not supported");
+  for (onnx::TensorProto& t : *mp.mutable_graph()->mutable_initializer()) {
+    if (t.name().empty()) throw FormatError(source + ": an initializer has no name");
+    Value v;
+    v.is_const = true;
+    v.c = decode_tensor(t, source + ": initializer '" + t.name() + "'");
+    if (!imp.values.emplace(t.name(), std::move(v)).second)
+      throw FormatError(source + ": initializer '" + t.name() + "' is defined twice");
+    t.clear_raw_data();  // decoded: free the file's copy early (large models)
+  }
+  const onnx::GraphProto& g = mp.graph();
+  std::vector<const onnx::ValueInfoProto*> data_inputs;
+  std::size_t bound = 0;
+  for (const onnx::ValueInfoProto& vi : g.input()) {
+    if (imp.values.count(vi.name())) continue;  // initializers listed as inputs (IR < 4)
+    const auto it = constant_inputs.find(vi.name());
+    if (it != constant_inputs.end()) {
+      Value v;
+      v.is_const = true;
+      v.c = from_tensor(it->second);
+      imp.values.emplace(vi.name(), std::move(v));
+      ++bound;
+      continue;
+    }
+    data_inputs.push_back(&vi);
+  }
+  if (bound != constant_inputs.size())
+    for (const auto& [name, t] : constant_inputs)
+      if (!imp.values.count(name)) throw FormatError(source + ": constant input '" + name + "' is not a graph input");
+  if (data_inputs.size() != 1) {
+    std::string names;
+    for (const auto* vi : data_inputs) names += (names.empty() ? "'" : ", '") + vi->name() + "'";
+    throw FormatError(source + ": the graph has " + std::to_string(data_inputs.size()) + " data inputs" +
+                      (names.empty() ? "" : " (" + names + ")") + "; lrp models take exactly one");
+  }
+  const onnx::ValueInfoProto& in = *data_inputs[0];
+  if (in.name().empty()) throw FormatError(source + ": the graph input has no name");
+  read_input_shape(imp, in);
+  for (const onnx::NodeProto& node : g.node())
+    for (const std::string& name : node.input())
+      if (!name.empty()) ++imp.name_uses[name];
+  if (g.output_size() != 1)
+    throw FormatError(source + ": the graph has " + std::to_string(g.output_size()) + " outputs; lrp models have exactly one");
+  ++imp.name_uses[g.output(0).name()];
+  Value x;
+  x.id = 0;
+  x.shape = imp.model.input_shape;
+  imp.values.emplace(in.name(), x);
+  imp.id_uses.assign(1, imp.uses(in.name()));
+
+  for (std::size_t i : topological_order(g, imp)) convert_node(imp, g.node(static_cast<int>(i)), i);
+
+  const std::string& out = g.output(0).name();
+  const auto it = imp.values.find(out);
+  if (it == imp.values.end()) throw FormatError(source + ": the graph output '" + out + "' is not produced by any node");
+  if (it->second.is_const) throw FormatError(source + ": the graph output '" + out + "' is a constant, independent of the input");
+  imp.model.set_output_value(it->second.id);
+  imp.model.source = source;
+  imp.model.name = g.name();
+  imp.model.validate();
+  return std::move(imp.model);
+}
+
+}  // namespace
+}  // namespace onnx_detail
+
+std::vector<std::string> onnx_supported_ops() {
+  std::vector<std::string> ops;
+  for (const auto& [name, f] : onnx_detail::layer_converters()) ops.push_back(name);
+  ops.push_back("Constant");
+  std::sort(ops.begin(), ops.end());
+  return ops;
+}
+
+std::vector<std::string> onnx_foldable_ops() {
+  std::vector<std::string> ops;
+  for (const auto& [name, f] : onnx_detail::constant_folders()) ops.push_back(name);
+  return ops;
+}
+
+namespace {
+onnx::ModelProto parse_model_proto(const std::string& bytes, const std::string& source) {
+  onnx::ModelProto mp;
+  if (bytes.size() > static_cast<std::size_t>(std::numeric_limits<int>::max()))
+    throw FormatError(source + ": larger than 2 GB; ONNX models with external data are not supported");
+  if (!mp.ParseFromString(bytes)) throw FormatError(source + ": not a valid ONNX model (protobuf parse failed: truncated or corrupt file)");
+  return mp;
+}
+}  // namespace
+
+Model<double> parse_onnx_model(const std::string& bytes, const std::string& source,
+                               const std::map<std::string, Tensor<double>>& constant_inputs) {
+  onnx::ModelProto mp = parse_model_proto(bytes, source);
+  return onnx_detail::build(mp, source, constant_inputs);
+}
+
+Model<double> read_onnx_model(const std::string& path, const std::map<std::string, Tensor<double>>& constant_inputs) {
+  onnx::ModelProto mp = parse_model_proto(onnx_detail::read_file(path), path);  // the file's bytes are freed here
+  return onnx_detail::build(mp, path, constant_inputs);
+}
+
+Model<double> read_onnx_model(const std::string& path) { return read_onnx_model(path, {}); }
+
+}  // namespace lrp::io

@@ -1,0 +1,153 @@
+// The command-line contract of issue 2: `lrp info`, `lrp predict`, `lrp explain` on the shared
+// toolbox references, and one test per kind of bad input (message + exit code 2).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <limits>
+
+#include "lrp/io/arrays.hpp"
+#include "lrp/render/png.hpp"
+#include "support/compare.hpp"
+#include "support/run_cli.hpp"
+
+namespace lrp {
+namespace {
+
+std::string refpath(const std::string& f) { return test::shared_path("reference/lrp_toolbox/" + f); }
+std::string lenet() { return test::shared_path("data/lrp_toolbox/models/MNIST/LeNet-5.txt"); }
+
+TEST(CliExplain, ReproducesToolboxReferencesInDoubleAndFloat) {
+  const std::string out = test::temp_path("r.npy");
+  struct C {
+    std::string model, args, file;
+  };
+  const std::vector<C> cases = {
+      {lenet(), "--rule epsilon:0.01", "LeNet-5/epsilon_0.01.npy"},
+      {lenet(), "--rule alphabeta:2", "LeNet-5/alpha2_beta1.npy"},
+      {lenet(), "--rule alphabeta:1 --layer-rule 0=ww", "LeNet-5/composite_alpha1_first_ww.npy"},
+      {lenet(), "--rule epsilon:0.01 --target all", "LeNet-5/epsilon_0.01_per_class.npy"},
+      {refpath("synth-cnn-maxpool/model.txt"), "--rule z", "synth-cnn-maxpool/simple.npy"},
+      {refpath("synth-mlp-rect/model.txt"), "--rule flat", "synth-mlp-rect/flat.npy"},
+      {test::shared_path("data/lrp_toolbox/models/XOR/xor_net_small.txt"), "--rule eps:1", "xor_net_small/epsilon_1.npy"},
+  };
+  for (const C& c : cases) {
+    const std::string folder = c.file.substr(0, c.file.find('/'));
+    for (const std::string precision : {"double", "float"}) {
+      const test::CliResult r = test::run_cli("explain " + c.model + " " + refpath(folder + "/input.npy") + " " + c.args +
+                                              " --precision " + precision + " --out " + out + " --quiet");
+      ASSERT_EQ(r.code, 0) << r.output;
+      const double err = test::max_rel_error(io::read_npy(out), io::read_npy(refpath(c.file)));
+      EXPECT_LT(err, precision == "double" ? 1e-9 : 1e-3) << c.file << " " << precision;
+    }
+  }
+  std::remove(out.c_str());
+}
+
+TEST(CliExplain, LabelsTargetAndPredict) {
+  const std::string out = test::temp_path("r2.npy");
+  // The true labels equal the predictions for these 16 digits, so the maps equal the default.
+  test::CliResult r = test::run_cli("explain " + lenet() + " " + refpath("LeNet-5/input.npy") + " --rule epsilon:0.01 --target labels:" +
+                                    refpath("LeNet-5/labels.npy") + " --precision double --out " + out);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_LT(test::max_rel_error(io::read_npy(out), io::read_npy(refpath("LeNet-5/epsilon_0.01.npy"))), 1e-9);
+  EXPECT_NE(r.output.find("sample 0: predicted 7"), std::string::npos) << r.output;
+  r = test::run_cli("predict " + lenet() + " " + refpath("LeNet-5/input.npy") + " --precision double --out " + out);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_LT(test::max_rel_error(io::read_npy(out), io::read_npy(refpath("LeNet-5/output.npy"))), 1e-12);
+  // predict keeps the SoftMax of a model that has one
+  r = test::run_cli("predict " + test::shared_path("data/lrp_toolbox/models/XOR/xor_net_small.txt") + " " +
+                    refpath("xor_net_small/input.npy") + " --precision double --out " + out);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_LT(test::max_rel_error(io::read_npy(out), io::read_npy(refpath("xor_net_small/softmax_output.npy"))), 1e-12);
+  std::remove(out.c_str());
+}
+
+TEST(CliExplain, RelevanceAtANamedLayerAndLayerDumps) {
+  const std::string out = test::temp_path("at.npy"), npz = test::temp_path("layers.npz");
+  const test::CliResult r = test::run_cli("explain " + lenet() + " " + refpath("LeNet-5/input.npy") +
+                                          " --rule alphabeta:2 --precision double --at 3_Convolution --out " + out +
+                                          " --dump-layers " + npz + " --quiet");
+  ASSERT_EQ(r.code, 0) << r.output;
+  // relevance at the output of layer 3 = relevance at the input of layer 4 in the toolbox's dump
+  const Tensor<double> ref = io::read_npz(refpath("LeNet-5/layers_alpha2_beta1.npz")).at("R_in_04_Rect");
+  const Tensor<double> at = io::read_npy(out);
+  Tensor<double> first2({2, 25, 10, 10});
+  std::copy_n(at.data(), first2.size(), first2.data());
+  EXPECT_LT(test::max_rel_error(nchw_to_nhwc(first2), ref), 1e-9);
+  const auto layers = io::read_npz(npz);
+  EXPECT_EQ(layers.size(), 11u);
+  EXPECT_LT(test::max_rel_error(layers.at("3_Convolution"), at), 1e-15);
+  std::remove(out.c_str());
+  std::remove(npz.c_str());
+}
+
+TEST(CliExplain, InfoListsLayers) {
+  const test::CliResult r = test::run_cli("info " + lenet() + " --input " + refpath("LeNet-5/input.npy"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("SumPool"), std::string::npos);
+  EXPECT_NE(r.output.find("[10,28,28]"), std::string::npos);
+  EXPECT_NE(r.output.find("parameters: 47645"), std::string::npos) << r.output;
+}
+
+struct BadCase {
+  std::string args, message;
+};
+
+void PrintTo(const BadCase& c, std::ostream* os) { *os << c.args; }
+
+class CliBadInput : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(CliBadInput, ClearMessageAndExitCode2) {
+  const test::CliResult r = test::run_cli(GetParam().args);
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find(GetParam().message), std::string::npos) << r.output;
+}
+
+std::string written(const std::string& name, const Tensor<double>& t) {
+  const std::string p = test::temp_path(name);
+  io::write_npy(p, t);
+  return p;
+}
+
+std::vector<BadCase> bad_cases() {
+  const std::string x = refpath("LeNet-5/input.npy");
+  Tensor<double> nan_input({1, 32, 32, 1}, 0.0);
+  nan_input[5] = std::numeric_limits<double>::quiet_NaN();
+  const std::string nan_path = written("nan.npy", nan_input);
+  const std::string small = written("small.npy", Tensor<double>({2, 3, 3, 1}, 0.5));
+  const std::string mlp_input = written("mlp_in.npy", Tensor<double>({2, 783}, 0.5));
+  const std::string labels = written("labels.npy", Tensor<double>({3}, 1.0));
+  const std::string png = test::temp_path("wrong_size.png");
+  render::write_png(png, render::RgbImage(20, 24, 128));
+  const std::string corrupt = test::temp_path("corrupt.png");
+  std::ofstream(corrupt) << "\x89PNG\r\n\x1a\nthis is not a png";
+  const std::string e = "explain " + lenet() + " ";
+  return {
+      {e + x + " --rule bogus --out /tmp/o.npy", "unknown rule 'bogus'"},
+      {e + x + " --rule epsilon:abc --out /tmp/o.npy", "'abc' is not a number"},
+      {e + x + " --rule alphabeta:1,2,3 --out /tmp/o.npy", "takes 1 to 2 parameter(s)"},
+      {e + x + " --composite nope --out /tmp/o.npy", "unknown composite 'nope'"},
+      {e + x + " --rule z --layer-rule 99=flat --out /tmp/o.npy", "matches no layer"},
+      {e + x + " --rule z --target 12 --out /tmp/o.npy", "target class 12 is out of range"},
+      {e + x + " --rule z --target labels:" + labels + " --out /tmp/o.npy", "got 3 labels for 16 samples"},
+      {e + x + " --method magic --out /tmp/o.npy", "unknown method 'magic'"},
+      {e + x + " --out /tmp/o.npy", "needs --rule RULE or --composite"},
+      {e + "/nonexistent/input.npy --rule z --out /tmp/o.npy", "/nonexistent/input.npy"},
+      {"explain /nonexistent/model.txt " + x + " --rule z --out /tmp/o.npy", "/nonexistent/model.txt"},
+      {e + nan_path + " --rule z --out /tmp/o.npy", "NaN"},
+      {e + small + " --rule z --out /tmp/o.npy", "does not fit"},
+      {"explain " + refpath("synth-mlp-rect/model.txt") + " " + mlp_input + " --rule z --out /tmp/o.npy", "expects [784]"},
+      {e + x + " --rule z --out /nonexistent-dir/o.npy", "/nonexistent-dir/o.npy"},
+      {"explain model.xyz " + x + " --rule z --out /tmp/o.npy", "cannot tell the format"},
+      {e + png + " --rule z --out /tmp/o.npy", "does not fit"},
+      {e + corrupt + " --rule z --out /tmp/o.npy", corrupt},
+      {e + x + " --rule z --heatmap /tmp/h.png --colormap nosuchmap", "nosuchmap"},
+  };
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, CliBadInput, ::testing::ValuesIn(bad_cases()));
+
+}  // namespace
+}  // namespace lrp

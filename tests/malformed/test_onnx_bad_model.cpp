@@ -1,0 +1,271 @@
+// Broken and unsupported ONNX files: every one must give a FormatError (IoError for a missing
+// file) that names the file and, where there is one, the node and its operator - never a crash,
+// never a silently wrong model. Through the CLI: exit code 2 and "lrp: error: ...".
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <limits>
+#include <random>
+
+#include "lrp/core/error.hpp"
+#include "lrp/io/onnx.hpp"
+#include "support/onnx_test_util.hpp"
+
+namespace lrp::test {
+namespace {
+
+using B = OnnxBuilder;
+
+Model<double> load(const std::string& bytes) { return io::parse_onnx_model(bytes, "bad.onnx"); }
+
+// A small but complete model: Conv, Relu, MaxPool, Flatten, Gemm.
+B small_model() {
+  B b;
+  b.input("x", {-1, 1, 4, 4}).output("y");
+  std::vector<float> w(2 * 9), fc(3 * 8);
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] = 0.1f * static_cast<float>(i) - 0.5f;
+  for (std::size_t i = 0; i < fc.size(); ++i) fc[i] = 0.05f * static_cast<float>(i);
+  b.init("W", {2, 1, 3, 3}, w).init("b", {2}, {0.1f, -0.1f}).init("F", {3, 8}, fc).init("c", {3}, {1, 2, 3});
+  auto& conv = b.node("Conv", {"x", "W", "b"}, {"c1"}, "conv");
+  B::attr(conv, "pads", std::vector<std::int64_t>{1, 1, 1, 1});
+  b.node("Relu", {"c1"}, {"r1"}, "relu");
+  auto& pool = b.node("MaxPool", {"r1"}, {"p1"}, "pool");
+  B::attr(pool, "kernel_shape", std::vector<std::int64_t>{2, 2});
+  B::attr(pool, "strides", std::vector<std::int64_t>{2, 2});
+  b.node("Flatten", {"p1"}, {"f1"}, "flatten");
+  B::attr(b.node("Gemm", {"f1", "F", "c"}, {"y"}, "fc"), "transB", std::int64_t{1});
+  return b;
+}
+
+// Runs f and expects a FormatError whose message contains every needle.
+template <class F>
+void expect_format_error(F&& f, const std::vector<std::string>& needles, const std::string& context = "") {
+  try {
+    f();
+    ADD_FAILURE() << "no exception " << context;
+  } catch (const FormatError& e) {
+    const std::string msg = e.what();
+    for (const std::string& n : needles) EXPECT_NE(msg.find(n), std::string::npos) << "'" << n << "' not in: " << msg << " " << context;
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "not a FormatError: " << e.what() << " " << context;
+  }
+}
+
+TEST(OnnxBadModel, TheSmallModelIsValid) { EXPECT_EQ(load(small_model().bytes()).nodes().size(), 5u); }
+
+TEST(OnnxBadModel, EveryTruncatedPrefixIsAFormatError) {
+  const std::string bytes = small_model().bytes();
+  ASSERT_GT(bytes.size(), 200u);
+  for (std::size_t n = 0; n < bytes.size(); ++n)
+    expect_format_error([&] { load(bytes.substr(0, n)); }, {"bad.onnx"}, "prefix " + std::to_string(n));
+}
+
+TEST(OnnxBadModel, TruncatedFixtureModel) {
+  const std::string path = source_path("tests/fixtures/zennit_modern/misc/model.onnx");
+  if (!std::filesystem::exists(path)) GTEST_SKIP() << "no fixture";
+  const std::string bytes = read_file(path);
+  for (std::size_t n = 0; n < bytes.size(); n += (n + 64 >= bytes.size() ? 1 : 61))
+    expect_format_error([&] { load(bytes.substr(0, n)); }, {"bad.onnx"}, "prefix " + std::to_string(n));
+}
+
+TEST(OnnxBadModel, GarbageBytesAreAFormatError) {
+  std::mt19937 rng(42);
+  for (int trial = 0; trial < 300; ++trial) {
+    std::string bytes(static_cast<std::size_t>(rng() % 4096), '\0');
+    for (char& c : bytes) c = static_cast<char>(rng() & 0xff);
+    expect_format_error([&] { load(bytes); }, {"bad.onnx"}, "trial " + std::to_string(trial));
+  }
+  expect_format_error([&] { load("this is not an ONNX model\n"); }, {"bad.onnx"});
+}
+
+// Flipping any byte gives either a loadable model or a clean error (under ASan: no bad access).
+TEST(OnnxBadModel, FlippedBytesNeverCrash) {
+  const std::string bytes = small_model().bytes();
+  for (std::size_t i = 0; i < bytes.size(); ++i)
+    for (unsigned char mask : {0xffu, 0x80u, 0x01u}) {
+      std::string m = bytes;
+      m[i] = static_cast<char>(static_cast<unsigned char>(m[i]) ^ mask);
+      try {
+        const Model<double> model = load(m);
+        model.validate();
+        Tensor<double> x({1});
+        Shape s = model.input_shape;
+        s.insert(s.begin(), 1);
+        if (shape_numel(s) < 100000) run_forward<double>(model, Tensor<double>(s, 0.5));
+      } catch (const Error&) {
+      }
+    }
+}
+
+TEST(OnnxBadModel, UnsupportedOperatorNamesNodeAndOp) {
+  B b;
+  b.input("x", {-1, 4}).output("y");
+  b.node("Relu", {"x"}, {"r"}, "relu");
+  b.node("LpNormalization", {"r"}, {"y"}, "my_norm");
+  expect_format_error([&] { load(b.bytes()); }, {"bad.onnx", "node 1 'my_norm' (LpNormalization)", "unsupported operator", "supported:"});
+  B d;
+  d.input("x", {-1, 4}).output("y");
+  d.node("FusedGemm", {"x"}, {"y"}, "fused").set_domain("com.microsoft");
+  expect_format_error([&] { load(d.bytes()); }, {"'fused'", "com.microsoft.FusedGemm", "domain"});
+  B t;  // an operator that is only folded, on a runtime value
+  t.input("x", {-1, 2, 3}).output("y");
+  B::attr(t.node("Transpose", {"x"}, {"y"}, "swap"), "perm", std::vector<std::int64_t>{0, 2, 1});
+  expect_format_error([&] { load(t.bytes()); }, {"'swap'", "Transpose", "only supported on constants"});
+}
+
+TEST(OnnxBadModel, UnsupportedAttributesAndShapes) {
+  {
+    B b = small_model();
+    B::attr(*b.graph().mutable_node(0), "auto_pad", std::string("WEIRD"));
+    expect_format_error([&] { load(b.bytes()); }, {"'conv' (Conv)", "auto_pad", "WEIRD"});
+  }
+  {
+    B b = small_model();
+    B::attr(*b.graph().mutable_node(1), "fancy", std::int64_t{1});
+    expect_format_error([&] { load(b.bytes()); }, {"'relu' (Relu)", "attribute 'fancy' is not supported"});
+  }
+  {
+    B b;
+    b.input("x", {-1, 3, 8}).output("y");
+    b.init("W", {2, 3, 3}, std::vector<float>(18, 1.0f));
+    b.node("Conv", {"x", "W"}, {"y"}, "conv1d");
+    expect_format_error([&] { load(b.bytes()); }, {"'conv1d' (Conv)", "2-D", "[N,3,8]"});
+  }
+  {
+    B b = small_model();
+    B::attr(*b.graph().mutable_node(4), "transA", std::int64_t{1});
+    expect_format_error([&] { load(b.bytes()); }, {"'fc' (Gemm)", "transA"});
+  }
+  {
+    B b;
+    b.input("x", {-1, 2, 3}).input("y2", {-1, 2, 3}).output("y");
+    b.node("Add", {"x", "y2"}, {"y"}, "add");
+    expect_format_error([&] { load(b.bytes()); }, {"2 data inputs", "'x'", "'y2'"});
+  }
+}
+
+TEST(OnnxBadModel, CycleIsAFormatError) {
+  B b;
+  b.input("x", {-1, 4}).output("y");
+  b.node("Relu", {"x"}, {"a"}, "start");
+  b.node("Add", {"a", "c"}, {"b"}, "loop_add");
+  b.node("Sigmoid", {"b"}, {"c"}, "loop_sigmoid");
+  b.node("Tanh", {"c"}, {"y"}, "end");
+  expect_format_error([&] { load(b.bytes()); }, {"cycle", "'loop_add' (Add)", "'loop_sigmoid' (Sigmoid)"});
+  B self;
+  self.input("x", {-1, 4}).output("y");
+  self.node("Add", {"x", "y"}, {"y"}, "self");
+  expect_format_error([&] { load(self.bytes()); }, {"cycle", "'self'"});
+}
+
+TEST(OnnxBadModel, MissingInitializerIsAFormatError) {
+  B b = small_model();
+  b.graph().mutable_initializer()->DeleteSubrange(0, 1);  // W
+  expect_format_error([&] { load(b.bytes()); }, {"'conv' (Conv)", "reads 'W'", "missing initializer"});
+}
+
+TEST(OnnxBadModel, DynamicNonBatchDimension) {
+  B b;
+  b.input("x", {-1, 3, -1, 8}).output("y");
+  b.node("Relu", {"x"}, {"y"}, "relu");
+  expect_format_error([&] { load(b.bytes()); }, {"graph input 'x'", "dimension 2 is dynamic", "'dyn3'"});
+  B u;
+  u.input("x", {-1, 3}).output("y");
+  u.graph().mutable_input(0)->mutable_type()->mutable_tensor_type()->clear_shape();
+  u.node("Relu", {"x"}, {"y"}, "relu");
+  expect_format_error([&] { load(u.bytes()); }, {"graph input 'x'", "no shape"});
+  B i;
+  i.input("x", {-1, 3}, onnx::TensorProto::INT64).output("y");
+  i.node("Relu", {"x"}, {"y"}, "relu");
+  expect_format_error([&] { load(i.bytes()); }, {"graph input 'x'", "INT64"});
+}
+
+TEST(OnnxBadModel, AbsurdTensorSizesAreCaughtBeforeAllocating) {
+  const auto with_w = [](const std::function<void(onnx::TensorProto&)>& edit) {
+    B b = small_model();
+    edit(*b.graph().mutable_initializer(0));
+    return b.bytes();
+  };
+  expect_format_error([&] { load(with_w([](onnx::TensorProto& t) { t.set_dims(0, std::int64_t{1} << 16); t.set_dims(1, std::int64_t{1} << 16); })); },
+                      {"initializer 'W'", "raw_data has 72 bytes"});
+  expect_format_error([&] { load(with_w([](onnx::TensorProto& t) { t.set_dims(0, std::int64_t{1} << 40); t.set_dims(1, std::int64_t{1} << 40); })); },
+                      {"initializer 'W'", "too large"});
+  expect_format_error([&] { load(with_w([](onnx::TensorProto& t) { t.set_dims(0, -2); })); }, {"initializer 'W'", "negative dimension"});
+  expect_format_error([&] {
+    load(with_w([](onnx::TensorProto& t) {
+      t.clear_raw_data();
+      t.add_float_data(1.0f);
+    }));
+  }, {"initializer 'W'", "float_data has 1 values", "needs 18"});
+  expect_format_error([&] { load(with_w([](onnx::TensorProto& t) { t.set_data_type(onnx::TensorProto::STRING); })); },
+                      {"initializer 'W'", "STRING"});
+  expect_format_error([&] { load(with_w([](onnx::TensorProto& t) { t.set_data_location(onnx::TensorProto::EXTERNAL); })); },
+                      {"initializer 'W'", "external"});
+  // A folded constant that asks for an absurd size.
+  B b;
+  b.input("x", {-1, 2}).output("y");
+  b.init_i64("shape", {2}, {std::int64_t{1} << 30, std::int64_t{1} << 30});
+  b.node("ConstantOfShape", {"shape"}, {"big"}, "huge");
+  b.node("Relu", {"x"}, {"y"}, "relu");
+  expect_format_error([&] { load(b.bytes()); }, {"'huge' (ConstantOfShape)", "too large"});
+}
+
+TEST(OnnxBadModel, GraphLevelProblems) {
+  {
+    B b = small_model();
+    b.output("y2");
+    expect_format_error([&] { load(b.bytes()); }, {"2 outputs"});
+  }
+  {
+    B b;
+    b.input("x", {-1, 2}).output("y");
+    b.init("k", {2}, {1, 2});
+    b.node("Relu", {"x"}, {"r"}, "relu");
+    b.node("Identity", {"k"}, {"y"}, "const_out");
+    expect_format_error([&] { load(b.bytes()); }, {"output 'y'", "constant"});
+  }
+  {
+    B b;
+    b.input("x", {-1, 2}).output("y");
+    b.node("Relu", {"x"}, {"r"}, "relu");
+    expect_format_error([&] { load(b.bytes()); }, {"output 'y'", "not produced"});
+  }
+  {
+    B b;
+    b.input("x", {-1, 2}).output("y");
+    b.node("Relu", {"x"}, {"y"}, "one");
+    b.node("Sigmoid", {"x"}, {"y"}, "two");
+    expect_format_error([&] { load(b.bytes()); }, {"'y'", "'one'", "'two'"});
+  }
+  {
+    B b = small_model();
+    b.proto().clear_opset_import();
+    expect_format_error([&] { load(b.bytes()); }, {"opset"});
+  }
+  expect_format_error([&] { load(""); }, {"no graph"});
+  EXPECT_THROW(io::read_onnx_model("/nonexistent/model.onnx"), IoError);
+}
+
+// The CLI turns every one of these into exit code 2 with the message on stderr.
+TEST(OnnxBadModel, CliExitsWithCode2AndTheMessage) {
+  ScratchDir dir;
+  B b;
+  b.input("x", {-1, 4}).output("y");
+  b.node("Relu", {"x"}, {"r"}, "relu");
+  b.node("LpNormalization", {"r"}, {"y"}, "my_norm");
+  write_file(dir.file("unsupported.onnx"), b.bytes());
+  write_file(dir.file("truncated.onnx"), small_model().bytes().substr(0, 100));
+  std::string out;
+  EXPECT_EQ(run_cli("info " + dir.file("unsupported.onnx"), out), 2);
+  EXPECT_NE(out.find("lrp: error:"), std::string::npos) << out;
+  EXPECT_NE(out.find("'my_norm' (LpNormalization)"), std::string::npos) << out;
+  write_file(dir.file("x.npy"), "");
+  EXPECT_EQ(run_cli("explain " + dir.file("unsupported.onnx") + " " + dir.file("x.npy") + " --composite epsilon --out " + dir.file("r.npy"), out), 2);
+  EXPECT_NE(out.find("LpNormalization"), std::string::npos) << out;
+  EXPECT_EQ(run_cli("predict " + dir.file("truncated.onnx") + " " + dir.file("x.npy"), out), 2);
+  EXPECT_NE(out.find("truncated.onnx"), std::string::npos) << out;
+  EXPECT_NE(out.find("lrp: error:"), std::string::npos) << out;
+}
+
+}  // namespace
+}  // namespace lrp::test

@@ -1,0 +1,38 @@
+#pragma once
+// Runs the built `lrp` binary and captures its exit code and combined output.
+#include <array>
+#include <cstdio>
+#include <string>
+#include <cstdlib>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "support/test_paths.hpp"
+
+namespace lrp::test {
+
+struct CliResult {
+  int code = -1;
+  std::string output;
+};
+
+inline CliResult run_cli(const std::string& args) {
+  CliResult r;
+  const std::string cmd = cli_path() + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf{};
+  std::size_t n = 0;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
+  const int status = pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+// A fresh file name under the test's temporary directory.
+inline std::string temp_path(const std::string& name) {
+  const char* dir = std::getenv("TMPDIR");
+  return std::string(dir ? dir : "/tmp") + "/lrp_test_" + std::to_string(::getpid()) + "_" + name;
+}
+
+}  // namespace lrp::test

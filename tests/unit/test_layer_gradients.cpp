@@ -1,0 +1,257 @@
+// Finite-difference checks (double) of every layer's backward (vector-Jacobian product) and of
+// the parameter gradients of Linear and Convolution: f(x) = sum(g * layer(x)) for a random g,
+// central differences against layer.backward(x, g).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "lrp/layers/activation.hpp"
+#include "lrp/layers/batch_norm.hpp"
+#include "lrp/layers/conv2d.hpp"
+#include "lrp/layers/linear.hpp"
+#include "lrp/layers/merge.hpp"
+#include "lrp/layers/pad.hpp"
+#include "lrp/layers/pool2d.hpp"
+#include "lrp/layers/reshape.hpp"
+
+namespace lrp {
+namespace {
+
+using T = double;
+
+Tensor<T> random_tensor(const Shape& s, std::mt19937_64& rng, double lo = -1, double hi = 1) {
+  Tensor<T> t(s);
+  std::uniform_real_distribution<double> u(lo, hi);
+  for (T& v : t) v = u(rng);
+  return t;
+}
+
+// Values whose magnitude is at least `gap` (no kinks of ReLU-like layers within the FD step).
+Tensor<T> away_from_zero(const Shape& s, std::mt19937_64& rng, double gap = 0.05) {
+  Tensor<T> t = random_tensor(s, rng, gap, 1.0);
+  std::bernoulli_distribution sign(0.5);
+  for (T& v : t) v = sign(rng) ? v : -v;
+  return t;
+}
+
+// Pairwise distinct values (spaced by 1/size, shuffled), so max pooling has no ties.
+Tensor<T> distinct_values(const Shape& s, std::mt19937_64& rng) {
+  Tensor<T> t(s);
+  for (std::size_t i = 0; i < t.size(); ++i) t[i] = -1.0 + 2.0 * static_cast<double>(i) / static_cast<double>(t.size());
+  std::shuffle(t.begin(), t.end(), rng);
+  return t;
+}
+
+T weighted_sum(const Layer<T>& layer, const std::vector<Tensor<T>>& xs, const Tensor<T>& g) {
+  TensorRefs<T> in;
+  for (const Tensor<T>& x : xs) in.push_back(&x);
+  Tensor<T> y;
+  layer.forward(in, y);
+  T s = 0;
+  for (std::size_t i = 0; i < y.size(); ++i) s += g[i] * y[i];
+  return s;
+}
+
+void expect_close(double analytic, double numeric, double tol, const std::string& what) {
+  EXPECT_LE(std::abs(analytic - numeric), tol * std::max({1.0, std::abs(analytic), std::abs(numeric)}))
+      << what << ": analytic " << analytic << " numeric " << numeric;
+}
+
+// Checks dL/dinputs of `layer` at `xs` (every element).
+void check_backward(const Layer<T>& layer, std::vector<Tensor<T>> xs, const std::string& name, double h = 1e-6, double tol = 1e-6) {
+  SCOPED_TRACE(name);
+  std::mt19937_64 rng(99);
+  TensorRefs<T> in;
+  for (const Tensor<T>& x : xs) in.push_back(&x);
+  Tensor<T> y;
+  layer.forward(in, y);
+  const Tensor<T> g = random_tensor(y.shape(), rng);
+  std::vector<Tensor<T>> din;
+  layer.backward(in, y, g, din);
+  ASSERT_EQ(din.size(), xs.size());
+  for (std::size_t k = 0; k < xs.size(); ++k) {
+    ASSERT_EQ(din[k].shape(), xs[k].shape()) << "input " << k;
+    for (std::size_t i = 0; i < xs[k].size(); ++i) {
+      const T orig = xs[k][i];
+      xs[k][i] = orig + h;
+      const T fp = weighted_sum(layer, xs, g);
+      xs[k][i] = orig - h;
+      const T fm = weighted_sum(layer, xs, g);
+      xs[k][i] = orig;
+      expect_close(din[k][i], (fp - fm) / (2 * h), tol, name + " input " + std::to_string(k) + " element " + std::to_string(i));
+    }
+  }
+}
+
+// Checks param_grads of `layer` at x (every parameter).
+void check_param_grads(Layer<T>& layer, const Tensor<T>& x, const std::string& name, double h = 1e-6, double tol = 1e-6) {
+  SCOPED_TRACE(name);
+  std::mt19937_64 rng(7);
+  Tensor<T> y;
+  layer.forward({&x}, y);
+  const Tensor<T> g = random_tensor(y.shape(), rng);
+  std::vector<Tensor<T>> grads;
+  layer.param_grads({&x}, g, grads);
+  std::vector<Tensor<T>*> params = layer.params();
+  ASSERT_EQ(grads.size(), params.size());
+  for (std::size_t k = 0; k < params.size(); ++k) {
+    ASSERT_EQ(grads[k].shape(), params[k]->shape());
+    for (std::size_t i = 0; i < params[k]->size(); ++i) {
+      T& p = (*params[k])[i];
+      const T orig = p;
+      p = orig + h;
+      const T fp = weighted_sum(layer, {x}, g);
+      p = orig - h;
+      const T fm = weighted_sum(layer, {x}, g);
+      p = orig;
+      expect_close(grads[k][i], (fp - fm) / (2 * h), tol, name + " param " + std::to_string(k) + " element " + std::to_string(i));
+    }
+  }
+}
+
+TEST(LayerGradients, Linear) {
+  std::mt19937_64 rng(1);
+  Linear<T> lin(random_tensor({4, 6}, rng), random_tensor({4}, rng));
+  const Tensor<T> x = random_tensor({3, 6}, rng);
+  check_backward(lin, {x}, "Linear");
+  check_param_grads(lin, x, "Linear");
+}
+
+TEST(LayerGradients, ConvolutionStridedPaddedGrouped) {
+  std::mt19937_64 rng(2);
+  Window2d win;
+  win.kh = 3;
+  win.kw = 2;  // non-square
+  win.sh = 2;
+  win.sw = 1;  // strided
+  win.pt = 1;
+  win.pl = 0;
+  win.pb = 2;
+  win.pr = 1;  // asymmetric padding
+  // 4 input channels, 6 filters in 2 groups: weight [6, 2, 3, 2]
+  Conv2d<T> conv(random_tensor({6, 2, 3, 2}, rng), random_tensor({6}, rng), win, 2);
+  const Tensor<T> x = random_tensor({2, 4, 7, 5}, rng);
+  check_backward(conv, {x}, "Conv2d grouped");
+  check_param_grads(conv, x, "Conv2d grouped");
+}
+
+TEST(LayerGradients, ConvolutionDilatedAndToolbox) {
+  std::mt19937_64 rng(3);
+  Window2d win;
+  win.kh = 2;
+  win.kw = 3;
+  win.dh = 2;
+  win.dw = 1;
+  win.sh = 1;
+  win.sw = 2;
+  Conv2d<T> dilated(random_tensor({3, 2, 2, 3}, rng), random_tensor({3}, rng), win, 1);
+  const Tensor<T> x = random_tensor({2, 2, 6, 7}, rng);
+  check_backward(dilated, {x}, "Conv2d dilated");
+  check_param_grads(dilated, x, "Conv2d dilated");
+
+  Window2d tb;  // the toolbox's valid, unit-stride 5x5 convolution
+  tb.kh = tb.kw = 5;
+  Conv2d<T> toolbox(random_tensor({4, 1, 5, 5}, rng), random_tensor({4}, rng), tb, 1);
+  const Tensor<T> x1 = random_tensor({1, 1, 8, 8}, rng);
+  check_backward(toolbox, {x1}, "Conv2d toolbox");
+  check_param_grads(toolbox, x1, "Conv2d toolbox");
+}
+
+TEST(LayerGradients, SumPoolAndAveragePool) {
+  std::mt19937_64 rng(4);
+  PoolSpec sum;
+  sum.mode = PoolMode::Sum;
+  sum.type_name = "SumPool";
+  sum.window.kh = sum.window.kw = 2;
+  sum.window.sh = sum.window.sw = 2;
+  sum.divisor = 2.0;  // the toolbox's sqrt(2*2)
+  check_backward(Pool2d<T>(sum), {random_tensor({2, 3, 5, 4}, rng)}, "SumPool");
+
+  PoolSpec avg;  // overlapping, padded, divisor = count of non-padding inputs
+  avg.mode = PoolMode::Sum;
+  avg.type_name = "AveragePool";
+  avg.window.kh = 3;
+  avg.window.kw = 2;
+  avg.window.sh = 2;
+  avg.window.sw = 1;
+  avg.window.pt = avg.window.pl = avg.window.pb = avg.window.pr = 1;
+  check_backward(Pool2d<T>(avg), {random_tensor({1, 2, 5, 5}, rng)}, "AveragePool");
+
+  PoolSpec global;
+  global.mode = PoolMode::Sum;
+  global.global = true;
+  global.type_name = "GlobalAveragePool";
+  check_backward(Pool2d<T>(global), {random_tensor({2, 3, 3, 4}, rng)}, "GlobalAveragePool");
+}
+
+TEST(LayerGradients, MaxPool) {
+  std::mt19937_64 rng(5);
+  PoolSpec mp;
+  mp.mode = PoolMode::Max;
+  mp.window.kh = mp.window.kw = 2;
+  mp.window.sh = mp.window.sw = 2;
+  check_backward(Pool2d<T>(mp), {distinct_values({2, 3, 6, 5}, rng)}, "MaxPool 2x2");
+  PoolSpec overlap;  // overlapping 3x3 windows, stride 2, padding 1
+  overlap.mode = PoolMode::Max;
+  overlap.window.kh = overlap.window.kw = 3;
+  overlap.window.sh = overlap.window.sw = 2;
+  overlap.window.pt = overlap.window.pl = overlap.window.pb = overlap.window.pr = 1;
+  check_backward(Pool2d<T>(overlap), {distinct_values({1, 2, 7, 6}, rng)}, "MaxPool 3x3 s2 p1");
+}
+
+TEST(LayerGradients, Activations) {
+  std::mt19937_64 rng(6);
+  const Shape s{3, 2, 3, 4};
+  check_backward(Activation<T>(ActivationSpec{ActivationKind::ReLU}), {away_from_zero(s, rng)}, "Rect");
+  check_backward(Activation<T>(ActivationSpec{ActivationKind::Tanh}), {random_tensor(s, rng, -2, 2)}, "Tanh");
+  check_backward(Activation<T>(ActivationSpec{ActivationKind::Sigmoid}), {random_tensor(s, rng, -3, 3)}, "Sigmoid");
+  ActivationSpec leaky{ActivationKind::LeakyReLU};
+  leaky.alpha = 0.1;
+  check_backward(Activation<T>(leaky), {away_from_zero(s, rng)}, "LeakyReLU");
+  ActivationSpec clip{ActivationKind::Clip};
+  clip.lo = -0.5;
+  clip.hi = 0.5;
+  Tensor<T> x = random_tensor(s, rng, -1, 1);
+  for (T& v : x)  // keep clear of the bounds
+    if (std::abs(std::abs(v) - 0.5) < 0.05) v *= 0.8;
+  check_backward(Activation<T>(clip), {x}, "Clip");
+}
+
+TEST(LayerGradients, SoftMax) {
+  std::mt19937_64 rng(7);
+  check_backward(SoftMax<T>(), {random_tensor({4, 6}, rng, -3, 3)}, "SoftMax");
+}
+
+TEST(LayerGradients, FlattenAndReshape) {
+  std::mt19937_64 rng(8);
+  check_backward(Flatten<T>(true), {random_tensor({2, 3, 4, 5}, rng)}, "Flatten channels-last");
+  check_backward(Flatten<T>(false), {random_tensor({2, 3, 4, 5}, rng)}, "Flatten channels-first");
+  check_backward(Reshape<T>({3, 4}), {random_tensor({2, 12}, rng)}, "Reshape");
+  check_backward(Reshape<T>({6, 2, 5}), {random_tensor({2, 3, 4, 5}, rng)}, "Reshape 4-D");
+}
+
+TEST(LayerGradients, BatchNorm) {
+  std::mt19937_64 rng(9);
+  BatchNorm<T> bn(random_tensor({3}, rng, 0.5, 2), random_tensor({3}, rng));
+  check_backward(bn, {random_tensor({2, 3, 4, 2}, rng)}, "BatchNorm");
+}
+
+TEST(LayerGradients, AddAndConcat) {
+  std::mt19937_64 rng(10);
+  const Shape s{2, 3, 4, 4};
+  check_backward(Add<T>(2), {random_tensor(s, rng), random_tensor(s, rng)}, "Add 2");
+  check_backward(Add<T>(3), {random_tensor(s, rng), random_tensor(s, rng), random_tensor(s, rng)}, "Add 3");
+  check_backward(Concat<T>(2, 0), {random_tensor({2, 3, 4, 4}, rng), random_tensor({2, 2, 4, 4}, rng)}, "Concat channels");
+  check_backward(Concat<T>(3, 1), {random_tensor({2, 3, 1, 4}, rng), random_tensor({2, 3, 2, 4}, rng), random_tensor({2, 3, 3, 4}, rng)},
+                 "Concat height");
+}
+
+TEST(LayerGradients, Pad) {
+  std::mt19937_64 rng(11);
+  check_backward(Pad<T>(1, 2, 0, 3, -1.0), {random_tensor({2, 3, 4, 5}, rng)}, "Pad");
+}
+
+}  // namespace
+}  // namespace lrp

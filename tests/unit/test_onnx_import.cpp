@@ -1,0 +1,500 @@
+// The ONNX importer on small models built in the test: attribute handling of each converter,
+// constant folding, aliases, names, layouts, tensor encodings. Forward results are compared
+// with hand-computed values (double, 1e-12).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+#include "lrp/core/error.hpp"
+#include "lrp/io/onnx.hpp"
+#include "lrp/layers/activation.hpp"
+#include "lrp/layers/conv2d.hpp"
+#include "lrp/layers/linear.hpp"
+#include "lrp/layers/pad.hpp"
+#include "lrp/layers/pool2d.hpp"
+#include "support/onnx_test_util.hpp"
+
+namespace lrp::test {
+namespace {
+
+using B = OnnxBuilder;
+
+Model<double> load(const OnnxBuilder& b, const std::map<std::string, Tensor<double>>& bound = {}) {
+  return io::parse_onnx_model(b.bytes(), "test.onnx", bound);
+}
+
+std::vector<float> iota_f(std::size_t n, float start = 0.0f, float step = 1.0f) {
+  std::vector<float> v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = start + step * static_cast<float>(i);
+  return v;
+}
+
+template <class F>
+void expect_format_error(F&& f, const std::vector<std::string>& needles) {
+  try {
+    f();
+    ADD_FAILURE() << "no FormatError";
+  } catch (const FormatError& e) {
+    const std::string msg = e.what();
+    for (const std::string& n : needles) EXPECT_NE(msg.find(n), std::string::npos) << "'" << n << "' not in: " << msg;
+  }
+}
+
+TEST(OnnxImport, GemmTransBAlphaBetaAndBiasShapes) {
+  const std::vector<float> w = {1, 2, 3, -1, 0, 2, 0.5f, 0.5f, 0.5f, 1, 1, -3};  // [4,3] (transB) or [3,4]
+  for (int trans_b : {0, 1}) {
+    for (int bias_kind : {0, 1, 2, 3}) {  // none, [4], [1,4], scalar [1]
+      B b;
+      b.input("x", {-1, 3}).output("y");
+      b.init("W", trans_b ? std::vector<std::int64_t>{4, 3} : std::vector<std::int64_t>{3, 4}, w);
+      std::vector<std::string> ins = {"x", "W"};
+      if (bias_kind == 1) b.init("C", {4}, {1, 2, 3, 4});
+      if (bias_kind == 2) b.init("C", {1, 4}, {1, 2, 3, 4});
+      if (bias_kind == 3) b.init("C", {1}, {7});
+      if (bias_kind) ins.push_back("C");
+      auto& n = b.node("Gemm", ins, {"y"}, "fc");
+      B::attr(n, "transB", std::int64_t{trans_b});
+      B::attr(n, "alpha", 0.5);
+      B::attr(n, "beta", 2.0);
+      const Model<double> m = load(b);
+      ASSERT_EQ(m.nodes().size(), 1u);
+      EXPECT_EQ(m.nodes()[0].name, "fc");
+      EXPECT_EQ(m.layout, DataLayout::Features);
+      const Tensor<double> x = random_tensor({2, 3}, 1);
+      const Tensor<double> y = run_forward<double>(m, x);
+      for (std::size_t i = 0; i < 2; ++i)
+        for (std::size_t o = 0; o < 4; ++o) {
+          double e = 0;
+          for (std::size_t k = 0; k < 3; ++k) e += x[i * 3 + k] * static_cast<double>(trans_b ? w[o * 3 + k] : w[k * 4 + o]);
+          e *= 0.5;
+          if (bias_kind == 1 || bias_kind == 2) e += 2.0 * static_cast<double>(o + 1);
+          if (bias_kind == 3) e += 14.0;
+          EXPECT_NEAR(y[i * 4 + o], e, 1e-12) << trans_b << " " << bias_kind;
+        }
+    }
+  }
+}
+
+TEST(OnnxImport, MatMulWithConstantAddBecomesOneLinear) {
+  for (bool const_first : {false, true}) {
+    B b;
+    b.input("x", {-1, 3}).output("y");
+    b.init("W", {3, 2}, {1, 2, 3, 4, 5, 6}).init("bias", {2}, {0.5f, -1});
+    b.node("MatMul", {"x", "W"}, {"m"}, "fc");
+    b.node("Add", const_first ? std::vector<std::string>{"bias", "m"} : std::vector<std::string>{"m", "bias"}, {"y"}, "fc_add");
+    const Model<double> m = load(b);
+    ASSERT_EQ(m.nodes().size(), 1u);
+    EXPECT_EQ(m.nodes()[0].name, "fc");
+    EXPECT_EQ(m.nodes()[0].layer->kind(), LayerKind::Linear);
+    const Tensor<double> y = run_forward<double>(m, Tensor<double>({1, 3}, std::vector<double>{1, -1, 2}));
+    EXPECT_NEAR(y[0], 1 - 3 + 10 + 0.5, 1e-12);
+    EXPECT_NEAR(y[1], 2 - 4 + 12 - 1, 1e-12);
+  }
+}
+
+TEST(OnnxImport, ConstantAddOnASharedValueBecomesAShiftLayer) {
+  B b;
+  b.input("x", {-1, 2}).output("y");
+  b.init("W", {2, 2}, {1, 0, 0, 1}).init("c", {2}, {10, 20});
+  b.node("MatMul", {"x", "W"}, {"m"}, "fc");
+  b.node("Add", {"m", "c"}, {"a"}, "shift");
+  b.node("Relu", {"m"}, {"r"}, "relu");
+  b.node("Add", {"a", "r"}, {"y"}, "sum");
+  const Model<double> m = load(b);
+  ASSERT_EQ(m.nodes().size(), 4u);
+  EXPECT_EQ(m.nodes()[1].name, "shift");
+  EXPECT_EQ(m.nodes()[1].layer->kind(), LayerKind::BatchNorm);
+  const Tensor<double> y = run_forward<double>(m, Tensor<double>({1, 2}, std::vector<double>{-1, 2}));
+  EXPECT_NEAR(y[0], -1 + 10 + 0, 1e-12);
+  EXPECT_NEAR(y[1], 2 + 20 + 2, 1e-12);
+}
+
+TEST(OnnxImport, ConvBiasFromFollowingAdd) {
+  B b;
+  b.input("x", {-1, 1, 3, 3}).output("y");
+  b.init("W", {2, 1, 1, 1}, {2, -1}).init("c", {1, 2, 1, 1}, {1, 5});
+  b.node("Conv", {"x", "W"}, {"z"}, "conv");
+  b.node("Add", {"z", "c"}, {"y"}, "bias");
+  const Model<double> m = load(b);
+  ASSERT_EQ(m.nodes().size(), 1u);
+  EXPECT_EQ(m.layout, DataLayout::NCHW);
+  const auto& conv = static_cast<const Conv2d<double>&>(*m.nodes()[0].layer);
+  EXPECT_EQ(conv.bias()[0], 1.0);
+  EXPECT_EQ(conv.bias()[1], 5.0);
+}
+
+// auto_pad gives the same result as the equivalent explicit pads.
+TEST(OnnxImport, ConvAutoPadEqualsExplicitPads) {
+  struct Case {
+    std::string auto_pad;
+    std::vector<std::int64_t> pads;  // top, left, bottom, right for a 6x7 input, k3, s2
+  };
+  for (const Case& c : {Case{"SAME_UPPER", {0, 1, 1, 1}}, Case{"SAME_LOWER", {1, 1, 0, 1}}, Case{"VALID", {0, 0, 0, 0}}}) {
+    const auto make = [&](bool automatic) {
+      B b;
+      b.input("x", {-1, 2, 6, 7}).output("y");
+      b.init("W", {3, 2, 3, 3}, iota_f(54, -1.0f, 0.05f)).init("b", {3}, {0.1f, 0.2f, 0.3f});
+      auto& n = b.node("Conv", {"x", "W", "b"}, {"y"}, "conv");
+      B::attr(n, "strides", std::vector<std::int64_t>{2, 2});
+      B::attr(n, "kernel_shape", std::vector<std::int64_t>{3, 3});
+      if (automatic) B::attr(n, "auto_pad", c.auto_pad);
+      else B::attr(n, "pads", c.pads);
+      return load(b);
+    };
+    const Tensor<double> x = random_tensor({2, 2, 6, 7}, 3);
+    const Tensor<double> ya = run_forward<double>(make(true), x), ye = run_forward<double>(make(false), x);
+    ASSERT_EQ(ya.shape(), ye.shape()) << c.auto_pad;
+    EXPECT_TRUE(allclose(ya, ye, 0, 1e-14)) << c.auto_pad;
+  }
+}
+
+TEST(OnnxImport, ConvGroupsAndDilations) {
+  B b;
+  b.input("x", {-1, 4, 7, 7}).output("y");
+  b.init("W", {4, 1, 3, 3}, iota_f(36, -0.5f, 0.03f));
+  auto& n = b.node("Conv", {"x", "W"}, {"y"}, "dw");
+  B::attr(n, "group", std::int64_t{4});
+  B::attr(n, "dilations", std::vector<std::int64_t>{2, 1});
+  B::attr(n, "pads", std::vector<std::int64_t>{2, 1, 2, 1});
+  const Model<double> m = load(b);
+  const auto& conv = static_cast<const Conv2d<double>&>(*m.nodes()[0].layer);
+  EXPECT_EQ(conv.groups(), 4u);
+  EXPECT_EQ(conv.window().dh, 2u);
+  EXPECT_EQ(m.infer_shapes(m.input_shape)[m.output_value()], (Shape{4, 7, 7}));
+}
+
+TEST(OnnxImport, ReshapeKeepsTheBatch) {
+  const auto make = [](const std::vector<std::int64_t>& target, std::int64_t batch) {
+    B b;
+    b.input("x", {batch, 2, 3, 4}).output("y");
+    b.init_i64("s", {static_cast<std::int64_t>(target.size())}, target);
+    b.node("Reshape", {"x", "s"}, {"y"}, "reshape");
+    return b;
+  };
+  EXPECT_EQ(load(make({0, -1}, -1)).nodes()[0].layer->output_shape({{2, 3, 4}}), (Shape{24}));
+  EXPECT_EQ(load(make({-1, 6, 4}, -1)).nodes()[0].layer->output_shape({{2, 3, 4}}), (Shape{6, 4}));
+  EXPECT_EQ(load(make({0, 0, 12}, -1)).nodes()[0].layer->output_shape({{2, 3, 4}}), (Shape{2, 12}));
+  EXPECT_EQ(load(make({5, 24}, 5)).nodes()[0].layer->output_shape({{2, 3, 4}}), (Shape{24}));
+  expect_format_error([&] { load(make({5, 24}, -1)); }, {"reshape", "Reshape", "batch"});
+  expect_format_error([&] { load(make({2, 12, -1}, -1)); }, {"batch"});
+  expect_format_error([&] { load(make({0, 7, -1}, -1)); }, {"cannot reshape"});
+}
+
+// torch's x.view(x.size(0), -1): Shape -> Gather -> Unsqueeze -> Concat -> Reshape.
+TEST(OnnxImport, ShapeOfARuntimeValueFeedsReshape) {
+  B b;
+  b.input("x", {-1, 2, 3, 4}).output("y");
+  b.init_i64("zero", {}, {0}).init_i64("minus1", {1}, {-1}).init_i64("axes", {1}, {0});
+  b.node("Shape", {"x"}, {"shape"}, "shape");
+  B::attr(b.node("Gather", {"shape", "zero"}, {"n"}, "gather"), "axis", std::int64_t{0});
+  b.node("Unsqueeze", {"n", "axes"}, {"n1"}, "unsqueeze");
+  B::attr(b.node("Concat", {"n1", "minus1"}, {"target"}, "concat"), "axis", std::int64_t{0});
+  b.node("Reshape", {"x", "target"}, {"y"}, "view");
+  const Model<double> m = load(b);
+  ASSERT_EQ(m.nodes().size(), 1u);
+  EXPECT_EQ(m.nodes()[0].name, "view");
+  const Tensor<double> x = random_tensor({3, 2, 3, 4}, 4);
+  const Tensor<double> y = run_forward<double>(m, x);
+  EXPECT_EQ(y.shape(), (Shape{3, 24}));
+  EXPECT_EQ(y.vec(), x.vec());
+
+  // Computing with the (unknown) batch size is an error naming the node.
+  B c;
+  c.input("x", {-1, 2}).output("y");
+  c.init_i64("zero", {}, {0}).init_i64("two", {}, {2});
+  c.node("Shape", {"x"}, {"shape"}, "shape");
+  c.node("Gather", {"shape", "zero"}, {"n"}, "gather");
+  c.node("Mul", {"n", "two"}, {"n2"}, "double_batch");
+  c.node("Relu", {"x"}, {"y"}, "relu");
+  expect_format_error([&] { load(c); }, {"double_batch", "Mul", "batch size"});
+}
+
+TEST(OnnxImport, FoldsConstantSubgraphs) {
+  // W^T via Transpose, a bias via Constant + Cast + Mul: the misc fixture's patterns.
+  B b;
+  b.input("x", {-1, 3}).output("y");
+  b.init("W", {2, 3}, {1, 2, 3, 4, 5, 6});
+  B::attr(b.node("Transpose", {"W"}, {"Wt"}, "t"), "perm", std::vector<std::int64_t>{1, 0});
+  auto& k = b.node("Constant", {}, {"k"}, "k");
+  B::attr(k, "value_ints", std::vector<std::int64_t>{1, 2});
+  B::attr(b.node("Cast", {"k"}, {"kf"}, "cast"), "to", std::int64_t{onnx::TensorProto::FLOAT});
+  auto& half = b.node("Constant", {}, {"half"}, "half");
+  B::attr(half, "value_float", 0.5);
+  b.node("Mul", {"kf", "half"}, {"bias"}, "scale");
+  b.node("MatMul", {"x", "Wt"}, {"m"}, "fc");
+  b.node("Add", {"m", "bias"}, {"y"}, "fc_bias");
+  const Model<double> m = load(b);
+  ASSERT_EQ(m.nodes().size(), 1u);
+  const auto& lin = static_cast<const Linear<double>&>(*m.nodes()[0].layer);
+  EXPECT_EQ(lin.weight().vec(), (std::vector<double>{1, 2, 3, 4, 5, 6}));
+  EXPECT_EQ(lin.bias().vec(), (std::vector<double>{0.5, 1.0}));
+}
+
+TEST(OnnxImport, SliceWithNegativeStepIsFolded) {
+  // pads [0,0,1,2,0,0,3,4] computed by reversing a constant with Slice (step -1, end at INT64_MIN + 1).
+  B b;
+  b.input("x", {-1, 1, 2, 2}).output("y");
+  b.init_i64("p", {8}, {4, 3, 0, 0, 2, 1, 0, 0});
+  b.init_i64("start", {1}, {-1}).init_i64("end", {1}, {std::numeric_limits<std::int64_t>::min() + 1});
+  b.init_i64("axis", {1}, {0}).init_i64("step", {1}, {-1});
+  b.node("Slice", {"p", "start", "end", "axis", "step"}, {"pads"}, "reverse");
+  b.node("Pad", {"x", "pads"}, {"y"}, "pad");
+  const Model<double> m = load(b);
+  ASSERT_EQ(m.nodes().size(), 1u);
+  EXPECT_EQ(m.nodes()[0].layer->describe().substr(0, 7), "1,2,3,4");
+  EXPECT_EQ(m.infer_shapes(m.input_shape)[m.output_value()], (Shape{1, 6, 8}));
+}
+
+TEST(OnnxImport, IdentityAndDropoutLeaveNoLayer) {
+  B b;
+  b.input("x", {-1, 4}).output("y");
+  b.node("Relu", {"x"}, {"r"}, "");
+  b.node("Identity", {"r"}, {"i"}, "id");
+  b.node("Dropout", {"i"}, {"d", "mask"}, "drop");
+  b.node("Softmax", {"d"}, {"y"}, "softmax");
+  Model<double> m = load(b);
+  ASSERT_EQ(m.nodes().size(), 2u);
+  EXPECT_EQ(m.nodes()[0].name, "r");  // unnamed node: its output's name
+  EXPECT_EQ(m.nodes()[1].name, "softmax");
+  EXPECT_TRUE(m.drop_trailing_softmax());
+  // The mask output must not be used.
+  b.graph().mutable_output(0)->set_name("mask");
+  expect_format_error([&] { load(b); }, {"drop", "Dropout", "mask"});
+}
+
+TEST(OnnxImport, DuplicateNodeNamesAreMadeUnique) {
+  B b;
+  b.input("x", {-1, 4}).output("y");
+  b.node("Relu", {"x"}, {"a"}, "act");
+  b.node("Sigmoid", {"a"}, {"b"}, "act");
+  b.node("Tanh", {"b"}, {"y"}, "act");
+  const Model<double> m = load(b);
+  ASSERT_EQ(m.nodes().size(), 3u);
+  EXPECT_EQ(m.nodes()[0].name, "act");
+  EXPECT_EQ(m.nodes()[1].name, "act#2");
+  EXPECT_EQ(m.nodes()[2].name, "act#3");
+}
+
+TEST(OnnxImport, AddAndConcatOfTwoBranches) {
+  B b;
+  b.input("x", {-1, 2, 2, 2}).output("y");
+  b.init("Wa", {1, 2, 1, 1}, {1, 2}).init("Wb", {1, 2, 1, 1}, {-1, 3});
+  b.node("Conv", {"x", "Wa"}, {"a"}, "a");
+  b.node("Conv", {"x", "Wb"}, {"b"}, "b");
+  b.node("Add", {"a", "b"}, {"s"}, "sum");
+  B::attr(b.node("Concat", {"s", "a", "x"}, {"y"}, "cat"), "axis", std::int64_t{1});
+  const Model<double> m = load(b);
+  ASSERT_EQ(m.nodes().size(), 4u);
+  EXPECT_EQ(m.nodes()[2].layer->kind(), LayerKind::Add);
+  EXPECT_EQ(m.nodes()[3].layer->kind(), LayerKind::Concat);
+  EXPECT_EQ(m.nodes()[3].inputs, (std::vector<std::size_t>{3, 1, 0}));
+  const Tensor<double> x = random_tensor({2, 2, 2, 2}, 5);
+  const Tensor<double> y = run_forward<double>(m, x);
+  ASSERT_EQ(y.shape(), (Shape{2, 4, 2, 2}));
+  for (std::size_t n = 0; n < 2; ++n)
+    for (std::size_t p = 0; p < 4; ++p) {
+      const double x0 = x[(n * 2 + 0) * 4 + p], x1 = x[(n * 2 + 1) * 4 + p];
+      const double a = x0 + 2 * x1, bb = -x0 + 3 * x1;
+      EXPECT_NEAR(y[(n * 4 + 0) * 4 + p], a + bb, 1e-12);
+      EXPECT_NEAR(y[(n * 4 + 1) * 4 + p], a, 1e-12);
+      EXPECT_NEAR(y[(n * 4 + 2) * 4 + p], x0, 1e-12);
+      EXPECT_NEAR(y[(n * 4 + 3) * 4 + p], x1, 1e-12);
+    }
+}
+
+TEST(OnnxImport, ClipFromInputsOrAttributes) {
+  {
+    B b(13);
+    b.input("x", {-1, 3}).output("y");
+    b.init("lo", {}, {0}).init("hi", {}, {6});
+    b.node("Clip", {"x", "lo", "hi"}, {"y"}, "relu6");
+    const Model<double> m = load(b);
+    const auto& act = static_cast<const Activation<double>&>(*m.nodes()[0].layer);
+    EXPECT_EQ(act.spec().kind, ActivationKind::Clip);
+    EXPECT_EQ(act.spec().lo, 0.0);
+    EXPECT_EQ(act.spec().hi, 6.0);
+    EXPECT_EQ(run_forward<double>(m, Tensor<double>({1, 3}, std::vector<double>{-2, 3, 9})).vec(), (std::vector<double>{0, 3, 6}));
+  }
+  {
+    B b(13);  // only a minimum
+    b.input("x", {-1, 2}).output("y");
+    b.init("lo", {}, {-1});
+    b.node("Clip", {"x", "lo", ""}, {"y"}, "clip");
+    EXPECT_EQ(run_forward<double>(load(b), Tensor<double>({1, 2}, std::vector<double>{-5, 1e30})).vec(), (std::vector<double>{-1, 1e30}));
+  }
+  {
+    B b(6);
+    b.input("x", {-1, 2}).output("y");
+    auto& n = b.node("Clip", {"x"}, {"y"}, "clip");
+    B::attr(n, "min", -0.5);
+    B::attr(n, "max", 0.5);
+    EXPECT_EQ(run_forward<double>(load(b), Tensor<double>({1, 2}, std::vector<double>{-5, 5})).vec(), (std::vector<double>{-0.5, 0.5}));
+  }
+}
+
+TEST(OnnxImport, PadFromInputOrAttribute) {
+  {
+    B b(13);
+    b.input("x", {-1, 1, 2, 2}).output("y");
+    b.init_i64("pads", {8}, {0, 0, 1, 2, 0, 0, 3, 4}).init("v", {}, {0.5f});
+    b.node("Pad", {"x", "pads", "v"}, {"y"}, "pad");
+    const Model<double> m = load(b);
+    EXPECT_EQ(m.infer_shapes(m.input_shape)[m.output_value()], (Shape{1, 6, 8}));
+    const Tensor<double> y = run_forward<double>(m, Tensor<double>({1, 1, 2, 2}, 1.0));
+    EXPECT_EQ(y[0], 0.5);
+    EXPECT_EQ(y[1 * 8 + 2], 1.0);
+  }
+  {
+    B b(2);
+    b.input("x", {-1, 1, 2, 2}).output("y");
+    B::attr(b.node("Pad", {"x"}, {"y"}, "pad"), "pads", std::vector<std::int64_t>{0, 0, 1, 1, 0, 0, 1, 1});
+    const Model<double> m = load(b);
+    EXPECT_EQ(m.infer_shapes(m.input_shape)[m.output_value()], (Shape{1, 4, 4}));
+  }
+  {
+    B b(13);  // all-zero pads: no layer
+    b.input("x", {-1, 1, 2, 2}).output("y");
+    b.init_i64("pads", {8}, {0, 0, 0, 0, 0, 0, 0, 0});
+    b.node("Pad", {"x", "pads"}, {"p"}, "pad");
+    b.node("Relu", {"p"}, {"y"}, "relu");
+    EXPECT_EQ(load(b).nodes().size(), 1u);
+  }
+  {
+    B b(13);  // channel padding is not supported
+    b.input("x", {-1, 1, 2, 2}).output("y");
+    b.init_i64("pads", {8}, {0, 1, 0, 0, 0, 0, 0, 0});
+    b.node("Pad", {"x", "pads"}, {"y"}, "chanpad");
+    expect_format_error([&] { load(b); }, {"chanpad", "Pad", "spatial"});
+  }
+}
+
+TEST(OnnxImport, PoolingCeilModeAndCountIncludePad) {
+  // MaxPool 2x2 stride 2 on 5x5 with ceil_mode: 3x3 outputs, the last ones partial.
+  B b;
+  b.input("x", {-1, 1, 5, 5}).output("y");
+  auto& n = b.node("MaxPool", {"x"}, {"y"}, "pool");
+  B::attr(n, "kernel_shape", std::vector<std::int64_t>{2, 2});
+  B::attr(n, "strides", std::vector<std::int64_t>{2, 2});
+  B::attr(n, "ceil_mode", std::int64_t{1});
+  Tensor<double> x({1, 1, 5, 5});
+  for (std::size_t i = 0; i < 25; ++i) x[i] = static_cast<double>(i);
+  const Tensor<double> y = run_forward<double>(load(b), x);
+  EXPECT_EQ(y.vec(), (std::vector<double>{6, 8, 9, 16, 18, 19, 21, 23, 24}));
+
+  // AveragePool: count_include_pad chooses the divisor at the border.
+  for (std::int64_t cip : {0, 1}) {
+    B a;
+    a.input("x", {-1, 1, 2, 2}).output("y");
+    auto& p = a.node("AveragePool", {"x"}, {"y"}, "avg");
+    B::attr(p, "kernel_shape", std::vector<std::int64_t>{2, 2});
+    B::attr(p, "pads", std::vector<std::int64_t>{1, 1, 0, 0});
+    B::attr(p, "count_include_pad", cip);
+    const Tensor<double> ya = run_forward<double>(load(a), Tensor<double>({1, 1, 2, 2}, std::vector<double>{1, 2, 3, 4}));
+    EXPECT_EQ(ya[0], cip ? 0.25 : 1.0);
+    EXPECT_EQ(ya[3], 2.5);
+    B::attr(p, "ceil_mode", std::int64_t{1});
+    B::attr(p, "strides", std::vector<std::int64_t>{2, 2});
+    if (cip) expect_format_error([&] { load(a); }, {"avg", "ceil_mode", "count_include_pad"});
+    else EXPECT_NO_THROW(load(a));
+  }
+}
+
+TEST(OnnxImport, TensorEncodings) {
+  // typed float_data, double raw_data, double_data, int32_data, float16 raw: one Conv each.
+  const auto make = [](const std::function<void(onnx::TensorProto&)>& fill) {
+    B b;
+    b.input("x", {-1, 1, 1, 2}).output("y");
+    onnx::TensorProto* t = b.graph().add_initializer();
+    t->set_name("W");
+    t->add_dims(2);
+    t->add_dims(1);
+    t->add_dims(1);
+    t->add_dims(1);
+    fill(*t);
+    b.node("Conv", {"x", "W"}, {"y"}, "conv");
+    const Model<double> m = load(b);
+    return static_cast<const Conv2d<double>&>(*m.nodes()[0].layer).weight().vec();
+  };
+  EXPECT_EQ(make([](onnx::TensorProto& t) {
+              t.set_data_type(onnx::TensorProto::FLOAT);
+              t.add_float_data(1.5f);
+              t.add_float_data(-2.0f);
+            }),
+            (std::vector<double>{1.5, -2.0}));
+  EXPECT_EQ(make([](onnx::TensorProto& t) {
+              t.set_data_type(onnx::TensorProto::DOUBLE);
+              const double v[2] = {0.1, -0.2};
+              t.set_raw_data(std::string(reinterpret_cast<const char*>(v), sizeof v));
+            }),
+            (std::vector<double>{0.1, -0.2}));
+  EXPECT_EQ(make([](onnx::TensorProto& t) {
+              t.set_data_type(onnx::TensorProto::DOUBLE);
+              t.add_double_data(0.25);
+              t.add_double_data(4);
+            }),
+            (std::vector<double>{0.25, 4}));
+  EXPECT_EQ(make([](onnx::TensorProto& t) {
+              t.set_data_type(onnx::TensorProto::INT32);
+              t.add_int32_data(-3);
+              t.add_int32_data(7);
+            }),
+            (std::vector<double>{-3, 7}));
+  EXPECT_EQ(make([](onnx::TensorProto& t) {
+              t.set_data_type(onnx::TensorProto::FLOAT16);
+              const std::uint16_t v[2] = {0x3c00, 0xc100};  // 1.0, -2.5
+              t.set_raw_data(std::string(reinterpret_cast<const char*>(v), sizeof v));
+            }),
+            (std::vector<double>{1.0, -2.5}));
+}
+
+TEST(OnnxImport, ReadsTensorProtoFiles) {
+  ScratchDir dir;
+  onnx::TensorProto t;
+  t.set_data_type(onnx::TensorProto::INT64);
+  t.add_dims(3);
+  for (std::int64_t v : {4, -5, 6}) t.add_int64_data(v);
+  write_file(dir.file("t.pb"), t.SerializeAsString());
+  const Tensor<double> r = io::read_onnx_tensor(dir.file("t.pb"));
+  EXPECT_EQ(r.shape(), (Shape{3}));
+  EXPECT_EQ(r.vec(), (std::vector<double>{4, -5, 6}));
+}
+
+TEST(OnnxImport, UnsortedGraphIsSorted) {
+  B b;
+  b.input("x", {-1, 3}).output("y");
+  b.node("Tanh", {"r"}, {"y"}, "tanh");
+  b.node("Relu", {"s"}, {"r"}, "relu");
+  b.node("Sigmoid", {"x"}, {"s"}, "sigmoid");
+  const Model<double> m = load(b);
+  ASSERT_EQ(m.nodes().size(), 3u);
+  EXPECT_EQ(m.nodes()[0].name, "sigmoid");
+  EXPECT_EQ(m.nodes()[1].name, "relu");
+  EXPECT_EQ(m.nodes()[2].name, "tanh");
+}
+
+TEST(OnnxImport, InputShapesAndBinding) {
+  B b;
+  b.input("x", {4, 3, 5, 6}).input("W", {2, 3, 1, 1}).output("y");
+  b.node("Conv", {"x", "W"}, {"y"}, "conv");
+  expect_format_error([&] { load(b); }, {"2 data inputs", "'x'", "'W'"});
+  const Model<double> m = load(b, {{"W", Tensor<double>({2, 3, 1, 1}, 1.0)}});
+  EXPECT_EQ(m.input_shape, (Shape{3, 5, 6}));
+  EXPECT_EQ(m.layout, DataLayout::NCHW);
+  expect_format_error([&] { load(b, {{"W", Tensor<double>({2, 3, 1, 1}, 1.0)}, {"nope", Tensor<double>({1})}}); },
+                      {"'nope'", "not a graph input"});
+}
+
+TEST(OnnxImport, SupportedOperatorLists) {
+  const std::vector<std::string> ops = io::onnx_supported_ops();
+  for (const char* op : {"Conv", "Gemm", "MatMul", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "MaxPool", "AveragePool",
+                         "GlobalAveragePool", "Flatten", "Reshape", "BatchNormalization", "Add", "Concat", "Dropout",
+                         "Identity", "Softmax", "Pad", "Constant"})
+    EXPECT_NE(std::find(ops.begin(), ops.end(), op), ops.end()) << op;
+  const std::vector<std::string> folds = io::onnx_foldable_ops();
+  for (const char* op : {"Shape", "Gather", "Unsqueeze", "Concat", "Slice", "Transpose", "Cast", "ConstantOfShape"})
+    EXPECT_NE(std::find(folds.begin(), folds.end(), op), folds.end()) << op;
+}
+
+}  // namespace
+}  // namespace lrp::test

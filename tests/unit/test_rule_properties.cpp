@@ -1,0 +1,266 @@
+// LRP rules checked against independent references: explicit per-(i,j) formulas on a dense
+// layer, a convolution against the same convolution unrolled into a dense matrix, relevance
+// conservation where a rule conserves, and the gradient methods against finite differences.
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "lrp/explain/executor.hpp"
+#include "lrp/explain/explain.hpp"
+#include "lrp/rules/composite.hpp"
+#include "support/compare.hpp"
+#include "support/random_model.hpp"
+
+namespace lrp {
+namespace {
+
+double sgn(double z) { return z >= 0 ? 1.0 : -1.0; }
+
+// Relevance of one Linear layer (y = Wx + b) under `rule`, via the engine.
+Tensor<double> engine_linear(const Rule& rule, const Tensor<double>& w, const Tensor<double>& b, const Tensor<double>& x,
+                             const Tensor<double>& r) {
+  Model<double> m;
+  m.input_shape = {x.dim(1)};
+  m.add("fc", std::make_unique<Linear<double>>(w, b));
+  Executor<double> ex(m);
+  ex.forward(x);
+  return ex.propagate(r, {rule});
+}
+
+// The same with explicit sums over contributions z_ij = x_i w_ji (Zennit's formulas).
+Tensor<double> explicit_linear(const Rule& rule, const Tensor<double>& w, const Tensor<double>& b, const Tensor<double>& x,
+                               const Tensor<double>& r) {
+  const std::size_t n = x.dim(0), in = w.dim(1), out = w.dim(0);
+  Tensor<double> res({n, in});
+  const double e = rule.epsilon;
+  for (std::size_t s = 0; s < n; ++s)
+    for (std::size_t j = 0; j < out; ++j) {
+      const double* xs = x.data() + s * in;
+      const double* wj = w.data() + j * in;
+      const double rj = r[s * out + j];
+      double z = b[j], zp = std::max(b[j], 0.0), zn = std::min(b[j], 0.0), zl = 0, ga = b[j] + rule.gamma * std::max(b[j], 0.0),
+             gb = b[j] + rule.gamma * std::min(b[j], 0.0), w2 = 0, cnt = 0;
+      for (std::size_t i = 0; i < in; ++i) {
+        const double c = xs[i] * wj[i];
+        z += c;
+        (c > 0 ? zp : zn) += c;
+        zl += xs[i] * wj[i] - rule.low[0] * std::max(wj[i], 0.0) - rule.high[0] * std::min(wj[i], 0.0);
+        const double wa = wj[i] + rule.gamma * std::max(wj[i], 0.0), wb = wj[i] + rule.gamma * std::min(wj[i], 0.0);
+        ga += xs[i] > 0 ? xs[i] * wa : xs[i] * wb;
+        gb += xs[i] > 0 ? xs[i] * wb : xs[i] * wa;
+        w2 += wj[i] * wj[i];
+        cnt += 1;
+      }
+      for (std::size_t i = 0; i < in; ++i) {
+        const double c = xs[i] * wj[i];
+        double v = 0;
+        switch (rule.kind) {
+          case RuleKind::Epsilon: v = c / (z + e * sgn(z)); break;
+          case RuleKind::AlphaBeta:
+            v = rule.alpha * (c > 0 ? c / (zp + e * sgn(zp)) : 0) - rule.beta * (c < 0 ? c / (zn + e * sgn(zn)) : 0);
+            break;
+          case RuleKind::Gamma: {
+            const double wa = wj[i] + rule.gamma * std::max(wj[i], 0.0), wb = wj[i] + rule.gamma * std::min(wj[i], 0.0);
+            if (z > 0) v = (xs[i] > 0 ? xs[i] * wa : xs[i] * wb) / (ga + e * sgn(ga));
+            if (z < 0) v = (xs[i] > 0 ? xs[i] * wb : xs[i] * wa) / (gb + e * sgn(gb));
+            break;
+          }
+          case RuleKind::ZBox:
+            v = (xs[i] * wj[i] - rule.low[0] * std::max(wj[i], 0.0) - rule.high[0] * std::min(wj[i], 0.0)) / (zl + e * sgn(zl));
+            break;
+          case RuleKind::Flat: v = 1.0 / (cnt + e * sgn(cnt)); break;
+          case RuleKind::WSquare: v = wj[i] * wj[i] / (w2 + e); break;
+          default: ADD_FAILURE() << "no explicit formula";
+        }
+        res[s * in + i] += v * rj;
+      }
+    }
+  return res;
+}
+
+TEST(RuleProperties, LinearRulesMatchExplicitFormulas) {
+  std::mt19937_64 rng(11);
+  const Tensor<double> w = test::random_tensor({5, 7}, rng), b = test::random_tensor({5}, rng, 0.3);
+  const Tensor<double> x = test::random_tensor({3, 7}, rng);  // signed inputs exercise every term
+  const Tensor<double> r = test::random_tensor({3, 5}, rng);
+  std::vector<Rule> rules = {Rule::epsilon_rule(0.1), Rule::alpha_beta(2, 1), Rule::zplus(), Rule::gamma_rule(0.25),
+                             Rule::zbox({-2.0}, {1.5}), Rule::flat(), parse_rule("w2"), parse_rule("alphabeta:3,2")};
+  for (Rule rule : rules) {
+    if (rule.kind == RuleKind::ZPlus) {
+      rule.kind = RuleKind::AlphaBeta;
+      rule.alpha = 1;
+      rule.beta = 0;
+    }
+    if (rule.low.empty()) {
+      rule.low = {0};
+      rule.high = {0};
+    }
+    const Tensor<double> got = engine_linear(rule, w, b, x, r);
+    const Tensor<double> want = explicit_linear(rule, w, b, x, r);
+    EXPECT_LT(test::max_rel_error(got, want), 1e-12) << rule.text;
+  }
+}
+
+// A convolution written out as the dense matrix it applies; every rule must agree.
+TEST(RuleProperties, ConvolutionRulesMatchTheUnrolledDenseLayer) {
+  std::mt19937_64 rng(5);
+  for (const std::size_t groups : {1, 2}) {
+    Window2d k;
+    k.kh = 3;
+    k.kw = 2;
+    k.sh = 2;
+    k.sw = 1;
+    k.pt = 1;
+    k.pl = 0;
+    k.pb = 2;
+    k.pr = 1;
+    k.dh = 1;
+    k.dw = 2;
+    const std::size_t c = 4, h = 7, wd = 6, oc = 6;
+    Conv2d<double> conv(test::random_tensor({oc, c / groups, 3, 2}, rng), test::random_tensor({oc}, rng, 0.3), k, groups);
+    const Shape os = conv.output_shape({{c, h, wd}});
+    const std::size_t in_n = c * h * wd, out_n = shape_numel(os);
+    // Dense matrix: column i = conv applied to the unit vector e_i (without bias).
+    Tensor<double> dense({out_n, in_n});
+    for (std::size_t i = 0; i < in_n; ++i) {
+      Tensor<double> e({1, c, h, wd});
+      e[i] = 1;
+      Tensor<double> z;
+      conv.apply(e, conv.weight(), nullptr, z);
+      for (std::size_t o = 0; o < out_n; ++o) dense[o * in_n + i] = z[o];
+    }
+    const Tensor<double> x = test::random_tensor({2, c, h, wd}, rng);
+    const Tensor<double> r = test::random_tensor({2, os[0], os[1], os[2]}, rng);
+    for (const Rule& rule : {Rule::epsilon_rule(0.01), Rule::alpha_beta(2, 1), Rule::gamma_rule(0.5), Rule::zbox({-1.0}, {2.0}),
+                             parse_rule("w2")}) {
+      Model<double> mc;
+      mc.input_shape = {c, h, wd};
+      mc.add("conv", std::unique_ptr<Layer<double>>(conv.to_double()));
+      Executor<double> ec(mc);
+      ec.forward(x);
+      const Tensor<double> got = ec.propagate(r, {rule});
+      const Tensor<double> want =
+          engine_linear(rule, dense, conv.bias().vec().size() == oc ? [&] {
+            Tensor<double> bb({out_n});
+            for (std::size_t o = 0; o < out_n; ++o) bb[o] = conv.bias()[o / (os[1] * os[2])];
+            return bb;
+          }() : Tensor<double>(), x.reshaped({2, in_n}), r.reshaped({2, out_n}));
+      EXPECT_LT(test::max_rel_error(got, want), 1e-10) << rule.text << " groups " << groups;
+    }
+  }
+}
+
+TEST(RuleProperties, ConservationWhereTheRuleConserves) {
+  std::mt19937_64 rng(3);
+  for (const bool bias : {false, true}) {
+    const Model<double> m = test::random_cnn(rng, bias);
+    const Tensor<double> x = test::random_tensor({4, 2, 12, 12}, rng);
+    for (const std::string rule : {"flat", "w2", "z"}) {
+      if (rule == "z" && bias) continue;  // biases absorb relevance under z
+      ExplainRequest req;
+      req.rules = uniform_rules(m, parse_rule(rule));
+      const Explanation<double> e = explain(m, x, req);
+      for (std::size_t s = 0; s < 4; ++s) {
+        double in = 0, out = 0;
+        for (std::size_t i = 0; i < e.relevance.sample_size(); ++i) in += e.relevance[s * e.relevance.sample_size() + i];
+        out = e.output[s * 3 + e.targets[s]];
+        EXPECT_NEAR(in, out, 1e-9 * std::max(1.0, std::abs(out))) << rule << " sample " << s;
+      }
+    }
+  }
+}
+
+TEST(RuleProperties, GradientMethodIsScoreTimesFiniteDifferenceGradient) {
+  std::mt19937_64 rng(9);
+  const Model<double> m = test::random_cnn(rng, true);
+  const Tensor<double> x = test::random_tensor({1, 2, 12, 12}, rng);
+  ExplainRequest req;
+  req.method = Method::Gradient;
+  const Explanation<double> e = explain(m, x, req);
+  const std::size_t t = e.targets[0];
+  const double score = e.output[t];
+  Executor<double> ex(m);
+  const double h = 1e-6;
+  for (std::size_t i = 0; i < x.size(); i += 7) {
+    Tensor<double> xp = x, xm = x;
+    xp[i] += h;
+    xm[i] -= h;
+    const double fd = (ex.forward(xp)[t] - ex.forward(xm)[t]) / (2 * h);
+    EXPECT_NEAR(e.relevance[i], score * fd, 1e-6 * std::max(1.0, std::abs(score * fd))) << "input " << i;
+  }
+}
+
+TEST(RuleProperties, AllTargetsEqualSeparateRunsAndMethodsAgree) {
+  std::mt19937_64 rng(4);
+  const Model<double> m = test::random_cnn(rng, true);
+  const Tensor<double> x = test::random_tensor({2, 2, 12, 12}, rng);
+  for (const Method method : {Method::LRP, Method::Gradient, Method::GuidedBackprop, Method::SmoothGrad}) {
+    ExplainRequest all;
+    all.method = method;
+    all.rules = composite_rules(m, "epsilon_plus_flat");
+    if (method == Method::SmoothGrad) all.rules.clear();
+    all.options.samples = 3;
+    all.target.kind = Target::Kind::All;
+    const Explanation<double> ea = explain(m, x, all);
+    ASSERT_EQ(ea.relevance.shape(), (Shape{2, 3, 2, 12, 12}));
+    ExplainRequest in_passes = all;  // one target per pass
+    in_passes.target_pass_bytes = 1;
+    const Explanation<double> ep = explain(m, x, in_passes);
+    ASSERT_EQ(ep.relevance.shape(), ea.relevance.shape());
+    EXPECT_EQ(ep.targets, ea.targets);
+    for (std::size_t i = 0; i < ep.relevance.size(); ++i) ASSERT_NEAR(ep.relevance[i], ea.relevance[i], 1e-12);
+    for (std::size_t c = 0; c < 3; ++c) {
+      ExplainRequest one = all;
+      one.target.kind = Target::Kind::Classes;
+      one.target.classes = {c};
+      const Explanation<double> e1 = explain(m, x, one);
+      const std::size_t per = 2 * 12 * 12;
+      for (std::size_t s = 0; s < 2; ++s)
+        for (std::size_t i = 0; i < per; ++i)
+          ASSERT_NEAR(ea.relevance[(s * 3 + c) * per + i], e1.relevance[s * per + i], 1e-12);
+    }
+  }
+}
+
+TEST(RuleProperties, SmoothGradWithOneSampleIsTheGradient) {
+  std::mt19937_64 rng(8);
+  const Model<double> m = test::random_cnn(rng, true);
+  const Tensor<double> x = test::random_tensor({2, 2, 12, 12}, rng);
+  ExplainRequest g, s;
+  g.method = Method::Gradient;
+  s.method = Method::SmoothGrad;
+  s.options.samples = 1;
+  EXPECT_LT(test::max_rel_error(explain(m, x, s).relevance, explain(m, x, g).relevance), 1e-15);
+}
+
+TEST(RuleProperties, IntegratedGradientsIsComplete) {
+  std::mt19937_64 rng(10);
+  const Model<double> m = test::random_cnn(rng, true);
+  const Tensor<double> x = test::random_tensor({1, 2, 12, 12}, rng);
+  ExplainRequest req;
+  req.method = Method::IntegratedGradients;
+  req.options.steps = 400;
+  const Explanation<double> e = explain(m, x, req);
+  const std::size_t t = e.targets[0];
+  Executor<double> ex(m);
+  const double f_x = ex.forward(x)[t];
+  const double f_0 = ex.forward(Tensor<double>(x.shape()))[t];
+  // The seed is the score f(x), so the attributions sum to f(x) * (f(x) - f(0)).
+  EXPECT_NEAR(test::sum(e.relevance), f_x * (f_x - f_0), 2e-2 * std::abs(f_x * (f_x - f_0)) + 1e-6);
+}
+
+TEST(RuleProperties, OcclusionWithAWholeWindowGivesTheScore) {
+  std::mt19937_64 rng(12);
+  const Model<double> m = test::random_cnn(rng, true);
+  const Tensor<double> x = test::random_tensor({2, 2, 12, 12}, rng);
+  ExplainRequest req;
+  req.method = Method::Occlusion;
+  req.options.window = 12;
+  req.options.stride = 12;
+  const Explanation<double> e = explain(m, x, req);
+  for (std::size_t s = 0; s < 2; ++s)
+    for (std::size_t i = 0; i < 2 * 12 * 12; ++i) ASSERT_NEAR(e.relevance[s * 288 + i], e.output[s * 3 + e.targets[s]], 1e-12);
+}
+
+}  // namespace
+}  // namespace lrp

@@ -1,0 +1,68 @@
+#include "request.hpp"
+
+#include <optional>
+
+#include "common.hpp"
+#include "lrp/core/error.hpp"
+#include "lrp/rules/composite.hpp"
+
+namespace lrp::cli {
+
+void add_request_options(CLI::App* cmd, RequestOptions& o) {
+  cmd->add_option("--rule", o.rule, "One LRP rule for every layer (see RULE below)");
+  cmd->add_option("--composite", o.composite, "Named composite NAME[:PARAMS] (see COMPOSITE below)");
+  cmd->add_option("--layer-rule", o.layer_rules, "Override I=RULE for a layer (index as in `lrp info`, node name, or type:NAME); repeatable");
+  cmd->add_option("--method", o.method, "Attribution method: " + method_names());
+  cmd->add_option("--noise-level", o.method_options.noise_level, "smoothgrad: noise std relative to the input range (0.1)");
+  cmd->add_option("--samples", o.method_options.samples, "smoothgrad: number of samples (20; the last is noise-free)");
+  cmd->add_option("--seed", o.method_options.seed, "smoothgrad: random seed (0)");
+  cmd->add_option("--steps", o.method_options.steps, "integrated-gradients: number of steps (20)");
+  cmd->add_option("--baseline", o.method_options.baseline, "integrated-gradients: constant baseline (0)");
+  cmd->add_option("--window", o.method_options.window, "occlusion: window size (8)");
+  cmd->add_option("--stride", o.method_options.stride, "occlusion: stride (8)");
+  cmd->add_option("--occlusion-value", o.method_options.occlusion_value, "occlusion: value outside the window (0)");
+}
+
+void check_request(const RequestOptions& o) {
+  if (!o.rule.empty() && !o.composite.empty()) throw ConfigError("give either --rule or --composite, not both");
+  parse_method(o.method);
+  if (!o.rule.empty()) parse_rule(o.rule);
+  for (const std::string& s : o.layer_rules) parse_rule_override(s);
+}
+
+ExplainRequest build_request(const Model<double>& model, const RequestOptions& o) {
+  check_request(o);
+  ExplainRequest req;
+  req.method = parse_method(o.method);
+  req.options = o.method_options;
+  std::vector<RuleOverride> overrides;
+  for (const std::string& s : o.layer_rules) overrides.push_back(parse_rule_override(s));
+  const bool rule_based = req.method == Method::LRP || req.method == Method::SmoothGrad || req.method == Method::IntegratedGradients;
+  const bool has_rules = !o.rule.empty() || !o.composite.empty();
+  if (rule_based && has_rules) {
+    req.rules = !o.rule.empty() ? uniform_rules(model, parse_rule(o.rule)) : composite_rules(model, o.composite);
+    apply_overrides(model, req.rules, overrides);
+  } else if (req.method == Method::LRP) {
+    throw ConfigError("--method lrp needs --rule RULE or --composite NAME");
+  } else if (has_rules || !overrides.empty()) {
+    throw ConfigError("--method " + o.method + " takes no rules");
+  }
+  return req;
+}
+
+Target target_from_text(const std::string& text) {
+  Target t;
+  if (text.rfind("labels:", 0) == 0) {
+    t.kind = Target::Kind::PerSample;
+    t.classes = load_labels(text.substr(7));
+  } else if (text.rfind("relevance:", 0) == 0) {
+    t.kind = Target::Kind::Relevance;
+    t.relevance = read_input_array(text.substr(10));
+    if (!all_finite(t.relevance)) throw NumericError(text.substr(10) + ": initial relevance contains NaN or Inf");
+  } else {
+    t = parse_target(text);
+  }
+  return t;
+}
+
+}  // namespace lrp::cli

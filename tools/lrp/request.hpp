@@ -1,0 +1,30 @@
+#pragma once
+// The options that choose what an explanation computes (rules, composite, method, target), shared
+// by `lrp explain` and `lrp batch`.
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "lrp/explain/explain.hpp"
+#include "lrp/graph/model.hpp"
+
+namespace lrp::cli {
+
+struct RequestOptions {
+  std::string rule, composite, method = "lrp";
+  std::vector<std::string> layer_rules;
+  MethodOptions method_options;
+};
+void add_request_options(CLI::App* cmd, RequestOptions& o);
+
+// Parses and checks the options against the model (rules per node, method); the target is left
+// at its default for the caller to set.
+ExplainRequest build_request(const Model<double>& model, const RequestOptions& o);
+// Checks what can be checked before the model is loaded (rule and method grammar).
+void check_request(const RequestOptions& o);
+
+// Target text (predicted, K, K1,K2, all, labels:FILE, relevance:FILE) → Target.
+Target target_from_text(const std::string& text);
+
+}  // namespace lrp::cli
