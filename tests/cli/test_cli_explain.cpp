@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "lrp/io/arrays.hpp"
+#include "lrp/io/image.hpp"
 #include "lrp/render/png.hpp"
 #include "support/compare.hpp"
 #include "support/run_cli.hpp"
@@ -81,6 +82,18 @@ TEST(CliExplain, RelevanceAtANamedLayerAndLayerDumps) {
   EXPECT_LT(test::max_rel_error(layers.at("3_Convolution"), at), 1e-15);
   std::remove(out.c_str());
   std::remove(npz.c_str());
+}
+
+TEST(CliExplain, HeatmapHasOneTilePerSampleAndTarget) {
+  const std::string png = test::temp_path("heat.png");
+  const test::CliResult r = test::run_cli("explain " + lenet() + " " + refpath("LeNet-5/input.npy") +
+                                          " --rule epsilon:0.01 --target 3,7 --heatmap " + png + " --heatmap-scale 2 --quiet");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const io::Image8 img = io::decode_image(png);
+  // 16 rows (samples) x 2 columns (targets) of 64 px tiles with 2 px gaps
+  EXPECT_EQ(img.width, 2 * 64 + 2u);
+  EXPECT_EQ(img.height, 16 * 64 + 15 * 2u);
+  std::remove(png.c_str());
 }
 
 TEST(CliExplain, InfoListsLayers) {
