@@ -26,19 +26,6 @@ std::size_t round_up(std::size_t v) { return (v + kChunk - 1) / kChunk * kChunk;
 // (Loads and stores are spelled out: functions passing these types trip -Wpsabi.)
 typedef float v16 __attribute__((vector_size(64)));
 
-// a0..a3 += wv * src[0..63] (four 16-lane accumulators: one kChunk of outputs).
-inline __attribute__((always_inline)) void fma_chunk(v16& a0, v16& a1, v16& a2, v16& a3, float wv, const float* src) {
-  v16 x0, x1, x2, x3;
-  __builtin_memcpy(&x0, src, sizeof x0);
-  __builtin_memcpy(&x1, src + 16, sizeof x1);
-  __builtin_memcpy(&x2, src + 32, sizeof x2);
-  __builtin_memcpy(&x3, src + 48, sizeof x3);
-  a0 += wv * x0;
-  a1 += wv * x1;
-  a2 += wv * x2;
-  a3 += wv * x3;
-}
-
 // acc[t] = bias + sum_ij w[i, j] * xp[t + i * wp + j] for t in [0, len), len a multiple of kChunk.
 LRP_SIMD_CLONES void taps_forward(const float* xp, std::size_t wp, const float* w, std::size_t kh, std::size_t kw, float bias,
                                   float* out, std::size_t len) {
@@ -46,7 +33,17 @@ LRP_SIMD_CLONES void taps_forward(const float* xp, std::size_t wp, const float* 
     v16 a0 = v16{} + bias, a1 = a0, a2 = a0, a3 = a0;
     for (std::size_t i = 0; i < kh; ++i)
       for (std::size_t j = 0; j < kw; ++j) {
-        fma_chunk(a0, a1, a2, a3, w[i * kw + j], xp + t0 + i * wp + j);
+        const float wv = w[i * kw + j];
+        const float* src = xp + t0 + i * wp + j;
+        v16 x0, x1, x2, x3;
+        __builtin_memcpy(&x0, src, sizeof x0);
+        __builtin_memcpy(&x1, src + 16, sizeof x1);
+        __builtin_memcpy(&x2, src + 32, sizeof x2);
+        __builtin_memcpy(&x3, src + 48, sizeof x3);
+        a0 += wv * x0;
+        a1 += wv * x1;
+        a2 += wv * x2;
+        a3 += wv * x3;
       }
     __builtin_memcpy(out + t0, &a0, sizeof a0);
     __builtin_memcpy(out + t0 + 16, &a1, sizeof a1);
@@ -66,7 +63,17 @@ LRP_SIMD_CLONES void taps_backward(const float* gw, std::size_t gstride, std::si
       const float* wo = w + o * kh * kw;
       for (std::size_t i = 0; i < kh; ++i)
         for (std::size_t j = 0; j < kw; ++j) {
-          fma_chunk(a0, a1, a2, a3, wo[i * kw + j], go - i * wp - j);
+          const float wv = wo[i * kw + j];
+          const float* src = go - i * wp - j;
+          v16 x0, x1, x2, x3;
+          __builtin_memcpy(&x0, src, sizeof x0);
+          __builtin_memcpy(&x1, src + 16, sizeof x1);
+          __builtin_memcpy(&x2, src + 32, sizeof x2);
+          __builtin_memcpy(&x3, src + 48, sizeof x3);
+          a0 += wv * x0;
+          a1 += wv * x1;
+          a2 += wv * x2;
+          a3 += wv * x3;
         }
     }
     __builtin_memcpy(dxp + u0, &a0, sizeof a0);
