@@ -1,6 +1,8 @@
 #include "lrp/explain/executor.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 
 #include "lrp/core/error.hpp"
 #include "lrp/layers/activation.hpp"
@@ -21,7 +23,25 @@ Tensor<T> repeat_rows(const Tensor<T>& x, std::size_t k) {
   return r;
 }
 
+double now_ms() {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+std::atomic<NodeTimes*>& profile_sink() {
+  static std::atomic<NodeTimes*> sink{nullptr};
+  return sink;
+}
+
+// Adds the time since `start` to slot i of a profile vector (grown on demand).
+void charge(std::vector<double>& v, std::size_t i, double start) {
+  if (v.size() <= i) v.resize(i + 1, 0.0);
+  v[i] += now_ms() - start;
+}
+
 }  // namespace
+
+void set_node_profile(NodeTimes* sink) { profile_sink().store(sink); }
+NodeTimes* node_profile() { return profile_sink().load(); }
 
 template <class T>
 Executor<T>::Executor(const Model<T>& model, ParamCache<T>* cache) : model_(model), cache_(cache ? cache : &own_cache_) {}
@@ -72,15 +92,19 @@ const Tensor<T>& Executor<T>::forward(const Tensor<T>& input) {
   shapes_[0] = input.shape();
   batch_ = input.rank() ? input.dim(0) : 0;
   const auto& nodes = model_.nodes();
+  NodeTimes* profile = node_profile();
+  if (profile) ++profile->calls;
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     const Node<T>& n = nodes[i];
     TensorRefs<T> in;
     for (std::size_t v : n.inputs) in.push_back(&values_[v]);
+    const double start = profile ? now_ms() : 0.0;
     try {
       n.layer->forward(in, values_[n.output]);
     } catch (const ShapeError& e) {
       throw ShapeError((model_.source.empty() ? std::string() : model_.source + ": ") + model_.node_label(i) + ": " + e.what());
     }
+    if (profile) charge(profile->forward_ms, i, start);
     shapes_[n.output] = values_[n.output].shape();
     if (mode_ != Mode::KeepAll)
       for (std::size_t v : n.inputs)
@@ -141,10 +165,12 @@ Tensor<T> Executor<T>::propagate(const Tensor<T>& seed, const std::vector<Rule>&
 
   std::vector<Tensor<T>> rel(model_.num_values());
   rel[model_.output_value()] = seed;
+  NodeTimes* profile = node_profile();
   for (std::size_t ii = nodes.size(); ii-- > 0;) {
     const Node<T>& n = nodes[ii];
     Tensor<T>& r_out = rel[n.output];
     if (r_out.empty()) continue;  // nothing reaches this node (not on a path to the output)
+    const double start = profile ? now_ms() : 0.0;
     if (layer_relevance) (*layer_relevance)[n.name.empty() ? std::to_string(ii) : n.name] = r_out;
     const RuleNeeds needs = rule_needs(rules[ii], *n.layer);
     TensorRefs<T> in;
@@ -196,6 +222,7 @@ Tensor<T> Executor<T>::propagate(const Tensor<T>& seed, const std::vector<Rule>&
       for (std::size_t v : n.inputs) drop(v);
       drop(n.output);
     }
+    if (profile) charge(profile->backward_ms, ii, start);
   }
   if (rel[0].empty()) {
     Shape s = shapes_[0];

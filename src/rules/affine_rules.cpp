@@ -387,22 +387,22 @@ std::vector<Tensor<T>> affine_relevance(const Rule& rule, const AffineLayer<T>& 
     case RuleKind::Gradient:
     case RuleKind::DeconvNet:
     case RuleKind::GuidedBackprop:
-      return {a.transposed(in.relevance, layer.weight())};
+      return ops::only(a.transposed(in.relevance, layer.weight()));
     case RuleKind::Epsilon:
     case RuleKind::Norm:
-      return {epsilon(a, eps)};
+      return ops::only(epsilon(a, eps));
     case RuleKind::AlphaBeta:
-      return {alpha_beta(a, static_cast<T>(rule.alpha), static_cast<T>(rule.beta), eps)};
+      return ops::only(alpha_beta(a, static_cast<T>(rule.alpha), static_cast<T>(rule.beta), eps));
     case RuleKind::ZPlus:
-      return {alpha_beta(a, T(1), T(0), eps)};
+      return ops::only(alpha_beta(a, T(1), T(0), eps));
     case RuleKind::Gamma:
-      return {gamma_rule(a, rule.gamma, eps)};
+      return ops::only(gamma_rule(a, rule.gamma, eps));
     case RuleKind::ZBox:
-      return {zbox(a, rule, eps)};
+      return ops::only(zbox(a, rule, eps));
     case RuleKind::Flat:
-      return {weight_only(a, false, false, eps)};
+      return ops::only(weight_only(a, false, false, eps));
     case RuleKind::WSquare:
-      return {weight_only(a, true, rule.style == StabilizerStyle::Zennit, eps)};
+      return ops::only(weight_only(a, true, rule.style == StabilizerStyle::Zennit, eps));
     case RuleKind::Pass:
       break;
   }

@@ -75,7 +75,7 @@ std::vector<Tensor<T>> activation_relevance(const Rule& rule, const Activation<T
     ops::for_range(out.size(), [&](std::size_t b, std::size_t e) {
       for (std::size_t i = b; i < e; ++i) p[i] = p[i] > T(0) ? p[i] : T(0);
     });
-    return {std::move(out)};
+    return ops::only(std::move(out));
   }
   if (rule.kind == RuleKind::GuidedBackprop && act.is_relu()) {
     std::vector<Tensor<T>> din = gradient(in);
@@ -83,7 +83,7 @@ std::vector<Tensor<T>> activation_relevance(const Rule& rule, const Activation<T
       if (!(r[i] > T(0))) din[0][i] = T(0);
     return din;
   }
-  if (is_lrp(rule.kind)) return {pass_through(in)};
+  if (is_lrp(rule.kind)) return ops::only(pass_through(in));
   return gradient(in);
 }
 
@@ -97,9 +97,9 @@ std::vector<Tensor<T>> batch_norm_relevance(const Rule& rule, const BatchNorm<T>
     const T eps = static_cast<T>(rule.epsilon);
     for (std::size_t i = 0; i < x.size(); ++i)
       out[i] = bn.scale()[(i / plane) % c] * x[i] * in.relevance[i] / stabilize(in.output[i], eps);
-    return {std::move(out)};
+    return ops::only(std::move(out));
   }
-  if (is_lrp(rule.kind)) return {pass_through(in)};
+  if (is_lrp(rule.kind)) return ops::only(pass_through(in));
   return gradient(in);
 }
 
@@ -137,11 +137,11 @@ std::vector<Tensor<T>> reshape_relevance(const RuleInput<T>& in) {
   const Shape xs = in.relevance_shape(0);
   if (in.layer.kind() == LayerKind::Flatten && static_cast<const Flatten<T>&>(in.layer).channels_last() && xs.size() == 4) {
     Tensor<T> r = in.relevance.reshaped({xs[0], xs[2], xs[3], xs[1]});
-    return {nhwc_to_nchw(r)};
+    return ops::only(nhwc_to_nchw(r));
   }
   Tensor<T> r = pass_through(in);
   r.reshape(xs);
-  return {std::move(r)};
+  return ops::only(std::move(r));
 }
 
 }  // namespace
@@ -192,7 +192,7 @@ std::vector<Tensor<T>> apply_rule(const Rule& rule, const RuleInput<T>& in) {
     case LayerKind::Activation:
       return activation_relevance(rule, static_cast<const Activation<T>&>(layer), in);
     case LayerKind::SoftMax:
-      if (is_lrp(rule.kind)) return {pass_through(in)};
+      if (is_lrp(rule.kind)) return ops::only(pass_through(in));
       return gradient(in);
     case LayerKind::BatchNorm:
       return batch_norm_relevance(rule, static_cast<const BatchNorm<T>&>(layer), in);

@@ -6,6 +6,8 @@
 // to sample r / k) together with [N, per] forward data.
 #include <algorithm>
 #include <cstddef>
+#include <utility>
+#include <vector>
 
 #include "kernels/elementwise.hpp"
 #include "lrp/core/tensor.hpp"
@@ -14,6 +16,15 @@ namespace lrp::ops {
 
 constexpr std::size_t kChunk = 16384;          // elements per task
 constexpr std::size_t kParallelMin = 1 << 15;  // below this, one thread
+
+// A one-element vector holding t without copying it (a braced list would copy: the elements
+// of an initializer_list are const).
+template <class T>
+std::vector<Tensor<T>> only(Tensor<T>&& t) {
+  std::vector<Tensor<T>> v;
+  v.push_back(std::move(t));
+  return v;
+}
 
 // f(row, begin, end) over [rows, per], in chunks of at most kChunk elements of one row.
 template <class F>

@@ -22,6 +22,7 @@
 #include "lrp/core/error.hpp"
 #include "lrp/core/kernels.hpp"
 #include "lrp/core/parse.hpp"
+#include "lrp/explain/executor.hpp"
 #include "lrp/explain/explain.hpp"
 #include "lrp/layers/conv2d.hpp"
 #include "lrp/layers/linear.hpp"
@@ -31,9 +32,9 @@ namespace lrp::cli {
 namespace {
 
 struct BenchOptions {
-  std::string model, composite, rule, input_shape, target = "predicted", conv_algo;
+  std::string model, composite, rule, input_shape, target = "predicted", conv_algo, phases = "forward,gradient,lrp";
   std::size_t batch = 1, runs = 5, warmup = 1, threads = 0;
-  bool json = false;
+  bool json = false, profile = false;
 };
 
 double peak_rss_mb() {
@@ -63,6 +64,9 @@ double cpu_ms() {
   return (static_cast<double>(r.ru_utime.tv_sec + r.ru_stime.tv_sec) * 1e3) +
          static_cast<double>(r.ru_utime.tv_usec + r.ru_stime.tv_usec) / 1e3;
 }
+
+// a / b, or 0 when b is (a phase that was not timed).
+double ratio(double a, double b) { return b > 0 ? a / b : 0.0; }
 
 double median_of(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -136,6 +140,31 @@ Shape resolve_input_shape(const Model<float>& m, const std::string& text) {
   throw ConfigError("the model file does not store its input size " + shape_str(s) + ": give --input-shape C,H,W");
 }
 
+// Per-node wall time of the LRP call (forward and relevance step), mean of `runs` extra calls.
+void print_profile(const Model<float>& model, Explainer<float>& explainer, const Tensor<float>& x, const ExplainRequest& req,
+                   std::size_t runs) {
+  NodeTimes times;
+  set_node_profile(&times);
+  for (std::size_t i = 0; i < runs; ++i) explainer.explain(x, req);
+  set_node_profile(nullptr);
+  const auto& nodes = model.nodes();
+  double total_f = 0, total_b = 0;
+  const auto at = [&](const std::vector<double>& v, std::size_t i) { return i < v.size() ? v[i] / static_cast<double>(runs) : 0.0; };
+  std::cout << "profile of the lrp call (ms per call, mean of " << runs << "):\n"
+            << "  node                                      forward  relevance\n";
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    const double f = at(times.forward_ms, i), b = at(times.backward_ms, i);
+    total_f += f;
+    total_b += b;
+    std::string label = model.node_label(i);
+    if (label.size() > 40) label = label.substr(0, 37) + "...";
+    std::cout << "  " << std::left << std::setw(40) << label << std::right << std::fixed << std::setprecision(3) << std::setw(10) << f
+              << std::setw(11) << b << "\n";
+  }
+  std::cout << "  " << std::left << std::setw(40) << "total" << std::right << std::setw(10) << total_f << std::setw(11) << total_b
+            << "\n";
+}
+
 void run_bench(const BenchOptions& o) {
   if (o.threads > 0) omp_set_num_threads(static_cast<int>(o.threads));
   if (!o.conv_algo.empty()) set_conv_algorithm(parse_conv_algorithm(o.conv_algo));
@@ -143,6 +172,13 @@ void run_bench(const BenchOptions& o) {
   if (o.batch == 0) throw ConfigError("--batch must be at least 1");
   if (o.runs == 0) throw ConfigError("--runs must be at least 1");
   const Target target = parse_target(o.target);
+  bool want_forward = false, want_gradient = false, want_lrp = false;
+  for (const std::string& p : split(o.phases, ',')) {
+    if (p == "forward") want_forward = true;
+    else if (p == "gradient") want_gradient = true;
+    else if (p == "lrp") want_lrp = true;
+    else throw ConfigError("--phases: unknown phase '" + p + "' (expected forward, gradient, lrp)");
+  }
 
   // Loading (excluded from the timings; its transient peak is reported separately).
   Model<float> model;
@@ -185,13 +221,16 @@ void run_bench(const BenchOptions& o) {
     explainer.clear_cache();
     clear_kernel_caches();
   };
-  cold();
-  const Timing tf = time_it(o.warmup, o.runs, [&] { explainer.predict(x); });
-  cold();
-  const Timing tg = time_it(o.warmup, o.runs, [&] { explainer.explain(x, grad_req); });
-  cold();
-  const Timing tl = time_it(o.warmup, o.runs, [&] { explainer.explain(x, lrp_req); });
+  const auto phase = [&](bool wanted, auto&& call) {
+    if (!wanted) return Timing{};
+    cold();
+    return time_it(o.warmup, o.runs, call);
+  };
+  const Timing tf = phase(want_forward, [&] { explainer.predict(x); });
+  const Timing tg = phase(want_gradient, [&] { explainer.explain(x, grad_req); });
+  const Timing tl = phase(want_lrp, [&] { explainer.explain(x, lrp_req); });
   const double peak = peak_rss_mb();
+  if (o.profile) print_profile(model, explainer, x, lrp_req, o.runs);
 
   const double flops = forward_flops(model, per, o.batch), cflops = conv_flops(model, per, o.batch);
   const int threads = omp_get_max_threads();
@@ -218,10 +257,10 @@ void run_bench(const BenchOptions& o) {
   j["forward_cpu_ms"] = tf.cpu;
   j["gradient_cpu_ms"] = tg.cpu;
   j["lrp_cpu_ms"] = tl.cpu;
-  j["lrp_over_forward"] = tl.median / tf.median;
-  j["lrp_over_gradient"] = tl.median / tg.median;
+  j["lrp_over_forward"] = ratio(tl.median, tf.median);
+  j["lrp_over_gradient"] = ratio(tl.median, tg.median);
   j["forward_gflop"] = flops / 1e9;
-  j["forward_gflops"] = flops / 1e6 / tf.median;
+  j["forward_gflops"] = ratio(flops / 1e6, tf.median);
   j["conv_gflop"] = cflops / 1e9;
   j["peak_rss_mb"] = peak;
   j["peak_rss_scope"] = reset ? "after_load" : "process";
@@ -236,11 +275,11 @@ void run_bench(const BenchOptions& o) {
             << o.warmup << " warm-up\n";
   std::cout << std::fixed << std::setprecision(3);
   std::cout << "  forward   " << std::setw(10) << tf.median << " ms  (min " << tf.min << ", max " << tf.max << "; cpu " << tf.cpu << "; "
-            << std::setprecision(1) << flops / 1e6 / tf.median << " GFLOP/s)\n"
+            << std::setprecision(1) << ratio(flops / 1e6, tf.median) << " GFLOP/s)\n"
             << std::setprecision(3);
   std::cout << "  gradient  " << std::setw(10) << tg.median << " ms  (min " << tg.min << ", max " << tg.max << "; cpu " << tg.cpu << ")\n";
   std::cout << "  lrp       " << std::setw(10) << tl.median << " ms  (min " << tl.min << ", max " << tl.max << "; cpu " << tl.cpu << ")  "
-            << std::setprecision(2) << tl.median / tf.median << "x forward, " << tl.median / tg.median << "x gradient\n";
+            << std::setprecision(2) << ratio(tl.median, tf.median) << "x forward, " << ratio(tl.median, tg.median) << "x gradient\n";
   std::cout << std::setprecision(1) << "  peak RSS  " << std::setw(10) << peak << " MiB"
             << (reset ? " (after loading; loading peaked at " : " (whole process; loading peaked at ") << load_peak
             << " MiB)\n";
@@ -271,6 +310,8 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--input-shape", o->input_shape, "Per-sample input shape C,H,W (or D) when the model file lacks it");
   cmd->add_option("--conv-algo", o->conv_algo, "direct | winograd | auto | reference")
       ->check(CLI::IsMember({"direct", "winograd", "auto", "reference"}));
+  cmd->add_option("--phases", o->phases, "Phases to time, comma-separated: forward,gradient,lrp (all; skipped ones report 0)");
+  cmd->add_flag("--profile", o->profile, "After timing, print the time of every node in the LRP call (forward and relevance)");
   cmd->add_flag("--json", o->json, "Print a JSON summary as the last line");
   cmd->callback([o] { run_bench(*o); });
 }

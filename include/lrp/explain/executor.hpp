@@ -17,6 +17,15 @@
 
 namespace lrp {
 
+// Wall time spent in each node (indexed like Model::nodes()), summed over the calls made while
+// the sink is installed (set_node_profile). For `lrp bench --profile`; off (nullptr) by default.
+struct NodeTimes {
+  std::vector<double> forward_ms, backward_ms;
+  std::size_t calls = 0;
+};
+void set_node_profile(NodeTimes* sink);
+NodeTimes* node_profile();
+
 template <class T>
 class Executor {
  public:

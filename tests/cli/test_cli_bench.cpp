@@ -1,0 +1,64 @@
+// `lrp bench`: the JSON contract of its last stdout line, the phase selection, the per-node
+// profile and its bad-input errors. Nothing here checks a time (benchmarks are not tests).
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "support/run_cli.hpp"
+
+namespace lrp {
+namespace {
+
+std::string lenet() { return test::shared_path("data/lrp_toolbox/models/MNIST/LeNet-5.txt"); }
+
+std::string last_line(const std::string& text) {
+  std::istringstream in(text);
+  std::string line, last;
+  while (std::getline(in, line))
+    if (!line.empty()) last = line;
+  return last;
+}
+
+TEST(CliBench, LastLineIsTheJsonSummary) {
+  const test::CliResult r = test::run_cli("bench " + lenet() + " --rule epsilon:0.01 --batch 3 --runs 2 --warmup 0 --threads 1 --json");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const nlohmann::json j = nlohmann::json::parse(last_line(r.output));
+  EXPECT_EQ(j.at("batch").get<int>(), 3);
+  for (const char* key : {"forward_ms", "gradient_ms", "lrp_ms", "peak_rss_mb"}) {
+    ASSERT_TRUE(j.contains(key)) << key;
+    EXPECT_GT(j.at(key).get<double>(), 0.0) << key;
+  }
+  EXPECT_EQ(j.at("input_shape"), nlohmann::json::array({1, 32, 32}));
+}
+
+TEST(CliBench, AllTargetsAndSelectedPhasesWithAProfileOfEveryNode) {
+  const test::CliResult r =
+      test::run_cli("bench " + lenet() + " --composite epsilon_plus_flat --target all --phases lrp --profile --runs 1 --warmup 0 --threads 1 --json");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const nlohmann::json j = nlohmann::json::parse(last_line(r.output));
+  EXPECT_GT(j.at("lrp_ms").get<double>(), 0.0);
+  EXPECT_EQ(j.at("forward_ms").get<double>(), 0.0);  // not timed
+  EXPECT_EQ(j.at("gradient_ms").get<double>(), 0.0);
+  // One profile row per node of LeNet-5 (the trailing SoftMax is dropped for explaining).
+  for (const char* row : {"layer 0 (Convolution", "layer 1 (Rect", "layer 2 (SumPool", "layer 9 (Convolution", "total"})
+    EXPECT_NE(r.output.find(row), std::string::npos) << row << "\n" << r.output;
+}
+
+TEST(CliBench, BadInputsExitWithTwoAndSayWhat) {
+  const test::CliResult phase = test::run_cli("bench " + lenet() + " --phases forward,backward");
+  EXPECT_EQ(phase.code, 2);
+  EXPECT_NE(phase.output.find("backward"), std::string::npos) << phase.output;
+  const test::CliResult rule = test::run_cli("bench " + lenet() + " --rule nonsense");
+  EXPECT_EQ(rule.code, 2);
+  EXPECT_NE(rule.output.find("nonsense"), std::string::npos) << rule.output;
+  const test::CliResult missing = test::run_cli("bench /nonexistent/model.txt");
+  EXPECT_EQ(missing.code, 2);
+  EXPECT_NE(missing.output.find("/nonexistent/model.txt"), std::string::npos) << missing.output;
+  const test::CliResult batch = test::run_cli("bench " + lenet() + " --batch 0");
+  EXPECT_EQ(batch.code, 2);
+  EXPECT_NE(batch.output.find("--batch"), std::string::npos) << batch.output;
+}
+
+}  // namespace
+}  // namespace lrp
