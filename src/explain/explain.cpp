@@ -3,8 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <type_traits>
 
 #include "lrp/core/error.hpp"
+#include "lrp/core/kernels.hpp"
+#include "lrp/layers/conv2d.hpp"
 #include "lrp/core/parse.hpp"
 #include "lrp/explain/executor.hpp"
 
@@ -169,14 +172,29 @@ Tensor<T> occlusion(Executor<T>& ex, const Tensor<T>& x, const Tensor<T>& seeds,
   return result;
 }
 
+// The float path keeps rule-mapped weight copies in oneDNN layouts: size their budget to the model.
+template <class T>
+void fit_kernel_caches(const Model<T>& model) {
+  if constexpr (std::is_same_v<T, float>) {
+    std::size_t bytes = 0;
+    for (const Node<T>& n : model.nodes())
+      if (n.layer->kind() == LayerKind::Conv2d) bytes += static_cast<const Conv2d<T>&>(*n.layer).weight().size() * sizeof(T);
+    fit_weight_cache_to_model(bytes);
+  }
+}
+
 }  // namespace
 
 template <class T>
-Explainer<T>::Explainer(const Model<T>& model) : model_(&model), cache_(std::make_unique<ParamCache<T>>()) {}
+Explainer<T>::Explainer(const Model<T>& model) : model_(&model), cache_(std::make_unique<ParamCache<T>>()) {
+  fit_kernel_caches(*model_);
+}
 
 template <class T>
 Explainer<T>::Explainer(Model<T>&& model)
-    : owned_(std::make_unique<Model<T>>(std::move(model))), model_(owned_.get()), cache_(std::make_unique<ParamCache<T>>()) {}
+    : owned_(std::make_unique<Model<T>>(std::move(model))), model_(owned_.get()), cache_(std::make_unique<ParamCache<T>>()) {
+  fit_kernel_caches(*model_);
+}
 
 template <class T>
 Explainer<T>::~Explainer() = default;

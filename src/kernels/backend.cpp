@@ -36,6 +36,9 @@ KernelCacheStats kernel_cache_stats() {
 
 void clear_kernel_caches() { kernels::dnnl_conv_clear_cache(); }
 void set_weight_cache_limit(std::size_t bytes) { kernels::set_dnnl_weight_cache_limit(bytes); }
+void fit_weight_cache_to_model(std::size_t conv_weight_bytes) {
+  kernels::fit_dnnl_weight_budget(static_cast<std::size_t>(kWeightCacheFactor * static_cast<double>(conv_weight_bytes)));
+}
 
 void tune_allocator_for_reuse() {
   if (std::getenv("LRP_DEFAULT_MALLOC")) return;  // for comparisons

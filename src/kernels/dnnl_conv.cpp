@@ -85,6 +85,7 @@ class Buffer {
 
 struct Scratch {
   Buffer src, dst, pad;
+  Buffer weights, mapped;  // weight copies that the cache budget has no room for
 };
 Scratch& thread_scratch() {
   thread_local Scratch s;
@@ -130,16 +131,24 @@ struct WeightCopy {
 
 constexpr std::size_t kMaxPlans = 512;
 
-// Budget for cached weight copies; LRP_WEIGHT_CACHE_MB sets it. New copies that do not fit are
-// used once and dropped; lowering the budget drops the least recently used copies.
-std::atomic<std::size_t>& weight_budget() {
-  static std::atomic<std::size_t> b{[] {
-    const char* e = std::getenv("LRP_WEIGHT_CACHE_MB");
-    if (!e) return std::size_t(4) << 30;
-    return static_cast<std::size_t>(std::strtoull(e, nullptr, 10)) << 20;
-  }()};
+// Budget for cached weight copies: LRP_WEIGHT_CACHE_MB or set_dnnl_weight_cache_limit() fix it;
+// otherwise it starts at kDefaultBudget and fit_dnnl_weight_budget() raises it to suit the
+// models in use. New copies that do not fit are built per call; lowering the budget drops the
+// least recently used copies.
+constexpr std::size_t kDefaultBudget = std::size_t(64) << 20;
+struct Budget {
+  std::atomic<std::size_t> bytes;
+  std::atomic<bool> fixed;
+};
+Budget& budget_state() {
+  static Budget b{[] {
+                    const char* e = std::getenv("LRP_WEIGHT_CACHE_MB");
+                    return e ? static_cast<std::size_t>(std::strtoull(e, nullptr, 10)) << 20 : kDefaultBudget;
+                  }(),
+                  std::getenv("LRP_WEIGHT_CACHE_MB") != nullptr};
   return b;
 }
+std::atomic<std::size_t>& weight_budget() { return budget_state().bytes; }
 
 struct Cache {
   std::mutex mu;
@@ -278,14 +287,82 @@ void evict_weights_locked(Cache& c) {
   }
 }
 
+bool is_winograd(const dnnl::memory::desc& md) { return md.data.format_kind == dnnl_format_kind_wino; }
+
+// Every weight map sends 0 to 0, so on blocked layouts (a permutation of the weights plus zero
+// padding) the map commutes with the reorder and can run in place on the reordered copy.
+// Winograd layouts transform the weights linearly, which does not commute with the map: there
+// the map runs on a plain copy before the reorder.
+template <class F>
+void map_each(float* p, std::size_t n, F f) {
+  const long long len = static_cast<long long>(n);
+#pragma omp parallel for simd schedule(static) if (len >= 262144)
+  for (long long i = 0; i < len; ++i) p[i] = f(p[i]);
+}
+
+// One vectorised loop per map (a switch per element would keep the loop scalar).
+void map_in_place(float* p, std::size_t n, WeightMap map, float param) {
+  switch (map) {
+    case WeightMap::Identity: return;
+    case WeightMap::Positive: return map_each(p, n, [](float v) { return v > 0.f ? v : 0.f; });
+    case WeightMap::Negative: return map_each(p, n, [](float v) { return v < 0.f ? v : 0.f; });
+    case WeightMap::Square: return map_each(p, n, [](float v) { return v * v; });
+    case WeightMap::GammaPositive: return map_each(p, n, [param](float v) { return v + param * (v > 0.f ? v : 0.f); });
+    case WeightMap::GammaNegative: return map_each(p, n, [param](float v) { return v + param * (v < 0.f ? v : 0.f); });
+  }
+}
+
+// Writes map(w) in the plan's weight layout into `dst`.
+void build_weights(const Plan& plan, const float* w, std::size_t numel, WeightMap map, float param, dnnl::memory& dst,
+                   dnnl::stream& strm) {
+  dnnl::engine& eng = cpu_engine();
+  const bool map_first = map != WeightMap::Identity && is_winograd(plan.w);
+  const float* src = w;
+  if (map_first) {
+    float* plain = static_cast<float*>(thread_scratch().mapped.get(numel * sizeof(float)));
+    std::memcpy(plain, w, numel * sizeof(float));
+    map_in_place(plain, numel, map, param);
+    src = plain;
+  }
+  if (plan.w == plan.user_w) {
+    std::memcpy(dst.get_data_handle(), src, numel * sizeof(float));
+  } else {
+    dnnl::memory user(plan.user_w, eng, const_cast<float*>(src));
+    dnnl::reorder(user, dst).execute(strm, user, dst);
+    strm.wait();
+  }
+  if (map != WeightMap::Identity && !map_first)
+    map_in_place(static_cast<float*>(dst.get_data_handle()), plan.w.get_size() / sizeof(float), map, param);
+}
+
+// Makes room for `bytes` more: Winograd copies (costly to rebuild: a transform, 5-20x the time
+// of a blocked reorder) may evict blocked ones, least recently used first; blocked copies evict
+// nothing. True when the copy fits afterwards.
+bool make_room_locked(Cache& c, std::size_t bytes, bool costly) {
+  const std::size_t budget = weight_budget().load();
+  if (bytes > budget) return false;
+  while (c.weight_bytes + bytes > budget && costly) {
+    auto victim = c.weights.end();
+    for (auto it = c.weights.begin(); it != c.weights.end(); ++it)
+      if (!is_winograd(it->md) && (victim == c.weights.end() || it->last_use < victim->last_use)) victim = it;
+    if (victim == c.weights.end()) break;
+    c.weight_bytes -= victim->md.get_size();
+    c.weights.erase(victim);
+  }
+  return c.weight_bytes + bytes <= budget;
+}
+
 // map(w) in the plan's layout: the user memory itself when the layouts agree and there is no
-// map, else a cached reordered (and mapped) copy.
+// map, else a cached reordered (and mapped) copy, or, when the budget has no room for it, a
+// copy built for this call in the thread's scratch buffer (valid until the thread's next call).
 dnnl::memory weights_for(const Plan& plan, const float* w, std::size_t numel, WeightMap map, float param, dnnl::stream& strm) {
   dnnl::engine& eng = cpu_engine();
   if (map == WeightMap::Identity) param = 0.0f;
   if (plan.w == plan.user_w && map == WeightMap::Identity) return dnnl::memory(plan.w, eng, const_cast<float*>(w));
   Cache& c = cache();
   const std::uint64_t fp = fingerprint(w, numel);
+  const std::size_t bytes = plan.w.get_size();
+  bool keep = false;
   {
     std::lock_guard<std::mutex> lock(c.mu);
     for (auto it = c.weights.begin(); it != c.weights.end(); ++it) {
@@ -298,6 +375,15 @@ dnnl::memory weights_for(const Plan& plan, const float* w, std::size_t numel, We
       c.weights.erase(it);
       break;
     }
+    ++c.reorders;
+    keep = make_room_locked(c, bytes, is_winograd(plan.w));
+  }
+  if (!keep) {
+    // Over the budget: the copies already cached keep hitting (evicting them instead would make
+    // a cyclic access pattern miss every time) and this one lives in scratch for this call.
+    dnnl::memory tmp(plan.w, eng, thread_scratch().weights.get(bytes));
+    build_weights(plan, w, numel, map, param, tmp, strm);
+    return tmp;
   }
   WeightCopy copy;
   copy.ptr = w;
@@ -307,31 +393,10 @@ dnnl::memory weights_for(const Plan& plan, const float* w, std::size_t numel, We
   copy.numel = numel;
   copy.fingerprint = fp;
   copy.mem = dnnl::memory(plan.w, eng);
-  // The map is applied to a plain copy before the reorder: reorders into Winograd layouts
-  // transform the weights, which does not commute with the map.
-  std::vector<float> mapped;
-  const float* src = w;
-  if (map != WeightMap::Identity) {
-    mapped.resize(numel);
-    const long long n = static_cast<long long>(numel);
-#pragma omp parallel for schedule(static) if (n >= 65536)
-    for (long long i = 0; i < n; ++i) mapped[static_cast<std::size_t>(i)] = map_weight(map, param, w[i]);
-    src = mapped.data();
-  }
-  if (plan.w == plan.user_w) {
-    std::memcpy(copy.mem.get_data_handle(), src, numel * sizeof(float));
-  } else {
-    dnnl::memory user(plan.user_w, eng, const_cast<float*>(src));
-    dnnl::reorder(user, copy.mem).execute(strm, user, copy.mem);
-    strm.wait();
-  }
+  build_weights(plan, w, numel, map, param, copy.mem, strm);
   std::lock_guard<std::mutex> lock(c.mu);
-  ++c.reorders;
-  // Over the budget the copy is used for this call only: the copies already cached keep
-  // hitting (evicting them instead would make a cyclic access pattern miss every time).
-  if (c.weight_bytes + copy.md.get_size() > weight_budget().load()) return copy.mem;
   copy.last_use = ++c.clock;
-  c.weight_bytes += copy.md.get_size();
+  c.weight_bytes += bytes;
   c.weights.push_back(copy);
   return copy.mem;
 }
@@ -410,7 +475,16 @@ bool dnnl_conv_backward_data(const ConvShape& s, const float* g, const float* w,
   return run(kBackwardData, s, g, w, map, param, nullptr, dx);
 }
 
+void fit_dnnl_weight_budget(std::size_t bytes) {
+  Budget& b = budget_state();
+  if (b.fixed.load()) return;
+  std::size_t cur = b.bytes.load();
+  while (bytes > cur && !b.bytes.compare_exchange_weak(cur, bytes)) {
+  }
+}
+
 void set_dnnl_weight_cache_limit(std::size_t bytes) {
+  budget_state().fixed.store(true);
   weight_budget().store(bytes);
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.mu);
@@ -444,6 +518,8 @@ void dnnl_conv_clear_cache() noexcept {
   s.src.release();
   s.dst.release();
   s.pad.release();
+  s.weights.release();
+  s.mapped.release();
 }
 
 DnnlConvStats dnnl_conv_stats() {
@@ -474,6 +550,7 @@ ConvAlgo dnnl_conv_algorithm() { return ConvAlgo::Reference; }
 bool dnnl_conv_forward(const ConvShape&, const float*, const float*, const float*, float*, WeightMap, float) { return false; }
 bool dnnl_conv_backward_data(const ConvShape&, const float*, const float*, float*, WeightMap, float) { return false; }
 void set_dnnl_weight_cache_limit(std::size_t) {}
+void fit_dnnl_weight_budget(std::size_t) {}
 std::size_t dnnl_weight_cache_limit() { return 0; }
 void dnnl_conv_forget_weights(const float*) noexcept {}
 void dnnl_conv_clear_cache() noexcept {}

@@ -39,10 +39,13 @@ bool dnnl_conv_forward(const ConvShape& s, const float* x, const float* w, const
 bool dnnl_conv_backward_data(const ConvShape& s, const float* g, const float* w, float* dx,
                              WeightMap map = WeightMap::Identity, float param = 0.0f);
 
-// Budget in bytes for the cached weight copies (default 4 GiB, or LRP_WEIGHT_CACHE_MB). A copy
-// that does not fit is built for its call only; lowering the budget drops the least recently
-// used copies.
+// Budget in bytes for the cached weight copies. A copy that does not fit is built for its call
+// only (in a scratch buffer), Winograd copies (costly to build) may evict blocked ones, and
+// lowering the budget drops the least recently used copies. set_dnnl_weight_cache_limit (or
+// LRP_WEIGHT_CACHE_MB at start-up) fixes the budget; otherwise it starts at 64 MiB and
+// fit_dnnl_weight_budget(bytes) raises it to at least `bytes`.
 void set_dnnl_weight_cache_limit(std::size_t bytes);
+void fit_dnnl_weight_budget(std::size_t bytes);
 std::size_t dnnl_weight_cache_limit();
 
 // Drops every cached reordered copy of the weights at `w` (all maps of them).

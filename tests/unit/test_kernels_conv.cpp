@@ -219,6 +219,36 @@ TEST(FastConvCache, WeightsChangedInPlaceAreNoticed) {
   for (std::size_t i = 0; i < ny; ++i) EXPECT_FLOAT_EQ(y3[i], y2[i]);
 }
 
+// With no room in the budget every weight copy is built per call in scratch memory: the
+// results are bit-identical to those of cached copies, and nothing stays cached.
+TEST(FastConvCache, CopiesBuiltPerCallEqualCachedOnes) {
+  const std::vector<Case> bcases = {
+      {1, 16, 56, 56, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},  // Winograd under auto
+      {2, 24, 17, 15, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},  // blocked direct
+      {2, 32, 7, 7, 64, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1},    // 1x1, plain layout
+  };
+  const std::size_t old_limit = dnnl_weight_cache_limit();
+  for (const Case& k : bcases) {
+    const ConvShape s = shape_of(k);
+    const std::size_t nx = s.n * s.c * s.h * s.w, ny = s.n * s.oc * s.oh * s.ow, nw = s.oc * s.c * s.win.kh * s.win.kw;
+    const auto x = to_float(random_vector(nx, 31, 0.0, 1.0)), w = to_float(random_vector(nw, 32)), g = to_float(random_vector(ny, 33));
+    for (const WeightMap map : {WeightMap::Identity, WeightMap::Positive, WeightMap::GammaPositive}) {
+      std::vector<float> y_cached(ny), dx_cached(nx), y_call(ny), dx_call(nx);
+      set_dnnl_weight_cache_limit(old_limit);
+      ASSERT_TRUE(dnnl_conv_forward(s, x.data(), w.data(), nullptr, y_cached.data(), map, 0.25f));
+      ASSERT_TRUE(dnnl_conv_backward_data(s, g.data(), w.data(), dx_cached.data(), map, 0.25f));
+      set_dnnl_weight_cache_limit(0);
+      EXPECT_EQ(dnnl_conv_stats().weight_bytes, 0u);
+      ASSERT_TRUE(dnnl_conv_forward(s, x.data(), w.data(), nullptr, y_call.data(), map, 0.25f));
+      ASSERT_TRUE(dnnl_conv_backward_data(s, g.data(), w.data(), dx_call.data(), map, 0.25f));
+      EXPECT_EQ(dnnl_conv_stats().weight_bytes, 0u);
+      EXPECT_EQ(y_call, y_cached) << name_of(k) << " map " << static_cast<int>(map);
+      EXPECT_EQ(dx_call, dx_cached) << name_of(k) << " map " << static_cast<int>(map);
+    }
+  }
+  set_dnnl_weight_cache_limit(old_limit);
+}
+
 TEST(FastConvCache, ReferenceSettingDisablesOneDnn) {
   const ConvShape s = shape_of({1, 3, 8, 8, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1});
   std::vector<float> x(s.c * 64, 1.f), w(4 * 3 * 9, 1.f), y(4 * 64);

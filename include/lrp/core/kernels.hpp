@@ -29,10 +29,15 @@ struct KernelCacheStats {
 };
 KernelCacheStats kernel_cache_stats();
 void clear_kernel_caches();
-// Budget for the cached (reordered, mapped) weight copies, default 4 GiB or the environment
-// variable LRP_WEIGHT_CACHE_MB. A budget below what one call needs trades memory for time:
-// copies are rebuilt on every use (docs/PERFORMANCE.md).
+// Budget for the cached (reordered, mapped) weight copies. A budget below what one call needs
+// trades memory for time: the copies that do not fit are rebuilt on every use
+// (docs/PERFORMANCE.md). Default: kWeightCacheFactor x the float32 convolution weights of the
+// largest model an Explainer<float> was made for (at least 64 MiB); the environment variable
+// LRP_WEIGHT_CACHE_MB or set_weight_cache_limit fix it instead.
+constexpr double kWeightCacheFactor = 2.5;
 void set_weight_cache_limit(std::size_t bytes);
+// Raises the default budget to kWeightCacheFactor x `conv_weight_bytes` (no effect on a fixed one).
+void fit_weight_cache_to_model(std::size_t conv_weight_bytes);
 
 // Keeps freed memory in the process (glibc: no mmap for large blocks, no trimming), so that
 // the large activation tensors of repeated calls reuse pages instead of faulting in fresh ones
