@@ -219,10 +219,20 @@ Tensor<T> alpha_beta(const Affine<T>& a, T alpha, T beta, T eps) {
   Tensor<T> xp, xn;
   split_signs(x, xp, xn);
   Tensor<T> out;
+  // p + q = W x + b = y (b = b+ + b-): the second part's z comes from the first without two
+  // more convolutions, as in the non-negative case above.
+  Tensor<T> first_z;
   const auto part = [&](const typename A::Mapped& w_on_pos, const typename A::Mapped& w_on_neg, const Tensor<T>& b, T coef,
                         bool last) {
-    Tensor<T> z = a.forward(xp, w_on_pos, &b);
-    ops::add_into(z, a.forward(xn, w_on_neg, nullptr));
+    Tensor<T> z;
+    if (first_z.empty()) {
+      z = a.forward(xp, w_on_pos, &b);
+      ops::add_into(z, a.forward(xn, w_on_neg, nullptr));
+      if (!last) first_z = z;
+    } else {
+      z = a.y();
+      ops::add_into(z, first_z, T(-1));
+    }
     const Tensor<T> g = a.ratio(z, eps, coef, last);
     Tensor<T> r = a.transposed(g, w_on_pos);
     combine2(r, xp, a.transposed(g, w_on_neg), xn, a.k);
