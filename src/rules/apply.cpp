@@ -113,21 +113,27 @@ std::vector<Tensor<T>> add_relevance(const Rule& rule, const RuleInput<T>& in) {
   }
   const T eps = static_cast<T>(rule.kind == RuleKind::Epsilon || rule.kind == RuleKind::Norm ? rule.epsilon : 1e-6);
   const Tensor<T>& y = in.output;
-  const std::size_t per = y.sample_size(), rows = in.relevance.dim(0), k = in.repeat;
+  const std::size_t per = y.sample_size(), rows = in.relevance.dim(0), k = in.repeat, m = in.inputs.size();
   const T* rp = in.relevance.data();
   const T* yp = y.data();
-  Tensor<T> g(in.relevance.shape());
-  T* gp = g.data();
-  ops::for_chunks(rows, per, [&](std::size_t r, std::size_t b, std::size_t e) {
-    const T* yr = yp + (r / k) * per;
-    for (std::size_t i = b; i < e; ++i) gp[r * per + i] = rp[r * per + i] / stabilize(yr[i], eps);
-  });
-  std::vector<Tensor<T>> out;
-  for (std::size_t j = 0; j < in.inputs.size(); ++j) {
-    Tensor<T> r = j + 1 == in.inputs.size() ? std::move(g) : g;
-    ops::mul_bcast(r, *in.inputs[j], k);
-    out.push_back(std::move(r));
+  // One pass: every input's share R * x_j / stab(y) is written at once (the last share may take
+  // over the relevance tensor itself).
+  std::vector<Tensor<T>> out(m);
+  std::vector<T*> op(m);
+  std::vector<const T*> xp(m);
+  for (std::size_t j = 0; j < m; ++j) {
+    out[j] = j + 1 == m && in.relevance_scratch ? std::move(*in.relevance_scratch) : Tensor<T>(in.relevance.shape());
+    op[j] = out[j].data();
+    xp[j] = in.inputs[j]->data();
   }
+  if (in.relevance_scratch) rp = op[m - 1];  // same buffer: read before written, element by element
+  ops::for_chunks(rows, per, [&](std::size_t r, std::size_t b, std::size_t e) {
+    const std::size_t so = (r / k) * per, ro = r * per;
+    for (std::size_t i = b; i < e; ++i) {
+      const T g = rp[ro + i] / stabilize(yp[so + i], eps);
+      for (std::size_t j = 0; j < m; ++j) op[j][ro + i] = g * xp[j][so + i];
+    }
+  });
   return out;
 }
 

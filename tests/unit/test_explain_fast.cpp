@@ -14,6 +14,7 @@
 #include "lrp/io/toolbox_text.hpp"
 #include "lrp/layers/activation.hpp"
 #include "lrp/layers/conv2d.hpp"
+#include "lrp/layers/merge.hpp"
 #include "lrp/layers/linear.hpp"
 #include "lrp/layers/pool2d.hpp"
 #include "lrp/layers/reshape.hpp"
@@ -159,6 +160,62 @@ TEST(ExplainFast, CompositesFloatMatchDoubleAndTargetsBatch) {
           diff = std::max(diff, std::abs(all[(n * 5 + c) * per + i] - one[n * per + i]));
           mag = std::max(mag, std::abs(one[n * per + i]));
         }
+      EXPECT_LE(diff, 1e-12 * std::max(mag, 1.0)) << "class " << c;
+    }
+  }
+}
+
+// A residual block: conv(4->8) relu [conv(8->8) relu conv(8->8)] + skip, relu, flatten,
+// linear(8*6*6 -> 5): the Add splits relevance between its two summands.
+Model<double> residual_cnn() {
+  Model<double> m;
+  Window2d k3;
+  k3.kh = k3.kw = 3;
+  k3.pt = k3.pl = k3.pb = k3.pr = 1;
+  const auto conv = [&](std::size_t oc, std::size_t ic, unsigned seed) {
+    return std::make_unique<Conv2d<double>>(random_tensor({oc, ic, 3, 3}, seed, 0.3), random_tensor({oc}, seed + 100, 0.05), k3);
+  };
+  m.add("conv0", conv(8, 4, 50));
+  const std::size_t skip = m.add("relu0", std::make_unique<Activation<double>>(ActivationSpec{}));
+  m.add("conv1", conv(8, 8, 51));
+  m.add("relu1", std::make_unique<Activation<double>>(ActivationSpec{}));
+  const std::size_t branch = m.add("conv2", conv(8, 8, 52));
+  m.add("add", std::make_unique<Add<double>>(2), {branch, skip});
+  m.add("relu2", std::make_unique<Activation<double>>(ActivationSpec{}));
+  m.add("flatten", std::make_unique<Flatten<double>>());
+  m.add("fc", std::make_unique<Linear<double>>(random_tensor({5, 8 * 6 * 6}, 53, 0.1), random_tensor({5}, 54, 0.01)));
+  m.input_shape = {4, 6, 6};
+  m.layout = DataLayout::NCHW;
+  return m;
+}
+
+// Several targets through a residual Add (k relevance rows per sample) equal one call per
+// target, and the float path follows the double one.
+TEST(ExplainFast, ResidualAddTakesAllTargetsAtOnce) {
+  const Model<double> md = residual_cnn();
+  const Model<float> mf = md.convert<float>();
+  const Tensor<double> x = random_tensor({2, 4, 6, 6}, 55, 1.0);
+  Explainer<double> ed(md);
+  Explainer<float> ef(mf);
+  for (const std::string spec : {"epsilon", "epsilon_plus_flat", "epsilon_alpha2_beta1", "epsilon_gamma_box:-3,3"}) {
+    SCOPED_TRACE(spec);
+    ExplainRequest req;
+    req.rules = composite_rules(md, spec);
+    req.target = parse_target("all");
+    const Tensor<double> all = ed.explain(x, req).relevance;  // [2, 5, 4, 6, 6]
+    ASSERT_EQ(all.shape(), (Shape{2, 5, 4, 6, 6}));
+    EXPECT_LE(rel_max_err(ef.explain(x.cast<float>(), req).relevance, all), 1e-4);
+    const std::size_t per = 4 * 6 * 6;
+    for (std::size_t c = 0; c < 5; ++c) {
+      req.target = parse_target(std::to_string(c));
+      const Tensor<double> one = ed.explain(x, req).relevance;
+      double diff = 0, mag = 0;
+      for (std::size_t n = 0; n < 2; ++n)
+        for (std::size_t i = 0; i < per; ++i) {
+          diff = std::max(diff, std::abs(all[(n * 5 + c) * per + i] - one[n * per + i]));
+          mag = std::max(mag, std::abs(one[n * per + i]));
+        }
+      EXPECT_GT(mag, 0.0) << "class " << c;
       EXPECT_LE(diff, 1e-12 * std::max(mag, 1.0)) << "class " << c;
     }
   }
