@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "kernels/elementwise.hpp"
+#include "layers/pool_plane.hpp"
 
 namespace lrp {
 
@@ -63,6 +64,7 @@ void Pool2d<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
   const long long planes = static_cast<long long>(n * c);
   const std::size_t hw = h * w, ohw = oh * ow;
   const T* xp = x.data();
+  const pool::Plane geo(k, h, w, oh, ow);  // tap ranges, once per call
   if (is_max()) {
     out = Tensor<T>({n, c, oh, ow}, -std::numeric_limits<T>::infinity());
     T* yp = out.data();
@@ -87,9 +89,7 @@ void Pool2d<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
           }
         }
       } else {
-        for_each_pair(k, h, w, oh, ow, 0, [&](std::size_t o, std::size_t i) {
-          if (xs[i] > ys[o]) ys[o] = xs[i];
-        });
+        pool::max_forward(geo, xs, ys);
       }
     }
   } else {
@@ -109,7 +109,7 @@ void Pool2d<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
         for (std::size_t oy = 0; oy < oh; ++oy)
           for (std::size_t i = 0; i < k.kh; ++i) kernels::window_row_sum(xs + (oy * k.kh + i) * w, ys + oy * ow, ow, k.kw);
       } else {
-        for_each_pair(k, h, w, oh, ow, 0, [&](std::size_t o, std::size_t i) { ys[o] += xs[i]; });
+        pool::sum_forward(geo, xs, ys);
       }
       for (std::size_t o = 0; o < ohw; ++o) ys[o] /= div[o];
     }
@@ -123,22 +123,33 @@ void Pool2d<T>::backward(const TensorRefs<T>& in, const Tensor<T>& out, const Te
   const std::size_t n = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3), oh = out.dim(2), ow = out.dim(3);
   const Window2d k = window_for(h, w);
   din.assign(1, Tensor<T>(x.shape()));
-  Tensor<T>& dx = din[0];
-  if (is_max()) {
-    std::vector<char> taken(out.size(), 0);
-    for (std::size_t p = 0; p < n * c; ++p)
-      for_each_pair(k, h, w, oh, ow, p, [&](std::size_t o, std::size_t i) {
-        if (!taken[o] && x[i] == out[o]) {
-          dx[i] += dout[o];
-          taken[o] = 1;
-        }
-      });
-  } else {
-    for (std::size_t p = 0; p < n * c; ++p)
-      for_each_pair(k, h, w, oh, ow, p, [&](std::size_t o, std::size_t i) {
-        const std::size_t r = o % (oh * ow);
-        dx[i] += dout[o] / static_cast<T>(divisor_at(k, h, w, r / ow, r % ow));
-      });
+  const pool::Plane geo(k, h, w, oh, ow);
+  std::vector<T> div;  // Sum: divisor per output position (the same for every plane)
+  if (!is_max()) {
+    div.resize(oh * ow);
+    for (std::size_t oy = 0; oy < oh; ++oy)
+      for (std::size_t ox = 0; ox < ow; ++ox) div[oy * ow + ox] = static_cast<T>(divisor_at(k, h, w, oy, ox));
+  }
+  const T* xp = x.data();
+  const T* yp = out.data();
+  const T* gp = dout.data();
+  T* dxp = din[0].data();
+  const std::size_t hw = h * w, ohw = oh * ow;
+  const long long planes = static_cast<long long>(n * c);
+  // Planes are independent: each thread owns whole planes of dx.
+#pragma omp parallel if (n * c * hw >= 32768)
+  {
+    std::vector<T> g(is_max() ? 0 : ohw);  // dy / divisor of one plane
+#pragma omp for schedule(static)
+    for (long long pp = 0; pp < planes; ++pp) {
+      const std::size_t p = static_cast<std::size_t>(pp);
+      if (is_max()) {
+        pool::first_max_add(geo, xp + p * hw, yp + p * ohw, gp + p * ohw, dxp + p * hw);
+      } else {
+        for (std::size_t o = 0; o < ohw; ++o) g[o] = gp[p * ohw + o] / div[o];
+        pool::spread(geo, static_cast<const T*>(nullptr), g.data(), dxp + p * hw);
+      }
+    }
   }
 }
 

@@ -5,11 +5,14 @@
 //
 // Every rule works plane by plane (one sample-channel at a time, planes spread over the OpenMP
 // threads) and takes k relevance rows per sample (several targets) without copying the input.
+// Windows that tile the plane get plain nested loops; overlapping, padded or dilated ones the
+// kernels of layers/pool_plane.hpp, whose tap ranges are worked out once per call.
 #include "rules/pool_rules.hpp"
 
 #include <vector>
 
 #include "kernels/elementwise.hpp"
+#include "layers/pool_plane.hpp"
 #include "lrp/core/error.hpp"
 #include "rules/tensor_ops.hpp"
 
@@ -22,21 +25,23 @@ struct PoolPlanes {
   const RuleInput<T>& in;
   std::size_t c, h, w, oh, ow, k, rel_planes;
   Window2d win;
+  pool::Plane geo;
   std::vector<T> divisor, count;  // per output position (same for every plane)
 
-  PoolPlanes(const Pool2d<T>& p, const RuleInput<T>& ri) : pool(p), in(ri) {
-    const Shape& xs = in.input_shape(0);
-    const Shape& rs = in.relevance.shape();
-    c = xs[1];
-    h = xs[2];
-    w = xs[3];
-    oh = rs[2];
-    ow = rs[3];
-    k = in.repeat;
-    rel_planes = rs[0] * c;
-    win = pool.window_for(h, w);
-    count.assign(oh * ow, T(0));
-    Pool2d<T>::for_each_pair(win, h, w, oh, ow, 0, [&](std::size_t o, std::size_t) { count[o] += T(1); });
+  PoolPlanes(const Pool2d<T>& p, const RuleInput<T>& ri)
+      : pool(p),
+        in(ri),
+        c(in.input_shape(0)[1]),
+        h(in.input_shape(0)[2]),
+        w(in.input_shape(0)[3]),
+        oh(in.relevance.dim(2)),
+        ow(in.relevance.dim(3)),
+        k(in.repeat),
+        rel_planes(in.relevance.dim(0) * c),
+        win(pool.window_for(h, w)),
+        geo(win, h, w, oh, ow) {
+    count.resize(oh * ow);
+    for (std::size_t o = 0; o < oh * ow; ++o) count[o] = static_cast<T>(geo.count(o));
     if (!pool.is_max()) {
       divisor.resize(oh * ow);
       for (std::size_t oy = 0; oy < oh; ++oy)
@@ -69,7 +74,7 @@ struct PoolPlanes {
   template <class F>
   void pairs(F&& f) const {
     if (!disjoint()) {
-      Pool2d<T>::for_each_pair(win, h, w, oh, ow, 0, f);
+      geo.for_each_pair(f);
       return;
     }
     // Windows tile the plane without overlap or padding: plain nested loops.
@@ -81,15 +86,11 @@ struct PoolPlanes {
           for (std::size_t j = 0; j < kw; ++j) f(o, base + i * w + j);
       }
   }
-  bool disjoint() const {
-    return win.sh == win.kh && win.sw == win.kw && win.dh == 1 && win.dw == 1 && win.pt == 0 && win.pl == 0 &&
-           oh * win.kh <= h && ow * win.kw <= w;
-  }
+  bool disjoint() const { return geo.disjoint(); }
   // out[i] += (x ? x[i] : 1) * c[o] over every (o, i) pair.
   void spread(const T* x, const T* coef, T* out) const {
     if (!disjoint()) {
-      if (x) pairs([&](std::size_t o, std::size_t i) { out[i] += x[i] * coef[o]; });
-      else pairs([&](std::size_t o, std::size_t i) { out[i] += coef[o]; });
+      pool::spread(geo, x, coef, out);
       return;
     }
     const std::size_t kh = win.kh, kw = win.kw;
@@ -98,16 +99,6 @@ struct PoolPlanes {
         const std::size_t row = (oy * kh + i) * w;
         kernels::window_row_spread(x ? x + row : nullptr, coef + oy * ow, out + row, ow, kw);
       }
-  }
-  // s[o] = sum of x over window o.
-  void window_sum(const T* x, T* s) const {
-    std::fill(s, s + oh * ow, T(0));
-    if (!disjoint()) {
-      pairs([&](std::size_t o, std::size_t i) { s[o] += x[i]; });
-      return;
-    }
-    for (std::size_t oy = 0; oy < oh; ++oy)
-      for (std::size_t i = 0; i < win.kh; ++i) kernels::window_row_sum(x + (oy * win.kh + i) * w, s + oy * ow, ow, win.kw);
   }
 };
 
@@ -201,15 +192,7 @@ Tensor<T> max_pool_relevance(const Rule& rule, const PoolPlanes<T>& g) {
         }
     });
   }
-  return g.run([&](const T* x, const T* y, const T* r, T* out, T* taken) {
-    std::fill(taken, taken + ohw, T(0));
-    g.pairs([&](std::size_t o, std::size_t i) {
-      if (taken[o] == T(0) && x[i] == y[o]) {
-        out[i] += r[o];
-        taken[o] = T(1);
-      }
-    });
-  });
+  return g.run([&](const T* x, const T* y, const T* r, T* out, T*) { pool::first_max_add(g.geo, x, y, r, out); });
 }
 
 }  // namespace

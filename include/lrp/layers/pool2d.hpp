@@ -39,40 +39,6 @@ class Pool2d final : public Layer<T> {
   // Divisor of output (oy, ox) for an input plane h x w (Sum mode).
   double divisor_at(const Window2d& k, std::size_t h, std::size_t w, std::size_t oy, std::size_t ox) const;
 
-  // Calls f(out_index, in_index) for every (output, input) pair of a window, padding skipped,
-  // for sample-channel plane `plane` (= n*C + c); outputs in row-major order, each window's
-  // inputs in row-major order. Used by the layer and by relevance rules.
-  template <class F>
-  static void for_each_pair(const Window2d& k, std::size_t h, std::size_t w, std::size_t oh, std::size_t ow,
-                            std::size_t plane, F&& f) {
-    // Valid tap range [lo, hi) of an output position along one axis (no per-element checks).
-    const auto taps = [](long long start, std::size_t kn, std::size_t dil, std::size_t n, std::size_t& lo, std::size_t& hi) {
-      const long long d = static_cast<long long>(dil), len = static_cast<long long>(n);
-      long long a = start >= 0 ? 0 : (-start + d - 1) / d;
-      long long b = start >= len ? 0 : (len - 1 - start) / d + 1;
-      if (b > static_cast<long long>(kn)) b = static_cast<long long>(kn);
-      if (a > b) a = b;
-      lo = static_cast<std::size_t>(a);
-      hi = static_cast<std::size_t>(b);
-    };
-    const std::size_t obase = plane * oh * ow, ibase = plane * h * w;
-    for (std::size_t oy = 0; oy < oh; ++oy) {
-      const long long iy0 = static_cast<long long>(oy * k.sh) - static_cast<long long>(k.pt);
-      std::size_t ilo, ihi;
-      taps(iy0, k.kh, k.dh, h, ilo, ihi);
-      for (std::size_t ox = 0; ox < ow; ++ox) {
-        const long long ix0 = static_cast<long long>(ox * k.sw) - static_cast<long long>(k.pl);
-        std::size_t jlo, jhi;
-        taps(ix0, k.kw, k.dw, w, jlo, jhi);
-        const std::size_t o = obase + oy * ow + ox;
-        for (std::size_t i = ilo; i < ihi; ++i) {
-          const std::size_t row = ibase + static_cast<std::size_t>(iy0 + static_cast<long long>(i * k.dh)) * w;
-          for (std::size_t j = jlo; j < jhi; ++j) f(o, row + static_cast<std::size_t>(ix0 + static_cast<long long>(j * k.dw)));
-        }
-      }
-    }
-  }
-
  private:
   PoolSpec spec_;
 };
