@@ -6,6 +6,7 @@
 #include <type_traits>
 
 #include "kernels/dnnl_conv.hpp"
+#include "kernels/elementwise.hpp"
 #include "lrp/core/error.hpp"
 #include "lrp/layers/activation.hpp"
 #include "lrp/layers/batch_norm.hpp"
@@ -129,6 +130,10 @@ std::vector<Tensor<T>> add_relevance(const Rule& rule, const RuleInput<T>& in) {
   if (in.relevance_scratch) rp = op[m - 1];  // same buffer: read before written, element by element
   ops::for_chunks(rows, per, [&](std::size_t r, std::size_t b, std::size_t e) {
     const std::size_t so = (r / k) * per, ro = r * per;
+    if (m == 2) {  // residual connections: one vectorised loop
+      kernels::sum_shares(rp + ro + b, yp + so + b, xp[0] + so + b, xp[1] + so + b, op[0] + ro + b, op[1] + ro + b, e - b, eps);
+      return;
+    }
     for (std::size_t i = b; i < e; ++i) {
       const T g = rp[ro + i] / stabilize(yp[so + i], eps);
       for (std::size_t j = 0; j < m; ++j) op[j][ro + i] = g * xp[j][so + i];
