@@ -27,7 +27,7 @@ std::string Activation<T>::describe() const {
 template <class T>
 void Activation<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
   const Tensor<T>& x = *in[0];
-  out = Tensor<T>(x.shape());
+  out = Tensor<T>::uninitialized(x.shape());  // every case writes all elements
   const std::size_t n = x.size();
   const T a = static_cast<T>(spec_.alpha), lo = static_cast<T>(spec_.lo), hi = static_cast<T>(spec_.hi);
   switch (spec_.kind) {

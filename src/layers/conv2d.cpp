@@ -61,14 +61,14 @@ Shape Conv2d<T>::output_shape(const std::vector<Shape>& in) const {
 template <class T>
 void Conv2d<T>::apply(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* b, Tensor<T>& z) const {
   const kernels::ConvShape s = conv_shape(*this, x.shape(), "Convolution " + describe());
-  z = Tensor<T>({s.n, s.oc, s.oh, s.ow});
+  z = Tensor<T>::uninitialized({s.n, s.oc, s.oh, s.ow});  // every kernel writes all of it
   kernels::conv2d_forward<T>(s, x.data(), w.data(), b ? b->data() : nullptr, z.data());
 }
 
 template <class T>
 void Conv2d<T>::apply_transposed(const Tensor<T>& g, const Tensor<T>& w, const Shape& x_shape, Tensor<T>& dx) const {
   const kernels::ConvShape s = conv_shape(*this, x_shape, "Convolution " + describe());
-  dx = Tensor<T>(x_shape);
+  dx = Tensor<T>::uninitialized(x_shape);
   kernels::conv2d_backward_data<T>(s, g.data(), w.data(), dx.data());
 }
 
@@ -77,7 +77,7 @@ void Conv2d<T>::apply_mapped(const Tensor<T>& x, WeightMap map, T param, const t
                              const Tensor<T>* b, Tensor<T>& z) const {
   if constexpr (std::is_same_v<T, float>) {
     const kernels::ConvShape s = conv_shape(*this, x.shape(), "Convolution " + describe());
-    z = Tensor<T>({s.n, s.oc, s.oh, s.ow});
+    z = Tensor<T>::uninitialized({s.n, s.oc, s.oh, s.ow});  // every kernel writes all of it
     if (kernels::dnnl_conv_forward(s, x.data(), weight_.data(), b ? b->data() : nullptr, z.data(), map, param)) return;
   }
   apply(x, plain(), b, z);
@@ -89,7 +89,7 @@ void Conv2d<T>::apply_transposed_mapped(const Tensor<T>& g, WeightMap map, T par
                                         Tensor<T>& dx) const {
   if constexpr (std::is_same_v<T, float>) {
     const kernels::ConvShape s = conv_shape(*this, x_shape, "Convolution " + describe());
-    dx = Tensor<T>(x_shape);
+    dx = Tensor<T>::uninitialized(x_shape);
     if (kernels::dnnl_conv_backward_data(s, g.data(), weight_.data(), dx.data(), map, param)) return;
   }
   apply_transposed(g, plain(), x_shape, dx);

@@ -28,7 +28,7 @@ template <class T>
 void Linear<T>::apply(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* b, Tensor<T>& z) const {
   const std::size_t n = x.dim(0), m = in_features(), k = out_features();
   if (x.sample_size() != m) throw ShapeError("Linear " + describe() + ": input has " + std::to_string(x.sample_size()) + " features");
-  z = Tensor<T>({n, k});
+  z = Tensor<T>::uninitialized({n, k});  // the bias rows or beta = 0 (C not read) cover it
   if (b)
     for (std::size_t i = 0; i < n; ++i) std::copy(b->begin(), b->end(), z.data() + i * k);
   kernels::gemm<T>(false, true, n, k, m, T(1), x.data(), m, w.data(), m, b ? T(1) : T(0), z.data(), k);
@@ -37,7 +37,7 @@ void Linear<T>::apply(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* b
 template <class T>
 void Linear<T>::apply_transposed(const Tensor<T>& g, const Tensor<T>& w, const Shape& x_shape, Tensor<T>& dx) const {
   const std::size_t n = g.dim(0), m = in_features(), k = out_features();
-  dx = Tensor<T>(x_shape);
+  dx = Tensor<T>::uninitialized(x_shape);  // beta = 0: written, not read
   kernels::gemm<T>(false, false, n, m, k, T(1), g.data(), k, w.data(), m, T(0), dx.data(), m);
 }
 

@@ -14,10 +14,24 @@ Shape Add<T>::output_shape(const std::vector<Shape>& in) const {
 
 template <class T>
 void Add<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
-  out = *in[0];
-  for (std::size_t k = 1; k < in.size(); ++k) {
-    if (in[k]->shape() != out.shape()) throw ShapeError("Add inputs differ in shape");
-    for (std::size_t i = 0; i < out.size(); ++i) out[i] += (*in[k])[i];
+  for (std::size_t k = 1; k < in.size(); ++k)
+    if (in[k]->shape() != in[0]->shape()) throw ShapeError("Add inputs differ in shape");
+  if (in.size() < 2) {
+    out = *in[0];
+    return;
+  }
+  // out = in0 + in1 (+ in2 ...), summed in input order, one parallel pass per extra input.
+  out = Tensor<T>::uninitialized(in[0]->shape());
+  T* o = out.data();
+  const T* a = in[0]->data();
+  const T* b = in[1]->data();
+  const long long n = static_cast<long long>(out.size());
+#pragma omp parallel for schedule(static) if (n >= 65536)
+  for (long long i = 0; i < n; ++i) o[i] = a[i] + b[i];
+  for (std::size_t k = 2; k < in.size(); ++k) {
+    const T* c = in[k]->data();
+#pragma omp parallel for schedule(static) if (n >= 65536)
+    for (long long i = 0; i < n; ++i) o[i] += c[i];
   }
 }
 

@@ -115,7 +115,7 @@ struct Affine {
   // The tensor the fused ratio writes into: the relevance itself when the rule may consume it.
   Tensor<T> ratio_target(bool consume) const {
     if (consume && in.relevance_scratch) return std::move(*in.relevance_scratch);
-    return Tensor<T>(in.relevance.shape());
+    return Tensor<T>::uninitialized(in.relevance.shape());  // the ratio writes every element
   }
   // g[r, j] = coef * R[r, j] / stab(z[r / k, j]), z with N rows, or 1 row (shared by all).
   Tensor<T> ratio(const Tensor<T>& z, T eps, T coef, bool consume) const {
@@ -140,8 +140,8 @@ struct Affine {
 // x- and x+ of a signed input in one pass.
 template <class T>
 void split_signs(const Tensor<T>& x, Tensor<T>& xp, Tensor<T>& xn) {
-  xp = Tensor<T>(x.shape());
-  xn = Tensor<T>(x.shape());
+  xp = Tensor<T>::uninitialized(x.shape());
+  xn = Tensor<T>::uninitialized(x.shape());
   const T* a = x.data();
   T* p = xp.data();
   T* n = xn.data();

@@ -9,6 +9,7 @@
 // kernels of layers/pool_plane.hpp, whose tap ranges are worked out once per call.
 #include "rules/pool_rules.hpp"
 
+#include <algorithm>
 #include <vector>
 
 #include "kernels/elementwise.hpp"
@@ -52,7 +53,8 @@ struct PoolPlanes {
   // relevance plane; the output tensor has the relevance's batch and the input's plane size.
   template <class F>
   Tensor<T> run(F&& f) const {
-    Tensor<T> out(in.relevance_shape(0));
+    // Zeroed plane by plane on the worker threads (rules scatter or add into their plane).
+    Tensor<T> out = Tensor<T>::uninitialized(in.relevance_shape(0));
     const T* x = in.inputs[0]->data();
     const T* y = in.output.data();
     const T* r = in.relevance.data();
@@ -66,6 +68,7 @@ struct PoolPlanes {
       for (long long pp = 0; pp < planes; ++pp) {
         const std::size_t p = static_cast<std::size_t>(pp);
         const std::size_t data_plane = (p / c / k) * c + p % c;
+        std::fill(o + p * hw, o + (p + 1) * hw, T(0));
         f(x + data_plane * hw, y + data_plane * ohw, r + p * ohw, o + p * hw, buf.data());
       }
     }

@@ -106,7 +106,7 @@ void run_render(const RenderArgs& a) {
       throw ShapeError("input '" + a.input + "' must have 1 or 3 channels, has " + std::to_string(X.c));
     if (is_npy) {  // map the input range onto [0,1]
       const double lo = a.input_range[0], span = a.input_range[1] - a.input_range[0];
-      for (double& v : X.data.vec()) v = (v - lo) / span;
+      for (double& v : X.data) v = (v - lo) / span;
     }
   }
 

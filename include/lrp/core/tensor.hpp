@@ -4,7 +4,11 @@
 #include <cstddef>
 #include <algorithm>
 #include <numeric>
+#include <limits>
+#include <memory>
+#include <new>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -19,15 +23,46 @@ using Shape = std::vector<std::size_t>;
 std::size_t shape_numel(const Shape& shape, std::size_t limit = std::size_t(1) << 34);
 std::string shape_str(const Shape& shape);
 
+// std::allocator that leaves new elements of trivial types uninitialised when no value is
+// given (vector::resize(n)), so that outputs a kernel overwrites entirely skip a zero fill.
+template <class T>
+struct DefaultInitAllocator : std::allocator<T> {
+  using std::allocator<T>::allocator;
+  template <class U>
+  struct rebind {
+    using other = DefaultInitAllocator<U>;
+  };
+  template <class U>
+  void construct(U* p) noexcept(std::is_nothrow_default_constructible_v<U>) {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+
 template <class T>
 class Tensor {
  public:
   using value_type = T;
+  using Storage = std::vector<T, DefaultInitAllocator<T>>;
 
   Tensor() = default;
+  // Every element set to `fill` (0 by default).
   explicit Tensor(Shape shape, T fill = T(0)) : shape_(std::move(shape)), data_(shape_numel(shape_), fill) {}
-  Tensor(Shape shape, std::vector<T> data) : shape_(std::move(shape)), data_(std::move(data)) {
+  Tensor(Shape shape, const std::vector<T>& data) : shape_(std::move(shape)), data_(data.begin(), data.end()) {
     if (data_.size() != shape_numel(shape_)) throw ShapeError("tensor data size does not match shape " + shape_str(shape_));
+  }
+  // Elements left unset: only for outputs that are then written completely.
+  static Tensor uninitialized(Shape shape) {
+    Tensor t;
+    t.data_.resize(shape_numel(shape));
+    t.shape_ = std::move(shape);
+#ifdef LRP_POISON_UNINITIALIZED  // sanitizer builds: unwritten elements become visible
+    if constexpr (std::is_floating_point_v<T>) t.fill(std::numeric_limits<T>::quiet_NaN());
+#endif
+    return t;
   }
 
   const Shape& shape() const { return shape_; }
@@ -44,8 +79,8 @@ class Tensor {
   T* end() { return data_.data() + data_.size(); }
   const T* begin() const { return data_.data(); }
   const T* end() const { return data_.data() + data_.size(); }
-  std::vector<T>& vec() { return data_; }
-  const std::vector<T>& vec() const { return data_; }
+  // A copy of the elements.
+  std::vector<T> vec() const { return std::vector<T>(data_.begin(), data_.end()); }
 
   // Same data, new shape with the same element count.
   void reshape(Shape shape) {
@@ -65,14 +100,14 @@ class Tensor {
 
   template <class U>
   Tensor<U> cast() const {
-    Tensor<U> out(shape_);
+    Tensor<U> out = Tensor<U>::uninitialized(shape_);
     for (std::size_t i = 0; i < data_.size(); ++i) out[i] = static_cast<U>(data_[i]);
     return out;
   }
 
  private:
   Shape shape_;
-  std::vector<T> data_;
+  Storage data_;
 };
 
 // NHWC <-> NCHW for a rank-4 tensor (toolbox layout <-> engine layout).
