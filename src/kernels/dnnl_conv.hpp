@@ -3,8 +3,9 @@
 // needs) on oneDNN 2.6, for NCHW activations and OIHW weights as the engine stores them.
 //
 // Primitives are created once per (direction, shape, algorithm, bias) and cached; weights are
-// reordered once into the layout the primitive prefers (oneDNN's blocked formats) and cached
-// per (weight data pointer, layout). Activations are reordered NCHW <-> blocked around each
+// reordered into the layout the primitive prefers (oneDNN's blocked formats) and cached per
+// (weight data pointer, map, layout) within a budget (below); copies over it are rebuilt per
+// call in scratch. Activations are reordered NCHW <-> blocked around each
 // call when the primitive wants a blocked layout.
 //
 // Lifetime rule for the weight cache: a weight buffer handed to these functions must keep its
