@@ -112,38 +112,61 @@ std::size_t Model<T>::param_count() const {
   return n;
 }
 
+namespace {
+template <class U, class T>
+Node<U> converted_node(const Node<T>& n) {
+  Node<U> copy;
+  if constexpr (std::is_same_v<U, float>) {
+    copy.layer = n.layer->to_float();
+  } else {
+    copy.layer = n.layer->to_double();
+  }
+  copy.name = n.name;
+  copy.inputs = n.inputs;
+  copy.output = n.output;
+  copy.source_index = n.source_index;
+  return copy;
+}
+
+template <class U, class T>
+void copy_description(const Model<T>& from, Model<U>& to) {
+  to.set_values(from.num_values(), from.output_value());
+  to.input_shape = from.input_shape;
+  to.layout = from.layout;
+  to.source = from.source;
+  to.name = from.name;
+}
+}  // namespace
+
 template <class T>
 template <class U>
-Model<U> Model<T>::convert() const {
+Model<U> Model<T>::convert() const& {
   Model<U> m;
-  for (const Node<T>& n : nodes_) {
-    std::unique_ptr<Layer<U>> layer;
-    if constexpr (std::is_same_v<U, float>) {
-      layer = n.layer->to_float();
-    } else {
-      layer = n.layer->to_double();
-    }
-    Node<U> copy;
-    copy.name = n.name;
-    copy.layer = std::move(layer);
-    copy.inputs = n.inputs;
-    copy.output = n.output;
-    copy.source_index = n.source_index;
-    m.nodes().push_back(std::move(copy));
+  for (const Node<T>& n : nodes_) m.nodes().push_back(converted_node<U>(n));
+  copy_description(*this, m);
+  return m;
+}
+
+template <class T>
+template <class U>
+Model<U> Model<T>::convert() && {
+  Model<U> m;
+  for (Node<T>& n : nodes_) {
+    m.nodes().push_back(converted_node<U>(n));
+    n.layer.reset();
   }
-  m.set_values(num_values_, output_);
-  m.input_shape = input_shape;
-  m.layout = layout;
-  m.source = source;
-  m.name = name;
+  copy_description(*this, m);
+  nodes_.clear();
   return m;
 }
 
 template class Model<float>;
 template class Model<double>;
-template Model<float> Model<float>::convert<float>() const;
-template Model<double> Model<float>::convert<double>() const;
-template Model<float> Model<double>::convert<float>() const;
-template Model<double> Model<double>::convert<double>() const;
+template Model<float> Model<float>::convert<float>() const&;
+template Model<double> Model<float>::convert<double>() const&;
+template Model<float> Model<double>::convert<float>() const&;
+template Model<double> Model<double>::convert<double>() const&;
+template Model<float> Model<double>::convert<float>() &&;
+template Model<double> Model<float>::convert<double>() &&;
 
 }  // namespace lrp

@@ -64,6 +64,14 @@ const ConstTensor& NodeCtx::const_input(std::size_t k, const std::string& role) 
   return v.c;
 }
 
+ConstTensor NodeCtx::take_const_input(std::size_t k, const std::string& role) {
+  const_input(k, role);  // checks presence and constness
+  const std::string& name = node_.input(static_cast<int>(k));
+  ConstTensor& c = imp_.values.at(name).c;
+  if (imp_.uses(name) != 1) return c;
+  return std::move(c);
+}
+
 const Value& NodeCtx::runtime_input(std::size_t k, const std::string& role) const {
   const Value& v = input(k, role);
   if (v.is_const)

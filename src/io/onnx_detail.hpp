@@ -37,7 +37,7 @@ inline constexpr std::size_t kMaxFoldElements = std::size_t(1) << 26;
 struct ConstTensor {
   bool is_int = false;
   std::vector<std::int64_t> dims;  // ONNX shape; rank 0 is a scalar
-  std::vector<double> f;           // !is_int
+  Tensor<double>::Storage f;       // !is_int (a tensor's storage, so weights move into layers)
   std::vector<std::int64_t> i;     // is_int
 
   std::size_t numel() const { return is_int ? i.size() : f.size(); }
@@ -53,6 +53,8 @@ std::size_t dims_numel(const std::vector<std::int64_t>& dims, const std::string&
 ConstTensor decode_tensor(const onnx::TensorProto& t, const std::string& what);
 ConstTensor from_tensor(const Tensor<double>& t);
 Tensor<double> to_tensor(const ConstTensor& c);
+// The same, taking a float tensor's elements over (no copy).
+Tensor<double> to_tensor(ConstTensor&& c);
 const char* data_type_name(int type);
 
 // What an ONNX value name stands for while the graph is converted.
@@ -107,6 +109,9 @@ class NodeCtx {
   const Value& input(std::size_t k, const std::string& role) const;
   bool is_const(std::size_t k) const;
   const ConstTensor& const_input(std::size_t k, const std::string& role) const;
+  // The constant itself, moved out when no other node reads it (weights handed to a layer
+  // without a copy), else a copy.
+  ConstTensor take_const_input(std::size_t k, const std::string& role);
   const Value& runtime_input(std::size_t k, const std::string& role) const;
   // Integer entries of a constant (integral floats accepted: bound test inputs are doubles).
   std::vector<std::int64_t> ints_of(const ConstTensor& t, const std::string& role) const;

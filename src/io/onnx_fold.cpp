@@ -55,7 +55,8 @@ ConstTensor constant(NodeCtx& c) {
   } else if (a == "value_float") {
     t.f = {c.attr_float("value_float", 0.0)};
   } else if (a == "value_floats") {
-    t.f = c.attr_floats("value_floats");
+    const std::vector<double> v = c.attr_floats("value_floats");
+    t.f.assign(v.begin(), v.end());
     t.dims = {static_cast<std::int64_t>(t.f.size())};
   } else if (a == "value_int") {
     t.is_int = true;

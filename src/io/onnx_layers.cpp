@@ -119,7 +119,9 @@ void conv(NodeCtx& c) {
   }
   const Window2d win = window_from_attributes(c, x.shape[1], x.shape[2], kh, kw, false);
   try {
-    c.add_layer(std::make_unique<Conv2d<double>>(to_tensor(w), std::move(bias), win, to_size(group)), {&x});
+    c.add_layer(std::make_unique<Conv2d<double>>(to_tensor(c.take_const_input(1, "weight W")), std::move(bias), win,
+                                                 to_size(group)),
+                {&x});
   } catch (const ShapeError& e) {
     c.fail(e.what());
   }
@@ -144,9 +146,14 @@ void gemm(NodeCtx& c) {
   const bool trans_b = c.attr_int("transB", 0) != 0;
   const std::size_t r = to_size(b.dims[0]), s = to_size(b.dims[1]);
   const std::size_t out = trans_b ? r : s, in = trans_b ? s : r;
-  Tensor<double> w({out, in});
-  for (std::size_t i = 0; i < r; ++i)
-    for (std::size_t j = 0; j < s; ++j) (trans_b ? w[i * s + j] : w[j * r + i]) = alpha * b.value(i * s + j);
+  Tensor<double> w;
+  if (trans_b && alpha == 1.0) {
+    w = to_tensor(c.take_const_input(1, "weight B"));  // already [out, in]: no copy of a large matrix
+  } else {
+    w = Tensor<double>({out, in});
+    for (std::size_t i = 0; i < r; ++i)
+      for (std::size_t j = 0; j < s; ++j) (trans_b ? w[i * s + j] : w[j * r + i]) = alpha * b.value(i * s + j);
+  }
   Tensor<double> bias({out});
   if (c.has_input(2)) {
     const ConstTensor& cc = c.const_input(2, "bias C");

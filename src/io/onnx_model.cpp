@@ -15,15 +15,6 @@ namespace lrp::io {
 namespace onnx_detail {
 namespace {
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError("cannot open ONNX model '" + path + "'");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw IoError("cannot read ONNX model '" + path + "'");
-  return ss.str();
-}
-
 std::string node_label(const onnx::NodeProto& n, std::size_t index) {
   std::string s = "node " + std::to_string(index);
   if (!n.name().empty()) s += " '" + n.name() + "'";
@@ -188,7 +179,7 @@ Model<double> build(onnx::ModelProto& mp, const std::string& source,
     v.c = decode_tensor(t, source + ": initializer '" + t.name() + "'");
     if (!imp.values.emplace(t.name(), std::move(v)).second)
       throw FormatError(source + ": initializer '" + t.name() + "' is defined twice");
-    t.clear_raw_data();  // decoded: free the file's copy early (large models)
+    onnx::TensorProto().Swap(&t);  // decoded: free the file's copy now (clear() would keep its capacity)
   }
   const onnx::GraphProto& g = mp.graph();
   std::vector<const onnx::ValueInfoProto*> data_inputs;
@@ -230,7 +221,18 @@ Model<double> build(onnx::ModelProto& mp, const std::string& source,
   imp.values.emplace(in.name(), x);
   imp.id_uses.assign(1, imp.uses(in.name()));
 
-  for (std::size_t i : topological_order(g, imp)) convert_node(imp, g.node(static_cast<int>(i)), i);
+  // Constants are dropped after their last reader, so a large model's weights exist once (in
+  // their layers) rather than twice by the end of the import.
+  std::unordered_map<std::string, std::size_t> uses_left = imp.name_uses;
+  for (std::size_t i : topological_order(g, imp)) {
+    const onnx::NodeProto& node = g.node(static_cast<int>(i));
+    convert_node(imp, node, i);
+    for (const std::string& name : node.input()) {
+      if (name.empty() || --uses_left[name] != 0) continue;
+      const auto it = imp.values.find(name);
+      if (it != imp.values.end() && it->second.is_const) imp.values.erase(it);
+    }
+  }
 
   const std::string& out = g.output(0).name();
   const auto it = imp.values.find(out);
@@ -261,6 +263,22 @@ std::vector<std::string> onnx_foldable_ops() {
 }
 
 namespace {
+// Parses straight from the file, so its bytes are not held in memory beside the message.
+onnx::ModelProto read_model_proto(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) throw IoError("cannot open ONNX model '" + path + "'");
+  const std::streamoff size = in.tellg();
+  if (size < 0) throw IoError("cannot read ONNX model '" + path + "'");
+  if (size > static_cast<std::streamoff>(std::numeric_limits<int>::max()))
+    throw FormatError(path + ": larger than 2 GB; ONNX models with external data are not supported");
+  in.seekg(0);
+  onnx::ModelProto mp;
+  const bool parsed = mp.ParseFromIstream(&in);
+  if (in.bad()) throw IoError("cannot read ONNX model '" + path + "'");
+  if (!parsed) throw FormatError(path + ": not a valid ONNX model (protobuf parse failed: truncated or corrupt file)");
+  return mp;
+}
+
 onnx::ModelProto parse_model_proto(const std::string& bytes, const std::string& source) {
   onnx::ModelProto mp;
   if (bytes.size() > static_cast<std::size_t>(std::numeric_limits<int>::max()))
@@ -277,7 +295,7 @@ Model<double> parse_onnx_model(const std::string& bytes, const std::string& sour
 }
 
 Model<double> read_onnx_model(const std::string& path, const std::map<std::string, Tensor<double>>& constant_inputs) {
-  onnx::ModelProto mp = parse_model_proto(onnx_detail::read_file(path), path);  // the file's bytes are freed here
+  onnx::ModelProto mp = read_model_proto(path);
   return onnx_detail::build(mp, path, constant_inputs);
 }
 

@@ -189,7 +189,7 @@ ConstTensor decode_tensor(const onnx::TensorProto& t, const std::string& what) {
 ConstTensor from_tensor(const Tensor<double>& t) {
   ConstTensor c;
   for (std::size_t d : t.shape()) c.dims.push_back(static_cast<std::int64_t>(d));
-  c.f = t.vec();
+  c.f.assign(t.begin(), t.end());
   return c;
 }
 
@@ -199,6 +199,13 @@ Tensor<double> to_tensor(const ConstTensor& c) {
   std::vector<double> v(c.numel());
   for (std::size_t k = 0; k < v.size(); ++k) v[k] = c.value(k);
   return Tensor<double>(std::move(s), std::move(v));
+}
+
+Tensor<double> to_tensor(ConstTensor&& c) {
+  if (c.is_int) return to_tensor(static_cast<const ConstTensor&>(c));
+  Shape s;
+  for (std::int64_t d : c.dims) s.push_back(static_cast<std::size_t>(d));
+  return Tensor<double>::adopt(std::move(s), std::move(c.f));
 }
 
 }  // namespace onnx_detail

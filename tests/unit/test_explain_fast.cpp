@@ -283,5 +283,25 @@ TEST(ExplainFast, GradientMethodsFloatMatchDouble) {
   }
 }
 
+// The consuming conversion (used by the tool, so a large model is not held twice) gives the
+// same float model as the copying one, and leaves its source empty.
+TEST(ModelConvert, ConsumingEqualsCopying) {
+  Model<double> md = io::read_toolbox_model(test::shared_path("data/lrp_toolbox/models/MNIST/LeNet-5.txt"));
+  const Model<float> copied = md.convert<float>();
+  const Model<float> moved = std::move(md).convert<float>();
+  EXPECT_TRUE(md.nodes().empty());  // NOLINT(bugprone-use-after-move): checking the release
+  ASSERT_EQ(moved.nodes().size(), copied.nodes().size());
+  EXPECT_EQ(moved.output_value(), copied.output_value());
+  EXPECT_EQ(moved.param_count(), copied.param_count());
+  Tensor<float> x({2, 1, 32, 32});
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  for (float& v : x) v = u(rng);
+  Explainer<float> a(copied), b(moved);
+  const Tensor<float> ya = a.predict(x), yb = b.predict(x);
+  ASSERT_EQ(ya.shape(), yb.shape());
+  for (std::size_t i = 0; i < ya.size(); ++i) EXPECT_EQ(ya[i], yb[i]) << i;  // same weights, same kernels: bit-equal
+}
+
 }  // namespace
 }  // namespace lrp

@@ -124,6 +124,37 @@ TEST(OnnxImport, ConvBiasFromFollowingAdd) {
   EXPECT_EQ(conv.bias()[1], 5.0);
 }
 
+// Weights move into their layer when one node reads them, and are copied when several do:
+// both convolutions and both Gemms below must keep the full weight.
+TEST(OnnxImport, SharedAndSingleUseWeightsBothArriveWhole) {
+  B b;
+  b.input("x", {-1, 1, 2, 2}).output("y");
+  b.init("W", {1, 1, 1, 1}, {3}).init("V", {1, 1, 1, 1}, {-2});
+  b.init("G", {4, 4}, iota_f(16, 1.0f)).init("H", {2, 4}, iota_f(8, -1.0f, 0.5f));
+  b.node("Conv", {"x", "W"}, {"a"}, "conv_a");
+  b.node("Conv", {"a", "W"}, {"b"}, "conv_b");  // W read twice: copied
+  b.node("Conv", {"b", "V"}, {"c"}, "conv_c");  // V read once: moved
+  b.node("Flatten", {"c"}, {"f"}, "flat");
+  auto& g1 = b.node("Gemm", {"f", "G"}, {"g"}, "gemm_1");
+  B::attr(g1, "transB", std::int64_t{1});
+  auto& g2 = b.node("Gemm", {"g", "G"}, {"h"}, "gemm_2");  // G read twice
+  B::attr(g2, "transB", std::int64_t{1});
+  auto& g3 = b.node("Gemm", {"h", "H"}, {"y"}, "gemm_3");  // H read once
+  B::attr(g3, "transB", std::int64_t{1});
+  const Model<double> m = load(b);
+  ASSERT_EQ(m.nodes().size(), 7u);
+  for (std::size_t i : {0u, 1u}) EXPECT_EQ(static_cast<const Conv2d<double>&>(*m.nodes()[i].layer).weight()[0], 3.0);
+  EXPECT_EQ(static_cast<const Conv2d<double>&>(*m.nodes()[2].layer).weight()[0], -2.0);
+  for (std::size_t i : {4u, 5u}) {
+    const Tensor<double>& w = static_cast<const Linear<double>&>(*m.nodes()[i].layer).weight();
+    ASSERT_EQ(w.size(), 16u);
+    for (std::size_t k = 0; k < 16; ++k) EXPECT_EQ(w[k], 1.0 + static_cast<double>(k));
+  }
+  const Tensor<double>& h = static_cast<const Linear<double>&>(*m.nodes()[6].layer).weight();
+  ASSERT_EQ(h.shape(), (Shape{2, 4}));
+  for (std::size_t k = 0; k < 8; ++k) EXPECT_EQ(h[k], -1.0 + 0.5 * static_cast<double>(k));
+}
+
 // auto_pad gives the same result as the equivalent explicit pads.
 TEST(OnnxImport, ConvAutoPadEqualsExplicitPads) {
   struct Case {

@@ -57,9 +57,13 @@ std::vector<Item> read_list(const std::string& list) {
 }
 
 template <class T>
-void run_batch(const Model<double>& md, const std::vector<Item>& items, const BatchOptions& o) {
-  const Model<T> model = md.convert<T>();
+void run_batch(Model<double>&& md, const std::vector<Item>& items, const BatchOptions& o) {
   ExplainRequest req = build_request(md, o.request);
+  // The float path lets go of the double model layer by layer (a large model is not held twice).
+  const Model<T> model = [&] {
+    if constexpr (std::is_same_v<T, double>) return std::move(md);
+    else return std::move(md).template convert<T>();
+  }();
   std::filesystem::create_directories(o.out_dir);
   nlohmann::json manifest = nlohmann::json::array();
   Progress progress(items.size(), "explaining", o.quiet);
@@ -67,7 +71,7 @@ void run_batch(const Model<double>& md, const std::vector<Item>& items, const Ba
     const Item& it = items[i];
     const std::string where = o.list + ":" + std::to_string(it.line) + ": ";
     try {
-      const Tensor<double> x = load_input(md, it.path, o.image);
+      const Tensor<double> x = load_input(model, it.path, o.image);
       if (x.dim(0) != 1) throw ShapeError(it.path + " holds " + std::to_string(x.dim(0)) + " samples; list one input per line");
       req.target = Target{};
       if (it.target >= 0) {
@@ -76,7 +80,7 @@ void run_batch(const Model<double>& md, const std::vector<Item>& items, const Ba
       }
       const Explanation<T> e = explain(model, x.cast<T>(), req);
       const std::string stem = std::to_string(i) + "_" + std::filesystem::path(it.path).stem().string();
-      io::write_npy(o.out_dir + "/" + stem + ".npy", to_model_layout(md, e.relevance));
+      io::write_npy(o.out_dir + "/" + stem + ".npy", to_model_layout(model, e.relevance));
       double sum = 0;
       for (T v : e.relevance) sum += static_cast<double>(v);
       nlohmann::json entry = {{"input", it.path}, {"relevance", stem + ".npy"}, {"target", e.targets.at(0)},
@@ -122,8 +126,8 @@ void add_batch_command(CLI::App& app) {
     const std::vector<Item> items = read_list(o->list);
     Model<double> model = load_model(o->model);
     model.drop_trailing_softmax();
-    if (o->precision == "double") run_batch<double>(model, items, *o);
-    else run_batch<float>(model, items, *o);
+    if (o->precision == "double") run_batch<double>(std::move(model), items, *o);
+    else run_batch<float>(std::move(model), items, *o);
   });
 }
 

@@ -59,18 +59,22 @@ void write_heatmap(const std::string& path, const Tensor<T>& r, std::size_t n, s
 }
 
 template <class T>
-void run_explain(const Model<double>& model_d, const Tensor<double>& x, const ExplainRequest& req, const ExplainOptions& o) {
-  const Model<T> model = model_d.convert<T>();
+void run_explain(Model<double>&& model_d, const Tensor<double>& x, const ExplainRequest& req, const ExplainOptions& o) {
+  // The float path lets go of the double model layer by layer (a large model is not held twice).
+  const Model<T> model = [&] {
+    if constexpr (std::is_same_v<T, double>) return std::move(model_d);
+    else return std::move(model_d).template convert<T>();
+  }();
   const Explanation<T> e = explain(model, x.cast<T>(), req);
   const std::size_t k = e.targets_per_sample;
   Tensor<T> r;
   if (o.at.empty()) {
-    r = to_model_layout(model_d, e.relevance, k > 1 ? 1 : 0);
+    r = to_model_layout(model, e.relevance, k > 1 ? 1 : 0);
   } else {
     const auto it = e.layers.find(o.at);
     if (it == e.layers.end()) {
       std::string names;
-      for (const Node<double>& n : model_d.nodes()) names += " " + n.name;
+      for (const Node<T>& n : model.nodes()) names += " " + n.name;
       throw ConfigError("--at: no layer named '" + o.at + "' receives relevance; layers:" + names);
     }
     r = it->second;  // engine layout (NCHW), [N*K, ...] for several targets
@@ -144,8 +148,8 @@ void add_explain_command(CLI::App& app) {
     if (req.dump_layers && req.method != Method::LRP && req.method != Method::Gradient && req.method != Method::GradientXInput &&
         req.method != Method::DeconvNet && req.method != Method::GuidedBackprop)
       throw ConfigError("--dump-layers is available for lrp and single-pass gradient methods");
-    if (o->precision == "double") run_explain<double>(model, x, req, *o);
-    else run_explain<float>(model, x, req, *o);
+    if (o->precision == "double") run_explain<double>(std::move(model), x, req, *o);
+    else run_explain<float>(std::move(model), x, req, *o);
   });
 }
 

@@ -16,6 +16,7 @@
 #include "commands.hpp"
 #include "common.hpp"
 #include "lrp/core/error.hpp"
+#include "lrp/core/kernels.hpp"
 #include "lrp/io/toolbox_text.hpp"
 #include "lrp/train/trainer.hpp"
 
@@ -183,6 +184,7 @@ void run_train(const TrainCliOptions& o) {
 
   if (o.threads > 0) omp_set_num_threads(static_cast<int>(o.threads));
   const Model<double> init = o.init.empty() ? train::build_network(o.layers, o.seed) : load_model(o.init);
+  tune_allocator_for_reuse();  // (load_model does too; a built network has not been through it)
   // A model from another format (ONNX) may hold layers the toolbox format cannot write: fail now.
   std::string ext = std::filesystem::path(o.init).extension().string();
   for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));

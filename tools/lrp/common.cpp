@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "lrp/core/error.hpp"
+#include "lrp/core/kernels.hpp"
 #include "lrp/core/parse.hpp"
 #include "lrp/graph/canonize.hpp"
 #include "lrp/io/arrays.hpp"
@@ -43,6 +44,7 @@ Model<double> load_model(const std::string& path, bool canonize) {
     throw ConfigError("cannot tell the format of model '" + path + "': expected a .txt (LRP Toolbox) or .onnx file");
   }
   m.validate();
+  tune_allocator_for_reuse();  // from here on, freed memory is kept for the explanations' reuse
   return m;
 }
 
@@ -63,7 +65,8 @@ bool is_image(const std::string& path) {
   return e == "png" || e == "jpg" || e == "jpeg";
 }
 
-Tensor<double> read_image_input(const Model<double>& model, const std::string& path, const InputOptions& o) {
+template <class M>
+Tensor<double> read_image_input(const Model<M>& model, const std::string& path, const InputOptions& o) {
   io::ImagePreprocess p = o.preprocess == "imagenet" ? io::ImagePreprocess::imagenet() : io::ImagePreprocess{};
   if (o.resize) p.resize = o.resize;
   if (!o.crop.empty()) {
@@ -84,7 +87,8 @@ Tensor<double> read_image_input(const Model<double>& model, const std::string& p
 }
 }  // namespace
 
-Tensor<double> load_input(const Model<double>& model, const std::string& path, const InputOptions& image) {
+template <class M>
+Tensor<double> load_input(const Model<M>& model, const std::string& path, const InputOptions& image) {
   Tensor<double> x = is_image(path) ? read_image_input(model, path, image) : read_input_array(path);
   const std::size_t per_rank = model.input_shape.size();
   if (x.rank() == per_rank) {  // a single sample without batch dimension
@@ -108,8 +112,11 @@ Tensor<double> load_input(const Model<double>& model, const std::string& path, c
   return x;
 }
 
-template <class T>
-Tensor<T> to_model_layout(const Model<double>& model, const Tensor<T>& t, std::size_t extra_dims) {
+template Tensor<double> load_input(const Model<double>&, const std::string&, const InputOptions&);
+template Tensor<double> load_input(const Model<float>&, const std::string&, const InputOptions&);
+
+template <class M, class T>
+Tensor<T> to_model_layout(const Model<M>& model, const Tensor<T>& t, std::size_t extra_dims) {
   if (model.layout != DataLayout::NHWC) return t;
   if (extra_dims == 0) return nchw_to_nhwc(t);
   // [N, K, C, H, W] → [N, K, H, W, C]
@@ -123,6 +130,7 @@ Tensor<T> to_model_layout(const Model<double>& model, const Tensor<T>& t, std::s
 
 template Tensor<float> to_model_layout(const Model<double>&, const Tensor<float>&, std::size_t);
 template Tensor<double> to_model_layout(const Model<double>&, const Tensor<double>&, std::size_t);
+template Tensor<float> to_model_layout(const Model<float>&, const Tensor<float>&, std::size_t);
 
 std::vector<std::size_t> load_labels(const std::string& path) {
   const Tensor<double> y = read_input_array(path);

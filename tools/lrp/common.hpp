@@ -26,12 +26,13 @@ void add_input_options(CLI::App* cmd, InputOptions& o);
 
 // Reads an input array (.npy, .mat, .txt, ...) in the model's own layout and returns it in the
 // engine layout (NCHW for images) with a batch dimension. Checks it against the model.
-Tensor<double> load_input(const Model<double>& model, const std::string& path, const InputOptions& image = {});
+template <class M>
+Tensor<double> load_input(const Model<M>& model, const std::string& path, const InputOptions& image = {});
 
 // Engine layout → the model's own layout (NCHW → NHWC for toolbox image models). `extra_dims`
 // leading dims after the batch (e.g. the K of [N, K, C, H, W]) are kept in place.
-template <class T>
-Tensor<T> to_model_layout(const Model<double>& model, const Tensor<T>& t, std::size_t extra_dims = 0);
+template <class M, class T>
+Tensor<T> to_model_layout(const Model<M>& model, const Tensor<T>& t, std::size_t extra_dims = 0);
 
 // Any supported array file (.npy, .npz, .mat, .txt, IDX).
 Tensor<double> read_input_array(const std::string& path);

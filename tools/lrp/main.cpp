@@ -4,10 +4,8 @@
 
 #include "commands.hpp"
 #include "lrp/core/error.hpp"
-#include "lrp/core/kernels.hpp"
 
 int main(int argc, char** argv) {
-  lrp::tune_allocator_for_reuse();
   CLI::App app{"lrp: Layer-wise Relevance Propagation and other attribution methods for neural networks"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "lrp 0.1.0");

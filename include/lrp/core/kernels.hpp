@@ -41,7 +41,8 @@ void fit_weight_cache_to_model(std::size_t conv_weight_bytes);
 
 // Keeps freed memory in the process (glibc: no mmap for large blocks, no trimming), so that
 // the large activation tensors of repeated calls reuse pages instead of faulting in fresh ones
-// on every call. Process-wide; the `lrp` tool calls it at start-up.
+// on every call. Process-wide; the `lrp` tool calls it once the model is loaded, so that the
+// large temporaries of loading (file bytes, double weights) go back to the system first.
 void tune_allocator_for_reuse();
 
 }  // namespace lrp

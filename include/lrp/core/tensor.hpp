@@ -54,6 +54,14 @@ class Tensor {
   Tensor(Shape shape, const std::vector<T>& data) : shape_(std::move(shape)), data_(data.begin(), data.end()) {
     if (data_.size() != shape_numel(shape_)) throw ShapeError("tensor data size does not match shape " + shape_str(shape_));
   }
+  // Takes the elements over without copying (large weights while a model is imported).
+  static Tensor adopt(Shape shape, Storage&& data) {
+    if (data.size() != shape_numel(shape)) throw ShapeError("tensor data size does not match shape " + shape_str(shape));
+    Tensor t;
+    t.shape_ = std::move(shape);
+    t.data_ = std::move(data);
+    return t;
+  }
   // Elements left unset: only for outputs that are then written completely.
   static Tensor uninitialized(Shape shape) {
     Tensor t;

@@ -68,7 +68,10 @@ class Model {
   std::string node_label(std::size_t node_index) const;
 
   template <class U>
-  Model<U> convert() const;
+  Model<U> convert() const&;
+  // The same, releasing each layer once converted: the peak holds one layer twice, not the model.
+  template <class U>
+  Model<U> convert() &&;
   // Used by convert() and graph rewrites that renumber values.
   void set_values(std::size_t num_values, std::size_t output) {
     num_values_ = num_values;
