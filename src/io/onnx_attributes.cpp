@@ -4,6 +4,8 @@
 #include <cmath>
 
 #include "io/onnx_detail.hpp"
+#include "lrp/layers/conv2d.hpp"
+#include "lrp/layers/linear.hpp"
 
 namespace lrp::io::onnx_detail {
 
@@ -56,7 +58,7 @@ bool NodeCtx::is_const(std::size_t k) const {
   return it != imp_.values.end() && it->second.is_const;
 }
 
-const ConstTensor& NodeCtx::const_input(std::size_t k, const std::string& role) const {
+const ConstTensor& NodeCtx::weight_input(std::size_t k, const std::string& role) const {
   const Value& v = input(k, role);
   if (!v.is_const)
     fail(role + " ('" + node_.input(static_cast<int>(k)) + "') must be a constant (initializer or Constant), "
@@ -64,8 +66,15 @@ const ConstTensor& NodeCtx::const_input(std::size_t k, const std::string& role) 
   return v.c;
 }
 
+const ConstTensor& NodeCtx::const_input(std::size_t k, const std::string& role) const {
+  weight_input(k, role);
+  ConstTensor& c = imp_.values.at(node_.input(static_cast<int>(k))).c;
+  c.decode_pending();
+  return c;
+}
+
 ConstTensor NodeCtx::take_const_input(std::size_t k, const std::string& role) {
-  const_input(k, role);  // checks presence and constness
+  weight_input(k, role);  // checks presence and constness
   const std::string& name = node_.input(static_cast<int>(k));
   ConstTensor& c = imp_.values.at(name).c;
   if (imp_.uses(name) != 1) return c;
@@ -98,8 +107,9 @@ double NodeCtx::scalar_of(const ConstTensor& t, const std::string& role) const {
 
 void NodeCtx::require_finite(const ConstTensor& t, const std::string& role) const {
   if (t.is_int) return;
-  for (std::size_t k = 0; k < t.f.size(); ++k)
-    if (!std::isfinite(t.f[k])) fail(role + " contains " + std::to_string(t.f[k]) + " at element " + std::to_string(k));
+  const std::size_t n = t.numel();
+  for (std::size_t k = 0; k < n; ++k)
+    if (!std::isfinite(t.value(k))) fail(role + " contains " + std::to_string(t.value(k)) + " at element " + std::to_string(k));
 }
 
 void NodeCtx::limit_outputs(std::size_t n, const std::string& why) const {
@@ -128,8 +138,13 @@ void NodeCtx::alias(const Value& src) {
   imp_.values[node_.output(0)] = std::move(v);
 }
 
-void NodeCtx::add_layer(std::unique_ptr<Layer<double>> layer, const std::vector<const Value*>& inputs) {
-  if (node_.output_size() < 1) fail("has no output");
+namespace {
+// Appends `layer` to `model` as the node's output 0 (see NodeCtx::add_layer).
+template <class T>
+void place_layer(NodeCtx& c, Importer& imp, Model<T>& model, std::type_identity_t<std::unique_ptr<Layer<T>>> layer,
+                 const std::vector<const Value*>& inputs) {
+  const onnx::NodeProto& node = c.node();
+  if (node.output_size() < 1) c.fail("has no output");
   std::vector<Shape> in_shapes;
   std::vector<std::size_t> ids;
   for (const Value* v : inputs) {
@@ -140,21 +155,65 @@ void NodeCtx::add_layer(std::unique_ptr<Layer<double>> layer, const std::vector<
   try {
     out.shape = layer->output_shape(in_shapes);
   } catch (const ShapeError& e) {
-    fail(e.what());
+    c.fail(e.what());
   }
   for (std::size_t d : out.shape)
-    if (d == 0) fail("the output shape " + shape_str(out.shape) + " (per sample) has an empty dimension");
-  const std::string& base = node_.name().empty() ? node_.output(0) : node_.name();
-  out.id = imp_.model.add(imp_.unique_layer_name(base), std::move(layer), ids);
-  out.node = static_cast<long>(imp_.model.nodes().size() - 1);
-  if (imp_.id_uses.size() <= out.id) imp_.id_uses.resize(out.id + 1, 0);
-  imp_.id_uses[out.id] = imp_.uses(node_.output(0));
-  imp_.values[node_.output(0)] = std::move(out);
+    if (d == 0) c.fail("the output shape " + shape_str(out.shape) + " (per sample) has an empty dimension");
+  const std::string& base = node.name().empty() ? node.output(0) : node.name();
+  out.id = model.add(imp.unique_layer_name(base), std::move(layer), ids);
+  out.node = static_cast<long>(model.nodes().size() - 1);
+  if (imp.id_uses.size() <= out.id) imp.id_uses.resize(out.id + 1, 0);
+  imp.id_uses[out.id] = imp.uses(node.output(0));
+  imp.values[node.output(0)] = std::move(out);
 }
 
-void NodeCtx::replace_layer(const Value& v, std::unique_ptr<Layer<double>> layer) {
-  if (v.node < 0) fail("internal: no layer to replace");
-  imp_.model.nodes()[static_cast<std::size_t>(v.node)].layer = std::move(layer);
+template <class T>
+Tensor<T> cast_tensor(const Tensor<double>& t) {
+  if constexpr (std::is_same_v<T, double>) return t;
+  else return t.template cast<T>();
+}
+}  // namespace
+
+void NodeCtx::add_layer(std::unique_ptr<Layer<double>> layer, const std::vector<const Value*>& inputs) {
+  if (imp_.as_float) place_layer(*this, imp_, imp_.model_float, layer->to_float(), inputs);
+  else place_layer(*this, imp_, imp_.model, std::move(layer), inputs);
+}
+
+void NodeCtx::add_conv(ConstTensor&& w, const Tensor<double>& bias, const Window2d& win, std::size_t groups, const Value& x) {
+  imp_.with_model([&](auto& model) {
+    using T = typename std::remove_reference_t<decltype(model)>::Scalar;
+    try {
+      place_layer(*this, imp_, model, std::make_unique<Conv2d<T>>(weight_tensor<T>(std::move(w)), cast_tensor<T>(bias), win, groups), {&x});
+    } catch (const ShapeError& e) {
+      fail(e.what());
+    }
+  });
+}
+
+void NodeCtx::add_linear(ConstTensor&& w, const Tensor<double>& bias, const Value& x) {
+  imp_.with_model([&](auto& model) {
+    using T = typename std::remove_reference_t<decltype(model)>::Scalar;
+    place_layer(*this, imp_, model, std::make_unique<Linear<T>>(weight_tensor<T>(std::move(w)), cast_tensor<T>(bias)), {&x});
+  });
+}
+
+bool NodeCtx::add_to_producer_bias(const Value& v, const std::vector<double>& shift) {
+  if (v.node < 0) return false;
+  return imp_.with_model([&](auto& model) {
+    using T = typename std::remove_reference_t<decltype(model)>::Scalar;
+    std::unique_ptr<Layer<T>>& prod = model.nodes()[static_cast<std::size_t>(v.node)].layer;
+    if (prod->kind() != LayerKind::Linear && prod->kind() != LayerKind::Conv2d) return false;
+    const auto& affine = static_cast<const AffineLayer<T>&>(*prod);
+    Tensor<T> b = affine.bias();
+    for (std::size_t q = 0; q < shift.size(); ++q) b[q] = static_cast<T>(static_cast<double>(b[q]) + shift[q]);
+    if (prod->kind() == LayerKind::Linear) {
+      prod = std::make_unique<Linear<T>>(affine.weight(), std::move(b));
+    } else {
+      const auto& cv = static_cast<const Conv2d<T>&>(*prod);
+      prod = std::make_unique<Conv2d<T>>(cv.weight(), std::move(b), cv.window(), cv.groups());
+    }
+    return true;
+  });
 }
 
 // --- attributes -------------------------------------------------------------------------------

@@ -9,6 +9,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <cstdint>
+#include <cstring>
 #include <initializer_list>
 #include <limits>
 #include <map>
@@ -20,6 +21,7 @@
 
 #include "lrp/core/error.hpp"
 #include "lrp/graph/model.hpp"
+#include "lrp/layers/conv_geometry.hpp"
 
 namespace lrp::io::onnx_detail {
 
@@ -33,15 +35,28 @@ inline constexpr std::int64_t kBatchDim = std::numeric_limits<std::int64_t>::min
 inline constexpr std::size_t kMaxFoldElements = std::size_t(1) << 26;
 
 // A constant: an initializer, a Constant node, a bound graph input or a folded result.
-// Integer tensors keep int64 values (Slice bounds use the int64 extremes).
+// Integer tensors keep int64 values (Slice bounds use the int64 extremes). A FLOAT initializer
+// stored as raw bytes stays undecoded ("pending") until a node reads it: const_input() decodes
+// it to doubles, while Conv/Gemm/MatMul weights go from the bytes straight into the layer in
+// the model's own precision (a float import never holds a large weight as doubles).
 struct ConstTensor {
   bool is_int = false;
   std::vector<std::int64_t> dims;  // ONNX shape; rank 0 is a scalar
-  Tensor<double>::Storage f;       // !is_int (a tensor's storage, so weights move into layers)
+  Tensor<double>::Storage f;       // !is_int, decoded (a tensor's storage, so weights move into layers)
   std::vector<std::int64_t> i;     // is_int
+  std::string raw_float;           // pending: little-endian float32 bytes
+  bool pending = false;
 
-  std::size_t numel() const { return is_int ? i.size() : f.size(); }
-  double value(std::size_t k) const { return is_int ? static_cast<double>(i[k]) : f[k]; }
+  std::size_t numel() const { return is_int ? i.size() : pending ? raw_float.size() / sizeof(float) : f.size(); }
+  double value(std::size_t k) const {
+    if (is_int) return static_cast<double>(i[k]);
+    if (!pending) return f[k];
+    float v;
+    std::memcpy(&v, raw_float.data() + k * sizeof(float), sizeof(float));  // little-endian hosts only (checked at decode)
+    return static_cast<double>(v);
+  }
+  // Decodes pending bytes to doubles and frees them.
+  void decode_pending();
   bool has_batch_marker() const;
 };
 
@@ -51,10 +66,13 @@ std::size_t dims_numel(const std::vector<std::int64_t>& dims, const std::string&
                        std::size_t limit = std::size_t(1) << 40);
 // Decodes a TensorProto; `what` starts every message ("model.onnx: initializer 'w'").
 ConstTensor decode_tensor(const onnx::TensorProto& t, const std::string& what);
+// An initializer: FLOAT raw bytes are taken over undecoded (pending), anything else decoded.
+ConstTensor take_initializer(onnx::TensorProto& t, const std::string& what);
+// A weight in the layer's precision: pending bytes convert straight to T.
+template <class T>
+Tensor<T> weight_tensor(ConstTensor&& c);
 ConstTensor from_tensor(const Tensor<double>& t);
 Tensor<double> to_tensor(const ConstTensor& c);
-// The same, taking a float tensor's elements over (no copy).
-Tensor<double> to_tensor(ConstTensor&& c);
 const char* data_type_name(int type);
 
 // What an ONNX value name stands for while the graph is converted.
@@ -76,7 +94,9 @@ const std::map<std::string, ConstantFolder>& constant_folders();   // onnx_fold.
 struct Importer {
   std::string source;              // file name for messages
   std::int64_t opset = 0;          // of the default domain
+  bool as_float = false;           // builds model_float (weights never held as doubles), else model
   Model<double> model;
+  Model<float> model_float;
   std::unordered_map<std::string, Value> values;
   std::unordered_map<std::string, std::size_t> name_uses;  // node inputs + graph outputs per name
   std::vector<std::size_t> id_uses;                        // the same per runtime value id
@@ -85,6 +105,11 @@ struct Importer {
 
   std::string unique_layer_name(const std::string& base);
   std::size_t uses(const std::string& name) const;
+  // Calls f with the model being built (Model<double>& or Model<float>&).
+  template <class F>
+  decltype(auto) with_model(F&& f) {
+    return as_float ? f(model_float) : f(model);
+  }
 };
 
 // One node being converted: its inputs, outputs and attributes, with messages that name the
@@ -98,7 +123,6 @@ class NodeCtx {
   std::int64_t opset() const { return imp_.opset; }
   Importer& importer() { return imp_; }
   const std::string& importer_source() const { return imp_.source; }
-  Model<double>& model() { return imp_.model; }
   // "node 3 '/conv1/Conv' (Conv)"
   std::string label() const;
   [[noreturn]] void fail(const std::string& msg) const;
@@ -108,9 +132,12 @@ class NodeCtx {
   bool has_input(std::size_t k) const;
   const Value& input(std::size_t k, const std::string& role) const;
   bool is_const(std::size_t k) const;
+  // A constant input, decoded to doubles.
   const ConstTensor& const_input(std::size_t k, const std::string& role) const;
-  // The constant itself, moved out when no other node reads it (weights handed to a layer
-  // without a copy), else a copy.
+  // A constant input as stored (possibly pending): for shape checks before take_const_input.
+  const ConstTensor& weight_input(std::size_t k, const std::string& role) const;
+  // The constant itself (possibly pending), moved out when no other node reads it (weights
+  // handed to a layer without a copy), else a copy.
   ConstTensor take_const_input(std::size_t k, const std::string& role);
   const Value& runtime_input(std::size_t k, const std::string& role) const;
   // Integer entries of a constant (integral floats accepted: bound test inputs are doubles).
@@ -125,10 +152,17 @@ class NodeCtx {
   void set_const(ConstTensor t);
   void alias(const Value& v);
   // Adds a layer reading `inputs` (runtime values) and binds output 0 to it; the per-sample
-  // output shape is inferred here (a ShapeError becomes a FormatError naming the node).
+  // output shape is inferred here (a ShapeError becomes a FormatError naming the node). The
+  // layer is converted to float when the import builds a float model (layers without large
+  // parameters; Conv and Linear go through add_conv / add_linear).
   void add_layer(std::unique_ptr<Layer<double>> layer, const std::vector<const Value*>& inputs);
-  // Replaces the layer producing `v` (bias folding), keeping its name and wiring.
-  void replace_layer(const Value& v, std::unique_ptr<Layer<double>> layer);
+  // Conv2d / Linear built in the model's precision straight from the weight constant
+  // (Conv: [M, C/group, kH, kW]; Linear: [out, in]).
+  void add_conv(ConstTensor&& w, const Tensor<double>& bias, const Window2d& win, std::size_t groups, const Value& x);
+  void add_linear(ConstTensor&& w, const Tensor<double>& bias, const Value& x);
+  // Adds shift[c] to the bias of the Conv/Linear producing `v`; false if `v` has another
+  // producer (the caller then adds a shift layer).
+  bool add_to_producer_bias(const Value& v, const std::vector<double>& shift);
 
   // Attributes. Unknown attribute names are an error (nothing is silently ignored).
   void allow_attributes(std::initializer_list<const char*> names) const;

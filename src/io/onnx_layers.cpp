@@ -96,7 +96,7 @@ std::size_t checked_kernel(NodeCtx& c, std::int64_t v) {
 void conv(NodeCtx& c) {
   c.allow_attributes({"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"});
   const Value& x = image_input(c, "convolution");
-  const ConstTensor& w = c.const_input(1, "weight W");
+  const ConstTensor& w = c.weight_input(1, "weight W");
   if (w.dims.size() != 4) c.fail("weight W must be 4-D [M, C/group, kH, kW], got " + dims_str(w.dims));
   c.require_finite(w, "weight W");
   const std::int64_t group = c.attr_int("group", 1);
@@ -118,42 +118,41 @@ void conv(NodeCtx& c) {
     for (std::size_t k = 0; k < m; ++k) bias[k] = b.value(k);
   }
   const Window2d win = window_from_attributes(c, x.shape[1], x.shape[2], kh, kw, false);
-  try {
-    c.add_layer(std::make_unique<Conv2d<double>>(to_tensor(c.take_const_input(1, "weight W")), std::move(bias), win,
-                                                 to_size(group)),
-                {&x});
-  } catch (const ShapeError& e) {
-    c.fail(e.what());
-  }
+  c.add_conv(c.take_const_input(1, "weight W"), bias, win, to_size(group), x);
 }
 
 // Linear from W [out, in] (already transposed/scaled) and bias.
-void add_linear(NodeCtx& c, const Value& x, Tensor<double> w, Tensor<double> b) {
+void add_linear(NodeCtx& c, const Value& x, ConstTensor&& w, const Tensor<double>& b) {
   if (x.shape.size() != 1) c.fail("the input must be [N, features], got " + runtime_shape_str(x));
-  if (w.dim(1) != x.shape[0])
-    c.fail("weight has " + std::to_string(w.dim(1)) + " input features, the input has " + std::to_string(x.shape[0]));
-  c.add_layer(std::make_unique<Linear<double>>(std::move(w), std::move(b)), {&x});
+  const std::size_t in = to_size(w.dims[1]);
+  if (in != x.shape[0]) c.fail("weight has " + std::to_string(in) + " input features, the input has " + std::to_string(x.shape[0]));
+  c.add_linear(std::move(w), b, x);
+}
+
+// [out, in] from the elements of a [r, s] constant: W = alpha * B^T, or alpha * B when B is
+// already [out, in] (the copy is skipped when alpha is 1 and the constant is not shared).
+ConstTensor linear_weight(NodeCtx& c, std::size_t k, const std::string& role, bool already_out_in, double alpha) {
+  if (already_out_in && alpha == 1.0) return c.take_const_input(k, role);
+  const ConstTensor& b = c.weight_input(k, role);
+  const std::size_t r = to_size(b.dims[0]), s = to_size(b.dims[1]);
+  ConstTensor w;
+  w.dims = already_out_in ? b.dims : std::vector<std::int64_t>{b.dims[1], b.dims[0]};
+  w.f.resize(r * s);
+  for (std::size_t i = 0; i < r; ++i)
+    for (std::size_t j = 0; j < s; ++j) (already_out_in ? w.f[i * s + j] : w.f[j * r + i]) = alpha * b.value(i * s + j);
+  return w;
 }
 
 void gemm(NodeCtx& c) {
   c.allow_attributes({"alpha", "beta", "transA", "transB", "broadcast"});
   if (c.attr_int("transA", 0) != 0) c.fail("transA=1 would transpose the batch dimension; not supported");
   const Value& a = c.runtime_input(0, "input A");
-  const ConstTensor& b = c.const_input(1, "weight B");
+  const ConstTensor& b = c.weight_input(1, "weight B");
   if (b.dims.size() != 2) c.fail("weight B must be 2-D, got " + dims_str(b.dims));
   c.require_finite(b, "weight B");
   const double alpha = c.attr_float("alpha", 1.0), beta = c.attr_float("beta", 1.0);
   const bool trans_b = c.attr_int("transB", 0) != 0;
-  const std::size_t r = to_size(b.dims[0]), s = to_size(b.dims[1]);
-  const std::size_t out = trans_b ? r : s, in = trans_b ? s : r;
-  Tensor<double> w;
-  if (trans_b && alpha == 1.0) {
-    w = to_tensor(c.take_const_input(1, "weight B"));  // already [out, in]: no copy of a large matrix
-  } else {
-    w = Tensor<double>({out, in});
-    for (std::size_t i = 0; i < r; ++i)
-      for (std::size_t j = 0; j < s; ++j) (trans_b ? w[i * s + j] : w[j * r + i]) = alpha * b.value(i * s + j);
-  }
+  const std::size_t out = to_size(trans_b ? b.dims[0] : b.dims[1]);
   Tensor<double> bias({out});
   if (c.has_input(2)) {
     const ConstTensor& cc = c.const_input(2, "bias C");
@@ -168,20 +167,17 @@ void gemm(NodeCtx& c) {
              std::to_string(out) + "] or scalar biases are supported");
     }
   }
-  add_linear(c, a, std::move(w), std::move(bias));
+  add_linear(c, a, linear_weight(c, 1, "weight B", trans_b, alpha), bias);
 }
 
 void matmul(NodeCtx& c) {
   c.allow_attributes({});
   const Value& a = c.runtime_input(0, "input A");
-  const ConstTensor& b = c.const_input(1, "weight B");
+  const ConstTensor& b = c.weight_input(1, "weight B");
   if (b.dims.size() != 2) c.fail("only [N, K] x [K, M] with a constant 2-D B is supported; B is " + dims_str(b.dims));
   c.require_finite(b, "weight B");
-  const std::size_t k = to_size(b.dims[0]), m = to_size(b.dims[1]);
-  Tensor<double> w({m, k});
-  for (std::size_t i = 0; i < k; ++i)
-    for (std::size_t j = 0; j < m; ++j) w[j * k + i] = b.value(i * m + j);
-  add_linear(c, a, std::move(w), Tensor<double>({m}));
+  const std::size_t m = to_size(b.dims[1]);
+  add_linear(c, a, linear_weight(c, 1, "weight B", false, 1.0), Tensor<double>({m}));
 }
 
 void activation(NodeCtx& c, ActivationSpec spec) {
@@ -386,23 +382,9 @@ void add_constant(NodeCtx& c, const Value& x, const ConstTensor& k, double sign)
            " is not supported (only one value per channel, or a scalar)");
   for (double& v : shift) v *= sign;
   // Fold into the producer's bias when this node is its only reader.
-  if (x.node >= 0 && c.importer().id_uses.at(x.id) == 1) {
-    const Layer<double>& prod = *c.model().nodes()[static_cast<std::size_t>(x.node)].layer;
-    if (prod.kind() == LayerKind::Linear || prod.kind() == LayerKind::Conv2d) {
-      const auto& affine = static_cast<const AffineLayer<double>&>(prod);
-      Tensor<double> b = affine.bias();
-      for (std::size_t q = 0; q < ch; ++q) b[q] += shift[q];
-      std::unique_ptr<Layer<double>> merged;
-      if (prod.kind() == LayerKind::Linear) {
-        merged = std::make_unique<Linear<double>>(affine.weight(), std::move(b));
-      } else {
-        const auto& cv = static_cast<const Conv2d<double>&>(prod);
-        merged = std::make_unique<Conv2d<double>>(cv.weight(), std::move(b), cv.window(), cv.groups());
-      }
-      c.replace_layer(x, std::move(merged));
-      c.alias(x);
-      return;
-    }
+  if (x.node >= 0 && c.importer().id_uses.at(x.id) == 1 && c.add_to_producer_bias(x, shift)) {
+    c.alias(x);
+    return;
   }
   Tensor<double> scale({ch}, 1.0), shift_t({ch});
   for (std::size_t q = 0; q < ch; ++q) shift_t[q] = shift[q];

@@ -64,8 +64,10 @@ void read_input_shape(Importer& imp, const onnx::ValueInfoProto& vi) {
   } catch (const ShapeError&) {
     throw FormatError(what + ": the input shape is absurdly large");
   }
-  imp.model.input_shape = per;
-  imp.model.layout = per.size() == 3 ? DataLayout::NCHW : DataLayout::Features;
+  imp.with_model([&](auto& model) {
+    model.input_shape = per;
+    model.layout = per.size() == 3 ? DataLayout::NCHW : DataLayout::Features;
+  });
 }
 
 // Kahn's algorithm, preferring the file order: a sorted graph keeps its order exactly.
@@ -165,9 +167,9 @@ void convert_node(Importer& imp, const onnx::NodeProto& node, std::size_t index)
   }
 }
 
-Model<double> build(onnx::ModelProto& mp, const std::string& source,
-                    const std::map<std::string, Tensor<double>>& constant_inputs) {
-  Importer imp;
+// Fills imp.model (or imp.model_float when imp.as_float).
+void build(Importer& imp, onnx::ModelProto& mp, const std::string& source,
+           const std::map<std::string, Tensor<double>>& constant_inputs) {
   imp.source = source;
   if (!mp.has_graph()) throw FormatError(source + ": the file holds no graph (truncated or not an ONNX model?)");
   imp.opset = default_opset(mp, source);
@@ -176,10 +178,10 @@ Model<double> build(onnx::ModelProto& mp, const std::string& source,
     if (t.name().empty()) throw FormatError(source + ": an initializer has no name");
     Value v;
     v.is_const = true;
-    v.c = decode_tensor(t, source + ": initializer '" + t.name() + "'");
+    v.c = take_initializer(t, source + ": initializer '" + t.name() + "'");
     if (!imp.values.emplace(t.name(), std::move(v)).second)
       throw FormatError(source + ": initializer '" + t.name() + "' is defined twice");
-    onnx::TensorProto().Swap(&t);  // decoded: free the file's copy now (clear() would keep its capacity)
+    onnx::TensorProto().Swap(&t);  // taken over: free what is left of it (clear() would keep its capacity)
   }
   const onnx::GraphProto& g = mp.graph();
   std::vector<const onnx::ValueInfoProto*> data_inputs;
@@ -217,7 +219,7 @@ Model<double> build(onnx::ModelProto& mp, const std::string& source,
   ++imp.name_uses[g.output(0).name()];
   Value x;
   x.id = 0;
-  x.shape = imp.model.input_shape;
+  x.shape = imp.with_model([](const auto& model) { return model.input_shape; });
   imp.values.emplace(in.name(), x);
   imp.id_uses.assign(1, imp.uses(in.name()));
 
@@ -238,11 +240,21 @@ Model<double> build(onnx::ModelProto& mp, const std::string& source,
   const auto it = imp.values.find(out);
   if (it == imp.values.end()) throw FormatError(source + ": the graph output '" + out + "' is not produced by any node");
   if (it->second.is_const) throw FormatError(source + ": the graph output '" + out + "' is a constant, independent of the input");
-  imp.model.set_output_value(it->second.id);
-  imp.model.source = source;
-  imp.model.name = g.name();
-  imp.model.validate();
-  return std::move(imp.model);
+  imp.with_model([&](auto& model) {
+    model.set_output_value(it->second.id);
+    model.source = source;
+    model.name = g.name();
+    model.validate();
+  });
+}
+
+template <class T>
+Model<T> import(onnx::ModelProto& mp, const std::string& source, const std::map<std::string, Tensor<double>>& constant_inputs) {
+  Importer imp;
+  imp.as_float = std::is_same_v<T, float>;
+  build(imp, mp, source, constant_inputs);
+  if constexpr (std::is_same_v<T, float>) return std::move(imp.model_float);
+  else return std::move(imp.model);
 }
 
 }  // namespace
@@ -291,14 +303,24 @@ onnx::ModelProto parse_model_proto(const std::string& bytes, const std::string& 
 Model<double> parse_onnx_model(const std::string& bytes, const std::string& source,
                                const std::map<std::string, Tensor<double>>& constant_inputs) {
   onnx::ModelProto mp = parse_model_proto(bytes, source);
-  return onnx_detail::build(mp, source, constant_inputs);
+  return onnx_detail::import<double>(mp, source, constant_inputs);
+}
+
+Model<float> parse_onnx_model_float(const std::string& bytes, const std::string& source) {
+  onnx::ModelProto mp = parse_model_proto(bytes, source);
+  return onnx_detail::import<float>(mp, source, {});
 }
 
 Model<double> read_onnx_model(const std::string& path, const std::map<std::string, Tensor<double>>& constant_inputs) {
   onnx::ModelProto mp = read_model_proto(path);
-  return onnx_detail::build(mp, path, constant_inputs);
+  return onnx_detail::import<double>(mp, path, constant_inputs);
 }
 
 Model<double> read_onnx_model(const std::string& path) { return read_onnx_model(path, {}); }
+
+Model<float> read_onnx_model_float(const std::string& path) {
+  onnx::ModelProto mp = read_model_proto(path);
+  return onnx_detail::import<float>(mp, path, {});
+}
 
 }  // namespace lrp::io

@@ -75,6 +75,15 @@ void decode_raw(int type, const char* p, std::size_t k, ConstTensor& out, const 
 
 }  // namespace
 
+void ConstTensor::decode_pending() {
+  if (!pending) return;
+  const std::size_t n = numel();
+  f.resize(n);
+  for (std::size_t k = 0; k < n; ++k) f[k] = static_cast<double>(load_le<float>(raw_float.data() + k * sizeof(float)));
+  std::string().swap(raw_float);
+  pending = false;
+}
+
 bool ConstTensor::has_batch_marker() const {
   if (!is_int) return false;
   for (std::int64_t v : i)
@@ -186,6 +195,38 @@ ConstTensor decode_tensor(const onnx::TensorProto& t, const std::string& what) {
   return out;
 }
 
+ConstTensor take_initializer(onnx::TensorProto& t, const std::string& what) {
+  const bool raw_float = std::endian::native == std::endian::little && t.data_type() == TP::FLOAT && t.has_raw_data() &&
+                         !(t.has_data_location() && t.data_location() == TP::EXTERNAL) && !t.has_segment();
+  if (!raw_float) return decode_tensor(t, what);
+  ConstTensor out;
+  out.dims.assign(t.dims().begin(), t.dims().end());
+  const std::size_t n = dims_numel(out.dims, what);
+  if (t.raw_data().size() != n * sizeof(float))
+    throw FormatError(what + ": raw_data has " + std::to_string(t.raw_data().size()) + " bytes, but FLOAT " +
+                      dims_str(out.dims) + " needs " + std::to_string(n * sizeof(float)));
+  out.raw_float = std::move(*t.mutable_raw_data());  // no copy: the bytes change owner
+  out.pending = true;
+  return out;
+}
+
+template <class T>
+Tensor<T> weight_tensor(ConstTensor&& c) {
+  Shape s;
+  for (std::int64_t d : c.dims) s.push_back(static_cast<std::size_t>(d));
+  if constexpr (std::is_same_v<T, double>) {
+    c.decode_pending();
+    if (!c.is_int) return Tensor<double>::adopt(std::move(s), std::move(c.f));
+  }
+  Tensor<T> w = Tensor<T>::uninitialized(std::move(s));
+  const std::size_t n = c.numel();
+  for (std::size_t k = 0; k < n; ++k) w[k] = static_cast<T>(c.value(k));
+  c = ConstTensor{};  // the source is spent
+  return w;
+}
+template Tensor<float> weight_tensor(ConstTensor&&);
+template Tensor<double> weight_tensor(ConstTensor&&);
+
 ConstTensor from_tensor(const Tensor<double>& t) {
   ConstTensor c;
   for (std::size_t d : t.shape()) c.dims.push_back(static_cast<std::int64_t>(d));
@@ -199,13 +240,6 @@ Tensor<double> to_tensor(const ConstTensor& c) {
   std::vector<double> v(c.numel());
   for (std::size_t k = 0; k < v.size(); ++k) v[k] = c.value(k);
   return Tensor<double>(std::move(s), std::move(v));
-}
-
-Tensor<double> to_tensor(ConstTensor&& c) {
-  if (c.is_int) return to_tensor(static_cast<const ConstTensor&>(c));
-  Shape s;
-  for (std::int64_t d : c.dims) s.push_back(static_cast<std::size_t>(d));
-  return Tensor<double>::adopt(std::move(s), std::move(c.f));
 }
 
 }  // namespace onnx_detail

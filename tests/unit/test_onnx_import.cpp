@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <limits>
+#include <utility>
 
 #include "lrp/core/error.hpp"
 #include "lrp/io/onnx.hpp"
@@ -153,6 +154,59 @@ TEST(OnnxImport, SharedAndSingleUseWeightsBothArriveWhole) {
   const Tensor<double>& h = static_cast<const Linear<double>&>(*m.nodes()[6].layer).weight();
   ASSERT_EQ(h.shape(), (Shape{2, 4}));
   for (std::size_t k = 0; k < 8; ++k) EXPECT_EQ(h[k], -1.0 + 0.5 * static_cast<double>(k));
+}
+
+// Float import: weights go from the file's bytes into float layers directly. Every parameter
+// equals the double import converted to float, exactly (float -> double -> float is exact; the
+// folded biases are summed in double and rounded once on both paths).
+void expect_same_float_model(const Model<float>& direct, const Model<float>& converted) {
+  ASSERT_EQ(direct.nodes().size(), converted.nodes().size());
+  EXPECT_EQ(direct.input_shape, converted.input_shape);
+  EXPECT_EQ(direct.layout, converted.layout);
+  EXPECT_EQ(direct.output_value(), converted.output_value());
+  for (std::size_t i = 0; i < direct.nodes().size(); ++i) {
+    const Node<float>& a = direct.nodes()[i];
+    const Node<float>& b = converted.nodes()[i];
+    EXPECT_EQ(a.name, b.name);
+    EXPECT_EQ(a.inputs, b.inputs);
+    EXPECT_EQ(a.layer->kind(), b.layer->kind()) << a.name;
+    const std::vector<const Tensor<float>*> pa = std::as_const(*a.layer).params(), pb = std::as_const(*b.layer).params();
+    ASSERT_EQ(pa.size(), pb.size()) << a.name;
+    for (std::size_t p = 0; p < pa.size(); ++p) {
+      ASSERT_EQ(pa[p]->shape(), pb[p]->shape()) << a.name;
+      for (std::size_t k = 0; k < pa[p]->size(); ++k) ASSERT_EQ((*pa[p])[k], (*pb[p])[k]) << a.name << " param " << p << " [" << k << "]";
+    }
+  }
+}
+
+TEST(OnnxImport, FloatImportEqualsDoubleImportConverted) {
+  B b;
+  b.input("x", {-1, 1, 4, 4}).output("y");
+  b.init("W", {2, 1, 3, 3}, iota_f(18, -0.7f, 0.1f)).init("cb", {1, 2, 1, 1}, {0.1f, -0.3f});
+  b.init("G", {32, 6}, iota_f(192, -1.0f, 0.01f)).init("M", {6, 5}, iota_f(30, 0.3f, -0.02f)).init("mb", {5}, iota_f(5, 0.7f, 0.3f));
+  b.init("H", {3, 5}, iota_f(15, 0.05f, 0.11f)).init("hb", {3}, {1.0f, 2.0f, 3.0f});
+  auto& conv = b.node("Conv", {"x", "W"}, {"c"}, "conv");
+  B::attr(conv, "pads", std::vector<std::int64_t>{1, 1, 1, 1});
+  b.node("Add", {"c", "cb"}, {"cc"}, "conv_bias");  // folded into the conv's bias
+  b.node("Relu", {"cc"}, {"r"}, "relu");
+  b.node("Flatten", {"r"}, {"f"}, "flat");
+  auto& g = b.node("Gemm", {"f", "G"}, {"g"}, "gemm_plain");  // B is [in, out]: transposed on import
+  B::attr(g, "alpha", 0.5);
+  b.node("MatMul", {"g", "M"}, {"m"}, "matmul");
+  b.node("Add", {"m", "mb"}, {"mm"}, "matmul_bias");
+  auto& h = b.node("Gemm", {"mm", "H", "hb"}, {"y"}, "gemm_t");  // B is [out, in]: taken over
+  B::attr(h, "transB", std::int64_t{1});
+  const Model<float> direct = io::parse_onnx_model_float(b.bytes(), "test.onnx");
+  expect_same_float_model(direct, load(b).convert<float>());
+  EXPECT_EQ(direct.nodes().size(), 6u);  // conv, relu, flat, gemm_plain, matmul (+bias), gemm_t
+}
+
+TEST(OnnxImport, FloatImportOfModelFilesEqualsDoubleImportConverted) {
+  for (const char* name : {"mlp", "mnist_cnn"}) {
+    SCOPED_TRACE(name);
+    const std::string path = shared_path(std::string("reference/zennit/") + name + "/model.onnx");
+    expect_same_float_model(io::read_onnx_model_float(path), io::read_onnx_model(path).convert<float>());
+  }
 }
 
 // auto_pad gives the same result as the equivalent explicit pads.

@@ -57,13 +57,9 @@ std::vector<Item> read_list(const std::string& list) {
 }
 
 template <class T>
-void run_batch(Model<double>&& md, const std::vector<Item>& items, const BatchOptions& o) {
-  ExplainRequest req = build_request(md, o.request);
-  // The float path lets go of the double model layer by layer (a large model is not held twice).
-  const Model<T> model = [&] {
-    if constexpr (std::is_same_v<T, double>) return std::move(md);
-    else return std::move(md).template convert<T>();
-  }();
+void run_batch(Model<T> model, const std::vector<Item>& items, const BatchOptions& o) {
+  model.drop_trailing_softmax();
+  ExplainRequest req = build_request(model, o.request);
   std::filesystem::create_directories(o.out_dir);
   nlohmann::json manifest = nlohmann::json::array();
   Progress progress(items.size(), "explaining", o.quiet);
@@ -124,10 +120,9 @@ void add_batch_command(CLI::App& app) {
     check_request(o->request);
     render::get_colormap(o->colormap);
     const std::vector<Item> items = read_list(o->list);
-    Model<double> model = load_model(o->model);
-    model.drop_trailing_softmax();
-    if (o->precision == "double") run_batch<double>(std::move(model), items, *o);
-    else run_batch<float>(std::move(model), items, *o);
+    // The float path reads the model in float directly (a large model is never held as doubles).
+    if (o->precision == "double") run_batch(load_model(o->model), items, *o);
+    else run_batch(load_model_float(o->model), items, *o);
   });
 }
 

@@ -186,9 +186,7 @@ void run_bench(const BenchOptions& o) {
     model = synthetic_model(o.model.substr(10));
     tune_allocator_for_reuse();  // load_model does this for files
   } else {
-    Model<double> md = load_model(o.model);
-    md.drop_trailing_softmax();
-    model = std::move(md).convert<float>();
+    model = load_model_float(o.model);
   }
   model.drop_trailing_softmax();
   const Shape per = resolve_input_shape(model, o.input_shape);

@@ -59,12 +59,15 @@ void write_heatmap(const std::string& path, const Tensor<T>& r, std::size_t n, s
 }
 
 template <class T>
-void run_explain(Model<double>&& model_d, const Tensor<double>& x, const ExplainRequest& req, const ExplainOptions& o) {
-  // The float path lets go of the double model layer by layer (a large model is not held twice).
-  const Model<T> model = [&] {
-    if constexpr (std::is_same_v<T, double>) return std::move(model_d);
-    else return std::move(model_d).template convert<T>();
-  }();
+void run_explain(Model<T> model, Target target, const ExplainOptions& o) {
+  model.drop_trailing_softmax();
+  const Tensor<double> x = load_input(model, o.input, o.image);
+  ExplainRequest req = build_request(model, o.request);
+  req.target = std::move(target);
+  req.dump_layers = !o.dump_layers.empty() || !o.at.empty();
+  if (req.dump_layers && req.method != Method::LRP && req.method != Method::Gradient && req.method != Method::GradientXInput &&
+      req.method != Method::DeconvNet && req.method != Method::GuidedBackprop)
+    throw ConfigError("--dump-layers is available for lrp and single-pass gradient methods");
   const Explanation<T> e = explain(model, x.cast<T>(), req);
   const std::size_t k = e.targets_per_sample;
   Tensor<T> r;
@@ -139,17 +142,9 @@ void add_explain_command(CLI::App& app) {
     render::get_colormap(o->colormap);  // unknown names fail before any work
     check_request(o->request);
     Target target = target_from_text(o->target);
-    Model<double> model = load_model(o->model, !o->no_canonize);
-    model.drop_trailing_softmax();
-    const Tensor<double> x = load_input(model, o->input, o->image);
-    ExplainRequest req = build_request(model, o->request);
-    req.target = std::move(target);
-    req.dump_layers = !o->dump_layers.empty() || !o->at.empty();
-    if (req.dump_layers && req.method != Method::LRP && req.method != Method::Gradient && req.method != Method::GradientXInput &&
-        req.method != Method::DeconvNet && req.method != Method::GuidedBackprop)
-      throw ConfigError("--dump-layers is available for lrp and single-pass gradient methods");
-    if (o->precision == "double") run_explain<double>(std::move(model), x, req, *o);
-    else run_explain<float>(std::move(model), x, req, *o);
+    // The float path reads the model in float directly (a large model is never held as doubles).
+    if (o->precision == "double") run_explain(load_model(o->model, !o->no_canonize), std::move(target), *o);
+    else run_explain(load_model_float(o->model, !o->no_canonize), std::move(target), *o);
   });
 }
 

@@ -48,6 +48,19 @@ Model<double> load_model(const std::string& path, bool canonize) {
   return m;
 }
 
+Model<float> load_model_float(const std::string& path, bool canonize) {
+#ifdef LRP_CLI_HAS_ONNX
+  if (lower_extension(path) == "onnx") {
+    Model<float> m = io::read_onnx_model_float(path);
+    if (canonize) fold_batch_norms(m);
+    m.validate();
+    tune_allocator_for_reuse();
+    return m;
+  }
+#endif
+  return load_model(path, canonize).convert<float>();  // toolbox text models are small
+}
+
 void add_input_options(CLI::App* cmd, InputOptions& o) {
   cmd->add_option("--preprocess", o.preprocess, "Image inputs (PNG/JPEG): none (default) or imagenet (resize 256, centre crop 224, /255, ImageNet mean/std)")
       ->check(CLI::IsMember({"none", "imagenet"}));
@@ -131,6 +144,7 @@ Tensor<T> to_model_layout(const Model<M>& model, const Tensor<T>& t, std::size_t
 template Tensor<float> to_model_layout(const Model<double>&, const Tensor<float>&, std::size_t);
 template Tensor<double> to_model_layout(const Model<double>&, const Tensor<double>&, std::size_t);
 template Tensor<float> to_model_layout(const Model<float>&, const Tensor<float>&, std::size_t);
+template Tensor<double> to_model_layout(const Model<float>&, const Tensor<double>&, std::size_t);
 
 std::vector<std::size_t> load_labels(const std::string& path) {
   const Tensor<double> y = read_input_array(path);

@@ -12,6 +12,9 @@ namespace lrp::cli {
 // canonized like Zennit's canonizers do (BatchNorms folded into the preceding Conv/Linear,
 // lrp/graph/canonize.hpp) unless `canonize` is false.
 Model<double> load_model(const std::string& path, bool canonize = true);
+// The same in float32 for the fast path; ONNX weights are read straight into float (a large
+// model is never held as doubles).
+Model<float> load_model_float(const std::string& path, bool canonize = true);
 
 // How PNG/JPEG inputs become tensors (ignored for array files).
 struct InputOptions {

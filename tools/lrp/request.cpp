@@ -30,7 +30,8 @@ void check_request(const RequestOptions& o) {
   for (const std::string& s : o.layer_rules) parse_rule_override(s);
 }
 
-ExplainRequest build_request(const Model<double>& model, const RequestOptions& o) {
+template <class T>
+ExplainRequest build_request(const Model<T>& model, const RequestOptions& o) {
   check_request(o);
   ExplainRequest req;
   req.method = parse_method(o.method);
@@ -49,6 +50,8 @@ ExplainRequest build_request(const Model<double>& model, const RequestOptions& o
   }
   return req;
 }
+template ExplainRequest build_request(const Model<double>&, const RequestOptions&);
+template ExplainRequest build_request(const Model<float>&, const RequestOptions&);
 
 Target target_from_text(const std::string& text) {
   Target t;

@@ -20,7 +20,8 @@ void add_request_options(CLI::App* cmd, RequestOptions& o);
 
 // Parses and checks the options against the model (rules per node, method); the target is left
 // at its default for the caller to set.
-ExplainRequest build_request(const Model<double>& model, const RequestOptions& o);
+template <class T>
+ExplainRequest build_request(const Model<T>& model, const RequestOptions& o);
 // Checks what can be checked before the model is loaded (rule and method grammar).
 void check_request(const RequestOptions& o);
 

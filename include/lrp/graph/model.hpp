@@ -26,6 +26,7 @@ struct Node {
 template <class T>
 class Model {
  public:
+  using Scalar = T;
   Model() = default;
   Model(Model&&) noexcept = default;
   Model& operator=(Model&&) noexcept = default;

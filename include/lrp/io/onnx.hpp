@@ -35,9 +35,17 @@ Model<double> read_onnx_model(const std::string& path);
 // exactly one unbound, non-initializer input must remain as the data input.
 Model<double> read_onnx_model(const std::string& path, const std::map<std::string, Tensor<double>>& constant_inputs);
 
+// The same model built in float32 directly: weights go from the file's bytes into the layers
+// without a double copy (half the loading memory of read_onnx_model + convert<float>). Layers
+// hold the same values; biases that an Add folds into a Conv/Linear are summed in double and
+// rounded once, as convert<float> would.
+Model<float> read_onnx_model_float(const std::string& path);
+
 // From the serialized bytes of a ModelProto; `source` names it in messages.
 Model<double> parse_onnx_model(const std::string& bytes, const std::string& source,
                                const std::map<std::string, Tensor<double>>& constant_inputs = {});
+
+Model<float> parse_onnx_model_float(const std::string& bytes, const std::string& source);
 
 // A serialized onnx::TensorProto (the input_K.pb / output_K.pb files of ONNX's test data):
 // float, double and integer types (integers converted to double).
