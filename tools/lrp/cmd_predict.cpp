@@ -18,8 +18,8 @@ struct PredictOptions {
 };
 
 template <class T>
-void run_predict(const Model<double>& model, const Tensor<double>& x, const PredictOptions& o) {
-  const Model<T> m = model.convert<T>();
+void run_predict(const Model<T>& m, const PredictOptions& o) {
+  const Tensor<double> x = load_input(m, o.input, o.image);
   Executor<T> ex(m);
   const Tensor<T> y = ex.forward(x.cast<T>());
   if (!o.out.empty()) io::write_npy(o.out, y);
@@ -43,10 +43,8 @@ void add_predict_command(CLI::App& app) {
   cmd->add_flag("--no-canonize", o->no_canonize, "Keep ONNX BatchNorms as layers (folded into the preceding Conv/Linear by default)");
   add_input_options(cmd, o->image);
   cmd->callback([o] {
-    const Model<double> model = load_model(o->model, !o->no_canonize);
-    const Tensor<double> x = load_input(model, o->input, o->image);
-    if (o->precision == "double") run_predict<double>(model, x, *o);
-    else run_predict<float>(model, x, *o);
+    if (o->precision == "double") run_predict(load_model(o->model, !o->no_canonize), *o);
+    else run_predict(load_model_float(o->model, !o->no_canonize), *o);
   });
 }
 
