@@ -58,7 +58,7 @@ template <class T>
 void Activation<T>::backward(const TensorRefs<T>& in, const Tensor<T>& out, const Tensor<T>& dout,
                              std::vector<Tensor<T>>& din) const {
   const Tensor<T>& x = *in[0];
-  din.assign(1, Tensor<T>(x.shape()));
+  din.assign(1, Tensor<T>::uninitialized(x.shape()));  // every case below writes every element
   Tensor<T>& dx = din[0];
   const std::size_t n = x.size();
   const T a = static_cast<T>(spec_.alpha), lo = static_cast<T>(spec_.lo), hi = static_cast<T>(spec_.hi);
@@ -96,7 +96,7 @@ Shape SoftMax<T>::output_shape(const std::vector<Shape>& in) const {
 template <class T>
 void SoftMax<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
   const Tensor<T>& x = *in[0];
-  out = Tensor<T>(x.shape());
+  out = Tensor<T>::uninitialized(x.shape());  // every row is written below
   const std::size_t n = x.dim(0), d = x.sample_size();
   for (std::size_t i = 0; i < n; ++i) {
     const T* xi = x.data() + i * d;

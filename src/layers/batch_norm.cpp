@@ -37,11 +37,17 @@ Shape BatchNorm<T>::output_shape(const std::vector<Shape>& in) const {
 template <class T>
 void BatchNorm<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
   const Tensor<T>& x = *in[0];
-  out = Tensor<T>(x.shape());
+  out = Tensor<T>::uninitialized(x.shape());
   const std::size_t c = scale_.size(), plane = x.sample_size() / c;
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    const std::size_t ch = (i / plane) % c;
-    out[i] = x[i] * scale_[ch] + shift_[ch];
+  const long long planes = static_cast<long long>(x.dim(0) * c);
+  // One (sample, channel) plane per iteration: the channel's scale and shift stay in registers.
+#pragma omp parallel for schedule(static) if (x.size() >= 65536)
+  for (long long q = 0; q < planes; ++q) {
+    const std::size_t ch = static_cast<std::size_t>(q) % c, o = static_cast<std::size_t>(q) * plane;
+    const T a = scale_[ch], b = shift_[ch];
+    const T* xp = x.data() + o;
+    T* yp = out.data() + o;
+    for (std::size_t i = 0; i < plane; ++i) yp[i] = xp[i] * a + b;
   }
 }
 
@@ -49,9 +55,17 @@ template <class T>
 void BatchNorm<T>::backward(const TensorRefs<T>& in, const Tensor<T>& /*out*/, const Tensor<T>& dout,
                             std::vector<Tensor<T>>& din) const {
   const Tensor<T>& x = *in[0];
-  din.assign(1, Tensor<T>(x.shape()));
+  din.assign(1, Tensor<T>::uninitialized(x.shape()));
   const std::size_t c = scale_.size(), plane = x.sample_size() / c;
-  for (std::size_t i = 0; i < x.size(); ++i) din[0][i] = dout[i] * scale_[(i / plane) % c];
+  const long long planes = static_cast<long long>(x.size() / plane);
+#pragma omp parallel for schedule(static) if (x.size() >= 65536)
+  for (long long q = 0; q < planes; ++q) {
+    const T a = scale_[static_cast<std::size_t>(q) % c];
+    const std::size_t o = static_cast<std::size_t>(q) * plane;
+    const T* g = dout.data() + o;
+    T* d = din[0].data() + o;
+    for (std::size_t i = 0; i < plane; ++i) d[i] = g[i] * a;
+  }
 }
 
 template <class T>

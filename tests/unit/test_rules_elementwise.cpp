@@ -1,0 +1,87 @@
+// Rules on the elementwise layers (BatchNorm, ReLU) against loops written here from their
+// formulas, in float and double, batch 2 and two targets per sample (rows repeated): the
+// relevance of BatchNorm under epsilon (R_in = scale_c * x * R / stab(y)), the ReLU gradient
+// (R where x > 0) and guided backprop (R where x > 0 and R > 0), the latter two also when the
+// rule may overwrite the incoming tensor. Exact for the masks; 1e-6 (float) / 1e-14 (double)
+// relative for BatchNorm.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "lrp/layers/activation.hpp"
+#include "lrp/layers/batch_norm.hpp"
+#include "lrp/rules/apply.hpp"
+#include "lrp/rules/rule.hpp"
+
+namespace lrp {
+namespace {
+
+template <class T>
+Tensor<T> random_tensor(const Shape& s, std::uint32_t seed, double lo, double hi) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> u(lo, hi);
+  Tensor<T> t(s);
+  for (T& v : t) v = static_cast<T>(u(rng));
+  return t;
+}
+
+template <class T>
+class RulesElementwise : public testing::Test {};
+using Scalars = testing::Types<float, double>;
+TYPED_TEST_SUITE(RulesElementwise, Scalars);
+
+TYPED_TEST(RulesElementwise, BatchNormEpsilonMatchesItsFormula) {
+  using T = TypeParam;
+  const std::size_t c = 3, h = 70, w = 50;  // planes large enough for the parallel chunks
+  BatchNorm<T> bn(random_tensor<T>({c}, 1, 0.5, 2.0), random_tensor<T>({c}, 2, -1.0, 1.0));
+  const Tensor<T> x = random_tensor<T>({2, c, h, w}, 3, -1.0, 1.0);
+  Tensor<T> y;
+  bn.forward({&x}, y);
+  const Tensor<T> r = random_tensor<T>({2, c, h, w}, 4, -1.0, 1.0);
+  ParamCache<T> cache;
+  RuleInput<T> in{bn, 0, {&x}, y, r, cache};
+  const Rule rule = Rule::epsilon_rule(0.25);
+  const std::vector<Tensor<T>> out = apply_rule(rule, in);
+  ASSERT_EQ(out.size(), 1u);
+  ASSERT_EQ(out[0].shape(), x.shape());
+  const double tol = std::is_same_v<T, float> ? 1e-6 : 1e-14;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const std::size_t ch = (i / (h * w)) % c;
+    const double yi = static_cast<double>(x[i]) * bn.scale()[ch] + bn.shift()[ch];
+    ASSERT_NEAR(yi, y[i], 1e-6 * (1 + std::abs(yi))) << "forward " << i;
+    const double stab = yi + (yi >= 0 ? 0.25 : -0.25);
+    const double want = bn.scale()[ch] * static_cast<double>(x[i]) * static_cast<double>(r[i]) / stab;
+    ASSERT_NEAR(out[0][i], want, tol * (1 + std::abs(want))) << i;
+  }
+}
+
+TYPED_TEST(RulesElementwise, ReluGradientAndGuidedBackpropMasks) {
+  using T = TypeParam;
+  Activation<T> relu(ActivationSpec{});
+  ASSERT_TRUE(relu.is_relu());
+  const Tensor<T> x = random_tensor<T>({2, 4, 60, 60}, 5, -1.0, 1.0);
+  Tensor<T> y;
+  relu.forward({&x}, y);
+  const Tensor<T> r = random_tensor<T>({2, 4, 60, 60}, 6, -1.0, 1.0);
+  ParamCache<T> cache;
+  for (const bool guided : {false, true}) {
+    for (const bool scratch : {false, true}) {
+      SCOPED_TRACE(testing::Message() << (guided ? "guided backprop" : "gradient") << (scratch ? ", in place" : ""));
+      Tensor<T> incoming = r;
+      RuleInput<T> in{relu, 0, {&x}, y, incoming, cache};
+      if (scratch) in.relevance_scratch = &incoming;
+      const std::vector<Tensor<T>> out = apply_rule(guided ? Rule::guided_backprop() : Rule::gradient(), in);
+      ASSERT_EQ(out.size(), 1u);
+      ASSERT_EQ(out[0].shape(), x.shape());
+      for (std::size_t i = 0; i < x.size(); ++i) {
+        const bool pass = x[i] > T(0) && (!guided || r[i] > T(0));
+        ASSERT_EQ(out[0][i], pass ? r[i] : T(0)) << i;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace lrp
