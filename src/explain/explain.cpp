@@ -115,6 +115,45 @@ Tensor<T> backward_pass(Executor<T>& ex, const Tensor<T>& x, const Tensor<T>& se
   return ex.propagate(seeds, rules, layers);
 }
 
+// The mean over `count` copies of x (copy s filled by make(s, dst)) of the gradient-rule sweep,
+// with up to `per_pass` copies stacked into one batch per forward/backward pass (CPU kernels
+// run larger batches more efficiently; SmoothGrad and integrated gradients at batch 1 are
+// dozens of such passes). Copies are made and summed in order s = 0, 1, ..., as one pass each
+// would.
+template <class T, class Make>
+Tensor<T> mean_gradient(Executor<T>& ex, const Tensor<T>& x, std::size_t count, std::size_t per_pass, const Tensor<T>& seeds,
+                        const std::vector<Rule>& rules, const Shape& rshape, Make&& make) {
+  Tensor<T> r(rshape);
+  const std::size_t xs = x.size(), rs = r.size();
+  for (std::size_t s0 = 0; s0 < count; s0 += per_pass) {
+    const std::size_t m = std::min(per_pass, count - s0);
+    Shape bs = x.shape();
+    bs[0] *= m;
+    Tensor<T> xb = Tensor<T>::uninitialized(bs);
+    for (std::size_t j = 0; j < m; ++j) make(s0 + j, xb.data() + j * xs);
+    Shape ss = seeds.shape();
+    ss[0] *= m;
+    Tensor<T> sb = Tensor<T>::uninitialized(ss);  // the seeds once per copy: rows (copy, sample, target)
+    for (std::size_t j = 0; j < m; ++j) std::copy(seeds.begin(), seeds.end(), sb.data() + j * seeds.size());
+    const Tensor<T> g = backward_pass<T>(ex, xb, sb, rules, nullptr);
+    for (std::size_t j = 0; j < m; ++j)
+      for (std::size_t i = 0; i < rs; ++i) r[i] += g[j * rs + i] / static_cast<T>(count);
+  }
+  return r;
+}
+
+// How many copies of x fit one pass of `budget` bytes: each holds every value of the model for
+// its rows, plus the relevance rows of k targets.
+template <class T>
+std::size_t copies_per_pass(const Model<T>& model, const Tensor<T>& x, std::size_t k, double budget, std::size_t count) {
+  double per_copy = 0;
+  for (const Shape& s : model.infer_shapes(Shape(x.shape().begin() + 1, x.shape().end())))
+    per_copy += static_cast<double>(shape_numel(s)) * sizeof(T);
+  per_copy *= static_cast<double>(x.dim(0) * (1 + k));
+  const double fit = std::floor(budget / std::max(per_copy, 1.0));
+  return std::clamp<std::size_t>(static_cast<std::size_t>(std::min(fit, 64.0)), 1, std::max<std::size_t>(count, 1));
+}
+
 template <class T>
 void sensitivity_norm(Tensor<T>& g) {
   if (g.rank() != 4) {
@@ -267,33 +306,29 @@ Explanation<T> Explainer<T>::explain(const Tensor<T>& x, const ExplainRequest& r
       std::mt19937_64 rng(o.seed);
       std::normal_distribution<double> normal(0.0, 1.0);
       const std::size_t n = x.dim(0), per = x.sample_size();
-      r = Tensor<T>(rshape);
-      for (std::size_t s = 0; s < o.samples; ++s) {
-        Tensor<T> xn = x;
-        if (s + 1 < o.samples) {  // the last sample is noise-free (Zennit: n = 1 gives the gradient)
-          for (std::size_t i = 0; i < n; ++i) {
-            const auto [lo, hi] = std::minmax_element(x.data() + i * per, x.data() + (i + 1) * per);
-            const double sigma = o.noise_level * static_cast<double>(*hi - *lo);
-            for (std::size_t j = 0; j < per; ++j) xn[i * per + j] += static_cast<T>(sigma * normal(rng));
-          }
+      const auto noisy = [&](std::size_t s, T* dst) {
+        std::copy(x.begin(), x.end(), dst);
+        if (s + 1 == o.samples) return;  // the last sample is noise-free (Zennit: n = 1 gives the gradient)
+        for (std::size_t i = 0; i < n; ++i) {
+          const auto [lo, hi] = std::minmax_element(x.data() + i * per, x.data() + (i + 1) * per);
+          const double sigma = o.noise_level * static_cast<double>(*hi - *lo);
+          for (std::size_t j = 0; j < per; ++j) dst[i * per + j] += static_cast<T>(sigma * normal(rng));
         }
-        const Tensor<T> g = backward_pass<T>(ex, xn, seeds, rules, nullptr);
-        for (std::size_t i = 0; i < r.size(); ++i) r[i] += g[i] / static_cast<T>(o.samples);
-      }
+      };
+      r = mean_gradient(ex, x, o.samples, copies_per_pass(model, x, k, req.target_pass_bytes, o.samples), seeds, rules, rshape,
+                        noisy);
       break;
     }
     case Method::IntegratedGradients: {
       const MethodOptions& o = req.options;
       if (o.steps == 0) throw ConfigError("integrated gradients needs at least one step");
-      r = Tensor<T>(rshape);
       const T base = static_cast<T>(o.baseline);
-      for (std::size_t s = 1; s <= o.steps; ++s) {
-        const T alpha = static_cast<T>(static_cast<double>(s) / static_cast<double>(o.steps));
-        Tensor<T> xs = x;
-        for (T& v : xs) v = base + alpha * (v - base);
-        const Tensor<T> g = backward_pass<T>(ex, xs, seeds, rules, nullptr);
-        for (std::size_t i = 0; i < r.size(); ++i) r[i] += g[i] / static_cast<T>(o.steps);
-      }
+      const auto scaled = [&](std::size_t s, T* dst) {  // step s + 1 of the path from the baseline to x
+        const T alpha = static_cast<T>(static_cast<double>(s + 1) / static_cast<double>(o.steps));
+        for (std::size_t i = 0; i < x.size(); ++i) dst[i] = base + alpha * (x[i] - base);
+      };
+      r = mean_gradient(ex, x, o.steps, copies_per_pass(model, x, k, req.target_pass_bytes, o.steps), seeds, rules, rshape,
+                        scaled);
       for (std::size_t i = 0; i < r.size(); ++i) r[i] *= xk[i] - base;
       break;
     }

@@ -233,6 +233,27 @@ TEST(RuleProperties, SmoothGradWithOneSampleIsTheGradient) {
   EXPECT_LT(test::max_rel_error(explain(m, x, s).relevance, explain(m, x, g).relevance), 1e-15);
 }
 
+// SmoothGrad and integrated gradients stack their input copies into batched passes; one copy
+// per pass (a 1-byte budget) must give the same result.
+TEST(RuleProperties, BatchedSmoothGradAndIntegratedGradientsEqualOneCopyPerPass) {
+  std::mt19937_64 rng(9);
+  const Model<double> m = test::random_cnn(rng, true);
+  const Tensor<double> x = test::random_tensor({2, 2, 12, 12}, rng);
+  for (const Method method : {Method::SmoothGrad, Method::IntegratedGradients}) {
+    ExplainRequest batched;
+    batched.method = method;
+    batched.options.samples = 5;
+    batched.options.steps = 7;
+    batched.target.kind = Target::Kind::Classes;
+    batched.target.classes = {0, 2};
+    ExplainRequest single = batched;
+    single.target_pass_bytes = 1;
+    const Explanation<double> eb = explain(m, x, batched), es = explain(m, x, single);
+    ASSERT_EQ(eb.relevance.shape(), es.relevance.shape());
+    EXPECT_LT(test::max_rel_error(eb.relevance, es.relevance), 1e-12) << (method == Method::SmoothGrad ? "smoothgrad" : "integrated gradients");
+  }
+}
+
 TEST(RuleProperties, IntegratedGradientsIsComplete) {
   std::mt19937_64 rng(10);
   const Model<double> m = test::random_cnn(rng, true);

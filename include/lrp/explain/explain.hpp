@@ -71,7 +71,9 @@ struct ExplainRequest {
   bool dump_layers = false;
   // Several targets per sample run as one batched backward pass, which holds every layer's
   // relevance for all of them at once; above this many bytes of activations the targets are
-  // split into passes (1000 ImageNet classes would otherwise need gigabytes).
+  // split into passes (1000 ImageNet classes would otherwise need gigabytes). SmoothGrad and
+  // integrated gradients likewise stack as many of their input copies into one pass as fit
+  // this budget (at most 64).
   double target_pass_bytes = 512.0 * 1024 * 1024;
 };
 
