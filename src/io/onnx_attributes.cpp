@@ -201,17 +201,11 @@ bool NodeCtx::add_to_producer_bias(const Value& v, const std::vector<double>& sh
   if (v.node < 0) return false;
   return imp_.with_model([&](auto& model) {
     using T = typename std::remove_reference_t<decltype(model)>::Scalar;
-    std::unique_ptr<Layer<T>>& prod = model.nodes()[static_cast<std::size_t>(v.node)].layer;
-    if (prod->kind() != LayerKind::Linear && prod->kind() != LayerKind::Conv2d) return false;
-    const auto& affine = static_cast<const AffineLayer<T>&>(*prod);
-    Tensor<T> b = affine.bias();
+    Layer<T>& prod = *model.nodes()[static_cast<std::size_t>(v.node)].layer;
+    if (prod.kind() != LayerKind::Linear && prod.kind() != LayerKind::Conv2d) return false;
+    // In place (params() is [weight, bias]): rebuilding the layer would copy a large weight.
+    Tensor<T>& b = *prod.params().at(1);
     for (std::size_t q = 0; q < shift.size(); ++q) b[q] = static_cast<T>(static_cast<double>(b[q]) + shift[q]);
-    if (prod->kind() == LayerKind::Linear) {
-      prod = std::make_unique<Linear<T>>(affine.weight(), std::move(b));
-    } else {
-      const auto& cv = static_cast<const Conv2d<T>&>(*prod);
-      prod = std::make_unique<Conv2d<T>>(cv.weight(), std::move(b), cv.window(), cv.groups());
-    }
     return true;
   });
 }
