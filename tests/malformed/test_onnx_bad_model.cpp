@@ -17,6 +17,8 @@ namespace {
 using B = OnnxBuilder;
 
 Model<double> load(const std::string& bytes) { return io::parse_onnx_model(bytes, "bad.onnx"); }
+// The float importer (the CLI's fast path) shares the checks; the tests below run both.
+Model<float> load_float(const std::string& bytes) { return io::parse_onnx_model_float(bytes, "bad.onnx"); }
 
 // A small but complete model: Conv, Relu, MaxPool, Flatten, Gemm.
 B small_model() {
@@ -56,8 +58,10 @@ TEST(OnnxBadModel, TheSmallModelIsValid) { EXPECT_EQ(load(small_model().bytes())
 TEST(OnnxBadModel, EveryTruncatedPrefixIsAFormatError) {
   const std::string bytes = small_model().bytes();
   ASSERT_GT(bytes.size(), 200u);
-  for (std::size_t n = 0; n < bytes.size(); ++n)
+  for (std::size_t n = 0; n < bytes.size(); ++n) {
     expect_format_error([&] { load(bytes.substr(0, n)); }, {"bad.onnx"}, "prefix " + std::to_string(n));
+    expect_format_error([&] { load_float(bytes.substr(0, n)); }, {"bad.onnx"}, "float, prefix " + std::to_string(n));
+  }
 }
 
 TEST(OnnxBadModel, TruncatedFixtureModel) {
@@ -92,6 +96,14 @@ TEST(OnnxBadModel, FlippedBytesNeverCrash) {
         Shape s = model.input_shape;
         s.insert(s.begin(), 1);
         if (shape_numel(s) < 100000) run_forward<double>(model, Tensor<double>(s, 0.5));
+      } catch (const Error&) {
+      }
+      try {
+        const Model<float> model = load_float(m);
+        model.validate();
+        Shape s = model.input_shape;
+        s.insert(s.begin(), 1);
+        if (shape_numel(s) < 100000) Executor<float>(model).forward(Tensor<float>(s, 0.5f));
       } catch (const Error&) {
       }
     }
