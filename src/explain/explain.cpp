@@ -144,12 +144,23 @@ Tensor<T> mean_gradient(Executor<T>& ex, const Tensor<T>& x, std::size_t count, 
 
 // How many copies of x fit one pass of `budget` bytes: each holds every value of the model for
 // its rows, plus the relevance rows of k targets.
+// Per-sample shapes of every value of the model for the input x.
+template <class T>
+std::vector<Shape> value_shapes(const Model<T>& model, const Tensor<T>& x) {
+  return model.infer_shapes(Shape(x.shape().begin() + 1, x.shape().end()));
+}
+
+// Bytes of every value for `batch` rows (one forward pass, or one relevance row per sample).
+template <class T>
+double activation_bytes(const std::vector<Shape>& shapes, std::size_t batch) {
+  double per_sample = 0;
+  for (const Shape& s : shapes) per_sample += static_cast<double>(shape_numel(s)) * sizeof(T);
+  return per_sample * static_cast<double>(batch);
+}
+
 template <class T>
 std::size_t copies_per_pass(const Model<T>& model, const Tensor<T>& x, std::size_t k, double budget, std::size_t count) {
-  double per_copy = 0;
-  for (const Shape& s : model.infer_shapes(Shape(x.shape().begin() + 1, x.shape().end())))
-    per_copy += static_cast<double>(shape_numel(s)) * sizeof(T);
-  per_copy *= static_cast<double>(x.dim(0) * (1 + k));
+  const double per_copy = activation_bytes<T>(value_shapes(model, x), x.dim(0)) * static_cast<double>(1 + k);
   const double fit = std::floor(budget / std::max(per_copy, 1.0));
   return std::clamp<std::size_t>(static_cast<std::size_t>(std::min(fit, 64.0)), 1, std::max<std::size_t>(count, 1));
 }
@@ -260,10 +271,8 @@ Explanation<T> Explainer<T>::explain(const Tensor<T>& x, const ExplainRequest& r
   const Model<T>& model = *model_;
   if (!all_finite(x)) throw NumericError("the input contains NaN or Inf");
   if (req.target.kind == Target::Kind::All || req.target.kind == Target::Kind::Classes) {
-    const std::vector<Shape> shapes = model.infer_shapes(Shape(x.shape().begin() + 1, x.shape().end()));
-    double per_target = 0;
-    for (const Shape& s : shapes) per_target += static_cast<double>(shape_numel(s)) * sizeof(T);
-    per_target *= static_cast<double>(x.dim(0));
+    const std::vector<Shape> shapes = value_shapes(model, x);
+    const double per_target = activation_bytes<T>(shapes, x.dim(0));
     std::vector<std::size_t> classes = req.target.classes;
     if (req.target.kind == Target::Kind::All)
       for (std::size_t c = 0; c < shape_numel(shapes[model.output_value()]); ++c) classes.push_back(c);

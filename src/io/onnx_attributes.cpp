@@ -166,12 +166,6 @@ void place_layer(NodeCtx& c, Importer& imp, Model<T>& model, std::type_identity_
   imp.id_uses[out.id] = imp.uses(node.output(0));
   imp.values[node.output(0)] = std::move(out);
 }
-
-template <class T>
-Tensor<T> cast_tensor(const Tensor<double>& t) {
-  if constexpr (std::is_same_v<T, double>) return t;
-  else return t.template cast<T>();
-}
 }  // namespace
 
 void NodeCtx::add_layer(std::unique_ptr<Layer<double>> layer, const std::vector<const Value*>& inputs) {
@@ -183,7 +177,7 @@ void NodeCtx::add_conv(ConstTensor&& w, const Tensor<double>& bias, const Window
   imp_.with_model([&](auto& model) {
     using T = typename std::remove_reference_t<decltype(model)>::Scalar;
     try {
-      place_layer(*this, imp_, model, std::make_unique<Conv2d<T>>(weight_tensor<T>(std::move(w)), cast_tensor<T>(bias), win, groups), {&x});
+      place_layer(*this, imp_, model, std::make_unique<Conv2d<T>>(weight_tensor<T>(std::move(w)), bias.template cast<T>(), win, groups), {&x});
     } catch (const ShapeError& e) {
       fail(e.what());
     }
@@ -193,7 +187,7 @@ void NodeCtx::add_conv(ConstTensor&& w, const Tensor<double>& bias, const Window
 void NodeCtx::add_linear(ConstTensor&& w, const Tensor<double>& bias, const Value& x) {
   imp_.with_model([&](auto& model) {
     using T = typename std::remove_reference_t<decltype(model)>::Scalar;
-    place_layer(*this, imp_, model, std::make_unique<Linear<T>>(weight_tensor<T>(std::move(w)), cast_tensor<T>(bias)), {&x});
+    place_layer(*this, imp_, model, std::make_unique<Linear<T>>(weight_tensor<T>(std::move(w)), bias.template cast<T>()), {&x});
   });
 }
 

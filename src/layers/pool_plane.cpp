@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <limits>
+#include <tuple>
+#include <utility>
 
 // The forward loops are compiled for AVX-512, AVX2 and the baseline ISA (chosen at run time),
 // like kernels/elementwise.cpp; flatten inlines the loops into each clone. Not the others: the
@@ -15,27 +17,25 @@
 
 namespace lrp::pool {
 
+namespace {
+// [a, b) of the j in [0, count) with 0 <= off + j * step < len.
+std::pair<std::size_t, std::size_t> inside(long long off, long long step, long long len, long long count) {
+  long long a = off >= 0 ? 0 : (-off + step - 1) / step;
+  const long long b = off >= len ? 0 : std::min(count, (len - 1 - off) / step + 1);
+  if (a > b) a = b;
+  return {static_cast<std::size_t>(a), static_cast<std::size_t>(b)};
+}
+}  // namespace
+
 Axis::Axis(std::size_t k, std::size_t stride_, std::size_t dil_, std::size_t pad_, std::size_t n, std::size_t out)
     : stride(stride_), dil(dil_), pad(pad_), lo(k), hi(k), first(out), last(out) {
   const long long s = static_cast<long long>(stride), d = static_cast<long long>(dil), len = static_cast<long long>(n);
   const long long p = static_cast<long long>(pad), no = static_cast<long long>(out), nk = static_cast<long long>(k);
-  // Both ranges solve 0 <= o * s + t * d - p < n, once for t given o and once for o given t.
-  for (long long t = 0; t < nk; ++t) {
-    const long long off = t * d - p;  // input index of output 0
-    long long a = off >= 0 ? 0 : (-off + s - 1) / s;
-    long long b = off >= len ? 0 : std::min(no, (len - 1 - off) / s + 1);
-    if (a > b) a = b;
-    lo[static_cast<std::size_t>(t)] = static_cast<std::size_t>(a);
-    hi[static_cast<std::size_t>(t)] = static_cast<std::size_t>(b);
-  }
-  for (long long o = 0; o < no; ++o) {
-    const long long start = o * s - p;  // input index of tap 0
-    long long a = start >= 0 ? 0 : (-start + d - 1) / d;
-    long long b = start >= len ? 0 : std::min(nk, (len - 1 - start) / d + 1);
-    if (a > b) a = b;
-    first[static_cast<std::size_t>(o)] = static_cast<std::size_t>(a);
-    last[static_cast<std::size_t>(o)] = static_cast<std::size_t>(b);
-  }
+  // Both ranges solve 0 <= o * s + t * d - p < n, once for o given t and once for t given o.
+  for (std::size_t t = 0; t < k; ++t)
+    std::tie(lo[t], hi[t]) = inside(static_cast<long long>(t) * d - p, s, len, no);  // offset: input index of output 0
+  for (std::size_t o = 0; o < out; ++o)
+    std::tie(first[o], last[o]) = inside(static_cast<long long>(o) * s - p, d, len, nk);  // offset: input index of tap 0
 }
 
 Plane::Plane(const Window2d& k, std::size_t h_, std::size_t w_, std::size_t oh_, std::size_t ow_)

@@ -100,19 +100,31 @@ Tensor<double> random_tensor(const Shape& s, std::uint32_t seed, double scale) {
   return t;
 }
 
+// 3x3 window, stride 1, padding 1.
+Window2d same_3x3() {
+  Window2d k3;
+  k3.kh = k3.kw = 3;
+  k3.pt = k3.pl = k3.pb = k3.pr = 1;
+  return k3;
+}
+
+// A 3x3 pad-1 convolution ic -> oc with random weights (seed, scale) and bias (bias_seed, bias_scale).
+std::unique_ptr<Conv2d<double>> conv3x3(std::size_t oc, std::size_t ic, unsigned seed, double scale, unsigned bias_seed,
+                                        double bias_scale) {
+  return std::make_unique<Conv2d<double>>(random_tensor({oc, ic, 3, 3}, seed, scale), random_tensor({oc}, bias_seed, bias_scale),
+                                          same_3x3());
+}
+
 // conv(3->8, 3x3 pad 1) relu maxpool2 conv(8->12, 3x3 stride 2, groups 2) relu avgpool2
 // flatten linear(48->16) relu linear(16->5)
 Model<double> small_cnn() {
   Model<double> m;
-  Window2d k3;
-  k3.kh = k3.kw = 3;
-  k3.pt = k3.pl = k3.pb = k3.pr = 1;
-  m.add("conv1", std::make_unique<Conv2d<double>>(random_tensor({8, 3, 3, 3}, 1, 0.3), random_tensor({8}, 2, 0.1), k3));
+  m.add("conv1", conv3x3(8, 3, 1, 0.3, 2, 0.1));
   m.add("relu1", std::make_unique<Activation<double>>(ActivationSpec{}));
   PoolSpec mp;
   mp.window.kh = mp.window.kw = mp.window.sh = mp.window.sw = 2;
   m.add("pool1", std::make_unique<Pool2d<double>>(mp));
-  Window2d k3s = k3;
+  Window2d k3s = same_3x3();
   k3s.sh = k3s.sw = 2;
   m.add("conv2", std::make_unique<Conv2d<double>>(random_tensor({12, 4, 3, 3}, 3, 0.3), random_tensor({12}, 4, 0.1), k3s, 2));
   m.add("relu2", std::make_unique<Activation<double>>(ActivationSpec{}));
@@ -177,12 +189,7 @@ TEST(ExplainFast, CompositesFloatMatchDoubleAndTargetsBatch) {
 // linear(8*6*6 -> 5): the Add splits relevance between its two summands.
 Model<double> residual_cnn() {
   Model<double> m;
-  Window2d k3;
-  k3.kh = k3.kw = 3;
-  k3.pt = k3.pl = k3.pb = k3.pr = 1;
-  const auto conv = [&](std::size_t oc, std::size_t ic, unsigned seed) {
-    return std::make_unique<Conv2d<double>>(random_tensor({oc, ic, 3, 3}, seed, 0.3), random_tensor({oc}, seed + 100, 0.05), k3);
-  };
+  const auto conv = [](std::size_t oc, std::size_t ic, unsigned seed) { return conv3x3(oc, ic, seed, 0.3, seed + 100, 0.05); };
   m.add("conv0", conv(8, 4, 50));
   const std::size_t skip = m.add("relu0", std::make_unique<Activation<double>>(ActivationSpec{}));
   m.add("conv1", conv(8, 8, 51));
@@ -222,9 +229,6 @@ TEST(ExplainFast, ResidualAddTakesAllTargetsAtOnce) {
 // large enough (batch 4 x 32 x 32) for `auto` to use it.
 Model<double> small_vgg() {
   Model<double> m;
-  Window2d k3;
-  k3.kh = k3.kw = 3;
-  k3.pt = k3.pl = k3.pb = k3.pr = 1;
   PoolSpec ap;
   ap.mode = PoolMode::Sum;
   ap.window.kh = ap.window.kw = ap.window.sh = ap.window.sw = 2;
@@ -236,9 +240,7 @@ Model<double> small_vgg() {
       m.add("pool" + std::to_string(seed), std::make_unique<Pool2d<double>>(ap));
       continue;
     }
-    m.add("conv" + std::to_string(seed),
-          std::make_unique<Conv2d<double>>(random_tensor({c[1], c[0], 3, 3}, seed, std::sqrt(2.0 / (9.0 * static_cast<double>(c[1])))),
-                                           random_tensor({c[1]}, seed + 100, 0.05), k3));
+    m.add("conv" + std::to_string(seed), conv3x3(c[1], c[0], seed, std::sqrt(2.0 / (9.0 * static_cast<double>(c[1]))), seed + 100, 0.05));
     m.add("relu" + std::to_string(seed), std::make_unique<Activation<double>>(ActivationSpec{}));
     ++seed;
   }
