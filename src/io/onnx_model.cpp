@@ -3,6 +3,7 @@
 // errors), then convert node by node: fold when every input is a constant, else hand the node
 // to its layer converter (onnx_layers.cpp).
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <queue>
@@ -277,13 +278,17 @@ std::vector<std::string> onnx_foldable_ops() {
 namespace {
 // Parses straight from the file, so its bytes are not held in memory beside the message.
 onnx::ModelProto read_model_proto(const std::string& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) throw IoError("cannot open ONNX model '" + path + "'");
-  const std::streamoff size = in.tellg();
-  if (size < 0) throw IoError("cannot read ONNX model '" + path + "'");
-  if (size > static_cast<std::streamoff>(std::numeric_limits<int>::max()))
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    if (std::filesystem::exists(path, ec)) throw IoError("cannot read ONNX model '" + path + "': not a regular file");
+    throw IoError("cannot open ONNX model '" + path + "'");
+  }
+  const std::uintmax_t size = std::filesystem::file_size(path, ec);
+  if (ec) throw IoError("cannot read ONNX model '" + path + "': " + ec.message());
+  if (size > static_cast<std::uintmax_t>(std::numeric_limits<int>::max()))
     throw FormatError(path + ": larger than 2 GB; ONNX models with external data are not supported");
-  in.seekg(0);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IoError("cannot open ONNX model '" + path + "'");
   onnx::ModelProto mp;
   const bool parsed = mp.ParseFromIstream(&in);
   if (in.bad()) throw IoError("cannot read ONNX model '" + path + "'");

@@ -256,6 +256,13 @@ TEST(OnnxBadModel, GraphLevelProblems) {
   }
   expect_format_error([&] { load(""); }, {"no graph"});
   EXPECT_THROW(io::read_onnx_model("/nonexistent/model.onnx"), IoError);
+  // A folder is not read as a (huge) file: the message says what it is.
+  try {
+    io::read_onnx_model_float(std::filesystem::temp_directory_path().string());
+    ADD_FAILURE() << "a folder was read as a model";
+  } catch (const IoError& e) {
+    EXPECT_NE(std::string(e.what()).find("not a regular file"), std::string::npos) << e.what();
+  }
 }
 
 // The CLI turns every one of these into exit code 2 with the message on stderr.
