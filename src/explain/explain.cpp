@@ -85,7 +85,8 @@ Tensor<T> make_seeds(const Tensor<T>& y, const Target& target, std::vector<std::
     for (std::size_t j = 0; j < k; ++j) {
       std::size_t cls = 0;
       if (target.kind == Target::Kind::Predicted) cls = static_cast<std::size_t>(std::max_element(yi, yi + c) - yi);
-      else if (target.kind == Target::Kind::PerSample) cls = target.classes[i];
+      else if (target.kind == Target::Kind::PerSample && target.classes[i] != Target::kPredicted) cls = target.classes[i];
+      else if (target.kind == Target::Kind::PerSample) cls = static_cast<std::size_t>(std::max_element(yi, yi + c) - yi);
       else cls = classes[j];
       if (cls >= c) throw ConfigError("target class " + std::to_string(cls) + " is out of range: the model has " + std::to_string(c) + " outputs");
       chosen.push_back(cls);
@@ -142,8 +143,6 @@ Tensor<T> mean_gradient(Executor<T>& ex, const Tensor<T>& x, std::size_t count, 
   return r;
 }
 
-// How many copies of x fit one pass of `budget` bytes: each holds every value of the model for
-// its rows, plus the relevance rows of k targets.
 // Per-sample shapes of every value of the model for the input x.
 template <class T>
 std::vector<Shape> value_shapes(const Model<T>& model, const Tensor<T>& x) {
@@ -158,11 +157,18 @@ double activation_bytes(const std::vector<Shape>& shapes, std::size_t batch) {
   return per_sample * static_cast<double>(batch);
 }
 
+// How many copies of x fit one pass of `budget` bytes: each holds every value of the model for
+// its rows, plus the relevance rows of k targets.
+// How many items of `bytes_each` fit `budget`: 1 to 64 (beyond 64 the kernels gain nothing).
+std::size_t fit_in_budget(double bytes_each, double budget) {
+  const double fit = std::floor(budget / std::max(bytes_each, 1.0));
+  return static_cast<std::size_t>(std::clamp(fit, 1.0, 64.0));
+}
+
 template <class T>
 std::size_t copies_per_pass(const Model<T>& model, const Tensor<T>& x, std::size_t k, double budget, std::size_t count) {
   const double per_copy = activation_bytes<T>(value_shapes(model, x), x.dim(0)) * static_cast<double>(1 + k);
-  const double fit = std::floor(budget / std::max(per_copy, 1.0));
-  return std::clamp<std::size_t>(static_cast<std::size_t>(std::min(fit, 64.0)), 1, std::max<std::size_t>(count, 1));
+  return std::min(fit_in_budget(per_copy, budget), std::max<std::size_t>(count, 1));
 }
 
 template <class T>
@@ -257,6 +263,15 @@ void Explainer<T>::clear_cache() {
 template <class T>
 std::size_t Explainer<T>::cache_bytes() const {
   return cache_->bytes();
+}
+
+template <class T>
+std::size_t Explainer<T>::samples_per_pass(const Shape& sample_shape, const ExplainRequest& req) const {
+  const std::vector<Shape> shapes = model_->infer_shapes(sample_shape);
+  std::size_t k = 1;
+  if (req.target.kind == Target::Kind::Classes) k = std::max<std::size_t>(req.target.classes.size(), 1);
+  if (req.target.kind == Target::Kind::All) k = shape_numel(shapes[model_->output_value()]);
+  return fit_in_budget(activation_bytes<T>(shapes, 1) * static_cast<double>(1 + k), req.target_pass_bytes);
 }
 
 template <class T>

@@ -1,8 +1,12 @@
-// `lrp batch`: a file list explained item by item equals the batch reference, with a manifest.
+// `lrp batch`: a file list equals the references item by item, with a manifest, whichever way
+// its inputs are grouped into calls; a bad input is named by its list line.
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <cmath>
 #include <fstream>
+
+#include <nlohmann/json.hpp>
 
 #include "lrp/io/arrays.hpp"
 #include "support/compare.hpp"
@@ -42,6 +46,65 @@ TEST(CliBatch, ExplainsEveryListedInputLikeTheBatchReference) {
   std::ifstream manifest(dir + "/out/manifest.json");
   const std::string text((std::istreambuf_iterator<char>(manifest)), std::istreambuf_iterator<char>());
   EXPECT_NE(text.find("\"target\": 7"), std::string::npos) << text;
+  std::filesystem::remove_all(dir);
+}
+
+// Six digits in passes of four and two, some with a listed class and some with none (the
+// predicted one), against the toolbox's per-class epsilon maps (double precision, 1e-9).
+TEST(CliBatch, PassesMixingListedAndPredictedClassesEqualThePerClassReference) {
+  const std::string dir = test::temp_path("batch_passes");
+  std::filesystem::create_directories(dir);
+  const Tensor<double> x = io::read_npy(refpath("input.npy"));
+  const Tensor<double> ref = io::read_npy(refpath("epsilon_0.01_per_class.npy"));  // [N, 10, 32, 32, 1]
+  const Tensor<double> predicted = io::read_npy(refpath("target.npy"));
+  const std::size_t per = x.sample_size(), n = 6;
+  std::vector<std::size_t> want_class(n);
+  std::ofstream list(dir + "/list.txt");
+  for (std::size_t i = 0; i < n; ++i) {
+    io::write_npy(dir + "/d" + std::to_string(i) + ".npy", x.rows(i, 1));
+    list << "d" << i << ".npy";
+    if (i % 2 == 1) list << " " << (3 * i) % 10;
+    list << "\n";
+    want_class[i] = i % 2 == 1 ? (3 * i) % 10 : static_cast<std::size_t>(predicted[i]);
+  }
+  list.close();
+  const test::CliResult r =
+      test::run_cli("batch " + test::shared_path("data/lrp_toolbox/models/MNIST/LeNet-5.txt") + " " + dir +
+                    "/list.txt --rule epsilon:0.01 --precision double --batch-size 4 --quiet --out-dir " + dir + "/out");
+  ASSERT_EQ(r.code, 0) << r.output;
+  std::ifstream manifest(dir + "/out/manifest.json");
+  const nlohmann::json m = nlohmann::json::parse(manifest);
+  ASSERT_EQ(m.size(), n);
+  for (std::size_t i = 0; i < n; ++i) {
+    EXPECT_EQ(m[i]["target"].get<std::size_t>(), want_class[i]) << "input " << i;
+    const Tensor<double> got = io::read_npy(dir + "/out/" + std::to_string(i) + "_d" + std::to_string(i) + ".npy");
+    Tensor<double> want({1, 32, 32, 1});
+    std::copy_n(ref.data() + (i * 10 + want_class[i]) * per, per, want.data());
+    EXPECT_LT(test::max_rel_error(got, want), 1e-9) << "input " << i;
+  }
+  std::filesystem::remove_all(dir);
+}
+
+// In a pass of several inputs, the error of one (NaN, a class out of range) names its line.
+TEST(CliBatch, BadInputInsideAPassIsNamedByItsLine) {
+  const std::string dir = test::temp_path("batch_bad_pass");
+  std::filesystem::create_directories(dir);
+  const Tensor<double> x = io::read_npy(refpath("input.npy"));
+  Tensor<double> bad = x.rows(0, 1);
+  bad[17] = std::nan("");
+  io::write_npy(dir + "/good.npy", x.rows(0, 1));
+  io::write_npy(dir + "/bad.npy", bad);
+  const std::string model = test::shared_path("data/lrp_toolbox/models/MNIST/LeNet-5.txt");
+  std::ofstream(dir + "/nan.txt") << "good.npy\ngood.npy\nbad.npy\ngood.npy\n";
+  test::CliResult r = test::run_cli("batch " + model + " " + dir + "/nan.txt --rule z --batch-size 4 --out-dir " + dir + "/out");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("nan.txt:3: "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("NaN"), std::string::npos) << r.output;
+  std::ofstream(dir + "/class.txt") << "good.npy 1\ngood.npy 10\n";
+  r = test::run_cli("batch " + model + " " + dir + "/class.txt --rule z --out-dir " + dir + "/out");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("class.txt:2: "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("out of range"), std::string::npos) << r.output;
   std::filesystem::remove_all(dir);
 }
 

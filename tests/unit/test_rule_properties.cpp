@@ -222,6 +222,53 @@ TEST(RuleProperties, AllTargetsEqualSeparateRunsAndMethodsAgree) {
   }
 }
 
+// A PerSample target list may ask for a sample's predicted class (Target::kPredicted): those
+// samples get what a Predicted target gives them, the others their listed class.
+TEST(RuleProperties, PerSampleTargetsMixListedAndPredictedClasses) {
+  std::mt19937_64 rng(5);
+  const Model<double> m = test::random_cnn(rng, true);
+  const Tensor<double> x = test::random_tensor({3, 2, 12, 12}, rng);
+  ExplainRequest predicted;
+  predicted.rules = composite_rules(m, "epsilon_plus_flat");
+  const Explanation<double> ep = explain(m, x, predicted);
+  ExplainRequest mixed = predicted;
+  mixed.target.kind = Target::Kind::PerSample;
+  const std::size_t other = (ep.targets[1] + 1) % 3;
+  mixed.target.classes = {Target::kPredicted, other, Target::kPredicted};
+  const Explanation<double> em = explain(m, x, mixed);
+  EXPECT_EQ(em.targets, (std::vector<std::size_t>{ep.targets[0], other, ep.targets[2]}));
+  ExplainRequest listed = predicted;
+  listed.target.kind = Target::Kind::Classes;
+  listed.target.classes = {other};
+  const Explanation<double> el = explain(m, x, listed);
+  const std::size_t per = x.sample_size();
+  for (std::size_t i = 0; i < per; ++i) {
+    ASSERT_EQ(em.relevance[i], ep.relevance[i]);
+    ASSERT_EQ(em.relevance[per + i], el.relevance[per + i]);
+    ASSERT_EQ(em.relevance[2 * per + i], ep.relevance[2 * per + i]);
+  }
+}
+
+// The batch size for a list of inputs: what fits the pass budget, 1 to 64, fewer with more
+// targets per sample.
+TEST(RuleProperties, SamplesPerPassFollowsTheBudget) {
+  std::mt19937_64 rng(6);
+  const Model<double> m = test::random_cnn(rng, true);
+  Explainer<double> ex(m);
+  const Shape sample{2, 12, 12};
+  double bytes = 0;
+  for (const Shape& s : m.infer_shapes(sample)) bytes += static_cast<double>(shape_numel(s)) * sizeof(double);
+  ExplainRequest req;
+  req.target_pass_bytes = 10.5 * 2 * bytes;  // a sample holds its values and one relevance row
+  EXPECT_EQ(ex.samples_per_pass(sample, req), 10u);
+  req.target.kind = Target::Kind::All;  // 3 classes: values plus three relevance rows
+  EXPECT_EQ(ex.samples_per_pass(sample, req), 5u);
+  req.target_pass_bytes = 1;
+  EXPECT_EQ(ex.samples_per_pass(sample, req), 1u);
+  req.target_pass_bytes = 1e12;
+  EXPECT_EQ(ex.samples_per_pass(sample, req), 64u);
+}
+
 TEST(RuleProperties, SmoothGradWithOneSampleIsTheGradient) {
   std::mt19937_64 rng(8);
   const Model<double> m = test::random_cnn(rng, true);

@@ -1,7 +1,10 @@
 #include <gtest/gtest.h>
 
+#include "lrp/core/error.hpp"
 #include "lrp/core/tensor.hpp"
 
+using lrp::Shape;
+using lrp::ShapeError;
 using lrp::Tensor;
 
 TEST(Tensor, NhwcRoundTrip) {
@@ -16,6 +19,16 @@ TEST(Tensor, NhwcRoundTrip) {
 
 TEST(Tensor, AbsurdShapeIsRejected) {
   EXPECT_THROW(Tensor<float>({1u << 20, 1u << 20, 1u << 20}), lrp::ShapeError);
+}
+
+TEST(Tensor, RowsCopiesSamplesAndChecksTheRange) {
+  Tensor<float> t({3, 2});
+  for (std::size_t i = 0; i < t.size(); ++i) t[i] = static_cast<float>(i);
+  const Tensor<float> r = t.rows(1, 2);
+  EXPECT_EQ(r.shape(), (Shape{2, 2}));
+  EXPECT_EQ(r.vec(), (std::vector<float>{2, 3, 4, 5}));
+  EXPECT_THROW(t.rows(2, 2), ShapeError);
+  EXPECT_THROW(t.rows(1, static_cast<std::size_t>(-1)), ShapeError);
 }
 
 TEST(Tensor, ReshapeChecksCount) {

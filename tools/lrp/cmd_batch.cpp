@@ -1,5 +1,6 @@
 // lrp batch MODEL LIST --out-dir DIR ...: explain every input of a file list, with a progress
 // line, one relevance file (and heatmap) per input and a JSON manifest.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -26,6 +27,7 @@ namespace {
 struct BatchOptions {
   std::string model, list, out_dir, precision = "float", colormap = "bwr";
   bool heatmap = false, quiet = false;
+  std::size_t batch_size = 0;  // inputs per call; 0: as many as fit the pass budget
   RequestOptions request;
   InputOptions image;
 };
@@ -56,48 +58,134 @@ std::vector<Item> read_list(const std::string& list) {
   return items;
 }
 
+// Inputs of one shape explained together in one call (one forward pass, one backward sweep).
+struct Pass {
+  std::vector<std::size_t> items;  // indices into the list
+  std::vector<Tensor<double>> inputs;
+};
+
+template <class T>
+Tensor<T> stack(const std::vector<Tensor<double>>& inputs) {
+  Shape s = inputs.front().shape();
+  s[0] = inputs.size();
+  Tensor<T> x = Tensor<T>::uninitialized(s);
+  const std::size_t per = inputs.front().size();
+  for (std::size_t i = 0; i < inputs.size(); ++i)
+    std::transform(inputs[i].begin(), inputs[i].end(), x.data() + i * per, [](double v) { return static_cast<T>(v); });
+  return x;
+}
+
+template <class T>
+class BatchRun {
+ public:
+  BatchRun(Model<T>& model, const std::vector<Item>& items, const BatchOptions& o)
+      : model_(model), items_(items), o_(o), req_(build_request(model, o.request)), explainer_(model) {}
+
+  void run() {
+    std::filesystem::create_directories(o_.out_dir);
+    Progress progress(items_.size(), "explaining", o_.quiet);
+    Pass pass;
+    std::size_t capacity = 1;
+    for (std::size_t i = 0; i < items_.size(); ++i) {
+      Tensor<double> x = load_checked(i);
+      if (!pass.inputs.empty() && (x.shape() != pass.inputs.front().shape() || pass.inputs.size() >= capacity)) {
+        explain_pass(pass);
+        progress.update(pass.items.back() + 1);
+        pass = Pass{};
+      }
+      if (pass.inputs.empty()) capacity = pass_capacity(x.shape());
+      pass.items.push_back(i);
+      pass.inputs.push_back(std::move(x));
+    }
+    explain_pass(pass);
+    progress.update(items_.size());
+    const std::string text = manifest_.dump(1);
+    io::write_file_atomic(o_.out_dir + "/manifest.json", [&](std::ostream& out) { out << text << "\n"; });
+    if (!o_.quiet) std::cout << "explained " << items_.size() << " inputs into " << o_.out_dir << " (manifest.json)\n";
+  }
+
+ private:
+  std::string where(std::size_t i) const { return o_.list + ":" + std::to_string(items_[i].line) + ": "; }
+
+  // The input of list entry i, with every check that names its line done here, before it joins
+  // a pass: the error of one input in a pass of 64 still names that input.
+  Tensor<double> load_checked(std::size_t i) {
+    const Item& it = items_[i];
+    try {
+      Tensor<double> x = load_input(model_, it.path, o_.image);
+      if (x.dim(0) != 1) throw ShapeError(it.path + " holds " + std::to_string(x.dim(0)) + " samples; list one input per line");
+      if (!all_finite(x)) throw NumericError(it.path + " contains NaN or Inf");
+      if (it.target >= 0) {
+        const std::size_t outputs = shape_numel(model_.infer_shapes(Shape(x.shape().begin() + 1, x.shape().end()))[model_.output_value()]);
+        if (static_cast<std::size_t>(it.target) >= outputs)
+          throw ConfigError("target class " + std::to_string(it.target) + " is out of range: the model has " + std::to_string(outputs) +
+                            " outputs");
+      }
+      return x;
+    } catch (const Error& e) {
+      throw ConfigError(where(i) + e.what());
+    }
+  }
+
+  // Inputs per call: --batch-size, or as many as fit the explainer's pass budget. SmoothGrad
+  // draws its noise sample after sample, so it takes one input per call: each input then gets
+  // the noise `lrp explain` would give it alone.
+  std::size_t pass_capacity(const Shape& input_shape) const {
+    if (req_.method == Method::SmoothGrad) return 1;
+    if (o_.batch_size > 0) return o_.batch_size;
+    return explainer_.samples_per_pass(Shape(input_shape.begin() + 1, input_shape.end()), req_);
+  }
+
+  void explain_pass(const Pass& pass) {
+    ExplainRequest req = req_;
+    const bool all_predicted = std::all_of(pass.items.begin(), pass.items.end(), [&](std::size_t i) { return items_[i].target < 0; });
+    if (!all_predicted) {
+      req.target.kind = Target::Kind::PerSample;
+      for (std::size_t i : pass.items)
+        req.target.classes.push_back(items_[i].target < 0 ? Target::kPredicted : static_cast<std::size_t>(items_[i].target));
+    }
+    Explanation<T> e;
+    try {
+      e = explainer_.explain(stack<T>(pass.inputs), req);
+    } catch (const Error& err) {
+      const std::string first = std::to_string(items_[pass.items.front()].line), last = std::to_string(items_[pass.items.back()].line);
+      throw ConfigError(o_.list + ":" + first + (first == last ? "" : "-" + last) + ": " + err.what());
+    }
+    const Tensor<T> rel = to_model_layout(model_, e.relevance);
+    for (std::size_t j = 0; j < pass.items.size(); ++j) write_item(pass.items[j], rel.rows(j, 1), e, j);
+  }
+
+  void write_item(std::size_t i, const Tensor<T>& rel, const Explanation<T>& e, std::size_t row) {
+    const std::string stem = std::to_string(i) + "_" + std::filesystem::path(items_[i].path).stem().string();
+    io::write_npy(o_.out_dir + "/" + stem + ".npy", rel);
+    double sum = 0;
+    for (T v : rel) sum += static_cast<double>(v);
+    const std::size_t target = e.targets.at(row);
+    nlohmann::json entry = {{"input", items_[i].path}, {"relevance", stem + ".npy"}, {"target", target},
+                            {"score", static_cast<double>(e.output[row * e.output.sample_size() + target])}, {"relevance_sum", sum}};
+    if (o_.heatmap && e.relevance.rank() == 4) {
+      render::HeatmapOptions h;
+      h.colormap = o_.colormap;
+      Tensor<double> r = e.relevance.rows(row, 1).template cast<double>();
+      r.reshape({r.dim(1), r.dim(2), r.dim(3)});
+      render::write_png(o_.out_dir + "/" + stem + ".png", render::render_heatmap(r, h));
+      entry["heatmap"] = stem + ".png";
+    }
+    manifest_.push_back(entry);
+  }
+
+  Model<T>& model_;
+  const std::vector<Item>& items_;
+  const BatchOptions& o_;
+  ExplainRequest req_;
+  Explainer<T> explainer_;
+  nlohmann::json manifest_ = nlohmann::json::array();
+};
+
 template <class T>
 void run_batch(Model<T> model, const std::vector<Item>& items, const BatchOptions& o) {
   model.drop_trailing_softmax();
-  ExplainRequest req = build_request(model, o.request);
-  std::filesystem::create_directories(o.out_dir);
-  nlohmann::json manifest = nlohmann::json::array();
-  Progress progress(items.size(), "explaining", o.quiet);
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    const Item& it = items[i];
-    const std::string where = o.list + ":" + std::to_string(it.line) + ": ";
-    try {
-      const Tensor<double> x = load_input(model, it.path, o.image);
-      if (x.dim(0) != 1) throw ShapeError(it.path + " holds " + std::to_string(x.dim(0)) + " samples; list one input per line");
-      req.target = Target{};
-      if (it.target >= 0) {
-        req.target.kind = Target::Kind::Classes;
-        req.target.classes = {static_cast<std::size_t>(it.target)};
-      }
-      const Explanation<T> e = explain(model, x.cast<T>(), req);
-      const std::string stem = std::to_string(i) + "_" + std::filesystem::path(it.path).stem().string();
-      io::write_npy(o.out_dir + "/" + stem + ".npy", to_model_layout(model, e.relevance));
-      double sum = 0;
-      for (T v : e.relevance) sum += static_cast<double>(v);
-      nlohmann::json entry = {{"input", it.path}, {"relevance", stem + ".npy"}, {"target", e.targets.at(0)},
-                              {"score", static_cast<double>(e.output[e.targets.at(0)])}, {"relevance_sum", sum}};
-      if (o.heatmap && e.relevance.rank() == 4) {
-        render::HeatmapOptions h;
-        h.colormap = o.colormap;
-        Tensor<double> r = e.relevance.template cast<double>();
-        r.reshape({r.dim(1), r.dim(2), r.dim(3)});
-        render::write_png(o.out_dir + "/" + stem + ".png", render::render_heatmap(r, h));
-        entry["heatmap"] = stem + ".png";
-      }
-      manifest.push_back(entry);
-    } catch (const Error& e) {
-      throw ConfigError(where + e.what());
-    }
-    progress.update(i + 1);
-  }
-  const std::string text = manifest.dump(1);
-  io::write_file_atomic(o.out_dir + "/manifest.json", [&](std::ostream& out) { out << text << "\n"; });
-  if (!o.quiet) std::cout << "explained " << items.size() << " inputs into " << o.out_dir << " (manifest.json)\n";
+  BatchRun<T>(model, items, o).run();
 }
 
 }  // namespace
@@ -115,6 +203,9 @@ void add_batch_command(CLI::App& app) {
   cmd->add_option("--colormap", o->colormap, "Colour map of the heatmaps (default bwr)");
   cmd->add_option("--precision", o->precision, "float (default) or double")->check(CLI::IsMember({"float", "double"}));
   cmd->add_flag("--quiet", o->quiet, "No progress line or summary");
+  cmd->add_option("--batch-size", o->batch_size,
+                  "Inputs explained together in one call (consecutive inputs of one shape; default: as many as fit 512 MiB "
+                  "of activations, at most 64; smoothgrad: 1)");
   add_input_options(cmd, o->image);
   cmd->callback([o] {
     check_request(o->request);

@@ -102,6 +102,17 @@ class Tensor {
     return t;
   }
   void fill(T v) { std::fill(data_.begin(), data_.end(), v); }
+  // A copy of samples [first, first + count) along the batch axis.
+  Tensor rows(std::size_t first, std::size_t count) const {
+    if (rank() == 0 || first + count > shape_[0] || first + count < first)
+      throw ShapeError("rows " + std::to_string(first) + "+" + std::to_string(count) + " of " + shape_str(shape_));
+    Shape s = shape_;
+    s[0] = count;
+    const std::size_t per = sample_size();
+    Tensor t = uninitialized(std::move(s));
+    std::copy_n(data_.data() + first * per, count * per, t.data());
+    return t;
+  }
 
   // Elements per sample ([N, ...] → product of the trailing dims).
   std::size_t sample_size() const { return rank() == 0 ? 0 : (shape_[0] == 0 ? 0 : data_.size() / shape_[0]); }

@@ -36,6 +36,9 @@ struct Target {
   Kind kind = Kind::Predicted;
   std::vector<std::size_t> classes;   // Classes: one map per listed class; PerSample: one class per sample
   Tensor<double> relevance;           // Relevance: explicit initial relevance [N, outputs...]
+  // A PerSample entry asking for that sample's predicted class (a batch mixing labelled and
+  // unlabelled inputs).
+  static constexpr std::size_t kPredicted = static_cast<std::size_t>(-1);
 };
 // "predicted" | "all" | "K" | "K1,K2,..." (several classes; one map each). Labels and
 // relevance files are read by the caller and given as PerSample / Relevance targets.
@@ -103,6 +106,10 @@ class Explainer {
   void clear_cache();
   // Bytes held by the derived-parameter cache.
   std::size_t cache_bytes() const;
+  // How many samples of `sample_shape` (without the batch axis) one call should take so that
+  // every value of the model, for the request's targets per sample, fits the request's
+  // target_pass_bytes (1 to 64): the batch size for explaining a long list of inputs.
+  std::size_t samples_per_pass(const Shape& sample_shape, const ExplainRequest& request) const;
 
  private:
   // Several targets split into passes of at most `chunk` targets each.
