@@ -159,16 +159,18 @@ double activation_bytes(const std::vector<Shape>& shapes, std::size_t batch) {
 
 // How many copies of x fit one pass of `budget` bytes: each holds every value of the model for
 // its rows, plus the relevance rows of k targets.
-// How many items of `bytes_each` fit `budget`: 1 to 64 (beyond 64 the kernels gain nothing).
-std::size_t fit_in_budget(double bytes_each, double budget) {
+// How many items of `bytes_each` fit `budget`: 1 to `cap`.
+std::size_t fit_in_budget(double bytes_each, double budget, std::size_t cap) {
   const double fit = std::floor(budget / std::max(bytes_each, 1.0));
-  return static_cast<std::size_t>(std::clamp(fit, 1.0, 64.0));
+  return static_cast<std::size_t>(std::clamp(fit, 1.0, static_cast<double>(cap)));
 }
+// Copies or list inputs stacked into one pass stop at 64: beyond that the kernels gain nothing.
+constexpr std::size_t kMaxStacked = 64;
 
 template <class T>
 std::size_t copies_per_pass(const Model<T>& model, const Tensor<T>& x, std::size_t k, double budget, std::size_t count) {
   const double per_copy = activation_bytes<T>(value_shapes(model, x), x.dim(0)) * static_cast<double>(1 + k);
-  return std::min(fit_in_budget(per_copy, budget), std::max<std::size_t>(count, 1));
+  return std::min(fit_in_budget(per_copy, budget, kMaxStacked), std::max<std::size_t>(count, 1));
 }
 
 template <class T>
@@ -266,12 +268,17 @@ std::size_t Explainer<T>::cache_bytes() const {
 }
 
 template <class T>
-std::size_t Explainer<T>::samples_per_pass(const Shape& sample_shape, const ExplainRequest& req) const {
+std::size_t Explainer<T>::samples_fitting(const Shape& sample_shape, const ExplainRequest& req, double budget) const {
   const std::vector<Shape> shapes = model_->infer_shapes(sample_shape);
   std::size_t k = 1;
   if (req.target.kind == Target::Kind::Classes) k = std::max<std::size_t>(req.target.classes.size(), 1);
   if (req.target.kind == Target::Kind::All) k = shape_numel(shapes[model_->output_value()]);
-  return fit_in_budget(activation_bytes<T>(shapes, 1) * static_cast<double>(1 + k), req.target_pass_bytes);
+  return fit_in_budget(activation_bytes<T>(shapes, 1) * static_cast<double>(1 + k), budget, std::size_t(1) << 40);
+}
+
+template <class T>
+std::size_t Explainer<T>::samples_per_pass(const Shape& sample_shape, const ExplainRequest& req) const {
+  return std::min(samples_fitting(sample_shape, req, req.target_pass_bytes), kMaxStacked);
 }
 
 template <class T>
@@ -285,6 +292,13 @@ template <class T>
 Explanation<T> Explainer<T>::explain(const Tensor<T>& x, const ExplainRequest& req) {
   const Model<T>& model = *model_;
   if (!all_finite(x)) throw NumericError("the input contains NaN or Inf");
+  // Many samples run in passes that fit the budget (a file of 10000 inputs would otherwise hold
+  // every layer's activations for all of them). SmoothGrad draws its noise across the whole
+  // batch in order, so splitting would change it; it bounds its passes by copies instead.
+  if (x.rank() > 0 && x.dim(0) > 1 && !req.dump_layers && req.method != Method::SmoothGrad) {
+    const std::size_t per_pass = samples_fitting(Shape(x.shape().begin() + 1, x.shape().end()), req, req.sample_pass_bytes);
+    if (x.dim(0) > per_pass) return explain_sample_passes(x, req, per_pass);
+  }
   if (req.target.kind == Target::Kind::All || req.target.kind == Target::Kind::Classes) {
     const std::vector<Shape> shapes = value_shapes(model, x);
     const double per_target = activation_bytes<T>(shapes, x.dim(0));
@@ -398,6 +412,41 @@ Explanation<T> Explainer<T>::explain_in_passes(const Tensor<T>& x, const Explain
         std::copy_n(src, per, out.relevance.data() + (i * k + first + j) * per);
         out.targets[i * k + first + j] = e.targets[i * m + j];
       }
+  }
+  return out;
+}
+
+template <class T>
+Explanation<T> Explainer<T>::explain_sample_passes(const Tensor<T>& x, const ExplainRequest& req, std::size_t per_pass) {
+  const std::size_t n = x.dim(0);
+  if (req.target.kind == Target::Kind::PerSample && req.target.classes.size() != n)
+    throw ShapeError("got " + std::to_string(req.target.classes.size()) + " labels for " + std::to_string(n) + " samples");
+  Explanation<T> out;
+  for (std::size_t first = 0; first < n; first += per_pass) {
+    const std::size_t m = std::min(per_pass, n - first);
+    ExplainRequest part = req;
+    if (req.target.kind == Target::Kind::PerSample)
+      part.target.classes.assign(req.target.classes.begin() + static_cast<long>(first),
+                                 req.target.classes.begin() + static_cast<long>(first + m));
+    if (req.target.kind == Target::Kind::Relevance) {
+      if (req.target.relevance.rank() == 0 || req.target.relevance.dim(0) != n)
+        throw ShapeError("initial relevance has shape " + shape_str(req.target.relevance.shape()) + " for " + std::to_string(n) +
+                         " samples");
+      part.target.relevance = req.target.relevance.rows(first, m);
+    }
+    Explanation<T> e = explain(x.rows(first, m), part);
+    if (first == 0) {
+      Shape os = e.output.shape(), rs = e.relevance.shape();
+      os[0] = n;
+      rs[0] = n;
+      out.output = Tensor<T>::uninitialized(os);
+      out.relevance = Tensor<T>::uninitialized(rs);
+      out.targets_per_sample = e.targets_per_sample;
+    }
+    std::copy(e.output.begin(), e.output.end(), out.output.data() + first * out.output.sample_size());
+    std::copy(e.relevance.begin(), e.relevance.end(), out.relevance.data() + first * out.relevance.sample_size());
+    out.targets.insert(out.targets.end(), e.targets.begin(), e.targets.end());
+    out.sample_passes = first / per_pass + 1;
   }
   return out;
 }

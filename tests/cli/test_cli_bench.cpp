@@ -30,6 +30,7 @@ TEST(CliBench, LastLineIsTheJsonSummary) {
     EXPECT_GT(j.at(key).get<double>(), 0.0) << key;
   }
   EXPECT_EQ(j.at("input_shape"), nlohmann::json::array({1, 32, 32}));
+  EXPECT_EQ(j.at("lrp_sample_passes").get<int>(), 1);  // three digits are far below the pass budget
   // peak_rss_mb is the whole process's peak: at least that of loading and of the timed calls.
   EXPECT_EQ(j.at("peak_rss_scope"), "process");
   EXPECT_GE(j.at("peak_rss_mb").get<double>(), j.at("load_peak_rss_mb").get<double>());

@@ -269,6 +269,58 @@ TEST(RuleProperties, SamplesPerPassFollowsTheBudget) {
   EXPECT_EQ(ex.samples_per_pass(sample, req), 64u);
 }
 
+// A batch larger than sample_pass_bytes runs in passes of as many samples as fit; every method
+// and target kind gives what one pass gives. (SmoothGrad and dump_layers stay in one pass.)
+TEST(RuleProperties, LargeBatchesRunInSamplePassesWithTheSameResult) {
+  std::mt19937_64 rng(7);
+  const Model<double> m = test::random_cnn(rng, true);
+  const Tensor<double> x = test::random_tensor({5, 2, 12, 12}, rng);
+  Explainer<double> ex(m);
+  double two_samples = 0;  // the values of two samples and their relevance rows, plus a little
+  for (const Shape& s : m.infer_shapes({2, 12, 12})) two_samples += static_cast<double>(shape_numel(s)) * sizeof(double);
+  two_samples = 2 * 2 * two_samples + 1;
+  struct Case {
+    const char* name;
+    Method method;
+    Target target;
+    std::size_t targets = 1;
+  };
+  Target per_sample{Target::Kind::PerSample, {2, Target::kPredicted, 0, 1, Target::kPredicted}, {}};
+  Target classes{Target::Kind::Classes, {0, 2}, {}};
+  Target relevance{Target::Kind::Relevance, {}, test::random_tensor({5, 3}, rng)};
+  const std::vector<Case> cases = {{"lrp predicted", Method::LRP, Target{}},
+                                   {"lrp per sample", Method::LRP, per_sample},
+                                   {"lrp classes", Method::LRP, classes, 2},
+                                   {"lrp relevance", Method::LRP, relevance},
+                                   {"gradient", Method::Gradient, per_sample},
+                                   {"integrated gradients", Method::IntegratedGradients, Target{}},
+                                   {"occlusion", Method::Occlusion, classes, 2}};
+  for (const Case& c : cases) {
+    ExplainRequest one;
+    one.method = c.method;
+    if (c.method == Method::LRP) one.rules = composite_rules(m, "epsilon_alpha2_beta1");
+    one.target = c.target;
+    one.options.steps = 3;
+    one.options.window = 4;
+    one.options.stride = 4;
+    ExplainRequest split = one;
+    split.sample_pass_bytes = c.targets == 1 ? two_samples : two_samples * 3 / 2;  // with 2 targets a sample holds 3 rows
+    const Explanation<double> a = ex.explain(x, one), b = ex.explain(x, split);
+    EXPECT_EQ(a.sample_passes, 1u) << c.name;
+    EXPECT_EQ(b.sample_passes, 3u) << c.name;
+    ASSERT_EQ(a.relevance.shape(), b.relevance.shape()) << c.name;
+    EXPECT_EQ(a.targets, b.targets) << c.name;
+    EXPECT_EQ(a.targets_per_sample, b.targets_per_sample) << c.name;
+    EXPECT_LT(test::max_rel_error(b.output, a.output), 1e-14) << c.name;
+    EXPECT_LT(test::max_rel_error(b.relevance, a.relevance), 1e-12) << c.name;
+  }
+  ExplainRequest smooth;
+  smooth.method = Method::SmoothGrad;
+  smooth.options.samples = 2;
+  smooth.sample_pass_bytes = 1;
+  EXPECT_EQ(ex.explain(x, smooth).sample_passes, 1u);
+}
+
 TEST(RuleProperties, SmoothGradWithOneSampleIsTheGradient) {
   std::mt19937_64 rng(8);
   const Model<double> m = test::random_cnn(rng, true);

@@ -63,6 +63,7 @@ struct Explanation {
   Tensor<T> relevance;                 // [N, ...input] or [N, K, ...input] for several targets
   std::vector<std::size_t> targets;    // chosen class per (sample, target), empty for Relevance
   std::size_t targets_per_sample = 1;
+  std::size_t sample_passes = 1;       // the samples ran in this many passes (sample_pass_bytes)
   std::map<std::string, Tensor<T>> layers;  // relevance at each node's output (if requested)
 };
 
@@ -78,6 +79,11 @@ struct ExplainRequest {
   // integrated gradients likewise stack as many of their input copies into one pass as fit
   // this budget (at most 64).
   double target_pass_bytes = 512.0 * 1024 * 1024;
+  // A batch whose activations (and relevance rows) exceed this many bytes runs in passes of as
+  // many samples as fit (all methods but SmoothGrad, whose noise is drawn across the batch, and
+  // dump_layers requests): a file of 1000 images explained at once would otherwise need tens of
+  // gigabytes. Larger than target_pass_bytes because bigger batches run faster per sample.
+  double sample_pass_bytes = 4096.0 * 1024 * 1024;
 };
 
 template <class T>
@@ -115,6 +121,10 @@ class Explainer {
   // Several targets split into passes of at most `chunk` targets each.
   Explanation<T> explain_in_passes(const Tensor<T>& x, const ExplainRequest& req, const std::vector<std::size_t>& classes,
                                    std::size_t chunk);
+  // Samples of `sample_shape` whose values and relevance rows fit `budget` bytes (at least 1).
+  std::size_t samples_fitting(const Shape& sample_shape, const ExplainRequest& req, double budget) const;
+  // Many samples split into passes of at most `per_pass` samples each.
+  Explanation<T> explain_sample_passes(const Tensor<T>& x, const ExplainRequest& req, std::size_t per_pass);
   std::unique_ptr<Model<T>> owned_;
   const Model<T>* model_;
   std::unique_ptr<ParamCache<T>> cache_;
