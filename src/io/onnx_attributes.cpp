@@ -106,10 +106,8 @@ double NodeCtx::scalar_of(const ConstTensor& t, const std::string& role) const {
 }
 
 void NodeCtx::require_finite(const ConstTensor& t, const std::string& role) const {
-  if (t.is_int) return;
-  const std::size_t n = t.numel();
-  for (std::size_t k = 0; k < n; ++k)
-    if (!std::isfinite(t.value(k))) fail(role + " contains " + std::to_string(t.value(k)) + " at element " + std::to_string(k));
+  const std::size_t k = t.first_non_finite();
+  if (k < t.numel()) fail(role + " contains " + std::to_string(t.value(k)) + " at element " + std::to_string(k));
 }
 
 void NodeCtx::limit_outputs(std::size_t n, const std::string& why) const {

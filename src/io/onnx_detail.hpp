@@ -1,7 +1,8 @@
 #pragma once
 // Internals of the ONNX importer (src/io/onnx_*.cpp), not part of the public API.
 //
-//   onnx_model.cpp       reading the file, checks, topological sort, the node loop
+//   onnx_read.cpp        reading the ModelProto, initializers' raw bytes left in the file
+//   onnx_model.cpp       checks, topological sort, the node loop
 //   onnx_tensor.cpp      TensorProto decoding (raw_data and typed fields), ConstTensor helpers
 //   onnx_attributes.cpp  NodeCtx: inputs, outputs and attribute access with messages
 //   onnx_fold.cpp        constant folding: one function per operator
@@ -34,28 +35,62 @@ inline constexpr std::int64_t kBatchDim = std::numeric_limits<std::int64_t>::min
 // requests come from broken files.
 inline constexpr std::size_t kMaxFoldElements = std::size_t(1) << 26;
 
+// Where the raw bytes of FLOAT initializers wait until a layer takes them: the model file, the
+// caller's buffer, or a string taken over from a parsed message.
+class RawSource {
+ public:
+  virtual ~RawSource() = default;
+  // Copies bytes [offset, offset + n) to dst; IoError when they cannot be read.
+  virtual void read(std::uint64_t offset, void* dst, std::size_t n) const = 0;
+};
+std::shared_ptr<const RawSource> owned_source(std::string&& bytes);
+
+struct RawSlice {
+  std::shared_ptr<const RawSource> source;  // null: no raw bytes
+  std::uint64_t offset = 0;
+  std::size_t bytes = 0;
+};
+
+// A parsed model whose graph initializers may have their raw_data left in the source: raw[k]
+// (when its source is set) holds initializer k's bytes, and the message holds none of them.
+struct LeanModel {
+  onnx::ModelProto proto;
+  std::vector<RawSlice> raw;
+};
+// From a file, parsed from disk (IoError / FormatError naming it).
+LeanModel read_lean_model(const std::string& path);
+// From bytes in memory, which must outlive the import (slices point into them).
+LeanModel parse_lean_model(const std::string& bytes, const std::string& source);
+
 // A constant: an initializer, a Constant node, a bound graph input or a folded result.
 // Integer tensors keep int64 values (Slice bounds use the int64 extremes). A FLOAT initializer
-// stored as raw bytes stays undecoded ("pending") until a node reads it: const_input() decodes
-// it to doubles, while Conv/Gemm/MatMul weights go from the bytes straight into the layer in
-// the model's own precision (a float import never holds a large weight as doubles).
+// stored as raw bytes stays undecoded ("pending", its bytes still in the model file) until a
+// node reads it: const_input() decodes it to doubles, while Conv/Gemm/MatMul weights go from
+// the file straight into the layer in the model's own precision (a float import never holds a
+// large weight as doubles, nor its bytes beside the layer).
 struct ConstTensor {
   bool is_int = false;
   std::vector<std::int64_t> dims;  // ONNX shape; rank 0 is a scalar
   Tensor<double>::Storage f;       // !is_int, decoded (a tensor's storage, so weights move into layers)
   std::vector<std::int64_t> i;     // is_int
-  std::string raw_float;           // pending: little-endian float32 bytes
+  RawSlice raw;                    // pending: little-endian float32 bytes (little-endian hosts only)
   bool pending = false;
 
-  std::size_t numel() const { return is_int ? i.size() : pending ? raw_float.size() / sizeof(float) : f.size(); }
+  std::size_t numel() const { return is_int ? i.size() : pending ? raw.bytes / sizeof(float) : f.size(); }
+  // One element; on a pending tensor a read from its source (for biases and scalars: large
+  // tensors are decoded or read whole).
   double value(std::size_t k) const {
     if (is_int) return static_cast<double>(i[k]);
     if (!pending) return f[k];
     float v;
-    std::memcpy(&v, raw_float.data() + k * sizeof(float), sizeof(float));  // little-endian hosts only (checked at decode)
+    read_floats(k, 1, &v);
     return static_cast<double>(v);
   }
-  // Decodes pending bytes to doubles and frees them.
+  // Elements [first, first + count) of a pending tensor as float32.
+  void read_floats(std::size_t first, std::size_t count, float* dst) const;
+  // Index of the first element that is NaN or infinite, or numel().
+  std::size_t first_non_finite() const;
+  // Decodes pending bytes to doubles and lets go of the source.
   void decode_pending();
   bool has_batch_marker() const;
 };
@@ -66,8 +101,9 @@ std::size_t dims_numel(const std::vector<std::int64_t>& dims, const std::string&
                        std::size_t limit = std::size_t(1) << 40);
 // Decodes a TensorProto; `what` starts every message ("model.onnx: initializer 'w'").
 ConstTensor decode_tensor(const onnx::TensorProto& t, const std::string& what);
-// An initializer: FLOAT raw bytes are taken over undecoded (pending), anything else decoded.
-ConstTensor take_initializer(onnx::TensorProto& t, const std::string& what);
+// An initializer: FLOAT raw bytes stay undecoded (pending) where they are (`raw`, when the
+// reader left them in the file, else the message's raw_data, taken over); anything else is decoded.
+ConstTensor take_initializer(onnx::TensorProto& t, const RawSlice& raw, const std::string& what);
 // A weight in the layer's precision: pending bytes convert straight to T.
 template <class T>
 Tensor<T> weight_tensor(ConstTensor&& c);

@@ -135,11 +135,17 @@ ConstTensor linear_weight(NodeCtx& c, std::size_t k, const std::string& role, bo
   if (already_out_in && alpha == 1.0) return c.take_const_input(k, role);
   const ConstTensor& b = c.weight_input(k, role);
   const std::size_t r = to_size(b.dims[0]), s = to_size(b.dims[1]);
+  std::vector<float> bytes;  // a pending constant read once, not element by element
+  if (b.pending) {
+    bytes.resize(r * s);
+    b.read_floats(0, r * s, bytes.data());
+  }
+  const auto at = [&](std::size_t e) { return b.pending ? static_cast<double>(bytes[e]) : b.value(e); };
   ConstTensor w;
   w.dims = already_out_in ? b.dims : std::vector<std::int64_t>{b.dims[1], b.dims[0]};
   w.f.resize(r * s);
   for (std::size_t i = 0; i < r; ++i)
-    for (std::size_t j = 0; j < s; ++j) (already_out_in ? w.f[i * s + j] : w.f[j * r + i]) = alpha * b.value(i * s + j);
+    for (std::size_t j = 0; j < s; ++j) (already_out_in ? w.f[i * s + j] : w.f[j * r + i]) = alpha * at(i * s + j);
   return w;
 }
 
@@ -356,7 +362,13 @@ void batch_normalization(NodeCtx& c) {
 // x + k (sign +1) or x - k (sign -1) for a runtime x and a constant k that is one value per
 // channel (or a scalar): the bias of the producing Conv/Linear when nothing else reads its
 // output (a MatMul + Add pair becomes one Linear), otherwise a per-channel shift layer.
-void add_constant(NodeCtx& c, const Value& x, const ConstTensor& k, double sign) {
+void add_constant(NodeCtx& c, const Value& x, const ConstTensor& stored, double sign) {
+  ConstTensor decoded;  // a pending constant is read once, not element by element
+  if (stored.pending) {
+    decoded = stored;
+    decoded.decode_pending();
+  }
+  const ConstTensor& k = stored.pending ? decoded : stored;
   c.require_finite(k, "the constant operand");
   if (k.is_int && k.has_batch_marker()) c.fail("the constant operand depends on the batch size");
   if (x.shape.empty()) c.fail("the input has no channel dimension");

@@ -1,4 +1,4 @@
-// ONNX model loading: parse the ModelProto, collect constants (initializers, bound inputs),
+// ONNX model loading: parse the ModelProto (onnx_read.cpp), collect constants (initializers, bound inputs),
 // find the one data input, sort the nodes topologically (cycles and undefined inputs are
 // errors), then convert node by node: fold when every input is a constant, else hand the node
 // to its layer converter (onnx_layers.cpp).
@@ -169,17 +169,20 @@ void convert_node(Importer& imp, const onnx::NodeProto& node, std::size_t index)
 }
 
 // Fills imp.model (or imp.model_float when imp.as_float).
-void build(Importer& imp, onnx::ModelProto& mp, const std::string& source,
+void build(Importer& imp, LeanModel& lean, const std::string& source,
            const std::map<std::string, Tensor<double>>& constant_inputs) {
+  onnx::ModelProto& mp = lean.proto;
   imp.source = source;
   if (!mp.has_graph()) throw FormatError(source + ": the file holds no graph (truncated or not an ONNX model?)");
   imp.opset = default_opset(mp, source);
   if (mp.graph().sparse_initializer_size() > 0) throw FormatError(source + ": sparse initializers are not supported");
-  for (onnx::TensorProto& t : *mp.mutable_graph()->mutable_initializer()) {
+  for (int k = 0; k < mp.graph().initializer_size(); ++k) {
+    onnx::TensorProto& t = *mp.mutable_graph()->mutable_initializer(k);
     if (t.name().empty()) throw FormatError(source + ": an initializer has no name");
     Value v;
     v.is_const = true;
-    v.c = take_initializer(t, source + ": initializer '" + t.name() + "'");
+    const std::size_t slot = static_cast<std::size_t>(k);
+    v.c = take_initializer(t, slot < lean.raw.size() ? lean.raw[slot] : RawSlice{}, source + ": initializer '" + t.name() + "'");
     if (!imp.values.emplace(t.name(), std::move(v)).second)
       throw FormatError(source + ": initializer '" + t.name() + "' is defined twice");
     onnx::TensorProto().Swap(&t);  // taken over: free what is left of it (clear() would keep its capacity)
@@ -250,10 +253,10 @@ void build(Importer& imp, onnx::ModelProto& mp, const std::string& source,
 }
 
 template <class T>
-Model<T> import(onnx::ModelProto& mp, const std::string& source, const std::map<std::string, Tensor<double>>& constant_inputs) {
+Model<T> import(LeanModel& lean, const std::string& source, const std::map<std::string, Tensor<double>>& constant_inputs) {
   Importer imp;
   imp.as_float = std::is_same_v<T, float>;
-  build(imp, mp, source, constant_inputs);
+  build(imp, lean, source, constant_inputs);
   if constexpr (std::is_same_v<T, float>) return std::move(imp.model_float);
   else return std::move(imp.model);
 }
@@ -275,57 +278,27 @@ std::vector<std::string> onnx_foldable_ops() {
   return ops;
 }
 
-namespace {
-// Parses straight from the file, so its bytes are not held in memory beside the message.
-onnx::ModelProto read_model_proto(const std::string& path) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) {
-    if (std::filesystem::exists(path, ec)) throw IoError("cannot read ONNX model '" + path + "': not a regular file");
-    throw IoError("cannot open ONNX model '" + path + "'");
-  }
-  const std::uintmax_t size = std::filesystem::file_size(path, ec);
-  if (ec) throw IoError("cannot read ONNX model '" + path + "': " + ec.message());
-  if (size > static_cast<std::uintmax_t>(std::numeric_limits<int>::max()))
-    throw FormatError(path + ": larger than 2 GB; ONNX models with external data are not supported");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError("cannot open ONNX model '" + path + "'");
-  onnx::ModelProto mp;
-  const bool parsed = mp.ParseFromIstream(&in);
-  if (in.bad()) throw IoError("cannot read ONNX model '" + path + "'");
-  if (!parsed) throw FormatError(path + ": not a valid ONNX model (protobuf parse failed: truncated or corrupt file)");
-  return mp;
-}
-
-onnx::ModelProto parse_model_proto(const std::string& bytes, const std::string& source) {
-  onnx::ModelProto mp;
-  if (bytes.size() > static_cast<std::size_t>(std::numeric_limits<int>::max()))
-    throw FormatError(source + ": larger than 2 GB; ONNX models with external data are not supported");
-  if (!mp.ParseFromString(bytes)) throw FormatError(source + ": not a valid ONNX model (protobuf parse failed: truncated or corrupt file)");
-  return mp;
-}
-}  // namespace
-
 Model<double> parse_onnx_model(const std::string& bytes, const std::string& source,
                                const std::map<std::string, Tensor<double>>& constant_inputs) {
-  onnx::ModelProto mp = parse_model_proto(bytes, source);
-  return onnx_detail::import<double>(mp, source, constant_inputs);
+  onnx_detail::LeanModel m = onnx_detail::parse_lean_model(bytes, source);
+  return onnx_detail::import<double>(m, source, constant_inputs);
 }
 
 Model<float> parse_onnx_model_float(const std::string& bytes, const std::string& source) {
-  onnx::ModelProto mp = parse_model_proto(bytes, source);
-  return onnx_detail::import<float>(mp, source, {});
+  onnx_detail::LeanModel m = onnx_detail::parse_lean_model(bytes, source);
+  return onnx_detail::import<float>(m, source, {});
 }
 
 Model<double> read_onnx_model(const std::string& path, const std::map<std::string, Tensor<double>>& constant_inputs) {
-  onnx::ModelProto mp = read_model_proto(path);
-  return onnx_detail::import<double>(mp, path, constant_inputs);
+  onnx_detail::LeanModel m = onnx_detail::read_lean_model(path);
+  return onnx_detail::import<double>(m, path, constant_inputs);
 }
 
 Model<double> read_onnx_model(const std::string& path) { return read_onnx_model(path, {}); }
 
 Model<float> read_onnx_model_float(const std::string& path) {
-  onnx::ModelProto mp = read_model_proto(path);
-  return onnx_detail::import<float>(mp, path, {});
+  onnx_detail::LeanModel m = onnx_detail::read_lean_model(path);
+  return onnx_detail::import<float>(m, path, {});
 }
 
 }  // namespace lrp::io

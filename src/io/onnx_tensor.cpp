@@ -1,5 +1,6 @@
 // TensorProto decoding: raw_data (little-endian) or the typed repeated fields, with the element
 // count checked against the bytes present before anything is allocated.
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -75,12 +76,43 @@ void decode_raw(int type, const char* p, std::size_t k, ConstTensor& out, const 
 
 }  // namespace
 
+void ConstTensor::read_floats(std::size_t first, std::size_t count, float* dst) const {
+  static_assert(sizeof(float) == 4);
+  raw.source->read(raw.offset + first * sizeof(float), dst, count * sizeof(float));  // little-endian host (take_initializer)
+}
+
+// Pending tensors are read in blocks of this many elements (no second copy of a whole weight).
+constexpr std::size_t kBlock = std::size_t(1) << 16;
+
+std::size_t ConstTensor::first_non_finite() const {
+  const std::size_t n = numel();
+  if (is_int) return n;
+  if (!pending) {
+    for (std::size_t k = 0; k < n; ++k)
+      if (!std::isfinite(f[k])) return k;
+    return n;
+  }
+  std::vector<float> block(std::min(n, kBlock));
+  for (std::size_t b = 0; b < n; b += kBlock) {
+    const std::size_t m = std::min(kBlock, n - b);
+    read_floats(b, m, block.data());
+    for (std::size_t k = 0; k < m; ++k)
+      if (!std::isfinite(block[k])) return b + k;
+  }
+  return n;
+}
+
 void ConstTensor::decode_pending() {
   if (!pending) return;
   const std::size_t n = numel();
   f.resize(n);
-  for (std::size_t k = 0; k < n; ++k) f[k] = static_cast<double>(load_le<float>(raw_float.data() + k * sizeof(float)));
-  std::string().swap(raw_float);
+  std::vector<float> block(std::min(n, kBlock));
+  for (std::size_t b = 0; b < n; b += kBlock) {
+    const std::size_t m = std::min(kBlock, n - b);
+    read_floats(b, m, block.data());
+    std::copy_n(block.data(), m, f.data() + b);
+  }
+  raw = RawSlice{};
   pending = false;
 }
 
@@ -195,17 +227,27 @@ ConstTensor decode_tensor(const onnx::TensorProto& t, const std::string& what) {
   return out;
 }
 
-ConstTensor take_initializer(onnx::TensorProto& t, const std::string& what) {
-  const bool raw_float = std::endian::native == std::endian::little && t.data_type() == TP::FLOAT && t.has_raw_data() &&
+ConstTensor take_initializer(onnx::TensorProto& t, const RawSlice& raw, const std::string& what) {
+  const bool in_source = raw.source != nullptr;
+  const bool raw_float = std::endian::native == std::endian::little && t.data_type() == TP::FLOAT && (in_source || t.has_raw_data()) &&
                          !(t.has_data_location() && t.data_location() == TP::EXTERNAL) && !t.has_segment();
-  if (!raw_float) return decode_tensor(t, what);
+  if (!raw_float) {
+    if (in_source) {  // other types decode from the message: bring their (small) bytes back into it
+      if (raw.bytes > (std::size_t(1) << 30)) throw FormatError(what + ": raw_data of " + std::to_string(raw.bytes) + " bytes is too large");
+      std::string bytes(raw.bytes, '\0');
+      raw.source->read(raw.offset, bytes.data(), bytes.size());
+      t.set_raw_data(std::move(bytes));
+    }
+    return decode_tensor(t, what);
+  }
   ConstTensor out;
   out.dims.assign(t.dims().begin(), t.dims().end());
   const std::size_t n = dims_numel(out.dims, what);
-  if (t.raw_data().size() != n * sizeof(float))
-    throw FormatError(what + ": raw_data has " + std::to_string(t.raw_data().size()) + " bytes, but FLOAT " +
-                      dims_str(out.dims) + " needs " + std::to_string(n * sizeof(float)));
-  out.raw_float = std::move(*t.mutable_raw_data());  // no copy: the bytes change owner
+  const std::size_t bytes = in_source ? raw.bytes : t.raw_data().size();
+  if (bytes != n * sizeof(float))
+    throw FormatError(what + ": raw_data has " + std::to_string(bytes) + " bytes, but FLOAT " + dims_str(out.dims) + " needs " +
+                      std::to_string(n * sizeof(float)));
+  out.raw = in_source ? raw : RawSlice{owned_source(std::move(*t.mutable_raw_data())), 0, bytes};  // no copy either way
   out.pending = true;
   return out;
 }
@@ -220,7 +262,11 @@ Tensor<T> weight_tensor(ConstTensor&& c) {
   }
   Tensor<T> w = Tensor<T>::uninitialized(std::move(s));
   const std::size_t n = c.numel();
-  for (std::size_t k = 0; k < n; ++k) w[k] = static_cast<T>(c.value(k));
+  if constexpr (std::is_same_v<T, float>) {
+    if (c.pending) c.read_floats(0, n, w.data());  // from the file straight into the layer
+  }
+  if (!c.pending)
+    for (std::size_t k = 0; k < n; ++k) w[k] = static_cast<T>(c.value(k));
   c = ConstTensor{};  // the source is spent
   return w;
 }
@@ -235,6 +281,11 @@ ConstTensor from_tensor(const Tensor<double>& t) {
 }
 
 Tensor<double> to_tensor(const ConstTensor& c) {
+  if (c.pending) {
+    ConstTensor d = c;
+    d.decode_pending();
+    return to_tensor(d);
+  }
   Shape s;
   for (std::int64_t d : c.dims) s.push_back(static_cast<std::size_t>(d));
   std::vector<double> v(c.numel());

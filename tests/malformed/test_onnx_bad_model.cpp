@@ -20,24 +20,7 @@ Model<double> load(const std::string& bytes) { return io::parse_onnx_model(bytes
 // The float importer (the CLI's fast path) shares the checks; the tests below run both.
 Model<float> load_float(const std::string& bytes) { return io::parse_onnx_model_float(bytes, "bad.onnx"); }
 
-// A small but complete model: Conv, Relu, MaxPool, Flatten, Gemm.
-B small_model() {
-  B b;
-  b.input("x", {-1, 1, 4, 4}).output("y");
-  std::vector<float> w(2 * 9), fc(3 * 8);
-  for (std::size_t i = 0; i < w.size(); ++i) w[i] = 0.1f * static_cast<float>(i) - 0.5f;
-  for (std::size_t i = 0; i < fc.size(); ++i) fc[i] = 0.05f * static_cast<float>(i);
-  b.init("W", {2, 1, 3, 3}, w).init("b", {2}, {0.1f, -0.1f}).init("F", {3, 8}, fc).init("c", {3}, {1, 2, 3});
-  auto& conv = b.node("Conv", {"x", "W", "b"}, {"c1"}, "conv");
-  B::attr(conv, "pads", std::vector<std::int64_t>{1, 1, 1, 1});
-  b.node("Relu", {"c1"}, {"r1"}, "relu");
-  auto& pool = b.node("MaxPool", {"r1"}, {"p1"}, "pool");
-  B::attr(pool, "kernel_shape", std::vector<std::int64_t>{2, 2});
-  B::attr(pool, "strides", std::vector<std::int64_t>{2, 2});
-  b.node("Flatten", {"p1"}, {"f1"}, "flatten");
-  B::attr(b.node("Gemm", {"f1", "F", "c"}, {"y"}, "fc"), "transB", std::int64_t{1});
-  return b;
-}
+B small_model() { return small_onnx_model(); }
 
 // Runs f and expects a FormatError whose message contains every needle.
 template <class F>

@@ -115,6 +115,25 @@ class OnnxBuilder {
   onnx::ModelProto model_;
 };
 
+// A small but complete model: Conv, Relu, MaxPool, Flatten, Gemm.
+inline OnnxBuilder small_onnx_model() {
+  OnnxBuilder b;
+  b.input("x", {-1, 1, 4, 4}).output("y");
+  std::vector<float> w(2 * 9), fc(3 * 8);
+  for (std::size_t i = 0; i < w.size(); ++i) w[i] = 0.1f * static_cast<float>(i) - 0.5f;
+  for (std::size_t i = 0; i < fc.size(); ++i) fc[i] = 0.05f * static_cast<float>(i);
+  b.init("W", {2, 1, 3, 3}, w).init("b", {2}, {0.1f, -0.1f}).init("F", {3, 8}, fc).init("c", {3}, {1, 2, 3});
+  auto& conv = b.node("Conv", {"x", "W", "b"}, {"c1"}, "conv");
+  OnnxBuilder::attr(conv, "pads", std::vector<std::int64_t>{1, 1, 1, 1});
+  b.node("Relu", {"c1"}, {"r1"}, "relu");
+  auto& pool = b.node("MaxPool", {"r1"}, {"p1"}, "pool");
+  OnnxBuilder::attr(pool, "kernel_shape", std::vector<std::int64_t>{2, 2});
+  OnnxBuilder::attr(pool, "strides", std::vector<std::int64_t>{2, 2});
+  b.node("Flatten", {"p1"}, {"f1"}, "flatten");
+  OnnxBuilder::attr(b.node("Gemm", {"f1", "F", "c"}, {"y"}, "fc"), "transB", std::int64_t{1});
+  return b;
+}
+
 // A fresh scratch directory, removed with everything in it.
 class ScratchDir {
  public:
