@@ -70,11 +70,6 @@ void put_varint(std::string& out, std::uint64_t v) {
   out.push_back(static_cast<char>(v));
 }
 
-template <class U>
-void put_fixed(std::string& out, U v) {  // little-endian, as the wire format stores it
-  for (std::size_t k = 0; k < sizeof(U); ++k) out.push_back(static_cast<char>((v >> (8 * k)) & 0xff));
-}
-
 // One pass over ModelProto → GraphProto → initializer TensorProto; every other field is copied
 // as it is (tag and value) and parsed by protobuf. False when the bytes do not follow the wire
 // format (the caller then lets protobuf parse the whole file and report).
@@ -157,10 +152,12 @@ class Walker {
         put_varint(out, v);
         return true;
       }
-      case 1: {
-        std::uint64_t v = 0;
-        if (!in_.ReadLittleEndian64(&v)) return false;
-        put_fixed(out, v);
+      case 1:    // fixed64
+      case 5: {  // fixed32: both copied as they are
+        char bytes[8];
+        const int n = (tag & 7) == 1 ? 8 : 4;
+        if (!in_.ReadRaw(bytes, n)) return false;
+        out.append(bytes, static_cast<std::size_t>(n));
         return true;
       }
       case 2: {
@@ -170,12 +167,6 @@ class Walker {
         std::string bytes;
         if (!in_.ReadString(&bytes, static_cast<int>(len))) return false;
         out += bytes;
-        return true;
-      }
-      case 5: {
-        std::uint32_t v = 0;
-        if (!in_.ReadLittleEndian32(&v)) return false;
-        put_fixed(out, v);
         return true;
       }
       default:  // groups (unused by ONNX) and invalid wire types

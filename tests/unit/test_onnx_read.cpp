@@ -74,7 +74,8 @@ TEST(OnnxRead, TruncatedFilesAreFormatErrors) {
 }
 
 // Protobuf merges a message field that occurs twice (here the graph, split in two); so does
-// the walk, keeping the initializers of both parts in order.
+// the walk, keeping the initializers of both parts in order, and it keeps unknown fixed32 and
+// fixed64 fields as protobuf does.
 TEST(OnnxRead, GraphSplitAcrossTwoFieldsMerges) {
   const onnx::ModelProto whole = small_onnx_model().proto();
   onnx::ModelProto head = whole, first = whole, second = whole;
@@ -85,15 +86,16 @@ TEST(OnnxRead, GraphSplitAcrossTwoFieldsMerges) {
   second.mutable_graph()->clear_output();
   second.mutable_graph()->mutable_initializer()->DeleteSubrange(0, 1);
   ASSERT_GT(whole.graph().initializer_size(), 1);
-  const auto graph_field = [](const onnx::GraphProto& g) {  // field 7, length-delimited
-    std::string body = g.SerializeAsString(), out = "\x3a";
+  const auto graph_field = [](const onnx::GraphProto& g, const std::string& extra = "") {  // field 7, length-delimited
+    std::string body = g.SerializeAsString() + extra, out = "\x3a";
     for (std::size_t n = body.size(); ; n >>= 7) {
       out.push_back(static_cast<char>((n & 0x7f) | (n >= 0x80 ? 0x80 : 0)));
       if (n < 0x80) break;
     }
     return out + body;
   };
-  const std::string bytes = head.SerializeAsString() + graph_field(first.graph()) + graph_field(second.graph());
+  const std::string fixed = std::string("\xa5\x06" "abcd", 6) + std::string("\xa9\x06" "01234567", 10);  // fields 100 (fixed32), 101 (fixed64)
+  const std::string bytes = head.SerializeAsString() + graph_field(first.graph()) + graph_field(second.graph(), fixed);
   std::size_t in_buffer = 0;
   EXPECT_EQ(restored(io::onnx_detail::parse_lean_model(bytes, "split.onnx"), &in_buffer), protobuf_parse(bytes));
   EXPECT_GT(in_buffer, 0u);
