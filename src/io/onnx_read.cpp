@@ -105,6 +105,8 @@ class Walker {
   bool nested(F&& body) {
     std::uint32_t len = 0;
     if (!in_.ReadVarint32(&len) || len > remaining()) return false;
+    const int enclosing = in_.BytesUntilLimit();  // -1: none; a part may not outgrow its message
+    if (enclosing >= 0 && len > static_cast<std::uint32_t>(enclosing)) return false;
     const CodedInputStream::Limit limit = in_.PushLimit(static_cast<int>(len));
     const bool ok = body() && in_.BytesUntilLimit() == 0 && in_.ConsumedEntireMessage();
     in_.PopLimit(limit);

@@ -101,6 +101,23 @@ TEST(OnnxRead, GraphSplitAcrossTwoFieldsMerges) {
   EXPECT_GT(in_buffer, 0u);
 }
 
+// A part that claims more bytes than its enclosing message holds makes the file invalid for
+// protobuf, and so for the reader.
+TEST(OnnxRead, PartLongerThanItsMessageIsInvalid) {
+  onnx::ModelProto head = small_onnx_model().proto();
+  head.clear_graph();
+  const std::string tensor = "\x42\x01w";                               // TensorProto{name: "w"}
+  const std::string graph = std::string("\x2a\x40", 2) + tensor;        // initializer claiming 64 bytes, holding 3
+  const std::string bytes = head.SerializeAsString() + "\x3a" + static_cast<char>(graph.size()) + graph +
+                            "\x1a\x50" + std::string(80, 'v');  // producer_version: bytes after the graph
+  try {
+    io::parse_onnx_model(bytes, "long.onnx");
+    ADD_FAILURE() << "no error";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("protobuf parse failed"), std::string::npos) << e.what();
+  }
+}
+
 // An unknown group field (a wire type ONNX never uses) stops the walk; protobuf then parses the
 // whole file, keeping the raw bytes in the message, and the model loads as before.
 TEST(OnnxRead, UnwalkableFileIsParsedByProtobufWhole) {
