@@ -1,6 +1,7 @@
 // Layer converters: one function per ONNX operator, registered in a static table. Each reads
 // its node through NodeCtx (which names the node in every error) and adds layers to the model,
 // aliases its output, or fails with what is not supported.
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -257,17 +258,40 @@ void pool(NodeCtx& c, bool max) {
 void max_pool(NodeCtx& c) { pool(c, true); }
 void average_pool(NodeCtx& c) { pool(c, false); }
 
-void global_pool(NodeCtx& c, bool max) {
-  c.allow_attributes({});
-  const Value& x = image_input(c, "global pooling");
+void add_global_pool(NodeCtx& c, const Value& x, bool max) {
   PoolSpec spec;
   spec.mode = max ? PoolMode::Max : PoolMode::Sum;
   spec.global = true;
   spec.type_name = max ? "GlobalMaxPool" : "GlobalAveragePool";
   c.add_layer(std::make_unique<Pool2d<double>>(spec), {&x});
 }
+void global_pool(NodeCtx& c, bool max) {
+  c.allow_attributes({});
+  add_global_pool(c, image_input(c, "global pooling"), max);
+}
 void global_average_pool(NodeCtx& c) { global_pool(c, false); }
 void global_max_pool(NodeCtx& c) { global_pool(c, true); }
+
+// ReduceMean / ReduceMax over the two spatial axes of an image are global pools (PyTorch's
+// x.mean([2, 3]) in MnasNet-style heads); keepdims=0 adds a Flatten. Axes are an attribute
+// (opset < 18) or a constant input.
+void reduce_spatial(NodeCtx& c, bool max) {
+  c.allow_attributes({"axes", "keepdims", "noop_with_empty_axes"});
+  const Value& x = image_input(c, max ? "ReduceMax" : "ReduceMean");
+  std::vector<std::int64_t> axes = c.attr_ints("axes");
+  if (c.has_input(1)) axes = c.ints_of(c.const_input(1, "axes"), "axes");
+  for (std::int64_t& a : axes) a = norm_axis(c, a, 4, "axes");
+  std::sort(axes.begin(), axes.end());
+  if (axes != std::vector<std::int64_t>{2, 3})
+    c.fail("only a reduction over the two spatial axes (2, 3) of [N,C,H,W] is supported, found axes " + dims_str(axes));
+  add_global_pool(c, x, max);
+  if (c.attr_int("keepdims", 1) != 0) return;
+  const Value pooled = c.importer().values.at(c.node().output(0));
+  c.add_layer(std::make_unique<Flatten<double>>(false), {&pooled});
+  c.importer().id_uses.at(pooled.id) = 1;  // read by the Flatten only
+}
+void reduce_mean(NodeCtx& c) { reduce_spatial(c, false); }
+void reduce_max(NodeCtx& c) { reduce_spatial(c, true); }
 
 void flatten(NodeCtx& c) {
   c.allow_attributes({"axis"});
@@ -526,6 +550,8 @@ const std::map<std::string, LayerConverter>& layer_converters() {
       {"MatMul", matmul},
       {"MaxPool", max_pool},
       {"Pad", pad},
+      {"ReduceMax", reduce_max},
+      {"ReduceMean", reduce_mean},
       {"Relu", relu},
       {"Reshape", reshape},
       {"Sigmoid", sigmoid},

@@ -348,6 +348,35 @@ TEST(OnnxImport, IdentityAndDropoutLeaveNoLayer) {
   expect_format_error([&] { load(b); }, {"drop", "Dropout", "mask"});
 }
 
+// ReduceMean / ReduceMax over H and W are global pools (with a Flatten for keepdims=0), the
+// axes given as an attribute or (opset 18) as an input; other axes are refused by name.
+TEST(OnnxImport, SpatialReduceMeanAndMaxAreGlobalPools) {
+  const Tensor<double> x = random_tensor({2, 3, 4, 5}, 11);
+  for (const bool max : {false, true})
+    for (const std::int64_t keep : {0, 1})
+      for (const std::int64_t opset : {13, 18}) {
+        B b(opset);
+        b.input("x", {-1, 3, 4, 5}).output("y");
+        auto& n = b.node(max ? "ReduceMax" : "ReduceMean", opset >= 18 ? std::vector<std::string>{"x", "axes"} : std::vector<std::string>{"x"},
+                         {"y"}, "reduce");
+        if (opset >= 18) b.init_i64("axes", {2}, {-1, 2});
+        else B::attr(n, "axes", std::vector<std::int64_t>{3, -2});
+        B::attr(n, "keepdims", keep);
+        const Model<double> m = load(b);
+        const Tensor<double> y = run_forward<double>(m, x);
+        ASSERT_EQ(y.shape(), keep ? (Shape{2, 3, 1, 1}) : (Shape{2, 3})) << max << keep << opset;
+        for (std::size_t p = 0; p < 6; ++p) {
+          double want = max ? -1e300 : 0.0;
+          for (std::size_t k = 0; k < 20; ++k) want = max ? std::max(want, x[p * 20 + k]) : want + x[p * 20 + k] / 20;
+          EXPECT_NEAR(y[p], want, 1e-12) << max << keep << opset;
+        }
+      }
+  B b;
+  b.input("x", {-1, 3, 4, 5}).output("y");
+  B::attr(b.node("ReduceMean", {"x"}, {"y"}, "reduce"), "axes", std::vector<std::int64_t>{1});
+  expect_format_error([&] { load(b); }, {"reduce", "ReduceMean", "axes [1]"});
+}
+
 TEST(OnnxImport, DuplicateNodeNamesAreMadeUnique) {
   B b;
   b.input("x", {-1, 4}).output("y");
