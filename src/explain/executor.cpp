@@ -124,7 +124,7 @@ void Executor<T>::compute_sign_flags() {
     switch (n.layer->kind()) {
       case LayerKind::Activation: {
         const ActivationSpec& s = static_cast<const Activation<T>&>(*n.layer).spec();
-        flag = s.kind == ActivationKind::ReLU || s.kind == ActivationKind::Sigmoid ||
+        flag = s.kind == ActivationKind::ReLU || s.kind == ActivationKind::Sigmoid || s.kind == ActivationKind::HardSigmoid ||
                (s.kind == ActivationKind::Clip && s.lo >= 0.0) || (s.kind == ActivationKind::LeakyReLU && all_in);
         break;
       }
@@ -133,7 +133,8 @@ void Executor<T>::compute_sign_flags() {
       case LayerKind::Flatten:
       case LayerKind::Reshape:
       case LayerKind::Concat:
-      case LayerKind::Add: flag = all_in; break;
+      case LayerKind::Add:
+      case LayerKind::Mul: flag = all_in; break;
       default: flag = 0; break;
     }
     non_negative_[n.output] = flag;

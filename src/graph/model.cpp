@@ -17,6 +17,7 @@ const char* layer_kind_name(LayerKind kind) {
     case LayerKind::Add: return "Add";
     case LayerKind::Concat: return "Concat";
     case LayerKind::Pad: return "Pad";
+    case LayerKind::Mul: return "Mul";
   }
   return "?";
 }

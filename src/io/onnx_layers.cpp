@@ -200,6 +200,18 @@ void sigmoid(NodeCtx& c) {
   c.allow_attributes({});
   activation(c, ActivationSpec{ActivationKind::Sigmoid});
 }
+void hard_sigmoid(NodeCtx& c) {
+  c.allow_attributes({"alpha", "beta"});
+  ActivationSpec s{ActivationKind::HardSigmoid};
+  s.alpha = c.attr_float("alpha", 0.2);
+  s.beta = c.attr_float("beta", 0.5);
+  if (!std::isfinite(s.alpha) || !std::isfinite(s.beta)) c.fail("attributes 'alpha' and 'beta' must be finite");
+  activation(c, s);
+}
+void hard_swish(NodeCtx& c) {
+  c.allow_attributes({});
+  activation(c, ActivationSpec{ActivationKind::HardSwish});
+}
 void tanh_op(NodeCtx& c) {
   c.allow_attributes({});
   activation(c, ActivationSpec{ActivationKind::Tanh});
@@ -383,10 +395,10 @@ void batch_normalization(NodeCtx& c) {
   }
 }
 
-// x + k (sign +1) or x - k (sign -1) for a runtime x and a constant k that is one value per
-// channel (or a scalar): the bias of the producing Conv/Linear when nothing else reads its
-// output (a MatMul + Add pair becomes one Linear), otherwise a per-channel shift layer.
-void add_constant(NodeCtx& c, const Value& x, const ConstTensor& stored, double sign) {
+// The values of a constant operand per channel of a runtime x: one per channel, or a scalar
+// (right-aligned broadcasting with every axis but the channel axis 1); `what` names the
+// operation in the message when k has another shape.
+std::vector<double> channel_values(NodeCtx& c, const Value& x, const ConstTensor& stored, const std::string& what) {
   ConstTensor decoded;  // a pending constant is read once, not element by element
   if (stored.pending) {
     decoded = stored;
@@ -397,12 +409,11 @@ void add_constant(NodeCtx& c, const Value& x, const ConstTensor& stored, double 
   if (k.is_int && k.has_batch_marker()) c.fail("the constant operand depends on the batch size");
   if (x.shape.empty()) c.fail("the input has no channel dimension");
   const std::size_t ch = x.shape[0], rank = x.shape.size() + 1;
-  std::vector<double> shift(ch);
+  std::vector<double> values(ch);
   bool ok = k.dims.size() <= rank;
   if (ok && k.numel() == 1) {
-    std::fill(shift.begin(), shift.end(), k.value(0));
+    std::fill(values.begin(), values.end(), k.value(0));
   } else if (ok) {
-    // right-aligned broadcasting: every axis but the channel axis (1) must be 1
     const std::size_t off = rank - k.dims.size();
     for (std::size_t j = 0; j < k.dims.size() && ok; ++j) {
       const std::size_t axis = off + j;
@@ -410,21 +421,39 @@ void add_constant(NodeCtx& c, const Value& x, const ConstTensor& stored, double 
     }
     ok = ok && off <= 1;
     if (ok) {
-      for (std::size_t q = 0; q < ch; ++q) shift[q] = k.value(k.numel() == 1 ? 0 : q);
+      for (std::size_t q = 0; q < ch; ++q) values[q] = k.value(k.numel() == 1 ? 0 : q);
     }
   }
   if (!ok)
-    c.fail("adding a constant of shape " + dims_str(k.dims) + " to " + runtime_shape_str(x) +
+    c.fail(what + " a constant of shape " + dims_str(k.dims) + " and " + runtime_shape_str(x) +
            " is not supported (only one value per channel, or a scalar)");
+  return values;
+}
+
+// x * scale + shift per channel: a BatchNorm layer (the Pass rule in the composites, as Zennit
+// gives a BatchNorm it could not fold).
+void add_channel_affine(NodeCtx& c, const Value& x, const std::vector<double>& scale, const std::vector<double>& shift) {
+  const std::size_t ch = scale.size();
+  Tensor<double> a({ch}), b({ch});
+  for (std::size_t q = 0; q < ch; ++q) {
+    a[q] = scale[q];
+    b[q] = shift[q];
+  }
+  c.add_layer(std::make_unique<BatchNorm<double>>(std::move(a), std::move(b)), {&x});
+}
+
+// x + k (sign +1) or x - k (sign -1) for a runtime x and a constant k that is one value per
+// channel (or a scalar): the bias of the producing Conv/Linear when nothing else reads its
+// output (a MatMul + Add pair becomes one Linear), otherwise a per-channel shift layer.
+void add_constant(NodeCtx& c, const Value& x, const ConstTensor& k, double sign) {
+  std::vector<double> shift = channel_values(c, x, k, "adding");
   for (double& v : shift) v *= sign;
   // Fold into the producer's bias when this node is its only reader.
   if (x.node >= 0 && c.importer().id_uses.at(x.id) == 1 && c.add_to_producer_bias(x, shift)) {
     c.alias(x);
     return;
   }
-  Tensor<double> scale({ch}, 1.0), shift_t({ch});
-  for (std::size_t q = 0; q < ch; ++q) shift_t[q] = shift[q];
-  c.add_layer(std::make_unique<BatchNorm<double>>(std::move(scale), std::move(shift_t)), {&x});
+  add_channel_affine(c, x, std::vector<double>(shift.size(), 1.0), shift);
 }
 
 void add_runtime(NodeCtx& c, const std::vector<const Value*>& xs) {
@@ -451,6 +480,35 @@ void add_or_sub(NodeCtx& c, double sign) {
 }
 void add(NodeCtx& c) { add_or_sub(c, 1.0); }
 void sub(NodeCtx& c) { add_or_sub(c, -1.0); }
+
+// Whether a computed value is a gate: the output of a sigmoid-type activation (in [0, 1]).
+bool is_gate(NodeCtx& c, const Value& v) {
+  if (v.node < 0) return false;
+  return c.importer().with_model([&](const auto& model) {
+    using T = typename std::remove_reference_t<decltype(model)>::Scalar;
+    const Layer<T>& layer = *model.nodes()[static_cast<std::size_t>(v.node)].layer;
+    if (layer.kind() != LayerKind::Activation) return false;
+    const ActivationKind k = static_cast<const Activation<T>&>(layer).spec().kind;
+    return k == ActivationKind::Sigmoid || k == ActivationKind::HardSigmoid;
+  });
+}
+
+// A product: of two computed values a Mul layer (squeeze-excitation, SiLU and HardSwish as
+// x * sigmoid(x)), the sigmoid-type factor as its gate; by a constant per channel a scale.
+void mul(NodeCtx& c) {
+  c.allow_attributes({"axis", "broadcast", "consumed_inputs"});
+  if (c.num_inputs() != 2) c.fail("expects 2 inputs");
+  const bool c0 = c.is_const(0), c1 = c.is_const(1);
+  if (c0 || c1) {
+    const Value& x = c.input(c0 ? 1 : 0, c0 ? "B" : "A");
+    const std::vector<double> scale = channel_values(c, x, c.input(c0 ? 0 : 1, c0 ? "A" : "B").c, "multiplying");
+    return add_channel_affine(c, x, scale, std::vector<double>(scale.size(), 0.0));
+  }
+  const Value& a = c.input(0, "A");
+  const Value& b = c.input(1, "B");
+  const bool ga = is_gate(c, a), gb = is_gate(c, b);
+  c.add_layer(std::make_unique<Mul<double>>(ga == gb ? -1 : ga ? 0 : 1), {&a, &b});
+}
 
 void sum(NodeCtx& c) {
   c.allow_attributes({"consumed_inputs"});
@@ -545,10 +603,13 @@ const std::map<std::string, LayerConverter>& layer_converters() {
       {"Gemm", gemm},
       {"GlobalAveragePool", global_average_pool},
       {"GlobalMaxPool", global_max_pool},
+      {"HardSigmoid", hard_sigmoid},
+      {"HardSwish", hard_swish},
       {"Identity", identity},
       {"LeakyRelu", leaky_relu},
       {"MatMul", matmul},
       {"MaxPool", max_pool},
+      {"Mul", mul},
       {"Pad", pad},
       {"ReduceMax", reduce_max},
       {"ReduceMean", reduce_mean},

@@ -13,6 +13,8 @@ std::string Activation<T>::type_name() const {
     case ActivationKind::Tanh: return "Tanh";
     case ActivationKind::Sigmoid: return "Sigmoid";
     case ActivationKind::Clip: return "Clip";
+    case ActivationKind::HardSigmoid: return "HardSigmoid";
+    case ActivationKind::HardSwish: return "HardSwish";
   }
   return "Activation";
 }
@@ -21,6 +23,7 @@ template <class T>
 std::string Activation<T>::describe() const {
   if (spec_.kind == ActivationKind::LeakyReLU) return "alpha " + std::to_string(spec_.alpha);
   if (spec_.kind == ActivationKind::Clip) return "[" + std::to_string(spec_.lo) + ", " + std::to_string(spec_.hi) + "]";
+  if (spec_.kind == ActivationKind::HardSigmoid) return "alpha " + std::to_string(spec_.alpha) + ", beta " + std::to_string(spec_.beta);
   return "";
 }
 
@@ -29,7 +32,8 @@ void Activation<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
   const Tensor<T>& x = *in[0];
   out = Tensor<T>::uninitialized(x.shape());  // every case writes all elements
   const std::size_t n = x.size();
-  const T a = static_cast<T>(spec_.alpha), lo = static_cast<T>(spec_.lo), hi = static_cast<T>(spec_.hi);
+  const T a = static_cast<T>(spec_.alpha), lo = static_cast<T>(spec_.lo), hi = static_cast<T>(spec_.hi),
+          b = static_cast<T>(spec_.beta);
   switch (spec_.kind) {
     case ActivationKind::ReLU: {
       const T* xp = x.data();
@@ -51,6 +55,12 @@ void Activation<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
     case ActivationKind::Clip:
       for (std::size_t i = 0; i < n; ++i) out[i] = std::min(std::max(x[i], lo), hi);
       break;
+    case ActivationKind::HardSigmoid:
+      for (std::size_t i = 0; i < n; ++i) out[i] = std::min(std::max(a * x[i] + b, T(0)), T(1));
+      break;
+    case ActivationKind::HardSwish:
+      for (std::size_t i = 0; i < n; ++i) out[i] = x[i] * std::min(std::max(x[i] / T(6) + T(0.5), T(0)), T(1));
+      break;
   }
 }
 
@@ -61,7 +71,8 @@ void Activation<T>::backward(const TensorRefs<T>& in, const Tensor<T>& out, cons
   din.assign(1, Tensor<T>::uninitialized(x.shape()));  // every case below writes every element
   Tensor<T>& dx = din[0];
   const std::size_t n = x.size();
-  const T a = static_cast<T>(spec_.alpha), lo = static_cast<T>(spec_.lo), hi = static_cast<T>(spec_.hi);
+  const T a = static_cast<T>(spec_.alpha), lo = static_cast<T>(spec_.lo), hi = static_cast<T>(spec_.hi),
+          b = static_cast<T>(spec_.beta);
   switch (spec_.kind) {
     case ActivationKind::ReLU: {
       const T* xp = x.data();
@@ -83,6 +94,15 @@ void Activation<T>::backward(const TensorRefs<T>& in, const Tensor<T>& out, cons
       break;
     case ActivationKind::Clip:
       for (std::size_t i = 0; i < n; ++i) dx[i] = (x[i] > lo && x[i] < hi) ? dout[i] : T(0);
+      break;
+    case ActivationKind::HardSigmoid:
+      for (std::size_t i = 0; i < n; ++i) {
+        const T z = a * x[i] + b;
+        dx[i] = (z > T(0) && z < T(1)) ? a * dout[i] : T(0);
+      }
+      break;
+    case ActivationKind::HardSwish:  // d/dx x (x/6 + 1/2) = x/3 + 1/2 on (-3, 3); 0 below, 1 above
+      for (std::size_t i = 0; i < n; ++i) dx[i] = dout[i] * (x[i] <= T(-3) ? T(0) : x[i] >= T(3) ? T(1) : x[i] / T(3) + T(0.5));
       break;
   }
 }

@@ -98,9 +98,78 @@ void Concat<T>::backward(const TensorRefs<T>& in, const Tensor<T>& out, const Te
   }
 }
 
+
+namespace {
+// Which factor is broadcast and how: element j of a sample of the full factor meets element
+// j / inner of the small one's sample (inner = full size / small size).
+struct Broadcast {
+  std::size_t full = 0;  // index of the factor with the output's shape
+  std::size_t inner = 1;
+};
+
+// Per-sample shapes: the small one equals the full one on its leading axes and is 1 after.
+bool trails_with_ones(const Shape& small, const Shape& full) {
+  if (small.size() != full.size()) return false;
+  std::size_t d = 0;
+  while (d < small.size() && small[d] == full[d]) ++d;
+  for (; d < small.size(); ++d)
+    if (small[d] != 1) return false;
+  return true;
+}
+
+Broadcast broadcast_of(const Shape& a, const Shape& b) {  // per-sample shapes
+  if (trails_with_ones(b, a)) return {0, shape_numel(a) / std::max<std::size_t>(shape_numel(b), 1)};
+  if (trails_with_ones(a, b)) return {1, shape_numel(b) / std::max<std::size_t>(shape_numel(a), 1)};
+  throw ShapeError("Mul inputs " + shape_str(a) + " and " + shape_str(b) +
+                   " do not broadcast (a factor may only be 1 on the axes after those it shares)");
+}
+
+Shape per_sample(const Shape& s) { return Shape(s.begin() + 1, s.end()); }
+}  // namespace
+
+template <class T>
+Shape Mul<T>::output_shape(const std::vector<Shape>& in) const {
+  if (in.size() != 2) throw ShapeError("Mul expects 2 inputs");
+  return in[broadcast_of(in[0], in[1]).full];
+}
+
+template <class T>
+void Mul<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
+  const Broadcast bc = broadcast_of(per_sample(in[0]->shape()), per_sample(in[1]->shape()));
+  const Tensor<T>& full = *in[bc.full];
+  const Tensor<T>& small = *in[1 - bc.full];
+  out = Tensor<T>::uninitialized(full.shape());
+  const std::size_t n = full.size(), inner = bc.inner;
+  const T* f = full.data();
+  const T* s = small.data();
+  T* o = out.data();
+#pragma omp parallel for schedule(static) if (n >= 65536)
+  for (long long i = 0; i < static_cast<long long>(n); ++i) o[i] = f[i] * s[static_cast<std::size_t>(i) / inner];
+}
+
+template <class T>
+void Mul<T>::backward(const TensorRefs<T>& in, const Tensor<T>& /*out*/, const Tensor<T>& dout,
+                      std::vector<Tensor<T>>& din) const {
+  const Broadcast bc = broadcast_of(per_sample(in[0]->shape()), per_sample(in[1]->shape()));
+  const Tensor<T>& full = *in[bc.full];
+  const Tensor<T>& small = *in[1 - bc.full];
+  din.assign(2, Tensor<T>());
+  Tensor<T>& dfull = din[bc.full];
+  Tensor<T>& dsmall = din[1 - bc.full];
+  dfull = Tensor<T>::uninitialized(full.shape());
+  dsmall = Tensor<T>(small.shape());
+  const std::size_t inner = bc.inner;
+  for (std::size_t i = 0; i < full.size(); ++i) {
+    dfull[i] = dout[i] * small[i / inner];
+    dsmall[i / inner] += dout[i] * full[i];
+  }
+}
+
 template class Add<float>;
 template class Add<double>;
 template class Concat<float>;
 template class Concat<double>;
+template class Mul<float>;
+template class Mul<double>;
 
 }  // namespace lrp

@@ -1,8 +1,9 @@
 // Dispatch of a rule to the layer kind it is applied to. Layers that only move data (Flatten,
 // Reshape, Concat, Pad) route relevance like their gradient whatever the rule; elementwise
-// layers pass it through for LRP rules.
+// layers pass it through for LRP rules, products to their signal factor.
 #include "lrp/rules/apply.hpp"
 
+#include <algorithm>
 #include <type_traits>
 
 #include "kernels/dnnl_conv.hpp"
@@ -10,6 +11,7 @@
 #include "lrp/core/error.hpp"
 #include "lrp/layers/activation.hpp"
 #include "lrp/layers/batch_norm.hpp"
+#include "lrp/layers/merge.hpp"
 #include "lrp/layers/reshape.hpp"
 #include "rules/affine_rules.hpp"
 #include "rules/pool_rules.hpp"
@@ -159,6 +161,31 @@ std::vector<Tensor<T>> add_relevance(const Rule& rule, const RuleInput<T>& in) {
   return out;
 }
 
+// R scaled by `share` and summed onto `shape` (a factor broadcast on its trailing axes).
+template <class T>
+Tensor<T> summed_onto(const Tensor<T>& r, const Shape& shape, T share) {
+  Tensor<T> out(shape);
+  const std::size_t inner = r.size() / std::max<std::size_t>(out.size(), 1);
+  for (std::size_t i = 0; i < r.size(); ++i) out[i / inner] += share * r[i];
+  return out;
+}
+
+// Products: the gate (a sigmoid output scaling the other factor) is held constant and the
+// other factor, the signal, takes all relevance; without a gate each factor takes half.
+template <class T>
+std::vector<Tensor<T>> mul_relevance(const Rule& rule, const Mul<T>& mul, const RuleInput<T>& in) {
+  if (!is_lrp(rule.kind)) return gradient(in);
+  const T share = mul.gate() < 0 ? T(0.5) : T(1);
+  std::vector<Tensor<T>> out(2);
+  for (std::size_t j = 0; j < 2; ++j) {
+    const Shape s = in.relevance_shape(j);
+    if (static_cast<int>(j) == mul.gate()) out[j] = Tensor<T>(s);
+    else if (s == in.relevance.shape() && share == T(1)) out[j] = pass_through(in);
+    else out[j] = summed_onto(in.relevance, s, share);
+  }
+  return out;
+}
+
 // Flatten / Reshape: the relevance gets the input's shape (only shapes are needed).
 template <class T>
 std::vector<Tensor<T>> reshape_relevance(const RuleInput<T>& in) {
@@ -203,6 +230,8 @@ RuleNeeds rule_needs(const Rule& rule, const Layer<T>& layer) {
     case LayerKind::Concat:
     case LayerKind::Pad:
       return {};
+    case LayerKind::Mul:
+      return is_lrp(rule.kind) ? nothing : RuleNeeds{};
   }
   return {};
 }
@@ -232,6 +261,8 @@ std::vector<Tensor<T>> apply_rule(const Rule& rule, const RuleInput<T>& in) {
     case LayerKind::Concat:
     case LayerKind::Pad:
       return gradient(in);
+    case LayerKind::Mul:
+      return mul_relevance(rule, static_cast<const Mul<T>&>(layer), in);
   }
   throw ConfigError("rule '" + rule.text + "' cannot be applied to a " + layer.type_name() + " layer");
 }

@@ -1,5 +1,5 @@
 // Zennit 1.0.0 references for small modern CNNs exported to ONNX (tests/fixtures/zennit_modern,
-// README there): vgg_bn, resnet, densenet, mobilenet, misc; six LRP composites with per-layer
+// README there): vgg_bn, resnet, densenet, mobilenet, misc, gates; six LRP composites with per-layer
 // relevances, gradient, gradient x input, DeconvNet, Guided Backprop, Integrated Gradients and
 // Occlusion. The ONNX file is loaded as the CLI does: BatchNorms folded into the preceding
 // Conv (fold_batch_norms, Zennit's SequentialMergeBatchNorm); residual Adds are Add layers with
@@ -122,7 +122,7 @@ const std::vector<Composite> kComposites = {
     {"lrp_epsilon_alpha2_beta1_flat", "epsilon_alpha2_beta1_flat"},
     {"lrp_epsilon_gamma_box", "epsilon_gamma_box:-3,3"},
 };
-const std::vector<std::string> kModels = {"vgg_bn", "resnet", "densenet", "mobilenet", "misc"};
+const std::vector<std::string> kModels = {"vgg_bn", "resnet", "densenet", "mobilenet", "misc", "gates"};
 
 template <class T>
 void check_composite(const std::string& model_name, const Composite& c) {

@@ -217,6 +217,14 @@ TEST(LayerGradients, Activations) {
   for (T& v : x)  // keep clear of the bounds
     if (std::abs(std::abs(v) - 0.5) < 0.05) v *= 0.8;
   check_backward(Activation<T>(clip), {x}, "Clip");
+  ActivationSpec hard_sigmoid{ActivationKind::HardSigmoid};
+  hard_sigmoid.alpha = 0.2;
+  hard_sigmoid.beta = 0.5;
+  Tensor<T> h = random_tensor(s, rng, -4, 4);
+  for (T& v : h)  // keep clear of the kinks at -2.5 and 2.5 (HardSigmoid) and -3 and 3 (HardSwish)
+    if (std::abs(std::abs(v) - 2.5) < 0.05 || std::abs(std::abs(v) - 3) < 0.05) v *= 0.9;
+  check_backward(Activation<T>(hard_sigmoid), {h}, "HardSigmoid");
+  check_backward(Activation<T>(ActivationSpec{ActivationKind::HardSwish}), {h}, "HardSwish");
 }
 
 TEST(LayerGradients, SoftMax) {
@@ -238,7 +246,7 @@ TEST(LayerGradients, BatchNorm) {
   check_backward(bn, {random_tensor({2, 3, 4, 2}, rng)}, "BatchNorm");
 }
 
-TEST(LayerGradients, AddAndConcat) {
+TEST(LayerGradients, AddConcatAndMul) {
   std::mt19937_64 rng(10);
   const Shape s{2, 3, 4, 4};
   check_backward(Add<T>(2), {random_tensor(s, rng), random_tensor(s, rng)}, "Add 2");
@@ -246,6 +254,9 @@ TEST(LayerGradients, AddAndConcat) {
   check_backward(Concat<T>(2, 0), {random_tensor({2, 3, 4, 4}, rng), random_tensor({2, 2, 4, 4}, rng)}, "Concat channels");
   check_backward(Concat<T>(3, 1), {random_tensor({2, 3, 1, 4}, rng), random_tensor({2, 3, 2, 4}, rng), random_tensor({2, 3, 3, 4}, rng)},
                  "Concat height");
+  check_backward(Mul<T>(), {random_tensor(s, rng), random_tensor(s, rng)}, "Mul");
+  check_backward(Mul<T>(1), {random_tensor(s, rng), random_tensor({2, 3, 1, 1}, rng)}, "Mul per channel");
+  check_backward(Mul<T>(0), {random_tensor({2, 1, 1, 1}, rng), random_tensor(s, rng)}, "Mul by a scalar per sample");
 }
 
 TEST(LayerGradients, Pad) {

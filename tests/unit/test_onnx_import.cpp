@@ -8,10 +8,12 @@
 #include <utility>
 
 #include "lrp/core/error.hpp"
+#include "lrp/explain/explain.hpp"
 #include "lrp/io/onnx.hpp"
 #include "lrp/layers/activation.hpp"
 #include "lrp/layers/conv2d.hpp"
 #include "lrp/layers/linear.hpp"
+#include "lrp/layers/merge.hpp"
 #include "lrp/layers/pad.hpp"
 #include "lrp/layers/pool2d.hpp"
 #include "support/onnx_test_util.hpp"
@@ -375,6 +377,60 @@ TEST(OnnxImport, SpatialReduceMeanAndMaxAreGlobalPools) {
   b.input("x", {-1, 3, 4, 5}).output("y");
   B::attr(b.node("ReduceMean", {"x"}, {"y"}, "reduce"), "axes", std::vector<std::int64_t>{1});
   expect_format_error([&] { load(b); }, {"reduce", "ReduceMean", "axes [1]"});
+}
+
+// A product of two computed values is a Mul layer whose gate is the sigmoid-type factor
+// (either position; none when neither or both are); by a constant per channel it is a scale.
+TEST(OnnxImport, ProductsOfComputedValuesAndGates) {
+  const auto product = [](const std::string& first, const std::string& second) {
+    B b;
+    b.input("x", {-1, 2, 3, 3}).output("y");
+    b.node(first, {"x"}, {"a"}, "first");
+    b.node(second, {"x"}, {"b"}, "second");
+    b.node("Mul", {"a", "b"}, {"y"}, "product");
+    return load(b);
+  };
+  const auto gate_of = [](const Model<double>& m) { return static_cast<const Mul<double>&>(*m.nodes().back().layer).gate(); };
+  EXPECT_EQ(gate_of(product("Relu", "Sigmoid")), 1);
+  EXPECT_EQ(gate_of(product("HardSigmoid", "Tanh")), 0);
+  EXPECT_EQ(gate_of(product("Relu", "Tanh")), -1);
+  EXPECT_EQ(gate_of(product("Sigmoid", "Sigmoid")), -1);
+
+  // Without a gate each factor takes half of the relevance (Pass rules elsewhere).
+  const Model<double> m = product("Relu", "Tanh");
+  const Tensor<double> x = random_tensor({1, 2, 3, 3}, 21);
+  ExplainRequest req;
+  req.rules.assign(m.nodes().size(), Rule::pass());
+  req.target.kind = Target::Kind::Relevance;
+  req.target.relevance = random_tensor({1, 2, 3, 3}, 22);
+  req.dump_layers = true;
+  const Explanation<double> e = explain(m, x, req);
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    EXPECT_NEAR(e.layers.at("first")[i], req.target.relevance[i] / 2, 1e-15);
+    EXPECT_NEAR(e.relevance[i], req.target.relevance[i], 1e-15);
+  }
+
+  // Squeeze-excitation: [C,H,W] times a per-channel gate [C,1,1].
+  B se;
+  se.input("x", {-1, 2, 3, 3}).output("y");
+  se.node("GlobalAveragePool", {"x"}, {"g"}, "pool");
+  se.node("Sigmoid", {"g"}, {"s"}, "gate");
+  se.node("Mul", {"s", "x"}, {"y"}, "scale");
+  const Model<double> sm = load(se);
+  EXPECT_EQ(gate_of(sm), 0);
+  const Tensor<double> y = run_forward<double>(sm, x);
+  for (std::size_t ch = 0; ch < 2; ++ch) {
+    double mean = 0;
+    for (std::size_t p = 0; p < 9; ++p) mean += x[ch * 9 + p] / 9;
+    for (std::size_t p = 0; p < 9; ++p) EXPECT_NEAR(y[ch * 9 + p], x[ch * 9 + p] / (1 + std::exp(-mean)), 1e-14);
+  }
+
+  // A constant per channel scales: a BatchNorm layer with no shift.
+  B k;
+  k.input("x", {-1, 2, 3, 3}).output("y").init("k", {1, 2, 1, 1}, {2.0f, -0.5f});
+  k.node("Mul", {"x", "k"}, {"y"}, "scale");
+  const Tensor<double> yk = run_forward<double>(load(k), x);
+  for (std::size_t i = 0; i < x.size(); ++i) EXPECT_NEAR(yk[i], x[i] * (i < 9 ? 2.0 : -0.5), 1e-15);
 }
 
 TEST(OnnxImport, DuplicateNodeNamesAreMadeUnique) {

@@ -14,7 +14,7 @@ enum class LayerKind {
   Linear,
   Conv2d,
   Pool2d,     // max, sum or average pooling
-  Activation, // elementwise: ReLU, LeakyReLU, Tanh, Sigmoid, Clip
+  Activation, // elementwise: ReLU, LeakyReLU, Tanh, Sigmoid, Clip, HardSigmoid, HardSwish
   SoftMax,
   Flatten,
   Reshape,
@@ -22,6 +22,7 @@ enum class LayerKind {
   Add,
   Concat,
   Pad,
+  Mul,        // elementwise product of two computed values (gates: squeeze-excitation, SiLU)
 };
 
 const char* layer_kind_name(LayerKind kind);

@@ -5,12 +5,15 @@
 
 namespace lrp {
 
-enum class ActivationKind { ReLU, LeakyReLU, Tanh, Sigmoid, Clip };
+// HardSigmoid(x) = clamp(alpha x + beta, 0, 1); HardSwish(x) = x HardSigmoid(x) with alpha 1/6,
+// beta 1/2 (MobileNetV3).
+enum class ActivationKind { ReLU, LeakyReLU, Tanh, Sigmoid, Clip, HardSigmoid, HardSwish };
 
 struct ActivationSpec {
   ActivationKind kind = ActivationKind::ReLU;
-  double alpha = 0.01;  // LeakyReLU slope
+  double alpha = 0.01;  // LeakyReLU slope; HardSigmoid slope
   double lo = 0.0, hi = 6.0;  // Clip bounds (ReLU6: 0, 6)
+  double beta = 0.5;    // HardSigmoid offset
 };
 
 template <class T>

@@ -1,6 +1,6 @@
 #pragma once
-// Layers with several inputs: the elementwise sum of residual connections and channel
-// concatenation (DenseNet).
+// Layers with several inputs: the elementwise sum of residual connections, channel
+// concatenation (DenseNet) and the elementwise product of a gate and a signal.
 #include "lrp/graph/layer.hpp"
 
 namespace lrp {
@@ -43,6 +43,32 @@ class Concat final : public Layer<T> {
 
  private:
   std::size_t inputs_, axis_;
+};
+
+// The elementwise product of two computed values, one of which may be broadcast: its per-sample
+// shape equals the other's on the leading axes and is 1 on the rest ([C,1,1] against [C,H,W]:
+// squeeze-excitation; [1,1,1]: a scalar per sample). `gate` (0, 1, or -1 for none) names the
+// factor that only scales the other, such as a sigmoid output: LRP treats it as a constant
+// and gives all relevance to the other factor (x * sigmoid(x), SiLU, then passes relevance
+// through like any activation); without a gate each factor gets half (docs/RULES.md).
+template <class T>
+class Mul final : public Layer<T> {
+ public:
+  explicit Mul(int gate = -1) : gate_(gate) {}
+  LayerKind kind() const override { return LayerKind::Mul; }
+  std::string type_name() const override { return "Mul"; }
+  std::string describe() const override { return gate_ < 0 ? "no gate" : "gate: input " + std::to_string(gate_ + 1); }
+  std::size_t num_inputs() const override { return 2; }
+  Shape output_shape(const std::vector<Shape>& in) const override;
+  void forward(const TensorRefs<T>& in, Tensor<T>& out) const override;
+  void backward(const TensorRefs<T>& in, const Tensor<T>& out, const Tensor<T>& dout,
+                std::vector<Tensor<T>>& din) const override;
+  std::unique_ptr<Layer<float>> to_float() const override { return std::make_unique<Mul<float>>(gate_); }
+  std::unique_ptr<Layer<double>> to_double() const override { return std::make_unique<Mul<double>>(gate_); }
+  int gate() const { return gate_; }
+
+ private:
+  int gate_;
 };
 
 }  // namespace lrp
