@@ -139,12 +139,17 @@ void Mul<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
   const Tensor<T>& full = *in[bc.full];
   const Tensor<T>& small = *in[1 - bc.full];
   out = Tensor<T>::uninitialized(full.shape());
-  const std::size_t n = full.size(), inner = bc.inner;
+  const std::size_t inner = bc.inner;
+  const long long blocks = static_cast<long long>(small.size());  // one small element meets `inner` full ones
   const T* f = full.data();
   const T* s = small.data();
   T* o = out.data();
-#pragma omp parallel for schedule(static) if (n >= 65536)
-  for (long long i = 0; i < static_cast<long long>(n); ++i) o[i] = f[i] * s[static_cast<std::size_t>(i) / inner];
+#pragma omp parallel for schedule(static) if (full.size() >= 65536)
+  for (long long j = 0; j < blocks; ++j) {
+    const std::size_t base = static_cast<std::size_t>(j) * inner;
+    const T sj = s[j];
+    for (std::size_t k = 0; k < inner; ++k) o[base + k] = f[base + k] * sj;
+  }
 }
 
 template <class T>
@@ -157,11 +162,16 @@ void Mul<T>::backward(const TensorRefs<T>& in, const Tensor<T>& /*out*/, const T
   Tensor<T>& dfull = din[bc.full];
   Tensor<T>& dsmall = din[1 - bc.full];
   dfull = Tensor<T>::uninitialized(full.shape());
-  dsmall = Tensor<T>(small.shape());
+  dsmall = Tensor<T>::uninitialized(small.shape());
   const std::size_t inner = bc.inner;
-  for (std::size_t i = 0; i < full.size(); ++i) {
-    dfull[i] = dout[i] * small[i / inner];
-    dsmall[i / inner] += dout[i] * full[i];
+  for (std::size_t j = 0; j < small.size(); ++j) {
+    const std::size_t base = j * inner;
+    T sum = 0;
+    for (std::size_t k = 0; k < inner; ++k) {
+      dfull[base + k] = dout[base + k] * small[j];
+      sum += dout[base + k] * full[base + k];
+    }
+    dsmall[j] = sum;
   }
 }
 
