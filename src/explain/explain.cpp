@@ -157,8 +157,6 @@ double activation_bytes(const std::vector<Shape>& shapes, std::size_t batch) {
   return per_sample * static_cast<double>(batch);
 }
 
-// How many copies of x fit one pass of `budget` bytes: each holds every value of the model for
-// its rows, plus the relevance rows of k targets.
 // How many items of `bytes_each` fit `budget`: 1 to `cap`.
 std::size_t fit_in_budget(double bytes_each, double budget, std::size_t cap) {
   const double fit = std::floor(budget / std::max(bytes_each, 1.0));
@@ -167,6 +165,8 @@ std::size_t fit_in_budget(double bytes_each, double budget, std::size_t cap) {
 // Copies or list inputs stacked into one pass stop at 64: beyond that the kernels gain nothing.
 constexpr std::size_t kMaxStacked = 64;
 
+// How many copies of x fit one pass of `budget` bytes: each holds every value of the model for
+// its rows, plus the relevance rows of k targets.
 template <class T>
 std::size_t copies_per_pass(const Model<T>& model, const Tensor<T>& x, std::size_t k, double budget, std::size_t count) {
   const double per_copy = activation_bytes<T>(value_shapes(model, x), x.dim(0)) * static_cast<double>(1 + k);
