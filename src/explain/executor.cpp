@@ -133,6 +133,8 @@ void Executor<T>::compute_sign_flags() {
       case LayerKind::Flatten:
       case LayerKind::Reshape:
       case LayerKind::Concat:
+      case LayerKind::Transpose:
+      case LayerKind::Slice:
       case LayerKind::Add:
       case LayerKind::Mul: flag = all_in; break;
       default: flag = 0; break;

@@ -18,6 +18,8 @@ const char* layer_kind_name(LayerKind kind) {
     case LayerKind::Concat: return "Concat";
     case LayerKind::Pad: return "Pad";
     case LayerKind::Mul: return "Mul";
+    case LayerKind::Transpose: return "Transpose";
+    case LayerKind::Slice: return "Slice";
   }
   return "?";
 }

@@ -273,4 +273,67 @@ const onnx::TensorProto& NodeCtx::attr_tensor(const std::string& name) const {
   return typed_attr(name, AP::TENSOR, "TENSOR").t();
 }
 
+std::vector<std::int64_t> transpose_perm(const NodeCtx& c, std::size_t rank) {
+  std::vector<std::int64_t> perm = c.attr_ints("perm");
+  if (perm.empty())
+    for (std::size_t k = rank; k-- > 0;) perm.push_back(static_cast<std::int64_t>(k));
+  if (perm.size() != rank) c.fail("attribute 'perm' has " + std::to_string(perm.size()) + " entries for rank " + std::to_string(rank));
+  std::vector<char> seen(rank, 0);
+  for (std::int64_t p : perm) {
+    if (p < 0 || static_cast<std::size_t>(p) >= rank || seen[static_cast<std::size_t>(p)])
+      c.fail("attribute 'perm' " + dims_str(perm) + " is not a permutation");
+    seen[static_cast<std::size_t>(p)] = 1;
+  }
+  return perm;
+}
+
+SlicePlan slice_plan(const NodeCtx& c, const std::vector<std::int64_t>& dims) {
+  std::vector<std::int64_t> starts, ends, axes, steps;
+  if (c.opset() < 10) {
+    starts = c.attr_ints("starts");
+    ends = c.attr_ints("ends");
+    axes = c.attr_ints("axes");
+  } else {
+    starts = c.ints_of(c.const_input(1, "starts"), "starts");
+    ends = c.ints_of(c.const_input(2, "ends"), "ends");
+    if (c.has_input(3)) axes = c.ints_of(c.const_input(3, "axes"), "axes");
+    if (c.has_input(4)) steps = c.ints_of(c.const_input(4, "steps"), "steps");
+  }
+  const std::size_t rank = dims.size();
+  if (axes.empty())
+    for (std::size_t k = 0; k < starts.size(); ++k) axes.push_back(static_cast<std::int64_t>(k));
+  if (steps.empty()) steps.assign(starts.size(), 1);
+  if (ends.size() != starts.size() || axes.size() != starts.size() || steps.size() != starts.size())
+    c.fail("starts, ends, axes and steps differ in length");
+  SlicePlan plan{std::vector<std::int64_t>(rank, 0), std::vector<std::int64_t>(rank, 1), dims};
+  std::vector<char> done(rank, 0);
+  for (std::size_t q = 0; q < starts.size(); ++q) {
+    const std::size_t a = to_size(norm_axis(c, axes[q], rank, "axis"));
+    if (done[a]) c.fail("axis " + std::to_string(axes[q]) + " is repeated");
+    done[a] = 1;
+    const std::int64_t d = dims[a];
+    if (steps[q] == 0) c.fail("step 0");
+    // |step| beyond any dimension behaves like one that just exceeds it (and cannot overflow)
+    const std::int64_t st = std::clamp<std::int64_t>(steps[q], -(std::int64_t(1) << 40), std::int64_t(1) << 40);
+    std::int64_t s = starts[q], e = ends[q];
+    if (s < 0) s += d;  // no overflow: d is small and non-negative
+    if (e < 0) e += d;
+    std::int64_t count = 0;
+    if (d > 0 && st > 0) {
+      s = std::clamp<std::int64_t>(s, 0, d);
+      e = std::clamp<std::int64_t>(e, 0, d);
+      count = e > s ? (e - s + st - 1) / st : 0;
+    } else if (d > 0) {
+      s = std::clamp<std::int64_t>(s, 0, d - 1);
+      e = std::clamp<std::int64_t>(e, -1, d - 1);
+      count = s > e ? (s - e + (-st) - 1) / (-st) : 0;
+    }
+    if (count == 0) s = 0;
+    plan.first[a] = s;
+    plan.step[a] = st;
+    plan.count[a] = count;
+  }
+  return plan;
+}
+
 }  // namespace lrp::io::onnx_detail

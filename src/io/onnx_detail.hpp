@@ -230,4 +230,15 @@ inline std::int64_t norm_axis(const NodeCtx& c, std::int64_t axis, std::size_t r
   return axis < 0 ? axis + r : axis;
 }
 
+// Transpose's `perm` for a tensor of rank `rank` (default: the axes reversed), checked.
+std::vector<std::int64_t> transpose_perm(const NodeCtx& c, std::size_t rank);
+
+// Slice of a tensor of shape `dims`: per axis the first index, the step and the element count,
+// from starts/ends/axes/steps (attributes before opset 10, constant inputs after), clamped as
+// ONNX specifies.
+struct SlicePlan {
+  std::vector<std::int64_t> first, step, count;
+};
+SlicePlan slice_plan(const NodeCtx& c, const std::vector<std::int64_t>& dims);
+
 }  // namespace lrp::io::onnx_detail

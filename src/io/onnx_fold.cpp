@@ -264,15 +264,7 @@ ConstTensor transpose(NodeCtx& c) {
   c.allow_attributes({"perm"});
   const ConstTensor& x = c.const_input(0, "data");
   const std::size_t rank = x.dims.size();
-  std::vector<std::int64_t> perm = c.attr_ints("perm");
-  if (perm.empty())
-    for (std::size_t k = rank; k-- > 0;) perm.push_back(static_cast<std::int64_t>(k));
-  if (perm.size() != rank) c.fail("attribute 'perm' has " + std::to_string(perm.size()) + " entries for rank " + std::to_string(rank));
-  std::vector<char> seen(rank, 0);
-  for (std::int64_t p : perm) {
-    if (p < 0 || to_size(p) >= rank || seen[to_size(p)]) c.fail("attribute 'perm' " + dims_str(perm) + " is not a permutation");
-    seen[to_size(p)] = 1;
-  }
+  const std::vector<std::int64_t> perm = transpose_perm(c, rank);
   std::vector<std::int64_t> dims(rank);
   for (std::size_t k = 0; k < rank; ++k) dims[k] = x.dims[to_size(perm[k])];
   const std::vector<std::size_t> in_strides = strides_of(x.dims);
@@ -293,51 +285,11 @@ ConstTensor transpose(NodeCtx& c) {
 ConstTensor slice(NodeCtx& c) {
   c.allow_attributes({"starts", "ends", "axes"});
   const ConstTensor& x = c.const_input(0, "data");
-  std::vector<std::int64_t> starts, ends, axes, steps;
-  if (c.opset() < 10) {
-    starts = c.attr_ints("starts");
-    ends = c.attr_ints("ends");
-    axes = c.attr_ints("axes");
-  } else {
-    starts = c.ints_of(c.const_input(1, "starts"), "starts");
-    ends = c.ints_of(c.const_input(2, "ends"), "ends");
-    if (c.has_input(3)) axes = c.ints_of(c.const_input(3, "axes"), "axes");
-    if (c.has_input(4)) steps = c.ints_of(c.const_input(4, "steps"), "steps");
-  }
   const std::size_t rank = x.dims.size();
-  if (axes.empty())
-    for (std::size_t k = 0; k < starts.size(); ++k) axes.push_back(static_cast<std::int64_t>(k));
-  if (steps.empty()) steps.assign(starts.size(), 1);
-  if (ends.size() != starts.size() || axes.size() != starts.size() || steps.size() != starts.size())
-    c.fail("starts, ends, axes and steps differ in length");
-  std::vector<std::int64_t> first(rank, 0), step(rank, 1), dims = x.dims;
-  std::vector<char> done(rank, 0);
-  for (std::size_t q = 0; q < starts.size(); ++q) {
-    const std::size_t a = to_size(norm_axis(c, axes[q], rank, "axis"));
-    if (done[a]) c.fail("axis " + std::to_string(axes[q]) + " is repeated");
-    done[a] = 1;
-    const std::int64_t d = x.dims[a];
-    if (steps[q] == 0) c.fail("step 0");
-    // |step| beyond any dimension behaves like one that just exceeds it (and cannot overflow)
-    const std::int64_t st = std::clamp<std::int64_t>(steps[q], -(std::int64_t(1) << 40), std::int64_t(1) << 40);
-    std::int64_t s = starts[q], e = ends[q];
-    if (s < 0) s += d;  // no overflow: d is small and non-negative
-    if (e < 0) e += d;
-    std::int64_t count = 0;
-    if (d > 0 && st > 0) {
-      s = std::clamp<std::int64_t>(s, 0, d);
-      e = std::clamp<std::int64_t>(e, 0, d);
-      count = e > s ? (e - s + st - 1) / st : 0;
-    } else if (d > 0) {
-      s = std::clamp<std::int64_t>(s, 0, d - 1);
-      e = std::clamp<std::int64_t>(e, -1, d - 1);
-      count = s > e ? (s - e + (-st) - 1) / (-st) : 0;
-    }
-    if (count == 0) s = 0;
-    first[a] = s;
-    step[a] = st;
-    dims[a] = count;
-  }
+  const SlicePlan plan = slice_plan(c, x.dims);
+  const std::vector<std::int64_t>& first = plan.first;
+  const std::vector<std::int64_t>& step = plan.step;
+  const std::vector<std::int64_t>& dims = plan.count;
   const std::size_t n = fold_numel(c, dims);
   const std::vector<std::size_t> in_strides = strides_of(x.dims);
   std::vector<std::size_t> src(n);

@@ -315,6 +315,36 @@ void flatten(NodeCtx& c) {
   c.add_layer(std::make_unique<Flatten<double>>(false), {&x});
 }
 
+// A permutation of a computed value's axes that keeps the batch first.
+void transpose(NodeCtx& c) {
+  c.allow_attributes({"perm"});
+  const Value& x = c.runtime_input(0, "data");
+  const std::vector<std::int64_t> perm = transpose_perm(c, x.shape.size() + 1);
+  if (perm[0] != 0) c.fail("the permutation " + dims_str(perm) + " moves the batch axis; it must stay first");
+  std::vector<std::size_t> per_sample;
+  for (std::size_t k = 1; k < perm.size(); ++k) per_sample.push_back(to_size(perm[k]) - 1);
+  c.add_layer(std::make_unique<Transpose<double>>(per_sample), {&x});
+}
+
+// A box of a computed value (constant bounds, step 1, the batch axis whole).
+void slice(NodeCtx& c) {
+  c.allow_attributes({"starts", "ends", "axes"});
+  const Value& x = c.runtime_input(0, "data");
+  std::vector<std::int64_t> dims{std::numeric_limits<std::int32_t>::max()};  // the batch: any size
+  for (std::size_t d : x.shape) dims.push_back(static_cast<std::int64_t>(d));
+  const SlicePlan plan = slice_plan(c, dims);
+  if (plan.first[0] != 0 || plan.count[0] != dims[0]) c.fail("slicing the batch axis is not supported");
+  Shape begin, size;
+  for (std::size_t k = 1; k < dims.size(); ++k) {
+    if (plan.step[k] != 1) c.fail("only step 1 is supported on a computed value, found " + std::to_string(plan.step[k]));
+    if (plan.count[k] == 0) c.fail("the slice along axis " + std::to_string(k) + " is empty");
+    begin.push_back(to_size(plan.first[k]));
+    size.push_back(to_size(plan.count[k]));
+  }
+  if (size == x.shape) return c.alias(x);
+  c.add_layer(std::make_unique<Slice<double>>(begin, size), {&x});
+}
+
 void reshape(NodeCtx& c) {
   c.allow_attributes({"allowzero", "shape"});
   const Value& x = c.runtime_input(0, "data");
@@ -616,10 +646,12 @@ const std::map<std::string, LayerConverter>& layer_converters() {
       {"Relu", relu},
       {"Reshape", reshape},
       {"Sigmoid", sigmoid},
+      {"Slice", slice},
       {"Softmax", softmax},
       {"Sub", sub},
       {"Sum", sum},
       {"Tanh", tanh_op},
+      {"Transpose", transpose},
   };
   return table;
 }

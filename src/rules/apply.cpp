@@ -1,5 +1,5 @@
 // Dispatch of a rule to the layer kind it is applied to. Layers that only move data (Flatten,
-// Reshape, Concat, Pad) route relevance like their gradient whatever the rule; elementwise
+// Reshape, Concat, Pad, Transpose, Slice) route relevance like their gradient whatever the rule; elementwise
 // layers pass it through for LRP rules, products to their signal factor.
 #include "lrp/rules/apply.hpp"
 
@@ -229,6 +229,8 @@ RuleNeeds rule_needs(const Rule& rule, const Layer<T>& layer) {
       return nothing;
     case LayerKind::Concat:
     case LayerKind::Pad:
+    case LayerKind::Transpose:
+    case LayerKind::Slice:
       return {};
     case LayerKind::Mul:
       return is_lrp(rule.kind) ? nothing : RuleNeeds{};
@@ -260,6 +262,8 @@ std::vector<Tensor<T>> apply_rule(const Rule& rule, const RuleInput<T>& in) {
       return reshape_relevance(in);
     case LayerKind::Concat:
     case LayerKind::Pad:
+    case LayerKind::Transpose:
+    case LayerKind::Slice:
       return gradient(in);
     case LayerKind::Mul:
       return mul_relevance(rule, static_cast<const Mul<T>&>(layer), in);

@@ -232,12 +232,15 @@ TEST(LayerGradients, SoftMax) {
   check_backward(SoftMax<T>(), {random_tensor({4, 6}, rng, -3, 3)}, "SoftMax");
 }
 
-TEST(LayerGradients, FlattenAndReshape) {
+TEST(LayerGradients, FlattenReshapeTransposeAndSlice) {
   std::mt19937_64 rng(8);
   check_backward(Flatten<T>(true), {random_tensor({2, 3, 4, 5}, rng)}, "Flatten channels-last");
   check_backward(Flatten<T>(false), {random_tensor({2, 3, 4, 5}, rng)}, "Flatten channels-first");
   check_backward(Reshape<T>({3, 4}), {random_tensor({2, 12}, rng)}, "Reshape");
   check_backward(Reshape<T>({6, 2, 5}), {random_tensor({2, 3, 4, 5}, rng)}, "Reshape 4-D");
+  check_backward(Transpose<T>({1, 0, 2}), {random_tensor({2, 3, 4, 5}, rng)}, "Transpose");
+  check_backward(Transpose<T>({2, 0, 1}), {random_tensor({2, 3, 4, 5}, rng)}, "Transpose cyclic");
+  check_backward(Slice<T>({1, 0, 2}, {2, 4, 3}), {random_tensor({2, 3, 4, 5}, rng)}, "Slice");
 }
 
 TEST(LayerGradients, BatchNorm) {

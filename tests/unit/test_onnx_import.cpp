@@ -433,6 +433,50 @@ TEST(OnnxImport, ProductsOfComputedValuesAndGates) {
   for (std::size_t i = 0; i < x.size(); ++i) EXPECT_NEAR(yk[i], x[i] * (i < 9 ? 2.0 : -0.5), 1e-15);
 }
 
+// ShuffleNet's channel shuffle and split on computed values: Reshape to 5-D, Transpose keeping
+// the batch first, Reshape back; Slice along channels with constant bounds (ONNX clamping).
+TEST(OnnxImport, RuntimeTransposeAndSliceShuffleAndSplitChannels) {
+  B b;
+  b.input("x", {1, 4, 2, 3}).output("y");
+  b.init_i64("s5", {5}, {1, 2, 2, 2, 3}).init_i64("s4", {4}, {1, -1, 2, 3});
+  b.init_i64("starts", {1}, {-2}).init_i64("ends", {1}, {std::numeric_limits<std::int64_t>::max()}).init_i64("axes", {1}, {1});
+  b.node("Reshape", {"x", "s5"}, {"r5"}, "split_groups");
+  B::attr(b.node("Transpose", {"r5"}, {"t"}, "shuffle"), "perm", std::vector<std::int64_t>{0, 2, 1, 3, 4});
+  b.node("Reshape", {"t", "s4"}, {"r4"}, "merge_groups");
+  b.node("Slice", {"r4", "starts", "ends", "axes"}, {"y"}, "second_half");
+  const Model<double> m = load(b);
+  const Tensor<double> x = random_tensor({1, 4, 2, 3}, 31);
+  const Tensor<double> y = run_forward<double>(m, x);
+  ASSERT_EQ(y.shape(), (Shape{1, 2, 2, 3}));
+  // Shuffled channel order 0, 2, 1, 3; its last two channels are input channels 1 and 3.
+  for (std::size_t p = 0; p < 6; ++p) {
+    EXPECT_EQ(y[p], x[1 * 6 + p]);
+    EXPECT_EQ(y[6 + p], x[3 * 6 + p]);
+  }
+  // Relevance goes back to the channels it came from; the dropped channels get none.
+  ExplainRequest req;
+  req.rules.assign(m.nodes().size(), Rule::pass());
+  req.target.kind = Target::Kind::Relevance;
+  req.target.relevance = random_tensor({1, 2, 2, 3}, 32);
+  const Explanation<double> e = explain(m, x, req);
+  for (std::size_t p = 0; p < 6; ++p) {
+    EXPECT_EQ(e.relevance[p], 0.0);
+    EXPECT_EQ(e.relevance[6 + p], req.target.relevance[p]);
+    EXPECT_EQ(e.relevance[12 + p], 0.0);
+    EXPECT_EQ(e.relevance[18 + p], req.target.relevance[6 + p]);
+  }
+  // What cannot run on a computed value is refused by name.
+  B bad;
+  bad.input("x", {-1, 4, 2, 3}).output("y");
+  B::attr(bad.node("Transpose", {"x"}, {"y"}, "swap"), "perm", std::vector<std::int64_t>{1, 0, 2, 3});
+  expect_format_error([&] { load(bad); }, {"swap", "batch axis"});
+  B step;
+  step.input("x", {-1, 4, 2, 3}).output("y");
+  step.init_i64("starts", {1}, {0}).init_i64("ends", {1}, {4}).init_i64("axes", {1}, {1}).init_i64("steps", {1}, {2});
+  step.node("Slice", {"x", "starts", "ends", "axes", "steps"}, {"y"}, "every_other");
+  expect_format_error([&] { load(step); }, {"every_other", "step 1"});
+}
+
 TEST(OnnxImport, DuplicateNodeNamesAreMadeUnique) {
   B b;
   b.input("x", {-1, 4}).output("y");

@@ -23,6 +23,8 @@ enum class LayerKind {
   Concat,
   Pad,
   Mul,        // elementwise product of two computed values (gates: squeeze-excitation, SiLU)
+  Transpose,  // per-sample axes permuted
+  Slice,      // a box of each sample
 };
 
 const char* layer_kind_name(LayerKind kind);

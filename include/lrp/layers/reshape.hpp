@@ -1,6 +1,6 @@
 #pragma once
-// Layers that only move data: Flatten and Reshape. Relevance and gradients are routed back
-// by the inverse permutation.
+// Layers that only move data: Flatten, Reshape, Transpose and Slice. Relevance and gradients
+// are routed back by the inverse map (a slice's dropped elements get none).
 #include "lrp/graph/layer.hpp"
 
 namespace lrp {
@@ -43,6 +43,46 @@ class Reshape final : public Layer<T> {
 
  private:
   Shape target_;
+};
+
+// Per-sample axes permuted (the batch stays first): out axis k is input axis perm[k]
+// (ShuffleNet's channel shuffle: [g, C/g, H, W] → [C/g, g, H, W]).
+template <class T>
+class Transpose final : public Layer<T> {
+ public:
+  explicit Transpose(std::vector<std::size_t> perm) : perm_(std::move(perm)) {}
+  LayerKind kind() const override { return LayerKind::Transpose; }
+  std::string type_name() const override { return "Transpose"; }
+  std::string describe() const override;
+  Shape output_shape(const std::vector<Shape>& in) const override;
+  void forward(const TensorRefs<T>& in, Tensor<T>& out) const override;
+  void backward(const TensorRefs<T>& in, const Tensor<T>& out, const Tensor<T>& dout,
+                std::vector<Tensor<T>>& din) const override;
+  std::unique_ptr<Layer<float>> to_float() const override { return std::make_unique<Transpose<float>>(perm_); }
+  std::unique_ptr<Layer<double>> to_double() const override { return std::make_unique<Transpose<double>>(perm_); }
+
+ private:
+  std::vector<std::size_t> perm_;
+};
+
+// A box of each sample: elements [begin[k], begin[k] + size[k]) along per-sample axis k
+// (ShuffleNet's channel split).
+template <class T>
+class Slice final : public Layer<T> {
+ public:
+  Slice(Shape begin, Shape size) : begin_(std::move(begin)), size_(std::move(size)) {}
+  LayerKind kind() const override { return LayerKind::Slice; }
+  std::string type_name() const override { return "Slice"; }
+  std::string describe() const override { return "from " + shape_str(begin_) + ", size " + shape_str(size_); }
+  Shape output_shape(const std::vector<Shape>& in) const override;
+  void forward(const TensorRefs<T>& in, Tensor<T>& out) const override;
+  void backward(const TensorRefs<T>& in, const Tensor<T>& out, const Tensor<T>& dout,
+                std::vector<Tensor<T>>& din) const override;
+  std::unique_ptr<Layer<float>> to_float() const override { return std::make_unique<Slice<float>>(begin_, size_); }
+  std::unique_ptr<Layer<double>> to_double() const override { return std::make_unique<Slice<double>>(begin_, size_); }
+
+ private:
+  Shape begin_, size_;
 };
 
 }  // namespace lrp
