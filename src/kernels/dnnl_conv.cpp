@@ -199,10 +199,13 @@ std::shared_ptr<const Plan> build_plan(int dir, ConvAlgo algo, bool bias, const 
   // NCHW <-> blocked reorders around each call; with plain NCHW oneDNN runs im2col + its own
   // GEMM. Measured on the target machine (docs/PERFORMANCE.md), plain wins for few input
   // channels (the first layer of a network: 1 or 3 channels; up to 4x for backward-data) and
-  // for 1x1 stride-1 convolutions (no reorders); blocked wins everywhere else.
+  // for 1x1 stride-1 convolutions (no reorders); blocked wins everywhere else, grouped and
+  // depthwise convolutions above all (oneDNN's depthwise kernels need the blocked layout; with
+  // plain NCHW each group became its own small GEMM: EfficientNet-B0's forward took 16.8 ms
+  // instead of 7.5).
   const bool one_by_one = s.win.kh == 1 && s.win.kw == 1 && s.win.sh == 1 && s.win.sw == 1 && s.win.pt == 0 && s.win.pl == 0 &&
                           s.win.pb == 0 && s.win.pr == 0 && s.groups == 1;
-  const bool plain = s.c / s.groups < 8 || one_by_one;
+  const bool plain = (s.groups == 1 && s.c < 8) || one_by_one;
   const memory::desc x_any(dims4(s.n, s.c, s.h, s.w), dt::f32, plain ? tag::nchw : tag::any);
   const memory::desc y_any(dims4(s.n, s.oc, s.oh, s.ow), dt::f32, plain ? tag::nchw : tag::any);
   const memory::desc w_any(w_user.dims(), dt::f32, tag::any);

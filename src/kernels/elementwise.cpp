@@ -1,5 +1,10 @@
 #include "kernels/elementwise.hpp"
 
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstdint>
+
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(LRP_NO_SIMD_CLONES)
 #define LRP_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
@@ -26,6 +31,25 @@ inline void ratio_impl(const T* r, const T* z, T* g, std::size_t n, T eps, T coe
   } else {
     for (std::size_t i = 0; i < n; ++i) g[i] = coef * r[i] / stab(z[i], eps);
   }
+}
+
+// exp(x) = 2^k e^r with k = round(x / ln 2), r = x - k ln 2 (ln 2 in two parts, so r is exact
+// to float precision), e^r by Cephes' degree-6 expf polynomial; branch-free and without library
+// calls, so it vectorises (the rounding adds and subtracts 1.5 * 2^23 instead of calling floor).
+inline float exp_approx(float x) {
+  x = x < -87.3f ? -87.3f : x;
+  x = x > 88.3f ? 88.3f : x;
+  const float k = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round to nearest via 1.5 * 2^23
+  const float r = (x - k * 0.693359375f) + k * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const float er = p * r * r + r + 1.0f;
+  const std::int32_t bits = (static_cast<std::int32_t>(k) + 127) << 23;  // 2^k, k in [-126, 128)
+  return er * std::bit_cast<float>(bits);
 }
 
 template <class T>
@@ -87,6 +111,11 @@ LRP_SIMD_CLONES void gamma_ratio(const float* r, const float* y, const float* c,
 LRP_SIMD_CLONES void gamma_ratio(const double* r, const double* y, const double* c, double* g1, double* g3, std::size_t n,
                                  double gamma, double eps, double b) {
   gamma_impl(r, y, c, g1, g3, n, gamma, eps, b);
+}
+
+LRP_SIMD_CLONES void sigmoid(const float* x, float* y, std::size_t n) {
+#pragma omp simd
+  for (std::size_t i = 0; i < n; ++i) y[i] = 1.0f / (1.0f + exp_approx(-x[i]));
 }
 
 LRP_SIMD_CLONES void mul(float* a, const float* x, std::size_t n) {

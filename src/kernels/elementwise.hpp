@@ -36,6 +36,11 @@ void combine2(double* a, const double* u, const double* b, const double* v, std:
 void zbox_combine(float* a, const float* x, const float* b, std::size_t n, float l, float h);
 void zbox_combine(double* a, const double* x, const double* b, std::size_t n, double l, double h);
 
+// y = 1 / (1 + exp(-x)) in float32 with a vectorisable exp (Cephes' expf polynomial after
+// range reduction, within 2 ulp of exp over the clamped range [-87.3, 88.3]); std::exp per
+// element was the whole cost of EfficientNet's SiLU layers.
+void sigmoid(const float* x, float* y, std::size_t n);
+
 // Pooling rows with windows of kw side by side (stride kw): s[o] += sum_j row[o * kw + j] and
 // out[o * kw + j] = (x ? x[o * kw + j] : 1) * c[o], for o in [0, n).
 void window_row_sum(const float* row, float* s, std::size_t n, std::size_t kw);

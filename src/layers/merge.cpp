@@ -144,6 +144,11 @@ void Mul<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
   const T* f = full.data();
   const T* s = small.data();
   T* o = out.data();
+  if (inner == 1) {  // equal shapes (SiLU, HardSwish): one flat, vectorisable loop
+#pragma omp parallel for simd schedule(static) if (blocks >= 65536)
+    for (long long i = 0; i < blocks; ++i) o[i] = f[i] * s[i];
+    return;
+  }
 #pragma omp parallel for schedule(static) if (full.size() >= 65536)
   for (long long j = 0; j < blocks; ++j) {
     const std::size_t base = static_cast<std::size_t>(j) * inner;
