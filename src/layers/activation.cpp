@@ -30,6 +30,24 @@ std::string Activation<T>::describe() const {
   return "";
 }
 
+namespace {
+// f(i) for i in [0, n): vectorised, and on the OpenMP threads for large tensors (a plain loop
+// here made ReLU6's backward 28% of MobileNetV2's gradient while the other thread waited).
+// Callers capture by value and each thread runs its own copy: captured references, or a
+// shared functor, could alias the output as far as the compiler knows, which stops the
+// vectoriser.
+template <class F>
+void each(std::size_t n, F f) {
+  const long long nn = static_cast<long long>(n);
+#pragma omp parallel if (n >= 65536)
+  {
+    const F g = f;  // a thread-local copy: its fields stay in registers (no store can alias them)
+#pragma omp for simd schedule(static)
+    for (long long i = 0; i < nn; ++i) g(static_cast<std::size_t>(i));
+  }
+}
+}  // namespace
+
 template <class T>
 void Activation<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
   const Tensor<T>& x = *in[0];
@@ -37,25 +55,20 @@ void Activation<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
   const std::size_t n = x.size();
   const T a = static_cast<T>(spec_.alpha), lo = static_cast<T>(spec_.lo), hi = static_cast<T>(spec_.hi),
           b = static_cast<T>(spec_.beta);
+  const T* xp = x.data();
+  T* op = out.data();
   switch (spec_.kind) {
-    case ActivationKind::ReLU: {
-      const T* xp = x.data();
-      T* op = out.data();
-      const long long nn = static_cast<long long>(n);
-#pragma omp parallel for schedule(static) if (n >= 65536)
-      for (long long i = 0; i < nn; ++i) op[i] = xp[i] > T(0) ? xp[i] : T(0);
+    case ActivationKind::ReLU:
+      each(n, [=](std::size_t i) { op[i] = xp[i] > T(0) ? xp[i] : T(0); });
       break;
-    }
     case ActivationKind::LeakyReLU:
-      for (std::size_t i = 0; i < n; ++i) out[i] = x[i] >= T(0) ? x[i] : a * x[i];
+      each(n, [=](std::size_t i) { op[i] = xp[i] >= T(0) ? xp[i] : a * xp[i]; });
       break;
     case ActivationKind::Tanh:
-      for (std::size_t i = 0; i < n; ++i) out[i] = std::tanh(x[i]);
+      each(n, [=](std::size_t i) { op[i] = std::tanh(xp[i]); });
       break;
     case ActivationKind::Sigmoid:
       if constexpr (std::is_same_v<T, float>) {  // the fast path: vectorised, on the OpenMP threads
-        const float* xp = x.data();
-        float* op = out.data();
         const long long chunks = static_cast<long long>((n + 4095) / 4096);
 #pragma omp parallel for schedule(static) if (n >= 65536)
         for (long long c = 0; c < chunks; ++c) {
@@ -63,17 +76,17 @@ void Activation<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
           kernels::sigmoid(xp + first, op + first, std::min<std::size_t>(4096, n - first));
         }
       } else {  // the double reference path stays the plain formula
-        for (std::size_t i = 0; i < n; ++i) out[i] = T(1) / (T(1) + std::exp(-x[i]));
+        for (std::size_t i = 0; i < n; ++i) op[i] = T(1) / (T(1) + std::exp(-xp[i]));
       }
       break;
     case ActivationKind::Clip:
-      for (std::size_t i = 0; i < n; ++i) out[i] = std::min(std::max(x[i], lo), hi);
+      each(n, [=](std::size_t i) { op[i] = std::min(std::max(xp[i], lo), hi); });
       break;
     case ActivationKind::HardSigmoid:
-      for (std::size_t i = 0; i < n; ++i) out[i] = std::min(std::max(a * x[i] + b, T(0)), T(1));
+      each(n, [=](std::size_t i) { op[i] = std::min(std::max(a * xp[i] + b, T(0)), T(1)); });
       break;
     case ActivationKind::HardSwish:
-      for (std::size_t i = 0; i < n; ++i) out[i] = x[i] * std::min(std::max(x[i] / T(6) + T(0.5), T(0)), T(1));
+      each(n, [=](std::size_t i) { op[i] = xp[i] * std::min(std::max(xp[i] / T(6) + T(0.5), T(0)), T(1)); });
       break;
   }
 }
@@ -83,40 +96,43 @@ void Activation<T>::backward(const TensorRefs<T>& in, const Tensor<T>& out, cons
                              std::vector<Tensor<T>>& din) const {
   const Tensor<T>& x = *in[0];
   din.assign(1, Tensor<T>::uninitialized(x.shape()));  // every case below writes every element
-  Tensor<T>& dx = din[0];
   const std::size_t n = x.size();
   const T a = static_cast<T>(spec_.alpha), lo = static_cast<T>(spec_.lo), hi = static_cast<T>(spec_.hi),
           b = static_cast<T>(spec_.beta);
+  const T* xp = x.data();
+  const T* yp = out.data();
+  const T* gp = dout.data();
+  T* dp = din[0].data();
   switch (spec_.kind) {
-    case ActivationKind::ReLU: {
-      const T* xp = x.data();
-      const T* gp = dout.data();
-      T* op = dx.data();
-      const long long nn = static_cast<long long>(n);
-#pragma omp parallel for schedule(static) if (n >= 65536)
-      for (long long i = 0; i < nn; ++i) op[i] = xp[i] > T(0) ? gp[i] : T(0);
+    case ActivationKind::ReLU:
+      each(n, [=](std::size_t i) {
+        const T g = gp[i];  // loaded unconditionally: a select vectorises, a conditional load does not
+        dp[i] = xp[i] > T(0) ? g : T(0);
+      });
       break;
-    }
     case ActivationKind::LeakyReLU:
-      for (std::size_t i = 0; i < n; ++i) dx[i] = x[i] >= T(0) ? dout[i] : a * dout[i];
+      each(n, [=](std::size_t i) { dp[i] = xp[i] >= T(0) ? gp[i] : a * gp[i]; });
       break;
     case ActivationKind::Tanh:
-      for (std::size_t i = 0; i < n; ++i) dx[i] = dout[i] * (T(1) - out[i] * out[i]);
+      each(n, [=](std::size_t i) { dp[i] = gp[i] * (T(1) - yp[i] * yp[i]); });
       break;
     case ActivationKind::Sigmoid:
-      for (std::size_t i = 0; i < n; ++i) dx[i] = dout[i] * out[i] * (T(1) - out[i]);
+      each(n, [=](std::size_t i) { dp[i] = gp[i] * yp[i] * (T(1) - yp[i]); });
       break;
     case ActivationKind::Clip:
-      for (std::size_t i = 0; i < n; ++i) dx[i] = (x[i] > lo && x[i] < hi) ? dout[i] : T(0);
+      each(n, [=](std::size_t i) {
+        const T g = gp[i], v = xp[i];
+        dp[i] = (v > lo) & (v < hi) ? g : T(0);
+      });
       break;
     case ActivationKind::HardSigmoid:
-      for (std::size_t i = 0; i < n; ++i) {
-        const T z = a * x[i] + b;
-        dx[i] = (z > T(0) && z < T(1)) ? a * dout[i] : T(0);
-      }
+      each(n, [=](std::size_t i) {
+        const T z = a * xp[i] + b, g = a * gp[i];
+        dp[i] = (z > T(0)) & (z < T(1)) ? g : T(0);
+      });
       break;
     case ActivationKind::HardSwish:  // d/dx x (x/6 + 1/2) = x/3 + 1/2 on (-3, 3); 0 below, 1 above
-      for (std::size_t i = 0; i < n; ++i) dx[i] = dout[i] * (x[i] <= T(-3) ? T(0) : x[i] >= T(3) ? T(1) : x[i] / T(3) + T(0.5));
+      each(n, [=](std::size_t i) { dp[i] = gp[i] * (xp[i] <= T(-3) ? T(0) : xp[i] >= T(3) ? T(1) : xp[i] / T(3) + T(0.5)); });
       break;
   }
 }
