@@ -3,6 +3,7 @@
 // with hand-computed values (double, 1e-12).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <utility>
@@ -475,6 +476,30 @@ TEST(OnnxImport, RuntimeTransposeAndSliceShuffleAndSplitChannels) {
   step.init_i64("starts", {1}, {0}).init_i64("ends", {1}, {4}).init_i64("axes", {1}, {1}).init_i64("steps", {1}, {2});
   step.node("Slice", {"x", "starts", "ends", "axes", "steps"}, {"y"}, "every_other");
   expect_format_error([&] { load(step); }, {"every_other", "step 1"});
+}
+
+// HardSigmoid (its alpha and beta) and HardSwish (opset 14) against their formulas; factors
+// that do not broadcast are refused naming the node.
+TEST(OnnxImport, HardSigmoidAndHardSwish) {
+  const Tensor<double> x = random_tensor({2, 5}, 41, -5.0, 5.0);
+  B hs(14);
+  hs.input("x", {-1, 5}).output("y");
+  auto& sig = hs.node("HardSigmoid", {"x"}, {"h"}, "gate");
+  B::attr(sig, "alpha", 0.3f);
+  B::attr(sig, "beta", 0.4f);
+  hs.node("HardSwish", {"h"}, {"y"}, "swish");
+  const Tensor<double> y = run_forward<double>(load(hs), x);
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double h = std::clamp(static_cast<double>(0.3f) * x[i] + static_cast<double>(0.4f), 0.0, 1.0);
+    EXPECT_NEAR(y[i], h * std::clamp(h / 6 + 0.5, 0.0, 1.0), 1e-15) << i;
+  }
+  B bad;
+  bad.input("x", {-1, 2, 3, 3}).output("y");
+  bad.node("GlobalAveragePool", {"x"}, {"g"}, "pool");
+  bad.node("Transpose", {"g"}, {"t"}, "move");  // [1,1,2]: not [2,1,1]
+  B::attr(*bad.graph().mutable_node(1), "perm", std::vector<std::int64_t>{0, 3, 2, 1});
+  bad.node("Mul", {"x", "t"}, {"y"}, "product");
+  expect_format_error([&] { load(bad); }, {"'product' (Mul)", "do not broadcast"});
 }
 
 TEST(OnnxImport, DuplicateNodeNamesAreMadeUnique) {
