@@ -4,6 +4,7 @@
 // Stabiliser: stab(z) = z + eps * sign(z) with sign(0) = +1 (also for -0); with eps == 0 the
 // quotient is 0 where z == 0 (the toolbox's "no stabiliser" rules).
 #include <cstddef>
+#include <cstdint>
 
 namespace lrp::kernels {
 
@@ -29,6 +30,9 @@ void mul(double* a, const double* x, std::size_t n);
 // a += s * b
 void axpy(float* a, const float* b, std::size_t n, float s);
 void axpy(double* a, const double* b, std::size_t n, double s);
+// c[0, n) += sum_q s[q] * b[rows[q] * ldb + 0, n): a sum of a few of B's rows.
+void axpy_rows(float* c, std::size_t n, const float* b, std::size_t ldb, const std::uint32_t* rows, const float* s,
+               std::size_t count);
 // a = a * u + b * v
 void combine2(float* a, const float* u, const float* b, const float* v, std::size_t n);
 void combine2(double* a, const double* u, const double* b, const double* v, std::size_t n);

@@ -1,7 +1,14 @@
 #include "kernels/gemm.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <vector>
+
+#include "kernels/elementwise.hpp"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #ifdef LRP_WITH_DNNL
 #include <oneapi/dnnl/dnnl.h>
@@ -9,6 +16,14 @@
 
 namespace lrp::kernels {
 namespace {
+
+std::size_t max_threads() {
+#ifdef _OPENMP
+  return static_cast<std::size_t>(std::max(1, omp_get_max_threads()));
+#else
+  return 1;
+#endif
+}
 
 // C[m,n] = alpha * A[m,k] * B[k,n] + beta * C, all row-major, A and B already untransposed.
 template <class T>
@@ -98,6 +113,46 @@ bool sgemm_as_transposed_product(std::size_t m, std::size_t n, std::size_t k, fl
   }
   return true;
 }
+
+// c[n] = alpha a[k] B[k,n] + beta c for one row a with many zeros: the relevance or gradient
+// of one sample through a dense layer whose outputs went through a ReLU. A zero a[p] means row
+// p of B (one output's weights) need not be read at all, and reading B is the whole cost of
+// this product (VGG16's first dense layer is 411 MiB). Returns false (and computes nothing)
+// when fewer than a quarter of a's entries are zero: then oneDNN's sgemm is as fast. With two
+// or more rows the union of their nonzeros leaves little to skip and B would be read per row.
+bool sgemv_skipping_zero_rows(std::size_t n, std::size_t k, float alpha, const float* a, const float* b, std::size_t ldb,
+                              float beta, float* c) {
+  thread_local std::vector<std::uint32_t> live;  // p with a[p] != 0
+  thread_local std::vector<float> scale;         // alpha * a[p] at those p
+  live.clear();
+  scale.clear();
+  for (std::size_t p = 0; p < k; ++p)
+    if (a[p] != 0.0f) {
+      live.push_back(static_cast<std::uint32_t>(p));
+      scale.push_back(alpha * a[p]);
+    }
+  const std::size_t count = live.size();
+  if (4 * count > 3 * k) return false;
+  const std::uint32_t* rows = live.data();  // the team reads the caller's lists, not its own
+  const float* s = scale.data();
+  // Tasks of about 1024 entries of c (4 KiB, stays in L1), as many as a multiple of the threads.
+  const std::size_t threads = max_threads();
+  const std::size_t tasks = ((n + 1023) / 1024 + threads - 1) / threads * threads;
+  const std::size_t block = ((n + tasks - 1) / tasks + 15) / 16 * 16;
+  const long long blocks = static_cast<long long>((n + block - 1) / block);
+#pragma omp parallel for schedule(static) if (count * n > (1u << 18))
+  for (long long bb = 0; bb < blocks; ++bb) {
+    const std::size_t j0 = static_cast<std::size_t>(bb) * block, len = std::min(block, n - j0);
+    float* cj = c + j0;
+    if (beta == 0.0f)
+      std::fill(cj, cj + len, 0.0f);
+    else if (beta != 1.0f)
+      for (std::size_t j = 0; j < len; ++j) cj[j] *= beta;
+    axpy_rows(cj, len, b + j0, ldb, rows, s, count);
+  }
+  return true;
+}
+
 }  // namespace
 #endif
 
@@ -107,6 +162,9 @@ void gemm<float>(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::
                  std::size_t ldc) {
   if (m == 0 || n == 0) return;
 #ifdef LRP_WITH_DNNL
+  if (m == 1 && !trans_a && !trans_b && k >= 64 && n * k >= (std::size_t(1) << 16) &&
+      sgemv_skipping_zero_rows(n, k, alpha, a, b, ldb, beta, c))
+    return;
   if (k > 0 && prefers_transposed_product(trans_a, trans_b, m, n, k) &&
       sgemm_as_transposed_product(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc))
     return;
