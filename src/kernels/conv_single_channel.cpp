@@ -94,21 +94,25 @@ bool single_channel_conv_forward(const ConvShape& s, const float* x, const float
   if (!single_channel_conv_applies(s)) return false;
   const Window2d& k = s.win;
   const std::size_t hp = s.h + k.pt + k.pb, wp = s.w + k.pl + k.pr, len = round_up(s.oh * wp), plane = s.oh * s.ow;
-  const long long n = static_cast<long long>(s.n);
+  // One task per (sample, output channel), so a single sample still uses every thread; a
+  // thread pads a sample's input when its tasks reach the next sample.
+  const long long tasks = static_cast<long long>(s.n * s.oc);
 #pragma omp parallel if (s.n * s.oc * plane * k.kh * k.kw >= 200000)
   {
     // Padded input plus slack for the garbage columns and the last chunk.
     std::vector<float> xp(std::max(hp * wp, len + (k.kh - 1) * wp + k.kw), 0.0f), acc(len);
+    std::size_t padded = s.n;  // the sample in xp (none yet)
 #pragma omp for schedule(static)
-    for (long long ii = 0; ii < n; ++ii) {
-      const std::size_t i = static_cast<std::size_t>(ii);
-      const float* xi = x + i * s.h * s.w;
-      for (std::size_t r = 0; r < s.h; ++r) std::copy_n(xi + r * s.w, s.w, xp.data() + (r + k.pt) * wp + k.pl);
-      for (std::size_t o = 0; o < s.oc; ++o) {
-        taps_forward(xp.data(), wp, w + o * k.kh * k.kw, k.kh, k.kw, b ? b[o] : 0.0f, acc.data(), len);
-        float* yo = y + (i * s.oc + o) * plane;
-        for (std::size_t r = 0; r < s.oh; ++r) std::copy_n(acc.data() + r * wp, s.ow, yo + r * s.ow);
+    for (long long t = 0; t < tasks; ++t) {
+      const std::size_t i = static_cast<std::size_t>(t) / s.oc, o = static_cast<std::size_t>(t) % s.oc;
+      if (i != padded) {
+        const float* xi = x + i * s.h * s.w;
+        for (std::size_t r = 0; r < s.h; ++r) std::copy_n(xi + r * s.w, s.w, xp.data() + (r + k.pt) * wp + k.pl);
+        padded = i;
       }
+      taps_forward(xp.data(), wp, w + o * k.kh * k.kw, k.kh, k.kw, b ? b[o] : 0.0f, acc.data(), len);
+      float* yo = y + (i * s.oc + o) * plane;
+      for (std::size_t r = 0; r < s.oh; ++r) std::copy_n(acc.data() + r * wp, s.ow, yo + r * s.ow);
     }
   }
   return true;
@@ -122,21 +126,42 @@ bool single_channel_conv_backward_data(const ConvShape& s, const float* g, const
   // leading zeros and zeros after, so every gathered index is in range.
   const std::size_t len = round_up(hp * wp), front = (k.kh - 1) * wp + (k.kw - 1);
   const std::size_t gstride = front + len;
+  const bool big = s.n * s.oc * plane * k.kh * k.kw >= 200000;
+  // g[i] on the padded width (other columns stay 0), and dxp cropped into dx[i].
+  const auto spread = [&](std::size_t i, std::vector<float>& gw) {
+    for (std::size_t o = 0; o < s.oc; ++o) {
+      const float* go = g + (i * s.oc + o) * plane;
+      float* dst = gw.data() + o * gstride + front;
+      for (std::size_t r = 0; r < s.oh; ++r) std::copy_n(go + r * s.ow, s.ow, dst + r * wp);
+    }
+  };
+  const auto crop = [&](std::size_t i, const std::vector<float>& dxp) {
+    float* dxi = dx + i * s.h * s.w;
+    for (std::size_t r = 0; r < s.h; ++r) std::copy_n(dxp.data() + (r + k.pt) * wp + k.pl, s.w, dxi + r * s.w);
+  };
+  if (s.n == 1) {
+    // One sample: its chunks of outputs are the tasks (each sums over every channel and tap).
+    std::vector<float> dxp(len), gw(s.oc * gstride, 0.0f);
+    spread(0, gw);
+    const long long chunks = static_cast<long long>(len / kChunk);
+#pragma omp parallel for schedule(static) if (big)
+    for (long long c = 0; c < chunks; ++c) {
+      const std::size_t u = static_cast<std::size_t>(c) * kChunk;
+      taps_backward(gw.data() + u, gstride, front, s.oc, wp, w, k.kh, k.kw, dxp.data() + u, kChunk);
+    }
+    crop(0, dxp);
+    return true;
+  }
   const long long n = static_cast<long long>(s.n);
-#pragma omp parallel if (s.n * s.oc * plane * k.kh * k.kw >= 200000)
+#pragma omp parallel if (big)
   {
     std::vector<float> dxp(len), gw(s.oc * gstride, 0.0f);
 #pragma omp for schedule(static)
     for (long long ii = 0; ii < n; ++ii) {
       const std::size_t i = static_cast<std::size_t>(ii);
-      for (std::size_t o = 0; o < s.oc; ++o) {
-        const float* go = g + (i * s.oc + o) * plane;
-        float* dst = gw.data() + o * gstride + front;
-        for (std::size_t r = 0; r < s.oh; ++r) std::copy_n(go + r * s.ow, s.ow, dst + r * wp);  // other columns stay 0
-      }
+      spread(i, gw);
       taps_backward(gw.data(), gstride, front, s.oc, wp, w, k.kh, k.kw, dxp.data(), len);
-      float* dxi = dx + i * s.h * s.w;
-      for (std::size_t r = 0; r < s.h; ++r) std::copy_n(dxp.data() + (r + k.pt) * wp + k.pl, s.w, dxi + r * s.w);
+      crop(i, dxp);
     }
   }
   return true;

@@ -75,6 +75,8 @@ const std::vector<Case>& cases() {
       {2, 70, 9, 7, 33, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1},      // 1x1 stride 2, ragged channels
       {1, 3, 40, 40, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},     // VGG first layer (small image)
       {2, 2, 5, 5, 3, 5, 5, 3, 3, 2, 2, 2, 2, 1, 1, 1},        // kernel = image, stride 3
+      {1, 1, 28, 28, 32, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 1},     // one channel, one sample, split over threads
+      {3, 1, 28, 28, 32, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 1},     // one channel, samples over threads
   };
   return c;
 }
@@ -155,7 +157,7 @@ TEST_P(FastConv, FloatReferenceMatchesDoubleReference) {
   EXPECT_LE(rel_err(y, ref), kTol) << name_of(k);
 }
 
-INSTANTIATE_TEST_SUITE_P(Shapes, FastConv, ::testing::Range<std::size_t>(0, 19));
+INSTANTIATE_TEST_SUITE_P(Shapes, FastConv, ::testing::Range<std::size_t>(0, 21));
 
 // Mapped weights (W+, W-, W^2, W + g W+, W + g W-) derived inside the kernel's copies, for the
 // direct and the Winograd algorithms, against the reference with explicitly mapped weights.
