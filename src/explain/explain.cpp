@@ -236,7 +236,8 @@ void fit_kernel_caches(const Model<T>& model) {
   if constexpr (std::is_same_v<T, float>) {
     std::size_t bytes = 0;
     for (const Node<T>& n : model.nodes())
-      if (n.layer->kind() == LayerKind::Conv2d) bytes += static_cast<const Conv2d<T>&>(*n.layer).weight().size() * sizeof(T);
+      if (n.layer->kind() == LayerKind::Conv2d || n.layer->kind() == LayerKind::ConvTranspose2d)
+        bytes += static_cast<const AffineLayer<T>&>(*n.layer).weight().size() * sizeof(T);
     fit_weight_cache_to_model(bytes);
   }
 }

@@ -8,6 +8,7 @@ const char* layer_kind_name(LayerKind kind) {
   switch (kind) {
     case LayerKind::Linear: return "Linear";
     case LayerKind::Conv2d: return "Convolution";
+    case LayerKind::ConvTranspose2d: return "ConvTranspose";
     case LayerKind::Pool2d: return "Pool";
     case LayerKind::Activation: return "Activation";
     case LayerKind::SoftMax: return "SoftMax";

@@ -5,6 +5,7 @@
 
 #include "io/onnx_detail.hpp"
 #include "lrp/layers/conv2d.hpp"
+#include "lrp/layers/conv_transpose2d.hpp"
 #include "lrp/layers/linear.hpp"
 
 namespace lrp::io::onnx_detail {
@@ -176,6 +177,21 @@ void NodeCtx::add_conv(ConstTensor&& w, const Tensor<double>& bias, const Window
     using T = typename std::remove_reference_t<decltype(model)>::Scalar;
     try {
       place_layer(*this, imp_, model, std::make_unique<Conv2d<T>>(weight_tensor<T>(std::move(w)), bias.template cast<T>(), win, groups), {&x});
+    } catch (const ShapeError& e) {
+      fail(e.what());
+    }
+  });
+}
+
+void NodeCtx::add_conv_transpose(ConstTensor&& w, const Tensor<double>& bias, const Window2d& win, std::size_t groups,
+                                 std::size_t output_pad_h, std::size_t output_pad_w, const Value& x) {
+  imp_.with_model([&](auto& model) {
+    using T = typename std::remove_reference_t<decltype(model)>::Scalar;
+    try {
+      place_layer(*this, imp_, model,
+                  std::make_unique<ConvTranspose2d<T>>(weight_tensor<T>(std::move(w)), bias.template cast<T>(), win, groups,
+                                                       output_pad_h, output_pad_w),
+                  {&x});
     } catch (const ShapeError& e) {
       fail(e.what());
     }

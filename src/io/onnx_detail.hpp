@@ -195,6 +195,9 @@ class NodeCtx {
   // Conv2d / Linear built in the model's precision straight from the weight constant
   // (Conv: [M, C/group, kH, kW]; Linear: [out, in]).
   void add_conv(ConstTensor&& w, const Tensor<double>& bias, const Window2d& win, std::size_t groups, const Value& x);
+  // ConvTranspose2d from W [C, M/group, kH, kW] and its output padding.
+  void add_conv_transpose(ConstTensor&& w, const Tensor<double>& bias, const Window2d& win, std::size_t groups,
+                          std::size_t output_pad_h, std::size_t output_pad_w, const Value& x);
   void add_linear(ConstTensor&& w, const Tensor<double>& bias, const Value& x);
   // Adds shift[c] to the bias of the Conv/Linear producing `v`; false if `v` has another
   // producer (the caller then adds a shift layer).

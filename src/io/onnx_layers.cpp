@@ -122,6 +122,44 @@ void conv(NodeCtx& c) {
   c.add_conv(c.take_const_input(1, "weight W"), bias, win, to_size(group), x);
 }
 
+// ConvTranspose: W [C, M/group, kH, kW]; explicit pads (or VALID) and output_padding.
+void conv_transpose(NodeCtx& c) {
+  c.allow_attributes({"auto_pad", "dilations", "group", "kernel_shape", "output_padding", "output_shape", "pads", "strides"});
+  const Value& x = image_input(c, "transposed convolution");
+  const ConstTensor& w = c.weight_input(1, "weight W");
+  if (w.dims.size() != 4) c.fail("weight W must be 4-D [C, M/group, kH, kW], got " + dims_str(w.dims));
+  c.require_finite(w, "weight W");
+  const std::int64_t group = c.attr_int("group", 1);
+  if (group < 1) c.fail("attribute 'group' must be positive, found " + std::to_string(group));
+  if (to_size(w.dims[0]) != x.shape[0] || to_size(w.dims[0]) % to_size(group) != 0)
+    c.fail("weight W " + dims_str(w.dims) + " with group " + std::to_string(group) + " does not fit " +
+           std::to_string(x.shape[0]) + " input channels");
+  const std::size_t m = to_size(w.dims[1]) * to_size(group), kh = checked_kernel(c, w.dims[2]), kw = checked_kernel(c, w.dims[3]);
+  if (c.has_attr("kernel_shape")) {
+    const std::vector<std::int64_t> ks = c.attr_ints("kernel_shape");
+    if (ks.size() != 2 || to_size(ks[0]) != kh || to_size(ks[1]) != kw)
+      c.fail("attribute 'kernel_shape' " + dims_str(ks) + " does not match the weight " + dims_str(w.dims));
+  }
+  if (c.has_attr("output_shape")) c.fail("attribute 'output_shape' is not supported (export explicit pads instead)");
+  const std::string auto_pad = c.attr_string("auto_pad", "NOTSET");
+  if (auto_pad != "NOTSET" && auto_pad != "VALID")
+    c.fail("attribute 'auto_pad' = '" + auto_pad + "' is not supported for ConvTranspose (NOTSET, VALID)");
+  const std::vector<std::int64_t> out_pad = c.attr_ints("output_padding", {0, 0});
+  if (out_pad.size() != 2) c.fail("attribute 'output_padding' needs 2 values, found " + std::to_string(out_pad.size()));
+  for (std::int64_t p : out_pad)
+    if (p < 0 || p > (1 << 20)) c.fail("attribute 'output_padding' must be non-negative, found " + std::to_string(p));
+  Tensor<double> bias({m});
+  if (c.has_input(2)) {
+    const ConstTensor& b = c.const_input(2, "bias B");
+    if (b.numel() != m) c.fail("bias B has shape " + dims_str(b.dims) + ", expected [" + std::to_string(m) + "]");
+    c.require_finite(b, "bias B");
+    for (std::size_t k = 0; k < m; ++k) bias[k] = b.value(k);
+  }
+  // Pads, strides and dilations as a convolution's (the input size only matters for SAME_*).
+  const Window2d win = window_from_attributes(c, x.shape[1], x.shape[2], kh, kw, false);
+  c.add_conv_transpose(c.take_const_input(1, "weight W"), bias, win, to_size(group), to_size(out_pad[0]), to_size(out_pad[1]), x);
+}
+
 // Linear from W [out, in] (already transposed/scaled) and bias.
 void add_linear(NodeCtx& c, const Value& x, ConstTensor&& w, const Tensor<double>& b) {
   if (x.shape.size() != 1) c.fail("the input must be [N, features], got " + runtime_shape_str(x));
@@ -628,6 +666,7 @@ const std::map<std::string, LayerConverter>& layer_converters() {
       {"Clip", clip},
       {"Concat", concat},
       {"Conv", conv},
+      {"ConvTranspose", conv_transpose},
       {"Dropout", dropout},
       {"Flatten", flatten},
       {"Gemm", gemm},

@@ -209,6 +209,7 @@ RuleNeeds rule_needs(const Rule& rule, const Layer<T>& layer) {
   switch (layer.kind()) {
     case LayerKind::Linear:
     case LayerKind::Conv2d:
+    case LayerKind::ConvTranspose2d:
       return affine_rule_needs(rule);
     case LayerKind::Pool2d:
       return pool_rule_needs(rule);
@@ -244,6 +245,7 @@ std::vector<Tensor<T>> apply_rule(const Rule& rule, const RuleInput<T>& in) {
   switch (layer.kind()) {
     case LayerKind::Linear:
     case LayerKind::Conv2d:
+    case LayerKind::ConvTranspose2d:
       if (rule.kind == RuleKind::Pass) break;
       return affine_relevance(rule, static_cast<const AffineLayer<T>&>(layer), in);
     case LayerKind::Pool2d:

@@ -8,7 +8,9 @@
 namespace lrp {
 namespace {
 
-bool is_affine(LayerKind k) { return k == LayerKind::Linear || k == LayerKind::Conv2d; }
+// Zennit's `Convolution` type covers transposed convolutions too.
+bool is_conv(LayerKind k) { return k == LayerKind::Conv2d || k == LayerKind::ConvTranspose2d; }
+bool is_affine(LayerKind k) { return k == LayerKind::Linear || is_conv(k); }
 
 // Zennit's layer_map_base: activations and BatchNorm pass, sums and average pools get Norm,
 // max pools their gradient; affine layers are set by the composite.
@@ -35,12 +37,12 @@ void fill_affine(const Model<T>& model, std::vector<Rule>& rules, const Rule& co
   for (std::size_t i = 0; i < model.nodes().size(); ++i) {
     const LayerKind k = model.nodes()[i].layer->kind();
     if (!is_affine(k)) continue;
-    if (!first_done && (!first_conv_only || k == LayerKind::Conv2d)) {
+    if (!first_done && (!first_conv_only || is_conv(k))) {
       rules[i] = *first;
       first_done = true;
       continue;
     }
-    rules[i] = k == LayerKind::Conv2d ? conv : linear;
+    rules[i] = is_conv(k) ? conv : linear;
   }
 }
 
@@ -117,7 +119,7 @@ std::vector<Rule> composite_rules(const Model<T>& model, const std::string& spec
     const Rule ep = parse_rule("epsilon:" + format_number(e));
     rules = uniform_rules(model, ep);
     for (std::size_t i = 0; i < model.nodes().size(); ++i)
-      if (model.nodes()[i].layer->kind() == LayerKind::Conv2d) rules[i] = ab;
+      if (is_conv(model.nodes()[i].layer->kind())) rules[i] = ab;
     const long first = first_affine(model);
     if (first >= 0 && name != "alphabeta_epsilon")
       rules[static_cast<std::size_t>(first)] = parse_rule(name == "alphabeta_epsilon_flat" ? "flat" : "w2");

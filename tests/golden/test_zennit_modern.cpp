@@ -122,7 +122,7 @@ const std::vector<Composite> kComposites = {
     {"lrp_epsilon_alpha2_beta1_flat", "epsilon_alpha2_beta1_flat"},
     {"lrp_epsilon_gamma_box", "epsilon_gamma_box:-3,3"},
 };
-const std::vector<std::string> kModels = {"vgg_bn", "resnet", "densenet", "mobilenet", "misc", "gates"};
+const std::vector<std::string> kModels = {"vgg_bn", "resnet", "densenet", "mobilenet", "misc", "gates", "upconv"};
 
 template <class T>
 void check_composite(const std::string& model_name, const Composite& c) {

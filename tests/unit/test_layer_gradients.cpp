@@ -10,6 +10,7 @@
 #include "lrp/layers/activation.hpp"
 #include "lrp/layers/batch_norm.hpp"
 #include "lrp/layers/conv2d.hpp"
+#include "lrp/layers/conv_transpose2d.hpp"
 #include "lrp/layers/linear.hpp"
 #include "lrp/layers/merge.hpp"
 #include "lrp/layers/pad.hpp"
@@ -135,6 +136,30 @@ TEST(LayerGradients, ConvolutionStridedPaddedGrouped) {
   const Tensor<T> x = random_tensor({2, 4, 7, 5}, rng);
   check_backward(conv, {x}, "Conv2d grouped");
   check_param_grads(conv, x, "Conv2d grouped");
+}
+
+TEST(LayerGradients, TransposedConvolutionStridedPaddedGroupedDilated) {
+  std::mt19937_64 rng(5);
+  Window2d win;
+  win.kh = 3;
+  win.kw = 2;
+  win.sh = 2;
+  win.sw = 3;
+  win.pt = 1;
+  win.pb = 0;
+  win.pl = 0;
+  win.pr = 2;
+  win.dh = 1;
+  win.dw = 2;
+  // 4 input channels in 2 groups, 3 outputs per group: weight [4, 3, 3, 2]; output padding 1,2.
+  ConvTranspose2d<T> up(random_tensor({4, 3, 3, 2}, rng), random_tensor({6}, rng), win, 2, 1, 2);
+  const Tensor<T> x = random_tensor({2, 4, 3, 4}, rng);
+  EXPECT_EQ(up.output_shape({{4, 3, 4}}), (Shape{6, 2 * 2 + 3 + 1 - 1, 3 * 3 + 3 + 2 - 2}));
+  check_backward(up, {x}, "ConvTranspose2d");
+  check_param_grads(up, x, "ConvTranspose2d");
+  EXPECT_THROW(ConvTranspose2d<T>(random_tensor({4, 3, 3, 2}, rng), random_tensor({6}, rng), win, 2, 2, 0), ShapeError)
+      << "output padding must be smaller than the stride";
+  EXPECT_THROW(ConvTranspose2d<T>(random_tensor({4, 3, 3, 2}, rng), random_tensor({4}, rng), win, 2), ShapeError) << "bias size";
 }
 
 TEST(LayerGradients, ConvolutionDilatedAndToolbox) {

@@ -24,7 +24,7 @@ const std::string kData = "/usr/share/libonnx-testdata/data";
 
 // Operators lrp converts; every node/ case whose name starts with test_<op> is tried.
 const std::vector<std::string> kOpPrefixes = {
-    "test_add", "test_averagepool", "test_batchnorm", "test_clip", "test_concat", "test_constant", "test_conv",
+    "test_add", "test_averagepool", "test_batchnorm", "test_clip", "test_concat", "test_constant", "test_conv", "test_convtranspose",
     "test_dropout", "test_flatten", "test_gemm", "test_globalaveragepool", "test_globalmaxpool", "test_identity",
     "test_leakyrelu", "test_matmul", "test_maxpool", "test_relu", "test_reshape", "test_sigmoid", "test_softmax",
     "test_sub", "test_sum", "test_tanh",
@@ -38,6 +38,12 @@ const char* const kTwoInputs =
 // are skipped by rule, see is_skipped().
 const std::map<std::string, std::string> kSkipped = {
     {"test_add", kTwoInputs},
+    {"test_convtranspose_1d", "1-D transposed convolution (2-D only)"},
+    {"test_convtranspose_3d", "3-D transposed convolution (2-D only)"},
+    {"test_convtranspose_autopad_same", "ConvTranspose auto_pad SAME_* (explicit pads only; PyTorch exports pads)"},
+    {"test_convtranspose_kernel_shape", "ConvTranspose output_shape (explicit pads only)"},
+    {"test_convtranspose_output_shape", "ConvTranspose output_shape (explicit pads only)"},
+    {"test_convtranspose_with_kernel", "ConvTranspose output_shape (explicit pads only)"},
     {"test_add_bcast", kTwoInputs},
     {"test_add_uint8", "uint8 data"},
     {"test_sub", kTwoInputs},
@@ -113,7 +119,7 @@ const std::vector<std::string> kPytorchCases = {
     "test_BatchNorm2d_momentum_eval", "test_ConstantPad2d", "test_Conv2d", "test_Conv2d_depthwise",
     "test_Conv2d_depthwise_padded", "test_Conv2d_depthwise_strided", "test_Conv2d_depthwise_with_multiplier",
     "test_Conv2d_dilated", "test_Conv2d_groups", "test_Conv2d_groups_thnn", "test_Conv2d_no_bias", "test_Conv2d_padding",
-    "test_Conv2d_strided", "test_LeakyReLU", "test_LeakyReLU_with_negval", "test_Linear", "test_Linear_no_bias",
+    "test_Conv2d_strided", "test_ConvTranspose2d", "test_ConvTranspose2d_no_bias", "test_LeakyReLU", "test_LeakyReLU_with_negval", "test_Linear", "test_Linear_no_bias",
     "test_MaxPool2d", "test_MaxPool2d_stride_padding_dilation", "test_ReLU", "test_Sigmoid", "test_Softmax", "test_Tanh",
     "test_ZeroPad2d", "test_softmax_lastdim",
 };

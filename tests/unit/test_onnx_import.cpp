@@ -502,6 +502,49 @@ TEST(OnnxImport, HardSigmoidAndHardSwish) {
   expect_format_error([&] { load(bad); }, {"'product' (Mul)", "do not broadcast"});
 }
 
+// ConvTranspose with stride 2 and a 2x2 kernel: every input pixel writes its own scaled copy
+// of the kernel (no overlap), so the output is known by hand; bad attributes name the node.
+TEST(OnnxImport, ConvTransposeScattersTheKernel) {
+  const auto make = [](const std::function<void(onnx::NodeProto&)>& extra) {
+    B b;
+    b.input("x", {-1, 1, 2, 2}).output("y");
+    b.init("W", {1, 1, 2, 2}, {1, 10, 100, 1000}).init("b", {1}, {0.5f});
+    auto& up = b.node("ConvTranspose", {"x", "W", "b"}, {"y"}, "up");
+    B::attr(up, "strides", std::vector<std::int64_t>{2, 2});
+    extra(up);
+    return b;
+  };
+  const Model<double> m = load(make([](onnx::NodeProto&) {}));
+  ASSERT_EQ(m.nodes().size(), 1u);
+  EXPECT_EQ(m.nodes()[0].layer->kind(), LayerKind::ConvTranspose2d);
+  const Tensor<double> y = run_forward<double>(m, Tensor<double>({1, 1, 2, 2}, std::vector<double>{1, 2, 3, 4}));
+  ASSERT_EQ(y.shape(), (Shape{1, 1, 4, 4}));
+  const double w[2][2] = {{1, 10}, {100, 1000}}, x[2][2] = {{1, 2}, {3, 4}};
+  for (std::size_t r = 0; r < 4; ++r)
+    for (std::size_t c = 0; c < 4; ++c) EXPECT_EQ(y[r * 4 + c], x[r / 2][c / 2] * w[r % 2][c % 2] + 0.5) << r << "," << c;
+  // pads crop the border, output_padding adds a bias-only row/column at the end
+  const Model<double> cropped = load(make([](onnx::NodeProto& n) {
+    B::attr(n, "pads", std::vector<std::int64_t>{1, 0, 0, 1});
+    B::attr(n, "output_padding", std::vector<std::int64_t>{1, 1});
+  }));
+  const Tensor<double> yc = run_forward<double>(cropped, Tensor<double>({1, 1, 2, 2}, std::vector<double>{1, 2, 3, 4}));
+  ASSERT_EQ(yc.shape(), (Shape{1, 1, 4, 4}));
+  for (std::size_t r = 0; r < 4; ++r)
+    for (std::size_t c = 0; c < 4; ++c) {
+      const std::size_t fr = r + 1;  // row in the uncropped 5x5 output
+      const double expect = fr < 4 && c < 4 ? x[fr / 2][c / 2] * w[fr % 2][c % 2] + 0.5 : 0.5;
+      EXPECT_EQ(yc[r * 4 + c], expect) << r << "," << c;
+    }
+  expect_format_error([&] { load(make([](onnx::NodeProto& n) { B::attr(n, "output_shape", std::vector<std::int64_t>{4, 4}); })); },
+                      {"'up' (ConvTranspose)", "output_shape"});
+  expect_format_error([&] { load(make([](onnx::NodeProto& n) { B::attr(n, "auto_pad", std::string("SAME_UPPER")); })); },
+                      {"'up' (ConvTranspose)", "SAME_UPPER"});
+  expect_format_error([&] { load(make([](onnx::NodeProto& n) { B::attr(n, "output_padding", std::vector<std::int64_t>{2, 0}); })); },
+                      {"'up' (ConvTranspose)", "output_padding"});
+  expect_format_error([&] { load(make([](onnx::NodeProto& n) { B::attr(n, "group", std::int64_t{2}); })); },
+                      {"'up' (ConvTranspose)", "group 2"});
+}
+
 TEST(OnnxImport, DuplicateNodeNamesAreMadeUnique) {
   B b;
   b.input("x", {-1, 4}).output("y");

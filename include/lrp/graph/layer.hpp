@@ -13,6 +13,7 @@ namespace lrp {
 enum class LayerKind {
   Linear,
   Conv2d,
+  ConvTranspose2d,
   Pool2d,     // max, sum or average pooling
   Activation, // elementwise: ReLU, LeakyReLU, Tanh, Sigmoid, Clip, HardSigmoid, HardSwish
   SoftMax,
