@@ -135,6 +135,7 @@ void Executor<T>::compute_sign_flags() {
       case LayerKind::Concat:
       case LayerKind::Transpose:
       case LayerKind::Slice:
+      case LayerKind::Resize:  // weights >= 0
       case LayerKind::Add:
       case LayerKind::Mul: flag = all_in; break;
       default: flag = 0; break;

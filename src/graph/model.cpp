@@ -21,6 +21,7 @@ const char* layer_kind_name(LayerKind kind) {
     case LayerKind::Mul: return "Mul";
     case LayerKind::Transpose: return "Transpose";
     case LayerKind::Slice: return "Slice";
+    case LayerKind::Resize: return "Resize";
   }
   return "?";
 }

@@ -14,6 +14,7 @@
 #include "lrp/layers/pad.hpp"
 #include "lrp/layers/pool2d.hpp"
 #include "lrp/layers/reshape.hpp"
+#include "lrp/layers/resize.hpp"
 
 namespace lrp::io::onnx_detail {
 namespace {
@@ -158,6 +159,104 @@ void conv_transpose(NodeCtx& c) {
   // Pads, strides and dilations as a convolution's (the input size only matters for SAME_*).
   const Window2d win = window_from_attributes(c, x.shape[1], x.shape[2], kh, kw, false);
   c.add_conv_transpose(c.take_const_input(1, "weight W"), bias, win, to_size(group), to_size(out_pad[0]), to_size(out_pad[1]), x);
+}
+
+// Resize / Upsample of H and W from constant scales or sizes (N and C unchanged).
+void add_resize(NodeCtx& c, const Value& x, const std::vector<double>& scales, const std::vector<std::int64_t>& sizes,
+                const std::string& mode, ResizeCoordinates coords, ResizeRounding rounding) {
+  const std::size_t in_h = x.shape[1], in_w = x.shape[2];
+  std::size_t out_h = 0, out_w = 0;
+  double sh = 0, sw = 0;
+  if (!sizes.empty()) {
+    if (sizes.size() != 4) c.fail("'sizes' needs 4 values [N, C, H, W], found " + std::to_string(sizes.size()));
+    if (sizes[1] != static_cast<std::int64_t>(x.shape[0]))
+      c.fail("'sizes' " + dims_str(sizes) + " changes the channels of " + runtime_shape_str(x));
+    if (sizes[2] < 1 || sizes[3] < 1 || sizes[2] > (1 << 20) || sizes[3] > (1 << 20))
+      c.fail("'sizes' " + dims_str(sizes) + " must be positive");
+    out_h = to_size(sizes[2]);
+    out_w = to_size(sizes[3]);
+    sh = static_cast<double>(out_h) / static_cast<double>(in_h);
+    sw = static_cast<double>(out_w) / static_cast<double>(in_w);
+  } else {
+    if (scales.size() != 4) c.fail("'scales' needs 4 values [N, C, H, W], found " + std::to_string(scales.size()));
+    if (scales[0] != 1.0 || scales[1] != 1.0) c.fail("only H and W can be scaled; scales are not 1 on N and C");
+    for (std::size_t k = 2; k < 4; ++k)
+      if (!(scales[k] > 0.0) || !std::isfinite(scales[k]) || scales[k] > 4096.0)
+        c.fail("scale " + std::to_string(scales[k]) + " must be positive and at most 4096");
+    sh = scales[2];
+    sw = scales[3];
+    out_h = static_cast<std::size_t>(std::floor(static_cast<double>(in_h) * sh));
+    out_w = static_cast<std::size_t>(std::floor(static_cast<double>(in_w) * sw));
+    if (out_h == 0 || out_w == 0) c.fail("scales leave no output of the " + runtime_shape_str(x) + " input");
+  }
+  const bool linear = mode == "linear";
+  c.add_layer(std::make_unique<Resize2d<double>>(in_h, in_w, resize_taps(in_h, out_h, sh, coords, linear, rounding),
+                                                 resize_taps(in_w, out_w, sw, coords, linear, rounding), linear ? "linear" : "nearest"),
+              {&x});
+}
+
+std::string resize_mode(NodeCtx& c) {
+  const std::string mode = c.attr_string("mode", "nearest");
+  if (mode != "nearest" && mode != "linear") c.fail("mode '" + mode + "' is not supported (nearest, linear)");
+  return mode;
+}
+
+std::vector<double> floats_of(const ConstTensor& t) {
+  std::vector<double> v(t.numel());
+  for (std::size_t k = 0; k < v.size(); ++k) v[k] = t.value(k);
+  return v;
+}
+
+void resize(NodeCtx& c) {
+  c.allow_attributes({"antialias", "axes", "coordinate_transformation_mode", "cubic_coeff_a", "exclude_outside",
+                      "extrapolation_value", "keep_aspect_ratio_policy", "mode", "nearest_mode"});
+  const Value& x = image_input(c, "resizing");
+  const std::string mode = resize_mode(c);
+  if (c.attr_int("antialias", 0) != 0) c.fail("attribute 'antialias' = 1 is not supported");
+  if (c.has_attr("axes")) c.fail("attribute 'axes' is not supported (give scales or sizes for all 4 axes)");
+  if (c.attr_string("keep_aspect_ratio_policy", "stretch") != "stretch")
+    c.fail("attribute 'keep_aspect_ratio_policy' other than 'stretch' is not supported");
+  // Opset 10's Resize has Upsample's semantics; opset 11 added the modes below.
+  ResizeCoordinates coords = ResizeCoordinates::Asymmetric;
+  ResizeRounding rounding = ResizeRounding::Floor;
+  if (c.opset() >= 11) {
+    const std::string ct = c.attr_string("coordinate_transformation_mode", "half_pixel");
+    const std::map<std::string, ResizeCoordinates> known = {
+        {"half_pixel", ResizeCoordinates::HalfPixel},       {"pytorch_half_pixel", ResizeCoordinates::PytorchHalfPixel},
+        {"align_corners", ResizeCoordinates::AlignCorners}, {"asymmetric", ResizeCoordinates::Asymmetric},
+        {"tf_half_pixel_for_nearest", ResizeCoordinates::TfHalfPixelForNearest},
+        {"tf_half_pixel_for_nn", ResizeCoordinates::TfHalfPixelForNearest}};  // its name in opset 11's first release
+    const auto it = known.find(ct);
+    if (it == known.end()) c.fail("coordinate_transformation_mode '" + ct + "' is not supported");
+    coords = it->second;
+    const std::string nm = c.attr_string("nearest_mode", "round_prefer_floor");
+    const std::map<std::string, ResizeRounding> modes = {{"round_prefer_floor", ResizeRounding::RoundPreferFloor},
+                                                         {"round_prefer_ceil", ResizeRounding::RoundPreferCeil},
+                                                         {"floor", ResizeRounding::Floor},
+                                                         {"ceil", ResizeRounding::Ceil}};
+    const auto jt = modes.find(nm);
+    if (jt == modes.end()) c.fail("nearest_mode '" + nm + "' is not supported");
+    rounding = jt->second;
+  }
+  std::vector<double> scales;
+  std::vector<std::int64_t> sizes;
+  const std::size_t scales_at = c.opset() >= 11 ? 2 : 1;
+  if (c.has_input(scales_at + 1)) sizes = c.ints_of(c.const_input(scales_at + 1, "sizes"), "sizes");
+  if (c.has_input(scales_at)) {
+    const ConstTensor& t = c.const_input(scales_at, "scales");
+    if (t.numel() > 0) scales = floats_of(t);  // an empty scales tensor means "use sizes"
+  }
+  if (scales.empty() == sizes.empty()) c.fail("give exactly one of 'scales' and 'sizes'");
+  add_resize(c, x, scales, sizes, mode, coords, rounding);
+}
+
+// Upsample (opset 7-9): Resize with asymmetric coordinates, nearest rounding down.
+void upsample(NodeCtx& c) {
+  c.allow_attributes({"mode", "scales"});
+  const Value& x = image_input(c, "upsampling");
+  const std::string mode = resize_mode(c);
+  const std::vector<double> scales = c.has_attr("scales") ? c.attr_floats("scales") : floats_of(c.const_input(1, "scales"));
+  add_resize(c, x, scales, {}, mode, ResizeCoordinates::Asymmetric, ResizeRounding::Floor);
 }
 
 // Linear from W [out, in] (already transposed/scaled) and bias.
@@ -666,6 +765,8 @@ const std::map<std::string, LayerConverter>& layer_converters() {
       {"Clip", clip},
       {"Concat", concat},
       {"Conv", conv},
+      {"Resize", resize},
+      {"Upsample", upsample},
       {"ConvTranspose", conv_transpose},
       {"Dropout", dropout},
       {"Flatten", flatten},

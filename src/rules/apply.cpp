@@ -232,6 +232,7 @@ RuleNeeds rule_needs(const Rule& rule, const Layer<T>& layer) {
     case LayerKind::Pad:
     case LayerKind::Transpose:
     case LayerKind::Slice:
+    case LayerKind::Resize:
       return {};
     case LayerKind::Mul:
       return is_lrp(rule.kind) ? nothing : RuleNeeds{};
@@ -266,6 +267,7 @@ std::vector<Tensor<T>> apply_rule(const Rule& rule, const RuleInput<T>& in) {
     case LayerKind::Pad:
     case LayerKind::Transpose:
     case LayerKind::Slice:
+    case LayerKind::Resize:
       return gradient(in);
     case LayerKind::Mul:
       return mul_relevance(rule, static_cast<const Mul<T>&>(layer), in);

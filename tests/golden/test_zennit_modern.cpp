@@ -68,8 +68,11 @@ const Fixture& fixture(const std::string& name) {
 
 bool available(const std::string& name) { return std::filesystem::exists(fixture_dir() + "/" + name + "/model.onnx"); }
 
+// Epsilon 1e-6 on every layer amplifies float32 rounding where z is near 0: on these models
+// Zennit's own float32 result is 1.7e-5 to 4.6e-5 away from its float64 one
+// (summary.json, float64_max_rel_diff), and our double path matches the float64 one.
 double tolerance(const std::string& model, const std::string& file) {
-  return file == "lrp_epsilon" && (model == "densenet" || model == "misc") ? 2e-4 : 1e-4;
+  return file == "lrp_epsilon" && (model == "densenet" || model == "misc" || model == "unet") ? 2e-4 : 1e-4;
 }
 
 template <class T>
@@ -122,7 +125,7 @@ const std::vector<Composite> kComposites = {
     {"lrp_epsilon_alpha2_beta1_flat", "epsilon_alpha2_beta1_flat"},
     {"lrp_epsilon_gamma_box", "epsilon_gamma_box:-3,3"},
 };
-const std::vector<std::string> kModels = {"vgg_bn", "resnet", "densenet", "mobilenet", "misc", "gates", "upconv"};
+const std::vector<std::string> kModels = {"vgg_bn", "resnet", "densenet", "mobilenet", "misc", "gates", "upconv", "unet"};
 
 template <class T>
 void check_composite(const std::string& model_name, const Composite& c) {

@@ -16,6 +16,7 @@
 #include "lrp/layers/pad.hpp"
 #include "lrp/layers/pool2d.hpp"
 #include "lrp/layers/reshape.hpp"
+#include "lrp/layers/resize.hpp"
 
 namespace lrp {
 namespace {
@@ -160,6 +161,26 @@ TEST(LayerGradients, TransposedConvolutionStridedPaddedGroupedDilated) {
   EXPECT_THROW(ConvTranspose2d<T>(random_tensor({4, 3, 3, 2}, rng), random_tensor({6}, rng), win, 2, 2, 0), ShapeError)
       << "output padding must be smaller than the stride";
   EXPECT_THROW(ConvTranspose2d<T>(random_tensor({4, 3, 3, 2}, rng), random_tensor({4}, rng), win, 2), ShapeError) << "bias size";
+}
+
+TEST(LayerGradients, ResizeNearestAndLinear) {
+  std::mt19937_64 rng(6);
+  const Tensor<T> x = random_tensor({2, 3, 4, 5}, rng);
+  // bilinear up (half pixel, edge clamping), nearest down, linear align-corners to odd sizes
+  Resize2d<T> up(4, 5, resize_taps(4, 8, 2.0, ResizeCoordinates::HalfPixel, true, ResizeRounding::Floor),
+                 resize_taps(5, 10, 2.0, ResizeCoordinates::HalfPixel, true, ResizeRounding::Floor), "linear");
+  Resize2d<T> down(4, 5, resize_taps(4, 2, 0.5, ResizeCoordinates::Asymmetric, false, ResizeRounding::RoundPreferFloor),
+                   resize_taps(5, 3, 0.6, ResizeCoordinates::Asymmetric, false, ResizeRounding::RoundPreferFloor), "nearest");
+  Resize2d<T> corners(4, 5, resize_taps(4, 7, 7.0 / 4, ResizeCoordinates::AlignCorners, true, ResizeRounding::Floor),
+                      resize_taps(5, 3, 3.0 / 5, ResizeCoordinates::AlignCorners, true, ResizeRounding::Floor), "linear");
+  check_backward(up, {x}, "Resize bilinear x2");
+  check_backward(down, {x}, "Resize nearest down");
+  check_backward(corners, {x}, "Resize align corners");
+  // align corners hits the corner values exactly
+  Tensor<T> y;
+  corners.forward({&x}, y);
+  EXPECT_NEAR(y[0], x[0], 1e-15);
+  EXPECT_NEAR(y[7 * 3 - 1], x[4 * 5 - 1], 1e-15);
 }
 
 TEST(LayerGradients, ConvolutionDilatedAndToolbox) {

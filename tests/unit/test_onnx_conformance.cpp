@@ -26,10 +26,11 @@ const std::string kData = "/usr/share/libonnx-testdata/data";
 const std::vector<std::string> kOpPrefixes = {
     "test_add", "test_averagepool", "test_batchnorm", "test_clip", "test_concat", "test_constant", "test_conv", "test_convtranspose",
     "test_dropout", "test_flatten", "test_gemm", "test_globalaveragepool", "test_globalmaxpool", "test_identity",
-    "test_leakyrelu", "test_matmul", "test_maxpool", "test_relu", "test_reshape", "test_sigmoid", "test_softmax",
+    "test_leakyrelu", "test_matmul", "test_maxpool", "test_relu", "test_reshape", "test_resize", "test_upsample", "test_sigmoid", "test_softmax",
     "test_sub", "test_sum", "test_tanh",
 };
 
+const char* const kCubic = "Resize mode cubic (nearest and linear only)";
 const char* const kRank1 = "rank-1 data: no dimension besides the batch";
 const char* const kTwoInputs =
     "two data inputs; lrp models take one (Add/Sub/Sum/Concat of two computed values: test_onnx_import.cpp)";
@@ -38,6 +39,16 @@ const char* const kTwoInputs =
 // are skipped by rule, see is_skipped().
 const std::map<std::string, std::string> kSkipped = {
     {"test_add", kTwoInputs},
+    {"test_resize_downsample_scales_cubic", kCubic},
+    {"test_resize_downsample_scales_cubic_A_n0p5_exclude_outside", kCubic},
+    {"test_resize_downsample_scales_cubic_align_corners", kCubic},
+    {"test_resize_downsample_sizes_cubic", kCubic},
+    {"test_resize_upsample_scales_cubic", kCubic},
+    {"test_resize_upsample_scales_cubic_A_n0p5_exclude_outside", kCubic},
+    {"test_resize_upsample_scales_cubic_align_corners", kCubic},
+    {"test_resize_upsample_scales_cubic_asymmetric", kCubic},
+    {"test_resize_upsample_sizes_cubic", kCubic},
+    {"test_resize_tf_crop_and_resize", "Resize tf_crop_and_resize (a region of interest)"},
     {"test_convtranspose_1d", "1-D transposed convolution (2-D only)"},
     {"test_convtranspose_3d", "3-D transposed convolution (2-D only)"},
     {"test_convtranspose_autopad_same", "ConvTranspose auto_pad SAME_* (explicit pads only; PyTorch exports pads)"},

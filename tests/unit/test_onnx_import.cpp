@@ -545,6 +545,39 @@ TEST(OnnxImport, ConvTransposeScattersTheKernel) {
                       {"'up' (ConvTranspose)", "group 2"});
 }
 
+// Resize from constant scales or sizes (the interpolation itself: the libonnx node tests in
+// test_onnx_conformance.cpp); what is not supported names the node.
+TEST(OnnxImport, ResizeScalesSizesAndRefusals) {
+  const auto make = [](const std::vector<float>& scales, const std::vector<std::int64_t>& sizes, const std::string& mode) {
+    B b(13);
+    b.input("x", {-1, 2, 3, 4}).output("y");
+    std::vector<std::string> in = {"x", ""};
+    if (!scales.empty()) {
+      b.init("scales", {static_cast<std::int64_t>(scales.size())}, scales);
+      in.push_back("scales");
+    } else {
+      in.push_back("");
+    }
+    if (!sizes.empty()) {
+      b.init_i64("sizes", {static_cast<std::int64_t>(sizes.size())}, sizes);
+      in.push_back("sizes");
+    }
+    B::attr(b.node("Resize", in, {"y"}, "up"), "mode", mode);
+    return b;
+  };
+  const Model<double> nearest = load(make({1, 1, 2, 2}, {}, "nearest"));
+  ASSERT_EQ(nearest.nodes().size(), 1u);
+  EXPECT_EQ(nearest.nodes()[0].layer->kind(), LayerKind::Resize);
+  EXPECT_EQ(nearest.infer_shapes(nearest.input_shape).back(), (Shape{2, 6, 8}));
+  const Model<double> sized = load(make({}, {1, 2, 5, 7}, "linear"));
+  EXPECT_EQ(sized.infer_shapes(sized.input_shape).back(), (Shape{2, 5, 7}));
+  expect_format_error([&] { load(make({1, 1, 2, 2}, {}, "cubic")); }, {"'up' (Resize)", "cubic"});
+  expect_format_error([&] { load(make({1, 2, 2, 2}, {}, "nearest")); }, {"'up' (Resize)", "N and C"});
+  expect_format_error([&] { load(make({}, {1, 3, 5, 7}, "nearest")); }, {"'up' (Resize)", "channels"});
+  expect_format_error([&] { load(make({1, 1, 2, 2}, {1, 2, 5, 7}, "nearest")); }, {"'up' (Resize)", "exactly one"});
+  expect_format_error([&] { load(make({1, 1, -2, 2}, {}, "nearest")); }, {"'up' (Resize)", "positive"});
+}
+
 TEST(OnnxImport, DuplicateNodeNamesAreMadeUnique) {
   B b;
   b.input("x", {-1, 4}).output("y");

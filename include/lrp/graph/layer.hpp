@@ -26,6 +26,7 @@ enum class LayerKind {
   Mul,        // elementwise product of two computed values (gates: squeeze-excitation, SiLU)
   Transpose,  // per-sample axes permuted
   Slice,      // a box of each sample
+  Resize,     // nearest or (bi)linear interpolation of H, W
 };
 
 const char* layer_kind_name(LayerKind kind);
