@@ -31,6 +31,13 @@ std::string method_names() {
 }
 
 Target parse_target(const std::string& text) {
+  for (const auto& [prefix, region] : {std::pair{"channel:", Target::Region::Channel}, std::pair{"segment:", Target::Region::Segment}})
+    if (text.rfind(prefix, 0) == 0) {
+      Target t = parse_target(text.substr(std::string(prefix).size()));
+      if (t.region != Target::Region::Unit) throw ConfigError("target '" + text + "' names two regions");
+      t.region = region;
+      return t;
+    }
   Target t;
   if (text == "predicted") return t;
   if (text == "all") {
@@ -45,11 +52,26 @@ Target parse_target(const std::string& text) {
 
 namespace {
 
-// Seeds [N*K, out...]: output * one-hot(target) for each sample and target.
+// Classes of an output of per-sample shape `out`: its elements, or its channels (Region).
+std::size_t class_count(const Shape& out, const Target& target) {
+  if (target.region == Target::Region::Unit) return shape_numel(out);
+  if (out.size() < 2)
+    throw ConfigError("targets 'channel:' and 'segment:' need an output with channels and positions [N, K, ...]; the model's is [N, " +
+                      (out.empty() ? std::string("") : std::to_string(out[0])) + "]");
+  return out[0];
+}
+
+// Seeds [N*K, out...]: for each sample and target, the output on the target's elements (one
+// element, or a channel's positions, all or those where the channel is the largest) and 0
+// elsewhere; `scores` gets each seed's sum.
 template <class T>
-Tensor<T> make_seeds(const Tensor<T>& y, const Target& target, std::vector<std::size_t>& chosen, std::size_t& k) {
-  const std::size_t n = y.dim(0), c = y.sample_size();
+Tensor<T> make_seeds(const Tensor<T>& y, const Target& target, std::vector<std::size_t>& chosen, std::vector<double>& scores,
+                     std::size_t& k) {
+  const std::size_t n = y.dim(0), per = y.sample_size();
+  chosen.clear();
+  scores.clear();
   if (target.kind == Target::Kind::Relevance) {
+    if (target.region != Target::Region::Unit) throw ConfigError("an explicit initial relevance takes no 'channel:'/'segment:'");
     if (target.relevance.size() != y.size())
       throw ShapeError("initial relevance has shape " + shape_str(target.relevance.shape()) + ", the model output is " +
                        shape_str(y.shape()));
@@ -58,6 +80,24 @@ Tensor<T> make_seeds(const Tensor<T>& y, const Target& target, std::vector<std::
     s.reshape(y.shape());
     return s;
   }
+  const std::size_t c = class_count(Shape(y.shape().begin() + 1, y.shape().end()), target), plane = per / c;
+  // Positions of sample i that seed class cls; the seed's sum is the class's score.
+  std::vector<std::size_t> winner(plane);  // Segment: the largest channel at each position (first on ties)
+  const auto winners = [&](const T* yi) {
+    for (std::size_t p = 0; p < plane; ++p) {
+      std::size_t best = 0;
+      for (std::size_t q = 1; q < c; ++q)
+        if (yi[q * plane + p] > yi[best * plane + p]) best = q;
+      winner[p] = best;
+    }
+  };
+  const auto seeded = [&](std::size_t cls, std::size_t p) { return target.region != Target::Region::Segment || winner[p] == cls; };
+  const auto score = [&](const T* yi, std::size_t cls) {
+    double s = 0;
+    for (std::size_t p = 0; p < plane; ++p)
+      if (seeded(cls, p)) s += static_cast<double>(yi[cls * plane + p]);
+    return s;
+  };
   std::vector<std::size_t> classes;  // per target slot (Classes/All) or per sample (Predicted/PerSample)
   switch (target.kind) {
     case Target::Kind::All:
@@ -79,18 +119,32 @@ Tensor<T> make_seeds(const Tensor<T>& y, const Target& target, std::vector<std::
   Shape s = y.shape();
   s[0] = n * k;
   Tensor<T> seeds(s);
-  chosen.clear();
   for (std::size_t i = 0; i < n; ++i) {
-    const T* yi = y.data() + i * c;
+    const T* yi = y.data() + i * per;
+    if (target.region == Target::Region::Segment) winners(yi);
+    const auto predicted = [&] {
+      std::size_t best = 0;
+      double best_score = score(yi, 0);
+      for (std::size_t q = 1; q < c; ++q) {
+        const double sq = score(yi, q);
+        if (sq > best_score) best = q, best_score = sq;
+      }
+      return best;
+    };
     for (std::size_t j = 0; j < k; ++j) {
       std::size_t cls = 0;
-      if (target.kind == Target::Kind::Predicted) cls = static_cast<std::size_t>(std::max_element(yi, yi + c) - yi);
+      if (target.kind == Target::Kind::Predicted) cls = predicted();
       else if (target.kind == Target::Kind::PerSample && target.classes[i] != Target::kPredicted) cls = target.classes[i];
-      else if (target.kind == Target::Kind::PerSample) cls = static_cast<std::size_t>(std::max_element(yi, yi + c) - yi);
+      else if (target.kind == Target::Kind::PerSample) cls = predicted();
       else cls = classes[j];
-      if (cls >= c) throw ConfigError("target class " + std::to_string(cls) + " is out of range: the model has " + std::to_string(c) + " outputs");
+      if (cls >= c)
+        throw ConfigError("target class " + std::to_string(cls) + " is out of range: the model has " + std::to_string(c) +
+                          (target.region == Target::Region::Unit ? " outputs" : " output channels"));
       chosen.push_back(cls);
-      seeds[(i * k + j) * c + cls] = yi[cls];
+      scores.push_back(score(yi, cls));
+      T* row = seeds.data() + (i * k + j) * per;
+      for (std::size_t p = 0; p < plane; ++p)
+        if (seeded(cls, p)) row[cls * plane + p] = yi[cls * plane + p];
     }
   }
   return seeds;
@@ -273,7 +327,7 @@ std::size_t Explainer<T>::samples_fitting(const Shape& sample_shape, const Expla
   const std::vector<Shape> shapes = model_->infer_shapes(sample_shape);
   std::size_t k = 1;
   if (req.target.kind == Target::Kind::Classes) k = std::max<std::size_t>(req.target.classes.size(), 1);
-  if (req.target.kind == Target::Kind::All) k = shape_numel(shapes[model_->output_value()]);
+  if (req.target.kind == Target::Kind::All) k = class_count(shapes[model_->output_value()], req.target);
   return fit_in_budget(activation_bytes<T>(shapes, 1) * static_cast<double>(1 + k), budget, std::size_t(1) << 40);
 }
 
@@ -305,7 +359,7 @@ Explanation<T> Explainer<T>::explain(const Tensor<T>& x, const ExplainRequest& r
     const double per_target = activation_bytes<T>(shapes, x.dim(0));
     std::vector<std::size_t> classes = req.target.classes;
     if (req.target.kind == Target::Kind::All)
-      for (std::size_t c = 0; c < shape_numel(shapes[model.output_value()]); ++c) classes.push_back(c);
+      for (std::size_t c = 0; c < class_count(shapes[model.output_value()], req.target); ++c) classes.push_back(c);
     const auto chunk = static_cast<std::size_t>(std::max(1.0, req.target_pass_bytes / std::max(per_target, 1.0)));
     if (classes.size() > chunk && !req.dump_layers) return explain_in_passes(x, req, classes, chunk);
   }
@@ -329,7 +383,7 @@ Explanation<T> Explainer<T>::explain(const Tensor<T>& x, const ExplainRequest& r
   Explanation<T> out;
   out.output = ex.forward(x);
   std::size_t k = 1;
-  const Tensor<T> seeds = make_seeds(out.output, req.target, out.targets, k);
+  const Tensor<T> seeds = make_seeds(out.output, req.target, out.targets, out.scores, k);
   out.targets_per_sample = k;
 
   auto* layers = req.dump_layers ? &out.layers : nullptr;
@@ -399,6 +453,7 @@ Explanation<T> Explainer<T>::explain_in_passes(const Tensor<T>& x, const Explain
   rs.insert(rs.begin() + 1, k);
   out.relevance = Tensor<T>(rs);
   out.targets.assign(n * k, 0);
+  out.scores.assign(n * k, 0.0);
   out.targets_per_sample = k;
   for (std::size_t first = 0; first < k; first += chunk) {
     ExplainRequest part = req;
@@ -412,6 +467,7 @@ Explanation<T> Explainer<T>::explain_in_passes(const Tensor<T>& x, const Explain
         const T* src = e.relevance.data() + (i * m + j) * per;
         std::copy_n(src, per, out.relevance.data() + (i * k + first + j) * per);
         out.targets[i * k + first + j] = e.targets[i * m + j];
+        out.scores[i * k + first + j] = e.scores[i * m + j];
       }
   }
   return out;
@@ -447,6 +503,7 @@ Explanation<T> Explainer<T>::explain_sample_passes(const Tensor<T>& x, const Exp
     std::copy(e.output.begin(), e.output.end(), out.output.data() + first * out.output.sample_size());
     std::copy(e.relevance.begin(), e.relevance.end(), out.relevance.data() + first * out.relevance.sample_size());
     out.targets.insert(out.targets.end(), e.targets.begin(), e.targets.end());
+    out.scores.insert(out.scores.end(), e.scores.begin(), e.scores.end());
     out.sample_passes = first / per_pass + 1;
   }
   return out;

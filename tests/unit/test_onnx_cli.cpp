@@ -62,6 +62,81 @@ TEST(OnnxCli, ExplainResNetWithFoldedBatchNormsAndGammaBox) {
   EXPECT_LE(max_rel_error(io::read_npy(tmp.file("y.npy")), io::read_npy(dir + "/logits.npy")), 1e-5);
 }
 
+// A segmentation-style output [N, 2, 8, 8]: channel 0 is x upsampled (1x1 conv weight 1, no
+// bias), channel 1 is -x. Relevance of channel:0 is then 4x (each input pixel has four copies;
+// epsilon 1e-6 on z = x), of segment:0 the same where x > 0 (channel 0 wins) and 0 elsewhere.
+TEST(OnnxCli, ChannelAndSegmentTargetsOnASegmentationOutput) {
+  ScratchDir tmp;
+  OnnxBuilder b(13);
+  b.input("x", {-1, 1, 4, 4}).output("y");
+  b.init("W", {2, 1, 1, 1}, {1, -1}).init("scales", {4}, {1, 1, 2, 2});
+  b.node("Conv", {"x", "W"}, {"c"}, "head");
+  b.node("Resize", {"c", "", "scales"}, {"y"}, "up");
+  write_file(tmp.file("seg.onnx"), b.bytes());
+  const Tensor<double> x = random_tensor({1, 1, 4, 4}, 3);
+  io::write_npy(tmp.file("x.npy"), x);
+  std::string out;
+  for (const std::string target : {"channel:0", "segment:0"}) {
+    ASSERT_EQ(run_cli("explain " + tmp.file("seg.onnx") + " " + tmp.file("x.npy") + " --rule epsilon:1e-6 --precision double --target " +
+                          target + " --out " + tmp.file("r.npy"),
+                      out),
+              0)
+        << out;
+    EXPECT_NE(out.find("channel 0 score"), std::string::npos) << out;
+    const Tensor<double> r = io::read_npy(tmp.file("r.npy"));
+    ASSERT_EQ(r.shape(), x.shape());
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      const double expect = target == "channel:0" || x[i] > 0 ? 4 * x[i] : 0.0;
+      EXPECT_NEAR(r[i], expect, 1e-5) << target << " " << i;
+    }
+  }
+  // the predicted channel is the one with the larger score: sum of x > 0 or sum of -x > 0
+  double sum = 0;
+  for (double v : x) sum += v;
+  ASSERT_EQ(run_cli("explain " + tmp.file("seg.onnx") + " " + tmp.file("x.npy") + " --rule epsilon:1e-6 --target channel:predicted --out " +
+                        tmp.file("r.npy"),
+                    out),
+            0)
+      << out;
+  EXPECT_NE(out.find(sum > 0 ? "channel 0 score" : "channel 1 score"), std::string::npos) << out;
+  EXPECT_EQ(run_cli("explain " + tmp.file("seg.onnx") + " " + tmp.file("x.npy") + " --rule epsilon:1e-6 --target channel:2 --out " +
+                        tmp.file("r.npy"),
+                    out),
+            2);
+  EXPECT_NE(out.find("out of range"), std::string::npos) << out;
+  // `lrp batch --region segment`: a listed class and a predicted one, each equal to its single run.
+  const Tensor<double> x2 = random_tensor({1, 1, 4, 4}, 4);
+  io::write_npy(tmp.file("x2.npy"), x2);
+  write_file(tmp.file("list.txt"), tmp.file("x.npy") + " 1\n" + tmp.file("x2.npy") + "\n");
+  ASSERT_EQ(run_cli("batch " + tmp.file("seg.onnx") + " " + tmp.file("list.txt") + " --rule epsilon:1e-6 --precision double --region segment " +
+                        "--quiet --out-dir " + tmp.file("out"),
+                    out),
+            0)
+      << out;
+  const std::vector<std::pair<std::string, std::string>> runs = {{"x.npy", "segment:1"}, {"x2.npy", "segment:predicted"}};
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    ASSERT_EQ(run_cli("explain " + tmp.file("seg.onnx") + " " + tmp.file(runs[i].first) + " --rule epsilon:1e-6 --precision double --target " +
+                          runs[i].second + " --quiet --out " + tmp.file("single.npy"),
+                      out),
+              0)
+        << out;
+    const std::string stem = std::to_string(i) + "_" + runs[i].first.substr(0, runs[i].first.size() - 4);
+    EXPECT_EQ(max_rel_error(io::read_npy(tmp.file("out/" + stem + ".npy")), io::read_npy(tmp.file("single.npy"))), 0.0) << stem;
+  }
+  EXPECT_EQ(run_cli("batch " + tmp.file("seg.onnx") + " " + tmp.file("list.txt") + " --rule epsilon:1e-6 --region channel --out-dir " +
+                        tmp.file("out2") + " --quiet",
+                    out),
+            0)
+      << out;
+  write_file(tmp.file("bad.txt"), tmp.file("x.npy") + " 2\n");
+  EXPECT_EQ(run_cli("batch " + tmp.file("seg.onnx") + " " + tmp.file("bad.txt") + " --rule epsilon:1e-6 --region channel --out-dir " +
+                        tmp.file("out3") + " --quiet",
+                    out),
+            2);
+  EXPECT_NE(out.find("bad.txt:1"), std::string::npos) << out;
+  EXPECT_NE(out.find("2 output channels"), std::string::npos) << out;
+}
+
 TEST(OnnxCli, InfoListsNodeNamesTypesAndShapes) {
   const std::string dir = modern("densenet");
   if (!std::filesystem::exists(dir + "/model.onnx")) GTEST_SKIP() << "no fixture";

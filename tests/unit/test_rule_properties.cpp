@@ -7,6 +7,7 @@
 
 #include "lrp/explain/executor.hpp"
 #include "lrp/explain/explain.hpp"
+#include "lrp/layers/resize.hpp"
 #include "lrp/rules/composite.hpp"
 #include "support/compare.hpp"
 #include "support/random_model.hpp"
@@ -247,6 +248,81 @@ TEST(RuleProperties, PerSampleTargetsMixListedAndPredictedClasses) {
     ASSERT_EQ(em.relevance[per + i], el.relevance[per + i]);
     ASSERT_EQ(em.relevance[2 * per + i], ep.relevance[2 * per + i]);
   }
+}
+
+// Targets on an output with channels (a segmentation net: conv - ReLU - resize - conv to 3
+// channels): channel:K and segment:K equal an explicit initial relevance built here by hand
+// (channel K of the output, everywhere or where K is the largest channel), scores are the
+// seeds' sums, predicted is the channel of largest score, and all = one run per channel.
+TEST(RuleProperties, ChannelAndSegmentTargetsOnDenseOutputs) {
+  std::mt19937_64 rng(12);
+  Model<double> m;
+  m.input_shape = {2, 6, 5};
+  m.layout = DataLayout::NCHW;
+  Window2d w;
+  w.kh = w.kw = 3;
+  w.pt = w.pl = w.pb = w.pr = 1;
+  m.add("enc", std::make_unique<Conv2d<double>>(test::random_tensor({4, 2, 3, 3}, rng, 0.5), test::random_tensor({4}, rng, 0.1), w));
+  m.add("relu", std::make_unique<Activation<double>>(ActivationSpec{}));
+  m.add("up", std::make_unique<Resize2d<double>>(6, 5, resize_taps(6, 12, 2.0, ResizeCoordinates::HalfPixel, true, ResizeRounding::Floor),
+                                                 resize_taps(5, 10, 2.0, ResizeCoordinates::HalfPixel, true, ResizeRounding::Floor),
+                                                 "linear"));
+  Window2d one;
+  m.add("head", std::make_unique<Conv2d<double>>(test::random_tensor({3, 4, 1, 1}, rng), test::random_tensor({3}, rng, 0.1), one));
+  const Tensor<double> x = test::random_tensor({2, 2, 6, 5}, rng);
+  const std::size_t plane = 12 * 10, per_in = x.sample_size();
+  ExplainRequest base;
+  base.rules = composite_rules(m, "epsilon_plus");
+  const Tensor<double> y = Explainer<double>(m).predict(x);
+  for (const Target::Region region : {Target::Region::Channel, Target::Region::Segment}) {
+    SCOPED_TRACE(region == Target::Region::Channel ? "channel" : "segment");
+    // seeds and scores by hand
+    std::vector<std::vector<double>> score(2, std::vector<double>(3, 0.0));
+    std::vector<Tensor<double>> seed(3, Tensor<double>(y.shape()));
+    for (std::size_t i = 0; i < 2; ++i)
+      for (std::size_t p = 0; p < plane; ++p) {
+        std::size_t best = 0;
+        for (std::size_t k = 1; k < 3; ++k)
+          if (y[(i * 3 + k) * plane + p] > y[(i * 3 + best) * plane + p]) best = k;
+        for (std::size_t k = 0; k < 3; ++k)
+          if (region == Target::Region::Channel || best == k) {
+            const std::size_t at = (i * 3 + k) * plane + p;
+            seed[k][at] = y[at];
+            score[i][k] += y[at];
+          }
+      }
+    ExplainRequest all = base;
+    all.target.kind = Target::Kind::All;
+    all.target.region = region;
+    const Explanation<double> ea = explain(m, x, all);
+    ASSERT_EQ(ea.relevance.shape(), (Shape{2, 3, 2, 6, 5}));
+    for (std::size_t k = 0; k < 3; ++k) {
+      ExplainRequest explicit_seed = base;
+      explicit_seed.target.kind = Target::Kind::Relevance;
+      explicit_seed.target.relevance = seed[k];
+      const Explanation<double> ek = explain(m, x, explicit_seed);
+      for (std::size_t i = 0; i < 2; ++i) {
+        EXPECT_EQ(ea.targets[i * 3 + k], k);
+        EXPECT_NEAR(ea.scores[i * 3 + k], score[i][k], 1e-12);
+        for (std::size_t q = 0; q < per_in; ++q)
+          ASSERT_NEAR(ea.relevance[(i * 3 + k) * per_in + q], ek.relevance[i * per_in + q], 1e-12) << "class " << k;
+      }
+    }
+    ExplainRequest predicted = base;
+    predicted.target.region = region;
+    const Explanation<double> ep = explain(m, x, predicted);
+    for (std::size_t i = 0; i < 2; ++i)
+      EXPECT_EQ(ep.targets[i], static_cast<std::size_t>(std::max_element(score[i].begin(), score[i].end()) - score[i].begin()));
+  }
+  // A flat output has no channels.
+  std::mt19937_64 rng2(13);
+  ExplainRequest flat;
+  const Model<double> cnn = test::random_cnn(rng2, true);
+  flat.rules = composite_rules(cnn, "epsilon");
+  flat.target = parse_target("segment:1");
+  EXPECT_EQ(flat.target.region, Target::Region::Segment);
+  EXPECT_THROW(explain(cnn, test::random_tensor({1, 2, 12, 12}, rng2), flat), ConfigError);
+  EXPECT_THROW(parse_target("channel:segment:1"), ConfigError);
 }
 
 // The batch size for a list of inputs: what fits the pass budget, 1 to 64, fewer with more

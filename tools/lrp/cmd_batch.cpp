@@ -28,6 +28,7 @@ struct BatchOptions {
   std::string model, list, out_dir, precision = "float", colormap = "bwr";
   bool heatmap = false, quiet = false;
   std::size_t batch_size = 0;  // inputs per call; 0: as many as fit the pass budget
+  std::string region = "unit";  // what a class is: unit | channel | segment (Target::Region)
   RequestOptions request;
   InputOptions image;
 };
@@ -79,7 +80,9 @@ template <class T>
 class BatchRun {
  public:
   BatchRun(Model<T>& model, const std::vector<Item>& items, const BatchOptions& o)
-      : model_(model), items_(items), o_(o), req_(build_request(model, o.request)), explainer_(model) {}
+      : model_(model), items_(items), o_(o), req_(build_request(model, o.request)), explainer_(model) {
+    if (o.region != "unit") req_.target = parse_target(o.region + ":predicted");
+  }
 
   void run() {
     std::filesystem::create_directories(o_.out_dir);
@@ -116,10 +119,12 @@ class BatchRun {
       if (x.dim(0) != 1) throw ShapeError(it.path + " holds " + std::to_string(x.dim(0)) + " samples; list one input per line");
       if (!all_finite(x)) throw NumericError(it.path + " contains NaN or Inf");
       if (it.target >= 0) {
-        const std::size_t outputs = shape_numel(model_.infer_shapes(Shape(x.shape().begin() + 1, x.shape().end()))[model_.output_value()]);
-        if (static_cast<std::size_t>(it.target) >= outputs)
-          throw ConfigError("target class " + std::to_string(it.target) + " is out of range: the model has " + std::to_string(outputs) +
-                            " outputs");
+        const Shape out = model_.infer_shapes(Shape(x.shape().begin() + 1, x.shape().end()))[model_.output_value()];
+        const bool channels = req_.target.region != Target::Region::Unit;
+        const std::size_t classes = channels ? (out.size() < 2 ? 0 : out[0]) : shape_numel(out);
+        if (static_cast<std::size_t>(it.target) >= classes)
+          throw ConfigError("target class " + std::to_string(it.target) + " is out of range: the model has " + std::to_string(classes) +
+                            (channels ? " output channels" : " outputs"));
       }
       return x;
     } catch (const Error& e) {
@@ -162,7 +167,7 @@ class BatchRun {
     for (T v : rel) sum += static_cast<double>(v);
     const std::size_t target = e.targets.at(row);
     nlohmann::json entry = {{"input", items_[i].path}, {"relevance", stem + ".npy"}, {"target", target},
-                            {"score", static_cast<double>(e.output[row * e.output.sample_size() + target])}, {"relevance_sum", sum}};
+                            {"score", e.scores.at(row)}, {"relevance_sum", sum}};
     if (o_.heatmap && e.relevance.rank() == 4) {
       render::HeatmapOptions h;
       h.colormap = o_.colormap;
@@ -200,6 +205,10 @@ void add_batch_command(CLI::App& app) {
   cmd->add_option("--out-dir", o->out_dir, "Folder for the results")->required();
   add_request_options(cmd, o->request);
   cmd->add_flag("--heatmap", o->heatmap, "Also write a heatmap PNG per input");
+  cmd->add_option("--region", o->region,
+                  "What a class is on outputs with channels [N, K, H, W]: unit (an output element; default), channel (channel K "
+                  "everywhere) or segment (channel K where it is the largest); see `lrp explain --help`, TARGET")
+      ->check(CLI::IsMember({"unit", "channel", "segment"}));
   cmd->add_option("--colormap", o->colormap, "Colour map of the heatmaps (default bwr)");
   cmd->add_option("--precision", o->precision, "float (default) or double")->check(CLI::IsMember({"float", "double"}));
   cmd->add_flag("--quiet", o->quiet, "No progress line or summary");

@@ -90,14 +90,16 @@ void run_explain(Model<T> model, Target target, const ExplainOptions& o) {
   const std::size_t n = x.dim(0), per = r.size() / (n * k), c = e.output.sample_size();
   for (std::size_t i = 0; i < n && i < 20; ++i) {
     const T* yi = e.output.data() + i * c;
-    const std::size_t pred = static_cast<std::size_t>(std::max_element(yi, yi + c) - yi);
-    std::cout << "sample " << i << ": predicted " << pred;
+    const bool region = req.target.region != Target::Region::Unit;
+    if (region) std::cout << "sample " << i << ":";
+    else std::cout << "sample " << i << ": predicted " << static_cast<std::size_t>(std::max_element(yi, yi + c) - yi);
     for (std::size_t j = 0; j < k; ++j) {
       double sum = 0;
       for (std::size_t p = 0; p < per; ++p) sum += static_cast<double>(r[(i * k + j) * per + p]);
       if (!e.targets.empty()) {
         const std::size_t t = e.targets[i * k + j];
-        std::cout << (j ? "," : "") << "  target " << t << " score " << yi[t] << " relevance sum " << sum;
+        std::cout << (j ? "," : "") << (region ? "  channel " : "  target ") << t << " score " << e.scores[i * k + j]
+                  << " relevance sum " << sum;
       } else {
         std::cout << "  relevance sum " << sum;
       }
@@ -118,7 +120,10 @@ void add_explain_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("explain", "Explain predictions: relevance of every input for the target class(es)");
   cmd->footer(rule_grammar() + "\n\n" + composite_help() +
               "\n\nTARGET: predicted (default) | K | K1,K2,... (one map each) | all (one map per class) | labels:FILE "
-              "(one class per sample) | relevance:FILE (explicit initial relevance [N, outputs])\n"
+              "(one class per sample) | relevance:FILE (explicit initial relevance [N, outputs...])\n"
+              "  On outputs with channels [N, K, H, W] (segmentation): channel:SPEC explains channel K at every position, "
+              "segment:SPEC at the positions where K is the largest channel (SPEC: any of the above but relevance:FILE; "
+              "predicted = the channel with the largest such score).\n"
               "Relevance starts from the target's score (output x one-hot, a trailing SoftMax dropped); gradient methods "
               "use that as the output gradient, so --method gradient gives score x d(score)/dx.\n"
               "OUT has the shape of INPUT, or [N, K, ...] for several targets per sample.");

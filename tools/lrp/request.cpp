@@ -55,6 +55,13 @@ template ExplainRequest build_request(const Model<float>&, const RequestOptions&
 
 Target target_from_text(const std::string& text) {
   Target t;
+  for (const char* prefix : {"channel:", "segment:"})
+    if (text.rfind(prefix, 0) == 0 && text.find("labels:") == std::string::npos) return parse_target(text);
+  if (text.rfind("channel:labels:", 0) == 0 || text.rfind("segment:labels:", 0) == 0) {
+    t = target_from_text(text.substr(8));
+    t.region = text[0] == 'c' ? Target::Region::Channel : Target::Region::Segment;
+    return t;
+  }
   if (text.rfind("labels:", 0) == 0) {
     t.kind = Target::Kind::PerSample;
     t.classes = load_labels(text.substr(7));

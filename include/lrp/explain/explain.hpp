@@ -36,12 +36,19 @@ struct Target {
   Kind kind = Kind::Predicted;
   std::vector<std::size_t> classes;   // Classes: one map per listed class; PerSample: one class per sample
   Tensor<double> relevance;           // Relevance: explicit initial relevance [N, outputs...]
+  // What a class is. Unit: one output element (its flat index). On an output with channels,
+  // [N, K, positions...] (segmentation, dense prediction): Channel, channel K at every position;
+  // Segment, channel K at the positions where it is the largest channel (the pixels predicted
+  // as K). The predicted class is then the one with the largest score, the sum of its seed.
+  enum class Region { Unit, Channel, Segment };
+  Region region = Region::Unit;
   // A PerSample entry asking for that sample's predicted class (a batch mixing labelled and
   // unlabelled inputs).
   static constexpr std::size_t kPredicted = static_cast<std::size_t>(-1);
 };
-// "predicted" | "all" | "K" | "K1,K2,..." (several classes; one map each). Labels and
-// relevance files are read by the caller and given as PerSample / Relevance targets.
+// "predicted" | "all" | "K" | "K1,K2,..." (several classes; one map each), optionally after
+// "channel:" or "segment:" (the Region). Labels and relevance files are read by the caller and
+// given as PerSample / Relevance targets.
 Target parse_target(const std::string& text);
 
 struct MethodOptions {
@@ -62,6 +69,7 @@ struct Explanation {
   Tensor<T> output;                    // model output (trailing SoftMax dropped) [N, C]
   Tensor<T> relevance;                 // [N, ...input] or [N, K, ...input] for several targets
   std::vector<std::size_t> targets;    // chosen class per (sample, target), empty for Relevance
+  std::vector<double> scores;          // the score explained per (sample, target): the sum of its seed
   std::size_t targets_per_sample = 1;
   std::size_t sample_passes = 1;       // the samples ran in this many passes (sample_pass_bytes)
   std::map<std::string, Tensor<T>> layers;  // relevance at each node's output (if requested)
