@@ -95,70 +95,70 @@ std::size_t checked_kernel(NodeCtx& c, std::int64_t v) {
   return to_size(v);
 }
 
-void conv(NodeCtx& c) {
-  c.allow_attributes({"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"});
-  const Value& x = image_input(c, "convolution");
+// What Conv and ConvTranspose read alike: the 4-D weight (input 1) checked against the input's
+// channels, group, kernel size (and the optional kernel_shape that must agree), and the bias
+// (input 2, zero if absent) with one value per output channel.
+struct ConvParams {
+  std::size_t group = 1, kh = 1, kw = 1;
+  Tensor<double> bias;
+};
+
+ConvParams conv_params(NodeCtx& c, std::size_t channels, const std::string& weight_layout, bool transposed) {
   const ConstTensor& w = c.weight_input(1, "weight W");
-  if (w.dims.size() != 4) c.fail("weight W must be 4-D [M, C/group, kH, kW], got " + dims_str(w.dims));
+  if (w.dims.size() != 4) c.fail("weight W must be 4-D " + weight_layout + ", got " + dims_str(w.dims));
   c.require_finite(w, "weight W");
   const std::int64_t group = c.attr_int("group", 1);
   if (group < 1) c.fail("attribute 'group' must be positive, found " + std::to_string(group));
-  const std::size_t m = to_size(w.dims[0]), kh = checked_kernel(c, w.dims[2]), kw = checked_kernel(c, w.dims[3]);
+  ConvParams p;
+  p.group = to_size(group);
+  p.kh = checked_kernel(c, w.dims[2]);
+  p.kw = checked_kernel(c, w.dims[3]);
   if (c.has_attr("kernel_shape")) {
     const std::vector<std::int64_t> ks = c.attr_ints("kernel_shape");
-    if (ks.size() != 2 || to_size(ks[0]) != kh || to_size(ks[1]) != kw)
+    if (ks.size() != 2 || to_size(ks[0]) != p.kh || to_size(ks[1]) != p.kw)
       c.fail("attribute 'kernel_shape' " + dims_str(ks) + " does not match the weight " + dims_str(w.dims));
   }
-  if (to_size(w.dims[1]) * to_size(group) != x.shape[0])
-    c.fail("weight W " + dims_str(w.dims) + " with group " + std::to_string(group) + " does not fit " +
-           std::to_string(x.shape[0]) + " input channels");
-  Tensor<double> bias({m});
+  // Input channels: Conv [M, C/group, ...], ConvTranspose [C, M/group, ...].
+  const bool fits = transposed ? to_size(w.dims[0]) == channels && channels % p.group == 0
+                               : to_size(w.dims[1]) * p.group == channels;
+  if (!fits)
+    c.fail("weight W " + dims_str(w.dims) + " with group " + std::to_string(group) + " does not fit " + std::to_string(channels) +
+           " input channels");
+  const std::size_t m = transposed ? to_size(w.dims[1]) * p.group : to_size(w.dims[0]);
+  p.bias = Tensor<double>({m});
   if (c.has_input(2)) {
     const ConstTensor& b = c.const_input(2, "bias B");
     if (b.numel() != m) c.fail("bias B has shape " + dims_str(b.dims) + ", expected [" + std::to_string(m) + "]");
     c.require_finite(b, "bias B");
-    for (std::size_t k = 0; k < m; ++k) bias[k] = b.value(k);
+    for (std::size_t k = 0; k < m; ++k) p.bias[k] = b.value(k);
   }
-  const Window2d win = window_from_attributes(c, x.shape[1], x.shape[2], kh, kw, false);
-  c.add_conv(c.take_const_input(1, "weight W"), bias, win, to_size(group), x);
+  return p;
+}
+
+void conv(NodeCtx& c) {
+  c.allow_attributes({"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"});
+  const Value& x = image_input(c, "convolution");
+  const ConvParams p = conv_params(c, x.shape[0], "[M, C/group, kH, kW]", false);
+  const Window2d win = window_from_attributes(c, x.shape[1], x.shape[2], p.kh, p.kw, false);
+  c.add_conv(c.take_const_input(1, "weight W"), p.bias, win, p.group, x);
 }
 
 // ConvTranspose: W [C, M/group, kH, kW]; explicit pads (or VALID) and output_padding.
 void conv_transpose(NodeCtx& c) {
   c.allow_attributes({"auto_pad", "dilations", "group", "kernel_shape", "output_padding", "output_shape", "pads", "strides"});
   const Value& x = image_input(c, "transposed convolution");
-  const ConstTensor& w = c.weight_input(1, "weight W");
-  if (w.dims.size() != 4) c.fail("weight W must be 4-D [C, M/group, kH, kW], got " + dims_str(w.dims));
-  c.require_finite(w, "weight W");
-  const std::int64_t group = c.attr_int("group", 1);
-  if (group < 1) c.fail("attribute 'group' must be positive, found " + std::to_string(group));
-  if (to_size(w.dims[0]) != x.shape[0] || to_size(w.dims[0]) % to_size(group) != 0)
-    c.fail("weight W " + dims_str(w.dims) + " with group " + std::to_string(group) + " does not fit " +
-           std::to_string(x.shape[0]) + " input channels");
-  const std::size_t m = to_size(w.dims[1]) * to_size(group), kh = checked_kernel(c, w.dims[2]), kw = checked_kernel(c, w.dims[3]);
-  if (c.has_attr("kernel_shape")) {
-    const std::vector<std::int64_t> ks = c.attr_ints("kernel_shape");
-    if (ks.size() != 2 || to_size(ks[0]) != kh || to_size(ks[1]) != kw)
-      c.fail("attribute 'kernel_shape' " + dims_str(ks) + " does not match the weight " + dims_str(w.dims));
-  }
+  const ConvParams p = conv_params(c, x.shape[0], "[C, M/group, kH, kW]", true);
   if (c.has_attr("output_shape")) c.fail("attribute 'output_shape' is not supported (export explicit pads instead)");
   const std::string auto_pad = c.attr_string("auto_pad", "NOTSET");
   if (auto_pad != "NOTSET" && auto_pad != "VALID")
     c.fail("attribute 'auto_pad' = '" + auto_pad + "' is not supported for ConvTranspose (NOTSET, VALID)");
   const std::vector<std::int64_t> out_pad = c.attr_ints("output_padding", {0, 0});
   if (out_pad.size() != 2) c.fail("attribute 'output_padding' needs 2 values, found " + std::to_string(out_pad.size()));
-  for (std::int64_t p : out_pad)
-    if (p < 0 || p > (1 << 20)) c.fail("attribute 'output_padding' must be non-negative, found " + std::to_string(p));
-  Tensor<double> bias({m});
-  if (c.has_input(2)) {
-    const ConstTensor& b = c.const_input(2, "bias B");
-    if (b.numel() != m) c.fail("bias B has shape " + dims_str(b.dims) + ", expected [" + std::to_string(m) + "]");
-    c.require_finite(b, "bias B");
-    for (std::size_t k = 0; k < m; ++k) bias[k] = b.value(k);
-  }
+  for (std::int64_t v : out_pad)
+    if (v < 0 || v > (1 << 20)) c.fail("attribute 'output_padding' must be non-negative, found " + std::to_string(v));
   // Pads, strides and dilations as a convolution's (the input size only matters for SAME_*).
-  const Window2d win = window_from_attributes(c, x.shape[1], x.shape[2], kh, kw, false);
-  c.add_conv_transpose(c.take_const_input(1, "weight W"), bias, win, to_size(group), to_size(out_pad[0]), to_size(out_pad[1]), x);
+  const Window2d win = window_from_attributes(c, x.shape[1], x.shape[2], p.kh, p.kw, false);
+  c.add_conv_transpose(c.take_const_input(1, "weight W"), p.bias, win, p.group, to_size(out_pad[0]), to_size(out_pad[1]), x);
 }
 
 // Resize / Upsample of H and W from constant scales or sizes (N and C unchanged).
