@@ -6,7 +6,10 @@ docs/PERFORMANCE.md:
     /usr/bin/python3 bench/peers/torchvision_times.py OUTDIR mobilenet_v2 efficientnet_b0 ...
     build/lrp bench OUTDIR/efficientnet_b0.onnx --runs 20 --warmup 3 --json
 
-Prints one JSON line per model (medians of 20 forward and 10 gradient calls, 2 threads)."""
+Prints one JSON line per model (medians of 20 forward and 10 gradient calls, 2 threads).
+Segmentation models are named with their module, e.g. segmentation.fcn_resnet50 (5 classes, no
+auxiliary head; the export returns the 'out' map [1, 5, 224, 224], and the gradient is that of
+one output element, as for the classifiers)."""
 import json
 import os
 import sys
@@ -15,6 +18,16 @@ import warnings
 
 import torch
 import torchvision
+
+
+class OutputMap(torch.nn.Module):
+    """A segmentation model's 'out' map (torchvision returns a dict)."""
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(x)['out']
 
 
 def median(xs):
@@ -31,7 +44,13 @@ def main():
     warnings.filterwarnings('ignore')
     for name in names:
         torch.manual_seed(0)
-        model = getattr(torchvision.models, name)(weights=None).eval()
+        if name.startswith('segmentation.'):
+            kwargs = dict(weights=None, weights_backbone=None, num_classes=5)
+            if not name.startswith('segmentation.lraspp'):
+                kwargs['aux_loss'] = False
+            model = OutputMap(getattr(torchvision.models.segmentation, name.split('.', 1)[1])(**kwargs)).eval()
+        else:
+            model = getattr(torchvision.models, name)(weights=None).eval()
         x = torch.randn(1, 3, 224, 224)
         torch.onnx.export(model, x, os.path.join(outdir, f'{name}.onnx'), opset_version=13, input_names=['x'],
                           output_names=['y'])
@@ -48,7 +67,7 @@ def main():
         for i in range(12):
             t = time.perf_counter()
             y = model(xg)
-            y[0, y.argmax()].backward()
+            y.reshape(1, -1)[0, y.argmax()].backward()
             if i >= 2:
                 grad.append((time.perf_counter() - t) * 1000)
         print(json.dumps({'model': name, 'torch_forward_ms': median(fwd), 'torch_gradient_ms': median(grad)}), flush=True)

@@ -150,10 +150,18 @@ Budget& budget_state() {
 }
 std::atomic<std::size_t>& weight_budget() { return budget_state().bytes; }
 
+// Spatially flipped copies of depthwise weights (see flipped_depthwise below), by the address
+// of the original; their own address then keys their reordered copies in `weights`.
+struct FlippedWeights {
+  std::uint64_t fingerprint = 0;
+  std::vector<float> data;
+};
+
 struct Cache {
   std::mutex mu;
   std::map<Key, std::shared_ptr<const Plan>> plans;
   std::list<WeightCopy> weights;
+  std::map<const float*, FlippedWeights> flipped;
   std::size_t weight_bytes = 0;
   std::size_t reorders = 0;
   std::uint64_t clock = 0;
@@ -466,6 +474,50 @@ bool run(int dir, const ConvShape& s, const float* in, const float* w, WeightMap
   }
 }
 
+// oneDNN has no JIT depthwise backward-data with dilation (it falls back to one small GEMM per
+// channel, 30x slower than the depthwise forward: DeepLab's and LR-ASPP's dilated MobileNetV3
+// blocks). With stride 1 the transposed depthwise convolution is a depthwise convolution of g
+// with the spatially flipped kernel and the padding d (k - 1) - p on each side; true (and the
+// shape in `f`) where that applies.
+bool depthwise_as_forward(const ConvShape& s, ConvShape& f) {
+  const Window2d& k = s.win;
+  const std::size_t span_h = k.dh * (k.kh - 1), span_w = k.dw * (k.kw - 1);
+  if (s.groups != s.c || s.oc != s.c || s.groups < 2 || k.sh != 1 || k.sw != 1 || (k.dh == 1 && k.dw == 1)) return false;
+  if (k.pt > span_h || k.pb > span_h || k.pl > span_w || k.pr > span_w) return false;
+  f = s;
+  f.h = s.oh;
+  f.w = s.ow;
+  f.oh = s.h;
+  f.ow = s.w;
+  f.win.pt = span_h - k.pt;
+  f.win.pb = span_h - k.pb;
+  f.win.pl = span_w - k.pl;
+  f.win.pr = span_w - k.pr;
+  return f.h + f.win.pt + f.win.pb >= span_h + 1 && f.h + f.win.pt + f.win.pb - span_h == f.oh &&
+         f.w + f.win.pl + f.win.pr - span_w == f.ow;
+}
+
+// The flipped copy of depthwise weights [C, 1, kh, kw], kept while `w` is (rebuilt when the
+// weights changed in place); nullptr when it cannot be allocated.
+const float* flipped_depthwise(const float* w, std::size_t numel, std::size_t kh, std::size_t kw) {
+  Cache& c = cache();
+  const std::uint64_t fp = fingerprint(w, numel);
+  std::lock_guard<std::mutex> lock(c.mu);
+  FlippedWeights& f = c.flipped[w];
+  if (f.data.size() == numel && f.fingerprint == fp) return f.data.data();
+  try {
+    f.data.resize(numel);
+  } catch (const std::bad_alloc&) {
+    c.flipped.erase(w);
+    return nullptr;
+  }
+  const std::size_t taps = kh * kw;
+  for (std::size_t ch = 0; ch < numel / taps; ++ch)
+    for (std::size_t t = 0; t < taps; ++t) f.data[ch * taps + t] = w[ch * taps + taps - 1 - t];
+  f.fingerprint = fp;
+  return f.data.data();
+}
+
 }  // namespace
 
 void set_dnnl_conv_algorithm(ConvAlgo algo) { algo_setting().store(static_cast<int>(algo)); }
@@ -477,6 +529,11 @@ bool dnnl_conv_forward(const ConvShape& s, const float* x, const float* w, const
 }
 
 bool dnnl_conv_backward_data(const ConvShape& s, const float* g, const float* w, float* dx, WeightMap map, float param) {
+  ConvShape f;
+  if (depthwise_as_forward(s, f)) {
+    const float* wf = flipped_depthwise(w, s.oc * s.win.kh * s.win.kw, s.win.kh, s.win.kw);
+    if (wf && run(kForward, f, g, wf, map, param, nullptr, dx)) return true;
+  }
   return run(kBackwardData, s, g, w, map, param, nullptr, dx);
 }
 
@@ -501,14 +558,17 @@ void dnnl_conv_forget_weights(const float* w) noexcept {
   if (!w) return;
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.mu);
+  const auto flipped = c.flipped.find(w);
+  const float* also = flipped == c.flipped.end() ? nullptr : flipped->second.data.data();
   for (auto it = c.weights.begin(); it != c.weights.end();) {
-    if (it->ptr == w) {
+    if (it->ptr == w || (also && it->ptr == also)) {
       c.weight_bytes -= it->md.get_size();
       it = c.weights.erase(it);
     } else {
       ++it;
     }
   }
+  if (flipped != c.flipped.end()) c.flipped.erase(flipped);
 }
 
 void dnnl_conv_clear_cache() noexcept {
@@ -517,6 +577,7 @@ void dnnl_conv_clear_cache() noexcept {
     std::lock_guard<std::mutex> lock(c.mu);
     c.plans.clear();
     c.weights.clear();
+    c.flipped.clear();
     c.weight_bytes = 0;
   }
   Scratch& s = thread_scratch();

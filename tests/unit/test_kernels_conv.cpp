@@ -77,6 +77,8 @@ const std::vector<Case>& cases() {
       {2, 2, 5, 5, 3, 5, 5, 3, 3, 2, 2, 2, 2, 1, 1, 1},        // kernel = image, stride 3
       {1, 1, 28, 28, 32, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 1},     // one channel, one sample, split over threads
       {3, 1, 28, 28, 32, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 1},     // one channel, samples over threads
+      {1, 16, 14, 14, 16, 5, 5, 1, 1, 4, 4, 4, 4, 2, 2, 16},   // dilated depthwise (backward as a flipped forward)
+      {2, 8, 9, 11, 8, 3, 3, 1, 1, 1, 2, 3, 0, 2, 3, 8},       // the same with uneven pads and dilations
   };
   return c;
 }
@@ -157,7 +159,7 @@ TEST_P(FastConv, FloatReferenceMatchesDoubleReference) {
   EXPECT_LE(rel_err(y, ref), kTol) << name_of(k);
 }
 
-INSTANTIATE_TEST_SUITE_P(Shapes, FastConv, ::testing::Range<std::size_t>(0, 21));
+INSTANTIATE_TEST_SUITE_P(Shapes, FastConv, ::testing::Range<std::size_t>(0, 23));
 
 // Mapped weights (W+, W-, W^2, W + g W+, W + g W-) derived inside the kernel's copies, for the
 // direct and the Winograd algorithms, against the reference with explicitly mapped weights.
@@ -168,6 +170,7 @@ TEST(FastConvMapped, MapsMatchReferenceWithMappedWeights) {
       {2, 3, 19, 19, 8, 5, 5, 2, 2, 2, 2, 2, 2, 1, 1, 1},    // few channels: plain layout
       {1, 12, 9, 9, 18, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3},    // groups
       {2, 32, 7, 7, 64, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1},    // 1x1
+      {1, 16, 14, 14, 16, 5, 5, 1, 1, 4, 4, 4, 4, 2, 2, 16},  // dilated depthwise: backward as a flipped forward
   };
   const std::vector<std::pair<WeightMap, float>> maps = {{WeightMap::Positive, 0.f}, {WeightMap::Negative, 0.f},
                                                          {WeightMap::Square, 0.f},   {WeightMap::GammaPositive, 0.25f},
