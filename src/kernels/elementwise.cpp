@@ -136,7 +136,6 @@ LRP_SIMD_CLONES void axpy(double* a, const double* b, std::size_t n, double s) {
   for (std::size_t i = 0; i < n; ++i) a[i] += s * b[i];
 }
 
-
 LRP_SIMD_CLONES void axpy_rows(float* c, std::size_t n, const float* b, std::size_t ldb, const std::uint32_t* rows,
                                 const float* s, std::size_t count) {
   // Four rows of B per sweep over C: each row streams contiguously (what the prefetchers

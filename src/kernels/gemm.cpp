@@ -17,14 +17,6 @@
 namespace lrp::kernels {
 namespace {
 
-std::size_t max_threads() {
-#ifdef _OPENMP
-  return static_cast<std::size_t>(std::max(1, omp_get_max_threads()));
-#else
-  return 1;
-#endif
-}
-
 // C[m,n] = alpha * A[m,k] * B[k,n] + beta * C, all row-major, A and B already untransposed.
 template <class T>
 void gemm_nn(std::size_t m, std::size_t n, std::size_t k, T alpha, const T* a, std::size_t lda, const T* b,
@@ -87,6 +79,14 @@ void gemm<double>(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std:
 
 #ifdef LRP_WITH_DNNL
 namespace {
+std::size_t max_threads() {
+#ifdef _OPENMP
+  return static_cast<std::size_t>(std::max(1, omp_get_max_threads()));
+#else
+  return 1;
+#endif
+}
+
 // A dense layer's forward, C[m,n] = A[m,k] B[n,k]^T with a few rows m (the batch) and a large
 // weight B: oneDNN's sgemm packs B on every call in this orientation, and runs 2-8x slower
 // than for the transposed product (B A^T)^T, which streams B once (measured with Debian's
@@ -162,7 +162,7 @@ void gemm<float>(bool trans_a, bool trans_b, std::size_t m, std::size_t n, std::
                  std::size_t ldc) {
   if (m == 0 || n == 0) return;
 #ifdef LRP_WITH_DNNL
-  if (m == 1 && !trans_a && !trans_b && k >= 64 && n * k >= (std::size_t(1) << 16) &&
+  if (m == 1 && !trans_a && !trans_b && k >= 64 && k <= UINT32_MAX && n * k >= (std::size_t(1) << 16) &&
       sgemv_skipping_zero_rows(n, k, alpha, a, b, ldb, beta, c))
     return;
   if (k > 0 && prefers_transposed_product(trans_a, trans_b, m, n, k) &&

@@ -104,6 +104,19 @@ TEST(OnnxCli, ChannelAndSegmentTargetsOnASegmentationOutput) {
                     out),
             2);
   EXPECT_NE(out.find("out of range"), std::string::npos) << out;
+  // segment:labels:FILE takes the class from the file; a relevance file takes no region
+  io::write_npy(tmp.file("labels.npy"), Tensor<double>({1}, std::vector<double>{1}));
+  ASSERT_EQ(run_cli("explain " + tmp.file("seg.onnx") + " " + tmp.file("x.npy") + " --rule epsilon:1e-6 --target segment:labels:" +
+                        tmp.file("labels.npy") + " --out " + tmp.file("r.npy"),
+                    out),
+            0)
+      << out;
+  EXPECT_NE(out.find("channel 1 score"), std::string::npos) << out;
+  EXPECT_EQ(run_cli("explain " + tmp.file("seg.onnx") + " " + tmp.file("x.npy") + " --rule epsilon:1e-6 --target segment:relevance:" +
+                        tmp.file("x.npy") + " --out " + tmp.file("r.npy"),
+                    out),
+            2);
+  EXPECT_NE(out.find("takes no 'segment:'"), std::string::npos) << out;
   // `lrp batch --region segment`: a listed class and a predicted one, each equal to its single run.
   const Tensor<double> x2 = random_tensor({1, 1, 4, 4}, 4);
   io::write_npy(tmp.file("x2.npy"), x2);

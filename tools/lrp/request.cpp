@@ -54,14 +54,18 @@ template ExplainRequest build_request(const Model<double>&, const RequestOptions
 template ExplainRequest build_request(const Model<float>&, const RequestOptions&);
 
 Target target_from_text(const std::string& text) {
-  Target t;
-  for (const char* prefix : {"channel:", "segment:"})
-    if (text.rfind(prefix, 0) == 0 && text.find("labels:") == std::string::npos) return parse_target(text);
-  if (text.rfind("channel:labels:", 0) == 0 || text.rfind("segment:labels:", 0) == 0) {
-    t = target_from_text(text.substr(8));
-    t.region = text[0] == 'c' ? Target::Region::Channel : Target::Region::Segment;
+  // A region prefix (channel:, segment:) before any other form but relevance:FILE.
+  for (const std::string prefix : {"channel:", "segment:"}) {
+    if (text.rfind(prefix, 0) != 0) continue;
+    const std::string rest = text.substr(prefix.size());
+    if (rest.rfind("relevance:", 0) == 0)
+      throw ConfigError("target '" + text + "': an explicit initial relevance (relevance:FILE) takes no '" + prefix + "'");
+    if (rest.rfind("labels:", 0) != 0) return parse_target(text);
+    Target t = target_from_text(rest);
+    t.region = prefix == "channel:" ? Target::Region::Channel : Target::Region::Segment;
     return t;
   }
+  Target t;
   if (text.rfind("labels:", 0) == 0) {
     t.kind = Target::Kind::PerSample;
     t.classes = load_labels(text.substr(7));
