@@ -7,6 +7,7 @@
 #include "lrp/core/kernels.hpp"
 #include "lrp/core/parse.hpp"
 #include "lrp/graph/canonize.hpp"
+#include "lrp/graph/simplify.hpp"
 #include "lrp/io/arrays.hpp"
 #include "lrp/io/image.hpp"
 #include "lrp/io/toolbox_text.hpp"
@@ -53,6 +54,7 @@ Model<float> load_model_float(const std::string& path, bool canonize) {
   if (lower_extension(path) == "onnx") {
     Model<float> m = io::read_onnx_model_float(path);
     if (canonize) fold_batch_norms(m);
+    trim_dead_taps(m);  // exact; the double path (the reference) keeps the file's kernels
     m.validate();
     tune_allocator_for_reuse();
     return m;
