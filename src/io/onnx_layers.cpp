@@ -28,8 +28,10 @@ const Value& image_input(NodeCtx& c, const std::string& what) {
 
 // Pads, strides and dilations of a 2-D window (Conv, MaxPool, AveragePool) over an input plane
 // of h x w, from pads/auto_pad/strides/dilations; ceil_mode widens the end padding so that the
-// last partial window is kept (only where that window starts inside the input).
-Window2d window_from_attributes(NodeCtx& c, std::size_t h, std::size_t w, std::size_t kh, std::size_t kw, bool ceil_mode) {
+// last partial window is kept (only where that window starts inside the input). With
+// `pads_from_attributes` false the pads stay 0 (the caller derives them: ConvTranspose).
+Window2d window_from_attributes(NodeCtx& c, std::size_t h, std::size_t w, std::size_t kh, std::size_t kw, bool ceil_mode,
+                                bool pads_from_attributes = true) {
   Window2d win;
   win.kh = kh;
   win.kw = kw;
@@ -45,6 +47,7 @@ Window2d window_from_attributes(NodeCtx& c, std::size_t h, std::size_t w, std::s
   win.sw = to_size(strides[1]);
   win.dh = to_size(dilations[0]);
   win.dw = to_size(dilations[1]);
+  if (!pads_from_attributes) return win;
   const std::string auto_pad = c.attr_string("auto_pad", "NOTSET");
   if (auto_pad == "NOTSET") {
     const std::vector<std::int64_t> pads = c.attr_ints("pads", {0, 0, 0, 0});
@@ -143,21 +146,49 @@ void conv(NodeCtx& c) {
   c.add_conv(c.take_const_input(1, "weight W"), p.bias, win, p.group, x);
 }
 
-// ConvTranspose: W [C, M/group, kH, kW]; explicit pads (or VALID) and output_padding.
+// ConvTranspose: W [C, M/group, kH, kW]; pads explicit (or VALID), or derived from
+// output_shape or SAME_UPPER/SAME_LOWER (output = input * stride) as the ONNX spec says: the
+// full output minus the wanted one is split between the two ends (SAME_UPPER: the odd one at
+// the end); a wanted output larger than the full one adds output padding at the end.
 void conv_transpose(NodeCtx& c) {
   c.allow_attributes({"auto_pad", "dilations", "group", "kernel_shape", "output_padding", "output_shape", "pads", "strides"});
   const Value& x = image_input(c, "transposed convolution");
   const ConvParams p = conv_params(c, x.shape[0], "[C, M/group, kH, kW]", true);
-  if (c.has_attr("output_shape")) c.fail("attribute 'output_shape' is not supported (export explicit pads instead)");
   const std::string auto_pad = c.attr_string("auto_pad", "NOTSET");
-  if (auto_pad != "NOTSET" && auto_pad != "VALID")
-    c.fail("attribute 'auto_pad' = '" + auto_pad + "' is not supported for ConvTranspose (NOTSET, VALID)");
-  const std::vector<std::int64_t> out_pad = c.attr_ints("output_padding", {0, 0});
+  if (auto_pad != "NOTSET" && auto_pad != "VALID" && auto_pad != "SAME_UPPER" && auto_pad != "SAME_LOWER")
+    c.fail("attribute 'auto_pad' = '" + auto_pad + "' is not supported");
+  std::vector<std::int64_t> out_pad = c.attr_ints("output_padding", {0, 0});
   if (out_pad.size() != 2) c.fail("attribute 'output_padding' needs 2 values, found " + std::to_string(out_pad.size()));
   for (std::int64_t v : out_pad)
     if (v < 0 || v > (1 << 20)) c.fail("attribute 'output_padding' must be non-negative, found " + std::to_string(v));
-  // Pads, strides and dilations as a convolution's (the input size only matters for SAME_*).
-  const Window2d win = window_from_attributes(c, x.shape[1], x.shape[2], p.kh, p.kw, false);
+  const bool derived = c.has_attr("output_shape") || auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER";
+  Window2d win = window_from_attributes(c, x.shape[1], x.shape[2], p.kh, p.kw, false, !derived);
+  if (derived) {
+    std::vector<std::int64_t> wanted;
+    if (c.has_attr("output_shape")) {
+      wanted = c.attr_ints("output_shape");
+      if (wanted.size() == 4) wanted.erase(wanted.begin(), wanted.begin() + 2);
+      if (wanted.size() != 2) c.fail("attribute 'output_shape' needs 2 values [H, W], found " + std::to_string(wanted.size()));
+    } else {
+      wanted = {static_cast<std::int64_t>(x.shape[1] * win.sh), static_cast<std::int64_t>(x.shape[2] * win.sw)};
+    }
+    const auto axis = [&](std::size_t in, std::size_t k, std::size_t stride, std::size_t dilation, std::int64_t& op,
+                          std::int64_t want, std::size_t& begin, std::size_t& end) {
+      if (want < 1 || want > (1 << 30)) c.fail("output size " + std::to_string(want) + " must be positive");
+      const std::int64_t full = static_cast<std::int64_t>(stride * (in - 1) + dilation * (k - 1) + 1) + op;
+      const std::int64_t total = full - want;
+      if (total < 0) {
+        op -= total;  // the extra rows or columns at the end get the bias only
+        begin = end = 0;
+        return;
+      }
+      const std::int64_t half = total / 2;
+      begin = static_cast<std::size_t>(auto_pad == "SAME_UPPER" ? half : total - half);
+      end = static_cast<std::size_t>(total) - begin;
+    };
+    axis(x.shape[1], p.kh, win.sh, win.dh, out_pad[0], wanted[0], win.pt, win.pb);
+    axis(x.shape[2], p.kw, win.sw, win.dw, out_pad[1], wanted[1], win.pl, win.pr);
+  }
   c.add_conv_transpose(c.take_const_input(1, "weight W"), p.bias, win, p.group, to_size(out_pad[0]), to_size(out_pad[1]), x);
 }
 

@@ -503,7 +503,9 @@ TEST(OnnxImport, HardSigmoidAndHardSwish) {
 }
 
 // ConvTranspose with stride 2 and a 2x2 kernel: every input pixel writes its own scaled copy
-// of the kernel (no overlap), so the output is known by hand; bad attributes name the node.
+// of the kernel (no overlap), so the output is known by hand (pads, output_padding,
+// output_shape, SAME_UPPER; the libonnx node tests cover the general case); bad attributes name
+// the node.
 TEST(OnnxImport, ConvTransposeScattersTheKernel) {
   const auto make = [](const std::function<void(onnx::NodeProto&)>& extra) {
     B b;
@@ -535,10 +537,19 @@ TEST(OnnxImport, ConvTransposeScattersTheKernel) {
       const double expect = fr < 4 && c < 4 ? x[fr / 2][c / 2] * w[fr % 2][c % 2] + 0.5 : 0.5;
       EXPECT_EQ(yc[r * 4 + c], expect) << r << "," << c;
     }
-  expect_format_error([&] { load(make([](onnx::NodeProto& n) { B::attr(n, "output_shape", std::vector<std::int64_t>{4, 4}); })); },
-                      {"'up' (ConvTranspose)", "output_shape"});
-  expect_format_error([&] { load(make([](onnx::NodeProto& n) { B::attr(n, "auto_pad", std::string("SAME_UPPER")); })); },
-                      {"'up' (ConvTranspose)", "SAME_UPPER"});
+  // output_shape one larger than the full 4x4: a bias-only row and column at the end; two
+  // larger would need output padding as large as the stride
+  const Model<double> wider = load(make([](onnx::NodeProto& n) { B::attr(n, "output_shape", std::vector<std::int64_t>{5, 5}); }));
+  const Tensor<double> yw = run_forward<double>(wider, Tensor<double>({1, 1, 2, 2}, std::vector<double>{1, 2, 3, 4}));
+  ASSERT_EQ(yw.shape(), (Shape{1, 1, 5, 5}));
+  for (std::size_t r = 0; r < 5; ++r)
+    for (std::size_t c = 0; c < 5; ++c)
+      EXPECT_EQ(yw[r * 5 + c], r < 4 && c < 4 ? x[r / 2][c / 2] * w[r % 2][c % 2] + 0.5 : 0.5) << r << "," << c;
+  expect_format_error([&] { load(make([](onnx::NodeProto& n) { B::attr(n, "output_shape", std::vector<std::int64_t>{6, 6}); })); },
+                      {"'up' (ConvTranspose)", "output_padding"});
+  // SAME_UPPER: output = input * stride = 4, the full output already
+  const Model<double> same = load(make([](onnx::NodeProto& n) { B::attr(n, "auto_pad", std::string("SAME_UPPER")); }));
+  EXPECT_EQ(run_forward<double>(same, Tensor<double>({1, 1, 2, 2}, std::vector<double>{1, 2, 3, 4})).shape(), (Shape{1, 1, 4, 4}));
   expect_format_error([&] { load(make([](onnx::NodeProto& n) { B::attr(n, "output_padding", std::vector<std::int64_t>{2, 0}); })); },
                       {"'up' (ConvTranspose)", "output_padding"});
   expect_format_error([&] { load(make([](onnx::NodeProto& n) { B::attr(n, "group", std::int64_t{2}); })); },
