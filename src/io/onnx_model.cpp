@@ -168,9 +168,56 @@ void convert_node(Importer& imp, const onnx::NodeProto& node, std::size_t index)
   }
 }
 
+// The graph output to build: `wanted`, or the only one.
+const onnx::ValueInfoProto& chosen_output(const onnx::GraphProto& g, const std::string& wanted, const std::string& source) {
+  std::string names;
+  for (const onnx::ValueInfoProto& o : g.output()) {
+    if (!wanted.empty() && o.name() == wanted) return o;
+    names += (names.empty() ? "'" : ", '") + o.name() + "'";
+  }
+  if (!wanted.empty()) throw FormatError(source + ": the graph has no output '" + wanted + "' (outputs: " + names + ")");
+  if (g.output_size() == 0) throw FormatError(source + ": the graph has no output");
+  if (g.output_size() > 1)
+    throw FormatError(source + ": the graph has " + std::to_string(g.output_size()) + " outputs (" + names +
+                      "); choose the one to explain (--output NAME)");
+  return g.output(0);
+}
+
+// Nodes reachable backwards from the named values.
+std::vector<char> reaching(const onnx::GraphProto& g, std::vector<std::string> todo) {
+  std::unordered_map<std::string, std::size_t> producer;
+  for (int i = 0; i < g.node_size(); ++i)
+    for (const std::string& o : g.node(i).output())
+      if (!o.empty()) producer.emplace(o, static_cast<std::size_t>(i));
+  std::vector<char> reached(static_cast<std::size_t>(g.node_size()), 0);
+  while (!todo.empty()) {
+    const std::string name = std::move(todo.back());
+    todo.pop_back();
+    const auto it = producer.find(name);
+    if (it == producer.end() || reached[it->second]) continue;
+    reached[it->second] = 1;
+    for (const std::string& in : g.node(static_cast<int>(it->second)).input())
+      if (!in.empty()) todo.push_back(in);
+  }
+  return reached;
+}
+
+// The nodes to build: all but those only the other graph outputs need (another head). Nodes
+// that reach no output at all are still built, and still checked.
+std::vector<char> nodes_to_build(const onnx::GraphProto& g, const std::string& output) {
+  std::vector<std::string> others;
+  for (const onnx::ValueInfoProto& o : g.output())
+    if (o.name() != output) others.push_back(o.name());
+  std::vector<char> build(static_cast<std::size_t>(g.node_size()), 1);
+  if (others.empty()) return build;
+  const std::vector<char> mine = reaching(g, {output}), theirs = reaching(g, others);
+  for (std::size_t i = 0; i < build.size(); ++i) build[i] = mine[i] || !theirs[i];
+  return build;
+}
+
 // Fills imp.model (or imp.model_float when imp.as_float).
 void build(Importer& imp, LeanModel& lean, const std::string& source,
-           const std::map<std::string, Tensor<double>>& constant_inputs) {
+           const std::map<std::string, Tensor<double>>& constant_inputs, const std::string& wanted_output) {
   onnx::ModelProto& mp = lean.proto;
   imp.source = source;
   if (!mp.has_graph()) throw FormatError(source + ": the file holds no graph (truncated or not an ONNX model?)");
@@ -215,12 +262,13 @@ void build(Importer& imp, LeanModel& lean, const std::string& source,
   const onnx::ValueInfoProto& in = *data_inputs[0];
   if (in.name().empty()) throw FormatError(source + ": the graph input has no name");
   read_input_shape(imp, in);
-  for (const onnx::NodeProto& node : g.node())
-    for (const std::string& name : node.input())
-      if (!name.empty()) ++imp.name_uses[name];
-  if (g.output_size() != 1)
-    throw FormatError(source + ": the graph has " + std::to_string(g.output_size()) + " outputs; lrp models have exactly one");
-  ++imp.name_uses[g.output(0).name()];
+  const std::string out = chosen_output(g, wanted_output, source).name();
+  const std::vector<char> needed = nodes_to_build(g, out);
+  for (int i = 0; i < g.node_size(); ++i)
+    if (needed[static_cast<std::size_t>(i)])
+      for (const std::string& name : g.node(i).input())
+        if (!name.empty()) ++imp.name_uses[name];
+  ++imp.name_uses[out];
   Value x;
   x.id = 0;
   x.shape = imp.with_model([](const auto& model) { return model.input_shape; });
@@ -231,6 +279,7 @@ void build(Importer& imp, LeanModel& lean, const std::string& source,
   // their layers) rather than twice by the end of the import.
   std::unordered_map<std::string, std::size_t> uses_left = imp.name_uses;
   for (std::size_t i : topological_order(g, imp)) {
+    if (!needed[i]) continue;
     const onnx::NodeProto& node = g.node(static_cast<int>(i));
     convert_node(imp, node, i);
     for (const std::string& name : node.input()) {
@@ -240,7 +289,6 @@ void build(Importer& imp, LeanModel& lean, const std::string& source,
     }
   }
 
-  const std::string& out = g.output(0).name();
   const auto it = imp.values.find(out);
   if (it == imp.values.end()) throw FormatError(source + ": the graph output '" + out + "' is not produced by any node");
   if (it->second.is_const) throw FormatError(source + ": the graph output '" + out + "' is a constant, independent of the input");
@@ -253,10 +301,11 @@ void build(Importer& imp, LeanModel& lean, const std::string& source,
 }
 
 template <class T>
-Model<T> import(LeanModel& lean, const std::string& source, const std::map<std::string, Tensor<double>>& constant_inputs) {
+Model<T> import(LeanModel& lean, const std::string& source, const std::map<std::string, Tensor<double>>& constant_inputs,
+                const std::string& output = "") {
   Importer imp;
   imp.as_float = std::is_same_v<T, float>;
-  build(imp, lean, source, constant_inputs);
+  build(imp, lean, source, constant_inputs, output);
   if constexpr (std::is_same_v<T, float>) return std::move(imp.model_float);
   else return std::move(imp.model);
 }
@@ -294,7 +343,17 @@ Model<double> read_onnx_model(const std::string& path, const std::map<std::strin
   return onnx_detail::import<double>(m, path, constant_inputs);
 }
 
-Model<double> read_onnx_model(const std::string& path) { return read_onnx_model(path, {}); }
+Model<double> read_onnx_model(const std::string& path) { return read_onnx_model(path, std::string()); }
+
+Model<double> read_onnx_model(const std::string& path, const std::string& output) {
+  onnx_detail::LeanModel m = onnx_detail::read_lean_model(path);
+  return onnx_detail::import<double>(m, path, {}, output);
+}
+
+Model<float> read_onnx_model_float(const std::string& path, const std::string& output) {
+  onnx_detail::LeanModel m = onnx_detail::read_lean_model(path);
+  return onnx_detail::import<float>(m, path, {}, output);
+}
 
 Model<float> read_onnx_model_float(const std::string& path) {
   onnx_detail::LeanModel m = onnx_detail::read_lean_model(path);

@@ -10,6 +10,7 @@
 
 #include "lrp/core/error.hpp"
 #include "lrp/explain/explain.hpp"
+#include "lrp/io/arrays.hpp"
 #include "lrp/io/onnx.hpp"
 #include "lrp/layers/activation.hpp"
 #include "lrp/layers/conv2d.hpp"
@@ -587,6 +588,46 @@ TEST(OnnxImport, ResizeScalesSizesAndRefusals) {
   expect_format_error([&] { load(make({}, {1, 3, 5, 7}, "nearest")); }, {"'up' (Resize)", "channels"});
   expect_format_error([&] { load(make({1, 1, 2, 2}, {1, 2, 5, 7}, "nearest")); }, {"'up' (Resize)", "exactly one"});
   expect_format_error([&] { load(make({1, 1, -2, 2}, {}, "nearest")); }, {"'up' (Resize)", "positive"});
+}
+
+// A graph with two outputs (a main head and an auxiliary one): without a choice the error lists
+// them; with one, only the nodes it depends on are built, in float and in double.
+TEST(OnnxImport, SeveralOutputsOneChosen) {
+  B b;
+  b.input("x", {-1, 1, 3, 3}).init("W", {2, 1, 1, 1}, {2, -1}).init("V", {1, 1, 1, 1}, {3});
+  b.graph().add_output()->set_name("main");
+  b.graph().add_output()->set_name("aux");
+  b.node("Conv", {"x", "W"}, {"c"}, "head");
+  b.node("Relu", {"c"}, {"main"}, "main_relu");
+  b.node("Conv", {"x", "V"}, {"v"}, "aux_conv");
+  b.node("Sigmoid", {"v"}, {"aux"}, "aux_act");
+  ScratchDir tmp;
+  write_file(tmp.file("two.onnx"), b.bytes());
+  expect_format_error([&] { io::read_onnx_model(tmp.file("two.onnx")); }, {"2 outputs", "'main', 'aux'", "--output"});
+  expect_format_error([&] { io::read_onnx_model(tmp.file("two.onnx"), "other"); }, {"no output 'other'", "'main', 'aux'"});
+  const Model<double> main = io::read_onnx_model(tmp.file("two.onnx"), "main");
+  ASSERT_EQ(main.nodes().size(), 2u);
+  EXPECT_EQ(main.nodes()[0].name, "head");
+  EXPECT_EQ(main.nodes()[1].name, "main_relu");
+  const Model<float> aux = io::read_onnx_model_float(tmp.file("two.onnx"), "aux");
+  ASSERT_EQ(aux.nodes().size(), 2u);
+  EXPECT_EQ(aux.nodes()[0].name, "aux_conv");
+  const Tensor<double> x({1, 1, 3, 3}, std::vector<double>{-1, 0, 1, 2, 3, 4, 5, 6, 7});
+  Executor<float> ex(aux);
+  const Tensor<float> y = ex.forward(x.cast<float>());
+  for (std::size_t i = 0; i < x.size(); ++i) EXPECT_NEAR(y[i], 1.0 / (1.0 + std::exp(-3 * x[i])), 1e-6);
+  // the CLI: --output on the commands that load a model
+  io::write_npy(tmp.file("x.npy"), x);
+  std::string out;
+  EXPECT_EQ(run_cli("info " + tmp.file("two.onnx"), out), 2);
+  EXPECT_NE(out.find("--output NAME"), std::string::npos) << out;
+  ASSERT_EQ(run_cli("explain " + tmp.file("two.onnx") + " " + tmp.file("x.npy") + " --output main --rule epsilon:1e-9 --precision double "
+                    "--target channel:0 --quiet --out " + tmp.file("r.npy"), out),
+            0)
+      << out;
+  // main = relu(2x) on channel 0: its relevance is 2x where x > 0 (epsilon, no bias)
+  const Tensor<double> r = io::read_npy(tmp.file("r.npy"));
+  for (std::size_t i = 0; i < x.size(); ++i) EXPECT_NEAR(r[i], x[i] > 0 ? 2 * x[i] : 0.0, 1e-8) << i;
 }
 
 TEST(OnnxImport, DuplicateNodeNamesAreMadeUnique) {

@@ -29,6 +29,7 @@ struct BatchOptions {
   bool heatmap = false, quiet = false;
   std::size_t batch_size = 0;  // inputs per call; 0: as many as fit the pass budget
   std::string region = "unit";  // what a class is: unit | channel | segment (Target::Region)
+  std::string graph_output;     // --output
   RequestOptions request;
   InputOptions image;
 };
@@ -216,13 +217,14 @@ void add_batch_command(CLI::App& app) {
                   "Inputs explained together in one call (consecutive inputs of one shape; default: as many as fit 512 MiB "
                   "of activations, at most 64; smoothgrad: 1)");
   add_input_options(cmd, o->image);
+  add_output_option(cmd, o->graph_output);
   cmd->callback([o] {
     check_request(o->request);
     render::get_colormap(o->colormap);
     const std::vector<Item> items = read_list(o->list);
     // The float path reads the model in float directly (a large model is never held as doubles).
-    if (o->precision == "double") run_batch(load_model(o->model), items, *o);
-    else run_batch(load_model_float(o->model), items, *o);
+    if (o->precision == "double") run_batch(load_model(o->model, true, o->graph_output), items, *o);
+    else run_batch(load_model_float(o->model, true, o->graph_output), items, *o);
   });
 }
 

@@ -21,7 +21,7 @@ namespace {
 
 struct ExplainOptions {
   std::string model, input, out, target = "predicted", precision = "float";
-  std::string dump_layers, heatmap, colormap = "bwr", at;
+  std::string dump_layers, heatmap, colormap = "bwr", at, graph_output;
   std::size_t heatmap_scale = 0;
   bool quiet = false, no_canonize = false;
   RequestOptions request;
@@ -139,6 +139,7 @@ void add_explain_command(CLI::App& app) {
   cmd->add_option("--colormap", o->colormap, "Colour map of --heatmap (default bwr; see `lrp render --help`)");
   cmd->add_option("--heatmap-scale", o->heatmap_scale, "Pixel enlargement of --heatmap (default: about 96 px per map)");
   cmd->add_flag("--quiet", o->quiet, "Print nothing");
+  add_output_option(cmd, o->graph_output);
   cmd->add_flag("--no-canonize", o->no_canonize, "Keep ONNX BatchNorms as layers (by default they are folded into the preceding Conv/Linear, as Zennit's canonizers do)");
   add_input_options(cmd, o->image);
   cmd->callback([o] {
@@ -148,8 +149,8 @@ void add_explain_command(CLI::App& app) {
     check_request(o->request);
     Target target = target_from_text(o->target);
     // The float path reads the model in float directly (a large model is never held as doubles).
-    if (o->precision == "double") run_explain(load_model(o->model, !o->no_canonize), std::move(target), *o);
-    else run_explain(load_model_float(o->model, !o->no_canonize), std::move(target), *o);
+    if (o->precision == "double") run_explain(load_model(o->model, !o->no_canonize, o->graph_output), std::move(target), *o);
+    else run_explain(load_model_float(o->model, !o->no_canonize, o->graph_output), std::move(target), *o);
   });
 }
 

@@ -12,7 +12,7 @@
 namespace lrp::cli {
 namespace {
 struct PredictOptions {
-  std::string model, input, out, precision = "float";
+  std::string model, input, out, precision = "float", graph_output;
   InputOptions image;
   bool no_canonize = false;
 };
@@ -40,11 +40,12 @@ void add_predict_command(CLI::App& app) {
   cmd->add_option("INPUT", o->input, "Input: array (.npy, .mat, .txt) in the model's layout, or a PNG/JPEG image")->required();
   cmd->add_option("--out", o->out, "Write the output [N, outputs] here (.npy)");
   cmd->add_option("--precision", o->precision, "float (default) or double")->check(CLI::IsMember({"float", "double"}));
+  add_output_option(cmd, o->graph_output);
   cmd->add_flag("--no-canonize", o->no_canonize, "Keep ONNX BatchNorms as layers (folded into the preceding Conv/Linear by default)");
   add_input_options(cmd, o->image);
   cmd->callback([o] {
-    if (o->precision == "double") run_predict(load_model(o->model, !o->no_canonize), *o);
-    else run_predict(load_model_float(o->model, !o->no_canonize), *o);
+    if (o->precision == "double") run_predict(load_model(o->model, !o->no_canonize, o->graph_output), *o);
+    else run_predict(load_model_float(o->model, !o->no_canonize, o->graph_output), *o);
   });
 }
 

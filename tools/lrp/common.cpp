@@ -31,14 +31,15 @@ std::string lower_extension(const std::string& path) {
 
 Tensor<double> read_input_array(const std::string& path) { return io::read_array(path); }
 
-Model<double> load_model(const std::string& path, bool canonize) {
+Model<double> load_model(const std::string& path, bool canonize, const std::string& output) {
   const std::string ext = lower_extension(path);
   Model<double> m;
   if (ext == "txt") {
+    if (!output.empty()) throw ConfigError("--output: LRP Toolbox model '" + path + "' has one output");
     m = io::read_toolbox_model(path);
 #ifdef LRP_CLI_HAS_ONNX
   } else if (ext == "onnx") {
-    m = io::read_onnx_model(path);
+    m = io::read_onnx_model(path, output);
     if (canonize) fold_batch_norms(m);
 #endif
   } else {
@@ -49,10 +50,10 @@ Model<double> load_model(const std::string& path, bool canonize) {
   return m;
 }
 
-Model<float> load_model_float(const std::string& path, bool canonize) {
+Model<float> load_model_float(const std::string& path, bool canonize, const std::string& output) {
 #ifdef LRP_CLI_HAS_ONNX
   if (lower_extension(path) == "onnx") {
-    Model<float> m = io::read_onnx_model_float(path);
+    Model<float> m = io::read_onnx_model_float(path, output);
     if (canonize) fold_batch_norms(m);
     trim_dead_taps(m);  // exact; the double path (the reference) keeps the file's kernels
     m.validate();
@@ -60,7 +61,13 @@ Model<float> load_model_float(const std::string& path, bool canonize) {
     return m;
   }
 #endif
-  return load_model(path, canonize).convert<float>();  // toolbox text models are small
+  return load_model(path, canonize, output).convert<float>();  // toolbox text models are small
+}
+
+void add_output_option(CLI::App* cmd, std::string& output) {
+  cmd->add_option("--output", output,
+                  "ONNX models with several graph outputs (a segmentation net's auxiliary head): the output to use; the "
+                  "nodes only the others need are not loaded");
 }
 
 void add_input_options(CLI::App* cmd, InputOptions& o) {

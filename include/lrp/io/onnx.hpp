@@ -16,6 +16,7 @@
 // at load time; Shape of a runtime value is known except for its batch entry, which may only
 // flow into the first entry of a Reshape shape.
 //
+// One graph output (or the one chosen among several, below).
 // Node names become layer names (the node's output name when it has none; duplicates get a
 // "#k" suffix); Identity/Dropout and all-zero Pads leave no layer. Every error is a
 // FormatError (IoError for an unreadable file) naming the file, the node (name and index) and
@@ -40,6 +41,13 @@ Model<double> read_onnx_model(const std::string& path, const std::map<std::strin
 // hold the same values; biases that an Add folds into a Conv/Linear are summed in double and
 // rounded once, as convert<float> would.
 Model<float> read_onnx_model_float(const std::string& path);
+
+// A model with several graph outputs (torchvision's segmentation nets with their auxiliary
+// head, detection heads): `output` names the one to build; the nodes only the others need are
+// left out (nodes that reach no output are built and checked as always). An empty name asks
+// for the only output (an error listing them when there are more).
+Model<double> read_onnx_model(const std::string& path, const std::string& output);
+Model<float> read_onnx_model_float(const std::string& path, const std::string& output);
 
 // From the serialized bytes of a ModelProto; `source` names it in messages.
 Model<double> parse_onnx_model(const std::string& bytes, const std::string& source,
