@@ -3,14 +3,12 @@
 // produces. The graph's one data input is value 0 (batch dimension dynamic or fixed, every
 // other dimension fixed); 4-D inputs are NCHW, anything else is [N, features...].
 //
-// Operators (default domain, opsets 6 to 18):
-//   Conv (2-D, pads/auto_pad/strides/dilations/group), Gemm, MatMul (+ a following Add of a
-//   constant vector → Linear bias), Relu, LeakyRelu, Sigmoid, Tanh, Clip, MaxPool, AveragePool,
-//   GlobalAveragePool, GlobalMaxPool, Flatten (axis 1), Reshape (constant shape, batch kept),
-//   BatchNormalization (inference), Add/Sub/Sum (two runtime values → Add layer; a constant
-//   vector → bias of the preceding Conv/Linear, or a per-channel shift), Concat (per-sample
-//   axis), Dropout/Identity (aliases), Softmax (last axis of [N, C]), Pad (constant mode,
-//   spatial pads), Constant.
+// Operators (default domain, opsets 6 to 18; the full table with every attribute is
+// docs/ONNX.md): Conv and ConvTranspose (2-D), Gemm, MatMul, BatchNormalization, activations
+// (Relu, LeakyRelu, Sigmoid, Tanh, Clip, HardSigmoid, HardSwish), pooling (Max, Average,
+// Global*, spatial ReduceMean/ReduceMax), Resize/Upsample (nearest, linear), Add/Sub/Sum/Mul of
+// computed values or with per-channel constants, Concat, Flatten, Reshape, Transpose, Slice,
+// Pad, Softmax, Dropout/Identity (aliases), Constant.
 // Subgraphs that only compute constants (Shape, Gather, Unsqueeze, Squeeze, Concat, Reshape,
 // Slice, Transpose, Cast, ConstantOfShape, Add/Sub/Mul/Div/Neg on constants, ...) are folded
 // at load time; Shape of a runtime value is known except for its batch entry, which may only
