@@ -139,6 +139,23 @@ void conv2d_backward_weights(const ConvShape& s, const T* x, const T* g, T* dw, 
   }
 }
 
+bool conv2d_forward_mapped(const ConvShape& s, const float* x, const float* w, const float* b, float* y, WeightMap map,
+                           float param) {
+#ifdef LRP_HAVE_DNNL_CONV
+  return !single_channel_conv_applies(s) && dnnl_conv_forward(s, x, w, b, y, map, param);
+#else
+  return false;
+#endif
+}
+
+bool conv2d_backward_data_mapped(const ConvShape& s, const float* g, const float* w, float* dx, WeightMap map, float param) {
+#ifdef LRP_HAVE_DNNL_CONV
+  return !single_channel_conv_applies(s) && dnnl_conv_backward_data(s, g, w, dx, map, param);
+#else
+  return false;
+#endif
+}
+
 template void conv2d_forward_reference<float>(const ConvShape&, const float*, const float*, const float*, float*);
 template void conv2d_forward_reference<double>(const ConvShape&, const double*, const double*, const double*, double*);
 template void conv2d_backward_data_reference<float>(const ConvShape&, const float*, const float*, float*);

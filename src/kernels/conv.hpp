@@ -3,6 +3,7 @@
 // the primitive every LRP rule of a convolution reduces to. Reference path: im2col + GEMM.
 #include <cstddef>
 
+#include "lrp/layers/affine.hpp"
 #include "lrp/layers/conv_geometry.hpp"
 
 namespace lrp::kernels {
@@ -21,6 +22,13 @@ void conv2d_forward(const ConvShape& s, const T* x, const T* w, const T* b, T* y
 // dx = W^T g: the adjoint of conv2d_forward without bias (dx is overwritten).
 template <class T>
 void conv2d_backward_data(const ConvShape& s, const T* g, const T* w, T* dx);
+
+// The same with map(w) (W+, W-, ...) derived inside the fast kernel's own weight copies, float
+// only. False where the caller should run the plain functions on a materialised map(w): when
+// oneDNN cannot run the shape, and for one input channel, whose own kernel is faster.
+bool conv2d_forward_mapped(const ConvShape& s, const float* x, const float* w, const float* b, float* y, WeightMap map,
+                           float param);
+bool conv2d_backward_data_mapped(const ConvShape& s, const float* g, const float* w, float* dx, WeightMap map, float param);
 
 // dW += g (x) and db += sum g: parameter gradients (dW, db overwritten).
 template <class T>

@@ -3,7 +3,6 @@
 #include <type_traits>
 
 #include "kernels/conv.hpp"
-#include "kernels/conv_single_channel.hpp"
 #include "kernels/dnnl_conv.hpp"
 
 namespace lrp {
@@ -79,8 +78,7 @@ void Conv2d<T>::apply_mapped(const Tensor<T>& x, WeightMap map, T param, const t
   if constexpr (std::is_same_v<T, float>) {
     const kernels::ConvShape s = conv_shape(*this, x.shape(), "Convolution " + describe());
     z = Tensor<T>::uninitialized({s.n, s.oc, s.oh, s.ow});  // every kernel writes all of it
-    // A single input channel runs faster on its own kernel with the (small) mapped weights.
-    if (!kernels::single_channel_conv_applies(s) && kernels::dnnl_conv_forward(s, x.data(), weight_.data(), b ? b->data() : nullptr, z.data(), map, param)) return;
+    if (kernels::conv2d_forward_mapped(s, x.data(), weight_.data(), b ? b->data() : nullptr, z.data(), map, param)) return;
   }
   apply(x, plain(), b, z);
 }
@@ -92,7 +90,7 @@ void Conv2d<T>::apply_transposed_mapped(const Tensor<T>& g, WeightMap map, T par
   if constexpr (std::is_same_v<T, float>) {
     const kernels::ConvShape s = conv_shape(*this, x_shape, "Convolution " + describe());
     dx = Tensor<T>::uninitialized(x_shape);
-    if (!kernels::single_channel_conv_applies(s) && kernels::dnnl_conv_backward_data(s, g.data(), weight_.data(), dx.data(), map, param)) return;
+    if (kernels::conv2d_backward_data_mapped(s, g.data(), weight_.data(), dx.data(), map, param)) return;
   }
   apply_transposed(g, plain(), x_shape, dx);
 }

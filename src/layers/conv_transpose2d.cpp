@@ -112,7 +112,7 @@ void ConvTranspose2d<T>::apply_mapped(const Tensor<T>& x, WeightMap map, T param
   if constexpr (std::is_same_v<T, float>) {
     const kernels::ConvShape s = adjoint_shape(*this, output_pad_h_, output_pad_w_, x.shape(), "ConvTranspose " + describe());
     z = Tensor<T>::uninitialized({s.n, s.c, s.h, s.w});
-    if (kernels::dnnl_conv_backward_data(s, x.data(), weight_.data(), z.data(), map, param)) {
+    if (kernels::conv2d_backward_data_mapped(s, x.data(), weight_.data(), z.data(), map, param)) {
       add_bias(b, z);
       return;
     }
@@ -127,7 +127,7 @@ void ConvTranspose2d<T>::apply_transposed_mapped(const Tensor<T>& g, WeightMap m
   if constexpr (std::is_same_v<T, float>) {
     const kernels::ConvShape s = adjoint_shape(*this, output_pad_h_, output_pad_w_, x_shape, "ConvTranspose " + describe());
     dx = Tensor<T>::uninitialized(x_shape);
-    if (kernels::dnnl_conv_forward(s, g.data(), weight_.data(), nullptr, dx.data(), map, param)) return;
+    if (kernels::conv2d_forward_mapped(s, g.data(), weight_.data(), nullptr, dx.data(), map, param)) return;
   }
   apply_transposed(g, plain(), x_shape, dx);
 }
