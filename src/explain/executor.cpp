@@ -155,8 +155,28 @@ void Executor<T>::repeat_samples(std::size_t k) {
 }
 
 template <class T>
+void Executor<T>::keep_value(std::size_t v) {
+  if (v >= model_.num_values()) throw ConfigError("internal: no value " + std::to_string(v));
+  if (mode_ == Mode::KeepAll) return;
+  keep_[v] = 1;
+  backward_last_[v] = -1;  // the sweep drops a value only after the node it names
+}
+
+template <class T>
 Tensor<T> Executor<T>::propagate(const Tensor<T>& seed, const std::vector<Rule>& rules,
                                  std::map<std::string, Tensor<T>>* layer_relevance) {
+  return sweep(seed, rules, layer_relevance, model_.num_values());
+}
+
+template <class T>
+Tensor<T> Executor<T>::propagate_to(const Tensor<T>& seed, const std::vector<Rule>& rules, std::size_t v) {
+  if (v == 0 || v >= model_.num_values()) throw ConfigError("internal: propagate_to needs a node's output value");
+  return sweep(seed, rules, nullptr, v);
+}
+
+template <class T>
+Tensor<T> Executor<T>::sweep(const Tensor<T>& seed, const std::vector<Rule>& rules,
+                             std::map<std::string, Tensor<T>>* layer_relevance, std::size_t stop) {
   const auto& nodes = model_.nodes();
   if (rules.size() != nodes.size()) throw ConfigError("internal: one rule per node expected");
   const Shape& out_shape = shapes_.at(model_.output_value());
@@ -173,6 +193,13 @@ Tensor<T> Executor<T>::propagate(const Tensor<T>& seed, const std::vector<Rule>&
   for (std::size_t ii = nodes.size(); ii-- > 0;) {
     const Node<T>& n = nodes[ii];
     Tensor<T>& r_out = rel[n.output];
+    // Every consumer of a node's output comes after the node, so here its relevance is complete.
+    if (n.output == stop) {
+      if (!r_out.empty()) return std::move(r_out);
+      Shape s = shapes_[stop];
+      s[0] *= k;
+      return Tensor<T>(s);
+    }
     if (r_out.empty()) continue;  // nothing reaches this node (not on a path to the output)
     const double start = profile ? now_ms() : 0.0;
     if (layer_relevance) (*layer_relevance)[n.name.empty() ? std::to_string(ii) : n.name] = r_out;

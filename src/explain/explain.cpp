@@ -10,6 +10,7 @@
 #include "lrp/layers/conv2d.hpp"
 #include "lrp/core/parse.hpp"
 #include "lrp/explain/executor.hpp"
+#include "explain/grad_cam.hpp"
 
 namespace lrp {
 
@@ -23,11 +24,14 @@ Method parse_method(const std::string& t) {
   if (t == "smoothgrad") return Method::SmoothGrad;
   if (t == "integrated-gradients" || t == "integrated_gradients" || t == "integrads") return Method::IntegratedGradients;
   if (t == "occlusion") return Method::Occlusion;
+  if (t == "grad-cam" || t == "gradcam") return Method::GradCam;
+  if (t == "guided-grad-cam" || t == "guided-gradcam") return Method::GuidedGradCam;
   throw ConfigError("unknown method '" + t + "' (expected " + method_names() + ")");
 }
 
 std::string method_names() {
-  return "lrp, gradient, gradient-x-input, sensitivity, deconvnet, guided-backprop, smoothgrad, integrated-gradients, occlusion";
+  return "lrp, gradient, gradient-x-input, sensitivity, deconvnet, guided-backprop, smoothgrad, integrated-gradients, occlusion, "
+         "grad-cam, guided-grad-cam";
 }
 
 Target parse_target(const std::string& text) {
@@ -62,11 +66,11 @@ std::size_t class_count(const Shape& out, const Target& target) {
 }
 
 // Seeds [N*K, out...]: for each sample and target, the output on the target's elements (one
-// element, or a channel's positions, all or those where the channel is the largest) and 0
-// elsewhere; `scores` gets each seed's sum.
+// element, or a channel's positions, all or those where the channel is the largest), or 1 there
+// with `unit`, and 0 elsewhere; `scores` gets each target's score (the output's sum there).
 template <class T>
 Tensor<T> make_seeds(const Tensor<T>& y, const Target& target, std::vector<std::size_t>& chosen, std::vector<double>& scores,
-                     std::size_t& k) {
+                     std::size_t& k, bool unit = false) {
   const std::size_t n = y.dim(0), per = y.sample_size();
   chosen.clear();
   scores.clear();
@@ -144,7 +148,7 @@ Tensor<T> make_seeds(const Tensor<T>& y, const Target& target, std::vector<std::
       scores.push_back(score(yi, cls));
       T* row = seeds.data() + (i * k + j) * per;
       for (std::size_t p = 0; p < plane; ++p)
-        if (seeded(cls, p)) row[cls * plane + p] = yi[cls * plane + p];
+        if (seeded(cls, p)) row[cls * plane + p] = unit ? T(1) : yi[cls * plane + p];
     }
   }
   return seeds;
@@ -296,6 +300,40 @@ void fit_kernel_caches(const Model<T>& model) {
   }
 }
 
+// Grad-CAM and Guided Grad-CAM (explain/grad_cam.hpp), the map written to every input channel
+// ([N * k, C, H, W]); Guided Grad-CAM multiplies it into guided backprop's relevance.
+template <class T>
+Explanation<T> explain_grad_cam(const Model<T>& model, ParamCache<T>* cache, const Tensor<T>& x, const ExplainRequest& req) {
+  const std::size_t value = grad_cam_value(model, Shape(x.shape().begin() + 1, x.shape().end()), req.options.layer);
+  Executor<T> ex(model, cache);
+  ex.plan_backward(std::vector<Rule>(model.nodes().size(), Rule::gradient()));
+  ex.keep_value(value);
+  Explanation<T> out;
+  out.output = ex.forward(x);
+  std::size_t k = 1;
+  const Tensor<T> seeds = make_seeds(out.output, req.target, out.targets, out.scores, k, true);
+  out.targets_per_sample = k;
+  const std::size_t c = x.dim(1), plane = x.dim(2) * x.dim(3), rows = x.dim(0) * k;
+  const Tensor<T> cam = grad_cam(ex, seeds, value, x.dim(2), x.dim(3), req.options.cam_relu);
+  Tensor<T> r;
+  if (req.method == Method::GuidedGradCam) {
+    const std::vector<Rule> guided(model.nodes().size(), Rule::guided_backprop());
+    Executor<T> gx(model, cache);
+    gx.plan_backward(guided);
+    r = backward_pass<T>(gx, x, seeds, guided, nullptr);
+    for (std::size_t i = 0; i < rows; ++i)
+      for (std::size_t ch = 0; ch < c; ++ch)
+        for (std::size_t p = 0; p < plane; ++p) r[(i * c + ch) * plane + p] *= cam[i * plane + p];
+  } else {
+    r = Tensor<T>({rows, c, x.dim(2), x.dim(3)});
+    for (std::size_t i = 0; i < rows; ++i)
+      for (std::size_t ch = 0; ch < c; ++ch) std::copy_n(cam.data() + i * plane, plane, r.data() + (i * c + ch) * plane);
+  }
+  if (k > 1) r.reshape({x.dim(0), k, c, x.dim(2), x.dim(3)});
+  out.relevance = std::move(r);
+  return out;
+}
+
 }  // namespace
 
 template <class T>
@@ -363,6 +401,7 @@ Explanation<T> Explainer<T>::explain(const Tensor<T>& x, const ExplainRequest& r
     const auto chunk = static_cast<std::size_t>(std::max(1.0, req.target_pass_bytes / std::max(per_target, 1.0)));
     if (classes.size() > chunk && !req.dump_layers) return explain_in_passes(x, req, classes, chunk);
   }
+  if (req.method == Method::GradCam || req.method == Method::GuidedGradCam) return explain_grad_cam(model, cache_.get(), x, req);
   std::vector<Rule> rules;
   switch (req.method) {
     case Method::LRP:

@@ -21,6 +21,11 @@ void add_request_options(CLI::App* cmd, RequestOptions& o) {
   cmd->add_option("--window", o.method_options.window, "occlusion: window size (8)");
   cmd->add_option("--stride", o.method_options.stride, "occlusion: stride (8)");
   cmd->add_option("--occlusion-value", o.method_options.occlusion_value, "occlusion: value outside the window (0)");
+  cmd->add_option("--cam-layer", o.method_options.layer,
+                  "grad-cam, guided-grad-cam: the layer whose output is weighed (index as in `lrp info`, or node name; default: the "
+                  "last layer with a spatial output)");
+  cmd->add_flag("--cam-no-relu", [&o](std::int64_t) { o.method_options.cam_relu = false; },
+                "grad-cam, guided-grad-cam: keep the map's negative part (no ReLU)");
 }
 
 void check_request(const RequestOptions& o) {

@@ -40,6 +40,7 @@ class Executor {
   // Forward pass on an engine-layout batch [N, ...]; returns the model output.
   const Tensor<T>& forward(const Tensor<T>& input);
   const Tensor<T>& output() const { return values_.at(model_.output_value()); }
+  const Model<T>& model() const { return model_; }
   // A stored activation (empty if the plan released it).
   const Tensor<T>& value(std::size_t v) const { return values_.at(v); }
   std::size_t batch() const { return batch_; }
@@ -55,9 +56,18 @@ class Executor {
   Tensor<T> propagate(const Tensor<T>& seed, const std::vector<Rule>& rules,
                       std::map<std::string, Tensor<T>>* layer_relevance = nullptr);
 
+  // Grad-CAM's sweep: only down to value v (a node's output), returning the relevance arriving
+  // there, [N * k, ...v]; the nodes below v are not visited.
+  Tensor<T> propagate_to(const Tensor<T>& seed, const std::vector<Rule>& rules, std::size_t v);
+  // Keeps value v through forward() and the sweep, whatever the plan (call after plan_*).
+  void keep_value(std::size_t v);
+
   ParamCache<T>& cache() { return *cache_; }
 
  private:
+  // propagate / propagate_to (stop: the value to stop at, or num_values() for none).
+  Tensor<T> sweep(const Tensor<T>& seed, const std::vector<Rule>& rules, std::map<std::string, Tensor<T>>* layer_relevance,
+                  std::size_t stop);
   void compute_sign_flags();
 
   const Model<T>& model_;

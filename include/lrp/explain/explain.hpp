@@ -5,6 +5,8 @@
 // Every method starts from the same seed, the target's score (output * one-hot(target)).
 // LRP treats it as relevance; gradient methods use it as the output gradient, so
 // `gradient` yields score * d(score)/dx (as the toolbox's Caffe tool and Zennit do).
+// Grad-CAM and Guided Grad-CAM take the gradient of the target itself (seed one-hot(target)),
+// as Captum does: the map's ReLU keeps what raises the target, whatever the score's sign.
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -27,6 +29,8 @@ enum class Method {
   SmoothGrad,
   IntegratedGradients,
   Occlusion,
+  GradCam,        // Grad-CAM at MethodOptions::layer, upsampled to the input, written to every channel
+  GuidedGradCam,  // guided backprop times the Grad-CAM map
 };
 Method parse_method(const std::string& text);
 std::string method_names();
@@ -62,6 +66,11 @@ struct MethodOptions {
   // Occlusion: window and stride over the spatial axes; value for the occluded part.
   std::size_t window = 8, stride = 8;
   double occlusion_value = 0.0;
+  // Grad-CAM: the layer (index as in `lrp info`, or node name) whose output it weighs; empty:
+  // the last layer with a spatial output [C, H, W]. cam_relu: keep the positive part of the map
+  // (the paper's and Captum's GuidedGradCam; Captum's LayerGradCam leaves it off by default).
+  std::string layer;
+  bool cam_relu = true;
 };
 
 template <class T>
