@@ -34,6 +34,13 @@ std::string method_names() {
          "grad-cam, guided-grad-cam";
 }
 
+NoiseType parse_noise_type(const std::string& t) {
+  if (t == "smoothgrad") return NoiseType::SmoothGrad;
+  if (t == "smoothgrad-sq" || t == "smoothgrad_sq") return NoiseType::SmoothGradSquared;
+  if (t == "vargrad") return NoiseType::VarGrad;
+  throw ConfigError("unknown noise type '" + t + "' (expected smoothgrad, smoothgrad-sq, vargrad)");
+}
+
 Target parse_target(const std::string& text) {
   for (const auto& [prefix, region] : {std::pair{"channel:", Target::Region::Channel}, std::pair{"segment:", Target::Region::Segment}})
     if (text.rfind(prefix, 0) == 0) {
@@ -179,10 +186,12 @@ Tensor<T> backward_pass(Executor<T>& ex, const Tensor<T>& x, const Tensor<T>& se
 // run larger batches more efficiently; SmoothGrad and integrated gradients at batch 1 are
 // dozens of such passes). Copies are made and summed in order s = 0, 1, ..., as one pass each
 // would.
+// With `mean_square`, that also receives the mean of the squared sweeps.
 template <class T, class Make>
 Tensor<T> mean_gradient(Executor<T>& ex, const Tensor<T>& x, std::size_t count, std::size_t per_pass, const Tensor<T>& seeds,
-                        const std::vector<Rule>& rules, const Shape& rshape, Make&& make) {
+                        const std::vector<Rule>& rules, const Shape& rshape, Make&& make, Tensor<T>* mean_square = nullptr) {
   Tensor<T> r(rshape);
+  if (mean_square) *mean_square = Tensor<T>(rshape);
   const std::size_t xs = x.size(), rs = r.size();
   for (std::size_t s0 = 0; s0 < count; s0 += per_pass) {
     const std::size_t m = std::min(per_pass, count - s0);
@@ -197,6 +206,9 @@ Tensor<T> mean_gradient(Executor<T>& ex, const Tensor<T>& x, std::size_t count, 
     const Tensor<T> g = backward_pass<T>(ex, xb, sb, rules, nullptr);
     for (std::size_t j = 0; j < m; ++j)
       for (std::size_t i = 0; i < rs; ++i) r[i] += g[j * rs + i] / static_cast<T>(count);
+    if (mean_square)
+      for (std::size_t j = 0; j < m; ++j)
+        for (std::size_t i = 0; i < rs; ++i) (*mean_square)[i] += g[j * rs + i] * g[j * rs + i] / static_cast<T>(count);
   }
   return r;
 }
@@ -447,8 +459,14 @@ Explanation<T> Explainer<T>::explain(const Tensor<T>& x, const ExplainRequest& r
           for (std::size_t j = 0; j < per; ++j) dst[i * per + j] += static_cast<T>(sigma * normal(rng));
         }
       };
+      const bool squares = o.noise_type != NoiseType::SmoothGrad;
+      Tensor<T> mean_square;
       r = mean_gradient(ex, x, o.samples, copies_per_pass(model, x, k, req.target_pass_bytes, o.samples), seeds, rules, rshape,
-                        noisy);
+                        noisy, squares ? &mean_square : nullptr);
+      if (o.noise_type == NoiseType::VarGrad)  // E[g^2] - E[g]^2, clamped at 0 against rounding
+        for (std::size_t i = 0; i < r.size(); ++i) r[i] = std::max(T(0), mean_square[i] - r[i] * r[i]);
+      else if (squares)
+        r = std::move(mean_square);
       break;
     }
     case Method::IntegratedGradients: {

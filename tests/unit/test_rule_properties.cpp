@@ -408,6 +408,55 @@ TEST(RuleProperties, SmoothGradWithOneSampleIsTheGradient) {
   EXPECT_LT(test::max_rel_error(explain(m, x, s).relevance, explain(m, x, g).relevance), 1e-15);
 }
 
+// SmoothGrad^2 and VarGrad against the per-copy gradients: the noisy copies are rebuilt here from
+// the documented recipe (seeded std::mt19937_64, sigma = noise_level * (max - min) per sample,
+// the last copy noise-free), each explained with the plain gradient from the clean input's seed
+// (score * one-hot), then squared and averaged.
+TEST(RuleProperties, SmoothGradSquaredAndVarGradAggregateThePerCopyGradients) {
+  std::mt19937_64 rng(10);
+  const Model<double> m = test::random_cnn(rng, true);
+  const Tensor<double> x = test::random_tensor({2, 2, 12, 12}, rng);
+  ExplainRequest s;
+  s.method = Method::SmoothGrad;
+  s.options.samples = 4;
+  s.options.seed = 3;
+  s.options.noise_level = 0.2;
+  s.target = parse_target("1");
+  std::mt19937_64 noise(s.options.seed);
+  std::normal_distribution<double> normal(0.0, 1.0);
+  const std::size_t per = x.sample_size(), count = s.options.samples;
+  Tensor<double> mean(x.shape()), mean_sq(x.shape());
+  ExplainRequest g;
+  g.method = Method::Gradient;
+  const Tensor<double> y = explain(m, x, g).output;  // [2, 3]
+  g.target.kind = Target::Kind::Relevance;
+  g.target.relevance = Tensor<double>(y.shape());
+  for (std::size_t i = 0; i < 2; ++i) g.target.relevance[i * 3 + 1] = y[i * 3 + 1];
+  for (std::size_t c = 0; c < count; ++c) {
+    Tensor<double> xc = x;
+    if (c + 1 < count)
+      for (std::size_t i = 0; i < 2; ++i) {
+        const auto [lo, hi] = std::minmax_element(x.data() + i * per, x.data() + (i + 1) * per);
+        for (std::size_t j = 0; j < per; ++j) xc[i * per + j] += s.options.noise_level * (*hi - *lo) * normal(noise);
+      }
+    const Tensor<double> gc = explain(m, xc, g).relevance;
+    for (std::size_t i = 0; i < gc.size(); ++i) {
+      mean[i] += gc[i] / static_cast<double>(count);
+      mean_sq[i] += gc[i] * gc[i] / static_cast<double>(count);
+    }
+  }
+  Tensor<double> var(x.shape());
+  for (std::size_t i = 0; i < var.size(); ++i) var[i] = mean_sq[i] - mean[i] * mean[i];
+  EXPECT_LT(test::max_rel_error(explain(m, x, s).relevance, mean), 1e-12);
+  s.options.noise_type = NoiseType::SmoothGradSquared;
+  EXPECT_LT(test::max_rel_error(explain(m, x, s).relevance, mean_sq), 1e-12);
+  s.options.noise_type = NoiseType::VarGrad;
+  const Tensor<double> v = explain(m, x, s).relevance;
+  EXPECT_LT(test::max_rel_error(v, var), 1e-10);
+  EXPECT_GT(test::sum(v), 0.0);  // the noise changed the gradient somewhere
+  EXPECT_THROW(parse_noise_type("loud"), ConfigError);
+}
+
 // SmoothGrad and integrated gradients stack their input copies into batched passes; one copy
 // per pass (a 1-byte budget) must give the same result.
 TEST(RuleProperties, BatchedSmoothGradAndIntegratedGradientsEqualOneCopyPerPass) {

@@ -16,6 +16,9 @@ void add_request_options(CLI::App* cmd, RequestOptions& o) {
   cmd->add_option("--noise-level", o.method_options.noise_level, "smoothgrad: noise std relative to the input range (0.1)");
   cmd->add_option("--samples", o.method_options.samples, "smoothgrad: number of samples (20; the last is noise-free)");
   cmd->add_option("--seed", o.method_options.seed, "smoothgrad: random seed (0)");
+  cmd->add_option("--noise-type", o.noise_type,
+                  "smoothgrad: what is kept of the noisy copies' maps: smoothgrad (their mean, default), smoothgrad-sq (the mean "
+                  "of their squares), vargrad (their variance)");
   cmd->add_option("--steps", o.method_options.steps, "integrated-gradients: number of steps (20)");
   cmd->add_option("--baseline", o.method_options.baseline, "integrated-gradients: constant baseline (0)");
   cmd->add_option("--window", o.method_options.window, "occlusion: window size (8)");
@@ -31,6 +34,7 @@ void add_request_options(CLI::App* cmd, RequestOptions& o) {
 void check_request(const RequestOptions& o) {
   if (!o.rule.empty() && !o.composite.empty()) throw ConfigError("give either --rule or --composite, not both");
   parse_method(o.method);
+  parse_noise_type(o.noise_type);
   if (!o.rule.empty()) parse_rule(o.rule);
   for (const std::string& s : o.layer_rules) parse_rule_override(s);
 }
@@ -41,6 +45,7 @@ ExplainRequest build_request(const Model<T>& model, const RequestOptions& o) {
   ExplainRequest req;
   req.method = parse_method(o.method);
   req.options = o.method_options;
+  req.options.noise_type = parse_noise_type(o.noise_type);
   std::vector<RuleOverride> overrides;
   for (const std::string& s : o.layer_rules) overrides.push_back(parse_rule_override(s));
   const bool rule_based = req.method == Method::LRP || req.method == Method::SmoothGrad || req.method == Method::IntegratedGradients;

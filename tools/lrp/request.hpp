@@ -12,7 +12,7 @@
 namespace lrp::cli {
 
 struct RequestOptions {
-  std::string rule, composite, method = "lrp";
+  std::string rule, composite, method = "lrp", noise_type = "smoothgrad";
   std::vector<std::string> layer_rules;
   MethodOptions method_options;
 };

@@ -55,9 +55,15 @@ struct Target {
 // given as PerSample / Relevance targets.
 Target parse_target(const std::string& text);
 
+// What SmoothGrad keeps of the sweeps over its noisy copies (Captum's NoiseTunnel types): their
+// mean, the mean of their squares (SmoothGrad^2), or their variance (VarGrad).
+enum class NoiseType { SmoothGrad, SmoothGradSquared, VarGrad };
+NoiseType parse_noise_type(const std::string& text);
+
 struct MethodOptions {
   // SmoothGrad (Zennit's defaults): noise sigma = noise_level * (max - min) per sample.
   double noise_level = 0.1;
+  NoiseType noise_type = NoiseType::SmoothGrad;
   std::size_t samples = 20;
   std::uint64_t seed = 0;
   // Integrated gradients: right Riemann sum over steps alpha = 1/n .. 1 from `baseline`.
