@@ -144,6 +144,17 @@ RgbImage render_input(const Tensor<double>& X, std::size_t scale, const std::str
   return to_rgb_image(rgb, scale);
 }
 
+RgbImage blend(const RgbImage& base, const RgbImage& top, double alpha) {
+  if (!(alpha >= 0.0 && alpha <= 1.0)) throw ConfigError("overlay opacity must be in [0, 1], got " + std::to_string(alpha));
+  if (base.height != top.height || base.width != top.width)
+    throw ShapeError("cannot overlay a " + std::to_string(top.height) + "x" + std::to_string(top.width) + " image on a " +
+                     std::to_string(base.height) + "x" + std::to_string(base.width) + " one");
+  RgbImage out(base.height, base.width);
+  for (std::size_t i = 0; i < out.rgb.size(); ++i)
+    out.rgb[i] = static_cast<std::uint8_t>(std::lround((1.0 - alpha) * base.rgb[i] + alpha * top.rgb[i]));
+  return out;
+}
+
 RgbImage enlarge(const RgbImage& image, std::size_t scale) {
   check_scale(scale);
   RgbImage out(image.height * scale, image.width * scale);

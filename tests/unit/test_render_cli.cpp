@@ -176,6 +176,17 @@ TEST_F(CliRender, ImageInputAndBrokenImages) {
   EXPECT_EQ(img.data[0], 200);    // the input image, unchanged
   EXPECT_EQ(img.data[3 * 3], 0);  // the gap column
 
+  // --overlay: the heatmap laid over the input, one picture of the input's size.
+  ASSERT_EQ(run(file("H.npy") + " --input " + file("pic.png") + " --overlay 0.5 --out " + file("o.png")), 0) << output_;
+  ASSERT_EQ(run(file("H.npy") + " --out " + file("h.png")), 0) << output_;
+  const lrp::io::Image8 over = lrp::io::decode_image(file("o.png")), heat = lrp::io::decode_image(file("h.png"));
+  ASSERT_EQ(over.width, 3u);
+  ASSERT_EQ(over.data.size(), heat.data.size());
+  for (std::size_t i = 0; i < over.data.size(); ++i)
+    EXPECT_EQ(over.data[i], static_cast<int>(std::lround(0.5 * 200 + 0.5 * heat.data[i]))) << i;
+  EXPECT_EQ(run(file("H.npy") + " --overlay 0.5 --out " + file("y.png")), 2);
+  EXPECT_NE(output_.find("--overlay needs --input"), std::string::npos) << output_;
+
   const std::string png = lrp::render::encode_png(pic);
   std::ofstream(file("bad.png"), std::ios::binary) << png.substr(0, png.size() - 20);
   EXPECT_EQ(run(file("H.npy") + " --input " + file("bad.png") + " --out " + file("y.png")), 2);

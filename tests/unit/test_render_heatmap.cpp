@@ -200,3 +200,15 @@ TEST(RenderHeatmap, RenderInputRgbAndErrors) {
   EXPECT_THROW(lrp::render::render_input(Tensor<double>({2, 2, 2})), lrp::ShapeError);
   EXPECT_THROW(lrp::render::render_input(X, 0), lrp::ConfigError);
 }
+
+TEST(RenderHeatmap, BlendWeighsEachChannelAndRounds) {
+  RgbImage base(1, 2, 200), top(1, 2, 100);
+  top.rgb[5] = 0;
+  const RgbImage quarter = lrp::render::blend(base, top, 0.25);  // 0.75 * 200 + 0.25 * 100 = 175
+  EXPECT_EQ(quarter.rgb, (std::vector<std::uint8_t>{175, 175, 175, 175, 175, 150}));
+  EXPECT_EQ(lrp::render::blend(base, top, 0.0).rgb, base.rgb);
+  EXPECT_EQ(lrp::render::blend(base, top, 1.0).rgb, top.rgb);
+  EXPECT_EQ(lrp::render::blend(RgbImage(1, 1, 1), RgbImage(1, 1, 2), 0.5).rgb[0], 2);  // 1.5 rounds up
+  EXPECT_THROW(lrp::render::blend(base, RgbImage(2, 1), 0.5), lrp::ShapeError);
+  EXPECT_THROW(lrp::render::blend(base, top, 1.5), lrp::ConfigError);
+}

@@ -25,6 +25,7 @@ struct RenderArgs {
   std::size_t scale = 1, sample = 0, columns = 0, gap = 2;
   bool grid = false, outline = false;
   double sigma = 2.0;
+  double overlay = -1.0;  // opacity of the heatmap over the input; < 0: side by side
 };
 
 // An array split into samples of shape [C,H,W].
@@ -89,6 +90,7 @@ void run_render(const RenderArgs& a) {
   const render::Colormap probe = render::get_colormap(a.colormap);  // ConfigError listing the maps
   (void)probe;
   if (a.outline && a.input.empty()) throw ConfigError("--outline needs --input (the image whose edges are drawn)");
+  if (a.overlay >= 0.0 && a.input.empty()) throw ConfigError("--overlay needs --input (the image under the heatmap)");
   if (!(a.input_range[1] > a.input_range[0]))
     throw ConfigError("--input-range needs MIN < MAX, got " + std::to_string(a.input_range[0]) + " " +
                       std::to_string(a.input_range[1]));
@@ -133,8 +135,15 @@ void run_render(const RenderArgs& a) {
       continue;
     }
     const Tensor<double> x = X.sample(X.n == 1 ? 0 : i);
+    render::RgbImage picture = render::render_input(x, a.scale, a.input_colormap);
+    if (a.overlay >= 0.0) {
+      heat = render::blend(picture, heat, a.overlay);
+      if (a.outline) render::draw_outline(heat, x, a.scale, a.sigma);
+      rows.push_back(std::move(heat));
+      continue;
+    }
     if (a.outline) render::draw_outline(heat, x, a.scale, a.sigma);
-    rows.push_back(render::hconcat({render::render_input(x, a.scale, a.input_colormap), heat}, a.gap));
+    rows.push_back(render::hconcat({std::move(picture), heat}, a.gap));
   }
 
   render::RgbImage image;
@@ -198,6 +207,9 @@ void add_render_command(CLI::App& app) {
   cmd->add_flag("--outline", args->outline, "Draw the input's edges (Canny) in black over the heatmap; needs --input");
   cmd->add_option("--sigma", args->sigma, "Smoothing of the outline's edge detector (default 2)")
       ->check(CLI::Range(0.0, 100.0));
+  cmd->add_option("--overlay", args->overlay,
+                  "Lay the heatmap over --input with this opacity (0 to 1, e.g. 0.5) instead of drawing them side by side")
+      ->check(CLI::Range(0.0, 1.0));
   cmd->add_flag("--grid", args->grid, "Draw every sample of a batch in a grid");
   cmd->add_option("--sample", args->sample, "Sample drawn without --grid (default 0)");
   cmd->add_option("--columns", args->columns, "Grid columns (default: 1 with --input, else floor(sqrt(N)))");

@@ -78,6 +78,10 @@ std::vector<std::uint8_t> canny_edges(const Tensor<double>& X, double sigma = 2.
 // must then match the image size (ShapeError otherwise).
 void draw_outline(RgbImage& image, const Tensor<double>& X, std::size_t scale, double sigma = 2.0);
 
+// `top` laid over `base` with opacity alpha in [0,1]: each channel (1 - alpha) base + alpha top,
+// rounded to the nearest integer (Grad-CAM style overlays). Sizes must match (ShapeError).
+RgbImage blend(const RgbImage& base, const RgbImage& top, double alpha);
+
 // Nearest-neighbour enlargement (the Toolbox's enlarge_image).
 RgbImage enlarge(const RgbImage& image, std::size_t scale);
 
