@@ -12,8 +12,10 @@
 
 #include <string>
 
+#include "kernels/conv.hpp"
 #include "kernels/elementwise.hpp"
 #include "lrp/core/error.hpp"
+#include "lrp/layers/conv2d.hpp"
 #include "rules/tensor_ops.hpp"
 
 namespace lrp {
@@ -365,6 +367,45 @@ Tensor<T> flat_dense(const Affine<T>& a, T eps) {
   return r;
 }
 
+// Flat on a convolution in closed form: with all-ones weights, W1^T g gives every input channel
+// of a group the same map, the transposed convolution of the group's channel sum of g with a
+// single ones kernel. One single-channel transposed convolution per group instead of one over
+// all out x in channels (a network's first layer, 64 -> 3 channels at 224x224: 2.2 -> 0.5 ms).
+// `z` is W1 1, as in weight_only.
+template <class T>
+Tensor<T> flat_conv(const Affine<T>& a, const Conv2d<T>& conv, const Tensor<T>& z, T eps) {
+  const Tensor<T> g = a.ratio(z, eps, T(1), true);  // [rows, oc, oh, ow]
+  const Shape xs = a.in.relevance_shape(0);         // [rows, c, h, w]
+  const std::size_t rows = g.dim(0), groups = conv.groups(), per_out = g.dim(1) / groups, per_in = xs[1] / groups;
+  const std::size_t plane = g.dim(2) * g.dim(3), in_plane = xs[2] * xs[3];
+  Tensor<T> sums({rows, groups, g.dim(2), g.dim(3)});
+  ops::for_chunks(rows * groups, plane, [&](std::size_t rg, std::size_t b, std::size_t e) {
+    T* dst = sums.data() + rg * plane;
+    const T* src = g.data() + rg * per_out * plane;  // the group's first output channel
+    for (std::size_t o = 0; o < per_out; ++o)
+      for (std::size_t p = b; p < e; ++p) dst[p] += src[o * plane + p];
+  });
+  const Window2d& win = conv.window();
+  const Tensor<T>& ones = a.in.cache.get(a.in.node, "W1g", [&] { return Tensor<T>({groups, 1, win.kh, win.kw}, T(1)); });
+  kernels::ConvShape s;
+  s.n = rows;
+  s.c = s.oc = s.groups = groups;
+  s.h = xs[2];
+  s.w = xs[3];
+  s.oh = g.dim(2);
+  s.ow = g.dim(3);
+  s.win = win;
+  Tensor<T> spread = Tensor<T>::uninitialized({rows, groups, xs[2], xs[3]});
+  kernels::conv2d_backward_data<T>(s, sums.data(), ones.data(), spread.data());
+  Tensor<T> r = Tensor<T>::uninitialized(xs);
+  ops::for_chunks(rows * xs[1], in_plane, [&](std::size_t rc, std::size_t b, std::size_t e) {
+    const std::size_t row = rc / xs[1], group = (rc % xs[1]) / per_in;
+    std::copy(spread.data() + (row * groups + group) * in_plane + b, spread.data() + (row * groups + group) * in_plane + e,
+              r.data() + rc * in_plane + b);
+  });
+  return r;
+}
+
 // Flat and w^2: relevance spread by constant (ones) or squared weights, independent of x; the
 // denominator z = W' 1 (+ b') is computed once per input shape and cached.
 template <class T>
@@ -378,6 +419,7 @@ Tensor<T> weight_only(const Affine<T>& a, bool square, bool with_bias, T eps) {
     const Tensor<T> ones = a.sample_like_input([](std::size_t) { return T(1); });
     return square ? a.forward(ones, sq, b) : a.forward(ones, a.ones(), nullptr);
   });
+  if (!square && a.layer.kind() == LayerKind::Conv2d) return flat_conv(a, static_cast<const Conv2d<T>&>(a.layer), z, eps);
   Tensor<T> g = a.ratio(z, eps, T(1), true);
   return square ? a.transposed(g, sq) : a.transposed(g, a.ones());
 }
