@@ -53,47 +53,77 @@ void Reshape<T>::backward(const TensorRefs<T>& in, const Tensor<T>& /*out*/, con
 
 namespace {
 
-// For each element of an output sample (C order), the offset of its source in the input sample.
-using SourceMap = std::vector<std::size_t>;
-
 std::vector<std::size_t> strides(const Shape& s) {
   std::vector<std::size_t> st(s.size(), 1);
   for (std::size_t k = s.size(); k-- > 1;) st[k - 1] = st[k] * s[k];
   return st;
 }
 
-// Walks the output sample's indices in C order; `offset(idx)` gives the source offset.
-template <class F>
-SourceMap map_sources(const Shape& out, F&& offset) {
-  SourceMap src(shape_numel(out));
-  std::vector<std::size_t> idx(out.size(), 0);
-  for (std::size_t o = 0; o < src.size(); ++o) {
-    src[o] = offset(idx);
-    for (std::size_t k = out.size(); k-- > 0;) {
-      if (++idx[k] < out[k]) break;
+// Where a gather's output sample (C order) comes from, as runs of `run` consecutive elements
+// that are also consecutive in the input sample: run i starts at src[i]. Output axis k steps
+// `src_strides[k]` in the input; the trailing axes that step as the output does form the run
+// (ShuffleNet's channel shuffle and split move whole H x W planes: one copy per plane, not
+// per element).
+struct Runs {
+  std::vector<std::size_t> src;
+  std::size_t run = 1;
+};
+
+Runs runs_of(const Shape& out, const std::vector<std::size_t>& src_strides, std::size_t base) {
+  Runs r;
+  std::size_t j = out.size();
+  while (j > 0 && src_strides[j - 1] == r.run) r.run *= out[--j];
+  const Shape outer(out.begin(), out.begin() + static_cast<long>(j));
+  r.src.resize(shape_numel(outer));
+  std::vector<std::size_t> idx(j, 0);
+  for (std::size_t i = 0; i < r.src.size(); ++i) {
+    std::size_t off = base;
+    for (std::size_t k = 0; k < j; ++k) off += idx[k] * src_strides[k];
+    r.src[i] = off;
+    for (std::size_t k = j; k-- > 0;) {
+      if (++idx[k] < outer[k]) break;
       idx[k] = 0;
     }
   }
-  return src;
+  return r;
+}
+
+// Copies for every (sample, run), on the OpenMP threads when there is enough to copy.
+template <class F>
+void for_runs(std::size_t samples, const Runs& r, F&& copy) {
+  const long long total = static_cast<long long>(samples * r.src.size());
+#pragma omp parallel for schedule(static) if (static_cast<std::size_t>(total) * r.run >= (std::size_t(1) << 16))
+  for (long long t = 0; t < total; ++t) {
+    const std::size_t n = static_cast<std::size_t>(t) / r.src.size(), i = static_cast<std::size_t>(t) % r.src.size();
+    copy(n, i);
+  }
 }
 
 template <class T>
-void gather(const Tensor<T>& x, const Shape& out_sample, const SourceMap& src, Tensor<T>& out) {
+void gather(const Tensor<T>& x, const Shape& out_sample, const Runs& r, Tensor<T>& out) {
   Shape s = out_sample;
   s.insert(s.begin(), x.dim(0));
   out = Tensor<T>::uninitialized(s);
-  const std::size_t in_per = x.sample_size(), out_per = src.size();
-  for (std::size_t n = 0; n < x.dim(0); ++n)
-    for (std::size_t o = 0; o < out_per; ++o) out[n * out_per + o] = x[n * in_per + src[o]];
+  const std::size_t in_per = x.sample_size(), out_per = r.src.size() * r.run;
+  const T* xp = x.data();
+  T* op = out.data();
+  for_runs(x.dim(0), r, [&](std::size_t n, std::size_t i) {
+    std::copy_n(xp + n * in_per + r.src[i], r.run, op + n * out_per + i * r.run);
+  });
 }
 
-// The adjoint of gather: every output element back to its source, the rest 0.
+// The adjoint of gather: every output element back to its source (each source is read at most
+// once), the rest 0.
 template <class T>
-Tensor<T> scatter(const Tensor<T>& dout, const Shape& in_shape, const SourceMap& src) {
-  Tensor<T> din(in_shape);
-  const std::size_t in_per = din.sample_size(), out_per = src.size();
-  for (std::size_t n = 0; n < din.dim(0); ++n)
-    for (std::size_t o = 0; o < out_per; ++o) din[n * in_per + src[o]] += dout[n * out_per + o];
+Tensor<T> scatter(const Tensor<T>& dout, const Shape& in_shape, const Runs& r) {
+  const std::size_t out_per = r.src.size() * r.run;
+  Tensor<T> din = out_per * in_shape[0] == shape_numel(in_shape) ? Tensor<T>::uninitialized(in_shape) : Tensor<T>(in_shape);
+  const std::size_t in_per = din.sample_size();
+  const T* dp = dout.data();
+  T* ip = din.data();
+  for_runs(din.dim(0), r, [&](std::size_t n, std::size_t i) {
+    std::copy_n(dp + n * out_per + i * r.run, r.run, ip + n * in_per + r.src[i]);
+  });
   return din;
 }
 
@@ -118,27 +148,25 @@ Shape Transpose<T>::output_shape(const std::vector<Shape>& in) const {
 }
 
 namespace {
-template <class L>
-SourceMap transpose_sources(const L& layer, const std::vector<std::size_t>& perm, const Shape& in_sample) {
+Runs transpose_runs(const std::vector<std::size_t>& perm, const Shape& in_sample, const Shape& out_sample) {
   const std::vector<std::size_t> st = strides(in_sample);
-  return map_sources(layer.output_shape({in_sample}), [&](const std::vector<std::size_t>& idx) {
-    std::size_t off = 0;
-    for (std::size_t k = 0; k < idx.size(); ++k) off += idx[k] * st[perm[k]];
-    return off;
-  });
+  std::vector<std::size_t> src_strides(perm.size());
+  for (std::size_t k = 0; k < perm.size(); ++k) src_strides[k] = st[perm[k]];
+  return runs_of(out_sample, src_strides, 0);
 }
 }  // namespace
 
 template <class T>
 void Transpose<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
-  const Shape xs = sample_of(in[0]->shape());
-  gather(*in[0], output_shape({xs}), transpose_sources(*this, perm_, xs), out);
+  const Shape xs = sample_of(in[0]->shape()), os = output_shape({xs});
+  gather(*in[0], os, transpose_runs(perm_, xs, os), out);
 }
 
 template <class T>
 void Transpose<T>::backward(const TensorRefs<T>& in, const Tensor<T>& /*out*/, const Tensor<T>& dout,
                             std::vector<Tensor<T>>& din) const {
-  din.assign(1, scatter(dout, in[0]->shape(), transpose_sources(*this, perm_, sample_of(in[0]->shape()))));
+  const Shape xs = sample_of(in[0]->shape());
+  din.assign(1, scatter(dout, in[0]->shape(), transpose_runs(perm_, xs, output_shape({xs}))));
 }
 
 template <class T>
@@ -152,26 +180,24 @@ Shape Slice<T>::output_shape(const std::vector<Shape>& in) const {
 }
 
 namespace {
-SourceMap slice_sources(const Shape& begin, const Shape& size, const Shape& in_sample) {
+Runs slice_runs(const Shape& begin, const Shape& size, const Shape& in_sample) {
   const std::vector<std::size_t> st = strides(in_sample);
-  return map_sources(size, [&](const std::vector<std::size_t>& idx) {
-    std::size_t off = 0;
-    for (std::size_t k = 0; k < idx.size(); ++k) off += (begin[k] + idx[k]) * st[k];
-    return off;
-  });
+  std::size_t base = 0;
+  for (std::size_t k = 0; k < begin.size(); ++k) base += begin[k] * st[k];
+  return runs_of(size, st, base);
 }
 }  // namespace
 
 template <class T>
 void Slice<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
   const Shape xs = sample_of(in[0]->shape());
-  gather(*in[0], output_shape({xs}), slice_sources(begin_, size_, xs), out);
+  gather(*in[0], output_shape({xs}), slice_runs(begin_, size_, xs), out);
 }
 
 template <class T>
 void Slice<T>::backward(const TensorRefs<T>& in, const Tensor<T>& /*out*/, const Tensor<T>& dout,
                         std::vector<Tensor<T>>& din) const {
-  din.assign(1, scatter(dout, in[0]->shape(), slice_sources(begin_, size_, sample_of(in[0]->shape()))));
+  din.assign(1, scatter(dout, in[0]->shape(), slice_runs(begin_, size_, sample_of(in[0]->shape()))));
 }
 
 template class Flatten<float>;

@@ -289,6 +289,46 @@ TEST(LayerGradients, FlattenReshapeTransposeAndSlice) {
   check_backward(Slice<T>({1, 0, 2}, {2, 4, 3}), {random_tensor({2, 3, 4, 5}, rng)}, "Slice");
 }
 
+// Forward values against explicit index loops: ShuffleNet's channel shuffle (whole planes move),
+// a transpose of the two inner axes (single elements move), and slices that keep whole rows,
+// whole planes, or cut the last axis.
+TEST(LayerGradients, TransposeAndSliceForwardMatchIndexLoops) {
+  std::mt19937_64 rng(18);
+  const Tensor<T> x = random_tensor({2, 2, 3, 4, 5}, rng);  // [N, groups, C/groups, H, W]
+  const auto at = [&](std::size_t n, std::size_t a, std::size_t b, std::size_t c, std::size_t d) {
+    return x[(((n * 2 + a) * 3 + b) * 4 + c) * 5 + d];
+  };
+  Tensor<T> y;
+  Transpose<T>({1, 0, 2, 3}).forward({&x}, y);  // per-sample axes: groups <-> channels
+  ASSERT_EQ(y.shape(), (Shape{2, 3, 2, 4, 5}));
+  for (std::size_t n = 0; n < 2; ++n)
+    for (std::size_t b = 0; b < 3; ++b)
+      for (std::size_t a = 0; a < 2; ++a)
+        for (std::size_t c = 0; c < 4; ++c)
+          for (std::size_t d = 0; d < 5; ++d) ASSERT_EQ(y[(((n * 3 + b) * 2 + a) * 4 + c) * 5 + d], at(n, a, b, c, d));
+  Transpose<T>({0, 1, 3, 2}).forward({&x}, y);  // H <-> W
+  ASSERT_EQ(y.shape(), (Shape{2, 2, 3, 5, 4}));
+  for (std::size_t n = 0; n < 2; ++n)
+    for (std::size_t a = 0; a < 2; ++a)
+      for (std::size_t b = 0; b < 3; ++b)
+        for (std::size_t d = 0; d < 5; ++d)
+          for (std::size_t c = 0; c < 4; ++c) ASSERT_EQ(y[(((n * 2 + a) * 3 + b) * 5 + d) * 4 + c], at(n, a, b, c, d));
+  for (const auto& [begin, size] : {std::pair{Shape{1, 0, 0, 0}, Shape{1, 3, 4, 5}}, std::pair{Shape{0, 1, 0, 0}, Shape{2, 2, 4, 5}},
+                                    std::pair{Shape{0, 1, 2, 0}, Shape{2, 1, 2, 5}}, std::pair{Shape{1, 0, 1, 2}, Shape{1, 3, 3, 2}}}) {
+    Slice<T>(begin, size).forward({&x}, y);
+    ASSERT_EQ(y.dim(0), 2u);
+    std::size_t i = 0;
+    for (std::size_t n = 0; n < 2; ++n)
+      for (std::size_t a = 0; a < size[0]; ++a)
+        for (std::size_t b = 0; b < size[1]; ++b)
+          for (std::size_t c = 0; c < size[2]; ++c)
+            for (std::size_t d = 0; d < size[3]; ++d)
+              ASSERT_EQ(y[i++], at(n, begin[0] + a, begin[1] + b, begin[2] + c, begin[3] + d)) << shape_str(begin);
+    check_backward(Slice<T>(begin, size), {x}, "Slice " + shape_str(begin));
+  }
+  check_backward(Transpose<T>({1, 0, 2, 3}), {x}, "Transpose of whole planes");
+}
+
 TEST(LayerGradients, BatchNorm) {
   std::mt19937_64 rng(9);
   BatchNorm<T> bn(random_tensor({3}, rng, 0.5, 2), random_tensor({3}, rng));
