@@ -4,6 +4,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "kernels/conv_depthwise.hpp"
 #include "kernels/conv_single_channel.hpp"
 #include "kernels/gemm.hpp"
 
@@ -97,7 +98,7 @@ void conv2d_backward_data_reference(const ConvShape& s, const T* g, const T* w, 
 template <class T>
 void conv2d_forward(const ConvShape& s, const T* x, const T* w, const T* b, T* y) {
   if constexpr (std::is_same_v<T, float>) {
-    if (single_channel_conv_forward(s, x, w, b, y)) return;
+    if (single_channel_conv_forward(s, x, w, b, y) || depthwise_conv_forward(s, x, w, b, y)) return;
   }
 #ifdef LRP_HAVE_DNNL_CONV
   if constexpr (std::is_same_v<T, float>) {
@@ -110,7 +111,7 @@ void conv2d_forward(const ConvShape& s, const T* x, const T* w, const T* b, T* y
 template <class T>
 void conv2d_backward_data(const ConvShape& s, const T* g, const T* w, T* dx) {
   if constexpr (std::is_same_v<T, float>) {
-    if (single_channel_conv_backward_data(s, g, w, dx)) return;
+    if (single_channel_conv_backward_data(s, g, w, dx) || depthwise_conv_backward_data(s, g, w, dx)) return;
   }
 #ifdef LRP_HAVE_DNNL_CONV
   if constexpr (std::is_same_v<T, float>) {
@@ -142,7 +143,7 @@ void conv2d_backward_weights(const ConvShape& s, const T* x, const T* g, T* dw, 
 bool conv2d_forward_mapped(const ConvShape& s, const float* x, const float* w, const float* b, float* y, WeightMap map,
                            float param) {
 #ifdef LRP_HAVE_DNNL_CONV
-  return !single_channel_conv_applies(s) && dnnl_conv_forward(s, x, w, b, y, map, param);
+  return !single_channel_conv_applies(s) && !depthwise_conv_applies(s) && dnnl_conv_forward(s, x, w, b, y, map, param);
 #else
   return false;
 #endif
@@ -150,7 +151,7 @@ bool conv2d_forward_mapped(const ConvShape& s, const float* x, const float* w, c
 
 bool conv2d_backward_data_mapped(const ConvShape& s, const float* g, const float* w, float* dx, WeightMap map, float param) {
 #ifdef LRP_HAVE_DNNL_CONV
-  return !single_channel_conv_applies(s) && dnnl_conv_backward_data(s, g, w, dx, map, param);
+  return !single_channel_conv_applies(s) && !depthwise_conv_applies(s) && dnnl_conv_backward_data(s, g, w, dx, map, param);
 #else
   return false;
 #endif

@@ -3,30 +3,22 @@
 #include <algorithm>
 #include <vector>
 
+#include "kernels/conv_taps.hpp"
+
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(LRP_NO_SIMD_CLONES)
 #define LRP_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define LRP_SIMD_CLONES
 #endif
 
-// Layout trick: with the input zero-padded to width wp, output row oy, column ox of tap (i, j)
-// reads xp[(oy + i) * wp + ox + j]. Computing the output on the padded width too (columns
-// ox >= ow are garbage and cropped), the output is one contiguous run t = oy * wp + ox and
-// every tap reads the contiguous run xp[t + i * wp + j]. The kernels keep a chunk of kChunk
-// outputs in registers while they go through all taps (and, backwards, all output channels).
+// The layout of the padded planes: kernels/conv_taps.hpp.
 namespace lrp::kernels {
-namespace {
-
-constexpr std::size_t kChunk = 64;
-
-std::size_t round_up(std::size_t v) { return (v + kChunk - 1) / kChunk * kChunk; }
 
 // Four 16-float vectors hold a chunk in registers (GCC vector extension; lowered to whatever
 // the clone's ISA has).
 // (Loads and stores are spelled out: functions passing these types trip -Wpsabi.)
 typedef float v16 __attribute__((vector_size(64)));
 
-// acc[t] = bias + sum_ij w[i, j] * xp[t + i * wp + j] for t in [0, len), len a multiple of kChunk.
 LRP_SIMD_CLONES void taps_forward(const float* xp, std::size_t wp, const float* w, std::size_t kh, std::size_t kw, float bias,
                                   float* out, std::size_t len) {
   for (std::size_t t0 = 0; t0 < len; t0 += kChunk) {
@@ -52,8 +44,6 @@ LRP_SIMD_CLONES void taps_forward(const float* xp, std::size_t wp, const float* 
   }
 }
 
-// dxp[u] = sum_o sum_ij w[o, i, j] * gw[o][u - i * wp - j] for u in [0, len): the transposed
-// map in gather form; gw[o] has `front` zeros before its first element.
 LRP_SIMD_CLONES void taps_backward(const float* gw, std::size_t gstride, std::size_t front, std::size_t oc, std::size_t wp,
                                    const float* w, std::size_t kh, std::size_t kw, float* dxp, std::size_t len) {
   for (std::size_t u0 = 0; u0 < len; u0 += kChunk) {
@@ -83,8 +73,6 @@ LRP_SIMD_CLONES void taps_backward(const float* gw, std::size_t gstride, std::si
   }
 }
 
-}  // namespace
-
 bool single_channel_conv_applies(const ConvShape& s) {
   const Window2d& k = s.win;
   return s.c == 1 && s.groups == 1 && k.sh == 1 && k.sw == 1 && k.dh == 1 && k.dw == 1 && s.ow >= 8 && s.n > 0;
@@ -93,7 +81,7 @@ bool single_channel_conv_applies(const ConvShape& s) {
 bool single_channel_conv_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y) {
   if (!single_channel_conv_applies(s)) return false;
   const Window2d& k = s.win;
-  const std::size_t hp = s.h + k.pt + k.pb, wp = s.w + k.pl + k.pr, len = round_up(s.oh * wp), plane = s.oh * s.ow;
+  const std::size_t hp = s.h + k.pt + k.pb, wp = s.w + k.pl + k.pr, len = round_up_to_chunk(s.oh * wp), plane = s.oh * s.ow;
   // One task per (sample, output channel), so a single sample still uses every thread; a
   // thread pads a sample's input when its tasks reach the next sample.
   const long long tasks = static_cast<long long>(s.n * s.oc);
@@ -124,7 +112,7 @@ bool single_channel_conv_backward_data(const ConvShape& s, const float* g, const
   const std::size_t hp = s.h + k.pt + k.pb, wp = s.w + k.pl + k.pr, plane = s.oh * s.ow;
   // dxp covers the padded input rows [0, hp); gw[o] holds g[o] on the padded width with `front`
   // leading zeros and zeros after, so every gathered index is in range.
-  const std::size_t len = round_up(hp * wp), front = (k.kh - 1) * wp + (k.kw - 1);
+  const std::size_t len = round_up_to_chunk(hp * wp), front = (k.kh - 1) * wp + (k.kw - 1);
   const std::size_t gstride = front + len;
   const bool big = s.n * s.oc * plane * k.kh * k.kw >= 200000;
   // g[i] on the padded width (other columns stay 0), and dxp cropped into dx[i].

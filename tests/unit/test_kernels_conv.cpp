@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "kernels/conv.hpp"
+#include "kernels/conv_depthwise.hpp"
 #include "kernels/dnnl_conv.hpp"
 
 namespace lrp::kernels {
@@ -79,6 +80,9 @@ const std::vector<Case>& cases() {
       {3, 1, 28, 28, 32, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 1},     // one channel, samples over threads
       {1, 16, 14, 14, 16, 5, 5, 1, 1, 4, 4, 4, 4, 2, 2, 16},   // dilated depthwise (backward as a flipped forward)
       {2, 8, 9, 11, 8, 3, 3, 1, 1, 1, 2, 3, 0, 2, 3, 8},       // the same with uneven pads and dilations
+      {3, 5, 13, 11, 5, 5, 5, 1, 1, 2, 1, 0, 3, 1, 1, 5},      // depthwise 5x5, uneven pads, batch 3 (NCHW kernel)
+      {1, 40, 9, 17, 40, 7, 7, 1, 1, 3, 3, 3, 3, 1, 1, 40},    // depthwise 7x7
+      {1, 48, 30, 30, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 48},   // depthwise, planes over threads
   };
   return c;
 }
@@ -159,7 +163,31 @@ TEST_P(FastConv, FloatReferenceMatchesDoubleReference) {
   EXPECT_LE(rel_err(y, ref), kTol) << name_of(k);
 }
 
-INSTANTIATE_TEST_SUITE_P(Shapes, FastConv, ::testing::Range<std::size_t>(0, 23));
+INSTANTIATE_TEST_SUITE_P(Shapes, FastConv, ::testing::Range<std::size_t>(0, 26));
+
+// The NCHW depthwise kernels run (no silent fallback) wherever they apply, and only there.
+TEST(FastConvDepthwise, RunsWhereItAppliesAndMatchesTheReference) {
+  std::size_t ran = 0;
+  for (const Case& k : cases()) {
+    const ConvShape s = shape_of(k);
+    const std::size_t nx = s.n * s.c * s.h * s.w, ny = s.n * s.oc * s.oh * s.ow, nw = s.oc * s.win.kh * s.win.kw;
+    const bool applies = k.groups == k.c && k.c == k.oc && k.c > 1 && k.sh == 1 && k.sw == 1 && k.dh == 1 && k.dw == 1;
+    EXPECT_EQ(depthwise_conv_applies(s), applies) << name_of(k);
+    if (!applies) continue;
+    ++ran;
+    const auto x = random_vector(nx, 31), w = random_vector(nw, 32), b = random_vector(s.oc, 33), g = random_vector(ny, 34);
+    std::vector<double> y_ref(ny), dx_ref(nx);
+    conv2d_forward_reference<double>(s, x.data(), w.data(), b.data(), y_ref.data());
+    conv2d_backward_data_reference<double>(s, g.data(), w.data(), dx_ref.data());
+    const auto xf = to_float(x), wf = to_float(w), bf = to_float(b), gf = to_float(g);
+    std::vector<float> y(ny, 5.f), dx(nx, 5.f);
+    ASSERT_TRUE(depthwise_conv_forward(s, xf.data(), wf.data(), bf.data(), y.data())) << name_of(k);
+    ASSERT_TRUE(depthwise_conv_backward_data(s, gf.data(), wf.data(), dx.data())) << name_of(k);
+    EXPECT_LE(rel_err(y, y_ref), kTol) << name_of(k);
+    EXPECT_LE(rel_err(dx, dx_ref), kTol) << name_of(k);
+  }
+  EXPECT_EQ(ran, 4u);
+}
 
 // Mapped weights (W+, W-, W^2, W + g W+, W + g W-) derived inside the kernel's copies, for the
 // direct and the Winograd algorithms, against the reference with explicitly mapped weights.
