@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "lrp/core/error.hpp"
-#include "lrp/core/parse.hpp"
 #include "lrp/layers/resize.hpp"
 
 namespace lrp {
