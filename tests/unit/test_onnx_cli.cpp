@@ -62,6 +62,32 @@ TEST(OnnxCli, ExplainResNetWithFoldedBatchNormsAndGammaBox) {
   EXPECT_LE(max_rel_error(io::read_npy(tmp.file("y.npy")), io::read_npy(dir + "/logits.npy")), 1e-5);
 }
 
+// `lrp info` sums the layer outputs of one sample and names the largest; an output no run could
+// allocate (a Resize by 4096 on each axis of 64 x 64: 2^36 elements) is flagged there, and
+// predict refuses it naming the layer (exit 2) before allocating anything of that size.
+TEST(OnnxCli, InfoSumsLayerOutputsAndFlagsOnesTooLargeToRun) {
+  ScratchDir tmp;
+  for (const auto& [scale, flagged] : {std::pair{2.0f, false}, std::pair{4096.0f, true}}) {
+    OnnxBuilder b(13);
+    b.input("x", {-1, 1, 64, 64}).output("y");
+    b.init("scales", {4}, {1, 1, scale, scale});
+    b.node("Resize", {"x", "", "scales"}, {"y"}, "up");
+    write_file(tmp.file("up.onnx"), b.bytes());
+    std::string out;
+    ASSERT_EQ(run_cli("info " + tmp.file("up.onnx"), out), 0) << out;
+    // 2x: one 128 x 128 plane = 0.0625 MiB
+    if (!flagged) {
+      EXPECT_NE(out.find("layer outputs: 0.1 MiB per sample in float32; largest layer 0 (Resize 'up'), 0.1 MiB\n"), std::string::npos)
+          << out;
+    }
+    EXPECT_EQ(out.find("too large to run") != std::string::npos, flagged) << out;
+    if (!flagged) continue;
+    io::write_npy(tmp.file("x.npy"), random_tensor({1, 1, 64, 64}, 4));
+    EXPECT_EQ(run_cli("predict " + tmp.file("up.onnx") + " " + tmp.file("x.npy") + " --out " + tmp.file("y.npy"), out), 2);
+    EXPECT_NE(out.find("Resize 'up'"), std::string::npos) << out;
+  }
+}
+
 // A segmentation-style output [N, 2, 8, 8]: channel 0 is x upsampled (1x1 conv weight 1, no
 // bias), channel 1 is -x. Relevance of channel:0 is then 4x (each input pixel has four copies;
 // epsilon 1e-6 on z = x), of segment:0 the same where x > 0 (channel 0 wins) and 0 elsewhere.
