@@ -3,6 +3,7 @@
 // aliases its output, or fails with what is not supported.
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <limits>
 
 #include "io/onnx_detail.hpp"
@@ -380,6 +381,18 @@ void hard_swish(NodeCtx& c) {
   c.allow_attributes({});
   activation(c, ActivationSpec{ActivationKind::HardSwish});
 }
+void erf_op(NodeCtx& c) {
+  c.allow_attributes({});
+  activation(c, ActivationSpec{ActivationKind::Erf});
+}
+// Gelu (opset 20); older exporters write it out as x * (1 + erf(x / sqrt 2)) * 0.5, which imports
+// as Div (a scale), Erf, Add (a shift), Mul with that shifted erf as the gate, Mul (a scale).
+void gelu(NodeCtx& c) {
+  c.allow_attributes({"approximate"});
+  const std::string approx = c.attr_string("approximate", "none");
+  if (approx != "none" && approx != "tanh") c.fail("attribute 'approximate' must be 'none' or 'tanh', got '" + approx + "'");
+  activation(c, ActivationSpec{approx == "tanh" ? ActivationKind::GeluTanh : ActivationKind::Gelu});
+}
 void tanh_op(NodeCtx& c) {
   c.allow_attributes({});
   activation(c, ActivationSpec{ActivationKind::Tanh});
@@ -679,15 +692,22 @@ void add_or_sub(NodeCtx& c, double sign) {
 void add(NodeCtx& c) { add_or_sub(c, 1.0); }
 void sub(NodeCtx& c) { add_or_sub(c, -1.0); }
 
-// Whether a computed value is a gate: the output of a sigmoid-type activation (in [0, 1]).
+// Whether a computed value is a gate, a factor that only scales the other: the output of a
+// sigmoid-type activation (in [0, 1]), or a shifted erf (1 + erf(.), GELU written out).
 bool is_gate(NodeCtx& c, const Value& v) {
   if (v.node < 0) return false;
   return c.importer().with_model([&](const auto& model) {
     using T = typename std::remove_reference_t<decltype(model)>::Scalar;
-    const Layer<T>& layer = *model.nodes()[static_cast<std::size_t>(v.node)].layer;
-    if (layer.kind() != LayerKind::Activation) return false;
-    const ActivationKind k = static_cast<const Activation<T>&>(layer).spec().kind;
-    return k == ActivationKind::Sigmoid || k == ActivationKind::HardSigmoid;
+    const Node<T>& node = model.nodes()[static_cast<std::size_t>(v.node)];
+    const auto activation_kind = [&](const Node<T>& n) -> std::optional<ActivationKind> {
+      if (n.layer->kind() != LayerKind::Activation) return std::nullopt;
+      return static_cast<const Activation<T>&>(*n.layer).spec().kind;
+    };
+    const std::optional<ActivationKind> k = activation_kind(node);
+    if (k) return *k == ActivationKind::Sigmoid || *k == ActivationKind::HardSigmoid;
+    if (node.layer->kind() != LayerKind::BatchNorm || node.inputs.size() != 1) return false;
+    const long from = model.producer(node.inputs[0]);
+    return from >= 0 && activation_kind(model.nodes()[static_cast<std::size_t>(from)]) == ActivationKind::Erf;
   });
 }
 
@@ -706,6 +726,20 @@ void mul(NodeCtx& c) {
   const Value& b = c.input(1, "B");
   const bool ga = is_gate(c, a), gb = is_gate(c, b);
   c.add_layer(std::make_unique<Mul<double>>(ga == gb ? -1 : ga ? 0 : 1), {&a, &b});
+}
+
+// x / k for a constant k per channel (or a scalar): a per-channel scale by 1 / k.
+void div(NodeCtx& c) {
+  c.allow_attributes({});
+  if (c.num_inputs() != 2) c.fail("expects 2 inputs");
+  if (c.is_const(0) || !c.is_const(1)) c.fail("only a computed value divided by a constant is supported");
+  const Value& x = c.input(0, "A");
+  std::vector<double> scale = channel_values(c, x, c.input(1, "B").c, "dividing");
+  for (double& v : scale) {
+    if (v == 0.0) c.fail("divides by zero");
+    v = 1.0 / v;
+  }
+  add_channel_affine(c, x, scale, std::vector<double>(scale.size(), 0.0));
 }
 
 void sum(NodeCtx& c) {
@@ -799,8 +833,11 @@ const std::map<std::string, LayerConverter>& layer_converters() {
       {"Resize", resize},
       {"Upsample", upsample},
       {"ConvTranspose", conv_transpose},
+      {"Div", div},
       {"Dropout", dropout},
+      {"Erf", erf_op},
       {"Flatten", flatten},
+      {"Gelu", gelu},
       {"Gemm", gemm},
       {"GlobalAveragePool", global_average_pool},
       {"GlobalMaxPool", global_max_pool},

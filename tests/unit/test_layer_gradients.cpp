@@ -253,6 +253,9 @@ TEST(LayerGradients, Activations) {
   check_backward(Activation<T>(ActivationSpec{ActivationKind::ReLU}), {away_from_zero(s, rng)}, "Rect");
   check_backward(Activation<T>(ActivationSpec{ActivationKind::Tanh}), {random_tensor(s, rng, -2, 2)}, "Tanh");
   check_backward(Activation<T>(ActivationSpec{ActivationKind::Sigmoid}), {random_tensor(s, rng, -3, 3)}, "Sigmoid");
+  check_backward(Activation<T>(ActivationSpec{ActivationKind::Erf}), {random_tensor(s, rng, -2, 2)}, "Erf");
+  check_backward(Activation<T>(ActivationSpec{ActivationKind::Gelu}), {random_tensor(s, rng, -3, 3)}, "Gelu");
+  check_backward(Activation<T>(ActivationSpec{ActivationKind::GeluTanh}), {random_tensor(s, rng, -3, 3)}, "GeluTanh");
   ActivationSpec leaky{ActivationKind::LeakyReLU};
   leaky.alpha = 0.1;
   check_backward(Activation<T>(leaky), {away_from_zero(s, rng)}, "LeakyReLU");

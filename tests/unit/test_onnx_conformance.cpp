@@ -27,7 +27,7 @@ const std::vector<std::string> kOpPrefixes = {
     "test_add", "test_averagepool", "test_batchnorm", "test_clip", "test_concat", "test_constant", "test_conv", "test_convtranspose",
     "test_dropout", "test_flatten", "test_gemm", "test_globalaveragepool", "test_globalmaxpool", "test_identity",
     "test_leakyrelu", "test_matmul", "test_maxpool", "test_relu", "test_reshape", "test_resize", "test_upsample", "test_sigmoid", "test_softmax",
-    "test_sub", "test_sum", "test_tanh", "test_transpose", "test_slice",
+    "test_sub", "test_sum", "test_tanh", "test_transpose", "test_slice", "test_erf", "test_div",
 };
 
 const char* const kCubic = "Resize mode cubic (nearest and linear only)";
@@ -40,6 +40,10 @@ const char* const kTwoInputs =
 const char* const kBatchAxis = "moves or slices the batch axis (lrp keeps every sample whole, batch first)";
 const std::map<std::string, std::string> kSkipped = {
     {"test_add", kTwoInputs},
+    {"test_div", "a divisor of the input's whole shape (one value per channel, or a scalar)"},
+    {"test_div_bcast", "a divisor along the last axis of [N,4,5] (one value per channel, or a scalar)"},
+    {"test_div_example", kRank1},
+    {"test_div_uint8", "uint8 data"},
     {"test_transpose_default", kBatchAxis},
     {"test_transpose_all_permutations_2", kBatchAxis},
     {"test_transpose_all_permutations_3", kBatchAxis},

@@ -6,8 +6,9 @@
 namespace lrp {
 
 // HardSigmoid(x) = clamp(alpha x + beta, 0, 1); HardSwish(x) = x HardSigmoid(x) with alpha 1/6,
-// beta 1/2 (MobileNetV3).
-enum class ActivationKind { ReLU, LeakyReLU, Tanh, Sigmoid, Clip, HardSigmoid, HardSwish };
+// beta 1/2 (MobileNetV3). Gelu(x) = x Phi(x) = x (1 + erf(x / sqrt 2)) / 2, GeluTanh its tanh
+// approximation x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2 (ONNX Gelu, approximate "tanh").
+enum class ActivationKind { ReLU, LeakyReLU, Tanh, Sigmoid, Clip, HardSigmoid, HardSwish, Erf, Gelu, GeluTanh };
 
 struct ActivationSpec {
   ActivationKind kind = ActivationKind::ReLU;
