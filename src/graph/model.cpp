@@ -22,6 +22,7 @@ const char* layer_kind_name(LayerKind kind) {
     case LayerKind::Transpose: return "Transpose";
     case LayerKind::Slice: return "Slice";
     case LayerKind::Resize: return "Resize";
+    case LayerKind::LayerNorm: return "LayerNorm";
   }
   return "?";
 }

@@ -10,6 +10,7 @@
 #include "lrp/layers/activation.hpp"
 #include "lrp/layers/batch_norm.hpp"
 #include "lrp/layers/conv2d.hpp"
+#include "lrp/layers/layer_norm.hpp"
 #include "lrp/layers/linear.hpp"
 #include "lrp/layers/merge.hpp"
 #include "lrp/layers/pad.hpp"
@@ -606,6 +607,32 @@ void batch_normalization(NodeCtx& c) {
   }
 }
 
+// LayerNormalization (opset 17) over the last axis: a LayerNorm layer.
+void layer_normalization(NodeCtx& c) {
+  c.allow_attributes({"axis", "epsilon", "stash_type"});
+  c.limit_outputs(1, "the Mean and InvStdDev outputs are not supported");
+  const Value& x = c.runtime_input(0, "input X");
+  if (x.shape.empty()) c.fail("the input has no axis besides the batch");
+  const std::int64_t rank = static_cast<std::int64_t>(x.shape.size()) + 1, axis = c.attr_int("axis", -1);
+  if (axis != -1 && axis != rank - 1)
+    c.fail("only the last axis can be normalised (axis -1), got axis " + std::to_string(axis) + " of " + runtime_shape_str(x));
+  const std::size_t d = x.shape.back();
+  const ConstTensor& scale = c.const_input(1, "Scale");
+  Tensor<double> gamma = to_tensor(scale), beta({d});
+  if (c.has_input(2)) beta = to_tensor(c.const_input(2, "B"));
+  if (gamma.size() != d || beta.size() != d)
+    c.fail("Scale and B must have " + std::to_string(d) + " values (the last axis of " + runtime_shape_str(x) + "), got " +
+           shape_str(gamma.shape()) + " and " + shape_str(beta.shape()));
+  for (const Tensor<double>* t : {&gamma, &beta})
+    for (double v : *t)
+      if (!std::isfinite(v)) c.fail("Scale and B must be finite");
+  const double eps = c.attr_float("epsilon", 1e-5);
+  if (!std::isfinite(eps) || eps < 0) c.fail("attribute 'epsilon' must be finite and non-negative");
+  gamma.reshape({d});
+  beta.reshape({d});
+  c.add_layer(std::make_unique<LayerNorm<double>>(std::move(gamma), std::move(beta), eps), {&x});
+}
+
 // The values of a constant operand per channel of a runtime x: one per channel, or a scalar
 // (right-aligned broadcasting with every axis but the channel axis 1); `what` names the
 // operation in the message when k has another shape.
@@ -844,6 +871,7 @@ const std::map<std::string, LayerConverter>& layer_converters() {
       {"HardSigmoid", hard_sigmoid},
       {"HardSwish", hard_swish},
       {"Identity", identity},
+      {"LayerNormalization", layer_normalization},
       {"LeakyRelu", leaky_relu},
       {"MatMul", matmul},
       {"MaxPool", max_pool},

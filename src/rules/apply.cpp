@@ -11,6 +11,7 @@
 #include "lrp/core/error.hpp"
 #include "lrp/layers/activation.hpp"
 #include "lrp/layers/batch_norm.hpp"
+#include "lrp/layers/layer_norm.hpp"
 #include "lrp/layers/merge.hpp"
 #include "lrp/layers/reshape.hpp"
 #include "rules/affine_rules.hpp"
@@ -122,6 +123,37 @@ std::vector<Tensor<T>> batch_norm_relevance(const Rule& rule, const BatchNorm<T>
   return gradient(in);
 }
 
+// LayerNorm: epsilon (and norm) on the linear map it is for a fixed standard deviation sigma,
+// R_i = x_i / sigma (gamma_i s_i - mean_c(gamma_c s_c)) with s = R / stab(y) (Ali et al. 2022);
+// other LRP rules pass the relevance on, gradient methods take the gradient.
+template <class T>
+std::vector<Tensor<T>> layer_norm_relevance(const Rule& rule, const LayerNorm<T>& ln, const RuleInput<T>& in) {
+  if (rule.kind == RuleKind::Epsilon || rule.kind == RuleKind::Norm) {
+    const Tensor<T>& x = *in.inputs[0];
+    const std::size_t d = ln.gamma().size(), rows = x.size() / d;
+    const std::vector<T> rstd = ln.inverse_std(x);
+    Tensor<T> out = Tensor<T>::uninitialized(x.shape());
+    const T eps = static_cast<T>(rule.epsilon);
+    const T* gamma = ln.gamma().data();
+    const long long n = static_cast<long long>(rows);
+#pragma omp parallel for schedule(static) if (x.size() >= 65536)
+    for (long long rr_ = 0; rr_ < n; ++rr_) {  // whole rows: the mean couples a row's entries
+      const std::size_t r = static_cast<std::size_t>(rr_);
+      const T* xr = x.data() + r * d;
+      const T* rr = in.relevance.data() + r * d;
+      const T* yr = in.output.data() + r * d;
+      T mean_gs = 0;
+      for (std::size_t i = 0; i < d; ++i) mean_gs += gamma[i] * rr[i] / stabilize(yr[i], eps);
+      mean_gs /= static_cast<T>(d);
+      T* o = out.data() + r * d;
+      for (std::size_t i = 0; i < d; ++i) o[i] = xr[i] * rstd[r] * (gamma[i] * rr[i] / stabilize(yr[i], eps) - mean_gs);
+    }
+    return ops::only(std::move(out));
+  }
+  if (is_lrp(rule.kind)) return ops::only(pass_through(in));
+  return gradient(in);
+}
+
 // Sums (residual connections): relevance split in proportion to the summands (Zennit's Norm
 // rule on its Sum module); the gradient copies it to every input.
 template <class T>
@@ -220,6 +252,7 @@ RuleNeeds rule_needs(const Rule& rule, const Layer<T>& layer) {
     case LayerKind::SoftMax:
       return is_lrp(rule.kind) ? nothing : RuleNeeds{};
     case LayerKind::BatchNorm:
+    case LayerKind::LayerNorm:
       if (rule.kind == RuleKind::Epsilon || rule.kind == RuleKind::Norm || !is_lrp(rule.kind)) return {};
       return nothing;
     case LayerKind::Add:
@@ -258,6 +291,8 @@ std::vector<Tensor<T>> apply_rule(const Rule& rule, const RuleInput<T>& in) {
       return gradient(in);
     case LayerKind::BatchNorm:
       return batch_norm_relevance(rule, static_cast<const BatchNorm<T>&>(layer), in);
+    case LayerKind::LayerNorm:
+      return layer_norm_relevance(rule, static_cast<const LayerNorm<T>&>(layer), in);
     case LayerKind::Add:
       return add_relevance(rule, in);
     case LayerKind::Flatten:

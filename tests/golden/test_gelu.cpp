@@ -1,4 +1,4 @@
-// GELU as PyTorch 1.13 exports it at opset 13 (x * (1 + erf(x / sqrt 2)) * 0.5): the forward and
+// LayerNorm (ONNX LayerNormalization, opset 17) and GELU as PyTorch 1.13 exports it at opset 13 (x * (1 + erf(x / sqrt 2)) * 0.5): the forward and
 // the input gradient against PyTorch in float64 (tests/fixtures/gelu, make_fixtures.py), and the
 // relevance through it: the shifted erf is the Mul's gate, so (BatchNorm-type scales passing
 // relevance on) the relevance at the activation's input equals that at its output, as for any
@@ -7,11 +7,14 @@
 // value: 1e-8 apart in the gradient), 1e-5 in float.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "lrp/core/error.hpp"
 #include "lrp/explain/explain.hpp"
 #include "lrp/io/arrays.hpp"
 #include "lrp/io/onnx.hpp"
 #include "lrp/layers/activation.hpp"
+#include "lrp/layers/layer_norm.hpp"
 #include "lrp/rules/composite.hpp"
 #include "support/compare.hpp"
 #include "support/onnx_test_util.hpp"
@@ -39,6 +42,87 @@ void check_against_pytorch(double tol) {
 
 TEST(Gelu, ForwardAndGradientMatchPyTorchInDouble) { check_against_pytorch<double>(1e-7); }
 TEST(Gelu, ForwardAndGradientMatchPyTorchInFloat) { check_against_pytorch<float>(1e-5); }
+
+// An MLP with two LayerNorms (random gamma, beta) and a GELU, exported at opset 17.
+template <class T>
+void check_layer_norm_mlp(double tol) {
+  const Model<double> md = io::read_onnx_model(fixture("mlp_ln.onnx"));
+  const Model<T> model = md.template convert<T>();
+  const Tensor<T> x = io::read_npy(fixture("mlp_input.npy")).template cast<T>();
+  ExplainRequest req;
+  req.method = Method::Gradient;
+  req.target.kind = Target::Kind::Relevance;
+  req.target.relevance = Tensor<double>({3, 5});
+  for (std::size_t n = 0; n < 3; ++n) req.target.relevance[n * 5 + 2] = 1.0;
+  const Explanation<T> e = explain(model, x, req);
+  EXPECT_LE(max_rel_error(e.output, io::read_npy(fixture("mlp_logits.npy"))), tol);
+  EXPECT_LE(max_rel_error(e.relevance, io::read_npy(fixture("mlp_gradient.npy"))), tol);
+}
+
+TEST(LayerNorm, MlpMatchesPyTorchInDouble) { check_layer_norm_mlp<double>(1e-7); }
+TEST(LayerNorm, MlpMatchesPyTorchInFloat) { check_layer_norm_mlp<float>(1e-5); }
+
+// The LN-rule (epsilon on the map x -> gamma (x - mean) / sigma + beta with sigma held fixed)
+// against that map written out as a matrix per row, W[c][i] = gamma_c / sigma (delta_ci - 1/D):
+// R_i = sum_c x_i W[c][i] R_c / (y_c + eps sign(y_c)). Pass and gradient are checked as such.
+TEST(LayerNorm, EpsilonRuleMatchesTheExplicitLinearMap) {
+  const std::size_t d = 6;
+  Tensor<double> gamma({d}), beta({d}), x({2, 3, d}), r({2, 3, d});
+  for (std::size_t i = 0; i < d; ++i) gamma[i] = 0.5 + 0.2 * static_cast<double>(i), beta[i] = 0.1 * static_cast<double>(i) - 0.2;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    x[i] = std::sin(1.3 * static_cast<double>(i)) * 2.0;
+    r[i] = std::cos(0.7 * static_cast<double>(i));
+  }
+  const LayerNorm<double> ln(gamma, beta, 1e-5);
+  Model<double> m;
+  m.add("ln", std::make_unique<LayerNorm<double>>(gamma, beta, 1e-5));
+  m.input_shape = {3, d};
+  ExplainRequest req;
+  req.target.kind = Target::Kind::Relevance;
+  req.target.relevance = r;
+  for (const std::string rule : {"epsilon:0.01", "pass", "gradient"}) {
+    SCOPED_TRACE(rule);
+    req.rules = {parse_rule(rule)};
+    const Tensor<double> got = explain(m, x, req).relevance;
+    Tensor<double> y;
+    ln.forward({&x}, y);
+    for (std::size_t row = 0; row < 6; ++row) {
+      const double* xr = x.data() + row * d;
+      double mean = 0, var = 0;
+      for (std::size_t i = 0; i < d; ++i) mean += xr[i] / static_cast<double>(d);
+      for (std::size_t i = 0; i < d; ++i) var += (xr[i] - mean) * (xr[i] - mean) / static_cast<double>(d);
+      const double sigma = std::sqrt(var + 1e-5);
+      for (std::size_t i = 0; i < d; ++i) {
+        double want = r[row * d + i];  // pass
+        if (rule == "epsilon:0.01") {
+          want = 0;
+          for (std::size_t c = 0; c < d; ++c) {
+            const double w = gamma[c] / sigma * ((c == i ? 1.0 : 0.0) - 1.0 / static_cast<double>(d));
+            const double yc = y[row * d + c];
+            want += xr[i] * w * r[row * d + c] / (yc + (yc >= 0 ? 0.01 : -0.01));
+          }
+        } else if (rule == "gradient") {  // d/dx_i sum_c R_c y_c by central differences
+          const double h = 1e-6;
+          Tensor<double> xp = x, xm = x, yp, ym;
+          xp[row * d + i] += h;
+          xm[row * d + i] -= h;
+          ln.forward({&xp}, yp);
+          ln.forward({&xm}, ym);
+          want = 0;
+          for (std::size_t c = 0; c < d; ++c) want += r[row * d + c] * (yp[row * d + c] - ym[row * d + c]) / (2 * h);
+        }
+        EXPECT_NEAR(got[row * d + i], want, rule == "gradient" ? 1e-7 : 1e-12) << "row " << row << " i " << i;
+      }
+    }
+  }
+  // The last axis must match; LayerNormalization over another axis is refused by the importer.
+  EXPECT_THROW(ln.output_shape({Shape{3, 5}}), ShapeError);
+  OnnxBuilder b(17);
+  b.input("x", {-1, 4, 6}).output("y");
+  b.init("g", {4}, {1, 1, 1, 1});
+  OnnxBuilder::attr(b.node("LayerNormalization", {"x", "g"}, {"y"}, "ln"), "axis", std::int64_t{1});
+  EXPECT_THROW(io::parse_onnx_model(b.bytes(), "ln.onnx"), FormatError);
+}
 
 TEST(Gelu, RelevancePassesThroughTheWrittenOutActivation) {
   const Model<double> model = io::read_onnx_model(fixture("model.onnx"));

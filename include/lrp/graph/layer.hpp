@@ -15,7 +15,7 @@ enum class LayerKind {
   Conv2d,
   ConvTranspose2d,
   Pool2d,     // max, sum or average pooling
-  Activation, // elementwise: ReLU, LeakyReLU, Tanh, Sigmoid, Clip, HardSigmoid, HardSwish
+  Activation, // elementwise: ReLU, LeakyReLU, Tanh, Sigmoid, Clip, HardSigmoid, HardSwish, Erf, GELU
   SoftMax,
   Flatten,
   Reshape,
@@ -27,6 +27,7 @@ enum class LayerKind {
   Transpose,  // per-sample axes permuted
   Slice,      // a box of each sample
   Resize,     // nearest or (bi)linear interpolation of H, W
+  LayerNorm,  // normalisation over the last axis
 };
 
 const char* layer_kind_name(LayerKind kind);

@@ -1,0 +1,100 @@
+#include "lrp/layers/layer_norm.hpp"
+
+#include <cmath>
+
+namespace lrp {
+
+template <class T>
+LayerNorm<T>::LayerNorm(Tensor<T> gamma, Tensor<T> beta, double eps) : gamma_(std::move(gamma)), beta_(std::move(beta)), eps_(eps) {
+  if (gamma_.rank() != 1 || beta_.shape() != gamma_.shape() || gamma_.size() == 0)
+    throw ShapeError("LayerNorm scale/bias must be equal non-empty 1-D tensors, got " + shape_str(gamma_.shape()) + " and " +
+                     shape_str(beta_.shape()));
+  if (!(eps_ >= 0.0) || !std::isfinite(eps_)) throw ShapeError("LayerNorm epsilon must be finite and >= 0");
+}
+
+template <class T>
+std::string LayerNorm<T>::describe() const {
+  return "last axis of " + std::to_string(gamma_.size()) + ", eps " + std::to_string(eps_);
+}
+
+template <class T>
+Shape LayerNorm<T>::output_shape(const std::vector<Shape>& in) const {
+  const Shape& x = in.at(0);
+  if (x.empty() || x.back() != gamma_.size())
+    throw ShapeError("LayerNorm over " + std::to_string(gamma_.size()) + " features cannot take " + shape_str(x));
+  return x;
+}
+
+template <class T>
+std::vector<T> LayerNorm<T>::inverse_std(const Tensor<T>& x) const {
+  const std::size_t d = gamma_.size(), rows = x.size() / d;
+  std::vector<T> rstd(rows);
+  for (std::size_t r = 0; r < rows; ++r) {
+    const T* xr = x.data() + r * d;
+    double mean = 0, var = 0;
+    for (std::size_t i = 0; i < d; ++i) mean += static_cast<double>(xr[i]);
+    mean /= static_cast<double>(d);
+    for (std::size_t i = 0; i < d; ++i) var += (static_cast<double>(xr[i]) - mean) * (static_cast<double>(xr[i]) - mean);
+    rstd[r] = static_cast<T>(1.0 / std::sqrt(var / static_cast<double>(d) + eps_));
+  }
+  return rstd;
+}
+
+template <class T>
+void LayerNorm<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
+  const Tensor<T>& x = *in[0];
+  out = Tensor<T>::uninitialized(x.shape());
+  const std::size_t d = gamma_.size(), rows = x.size() / d;
+  const std::vector<T> rstd = inverse_std(x);
+  for (std::size_t r = 0; r < rows; ++r) {
+    const T* xr = x.data() + r * d;
+    T mean = 0;
+    for (std::size_t i = 0; i < d; ++i) mean += xr[i];
+    mean /= static_cast<T>(d);
+    T* yr = out.data() + r * d;
+    for (std::size_t i = 0; i < d; ++i) yr[i] = (xr[i] - mean) * rstd[r] * gamma_[i] + beta_[i];
+  }
+}
+
+// With xh = (x - mean) * rstd and h = g * gamma: dx = rstd * (h - mean(h) - xh * mean(h * xh)).
+template <class T>
+void LayerNorm<T>::backward(const TensorRefs<T>& in, const Tensor<T>& /*out*/, const Tensor<T>& dout,
+                            std::vector<Tensor<T>>& din) const {
+  const Tensor<T>& x = *in[0];
+  if (dout.size() != x.size()) throw ShapeError("LayerNorm: gradient of " + shape_str(dout.shape()) + " for " + shape_str(x.shape()));
+  const std::size_t d = gamma_.size(), rows = x.size() / d;
+  din.assign(1, Tensor<T>::uninitialized(x.shape()));
+  const std::vector<T> rstd = inverse_std(x);
+  std::vector<T> xh(d), h(d);
+  for (std::size_t r = 0; r < rows; ++r) {
+    const std::size_t xr = r;
+    const T* xp = x.data() + xr * d;
+    T mean = 0;
+    for (std::size_t i = 0; i < d; ++i) mean += xp[i];
+    mean /= static_cast<T>(d);
+    T mh = 0, mhx = 0;
+    for (std::size_t i = 0; i < d; ++i) {
+      xh[i] = (xp[i] - mean) * rstd[xr];
+      h[i] = dout[r * d + i] * gamma_[i];
+      mh += h[i];
+      mhx += h[i] * xh[i];
+    }
+    mh /= static_cast<T>(d);
+    mhx /= static_cast<T>(d);
+    for (std::size_t i = 0; i < d; ++i) din[0][r * d + i] = rstd[xr] * (h[i] - mh - xh[i] * mhx);
+  }
+}
+
+template <class T>
+std::unique_ptr<Layer<float>> LayerNorm<T>::to_float() const {
+  return std::make_unique<LayerNorm<float>>(gamma_.template cast<float>(), beta_.template cast<float>(), eps_);
+}
+template <class T>
+std::unique_ptr<Layer<double>> LayerNorm<T>::to_double() const {
+  return std::make_unique<LayerNorm<double>>(gamma_.template cast<double>(), beta_.template cast<double>(), eps_);
+}
+
+template class LayerNorm<float>;
+template class LayerNorm<double>;
+
+}  // namespace lrp
