@@ -198,10 +198,20 @@ void NodeCtx::add_conv_transpose(ConstTensor&& w, const Tensor<double>& bias, co
   });
 }
 
-void NodeCtx::add_linear(ConstTensor&& w, const Tensor<double>& bias, const Value& x) {
+void NodeCtx::add_linear(ConstTensor&& w, const Tensor<double>& bias, const Value& x, bool rows_of_last_axis) {
   imp_.with_model([&](auto& model) {
     using T = typename std::remove_reference_t<decltype(model)>::Scalar;
-    place_layer(*this, imp_, model, std::make_unique<Linear<T>>(weight_tensor<T>(std::move(w)), bias.template cast<T>()), {&x});
+    place_layer(*this, imp_, model,
+                std::make_unique<Linear<T>>(weight_tensor<T>(std::move(w)), bias.template cast<T>(), rows_of_last_axis), {&x});
+  });
+}
+
+bool NodeCtx::produced_by_rows_linear(const Value& v) {
+  if (v.node < 0) return false;
+  return imp_.with_model([&](auto& model) {
+    using T = typename std::remove_reference_t<decltype(model)>::Scalar;
+    const Layer<T>& prod = *model.nodes()[static_cast<std::size_t>(v.node)].layer;
+    return prod.kind() == LayerKind::Linear && static_cast<const Linear<T>&>(prod).rows_of_last_axis();
   });
 }
 
@@ -213,6 +223,7 @@ bool NodeCtx::add_to_producer_bias(const Value& v, const std::vector<double>& sh
     if (prod.kind() != LayerKind::Linear && prod.kind() != LayerKind::Conv2d) return false;
     // In place (params() is [weight, bias]): rebuilding the layer would copy a large weight.
     Tensor<T>& b = *prod.params().at(1);
+    if (b.size() != shift.size()) return false;
     for (std::size_t q = 0; q < shift.size(); ++q) b[q] = static_cast<T>(static_cast<double>(b[q]) + shift[q]);
     return true;
   });

@@ -198,7 +198,9 @@ class NodeCtx {
   // ConvTranspose2d from W [C, M/group, kH, kW] and its output padding.
   void add_conv_transpose(ConstTensor&& w, const Tensor<double>& bias, const Window2d& win, std::size_t groups,
                           std::size_t output_pad_h, std::size_t output_pad_w, const Value& x);
-  void add_linear(ConstTensor&& w, const Tensor<double>& bias, const Value& x);
+  void add_linear(ConstTensor&& w, const Tensor<double>& bias, const Value& x, bool rows_of_last_axis = false);
+  // Whether v is the output of a Linear applied to the rows of the last axis (MatMul on a map).
+  bool produced_by_rows_linear(const Value& v);
   // Adds shift[c] to the bias of the Conv/Linear producing `v`; false if `v` has another
   // producer (the caller then adds a shift layer).
   bool add_to_producer_bias(const Value& v, const std::vector<double>& shift);

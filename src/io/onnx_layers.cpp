@@ -347,14 +347,19 @@ void gemm(NodeCtx& c) {
   add_linear(c, a, linear_weight(c, 1, "weight B", trans_b, alpha), bias);
 }
 
+// [N, K] x [K, M] with a constant B: a Linear layer. On [N, ..., K] (a channels-last map:
+// ConvNeXt's pointwise layers after a Transpose) the Linear maps every row of the last axis.
 void matmul(NodeCtx& c) {
   c.allow_attributes({});
   const Value& a = c.runtime_input(0, "input A");
   const ConstTensor& b = c.weight_input(1, "weight B");
-  if (b.dims.size() != 2) c.fail("only [N, K] x [K, M] with a constant 2-D B is supported; B is " + dims_str(b.dims));
+  if (b.dims.size() != 2) c.fail("only [N, ..., K] x [K, M] with a constant 2-D B is supported; B is " + dims_str(b.dims));
   c.require_finite(b, "weight B");
   const std::size_t m = to_size(b.dims[1]);
-  add_linear(c, a, linear_weight(c, 1, "weight B", false, 1.0), Tensor<double>({m}));
+  if (a.shape.size() <= 1) return add_linear(c, a, linear_weight(c, 1, "weight B", false, 1.0), Tensor<double>({m}));
+  if (to_size(b.dims[0]) != a.shape.back())
+    c.fail("weight B is " + dims_str(b.dims) + ", the input's last axis has " + std::to_string(a.shape.back()) + " entries");
+  c.add_linear(linear_weight(c, 1, "weight B", false, 1.0), Tensor<double>({m}), a, true);
 }
 
 void activation(NodeCtx& c, ActivationSpec spec) {
@@ -684,6 +689,22 @@ void add_channel_affine(NodeCtx& c, const Value& x, const std::vector<double>& s
 // channel (or a scalar): the bias of the producing Conv/Linear when nothing else reads its
 // output (a MatMul + Add pair becomes one Linear), otherwise a per-channel shift layer.
 void add_constant(NodeCtx& c, const Value& x, const ConstTensor& k, double sign) {
+  if (x.shape.size() > 1 && c.produced_by_rows_linear(x)) {
+    // The bias of a Linear over the last axis: one value per entry of that axis (or a scalar).
+    const std::size_t d = x.shape.back();
+    ConstTensor v = k;
+    if (v.pending) v.decode_pending();
+    c.require_finite(v, "the constant operand");
+    bool along_last = v.numel() == 1 || (!v.dims.empty() && to_size(v.dims.back()) == d && v.numel() == d);
+    std::vector<double> shift(d);
+    for (std::size_t q = 0; q < d && along_last; ++q) shift[q] = sign * v.value(v.numel() == 1 ? 0 : q);
+    if (along_last && c.importer().id_uses.at(x.id) == 1 && c.add_to_producer_bias(x, shift)) {
+      c.alias(x);
+      return;
+    }
+    c.fail("adding a constant of shape " + dims_str(v.dims) + " to " + runtime_shape_str(x) +
+           " is supported only as the bias of the MatMul that produced it (one value per entry of the last axis)");
+  }
   std::vector<double> shift = channel_values(c, x, k, "adding");
   for (double& v : shift) v *= sign;
   // Fold into the producer's bias when this node is its only reader.

@@ -5,7 +5,8 @@
 namespace lrp {
 
 template <class T>
-Linear<T>::Linear(Tensor<T> weight, Tensor<T> bias) : weight_(std::move(weight)), bias_(std::move(bias)) {
+Linear<T>::Linear(Tensor<T> weight, Tensor<T> bias, bool rows_of_last_axis)
+    : weight_(std::move(weight)), bias_(std::move(bias)), rows_of_last_axis_(rows_of_last_axis) {
   if (weight_.rank() != 2) throw ShapeError("Linear weight must be 2-D, got " + shape_str(weight_.shape()));
   if (bias_.rank() != 1 || bias_.dim(0) != weight_.dim(0))
     throw ShapeError("Linear bias has shape " + shape_str(bias_.shape()) + ", expected [" + std::to_string(weight_.dim(0)) + "]");
@@ -13,22 +14,35 @@ Linear<T>::Linear(Tensor<T> weight, Tensor<T> bias) : weight_(std::move(weight))
 
 template <class T>
 std::string Linear<T>::describe() const {
-  return std::to_string(in_features()) + " -> " + std::to_string(out_features());
+  return std::to_string(in_features()) + " -> " + std::to_string(out_features()) + (rows_of_last_axis_ ? " on the last axis" : "");
 }
 
 template <class T>
 Shape Linear<T>::output_shape(const std::vector<Shape>& in) const {
-  if (in.at(0).size() != 1 || in[0][0] != in_features())
-    throw ShapeError("Linear " + describe() + " expects input [" + std::to_string(in_features()) + "] per sample, got " +
-                     shape_str(in[0]));
-  return {out_features()};
+  if (in.at(0).empty() || in[0].back() != in_features() || (!rows_of_last_axis_ && in[0].size() != 1))
+    throw ShapeError("Linear " + describe() + " expects input [" + std::to_string(in_features()) + "] per sample (or [..., " +
+                     std::to_string(in_features()) + "]), got " + shape_str(in[0]));
+  Shape out = in[0];
+  out.back() = out_features();
+  return out;
 }
 
+// Every row of the last axis is one product (x [N, ..., in] as N * ... rows).
 template <class T>
 void Linear<T>::apply(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* b, Tensor<T>& z) const {
-  const std::size_t n = x.dim(0), m = in_features(), k = out_features();
-  if (x.sample_size() != m) throw ShapeError("Linear " + describe() + ": input has " + std::to_string(x.sample_size()) + " features");
-  z = Tensor<T>::uninitialized({n, k});  // the bias rows or beta = 0 (C not read) cover it
+  const std::size_t m = in_features(), k = out_features();
+  Shape zs;
+  if (rows_of_last_axis_) {
+    if (x.rank() < 2 || x.shape().back() != m)
+      throw ShapeError("Linear " + describe() + ": input has shape " + shape_str(x.shape()) + ", expected [..., " + std::to_string(m) + "]");
+    zs = x.shape();
+    zs.back() = k;
+  } else {
+    if (x.sample_size() != m) throw ShapeError("Linear " + describe() + ": input has " + std::to_string(x.sample_size()) + " features");
+    zs = {x.dim(0), k};
+  }
+  const std::size_t n = x.size() / m;
+  z = Tensor<T>::uninitialized(zs);  // the bias rows or beta = 0 (C not read) cover it
   if (b)
     for (std::size_t i = 0; i < n; ++i) std::copy(b->begin(), b->end(), z.data() + i * k);
   kernels::gemm<T>(false, true, n, k, m, T(1), x.data(), m, w.data(), m, b ? T(1) : T(0), z.data(), k);
@@ -36,15 +50,16 @@ void Linear<T>::apply(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* b
 
 template <class T>
 void Linear<T>::apply_transposed(const Tensor<T>& g, const Tensor<T>& w, const Shape& x_shape, Tensor<T>& dx) const {
-  const std::size_t n = g.dim(0), m = in_features(), k = out_features();
+  const std::size_t m = in_features(), k = out_features(), n = g.size() / k;
   dx = Tensor<T>::uninitialized(x_shape);  // beta = 0: written, not read
+  if (dx.size() != n * m) throw ShapeError("Linear " + describe() + ": relevance " + shape_str(g.shape()) + " for input " + shape_str(x_shape));
   kernels::gemm<T>(false, false, n, m, k, T(1), g.data(), k, w.data(), m, T(0), dx.data(), m);
 }
 
 template <class T>
 void Linear<T>::param_grads(const TensorRefs<T>& in, const Tensor<T>& dout, std::vector<Tensor<T>>& grads) const {
   const Tensor<T>& x = *in[0];
-  const std::size_t n = x.dim(0), m = in_features(), k = out_features();
+  const std::size_t m = in_features(), k = out_features(), n = x.size() / m;
   grads.assign(2, Tensor<T>());
   grads[0] = Tensor<T>({k, m});
   kernels::gemm<T>(true, false, k, m, n, T(1), dout.data(), k, x.data(), m, T(0), grads[0].data(), m);
@@ -55,11 +70,11 @@ void Linear<T>::param_grads(const TensorRefs<T>& in, const Tensor<T>& dout, std:
 
 template <class T>
 std::unique_ptr<Layer<float>> Linear<T>::to_float() const {
-  return std::make_unique<Linear<float>>(weight_.template cast<float>(), bias_.template cast<float>());
+  return std::make_unique<Linear<float>>(weight_.template cast<float>(), bias_.template cast<float>(), rows_of_last_axis_);
 }
 template <class T>
 std::unique_ptr<Layer<double>> Linear<T>::to_double() const {
-  return std::make_unique<Linear<double>>(weight_.template cast<double>(), bias_.template cast<double>());
+  return std::make_unique<Linear<double>>(weight_.template cast<double>(), bias_.template cast<double>(), rows_of_last_axis_);
 }
 
 template class Linear<float>;

@@ -16,6 +16,7 @@
 #include "kernels/elementwise.hpp"
 #include "lrp/core/error.hpp"
 #include "lrp/layers/conv2d.hpp"
+#include "lrp/layers/linear.hpp"
 #include "rules/tensor_ops.hpp"
 
 namespace lrp {
@@ -131,9 +132,17 @@ struct Affine {
     });
     return g;
   }
+  // A dense layer applied to every row of a channels-last map ([N, H, W, C], ConvNeXt): its
+  // output channels are the innermost axis, not planes.
+  bool rows_of_last_axis() const {
+    return layer.kind() == LayerKind::Linear && static_cast<const Linear<T>&>(layer).rows_of_last_axis() && x().rank() > 2;
+  }
   // f(row, sample, channel, begin, end) over the relevance's rows, channels and positions.
   template <class F>
   void for_planes(F&& f) const {
+    if (rows_of_last_axis())
+      throw ConfigError("this rule needs the output channels as planes; on a dense layer over a channels-last map use epsilon, z, "
+                        "zplus, alphabeta, gamma, flat or w2");
     const std::size_t c = channels(), p = plane();
     ops::for_chunks(rows * c, p, [&](std::size_t rc, std::size_t b, std::size_t e) { f(rc / c, rc / c / k, rc % c, b, e); });
   }
@@ -259,7 +268,9 @@ Tensor<T> gamma_rule(const Affine<T>& a, double gamma, T eps) {
   const std::size_t per = a.per_out(), pl = a.plane();
   const Tensor<T>& y = a.y();
   const Tensor<T>& rel = a.r();
-  if (a.in.input_non_negative(0)) {
+  // (A dense layer over a channels-last map takes the general path below: the fused pass
+  // here works on channel planes.)
+  if (a.in.input_non_negative(0) && !a.rows_of_last_axis()) {
     // x >= 0: W x = y - b, so with c = W+ x: p = y + g (c + b+), q = y + g (y - b - c + b-).
     // One convolution instead of two, and no x- terms.
     const Tensor<T> c = a.forward(x, A::mapped(WeightMap::Positive), nullptr);
@@ -411,7 +422,7 @@ Tensor<T> flat_conv(const Affine<T>& a, const Conv2d<T>& conv, const Tensor<T>& 
 template <class T>
 Tensor<T> weight_only(const Affine<T>& a, bool square, bool with_bias, T eps) {
   using A = Affine<T>;
-  if (!square && a.layer.kind() == LayerKind::Linear) return flat_dense(a, eps);
+  if (!square && a.layer.kind() == LayerKind::Linear && !a.rows_of_last_axis()) return flat_dense(a, eps);
   const typename A::Mapped sq = A::mapped(WeightMap::Square);
   const Tensor<T>* b = with_bias ? &a.bias(sq) : nullptr;
   const std::string key = square ? (with_bias ? "z^2b" : "z^2") : "z1";

@@ -8,7 +8,10 @@ namespace lrp {
 template <class T>
 class Linear final : public AffineLayer<T> {
  public:
-  Linear(Tensor<T> weight, Tensor<T> bias);
+  // rows_of_last_axis: the layer takes [..., in] per sample and maps every row of the last axis
+  // (ONNX MatMul on a channels-last map, ConvNeXt's pointwise layers); otherwise exactly [in].
+  Linear(Tensor<T> weight, Tensor<T> bias, bool rows_of_last_axis = false);
+  bool rows_of_last_axis() const { return rows_of_last_axis_; }
   LayerKind kind() const override { return LayerKind::Linear; }
   std::string type_name() const override { return "Linear"; }
   std::string describe() const override;
@@ -31,6 +34,7 @@ class Linear final : public AffineLayer<T> {
  private:
   Tensor<T> weight_;  // [out, in]
   Tensor<T> bias_;    // [out]
+  bool rows_of_last_axis_ = false;
 };
 
 }  // namespace lrp
