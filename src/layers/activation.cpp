@@ -106,13 +106,24 @@ void Activation<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
       each(n, [=](std::size_t i) { op[i] = xp[i] * std::min(std::max(xp[i] / T(6) + T(0.5), T(0)), T(1)); });
       break;
     case ActivationKind::Erf:
-      for (std::size_t i = 0; i < n; ++i) op[i] = std::erf(xp[i]);
-      break;
     case ActivationKind::Gelu:
-      for (std::size_t i = 0; i < n; ++i) op[i] = T(0.5) * xp[i] * (T(1) + std::erf(xp[i] * kInvSqrt2<T>));
+      if constexpr (std::is_same_v<T, float>) {  // vectorised, on the OpenMP threads
+        const bool erf_only = spec_.kind == ActivationKind::Erf;
+        const long long chunks = static_cast<long long>((n + 4095) / 4096);
+#pragma omp parallel for schedule(static) if (n >= 65536)
+        for (long long c = 0; c < chunks; ++c) {
+          const std::size_t first = static_cast<std::size_t>(c) * 4096, len = std::min<std::size_t>(4096, n - first);
+          if (erf_only) kernels::erf(xp + first, op + first, len);
+          else kernels::gelu(xp + first, op + first, len);
+        }
+      } else if (spec_.kind == ActivationKind::Erf) {  // the double reference path: std::erf
+        for (std::size_t i = 0; i < n; ++i) op[i] = std::erf(xp[i]);
+      } else {
+        for (std::size_t i = 0; i < n; ++i) op[i] = T(0.5) * xp[i] * (T(1) + std::erf(xp[i] * kInvSqrt2<T>));
+      }
       break;
     case ActivationKind::GeluTanh:
-      for (std::size_t i = 0; i < n; ++i) op[i] = T(0.5) * xp[i] * (T(1) + std::tanh(gelu_tanh_arg(xp[i])));
+      each(n, [=](std::size_t i) { op[i] = T(0.5) * xp[i] * (T(1) + std::tanh(gelu_tanh_arg(xp[i]))); });
       break;
   }
 }
@@ -161,20 +172,20 @@ void Activation<T>::backward(const TensorRefs<T>& in, const Tensor<T>& out, cons
       each(n, [=](std::size_t i) { dp[i] = gp[i] * (xp[i] <= T(-3) ? T(0) : xp[i] >= T(3) ? T(1) : xp[i] / T(3) + T(0.5)); });
       break;
     case ActivationKind::Erf:  // 2/sqrt(pi) exp(-x^2)
-      for (std::size_t i = 0; i < n; ++i) dp[i] = gp[i] * kTwoOverSqrtPi<T> * std::exp(-xp[i] * xp[i]);
+      each(n, [=](std::size_t i) { dp[i] = gp[i] * kTwoOverSqrtPi<T> * std::exp(-xp[i] * xp[i]); });
       break;
     case ActivationKind::Gelu:  // Phi(x) + x phi(x)
-      for (std::size_t i = 0; i < n; ++i) {
+      each(n, [=](std::size_t i) {
         const T v = xp[i];
         dp[i] = gp[i] * (T(0.5) * (T(1) + std::erf(v * kInvSqrt2<T>)) + v * kInvSqrt2Pi<T> * std::exp(T(-0.5) * v * v));
-      }
+      });
       break;
     case ActivationKind::GeluTanh:  // with u = gelu_tanh_arg(x): (1 + tanh u) / 2 + x (1 - tanh^2 u) u'(x) / 2
-      for (std::size_t i = 0; i < n; ++i) {
+      each(n, [=](std::size_t i) {
         const T v = xp[i], t = std::tanh(gelu_tanh_arg(v));
         const T du = kSqrt2OverPi<T> * (T(1) + T(3) * T(0.044715) * v * v);
         dp[i] = gp[i] * (T(0.5) * (T(1) + t) + T(0.5) * v * (T(1) - t * t) * du);
-      }
+      });
       break;
   }
 }

@@ -330,6 +330,16 @@ TEST(LayerGradients, TransposeAndSliceForwardMatchIndexLoops) {
     check_backward(Slice<T>(begin, size), {x}, "Slice " + shape_str(begin));
   }
   check_backward(Transpose<T>({1, 0, 2, 3}), {x}, "Transpose of whole planes");
+  // Rotations of the axes (NCHW <-> NHWC) run as tiled matrix transposes of each sample:
+  // [2, 3 * 4 * 5] -> [3 * 4 * 5, 2], and [2 * 3, 4 * 5] -> [4 * 5, 2 * 3].
+  for (const std::vector<std::size_t>& perm : {std::vector<std::size_t>{1, 2, 3, 0}, std::vector<std::size_t>{2, 3, 0, 1}}) {
+    Transpose<T>(perm).forward({&x}, y);
+    const std::size_t k = perm[0], rows = k == 1 ? 2 : 6, cols = 120 / rows;
+    for (std::size_t n = 0; n < 2; ++n)
+      for (std::size_t r = 0; r < rows; ++r)
+        for (std::size_t c = 0; c < cols; ++c) ASSERT_EQ(y[n * 120 + c * rows + r], x[n * 120 + r * cols + c]) << "perm starts " << k;
+    check_backward(Transpose<T>(perm), {x}, "rotation " + std::to_string(k));
+  }
 }
 
 TEST(LayerGradients, BatchNorm) {
