@@ -13,6 +13,7 @@
 #include "lrp/io/onnx.hpp"
 #include "lrp/rules/composite.hpp"
 #include "support/compare.hpp"
+#include "support/pytorch_reference.hpp"
 #include "support/test_paths.hpp"
 
 namespace lrp::test {
@@ -22,17 +23,7 @@ std::string fixture(const std::string& file) { return source_path("tests/fixture
 
 template <class T>
 void check_against_pytorch(double tol) {
-  const Model<double> md = io::read_onnx_model(fixture("model.onnx"));
-  const Model<T> model = md.template convert<T>();
-  const Tensor<T> x = io::read_npy(fixture("input.npy")).template cast<T>();
-  ExplainRequest req;
-  req.method = Method::Gradient;
-  req.target.kind = Target::Kind::Relevance;
-  req.target.relevance = Tensor<double>({2, 5});
-  req.target.relevance[3] = req.target.relevance[8] = 1.0;  // d logit[:, 3] / dx
-  const Explanation<T> e = explain(model, x, req);
-  EXPECT_LE(max_rel_error(e.output, io::read_npy(fixture("logits.npy"))), tol);
-  EXPECT_LE(max_rel_error(e.relevance, io::read_npy(fixture("gradient.npy"))), tol);
+  expect_matches_pytorch<T>(fixture("model.onnx"), fixture("input.npy"), fixture("logits.npy"), fixture("gradient.npy"), 3, tol);
 }
 
 TEST(ConvNeXt, ForwardAndGradientMatchPyTorchInDouble) { check_against_pytorch<double>(1e-7); }

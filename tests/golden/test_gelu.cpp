@@ -20,6 +20,7 @@
 #include "lrp/rules/composite.hpp"
 #include "support/compare.hpp"
 #include "support/onnx_test_util.hpp"
+#include "support/pytorch_reference.hpp"
 #include "support/test_paths.hpp"
 
 namespace lrp::test {
@@ -29,17 +30,7 @@ std::string fixture(const std::string& file) { return source_path("tests/fixture
 
 template <class T>
 void check_against_pytorch(double tol) {
-  const Model<double> md = io::read_onnx_model(fixture("model.onnx"));
-  const Model<T> model = md.template convert<T>();
-  const Tensor<T> x = io::read_npy(fixture("input.npy")).template cast<T>();
-  ExplainRequest req;
-  req.method = Method::Gradient;
-  req.target.kind = Target::Kind::Relevance;
-  req.target.relevance = Tensor<double>({2, 4});
-  req.target.relevance[1] = req.target.relevance[5] = 1.0;  // d logit[:, 1] / dx
-  const Explanation<T> e = explain(model, x, req);
-  EXPECT_LE(max_rel_error(e.output, io::read_npy(fixture("logits.npy"))), tol);
-  EXPECT_LE(max_rel_error(e.relevance, io::read_npy(fixture("gradient.npy"))), tol);
+  expect_matches_pytorch<T>(fixture("model.onnx"), fixture("input.npy"), fixture("logits.npy"), fixture("gradient.npy"), 1, tol);
 }
 
 TEST(Gelu, ForwardAndGradientMatchPyTorchInDouble) { check_against_pytorch<double>(1e-7); }
@@ -48,17 +39,8 @@ TEST(Gelu, ForwardAndGradientMatchPyTorchInFloat) { check_against_pytorch<float>
 // An MLP with two LayerNorms (random gamma, beta) and a GELU, exported at opset 17.
 template <class T>
 void check_layer_norm_mlp(double tol) {
-  const Model<double> md = io::read_onnx_model(fixture("mlp_ln.onnx"));
-  const Model<T> model = md.template convert<T>();
-  const Tensor<T> x = io::read_npy(fixture("mlp_input.npy")).template cast<T>();
-  ExplainRequest req;
-  req.method = Method::Gradient;
-  req.target.kind = Target::Kind::Relevance;
-  req.target.relevance = Tensor<double>({3, 5});
-  for (std::size_t n = 0; n < 3; ++n) req.target.relevance[n * 5 + 2] = 1.0;
-  const Explanation<T> e = explain(model, x, req);
-  EXPECT_LE(max_rel_error(e.output, io::read_npy(fixture("mlp_logits.npy"))), tol);
-  EXPECT_LE(max_rel_error(e.relevance, io::read_npy(fixture("mlp_gradient.npy"))), tol);
+  expect_matches_pytorch<T>(fixture("mlp_ln.onnx"), fixture("mlp_input.npy"), fixture("mlp_logits.npy"), fixture("mlp_gradient.npy"),
+                            2, tol);
 }
 
 TEST(LayerNorm, MlpMatchesPyTorchInDouble) { check_layer_norm_mlp<double>(1e-7); }

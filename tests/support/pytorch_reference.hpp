@@ -1,0 +1,34 @@
+#pragma once
+// A model's output and input gradient against what a fixture script computed with PyTorch in
+// float64: `model` (ONNX), `input`, `logits` and `gradient` (d logits[:, cls] / d input, summed
+// over the batch) are files; errors relative to the reference's largest value.
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "lrp/explain/explain.hpp"
+#include "lrp/io/arrays.hpp"
+#include "lrp/io/onnx.hpp"
+#include "support/compare.hpp"
+
+namespace lrp::test {
+
+template <class T>
+void expect_matches_pytorch(const std::string& model_file, const std::string& input, const std::string& logits,
+                            const std::string& gradient, std::size_t cls, double tol) {
+  const Model<double> md = io::read_onnx_model(model_file);
+  const Model<T> model = md.template convert<T>();
+  const Tensor<T> x = io::read_npy(input).template cast<T>();
+  const Tensor<double> want_y = io::read_npy(logits);
+  ExplainRequest req;
+  req.method = Method::Gradient;
+  req.target.kind = Target::Kind::Relevance;
+  req.target.relevance = Tensor<double>(want_y.shape());
+  const std::size_t classes = want_y.sample_size();
+  for (std::size_t n = 0; n < want_y.dim(0); ++n) req.target.relevance[n * classes + cls] = 1.0;
+  const Explanation<T> e = explain(model, x, req);
+  EXPECT_LE(max_rel_error(e.output, want_y), tol) << model_file;
+  EXPECT_LE(max_rel_error(e.relevance, io::read_npy(gradient)), tol) << model_file;
+}
+
+}  // namespace lrp::test
