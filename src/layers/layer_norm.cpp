@@ -25,17 +25,31 @@ Shape LayerNorm<T>::output_shape(const std::vector<Shape>& in) const {
   return x;
 }
 
+namespace {
+// Mean and 1 / sqrt(var + eps) of one row of d entries, summed in double.
+template <class T>
+void row_stats(const T* xr, std::size_t d, double eps, T& mean, T& rstd) {
+  double m = 0, v = 0;
+  for (std::size_t i = 0; i < d; ++i) m += static_cast<double>(xr[i]);
+  m /= static_cast<double>(d);
+  for (std::size_t i = 0; i < d; ++i) v += (static_cast<double>(xr[i]) - m) * (static_cast<double>(xr[i]) - m);
+  mean = static_cast<T>(m);
+  rstd = static_cast<T>(1.0 / std::sqrt(v / static_cast<double>(d) + eps));
+}
+
+// Rows on the OpenMP threads once there is enough to do.
+bool many(std::size_t elements) { return elements >= 65536; }
+}  // namespace
+
 template <class T>
 std::vector<T> LayerNorm<T>::inverse_std(const Tensor<T>& x) const {
-  const std::size_t d = gamma_.size(), rows = x.size() / d;
-  std::vector<T> rstd(rows);
-  for (std::size_t r = 0; r < rows; ++r) {
-    const T* xr = x.data() + r * d;
-    double mean = 0, var = 0;
-    for (std::size_t i = 0; i < d; ++i) mean += static_cast<double>(xr[i]);
-    mean /= static_cast<double>(d);
-    for (std::size_t i = 0; i < d; ++i) var += (static_cast<double>(xr[i]) - mean) * (static_cast<double>(xr[i]) - mean);
-    rstd[r] = static_cast<T>(1.0 / std::sqrt(var / static_cast<double>(d) + eps_));
+  const std::size_t d = gamma_.size();
+  const long long rows = static_cast<long long>(x.size() / d);
+  std::vector<T> rstd(static_cast<std::size_t>(rows));
+#pragma omp parallel for schedule(static) if (many(x.size()))
+  for (long long r = 0; r < rows; ++r) {
+    T mean;
+    row_stats(x.data() + static_cast<std::size_t>(r) * d, d, eps_, mean, rstd[static_cast<std::size_t>(r)]);
   }
   return rstd;
 }
@@ -44,15 +58,18 @@ template <class T>
 void LayerNorm<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
   const Tensor<T>& x = *in[0];
   out = Tensor<T>::uninitialized(x.shape());
-  const std::size_t d = gamma_.size(), rows = x.size() / d;
-  const std::vector<T> rstd = inverse_std(x);
-  for (std::size_t r = 0; r < rows; ++r) {
+  const std::size_t d = gamma_.size();
+  const long long rows = static_cast<long long>(x.size() / d);
+  const T* g = gamma_.data();
+  const T* b = beta_.data();
+#pragma omp parallel for schedule(static) if (many(x.size()))
+  for (long long rr = 0; rr < rows; ++rr) {
+    const std::size_t r = static_cast<std::size_t>(rr);
     const T* xr = x.data() + r * d;
-    T mean = 0;
-    for (std::size_t i = 0; i < d; ++i) mean += xr[i];
-    mean /= static_cast<T>(d);
+    T mean, rstd;
+    row_stats(xr, d, eps_, mean, rstd);
     T* yr = out.data() + r * d;
-    for (std::size_t i = 0; i < d; ++i) yr[i] = (xr[i] - mean) * rstd[r] * gamma_[i] + beta_[i];
+    for (std::size_t i = 0; i < d; ++i) yr[i] = (xr[i] - mean) * rstd * g[i] + b[i];
   }
 }
 
@@ -62,26 +79,30 @@ void LayerNorm<T>::backward(const TensorRefs<T>& in, const Tensor<T>& /*out*/, c
                             std::vector<Tensor<T>>& din) const {
   const Tensor<T>& x = *in[0];
   if (dout.size() != x.size()) throw ShapeError("LayerNorm: gradient of " + shape_str(dout.shape()) + " for " + shape_str(x.shape()));
-  const std::size_t d = gamma_.size(), rows = x.size() / d;
+  const std::size_t d = gamma_.size();
+  const long long rows = static_cast<long long>(x.size() / d);
   din.assign(1, Tensor<T>::uninitialized(x.shape()));
-  const std::vector<T> rstd = inverse_std(x);
-  std::vector<T> xh(d), h(d);
-  for (std::size_t r = 0; r < rows; ++r) {
-    const std::size_t xr = r;
-    const T* xp = x.data() + xr * d;
-    T mean = 0;
-    for (std::size_t i = 0; i < d; ++i) mean += xp[i];
-    mean /= static_cast<T>(d);
-    T mh = 0, mhx = 0;
-    for (std::size_t i = 0; i < d; ++i) {
-      xh[i] = (xp[i] - mean) * rstd[xr];
-      h[i] = dout[r * d + i] * gamma_[i];
-      mh += h[i];
-      mhx += h[i] * xh[i];
+  T* dx = din[0].data();
+#pragma omp parallel if (many(x.size()))
+  {
+    std::vector<T> xh(d), h(d);
+#pragma omp for schedule(static)
+    for (long long rr = 0; rr < rows; ++rr) {
+      const std::size_t r = static_cast<std::size_t>(rr);
+      const T* xr = x.data() + r * d;
+      T mean, rstd;
+      row_stats(xr, d, eps_, mean, rstd);
+      T mh = 0, mhx = 0;
+      for (std::size_t i = 0; i < d; ++i) {
+        xh[i] = (xr[i] - mean) * rstd;
+        h[i] = dout[r * d + i] * gamma_[i];
+        mh += h[i];
+        mhx += h[i] * xh[i];
+      }
+      mh /= static_cast<T>(d);
+      mhx /= static_cast<T>(d);
+      for (std::size_t i = 0; i < d; ++i) dx[r * d + i] = rstd * (h[i] - mh - xh[i] * mhx);
     }
-    mh /= static_cast<T>(d);
-    mhx /= static_cast<T>(d);
-    for (std::size_t i = 0; i < d; ++i) din[0][r * d + i] = rstd[xr] * (h[i] - mh - xh[i] * mhx);
   }
 }
 
