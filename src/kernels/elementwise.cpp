@@ -148,6 +148,11 @@ LRP_SIMD_CLONES void erf(const float* x, float* y, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) y[i] = erf_approx(x[i]);
 }
 
+LRP_SIMD_CLONES void erf_gradient(const float* x, const float* g, float* d, std::size_t n) {
+#pragma omp simd
+  for (std::size_t i = 0; i < n; ++i) d[i] = g[i] * 1.12837917f * exp_approx(-x[i] * x[i]);
+}
+
 LRP_SIMD_CLONES void gelu(const float* x, float* y, std::size_t n) {
 #pragma omp simd
   for (std::size_t i = 0; i < n; ++i) y[i] = 0.5f * x[i] * (1.0f + erf_approx(x[i] * 0.70710678f));

@@ -49,6 +49,8 @@ void sigmoid(const float* x, float* y, std::size_t n);
 // ConvNeXt's GELUs a quarter of its forward pass.
 void erf(const float* x, float* y, std::size_t n);
 void gelu(const float* x, float* y, std::size_t n);
+// d = g * erf'(x) = g * 2 / sqrt(pi) * exp(-x^2)
+void erf_gradient(const float* x, const float* g, float* d, std::size_t n);
 
 // Pooling rows with windows of kw side by side (stride kw): s[o] += sum_j row[o * kw + j] and
 // out[o * kw + j] = (x ? x[o * kw + j] : 1) * c[o], for o in [0, n).

@@ -172,7 +172,16 @@ void Activation<T>::backward(const TensorRefs<T>& in, const Tensor<T>& out, cons
       each(n, [=](std::size_t i) { dp[i] = gp[i] * (xp[i] <= T(-3) ? T(0) : xp[i] >= T(3) ? T(1) : xp[i] / T(3) + T(0.5)); });
       break;
     case ActivationKind::Erf:  // 2/sqrt(pi) exp(-x^2)
-      each(n, [=](std::size_t i) { dp[i] = gp[i] * kTwoOverSqrtPi<T> * std::exp(-xp[i] * xp[i]); });
+      if constexpr (std::is_same_v<T, float>) {  // vectorised exp, on the OpenMP threads
+        const long long chunks = static_cast<long long>((n + 4095) / 4096);
+#pragma omp parallel for schedule(static) if (n >= 65536)
+        for (long long c = 0; c < chunks; ++c) {
+          const std::size_t first = static_cast<std::size_t>(c) * 4096;
+          kernels::erf_gradient(xp + first, gp + first, dp + first, std::min<std::size_t>(4096, n - first));
+        }
+      } else {
+        each(n, [=](std::size_t i) { dp[i] = gp[i] * kTwoOverSqrtPi<T> * std::exp(-xp[i] * xp[i]); });
+      }
       break;
     case ActivationKind::Gelu:  // Phi(x) + x phi(x)
       each(n, [=](std::size_t i) {

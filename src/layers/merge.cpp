@@ -169,14 +169,26 @@ void Mul<T>::backward(const TensorRefs<T>& in, const Tensor<T>& /*out*/, const T
   dfull = Tensor<T>::uninitialized(full.shape());
   dsmall = Tensor<T>::uninitialized(small.shape());
   const std::size_t inner = bc.inner;
-  for (std::size_t j = 0; j < small.size(); ++j) {
-    const std::size_t base = j * inner;
+  const long long blocks = static_cast<long long>(small.size());
+  const T *g = dout.data(), *f = full.data(), *sm = small.data();
+  T *df = dfull.data(), *ds = dsmall.data();
+  if (inner == 1) {  // equal shapes (SiLU, GELU written out): one flat, vectorisable loop
+#pragma omp parallel for simd schedule(static) if (blocks >= 65536)
+    for (long long i = 0; i < blocks; ++i) {
+      df[i] = g[i] * sm[i];
+      ds[i] = g[i] * f[i];
+    }
+    return;
+  }
+#pragma omp parallel for schedule(static) if (full.size() >= 65536)
+  for (long long jj = 0; jj < blocks; ++jj) {
+    const std::size_t j = static_cast<std::size_t>(jj), base = j * inner;
     T sum = 0;
     for (std::size_t k = 0; k < inner; ++k) {
-      dfull[base + k] = dout[base + k] * small[j];
-      sum += dout[base + k] * full[base + k];
+      df[base + k] = g[base + k] * sm[j];
+      sum += g[base + k] * f[base + k];
     }
-    dsmall[j] = sum;
+    ds[j] = sum;
   }
 }
 
