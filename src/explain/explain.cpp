@@ -317,9 +317,15 @@ void fit_kernel_caches(const Model<T>& model) {
 template <class T>
 Explanation<T> explain_grad_cam(const Model<T>& model, ParamCache<T>* cache, const Tensor<T>& x, const ExplainRequest& req) {
   const std::size_t value = grad_cam_value(model, Shape(x.shape().begin() + 1, x.shape().end()), req.options.layer);
+  // Grad-CAM alone keeps what its gradient sweep needs, and the layer's output. Guided Grad-CAM
+  // sweeps twice over one forward pass (to the layer, then guided backprop to the input), so it
+  // keeps every activation (the executor's default).
+  const bool guided = req.method == Method::GuidedGradCam;
   Executor<T> ex(model, cache);
-  ex.plan_backward(std::vector<Rule>(model.nodes().size(), Rule::gradient()));
-  ex.keep_value(value);
+  if (!guided) {
+    ex.plan_backward(std::vector<Rule>(model.nodes().size(), Rule::gradient()));
+    ex.keep_value(value);
+  }
   Explanation<T> out;
   out.output = ex.forward(x);
   std::size_t k = 1;
@@ -328,11 +334,8 @@ Explanation<T> explain_grad_cam(const Model<T>& model, ParamCache<T>* cache, con
   const std::size_t c = x.dim(1), plane = x.dim(2) * x.dim(3), rows = x.dim(0) * k;
   const Tensor<T> cam = grad_cam(ex, seeds, value, x.dim(2), x.dim(3), req.options.cam_relu);
   Tensor<T> r;
-  if (req.method == Method::GuidedGradCam) {
-    const std::vector<Rule> guided(model.nodes().size(), Rule::guided_backprop());
-    Executor<T> gx(model, cache);
-    gx.plan_backward(guided);
-    r = backward_pass<T>(gx, x, seeds, guided, nullptr);
+  if (guided) {
+    r = ex.propagate(seeds, std::vector<Rule>(model.nodes().size(), Rule::guided_backprop()));
     for (std::size_t i = 0; i < rows; ++i)
       for (std::size_t ch = 0; ch < c; ++ch)
         for (std::size_t p = 0; p < plane; ++p) r[(i * c + ch) * plane + p] *= cam[i * plane + p];

@@ -142,11 +142,14 @@ std::vector<Tensor<T>> layer_norm_relevance(const Rule& rule, const LayerNorm<T>
       const T* xr = x.data() + r * d;
       const T* rr = in.relevance.data() + r * d;
       const T* yr = in.output.data() + r * d;
-      T mean_gs = 0;
-      for (std::size_t i = 0; i < d; ++i) mean_gs += gamma[i] * rr[i] / stabilize(yr[i], eps);
-      mean_gs /= static_cast<T>(d);
       T* o = out.data() + r * d;
-      for (std::size_t i = 0; i < d; ++i) o[i] = xr[i] * rstd[r] * (gamma[i] * rr[i] / stabilize(yr[i], eps) - mean_gs);
+      T mean_gs = 0;
+      for (std::size_t i = 0; i < d; ++i) {  // gamma_i s_i, kept in the output row
+        o[i] = gamma[i] * rr[i] / stabilize(yr[i], eps);
+        mean_gs += o[i];
+      }
+      mean_gs /= static_cast<T>(d);
+      for (std::size_t i = 0; i < d; ++i) o[i] = xr[i] * rstd[r] * (o[i] - mean_gs);
     }
     return ops::only(std::move(out));
   }

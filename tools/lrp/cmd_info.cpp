@@ -63,7 +63,11 @@ void add_info_command(CLI::App& app) {
       for (std::size_t d : shapes[model.nodes()[i].output]) elements *= static_cast<double>(d);
       total += elements;
       if (elements > largest) largest = elements, largest_node = i;
-      too_large = too_large || elements > static_cast<double>(std::size_t(1) << 34);
+      try {  // the size check every tensor allocation makes
+        shape_numel(shapes[model.nodes()[i].output]);
+      } catch (const ShapeError&) {
+        too_large = true;
+      }
     }
     const auto mib = [](double elements) { return elements * 4.0 / (1024.0 * 1024.0); };
     std::cout << std::fixed << std::setprecision(1) << "layer outputs: " << mib(total) << " MiB per sample in float32; largest "
