@@ -139,6 +139,34 @@ TEST(OnnxBadModel, UnsupportedAttributesAndShapes) {
   }
 }
 
+// The operators this session's ConvNeXt support added: each refusal names the node and what is wrong.
+TEST(OnnxBadModel, DivLayerNormalizationAndChannelsLastMatMul) {
+  {
+    B b;
+    b.input("x", {-1, 4}).output("y");
+    b.init("k", {1}, {0.0f});
+    b.node("Div", {"x", "k"}, {"y"}, "div");
+    expect_format_error([&] { load(b.bytes()); }, {"'div' (Div)", "divides by zero"});
+  }
+  {
+    B b(17);
+    b.input("x", {-1, 3, 6}).output("y");
+    b.init("g", {5}, std::vector<float>(5, 1.0f));
+    b.node("LayerNormalization", {"x", "g"}, {"y"}, "ln");
+    expect_format_error([&] { load(b.bytes()); }, {"'ln' (LayerNormalization)", "Scale and B must have 6 values"});
+    expect_format_error([&] { load_float(b.bytes()); }, {"'ln' (LayerNormalization)", "6 values"});
+  }
+  {
+    // [N, 3, 6] x [6, 4] is a Linear over the last axis; a constant of 3 values cannot be its bias.
+    B b;
+    b.input("x", {-1, 3, 6}).output("y");
+    b.init("W", {6, 4}, std::vector<float>(24, 0.5f)).init("c", {3, 1}, {1, 2, 3});
+    b.node("MatMul", {"x", "W"}, {"m"}, "pw");
+    b.node("Add", {"m", "c"}, {"y"}, "bias");
+    expect_format_error([&] { load(b.bytes()); }, {"'bias' (Add)", "bias of the MatMul"});
+  }
+}
+
 TEST(OnnxBadModel, CycleIsAFormatError) {
   B b;
   b.input("x", {-1, 4}).output("y");
