@@ -23,6 +23,7 @@ const char* layer_kind_name(LayerKind kind) {
     case LayerKind::Slice: return "Slice";
     case LayerKind::Resize: return "Resize";
     case LayerKind::LayerNorm: return "LayerNorm";
+    case LayerKind::LRN: return "LRN";
   }
   return "?";
 }

@@ -12,6 +12,7 @@
 #include "lrp/layers/conv2d.hpp"
 #include "lrp/layers/layer_norm.hpp"
 #include "lrp/layers/linear.hpp"
+#include "lrp/layers/lrn.hpp"
 #include "lrp/layers/merge.hpp"
 #include "lrp/layers/pad.hpp"
 #include "lrp/layers/pool2d.hpp"
@@ -638,6 +639,21 @@ void layer_normalization(NodeCtx& c) {
   c.add_layer(std::make_unique<LayerNorm<double>>(std::move(gamma), std::move(beta), eps), {&x});
 }
 
+// LRN (opsets 1, 13) across the channels of [N, C, ...]; k is ONNX's 'bias'.
+void lrn(NodeCtx& c) {
+  c.allow_attributes({"alpha", "beta", "bias", "size"});
+  const Value& x = c.runtime_input(0, "input X");
+  if (x.shape.empty()) c.fail("the input has no channel dimension");
+  if (!c.has_attr("size")) c.fail("missing attribute 'size'");
+  const std::int64_t size = c.attr_int("size", 0);
+  if (size < 1) c.fail("attribute 'size' must be at least 1, got " + std::to_string(size));
+  const double alpha = c.attr_float("alpha", 1e-4), beta = c.attr_float("beta", 0.75), bias = c.attr_float("bias", 1.0);
+  if (!std::isfinite(alpha) || alpha < 0) c.fail("attribute 'alpha' must be finite and non-negative");
+  if (!std::isfinite(beta)) c.fail("attribute 'beta' must be finite");
+  if (!std::isfinite(bias) || bias <= 0) c.fail("attribute 'bias' must be finite and positive (the base must stay > 0)");
+  c.add_layer(std::make_unique<LocalResponseNorm<double>>(to_size(size), alpha, beta, bias), {&x});
+}
+
 // The values of a constant operand per channel of a runtime x: one per channel, or a scalar
 // (right-aligned broadcasting with every axis but the channel axis 1); `what` names the
 // operation in the message when k has another shape.
@@ -894,6 +910,7 @@ const std::map<std::string, LayerConverter>& layer_converters() {
       {"Identity", identity},
       {"LayerNormalization", layer_normalization},
       {"LeakyRelu", leaky_relu},
+      {"LRN", lrn},
       {"MatMul", matmul},
       {"MaxPool", max_pool},
       {"Mul", mul},

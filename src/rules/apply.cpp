@@ -1,6 +1,6 @@
 // Dispatch of a rule to the layer kind it is applied to. Layers that only move data (Flatten,
 // Reshape, Concat, Pad, Transpose, Slice) route relevance like their gradient whatever the rule; elementwise
-// layers pass it through for LRP rules, products to their signal factor.
+// layers and LRN pass it through for LRP rules, products to their signal factor.
 #include "lrp/rules/apply.hpp"
 
 #include <algorithm>
@@ -253,6 +253,7 @@ RuleNeeds rule_needs(const Rule& rule, const Layer<T>& layer) {
       if (rule.kind != RuleKind::GuidedBackprop && is_lrp(rule.kind)) return nothing;
       return {};
     case LayerKind::SoftMax:
+    case LayerKind::LRN:
       return is_lrp(rule.kind) ? nothing : RuleNeeds{};
     case LayerKind::BatchNorm:
     case LayerKind::LayerNorm:
@@ -290,6 +291,7 @@ std::vector<Tensor<T>> apply_rule(const Rule& rule, const RuleInput<T>& in) {
     case LayerKind::Activation:
       return activation_relevance(rule, static_cast<const Activation<T>&>(layer), in);
     case LayerKind::SoftMax:
+    case LayerKind::LRN:  // LRP: pass (Binder et al. 2016); deconvnet/guided backprop: its gradient
       if (is_lrp(rule.kind)) return ops::only(pass_through(in));
       return gradient(in);
     case LayerKind::BatchNorm:

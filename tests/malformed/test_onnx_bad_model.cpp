@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <random>
 
@@ -164,6 +165,34 @@ TEST(OnnxBadModel, DivLayerNormalizationAndChannelsLastMatMul) {
     b.node("MatMul", {"x", "W"}, {"m"}, "pw");
     b.node("Add", {"m", "c"}, {"y"}, "bias");
     expect_format_error([&] { load(b.bytes()); }, {"'bias' (Add)", "bias of the MatMul"});
+  }
+}
+
+// LRN: a size below 1, none, or not an INT; a base that could reach 0 or below; an unknown
+// attribute. Each refusal names the node and the attribute, in both importers.
+TEST(OnnxBadModel, LrnAttributes) {
+  const auto lrn = [](const std::function<void(onnx::NodeProto&)>& set) {
+    B b;
+    b.input("x", {-1, 4, 3, 3}).output("y");
+    set(b.node("LRN", {"x"}, {"y"}, "norm1"));
+    return b.bytes();
+  };
+  const std::vector<std::pair<std::string, std::vector<std::string>>> bad = {
+      {lrn([](onnx::NodeProto& n) { B::attr(n, "size", std::int64_t{0}); }), {"'size' must be at least 1"}},
+      {lrn([](onnx::NodeProto& n) { B::attr(n, "size", std::int64_t{-3}); }), {"'size'", "-3"}},
+      {lrn([](onnx::NodeProto& n) { B::attr(n, "alpha", 0.1); }), {"missing attribute 'size'"}},
+      {lrn([](onnx::NodeProto& n) { B::attr(n, "size", 0.5); }), {"'size' must be of type INT"}},
+      {lrn([](onnx::NodeProto& n) { B::attr(n, "size", std::int64_t{3}), B::attr(n, "bias", -1.0); }), {"'bias'", "positive"}},
+      {lrn([](onnx::NodeProto& n) { B::attr(n, "size", std::int64_t{3}), B::attr(n, "bias", 0.0); }), {"'bias'"}},
+      {lrn([](onnx::NodeProto& n) { B::attr(n, "size", std::int64_t{3}), B::attr(n, "alpha", -1e-4); }), {"'alpha'"}},
+      {lrn([](onnx::NodeProto& n) { B::attr(n, "size", std::int64_t{3}), B::attr(n, "mode", std::string("x")); }),
+       {"attribute 'mode' is not supported"}},
+  };
+  for (const auto& [bytes, needles] : bad) {
+    std::vector<std::string> all = needles;
+    all.insert(all.end(), {"bad.onnx", "'norm1' (LRN)"});
+    expect_format_error([&] { load(bytes); }, all, needles[0]);
+    expect_format_error([&] { load_float(bytes); }, all, "float: " + needles[0]);
   }
 }
 

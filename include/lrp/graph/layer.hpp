@@ -28,6 +28,7 @@ enum class LayerKind {
   Slice,      // a box of each sample
   Resize,     // nearest or (bi)linear interpolation of H, W
   LayerNorm,  // normalisation over the last axis
+  LRN,        // local response normalisation across channels
 };
 
 const char* layer_kind_name(LayerKind kind);

@@ -4,7 +4,7 @@
 // other dimension fixed); 4-D inputs are NCHW, anything else is [N, features...].
 //
 // Operators (default domain, opsets 6 to 18; the full table with every attribute is
-// docs/ONNX.md): Conv and ConvTranspose (2-D), Gemm, MatMul, BatchNormalization, activations
+// docs/ONNX.md): Conv and ConvTranspose (2-D), Gemm, MatMul, BatchNormalization, LRN, activations
 // (Relu, LeakyRelu, Sigmoid, Tanh, Clip, HardSigmoid, HardSwish), pooling (Max, Average,
 // Global*, spatial ReduceMean/ReduceMax), Resize/Upsample (nearest, linear), Add/Sub/Sum/Mul of
 // computed values or with per-channel constants, Concat, Flatten, Reshape, Transpose, Slice,
