@@ -1,5 +1,7 @@
 #include "lrp/io/atomic_file.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -43,6 +45,14 @@ std::string read_file_bytes(const std::string& path) {
   ss << in.rdbuf();
   if (in.bad()) throw IoError("error while reading '" + path + "'");
   return ss.str();
+}
+
+std::string lower_extension(const std::string& path) {
+  const std::size_t dot = path.find_last_of('.'), slash = path.find_last_of('/');
+  if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return "";
+  std::string e = path.substr(dot + 1);
+  std::transform(e.begin(), e.end(), e.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return e;
 }
 
 }  // namespace lrp::io

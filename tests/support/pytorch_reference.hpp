@@ -1,7 +1,8 @@
 #pragma once
 // A model's output and input gradient against what a fixture script computed with PyTorch in
-// float64: `model` (ONNX), `input`, `logits` and `gradient` (d logits[:, cls] / d input, summed
-// over the batch) are files; errors relative to the reference's largest value.
+// float64: `model` (an ONNX file, or a model already read); `input`, `logits` and `gradient`
+// (d logits[:, cls] / d input, summed over the batch) are files; errors relative to the
+// reference's largest value.
 #include <string>
 
 #include <gtest/gtest.h>
@@ -13,10 +14,10 @@
 
 namespace lrp::test {
 
+// `md` is the model (its trailing SoftMax, if any, dropped); `label` names it in messages.
 template <class T>
-void expect_matches_pytorch(const std::string& model_file, const std::string& input, const std::string& logits,
-                            const std::string& gradient, std::size_t cls, double tol) {
-  const Model<double> md = io::read_onnx_model(model_file);
+void expect_model_matches_pytorch(const Model<double>& md, const std::string& label, const std::string& input,
+                                  const std::string& logits, const std::string& gradient, std::size_t cls, double tol) {
   const Model<T> model = md.template convert<T>();
   const Tensor<T> x = io::read_npy(input).template cast<T>();
   const Tensor<double> want_y = io::read_npy(logits);
@@ -27,8 +28,14 @@ void expect_matches_pytorch(const std::string& model_file, const std::string& in
   const std::size_t classes = want_y.sample_size();
   for (std::size_t n = 0; n < want_y.dim(0); ++n) req.target.relevance[n * classes + cls] = 1.0;
   const Explanation<T> e = explain(model, x, req);
-  EXPECT_LE(max_rel_error(e.output, want_y), tol) << model_file;
-  EXPECT_LE(max_rel_error(e.relevance, io::read_npy(gradient)), tol) << model_file;
+  EXPECT_LE(max_rel_error(e.output, want_y), tol) << label;
+  EXPECT_LE(max_rel_error(e.relevance, io::read_npy(gradient)), tol) << label;
+}
+
+template <class T>
+void expect_matches_pytorch(const std::string& model_file, const std::string& input, const std::string& logits,
+                            const std::string& gradient, std::size_t cls, double tol) {
+  expect_model_matches_pytorch<T>(io::read_onnx_model(model_file), model_file, input, logits, gradient, cls, tol);
 }
 
 }  // namespace lrp::test

@@ -29,7 +29,7 @@ struct BatchOptions {
   bool heatmap = false, quiet = false;
   std::size_t batch_size = 0;  // inputs per call; 0: as many as fit the pass budget
   std::string region = "unit";  // what a class is: unit | channel | segment (Target::Region)
-  std::string graph_output;     // --output
+  ModelFileOptions file;  // --output, --weights
   RequestOptions request;
   InputOptions image;
 };
@@ -201,7 +201,7 @@ void add_batch_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("batch", "Explain every input of a file list (one relevance file and heatmap each)");
   cmd->footer("LIST: one input per line, 'PATH [CLASS]' (no class: the predicted one); '#' comments; relative paths are "
               "relative to the list's folder. Writes DIR/<i>_<name>.npy (and .png with --heatmap) and DIR/manifest.json.");
-  cmd->add_option("MODEL", o->model, "Model file (.txt LRP Toolbox format, .onnx)")->required();
+  cmd->add_option("MODEL", o->model, "Model file (.txt LRP Toolbox format, .onnx, Caffe .prototxt with --weights, .caffemodel)")->required();
   cmd->add_option("LIST", o->list, "Text file listing the inputs")->required();
   cmd->add_option("--out-dir", o->out_dir, "Folder for the results")->required();
   add_request_options(cmd, o->request);
@@ -217,14 +217,14 @@ void add_batch_command(CLI::App& app) {
                   "Inputs explained together in one call (consecutive inputs of one shape; default: as many as fit 512 MiB "
                   "of activations, at most 64; smoothgrad: 1)");
   add_input_options(cmd, o->image);
-  add_output_option(cmd, o->graph_output);
+  add_model_options(cmd, o->file);
   cmd->callback([o] {
     check_request(o->request);
     render::get_colormap(o->colormap);
     const std::vector<Item> items = read_list(o->list);
     // The float path reads the model in float directly (a large model is never held as doubles).
-    if (o->precision == "double") run_batch(load_model(o->model, true, o->graph_output), items, *o);
-    else run_batch(load_model_float(o->model, true, o->graph_output), items, *o);
+    if (o->precision == "double") run_batch(load_model(o->model, true, o->file.output, o->file.weights), items, *o);
+    else run_batch(load_model_float(o->model, true, o->file.output, o->file.weights), items, *o);
   });
 }
 

@@ -32,7 +32,8 @@ namespace lrp::cli {
 namespace {
 
 struct BenchOptions {
-  std::string model, composite, rule, input_shape, target = "predicted", conv_algo, phases = "forward,gradient,lrp", graph_output;
+  std::string model, composite, rule, input_shape, target = "predicted", conv_algo, phases = "forward,gradient,lrp";
+  ModelFileOptions file;  // --output, --weights
   std::size_t batch = 1, runs = 5, warmup = 1, threads = 0;
   bool json = false, profile = false;
 };
@@ -186,7 +187,7 @@ void run_bench(const BenchOptions& o) {
     model = synthetic_model(o.model.substr(10));
     tune_allocator_for_reuse();  // load_model does this for files
   } else {
-    model = load_model_float(o.model, true, o.graph_output);
+    model = load_model_float(o.model, true, o.file.output, o.file.weights);
   }
   model.drop_trailing_softmax();
   const Shape per = resolve_input_shape(model, o.input_shape);
@@ -311,7 +312,7 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--runs", o->runs, "Timed calls per phase (5)");
   cmd->add_option("--warmup", o->warmup, "Untimed calls per phase before timing (1)");
   cmd->add_option("--threads", o->threads, "OpenMP/oneDNN threads (default: OMP_NUM_THREADS or all cores)");
-  add_output_option(cmd, o->graph_output);
+  add_model_options(cmd, o->file);
   cmd->add_option("--target", o->target, "predicted (default) | K | K1,K2,... | all");
   cmd->add_option("--input-shape", o->input_shape, "Per-sample input shape C,H,W (or D) when the model file lacks it");
   cmd->add_option("--conv-algo", o->conv_algo, "direct | winograd | auto | reference")

@@ -21,7 +21,8 @@ namespace {
 
 struct ExplainOptions {
   std::string model, input, out, target = "predicted", precision = "float";
-  std::string dump_layers, heatmap, colormap = "bwr", at, graph_output;
+  std::string dump_layers, heatmap, colormap = "bwr", at;
+  ModelFileOptions file;  // --output, --weights
   std::size_t heatmap_scale = 0;
   bool quiet = false, no_canonize = false;
   RequestOptions request;
@@ -127,7 +128,7 @@ void add_explain_command(CLI::App& app) {
               "Relevance starts from the target's score (output x one-hot, a trailing SoftMax dropped); gradient methods "
               "use that as the output gradient, so --method gradient gives score x d(score)/dx.\n"
               "OUT has the shape of INPUT, or [N, K, ...] for several targets per sample.");
-  cmd->add_option("MODEL", o->model, "Model file (.txt LRP Toolbox format, .onnx)")->required();
+  cmd->add_option("MODEL", o->model, "Model file (.txt LRP Toolbox format, .onnx, Caffe .prototxt with --weights, .caffemodel)")->required();
   cmd->add_option("INPUT", o->input, "Input: array (.npy, .mat, .txt) in the model's layout, or a PNG/JPEG image")->required();
   cmd->add_option("--out", o->out, "Relevance output (.npy)");
   add_request_options(cmd, o->request);
@@ -139,7 +140,7 @@ void add_explain_command(CLI::App& app) {
   cmd->add_option("--colormap", o->colormap, "Colour map of --heatmap (default bwr; see `lrp render --help`)");
   cmd->add_option("--heatmap-scale", o->heatmap_scale, "Pixel enlargement of --heatmap (default: about 96 px per map)");
   cmd->add_flag("--quiet", o->quiet, "Print nothing");
-  add_output_option(cmd, o->graph_output);
+  add_model_options(cmd, o->file);
   cmd->add_flag("--no-canonize", o->no_canonize, "Keep ONNX BatchNorms as layers (by default they are folded into the preceding Conv/Linear, as Zennit's canonizers do)");
   add_input_options(cmd, o->image);
   cmd->callback([o] {
@@ -149,8 +150,8 @@ void add_explain_command(CLI::App& app) {
     check_request(o->request);
     Target target = target_from_text(o->target);
     // The float path reads the model in float directly (a large model is never held as doubles).
-    if (o->precision == "double") run_explain(load_model(o->model, !o->no_canonize, o->graph_output), std::move(target), *o);
-    else run_explain(load_model_float(o->model, !o->no_canonize, o->graph_output), std::move(target), *o);
+    if (o->precision == "double") run_explain(load_model(o->model, !o->no_canonize, o->file.output, o->file.weights), std::move(target), *o);
+    else run_explain(load_model_float(o->model, !o->no_canonize, o->file.output, o->file.weights), std::move(target), *o);
   });
 }
 

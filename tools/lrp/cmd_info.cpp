@@ -14,13 +14,13 @@ void add_info_command(CLI::App& app) {
   auto model_path = std::make_shared<std::string>();
   auto input_path = std::make_shared<std::string>();
   auto no_canonize = std::make_shared<bool>(false);
-  auto output = std::make_shared<std::string>();
-  cmd->add_option("MODEL", *model_path, "Model file (.txt LRP Toolbox format, .onnx)")->required();
+  auto file = std::make_shared<ModelFileOptions>();
+  cmd->add_option("MODEL", *model_path, "Model file (.txt LRP Toolbox format, .onnx, Caffe .prototxt with --weights, .caffemodel)")->required();
   cmd->add_option("--input", *input_path, "Input array to resolve shapes the model file does not store (toolbox image size)");
   cmd->add_flag("--no-canonize", *no_canonize, "Show ONNX BatchNorms as layers (folded into the preceding Conv/Linear by default)");
-  add_output_option(cmd, *output);
+  add_model_options(cmd, *file);
   cmd->callback([=] {
-    const Model<double> model = load_model(*model_path, !*no_canonize, *output);
+    const Model<double> model = load_model(*model_path, !*no_canonize, file->output, file->weights);
     Shape in = model.input_shape;
     if (!input_path->empty()) {
       const Tensor<double> x = load_input(model, *input_path);

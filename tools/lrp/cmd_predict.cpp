@@ -12,7 +12,8 @@
 namespace lrp::cli {
 namespace {
 struct PredictOptions {
-  std::string model, input, out, precision = "float", graph_output;
+  std::string model, input, out, precision = "float";
+  ModelFileOptions file;  // --output, --weights
   InputOptions image;
   bool no_canonize = false;
 };
@@ -36,16 +37,16 @@ void run_predict(const Model<T>& m, const PredictOptions& o) {
 void add_predict_command(CLI::App& app) {
   auto o = std::make_shared<PredictOptions>();
   auto* cmd = app.add_subcommand("predict", "Run a model forward and write its output");
-  cmd->add_option("MODEL", o->model, "Model file (.txt LRP Toolbox format, .onnx)")->required();
+  cmd->add_option("MODEL", o->model, "Model file (.txt LRP Toolbox format, .onnx, Caffe .prototxt with --weights, .caffemodel)")->required();
   cmd->add_option("INPUT", o->input, "Input: array (.npy, .mat, .txt) in the model's layout, or a PNG/JPEG image")->required();
   cmd->add_option("--out", o->out, "Write the output [N, outputs] here (.npy)");
   cmd->add_option("--precision", o->precision, "float (default) or double")->check(CLI::IsMember({"float", "double"}));
-  add_output_option(cmd, o->graph_output);
+  add_model_options(cmd, o->file);
   cmd->add_flag("--no-canonize", o->no_canonize, "Keep ONNX BatchNorms as layers (folded into the preceding Conv/Linear by default)");
   add_input_options(cmd, o->image);
   cmd->callback([o] {
-    if (o->precision == "double") run_predict(load_model(o->model, !o->no_canonize, o->graph_output), *o);
-    else run_predict(load_model_float(o->model, !o->no_canonize, o->graph_output), *o);
+    if (o->precision == "double") run_predict(load_model(o->model, !o->no_canonize, o->file.output, o->file.weights), *o);
+    else run_predict(load_model_float(o->model, !o->no_canonize, o->file.output, o->file.weights), *o);
   });
 }
 

@@ -9,6 +9,8 @@
 #include "lrp/graph/canonize.hpp"
 #include "lrp/graph/simplify.hpp"
 #include "lrp/io/arrays.hpp"
+#include "lrp/io/atomic_file.hpp"
+#include "lrp/io/caffe.hpp"
 #include "lrp/io/image.hpp"
 #include "lrp/io/toolbox_text.hpp"
 
@@ -18,56 +20,64 @@
 #endif
 
 namespace lrp::cli {
-namespace {
-std::string lower_extension(const std::string& path) {
-  const std::size_t dot = path.find_last_of('.');
-  const std::size_t slash = path.find_last_of('/');
-  if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return "";
-  std::string e = path.substr(dot + 1);
-  std::transform(e.begin(), e.end(), e.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return e;
-}
-}  // namespace
+
+using io::lower_extension;
 
 Tensor<double> read_input_array(const std::string& path) { return io::read_array(path); }
 
-Model<double> load_model(const std::string& path, bool canonize, const std::string& output) {
+namespace {
+bool is_caffe(const std::string& ext) { return ext == "prototxt" || ext == "pbtxt" || ext == "caffemodel"; }
+
+// The float path of the importers that build float layers directly (ONNX, Caffe): large
+// models are never held as doubles.
+Model<float> finish_float(Model<float> m, bool canonize) {
+  if (canonize) fold_batch_norms(m);
+  trim_dead_taps(m);  // exact; the double path (the reference) keeps the file's kernels
+  m.validate();
+  tune_allocator_for_reuse();
+  return m;
+}
+}  // namespace
+
+Model<double> load_model(const std::string& path, bool canonize, const std::string& output, const std::string& weights) {
   const std::string ext = lower_extension(path);
+  if (!weights.empty() && !is_caffe(ext))
+    throw ConfigError("--weights: only Caffe models (.prototxt, .caffemodel) take a separate weights file, not '" + path + "'");
   Model<double> m;
   if (ext == "txt") {
     if (!output.empty()) throw ConfigError("--output: LRP Toolbox model '" + path + "' has one output");
     m = io::read_toolbox_model(path);
+  } else if (is_caffe(ext)) {
+    m = io::read_caffe_model(path, weights, output);
+    if (canonize) fold_batch_norms(m);
 #ifdef LRP_CLI_HAS_ONNX
   } else if (ext == "onnx") {
     m = io::read_onnx_model(path, output);
     if (canonize) fold_batch_norms(m);
 #endif
   } else {
-    throw ConfigError("cannot tell the format of model '" + path + "': expected a .txt (LRP Toolbox) or .onnx file");
+    throw ConfigError("cannot tell the format of model '" + path +
+                      "': expected a .txt (LRP Toolbox), .onnx, or Caffe .prototxt/.caffemodel file");
   }
   m.validate();
   tune_allocator_for_reuse();  // from here on, freed memory is kept for the explanations' reuse
   return m;
 }
 
-Model<float> load_model_float(const std::string& path, bool canonize, const std::string& output) {
+Model<float> load_model_float(const std::string& path, bool canonize, const std::string& output, const std::string& weights) {
+  const std::string ext = lower_extension(path);
+  if (is_caffe(ext)) return finish_float(io::read_caffe_model_float(path, weights, output), canonize);
 #ifdef LRP_CLI_HAS_ONNX
-  if (lower_extension(path) == "onnx") {
-    Model<float> m = io::read_onnx_model_float(path, output);
-    if (canonize) fold_batch_norms(m);
-    trim_dead_taps(m);  // exact; the double path (the reference) keeps the file's kernels
-    m.validate();
-    tune_allocator_for_reuse();
-    return m;
-  }
+  if (ext == "onnx") return finish_float(io::read_onnx_model_float(path, output), canonize);
 #endif
-  return load_model(path, canonize, output).convert<float>();  // toolbox text models are small
+  return load_model(path, canonize, output, weights).convert<float>();  // toolbox text models are small
 }
 
-void add_output_option(CLI::App* cmd, std::string& output) {
-  cmd->add_option("--output", output,
-                  "ONNX models with several graph outputs (a segmentation net's auxiliary head): the output to use; the "
-                  "nodes only the others need are not loaded");
+void add_model_options(CLI::App* cmd, ModelFileOptions& o) {
+  cmd->add_option("--output", o.output,
+                  "Models with several outputs (a segmentation net's auxiliary head; a Caffe blob): the output to use; "
+                  "the nodes only the others need are not loaded");
+  cmd->add_option("--weights", o.weights, "Caffe: the trained weights (.caffemodel) for a .prototxt definition");
 }
 
 void add_input_options(CLI::App* cmd, InputOptions& o) {

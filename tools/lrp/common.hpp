@@ -8,16 +8,24 @@
 
 namespace lrp::cli {
 
-// Loads a model by extension: .txt (LRP Toolbox), .onnx. Validates it. ONNX models are
-// canonized like Zennit's canonizers do (BatchNorms folded into the preceding Conv/Linear,
-// lrp/graph/canonize.hpp) unless `canonize` is false.
-// `output` picks one graph output of an ONNX model that has several ("" : the only one).
-Model<double> load_model(const std::string& path, bool canonize = true, const std::string& output = "");
-// The same in float32 for the fast path; ONNX weights are read straight into float (a large
-// model is never held as doubles).
-Model<float> load_model_float(const std::string& path, bool canonize = true, const std::string& output = "");
-// --output NAME, for the commands that load a model.
-void add_output_option(CLI::App* cmd, std::string& output);
+// Loads a model by extension: .txt (LRP Toolbox), .onnx, Caffe .prototxt (with `weights`, a
+// .caffemodel) or .caffemodel. Validates it. ONNX and Caffe models are canonized like Zennit's
+// canonizers do (BatchNorms folded into the preceding Conv/Linear, lrp/graph/canonize.hpp)
+// unless `canonize` is false.
+// `output` picks one output of a model that has several ("" : the only one).
+Model<double> load_model(const std::string& path, bool canonize = true, const std::string& output = "",
+                         const std::string& weights = "");
+// The same in float32 for the fast path; ONNX and Caffe weights are read straight into float
+// (a large model is never held as doubles).
+Model<float> load_model_float(const std::string& path, bool canonize = true, const std::string& output = "",
+                              const std::string& weights = "");
+
+// --output NAME and --weights FILE, for the commands that load a model.
+struct ModelFileOptions {
+  std::string output;
+  std::string weights;
+};
+void add_model_options(CLI::App* cmd, ModelFileOptions& o);
 
 // How PNG/JPEG inputs become tensors (ignored for array files).
 struct InputOptions {

@@ -14,4 +14,8 @@ void write_file_atomic(const std::string& path, const std::function<void(std::os
 // Reads a whole file into memory; throws IoError naming the file when it cannot be read.
 std::string read_file_bytes(const std::string& path);
 
+// The extension after the file name's last dot, lower-cased ("" when there is none); formats
+// are told apart by it.
+std::string lower_extension(const std::string& path);
+
 }  // namespace lrp::io

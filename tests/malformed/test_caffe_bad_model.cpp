@@ -1,0 +1,164 @@
+// Broken and unsupported Caffe files: each gives a FormatError (IoError for a missing file)
+// naming the file and, where there is one, the layer and its type - never a crash or a silently
+// wrong model. Through the CLI: exit code 2 and "lrp: error: ...".
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "lrp/core/error.hpp"
+#include "lrp/io/atomic_file.hpp"
+#include "lrp/io/caffe.hpp"
+#include "support/run_cli.hpp"
+#include "support/test_paths.hpp"
+
+namespace lrp::test {
+namespace {
+
+std::string fixture(const std::string& file) { return source_path("tests/fixtures/caffe/" + file); }
+
+// A temporary file holding `content`, removed with the object.
+class TempFile {
+ public:
+  TempFile(const std::string& name, const std::string& content) : path_(temp_path(name)) {
+    std::ofstream(path_, std::ios::binary) << content;
+  }
+  ~TempFile() { std::filesystem::remove(path_); }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+const std::string kInput = R"(layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 2 dim: 4 dim: 4 } } })";
+
+// A convolution 2 -> 1, 1x1, with its blobs in the definition itself.
+std::string conv(const std::string& name, const std::string& bottom, const std::string& weights = "data: 1 data: 2") {
+  return "layer { name: '" + name + "' type: 'Convolution' bottom: '" + bottom + "' top: '" + name +
+         "' convolution_param { num_output: 1 kernel_size: 1 } blobs { shape { dim: 1 dim: 2 dim: 1 dim: 1 } " + weights +
+         " } blobs { shape { dim: 1 } data: 0.5 } }";
+}
+
+template <class F>
+void expect_error(F&& f, const std::vector<std::string>& needles) {
+  try {
+    f();
+    ADD_FAILURE() << "no exception";
+  } catch (const FormatError& e) {
+    for (const std::string& n : needles) EXPECT_NE(std::string(e.what()).find(n), std::string::npos) << "'" << n << "' not in: " << e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "not a FormatError: " << e.what();
+  }
+}
+
+void expect_definition_error(const std::string& text, const std::vector<std::string>& needles) {
+  const TempFile f("bad.prototxt", text);
+  expect_error([&] { io::read_caffe_model(f.path()); }, needles);
+  expect_error([&] { io::read_caffe_model_float(f.path()); }, needles);
+}
+
+TEST(CaffeBadModel, TheSmallDefinitionIsValid) {
+  const TempFile f("good.prototxt", kInput + conv("c", "data"));
+  const Model<double> m = io::read_caffe_model(f.path());
+  ASSERT_EQ(m.nodes().size(), 1u);
+  EXPECT_EQ(m.nodes()[0].name, "c");
+}
+
+TEST(CaffeBadModel, SyntaxErrorsGiveTheLine) {
+  expect_definition_error(kInput + "\nlayer { name: 'c' type: 'Convolution' bottom: 'data' top: 'c' ", {"bad.prototxt", "line 2"});
+  expect_definition_error(kInput + "\nlayer { name: 'x' type: 'ReLU' bottom 'data' }", {"line 2", "column"});
+}
+
+TEST(CaffeBadModel, EveryTruncatedCaffemodelIsAFormatError) {
+  const std::string bytes = io::read_file_bytes(fixture("net.caffemodel"));
+  for (const std::size_t keep : {bytes.size() / 3, bytes.size() / 2, bytes.size() - 3}) {
+    SCOPED_TRACE(keep);
+    const TempFile f("cut.caffemodel", bytes.substr(0, keep));
+    try {
+      io::read_caffe_model(fixture("net.prototxt"), f.path());
+      ADD_FAILURE() << "a cut weights file was accepted";
+    } catch (const FormatError& e) {
+      EXPECT_NE(std::string(e.what()).find("cut.caffemodel"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(CaffeBadModel, MissingFilesAreIoErrors) {
+  EXPECT_THROW(io::read_caffe_model("/nonexistent/net.prototxt"), IoError);
+  EXPECT_THROW(io::read_caffe_model(fixture("net.prototxt"), "/nonexistent/w.caffemodel"), IoError);
+}
+
+TEST(CaffeBadModel, UnsupportedLayersAreNamed) {
+  expect_definition_error(kInput + "layer { name: 'e' type: 'ELU' bottom: 'data' top: 'e' }", {"layer 'e' (ELU)", "not supported"});
+  expect_definition_error(kInput + "layer { name: 'p' type: 'Pooling' bottom: 'data' top: 'p' pooling_param { pool: STOCHASTIC kernel_size: 2 } }",
+                          {"'p' (Pooling)", "STOCHASTIC"});
+  expect_definition_error(kInput + conv("a", "data") + conv("b", "data") +
+                              "layer { name: 'm' type: 'Eltwise' bottom: 'a' bottom: 'b' top: 'm' eltwise_param { operation: MAX } }",
+                          {"'m' (Eltwise)", "MAX"});
+  expect_definition_error(kInput + conv("a", "data") + conv("b", "data") +
+                              "layer { name: 's' type: 'Eltwise' bottom: 'a' bottom: 'b' top: 's' eltwise_param { coeff: 1 coeff: -1 } }",
+                          {"'s' (Eltwise)", "coefficients"});
+  expect_definition_error(kInput + "layer { name: 'n' type: 'LRN' bottom: 'data' top: 'n' lrn_param { norm_region: WITHIN_CHANNEL } }",
+                          {"'n' (LRN)", "WITHIN_CHANNEL"});
+  expect_definition_error(kInput + "layer { name: 'n' type: 'LRN' bottom: 'data' top: 'n' lrn_param { local_size: 0 } }", {"'n' (LRN)", "size"});
+  expect_definition_error(kInput + "layer { name: 'bn' type: 'BatchNorm' bottom: 'data' top: 'bn' batch_norm_param { use_global_stats: false } }",
+                          {"'bn' (BatchNorm)", "use_global_stats"});
+  expect_definition_error("layers { name: 'x' type: BNLL bottom: 'data' top: 'x' } input: 'data' input_dim: 1 input_dim: 2 input_dim: 4 input_dim: 4",
+                          {"'x' (V1 BNLL)", "not supported"});
+}
+
+TEST(CaffeBadModel, BadWeightsAreNamed) {
+  // No blobs and no weights file.
+  expect_definition_error(kInput + "layer { name: 'c' type: 'Convolution' bottom: 'data' top: 'c' convolution_param { num_output: 1 kernel_size: 1 } }",
+                          {"'c' (Convolution)", "has no weights", "--weights"});
+  // Three weights for a 2 -> 1 1x1 kernel.
+  expect_definition_error(kInput + conv("c", "data", "data: 1 data: 2 data: 3"), {"'c' (Convolution)", "blob 0 (weights)", "3 values"});
+  expect_definition_error(kInput + conv("c", "data", "data: 1 data: nan"), {"'c' (Convolution)", "non-finite"});
+  // A kernel that needs 3 input channels on a 2-channel input.
+  expect_definition_error(kInput + "layer { name: 'g' type: 'Convolution' bottom: 'data' top: 'g' convolution_param { num_output: 2 kernel_size: 1 group: 3 } }",
+                          {"'g' (Convolution)", "group"});
+}
+
+TEST(CaffeBadModel, GraphErrorsAreNamed) {
+  expect_definition_error(conv("c", "data"), {"declares no input"});
+  expect_definition_error(kInput + conv("c", "nothing"), {"'c' (Convolution)", "blob 'nothing'"});
+  expect_definition_error(kInput + conv("a", "data") + conv("b", "data"), {"2 output blobs", "a, b", "--output"});
+  expect_definition_error(kInput + "layer { name: 'd' type: 'Data' top: 'data' top: 'label' }", {"'d' (Data)", "deploy"});
+  expect_definition_error(kInput + "layer { name: 'p' type: 'Pooling' bottom: 'data' top: 'p' pooling_param { pool: MAX kernel_size: 9 } }",
+                          {"'p' (Pooling)", "larger than the padded input"});
+  expect_definition_error(kInput + "layer { name: 's' type: 'Softmax' bottom: 'data' top: 's' }", {"'s' (Softmax)", "axis 1"});
+}
+
+// Two unconsumed blobs: --output picks one, and only the layers it needs stay.
+TEST(CaffeBadModel, OutputPicksABlob) {
+  const TempFile f("two.prototxt", kInput + conv("a", "data") + conv("b", "data"));
+  const Model<double> m = io::read_caffe_model(f.path(), "", "b");
+  ASSERT_EQ(m.nodes().size(), 1u);
+  EXPECT_EQ(m.nodes()[0].name, "b");
+  expect_error([&] { io::read_caffe_model(f.path(), "", "zzz"); }, {"no blob 'zzz'"});
+}
+
+// Layers for the TRAIN phase only (a train_val net's loss) are left out, as Caffe does at test time.
+TEST(CaffeBadModel, TrainOnlyLayersAreLeftOut) {
+  const TempFile f("phases.prototxt", kInput + conv("c", "data") +
+                                          "layer { name: 'loss' type: 'SoftmaxWithLoss' bottom: 'c' bottom: 'label' top: 'loss' include { phase: TRAIN } }"
+                                          "layer { name: 'acc' type: 'Accuracy' bottom: 'c' top: 'acc' exclude { phase: TEST } }");
+  EXPECT_EQ(io::read_caffe_model(f.path()).nodes().size(), 1u);
+}
+
+TEST(CaffeBadModel, CommandLineExitsWithTwo) {
+  const TempFile f("cli.prototxt", kInput + "layer { name: 'e' type: 'ELU' bottom: 'data' top: 'e' }");
+  CliResult r = run_cli("info " + f.path());
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("lrp: error: Caffe model"), std::string::npos) << r.output;
+  r = run_cli("info " + fixture("net.onnx") + " --weights " + fixture("net.caffemodel"));
+  EXPECT_EQ(r.code, 2) << r.output;
+  EXPECT_NE(r.output.find("--weights"), std::string::npos) << r.output;
+  r = run_cli("info " + fixture("net.prototxt") + " --weights " + fixture("net.prototxt"));
+  EXPECT_EQ(r.code, 2) << r.output;
+}
+
+}  // namespace
+}  // namespace lrp::test
