@@ -12,6 +12,7 @@
 #include "lrp/layers/activation.hpp"
 #include "lrp/layers/batch_norm.hpp"
 #include "lrp/layers/conv2d.hpp"
+#include "lrp/layers/conv_transpose2d.hpp"
 #include "lrp/layers/linear.hpp"
 #include "lrp/layers/lrn.hpp"
 #include "lrp/layers/merge.hpp"
@@ -158,6 +159,9 @@ class Builder {
     const std::string& type = layer_->type();
     if (type == "Input") return input_layer();
     if (type == "Convolution") return convolution();
+    if (type == "Deconvolution") return deconvolution();
+    if (type == "Crop") return crop();
+    if (type == "Power") return power();
     if (type == "InnerProduct") return inner_product();
     if (type == "Pooling") return pooling();
     if (type == "ReLU") return relu();
@@ -202,27 +206,82 @@ class Builder {
     return {v.Get(0), v.Get(v.size() - 1)};
   }
 
-  void convolution() {
+  // The window, output channels and groups of a Convolution or Deconvolution on input xs.
+  struct ConvSpec {
+    Window2d win;
+    std::size_t oc = 0, groups = 1;
+  };
+  ConvSpec conv_spec(const Shape& xs) const {
     const caffe::ConvolutionParameter& p = layer_->convolution_param();
-    const std::size_t x = input();
-    const Shape& xs = shape(x);
     if (p.axis() != 1) fail("convolution_param.axis " + std::to_string(p.axis()) + " is not supported (only 1)");
     if (xs.size() != 3) fail("expects an N,C,H,W input, got per-sample shape " + shape_str(xs));
     const auto [kh, kw] = pair_field(p.kernel_size(), p.has_kernel_h() || p.has_kernel_w(), p.kernel_h(), p.kernel_w(), 0, "kernel");
     const auto [sh, sw] = pair_field(p.stride(), p.has_stride_h() || p.has_stride_w(), p.stride_h(), p.stride_w(), 1, "stride");
     const auto [ph, pw] = pair_field(p.pad(), p.has_pad_h() || p.has_pad_w(), p.pad_h(), p.pad_w(), 0, "pad");
     if (p.dilation_size() > 2) fail("dilation has " + std::to_string(p.dilation_size()) + " values");
-    const std::size_t dh = p.dilation_size() ? p.dilation(0) : 1, dw = p.dilation_size() ? p.dilation(p.dilation_size() - 1) : 1;
-    const std::size_t oc = p.num_output(), g = p.group();
-    if (kh == 0 || kw == 0 || sh == 0 || sw == 0 || dh == 0 || dw == 0) fail("kernel, stride and dilation must be positive");
-    if (oc == 0 || g == 0 || xs[0] % g != 0 || oc % g != 0)
-      fail("num_output " + std::to_string(oc) + " and group " + std::to_string(g) + " do not fit " + std::to_string(xs[0]) + " input channels");
-    Window2d win;
-    win.kh = kh, win.kw = kw, win.sh = sh, win.sw = sw, win.dh = dh, win.dw = dw;
-    win.pt = win.pb = ph, win.pl = win.pr = pw;
-    Tensor<T> w = blob(0, {oc, xs[0] / g, kh, kw}, "weights");
-    Tensor<T> b = p.bias_term() ? blob(1, {oc}, "bias") : Tensor<T>(Shape{oc});
-    add(std::make_unique<Conv2d<T>>(std::move(w), std::move(b), win, g), {x});
+    ConvSpec c;
+    Window2d& win = c.win;
+    win.kh = kh, win.kw = kw, win.sh = sh, win.sw = sw, win.pt = win.pb = ph, win.pl = win.pr = pw;
+    win.dh = p.dilation_size() ? p.dilation(0) : 1, win.dw = p.dilation_size() ? p.dilation(p.dilation_size() - 1) : 1;
+    c.oc = p.num_output(), c.groups = p.group();
+    if (kh == 0 || kw == 0 || sh == 0 || sw == 0 || win.dh == 0 || win.dw == 0) fail("kernel, stride and dilation must be positive");
+    if (c.oc == 0 || c.groups == 0 || xs[0] % c.groups != 0 || c.oc % c.groups != 0)
+      fail("num_output " + std::to_string(c.oc) + " and group " + std::to_string(c.groups) + " do not fit " + std::to_string(xs[0]) +
+           " input channels");
+    return c;
+  }
+
+  // Weights [out, in/groups, kh, kw].
+  void convolution() {
+    const std::size_t x = input();
+    const ConvSpec c = conv_spec(shape(x));
+    Tensor<T> w = blob(0, {c.oc, shape(x)[0] / c.groups, c.win.kh, c.win.kw}, "weights");
+    Tensor<T> b = layer_->convolution_param().bias_term() ? blob(1, {c.oc}, "bias") : Tensor<T>(Shape{c.oc});
+    add(std::make_unique<Conv2d<T>>(std::move(w), std::move(b), c.win, c.groups), {x});
+  }
+
+  // The transposed convolution (FCN's upsampling), weights [in, out/groups, kh, kw]; output
+  // stride (in - 1) + dilation (k - 1) + 1 - 2 pad.
+  void deconvolution() {
+    const std::size_t x = input();
+    const ConvSpec c = conv_spec(shape(x));
+    Tensor<T> w = blob(0, {shape(x)[0], c.oc / c.groups, c.win.kh, c.win.kw}, "weights");
+    Tensor<T> b = layer_->convolution_param().bias_term() ? blob(1, {c.oc}, "bias") : Tensor<T>(Shape{c.oc});
+    add(std::make_unique<ConvTranspose2d<T>>(std::move(w), std::move(b), c.win, c.groups), {x});
+  }
+
+  // Crops bottom 0 to the shape of bottom 1 (only its shape is read) from `axis` on, starting at
+  // `offset` (one value for every cropped axis, or one per axis).
+  void crop() {
+    const std::vector<std::size_t> in = inputs(2, 2);
+    const Shape &xs = shape(in[0]), &ref = shape(in[1]);
+    const caffe::CropParameter& p = layer_->crop_param();
+    const long rank = static_cast<long>(xs.size()) + 1;
+    long axis = p.axis();
+    if (axis < 0) axis += rank;
+    if (axis < 1 || axis >= rank) fail("crop axis " + std::to_string(p.axis()) + " is not a non-batch axis");
+    if (ref.size() != xs.size()) fail("the reference blob has per-sample shape " + shape_str(ref) + ", the cropped one " + shape_str(xs));
+    const std::size_t first = static_cast<std::size_t>(axis - 1), cropped = xs.size() - first;
+    if (p.offset_size() > 1 && static_cast<std::size_t>(p.offset_size()) != cropped)
+      fail("offset has " + std::to_string(p.offset_size()) + " values for " + std::to_string(cropped) + " cropped axes");
+    Shape begin(xs.size(), 0), size = xs;
+    for (std::size_t d = first; d < xs.size(); ++d) {
+      begin[d] = p.offset_size() == 0 ? 0 : p.offset(p.offset_size() == 1 ? 0 : static_cast<int>(d - first));
+      size[d] = ref[d];
+      if (begin[d] + size[d] > xs[d])
+        fail("cropping " + shape_str(ref) + " at offset " + std::to_string(begin[d]) + " does not fit in " + shape_str(xs));
+    }
+    add(std::make_unique<Slice<T>>(begin, size), {in[0]});
+  }
+
+  // y = (shift + scale x)^power with power 1: a per-channel affine map (input scaling).
+  void power() {
+    const caffe::PowerParameter& p = layer_->power_param();
+    if (p.power() != 1.0f) fail("power " + std::to_string(p.power()) + " is not supported (only 1: scale and shift)");
+    if (!std::isfinite(p.scale()) || !std::isfinite(p.shift())) fail("scale and shift must be finite");
+    const std::size_t x = input(), c = channels_of(x);
+    add(std::make_unique<BatchNorm<T>>(Tensor<T>(Shape{c}, static_cast<T>(p.scale())), Tensor<T>(Shape{c}, static_cast<T>(p.shift()))),
+        {x});
   }
 
   void inner_product() {
@@ -476,7 +535,7 @@ template Model<double> build_model(caffe::NetParameter&, const std::string&, con
 namespace lrp::io {
 
 std::vector<std::string> caffe_supported_layers() {
-  return {"Input", "Convolution", "InnerProduct", "Pooling", "ReLU", "Sigmoid", "TanH", "Softmax", "LRN", "Concat",
+  return {"Input", "Convolution", "Deconvolution", "Crop", "Power", "InnerProduct", "Pooling", "ReLU", "Sigmoid", "TanH", "Softmax", "LRN", "Concat",
           "Eltwise", "BatchNorm", "Scale", "Bias", "Flatten", "Dropout", "Split"};
 }
 

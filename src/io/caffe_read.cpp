@@ -75,6 +75,7 @@ const char* v1_type_name(caffe::V1LayerParameter::LayerType t) {
     case V1::INNER_PRODUCT: return "InnerProduct";
     case V1::LRN: return "LRN";
     case V1::POOLING: return "Pooling";
+    case V1::POWER: return "Power";
     case V1::RELU: return "ReLU";
     case V1::SIGMOID: return "Sigmoid";
     case V1::SOFTMAX: return "Softmax";
@@ -113,6 +114,7 @@ void upgrade_v1(caffe::NetParameter& net, const std::string& path) {
     if (v1.has_inner_product_param()) *l.mutable_inner_product_param() = v1.inner_product_param();
     if (v1.has_lrn_param()) *l.mutable_lrn_param() = v1.lrn_param();
     if (v1.has_pooling_param()) *l.mutable_pooling_param() = v1.pooling_param();
+    if (v1.has_power_param()) *l.mutable_power_param() = v1.power_param();
     if (v1.has_eltwise_param()) *l.mutable_eltwise_param() = v1.eltwise_param();
     if (v1.has_relu_param()) *l.mutable_relu_param() = v1.relu_param();
     if (v1.has_softmax_param()) *l.mutable_softmax_param() = v1.softmax_param();

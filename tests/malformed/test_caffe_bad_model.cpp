@@ -129,6 +129,11 @@ TEST(CaffeBadModel, GraphErrorsAreNamed) {
   expect_definition_error(kInput + "layer { name: 'p' type: 'Pooling' bottom: 'data' top: 'p' pooling_param { pool: MAX kernel_size: 9 } }",
                           {"'p' (Pooling)", "larger than the padded input"});
   expect_definition_error(kInput + "layer { name: 's' type: 'Softmax' bottom: 'data' top: 's' }", {"'s' (Softmax)", "axis 1"});
+  expect_definition_error(kInput + conv("c", "data") + "layer { name: 'k' type: 'Crop' bottom: 'data' bottom: 'c' top: 'k' crop_param { offset: 1 } }",
+                          {"'k' (Crop)", "does not fit"});
+  expect_definition_error(kInput + "layer { name: 'k' type: 'Crop' bottom: 'data' top: 'k' }", {"'k' (Crop)", "1 bottom blobs"});
+  expect_definition_error(kInput + "layer { name: 'p' type: 'Power' bottom: 'data' top: 'p' power_param { power: 2 } }",
+                          {"'p' (Power)", "only 1"});
 }
 
 // Two unconsumed blobs: --output picks one, and only the layers it needs stay.

@@ -3,10 +3,10 @@
 // weights (.caffemodel, binary), or a .caffemodel alone when it declares its input, becomes the
 // same in-memory Model every importer produces.
 //
-// Layers: Input (or the net's input/input_shape/input_dim), Convolution, InnerProduct, Pooling
-// (MAX, AVE, global; Caffe's ceil rounding), ReLU (leaky with negative_slope), Sigmoid, TanH,
-// Softmax, LRN (across channels), Concat, Eltwise (SUM with unit coefficients, PROD),
-// BatchNorm, Scale, Bias, Flatten, Dropout and Split (aliases). Models in the V1 format (Caffe
+// Layers: Input (or the net's input/input_shape/input_dim), Convolution, Deconvolution, Crop,
+// Power (power 1), InnerProduct, Pooling (MAX, AVE, global; Caffe's ceil rounding), ReLU (leaky
+// with negative_slope), Sigmoid, TanH, Softmax, LRN (across channels), Concat, Eltwise (SUM with
+// unit coefficients, PROD), BatchNorm, Scale, Bias, Flatten, Dropout and Split (aliases). Models in the V1 format (Caffe
 // before 2015, `layers { type: CONVOLUTION }`) are read too. Layers excluded from the TEST phase
 // are left out, as Caffe does at test time. Weights come from the layer of the same name in the
 // weights file.
