@@ -6,6 +6,7 @@
 
 #include "lrp/core/error.hpp"
 #include "lrp/layers/activation.hpp"
+#include "lrp/layers/prelu.hpp"
 #include "rules/tensor_ops.hpp"
 
 namespace lrp {
@@ -129,6 +130,11 @@ void Executor<T>::compute_sign_flags() {
         break;
       }
       case LayerKind::SoftMax: flag = 1; break;
+      case LayerKind::PRelu: {  // y = x where x >= 0; a x >= 0 where x < 0 when every a <= 0
+        const Tensor<T>& a = static_cast<const PRelu<T>&>(*n.layer).slopes();
+        flag = all_in || std::all_of(a.begin(), a.end(), [](T v) { return v <= T(0); });
+        break;
+      }
       case LayerKind::Pool2d:
       case LayerKind::Flatten:
       case LayerKind::Reshape:

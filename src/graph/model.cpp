@@ -24,6 +24,7 @@ const char* layer_kind_name(LayerKind kind) {
     case LayerKind::Resize: return "Resize";
     case LayerKind::LayerNorm: return "LayerNorm";
     case LayerKind::LRN: return "LRN";
+    case LayerKind::PRelu: return "PRelu";
   }
   return "?";
 }

@@ -17,6 +17,7 @@
 #include "lrp/layers/lrn.hpp"
 #include "lrp/layers/merge.hpp"
 #include "lrp/layers/pool2d.hpp"
+#include "lrp/layers/prelu.hpp"
 #include "lrp/layers/reshape.hpp"
 
 namespace lrp::io::caffe_detail {
@@ -165,6 +166,7 @@ class Builder {
     if (type == "InnerProduct") return inner_product();
     if (type == "Pooling") return pooling();
     if (type == "ReLU") return relu();
+    if (type == "PReLU") return prelu();
     if (type == "Sigmoid") return activation(ActivationKind::Sigmoid);
     if (type == "TanH") return activation(ActivationKind::Tanh);
     if (type == "Softmax") return softmax();
@@ -379,6 +381,13 @@ class Builder {
     add(std::make_unique<Activation<T>>(s), {input()});
   }
 
+  // Learned slopes: one per channel, or one for all (channel_shared).
+  void prelu() {
+    const std::size_t x = input();
+    const std::size_t n = layer_->prelu_param().channel_shared() ? 1 : channels_of(x);
+    add(std::make_unique<PRelu<T>>(blob(0, {n}, "slopes")), {x});
+  }
+
   void activation(ActivationKind kind) {
     ActivationSpec s;
     s.kind = kind;
@@ -535,7 +544,7 @@ template Model<double> build_model(caffe::NetParameter&, const std::string&, con
 namespace lrp::io {
 
 std::vector<std::string> caffe_supported_layers() {
-  return {"Input", "Convolution", "Deconvolution", "Crop", "Power", "InnerProduct", "Pooling", "ReLU", "Sigmoid", "TanH", "Softmax", "LRN", "Concat",
+  return {"Input", "Convolution", "Deconvolution", "Crop", "Power", "InnerProduct", "Pooling", "ReLU", "PReLU", "Sigmoid", "TanH", "Softmax", "LRN", "Concat",
           "Eltwise", "BatchNorm", "Scale", "Bias", "Flatten", "Dropout", "Split"};
 }
 

@@ -15,6 +15,7 @@
 #include "lrp/layers/lrn.hpp"
 #include "lrp/layers/merge.hpp"
 #include "lrp/layers/pad.hpp"
+#include "lrp/layers/prelu.hpp"
 #include "lrp/layers/pool2d.hpp"
 #include "lrp/layers/reshape.hpp"
 #include "lrp/layers/resize.hpp"
@@ -654,6 +655,34 @@ void lrn(NodeCtx& c) {
   c.add_layer(std::make_unique<LocalResponseNorm<double>>(to_size(size), alpha, beta, bias), {&x});
 }
 
+// PRelu (opsets 6, 7, 9, 16): a constant slope that broadcasts (right-aligned, onto X) per
+// channel of [N, C, ...]: [C, 1, 1] or [1, C, 1, 1] on [N, C, H, W], [C] on [N, C], or one value
+// ([1], a scalar) shared by every element. A [C] slope on [N, C, H, W] would broadcast along W
+// and is refused.
+void prelu(NodeCtx& c) {
+  c.allow_attributes({});
+  const Value& x = c.runtime_input(0, "input X");
+  const ConstTensor& k = c.const_input(1, "slope");
+  c.require_finite(k, "slope");
+  const std::size_t rank = x.shape.size() + 1;
+  bool ok = k.dims.size() <= rank && k.numel() >= 1;
+  const bool shared = ok && k.numel() == 1;
+  std::size_t ch = 0;
+  if (ok && !shared) {
+    const std::size_t off = rank - k.dims.size();  // the axis of X that k's first axis meets
+    ok = off <= 1 && x.shape.size() >= 1;
+    for (std::size_t j = 0; j < k.dims.size() && ok; ++j)
+      ok = off + j == 1 ? to_size(k.dims[j]) == x.shape[0] : k.dims[j] == 1;
+    if (ok) ch = x.shape[0];
+  }
+  if (!ok)
+    c.fail("slope of shape " + dims_str(k.dims) + " does not broadcast per channel onto " + runtime_shape_str(x) +
+           " (supported: [C], [C,1,1], [1,C,1,1] matching the input's C channels, [1] or a scalar)");
+  Tensor<double> slopes({shared ? std::size_t{1} : ch});
+  for (std::size_t q = 0; q < slopes.size(); ++q) slopes[q] = k.value(q);
+  c.add_layer(std::make_unique<PRelu<double>>(std::move(slopes)), {&x});
+}
+
 // The values of a constant operand per channel of a runtime x: one per channel, or a scalar
 // (right-aligned broadcasting with every axis but the channel axis 1); `what` names the
 // operation in the message when k has another shape.
@@ -915,6 +944,7 @@ const std::map<std::string, LayerConverter>& layer_converters() {
       {"MaxPool", max_pool},
       {"Mul", mul},
       {"Pad", pad},
+      {"PRelu", prelu},
       {"ReduceMax", reduce_max},
       {"ReduceMean", reduce_mean},
       {"Relu", relu},

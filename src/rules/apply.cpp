@@ -1,6 +1,6 @@
 // Dispatch of a rule to the layer kind it is applied to. Layers that only move data (Flatten,
 // Reshape, Concat, Pad, Transpose, Slice) route relevance like their gradient whatever the rule; elementwise
-// layers and LRN pass it through for LRP rules, products to their signal factor.
+// layers (PRelu included) and LRN pass it through for LRP rules, products to their signal factor.
 #include "lrp/rules/apply.hpp"
 
 #include <algorithm>
@@ -254,6 +254,7 @@ RuleNeeds rule_needs(const Rule& rule, const Layer<T>& layer) {
       return {};
     case LayerKind::SoftMax:
     case LayerKind::LRN:
+    case LayerKind::PRelu:
       return is_lrp(rule.kind) ? nothing : RuleNeeds{};
     case LayerKind::BatchNorm:
     case LayerKind::LayerNorm:
@@ -291,7 +292,8 @@ std::vector<Tensor<T>> apply_rule(const Rule& rule, const RuleInput<T>& in) {
     case LayerKind::Activation:
       return activation_relevance(rule, static_cast<const Activation<T>&>(layer), in);
     case LayerKind::SoftMax:
-    case LayerKind::LRN:  // LRP: pass (Binder et al. 2016); deconvnet/guided backprop: its gradient
+    case LayerKind::LRN:    // LRP: pass (Binder et al. 2016); deconvnet/guided backprop: its gradient
+    case LayerKind::PRelu:  // as a LeakyReLU: pass for LRP rules, its exact gradient otherwise
       if (is_lrp(rule.kind)) return ops::only(pass_through(in));
       return gradient(in);
     case LayerKind::BatchNorm:

@@ -50,7 +50,8 @@ void check_against_pytorch(const std::string& net, std::size_t cls, double tol) 
 // TanH, a transposed InnerProduct, Dropout.
 TEST(CaffeImport, NetMatchesPyTorchInDouble) { check_against_pytorch<double>("net", 3, 1e-9); }
 TEST(CaffeImport, NetMatchesPyTorchInFloat) { check_against_pytorch<float>("net", 3, 1e-5); }
-// Power, a grouped Deconvolution cropped back to the input's size (Crop), global AVE pooling.
+// Power, a grouped Deconvolution cropped back to the input's size (Crop), PReLU (shared and per
+// channel), global AVE pooling.
 TEST(CaffeImport, FcnNetMatchesPyTorchInDouble) { check_against_pytorch<double>("fcn", 2, 1e-9); }
 TEST(CaffeImport, FcnNetMatchesPyTorchInFloat) { check_against_pytorch<float>("fcn", 2, 1e-5); }
 // The V1 format (Caffe before 2015): enum layer types, legacy 4-D blob shapes, input/input_dim.

@@ -132,6 +132,8 @@ TEST(CaffeBadModel, GraphErrorsAreNamed) {
   expect_definition_error(kInput + conv("c", "data") + "layer { name: 'k' type: 'Crop' bottom: 'data' bottom: 'c' top: 'k' crop_param { offset: 1 } }",
                           {"'k' (Crop)", "does not fit"});
   expect_definition_error(kInput + "layer { name: 'k' type: 'Crop' bottom: 'data' top: 'k' }", {"'k' (Crop)", "1 bottom blobs"});
+  expect_definition_error(kInput + "layer { name: 'a' type: 'PReLU' bottom: 'data' top: 'a' blobs { shape { dim: 3 } data: 1 data: 2 data: 3 } }",
+                          {"'a' (PReLU)", "blob 0 (slopes)", "3 values"});
   expect_definition_error(kInput + "layer { name: 'p' type: 'Power' bottom: 'data' top: 'p' power_param { power: 2 } }",
                           {"'p' (Power)", "only 1"});
 }

@@ -196,6 +196,39 @@ TEST(OnnxBadModel, LrnAttributes) {
   }
 }
 
+// PRelu: a slope that does not broadcast per channel (a [C] slope on [N, C, H, W] would run along
+// W; a count other than C; a wrong axis), a non-finite slope and a computed slope are refused
+// naming the node, in both importers.
+TEST(OnnxBadModel, PReluSlopeShapes) {
+  const auto prelu = [](const std::vector<std::int64_t>& x_dims, const std::vector<std::int64_t>& dims, std::vector<float> v) {
+    B b;
+    b.input("x", x_dims).output("y");
+    b.init("slope", dims, v);
+    b.node("PRelu", {"x", "slope"}, {"y"}, "act1");
+    return b.bytes();
+  };
+  const std::vector<std::pair<std::string, std::vector<std::string>>> bad = {
+      {prelu({-1, 4, 3, 3}, {4}, {0.1f, 0.2f, 0.3f, 0.4f}), {"slope of shape [4]", "[N,4,3,3]"}},
+      {prelu({-1, 4, 3, 3}, {3, 1, 1}, {0.1f, 0.2f, 0.3f}), {"slope of shape [3,1,1]", "per channel"}},
+      {prelu({-1, 4, 3, 3}, {1, 1, 4, 1}, {0.1f, 0.2f, 0.3f, 0.4f}), {"slope of shape [1,1,4,1]"}},
+      {prelu({-1, 4, 3, 3}, {2, 4, 1, 1}, std::vector<float>(8, 0.1f)), {"slope of shape [2,4,1,1]"}},
+      {prelu({-1, 4}, {4, 1}, {0.1f, 0.2f, 0.3f, 0.4f}), {"slope of shape [4,1]"}},
+      {prelu({-1, 4}, {1, 1, 1}, {0.1f}), {"slope of shape [1,1,1]"}},
+      {prelu({-1, 4, 3, 3}, {4, 1, 1}, {0.1f, std::numeric_limits<float>::infinity(), 0.3f, 0.4f}), {"slope"}},
+  };
+  for (const auto& [bytes, needles] : bad) {
+    std::vector<std::string> all = needles;
+    all.insert(all.end(), {"bad.onnx", "'act1' (PRelu)"});
+    expect_format_error([&] { load(bytes); }, all, needles[0]);
+    expect_format_error([&] { load_float(bytes); }, all, "float: " + needles[0]);
+  }
+  B b;  // a computed slope
+  b.input("x", {-1, 4, 3, 3}).output("y");
+  b.node("Relu", {"x"}, {"r"}, "relu");
+  b.node("PRelu", {"x", "r"}, {"y"}, "act1");
+  expect_format_error([&] { load(b.bytes()); }, {"bad.onnx", "'act1' (PRelu)", "slope"});
+}
+
 TEST(OnnxBadModel, CycleIsAFormatError) {
   B b;
   b.input("x", {-1, 4}).output("y");

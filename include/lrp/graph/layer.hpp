@@ -29,6 +29,7 @@ enum class LayerKind {
   Resize,     // nearest or (bi)linear interpolation of H, W
   LayerNorm,  // normalisation over the last axis
   LRN,        // local response normalisation across channels
+  PRelu,      // parametric ReLU: a learned slope for x < 0, per channel or shared
 };
 
 const char* layer_kind_name(LayerKind kind);

@@ -5,11 +5,11 @@
 //
 // Layers: Input (or the net's input/input_shape/input_dim), Convolution, Deconvolution, Crop,
 // Power (power 1), InnerProduct, Pooling (MAX, AVE, global; Caffe's ceil rounding), ReLU (leaky
-// with negative_slope), Sigmoid, TanH, Softmax, LRN (across channels), Concat, Eltwise (SUM with
-// unit coefficients, PROD), BatchNorm, Scale, Bias, Flatten, Dropout and Split (aliases). Models in the V1 format (Caffe
-// before 2015, `layers { type: CONVOLUTION }`) are read too. Layers excluded from the TEST phase
-// are left out, as Caffe does at test time. Weights come from the layer of the same name in the
-// weights file.
+// with negative_slope), PReLU, Sigmoid, TanH, Softmax, LRN (across channels), Concat, Eltwise
+// (SUM with unit coefficients, PROD), BatchNorm, Scale, Bias, Flatten, Dropout and Split
+// (aliases). Models in the V1 format (Caffe before 2015, `layers { type: CONVOLUTION }`) are read
+// too. Layers excluded from the TEST phase are left out, as Caffe does at test time. Weights come
+// from the layer of the same name in the weights file.
 //
 // Every error is a FormatError (IoError for an unreadable file) naming the file, the layer (name
 // and type) and the field or blob.

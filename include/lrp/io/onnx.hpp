@@ -5,7 +5,7 @@
 //
 // Operators (default domain, opsets 6 to 18; the full table with every attribute is
 // docs/ONNX.md): Conv and ConvTranspose (2-D), Gemm, MatMul, BatchNormalization, LRN, activations
-// (Relu, LeakyRelu, Sigmoid, Tanh, Clip, HardSigmoid, HardSwish), pooling (Max, Average,
+// (Relu, LeakyRelu, PRelu, Sigmoid, Tanh, Clip, HardSigmoid, HardSwish), pooling (Max, Average,
 // Global*, spatial ReduceMean/ReduceMax), Resize/Upsample (nearest, linear), Add/Sub/Sum/Mul of
 // computed values or with per-channel constants, Concat, Flatten, Reshape, Transpose, Slice,
 // Pad, Softmax, Dropout/Identity (aliases), Constant.
