@@ -121,12 +121,10 @@ class Builder {
       fail("blob " + std::to_string(k) + " (" + what + ") has " + std::to_string(have) + " values (shape of " +
            std::to_string(declared) + "), expected " + std::to_string(want) + " for shape " + shape_str(dims));
     Tensor<T> t = Tensor<T>::uninitialized(std::move(dims));
-    T* out = t.data();
-    for (std::size_t i = 0; i < want; ++i) {
-      const double v = b.data_size() > 0 ? static_cast<double>(b.data(static_cast<int>(i))) : b.double_data(static_cast<int>(i));
-      if (!std::isfinite(v)) fail("blob " + std::to_string(k) + " (" + what + ") holds a non-finite value");
-      out[i] = static_cast<T>(v);
-    }
+    if (b.data_size() > 0) std::copy(b.data().begin(), b.data().end(), t.data());
+    else std::copy(b.double_data().begin(), b.double_data().end(), t.data());
+    if (!std::all_of(t.data(), t.data() + want, [](T v) { return std::isfinite(v); }))
+      fail("blob " + std::to_string(k) + " (" + what + ") holds a non-finite value");
     return t;
   }
 
@@ -487,17 +485,18 @@ class Builder {
 
   // ---- output ---------------------------------------------------------------------------------
   void pick_output(const std::string& output) {
-    std::set<std::size_t> read;
-    for (const Node<T>& n : model_.nodes()) read.insert(n.inputs.begin(), n.inputs.end());
+    std::set<std::size_t> seen;  // values some node reads (then also the ends listed below)
+    for (const Node<T>& n : model_.nodes()) seen.insert(n.inputs.begin(), n.inputs.end());
     std::size_t out = 0;
     if (!output.empty()) {
       const auto it = values_.find(output);
       if (it == values_.end()) throw FormatError("Caffe model '" + source_ + "' has no blob '" + output + "' (--output)");
       out = it->second;
     } else {
+      // Blobs nothing reads; aliases (Split, Dropout) of one value count once.
       std::vector<std::string> ends;
       for (const auto& [name, v] : values_)
-        if (v != 0 && !read.count(v) && std::find_if(ends.begin(), ends.end(), [&](const std::string& e) { return values_.at(e) == v; }) == ends.end()) {
+        if (v != 0 && seen.insert(v).second) {
           ends.push_back(name);
           out = v;
         }

@@ -16,6 +16,7 @@
 #include "lrp/layers/reshape.hpp"
 #include "lrp/rules/rule.hpp"
 #include "support/compare.hpp"
+#include "support/pass_through.hpp"
 #include "support/onnx_test_util.hpp"
 
 namespace lrp::test {
@@ -145,28 +146,9 @@ TEST(Lrn, LrpPassesRelevanceThroughUnchanged) {
   single.input_shape = {6, 3, 2};
   single.add("lrn", std::make_unique<LocalResponseNorm<double>>(p.size, p.alpha, p.beta, p.k));
   const Tensor<double> x = random_tensor({2, 6, 3, 2}, 3), r = random_tensor({2, 6, 3, 2}, 4);
-  for (const std::string rule : {"epsilon:0.01", "z", "alphabeta:2", "zplus", "gamma", "flat", "w2", "pass"}) {
-    SCOPED_TRACE(rule);
-    ExplainRequest req;
-    req.target.kind = Target::Kind::Relevance;
-    req.target.relevance = r;
-    req.rules = {parse_rule(rule)};
-    const Tensor<double> got = explain(single, x, req).relevance;
-    EXPECT_LE(max_rel_error(got, r), 0.0);
-    EXPECT_NEAR(sum(got), sum(r), 1e-12);
-    const Tensor<float> gotf = explain(single.convert<float>(), x.cast<float>(), req).relevance;
-    EXPECT_LE(max_rel_error(gotf, r), 1e-7);
-  }
-  // Through a classifier, two classes at once: at the LRN's input, each map equals the one
-  // arriving at its output.
-  const Model<double> m = lrn_model(p);
-  ExplainRequest req;
-  req.rules = {Rule::epsilon_rule(0.01), Rule::pass(), Rule::epsilon_rule(0.01)};
-  req.target.kind = Target::Kind::Classes;
-  req.target.classes = {0, 3};
-  req.dump_layers = true;
-  const Explanation<double> e = explain(m, x, req);
-  EXPECT_LE(max_rel_error(e.relevance.reshaped(e.layers.at("lrn").shape()), e.layers.at("lrn")), 0.0);
+  expect_every_lrp_rule_passes_through(single, x, r);
+  // Through a classifier, two classes at once.
+  expect_input_relevance_equals_node(lrn_model(p), {Rule::epsilon_rule(0.01), Rule::pass(), Rule::epsilon_rule(0.01)}, x, "lrn");
 }
 
 // Gradient, gradient x input, deconvnet and guided backprop use the layer's exact backward (no

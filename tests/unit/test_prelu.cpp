@@ -20,6 +20,7 @@
 #include "lrp/layers/reshape.hpp"
 #include "lrp/rules/rule.hpp"
 #include "support/compare.hpp"
+#include "support/pass_through.hpp"
 #include "support/onnx_test_util.hpp"
 
 namespace lrp::test {
@@ -163,26 +164,9 @@ TEST(PRelu, LrpPassesRelevanceThroughUnchanged) {
     Model<double> single;
     single.input_shape = {6, 3, 2};
     single.add("prelu", std::make_unique<PRelu<double>>(a));
-    for (const std::string rule : {"epsilon:0.01", "z", "alphabeta:2", "zplus", "gamma", "flat", "w2", "pass"}) {
-      SCOPED_TRACE(rule + " " + std::to_string(a.size()));
-      ExplainRequest req;
-      req.target.kind = Target::Kind::Relevance;
-      req.target.relevance = r;
-      req.rules = {parse_rule(rule)};
-      const Tensor<double> got = explain(single, x, req).relevance;
-      EXPECT_LE(max_rel_error(got, r), 0.0);
-      EXPECT_NEAR(sum(got), sum(r), 1e-12);
-      const Tensor<float> gotf = explain(single.convert<float>(), x.cast<float>(), req).relevance;
-      EXPECT_LE(max_rel_error(gotf, r), 1e-7);
-    }
-    const Model<double> m = prelu_model(a);
-    ExplainRequest req;
-    req.rules = {Rule::epsilon_rule(0.01), Rule::pass(), Rule::epsilon_rule(0.01)};
-    req.target.kind = Target::Kind::Classes;
-    req.target.classes = {0, 3};
-    req.dump_layers = true;
-    const Explanation<double> e = explain(m, x, req);
-    EXPECT_LE(max_rel_error(e.relevance.reshaped(e.layers.at("prelu").shape()), e.layers.at("prelu")), 0.0);
+    SCOPED_TRACE(std::to_string(a.size()) + " slopes");
+    expect_every_lrp_rule_passes_through(single, x, r);
+    expect_input_relevance_equals_node(prelu_model(a), {Rule::epsilon_rule(0.01), Rule::pass(), Rule::epsilon_rule(0.01)}, x, "prelu");
   }
 }
 
