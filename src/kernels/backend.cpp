@@ -1,6 +1,8 @@
 #include <malloc.h>
 
+#include <atomic>
 #include <cstdlib>
+#include <string>
 
 #include "kernels/dnnl_conv.hpp"
 #include "lrp/core/error.hpp"
@@ -28,6 +30,30 @@ ConvAlgorithm parse_conv_algorithm(const std::string& t) {
   if (t == "reference") return ConvAlgorithm::Reference;
   throw ConfigError("unknown convolution algorithm '" + t + "' (expected direct, winograd, auto or reference)");
 }
+
+namespace {
+RulePrecision rule_precision_from_env() {
+  const char* e = std::getenv("LRP_RULE_PRECISION");
+  return e && std::string(e) == "bf16" ? RulePrecision::BFloat16 : RulePrecision::Float32;
+}
+std::atomic<int>& rule_precision_setting() {
+  static std::atomic<int> p{static_cast<int>(rule_precision_from_env())};
+  return p;
+}
+}  // namespace
+
+void set_rule_precision(RulePrecision precision) { rule_precision_setting().store(static_cast<int>(precision)); }
+RulePrecision rule_precision() { return static_cast<RulePrecision>(rule_precision_setting().load()); }
+
+const char* rule_precision_name(RulePrecision p) { return p == RulePrecision::BFloat16 ? "bf16" : "float32"; }
+
+RulePrecision parse_rule_precision(const std::string& t) {
+  if (t == "float32") return RulePrecision::Float32;
+  if (t == "bf16") return RulePrecision::BFloat16;
+  throw ConfigError("unknown rule precision '" + t + "' (expected float32 or bf16)");
+}
+
+bool rule_precision_native(RulePrecision p) { return p == RulePrecision::Float32 || kernels::dnnl_bf16_native(); }
 
 KernelCacheStats kernel_cache_stats() {
   const kernels::DnnlConvStats s = kernels::dnnl_conv_stats();

@@ -140,10 +140,17 @@ void conv2d_backward_weights(const ConvShape& s, const T* x, const T* g, T* dw, 
   }
 }
 
+#ifdef LRP_HAVE_DNNL_CONV
+namespace {
+ConvInputs rule_inputs() { return rule_precision() == RulePrecision::BFloat16 ? ConvInputs::BF16 : ConvInputs::F32; }
+}  // namespace
+#endif
+
 bool conv2d_forward_mapped(const ConvShape& s, const float* x, const float* w, const float* b, float* y, WeightMap map,
                            float param) {
 #ifdef LRP_HAVE_DNNL_CONV
-  return !single_channel_conv_applies(s) && !depthwise_conv_applies(s) && dnnl_conv_forward(s, x, w, b, y, map, param);
+  return !single_channel_conv_applies(s) && !depthwise_conv_applies(s) &&
+         dnnl_conv_forward(s, x, w, b, y, map, param, rule_inputs());
 #else
   return false;
 #endif
@@ -151,7 +158,8 @@ bool conv2d_forward_mapped(const ConvShape& s, const float* x, const float* w, c
 
 bool conv2d_backward_data_mapped(const ConvShape& s, const float* g, const float* w, float* dx, WeightMap map, float param) {
 #ifdef LRP_HAVE_DNNL_CONV
-  return !single_channel_conv_applies(s) && !depthwise_conv_applies(s) && dnnl_conv_backward_data(s, g, w, dx, map, param);
+  return !single_channel_conv_applies(s) && !depthwise_conv_applies(s) &&
+         dnnl_conv_backward_data(s, g, w, dx, map, param, rule_inputs());
 #else
   return false;
 #endif

@@ -96,14 +96,14 @@ enum Dir : int { kForward = 0, kBackwardData = 1 };
 
 struct Key {
   int dir, algo;
-  bool bias;
+  bool bias, bf16;
   std::size_t n, c, h, w, oc, oh, ow, groups, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw;
   auto operator<=>(const Key&) const = default;
 };
 
-Key make_key(int dir, ConvAlgo algo, bool bias, const ConvShape& s) {
+Key make_key(int dir, ConvAlgo algo, bool bias, ConvInputs inputs, const ConvShape& s) {
   const Window2d& k = s.win;
-  return Key{dir,  static_cast<int>(algo), bias, s.n,  s.c,  s.h,  s.w,  s.oc, s.oh, s.ow, s.groups,
+  return Key{dir,  static_cast<int>(algo), bias, inputs == ConvInputs::BF16, s.n, s.c, s.h, s.w, s.oc, s.oh, s.ow, s.groups,
              k.kh, k.kw, k.sh, k.sw, k.pt, k.pl, k.pb, k.pr, k.dh, k.dw};
 }
 
@@ -196,27 +196,37 @@ dnnl::memory::desc user_weights_desc(const ConvShape& s) {
   return {{d(s.groups), d(og), d(cg), d(s.win.kh), d(s.win.kw)}, dt::f32, tag::goihw};
 }
 
-std::shared_ptr<const Plan> build_plan(int dir, ConvAlgo algo, bool bias, const ConvShape& s) {
+
+// Activation layout of float32 calls: oneDNN's blocked layouts (tag::any) run the direct JIT kernels and need
+  // NCHW <-> blocked reorders around each call; with plain NCHW oneDNN runs im2col + its own
+  // GEMM. Measured on the target machine (docs/PERFORMANCE.md), plain wins for few input
+  // channels (the first layer of a network: 1 or 3 channels; up to 4x for backward-data) and
+  // for 1x1 stride-1 convolutions (no reorders); blocked wins everywhere else, grouped and
+// depthwise convolutions above all (oneDNN's depthwise kernels need the blocked layout; with
+// plain NCHW each group became its own small GEMM: EfficientNet-B0's forward took 16.8 ms
+// instead of 7.5).
+bool one_by_one(const ConvShape& s) {
+  return s.win.kh == 1 && s.win.kw == 1 && s.win.sh == 1 && s.win.sw == 1 && s.win.pt == 0 && s.win.pl == 0 && s.win.pb == 0 &&
+         s.win.pr == 0 && s.groups == 1;
+}
+bool few_inputs(const ConvShape& s) { return s.groups == 1 && s.c < 8; }
+bool plain_layout(const ConvShape& s) { return few_inputs(s) || one_by_one(s); }
+
+std::shared_ptr<const Plan> build_plan(int dir, ConvAlgo algo, bool bias, ConvInputs inputs, const ConvShape& s) {
   using dnnl::memory;
   dnnl::engine& eng = cpu_engine();
   const auto d = [](std::size_t v) { return static_cast<memory::dim>(v); };
   const memory::desc x_user(dims4(s.n, s.c, s.h, s.w), dt::f32, tag::nchw);
   const memory::desc y_user(dims4(s.n, s.oc, s.oh, s.ow), dt::f32, tag::nchw);
   const memory::desc w_user = user_weights_desc(s);
-  // Activation layout: oneDNN's blocked layouts (tag::any) run the direct JIT kernels and need
-  // NCHW <-> blocked reorders around each call; with plain NCHW oneDNN runs im2col + its own
-  // GEMM. Measured on the target machine (docs/PERFORMANCE.md), plain wins for few input
-  // channels (the first layer of a network: 1 or 3 channels; up to 4x for backward-data) and
-  // for 1x1 stride-1 convolutions (no reorders); blocked wins everywhere else, grouped and
-  // depthwise convolutions above all (oneDNN's depthwise kernels need the blocked layout; with
-  // plain NCHW each group became its own small GEMM: EfficientNet-B0's forward took 16.8 ms
-  // instead of 7.5).
-  const bool one_by_one = s.win.kh == 1 && s.win.kw == 1 && s.win.sh == 1 && s.win.sw == 1 && s.win.pt == 0 && s.win.pl == 0 &&
-                          s.win.pb == 0 && s.win.pr == 0 && s.groups == 1;
-  const bool plain = (s.groups == 1 && s.c < 8) || one_by_one;
-  const memory::desc x_any(dims4(s.n, s.c, s.h, s.w), dt::f32, plain ? tag::nchw : tag::any);
-  const memory::desc y_any(dims4(s.n, s.oc, s.oh, s.ow), dt::f32, plain ? tag::nchw : tag::any);
-  const memory::desc w_any(w_user.dims(), dt::f32, tag::any);
+  // bfloat16 inputs (only on shapes the float32 call runs blocked) run on the blocked JIT
+  // kernels; products accumulate and results stay in float32.
+  const bool bf16 = inputs == ConvInputs::BF16;
+  const bool plain = !bf16 && plain_layout(s);
+  const dt mul = bf16 ? dt::bf16 : dt::f32;
+  const memory::desc x_any(dims4(s.n, s.c, s.h, s.w), dir == kForward ? mul : dt::f32, plain ? tag::nchw : tag::any);
+  const memory::desc y_any(dims4(s.n, s.oc, s.oh, s.ow), dir == kForward ? dt::f32 : mul, plain ? tag::nchw : tag::any);
+  const memory::desc w_any(w_user.dims(), mul, tag::any);
   const memory::desc b_md({d(s.oc)}, dt::f32, tag::x);
   const memory::dims strides{d(s.win.sh), d(s.win.sw)};
   const memory::dims dilates{d(s.win.dh - 1), d(s.win.dw - 1)};
@@ -243,7 +253,12 @@ std::shared_ptr<const Plan> build_plan(int dir, ConvAlgo algo, bool bias, const 
     plan->scratch_bytes = pd.scratchpad_desc().get_size();
     plan->impl = pd.impl_info_str();
   } else {
-    const dnnl::convolution_forward::primitive_desc hint(fwd_desc(dnnl::prop_kind::forward_training), eng);
+    // The forward hint multiplies in the same type (oneDNN has no f32 x bf16 forward).
+    const memory::desc x_hint(x_any.dims(), mul, plain ? tag::nchw : tag::any);
+    const dnnl::convolution_forward::primitive_desc hint(
+        dnnl::convolution_forward::desc(dnnl::prop_kind::forward_training, alg, x_hint, w_any, y_any, strides, dilates, pad_l,
+                                        pad_r),
+        eng);
     const dnnl::convolution_backward_data::desc bd(alg, x_any, w_any, y_any, strides, dilates, pad_l, pad_r);
     const dnnl::convolution_backward_data::primitive_desc pd(bd, attr, eng, hint);
     plan->prim = dnnl::convolution_backward_data(pd);
@@ -264,9 +279,9 @@ std::shared_ptr<const Plan> build_plan(int dir, ConvAlgo algo, bool bias, const 
 }
 
 // The cached plan for a shape, built on first use (nullptr when oneDNN cannot run it).
-std::shared_ptr<const Plan> get_plan(int dir, ConvAlgo algo, bool bias, const ConvShape& s) {
+std::shared_ptr<const Plan> get_plan(int dir, ConvAlgo algo, bool bias, ConvInputs inputs, const ConvShape& s) {
   Cache& c = cache();
-  const Key key = make_key(dir, algo, bias, s);
+  const Key key = make_key(dir, algo, bias, inputs, s);
   {
     std::lock_guard<std::mutex> lock(c.mu);
     auto it = c.plans.find(key);
@@ -274,15 +289,16 @@ std::shared_ptr<const Plan> get_plan(int dir, ConvAlgo algo, bool bias, const Co
   }
   std::shared_ptr<const Plan> plan;
   try {
-    plan = build_plan(dir, algo, bias, s);
+    plan = build_plan(dir, algo, bias, inputs, s);
   } catch (const dnnl::error& e) {
     plan = nullptr;
     if (verbose())
-      std::fprintf(stderr, "lrp: oneDNN cannot run %s conv n%zu c%zu %zux%zu oc%zu k%zux%zu s%zu,%zu g%zu: %s\n",
-                   dir == kForward ? "forward" : "backward-data", s.n, s.c, s.h, s.w, s.oc, s.win.kh, s.win.kw, s.win.sh,
+      std::fprintf(stderr, "lrp: oneDNN cannot run %s %s conv n%zu c%zu %zux%zu oc%zu k%zux%zu s%zu,%zu g%zu: %s\n",
+                   inputs == ConvInputs::BF16 ? "bf16" : "f32", dir == kForward ? "forward" : "backward-data", s.n, s.c, s.h, s.w, s.oc, s.win.kh, s.win.kw, s.win.sh,
                    s.win.sw, s.groups, e.what());
   }
-  if (!plan && algo != ConvAlgo::Direct) return get_plan(dir, ConvAlgo::Direct, bias, s);
+  if (!plan && inputs == ConvInputs::BF16) return get_plan(dir, algo, bias, ConvInputs::F32, s);
+  if (!plan && algo != ConvAlgo::Direct) return get_plan(dir, ConvAlgo::Direct, bias, inputs, s);
   std::lock_guard<std::mutex> lock(c.mu);
   if (c.plans.size() >= kMaxPlans) c.plans.clear();
   c.plans.emplace(key, plan);
@@ -302,8 +318,8 @@ bool is_winograd(const dnnl::memory::desc& md) { return md.data.format_kind == d
 
 // Every weight map sends 0 to 0, so on blocked layouts (a permutation of the weights plus zero
 // padding) the map commutes with the reorder and can run in place on the reordered copy.
-// Winograd layouts transform the weights linearly, which does not commute with the map: there
-// the map runs on a plain copy before the reorder.
+// Winograd layouts transform the weights linearly, which does not commute with the map, and
+// bfloat16 copies hold no floats to map: there the map runs on a plain copy before the reorder.
 template <class F>
 void map_each(float* p, std::size_t n, F f) {
   const long long len = static_cast<long long>(n);
@@ -329,7 +345,7 @@ void map_in_place(float* p, std::size_t n, WeightMap map, float param) {
 void build_weights(const Plan& plan, const float* w, std::size_t numel, WeightMap map, float param, dnnl::memory& dst,
                    dnnl::stream& strm) {
   dnnl::engine& eng = cpu_engine();
-  const bool map_first = map != WeightMap::Identity && is_winograd(plan.w);
+  const bool map_first = map != WeightMap::Identity && (is_winograd(plan.w) || plan.w.data_type() != dt::f32);
   const float* src = w;
   if (map_first) {
     float* plain = static_cast<float*>(thread_scratch().mapped.get(numel * sizeof(float)));
@@ -420,8 +436,10 @@ dnnl::memory weights_for(const Plan& plan, const float* w, std::size_t numel, We
 // algorithm stays at 1e-6 (docs/PERFORMANCE.md). Auto also asks for enough output positions
 // (n * oh * ow >= 3136, e.g. 56x56 at batch 1): below that Winograd's gain is small or negative
 // (backward-data at 14x14) while its weight copies are 4x the size.
-ConvAlgo effective_algo(ConvAlgo setting, const ConvShape& s) {
+// bfloat16 inputs run direct (oneDNN 2.6 has no bfloat16 Winograd).
+ConvAlgo effective_algo(ConvAlgo setting, ConvInputs inputs, const ConvShape& s) {
   if (setting == ConvAlgo::Direct || setting == ConvAlgo::Reference) return setting;
+  if (inputs == ConvInputs::BF16) return ConvAlgo::Direct;
   const Window2d& k = s.win;
   const bool shape_ok = k.kh == 3 && k.kw == 3 && k.sh == 1 && k.sw == 1 && k.dh == 1 && k.dw == 1 && s.groups == 1 &&
                         s.c >= 16 && s.oc >= 16;
@@ -430,12 +448,28 @@ ConvAlgo effective_algo(ConvAlgo setting, const ConvShape& s) {
   return s.n * s.oh * s.ow >= 3136 ? ConvAlgo::Winograd : ConvAlgo::Direct;
 }
 
-bool run(int dir, const ConvShape& s, const float* in, const float* w, WeightMap map, float param, const float* b, float* out) {
-  const ConvAlgo algo = effective_algo(static_cast<ConvAlgo>(algo_setting().load()), s);
-  if (algo == ConvAlgo::Reference) return false;
+// bfloat16 multiplies only where the CPU has native bfloat16 dot products (AVX512-BF16; without
+// them oneDNN emulates bf16, slower than float32), and where it beat float32 on the target
+// machine (docs/PERFORMANCE.md). Not where float32 runs Winograd (bfloat16 runs direct;
+// VGG16's 256-channel 56x56 layer: 9.5 against 6.7 ms for its two rule passes), not on few
+// input channels (an image input: few products per output), and on 1x1 convolutions, which
+// float32 runs on plain NCHW without layout reorders, only from 128 channels on each side
+// (ResNet-50's 64-channel 1x1 layers at 56x56: 0.75 against 0.55 ms; its 128- to 512-channel
+// ones at 28x28: 0.44 against 0.52 ms).
+bool bf16_applies(ConvInputs inputs, const ConvShape& s) {
+  if (inputs != ConvInputs::BF16 || !dnnl_bf16_native() || few_inputs(s)) return false;
+  if (one_by_one(s) && std::min(s.c, s.oc) < 128) return false;
+  return effective_algo(static_cast<ConvAlgo>(algo_setting().load()), ConvInputs::F32, s) == ConvAlgo::Direct;
+}
+
+bool run(int dir, const ConvShape& s, const float* in, const float* w, WeightMap map, float param, const float* b, float* out,
+         ConvInputs inputs) {
   if (s.n == 0 || s.c == 0 || s.oc == 0 || s.groups == 0 || s.c % s.groups || s.oc % s.groups) return false;
+  if (!bf16_applies(inputs, s)) inputs = ConvInputs::F32;
+  const ConvAlgo algo = effective_algo(static_cast<ConvAlgo>(algo_setting().load()), inputs, s);
+  if (algo == ConvAlgo::Reference) return false;
   try {
-    const std::shared_ptr<const Plan> plan = get_plan(dir, algo, b != nullptr, s);
+    const std::shared_ptr<const Plan> plan = get_plan(dir, algo, b != nullptr, inputs, s);
     if (!plan) return false;
     dnnl::engine& eng = cpu_engine();
     thread_local dnnl::stream strm(eng);
@@ -524,17 +558,26 @@ void set_dnnl_conv_algorithm(ConvAlgo algo) { algo_setting().store(static_cast<i
 ConvAlgo dnnl_conv_algorithm() { return static_cast<ConvAlgo>(algo_setting().load()); }
 
 bool dnnl_conv_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y, WeightMap map,
-                       float param) {
-  return run(kForward, s, x, w, map, param, b, y);
+                       float param, ConvInputs inputs) {
+  return run(kForward, s, x, w, map, param, b, y, inputs);
 }
 
-bool dnnl_conv_backward_data(const ConvShape& s, const float* g, const float* w, float* dx, WeightMap map, float param) {
+bool dnnl_conv_backward_data(const ConvShape& s, const float* g, const float* w, float* dx, WeightMap map, float param,
+                             ConvInputs inputs) {
   ConvShape f;
   if (depthwise_as_forward(s, f)) {
     const float* wf = flipped_depthwise(w, s.oc * s.win.kh * s.win.kw, s.win.kh, s.win.kw);
-    if (wf && run(kForward, f, g, wf, map, param, nullptr, dx)) return true;
+    if (wf && run(kForward, f, g, wf, map, param, nullptr, dx, inputs)) return true;
   }
-  return run(kBackwardData, s, g, w, map, param, nullptr, dx);
+  return run(kBackwardData, s, g, w, map, param, nullptr, dx, inputs);
+}
+
+bool dnnl_bf16_native() {
+  static const bool native = [] {
+    const auto need = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);
+    return (static_cast<unsigned>(dnnl::get_effective_cpu_isa()) & need) == need;
+  }();
+  return native;
 }
 
 void fit_dnnl_weight_budget(std::size_t bytes) {
@@ -599,10 +642,11 @@ DnnlConvStats dnnl_conv_stats() {
   return st;
 }
 
-std::string dnnl_conv_impl(const ConvShape& s, bool backward_data) {
-  const ConvAlgo algo = effective_algo(dnnl_conv_algorithm(), s);
+std::string dnnl_conv_impl(const ConvShape& s, bool backward_data, ConvInputs inputs) {
+  if (!bf16_applies(inputs, s)) inputs = ConvInputs::F32;
+  const ConvAlgo algo = effective_algo(dnnl_conv_algorithm(), inputs, s);
   if (algo == ConvAlgo::Reference) return "";
-  const std::shared_ptr<const Plan> plan = get_plan(backward_data ? kBackwardData : kForward, algo, !backward_data, s);
+  const std::shared_ptr<const Plan> plan = get_plan(backward_data ? kBackwardData : kForward, algo, !backward_data, inputs, s);
   return plan ? plan->impl : "";
 }
 
@@ -613,15 +657,18 @@ std::string dnnl_conv_impl(const ConvShape& s, bool backward_data) {
 namespace lrp::kernels {
 void set_dnnl_conv_algorithm(ConvAlgo) {}
 ConvAlgo dnnl_conv_algorithm() { return ConvAlgo::Reference; }
-bool dnnl_conv_forward(const ConvShape&, const float*, const float*, const float*, float*, WeightMap, float) { return false; }
-bool dnnl_conv_backward_data(const ConvShape&, const float*, const float*, float*, WeightMap, float) { return false; }
+bool dnnl_conv_forward(const ConvShape&, const float*, const float*, const float*, float*, WeightMap, float, ConvInputs) {
+  return false;
+}
+bool dnnl_conv_backward_data(const ConvShape&, const float*, const float*, float*, WeightMap, float, ConvInputs) { return false; }
+bool dnnl_bf16_native() { return false; }
 void set_dnnl_weight_cache_limit(std::size_t) {}
 void fit_dnnl_weight_budget(std::size_t) {}
 std::size_t dnnl_weight_cache_limit() { return 0; }
 void dnnl_conv_forget_weights(const float*) noexcept {}
 void dnnl_conv_clear_cache() noexcept {}
 DnnlConvStats dnnl_conv_stats() { return {}; }
-std::string dnnl_conv_impl(const ConvShape&, bool) { return ""; }
+std::string dnnl_conv_impl(const ConvShape&, bool, ConvInputs) { return ""; }
 }  // namespace lrp::kernels
 
 #endif

@@ -33,12 +33,22 @@ using ConvAlgo = ConvAlgorithm;
 void set_dnnl_conv_algorithm(ConvAlgo algo);
 ConvAlgo dnnl_conv_algorithm();
 
+// What the convolution multiplies: float32 activations and weights, or both rounded to
+// bfloat16 (8-bit mantissa) with float32 products, sums and results. BF16 applies only where
+// the CPU has native bfloat16 dot products (dnnl_bf16_native()) and the layer has at least 8
+// input channels per group; elsewhere, and for shapes oneDNN has no bfloat16 kernel for, the
+// call runs in float32. Used for the rule passes of RulePrecision::BFloat16.
+enum class ConvInputs { F32, BF16 };
+// True when the CPU has AVX512-BF16, where oneDNN's bfloat16 convolutions run at about twice
+// the float32 rate.
+bool dnnl_bf16_native();
+
 // With a map other than Identity the convolution runs with map(w) (param: its gamma), derived
 // from w inside the cached reordered copy: no map(w) tensor in the caller's layout is needed.
 bool dnnl_conv_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y,
-                       WeightMap map = WeightMap::Identity, float param = 0.0f);
+                       WeightMap map = WeightMap::Identity, float param = 0.0f, ConvInputs inputs = ConvInputs::F32);
 bool dnnl_conv_backward_data(const ConvShape& s, const float* g, const float* w, float* dx,
-                             WeightMap map = WeightMap::Identity, float param = 0.0f);
+                             WeightMap map = WeightMap::Identity, float param = 0.0f, ConvInputs inputs = ConvInputs::F32);
 
 // Budget in bytes for the cached weight copies. A copy that does not fit is built for its call
 // only (in a scratch buffer), Winograd copies (costly to build) may evict blocked ones, and
@@ -64,6 +74,6 @@ DnnlConvStats dnnl_conv_stats();
 
 // oneDNN's implementation name for the primitive that runs this shape ("brgconv:avx512_core",
 // ...), or "" when none; for tests and `lrp bench --verbose`.
-std::string dnnl_conv_impl(const ConvShape& s, bool backward_data);
+std::string dnnl_conv_impl(const ConvShape& s, bool backward_data, ConvInputs inputs = ConvInputs::F32);
 
 }  // namespace lrp::kernels

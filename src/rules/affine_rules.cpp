@@ -80,14 +80,14 @@ struct Affine {
     layer.apply(x_mod, w, b, z);
     return z;
   }
+  // The rule's own passes go through the layer's mapped entry points, Identity included: there
+  // the fast kernels apply rule_precision() (lrp/core/kernels.hpp).
   Tensor<T> forward(const Tensor<T>& x_mod, const Mapped& w, const Tensor<T>* b) const {
-    if (w.map == WeightMap::Identity) return forward(x_mod, layer.weight(), b);
     Tensor<T> z;
     layer.apply_mapped(x_mod, w.map, w.param, [&]() -> const Tensor<T>& { return weight(w); }, b, z);
     return z;
   }
   Tensor<T> transposed(const Tensor<T>& g, const Mapped& w) const {
-    if (w.map == WeightMap::Identity) return transposed(g, layer.weight());
     Tensor<T> dx;
     layer.apply_transposed_mapped(g, w.map, w.param, [&]() -> const Tensor<T>& { return weight(w); }, in.relevance_shape(0), dx);
     return dx;
@@ -191,7 +191,7 @@ std::vector<T> channel_bounds(const std::vector<double>& v, const Shape& xs, con
 template <class T>
 Tensor<T> epsilon(const Affine<T>& a, T eps) {
   Tensor<T> g = a.ratio(a.y(), eps, T(1), true);
-  Tensor<T> r = a.transposed(g, a.layer.weight());
+  Tensor<T> r = a.transposed(g, Affine<T>::mapped(WeightMap::Identity));
   ops::mul_bcast(r, a.x(), a.k);
   return r;
 }

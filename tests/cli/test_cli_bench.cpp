@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "lrp/core/kernels.hpp"
 #include "support/run_cli.hpp"
 
 namespace lrp {
@@ -30,6 +31,7 @@ TEST(CliBench, LastLineIsTheJsonSummary) {
     EXPECT_GT(j.at(key).get<double>(), 0.0) << key;
   }
   EXPECT_EQ(j.at("input_shape"), nlohmann::json::array({1, 32, 32}));
+  EXPECT_EQ(j.at("rule_precision"), "float32");
   EXPECT_EQ(j.at("lrp_sample_passes").get<int>(), 1);  // three digits are far below the pass budget
   // peak_rss_mb is the whole process's peak: at least that of loading and of the timed calls.
   EXPECT_EQ(j.at("peak_rss_scope"), "process");
@@ -52,6 +54,15 @@ TEST(CliBench, AllTargetsAndSelectedPhasesWithAProfileOfEveryNode) {
     EXPECT_NE(r.output.find(row), std::string::npos) << row << "\n" << r.output;
 }
 
+TEST(CliBench, RulePrecisionIsReported) {
+  const test::CliResult r =
+      test::run_cli("bench " + lenet() + " --rule epsilon:0.01 --rule-precision bf16 --phases lrp --runs 1 --warmup 0 --threads 1 --json");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const nlohmann::json j = nlohmann::json::parse(last_line(r.output));
+  EXPECT_EQ(j.at("rule_precision"), "bf16");
+  EXPECT_EQ(j.at("rule_precision_native"), rule_precision_native(RulePrecision::BFloat16));
+}
+
 TEST(CliBench, BadInputsExitWithTwoAndSayWhat) {
   const test::CliResult phase = test::run_cli("bench " + lenet() + " --phases forward,backward");
   EXPECT_EQ(phase.code, 2);
@@ -62,6 +73,9 @@ TEST(CliBench, BadInputsExitWithTwoAndSayWhat) {
   const test::CliResult missing = test::run_cli("bench /nonexistent/model.txt");
   EXPECT_EQ(missing.code, 2);
   EXPECT_NE(missing.output.find("/nonexistent/model.txt"), std::string::npos) << missing.output;
+  const test::CliResult precision = test::run_cli("bench " + lenet() + " --rule-precision half");
+  EXPECT_EQ(precision.code, 2);
+  EXPECT_NE(precision.output.find("unknown rule precision 'half'"), std::string::npos) << precision.output;
   const test::CliResult batch = test::run_cli("bench " + lenet() + " --batch 0");
   EXPECT_EQ(batch.code, 2);
   EXPECT_NE(batch.output.find("--batch"), std::string::npos) << batch.output;

@@ -46,6 +46,20 @@ TEST(CliExplain, ReproducesToolboxReferencesInDoubleAndFloat) {
   std::remove(out.c_str());
 }
 
+// --rule-precision bf16 (bfloat16 rule convolutions where the CPU has them, float32 elsewhere):
+// the toolbox's float64 LeNet-5 references within 1% of max|R| (measured ~1e-3 with bfloat16).
+TEST(CliExplain, Bf16RulePrecisionStaysNearTheReference) {
+  const std::string out = test::temp_path("r_bf16.npy");
+  for (const auto& [args, file] : {std::pair<std::string, std::string>{"--rule epsilon:0.01", "LeNet-5/epsilon_0.01.npy"},
+                                   {"--rule alphabeta:2", "LeNet-5/alpha2_beta1.npy"}}) {
+    const test::CliResult r = test::run_cli("explain " + lenet() + " " + refpath("LeNet-5/input.npy") + " " + args +
+                                            " --rule-precision bf16 --out " + out + " --quiet");
+    ASSERT_EQ(r.code, 0) << r.output;
+    EXPECT_LT(test::max_rel_error(io::read_npy(out), io::read_npy(refpath(file))), 1e-2) << file;
+  }
+  std::remove(out.c_str());
+}
+
 TEST(CliExplain, LabelsTargetAndPredict) {
   const std::string out = test::temp_path("r2.npy");
   // The true labels equal the predictions for these 16 digits, so the maps equal the default.
@@ -157,6 +171,8 @@ std::vector<BadCase> bad_cases() {
       {e + png + " --rule z --out /tmp/o.npy", "does not fit"},
       {e + corrupt + " --rule z --out /tmp/o.npy", corrupt},
       {e + x + " --rule z --heatmap /tmp/h.png --colormap nosuchmap", "nosuchmap"},
+      {e + x + " --rule z --out /tmp/o.npy --rule-precision fp8", "unknown rule precision 'fp8'"},
+      {e + x + " --rule z --out /tmp/o.npy --rule-precision bf16 --precision double", "cannot be combined with --precision double"},
   };
 }
 

@@ -271,6 +271,36 @@ TEST(ExplainFast, WinogradKeepsLrpWithinTolerance) {
   set_conv_algorithm(old);
 }
 
+// bfloat16 rule passes (RulePrecision::BFloat16) keep LRP within 1% of max|R| of the double
+// reference on small_vgg (its 16- and 32-channel layers run bfloat16 at batch 1; measured
+// 0.1-0.5%, float32 1e-7-1e-4), and do not touch the forward pass. Without native bfloat16 the setting changes
+// nothing, bit for bit.
+TEST(ExplainFast, Bf16RulePassesStayWithinOnePercent) {
+  const Model<double> md = small_vgg();
+  const Model<float> mf = md.convert<float>();
+  const Tensor<double> x = random_tensor({1, 3, 32, 32}, 43, 1.0);
+  const RulePrecision old = rule_precision();
+  for (const std::string spec : {"epsilon_plus_flat", "epsilon_gamma_box:-3,3", "epsilon_alpha2_beta1", "epsilon"}) {
+    SCOPED_TRACE(spec);
+    ExplainRequest req;
+    req.rules = composite_rules(md, spec);
+    const Explanation<double> ref = explain(md, x, req);
+    set_rule_precision(RulePrecision::Float32);
+    const Explanation<float> f32 = explain(mf, x.cast<float>(), req);
+    set_rule_precision(RulePrecision::BFloat16);
+    const Explanation<float> bf16 = explain(mf, x.cast<float>(), req);
+    set_rule_precision(old);
+    EXPECT_EQ(bf16.output.vec(), f32.output.vec());  // the forward pass stays float32
+    if (!rule_precision_native(RulePrecision::BFloat16)) {
+      EXPECT_EQ(bf16.relevance.vec(), f32.relevance.vec());
+      continue;
+    }
+    const double err = rel_max_err(bf16.relevance, ref.relevance);
+    EXPECT_LE(err, 1e-2);
+    EXPECT_GT(err, 10 * rel_max_err(f32.relevance, ref.relevance));  // bfloat16 did run
+  }
+}
+
 TEST(ExplainFast, GradientMethodsFloatMatchDouble) {
   const Model<double> md = small_cnn();
   const Model<float> mf = md.convert<float>();

@@ -233,6 +233,68 @@ TEST(FastConvMapped, MapsMatchReferenceWithMappedWeights) {
   set_dnnl_conv_algorithm(old);
 }
 
+// bfloat16 rule passes: where the CPU multiplies bfloat16 natively, activations and weights
+// are rounded to 8 significant bits (unit roundoff u = 2^-8) and products summed in float32, so
+// every output is within (2u + u^2 + float32 summation) * sum |x| |map(w)| of the exact value
+// (measured: at most 0.4 of that bound). Elsewhere the calls run in float32
+// and give the float32 results bit for bit.
+TEST(FastConvBf16, WithinBfloat16RoundingOfTheReference) {
+  const std::vector<Case> bcases = {
+      {2, 24, 17, 15, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},    // blocked direct (auto: too few positions for Winograd)
+      {1, 16, 17, 13, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1},    // stride 2
+      {1, 128, 7, 7, 256, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1},    // 1x1 with >= 128 channels
+      {1, 512, 14, 14, 512, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},  // VGG16 conv5 (4608 products per output)
+  };
+  const std::vector<Case> f32_cases = {
+      {1, 16, 56, 56, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},  // Winograd under auto: float32 is faster there
+      {2, 3, 19, 19, 8, 5, 5, 2, 2, 2, 2, 2, 2, 1, 1, 1},    // few input channels
+      {2, 32, 7, 7, 64, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1},    // 1x1 with < 128 channels
+  };
+  const bool native = dnnl_bf16_native();
+  const auto check = [&](const Case& k, bool expect_bf16) {
+    const ConvShape s = shape_of(k);
+    const std::size_t nx = s.n * s.c * s.h * s.w, ny = s.n * s.oc * s.oh * s.ow;
+    const std::size_t nw = s.oc * (s.c / s.groups) * s.win.kh * s.win.kw;
+    const auto x = random_vector(nx, 41, 0.0, 1.0), w = random_vector(nw, 42), g = random_vector(ny, 43);
+    const auto xf = to_float(x), wf = to_float(w), gf = to_float(g);
+    EXPECT_EQ(dnnl_conv_impl(s, false, ConvInputs::BF16).find("bf16") != std::string::npos, expect_bf16) << name_of(k);
+    EXPECT_EQ(dnnl_conv_impl(s, true, ConvInputs::BF16).find("bf16") != std::string::npos, expect_bf16) << name_of(k);
+    for (const auto& [map, param] : {std::pair{WeightMap::Identity, 0.f}, std::pair{WeightMap::Positive, 0.f},
+                                     std::pair{WeightMap::GammaPositive, 0.25f}}) {
+      std::vector<double> wm(nw), wa(nw), xa(nx), ga(ny);
+      for (std::size_t i = 0; i < nw; ++i) wm[i] = static_cast<double>(map_weight(map, param, wf[i]));
+      for (std::size_t i = 0; i < nw; ++i) wa[i] = std::abs(wm[i]);
+      for (std::size_t i = 0; i < nx; ++i) xa[i] = std::abs(x[i]);
+      for (std::size_t i = 0; i < ny; ++i) ga[i] = std::abs(g[i]);
+      std::vector<double> yr(ny), dxr(nx), ybound(ny), dxbound(nx);
+      conv2d_forward_reference<double>(s, x.data(), wm.data(), nullptr, yr.data());
+      conv2d_backward_data_reference<double>(s, g.data(), wm.data(), dxr.data());
+      conv2d_forward_reference<double>(s, xa.data(), wa.data(), nullptr, ybound.data());
+      conv2d_backward_data_reference<double>(s, ga.data(), wa.data(), dxbound.data());
+      std::vector<float> y(ny), dx(nx), y32(ny), dx32(nx);
+      ASSERT_TRUE(dnnl_conv_forward(s, xf.data(), wf.data(), nullptr, y.data(), map, param, ConvInputs::BF16)) << name_of(k);
+      ASSERT_TRUE(dnnl_conv_backward_data(s, gf.data(), wf.data(), dx.data(), map, param, ConvInputs::BF16)) << name_of(k);
+      ASSERT_TRUE(dnnl_conv_forward(s, xf.data(), wf.data(), nullptr, y32.data(), map, param)) << name_of(k);
+      ASSERT_TRUE(dnnl_conv_backward_data(s, gf.data(), wf.data(), dx32.data(), map, param)) << name_of(k);
+      if (!expect_bf16) {
+        EXPECT_EQ(y, y32) << name_of(k);
+        EXPECT_EQ(dx, dx32) << name_of(k);
+        continue;
+      }
+      const double u = std::ldexp(1.0, -8), tol = 2 * u + u * u + 1e-5;
+      double worst = 0, worst_dx = 0;
+      for (std::size_t i = 0; i < ny; ++i) worst = std::max(worst, std::abs(y[i] - yr[i]) / (tol * ybound[i] + 1e-30));
+      for (std::size_t i = 0; i < nx; ++i) worst_dx = std::max(worst_dx, std::abs(dx[i] - dxr[i]) / (tol * dxbound[i] + 1e-30));
+      EXPECT_LE(worst, 1.0) << name_of(k) << " map " << static_cast<int>(map);
+      EXPECT_LE(worst_dx, 1.0) << name_of(k) << " map " << static_cast<int>(map);
+      // and bfloat16 really ran: the float32 results are closer than bfloat16 rounding allows
+      EXPECT_GT(rel_err(y, yr), 10 * rel_err(y32, yr)) << name_of(k);
+    }
+  };
+  for (const Case& k : bcases) check(k, native);
+  for (const Case& k : f32_cases) check(k, false);
+}
+
 TEST(FastConvCache, WeightsChangedInPlaceAreNoticed) {
   const ConvShape s = shape_of({2, 16, 9, 9, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1});
   const std::size_t nx = s.n * s.c * s.h * s.w, ny = s.n * s.oc * s.oh * s.ow, nw = s.oc * s.c * 9;

@@ -25,7 +25,7 @@ namespace lrp::cli {
 namespace {
 
 struct BatchOptions {
-  std::string model, list, out_dir, precision = "float", colormap = "bwr";
+  std::string model, list, out_dir, precision = "float", colormap = "bwr", rule_precision;
   bool heatmap = false, quiet = false;
   std::size_t batch_size = 0;  // inputs per call; 0: as many as fit the pass budget
   std::string region = "unit";  // what a class is: unit | channel | segment (Target::Region)
@@ -212,6 +212,7 @@ void add_batch_command(CLI::App& app) {
       ->check(CLI::IsMember({"unit", "channel", "segment"}));
   cmd->add_option("--colormap", o->colormap, "Colour map of the heatmaps (default bwr)");
   cmd->add_option("--precision", o->precision, "float (default) or double")->check(CLI::IsMember({"float", "double"}));
+  add_rule_precision_option(cmd, o->rule_precision);
   cmd->add_flag("--quiet", o->quiet, "No progress line or summary");
   cmd->add_option("--batch-size", o->batch_size,
                   "Inputs explained together in one call (consecutive inputs of one shape; default: as many as fit 512 MiB "
@@ -220,6 +221,7 @@ void add_batch_command(CLI::App& app) {
   add_model_options(cmd, o->file);
   cmd->callback([o] {
     check_request(o->request);
+    apply_rule_precision(o->rule_precision, o->precision == "float");
     render::get_colormap(o->colormap);
     const std::vector<Item> items = read_list(o->list);
     // The float path reads the model in float directly (a large model is never held as doubles).

@@ -32,7 +32,8 @@ namespace lrp::cli {
 namespace {
 
 struct BenchOptions {
-  std::string model, composite, rule, input_shape, target = "predicted", conv_algo, phases = "forward,gradient,lrp";
+  std::string model, composite, rule, input_shape, target = "predicted", conv_algo, phases = "forward,gradient,lrp",
+      rule_precision;
   ModelFileOptions file;  // --output, --weights
   std::size_t batch = 1, runs = 5, warmup = 1, threads = 0;
   bool json = false, profile = false;
@@ -169,6 +170,7 @@ void print_profile(const Model<float>& model, Explainer<float>& explainer, const
 void run_bench(const BenchOptions& o) {
   if (o.threads > 0) omp_set_num_threads(static_cast<int>(o.threads));
   if (!o.conv_algo.empty()) set_conv_algorithm(parse_conv_algorithm(o.conv_algo));
+  apply_rule_precision(o.rule_precision, true);
   if (!o.rule.empty() && !o.composite.empty()) throw ConfigError("give either --rule or --composite, not both");
   if (o.batch == 0) throw ConfigError("--batch must be at least 1");
   if (o.runs == 0) throw ConfigError("--runs must be at least 1");
@@ -248,6 +250,8 @@ void run_bench(const BenchOptions& o) {
   j["runs"] = o.runs;
   j["warmup"] = o.warmup;
   j["conv_algo"] = conv_algorithm_name(conv_algorithm());
+  j["rule_precision"] = rule_precision_name(rule_precision());
+  j["rule_precision_native"] = rule_precision_native(rule_precision());
   j["forward_ms"] = tf.median;
   j["gradient_ms"] = tg.median;
   j["lrp_ms"] = tl.median;
@@ -276,7 +280,8 @@ void run_bench(const BenchOptions& o) {
 
   std::cout << "model " << o.model << ", input " << shape_str(xs) << ", "
             << (o.rule.empty() ? "composite " + spec : "rule " + o.rule) << ", target " << o.target << ", " << threads
-            << " threads, conv " << conv_algorithm_name(conv_algorithm()) << ", median of " << o.runs << " after "
+            << " threads, conv " << conv_algorithm_name(conv_algorithm()) << ", rules "
+            << (rule_precision_native(rule_precision()) ? rule_precision_name(rule_precision()) : "float32") << ", median of " << o.runs << " after "
             << o.warmup << " warm-up\n";
   std::cout << std::fixed << std::setprecision(3);
   std::cout << "  forward   " << std::setw(10) << tf.median << " ms  (min " << tf.min << ", max " << tf.max << "; cpu " << tf.cpu << "; "
@@ -304,7 +309,8 @@ void add_bench_command(CLI::App& app) {
               "after --warmup untimed calls; the median is reported. Peak RSS is the process's peak resident memory (getrusage's ru_maxrss), "
               "loading included; the peaks of loading and of what follows it are also given apart. Each phase starts with cold caches. With --json the last line of stdout is a JSON object "
               "(batch, forward_ms, gradient_ms, lrp_ms, peak_rss_mb, ...).\n"
-              "Environment: LRP_CONV_ALGO=direct|winograd|auto|reference sets the convolution algorithm (--conv-algo wins).");
+              "Environment: LRP_CONV_ALGO=direct|winograd|auto|reference sets the convolution algorithm (--conv-algo wins); "
+              "LRP_RULE_PRECISION=float32|bf16 the rules' precision (--rule-precision wins).");
   cmd->add_option("MODEL", o->model, "Model file or synthetic:NAME")->required();
   cmd->add_option("--composite", o->composite, "Named composite (default epsilon_plus_flat)");
   cmd->add_option("--rule", o->rule, "One rule for every layer instead of a composite");
@@ -317,6 +323,7 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--input-shape", o->input_shape, "Per-sample input shape C,H,W (or D) when the model file lacks it");
   cmd->add_option("--conv-algo", o->conv_algo, "direct | winograd | auto | reference")
       ->check(CLI::IsMember({"direct", "winograd", "auto", "reference"}));
+  add_rule_precision_option(cmd, o->rule_precision);
   cmd->add_option("--phases", o->phases, "Phases to time, comma-separated: forward,gradient,lrp (all; skipped ones report 0)");
   cmd->add_flag("--profile", o->profile, "After timing, print the time of every node in the LRP call (forward and relevance)");
   cmd->add_flag("--json", o->json, "Print a JSON summary as the last line");

@@ -20,7 +20,7 @@ namespace lrp::cli {
 namespace {
 
 struct ExplainOptions {
-  std::string model, input, out, target = "predicted", precision = "float";
+  std::string model, input, out, target = "predicted", precision = "float", rule_precision;
   std::string dump_layers, heatmap, colormap = "bwr", at;
   ModelFileOptions file;  // --output, --weights
   std::size_t heatmap_scale = 0;
@@ -134,6 +134,7 @@ void add_explain_command(CLI::App& app) {
   add_request_options(cmd, o->request);
   cmd->add_option("--target", o->target, "Which output(s) to explain (see TARGET below)");
   cmd->add_option("--precision", o->precision, "float (default) or double")->check(CLI::IsMember({"float", "double"}));
+  add_rule_precision_option(cmd, o->rule_precision);
   cmd->add_option("--dump-layers", o->dump_layers, "Write the relevance at every layer's output to this .npz (keys: layer names)");
   cmd->add_option("--at", o->at, "Write the relevance arriving at this layer's output (a name from `lrp info`) instead of the input's (NCHW)");
   cmd->add_option("--heatmap", o->heatmap, "Also render the relevance to this PNG (rows: samples, columns: targets)");
@@ -148,6 +149,7 @@ void add_explain_command(CLI::App& app) {
       throw ConfigError("give --out, --heatmap or --dump-layers to say where the relevance goes");
     render::get_colormap(o->colormap);  // unknown names fail before any work
     check_request(o->request);
+    apply_rule_precision(o->rule_precision, o->precision == "float");
     Target target = target_from_text(o->target);
     // The float path reads the model in float directly (a large model is never held as doubles).
     if (o->precision == "double") run_explain(load_model(o->model, !o->no_canonize, o->file.output, o->file.weights), std::move(target), *o);

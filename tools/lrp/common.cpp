@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iostream>
 
 #include "lrp/core/error.hpp"
 #include "lrp/core/kernels.hpp"
@@ -71,6 +72,23 @@ Model<float> load_model_float(const std::string& path, bool canonize, const std:
   if (ext == "onnx") return finish_float(io::read_onnx_model_float(path, output), canonize);
 #endif
   return load_model(path, canonize, output, weights).convert<float>();  // toolbox text models are small
+}
+
+void add_rule_precision_option(CLI::App* cmd, std::string& precision) {
+  cmd->add_option("--rule-precision", precision,
+                  "float32 (default; or LRP_RULE_PRECISION) or bf16: what the LRP rules' convolutions multiply on the float path. bf16 rounds their "
+                  "inputs to bfloat16 (sums stay float32): about 2x faster on CPUs with AVX512-BF16, relevance within about 1% "
+                  "(docs/PERFORMANCE.md); the forward pass, gradients and dense layers stay float32");
+}
+
+void apply_rule_precision(const std::string& precision, bool float_path) {
+  if (precision.empty()) return;  // the default, or LRP_RULE_PRECISION
+  const RulePrecision p = parse_rule_precision(precision);
+  if (p == RulePrecision::BFloat16 && !float_path)
+    throw ConfigError("--rule-precision bf16 applies to the float path; it cannot be combined with --precision double");
+  if (!rule_precision_native(p))
+    std::cerr << "lrp: this CPU has no native bfloat16 arithmetic (AVX512-BF16); the rules run in float32\n";
+  set_rule_precision(p);
 }
 
 void add_model_options(CLI::App* cmd, ModelFileOptions& o) {

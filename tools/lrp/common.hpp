@@ -27,6 +27,14 @@ struct ModelFileOptions {
 };
 void add_model_options(CLI::App* cmd, ModelFileOptions& o);
 
+// --rule-precision float32|bf16 (explain, batch, bench): what the LRP rules' convolutions
+// multiply on the float path (lrp::RulePrecision).
+void add_rule_precision_option(CLI::App* cmd, std::string& precision);
+// Checks the text (ConfigError: unknown value, or bf16 with the double path), sets the
+// process-wide precision, and warns on stderr when this CPU runs bf16 as float32. Empty: keeps
+// the setting (float32, or the environment's LRP_RULE_PRECISION).
+void apply_rule_precision(const std::string& precision, bool float_path);
+
 // How PNG/JPEG inputs become tensors (ignored for array files).
 struct InputOptions {
   std::string preprocess = "none";  // "imagenet": resize 256, crop 224, /255, ImageNet mean/std

@@ -21,6 +21,23 @@ const char* conv_algorithm_name(ConvAlgorithm algo);
 // "direct" | "winograd" | "auto" | "reference"; throws ConfigError otherwise.
 ConvAlgorithm parse_conv_algorithm(const std::string& text);
 
+// What the convolutions inside the LRP rules multiply on the float32 path (the rule's modified
+// forward and its transposed pass: W+ x, W+^T s, ...). Float32 (default). BFloat16: activations
+// and weights rounded to bfloat16, products summed in float32; about 2x faster on CPUs with
+// AVX512-BF16, relevance within about 1% of float32 (docs/PERFORMANCE.md). Only there: the
+// forward pass, gradient methods, dense layers and convolutions with fewer than 8 input
+// channels (an image input) stay float32, and so does everything on CPUs without native
+// bfloat16 (rule_precision_native() false).
+// Initial value: environment variable LRP_RULE_PRECISION (float32 | bf16).
+enum class RulePrecision { Float32, BFloat16 };
+void set_rule_precision(RulePrecision precision);
+RulePrecision rule_precision();
+const char* rule_precision_name(RulePrecision precision);
+// "float32" | "bf16"; throws ConfigError otherwise.
+RulePrecision parse_rule_precision(const std::string& text);
+// Whether this CPU runs RulePrecision::BFloat16 (AVX512-BF16 and a oneDNN build).
+bool rule_precision_native(RulePrecision precision);
+
 struct KernelCacheStats {
   std::size_t primitives = 0;       // cached convolution primitives
   std::size_t weight_copies = 0;    // cached reordered weight tensors
