@@ -196,15 +196,14 @@ dnnl::memory::desc user_weights_desc(const ConvShape& s) {
   return {{d(s.groups), d(og), d(cg), d(s.win.kh), d(s.win.kw)}, dt::f32, tag::goihw};
 }
 
-
-// Activation layout of float32 calls: oneDNN's blocked layouts (tag::any) run the direct JIT kernels and need
-  // NCHW <-> blocked reorders around each call; with plain NCHW oneDNN runs im2col + its own
-  // GEMM. Measured on the target machine (docs/PERFORMANCE.md), plain wins for few input
-  // channels (the first layer of a network: 1 or 3 channels; up to 4x for backward-data) and
-  // for 1x1 stride-1 convolutions (no reorders); blocked wins everywhere else, grouped and
-// depthwise convolutions above all (oneDNN's depthwise kernels need the blocked layout; with
-// plain NCHW each group became its own small GEMM: EfficientNet-B0's forward took 16.8 ms
-// instead of 7.5).
+// Activation layout of float32 calls: oneDNN's blocked layouts (tag::any) run the direct JIT
+// kernels and need NCHW <-> blocked reorders around each call; with plain NCHW oneDNN runs
+// im2col + its own GEMM. Measured on the target machine (docs/PERFORMANCE.md), plain wins for
+// few input channels (the first layer of a network: 1 or 3 channels; up to 4x for
+// backward-data) and for 1x1 stride-1 convolutions (no reorders); blocked wins everywhere
+// else, grouped and depthwise convolutions above all (oneDNN's depthwise kernels need the
+// blocked layout; with plain NCHW each group became its own small GEMM: EfficientNet-B0's
+// forward took 16.8 ms instead of 7.5).
 bool one_by_one(const ConvShape& s) {
   return s.win.kh == 1 && s.win.kw == 1 && s.win.sh == 1 && s.win.sw == 1 && s.win.pt == 0 && s.win.pl == 0 && s.win.pb == 0 &&
          s.win.pr == 0 && s.groups == 1;
@@ -294,8 +293,8 @@ std::shared_ptr<const Plan> get_plan(int dir, ConvAlgo algo, bool bias, ConvInpu
     plan = nullptr;
     if (verbose())
       std::fprintf(stderr, "lrp: oneDNN cannot run %s %s conv n%zu c%zu %zux%zu oc%zu k%zux%zu s%zu,%zu g%zu: %s\n",
-                   inputs == ConvInputs::BF16 ? "bf16" : "f32", dir == kForward ? "forward" : "backward-data", s.n, s.c, s.h, s.w, s.oc, s.win.kh, s.win.kw, s.win.sh,
-                   s.win.sw, s.groups, e.what());
+                   inputs == ConvInputs::BF16 ? "bf16" : "f32", dir == kForward ? "forward" : "backward-data", s.n, s.c,
+                   s.h, s.w, s.oc, s.win.kh, s.win.kw, s.win.sh, s.win.sw, s.groups, e.what());
   }
   if (!plan && inputs == ConvInputs::BF16) return get_plan(dir, algo, bias, ConvInputs::F32, s);
   if (!plan && algo != ConvAlgo::Direct) return get_plan(dir, ConvAlgo::Direct, bias, inputs, s);

@@ -43,6 +43,17 @@ TEST(CliBatch, ExplainsEveryListedInputLikeTheBatchReference) {
     EXPECT_LT(test::max_rel_error(got, want), 1e-9);
     EXPECT_TRUE(std::filesystem::exists(dir + "/out/" + std::to_string(i) + "_d" + std::to_string(i) + ".png"));
   }
+  // The float path with bfloat16 rule convolutions (where the CPU has them): within 1%.
+  const test::CliResult rb =
+      test::run_cli("batch " + test::shared_path("data/lrp_toolbox/models/MNIST/LeNet-5.txt") + " " + dir +
+                    "/list.txt --rule epsilon:1 --rule-precision bf16 --quiet --out-dir " + dir + "/out_bf16");
+  ASSERT_EQ(rb.code, 0) << rb.output;
+  for (std::size_t i = 0; i < 3; ++i) {
+    Tensor<double> want({1, 32, 32, 1});
+    std::copy_n(ref.data() + i * per, per, want.data());
+    EXPECT_LT(test::max_rel_error(io::read_npy(dir + "/out_bf16/" + std::to_string(i) + "_d" + std::to_string(i) + ".npy"), want),
+              1e-2);
+  }
   std::ifstream manifest(dir + "/out/manifest.json");
   const std::string text((std::istreambuf_iterator<char>(manifest)), std::istreambuf_iterator<char>());
   EXPECT_NE(text.find("\"target\": 7"), std::string::npos) << text;
