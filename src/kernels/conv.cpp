@@ -156,6 +156,16 @@ bool conv2d_forward_mapped(const ConvShape& s, const float* x, const float* w, c
 #endif
 }
 
+bool conv2d_mapped_in_bf16(const ConvShape& s) {
+#ifdef LRP_HAVE_DNNL_CONV
+  return rule_inputs() == ConvInputs::BF16 && !single_channel_conv_applies(s) && !depthwise_conv_applies(s) &&
+         dnnl_conv_bf16_applies(s);
+#else
+  (void)s;
+  return false;
+#endif
+}
+
 bool conv2d_backward_data_mapped(const ConvShape& s, const float* g, const float* w, float* dx, WeightMap map, float param) {
 #ifdef LRP_HAVE_DNNL_CONV
   return !single_channel_conv_applies(s) && !depthwise_conv_applies(s) &&

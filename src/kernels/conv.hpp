@@ -29,6 +29,9 @@ void conv2d_backward_data(const ConvShape& s, const T* g, const T* w, T* dx);
 bool conv2d_forward_mapped(const ConvShape& s, const float* x, const float* w, const float* b, float* y, WeightMap map,
                            float param);
 bool conv2d_backward_data_mapped(const ConvShape& s, const float* g, const float* w, float* dx, WeightMap map, float param);
+// Whether the two functions above multiply this shape in bfloat16 (rule_precision() BFloat16,
+// and the fast kernel takes it so: see src/kernels/dnnl_conv.cpp).
+bool conv2d_mapped_in_bf16(const ConvShape& s);
 
 // dW += g (x) and db += sum g: parameter gradients (dW, db overwritten).
 template <class T>

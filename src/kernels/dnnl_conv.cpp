@@ -571,6 +571,8 @@ bool dnnl_conv_backward_data(const ConvShape& s, const float* g, const float* w,
   return run(kBackwardData, s, g, w, map, param, nullptr, dx, inputs);
 }
 
+bool dnnl_conv_bf16_applies(const ConvShape& s) { return bf16_applies(ConvInputs::BF16, s); }
+
 bool dnnl_bf16_native() {
   static const bool native = [] {
     const auto need = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);
@@ -661,6 +663,7 @@ bool dnnl_conv_forward(const ConvShape&, const float*, const float*, const float
 }
 bool dnnl_conv_backward_data(const ConvShape&, const float*, const float*, float*, WeightMap, float, ConvInputs) { return false; }
 bool dnnl_bf16_native() { return false; }
+bool dnnl_conv_bf16_applies(const ConvShape&) { return false; }
 void set_dnnl_weight_cache_limit(std::size_t) {}
 void fit_dnnl_weight_budget(std::size_t) {}
 std::size_t dnnl_weight_cache_limit() { return 0; }

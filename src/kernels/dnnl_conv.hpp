@@ -42,6 +42,8 @@ enum class ConvInputs { F32, BF16 };
 // True when the CPU has AVX512-BF16, where oneDNN's bfloat16 convolutions run at about twice
 // the float32 rate.
 bool dnnl_bf16_native();
+// Whether a call with ConvInputs::BF16 multiplies this shape in bfloat16 (else float32).
+bool dnnl_conv_bf16_applies(const ConvShape& s);
 
 // With a map other than Identity the convolution runs with map(w) (param: its gamma), derived
 // from w inside the cached reordered copy: no map(w) tensor in the caller's layout is needed.

@@ -96,6 +96,12 @@ void Conv2d<T>::apply_transposed_mapped(const Tensor<T>& g, WeightMap map, T par
 }
 
 template <class T>
+bool Conv2d<T>::mapped_passes_exact(const Shape& x_shape) const {
+  if constexpr (std::is_same_v<T, float>) return !kernels::conv2d_mapped_in_bf16(conv_shape(*this, x_shape, "Convolution " + describe()));
+  return true;
+}
+
+template <class T>
 void Conv2d<T>::param_grads(const TensorRefs<T>& in, const Tensor<T>& dout, std::vector<Tensor<T>>& grads) const {
   const kernels::ConvShape s = conv_shape(*this, in[0]->shape(), "Convolution " + describe());
   grads.assign(2, Tensor<T>());

@@ -121,6 +121,13 @@ void ConvTranspose2d<T>::apply_mapped(const Tensor<T>& x, WeightMap map, T param
 }
 
 template <class T>
+bool ConvTranspose2d<T>::mapped_passes_exact(const Shape& x_shape) const {
+  if constexpr (std::is_same_v<T, float>)
+    return !kernels::conv2d_mapped_in_bf16(adjoint_shape(*this, output_pad_h_, output_pad_w_, x_shape, "ConvTranspose " + describe()));
+  return true;
+}
+
+template <class T>
 void ConvTranspose2d<T>::apply_transposed_mapped(const Tensor<T>& g, WeightMap map, T param,
                                                  const typename AffineLayer<T>::PlainWeights& plain, const Shape& x_shape,
                                                  Tensor<T>& dx) const {

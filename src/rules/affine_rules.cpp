@@ -148,6 +148,16 @@ struct Affine {
   }
 };
 
+// Whether a rule may take a z from the difference of the stored forward output and another z
+// (z- = y - z+), or other differences of rule passes with exact ones (zbox). Only when the layer's rule passes are as exact as its forward: bfloat16 passes
+// (RulePrecision::BFloat16) leave errors of ~2^-8 of z+ in it, which the difference turns into
+// large relative errors of a small z- (MobileNet, alpha2-beta1: 0.25 of max|R| against 2e-3
+// with z- from its own convolution).
+template <class T>
+bool may_derive_z(const Affine<T>& a) {
+  return a.layer.mapped_passes_exact(a.x().shape());
+}
+
 // x- and x+ of a signed input in one pass.
 template <class T>
 void split_signs(const Tensor<T>& x, Tensor<T>& xp, Tensor<T>& xn) {
@@ -213,7 +223,7 @@ Tensor<T> alpha_beta(const Affine<T>& a, T alpha, T beta, T eps) {
       // x >= 0: y = z+ + z-, so z- = y - z+ without a convolution with W- (its float32 error
       // stays at the level of the direct computation, docs/PERFORMANCE.md).
       Tensor<T> z;
-      if (!zp.empty()) {
+      if (!zp.empty() && may_derive_z(a)) {
         z = a.y();
         ops::add_into(z, zp, T(-1));
       } else {
@@ -236,10 +246,10 @@ Tensor<T> alpha_beta(const Affine<T>& a, T alpha, T beta, T eps) {
   const auto part = [&](const typename A::Mapped& w_on_pos, const typename A::Mapped& w_on_neg, const Tensor<T>& b, T coef,
                         bool last) {
     Tensor<T> z;
-    if (first_z.empty()) {
+    if (first_z.empty() || !may_derive_z(a)) {
       z = a.forward(xp, w_on_pos, &b);
       ops::add_into(z, a.forward(xn, w_on_neg, nullptr));
-      if (!last) first_z = z;
+      if (!last && may_derive_z(a)) first_z = z;
     } else {
       z = a.y();
       ops::add_into(z, first_z, T(-1));
@@ -316,6 +326,8 @@ Tensor<T> gamma_rule(const Affine<T>& a, double gamma, T eps) {
 // z = Wx - W+ lo - W- hi (the bias cancels); Wx = y - b from the forward, the bound terms are
 // input-independent and cached. R = x (W^T g) - lo (W+^T g) - hi (W-^T g)
 //                                 = (x - hi) A + (hi - lo) B with A = W^T g, B = W+^T g.
+// Both differences cancel where x is near a bound, so where the layer's mapped passes would run
+// bfloat16 the bound terms and B take the float32 passes on materialised W+, W- instead.
 template <class T>
 Tensor<T> zbox(const Affine<T>& a, const Rule& rule, T eps) {
   const Tensor<T>& x = a.x();
@@ -329,9 +341,15 @@ Tensor<T> zbox(const Affine<T>& a, const Rule& rule, T eps) {
   for (T v : lo) key += "," + std::to_string(v);
   key += ";";
   for (T v : hi) key += "," + std::to_string(v);
+  const bool exact = may_derive_z(a);
+  const auto bound_term = [&](const std::vector<T>& bound, const typename A::Mapped& m) {
+    const Tensor<T> t = a.sample_like_input([&](std::size_t c) { return bound[c]; });
+    // (one sample: its own shape decides, the batch may have run another algorithm)
+    return exact && a.layer.mapped_passes_exact(t.shape()) ? a.forward(t, m, nullptr) : a.forward(t, a.weight(m), nullptr);
+  };
   const Tensor<T>& zlh = a.constant(key, [&] {
-    Tensor<T> z = a.forward(a.sample_like_input([&](std::size_t c) { return lo[c]; }), wp, nullptr);
-    ops::add_into(z, a.forward(a.sample_like_input([&](std::size_t c) { return hi[c]; }), wn, nullptr));
+    Tensor<T> z = bound_term(lo, wp);
+    ops::add_into(z, bound_term(hi, wn));
     return z;
   });
   const Tensor<T>& y = a.y();
@@ -345,7 +363,7 @@ Tensor<T> zbox(const Affine<T>& a, const Rule& rule, T eps) {
     kernels::ratio_shifted(rp + ro, y.data() + so, zlh.data() + co, gp + ro, e - s, b[ch], eps);
   });
   Tensor<T> r = a.transposed(g, w);
-  const Tensor<T> bq = a.transposed(g, wp);
+  const Tensor<T> bq = exact ? a.transposed(g, wp) : a.transposed(g, a.weight(wp));
   const std::size_t rows = r.dim(0), per_in = r.sample_size();
   const std::size_t c = xs.size() > 1 ? xs[1] : 1, pin = per_in / c;
   T* out = r.data();

@@ -25,6 +25,7 @@
 #include <set>
 #include <nlohmann/json.hpp>
 
+#include "lrp/core/kernels.hpp"
 #include "lrp/explain/explain.hpp"
 #include "lrp/graph/canonize.hpp"
 #include "lrp/io/arrays.hpp"
@@ -188,6 +189,23 @@ TEST_P(ZennitModern, Composites) {
     check_composite<float>(GetParam(), c);
     check_composite<double>(GetParam(), c);
   }
+}
+
+// bfloat16 rule convolutions (RulePrecision::BFloat16; float32 where the CPU lacks them):
+// every composite within 1e-2 of max|R| of Zennit's float32 relevance (measured 3e-4 to 5.4e-3;
+// before alpha-beta stopped deriving z- = y - z+ under bfloat16, MobileNet's alpha2-beta1 was
+// off by 0.25).
+TEST_P(ZennitModern, CompositesWithBf16RulePasses) {
+  const Fixture& f = fixture(GetParam());
+  const RulePrecision old = rule_precision();
+  set_rule_precision(RulePrecision::BFloat16);
+  for (const Composite& c : kComposites) {
+    const Explanation<float> e = run<float>(f.canonized, f, Method::LRP, composite_rules(f.canonized, c.spec));
+    const double err = max_rel_error(e.relevance, io::read_npy(f.dir + "/" + c.file + ".npy"));
+    EXPECT_LE(err, 1e-2) << GetParam() << " " << c.file;
+    std::cout << "[ zennit_modern ] " << GetParam() << " " << c.file << " bf16 rules " << err << "\n";
+  }
+  set_rule_precision(old);
 }
 
 template <class T>

@@ -48,6 +48,11 @@ class AffineLayer : public Layer<T> {
     apply_transposed(g, plain(), x_shape, dx);
   }
 
+  // Whether the mapped passes on an input of this shape are as exact as apply() (false where
+  // the fast kernels multiply bfloat16 under RulePrecision::BFloat16): rules then compute each
+  // z from its own pass instead of a difference with the stored forward output.
+  virtual bool mapped_passes_exact(const Shape& /*x_shape*/) const { return true; }
+
   void forward(const TensorRefs<T>& in, Tensor<T>& out) const override { apply(*in[0], weight(), &bias(), out); }
   void backward(const TensorRefs<T>& in, const Tensor<T>& /*out*/, const Tensor<T>& dout,
                 std::vector<Tensor<T>>& din) const override {

@@ -31,6 +31,7 @@ class Conv2d final : public AffineLayer<T> {
                     const Tensor<T>* b, Tensor<T>& z) const override;
   void apply_transposed_mapped(const Tensor<T>& g, WeightMap map, T param, const typename AffineLayer<T>::PlainWeights& plain,
                                const Shape& x_shape, Tensor<T>& dx) const override;
+  bool mapped_passes_exact(const Shape& x_shape) const override;
 
   std::vector<Tensor<T>*> params() override { return {&weight_, &bias_}; }
   std::vector<const Tensor<T>*> params() const override { return {&weight_, &bias_}; }
