@@ -149,10 +149,11 @@ struct Affine {
 };
 
 // Whether a rule may take a z from the difference of the stored forward output and another z
-// (z- = y - z+), or other differences of rule passes with exact ones (zbox). Only when the layer's rule passes are as exact as its forward: bfloat16 passes
-// (RulePrecision::BFloat16) leave errors of ~2^-8 of z+ in it, which the difference turns into
-// large relative errors of a small z- (MobileNet, alpha2-beta1: 0.25 of max|R| against 2e-3
-// with z- from its own convolution).
+// (z- = y - z+), or combine rule passes in differences that cancel (zbox). Only when the
+// layer's rule passes are as exact as its forward: bfloat16 passes (RulePrecision::BFloat16)
+// leave errors of ~2^-8 of z+ in it, which the difference turns into large relative errors of
+// a small z- (MobileNet, alpha2-beta1: 0.25 of max|R| against 2e-3 with z- from its own
+// convolution).
 template <class T>
 bool may_derive_z(const Affine<T>& a) {
   return a.layer.mapped_passes_exact(a.x().shape());

@@ -281,7 +281,8 @@ void run_bench(const BenchOptions& o) {
   std::cout << "model " << o.model << ", input " << shape_str(xs) << ", "
             << (o.rule.empty() ? "composite " + spec : "rule " + o.rule) << ", target " << o.target << ", " << threads
             << " threads, conv " << conv_algorithm_name(conv_algorithm()) << ", rules "
-            << (rule_precision_native(rule_precision()) ? rule_precision_name(rule_precision()) : "float32") << ", median of " << o.runs << " after "
+            << (rule_precision_native(rule_precision()) ? rule_precision_name(rule_precision()) : "float32")
+            << ", median of " << o.runs << " after "
             << o.warmup << " warm-up\n";
   std::cout << std::fixed << std::setprecision(3);
   std::cout << "  forward   " << std::setw(10) << tf.median << " ms  (min " << tf.min << ", max " << tf.max << "; cpu " << tf.cpu << "; "
