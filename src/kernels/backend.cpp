@@ -1,6 +1,7 @@
 #include <malloc.h>
 
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 
@@ -34,7 +35,10 @@ ConvAlgorithm parse_conv_algorithm(const std::string& t) {
 namespace {
 RulePrecision rule_precision_from_env() {
   const char* e = std::getenv("LRP_RULE_PRECISION");
-  return e && std::string(e) == "bf16" ? RulePrecision::BFloat16 : RulePrecision::Float32;
+  if (!e || std::string(e) == "float32") return RulePrecision::Float32;
+  if (std::string(e) == "bf16") return RulePrecision::BFloat16;
+  std::fprintf(stderr, "lrp: LRP_RULE_PRECISION='%s' is neither float32 nor bf16; the rules run in float32\n", e);
+  return RulePrecision::Float32;
 }
 std::atomic<int>& rule_precision_setting() {
   static std::atomic<int> p{static_cast<int>(rule_precision_from_env())};

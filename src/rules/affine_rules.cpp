@@ -214,6 +214,7 @@ Tensor<T> alpha_beta(const Affine<T>& a, T alpha, T beta, T eps) {
   using A = Affine<T>;
   const Tensor<T>& x = a.x();
   const typename A::Mapped wp = A::mapped(WeightMap::Positive), wn = A::mapped(WeightMap::Negative);
+  const bool derive = may_derive_z(a);
   if (a.in.input_non_negative(0)) {
     Tensor<T> r, zp;
     if (alpha != T(0)) {
@@ -224,7 +225,7 @@ Tensor<T> alpha_beta(const Affine<T>& a, T alpha, T beta, T eps) {
       // x >= 0: y = z+ + z-, so z- = y - z+ without a convolution with W- (its float32 error
       // stays at the level of the direct computation, docs/PERFORMANCE.md).
       Tensor<T> z;
-      if (!zp.empty() && may_derive_z(a)) {
+      if (!zp.empty() && derive) {
         z = a.y();
         ops::add_into(z, zp, T(-1));
       } else {
@@ -247,10 +248,10 @@ Tensor<T> alpha_beta(const Affine<T>& a, T alpha, T beta, T eps) {
   const auto part = [&](const typename A::Mapped& w_on_pos, const typename A::Mapped& w_on_neg, const Tensor<T>& b, T coef,
                         bool last) {
     Tensor<T> z;
-    if (first_z.empty() || !may_derive_z(a)) {
+    if (first_z.empty()) {
       z = a.forward(xp, w_on_pos, &b);
       ops::add_into(z, a.forward(xn, w_on_neg, nullptr));
-      if (!last && may_derive_z(a)) first_z = z;
+      if (!last && derive) first_z = z;
     } else {
       z = a.y();
       ops::add_into(z, first_z, T(-1));

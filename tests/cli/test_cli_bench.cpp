@@ -2,6 +2,7 @@
 // profile and its bad-input errors. Nothing here checks a time (benchmarks are not tests).
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -61,6 +62,17 @@ TEST(CliBench, RulePrecisionIsReported) {
   const nlohmann::json j = nlohmann::json::parse(last_line(r.output));
   EXPECT_EQ(j.at("rule_precision"), "bf16");
   EXPECT_EQ(j.at("rule_precision_native"), rule_precision_native(RulePrecision::BFloat16));
+  // The environment's setting, and a value it cannot take named in a warning.
+  ::setenv("LRP_RULE_PRECISION", "bf16", 1);
+  const test::CliResult env = test::run_cli("bench " + lenet() + " --rule epsilon:0.01 --phases lrp --runs 1 --warmup 0 --threads 1 --json");
+  ::setenv("LRP_RULE_PRECISION", "half", 1);
+  const test::CliResult bad = test::run_cli("bench " + lenet() + " --rule epsilon:0.01 --phases lrp --runs 1 --warmup 0 --threads 1 --json");
+  ::unsetenv("LRP_RULE_PRECISION");
+  ASSERT_EQ(env.code, 0) << env.output;
+  EXPECT_EQ(nlohmann::json::parse(last_line(env.output)).at("rule_precision"), "bf16");
+  ASSERT_EQ(bad.code, 0) << bad.output;
+  EXPECT_NE(bad.output.find("LRP_RULE_PRECISION='half' is neither float32 nor bf16"), std::string::npos) << bad.output;
+  EXPECT_EQ(nlohmann::json::parse(last_line(bad.output)).at("rule_precision"), "float32");
 }
 
 TEST(CliBench, BadInputsExitWithTwoAndSayWhat) {

@@ -16,6 +16,7 @@
 #include "lrp/layers/reshape.hpp"
 #include "lrp/rules/rule.hpp"
 #include "support/compare.hpp"
+#include "support/finite_difference.hpp"
 #include "support/pass_through.hpp"
 #include "support/onnx_test_util.hpp"
 
@@ -105,18 +106,7 @@ TEST(Lrn, BackwardMatchesFiniteDifferences) {
     std::vector<Tensor<double>> din;
     lrn.backward({&x}, y, g, din);
     ASSERT_EQ(din.size(), 1u);
-    Tensor<double> fd(shape);
-    const double h = 1e-5;
-    for (std::size_t j = 0; j < x.size(); ++j) {
-      Tensor<double> xp = x, xm = x, yp, ym;
-      xp[j] += h;
-      xm[j] -= h;
-      lrn.forward({&xp}, yp);
-      lrn.forward({&xm}, ym);
-      double d = 0;
-      for (std::size_t i = 0; i < g.size(); ++i) d += g[i] * (yp[i] - ym[i]);
-      fd[j] = d / (2 * h);
-    }
+    const Tensor<double> fd = finite_difference_vjp(lrn, x, g, 1e-5);
     EXPECT_LE(max_rel_error(din[0], fd), 1e-8);
     const Tensor<float> xf = x.cast<float>(), gf = g.cast<float>();
     Tensor<float> yf;
