@@ -228,19 +228,20 @@ inline void window_row_sum_impl(const T* row, T* s, std::size_t n, std::size_t k
 }
 template <class T>
 inline void window_row_spread_impl(const T* x, const T* c, T* out, std::size_t n, std::size_t kw) {
+  // 0 + v, not v: the sum the other pooling paths start from, which turns -0 into +0.
   if (kw == 2) {
     if (x) {
       for (std::size_t o = 0; o < n; ++o) {
-        out[2 * o] = x[2 * o] * c[o];
-        out[2 * o + 1] = x[2 * o + 1] * c[o];
+        out[2 * o] = T(0) + x[2 * o] * c[o];
+        out[2 * o + 1] = T(0) + x[2 * o + 1] * c[o];
       }
     } else {
-      for (std::size_t o = 0; o < n; ++o) out[2 * o] = out[2 * o + 1] = c[o];
+      for (std::size_t o = 0; o < n; ++o) out[2 * o] = out[2 * o + 1] = T(0) + c[o];
     }
     return;
   }
   for (std::size_t o = 0; o < n; ++o)
-    for (std::size_t j = 0; j < kw; ++j) out[o * kw + j] = (x ? x[o * kw + j] : T(1)) * c[o];
+    for (std::size_t j = 0; j < kw; ++j) out[o * kw + j] = T(0) + (x ? x[o * kw + j] : T(1)) * c[o];
 }
 }  // namespace
 

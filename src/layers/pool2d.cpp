@@ -80,8 +80,10 @@ void Pool2d<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
           const T* r0 = xs + 2 * oy * w;
           const T* r1 = r0 + w;
           for (std::size_t ox = 0; ox < ow; ++ox) {
-            // The same comparison order as the general loop (row-major window, strict >).
-            T m = r0[2 * ox];
+            // The same comparisons as the general loop (from -inf, row-major window, strict >,
+            // so a NaN is skipped there and here).
+            T m = -std::numeric_limits<T>::infinity();
+            if (r0[2 * ox] > m) m = r0[2 * ox];
             if (r0[2 * ox + 1] > m) m = r0[2 * ox + 1];
             if (r1[2 * ox] > m) m = r1[2 * ox];
             if (r1[2 * ox + 1] > m) m = r1[2 * ox + 1];

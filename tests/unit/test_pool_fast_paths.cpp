@@ -1,5 +1,5 @@
-// Pooling with overlapping, padded or dilated windows (the kernels of src/layers/pool_plane.cpp)
-// against the straightforward loop written out here: outputs in row-major order, each window's
+// Pooling with tiling, overlapping, padded or dilated windows (src/layers/pool_plane.cpp and
+// the disjoint paths) against the straightforward loop written out here: outputs in row-major order, each window's
 // inputs in row-major order, padding skipped. Forward, the layer's gradient and the pooling
 // relevance rules must agree bit for bit (a NaN matches any NaN) for float and double, on
 // inputs full of ties (ReLU zeros, -0, repeated values) and, in a second round, NaNs.
@@ -44,8 +44,9 @@ Window2d window(std::size_t kh, std::size_t kw, std::size_t sh, std::size_t sw, 
   return k;
 }
 
-// None of these tiles the plane (those take the untouched disjoint paths). Rows of >= 8 outputs
-// take the vectorised kernels, narrower ones the per-output loops.
+// Overlapping, padded, dilated or gapped windows: rows of >= 8 outputs take the vectorised
+// kernels, narrower ones the per-output loops. Windows that tile the plane (stride = size, no
+// padding) take the disjoint paths, which write every input once, leftover rows and columns too.
 std::vector<Case> cases() {
   return {
       {"resnet stem 3x3 s2 p1", window(3, 3, 2, 2, 1, 1, 1, 1), false, {2, 3, 13, 23}},
@@ -62,6 +63,10 @@ std::vector<Case> cases() {
       {"narrow 3x3 s2 p1", window(3, 3, 2, 2, 1, 1, 1, 1), false, {2, 2, 7, 5}},
       {"narrow 2x2 s1", window(2, 2, 1, 1, 0, 0, 0, 0), false, {1, 2, 3, 4}},
       {"global", Window2d(), true, {2, 3, 7, 7}},
+      {"tiling 2x2 s2", window(2, 2, 2, 2, 0, 0, 0, 0), false, {2, 3, 8, 20}},
+      {"tiling 2x2 s2, odd sizes", window(2, 2, 2, 2, 0, 0, 0, 0), false, {1, 2, 9, 19}},
+      {"tiling 3x3 s3, leftovers", window(3, 3, 3, 3, 0, 0, 0, 0), false, {1, 2, 11, 29}},
+      {"tiling 2x3 s2,3", window(2, 3, 2, 3, 0, 0, 0, 0), false, {2, 1, 6, 13}},
   };
 }
 
