@@ -464,6 +464,7 @@ RuleNeeds affine_rule_needs(const Rule& rule) {
     case RuleKind::Gradient:
     case RuleKind::DeconvNet:
     case RuleKind::GuidedBackprop:
+    case RuleKind::BetaSmooth:
     case RuleKind::Flat:
     case RuleKind::WSquare:
       n.inputs = false;
@@ -492,6 +493,7 @@ std::vector<Tensor<T>> affine_relevance(const Rule& rule, const AffineLayer<T>& 
     case RuleKind::Gradient:
     case RuleKind::DeconvNet:
     case RuleKind::GuidedBackprop:
+    case RuleKind::BetaSmooth:
       return ops::only(a.transposed(in.relevance, layer.weight()));
     case RuleKind::Epsilon:
     case RuleKind::Norm:

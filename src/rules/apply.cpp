@@ -4,6 +4,7 @@
 #include "lrp/rules/apply.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <type_traits>
 
 #include "kernels/dnnl_conv.hpp"
@@ -60,7 +61,7 @@ std::vector<Tensor<T>> gradient(const RuleInput<T>& in) {
 }
 
 bool is_lrp(RuleKind k) {
-  return k != RuleKind::Gradient && k != RuleKind::DeconvNet && k != RuleKind::GuidedBackprop;
+  return !is_gradient_kind(k);
 }
 
 // The relevance itself, without a copy when the executor lets the rule consume it.
@@ -93,6 +94,17 @@ std::vector<Tensor<T>> activation_relevance(const Rule& rule, const Activation<T
       } else {
         for (std::size_t i = b; i < e; ++i) p[i] = x[i] > T(0) ? p[i] : T(0);
       }
+    });
+    return ops::only(std::move(out));
+  }
+  if (rule.kind == RuleKind::BetaSmooth && act.is_relu()) {
+    // The softplus log(1 + exp(beta x)) / beta's derivative in place of the ReLU's step.
+    Tensor<T> out = pass_through(in);
+    const T* x = in.inputs[0]->data();
+    T* p = out.data();
+    const T beta = static_cast<T>(rule.smooth_beta);
+    ops::for_range(out.size(), [&](std::size_t b, std::size_t e) {
+      for (std::size_t i = b; i < e; ++i) p[i] *= T(1) / (T(1) + std::exp(-beta * x[i]));
     });
     return ops::only(std::move(out));
   }

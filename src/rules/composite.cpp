@@ -65,6 +65,10 @@ std::string composite_help() {
          "  epsilon_alpha2_beta1_flat   as epsilon_alpha2_beta1, Flat on the first Linear/Conv\n"
          "  epsilon_gamma_box:LOW,HIGH  ZBox(LOW,HIGH) on the first Conv, Gamma(0.25) on Conv, Epsilon on Linear\n"
          "  (all: activations and BatchNorm Pass, Add and average pools Norm, max pools gradient)\n"
+         "  excitation_backprop         ZPlus on Linear/Conv, Add and average pools Norm, every other layer its gradient\n"
+         "  deconvnet, guided_backprop  DeconvNet / Guided Backprop on ReLUs, every other layer its gradient\n"
+         "  beta_smooth[:BETA]          ReLUs take the gradient of softplus, sigmoid(BETA x) (BETA = 10), every other layer\n"
+         "                              its gradient: smooth surrogate gradients (Dombrowski et al. 2019)\n"
          "Toolbox/Caffe composites (toolbox stabilisers, all layers of the model file):\n"
          "  alphabeta_epsilon[:A,E]      AlphaBeta(A, A-1) on Conv, Epsilon(E) on Linear (Caffe code 100; A=2, E=1)\n"
          "  alphabeta_epsilon_flat[:A,E] the same with Flat on the lowest Linear/Conv (Caffe 102)\n"
@@ -111,6 +115,24 @@ std::vector<Rule> composite_rules(const Model<T>& model, const std::string& spec
     if (params[0] > params[1]) throw ConfigError("composite '" + spec + "': LOW must not exceed HIGH");
     const Rule box = Rule::zbox({params[0]}, {params[1]});
     fill_affine(model, rules, Rule::gamma_rule(0.25), eps, &box, true);
+  } else if (name == "excitation_backprop") {
+    // Zennit's layer map has no base here: activations, BatchNorm and max pools keep their gradient.
+    need(0, 0);
+    for (std::size_t i = 0; i < rules.size(); ++i)
+      if (rules[i].kind != RuleKind::Norm) rules[i] = Rule::gradient();
+    fill_affine(model, rules, Rule::zplus(), Rule::zplus(), nullptr, false);
+  } else if (name == "deconvnet" || name == "guided_backprop") {
+    need(0, 0);
+    rules = uniform_rules(model, name == "deconvnet" ? Rule::deconvnet() : Rule::guided_backprop());
+  } else if (name == "beta_smooth") {
+    need(0, 1);
+    if (!params.empty() && !(params[0] > 0)) throw ConfigError("composite '" + spec + "': BETA must be positive");
+    const Rule smooth = Rule::beta_smooth(params.empty() ? 10.0 : params[0]);
+    rules = uniform_rules(model, Rule::gradient());
+    for (std::size_t i = 0; i < rules.size(); ++i) {
+      const Layer<T>& layer = *model.nodes()[i].layer;
+      if (layer.kind() == LayerKind::Activation && static_cast<const Activation<T>&>(layer).is_relu()) rules[i] = smooth;
+    }
   } else if (name == "alphabeta_epsilon" || name == "alphabeta_epsilon_flat" || name == "alphabeta_epsilon_w2") {
     need(0, 2);
     const double a = params.size() > 0 ? params[0] : 2.0;

@@ -212,7 +212,7 @@ std::vector<Tensor<T>> pool_relevance(const Rule& rule, const Pool2d<T>& pool, c
     throw ConfigError("rule 'pass' cannot be applied to the " + pool.type_name() + " layer (it changes the shape)");
   const PoolPlanes<T> g(pool, in);
   if (pool.is_max()) return ops::only(max_pool_relevance(rule, g));
-  if (rule.kind == RuleKind::Gradient || rule.kind == RuleKind::DeconvNet || rule.kind == RuleKind::GuidedBackprop) {
+  if (is_gradient_kind(rule.kind)) {
     // dy / divisor to every input of the window.
     return ops::only(g.run([&](const T*, const T*, const T* r, T* out, T* c) {
       for (std::size_t o = 0; o < g.oh * g.ow; ++o) c[o] = r[o] / g.divisor[o];

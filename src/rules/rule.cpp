@@ -44,12 +44,21 @@ Rule Rule::wsquare(double s) { return make(RuleKind::WSquare, StabilizerStyle::Z
 Rule Rule::norm(double s) { return make(RuleKind::Norm, StabilizerStyle::Zennit, s, "norm"); }
 Rule Rule::deconvnet() { return make(RuleKind::DeconvNet, StabilizerStyle::Zennit, 0.0, "deconvnet"); }
 Rule Rule::guided_backprop() { return make(RuleKind::GuidedBackprop, StabilizerStyle::Zennit, 0.0, "guided-backprop"); }
+Rule Rule::beta_smooth(double beta) {
+  Rule r = make(RuleKind::BetaSmooth, StabilizerStyle::Zennit, 0.0, "beta-smooth:" + format_number(beta));
+  r.smooth_beta = beta;
+  return r;
+}
+
+bool is_gradient_kind(RuleKind k) {
+  return k == RuleKind::Gradient || k == RuleKind::DeconvNet || k == RuleKind::GuidedBackprop || k == RuleKind::BetaSmooth;
+}
 
 std::string rule_grammar() {
   return "RULE: z (alias simple) | epsilon:E (alias eps:E) | alphabeta:A[,B] (B defaults to A-1; alias alpha) | "
          "w2 (alias ww) | flat   [LRP Toolbox rules and stabilisers]\n"
          "      zplus | gamma[:G] (G defaults to 0.25) | zbox:LOW,HIGH | pass | norm   [Zennit rules, stabiliser 1e-6]\n"
-         "      gradient | deconvnet | guided-backprop";
+         "      gradient | deconvnet | guided-backprop | beta-smooth[:B] (ReLU gradient sigmoid(B x), B defaults to 10)";
 }
 
 Rule parse_rule(const std::string& text) {
@@ -112,6 +121,10 @@ Rule parse_rule(const std::string& text) {
   } else if (name == "guided-backprop" || name == "guided_backprop") {
     no_args();
     r = Rule::guided_backprop();
+  } else if (name == "beta-smooth" || name == "beta_smooth") {
+    const double b = has_args ? numbers(1, 1)[0] : 10.0;
+    if (!(b > 0)) throw ConfigError("rule '" + text + "': beta must be a positive number");
+    r = Rule::beta_smooth(b);
   } else {
     throw ConfigError("unknown rule '" + text + "'\n" + rule_grammar());
   }

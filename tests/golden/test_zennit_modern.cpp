@@ -1,6 +1,7 @@
 // Zennit 1.0.0 references for small modern CNNs exported to ONNX (tests/fixtures/zennit_modern,
-// README there): vgg_bn, resnet, densenet, mobilenet, misc, gates; six LRP composites with per-layer
-// relevances, gradient, gradient x input, DeconvNet, Guided Backprop, Integrated Gradients and
+// README there): vgg_bn, resnet, densenet, mobilenet, misc, gates, upconv, unet; seven LRP
+// composites (excitation backprop included) with per-layer relevances, gradient, gradient x input,
+// DeconvNet, Guided Backprop (as methods and as composites), BetaSmooth, Integrated Gradients and
 // Occlusion. The ONNX file is loaded as the CLI does: BatchNorms folded into the preceding
 // Conv (fold_batch_norms, Zennit's SequentialMergeBatchNorm); residual Adds are Add layers with
 // the Norm rule (Zennit's Sum modules). The non-LRP methods run on the plain model (no folding),
@@ -117,6 +118,7 @@ std::string node_for_module(const Fixture& f, const Model<double>& model, const 
 
 struct Composite {
   std::string file, spec;
+  std::string skip_model = "";  // a model whose fixture is no reference for this composite
 };
 const std::vector<Composite> kComposites = {
     {"lrp_epsilon", "epsilon"},
@@ -125,11 +127,16 @@ const std::vector<Composite> kComposites = {
     {"lrp_epsilon_alpha2_beta1", "epsilon_alpha2_beta1"},
     {"lrp_epsilon_alpha2_beta1_flat", "epsilon_alpha2_beta1_flat"},
     {"lrp_epsilon_gamma_box", "epsilon_gamma_box:-3,3"},
+    // gates: the fixtures' Zennit path writes the squeeze-excitation product x + (x * s - x).detach()
+    // (gate constant, relevance to x unscaled: lrp's LRP rule for a gated product), while
+    // excitation backprop gives every layer but sums, pools and Linear/Conv its gradient.
+    {"lrp_excitation_backprop", "excitation_backprop", "gates"},
 };
 const std::vector<std::string> kModels = {"vgg_bn", "resnet", "densenet", "mobilenet", "misc", "gates", "upconv", "unet"};
 
 template <class T>
 void check_composite(const std::string& model_name, const Composite& c) {
+  if (model_name == c.skip_model) return;
   const Fixture& f = fixture(model_name);
   const Model<double>& m = f.canonized;
   const std::vector<Rule> rules = composite_rules(m, c.spec);
@@ -200,6 +207,7 @@ TEST_P(ZennitModern, CompositesWithBf16RulePasses) {
   const RulePrecision old = rule_precision();
   set_rule_precision(RulePrecision::BFloat16);
   for (const Composite& c : kComposites) {
+    if (GetParam() == c.skip_model) continue;
     const Explanation<float> e = run<float>(f.canonized, f, Method::LRP, composite_rules(f.canonized, c.spec));
     const double err = max_rel_error(e.relevance, io::read_npy(f.dir + "/" + c.file + ".npy"));
     EXPECT_LE(err, 1e-2) << GetParam() << " " << c.file;
@@ -229,6 +237,21 @@ TEST_P(ZennitModern, OtherMethods) {
   for (const auto& [method, file] : methods) {
     check_method<float>(GetParam(), method, file);
     check_method<double>(GetParam(), method, file);
+  }
+}
+
+// Zennit's gradient-type composites (its Gradient attributor with DeconvNet, GuidedBackprop or
+// BetaSmooth(10) on the plain model) as our composites of the same names.
+TEST_P(ZennitModern, GradientComposites) {
+  const Fixture& f = fixture(GetParam());
+  for (const auto& [spec, file] : std::vector<std::pair<std::string, std::string>>{
+           {"deconvnet", "deconvnet"}, {"guided_backprop", "guided_backprop"}, {"beta_smooth", "beta_smooth"}, {"beta_smooth:10", "beta_smooth"}}) {
+    const std::vector<Rule> rules = composite_rules(f.plain, spec);
+    const double err_f = max_rel_error(run<float>(f.plain, f, Method::LRP, rules).relevance, io::read_npy(f.dir + "/" + file + ".npy"));
+    const double err_d = max_rel_error(run<double>(f.plain, f, Method::LRP, rules).relevance, io::read_npy(f.dir + "/" + file + ".npy"));
+    EXPECT_LE(err_f, 1e-4) << GetParam() << " " << spec << " float";
+    EXPECT_LE(err_d, 1e-4) << GetParam() << " " << spec << " double";
+    std::cout << "[ zennit_modern ] " << GetParam() << " composite " << spec << " float " << err_f << " double " << err_d << "\n";
   }
 }
 

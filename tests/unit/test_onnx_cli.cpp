@@ -3,6 +3,7 @@
 // --no-canonize, `lrp info` listing node names, types and shapes.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <filesystem>
 
 #include "lrp/graph/canonize.hpp"
@@ -60,6 +61,24 @@ TEST(OnnxCli, ExplainResNetWithFoldedBatchNormsAndGammaBox) {
   EXPECT_GT(max_rel_error(io::read_npy(tmp.file("r2.npy")), io::read_npy(dir + "/lrp_epsilon_gamma_box.npy")), 1e-2);
   ASSERT_EQ(run_cli("predict " + dir + "/model.onnx " + dir + "/input.npy --out " + tmp.file("y.npy"), out), 0) << out;
   EXPECT_LE(max_rel_error(io::read_npy(tmp.file("y.npy")), io::read_npy(dir + "/logits.npy")), 1e-5);
+}
+
+// Zennit's excitation_backprop (DenseNet: its BatchNorms after concatenations stay and take their
+// gradient) and beta_smooth composites from the command line.
+TEST(OnnxCli, ExcitationBackpropAndBetaSmoothComposites) {
+  for (const auto& [model, composite, file] : std::vector<std::array<std::string, 3>>{
+           {"densenet", "excitation_backprop", "lrp_excitation_backprop"}, {"resnet", "beta_smooth:10", "beta_smooth"}}) {
+    const std::string dir = modern(model);
+    if (!std::filesystem::exists(dir + "/model.onnx")) GTEST_SKIP() << "no fixture";
+    ScratchDir tmp;
+    std::string out;
+    ASSERT_EQ(run_cli("explain " + dir + "/model.onnx " + dir + "/input.npy --composite " + composite + " --target relevance:" + dir +
+                          "/initial_relevance.npy --quiet --out " + tmp.file("r.npy"),
+                      out),
+              0)
+        << out;
+    EXPECT_LE(max_rel_error(io::read_npy(tmp.file("r.npy")), io::read_npy(dir + "/" + file + ".npy")), 1e-4) << model << " " << composite;
+  }
 }
 
 // `lrp info` sums the layer outputs of one sample and names the largest; an output no run could

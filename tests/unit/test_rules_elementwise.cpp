@@ -3,7 +3,7 @@
 // relevance of BatchNorm under epsilon (R_in = scale_c * x * R / stab(y)), the ReLU gradient
 // (R where x > 0) and guided backprop (R where x > 0 and R > 0), the latter two also when the
 // rule may overwrite the incoming tensor. Exact for the masks; 1e-6 (float) / 1e-14 (double)
-// relative for BatchNorm. Also the fast path's float32 sigmoid against the formula in double.
+// relative for BatchNorm; the same for BetaSmooth's sigmoid(beta x). Also the fast path's float32 sigmoid against the formula in double.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -84,6 +84,40 @@ TYPED_TEST(RulesElementwise, ReluGradientAndGuidedBackpropMasks) {
         ASSERT_EQ(out[0][i], pass ? r[i] : T(0)) << i;
       }
     }
+  }
+}
+
+// Zennit's BetaSmooth: the ReLU's step replaced by the softplus's derivative sigmoid(beta x);
+// other activations keep their gradient (a Tanh: 1 - tanh^2).
+TYPED_TEST(RulesElementwise, BetaSmoothTakesTheSoftplusDerivativeOnReLUs) {
+  using T = TypeParam;
+  const Tensor<T> x = random_tensor<T>({2, 3, 40, 40}, 7, -2.0, 2.0);
+  const Tensor<T> r = random_tensor<T>({2, 3, 40, 40}, 8, -1.0, 1.0);
+  ParamCache<T> cache;
+  const double tol = std::is_same_v<T, float> ? 1e-6 : 1e-14;
+  for (const double beta : {10.0, 0.5}) {
+    Activation<T> relu(ActivationSpec{});
+    Tensor<T> y;
+    relu.forward({&x}, y);
+    RuleInput<T> in{relu, 0, {&x}, y, r, cache};
+    const std::vector<Tensor<T>> out = apply_rule(Rule::beta_smooth(beta), in);
+    ASSERT_EQ(out.size(), 1u);
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      const double want = static_cast<double>(r[i]) / (1.0 + std::exp(-beta * static_cast<double>(x[i])));
+      ASSERT_NEAR(out[0][i], want, tol * (1 + std::abs(want))) << "beta " << beta << " at " << i;
+    }
+  }
+  ActivationSpec tanh_spec;
+  tanh_spec.kind = ActivationKind::Tanh;
+  Activation<T> tanh_layer(tanh_spec);
+  Tensor<T> y;
+  tanh_layer.forward({&x}, y);
+  RuleInput<T> in{tanh_layer, 0, {&x}, y, r, cache};
+  const std::vector<Tensor<T>> out = apply_rule(parse_rule("beta-smooth:3"), in);
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double t = std::tanh(static_cast<double>(x[i]));
+    const double want = static_cast<double>(r[i]) * (1 - t * t);
+    ASSERT_NEAR(out[0][i], want, 10 * tol * (1 + std::abs(want))) << "tanh at " << i;
   }
 }
 

@@ -26,7 +26,12 @@ enum class RuleKind {
   Norm,            // parameter-free epsilon rule for sums and average pools
   DeconvNet,       // ReLU: max(R, 0)
   GuidedBackprop,  // ReLU: gradient * [R > 0]
+  BetaSmooth,      // ReLU: gradient * sigmoid(beta x), the softplus's (Dombrowski et al. 2019)
 };
+
+// The rules that take a layer's (possibly modified) gradient instead of redistributing
+// relevance: they need no stabiliser, and every layer they do not modify gets its gradient.
+bool is_gradient_kind(RuleKind k);
 
 enum class StabilizerStyle { Toolbox, Zennit };
 
@@ -37,6 +42,7 @@ struct Rule {
   double pool_epsilon = 1e-6;  // stabiliser used on pooling sums (toolbox z: 1e-12)
   double alpha = 1.0, beta = 0.0;
   double gamma = 0.25;
+  double smooth_beta = 10.0;      // BetaSmooth: the softplus's beta
   std::vector<double> low, high;  // ZBox bounds: one value, or one per input channel
   std::string text;               // as written by the user, for messages and `lrp info`
 
@@ -53,6 +59,7 @@ struct Rule {
   static Rule norm(double stabilizer = 1e-6);
   static Rule deconvnet();
   static Rule guided_backprop();
+  static Rule beta_smooth(double beta = 10.0);
 };
 
 // Parses RULE of the command line (grammar in rule_grammar()); throws ConfigError naming the
