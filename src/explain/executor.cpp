@@ -12,17 +12,7 @@
 namespace lrp {
 namespace {
 
-// x repeated k times along the batch (sample n becomes rows n*k .. n*k+k-1).
-template <class T>
-Tensor<T> repeat_rows(const Tensor<T>& x, std::size_t k) {
-  Shape s = x.shape();
-  const std::size_t n = s[0], per = x.sample_size();
-  s[0] = n * k;
-  Tensor<T> r(s);
-  for (std::size_t i = 0; i < n; ++i)
-    for (std::size_t j = 0; j < k; ++j) std::copy_n(x.data() + i * per, per, r.data() + (i * k + j) * per);
-  return r;
-}
+using ops::repeat_rows;
 
 double now_ms() {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();

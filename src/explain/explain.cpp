@@ -11,6 +11,7 @@
 #include "lrp/core/parse.hpp"
 #include "lrp/explain/executor.hpp"
 #include "explain/grad_cam.hpp"
+#include "rules/tensor_ops.hpp"
 
 namespace lrp {
 
@@ -161,16 +162,23 @@ Tensor<T> make_seeds(const Tensor<T>& y, const Target& target, std::vector<std::
   return seeds;
 }
 
+using ops::repeat_rows;
+
+// The start of integrated gradients' path for every sample of x: the baseline input (x's shape,
+// or one sample's broadcast to all) or the constant.
 template <class T>
-Tensor<T> repeat_rows(const Tensor<T>& x, std::size_t k) {
-  if (k == 1) return x;
-  const std::size_t n = x.dim(0), per = x.sample_size();
-  Shape s = x.shape();
-  s[0] = n * k;
-  Tensor<T> r(s);
-  for (std::size_t i = 0; i < n; ++i)
-    for (std::size_t j = 0; j < k; ++j) std::copy_n(x.data() + i * per, per, r.data() + (i * k + j) * per);
-  return r;
+Tensor<T> integrated_gradients_baseline(const Tensor<T>& x, const MethodOptions& o) {
+  const Tensor<double>& b = o.baseline_input;
+  if (b.empty()) return Tensor<T>(x.shape(), static_cast<T>(o.baseline));
+  const Shape per(x.shape().begin() + 1, x.shape().end());
+  if (b.shape() == x.shape()) return b.cast<T>();
+  if (b.rank() == x.rank() && b.dim(0) == 1 && Shape(b.shape().begin() + 1, b.shape().end()) == per) {
+    Tensor<T> out = Tensor<T>::uninitialized(x.shape());
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<T>(b[i % b.size()]);
+    return out;
+  }
+  throw ShapeError("integrated gradients: the baseline has shape " + shape_str(b.shape()) + ", the input " + shape_str(x.shape()) +
+                   " (give one sample's shape or the input's)");
 }
 
 // One forward on x and one backward sweep (k seeds per sample).
@@ -475,14 +483,15 @@ Explanation<T> Explainer<T>::explain(const Tensor<T>& x, const ExplainRequest& r
     case Method::IntegratedGradients: {
       const MethodOptions& o = req.options;
       if (o.steps == 0) throw ConfigError("integrated gradients needs at least one step");
-      const T base = static_cast<T>(o.baseline);
+      const Tensor<T> base = integrated_gradients_baseline(x, o);
       const auto scaled = [&](std::size_t s, T* dst) {  // step s + 1 of the path from the baseline to x
         const T alpha = static_cast<T>(static_cast<double>(s + 1) / static_cast<double>(o.steps));
-        for (std::size_t i = 0; i < x.size(); ++i) dst[i] = base + alpha * (x[i] - base);
+        for (std::size_t i = 0; i < x.size(); ++i) dst[i] = base[i] + alpha * (x[i] - base[i]);
       };
       r = mean_gradient(ex, x, o.steps, copies_per_pass(model, x, k, req.target_pass_bytes, o.steps), seeds, rules, rshape,
                         scaled);
-      for (std::size_t i = 0; i < r.size(); ++i) r[i] *= xk[i] - base;
+      const Tensor<T> base_k = repeat_rows(base, k);
+      for (std::size_t i = 0; i < r.size(); ++i) r[i] *= xk[i] - base_k[i];
       break;
     }
     case Method::Occlusion:

@@ -26,6 +26,20 @@ std::vector<Tensor<T>> only(Tensor<T>&& t) {
   return v;
 }
 
+// x repeated k times along the batch (sample n becomes rows n*k .. n*k+k-1): forward data
+// lined up with k relevance rows per sample.
+template <class T>
+Tensor<T> repeat_rows(const Tensor<T>& x, std::size_t k) {
+  if (k == 1) return x;
+  Shape s = x.shape();
+  const std::size_t n = s[0], per = x.sample_size();
+  s[0] = n * k;
+  Tensor<T> r = Tensor<T>::uninitialized(s);
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j < k; ++j) std::copy_n(x.data() + i * per, per, r.data() + (i * k + j) * per);
+  return r;
+}
+
 // f(row, begin, end) over [rows, per], in chunks of at most kChunk elements of one row.
 template <class F>
 void for_chunks(std::size_t rows, std::size_t per, F&& f) {

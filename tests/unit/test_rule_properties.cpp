@@ -494,6 +494,45 @@ TEST(RuleProperties, IntegratedGradientsIsComplete) {
   EXPECT_NEAR(test::sum(e.relevance), f_x * (f_x - f_0), 2e-2 * std::abs(f_x * (f_x - f_0)) + 1e-6);
 }
 
+// Completeness from a baseline input: per sample, the attributions sum to f(x) (f(x) - f(b)),
+// both for a baseline of the input's shape and for one sample's broadcast to every sample; a
+// constant baseline equals the same constant given as an input; a wrong shape is refused.
+TEST(RuleProperties, IntegratedGradientsFromABaselineInputIsComplete) {
+  std::mt19937_64 rng(13);
+  const Model<double> m = test::random_cnn(rng, true);
+  const Tensor<double> x = test::random_tensor({2, 2, 12, 12}, rng);
+  const Tensor<double> b = test::random_tensor({2, 2, 12, 12}, rng);
+  ExplainRequest req;
+  req.method = Method::IntegratedGradients;
+  req.options.steps = 400;
+  Executor<double> ex(m);
+  const Tensor<double> fx = ex.forward(x);
+  const Tensor<double> fb = ex.forward(b);
+  const std::size_t per = x.sample_size(), classes = fx.dim(1);
+  Tensor<double> first_only({1, 2, 12, 12});
+  std::copy_n(b.data(), per, first_only.data());
+  for (const bool broadcast : {false, true}) {
+    req.options.baseline_input = broadcast ? first_only : b;
+    const Explanation<double> e = explain(m, x, req);
+    for (std::size_t s = 0; s < 2; ++s) {
+      const std::size_t t = e.targets[s];
+      const double f_b = broadcast ? fb[t] : fb[s * classes + t];  // sample 0's baseline for both
+      const double want = fx[s * classes + t] * (fx[s * classes + t] - f_b);
+      double got = 0;
+      for (std::size_t i = 0; i < per; ++i) got += e.relevance[s * per + i];
+      EXPECT_NEAR(got, want, 2e-2 * std::abs(want) + 1e-6) << "sample " << s << (broadcast ? ", one baseline for both" : "");
+    }
+  }
+  req.options.steps = 5;
+  req.options.baseline_input = Tensor<double>(x.shape(), 0.25);
+  const Tensor<double> from_input = explain(m, x, req).relevance;
+  req.options.baseline_input = Tensor<double>();
+  req.options.baseline = 0.25;
+  EXPECT_LT(test::max_rel_error(explain(m, x, req).relevance, from_input), 1e-14);
+  req.options.baseline_input = Tensor<double>({3, 2, 12, 12});
+  EXPECT_THROW(explain(m, x, req), ShapeError);
+}
+
 TEST(RuleProperties, OcclusionWithAWholeWindowGivesTheScore) {
   std::mt19937_64 rng(12);
   const Model<double> m = test::random_cnn(rng, true);

@@ -81,7 +81,7 @@ template <class T>
 class BatchRun {
  public:
   BatchRun(Model<T>& model, const std::vector<Item>& items, const BatchOptions& o)
-      : model_(model), items_(items), o_(o), req_(build_request(model, o.request)), explainer_(model) {
+      : model_(model), items_(items), o_(o), req_(build_request(model, o.request, o.image)), explainer_(model) {
     if (o.region != "unit") req_.target = parse_target(o.region + ":predicted");
   }
 

@@ -63,7 +63,7 @@ template <class T>
 void run_explain(Model<T> model, Target target, const ExplainOptions& o) {
   model.drop_trailing_softmax();
   const Tensor<double> x = load_input(model, o.input, o.image);
-  ExplainRequest req = build_request(model, o.request);
+  ExplainRequest req = build_request(model, o.request, o.image);
   req.target = std::move(target);
   req.dump_layers = !o.dump_layers.empty() || !o.at.empty();
   if (req.dump_layers && req.method != Method::LRP && req.method != Method::Gradient && req.method != Method::GradientXInput &&

@@ -1,9 +1,11 @@
 #include "request.hpp"
 
+#include <cstdlib>
 #include <optional>
 
 #include "common.hpp"
 #include "lrp/core/error.hpp"
+#include "lrp/core/parse.hpp"
 #include "lrp/rules/composite.hpp"
 
 namespace lrp::cli {
@@ -20,7 +22,9 @@ void add_request_options(CLI::App* cmd, RequestOptions& o) {
                   "smoothgrad: what is kept of the noisy copies' maps: smoothgrad (their mean, default), smoothgrad-sq (the mean "
                   "of their squares), vargrad (their variance)");
   cmd->add_option("--steps", o.method_options.steps, "integrated-gradients: number of steps (20)");
-  cmd->add_option("--baseline", o.method_options.baseline, "integrated-gradients: constant baseline (0)");
+  cmd->add_option("--baseline", o.baseline,
+                  "integrated-gradients: where the path starts: a constant (0) or an input file (array or image, read like INPUT: "
+                  "one sample for every input, or as many samples as INPUT)");
   cmd->add_option("--window", o.method_options.window, "occlusion: window size (8)");
   cmd->add_option("--stride", o.method_options.stride, "occlusion: stride (8)");
   cmd->add_option("--occlusion-value", o.method_options.occlusion_value, "occlusion: value outside the window (0)");
@@ -39,12 +43,23 @@ void check_request(const RequestOptions& o) {
   for (const std::string& s : o.layer_rules) parse_rule_override(s);
 }
 
+namespace {
+// A number (inf and nan included, which parse_number then refuses), not a file name.
+bool looks_numeric(const std::string& text) {
+  char* end = nullptr;
+  std::strtod(text.c_str(), &end);
+  return !text.empty() && end == text.c_str() + text.size();
+}
+}  // namespace
+
 template <class T>
-ExplainRequest build_request(const Model<T>& model, const RequestOptions& o) {
+ExplainRequest build_request(const Model<T>& model, const RequestOptions& o, const InputOptions& image) {
   check_request(o);
   ExplainRequest req;
   req.method = parse_method(o.method);
   req.options = o.method_options;
+  if (looks_numeric(o.baseline)) req.options.baseline = parse_number(o.baseline, "--baseline");
+  else req.options.baseline_input = load_input(model, o.baseline, image);
   req.options.noise_type = parse_noise_type(o.noise_type);
   std::vector<RuleOverride> overrides;
   for (const std::string& s : o.layer_rules) overrides.push_back(parse_rule_override(s));
@@ -60,8 +75,8 @@ ExplainRequest build_request(const Model<T>& model, const RequestOptions& o) {
   }
   return req;
 }
-template ExplainRequest build_request(const Model<double>&, const RequestOptions&);
-template ExplainRequest build_request(const Model<float>&, const RequestOptions&);
+template ExplainRequest build_request(const Model<double>&, const RequestOptions&, const InputOptions&);
+template ExplainRequest build_request(const Model<float>&, const RequestOptions&, const InputOptions&);
 
 Target target_from_text(const std::string& text) {
   // A region prefix (channel:, segment:) before any other form but relevance:FILE.

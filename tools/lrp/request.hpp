@@ -7,21 +7,23 @@
 #include <CLI/CLI.hpp>
 
 #include "lrp/explain/explain.hpp"
+#include "common.hpp"
 #include "lrp/graph/model.hpp"
 
 namespace lrp::cli {
 
 struct RequestOptions {
   std::string rule, composite, method = "lrp", noise_type = "smoothgrad";
+  std::string baseline = "0";  // integrated gradients: a number or an input file
   std::vector<std::string> layer_rules;
   MethodOptions method_options;
 };
 void add_request_options(CLI::App* cmd, RequestOptions& o);
 
-// Parses and checks the options against the model (rules per node, method); the target is left
-// at its default for the caller to set.
+// Parses and checks the options against the model (rules per node, method; a baseline file is
+// read like an input, with `image`); the target is left at its default for the caller to set.
 template <class T>
-ExplainRequest build_request(const Model<T>& model, const RequestOptions& o);
+ExplainRequest build_request(const Model<T>& model, const RequestOptions& o, const InputOptions& image);
 // Checks what can be checked before the model is loaded (rule and method grammar).
 void check_request(const RequestOptions& o);
 

@@ -66,9 +66,12 @@ struct MethodOptions {
   NoiseType noise_type = NoiseType::SmoothGrad;
   std::size_t samples = 20;
   std::uint64_t seed = 0;
-  // Integrated gradients: right Riemann sum over steps alpha = 1/n .. 1 from `baseline`.
+  // Integrated gradients: right Riemann sum over steps alpha = 1/n .. 1 from the baseline: the
+  // input `baseline_input` when given (the input's shape, or one sample's [1, ...] for every
+  // sample), else the constant `baseline`.
   std::size_t steps = 20;
   double baseline = 0.0;
+  Tensor<double> baseline_input;
   // Occlusion: window and stride over the spatial axes; value for the occluded part.
   std::size_t window = 8, stride = 8;
   double occlusion_value = 0.0;
