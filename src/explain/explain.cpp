@@ -27,12 +27,13 @@ Method parse_method(const std::string& t) {
   if (t == "occlusion") return Method::Occlusion;
   if (t == "grad-cam" || t == "gradcam") return Method::GradCam;
   if (t == "guided-grad-cam" || t == "guided-gradcam") return Method::GuidedGradCam;
+  if (t == "deeplift" || t == "deep-lift") return Method::DeepLift;
   throw ConfigError("unknown method '" + t + "' (expected " + method_names() + ")");
 }
 
 std::string method_names() {
   return "lrp, gradient, gradient-x-input, sensitivity, deconvnet, guided-backprop, smoothgrad, integrated-gradients, occlusion, "
-         "grad-cam, guided-grad-cam";
+         "grad-cam, guided-grad-cam, deeplift";
 }
 
 NoiseType parse_noise_type(const std::string& t) {
@@ -164,10 +165,21 @@ Tensor<T> make_seeds(const Tensor<T>& y, const Target& target, std::vector<std::
 
 using ops::repeat_rows;
 
-// The start of integrated gradients' path for every sample of x: the baseline input (x's shape,
-// or one sample's broadcast to all) or the constant.
+// a above b along the batch.
 template <class T>
-Tensor<T> integrated_gradients_baseline(const Tensor<T>& x, const MethodOptions& o) {
+Tensor<T> stack_rows(const Tensor<T>& a, const Tensor<T>& b) {
+  Shape s = a.shape();
+  s[0] += b.dim(0);
+  Tensor<T> out = Tensor<T>::uninitialized(s);
+  std::copy(a.begin(), a.end(), out.data());
+  std::copy(b.begin(), b.end(), out.data() + a.size());
+  return out;
+}
+
+// The baseline of every sample of x (integrated gradients' path start, DeepLIFT's reference):
+// the baseline input (x's shape, or one sample's broadcast to all) or the constant.
+template <class T>
+Tensor<T> baseline_for(const Tensor<T>& x, const MethodOptions& o) {
   const Tensor<double>& b = o.baseline_input;
   if (b.empty()) return Tensor<T>(x.shape(), static_cast<T>(o.baseline));
   const Shape per(x.shape().begin() + 1, x.shape().end());
@@ -177,7 +189,7 @@ Tensor<T> integrated_gradients_baseline(const Tensor<T>& x, const MethodOptions&
     for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<T>(b[i % b.size()]);
     return out;
   }
-  throw ShapeError("integrated gradients: the baseline has shape " + shape_str(b.shape()) + ", the input " + shape_str(x.shape()) +
+  throw ShapeError("the baseline has shape " + shape_str(b.shape()) + ", the input " + shape_str(x.shape()) +
                    " (give one sample's shape or the input's)");
 }
 
@@ -389,7 +401,8 @@ std::size_t Explainer<T>::samples_fitting(const Shape& sample_shape, const Expla
   std::size_t k = 1;
   if (req.target.kind == Target::Kind::Classes) k = std::max<std::size_t>(req.target.classes.size(), 1);
   if (req.target.kind == Target::Kind::All) k = class_count(shapes[model_->output_value()], req.target);
-  return fit_in_budget(activation_bytes<T>(shapes, 1) * static_cast<double>(1 + k), budget, std::size_t(1) << 40);
+  const double stacked = req.method == Method::DeepLift ? 2.0 : 1.0;  // each sample with its baseline
+  return fit_in_budget(activation_bytes<T>(shapes, 1) * stacked * static_cast<double>(1 + k), budget, std::size_t(1) << 40);
 }
 
 template <class T>
@@ -433,6 +446,7 @@ Explanation<T> Explainer<T>::explain(const Tensor<T>& x, const ExplainRequest& r
       break;
     case Method::DeconvNet: rules.assign(model.nodes().size(), Rule::deconvnet()); break;
     case Method::GuidedBackprop: rules.assign(model.nodes().size(), Rule::guided_backprop()); break;
+    case Method::DeepLift: rules.assign(model.nodes().size(), Rule::rescale()); break;
     case Method::SmoothGrad:
     case Method::IntegratedGradients:
       rules = req.rules.empty() ? std::vector<Rule>(model.nodes().size(), Rule::gradient()) : req.rules;
@@ -443,13 +457,17 @@ Explanation<T> Explainer<T>::explain(const Tensor<T>& x, const ExplainRequest& r
   if (req.method == Method::Occlusion) ex.plan_forward_only();
   else ex.plan_backward(rules);
   Explanation<T> out;
-  out.output = ex.forward(x);
+  // DeepLIFT: one forward pass on the inputs stacked above their baselines (its rule pairs them).
+  const bool from_baseline = req.method == Method::IntegratedGradients || req.method == Method::DeepLift;
+  const Tensor<T> base = from_baseline ? baseline_for(x, req.options) : Tensor<T>();
+  out.output = req.method == Method::DeepLift ? ex.forward(stack_rows(x, base)).rows(0, x.dim(0)) : ex.forward(x);
   std::size_t k = 1;
   const Tensor<T> seeds = make_seeds(out.output, req.target, out.targets, out.scores, k);
   out.targets_per_sample = k;
 
   auto* layers = req.dump_layers ? &out.layers : nullptr;
-  const bool times_input = req.method == Method::GradientXInput || req.method == Method::IntegratedGradients;
+  const bool times_input =
+      req.method == Method::GradientXInput || req.method == Method::IntegratedGradients || req.method == Method::DeepLift;
   const Tensor<T> xk = times_input ? repeat_rows(x, k) : Tensor<T>();
   Shape rshape = x.shape();
   rshape[0] *= k;
@@ -483,7 +501,6 @@ Explanation<T> Explainer<T>::explain(const Tensor<T>& x, const ExplainRequest& r
     case Method::IntegratedGradients: {
       const MethodOptions& o = req.options;
       if (o.steps == 0) throw ConfigError("integrated gradients needs at least one step");
-      const Tensor<T> base = integrated_gradients_baseline(x, o);
       const auto scaled = [&](std::size_t s, T* dst) {  // step s + 1 of the path from the baseline to x
         const T alpha = static_cast<T>(static_cast<double>(s + 1) / static_cast<double>(o.steps));
         for (std::size_t i = 0; i < x.size(); ++i) dst[i] = base[i] + alpha * (x[i] - base[i]);
@@ -497,6 +514,13 @@ Explanation<T> Explainer<T>::explain(const Tensor<T>& x, const ExplainRequest& r
     case Method::Occlusion:
       r = occlusion(ex, x, seeds, k, req.options);
       break;
+    case Method::DeepLift: {
+      // The baselines' rows get no seed; the inputs' rows of the result are their multipliers.
+      r = ex.propagate(stack_rows(seeds, Tensor<T>(seeds.shape())), rules).rows(0, seeds.dim(0));
+      const Tensor<T> base_k = repeat_rows(base, k);
+      for (std::size_t i = 0; i < r.size(); ++i) r[i] *= xk[i] - base_k[i];
+      break;
+    }
     default:
       r = ex.propagate(seeds, rules, layers);
       break;
@@ -560,6 +584,8 @@ Explanation<T> Explainer<T>::explain_sample_passes(const Tensor<T>& x, const Exp
                          " samples");
       part.target.relevance = req.target.relevance.rows(first, m);
     }
+    const Tensor<double>& base = req.options.baseline_input;
+    if (base.rank() > 0 && base.dim(0) == n) part.options.baseline_input = base.rows(first, m);  // one per sample
     Explanation<T> e = explain(x.rows(first, m), part);
     if (first == 0) {
       Shape os = e.output.shape(), rs = e.relevance.shape();

@@ -465,6 +465,7 @@ RuleNeeds affine_rule_needs(const Rule& rule) {
     case RuleKind::DeconvNet:
     case RuleKind::GuidedBackprop:
     case RuleKind::BetaSmooth:
+    case RuleKind::Rescale:
     case RuleKind::Flat:
     case RuleKind::WSquare:
       n.inputs = false;
@@ -494,6 +495,7 @@ std::vector<Tensor<T>> affine_relevance(const Rule& rule, const AffineLayer<T>& 
     case RuleKind::DeconvNet:
     case RuleKind::GuidedBackprop:
     case RuleKind::BetaSmooth:
+    case RuleKind::Rescale:
       return ops::only(a.transposed(in.relevance, layer.weight()));
     case RuleKind::Epsilon:
     case RuleKind::Norm:

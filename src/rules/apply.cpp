@@ -71,8 +71,31 @@ Tensor<T> pass_through(const RuleInput<T>& in) {
   return in.relevance;
 }
 
+// DeepLIFT's Rescale rule on an elementwise nonlinearity f. The batch holds the inputs and below
+// them their baselines (row r's baseline is row r + rows / 2); the multiplier is the secant
+// slope (f(x) - f(x0)) / (x - x0), and f'(x) where x and x0 coincide (|x - x0| <= 1e-10, as
+// Captum). The baselines' rows get 0: nothing is explained for them.
+template <class T>
+std::vector<Tensor<T>> rescale_relevance(const RuleInput<T>& in) {
+  std::vector<Tensor<T>> out = gradient(in);
+  const T* x = in.inputs[0]->data();
+  const T* y = in.output.data();
+  const T* g = in.relevance.data();
+  T* o = out[0].data();
+  const std::size_t half = out[0].size() / 2;
+  ops::for_range(half, [&](std::size_t b, std::size_t e) {
+    for (std::size_t i = b; i < e; ++i) {
+      const T dx = x[i] - x[i + half];
+      if (std::abs(dx) > T(1e-10)) o[i] = g[i] * (y[i] - y[i + half]) / dx;
+      o[i + half] = T(0);
+    }
+  });
+  return out;
+}
+
 template <class T>
 std::vector<Tensor<T>> activation_relevance(const Rule& rule, const Activation<T>& act, const RuleInput<T>& in) {
+  if (rule.kind == RuleKind::Rescale) return rescale_relevance(in);
   if (rule.kind == RuleKind::DeconvNet && act.is_relu()) {
     Tensor<T> out = pass_through(in);
     T* p = out.data();
@@ -307,6 +330,7 @@ std::vector<Tensor<T>> apply_rule(const Rule& rule, const RuleInput<T>& in) {
     case LayerKind::LRN:    // LRP: pass (Binder et al. 2016); deconvnet/guided backprop: its gradient
     case LayerKind::PRelu:  // as a LeakyReLU: pass for LRP rules, its exact gradient otherwise
       if (is_lrp(rule.kind)) return ops::only(pass_through(in));
+      if (rule.kind == RuleKind::Rescale && layer.kind() == LayerKind::PRelu) return rescale_relevance(in);
       return gradient(in);
     case LayerKind::BatchNorm:
       return batch_norm_relevance(rule, static_cast<const BatchNorm<T>&>(layer), in);

@@ -50,8 +50,11 @@ Rule Rule::beta_smooth(double beta) {
   return r;
 }
 
+Rule Rule::rescale() { return make(RuleKind::Rescale, StabilizerStyle::Zennit, 0.0, "rescale"); }
+
 bool is_gradient_kind(RuleKind k) {
-  return k == RuleKind::Gradient || k == RuleKind::DeconvNet || k == RuleKind::GuidedBackprop || k == RuleKind::BetaSmooth;
+  return k == RuleKind::Gradient || k == RuleKind::DeconvNet || k == RuleKind::GuidedBackprop || k == RuleKind::BetaSmooth ||
+         k == RuleKind::Rescale;
 }
 
 std::string rule_grammar() {

@@ -2,6 +2,7 @@
 // toolbox references, and one test per kind of bad input (message + exit code 2).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -46,9 +47,10 @@ TEST(CliExplain, ReproducesToolboxReferencesInDoubleAndFloat) {
   std::remove(out.c_str());
 }
 
-// Integrated gradients from a baseline file (the model's layout, one sample for all): a file of
-// 0.5 gives what --baseline 0.5 gives, and the input itself as its baseline gives zero.
-TEST(CliExplain, IntegratedGradientsFromABaselineFile) {
+// Integrated gradients and DeepLIFT from a baseline file (the model's layout, one sample for
+// all): a file of 0.5 gives what --baseline 0.5 gives, and the input itself as its baseline
+// gives zero.
+TEST(CliExplain, IntegratedGradientsAndDeepLiftFromABaselineFile) {
   const std::string x = refpath("LeNet-5/input.npy");
   const Tensor<double> input = io::read_npy(x);
   Shape one = input.shape();
@@ -57,13 +59,17 @@ TEST(CliExplain, IntegratedGradientsFromABaselineFile) {
   io::write_npy(half, Tensor<double>(one, 0.5));
   io::write_npy(self, input);
   const std::string out_const = test::temp_path("ig_const.npy"), out_file = test::temp_path("ig_file.npy");
-  const std::string ig = "explain " + lenet() + " " + x + " --method integrated-gradients --steps 8 --quiet";
-  ASSERT_EQ(test::run_cli(ig + " --baseline 0.5 --out " + out_const).code, 0);
-  const test::CliResult r = test::run_cli(ig + " --baseline " + half + " --out " + out_file);
-  ASSERT_EQ(r.code, 0) << r.output;
-  EXPECT_LT(test::max_rel_error(io::read_npy(out_file), io::read_npy(out_const)), 1e-6);
-  ASSERT_EQ(test::run_cli(ig + " --baseline " + self + " --out " + out_file).code, 0);
-  for (const double v : io::read_npy(out_file)) ASSERT_EQ(v, 0.0);
+  for (const std::string method : {"integrated-gradients --steps 8", "deeplift"}) {
+    const std::string ig = "explain " + lenet() + " " + x + " --method " + method + " --quiet";
+    ASSERT_EQ(test::run_cli(ig + " --baseline 0.5 --out " + out_const).code, 0);
+    const test::CliResult r = test::run_cli(ig + " --baseline " + half + " --out " + out_file);
+    ASSERT_EQ(r.code, 0) << r.output;
+    EXPECT_LT(test::max_rel_error(io::read_npy(out_file), io::read_npy(out_const)), 1e-6) << method;
+    const Tensor<double> r_file = io::read_npy(out_file);
+    EXPECT_TRUE(std::any_of(r_file.begin(), r_file.end(), [](double v) { return v != 0.0; })) << method;
+    ASSERT_EQ(test::run_cli(ig + " --baseline " + self + " --out " + out_file).code, 0);
+    for (const double v : io::read_npy(out_file)) ASSERT_EQ(v, 0.0) << method;
+  }
   for (const std::string& f : {half, self, out_const, out_file}) std::remove(f.c_str());
 }
 
@@ -199,6 +205,7 @@ std::vector<BadCase> bad_cases() {
       {e + x + " --rule z --out /tmp/o.npy --rule-precision fp8", "unknown rule precision 'fp8'"},
       {e + x + " --method integrated-gradients --baseline /nonexistent/b.npy --out /tmp/o.npy", "/nonexistent/b.npy"},
       {e + x + " --method integrated-gradients --baseline nan --out /tmp/o.npy", "'nan' is not a finite number"},
+      {e + x + " --method deeplift --rule z --out /tmp/o.npy", "--method deeplift takes no rules"},
       {e + x + " --method integrated-gradients --baseline " + small + " --out /tmp/o.npy", "does not fit"},
       {e + x + " --rule z --out /tmp/o.npy --rule-precision bf16 --precision double", "cannot be combined with --precision double"},
   };

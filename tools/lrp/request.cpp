@@ -23,7 +23,7 @@ void add_request_options(CLI::App* cmd, RequestOptions& o) {
                   "of their squares), vargrad (their variance)");
   cmd->add_option("--steps", o.method_options.steps, "integrated-gradients: number of steps (20)");
   cmd->add_option("--baseline", o.baseline,
-                  "integrated-gradients: where the path starts: a constant (0) or an input file (array or image, read like INPUT: "
+                  "integrated-gradients, deeplift: the baseline, a constant (0) or an input file (array or image, read like INPUT: "
                   "one sample for every input, or as many samples as INPUT)");
   cmd->add_option("--window", o.method_options.window, "occlusion: window size (8)");
   cmd->add_option("--stride", o.method_options.stride, "occlusion: stride (8)");

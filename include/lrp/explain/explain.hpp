@@ -31,6 +31,7 @@ enum class Method {
   Occlusion,
   GradCam,        // Grad-CAM at MethodOptions::layer, upsampled to the input, written to every channel
   GuidedGradCam,  // guided backprop times the Grad-CAM map
+  DeepLift,       // DeepLIFT's Rescale rule from the baseline, times (x - baseline)
 };
 Method parse_method(const std::string& text);
 std::string method_names();
@@ -66,9 +67,9 @@ struct MethodOptions {
   NoiseType noise_type = NoiseType::SmoothGrad;
   std::size_t samples = 20;
   std::uint64_t seed = 0;
-  // Integrated gradients: right Riemann sum over steps alpha = 1/n .. 1 from the baseline: the
-  // input `baseline_input` when given (the input's shape, or one sample's [1, ...] for every
-  // sample), else the constant `baseline`.
+  // Integrated gradients: right Riemann sum over steps alpha = 1/n .. 1 from the baseline, which
+  // DeepLIFT compares with too: the input `baseline_input` when given (the input's shape, or one
+  // sample's [1, ...] for every sample), else the constant `baseline`.
   std::size_t steps = 20;
   double baseline = 0.0;
   Tensor<double> baseline_input;

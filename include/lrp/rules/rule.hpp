@@ -27,6 +27,7 @@ enum class RuleKind {
   DeconvNet,       // ReLU: max(R, 0)
   GuidedBackprop,  // ReLU: gradient * [R > 0]
   BetaSmooth,      // ReLU: gradient * sigmoid(beta x), the softplus's (Dombrowski et al. 2019)
+  Rescale,         // DeepLIFT: elementwise nonlinearities' secant slopes to a baseline (Method::DeepLift)
 };
 
 // The rules that take a layer's (possibly modified) gradient instead of redistributing
@@ -60,6 +61,9 @@ struct Rule {
   static Rule deconvnet();
   static Rule guided_backprop();
   static Rule beta_smooth(double beta = 10.0);
+  // DeepLIFT's Rescale rule. Only for a forward pass on inputs stacked above their baselines
+  // (Method::DeepLift does that): row r's baseline is row r + rows / 2.
+  static Rule rescale();
 };
 
 // Parses RULE of the command line (grammar in rule_grammar()); throws ConfigError naming the
