@@ -28,12 +28,13 @@ Method parse_method(const std::string& t) {
   if (t == "grad-cam" || t == "gradcam") return Method::GradCam;
   if (t == "guided-grad-cam" || t == "guided-gradcam") return Method::GuidedGradCam;
   if (t == "deeplift" || t == "deep-lift") return Method::DeepLift;
+  if (t == "deeplift-shap" || t == "deepliftshap" || t == "deeplift_shap") return Method::DeepLiftShap;
   throw ConfigError("unknown method '" + t + "' (expected " + method_names() + ")");
 }
 
 std::string method_names() {
   return "lrp, gradient, gradient-x-input, sensitivity, deconvnet, guided-backprop, smoothgrad, integrated-gradients, occlusion, "
-         "grad-cam, guided-grad-cam, deeplift";
+         "grad-cam, guided-grad-cam, deeplift, deeplift-shap";
 }
 
 NoiseType parse_noise_type(const std::string& t) {
@@ -421,6 +422,7 @@ template <class T>
 Explanation<T> Explainer<T>::explain(const Tensor<T>& x, const ExplainRequest& req) {
   const Model<T>& model = *model_;
   if (!all_finite(x)) throw NumericError("the input contains NaN or Inf");
+  if (req.method == Method::DeepLiftShap) return explain_deeplift_shap(x, req);
   // Many samples run in passes that fit the budget (a file of 10000 inputs would otherwise hold
   // every layer's activations for all of them). SmoothGrad draws its noise across the whole
   // batch in order, so splitting would change it; it bounds its passes by copies instead.
@@ -601,6 +603,27 @@ Explanation<T> Explainer<T>::explain_sample_passes(const Tensor<T>& x, const Exp
     out.scores.insert(out.scores.end(), e.scores.begin(), e.scores.end());
     out.sample_passes = first / per_pass + 1;
   }
+  return out;
+}
+
+template <class T>
+Explanation<T> Explainer<T>::explain_deeplift_shap(const Tensor<T>& x, const ExplainRequest& req) {
+  const Tensor<double>& dist = req.options.baseline_input;
+  if (!dist.empty() && (dist.rank() == 0 || dist.dim(0) == 0)) throw ShapeError("deeplift-shap: the baseline holds no samples");
+  const std::size_t draws = dist.empty() ? 1 : dist.dim(0);
+  ExplainRequest one = req;
+  one.method = Method::DeepLift;
+  Explanation<T> out;
+  for (std::size_t m = 0; m < draws; ++m) {
+    if (!dist.empty()) one.options.baseline_input = dist.rows(m, 1);  // broadcast to every sample
+    Explanation<T> e = explain(x, one);
+    if (m == 0) {
+      out = std::move(e);
+      continue;
+    }
+    for (std::size_t i = 0; i < out.relevance.size(); ++i) out.relevance[i] += e.relevance[i];
+  }
+  for (T& v : out.relevance) v /= static_cast<T>(draws);
   return out;
 }
 

@@ -70,6 +70,11 @@ TEST(CliExplain, IntegratedGradientsAndDeepLiftFromABaselineFile) {
     ASSERT_EQ(test::run_cli(ig + " --baseline " + self + " --out " + out_file).code, 0);
     for (const double v : io::read_npy(out_file)) ASSERT_EQ(v, 0.0) << method;
   }
+  // deeplift-shap over a distribution of one sample is DeepLIFT from that sample.
+  const std::string dl = "explain " + lenet() + " " + x + " --baseline " + half + " --quiet --method ";
+  ASSERT_EQ(test::run_cli(dl + "deeplift --out " + out_const).code, 0);
+  ASSERT_EQ(test::run_cli(dl + "deeplift-shap --out " + out_file).code, 0);
+  EXPECT_LT(test::max_rel_error(io::read_npy(out_file), io::read_npy(out_const)), 1e-6);
   for (const std::string& f : {half, self, out_const, out_file}) std::remove(f.c_str());
 }
 

@@ -593,6 +593,37 @@ TEST(RuleProperties, DeepLiftSumsToTheDifferenceFromTheBaseline) {
   }
 }
 
+// DeepLiftShap: DeepLIFT from every sample of a baseline distribution (here 4 draws for 2
+// inputs), averaged: per sample the map sums to score * (f(x) - mean over draws of f(b)); with
+// one draw it is DeepLIFT itself.
+TEST(RuleProperties, DeepLiftShapSumsToTheDifferenceFromTheMeanBaselineOutput) {
+  std::mt19937_64 rng(15);
+  const Model<double> m = test::random_cnn(rng, true);
+  const Tensor<double> x = test::random_tensor({2, 2, 12, 12}, rng);
+  const Tensor<double> dist = test::random_tensor({4, 2, 12, 12}, rng, 0.5);
+  ExplainRequest req;
+  req.method = Method::DeepLiftShap;
+  req.options.baseline_input = dist;
+  const Explanation<double> e = explain(m, x, req);
+  Executor<double> ex(m);
+  const Tensor<double> fx = ex.forward(x);
+  const Tensor<double> fd = ex.forward(dist);
+  const std::size_t per = x.sample_size(), classes = fx.dim(1);
+  for (std::size_t s = 0; s < 2; ++s) {
+    const std::size_t t = e.targets[s];
+    double mean_fb = 0;
+    for (std::size_t d = 0; d < 4; ++d) mean_fb += fd[d * classes + t] / 4;
+    const double want = fx[s * classes + t] * (fx[s * classes + t] - mean_fb);
+    double got = 0;
+    for (std::size_t i = 0; i < per; ++i) got += e.relevance[s * per + i];
+    EXPECT_NEAR(got, want, 1e-9 * (1 + std::abs(want))) << "sample " << s;
+  }
+  req.options.baseline_input = dist.rows(2, 1);
+  const Tensor<double> one_draw = explain(m, x, req).relevance;
+  req.method = Method::DeepLift;
+  EXPECT_LT(test::max_rel_error(one_draw, explain(m, x, req).relevance), 1e-14);
+}
+
 TEST(RuleProperties, OcclusionWithAWholeWindowGivesTheScore) {
   std::mt19937_64 rng(12);
   const Model<double> m = test::random_cnn(rng, true);

@@ -24,7 +24,8 @@ void add_request_options(CLI::App* cmd, RequestOptions& o) {
   cmd->add_option("--steps", o.method_options.steps, "integrated-gradients: number of steps (20)");
   cmd->add_option("--baseline", o.baseline,
                   "integrated-gradients, deeplift: the baseline, a constant (0) or an input file (array or image, read like INPUT: "
-                  "one sample for every input, or as many samples as INPUT)");
+                  "one sample for every input, or as many samples as INPUT); deeplift-shap: a file whose samples are draws "
+                  "of the baseline distribution");
   cmd->add_option("--window", o.method_options.window, "occlusion: window size (8)");
   cmd->add_option("--stride", o.method_options.stride, "occlusion: stride (8)");
   cmd->add_option("--occlusion-value", o.method_options.occlusion_value, "occlusion: value outside the window (0)");

@@ -32,6 +32,7 @@ enum class Method {
   GradCam,        // Grad-CAM at MethodOptions::layer, upsampled to the input, written to every channel
   GuidedGradCam,  // guided backprop times the Grad-CAM map
   DeepLift,       // DeepLIFT's Rescale rule from the baseline, times (x - baseline)
+  DeepLiftShap,   // DeepLIFT averaged over every sample of a baseline distribution (Captum's DeepLiftShap)
 };
 Method parse_method(const std::string& text);
 std::string method_names();
@@ -69,7 +70,8 @@ struct MethodOptions {
   std::uint64_t seed = 0;
   // Integrated gradients: right Riemann sum over steps alpha = 1/n .. 1 from the baseline, which
   // DeepLIFT compares with too: the input `baseline_input` when given (the input's shape, or one
-  // sample's [1, ...] for every sample), else the constant `baseline`.
+  // sample's [1, ...] for every sample), else the constant `baseline`. DeepLiftShap takes every
+  // sample of `baseline_input` [M, ...] as one draw of the baseline distribution.
   std::size_t steps = 20;
   double baseline = 0.0;
   Tensor<double> baseline_input;
@@ -152,6 +154,8 @@ class Explainer {
   std::size_t samples_fitting(const Shape& sample_shape, const ExplainRequest& req, double budget) const;
   // Many samples split into passes of at most `per_pass` samples each.
   Explanation<T> explain_sample_passes(const Tensor<T>& x, const ExplainRequest& req, std::size_t per_pass);
+  // DeepLiftShap: the mean of DeepLIFT's maps from each baseline sample.
+  Explanation<T> explain_deeplift_shap(const Tensor<T>& x, const ExplainRequest& req);
   std::unique_ptr<Model<T>> owned_;
   const Model<T>* model_;
   std::unique_ptr<ParamCache<T>> cache_;
