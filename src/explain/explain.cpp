@@ -29,12 +29,13 @@ Method parse_method(const std::string& t) {
   if (t == "guided-grad-cam" || t == "guided-gradcam") return Method::GuidedGradCam;
   if (t == "deeplift" || t == "deep-lift") return Method::DeepLift;
   if (t == "deeplift-shap" || t == "deepliftshap" || t == "deeplift_shap") return Method::DeepLiftShap;
+  if (t == "gradient-shap" || t == "gradientshap" || t == "gradient_shap") return Method::GradientShap;
   throw ConfigError("unknown method '" + t + "' (expected " + method_names() + ")");
 }
 
 std::string method_names() {
   return "lrp, gradient, gradient-x-input, sensitivity, deconvnet, guided-backprop, smoothgrad, integrated-gradients, occlusion, "
-         "grad-cam, guided-grad-cam, deeplift, deeplift-shap";
+         "grad-cam, guided-grad-cam, deeplift, deeplift-shap, gradient-shap";
 }
 
 NoiseType parse_noise_type(const std::string& t) {
@@ -207,10 +208,12 @@ Tensor<T> backward_pass(Executor<T>& ex, const Tensor<T>& x, const Tensor<T>& se
 // run larger batches more efficiently; SmoothGrad and integrated gradients at batch 1 are
 // dozens of such passes). Copies are made and summed in order s = 0, 1, ..., as one pass each
 // would.
-// With `mean_square`, that also receives the mean of the squared sweeps.
-template <class T, class Make>
+// With `mean_square`, that also receives the mean of the squared sweeps; with `weigh`, each
+// copy's sweep g first goes through weigh(s, g.data()) (rows sample-major, k per sample).
+template <class T, class Make, class Weigh = std::nullptr_t>
 Tensor<T> mean_gradient(Executor<T>& ex, const Tensor<T>& x, std::size_t count, std::size_t per_pass, const Tensor<T>& seeds,
-                        const std::vector<Rule>& rules, const Shape& rshape, Make&& make, Tensor<T>* mean_square = nullptr) {
+                        const std::vector<Rule>& rules, const Shape& rshape, Make&& make, Tensor<T>* mean_square = nullptr,
+                        Weigh weigh = nullptr) {
   Tensor<T> r(rshape);
   if (mean_square) *mean_square = Tensor<T>(rshape);
   const std::size_t xs = x.size(), rs = r.size();
@@ -224,7 +227,9 @@ Tensor<T> mean_gradient(Executor<T>& ex, const Tensor<T>& x, std::size_t count, 
     ss[0] *= m;
     Tensor<T> sb = Tensor<T>::uninitialized(ss);  // the seeds once per copy: rows (copy, sample, target)
     for (std::size_t j = 0; j < m; ++j) std::copy(seeds.begin(), seeds.end(), sb.data() + j * seeds.size());
-    const Tensor<T> g = backward_pass<T>(ex, xb, sb, rules, nullptr);
+    Tensor<T> g = backward_pass<T>(ex, xb, sb, rules, nullptr);
+    if constexpr (!std::is_same_v<Weigh, std::nullptr_t>)
+      for (std::size_t j = 0; j < m; ++j) weigh(s0 + j, g.data() + j * rs);
     for (std::size_t j = 0; j < m; ++j)
       for (std::size_t i = 0; i < rs; ++i) r[i] += g[j * rs + i] / static_cast<T>(count);
     if (mean_square)
@@ -424,9 +429,11 @@ Explanation<T> Explainer<T>::explain(const Tensor<T>& x, const ExplainRequest& r
   if (!all_finite(x)) throw NumericError("the input contains NaN or Inf");
   if (req.method == Method::DeepLiftShap) return explain_deeplift_shap(x, req);
   // Many samples run in passes that fit the budget (a file of 10000 inputs would otherwise hold
-  // every layer's activations for all of them). SmoothGrad draws its noise across the whole
-  // batch in order, so splitting would change it; it bounds its passes by copies instead.
-  if (x.rank() > 0 && x.dim(0) > 1 && !req.dump_layers && req.method != Method::SmoothGrad) {
+  // every layer's activations for all of them). SmoothGrad and GradientShap draw their random
+  // numbers across the whole batch in order, so splitting would change them; they bound their
+  // passes by copies instead.
+  const bool random = req.method == Method::SmoothGrad || req.method == Method::GradientShap;
+  if (x.rank() > 0 && x.dim(0) > 1 && !req.dump_layers && !random) {
     const std::size_t per_pass = samples_fitting(Shape(x.shape().begin() + 1, x.shape().end()), req, req.sample_pass_bytes);
     if (x.dim(0) > per_pass) return explain_sample_passes(x, req, per_pass);
   }
@@ -513,6 +520,43 @@ Explanation<T> Explainer<T>::explain(const Tensor<T>& x, const ExplainRequest& r
       for (std::size_t i = 0; i < r.size(); ++i) r[i] *= xk[i] - base_k[i];
       break;
     }
+    case Method::GradientShap: {
+      // Captum's GradientShap: per copy and sample a baseline drawn from the distribution, a
+      // point uniformly on the segment to the (noisy) input, its gradient times (input - baseline).
+      const MethodOptions& o = req.options;
+      if (o.samples == 0) throw ConfigError("gradient-shap needs at least one sample");
+      if (!(o.stdevs >= 0)) throw ConfigError("gradient-shap: the noise's standard deviation (--stdevs) must be >= 0");
+      const Tensor<T> dist = o.baseline_input.empty() ? Tensor<T>(Shape{1}, static_cast<T>(o.baseline)) : o.baseline_input.cast<T>();
+      const std::size_t n = x.dim(0), per = x.sample_size(), draws = o.baseline_input.empty() ? 1 : dist.dim(0);
+      if (!o.baseline_input.empty() && (dist.rank() != x.rank() || dist.sample_size() != per))
+        throw ShapeError("gradient-shap: the baseline samples have shape " + shape_str(dist.shape()) + ", the input " + shape_str(x.shape()));
+      const std::size_t per_pass = copies_per_pass(model, x, k, req.target_pass_bytes, o.samples);
+      std::vector<T> diffs(per_pass * x.size());  // (input - baseline) of the copies of one pass
+      std::mt19937_64 rng(o.seed);
+      std::uniform_int_distribution<std::size_t> pick(0, draws - 1);
+      std::uniform_real_distribution<double> unit(0.0, 1.0);
+      std::normal_distribution<double> noise(0.0, 1.0);
+      const auto point = [&](std::size_t s, T* dst) {
+        T* diff = diffs.data() + (s % per_pass) * x.size();
+        for (std::size_t i = 0; i < n; ++i) {
+          const T* b = dist.data() + (o.baseline_input.empty() ? 0 : pick(rng) * per);
+          const T alpha = static_cast<T>(unit(rng));
+          for (std::size_t j = 0; j < per; ++j) {
+            const T xi = x[i * per + j] + static_cast<T>(o.stdevs > 0 ? o.stdevs * noise(rng) : 0.0);
+            const T bj = o.baseline_input.empty() ? b[0] : b[j];
+            diff[i * per + j] = xi - bj;
+            dst[i * per + j] = bj + alpha * (xi - bj);
+          }
+        }
+      };
+      const auto times_diff = [&](std::size_t s, T* g) {
+        const T* diff = diffs.data() + (s % per_pass) * x.size();
+        for (std::size_t row = 0; row < n * k; ++row)
+          for (std::size_t j = 0; j < per; ++j) g[row * per + j] *= diff[(row / k) * per + j];
+      };
+      r = mean_gradient(ex, x, o.samples, per_pass, seeds, rules, rshape, point, static_cast<Tensor<T>*>(nullptr), times_diff);
+      break;
+    }
     case Method::Occlusion:
       r = occlusion(ex, x, seeds, k, req.options);
       break;
@@ -587,7 +631,8 @@ Explanation<T> Explainer<T>::explain_sample_passes(const Tensor<T>& x, const Exp
       part.target.relevance = req.target.relevance.rows(first, m);
     }
     const Tensor<double>& base = req.options.baseline_input;
-    if (base.rank() > 0 && base.dim(0) == n) part.options.baseline_input = base.rows(first, m);  // one per sample
+    const bool per_sample = req.method == Method::IntegratedGradients || req.method == Method::DeepLift;
+    if (per_sample && base.rank() > 0 && base.dim(0) == n) part.options.baseline_input = base.rows(first, m);
     Explanation<T> e = explain(x.rows(first, m), part);
     if (first == 0) {
       Shape os = e.output.shape(), rs = e.relevance.shape();

@@ -70,6 +70,17 @@ TEST(CliExplain, IntegratedGradientsAndDeepLiftFromABaselineFile) {
     ASSERT_EQ(test::run_cli(ig + " --baseline " + self + " --out " + out_file).code, 0);
     for (const double v : io::read_npy(out_file)) ASSERT_EQ(v, 0.0) << method;
   }
+  // gradient-shap from a distribution of two baselines (the input and 0.5): a map, nonzero.
+  Tensor<double> two(Shape{2, one[1], one[2], one[3]}, 0.5);
+  std::copy_n(input.data(), input.sample_size(), two.data());
+  io::write_npy(half, two);
+  const test::CliResult gs = test::run_cli("explain " + lenet() + " " + x + " --method gradient-shap --samples 6 --stdevs 0.05 --baseline " +
+                                           half + " --quiet --out " + out_file);
+  ASSERT_EQ(gs.code, 0) << gs.output;
+  const Tensor<double> r_gs = io::read_npy(out_file);
+  EXPECT_EQ(r_gs.shape(), input.shape());
+  EXPECT_TRUE(std::any_of(r_gs.begin(), r_gs.end(), [](double v) { return v != 0.0; }));
+  io::write_npy(half, Tensor<double>(one, 0.5));
   // deeplift-shap over a distribution of one sample is DeepLIFT from that sample.
   const std::string dl = "explain " + lenet() + " " + x + " --baseline " + half + " --quiet --method ";
   ASSERT_EQ(test::run_cli(dl + "deeplift --out " + out_const).code, 0);
@@ -211,6 +222,7 @@ std::vector<BadCase> bad_cases() {
       {e + x + " --method integrated-gradients --baseline /nonexistent/b.npy --out /tmp/o.npy", "/nonexistent/b.npy"},
       {e + x + " --method integrated-gradients --baseline nan --out /tmp/o.npy", "'nan' is not a finite number"},
       {e + x + " --method deeplift --rule z --out /tmp/o.npy", "--method deeplift takes no rules"},
+      {e + x + " --method gradient-shap --stdevs -1 --out /tmp/o.npy", "must be >= 0"},
       {e + x + " --method integrated-gradients --baseline " + small + " --out /tmp/o.npy", "does not fit"},
       {e + x + " --rule z --out /tmp/o.npy --rule-precision bf16 --precision double", "cannot be combined with --precision double"},
   };

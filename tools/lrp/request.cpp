@@ -16,16 +16,18 @@ void add_request_options(CLI::App* cmd, RequestOptions& o) {
   cmd->add_option("--layer-rule", o.layer_rules, "Override I=RULE for a layer (index as in `lrp info`, node name, or type:NAME); repeatable");
   cmd->add_option("--method", o.method, "Attribution method: " + method_names());
   cmd->add_option("--noise-level", o.method_options.noise_level, "smoothgrad: noise std relative to the input range (0.1)");
-  cmd->add_option("--samples", o.method_options.samples, "smoothgrad: number of samples (20; the last is noise-free)");
-  cmd->add_option("--seed", o.method_options.seed, "smoothgrad: random seed (0)");
+  cmd->add_option("--samples", o.method_options.samples,
+                  "smoothgrad: number of samples (20; the last is noise-free); gradient-shap: random points per input (20)");
+  cmd->add_option("--seed", o.method_options.seed, "smoothgrad, gradient-shap: random seed (0)");
+  cmd->add_option("--stdevs", o.method_options.stdevs, "gradient-shap: standard deviation of the noise added to the inputs (0)");
   cmd->add_option("--noise-type", o.noise_type,
                   "smoothgrad: what is kept of the noisy copies' maps: smoothgrad (their mean, default), smoothgrad-sq (the mean "
                   "of their squares), vargrad (their variance)");
   cmd->add_option("--steps", o.method_options.steps, "integrated-gradients: number of steps (20)");
   cmd->add_option("--baseline", o.baseline,
                   "integrated-gradients, deeplift: the baseline, a constant (0) or an input file (array or image, read like INPUT: "
-                  "one sample for every input, or as many samples as INPUT); deeplift-shap: a file whose samples are draws "
-                  "of the baseline distribution");
+                  "one sample for every input, or as many samples as INPUT); deeplift-shap, gradient-shap: a file whose "
+                  "samples are draws of the baseline distribution");
   cmd->add_option("--window", o.method_options.window, "occlusion: window size (8)");
   cmd->add_option("--stride", o.method_options.stride, "occlusion: stride (8)");
   cmd->add_option("--occlusion-value", o.method_options.occlusion_value, "occlusion: value outside the window (0)");

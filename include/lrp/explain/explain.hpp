@@ -33,6 +33,7 @@ enum class Method {
   GuidedGradCam,  // guided backprop times the Grad-CAM map
   DeepLift,       // DeepLIFT's Rescale rule from the baseline, times (x - baseline)
   DeepLiftShap,   // DeepLIFT averaged over every sample of a baseline distribution (Captum's DeepLiftShap)
+  GradientShap,   // expected gradients from random baselines and points (Captum's GradientShap)
 };
 Method parse_method(const std::string& text);
 std::string method_names();
@@ -64,14 +65,16 @@ NoiseType parse_noise_type(const std::string& text);
 
 struct MethodOptions {
   // SmoothGrad (Zennit's defaults): noise sigma = noise_level * (max - min) per sample.
+  // `samples` and `seed` serve GradientShap too, whose input noise has the absolute `stdevs`.
   double noise_level = 0.1;
   NoiseType noise_type = NoiseType::SmoothGrad;
   std::size_t samples = 20;
   std::uint64_t seed = 0;
+  double stdevs = 0.0;
   // Integrated gradients: right Riemann sum over steps alpha = 1/n .. 1 from the baseline, which
   // DeepLIFT compares with too: the input `baseline_input` when given (the input's shape, or one
-  // sample's [1, ...] for every sample), else the constant `baseline`. DeepLiftShap takes every
-  // sample of `baseline_input` [M, ...] as one draw of the baseline distribution.
+  // sample's [1, ...] for every sample), else the constant `baseline`. DeepLiftShap and
+  // GradientShap take every sample of `baseline_input` [M, ...] as one draw of a distribution.
   std::size_t steps = 20;
   double baseline = 0.0;
   Tensor<double> baseline_input;
