@@ -11,6 +11,7 @@
 #include "lrp/core/parse.hpp"
 #include "lrp/explain/executor.hpp"
 #include "explain/grad_cam.hpp"
+#include "explain/perturbation.hpp"
 #include "rules/tensor_ops.hpp"
 
 namespace lrp {
@@ -30,12 +31,14 @@ Method parse_method(const std::string& t) {
   if (t == "deeplift" || t == "deep-lift") return Method::DeepLift;
   if (t == "deeplift-shap" || t == "deepliftshap" || t == "deeplift_shap") return Method::DeepLiftShap;
   if (t == "gradient-shap" || t == "gradientshap" || t == "gradient_shap") return Method::GradientShap;
+  if (t == "feature-ablation" || t == "feature_ablation") return Method::FeatureAblation;
+  if (t == "shapley-sampling" || t == "shapley_sampling" || t == "shapley") return Method::ShapleySampling;
   throw ConfigError("unknown method '" + t + "' (expected " + method_names() + ")");
 }
 
 std::string method_names() {
   return "lrp, gradient, gradient-x-input, sensitivity, deconvnet, guided-backprop, smoothgrad, integrated-gradients, occlusion, "
-         "grad-cam, guided-grad-cam, deeplift, deeplift-shap, gradient-shap";
+         "grad-cam, guided-grad-cam, deeplift, deeplift-shap, gradient-shap, feature-ablation, shapley-sampling";
 }
 
 NoiseType parse_noise_type(const std::string& t) {
@@ -285,47 +288,6 @@ void sensitivity_norm(Tensor<T>& g) {
     }
 }
 
-// Zennit's Occlusion: for each window position the input outside the window is replaced by
-// `value`, and the window gets the target score of that input (windows wrap at the border,
-// as torch.roll does).
-template <class T>
-Tensor<T> occlusion(Executor<T>& ex, const Tensor<T>& x, const Tensor<T>& seeds, std::size_t k, const MethodOptions& o) {
-  const std::size_t n = x.dim(0);
-  const std::size_t h = x.rank() == 4 ? x.dim(2) : 1;
-  const std::size_t w = x.rank() == 4 ? x.dim(3) : x.sample_size();
-  const std::size_t c = x.sample_size() / (h * w);
-  const std::size_t wh = std::min(o.window, h), ww = std::min(o.window, w);
-  const std::size_t sh = std::min(o.stride, h), sw = std::min(o.stride, w);
-  if (o.window == 0 || o.stride == 0) throw ConfigError("occlusion window and stride must be positive");
-  Tensor<T> result = repeat_rows(Tensor<T>(x.shape()), k);
-  std::vector<char> mask(h * w);
-  const std::size_t outs = seeds.sample_size();
-  for (std::size_t y0 = 0; y0 < h; y0 += sh)
-    for (std::size_t x0 = 0; x0 < w; x0 += sw) {
-      std::fill(mask.begin(), mask.end(), 0);
-      for (std::size_t i = 0; i < wh; ++i)
-        for (std::size_t j = 0; j < ww; ++j) mask[((y0 + i) % h) * w + (x0 + j) % w] = 1;
-      Tensor<T> xo = x;
-      for (std::size_t s = 0; s < n * c; ++s)
-        for (std::size_t p = 0; p < h * w; ++p)
-          if (!mask[p]) xo[s * h * w + p] = static_cast<T>(o.occlusion_value);
-      const Tensor<T>& y = ex.forward(xo);
-      for (std::size_t i = 0; i < n; ++i)
-        for (std::size_t j = 0; j < k; ++j) {
-          // score = sum over outputs of one-hot(target) * output (seeds hold score at the target)
-          T score = 0;
-          const std::size_t row = i * k + j;
-          for (std::size_t q = 0; q < outs; ++q)
-            if (seeds[row * outs + q] != T(0)) score += y[i * outs + q];
-          T* r = result.data() + row * c * h * w;
-          for (std::size_t ch = 0; ch < c; ++ch)
-            for (std::size_t p = 0; p < h * w; ++p)
-              if (mask[p]) r[ch * h * w + p] += score;
-        }
-    }
-  return result;
-}
-
 // The float path keeps rule-mapped weight copies in oneDNN layouts: size their budget to the model.
 template <class T>
 void fit_kernel_caches(const Model<T>& model) {
@@ -463,11 +425,14 @@ Explanation<T> Explainer<T>::explain(const Tensor<T>& x, const ExplainRequest& r
     default: rules.assign(model.nodes().size(), Rule::gradient()); break;
   }
   Executor<T> ex(model, cache_.get());
-  if (req.method == Method::Occlusion) ex.plan_forward_only();
+  const bool perturbation =
+      req.method == Method::Occlusion || req.method == Method::FeatureAblation || req.method == Method::ShapleySampling;
+  if (perturbation) ex.plan_forward_only();
   else ex.plan_backward(rules);
   Explanation<T> out;
   // DeepLIFT: one forward pass on the inputs stacked above their baselines (its rule pairs them).
-  const bool from_baseline = req.method == Method::IntegratedGradients || req.method == Method::DeepLift;
+  const bool from_baseline = req.method == Method::IntegratedGradients || req.method == Method::DeepLift ||
+                             req.method == Method::FeatureAblation || req.method == Method::ShapleySampling;
   const Tensor<T> base = from_baseline ? baseline_for(x, req.options) : Tensor<T>();
   out.output = req.method == Method::DeepLift ? ex.forward(stack_rows(x, base)).rows(0, x.dim(0)) : ex.forward(x);
   std::size_t k = 1;
@@ -560,6 +525,12 @@ Explanation<T> Explainer<T>::explain(const Tensor<T>& x, const ExplainRequest& r
     case Method::Occlusion:
       r = occlusion(ex, x, seeds, k, req.options);
       break;
+    case Method::FeatureAblation:
+      r = feature_ablation(ex, x, base, seeds, k, req.options);
+      break;
+    case Method::ShapleySampling:
+      r = shapley_sampling(ex, x, base, seeds, k, req.options);
+      break;
     case Method::DeepLift: {
       // The baselines' rows get no seed; the inputs' rows of the result are their multipliers.
       r = ex.propagate(stack_rows(seeds, Tensor<T>(seeds.shape())), rules).rows(0, seeds.dim(0));
@@ -631,8 +602,11 @@ Explanation<T> Explainer<T>::explain_sample_passes(const Tensor<T>& x, const Exp
       part.target.relevance = req.target.relevance.rows(first, m);
     }
     const Tensor<double>& base = req.options.baseline_input;
-    const bool per_sample = req.method == Method::IntegratedGradients || req.method == Method::DeepLift;
+    const bool per_sample = req.method == Method::IntegratedGradients || req.method == Method::DeepLift ||
+                            req.method == Method::FeatureAblation || req.method == Method::ShapleySampling;
     if (per_sample && base.rank() > 0 && base.dim(0) == n) part.options.baseline_input = base.rows(first, m);
+    const Tensor<double>& mask = req.options.feature_mask;
+    if (mask.rank() > 0 && mask.dim(0) == n && n > 1) part.options.feature_mask = mask.rows(first, m);
     Explanation<T> e = explain(x.rows(first, m), part);
     if (first == 0) {
       Shape os = e.output.shape(), rs = e.relevance.shape();

@@ -89,6 +89,36 @@ TEST(CliExplain, IntegratedGradientsAndDeepLiftFromABaselineFile) {
   for (const std::string& f : {half, self, out_const, out_file}) std::remove(f.c_str());
 }
 
+// Feature ablation and Shapley sampling with a mask file in the model's layout (LeNet-5: NHWC):
+// 8x8 blocks give maps constant on each block; one group for the whole input gives one value
+// per sample (its score change), the same for both methods.
+TEST(CliExplain, FeatureAblationAndShapleySamplingWithAMaskFile) {
+  const std::string x = refpath("LeNet-5/input.npy");
+  const Tensor<double> input = io::read_npy(x);
+  ASSERT_EQ(input.rank(), 4u);
+  const std::size_t h = input.dim(1), w = input.dim(2);
+  Tensor<double> blocks({1, h, w, 1}), whole({1, h, w, 1});
+  for (std::size_t i = 0; i < h; ++i)
+    for (std::size_t j = 0; j < w; ++j) blocks[i * w + j] = static_cast<double>((i / 8) * ((w + 7) / 8) + j / 8);
+  const std::string mask_blocks = test::temp_path("mask_blocks.npy"), mask_whole = test::temp_path("mask_whole.npy");
+  io::write_npy(mask_blocks, blocks);
+  io::write_npy(mask_whole, whole);
+  const std::string out_a = test::temp_path("fa.npy"), out_s = test::temp_path("sv.npy");
+  const std::string base = "explain " + lenet() + " " + x + " --quiet --method ";
+  ASSERT_EQ(test::run_cli(base + "feature-ablation --feature-mask " + mask_blocks + " --out " + out_a).code, 0);
+  const Tensor<double> fa = io::read_npy(out_a);
+  ASSERT_EQ(fa.shape(), input.shape());
+  for (std::size_t s = 0; s < input.dim(0); ++s)
+    for (std::size_t i = 0; i < h * w; ++i) {
+      const std::size_t first = (i / w / 8 * 8) * w + (i % w) / 8 * 8;  // the block's top-left element
+      ASSERT_EQ(fa[s * h * w + i], fa[s * h * w + first]) << "sample " << s << " element " << i;
+    }
+  ASSERT_EQ(test::run_cli(base + "feature-ablation --feature-mask " + mask_whole + " --out " + out_a).code, 0);
+  ASSERT_EQ(test::run_cli(base + "shapley-sampling --samples 2 --feature-mask " + mask_whole + " --out " + out_s).code, 0);
+  EXPECT_LT(test::max_rel_error(io::read_npy(out_s), io::read_npy(out_a)), 1e-6);
+  for (const std::string& f : {mask_blocks, mask_whole, out_a, out_s}) std::remove(f.c_str());
+}
+
 // --rule-precision bf16 (bfloat16 rule convolutions where the CPU has them, float32 elsewhere):
 // the toolbox's float64 LeNet-5 references within 1% of max|R| (measured ~1e-3 with bfloat16).
 TEST(CliExplain, Bf16RulePrecisionStaysNearTheReference) {
@@ -223,6 +253,8 @@ std::vector<BadCase> bad_cases() {
       {e + x + " --method integrated-gradients --baseline nan --out /tmp/o.npy", "'nan' is not a finite number"},
       {e + x + " --method deeplift --rule z --out /tmp/o.npy", "--method deeplift takes no rules"},
       {e + x + " --method gradient-shap --stdevs -1 --out /tmp/o.npy", "must be >= 0"},
+      {e + x + " --method feature-ablation --feature-mask /nonexistent/m.npy --out /tmp/o.npy", "/nonexistent/m.npy"},
+      {e + x + " --method feature-ablation --feature-mask " + small + " --out /tmp/o.npy", "does not fit"},
       {e + x + " --method integrated-gradients --baseline " + small + " --out /tmp/o.npy", "does not fit"},
       {e + x + " --rule z --out /tmp/o.npy --rule-precision bf16 --precision double", "cannot be combined with --precision double"},
   };

@@ -8,7 +8,9 @@
 #include "lrp/explain/executor.hpp"
 #include "lrp/layers/activation.hpp"
 #include "lrp/explain/explain.hpp"
+#include "lrp/layers/reshape.hpp"
 #include "lrp/layers/resize.hpp"
+#include "lrp/layers/linear.hpp"
 #include "lrp/rules/composite.hpp"
 #include "support/compare.hpp"
 #include "support/random_model.hpp"
@@ -593,6 +595,25 @@ TEST(RuleProperties, DeepLiftSumsToTheDifferenceFromTheBaseline) {
   }
 }
 
+// Per sample: the sum of its map (one target each) and score * (f_t(x) - mean over the baseline
+// draws of f_t(b)), what DeepLiftShap gives exactly and GradientShap in expectation.
+std::vector<std::pair<double, double>> sums_against_mean_baseline(const Model<double>& m, const Tensor<double>& x,
+                                                                  const Tensor<double>& dist, const Explanation<double>& e) {
+  Executor<double> ex(m);
+  const Tensor<double> fx = ex.forward(x);
+  const Tensor<double> fd = ex.forward(dist);
+  const std::size_t per = x.sample_size(), classes = fx.dim(1), draws = dist.dim(0);
+  std::vector<std::pair<double, double>> out;
+  for (std::size_t s = 0; s < x.dim(0); ++s) {
+    const std::size_t t = e.targets[s];
+    double mean_fb = 0, got = 0;
+    for (std::size_t d = 0; d < draws; ++d) mean_fb += fd[d * classes + t] / static_cast<double>(draws);
+    for (std::size_t i = 0; i < per; ++i) got += e.relevance[s * per + i];
+    out.emplace_back(got, fx[s * classes + t] * (fx[s * classes + t] - mean_fb));
+  }
+  return out;
+}
+
 // DeepLiftShap: DeepLIFT from every sample of a baseline distribution (here 4 draws for 2
 // inputs), averaged: per sample the map sums to score * (f(x) - mean over draws of f(b)); with
 // one draw it is DeepLIFT itself.
@@ -605,19 +626,7 @@ TEST(RuleProperties, DeepLiftShapSumsToTheDifferenceFromTheMeanBaselineOutput) {
   req.method = Method::DeepLiftShap;
   req.options.baseline_input = dist;
   const Explanation<double> e = explain(m, x, req);
-  Executor<double> ex(m);
-  const Tensor<double> fx = ex.forward(x);
-  const Tensor<double> fd = ex.forward(dist);
-  const std::size_t per = x.sample_size(), classes = fx.dim(1);
-  for (std::size_t s = 0; s < 2; ++s) {
-    const std::size_t t = e.targets[s];
-    double mean_fb = 0;
-    for (std::size_t d = 0; d < 4; ++d) mean_fb += fd[d * classes + t] / 4;
-    const double want = fx[s * classes + t] * (fx[s * classes + t] - mean_fb);
-    double got = 0;
-    for (std::size_t i = 0; i < per; ++i) got += e.relevance[s * per + i];
-    EXPECT_NEAR(got, want, 1e-9 * (1 + std::abs(want))) << "sample " << s;
-  }
+  for (const auto& [got, want] : sums_against_mean_baseline(m, x, dist, e)) EXPECT_NEAR(got, want, 1e-9 * (1 + std::abs(want)));
   req.options.baseline_input = dist.rows(2, 1);
   const Tensor<double> one_draw = explain(m, x, req).relevance;
   req.method = Method::DeepLift;
@@ -638,19 +647,7 @@ TEST(RuleProperties, GradientShapSumsToTheDifferenceInExpectation) {
   req.options.baseline_input = dist;
   req.options.samples = 30000;
   const Explanation<double> e = explain(m, x, req);
-  Executor<double> ex(m);
-  const Tensor<double> fx = ex.forward(x);
-  const Tensor<double> fd = ex.forward(dist);
-  const std::size_t per = x.sample_size(), classes = fx.dim(1);
-  for (std::size_t s = 0; s < 2; ++s) {
-    const std::size_t t = e.targets[s];
-    double mean_fb = 0;
-    for (std::size_t d = 0; d < 3; ++d) mean_fb += fd[d * classes + t] / 3;
-    const double want = fx[s * classes + t] * (fx[s * classes + t] - mean_fb);
-    double got = 0;
-    for (std::size_t i = 0; i < per; ++i) got += e.relevance[s * per + i];
-    EXPECT_NEAR(got, want, 0.05 * std::abs(want) + 1e-9) << "sample " << s;
-  }
+  for (const auto& [got, want] : sums_against_mean_baseline(m, x, dist, e)) EXPECT_NEAR(got, want, 0.05 * std::abs(want) + 1e-9);
   req.options.samples = 7;
   req.options.stdevs = 0.1;
   const Tensor<double> batched = explain(m, x, req).relevance;
@@ -658,6 +655,79 @@ TEST(RuleProperties, GradientShapSumsToTheDifferenceInExpectation) {
   EXPECT_LT(test::max_rel_error(explain(m, x, req).relevance, batched), 1e-12);
   req.options.baseline_input = Tensor<double>({3, 5});
   EXPECT_THROW(explain(m, x, req), ShapeError);
+}
+
+// Feature ablation and Shapley value sampling. On a linear model both give every group
+// sum over its elements of w_t,i (x_i - b_i) (exact: a linear score has no interactions). On the
+// random CNN, Shapley sampling is efficient: per sample and order the group values sum to
+// f_t(x) - f_t(b) exactly, so their mean does too; ablating one group that covers everything
+// gives f_t(x) - f_t(b) everywhere. Bad masks are refused.
+TEST(RuleProperties, FeatureAblationAndShapleySampling) {
+  std::mt19937_64 rng(17);
+  const std::size_t per = 2 * 4 * 4;
+  Model<double> lin;
+  lin.input_shape = {2, 4, 4};
+  lin.layout = DataLayout::NCHW;
+  lin.add("flatten", std::make_unique<Flatten<double>>());
+  const Tensor<double> w = test::random_tensor({3, per}, rng);
+  lin.add("fc", std::make_unique<Linear<double>>(w, test::random_tensor({3}, rng)));
+  const Tensor<double> x = test::random_tensor({2, 2, 4, 4}, rng), b = test::random_tensor({2, 2, 4, 4}, rng, 0.3);
+  Tensor<double> mask({1, 2, 4, 4});
+  for (std::size_t i = 0; i < per; ++i) mask[i] = static_cast<double>((i / 4) % 3 + 3 * (i / 16));  // 6 groups
+  ExplainRequest req;
+  req.options.baseline_input = b;
+  req.options.feature_mask = mask;
+  req.options.samples = 4;
+  for (const Method method : {Method::FeatureAblation, Method::ShapleySampling}) {
+    req.method = method;
+    const Explanation<double> e = explain(lin, x, req);
+    for (std::size_t s = 0; s < 2; ++s) {
+      const std::size_t t = e.targets[s];
+      for (std::size_t i = 0; i < per; ++i) {
+        double want = 0;
+        for (std::size_t j = 0; j < per; ++j)
+          if (mask[j] == mask[i]) want += w[t * per + j] * (x[s * per + j] - b[s * per + j]);
+        ASSERT_NEAR(e.relevance[s * per + i], want, 1e-12) << (method == Method::FeatureAblation ? "ablation" : "shapley") << " " << i;
+      }
+    }
+  }
+
+  const Model<double> cnn = test::random_cnn(rng, true);
+  const Tensor<double> xc = test::random_tensor({2, 2, 12, 12}, rng), bc = test::random_tensor({2, 2, 12, 12}, rng, 0.3);
+  const std::size_t pc = xc.sample_size();
+  Tensor<double> groups({1, 2, 12, 12});
+  for (std::size_t i = 0; i < pc; ++i) groups[i] = static_cast<double>(((i % 144) / 12) / 4 * 3 + (i % 12) / 4);  // 3x3 blocks
+  req.options.baseline_input = bc;
+  req.options.feature_mask = groups;
+  req.method = Method::ShapleySampling;
+  const Explanation<double> e = explain(cnn, xc, req);
+  Executor<double> ex(cnn);
+  const Tensor<double> fx = ex.forward(xc), fb = ex.forward(bc);
+  for (std::size_t s = 0; s < 2; ++s) {
+    const std::size_t t = e.targets[s];
+    double sum = 0;
+    for (std::size_t gi = 0; gi < 9; ++gi)  // one element of each group
+      for (std::size_t i = 0; i < pc; ++i)
+        if (groups[i] == static_cast<double>(gi)) {
+          sum += e.relevance[s * pc + i];
+          break;
+        }
+    EXPECT_NEAR(sum, fx[s * 3 + t] - fb[s * 3 + t], 1e-10) << "sample " << s;
+  }
+  req.method = Method::FeatureAblation;
+  req.options.feature_mask = Tensor<double>({1, 2, 12, 12});  // one group
+  const Explanation<double> whole = explain(cnn, xc, req);
+  for (std::size_t s = 0; s < 2; ++s)
+    for (std::size_t i = 0; i < pc; ++i) ASSERT_NEAR(whole.relevance[s * pc + i], fx[s * 3 + whole.targets[s]] - fb[s * 3 + whole.targets[s]], 1e-12);
+
+  req.options.feature_mask = Tensor<double>({1, 2, 12, 12}, 0.5);
+  EXPECT_THROW(explain(cnn, xc, req), ConfigError);
+  req.options.feature_mask = Tensor<double>({1, 3, 12, 12});
+  EXPECT_THROW(explain(cnn, xc, req), ShapeError);
+  req.options.feature_mask = Tensor<double>();
+  req.options.baseline_input = Tensor<double>();
+  const Model<double> large = test::random_cnn(rng, true, 2, 48);
+  EXPECT_THROW(explain(large, test::random_tensor({1, 2, 48, 48}, rng), req), ConfigError);  // 4608 elements, no groups
 }
 
 TEST(RuleProperties, OcclusionWithAWholeWindowGivesTheScore) {

@@ -28,6 +28,9 @@ void add_request_options(CLI::App* cmd, RequestOptions& o) {
                   "integrated-gradients, deeplift: the baseline, a constant (0) or an input file (array or image, read like INPUT: "
                   "one sample for every input, or as many samples as INPUT); deeplift-shap, gradient-shap: a file whose "
                   "samples are draws of the baseline distribution");
+  cmd->add_option("--feature-mask", o.feature_mask,
+                  "feature-ablation, shapley-sampling: a file of group ids (integers >= 0), one sample's shape or INPUT's, in "
+                  "the model's layout (default: every input element its own group)");
   cmd->add_option("--window", o.method_options.window, "occlusion: window size (8)");
   cmd->add_option("--stride", o.method_options.stride, "occlusion: stride (8)");
   cmd->add_option("--occlusion-value", o.method_options.occlusion_value, "occlusion: value outside the window (0)");
@@ -63,6 +66,7 @@ ExplainRequest build_request(const Model<T>& model, const RequestOptions& o, con
   req.options = o.method_options;
   if (looks_numeric(o.baseline)) req.options.baseline = parse_number(o.baseline, "--baseline");
   else req.options.baseline_input = load_input(model, o.baseline, image);
+  if (!o.feature_mask.empty()) req.options.feature_mask = load_input(model, o.feature_mask, image);
   req.options.noise_type = parse_noise_type(o.noise_type);
   std::vector<RuleOverride> overrides;
   for (const std::string& s : o.layer_rules) overrides.push_back(parse_rule_override(s));

@@ -15,6 +15,7 @@ namespace lrp::cli {
 struct RequestOptions {
   std::string rule, composite, method = "lrp", noise_type = "smoothgrad";
   std::string baseline = "0";  // integrated gradients: a number or an input file
+  std::string feature_mask;    // feature ablation, Shapley sampling: a file of group ids
   std::vector<std::string> layer_rules;
   MethodOptions method_options;
 };

@@ -34,6 +34,8 @@ enum class Method {
   DeepLift,       // DeepLIFT's Rescale rule from the baseline, times (x - baseline)
   DeepLiftShap,   // DeepLIFT averaged over every sample of a baseline distribution (Captum's DeepLiftShap)
   GradientShap,   // expected gradients from random baselines and points (Captum's GradientShap)
+  FeatureAblation,  // score change when a group of inputs is set to the baseline (Captum's)
+  ShapleySampling,  // Shapley values of input groups from random orders (Captum's ShapleyValueSampling)
 };
 Method parse_method(const std::string& text);
 std::string method_names();
@@ -78,6 +80,10 @@ struct MethodOptions {
   std::size_t steps = 20;
   double baseline = 0.0;
   Tensor<double> baseline_input;
+  // Feature ablation, Shapley sampling: a group id (integer >= 0) per input element, one
+  // sample's shape [1, ...] or the input's; empty: every element its own group. Shapley
+  // sampling draws `samples` orders with `seed`.
+  Tensor<double> feature_mask;
   // Occlusion: window and stride over the spatial axes; value for the occluded part.
   std::size_t window = 8, stride = 8;
   double occlusion_value = 0.0;
