@@ -17,15 +17,16 @@ void add_request_options(CLI::App* cmd, RequestOptions& o) {
   cmd->add_option("--method", o.method, "Attribution method: " + method_names());
   cmd->add_option("--noise-level", o.method_options.noise_level, "smoothgrad: noise std relative to the input range (0.1)");
   cmd->add_option("--samples", o.method_options.samples,
-                  "smoothgrad: number of samples (20; the last is noise-free); gradient-shap: random points per input (20)");
-  cmd->add_option("--seed", o.method_options.seed, "smoothgrad, gradient-shap: random seed (0)");
+                  "smoothgrad: number of samples (20; the last is noise-free); gradient-shap: random points per input; "
+                  "shapley-sampling: random orders of the groups (20)");
+  cmd->add_option("--seed", o.method_options.seed, "smoothgrad, gradient-shap, shapley-sampling: random seed (0)");
   cmd->add_option("--stdevs", o.method_options.stdevs, "gradient-shap: standard deviation of the noise added to the inputs (0)");
   cmd->add_option("--noise-type", o.noise_type,
                   "smoothgrad: what is kept of the noisy copies' maps: smoothgrad (their mean, default), smoothgrad-sq (the mean "
                   "of their squares), vargrad (their variance)");
   cmd->add_option("--steps", o.method_options.steps, "integrated-gradients: number of steps (20)");
   cmd->add_option("--baseline", o.baseline,
-                  "integrated-gradients, deeplift: the baseline, a constant (0) or an input file (array or image, read like INPUT: "
+                  "integrated-gradients, deeplift, feature-ablation, shapley-sampling: the baseline, a constant (0) or an input file (array or image, read like INPUT: "
                   "one sample for every input, or as many samples as INPUT); deeplift-shap, gradient-shap: a file whose "
                   "samples are draws of the baseline distribution");
   cmd->add_option("--feature-mask", o.feature_mask,
