@@ -167,6 +167,7 @@ class Builder {
     if (type == "PReLU") return prelu();
     if (type == "Sigmoid") return activation(ActivationKind::Sigmoid);
     if (type == "TanH") return activation(ActivationKind::Tanh);
+    if (type == "ELU") return elu();
     if (type == "Softmax") return softmax();
     if (type == "LRN") return lrn();
     if (type == "Concat") return concat();
@@ -392,6 +393,14 @@ class Builder {
     add(std::make_unique<Activation<T>>(s), {input()});
   }
 
+  void elu() {
+    ActivationSpec s;
+    s.kind = ActivationKind::Elu;
+    s.alpha = layer_->elu_param().alpha();
+    if (!std::isfinite(s.alpha)) fail("elu_param alpha must be finite");
+    add(std::make_unique<Activation<T>>(s), {input()});
+  }
+
   void softmax() {
     const std::size_t x = input();
     if (layer_->softmax_param().axis() != 1 || shape(x).size() != 1)
@@ -543,7 +552,7 @@ template Model<double> build_model(caffe::NetParameter&, const std::string&, con
 namespace lrp::io {
 
 std::vector<std::string> caffe_supported_layers() {
-  return {"Input", "Convolution", "Deconvolution", "Crop", "Power", "InnerProduct", "Pooling", "ReLU", "PReLU", "Sigmoid", "TanH", "Softmax", "LRN", "Concat",
+  return {"Input", "Convolution", "Deconvolution", "Crop", "Power", "InnerProduct", "Pooling", "ReLU", "PReLU", "Sigmoid", "TanH", "ELU", "Softmax", "LRN", "Concat",
           "Eltwise", "BatchNorm", "Scale", "Bias", "Flatten", "Dropout", "Split"};
 }
 

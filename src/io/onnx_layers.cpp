@@ -389,6 +389,29 @@ void hard_swish(NodeCtx& c) {
   c.allow_attributes({});
   activation(c, ActivationSpec{ActivationKind::HardSwish});
 }
+void elu(NodeCtx& c) {
+  c.allow_attributes({"alpha"});
+  ActivationSpec s{ActivationKind::Elu};
+  s.alpha = c.attr_float("alpha", 1.0);
+  if (!std::isfinite(s.alpha)) c.fail("attribute 'alpha' must be finite");
+  activation(c, s);
+}
+void selu(NodeCtx& c) {
+  c.allow_attributes({"alpha", "gamma"});
+  ActivationSpec s{ActivationKind::Selu};
+  s.alpha = c.attr_float("alpha", 1.67326319217681884765625);
+  s.gamma = c.attr_float("gamma", 1.05070102214813232421875);
+  if (!std::isfinite(s.alpha) || !std::isfinite(s.gamma)) c.fail("attributes 'alpha' and 'gamma' must be finite");
+  activation(c, s);
+}
+void softplus(NodeCtx& c) {
+  c.allow_attributes({});
+  activation(c, ActivationSpec{ActivationKind::Softplus});
+}
+void softsign(NodeCtx& c) {
+  c.allow_attributes({});
+  activation(c, ActivationSpec{ActivationKind::Softsign});
+}
 void erf_op(NodeCtx& c) {
   c.allow_attributes({});
   activation(c, ActivationSpec{ActivationKind::Erf});
@@ -950,6 +973,10 @@ const std::map<std::string, LayerConverter>& layer_converters() {
       {"Relu", relu},
       {"Reshape", reshape},
       {"Sigmoid", sigmoid},
+      {"Elu", elu},
+      {"Selu", selu},
+      {"Softplus", softplus},
+      {"Softsign", softsign},
       {"Slice", slice},
       {"Softmax", softmax},
       {"Sub", sub},

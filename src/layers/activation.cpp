@@ -21,6 +21,10 @@ std::string Activation<T>::type_name() const {
     case ActivationKind::Erf: return "Erf";
     case ActivationKind::Gelu: return "Gelu";
     case ActivationKind::GeluTanh: return "GeluTanh";
+    case ActivationKind::Elu: return "Elu";
+    case ActivationKind::Selu: return "Selu";
+    case ActivationKind::Softplus: return "Softplus";
+    case ActivationKind::Softsign: return "Softsign";
   }
   return "Activation";
 }
@@ -30,6 +34,8 @@ std::string Activation<T>::describe() const {
   if (spec_.kind == ActivationKind::LeakyReLU) return "alpha " + std::to_string(spec_.alpha);
   if (spec_.kind == ActivationKind::Clip) return "[" + std::to_string(spec_.lo) + ", " + std::to_string(spec_.hi) + "]";
   if (spec_.kind == ActivationKind::HardSigmoid) return "alpha " + std::to_string(spec_.alpha) + ", beta " + std::to_string(spec_.beta);
+  if (spec_.kind == ActivationKind::Elu) return "alpha " + std::to_string(spec_.alpha);
+  if (spec_.kind == ActivationKind::Selu) return "alpha " + std::to_string(spec_.alpha) + ", gamma " + std::to_string(spec_.gamma);
   return "";
 }
 
@@ -125,6 +131,18 @@ void Activation<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
     case ActivationKind::GeluTanh:
       each(n, [=](std::size_t i) { op[i] = T(0.5) * xp[i] * (T(1) + std::tanh(gelu_tanh_arg(xp[i]))); });
       break;
+    case ActivationKind::Elu:
+    case ActivationKind::Selu: {
+      const T scale = spec_.kind == ActivationKind::Selu ? static_cast<T>(spec_.gamma) : T(1);
+      each(n, [=](std::size_t i) { op[i] = scale * (xp[i] > T(0) ? xp[i] : a * std::expm1(xp[i])); });
+      break;
+    }
+    case ActivationKind::Softplus:  // max(x, 0) + log1p(exp(-|x|)): no overflow for large |x|
+      each(n, [=](std::size_t i) { op[i] = std::max(xp[i], T(0)) + std::log1p(std::exp(-std::abs(xp[i]))); });
+      break;
+    case ActivationKind::Softsign:
+      each(n, [=](std::size_t i) { op[i] = xp[i] / (T(1) + std::abs(xp[i])); });
+      break;
   }
 }
 
@@ -196,6 +214,22 @@ void Activation<T>::backward(const TensorRefs<T>& in, const Tensor<T>& out, cons
         dp[i] = gp[i] * (T(0.5) * (T(1) + t) + T(0.5) * v * (T(1) - t * t) * du);
       });
       break;
+    case ActivationKind::Elu:
+    case ActivationKind::Selu: {  // scale for x > 0, scale alpha exp(x) below
+      const T scale = spec_.kind == ActivationKind::Selu ? static_cast<T>(spec_.gamma) : T(1);
+      each(n, [=](std::size_t i) { dp[i] = gp[i] * scale * (xp[i] > T(0) ? T(1) : a * std::exp(xp[i])); });
+      break;
+    }
+    case ActivationKind::Softplus:  // sigmoid(x)
+      each(n, [=](std::size_t i) { dp[i] = gp[i] / (T(1) + std::exp(-xp[i])); });
+      break;
+    case ActivationKind::Softsign: {  // 1 / (1 + |x|)^2
+      each(n, [=](std::size_t i) {
+        const T d = T(1) + std::abs(xp[i]);
+        dp[i] = gp[i] / (d * d);
+      });
+      break;
+    }
   }
 }
 

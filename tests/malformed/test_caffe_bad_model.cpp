@@ -3,6 +3,8 @@
 // wrong model. Through the CLI: exit code 2 and "lrp: error: ...".
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "lrp/core/error.hpp"
 #include "lrp/io/atomic_file.hpp"
 #include "lrp/io/caffe.hpp"
@@ -66,7 +68,7 @@ TEST(CaffeBadModel, MissingFilesAreIoErrors) {
 }
 
 TEST(CaffeBadModel, UnsupportedLayersAreNamed) {
-  expect_definition_error(kInput + "layer { name: 'e' type: 'ELU' bottom: 'data' top: 'e' }", {"layer 'e' (ELU)", "not supported"});
+  expect_definition_error(kInput + "layer { name: 'e' type: 'Slice' bottom: 'data' top: 'e' }", {"layer 'e' (Slice)", "not supported"});
   expect_definition_error(kInput + "layer { name: 'p' type: 'Pooling' bottom: 'data' top: 'p' pooling_param { pool: STOCHASTIC kernel_size: 2 } }",
                           {"'p' (Pooling)", "STOCHASTIC"});
   expect_definition_error(kInput + conv("a", "data") + conv("b", "data") +
@@ -141,9 +143,29 @@ TEST(CaffeBadModel, TrainOnlyLayersAreLeftOut) {
   EXPECT_EQ(io::read_caffe_model(f).nodes().size(), 1u);
 }
 
+// ELU with its alpha (a float in caffe.proto; default 1): y = x above 0, alpha (exp(x) - 1) below,
+// against the formula.
+TEST(CaffeBadModel, EluIsImportedWithItsAlpha) {
+  for (const auto& [param, alpha] : {std::pair<std::string, double>{"elu_param { alpha: 0.3 }", static_cast<double>(0.3f)}, {"", 1.0}}) {
+    const TempDir dir;
+    const std::string f = scratch(dir, "elu.prototxt", kInput + "layer { name: 'e' type: 'ELU' bottom: 'data' top: 'e' " + param + " }");
+    const Model<double> m = io::read_caffe_model(f);
+    ASSERT_EQ(m.nodes().size(), 1u);
+    EXPECT_EQ(m.nodes()[0].layer->type_name(), "Elu");
+    Tensor<double> x({1, 2, 4, 4});
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = -2.0 + 0.13 * static_cast<double>(i);
+    Tensor<double> y;
+    m.nodes()[0].layer->forward({&x}, y);
+    for (std::size_t i = 0; i < x.size(); ++i)
+      EXPECT_NEAR(y[i], x[i] > 0 ? x[i] : alpha * (std::exp(x[i]) - 1), 1e-15) << param << " " << i;
+  }
+  expect_definition_error(kInput + "layer { name: 'e' type: 'ELU' bottom: 'data' top: 'e' elu_param { alpha: nan } }",
+                          {"'e' (ELU)", "alpha"});
+}
+
 TEST(CaffeBadModel, CommandLineExitsWithTwo) {
   const TempDir dir;
-  const std::string f = scratch(dir, "cli.prototxt", kInput + "layer { name: 'e' type: 'ELU' bottom: 'data' top: 'e' }");
+  const std::string f = scratch(dir, "cli.prototxt", kInput + "layer { name: 'e' type: 'Slice' bottom: 'data' top: 'e' }");
   CliResult r = run_cli("info " + f);
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("lrp: error: Caffe model"), std::string::npos) << r.output;

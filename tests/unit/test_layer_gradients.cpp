@@ -274,6 +274,14 @@ TEST(LayerGradients, Activations) {
     if (std::abs(std::abs(v) - 2.5) < 0.05 || std::abs(std::abs(v) - 3) < 0.05) v *= 0.9;
   check_backward(Activation<T>(hard_sigmoid), {h}, "HardSigmoid");
   check_backward(Activation<T>(ActivationSpec{ActivationKind::HardSwish}), {h}, "HardSwish");
+  ActivationSpec elu{ActivationKind::Elu}, selu{ActivationKind::Selu};
+  elu.alpha = 0.7;  // a kink at 0 unless alpha is 1: inputs away from it
+  selu.alpha = 1.6732632423543772;
+  selu.gamma = 1.0507009873554805;
+  check_backward(Activation<T>(elu), {away_from_zero(s, rng)}, "Elu");
+  check_backward(Activation<T>(selu), {away_from_zero(s, rng)}, "Selu");
+  check_backward(Activation<T>(ActivationSpec{ActivationKind::Softplus}), {random_tensor(s, rng, -4, 4)}, "Softplus");
+  check_backward(Activation<T>(ActivationSpec{ActivationKind::Softsign}), {away_from_zero(s, rng)}, "Softsign");
 }
 
 TEST(LayerGradients, SoftMax) {

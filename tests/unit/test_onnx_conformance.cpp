@@ -27,7 +27,8 @@ const std::vector<std::string> kOpPrefixes = {
     "test_add", "test_averagepool", "test_batchnorm", "test_clip", "test_concat", "test_constant", "test_conv", "test_convtranspose",
     "test_dropout", "test_flatten", "test_gemm", "test_globalaveragepool", "test_globalmaxpool", "test_identity",
     "test_leakyrelu", "test_matmul", "test_maxpool", "test_relu", "test_reshape", "test_resize", "test_upsample", "test_sigmoid", "test_softmax",
-    "test_sub", "test_sum", "test_tanh", "test_transpose", "test_slice", "test_erf", "test_div",
+    "test_sub", "test_sum", "test_tanh", "test_transpose", "test_slice", "test_erf", "test_div", "test_elu", "test_selu",
+    "test_softplus", "test_softsign", "test_hardsigmoid", "test_hardswish",
 };
 
 const char* const kCubic = "Resize mode cubic (nearest and linear only)";
@@ -82,6 +83,11 @@ const std::map<std::string, std::string> kSkipped = {
     {"test_clip_splitbounds", kRank1},
     {"test_dropout_default_old", kRank1},
     {"test_leakyrelu_example", kRank1},
+    {"test_elu_example", kRank1},
+    {"test_selu_example", kRank1},
+    {"test_softplus_example", kRank1},
+    {"test_softsign_example", kRank1},
+    {"test_hardsigmoid_example", kRank1},
     {"test_sigmoid_example", kRank1},
     {"test_sum_one_input", kRank1},
     {"test_tanh_example", kRank1},

@@ -8,13 +8,18 @@ namespace lrp {
 // HardSigmoid(x) = clamp(alpha x + beta, 0, 1); HardSwish(x) = x HardSigmoid(x) with alpha 1/6,
 // beta 1/2 (MobileNetV3). Gelu(x) = x Phi(x) = x (1 + erf(x / sqrt 2)) / 2, GeluTanh its tanh
 // approximation x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2 (ONNX Gelu, approximate "tanh").
-enum class ActivationKind { ReLU, LeakyReLU, Tanh, Sigmoid, Clip, HardSigmoid, HardSwish, Erf, Gelu, GeluTanh };
+// Elu(x) = x for x > 0, alpha (exp(x) - 1) else; Selu = gamma Elu; Softplus(x) = log(1 + exp(x));
+// Softsign(x) = x / (1 + |x|).
+enum class ActivationKind {
+  ReLU, LeakyReLU, Tanh, Sigmoid, Clip, HardSigmoid, HardSwish, Erf, Gelu, GeluTanh, Elu, Selu, Softplus, Softsign
+};
 
 struct ActivationSpec {
   ActivationKind kind = ActivationKind::ReLU;
-  double alpha = 0.01;  // LeakyReLU slope; HardSigmoid slope
+  double alpha = 0.01;  // LeakyReLU slope; HardSigmoid slope; Elu, Selu: alpha
   double lo = 0.0, hi = 6.0;  // Clip bounds (ReLU6: 0, 6)
   double beta = 0.5;    // HardSigmoid offset
+  double gamma = 1.0;   // Selu scale
 };
 
 template <class T>
