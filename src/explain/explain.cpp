@@ -41,6 +41,20 @@ std::string method_names() {
          "grad-cam, guided-grad-cam, deeplift, deeplift-shap, gradient-shap, feature-ablation, shapley-sampling";
 }
 
+BaselineUse baseline_use(Method m) {
+  switch (m) {
+    case Method::IntegratedGradients:
+    case Method::DeepLift:
+    case Method::FeatureAblation:
+    case Method::ShapleySampling: return BaselineUse::PerSample;
+    case Method::DeepLiftShap:
+    case Method::GradientShap: return BaselineUse::Draws;
+    default: return BaselineUse::None;
+  }
+}
+
+bool uses_feature_mask(Method m) { return m == Method::FeatureAblation || m == Method::ShapleySampling; }
+
 NoiseType parse_noise_type(const std::string& t) {
   if (t == "smoothgrad") return NoiseType::SmoothGrad;
   if (t == "smoothgrad-sq" || t == "smoothgrad_sq") return NoiseType::SmoothGradSquared;
@@ -196,6 +210,19 @@ Tensor<T> baseline_for(const Tensor<T>& x, const MethodOptions& o) {
   }
   throw ShapeError("the baseline has shape " + shape_str(b.shape()) + ", the input " + shape_str(x.shape()) +
                    " (give one sample's shape or the input's)");
+}
+
+// The baseline distribution of DeepLiftShap and GradientShap, [draws, ...one sample of x]: the
+// samples of the baseline input, or the constant as the only draw.
+Tensor<double> baseline_draws(const Shape& x_shape, const MethodOptions& o) {
+  Shape one = x_shape;
+  one[0] = 1;
+  const Tensor<double>& b = o.baseline_input;
+  if (b.empty()) return Tensor<double>(one, o.baseline);
+  if (b.rank() != one.size() || b.dim(0) == 0 || !std::equal(b.shape().begin() + 1, b.shape().end(), one.begin() + 1))
+    throw ShapeError("the baseline samples have shape " + shape_str(b.shape()) + ", the input " + shape_str(x_shape) +
+                     " (give one or more samples of the input's shape)");
+  return b;
 }
 
 // One forward on x and one backward sweep (k seeds per sample).
@@ -431,9 +458,7 @@ Explanation<T> Explainer<T>::explain(const Tensor<T>& x, const ExplainRequest& r
   else ex.plan_backward(rules);
   Explanation<T> out;
   // DeepLIFT: one forward pass on the inputs stacked above their baselines (its rule pairs them).
-  const bool from_baseline = req.method == Method::IntegratedGradients || req.method == Method::DeepLift ||
-                             req.method == Method::FeatureAblation || req.method == Method::ShapleySampling;
-  const Tensor<T> base = from_baseline ? baseline_for(x, req.options) : Tensor<T>();
+  const Tensor<T> base = baseline_use(req.method) == BaselineUse::PerSample ? baseline_for(x, req.options) : Tensor<T>();
   out.output = req.method == Method::DeepLift ? ex.forward(stack_rows(x, base)).rows(0, x.dim(0)) : ex.forward(x);
   std::size_t k = 1;
   const Tensor<T> seeds = make_seeds(out.output, req.target, out.targets, out.scores, k);
@@ -491,10 +516,8 @@ Explanation<T> Explainer<T>::explain(const Tensor<T>& x, const ExplainRequest& r
       const MethodOptions& o = req.options;
       if (o.samples == 0) throw ConfigError("gradient-shap needs at least one sample");
       if (!(o.stdevs >= 0)) throw ConfigError("gradient-shap: the noise's standard deviation (--stdevs) must be >= 0");
-      const Tensor<T> dist = o.baseline_input.empty() ? Tensor<T>(Shape{1}, static_cast<T>(o.baseline)) : o.baseline_input.cast<T>();
-      const std::size_t n = x.dim(0), per = x.sample_size(), draws = o.baseline_input.empty() ? 1 : dist.dim(0);
-      if (!o.baseline_input.empty() && (dist.rank() != x.rank() || dist.sample_size() != per))
-        throw ShapeError("gradient-shap: the baseline samples have shape " + shape_str(dist.shape()) + ", the input " + shape_str(x.shape()));
+      const Tensor<T> dist = baseline_draws(x.shape(), o).template cast<T>();
+      const std::size_t n = x.dim(0), per = x.sample_size(), draws = dist.dim(0);
       const std::size_t per_pass = copies_per_pass(model, x, k, req.target_pass_bytes, o.samples);
       std::vector<T> diffs(per_pass * x.size());  // (input - baseline) of the copies of one pass
       std::mt19937_64 rng(o.seed);
@@ -504,11 +527,11 @@ Explanation<T> Explainer<T>::explain(const Tensor<T>& x, const ExplainRequest& r
       const auto point = [&](std::size_t s, T* dst) {
         T* diff = diffs.data() + (s % per_pass) * x.size();
         for (std::size_t i = 0; i < n; ++i) {
-          const T* b = dist.data() + (o.baseline_input.empty() ? 0 : pick(rng) * per);
+          const T* b = dist.data() + pick(rng) * per;
           const T alpha = static_cast<T>(unit(rng));
           for (std::size_t j = 0; j < per; ++j) {
             const T xi = x[i * per + j] + static_cast<T>(o.stdevs > 0 ? o.stdevs * noise(rng) : 0.0);
-            const T bj = o.baseline_input.empty() ? b[0] : b[j];
+            const T bj = b[j];
             diff[i * per + j] = xi - bj;
             dst[i * per + j] = bj + alpha * (xi - bj);
           }
@@ -601,12 +624,12 @@ Explanation<T> Explainer<T>::explain_sample_passes(const Tensor<T>& x, const Exp
                          " samples");
       part.target.relevance = req.target.relevance.rows(first, m);
     }
+    // Per-sample baselines and masks split with the samples (one row is every sample's).
     const Tensor<double>& base = req.options.baseline_input;
-    const bool per_sample = req.method == Method::IntegratedGradients || req.method == Method::DeepLift ||
-                            req.method == Method::FeatureAblation || req.method == Method::ShapleySampling;
-    if (per_sample && base.rank() > 0 && base.dim(0) == n) part.options.baseline_input = base.rows(first, m);
+    if (baseline_use(req.method) == BaselineUse::PerSample && base.rank() > 0 && base.dim(0) == n)
+      part.options.baseline_input = base.rows(first, m);
     const Tensor<double>& mask = req.options.feature_mask;
-    if (mask.rank() > 0 && mask.dim(0) == n && n > 1) part.options.feature_mask = mask.rows(first, m);
+    if (mask.rank() > 0 && mask.dim(0) == n) part.options.feature_mask = mask.rows(first, m);
     Explanation<T> e = explain(x.rows(first, m), part);
     if (first == 0) {
       Shape os = e.output.shape(), rs = e.relevance.shape();
@@ -627,14 +650,13 @@ Explanation<T> Explainer<T>::explain_sample_passes(const Tensor<T>& x, const Exp
 
 template <class T>
 Explanation<T> Explainer<T>::explain_deeplift_shap(const Tensor<T>& x, const ExplainRequest& req) {
-  const Tensor<double>& dist = req.options.baseline_input;
-  if (!dist.empty() && (dist.rank() == 0 || dist.dim(0) == 0)) throw ShapeError("deeplift-shap: the baseline holds no samples");
-  const std::size_t draws = dist.empty() ? 1 : dist.dim(0);
+  const Tensor<double> dist = baseline_draws(x.shape(), req.options);
+  const std::size_t draws = dist.dim(0);
   ExplainRequest one = req;
   one.method = Method::DeepLift;
   Explanation<T> out;
   for (std::size_t m = 0; m < draws; ++m) {
-    if (!dist.empty()) one.options.baseline_input = dist.rows(m, 1);  // broadcast to every sample
+    one.options.baseline_input = dist.rows(m, 1);  // broadcast to every sample
     Explanation<T> e = explain(x, one);
     if (m == 0) {
       out = std::move(e);

@@ -49,15 +49,16 @@ Groups groups_of(const Tensor<T>& x, const Tensor<double>& mask) {
   if (!one && !g.per_sample)
     throw ShapeError("the feature mask has shape " + shape_str(mask.shape()) + ", the input " + shape_str(x.shape()) +
                      " (give one sample's shape or the input's)");
+  // Ids are numbered densely in increasing order: ids 0, 7 and 1000 are three groups, not 1001.
+  std::vector<double> ids(mask.begin(), mask.end());
+  for (const double v : ids)
+    if (!(v >= 0) || v != std::floor(v)) throw ConfigError("the feature mask holds " + std::to_string(v) + ": group ids must be integers >= 0");
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   g.id.resize(mask.size());
-  double top = -1;
-  for (std::size_t i = 0; i < mask.size(); ++i) {
-    const double v = mask[i];
-    if (!(v >= 0) || v != std::floor(v) || v >= 1e9) throw ConfigError("the feature mask holds " + std::to_string(v) + ": group ids must be integers >= 0");
-    g.id[i] = static_cast<std::size_t>(v);
-    top = std::max(top, v);
-  }
-  g.count = static_cast<std::size_t>(top) + 1;
+  for (std::size_t i = 0; i < mask.size(); ++i)
+    g.id[i] = static_cast<std::size_t>(std::lower_bound(ids.begin(), ids.end(), mask[i]) - ids.begin());
+  g.count = ids.size();
   return g;
 }
 

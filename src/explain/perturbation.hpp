@@ -14,8 +14,9 @@ namespace lrp {
 template <class T>
 Tensor<T> occlusion(Executor<T>& ex, const Tensor<T>& x, const Tensor<T>& seeds, std::size_t k, const MethodOptions& o);
 
-// Feature groups: `feature_mask` holds a group id (a non-negative integer) per input element,
-// one sample's shape [1, ...] (every sample) or x's; empty: every element its own group. The
+// Feature groups: `feature_mask` holds a group id (a non-negative integer; any gaps between ids
+// are skipped) per input element, one sample's shape [1, ...] (every sample) or x's; empty:
+// every element its own group. The
 // ablated value is the baseline's `base` (x's shape).
 //
 // Feature ablation: every element of group g gets score(x) - score(x with g set to the baseline).

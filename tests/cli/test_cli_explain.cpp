@@ -255,6 +255,8 @@ std::vector<BadCase> bad_cases() {
       {e + x + " --method gradient-shap --stdevs -1 --out /tmp/o.npy", "must be >= 0"},
       {e + x + " --method feature-ablation --feature-mask /nonexistent/m.npy --out /tmp/o.npy", "/nonexistent/m.npy"},
       {e + x + " --method feature-ablation --feature-mask " + small + " --out /tmp/o.npy", "does not fit"},
+      {e + x + " --rule z --feature-mask " + x + " --out /tmp/o.npy", "--method lrp reads no --feature-mask"},
+      {e + x + " --method gradient --baseline " + x + " --out /tmp/o.npy", "--method gradient reads no --baseline file"},
       {e + x + " --method integrated-gradients --baseline " + small + " --out /tmp/o.npy", "does not fit"},
       {e + x + " --rule z --out /tmp/o.npy --rule-precision bf16 --precision double", "cannot be combined with --precision double"},
   };

@@ -672,8 +672,8 @@ TEST(RuleProperties, FeatureAblationAndShapleySampling) {
   const Tensor<double> w = test::random_tensor({3, per}, rng);
   lin.add("fc", std::make_unique<Linear<double>>(w, test::random_tensor({3}, rng)));
   const Tensor<double> x = test::random_tensor({2, 2, 4, 4}, rng), b = test::random_tensor({2, 2, 4, 4}, rng, 0.3);
-  Tensor<double> mask({1, 2, 4, 4});
-  for (std::size_t i = 0; i < per; ++i) mask[i] = static_cast<double>((i / 4) % 3 + 3 * (i / 16));  // 6 groups
+  Tensor<double> mask({1, 2, 4, 4});  // 6 groups, ids with gaps (numbered densely inside)
+  for (std::size_t i = 0; i < per; ++i) mask[i] = static_cast<double>(1000 * ((i / 4) % 3) + 3 * (i / 16));
   ExplainRequest req;
   req.options.baseline_input = b;
   req.options.feature_mask = mask;
@@ -722,6 +722,8 @@ TEST(RuleProperties, FeatureAblationAndShapleySampling) {
 
   req.options.feature_mask = Tensor<double>({1, 2, 12, 12}, 0.5);
   EXPECT_THROW(explain(cnn, xc, req), ConfigError);
+  req.options.feature_mask = Tensor<double>({1, 2, 12, 12}, 1e12);  // one group, however large its id
+  EXPECT_LT(test::max_rel_error(explain(cnn, xc, req).relevance, whole.relevance), 1e-15);
   req.options.feature_mask = Tensor<double>({1, 3, 12, 12});
   EXPECT_THROW(explain(cnn, xc, req), ShapeError);
   req.options.feature_mask = Tensor<double>();

@@ -65,9 +65,17 @@ ExplainRequest build_request(const Model<T>& model, const RequestOptions& o, con
   ExplainRequest req;
   req.method = parse_method(o.method);
   req.options = o.method_options;
-  if (looks_numeric(o.baseline)) req.options.baseline = parse_number(o.baseline, "--baseline");
-  else req.options.baseline_input = load_input(model, o.baseline, image);
-  if (!o.feature_mask.empty()) req.options.feature_mask = load_input(model, o.feature_mask, image);
+  // A file the method would not read is a mistake worth naming, not something to ignore.
+  if (looks_numeric(o.baseline)) {
+    req.options.baseline = parse_number(o.baseline, "--baseline");
+  } else {
+    if (baseline_use(req.method) == BaselineUse::None) throw ConfigError("--method " + o.method + " reads no --baseline file");
+    req.options.baseline_input = load_input(model, o.baseline, image);
+  }
+  if (!o.feature_mask.empty()) {
+    if (!uses_feature_mask(req.method)) throw ConfigError("--method " + o.method + " reads no --feature-mask");
+    req.options.feature_mask = load_input(model, o.feature_mask, image);
+  }
   req.options.noise_type = parse_noise_type(o.noise_type);
   std::vector<RuleOverride> overrides;
   for (const std::string& s : o.layer_rules) overrides.push_back(parse_rule_override(s));

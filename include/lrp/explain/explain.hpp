@@ -39,6 +39,12 @@ enum class Method {
 };
 Method parse_method(const std::string& text);
 std::string method_names();
+// How a method reads MethodOptions' baseline: one per sample (integrated gradients, DeepLIFT,
+// feature ablation, Shapley sampling), as draws of a distribution (DeepLiftShap, GradientShap),
+// or not at all; and whether it reads the feature mask.
+enum class BaselineUse { None, PerSample, Draws };
+BaselineUse baseline_use(Method m);
+bool uses_feature_mask(Method m);
 
 struct Target {
   enum class Kind { Predicted, Classes, All, PerSample, Relevance };
