@@ -7,6 +7,8 @@ find_package(JPEG REQUIRED)
 find_package(ZLIB REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
+# Header-only linear algebra for the surrogate models of LIME and KernelSHAP.
+find_package(Eigen3 3.3 REQUIRED NO_MODULE)
 # ONNX's CMake config does not find protobuf itself: protobuf first.
 find_package(Protobuf REQUIRED)
 find_package(ONNX CONFIG REQUIRED)

@@ -33,12 +33,14 @@ Method parse_method(const std::string& t) {
   if (t == "gradient-shap" || t == "gradientshap" || t == "gradient_shap") return Method::GradientShap;
   if (t == "feature-ablation" || t == "feature_ablation") return Method::FeatureAblation;
   if (t == "shapley-sampling" || t == "shapley_sampling" || t == "shapley") return Method::ShapleySampling;
+  if (t == "lime") return Method::Lime;
+  if (t == "kernel-shap" || t == "kernel_shap" || t == "kernelshap") return Method::KernelShap;
   throw ConfigError("unknown method '" + t + "' (expected " + method_names() + ")");
 }
 
 std::string method_names() {
   return "lrp, gradient, gradient-x-input, sensitivity, deconvnet, guided-backprop, smoothgrad, integrated-gradients, occlusion, "
-         "grad-cam, guided-grad-cam, deeplift, deeplift-shap, gradient-shap, feature-ablation, shapley-sampling";
+         "grad-cam, guided-grad-cam, deeplift, deeplift-shap, gradient-shap, feature-ablation, shapley-sampling, lime, kernel-shap";
 }
 
 BaselineUse baseline_use(Method m) {
@@ -46,14 +48,18 @@ BaselineUse baseline_use(Method m) {
     case Method::IntegratedGradients:
     case Method::DeepLift:
     case Method::FeatureAblation:
-    case Method::ShapleySampling: return BaselineUse::PerSample;
+    case Method::ShapleySampling:
+    case Method::Lime:
+    case Method::KernelShap: return BaselineUse::PerSample;
     case Method::DeepLiftShap:
     case Method::GradientShap: return BaselineUse::Draws;
     default: return BaselineUse::None;
   }
 }
 
-bool uses_feature_mask(Method m) { return m == Method::FeatureAblation || m == Method::ShapleySampling; }
+bool uses_feature_mask(Method m) {
+  return m == Method::FeatureAblation || m == Method::ShapleySampling || m == Method::Lime || m == Method::KernelShap;
+}
 
 NoiseType parse_noise_type(const std::string& t) {
   if (t == "smoothgrad") return NoiseType::SmoothGrad;
@@ -452,8 +458,8 @@ Explanation<T> Explainer<T>::explain(const Tensor<T>& x, const ExplainRequest& r
     default: rules.assign(model.nodes().size(), Rule::gradient()); break;
   }
   Executor<T> ex(model, cache_.get());
-  const bool perturbation =
-      req.method == Method::Occlusion || req.method == Method::FeatureAblation || req.method == Method::ShapleySampling;
+  const bool perturbation = req.method == Method::Occlusion || req.method == Method::FeatureAblation ||
+                            req.method == Method::ShapleySampling || req.method == Method::Lime || req.method == Method::KernelShap;
   if (perturbation) ex.plan_forward_only();
   else ex.plan_backward(rules);
   Explanation<T> out;
@@ -553,6 +559,11 @@ Explanation<T> Explainer<T>::explain(const Tensor<T>& x, const ExplainRequest& r
       break;
     case Method::ShapleySampling:
       r = shapley_sampling(ex, x, base, seeds, k, req.options);
+      break;
+    case Method::Lime:
+    case Method::KernelShap:  // forward passes only: k = 0 relevance rows per copy
+      r = surrogate_attribution(req.method, ex, x, base, seeds, k, req.options,
+                                copies_per_pass(model, x, 0, req.target_pass_bytes, req.options.samples));
       break;
     case Method::DeepLift: {
       // The baselines' rows get no seed; the inputs' rows of the result are their multipliers.

@@ -1,7 +1,8 @@
 #pragma once
 // Attribution by perturbing the input and watching the target's score, no gradients: occlusion
-// (Zennit's), feature ablation and Shapley value sampling (Captum's). The score of row
-// n * k + j is the sum of the model outputs where its seed is nonzero (the target's output).
+// (Zennit's), feature ablation, Shapley value sampling, LIME and KernelSHAP (Captum's). The
+// score of row n * k + j is the sum of the model outputs where its seed is nonzero (the
+// target's output).
 #include <cstddef>
 
 #include "lrp/explain/executor.hpp"
@@ -29,5 +30,14 @@ Tensor<T> feature_ablation(Executor<T>& ex, const Tensor<T>& x, const Tensor<T>&
 template <class T>
 Tensor<T> shapley_sampling(Executor<T>& ex, const Tensor<T>& x, const Tensor<T>& base, const Tensor<T>& seeds, std::size_t k,
                            const MethodOptions& o);
+
+// LIME and KernelSHAP (method Lime or KernelShap, Captum's): `samples` coalitions of the groups
+// (`seed`), evaluated `per_pass` at a time; every element of group g gets g's coefficient in a
+// linear model fitted to the scores. KernelSHAP: coalitions drawn by the Shapley kernel,
+// weighted least squares (Shapley values in the limit). LIME: coalitions of independent halves,
+// weighted by the cosine kernel of `kernel_width`, Lasso of `lasso_alpha` (0: least squares).
+template <class T>
+Tensor<T> surrogate_attribution(Method method, Executor<T>& ex, const Tensor<T>& x, const Tensor<T>& base, const Tensor<T>& seeds,
+                                std::size_t k, const MethodOptions& o, std::size_t per_pass);
 
 }  // namespace lrp

@@ -119,6 +119,40 @@ TEST(CliExplain, FeatureAblationAndShapleySamplingWithAMaskFile) {
   for (const std::string& f : {mask_blocks, mask_whole, out_a, out_s}) std::remove(f.c_str());
 }
 
+// LIME and KernelSHAP with mask files: maps constant on each 8x8 block; with one group for the
+// whole input, KernelSHAP's two end coalitions and LIME's least squares (--lasso 0) both give the
+// score change of feature ablation.
+TEST(CliExplain, LimeAndKernelShapWithAMaskFile) {
+  const std::string x = refpath("LeNet-5/input.npy");
+  const Tensor<double> input = io::read_npy(x);
+  const std::size_t h = input.dim(1), w = input.dim(2);
+  Tensor<double> blocks({1, h, w, 1}), whole({1, h, w, 1});
+  for (std::size_t i = 0; i < h; ++i)
+    for (std::size_t j = 0; j < w; ++j) blocks[i * w + j] = static_cast<double>((i / 8) * ((w + 7) / 8) + j / 8);
+  const std::string mask_blocks = test::temp_path("lime_blocks.npy"), mask_whole = test::temp_path("lime_whole.npy");
+  io::write_npy(mask_blocks, blocks);
+  io::write_npy(mask_whole, whole);
+  const std::string out = test::temp_path("surrogate.npy"), out_a = test::temp_path("surrogate_fa.npy");
+  const std::string base = "explain " + lenet() + " " + x + " --quiet --method ";
+  for (const std::string method : {"lime", "kernel-shap"}) {
+    const test::CliResult r = test::run_cli(base + method + " --feature-mask " + mask_blocks + " --out " + out);
+    ASSERT_EQ(r.code, 0) << r.output;
+    const Tensor<double> m = io::read_npy(out);
+    ASSERT_EQ(m.shape(), input.shape());
+    for (std::size_t s = 0; s < input.dim(0); ++s)
+      for (std::size_t i = 0; i < h * w; ++i) {
+        const std::size_t first = (i / w / 8 * 8) * w + (i % w) / 8 * 8;
+        ASSERT_EQ(m[s * h * w + i], m[s * h * w + first]) << method << " sample " << s << " element " << i;
+      }
+  }
+  ASSERT_EQ(test::run_cli(base + "feature-ablation --feature-mask " + mask_whole + " --out " + out_a).code, 0);
+  ASSERT_EQ(test::run_cli(base + "kernel-shap --feature-mask " + mask_whole + " --out " + out).code, 0);
+  EXPECT_LT(test::max_rel_error(io::read_npy(out), io::read_npy(out_a)), 1e-5);
+  ASSERT_EQ(test::run_cli(base + "lime --lasso 0 --feature-mask " + mask_whole + " --out " + out).code, 0);
+  EXPECT_LT(test::max_rel_error(io::read_npy(out), io::read_npy(out_a)), 1e-5);
+  for (const std::string& f : {mask_blocks, mask_whole, out, out_a}) std::remove(f.c_str());
+}
+
 // --rule-precision bf16 (bfloat16 rule convolutions where the CPU has them, float32 elsewhere):
 // the toolbox's float64 LeNet-5 references within 1% of max|R| (measured ~1e-3 with bfloat16).
 TEST(CliExplain, Bf16RulePrecisionStaysNearTheReference) {
@@ -259,6 +293,12 @@ std::vector<BadCase> bad_cases() {
       {e + x + " --method gradient --baseline " + x + " --out /tmp/o.npy", "--method gradient reads no --baseline file"},
       {e + x + " --method integrated-gradients --baseline " + small + " --out /tmp/o.npy", "does not fit"},
       {e + x + " --rule z --out /tmp/o.npy --rule-precision bf16 --precision double", "cannot be combined with --precision double"},
+      {e + x + " --method kernel-shap --kernel-width 2 --out /tmp/o.npy", "--method kernel-shap takes no --kernel-width"},
+      {e + x + " --method gradient --lasso 0 --out /tmp/o.npy", "--method gradient takes no --lasso"},
+      {e + x + " --method lime --lasso -1 --feature-mask " + x + " --out /tmp/o.npy", "--lasso) must be a finite number >= 0"},
+      {e + x + " --method lime --kernel-width 0 --feature-mask " + x + " --out /tmp/o.npy", "--kernel-width) must be a finite number > 0"},
+      {e + x + " --method kernel-shap --samples 1 --feature-mask " + x + " --out /tmp/o.npy", "needs at least 2 samples"},
+      {e + x + " --method lime --feature-mask " + x + " --out /tmp/o.npy", "group ids must be integers"},
   };
 }
 

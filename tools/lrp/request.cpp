@@ -16,21 +16,24 @@ void add_request_options(CLI::App* cmd, RequestOptions& o) {
   cmd->add_option("--layer-rule", o.layer_rules, "Override I=RULE for a layer (index as in `lrp info`, node name, or type:NAME); repeatable");
   cmd->add_option("--method", o.method, "Attribution method: " + method_names());
   cmd->add_option("--noise-level", o.method_options.noise_level, "smoothgrad: noise std relative to the input range (0.1)");
-  cmd->add_option("--samples", o.method_options.samples,
-                  "smoothgrad: number of samples (20; the last is noise-free); gradient-shap: random points per input; "
-                  "shapley-sampling: random orders of the groups (20)");
-  cmd->add_option("--seed", o.method_options.seed, "smoothgrad, gradient-shap, shapley-sampling: random seed (0)");
+  cmd->add_option("--samples", o.samples,
+                  "smoothgrad: number of samples (20; the last is noise-free); gradient-shap: random points per input (20); "
+                  "shapley-sampling: random orders of the groups (20); lime (50), kernel-shap (25): coalitions of the groups "
+                  "the surrogate model is fitted to");
+  cmd->add_option("--seed", o.method_options.seed, "smoothgrad, gradient-shap, shapley-sampling, lime, kernel-shap: random seed (0)");
+  cmd->add_option("--kernel-width", o.kernel_width, "lime: width of the cosine-distance similarity kernel (1)");
+  cmd->add_option("--lasso", o.lasso, "lime: L1 penalty of the surrogate linear model (0.01, scikit-learn's Lasso alpha; 0: least squares)");
   cmd->add_option("--stdevs", o.method_options.stdevs, "gradient-shap: standard deviation of the noise added to the inputs (0)");
   cmd->add_option("--noise-type", o.noise_type,
                   "smoothgrad: what is kept of the noisy copies' maps: smoothgrad (their mean, default), smoothgrad-sq (the mean "
                   "of their squares), vargrad (their variance)");
   cmd->add_option("--steps", o.method_options.steps, "integrated-gradients: number of steps (20)");
   cmd->add_option("--baseline", o.baseline,
-                  "integrated-gradients, deeplift, feature-ablation, shapley-sampling: the baseline, a constant (0) or an input file (array or image, read like INPUT: "
+                  "integrated-gradients, deeplift, feature-ablation, shapley-sampling, lime, kernel-shap: the baseline, a constant (0) or an input file (array or image, read like INPUT: "
                   "one sample for every input, or as many samples as INPUT); deeplift-shap, gradient-shap: a file whose "
                   "samples are draws of the baseline distribution");
   cmd->add_option("--feature-mask", o.feature_mask,
-                  "feature-ablation, shapley-sampling: a file of group ids (integers >= 0), one sample's shape or INPUT's, in "
+                  "feature-ablation, shapley-sampling, lime, kernel-shap: a file of group ids (integers >= 0), one sample's shape or INPUT's, in "
                   "the model's layout (default: every input element its own group)");
   cmd->add_option("--window", o.method_options.window, "occlusion: window size (8)");
   cmd->add_option("--stride", o.method_options.stride, "occlusion: stride (8)");
@@ -77,6 +80,11 @@ ExplainRequest build_request(const Model<T>& model, const RequestOptions& o, con
     req.options.feature_mask = load_input(model, o.feature_mask, image);
   }
   req.options.noise_type = parse_noise_type(o.noise_type);
+  req.options.samples = o.samples.value_or(req.method == Method::Lime ? 50 : req.method == Method::KernelShap ? 25 : 20);
+  if ((o.kernel_width || o.lasso) && req.method != Method::Lime)
+    throw ConfigError("--method " + o.method + " takes no " + (o.kernel_width ? "--kernel-width" : "--lasso") + " (LIME's options)");
+  if (o.kernel_width) req.options.kernel_width = *o.kernel_width;
+  if (o.lasso) req.options.lasso_alpha = *o.lasso;
   std::vector<RuleOverride> overrides;
   for (const std::string& s : o.layer_rules) overrides.push_back(parse_rule_override(s));
   const bool rule_based = req.method == Method::LRP || req.method == Method::SmoothGrad || req.method == Method::IntegratedGradients;

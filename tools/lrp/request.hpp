@@ -1,6 +1,7 @@
 #pragma once
 // The options that choose what an explanation computes (rules, composite, method, target), shared
 // by `lrp explain` and `lrp batch`.
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,8 +16,12 @@ namespace lrp::cli {
 struct RequestOptions {
   std::string rule, composite, method = "lrp", noise_type = "smoothgrad";
   std::string baseline = "0";  // integrated gradients: a number or an input file
-  std::string feature_mask;    // feature ablation, Shapley sampling: a file of group ids
+  std::string feature_mask;    // feature ablation, Shapley sampling, LIME, KernelSHAP: a file of group ids
   std::vector<std::string> layer_rules;
+  // Unset: the method's default (samples: 50 for LIME, 25 for KernelSHAP, else 20); LIME's
+  // options given to another method are refused.
+  std::optional<std::size_t> samples;
+  std::optional<double> kernel_width, lasso;
   MethodOptions method_options;
 };
 void add_request_options(CLI::App* cmd, RequestOptions& o);

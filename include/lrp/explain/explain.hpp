@@ -36,11 +36,13 @@ enum class Method {
   GradientShap,   // expected gradients from random baselines and points (Captum's GradientShap)
   FeatureAblation,  // score change when a group of inputs is set to the baseline (Captum's)
   ShapleySampling,  // Shapley values of input groups from random orders (Captum's ShapleyValueSampling)
+  Lime,             // a sparse linear surrogate of the score on random group coalitions (Captum's Lime)
+  KernelShap,       // Shapley values of input groups as a weighted linear regression (Captum's KernelShap)
 };
 Method parse_method(const std::string& text);
 std::string method_names();
 // How a method reads MethodOptions' baseline: one per sample (integrated gradients, DeepLIFT,
-// feature ablation, Shapley sampling), as draws of a distribution (DeepLiftShap, GradientShap),
+// feature ablation, Shapley sampling, LIME, KernelSHAP), as draws of a distribution (DeepLiftShap, GradientShap),
 // or not at all; and whether it reads the feature mask.
 enum class BaselineUse { None, PerSample, Draws };
 BaselineUse baseline_use(Method m);
@@ -86,10 +88,15 @@ struct MethodOptions {
   std::size_t steps = 20;
   double baseline = 0.0;
   Tensor<double> baseline_input;
-  // Feature ablation, Shapley sampling: a group id (integer >= 0) per input element, one
-  // sample's shape [1, ...] or the input's; empty: every element its own group. Shapley
-  // sampling draws `samples` orders with `seed`.
+  // Feature ablation, Shapley sampling, LIME, KernelSHAP: a group id (integer >= 0) per input
+  // element, one sample's shape [1, ...] or the input's; empty: every element its own group.
+  // Shapley sampling draws `samples` orders with `seed`, LIME and KernelSHAP `samples`
+  // coalitions (Captum's defaults: 50 and 25).
   Tensor<double> feature_mask;
+  // LIME: the width of its cosine-distance kernel and the Lasso penalty of its surrogate model
+  // (0: least squares), Captum's defaults.
+  double kernel_width = 1.0;
+  double lasso_alpha = 0.01;
   // Occlusion: window and stride over the spatial axes; value for the occluded part.
   std::size_t window = 8, stride = 8;
   double occlusion_value = 0.0;
