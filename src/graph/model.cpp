@@ -25,6 +25,8 @@ const char* layer_kind_name(LayerKind kind) {
     case LayerKind::LayerNorm: return "LayerNorm";
     case LayerKind::LRN: return "LRN";
     case LayerKind::PRelu: return "PRelu";
+    case LayerKind::Bias: return "Bias";
+    case LayerKind::MatMul: return "MatMul";
   }
   return "?";
 }

@@ -75,6 +75,9 @@ struct ConstTensor {
   std::vector<std::int64_t> i;     // is_int
   RawSlice raw;                    // pending: little-endian float32 bytes (little-endian hosts only)
   bool pending = false;
+  // Expanded to the batch (Expand with the batch size from Shape): dims[0] == 1 stands for every
+  // sample, all alike. Layers take it like any constant broadcast over the batch; folding refuses it.
+  bool batch_broadcast = false;
 
   std::size_t numel() const { return is_int ? i.size() : pending ? raw.bytes / sizeof(float) : f.size(); }
   // One element; on a pending tensor a read from its source (for biases and scalars: large

@@ -424,6 +424,98 @@ ConstTensor sub(NodeCtx& c) { return binary(c, '-'); }
 ConstTensor mul(NodeCtx& c) { return binary(c, '*'); }
 ConstTensor div(NodeCtx& c) { return binary(c, '/'); }
 
+// Equal on integers (shape arithmetic: Expand's -1 entries); the batch size is positive, so it
+// differs from any constant below 1 (and is not compared with others).
+ConstTensor equal(NodeCtx& c) {
+  c.allow_attributes({});
+  const ConstTensor& a = c.const_input(0, "A");
+  const ConstTensor& b = c.const_input(1, "B");
+  if (!a.is_int || !b.is_int) c.fail("only integer operands are supported");
+  const bool scalar_b = b.numel() == 1;
+  if (!(a.dims == b.dims || scalar_b)) c.fail("operands of shapes " + dims_str(a.dims) + " and " + dims_str(b.dims) + " are not supported");
+  ConstTensor out;
+  out.is_int = true;
+  out.dims = a.dims;
+  for (std::size_t k = 0; k < a.i.size(); ++k) {
+    const std::int64_t x = a.i[k], y = b.i[scalar_b ? 0 : k];
+    if ((x == kBatchDim) != (y == kBatchDim)) {
+      if ((x == kBatchDim ? y : x) > 0) c.fail("compares the batch size, which is not known when the model is loaded");
+      out.i.push_back(0);
+    } else {
+      out.i.push_back(x == y);
+    }
+  }
+  return out;
+}
+
+// Where(condition, X, Y) elementwise, on operands of one shape (scalars broadcast).
+ConstTensor where(NodeCtx& c) {
+  c.allow_attributes({});
+  const ConstTensor& cond = c.const_input(0, "condition");
+  ConstTensor x = c.const_input(1, "X"), y = c.const_input(2, "Y");
+  if (x.is_int != y.is_int) {
+    x = as_float(c, x, "X");
+    y = as_float(c, y, "Y");
+  }
+  const std::size_t n = cond.numel();
+  const auto fits = [&](const ConstTensor& t) { return t.numel() == 1 || t.dims == cond.dims; };
+  if (!fits(x) || !fits(y)) c.fail("operands of shapes " + dims_str(cond.dims) + ", " + dims_str(x.dims) + ", " + dims_str(y.dims) + " are not supported");
+  ConstTensor out;
+  out.is_int = x.is_int;
+  out.dims = cond.dims;
+  for (std::size_t k = 0; k < n; ++k) {
+    const ConstTensor& t = cond.value(k) != 0 ? x : y;
+    const std::size_t at = t.numel() == 1 ? 0 : k;
+    if (out.is_int) out.i.push_back(t.i[at]);
+    else out.f.push_back(t.f[at]);
+  }
+  return out;
+}
+
+// Expand (NumPy broadcasting to a shape). A target whose first entry is the batch size (from
+// Shape of the input) repeats the constant for every sample: the result keeps 1 there and is
+// marked batch_broadcast (a transformer's class token, expanded to the batch).
+ConstTensor expand(NodeCtx& c) {
+  c.allow_attributes({});
+  const ConstTensor& data = c.const_input(0, "input");
+  std::vector<std::int64_t> target = c.ints_of(c.const_input(1, "shape"), "shape");
+  bool to_batch = false;
+  for (std::size_t k = 0; k < target.size(); ++k)
+    if (target[k] == kBatchDim) {
+      if (k != 0 || target.size() < data.dims.size()) c.fail("expands along the batch size in an axis other than the first");
+      target[k] = 1;
+      to_batch = true;
+    }
+  const std::size_t rank = std::max(target.size(), data.dims.size());
+  std::vector<std::int64_t> dims(rank);
+  for (std::size_t k = 0; k < rank; ++k) {
+    const std::int64_t t = k + target.size() >= rank ? target[k + target.size() - rank] : 1;
+    const std::int64_t d = k + data.dims.size() >= rank ? data.dims[k + data.dims.size() - rank] : 1;
+    if (t != d && t != 1 && d != 1) c.fail("cannot expand " + dims_str(data.dims) + " to " + dims_str(target));
+    if (t < 0) c.fail("the target shape " + dims_str(target) + " has a negative entry");
+    dims[k] = d == 1 ? t : d;
+  }
+  if (to_batch && data.dims.size() == rank && data.dims[0] != 1) c.fail("expands an axis of " + std::to_string(data.dims[0]) + " to the batch size");
+  const std::size_t n = fold_numel(c, dims);
+  const std::vector<std::size_t> st = strides_of(data.dims);
+  std::vector<std::size_t> src(n);
+  std::vector<std::int64_t> idx(rank, 0);
+  const std::size_t off = rank - data.dims.size();
+  for (std::size_t o = 0; o < n; ++o) {
+    std::size_t s = 0;
+    for (std::size_t k = off; k < rank; ++k)
+      if (data.dims[k - off] != 1) s += to_size(idx[k]) * st[k - off];
+    src[o] = s;
+    for (std::size_t k = rank; k-- > 0;) {
+      if (++idx[k] < dims[k]) break;
+      idx[k] = 0;
+    }
+  }
+  ConstTensor out = gather_elements(data, dims, src);
+  out.batch_broadcast = to_batch;
+  return out;
+}
+
 ConstTensor neg(NodeCtx& c) {
   c.allow_attributes({"consumed_inputs"});
   ConstTensor x = c.const_input(0, "X");
@@ -450,6 +542,8 @@ const std::map<std::string, ConstantFolder>& constant_folders() {
       {"ConstantOfShape", constant_of_shape},
       {"Div", div},
       {"Dropout", dropout},
+      {"Equal", equal},
+      {"Expand", expand},
       {"Flatten", flatten},
       {"Gather", gather},
       {"Identity", identity},
@@ -462,6 +556,7 @@ const std::map<std::string, ConstantFolder>& constant_folders() {
       {"Sub", sub},
       {"Transpose", transpose},
       {"Unsqueeze", unsqueeze},
+      {"Where", where},
   };
   return table;
 }

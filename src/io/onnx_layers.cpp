@@ -9,10 +9,12 @@
 #include "io/onnx_detail.hpp"
 #include "lrp/layers/activation.hpp"
 #include "lrp/layers/batch_norm.hpp"
+#include "lrp/layers/bias.hpp"
 #include "lrp/layers/conv2d.hpp"
 #include "lrp/layers/layer_norm.hpp"
 #include "lrp/layers/linear.hpp"
 #include "lrp/layers/lrn.hpp"
+#include "lrp/layers/matmul.hpp"
 #include "lrp/layers/merge.hpp"
 #include "lrp/layers/pad.hpp"
 #include "lrp/layers/prelu.hpp"
@@ -353,6 +355,14 @@ void gemm(NodeCtx& c) {
 // ConvNeXt's pointwise layers after a Transpose) the Linear maps every row of the last axis.
 void matmul(NodeCtx& c) {
   c.allow_attributes({});
+  if (!c.is_const(0) && !c.is_const(1)) {  // attention: scores and weighted values
+    const Value& a = c.input(0, "A");
+    const Value& b = c.input(1, "B");
+    if (a.shape.size() < 2 || b.shape.size() != a.shape.size())
+      c.fail("a product of computed values needs [N, ..., M, K] x [N, ..., K, P] of one rank, got " + runtime_shape_str(a) + " and " +
+             runtime_shape_str(b));
+    return c.add_layer(std::make_unique<MatMul<double>>(), {&a, &b});
+  }
   const Value& a = c.runtime_input(0, "input A");
   const ConstTensor& b = c.weight_input(1, "weight B");
   if (b.dims.size() != 2) c.fail("only [N, ..., K] x [K, M] with a constant 2-D B is supported; B is " + dims_str(b.dims));
@@ -706,39 +716,72 @@ void prelu(NodeCtx& c) {
   c.add_layer(std::make_unique<PRelu<double>>(std::move(slopes)), {&x});
 }
 
-// The values of a constant operand per channel of a runtime x: one per channel, or a scalar
-// (right-aligned broadcasting with every axis but the channel axis 1); `what` names the
-// operation in the message when k has another shape.
-std::vector<double> channel_values(NodeCtx& c, const Value& x, const ConstTensor& stored, const std::string& what) {
-  ConstTensor decoded;  // a pending constant is read once, not element by element
-  if (stored.pending) {
-    decoded = stored;
-    decoded.decode_pending();
-  }
-  const ConstTensor& k = stored.pending ? decoded : stored;
+// A constant operand decoded (a pending one read once, not element by element) and checked.
+ConstTensor decoded_operand(NodeCtx& c, const ConstTensor& stored) {
+  ConstTensor k = stored;
+  if (k.pending) k.decode_pending();
   c.require_finite(k, "the constant operand");
   if (k.is_int && k.has_batch_marker()) c.fail("the constant operand depends on the batch size");
-  if (x.shape.empty()) c.fail("the input has no channel dimension");
+  return k;
+}
+
+// The values of a constant operand per channel of a runtime x: one per channel, or a scalar
+// (right-aligned broadcasting with every axis but the channel axis 1); nothing when k has
+// another shape.
+std::optional<std::vector<double>> per_channel_values(const Value& x, const ConstTensor& k) {
+  if (x.shape.empty()) return std::nullopt;
   const std::size_t ch = x.shape[0], rank = x.shape.size() + 1;
+  if (k.dims.size() > rank) return std::nullopt;
   std::vector<double> values(ch);
-  bool ok = k.dims.size() <= rank;
-  if (ok && k.numel() == 1) {
+  if (k.numel() == 1) {
     std::fill(values.begin(), values.end(), k.value(0));
-  } else if (ok) {
-    const std::size_t off = rank - k.dims.size();
-    for (std::size_t j = 0; j < k.dims.size() && ok; ++j) {
-      const std::size_t axis = off + j;
-      ok = axis == 1 ? (to_size(k.dims[j]) == ch || k.dims[j] == 1) : k.dims[j] == 1;
-    }
-    ok = ok && off <= 1;
-    if (ok) {
-      for (std::size_t q = 0; q < ch; ++q) values[q] = k.value(k.numel() == 1 ? 0 : q);
-    }
+    return values;
   }
-  if (!ok)
+  const std::size_t off = rank - k.dims.size();
+  if (off > 1) return std::nullopt;
+  for (std::size_t j = 0; j < k.dims.size(); ++j) {
+    const std::size_t axis = off + j;
+    if (!(axis == 1 ? (to_size(k.dims[j]) == ch || k.dims[j] == 1) : k.dims[j] == 1)) return std::nullopt;
+  }
+  for (std::size_t q = 0; q < ch; ++q) values[q] = k.value(k.numel() == 1 ? 0 : q);
+  return values;
+}
+
+// The same with a message naming the operation (`what`) when k is not per channel.
+std::vector<double> channel_values(NodeCtx& c, const Value& x, const ConstTensor& stored, const std::string& what) {
+  const ConstTensor k = decoded_operand(c, stored);
+  if (x.shape.empty()) c.fail("the input has no channel dimension");
+  std::optional<std::vector<double>> values = per_channel_values(x, k);
+  if (!values)
     c.fail(what + " a constant of shape " + dims_str(k.dims) + " and " + runtime_shape_str(x) +
            " is not supported (only one value per channel, or a scalar)");
-  return values;
+  return *values;
+}
+
+// A constant broadcast (NumPy rules) onto one sample of x: its axes right-aligned with
+// [N, ...x], 1 or equal to x's, and 1 on the batch axis.
+Tensor<double> broadcast_to_sample(NodeCtx& c, const Value& x, const ConstTensor& k) {
+  const std::size_t rank = x.shape.size() + 1;
+  const auto fail = [&] { c.fail("a constant of shape " + dims_str(k.dims) + " does not broadcast onto " + runtime_shape_str(x)); };
+  if (k.dims.size() > rank) fail();
+  const std::size_t off = rank - k.dims.size();
+  std::vector<std::size_t> kdims(rank, 1);
+  for (std::size_t j = 0; j < k.dims.size(); ++j) kdims[off + j] = to_size(k.dims[j]);
+  if (kdims[0] != 1) fail();
+  for (std::size_t d = 1; d < rank; ++d)
+    if (kdims[d] != 1 && kdims[d] != x.shape[d - 1]) fail();
+  Tensor<double> out(x.shape);
+  std::vector<std::size_t> idx(x.shape.size(), 0);
+  for (std::size_t o = 0; o < out.size(); ++o) {
+    std::size_t src = 0;
+    for (std::size_t d = 0; d < idx.size(); ++d) src = src * kdims[d + 1] + (kdims[d + 1] == 1 ? 0 : idx[d]);
+    out[o] = k.value(src);
+    for (std::size_t d = idx.size(); d-- > 0;) {
+      if (++idx[d] < x.shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+  return out;
 }
 
 // x * scale + shift per channel: a BatchNorm layer (the Pass rule in the composites, as Zennit
@@ -753,34 +796,27 @@ void add_channel_affine(NodeCtx& c, const Value& x, const std::vector<double>& s
   c.add_layer(std::make_unique<BatchNorm<double>>(std::move(a), std::move(b)), {&x});
 }
 
-// x + k (sign +1) or x - k (sign -1) for a runtime x and a constant k that is one value per
-// channel (or a scalar): the bias of the producing Conv/Linear when nothing else reads its
-// output (a MatMul + Add pair becomes one Linear), otherwise a per-channel shift layer.
-void add_constant(NodeCtx& c, const Value& x, const ConstTensor& k, double sign) {
+// x + k (sign +1) or x - k (sign -1) for a runtime x and a constant k: one value per entry of
+// the last axis after a MatMul is its bias; one per channel (or a scalar) becomes the bias of
+// the producing Conv/Linear when nothing else reads its output, otherwise a per-channel shift
+// layer; any other constant that broadcasts onto a sample (a position embedding) a Bias layer.
+void add_constant(NodeCtx& c, const Value& x, const ConstTensor& stored, double sign) {
+  const ConstTensor k = decoded_operand(c, stored);
+  const bool single_reader = x.node >= 0 && c.importer().id_uses.at(x.id) == 1;
   if (x.shape.size() > 1 && c.produced_by_rows_linear(x)) {
-    // The bias of a Linear over the last axis: one value per entry of that axis (or a scalar).
     const std::size_t d = x.shape.back();
-    ConstTensor v = k;
-    if (v.pending) v.decode_pending();
-    c.require_finite(v, "the constant operand");
-    bool along_last = v.numel() == 1 || (!v.dims.empty() && to_size(v.dims.back()) == d && v.numel() == d);
+    const bool along_last = k.numel() == 1 || (!k.dims.empty() && to_size(k.dims.back()) == d && k.numel() == d);
     std::vector<double> shift(d);
-    for (std::size_t q = 0; q < d && along_last; ++q) shift[q] = sign * v.value(v.numel() == 1 ? 0 : q);
-    if (along_last && c.importer().id_uses.at(x.id) == 1 && c.add_to_producer_bias(x, shift)) {
-      c.alias(x);
-      return;
-    }
-    c.fail("adding a constant of shape " + dims_str(v.dims) + " to " + runtime_shape_str(x) +
-           " is supported only as the bias of the MatMul that produced it (one value per entry of the last axis)");
+    for (std::size_t q = 0; q < d && along_last; ++q) shift[q] = sign * k.value(k.numel() == 1 ? 0 : q);
+    if (along_last && single_reader && c.add_to_producer_bias(x, shift)) return c.alias(x);
+  } else if (std::optional<std::vector<double>> shift = per_channel_values(x, k)) {
+    for (double& v : *shift) v *= sign;
+    if (single_reader && c.add_to_producer_bias(x, *shift)) return c.alias(x);
+    return add_channel_affine(c, x, std::vector<double>(shift->size(), 1.0), *shift);
   }
-  std::vector<double> shift = channel_values(c, x, k, "adding");
-  for (double& v : shift) v *= sign;
-  // Fold into the producer's bias when this node is its only reader.
-  if (x.node >= 0 && c.importer().id_uses.at(x.id) == 1 && c.add_to_producer_bias(x, shift)) {
-    c.alias(x);
-    return;
-  }
-  add_channel_affine(c, x, std::vector<double>(shift.size(), 1.0), shift);
+  Tensor<double> b = broadcast_to_sample(c, x, k);
+  for (double& v : b) v *= sign;
+  c.add_layer(std::make_unique<Bias<double>>(std::move(b)), {&x});
 }
 
 void add_runtime(NodeCtx& c, const std::vector<const Value*>& xs) {
@@ -809,21 +845,27 @@ void add(NodeCtx& c) { add_or_sub(c, 1.0); }
 void sub(NodeCtx& c) { add_or_sub(c, -1.0); }
 
 // Whether a computed value is a gate, a factor that only scales the other: the output of a
-// sigmoid-type activation (in [0, 1]), or a shifted erf (1 + erf(.), GELU written out).
+// sigmoid-type activation (in [0, 1]), or a shifted and scaled erf or tanh (GELU written out,
+// 0.5 (1 + erf(x / sqrt 2)), or its tanh approximation), possibly through per-channel affine
+// layers (BatchNorm: the folded Add and Mul of constants).
 bool is_gate(NodeCtx& c, const Value& v) {
   if (v.node < 0) return false;
   return c.importer().with_model([&](const auto& model) {
     using T = typename std::remove_reference_t<decltype(model)>::Scalar;
-    const Node<T>& node = model.nodes()[static_cast<std::size_t>(v.node)];
-    const auto activation_kind = [&](const Node<T>& n) -> std::optional<ActivationKind> {
-      if (n.layer->kind() != LayerKind::Activation) return std::nullopt;
-      return static_cast<const Activation<T>&>(*n.layer).spec().kind;
-    };
-    const std::optional<ActivationKind> k = activation_kind(node);
-    if (k) return *k == ActivationKind::Sigmoid || *k == ActivationKind::HardSigmoid;
-    if (node.layer->kind() != LayerKind::BatchNorm || node.inputs.size() != 1) return false;
-    const long from = model.producer(node.inputs[0]);
-    return from >= 0 && activation_kind(model.nodes()[static_cast<std::size_t>(from)]) == ActivationKind::Erf;
+    long at = v.node;
+    bool affine = false;
+    while (at >= 0) {
+      const Node<T>& node = model.nodes()[static_cast<std::size_t>(at)];
+      if (node.layer->kind() == LayerKind::Activation) {
+        const ActivationKind k = static_cast<const Activation<T>&>(*node.layer).spec().kind;
+        if (k == ActivationKind::Sigmoid || k == ActivationKind::HardSigmoid) return true;
+        return affine && (k == ActivationKind::Erf || k == ActivationKind::Tanh);
+      }
+      if (node.layer->kind() != LayerKind::BatchNorm || node.inputs.size() != 1) return false;
+      affine = true;
+      at = model.producer(node.inputs[0]);
+    }
+    return false;
   });
 }
 
@@ -867,19 +909,57 @@ void sum(NodeCtx& c) {
   add_runtime(c, xs);
 }
 
+// Concatenation of computed values, and of constants that are the same for every sample (a
+// class token expanded to the batch, or a batch of one in a model exported for exactly one).
 void concat(NodeCtx& c) {
   c.allow_attributes({"axis"});
   std::vector<const Value*> xs;
+  std::vector<std::size_t> const_at;
   for (std::size_t k = 0; k < c.num_inputs(); ++k) {
-    if (c.is_const(k)) c.fail("concatenating constants with computed values is not supported (input " + std::to_string(k) + ")");
-    xs.push_back(&c.runtime_input(k, "input " + std::to_string(k)));
+    if (c.is_const(k)) const_at.push_back(k);
+    else xs.push_back(&c.runtime_input(k, "input " + std::to_string(k)));
   }
   if (xs.empty()) c.fail("has no inputs");
   if (!c.has_attr("axis") && c.opset() >= 4) c.fail("missing attribute 'axis'");
   const std::int64_t axis = norm_axis(c, c.attr_int("axis", 1), xs[0]->shape.size() + 1, "axis");
   if (axis == 0) c.fail("concatenation along the batch axis is not supported");
-  if (xs.size() == 1) return c.alias(*xs[0]);
-  c.add_layer(std::make_unique<Concat<double>>(xs.size(), to_size(axis - 1)), xs);
+  if (xs.size() == 1 && const_at.empty()) return c.alias(*xs[0]);
+  std::vector<Concat<double>::Constant> constants;
+  for (std::size_t k : const_at) {
+    ConstTensor t = c.const_input(k, "input " + std::to_string(k));
+    const bool one_sample = !t.dims.empty() && t.dims[0] == 1 && (t.batch_broadcast || c.importer().static_batch == std::size_t{1});
+    if (!one_sample || t.is_int || t.dims.size() != xs[0]->shape.size() + 1)
+      c.fail("input " + std::to_string(k) + " is a constant of shape " + dims_str(t.dims) +
+             "; only constants repeated for every sample (Expand to the batch) can be concatenated with computed values");
+    c.require_finite(t, "input " + std::to_string(k));
+    Shape per;
+    for (std::size_t d = 1; d < t.dims.size(); ++d) per.push_back(to_size(t.dims[d]));
+    constants.push_back({k, Tensor<double>::adopt(per, std::move(t.f))});
+  }
+  c.add_layer(std::make_unique<Concat<double>>(xs.size(), to_size(axis - 1), std::move(constants)), xs);
+}
+
+// Gather of one index along an axis of a computed value (a transformer's class token, x[:, 0]):
+// a slice without that axis.
+void gather(NodeCtx& c) {
+  c.allow_attributes({"axis"});
+  const Value& x = c.runtime_input(0, "data");
+  const ConstTensor& idx = c.const_input(1, "indices");
+  const std::int64_t axis = norm_axis(c, c.attr_int("axis", 0), x.shape.size() + 1, "axis");
+  if (axis == 0) c.fail("gathering along the batch axis is not supported");
+  if (idx.numel() != 1 || idx.dims.size() > 1) c.fail("only one index is supported on a computed value, got indices of shape " + dims_str(idx.dims));
+  const std::size_t a = to_size(axis - 1);
+  const std::int64_t len = static_cast<std::int64_t>(x.shape[a]);
+  std::int64_t i = c.ints_of(idx, "indices")[0];
+  if (i < -len || i >= len) c.fail("index " + std::to_string(i) + " is out of range for an axis of " + std::to_string(len));
+  if (i < 0) i += len;
+  Shape begin(x.shape.size(), 0), size = x.shape, out;
+  begin[a] = to_size(i);
+  size[a] = 1;
+  for (std::size_t d = 0; d < x.shape.size(); ++d)
+    if (d != a || idx.dims.size() == 1) out.push_back(size[d]);
+  if (out.empty()) c.fail("would leave a scalar per sample");
+  c.add_layer(std::make_unique<Slice<double>>(begin, size, out), {&x});
 }
 
 void dropout(NodeCtx& c) {
@@ -902,8 +982,8 @@ void softmax(NodeCtx& c) {
   c.allow_attributes({"axis"});
   const Value& x = c.runtime_input(0, "input");
   const std::int64_t axis = norm_axis(c, c.attr_int("axis", c.opset() >= 13 ? -1 : 1), x.shape.size() + 1, "axis");
-  if (x.shape.size() != 1 || axis != 1)
-    c.fail("only Softmax over the last axis of a [N, C] input is supported; the input is " + runtime_shape_str(x) +
+  if (x.shape.empty() || to_size(axis) != x.shape.size() || (c.opset() < 13 && x.shape.size() != 1))
+    c.fail("only Softmax over the last axis is supported (before opset 13: of a [N, C] input); the input is " + runtime_shape_str(x) +
            ", axis " + std::to_string(c.attr_int("axis", c.opset() >= 13 ? -1 : 1)));
   c.add_layer(std::make_unique<SoftMax<double>>(), {&x});
 }
@@ -953,6 +1033,7 @@ const std::map<std::string, LayerConverter>& layer_converters() {
       {"Dropout", dropout},
       {"Erf", erf_op},
       {"Flatten", flatten},
+      {"Gather", gather},
       {"Gelu", gelu},
       {"Gemm", gemm},
       {"GlobalAveragePool", global_average_pool},

@@ -147,6 +147,9 @@ void convert_node(Importer& imp, const onnx::NodeProto& node, std::size_t index)
   bool all_const = true;
   for (std::size_t k = 0; k < ctx.num_inputs(); ++k) all_const = all_const && ctx.is_const(k);
   try {
+    for (std::size_t k = 0; k < ctx.num_inputs() && all_const; ++k)
+      if (ctx.has_input(k) && ctx.input(k, "input").c.batch_broadcast)
+        ctx.fail("computes with a constant expanded to the batch size (Expand), which is known only when the model runs");
     if (fold != folders.end() && (all_const || op == "Shape")) {
       ctx.set_const(fold->second(ctx));
     } else if (conv != converters.end()) {

@@ -235,7 +235,7 @@ void Activation<T>::backward(const TensorRefs<T>& in, const Tensor<T>& out, cons
 
 template <class T>
 Shape SoftMax<T>::output_shape(const std::vector<Shape>& in) const {
-  if (in.at(0).size() != 1) throw ShapeError("SoftMax expects [D] features per sample, got " + shape_str(in[0]));
+  if (in.at(0).empty()) throw ShapeError("SoftMax needs an axis to normalise over, got a scalar per sample");
   return in[0];
 }
 
@@ -243,7 +243,7 @@ template <class T>
 void SoftMax<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
   const Tensor<T>& x = *in[0];
   out = Tensor<T>::uninitialized(x.shape());  // every row is written below
-  const std::size_t n = x.dim(0), d = x.sample_size();
+  const std::size_t d = x.shape().back(), n = x.size() / d;
   for (std::size_t i = 0; i < n; ++i) {
     const T* xi = x.data() + i * d;
     T* yi = out.data() + i * d;
@@ -258,7 +258,7 @@ template <class T>
 void SoftMax<T>::backward(const TensorRefs<T>& in, const Tensor<T>& out, const Tensor<T>& dout,
                           std::vector<Tensor<T>>& din) const {
   din.assign(1, Tensor<T>(in[0]->shape()));
-  const std::size_t n = out.dim(0), d = out.sample_size();
+  const std::size_t d = out.shape().back(), n = out.size() / d;
   for (std::size_t i = 0; i < n; ++i) {
     const T* y = out.data() + i * d;
     const T* g = dout.data() + i * d;

@@ -42,25 +42,62 @@ void Add<T>::backward(const TensorRefs<T>& in, const Tensor<T>& /*out*/, const T
 }
 
 template <class T>
+std::vector<typename Concat<T>::Part> Concat<T>::parts() const {
+  std::vector<Part> p;
+  std::size_t next_input = 0, next_constant = 0;
+  while (next_input < inputs_ || next_constant < constants_.size()) {
+    if (next_constant < constants_.size() && constants_[next_constant].position == p.size()) {
+      p.push_back({-1, &constants_[next_constant++].value});
+    } else if (next_input < inputs_) {
+      p.push_back({static_cast<long>(next_input++), nullptr});
+    } else {
+      throw ShapeError("Concat: constant position " + std::to_string(constants_[next_constant].position) + " is beyond its parts");
+    }
+  }
+  return p;
+}
+
+template <class T>
+std::vector<Tensor<T>*> Concat<T>::params() {
+  std::vector<Tensor<T>*> p;
+  for (Constant& k : constants_) p.push_back(&k.value);
+  return p;
+}
+
+template <class T>
+std::vector<const Tensor<T>*> Concat<T>::params() const {
+  std::vector<const Tensor<T>*> p;
+  for (const Constant& k : constants_) p.push_back(&k.value);
+  return p;
+}
+
+template <class T>
 Shape Concat<T>::output_shape(const std::vector<Shape>& in) const {
   if (in.size() != inputs_) throw ShapeError("Concat expects " + std::to_string(inputs_) + " inputs");
-  Shape out = in.at(0);
-  if (axis_ >= out.size()) throw ShapeError("Concat axis " + std::to_string(axis_ + 1) + " is out of range for " + shape_str(out));
-  for (std::size_t k = 1; k < in.size(); ++k) {
-    if (in[k].size() != out.size()) throw ShapeError("Concat inputs differ in rank");
+  Shape out;
+  bool first = true;
+  for (const Part& part : parts()) {
+    const Shape& s = part.input >= 0 ? in[static_cast<std::size_t>(part.input)] : part.constant->shape();
+    if (first) {
+      out = s;
+      first = false;
+      if (axis_ >= out.size()) throw ShapeError("Concat axis " + std::to_string(axis_ + 1) + " is out of range for " + shape_str(out));
+      continue;
+    }
+    if (s.size() != out.size()) throw ShapeError("Concat inputs differ in rank");
     for (std::size_t d = 0; d < out.size(); ++d)
-      if (d != axis_ && in[k][d] != out[d])
-        throw ShapeError("Concat inputs " + shape_str(in[0]) + " and " + shape_str(in[k]) + " differ outside the axis");
-    out[axis_] += in[k][axis_];
+      if (d != axis_ && s[d] != out[d])
+        throw ShapeError("Concat inputs " + shape_str(out) + " and " + shape_str(s) + " differ outside the axis");
+    out[axis_] += s[axis_];
   }
   return out;
 }
 
 namespace {
-// Number of contiguous blocks (outer) and the size of one input's block along the axis.
-std::size_t outer_count(const Shape& s, std::size_t axis) {
+// Number of contiguous blocks per sample (the product of the axes before the concatenation axis).
+std::size_t blocks_per_sample(const Shape& per_sample, std::size_t axis) {
   std::size_t n = 1;
-  for (std::size_t d = 0; d <= axis; ++d) n *= s[d];  // s includes the batch dim at 0
+  for (std::size_t d = 0; d < axis; ++d) n *= per_sample[d];
   return n;
 }
 }  // namespace
@@ -69,15 +106,20 @@ template <class T>
 void Concat<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
   std::vector<Shape> ps;
   for (const Tensor<T>* t : in) ps.emplace_back(t->shape().begin() + 1, t->shape().end());
-  Shape os = output_shape(ps);
-  os.insert(os.begin(), in[0]->dim(0));
-  out = Tensor<T>(os);
-  const std::size_t outer = outer_count(os, axis_);
+  const Shape per = output_shape(ps);
+  const std::size_t n = in[0]->dim(0), blocks = blocks_per_sample(per, axis_), out_block = shape_numel(per) / blocks;
+  Shape os = per;
+  os.insert(os.begin(), n);
+  out = Tensor<T>::uninitialized(os);
   std::size_t offset = 0;
-  const std::size_t out_block = out.size() / outer;
-  for (const Tensor<T>* t : in) {
-    const std::size_t block = t->size() / outer;
-    for (std::size_t o = 0; o < outer; ++o) std::copy_n(t->data() + o * block, block, out.data() + o * out_block + offset);
+  for (const Part& part : parts()) {
+    const T* src = part.input >= 0 ? in[static_cast<std::size_t>(part.input)]->data() : part.constant->data();
+    const std::size_t block = (part.input >= 0 ? in[static_cast<std::size_t>(part.input)]->sample_size() : part.constant->size()) / blocks;
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t o = 0; o < blocks; ++o) {
+        const std::size_t from = part.input >= 0 ? (i * blocks + o) * block : o * block;  // constants: every sample alike
+        std::copy_n(src + from, block, out.data() + (i * blocks + o) * out_block + offset);
+      }
     offset += block;
   }
 }
@@ -85,19 +127,23 @@ void Concat<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
 template <class T>
 void Concat<T>::backward(const TensorRefs<T>& in, const Tensor<T>& out, const Tensor<T>& dout,
                          std::vector<Tensor<T>>& din) const {
-  const std::size_t outer = outer_count(out.shape(), axis_);
-  const std::size_t out_block = out.size() / outer;
-  din.clear();
+  const Shape per(out.shape().begin() + 1, out.shape().end());
+  const std::size_t n = out.dim(0), blocks = blocks_per_sample(per, axis_), out_block = shape_numel(per) / blocks;
+  din.assign(inputs_, Tensor<T>());
   std::size_t offset = 0;
-  for (const Tensor<T>* t : in) {
-    Tensor<T> d(t->shape());
-    const std::size_t block = t->size() / outer;
-    for (std::size_t o = 0; o < outer; ++o) std::copy_n(dout.data() + o * out_block + offset, block, d.data() + o * block);
+  for (const Part& part : parts()) {
+    if (part.input < 0) {  // a constant takes its share of dout with it
+      offset += part.constant->size() / blocks;
+      continue;
+    }
+    const Tensor<T>& t = *in[static_cast<std::size_t>(part.input)];
+    Tensor<T> d = Tensor<T>::uninitialized(t.shape());
+    const std::size_t block = t.sample_size() / blocks;
+    for (std::size_t q = 0; q < n * blocks; ++q) std::copy_n(dout.data() + q * out_block + offset, block, d.data() + q * block);
     offset += block;
-    din.push_back(std::move(d));
+    din[static_cast<std::size_t>(part.input)] = std::move(d);
   }
 }
-
 
 namespace {
 // Which factor is broadcast and how: element j of a sample of the full factor meets element

@@ -227,7 +227,9 @@ Shape Slice<T>::output_shape(const std::vector<Shape>& in) const {
   for (std::size_t k = 0; k < x.size(); ++k)
     if (begin_[k] > x[k] || size_[k] > x[k] - begin_[k])
       throw ShapeError("Slice from " + shape_str(begin_) + " of size " + shape_str(size_) + " does not fit " + shape_str(x));
-  return size_;
+  if (out_.empty()) return size_;
+  if (shape_numel(out_) != shape_numel(size_)) throw ShapeError("Slice of size " + shape_str(size_) + " cannot be shaped " + shape_str(out_));
+  return out_;
 }
 
 namespace {

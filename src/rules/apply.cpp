@@ -18,6 +18,7 @@
 #include "rules/affine_rules.hpp"
 #include "rules/pool_rules.hpp"
 #include "rules/tensor_ops.hpp"
+#include "rules/transformer_rules.hpp"
 
 namespace lrp {
 
@@ -288,6 +289,11 @@ RuleNeeds rule_needs(const Rule& rule, const Layer<T>& layer) {
       if (rule.kind != RuleKind::GuidedBackprop && is_lrp(rule.kind)) return nothing;
       return {};
     case LayerKind::SoftMax:
+      return softmax_rule_needs(rule);
+    case LayerKind::MatMul:
+      return matmul_rule_needs(rule);
+    case LayerKind::Bias:
+      return bias_rule_needs(rule);
     case LayerKind::LRN:
     case LayerKind::PRelu:
       return is_lrp(rule.kind) ? nothing : RuleNeeds{};
@@ -327,6 +333,11 @@ std::vector<Tensor<T>> apply_rule(const Rule& rule, const RuleInput<T>& in) {
     case LayerKind::Activation:
       return activation_relevance(rule, static_cast<const Activation<T>&>(layer), in);
     case LayerKind::SoftMax:
+      return softmax_relevance(rule, in);
+    case LayerKind::MatMul:
+      return matmul_relevance(rule, in);
+    case LayerKind::Bias:
+      return bias_relevance(rule, in);
     case LayerKind::LRN:    // LRP: pass (Binder et al. 2016); deconvnet/guided backprop: its gradient
     case LayerKind::PRelu:  // as a LeakyReLU: pass for LRP rules, its exact gradient otherwise
       if (is_lrp(rule.kind)) return ops::only(pass_through(in));

@@ -69,6 +69,9 @@ std::string composite_help() {
          "  deconvnet, guided_backprop  DeconvNet / Guided Backprop on ReLUs, every other layer its gradient\n"
          "  beta_smooth[:BETA]          ReLUs take the gradient of softplus, sigmoid(BETA x) (BETA = 10), every other layer\n"
          "                              its gradient: smooth surrogate gradients (Dombrowski et al. 2019)\n"
+         "  attnlrp[:EPS]               AttnLRP for transformers (Achtibat et al. 2024; LXT): Epsilon(EPS) on Linear/Conv,\n"
+         "                              LayerNorm, SoftMax, products of computed values (uniform rule) and added constants,\n"
+         "                              Add Norm(EPS), activations Pass (EPS = 1e-6)\n"
          "Toolbox/Caffe composites (toolbox stabilisers, all layers of the model file):\n"
          "  alphabeta_epsilon[:A,E]      AlphaBeta(A, A-1) on Conv, Epsilon(E) on Linear (Caffe code 100; A=2, E=1)\n"
          "  alphabeta_epsilon_flat[:A,E] the same with Flat on the lowest Linear/Conv (Caffe 102)\n"
@@ -132,6 +135,18 @@ std::vector<Rule> composite_rules(const Model<T>& model, const std::string& spec
     for (std::size_t i = 0; i < rules.size(); ++i) {
       const Layer<T>& layer = *model.nodes()[i].layer;
       if (layer.kind() == LayerKind::Activation && static_cast<const Activation<T>&>(layer).is_relu()) rules[i] = smooth;
+    }
+  } else if (name == "attnlrp") {
+    need(0, 1);
+    if (!params.empty() && !(params[0] > 0)) throw ConfigError("composite '" + spec + "': EPS must be positive");
+    const double e = params.empty() ? 1e-6 : params[0];
+    for (std::size_t i = 0; i < rules.size(); ++i) {
+      const LayerKind k = model.nodes()[i].layer->kind();
+      if (is_affine(k) || k == LayerKind::LayerNorm || k == LayerKind::SoftMax || k == LayerKind::MatMul || k == LayerKind::Bias ||
+          k == LayerKind::BatchNorm)
+        rules[i] = Rule::epsilon_rule(e);
+      else if (k == LayerKind::Add)
+        rules[i] = Rule::norm(e);
     }
   } else if (name == "alphabeta_epsilon" || name == "alphabeta_epsilon_flat" || name == "alphabeta_epsilon_w2") {
     need(0, 2);

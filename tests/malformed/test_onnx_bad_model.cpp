@@ -158,13 +158,68 @@ TEST(OnnxBadModel, DivLayerNormalizationAndChannelsLastMatMul) {
     expect_format_error([&] { load_float(b.bytes()); }, {"'ln' (LayerNormalization)", "6 values"});
   }
   {
-    // [N, 3, 6] x [6, 4] is a Linear over the last axis; a constant of 3 values cannot be its bias.
+    // [N, 3, 6] x [6, 4] is a Linear over the last axis; a constant of [2, 1] is not its bias and
+    // does not broadcast onto [3, 4] either (a [3, 1] one would: a Bias layer).
     B b;
     b.input("x", {-1, 3, 6}).output("y");
-    b.init("W", {6, 4}, std::vector<float>(24, 0.5f)).init("c", {3, 1}, {1, 2, 3});
+    b.init("W", {6, 4}, std::vector<float>(24, 0.5f)).init("c", {2, 1}, {1, 2});
     b.node("MatMul", {"x", "W"}, {"m"}, "pw");
     b.node("Add", {"m", "c"}, {"y"}, "bias");
-    expect_format_error([&] { load(b.bytes()); }, {"'bias' (Add)", "bias of the MatMul"});
+    expect_format_error([&] { load(b.bytes()); }, {"'bias' (Add)", "[2,1] does not broadcast onto [N,3,4]"});
+  }
+}
+
+// Transformer graphs: what the importer cannot represent is refused by node and reason - a
+// Gather of several indices, a product of computed values of different ranks, a SoftMax over
+// another axis than the last, a constant that is not the same for every sample concatenated with
+// computed values, arithmetic on a constant expanded to the batch, and comparing the batch size
+// with a positive number.
+TEST(OnnxBadModel, TransformerOperatorsOutsideWhatIsSupported) {
+  const auto check = [](B& b, const std::vector<std::string>& needles) {
+    expect_format_error([&] { load(b.bytes()); }, needles);
+    expect_format_error([&] { load_float(b.bytes()); }, needles);
+  };
+  {
+    B b(17);
+    b.input("x", {-1, 3, 4}).output("y").init_i64("i", {2}, {0, 1});
+    B::attr(b.node("Gather", {"x", "i"}, {"y"}, "cls"), "axis", std::int64_t{1});
+    check(b, {"'cls' (Gather)", "only one index"});
+  }
+  {
+    B b(17);
+    b.input("x", {-1, 3, 4}).output("y").init_i64("s", {4}, {0, 1, 3, 4});
+    b.node("Reshape", {"x", "s"}, {"x4"}, "r");
+    b.node("MatMul", {"x", "x4"}, {"y"}, "scores");
+    check(b, {"'scores' (MatMul)", "of one rank"});
+  }
+  {
+    B b(17);
+    b.input("x", {-1, 3, 4}).output("y");
+    B::attr(b.node("Softmax", {"x"}, {"y"}, "sm"), "axis", std::int64_t{1});
+    check(b, {"'sm' (Softmax)", "only Softmax over the last axis"});
+  }
+  {
+    B b(17);
+    b.input("x", {-1, 3, 4}).output("y").init("t", {2, 1, 4}, std::vector<float>(8, 0.5f));
+    B::attr(b.node("Concat", {"t", "x"}, {"y"}, "cat"), "axis", std::int64_t{1});
+    check(b, {"'cat' (Concat)", "only constants repeated for every sample"});
+  }
+  {
+    B b(17);
+    b.input("x", {-1, 4}).output("y").init("t", {1, 4}, std::vector<float>(4, 0.5f));
+    b.node("Shape", {"x"}, {"s"}, "shape");
+    b.node("Expand", {"t", "s"}, {"e"}, "expand");
+    b.node("Add", {"e", "e"}, {"y"}, "twice");
+    check(b, {"'twice' (Add)", "expanded to the batch size"});
+  }
+  {
+    B b(17);
+    b.input("x", {-1, 4}).output("y").init_i64("k", {2}, {2, 4}).init("t", {1, 4}, std::vector<float>(4, 0.5f));
+    b.node("Shape", {"x"}, {"s"}, "shape");
+    b.node("Equal", {"s", "k"}, {"eq"}, "same");
+    b.node("Where", {"eq", "k", "s"}, {"w"}, "pick");
+    b.node("Expand", {"t", "w"}, {"y"}, "expand");
+    check(b, {"'same' (Equal)", "compares the batch size"});
   }
 }
 

@@ -9,9 +9,11 @@
 
 #include "lrp/layers/activation.hpp"
 #include "lrp/layers/batch_norm.hpp"
+#include "lrp/layers/bias.hpp"
 #include "lrp/layers/conv2d.hpp"
 #include "lrp/layers/conv_transpose2d.hpp"
 #include "lrp/layers/linear.hpp"
+#include "lrp/layers/matmul.hpp"
 #include "lrp/layers/merge.hpp"
 #include "lrp/layers/pad.hpp"
 #include "lrp/layers/pool2d.hpp"
@@ -287,6 +289,32 @@ TEST(LayerGradients, Activations) {
 TEST(LayerGradients, SoftMax) {
   std::mt19937_64 rng(7);
   check_backward(SoftMax<T>(), {random_tensor({4, 6}, rng, -3, 3)}, "SoftMax");
+  check_backward(SoftMax<T>(), {random_tensor({2, 3, 4, 5}, rng, -3, 3)}, "SoftMax over the last axis of attention scores");
+}
+
+// Transformer layers: the product of two computed values (batched over heads), a constant added
+// to every sample, and a concatenation with constant parts (whose share of the gradient stops).
+TEST(LayerGradients, MatMulBiasAndConcatWithConstants) {
+  std::mt19937_64 rng(12);
+  check_backward(MatMul<T>(), {random_tensor({2, 3, 4, 5}, rng), random_tensor({2, 3, 5, 2}, rng)}, "MatMul of heads");
+  check_backward(MatMul<T>(), {random_tensor({3, 1, 7}, rng), random_tensor({3, 7, 4}, rng)}, "MatMul, one row");
+  check_backward(Bias<T>(random_tensor({5, 4}, rng)), {random_tensor({3, 5, 4}, rng)}, "Bias");
+  const Tensor<T> token = random_tensor({1, 4}, rng), tail = random_tensor({3, 4}, rng);
+  const Concat<T> with_constants(2, 0, {{0, token}, {2, tail}});
+  check_backward(with_constants, {random_tensor({2, 5, 4}, rng), random_tensor({2, 2, 4}, rng)}, "Concat with constants");
+  // The forward puts the constants where they belong, alike for every sample.
+  const Tensor<T> a = random_tensor({2, 5, 4}, rng), b = random_tensor({2, 2, 4}, rng);
+  Tensor<T> y;
+  with_constants.forward({&a, &b}, y);
+  ASSERT_EQ(y.shape(), (Shape{2, 11, 4}));
+  for (std::size_t n = 0; n < 2; ++n)
+    for (std::size_t r = 0; r < 11; ++r)
+      for (std::size_t c = 0; c < 4; ++c) {
+        const T want = r == 0 ? token[c] : r <= 5 ? a[(n * 5 + r - 1) * 4 + c] : r <= 8 ? tail[(r - 6) * 4 + c] : b[(n * 2 + r - 9) * 4 + c];
+        ASSERT_EQ(y[(n * 11 + r) * 4 + c], want) << n << " " << r << " " << c;
+      }
+  // A slice that drops its axis of one entry (ONNX Gather of one index).
+  check_backward(Slice<T>({0, 2, 0}, {3, 1, 4}, {3, 4}), {random_tensor({2, 3, 5, 4}, rng)}, "Slice, axis dropped");
 }
 
 TEST(LayerGradients, FlattenReshapeTransposeAndSlice) {

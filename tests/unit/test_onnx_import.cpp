@@ -397,6 +397,21 @@ TEST(OnnxImport, ProductsOfComputedValuesAndGates) {
   EXPECT_EQ(gate_of(product("HardSigmoid", "Tanh")), 0);
   EXPECT_EQ(gate_of(product("Relu", "Tanh")), -1);
   EXPECT_EQ(gate_of(product("Sigmoid", "Sigmoid")), -1);
+  // GELU written out: a shifted and scaled erf (either order of the constants), or the tanh
+  // approximation's 1 + tanh(...), is a gate; an unshifted erf or tanh is not.
+  const auto shifted = [](const std::string& f, bool scale_first) {
+    B b(17);
+    b.input("x", {-1, 2, 3, 3}).output("y").init("one", {}, {1.0f}).init("half", {}, {0.5f});
+    b.node(f, {"x"}, {"e"}, "f");
+    b.node(scale_first ? "Mul" : "Add", {"e", scale_first ? "half" : "one"}, {"e1"}, "c1");
+    b.node(scale_first ? "Add" : "Mul", {"e1", scale_first ? "one" : "half"}, {"g"}, "c2");
+    b.node("Mul", {"x", "g"}, {"y"}, "product");
+    return load(b);
+  };
+  EXPECT_EQ(gate_of(shifted("Erf", false)), 1);
+  EXPECT_EQ(gate_of(shifted("Erf", true)), 1);
+  EXPECT_EQ(gate_of(shifted("Tanh", false)), 1);
+  EXPECT_EQ(gate_of(product("Relu", "Erf")), -1);
 
   // Without a gate each factor takes half of the relevance (Pass rules elsewhere).
   const Model<double> m = product("Relu", "Tanh");

@@ -30,6 +30,8 @@ enum class LayerKind {
   LayerNorm,  // normalisation over the last axis
   LRN,        // local response normalisation across channels
   PRelu,      // parametric ReLU: a learned slope for x < 0, per channel or shared
+  Bias,       // a constant of one sample's shape added (position embeddings)
+  MatMul,     // matrix product of two computed values (attention)
 };
 
 const char* layer_kind_name(LayerKind kind);

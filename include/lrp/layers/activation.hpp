@@ -42,7 +42,8 @@ class Activation final : public Layer<T> {
   ActivationSpec spec_;
 };
 
-// SoftMax over the features of [N, D] (max-subtracted, so large logits do not overflow).
+// SoftMax over the last axis (max-subtracted, so large logits do not overflow): the features of
+// [N, D], or the rows of attention scores [N, heads, queries, keys].
 template <class T>
 class SoftMax final : public Layer<T> {
  public:

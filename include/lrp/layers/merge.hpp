@@ -24,25 +24,50 @@ class Add final : public Layer<T> {
   std::size_t inputs_;
 };
 
-// Concatenation along a per-sample axis (0 = channels of [C,H,W]).
+// Concatenation along a per-sample axis (0 = channels of [C,H,W]). Constant parts (one sample's
+// shape, the same for every sample: a transformer's class token) may sit between the computed
+// inputs; their relevance is not passed on, like a bias's.
 template <class T>
 class Concat final : public Layer<T> {
  public:
-  Concat(std::size_t inputs, std::size_t axis) : inputs_(inputs), axis_(axis) {}
+  struct Constant {
+    std::size_t position;  // among all parts, computed and constant
+    Tensor<T> value;
+  };
+  Concat(std::size_t inputs, std::size_t axis, std::vector<Constant> constants = {})
+      : inputs_(inputs), axis_(axis), constants_(std::move(constants)) {}
   LayerKind kind() const override { return LayerKind::Concat; }
   std::string type_name() const override { return "Concat"; }
-  std::string describe() const override { return std::to_string(inputs_) + " inputs, axis " + std::to_string(axis_ + 1); }
+  std::string describe() const override {
+    return std::to_string(inputs_) + " inputs" + (constants_.empty() ? "" : " and " + std::to_string(constants_.size()) + " constants") +
+           ", axis " + std::to_string(axis_ + 1);
+  }
   std::size_t num_inputs() const override { return inputs_; }
   Shape output_shape(const std::vector<Shape>& in) const override;
   void forward(const TensorRefs<T>& in, Tensor<T>& out) const override;
   // Routes slices of dout back to the inputs (also the relevance rule of Concat).
   void backward(const TensorRefs<T>& in, const Tensor<T>& out, const Tensor<T>& dout,
                 std::vector<Tensor<T>>& din) const override;
-  std::unique_ptr<Layer<float>> to_float() const override { return std::make_unique<Concat<float>>(inputs_, axis_); }
-  std::unique_ptr<Layer<double>> to_double() const override { return std::make_unique<Concat<double>>(inputs_, axis_); }
+  std::vector<Tensor<T>*> params() override;
+  std::vector<const Tensor<T>*> params() const override;
+  std::unique_ptr<Layer<float>> to_float() const override { return converted<float>(); }
+  std::unique_ptr<Layer<double>> to_double() const override { return converted<double>(); }
 
  private:
+  template <class U>
+  std::unique_ptr<Layer<U>> converted() const {
+    std::vector<typename Concat<U>::Constant> c;
+    for (const Constant& k : constants_) c.push_back({k.position, k.value.template cast<U>()});
+    return std::make_unique<Concat<U>>(inputs_, axis_, std::move(c));
+  }
+  // Per part in order, the computed input's index or -1 for a constant (then `constant`).
+  struct Part {
+    long input;
+    const Tensor<T>* constant;
+  };
+  std::vector<Part> parts() const;
   std::size_t inputs_, axis_;
+  std::vector<Constant> constants_;
 };
 
 // The elementwise product of two computed values, one of which may be broadcast: its per-sample

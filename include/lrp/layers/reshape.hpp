@@ -70,19 +70,23 @@ class Transpose final : public Layer<T> {
 template <class T>
 class Slice final : public Layer<T> {
  public:
-  Slice(Shape begin, Shape size) : begin_(std::move(begin)), size_(std::move(size)) {}
+  // `out` (optional, as many elements as `size`): the output's shape, the box with axes of one
+  // entry dropped (ONNX Gather of one index).
+  Slice(Shape begin, Shape size, Shape out = {}) : begin_(std::move(begin)), size_(std::move(size)), out_(std::move(out)) {}
   LayerKind kind() const override { return LayerKind::Slice; }
   std::string type_name() const override { return "Slice"; }
-  std::string describe() const override { return "from " + shape_str(begin_) + ", size " + shape_str(size_); }
+  std::string describe() const override {
+    return "from " + shape_str(begin_) + ", size " + shape_str(size_) + (out_.empty() ? "" : " as " + shape_str(out_));
+  }
   Shape output_shape(const std::vector<Shape>& in) const override;
   void forward(const TensorRefs<T>& in, Tensor<T>& out) const override;
   void backward(const TensorRefs<T>& in, const Tensor<T>& out, const Tensor<T>& dout,
                 std::vector<Tensor<T>>& din) const override;
-  std::unique_ptr<Layer<float>> to_float() const override { return std::make_unique<Slice<float>>(begin_, size_); }
-  std::unique_ptr<Layer<double>> to_double() const override { return std::make_unique<Slice<double>>(begin_, size_); }
+  std::unique_ptr<Layer<float>> to_float() const override { return std::make_unique<Slice<float>>(begin_, size_, out_); }
+  std::unique_ptr<Layer<double>> to_double() const override { return std::make_unique<Slice<double>>(begin_, size_, out_); }
 
  private:
-  Shape begin_, size_;
+  Shape begin_, size_, out_;
 };
 
 }  // namespace lrp

@@ -1,0 +1,31 @@
+#include "lrp/layers/bias.hpp"
+
+#include "lrp/core/error.hpp"
+
+namespace lrp {
+
+template <class T>
+Shape Bias<T>::output_shape(const std::vector<Shape>& in) const {
+  if (in.at(0) != value_.shape())
+    throw ShapeError("Bias of shape " + shape_str(value_.shape()) + " cannot be added to " + shape_str(in[0]));
+  return in[0];
+}
+
+template <class T>
+void Bias<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
+  const Tensor<T>& x = *in[0];
+  out = Tensor<T>::uninitialized(x.shape());
+  const std::size_t per = value_.size();
+  for (std::size_t i = 0; i < x.size(); ++i) out[i] = x[i] + value_[i % per];
+}
+
+template <class T>
+void Bias<T>::backward(const TensorRefs<T>& /*in*/, const Tensor<T>& /*out*/, const Tensor<T>& dout,
+                       std::vector<Tensor<T>>& din) const {
+  din.assign(1, dout);
+}
+
+template class Bias<float>;
+template class Bias<double>;
+
+}  // namespace lrp

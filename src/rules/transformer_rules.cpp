@@ -1,0 +1,108 @@
+#include "rules/transformer_rules.hpp"
+
+#include "rules/tensor_ops.hpp"
+
+namespace lrp {
+namespace {
+
+bool epsilon_like(const Rule& rule) { return rule.kind == RuleKind::Epsilon || rule.kind == RuleKind::Norm; }
+
+template <class T>
+T stabiliser(const Rule& rule) {
+  return static_cast<T>(epsilon_like(rule) ? rule.epsilon : 1e-6);
+}
+
+// R / stab(y), elementwise.
+template <class T>
+Tensor<T> ratio(const Tensor<T>& r, const Tensor<T>& y, T eps) {
+  Tensor<T> s = Tensor<T>::uninitialized(r.shape());
+  for (std::size_t i = 0; i < r.size(); ++i) s[i] = r[i] / stabilize(y[i], eps);
+  return s;
+}
+
+}  // namespace
+
+RuleNeeds matmul_rule_needs(const Rule& rule) {
+  (void)rule;
+  return {};  // both factors (and, for LRP, the product)
+}
+
+RuleNeeds softmax_rule_needs(const Rule& rule) {
+  RuleNeeds nothing{false, false, true};
+  return rule.kind == RuleKind::Pass ? nothing : RuleNeeds{};
+}
+
+RuleNeeds bias_rule_needs(const Rule& rule) {
+  RuleNeeds nothing{false, false, true};
+  return is_gradient_kind(rule.kind) || !epsilon_like(rule) ? nothing : RuleNeeds{};
+}
+
+// AttnLRP's uniform rule for a bilinear product C = A B: each factor takes half of the
+// relevance, by the epsilon rule with the other factor held fixed:
+// R_A = A * (S B^T) / 2, R_B = B * (A^T S) / 2 with S = R / stab(C). Every LRP rule (Pass
+// included: a product has no single input to pass to) uses it; gradient methods the gradient.
+template <class T>
+std::vector<Tensor<T>> matmul_relevance(const Rule& rule, const RuleInput<T>& in) {
+  std::vector<Tensor<T>> out;
+  if (is_gradient_kind(rule.kind)) {
+    in.layer.backward(in.inputs, in.output, in.relevance, out);
+    return out;
+  }
+  const Tensor<T> s = ratio(in.relevance, in.output, stabiliser<T>(rule));
+  in.layer.backward(in.inputs, in.output, s, out);
+  for (std::size_t k = 0; k < 2; ++k) {
+    const Tensor<T>& x = *in.inputs[k];
+    for (std::size_t i = 0; i < out[k].size(); ++i) out[k][i] *= x[i] / T(2);
+  }
+  return out;
+}
+
+// The attention SoftMax s = softmax(x) over the last axis (AttnLRP, Proposition 3.1):
+// R_in,i = x_i (R_i - s_i sum_j R_j) per row. The Pass rule passes the relevance on instead (as
+// Zennit does with a SoftMax); gradient methods take the gradient.
+template <class T>
+std::vector<Tensor<T>> softmax_relevance(const Rule& rule, const RuleInput<T>& in) {
+  if (rule.kind == RuleKind::Pass) {
+    if (in.relevance_scratch) return ops::only(std::move(*in.relevance_scratch));
+    return ops::only(Tensor<T>(in.relevance));
+  }
+  if (is_gradient_kind(rule.kind)) {
+    std::vector<Tensor<T>> out;
+    in.layer.backward(in.inputs, in.output, in.relevance, out);
+    return out;
+  }
+  const Tensor<T>& x = *in.inputs[0];
+  const Tensor<T>& s = in.output;
+  const Tensor<T>& r = in.relevance;
+  Tensor<T> out = Tensor<T>::uninitialized(x.shape());
+  const std::size_t d = x.shape().back(), rows = x.size() / d;
+  for (std::size_t q = 0; q < rows; ++q) {
+    T total = 0;
+    for (std::size_t j = 0; j < d; ++j) total += r[q * d + j];
+    for (std::size_t j = 0; j < d; ++j) out[q * d + j] = x[q * d + j] * (r[q * d + j] - s[q * d + j] * total);
+  }
+  return ops::only(std::move(out));
+}
+
+// y = x + b: epsilon (and norm) give x the share x / stab(y) of the relevance, the constant
+// absorbing the rest (as the gradient times the input does); other rules pass it on.
+template <class T>
+std::vector<Tensor<T>> bias_relevance(const Rule& rule, const RuleInput<T>& in) {
+  if (is_gradient_kind(rule.kind) || !epsilon_like(rule)) {
+    if (in.relevance_scratch) return ops::only(std::move(*in.relevance_scratch));
+    return ops::only(Tensor<T>(in.relevance));
+  }
+  Tensor<T> out = ratio(in.relevance, in.output, stabiliser<T>(rule));
+  const Tensor<T>& x = *in.inputs[0];
+  for (std::size_t i = 0; i < out.size(); ++i) out[i] *= x[i];
+  return ops::only(std::move(out));
+}
+
+template std::vector<Tensor<float>> matmul_relevance(const Rule&, const RuleInput<float>&);
+template std::vector<Tensor<double>> matmul_relevance(const Rule&, const RuleInput<double>&);
+template std::vector<Tensor<float>> softmax_relevance(const Rule&, const RuleInput<float>&);
+template std::vector<Tensor<double>> softmax_relevance(const Rule&, const RuleInput<double>&);
+template std::vector<Tensor<float>> bias_relevance(const Rule&, const RuleInput<float>&);
+template std::vector<Tensor<double>> bias_relevance(const Rule&, const RuleInput<double>&);
+
+}  // namespace lrp

@@ -1,0 +1,73 @@
+// A small vision transformer with batch-first attention as Hugging Face exports it
+// (tests/fixtures/vit, make_fixtures.py): class token expanded to the batch and concatenated,
+// position embedding, MatMul of computed values, SoftMax over the keys, GELU written out,
+// LayerNorm, residual Adds, the class token gathered for the head. The forward and the input
+// gradient against PyTorch in float64; LRP with epsilon on every layer is AttnLRP, checked
+// against LXT's construction of it (input times a modified gradient) in float64.
+#include <gtest/gtest.h>
+
+#include "lrp/explain/explain.hpp"
+#include "lrp/io/arrays.hpp"
+#include "lrp/io/onnx.hpp"
+#include "lrp/rules/composite.hpp"
+#include "support/compare.hpp"
+#include "support/pytorch_reference.hpp"
+#include "support/test_paths.hpp"
+
+namespace lrp::test {
+namespace {
+
+std::string fixture(const std::string& file) { return source_path("tests/fixtures/vit/" + file); }
+
+TEST(VisionTransformer, ForwardAndGradientMatchPyTorchInDouble) {
+  expect_matches_pytorch<double>(fixture("model.onnx"), fixture("input.npy"), fixture("logits.npy"), fixture("gradient.npy"), 3, 1e-7);
+}
+TEST(VisionTransformer, ForwardAndGradientMatchPyTorchInFloat) {
+  expect_matches_pytorch<float>(fixture("model.onnx"), fixture("input.npy"), fixture("logits.npy"), fixture("gradient.npy"), 3, 1e-5);
+}
+
+// Epsilon (1e-12, close to LXT's unstabilised ratios; the difference grows with it: 3e-7 at 1e-9)
+// on every layer: the uniform rule on the attention products, AttnLRP's SoftMax rule, LayerNorm
+// with its deviation held constant, the GELU gate held constant, the position embedding and sums
+// by their share. Measured: 8.6e-9 (double; the file holds sqrt 2 as float32), 2.8e-7 (float).
+// The composite attnlrp:EPS is the same rule map.
+template <class T>
+void expect_attnlrp(double tol) {
+  const Model<double> md = io::read_onnx_model(fixture("model.onnx"));
+  const Model<T> model = md.template convert<T>();
+  ExplainRequest req;
+  req.target.kind = Target::Kind::Classes;
+  req.target.classes = {3};
+  for (const std::vector<Rule>& rules : {uniform_rules(md, parse_rule("epsilon:1e-12")), composite_rules(md, "attnlrp:1e-12")}) {
+    req.rules = rules;
+    const Explanation<T> e = explain(model, io::read_npy(fixture("input.npy")).template cast<T>(), req);
+    EXPECT_LE(max_rel_error(e.relevance, io::read_npy(fixture("attnlrp.npy"))), tol);
+  }
+}
+TEST(VisionTransformer, EpsilonEverywhereIsAttnLrpInDouble) { expect_attnlrp<double>(5e-8); }
+TEST(VisionTransformer, EpsilonEverywhereIsAttnLrpInFloat) { expect_attnlrp<float>(5e-6); }
+
+// Zennit's composites and the other methods run on it too (attention products take the uniform
+// rule under every LRP rule), alike in float and double.
+TEST(VisionTransformer, CompositesAndMethodsRunAlikeInFloatAndDouble) {
+  const Model<double> md = io::read_onnx_model(fixture("model.onnx"));
+  const Model<float> mf = md.convert<float>();
+  const Tensor<double> x = io::read_npy(fixture("input.npy"));
+  for (const std::string spec : {"epsilon_plus_flat", "epsilon_gamma_box:-3,3", "epsilon_alpha2_beta1", "attnlrp"}) {
+    SCOPED_TRACE(spec);
+    ExplainRequest req;
+    req.rules = composite_rules(md, spec);
+    const Tensor<double> rd = explain(md, x, req).relevance;
+    EXPECT_LE(max_rel_error(explain(mf, x.cast<float>(), req).relevance, rd), 1e-4);
+    EXPECT_GT(max_rel_error(rd, Tensor<double>(rd.shape())), 0.0);  // not all zero
+  }
+  for (const Method m : {Method::IntegratedGradients, Method::SmoothGrad, Method::DeepLift, Method::GradientXInput}) {
+    ExplainRequest req;
+    req.method = m;
+    const Tensor<double> rd = explain(md, x, req).relevance;
+    EXPECT_LE(max_rel_error(explain(mf, x.cast<float>(), req).relevance, rd), 1e-4) << static_cast<int>(m);
+  }
+}
+
+}  // namespace
+}  // namespace lrp::test
