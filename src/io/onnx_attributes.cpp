@@ -7,6 +7,7 @@
 #include "lrp/layers/conv2d.hpp"
 #include "lrp/layers/conv_transpose2d.hpp"
 #include "lrp/layers/linear.hpp"
+#include "lrp/layers/reshape.hpp"
 
 namespace lrp::io::onnx_detail {
 
@@ -28,8 +29,8 @@ std::size_t Importer::uses(const std::string& name) const {
 }
 
 std::string runtime_shape_str(const Value& v) {
-  std::string s = "[N";
-  for (std::size_t d : v.shape) s += "," + std::to_string(d);
+  std::string s = v.moved_batch ? "[" : "[N";
+  for (std::size_t k = 0; k < v.shape.size(); ++k) s += (k == 0 && v.moved_batch ? "" : ",") + std::to_string(v.shape[k]);
   return s + "]";
 }
 
@@ -138,19 +139,24 @@ void NodeCtx::alias(const Value& src) {
 }
 
 namespace {
-// Appends `layer` to `model` as the node's output 0 (see NodeCtx::add_layer).
+// Appends `layer` to `model` reading `inputs`; the output Value (not yet bound to a name).
 template <class T>
-void place_layer(NodeCtx& c, Importer& imp, Model<T>& model, std::type_identity_t<std::unique_ptr<Layer<T>>> layer,
-                 const std::vector<const Value*>& inputs) {
+Value append_layer(NodeCtx& c, Importer& imp, Model<T>& model, std::unique_ptr<Layer<T>> layer, const std::vector<const Value*>& inputs,
+                   BatchAxis batch, const std::string& suffix) {
   const onnx::NodeProto& node = c.node();
   if (node.output_size() < 1) c.fail("has no output");
   std::vector<Shape> in_shapes;
   std::vector<std::size_t> ids;
+  std::size_t moved = 0;
   for (const Value* v : inputs) {
     in_shapes.push_back(v->shape);
     ids.push_back(v->id);
+    moved += v->moved_batch;
   }
+  if (batch == BatchAxis::Inherit && moved != 0 && moved != inputs.size())
+    c.fail("combines values whose batch axis is first with values whose batch axis was moved");
   Value out;
+  out.moved_batch = batch == BatchAxis::Moved || (moved != 0 && moved == inputs.size());
   try {
     out.shape = layer->output_shape(in_shapes);
   } catch (const ShapeError& e) {
@@ -159,17 +165,47 @@ void place_layer(NodeCtx& c, Importer& imp, Model<T>& model, std::type_identity_
   for (std::size_t d : out.shape)
     if (d == 0) c.fail("the output shape " + shape_str(out.shape) + " (per sample) has an empty dimension");
   const std::string& base = node.name().empty() ? node.output(0) : node.name();
-  out.id = model.add(imp.unique_layer_name(base), std::move(layer), ids);
+  out.id = model.add(imp.unique_layer_name(base + suffix), std::move(layer), ids);
   out.node = static_cast<long>(model.nodes().size() - 1);
   if (imp.id_uses.size() <= out.id) imp.id_uses.resize(out.id + 1, 0);
-  imp.id_uses[out.id] = imp.uses(node.output(0));
-  imp.values[node.output(0)] = std::move(out);
+  imp.id_uses[out.id] = 1;
+  return out;
+}
+
+// Appends `layer` as the node's output 0 (see NodeCtx::add_layer). A moved batch axis that is
+// back in front (a leading 1) is dropped by one more layer: the following nodes see [N, ...].
+template <class T>
+void place_layer(NodeCtx& c, Importer& imp, Model<T>& model, std::type_identity_t<std::unique_ptr<Layer<T>>> layer,
+                 const std::vector<const Value*>& inputs, BatchAxis batch = BatchAxis::Inherit) {
+  Value out = append_layer(c, imp, model, std::move(layer), inputs, batch, "");
+  if (out.moved_batch && out.shape.size() > 1 && out.shape[0] == 1) {
+    const Value moved = out;
+    out = append_layer(c, imp, model, std::unique_ptr<Layer<T>>(std::make_unique<Reshape<T>>(Shape(moved.shape.begin() + 1, moved.shape.end()))),
+                       {&moved}, BatchAxis::Inherit, " (batch first)");
+    out.moved_batch = false;
+  }
+  imp.id_uses[out.id] = imp.uses(c.node().output(0));
+  imp.values[c.node().output(0)] = std::move(out);
 }
 }  // namespace
 
-void NodeCtx::add_layer(std::unique_ptr<Layer<double>> layer, const std::vector<const Value*>& inputs) {
-  if (imp_.as_float) place_layer(*this, imp_, imp_.model_float, layer->to_float(), inputs);
-  else place_layer(*this, imp_, imp_.model, std::move(layer), inputs);
+void NodeCtx::add_layer(std::unique_ptr<Layer<double>> layer, const std::vector<const Value*>& inputs, BatchAxis batch) {
+  if (imp_.as_float) place_layer(*this, imp_, imp_.model_float, layer->to_float(), inputs, batch);
+  else place_layer(*this, imp_, imp_.model, std::move(layer), inputs, batch);
+}
+
+Value NodeCtx::add_hidden(std::unique_ptr<Layer<double>> layer, const std::vector<const Value*>& inputs, BatchAxis batch) {
+  if (imp_.as_float) return append_layer(*this, imp_, imp_.model_float, layer->to_float(), inputs, batch, " (part)");
+  return append_layer(*this, imp_, imp_.model, std::move(layer), inputs, batch, " (part)");
+}
+
+Value NodeCtx::with_moved_batch(const Value& x) {
+  if (x.moved_batch) return x;
+  if (imp_.static_batch != std::size_t{1})
+    fail("moves the batch axis of " + runtime_shape_str(x) + "; only models run as a batch of one may (export with batch 1)");
+  Shape full = x.shape;
+  full.insert(full.begin(), 1);
+  return add_hidden(std::make_unique<Reshape<double>>(full), {&x}, BatchAxis::Moved);
 }
 
 void NodeCtx::add_conv(ConstTensor&& w, const Tensor<double>& bias, const Window2d& win, std::size_t groups, const Value& x) {

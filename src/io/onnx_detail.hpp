@@ -121,7 +121,16 @@ struct Value {
   std::size_t id = 0;  // runtime: model value id
   Shape shape;         // runtime: per-sample shape (no batch dimension)
   long node = -1;      // runtime: index of the model node producing it, -1 for the input
+  // runtime: the batch axis was moved from the front (attention in nn.MultiheadAttention puts
+  // tokens first). Only models run as a batch of one get here: `shape` is then the ONNX
+  // tensor's whole shape, the batch of one one of its axes or merged into one, every sample
+  // run through it alone. Back in front (a leading 1), it is dropped again.
+  bool moved_batch = false;
 };
+
+// What add_layer records about the batch axis of the layer's output: as its inputs (moved when
+// all are), or moved by this layer.
+enum class BatchAxis { Inherit, Moved };
 
 class NodeCtx;
 using LayerConverter = void (*)(NodeCtx&);
@@ -140,6 +149,7 @@ struct Importer {
   std::unordered_map<std::string, std::size_t> name_uses;  // node inputs + graph outputs per name
   std::vector<std::size_t> id_uses;                        // the same per runtime value id
   std::optional<std::size_t> static_batch;                 // the input's batch size when fixed
+  bool batch_of_one = false;                               // import as if the batch were fixed to 1
   std::unordered_map<std::string, std::size_t> layer_names;
 
   std::string unique_layer_name(const std::string& base);
@@ -194,7 +204,13 @@ class NodeCtx {
   // output shape is inferred here (a ShapeError becomes a FormatError naming the node). The
   // layer is converted to float when the import builds a float model (layers without large
   // parameters; Conv and Linear go through add_conv / add_linear).
-  void add_layer(std::unique_ptr<Layer<double>> layer, const std::vector<const Value*>& inputs);
+  void add_layer(std::unique_ptr<Layer<double>> layer, const std::vector<const Value*>& inputs,
+                 BatchAxis batch = BatchAxis::Inherit);
+  // A layer inside this node's conversion (not bound to an output), read once by the next.
+  Value add_hidden(std::unique_ptr<Layer<double>> layer, const std::vector<const Value*>& inputs, BatchAxis batch);
+  // x with its batch axis moved (a batch of one, now the leading axis of `shape`): a Reshape
+  // layer, or x itself when already moved. Fails unless the model runs as a batch of one.
+  Value with_moved_batch(const Value& x);
   // Conv2d / Linear built in the model's precision straight from the weight constant
   // (Conv: [M, C/group, kH, kW]; Linear: [out, in]).
   void add_conv(ConstTensor&& w, const Tensor<double>& bias, const Window2d& win, std::size_t groups, const Value& x);
@@ -226,8 +242,12 @@ class NodeCtx {
   std::size_t index_;
 };
 
-// Full (with batch) shape text of a runtime value: "[N,3,224,224]".
+// Full (with batch) shape text of a runtime value: "[N,3,224,224]" ("[17,1,16]" when its batch
+// of one was moved).
 std::string runtime_shape_str(const Value& v);
+// The ONNX rank of a runtime value, and the axis of `shape` that ONNX axis `axis` (normalised)
+// is: one less for a value with the batch first, the same when it was moved.
+inline std::size_t onnx_rank(const Value& v) { return v.shape.size() + (v.moved_batch ? 0 : 1); }
 
 inline std::size_t to_size(std::int64_t v) { return static_cast<std::size_t>(v); }
 

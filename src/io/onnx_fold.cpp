@@ -84,7 +84,8 @@ ConstTensor shape(NodeCtx& c) {
   if (x.is_const) {
     t.i = x.c.dims;
   } else {
-    t.i.push_back(c.importer().static_batch ? static_cast<std::int64_t>(*c.importer().static_batch) : kBatchDim);
+    if (!x.moved_batch)  // a moved batch of one is among the sample's own axes
+      t.i.push_back(c.importer().static_batch ? static_cast<std::int64_t>(*c.importer().static_batch) : kBatchDim);
     for (std::size_t d : x.shape) t.i.push_back(static_cast<std::int64_t>(d));
   }
   const auto r = static_cast<std::int64_t>(t.i.size());

@@ -348,6 +348,12 @@ void gemm(NodeCtx& c) {
              std::to_string(out) + "] or scalar biases are supported");
     }
   }
+  if (a.moved_batch) {  // [rows, K] of a batch of one whose batch axis moved: every row mapped
+    if (a.shape.size() != 2) c.fail("input A must be 2-D, got " + runtime_shape_str(a));
+    ConstTensor w = linear_weight(c, 1, "weight B", trans_b, alpha);
+    if (to_size(w.dims[1]) != a.shape[1]) c.fail("weight B has " + std::to_string(w.dims[1]) + " input features, the input " + std::to_string(a.shape[1]));
+    return c.add_linear(std::move(w), bias, a, true);
+  }
   add_linear(c, a, linear_weight(c, 1, "weight B", trans_b, alpha), bias);
 }
 
@@ -356,8 +362,9 @@ void gemm(NodeCtx& c) {
 void matmul(NodeCtx& c) {
   c.allow_attributes({});
   if (!c.is_const(0) && !c.is_const(1)) {  // attention: scores and weighted values
-    const Value& a = c.input(0, "A");
-    const Value& b = c.input(1, "B");
+    const bool moved = c.input(0, "A").moved_batch || c.input(1, "B").moved_batch;
+    const Value a = moved ? c.with_moved_batch(c.input(0, "A")) : c.input(0, "A");
+    const Value b = moved ? c.with_moved_batch(c.input(1, "B")) : c.input(1, "B");
     if (a.shape.size() < 2 || b.shape.size() != a.shape.size())
       c.fail("a product of computed values needs [N, ..., M, K] x [N, ..., K, P] of one rank, got " + runtime_shape_str(a) + " and " +
              runtime_shape_str(b));
@@ -537,27 +544,36 @@ void flatten(NodeCtx& c) {
   c.add_layer(std::make_unique<Flatten<double>>(false), {&x});
 }
 
-// A permutation of a computed value's axes that keeps the batch first.
+// A permutation of a computed value's axes. One that moves the batch axis (attention with the
+// tokens first) is taken on a batch of one: the sample as the whole ONNX tensor.
 void transpose(NodeCtx& c) {
   c.allow_attributes({"perm"});
   const Value& x = c.runtime_input(0, "data");
-  const std::vector<std::int64_t> perm = transpose_perm(c, x.shape.size() + 1);
-  if (perm[0] != 0) c.fail("the permutation " + dims_str(perm) + " moves the batch axis; it must stay first");
-  std::vector<std::size_t> per_sample;
-  for (std::size_t k = 1; k < perm.size(); ++k) per_sample.push_back(to_size(perm[k]) - 1);
-  c.add_layer(std::make_unique<Transpose<double>>(per_sample), {&x});
+  const std::vector<std::int64_t> perm = transpose_perm(c, onnx_rank(x));
+  if (!x.moved_batch && perm[0] == 0) {
+    std::vector<std::size_t> per_sample;
+    for (std::size_t k = 1; k < perm.size(); ++k) per_sample.push_back(to_size(perm[k]) - 1);
+    return c.add_layer(std::make_unique<Transpose<double>>(per_sample), {&x});
+  }
+  if (!x.moved_batch && c.importer().static_batch != std::size_t{1})
+    c.fail("the permutation " + dims_str(perm) + " moves the batch axis; it must stay first (or the model run as a batch of one)");
+  const Value m = c.with_moved_batch(x);
+  std::vector<std::size_t> full;
+  for (std::int64_t p : perm) full.push_back(to_size(p));
+  c.add_layer(std::make_unique<Transpose<double>>(full), {&m});
 }
 
 // A box of a computed value (constant bounds, step 1, the batch axis whole).
 void slice(NodeCtx& c) {
   c.allow_attributes({"starts", "ends", "axes"});
   const Value& x = c.runtime_input(0, "data");
-  std::vector<std::int64_t> dims{std::numeric_limits<std::int32_t>::max()};  // the batch: any size
+  std::vector<std::int64_t> dims;
+  if (!x.moved_batch) dims.push_back(std::numeric_limits<std::int32_t>::max());  // the batch: any size
   for (std::size_t d : x.shape) dims.push_back(static_cast<std::int64_t>(d));
   const SlicePlan plan = slice_plan(c, dims);
-  if (plan.first[0] != 0 || plan.count[0] != dims[0]) c.fail("slicing the batch axis is not supported");
+  if (!x.moved_batch && (plan.first[0] != 0 || plan.count[0] != dims[0])) c.fail("slicing the batch axis is not supported");
   Shape begin, size;
-  for (std::size_t k = 1; k < dims.size(); ++k) {
+  for (std::size_t k = x.moved_batch ? 0 : 1; k < dims.size(); ++k) {
     if (plan.step[k] != 1) c.fail("only step 1 is supported on a computed value, found " + std::to_string(plan.step[k]));
     if (plan.count[k] == 0) c.fail("the slice along axis " + std::to_string(k) + " is empty");
     begin.push_back(to_size(plan.first[k]));
@@ -565,6 +581,40 @@ void slice(NodeCtx& c) {
   }
   if (size == x.shape) return c.alias(x);
   c.add_layer(std::make_unique<Slice<double>>(begin, size), {&x});
+}
+
+// Resolves a Reshape target over a whole ONNX shape `dims` (a batch of one included): 0 copies,
+// one -1 infers. Used where the batch axis does not stay first.
+Shape whole_target(NodeCtx& c, const std::vector<std::int64_t>& target, const Shape& dims, bool allow_zero) {
+  Shape out;
+  long infer = -1;
+  std::size_t known = 1;
+  for (std::size_t k = 0; k < target.size(); ++k) {
+    const std::int64_t t = target[k];
+    if (t == -1) {
+      if (infer >= 0) c.fail("the target shape " + dims_str(target) + " has more than one -1");
+      infer = static_cast<long>(k);
+      out.push_back(1);
+      continue;
+    }
+    if (t == 0 && !allow_zero) {
+      if (k >= dims.size()) c.fail("entry " + std::to_string(k) + " of the target shape copies a dimension the input does not have");
+      out.push_back(dims[k]);
+    } else if (t <= 0 || t > (std::int64_t(1) << 40)) {
+      c.fail("the target shape " + dims_str(target) + " has the invalid entry " + (t == kBatchDim ? std::string("N") : std::to_string(t)));
+    } else {
+      out.push_back(to_size(t));
+    }
+    known *= out.back();
+  }
+  const std::size_t numel = shape_numel(dims);
+  if (infer >= 0) {
+    if (known == 0 || numel % known != 0) c.fail("cannot reshape " + dims_str(std::vector<std::int64_t>(dims.begin(), dims.end())) + " to " + dims_str(target));
+    out[static_cast<std::size_t>(infer)] = numel / known;
+  } else if (known != numel) {
+    c.fail("cannot reshape " + dims_str(std::vector<std::int64_t>(dims.begin(), dims.end())) + " to " + dims_str(target));
+  }
+  return out;
 }
 
 void reshape(NodeCtx& c) {
@@ -578,6 +628,14 @@ void reshape(NodeCtx& c) {
   }
   const bool allow_zero = c.attr_int("allowzero", 0) != 0;
   if (target.empty()) c.fail("the target shape is empty; the batch dimension must stay first");
+  // A batch of one that leaves the front, or was moved before: the sample is the whole tensor.
+  const bool one = c.importer().static_batch == std::size_t{1};
+  if (x.moved_batch || (one && target[0] != 1 && target[0] != 0 && target[0] != -1 && target[0] != kBatchDim)) {
+    Shape whole = x.shape;
+    if (!x.moved_batch) whole.insert(whole.begin(), 1);
+    const Shape to = whole_target(c, target, whole, allow_zero);
+    return c.add_layer(std::make_unique<Reshape<double>>(to), {&x}, BatchAxis::Moved);
+  }
   const std::size_t per_numel = shape_numel(x.shape);
   // Entry 0 must be the batch: 0 (copy), the batch marker from Shape, -1, or the fixed batch size.
   Shape per;
@@ -653,7 +711,7 @@ void layer_normalization(NodeCtx& c) {
   c.limit_outputs(1, "the Mean and InvStdDev outputs are not supported");
   const Value& x = c.runtime_input(0, "input X");
   if (x.shape.empty()) c.fail("the input has no axis besides the batch");
-  const std::int64_t rank = static_cast<std::int64_t>(x.shape.size()) + 1, axis = c.attr_int("axis", -1);
+  const std::int64_t rank = static_cast<std::int64_t>(onnx_rank(x)), axis = c.attr_int("axis", -1);
   if (axis != -1 && axis != rank - 1)
     c.fail("only the last axis can be normalised (axis -1), got axis " + std::to_string(axis) + " of " + runtime_shape_str(x));
   const std::size_t d = x.shape.back();
@@ -751,7 +809,10 @@ std::optional<std::vector<double>> per_channel_values(const Value& x, const Cons
 std::vector<double> channel_values(NodeCtx& c, const Value& x, const ConstTensor& stored, const std::string& what) {
   const ConstTensor k = decoded_operand(c, stored);
   if (x.shape.empty()) c.fail("the input has no channel dimension");
-  std::optional<std::vector<double>> values = per_channel_values(x, k);
+  if (x.moved_batch && k.numel() != 1)
+    c.fail(what + " " + runtime_shape_str(x) + " (its batch axis moved) and a constant of shape " + dims_str(k.dims) +
+           " is not supported (only a scalar)");
+  std::optional<std::vector<double>> values = x.moved_batch ? std::vector<double>(x.shape[0], k.value(0)) : per_channel_values(x, k);
   if (!values)
     c.fail(what + " a constant of shape " + dims_str(k.dims) + " and " + runtime_shape_str(x) +
            " is not supported (only one value per channel, or a scalar)");
@@ -761,9 +822,10 @@ std::vector<double> channel_values(NodeCtx& c, const Value& x, const ConstTensor
 // A constant broadcast (NumPy rules) onto one sample of x: its axes right-aligned with
 // [N, ...x], 1 or equal to x's, and 1 on the batch axis.
 Tensor<double> broadcast_to_sample(NodeCtx& c, const Value& x, const ConstTensor& k) {
+  // kdims[0] stands for the batch axis; a value whose batch moved has it nowhere (size 1).
   const std::size_t rank = x.shape.size() + 1;
   const auto fail = [&] { c.fail("a constant of shape " + dims_str(k.dims) + " does not broadcast onto " + runtime_shape_str(x)); };
-  if (k.dims.size() > rank) fail();
+  if (k.dims.size() > onnx_rank(x)) fail();
   const std::size_t off = rank - k.dims.size();
   std::vector<std::size_t> kdims(rank, 1);
   for (std::size_t j = 0; j < k.dims.size(); ++j) kdims[off + j] = to_size(k.dims[j]);
@@ -809,7 +871,7 @@ void add_constant(NodeCtx& c, const Value& x, const ConstTensor& stored, double 
     std::vector<double> shift(d);
     for (std::size_t q = 0; q < d && along_last; ++q) shift[q] = sign * k.value(k.numel() == 1 ? 0 : q);
     if (along_last && single_reader && c.add_to_producer_bias(x, shift)) return c.alias(x);
-  } else if (std::optional<std::vector<double>> shift = per_channel_values(x, k)) {
+  } else if (std::optional<std::vector<double>> shift = x.moved_batch ? std::nullopt : per_channel_values(x, k)) {
     for (double& v : *shift) v *= sign;
     if (single_reader && c.add_to_producer_bias(x, *shift)) return c.alias(x);
     return add_channel_affine(c, x, std::vector<double>(shift->size(), 1.0), *shift);
@@ -819,7 +881,24 @@ void add_constant(NodeCtx& c, const Value& x, const ConstTensor& stored, double 
   c.add_layer(std::make_unique<Bias<double>>(std::move(b)), {&x});
 }
 
-void add_runtime(NodeCtx& c, const std::vector<const Value*>& xs) {
+// Values of which some had their batch axis moved, all with it moved (see Value::moved_batch).
+std::vector<Value> same_batch_axis(NodeCtx& c, const std::vector<const Value*>& xs) {
+  bool moved = false;
+  for (const Value* v : xs) moved = moved || v->moved_batch;
+  std::vector<Value> out;
+  for (const Value* v : xs) out.push_back(moved ? c.with_moved_batch(*v) : *v);
+  return out;
+}
+
+std::vector<const Value*> pointers(const std::vector<Value>& vs) {
+  std::vector<const Value*> p;
+  for (const Value& v : vs) p.push_back(&v);
+  return p;
+}
+
+void add_runtime(NodeCtx& c, const std::vector<const Value*>& inputs) {
+  const std::vector<Value> held = same_batch_axis(c, inputs);
+  const std::vector<const Value*> xs = pointers(held);
   for (const Value* v : xs)
     if (v->shape != xs[0]->shape)
       c.fail("inputs of shapes " + runtime_shape_str(*xs[0]) + " and " + runtime_shape_str(*v) +
@@ -880,10 +959,9 @@ void mul(NodeCtx& c) {
     const std::vector<double> scale = channel_values(c, x, c.input(c0 ? 0 : 1, c0 ? "A" : "B").c, "multiplying");
     return add_channel_affine(c, x, scale, std::vector<double>(scale.size(), 0.0));
   }
-  const Value& a = c.input(0, "A");
-  const Value& b = c.input(1, "B");
-  const bool ga = is_gate(c, a), gb = is_gate(c, b);
-  c.add_layer(std::make_unique<Mul<double>>(ga == gb ? -1 : ga ? 0 : 1), {&a, &b});
+  const bool ga = is_gate(c, c.input(0, "A")), gb = is_gate(c, c.input(1, "B"));
+  const std::vector<Value> ab = same_batch_axis(c, {&c.input(0, "A"), &c.input(1, "B")});
+  c.add_layer(std::make_unique<Mul<double>>(ga == gb ? -1 : ga ? 0 : 1), {&ab[0], &ab[1]});
 }
 
 // x / k for a constant k per channel (or a scalar): a per-channel scale by 1 / k.
@@ -913,15 +991,20 @@ void sum(NodeCtx& c) {
 // class token expanded to the batch, or a batch of one in a model exported for exactly one).
 void concat(NodeCtx& c) {
   c.allow_attributes({"axis"});
-  std::vector<const Value*> xs;
+  std::vector<const Value*> runtime;
   std::vector<std::size_t> const_at;
   for (std::size_t k = 0; k < c.num_inputs(); ++k) {
     if (c.is_const(k)) const_at.push_back(k);
-    else xs.push_back(&c.runtime_input(k, "input " + std::to_string(k)));
+    else runtime.push_back(&c.runtime_input(k, "input " + std::to_string(k)));
   }
-  if (xs.empty()) c.fail("has no inputs");
+  if (runtime.empty()) c.fail("has no inputs");
+  const std::vector<Value> held = same_batch_axis(c, runtime);
+  const std::vector<const Value*> xs = pointers(held);
+  const bool moved = xs[0]->moved_batch;
+  if (moved && !const_at.empty()) c.fail("concatenating constants with values whose batch axis moved is not supported");
   if (!c.has_attr("axis") && c.opset() >= 4) c.fail("missing attribute 'axis'");
-  const std::int64_t axis = norm_axis(c, c.attr_int("axis", 1), xs[0]->shape.size() + 1, "axis");
+  // Counted as if the batch were first (a value whose batch moved has every ONNX axis per sample).
+  const std::int64_t axis = norm_axis(c, c.attr_int("axis", 1), onnx_rank(*xs[0]), "axis") + (moved ? 1 : 0);
   if (axis == 0) c.fail("concatenation along the batch axis is not supported");
   if (xs.size() == 1 && const_at.empty()) return c.alias(*xs[0]);
   std::vector<Concat<double>::Constant> constants;
@@ -945,10 +1028,10 @@ void gather(NodeCtx& c) {
   c.allow_attributes({"axis"});
   const Value& x = c.runtime_input(0, "data");
   const ConstTensor& idx = c.const_input(1, "indices");
-  const std::int64_t axis = norm_axis(c, c.attr_int("axis", 0), x.shape.size() + 1, "axis");
-  if (axis == 0) c.fail("gathering along the batch axis is not supported");
+  const std::int64_t axis = norm_axis(c, c.attr_int("axis", 0), onnx_rank(x), "axis");
+  if (axis == 0 && !x.moved_batch) c.fail("gathering along the batch axis is not supported");
   if (idx.numel() != 1 || idx.dims.size() > 1) c.fail("only one index is supported on a computed value, got indices of shape " + dims_str(idx.dims));
-  const std::size_t a = to_size(axis - 1);
+  const std::size_t a = to_size(axis) - (x.moved_batch ? 0 : 1);
   const std::int64_t len = static_cast<std::int64_t>(x.shape[a]);
   std::int64_t i = c.ints_of(idx, "indices")[0];
   if (i < -len || i >= len) c.fail("index " + std::to_string(i) + " is out of range for an axis of " + std::to_string(len));
@@ -981,8 +1064,8 @@ void identity(NodeCtx& c) {
 void softmax(NodeCtx& c) {
   c.allow_attributes({"axis"});
   const Value& x = c.runtime_input(0, "input");
-  const std::int64_t axis = norm_axis(c, c.attr_int("axis", c.opset() >= 13 ? -1 : 1), x.shape.size() + 1, "axis");
-  if (x.shape.empty() || to_size(axis) != x.shape.size() || (c.opset() < 13 && x.shape.size() != 1))
+  const std::int64_t axis = norm_axis(c, c.attr_int("axis", c.opset() >= 13 ? -1 : 1), onnx_rank(x), "axis");
+  if (x.shape.empty() || to_size(axis) + 1 != onnx_rank(x) || (c.opset() < 13 && onnx_rank(x) != 2))
     c.fail("only Softmax over the last axis is supported (before opset 13: of a [N, C] input); the input is " + runtime_shape_str(x) +
            ", axis " + std::to_string(c.attr_int("axis", c.opset() >= 13 ? -1 : 1)));
   c.add_layer(std::make_unique<SoftMax<double>>(), {&x});

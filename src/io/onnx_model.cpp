@@ -7,6 +7,7 @@
 #include <fstream>
 #include <functional>
 #include <queue>
+#include <set>
 #include <sstream>
 
 #include "io/onnx_detail.hpp"
@@ -50,6 +51,7 @@ void read_input_shape(Importer& imp, const onnx::ValueInfoProto& vi) {
     const bool fixed = d.has_dim_value() && d.dim_value() > 0;
     if (k == 0) {
       if (fixed) imp.static_batch = static_cast<std::size_t>(d.dim_value());
+      if (imp.batch_of_one) imp.static_batch = 1;
       continue;
     }
     if (!fixed) {
@@ -135,6 +137,16 @@ std::string supported_list() {
   return s;
 }
 
+// Operators that take a value whose batch axis moved (a batch of one run as a whole tensor):
+// those that treat every axis alike. The others need [N, C, ...] with the batch first.
+bool takes_moved_batch(const std::string& op) {
+  static const std::set<std::string> ops = {"Add", "Clip", "Concat", "Div", "Dropout", "Elu", "Erf", "Gather", "Gelu", "Gemm",
+                                            "HardSigmoid", "HardSwish", "Identity", "LayerNormalization", "LeakyRelu", "MatMul",
+                                            "Mul", "Relu", "Reshape", "Selu", "Sigmoid", "Slice", "Softmax", "Softplus", "Softsign",
+                                            "Sub", "Sum", "Tanh", "Transpose"};
+  return ops.count(op) > 0;
+}
+
 void convert_node(Importer& imp, const onnx::NodeProto& node, std::size_t index) {
   NodeCtx ctx(imp, node, index);
   if (!node.domain().empty() && node.domain() != "ai.onnx")
@@ -153,6 +165,11 @@ void convert_node(Importer& imp, const onnx::NodeProto& node, std::size_t index)
     if (fold != folders.end() && (all_const || op == "Shape")) {
       ctx.set_const(fold->second(ctx));
     } else if (conv != converters.end()) {
+      if (!takes_moved_batch(op))
+        for (std::size_t k = 0; k < ctx.num_inputs(); ++k)
+          if (ctx.has_input(k) && !ctx.is_const(k) && ctx.input(k, "input").moved_batch)
+            ctx.fail("needs the batch axis first, but an earlier Transpose or Reshape moved it (input " + std::to_string(k) + " is " +
+                     runtime_shape_str(ctx.input(k, "input")) + ")");
       conv->second(ctx);
     } else if (fold != folders.end()) {
       ctx.fail("is only supported on constants (it is evaluated when the model is loaded), but an input is computed from "
@@ -295,6 +312,8 @@ void build(Importer& imp, LeanModel& lean, const std::string& source,
   const auto it = imp.values.find(out);
   if (it == imp.values.end()) throw FormatError(source + ": the graph output '" + out + "' is not produced by any node");
   if (it->second.is_const) throw FormatError(source + ": the graph output '" + out + "' is a constant, independent of the input");
+  if (it->second.moved_batch)
+    throw FormatError(source + ": the graph output '" + out + "' does not have its batch axis first (" + runtime_shape_str(it->second) + ")");
   imp.with_model([&](auto& model) {
     model.set_output_value(it->second.id);
     model.source = source;
@@ -304,13 +323,44 @@ void build(Importer& imp, LeanModel& lean, const std::string& source,
 }
 
 template <class T>
-Model<T> import(LeanModel& lean, const std::string& source, const std::map<std::string, Tensor<double>>& constant_inputs,
-                const std::string& output = "") {
+Model<T> import_once(LeanModel& lean, const std::string& source, const std::map<std::string, Tensor<double>>& constant_inputs,
+                     const std::string& output, bool batch_of_one, bool& dynamic_batch) {
   Importer imp;
   imp.as_float = std::is_same_v<T, float>;
-  build(imp, lean, source, constant_inputs, output);
+  imp.batch_of_one = batch_of_one;
+  try {
+    build(imp, lean, source, constant_inputs, output);
+  } catch (const FormatError&) {
+    dynamic_batch = !imp.static_batch.has_value();
+    throw;
+  }
   if constexpr (std::is_same_v<T, float>) return std::move(imp.model_float);
   else return std::move(imp.model);
+}
+
+// `load` reads the model (again for a second try). A model with a dynamic batch that moves its
+// batch axis (nn.MultiheadAttention computes with the batch size in its reshapes) imports only as
+// a batch of one: then every sample runs through it alone, which is what it computes per sample.
+// When that fails too, the first attempt's error is the one reported.
+template <class T>
+Model<T> import(const std::function<LeanModel()>& load, const std::string& source,
+                const std::map<std::string, Tensor<double>>& constant_inputs, const std::string& output = "") {
+  LeanModel lean = load();
+  bool dynamic_batch = false;
+  try {
+    return import_once<T>(lean, source, constant_inputs, output, false, dynamic_batch);
+  } catch (const FormatError& e) {
+    // Only errors about the batch axis can go away with a batch of one.
+    if (!dynamic_batch || std::string(e.what()).find("batch") == std::string::npos) throw;
+    const std::exception_ptr first = std::current_exception();
+    try {
+      LeanModel again = load();
+      bool unused = false;
+      return import_once<T>(again, source, constant_inputs, output, true, unused);
+    } catch (const Error&) {
+      std::rethrow_exception(first);
+    }
+  }
 }
 
 }  // namespace
@@ -332,35 +382,29 @@ std::vector<std::string> onnx_foldable_ops() {
 
 Model<double> parse_onnx_model(const std::string& bytes, const std::string& source,
                                const std::map<std::string, Tensor<double>>& constant_inputs) {
-  onnx_detail::LeanModel m = onnx_detail::parse_lean_model(bytes, source);
-  return onnx_detail::import<double>(m, source, constant_inputs);
+  return onnx_detail::import<double>([&] { return onnx_detail::parse_lean_model(bytes, source); }, source, constant_inputs);
 }
 
 Model<float> parse_onnx_model_float(const std::string& bytes, const std::string& source) {
-  onnx_detail::LeanModel m = onnx_detail::parse_lean_model(bytes, source);
-  return onnx_detail::import<float>(m, source, {});
+  return onnx_detail::import<float>([&] { return onnx_detail::parse_lean_model(bytes, source); }, source, {});
 }
 
 Model<double> read_onnx_model(const std::string& path, const std::map<std::string, Tensor<double>>& constant_inputs) {
-  onnx_detail::LeanModel m = onnx_detail::read_lean_model(path);
-  return onnx_detail::import<double>(m, path, constant_inputs);
+  return onnx_detail::import<double>([&] { return onnx_detail::read_lean_model(path); }, path, constant_inputs);
 }
 
 Model<double> read_onnx_model(const std::string& path) { return read_onnx_model(path, std::string()); }
 
 Model<double> read_onnx_model(const std::string& path, const std::string& output) {
-  onnx_detail::LeanModel m = onnx_detail::read_lean_model(path);
-  return onnx_detail::import<double>(m, path, {}, output);
+  return onnx_detail::import<double>([&] { return onnx_detail::read_lean_model(path); }, path, {}, output);
 }
 
 Model<float> read_onnx_model_float(const std::string& path, const std::string& output) {
-  onnx_detail::LeanModel m = onnx_detail::read_lean_model(path);
-  return onnx_detail::import<float>(m, path, {}, output);
+  return onnx_detail::import<float>([&] { return onnx_detail::read_lean_model(path); }, path, {}, output);
 }
 
 Model<float> read_onnx_model_float(const std::string& path) {
-  onnx_detail::LeanModel m = onnx_detail::read_lean_model(path);
-  return onnx_detail::import<float>(m, path, {});
+  return onnx_detail::import<float>([&] { return onnx_detail::read_lean_model(path); }, path, {});
 }
 
 }  // namespace lrp::io

@@ -213,6 +213,19 @@ TEST(OnnxBadModel, TransformerOperatorsOutsideWhatIsSupported) {
     check(b, {"'twice' (Add)", "expanded to the batch size"});
   }
   {
+    // A batch of one whose batch axis a Transpose moved cannot go into a convolution (it needs
+    // [N, C, H, W]), nor be the output.
+    B b(17);
+    b.input("x", {1, 2, 3, 3}).output("y").init("w", {2, 3, 1, 1}, std::vector<float>(6, 0.5f));
+    B::attr(b.node("Transpose", {"x"}, {"t"}, "tokens_first"), "perm", std::vector<std::int64_t>{1, 0, 2, 3});
+    b.node("Conv", {"t", "w"}, {"y"}, "conv");
+    check(b, {"'conv' (Conv)", "needs the batch axis first", "[2,1,3,3]"});
+    B o(17);
+    o.input("x", {1, 2, 3, 3}).output("y");
+    B::attr(o.node("Transpose", {"x"}, {"y"}, "tokens_first"), "perm", std::vector<std::int64_t>{1, 0, 2, 3});
+    check(o, {"graph output 'y'", "batch axis first"});
+  }
+  {
     B b(17);
     b.input("x", {-1, 4}).output("y").init_i64("k", {2}, {2, 4}).init("t", {1, 4}, std::vector<float>(4, 0.5f));
     b.node("Shape", {"x"}, {"s"}, "shape");

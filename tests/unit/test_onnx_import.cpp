@@ -288,14 +288,17 @@ TEST(OnnxImport, ShapeOfARuntimeValueFeedsReshape) {
   EXPECT_EQ(y.shape(), (Shape{3, 24}));
   EXPECT_EQ(y.vec(), x.vec());
 
-  // Computing with the (unknown) batch size is an error naming the node.
+  // Computing with the (unknown) batch size is an error naming the node, unless the model
+  // imports as a batch of one (then the batch size is 1): here it would reshape [N, 2] to
+  // [2N, 1], the batch no longer first, which is refused too, so the first error is reported.
   B c;
   c.input("x", {-1, 2}).output("y");
-  c.init_i64("zero", {}, {0}).init_i64("two", {}, {2});
+  c.init_i64("zero", {1}, {0}).init_i64("two", {1}, {2}).init_i64("one", {1}, {1});
   c.node("Shape", {"x"}, {"shape"}, "shape");
   c.node("Gather", {"shape", "zero"}, {"n"}, "gather");
   c.node("Mul", {"n", "two"}, {"n2"}, "double_batch");
-  c.node("Relu", {"x"}, {"y"}, "relu");
+  B::attr(c.node("Concat", {"n2", "one"}, {"target"}, "target"), "axis", std::int64_t{0});
+  c.node("Reshape", {"x", "target"}, {"y"}, "view");
   expect_format_error([&] { load(c); }, {"double_batch", "Mul", "batch size"});
 }
 
