@@ -176,22 +176,31 @@ Value append_layer(NodeCtx& c, Importer& imp, Model<T>& model, std::unique_ptr<L
 // back in front (a leading 1) is dropped by one more layer: the following nodes see [N, ...].
 template <class T>
 void place_layer(NodeCtx& c, Importer& imp, Model<T>& model, std::type_identity_t<std::unique_ptr<Layer<T>>> layer,
-                 const std::vector<const Value*>& inputs, BatchAxis batch = BatchAxis::Inherit) {
-  Value out = append_layer(c, imp, model, std::move(layer), inputs, batch, "");
+                 const std::vector<const Value*>& inputs, BatchAxis batch = BatchAxis::Inherit, std::size_t output = 0) {
+  const std::string suffix = output == 0 ? "" : " (output " + std::to_string(output) + ")";
+  Value out = append_layer(c, imp, model, std::move(layer), inputs, batch, suffix);
   if (out.moved_batch && out.shape.size() > 1 && out.shape[0] == 1) {
     const Value moved = out;
     out = append_layer(c, imp, model, std::unique_ptr<Layer<T>>(std::make_unique<Reshape<T>>(Shape(moved.shape.begin() + 1, moved.shape.end()))),
                        {&moved}, BatchAxis::Inherit, " (batch first)");
     out.moved_batch = false;
   }
-  imp.id_uses[out.id] = imp.uses(c.node().output(0));
-  imp.values[c.node().output(0)] = std::move(out);
+  const std::string& name = c.node().output(static_cast<int>(output));
+  imp.id_uses[out.id] = imp.uses(name);
+  imp.values[name] = std::move(out);
 }
 }  // namespace
 
 void NodeCtx::add_layer(std::unique_ptr<Layer<double>> layer, const std::vector<const Value*>& inputs, BatchAxis batch) {
   if (imp_.as_float) place_layer(*this, imp_, imp_.model_float, layer->to_float(), inputs, batch);
   else place_layer(*this, imp_, imp_.model, std::move(layer), inputs, batch);
+}
+
+void NodeCtx::add_layer_for(std::size_t output, std::unique_ptr<Layer<double>> layer, const std::vector<const Value*>& inputs,
+                            BatchAxis batch) {
+  if (output >= static_cast<std::size_t>(node_.output_size())) fail("has no output " + std::to_string(output));
+  if (imp_.as_float) place_layer(*this, imp_, imp_.model_float, layer->to_float(), inputs, batch, output);
+  else place_layer(*this, imp_, imp_.model, std::move(layer), inputs, batch, output);
 }
 
 Value NodeCtx::add_hidden(std::unique_ptr<Layer<double>> layer, const std::vector<const Value*>& inputs, BatchAxis batch) {

@@ -206,6 +206,9 @@ class NodeCtx {
   // parameters; Conv and Linear go through add_conv / add_linear).
   void add_layer(std::unique_ptr<Layer<double>> layer, const std::vector<const Value*>& inputs,
                  BatchAxis batch = BatchAxis::Inherit);
+  // The same bound to output `output` (operators with several outputs: Split).
+  void add_layer_for(std::size_t output, std::unique_ptr<Layer<double>> layer, const std::vector<const Value*>& inputs,
+                     BatchAxis batch = BatchAxis::Inherit);
   // A layer inside this node's conversion (not bound to an output), read once by the next.
   Value add_hidden(std::unique_ptr<Layer<double>> layer, const std::vector<const Value*>& inputs, BatchAxis batch);
   // x with its batch axis moved (a batch of one, now the leading axis of `shape`): a Reshape
@@ -257,6 +260,10 @@ inline std::int64_t norm_axis(const NodeCtx& c, std::int64_t axis, std::size_t r
   if (axis < -r || axis >= r) c.fail(what + " " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
   return axis < 0 ? axis + r : axis;
 }
+
+// Squeeze's and Unsqueeze's axes: input 1 from opset 13, the attribute before (`required`:
+// fail when neither is given).
+std::vector<std::int64_t> axes_input_or_attr(NodeCtx& c, bool required);
 
 // Transpose's `perm` for a tensor of rank `rank` (default: the axes reversed), checked.
 std::vector<std::int64_t> transpose_perm(const NodeCtx& c, std::size_t rank);

@@ -124,21 +124,6 @@ ConstTensor gather(NodeCtx& c) {
   return gather_elements(data, dims, src);
 }
 
-std::vector<std::int64_t> axes_input_or_attr(NodeCtx& c, bool required) {
-  if (c.opset() >= 13) {
-    if (!c.has_input(1)) {
-      if (required) c.fail("missing input 'axes'");
-      return {};
-    }
-    return c.ints_of(c.const_input(1, "axes"), "axes");
-  }
-  if (!c.has_attr("axes")) {
-    if (required) c.fail("missing attribute 'axes'");
-    return {};
-  }
-  return c.attr_ints("axes");
-}
-
 ConstTensor unsqueeze(NodeCtx& c) {
   c.allow_attributes({"axes"});
   const ConstTensor& x = c.const_input(0, "data");
@@ -533,6 +518,21 @@ ConstTensor dropout(NodeCtx& c) {
 }
 
 }  // namespace
+
+std::vector<std::int64_t> axes_input_or_attr(NodeCtx& c, bool required) {
+  if (c.opset() >= 13) {
+    if (!c.has_input(1)) {
+      if (required) c.fail("missing input 'axes'");
+      return {};
+    }
+    return c.ints_of(c.const_input(1, "axes"), "axes");
+  }
+  if (!c.has_attr("axes")) {
+    if (required) c.fail("missing attribute 'axes'");
+    return {};
+  }
+  return c.attr_ints("axes");
+}
 
 const std::map<std::string, ConstantFolder>& constant_folders() {
   static const std::map<std::string, ConstantFolder> table = {

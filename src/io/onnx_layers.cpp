@@ -514,22 +514,60 @@ void global_average_pool(NodeCtx& c) { global_pool(c, false); }
 void global_max_pool(NodeCtx& c) { global_pool(c, true); }
 
 // ReduceMean / ReduceMax over the two spatial axes of an image are global pools (PyTorch's
-// x.mean([2, 3]) in MnasNet-style heads); keepdims=0 adds a Flatten. Axes are an attribute
-// (opset < 18) or a constant input.
+// x.mean([2, 3]) in MnasNet-style heads); keepdims=0 adds a Flatten. Over other axes (a
+// transformer's mean over its tokens) the reduced axes are moved last and pooled as one plane:
+// Transpose, Reshape to [kept, reduced, 1], global pool, Reshape to the result. Axes are an
+// attribute (opset < 18) or a constant input.
 void reduce_spatial(NodeCtx& c, bool max) {
   c.allow_attributes({"axes", "keepdims", "noop_with_empty_axes"});
-  const Value& x = image_input(c, max ? "ReduceMax" : "ReduceMean");
+  const Value& x = c.runtime_input(0, "data");
+  const std::size_t rank = onnx_rank(x);
   std::vector<std::int64_t> axes = c.attr_ints("axes");
   if (c.has_input(1)) axes = c.ints_of(c.const_input(1, "axes"), "axes");
-  for (std::int64_t& a : axes) a = norm_axis(c, a, 4, "axes");
+  if (axes.empty()) c.fail("a reduction over every axis (no 'axes') is not supported");
+  for (std::int64_t& a : axes) a = norm_axis(c, a, rank, "axes");
   std::sort(axes.begin(), axes.end());
-  if (axes != std::vector<std::int64_t>{2, 3})
-    c.fail("only a reduction over the two spatial axes (2, 3) of [N,C,H,W] is supported, found axes " + dims_str(axes));
-  add_global_pool(c, x, max);
-  if (c.attr_int("keepdims", 1) != 0) return;
-  const Value pooled = c.importer().values.at(c.node().output(0));
-  c.add_layer(std::make_unique<Flatten<double>>(false), {&pooled});
-  c.importer().id_uses.at(pooled.id) = 1;  // read by the Flatten only
+  if (std::adjacent_find(axes.begin(), axes.end()) != axes.end()) c.fail("axes " + dims_str(axes) + " repeat an axis");
+  const bool keep = c.attr_int("keepdims", 1) != 0;
+  if (!x.moved_batch && rank == 4 && axes == std::vector<std::int64_t>{2, 3}) {
+    add_global_pool(c, x, max);
+    if (keep) return;
+    const Value pooled = c.importer().values.at(c.node().output(0));
+    c.add_layer(std::make_unique<Flatten<double>>(false), {&pooled});
+    c.importer().id_uses.at(pooled.id) = 1;  // read by the Flatten only
+    return;
+  }
+  if (!x.moved_batch && axes[0] == 0) c.fail("a reduction over the batch axis is not supported");
+  const std::size_t off = x.moved_batch ? 0 : 1;
+  std::vector<char> reduced(x.shape.size(), 0);
+  for (std::int64_t a : axes) reduced[to_size(a) - off] = 1;
+  std::vector<std::size_t> order;
+  std::size_t kept = 1, pooled = 1;
+  Shape out;
+  for (std::size_t k = 0; k < x.shape.size(); ++k)
+    if (!reduced[k]) {
+      order.push_back(k);
+      kept *= x.shape[k];
+    }
+  for (std::size_t k = 0; k < x.shape.size(); ++k) {
+    if (reduced[k]) {
+      order.push_back(k);
+      pooled *= x.shape[k];
+    }
+    if (!reduced[k] || keep) out.push_back(reduced[k] ? 1 : x.shape[k]);
+  }
+  if (out.empty()) c.fail("would leave a scalar per sample (keepdims=0 over every axis)");
+  Value v = x;
+  bool in_order = true;
+  for (std::size_t k = 0; k < order.size(); ++k) in_order = in_order && order[k] == k;
+  if (!in_order) v = c.add_hidden(std::make_unique<Transpose<double>>(order), {&v}, BatchAxis::Inherit);
+  v = c.add_hidden(std::make_unique<Reshape<double>>(Shape{kept, pooled, 1}), {&v}, BatchAxis::Inherit);
+  PoolSpec spec;
+  spec.mode = max ? PoolMode::Max : PoolMode::Sum;
+  spec.global = true;
+  spec.type_name = max ? "GlobalMaxPool" : "GlobalAveragePool";
+  v = c.add_hidden(std::make_unique<Pool2d<double>>(spec), {&v}, BatchAxis::Inherit);
+  c.add_layer(std::make_unique<Reshape<double>>(out), {&v});
 }
 void reduce_mean(NodeCtx& c) { reduce_spatial(c, false); }
 void reduce_max(NodeCtx& c) { reduce_spatial(c, true); }
@@ -1022,6 +1060,93 @@ void concat(NodeCtx& c) {
   c.add_layer(std::make_unique<Concat<double>>(xs.size(), to_size(axis - 1), std::move(constants)), xs);
 }
 
+// The ONNX shape of a computed value, its batch counted as 1 (a value with the batch first) or
+// as it is (a moved batch of one).
+Shape whole_shape(const Value& x) {
+  Shape s = x.shape;
+  if (!x.moved_batch) s.insert(s.begin(), 1);
+  return s;
+}
+
+// x reshaped to the ONNX shape `to` (same elements): per sample when the batch stays first,
+// else as a batch of one whose batch axis moved (Value::moved_batch).
+void reshape_to(NodeCtx& c, const Value& x, const Shape& to, bool batch_stays_first) {
+  if (!x.moved_batch && batch_stays_first) return c.add_layer(std::make_unique<Reshape<double>>(Shape(to.begin() + 1, to.end())), {&x});
+  if (!x.moved_batch && c.importer().static_batch != std::size_t{1})
+    c.fail("moves the batch axis of " + runtime_shape_str(x) + "; only models run as a batch of one may (export with batch 1)");
+  c.add_layer(std::make_unique<Reshape<double>>(to), {&x}, BatchAxis::Moved);
+}
+
+// Squeeze / Unsqueeze of a computed value: a Reshape (axes given; Squeeze without axes drops
+// every axis of size 1 but the batch).
+void squeeze(NodeCtx& c) {
+  c.allow_attributes({"axes"});
+  const Value& x = c.runtime_input(0, "data");
+  const Shape whole = whole_shape(x);
+  const std::vector<std::int64_t> axes = axes_input_or_attr(c, false);
+  std::vector<char> drop(whole.size(), 0);
+  for (std::int64_t a : axes) {
+    const std::size_t k = to_size(norm_axis(c, a, whole.size(), "axis"));
+    if (whole[k] != 1 || (k == 0 && !x.moved_batch && c.importer().static_batch != std::size_t{1}))
+      c.fail("cannot squeeze axis " + std::to_string(a) + " of " + runtime_shape_str(x));
+    drop[k] = 1;
+  }
+  if (axes.empty())
+    for (std::size_t k = x.moved_batch ? 0 : 1; k < whole.size(); ++k) drop[k] = whole[k] == 1;
+  Shape to;
+  for (std::size_t k = 0; k < whole.size(); ++k)
+    if (!drop[k]) to.push_back(whole[k]);
+  if (to.empty()) c.fail("would leave a scalar");
+  reshape_to(c, x, to, !drop[0]);
+}
+
+void unsqueeze(NodeCtx& c) {
+  c.allow_attributes({"axes"});
+  const Value& x = c.runtime_input(0, "data");
+  const Shape whole = whole_shape(x);
+  const std::vector<std::int64_t> axes = axes_input_or_attr(c, true);
+  const std::size_t rank = whole.size() + axes.size();
+  std::vector<char> one(rank, 0);
+  for (std::int64_t a : axes) {
+    const std::size_t k = to_size(norm_axis(c, a, rank, "axis"));
+    if (one[k]) c.fail("axis " + std::to_string(a) + " is repeated");
+    one[k] = 1;
+  }
+  Shape to;
+  std::size_t src = 0;
+  for (std::size_t k = 0; k < rank; ++k) to.push_back(one[k] ? 1 : whole[src++]);
+  reshape_to(c, x, to, !one[0]);
+}
+
+// Split of a computed value along an axis (not the batch's): one Slice per output, sizes from
+// the 'split' input (opset 13) or attribute, else equal parts.
+void split(NodeCtx& c) {
+  c.allow_attributes({"axis", "split", "num_outputs"});
+  const Value& x = c.runtime_input(0, "input");
+  const std::int64_t axis = norm_axis(c, c.attr_int("axis", 0), onnx_rank(x), "axis");
+  if (axis == 0 && !x.moved_batch) c.fail("splitting the batch axis is not supported");
+  const std::size_t a = to_size(axis) - (x.moved_batch ? 0 : 1), len = x.shape[a];
+  const std::size_t parts = static_cast<std::size_t>(c.node().output_size());
+  std::vector<std::int64_t> sizes;
+  if (c.opset() >= 13 && c.has_input(1)) sizes = c.ints_of(c.const_input(1, "split"), "split");
+  else if (c.opset() < 13 && c.has_attr("split")) sizes = c.attr_ints("split");
+  if (sizes.empty()) {
+    if (parts == 0 || len % parts != 0) c.fail("cannot split an axis of " + std::to_string(len) + " into " + std::to_string(parts) + " equal parts");
+    sizes.assign(parts, static_cast<std::int64_t>(len / parts));
+  }
+  if (sizes.size() != parts) c.fail(std::to_string(sizes.size()) + " split sizes for " + std::to_string(parts) + " outputs");
+  std::size_t begin = 0;
+  for (std::size_t k = 0; k < parts; ++k) {
+    if (sizes[k] <= 0 || begin + to_size(sizes[k]) > len) c.fail("split sizes " + dims_str(sizes) + " do not fit an axis of " + std::to_string(len));
+    Shape from(x.shape.size(), 0), size = x.shape;
+    from[a] = begin;
+    size[a] = to_size(sizes[k]);
+    begin += size[a];
+    c.add_layer_for(k, std::make_unique<Slice<double>>(from, size), {&x});
+  }
+  if (begin != len) c.fail("split sizes " + dims_str(sizes) + " do not add up to the axis of " + std::to_string(len));
+}
+
 // Gather of one index along an axis of a computed value (a transformer's class token, x[:, 0]):
 // a slice without that axis.
 void gather(NodeCtx& c) {
@@ -1143,10 +1268,13 @@ const std::map<std::string, LayerConverter>& layer_converters() {
       {"Softsign", softsign},
       {"Slice", slice},
       {"Softmax", softmax},
+      {"Split", split},
+      {"Squeeze", squeeze},
       {"Sub", sub},
       {"Sum", sum},
       {"Tanh", tanh_op},
       {"Transpose", transpose},
+      {"Unsqueeze", unsqueeze},
   };
   return table;
 }

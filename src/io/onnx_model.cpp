@@ -142,8 +142,8 @@ std::string supported_list() {
 bool takes_moved_batch(const std::string& op) {
   static const std::set<std::string> ops = {"Add", "Clip", "Concat", "Div", "Dropout", "Elu", "Erf", "Gather", "Gelu", "Gemm",
                                             "HardSigmoid", "HardSwish", "Identity", "LayerNormalization", "LeakyRelu", "MatMul",
-                                            "Mul", "Relu", "Reshape", "Selu", "Sigmoid", "Slice", "Softmax", "Softplus", "Softsign",
-                                            "Sub", "Sum", "Tanh", "Transpose"};
+                                            "Mul", "ReduceMax", "ReduceMean", "Relu", "Reshape", "Selu", "Sigmoid", "Slice", "Softmax", "Softplus", "Softsign",
+                                            "Split", "Squeeze", "Sub", "Sum", "Tanh", "Transpose", "Unsqueeze"};
   return ops.count(op) > 0;
 }
 

@@ -71,7 +71,7 @@ std::string composite_help() {
          "                              its gradient: smooth surrogate gradients (Dombrowski et al. 2019)\n"
          "  attnlrp[:EPS]               AttnLRP for transformers (Achtibat et al. 2024; LXT): Epsilon(EPS) on Linear/Conv,\n"
          "                              LayerNorm, SoftMax, products of computed values (uniform rule) and added constants,\n"
-         "                              Add Norm(EPS), activations Pass (EPS = 1e-6)\n"
+         "                              Add and average pools Norm(EPS), activations Pass (EPS = 1e-6)\n"
          "Toolbox/Caffe composites (toolbox stabilisers, all layers of the model file):\n"
          "  alphabeta_epsilon[:A,E]      AlphaBeta(A, A-1) on Conv, Epsilon(E) on Linear (Caffe code 100; A=2, E=1)\n"
          "  alphabeta_epsilon_flat[:A,E] the same with Flat on the lowest Linear/Conv (Caffe 102)\n"
@@ -145,7 +145,7 @@ std::vector<Rule> composite_rules(const Model<T>& model, const std::string& spec
       if (is_affine(k) || k == LayerKind::LayerNorm || k == LayerKind::SoftMax || k == LayerKind::MatMul || k == LayerKind::Bias ||
           k == LayerKind::BatchNorm)
         rules[i] = Rule::epsilon_rule(e);
-      else if (k == LayerKind::Add)
+      else if (rules[i].kind == RuleKind::Norm)  // sums and average pools (a mean over the tokens)
         rules[i] = Rule::norm(e);
     }
   } else if (name == "alphabeta_epsilon" || name == "alphabeta_epsilon_flat" || name == "alphabeta_epsilon_w2") {

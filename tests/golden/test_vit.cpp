@@ -3,8 +3,8 @@
 // position embedding, MatMul of computed values, SoftMax over the keys, GELU written out,
 // LayerNorm, residual Adds, the class token gathered for the head; and torchvision's
 // VisionTransformer (tests/fixtures/vit_torchvision), whose nn.MultiheadAttention puts the
-// tokens first and reshapes with the batch size, imported as a batch of one, from a dynamic-batch
-// and a batch-1 export. The forward and the input gradient against PyTorch in float64; LRP with
+// tokens first and reshapes with the batch size, and a timm-style one (tests/fixtures/vit_timm),
+// both imported as a batch of one. The forward and the input gradient against PyTorch in float64; LRP with
 // epsilon on every layer is AttnLRP, checked against LXT's construction of it (input times a
 // modified gradient) in float64.
 #include <gtest/gtest.h>
@@ -52,32 +52,48 @@ void expect_attnlrp(double tol) {
 TEST(VisionTransformer, EpsilonEverywhereIsAttnLrpInDouble) { expect_attnlrp<double>(5e-8); }
 TEST(VisionTransformer, EpsilonEverywhereIsAttnLrpInFloat) { expect_attnlrp<float>(5e-6); }
 
-std::string torchvision(const std::string& file) { return source_path("tests/fixtures/vit_torchvision/" + file); }
-
-TEST(VisionTransformer, TorchvisionForwardAndGradientMatchPyTorch) {
-  for (const std::string model : {"model.onnx", "model_batch1.onnx"}) {
-    SCOPED_TRACE(model);
-    expect_matches_pytorch<double>(torchvision(model), torchvision("input.npy"), torchvision("logits.npy"), torchvision("gradient.npy"),
-                                   1, 1e-7);
-    expect_matches_pytorch<float>(torchvision(model), torchvision("input.npy"), torchvision("logits.npy"), torchvision("gradient.npy"),
-                                  1, 1e-5);
-  }
+// Transformers that move their batch axis (imported as a batch of one): torchvision's
+// VisionTransformer from a dynamic-batch and a batch-1 export, and a timm-style one (fused qkv
+// permuted with the batch second, unbound by Split + Squeeze; the head reads the mean over the
+// patch tokens).
+struct MovedBatchFixture {
+  std::string dir;
+  std::vector<std::string> models;
+  std::size_t cls;
+};
+const std::vector<MovedBatchFixture>& moved_batch_fixtures() {
+  static const std::vector<MovedBatchFixture> f = {{"vit_torchvision", {"model.onnx", "model_batch1.onnx"}, 1},
+                                                   {"vit_timm", {"model.onnx"}, 2}};
+  return f;
 }
 
-// Measured: 1.4e-8 (double), 3.1e-7 (float), for both exports.
-TEST(VisionTransformer, TorchvisionAttnLrp) {
-  for (const std::string model : {"model.onnx", "model_batch1.onnx"}) {
-    SCOPED_TRACE(model);
-    const Model<double> md = io::read_onnx_model(torchvision(model));
-    ExplainRequest req;
-    req.rules = composite_rules(md, "attnlrp:1e-12");
-    req.target.kind = Target::Kind::Classes;
-    req.target.classes = {1};
-    const Tensor<double> x = io::read_npy(torchvision("input.npy")), want = io::read_npy(torchvision("attnlrp.npy"));
-    ASSERT_GT(max_rel_error(want, Tensor<double>(want.shape())), 0.0);  // a reference that is not all zero
-    EXPECT_LE(max_rel_error(explain(md, x, req).relevance, want), 5e-8);
-    EXPECT_LE(max_rel_error(explain(md.convert<float>(), x.cast<float>(), req).relevance, want), 5e-6);
-  }
+TEST(VisionTransformer, MovedBatchAxisForwardAndGradientMatchPyTorch) {
+  for (const MovedBatchFixture& f : moved_batch_fixtures())
+    for (const std::string& model : f.models) {
+      SCOPED_TRACE(f.dir + "/" + model);
+      const auto at = [&](const std::string& file) { return source_path("tests/fixtures/" + f.dir + "/" + file); };
+      expect_matches_pytorch<double>(at(model), at("input.npy"), at("logits.npy"), at("gradient.npy"), f.cls, 1e-7);
+      expect_matches_pytorch<float>(at(model), at("input.npy"), at("logits.npy"), at("gradient.npy"), f.cls, 1e-5);
+    }
+}
+
+// Measured: torchvision 1.4e-8 (double), 3.1e-7 (float), for both exports; timm-style 4.3e-9,
+// 1.5e-7.
+TEST(VisionTransformer, MovedBatchAxisAttnLrp) {
+  for (const MovedBatchFixture& f : moved_batch_fixtures())
+    for (const std::string& model : f.models) {
+      SCOPED_TRACE(f.dir + "/" + model);
+      const auto at = [&](const std::string& file) { return source_path("tests/fixtures/" + f.dir + "/" + file); };
+      const Model<double> md = io::read_onnx_model(at(model));
+      ExplainRequest req;
+      req.rules = composite_rules(md, "attnlrp:1e-12");
+      req.target.kind = Target::Kind::Classes;
+      req.target.classes = {f.cls};
+      const Tensor<double> x = io::read_npy(at("input.npy")), want = io::read_npy(at("attnlrp.npy"));
+      ASSERT_GT(max_rel_error(want, Tensor<double>(want.shape())), 0.0);  // a reference that is not all zero
+      EXPECT_LE(max_rel_error(explain(md, x, req).relevance, want), 5e-8);
+      EXPECT_LE(max_rel_error(explain(md.convert<float>(), x.cast<float>(), req).relevance, want), 5e-6);
+    }
 }
 
 // Zennit's composites and the other methods run on it too (attention products take the uniform

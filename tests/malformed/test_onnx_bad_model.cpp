@@ -213,6 +213,24 @@ TEST(OnnxBadModel, TransformerOperatorsOutsideWhatIsSupported) {
     check(b, {"'twice' (Add)", "expanded to the batch size"});
   }
   {
+    B b(17);
+    b.input("x", {-1, 6, 4}).output("y").init_i64("sizes", {2}, {2, 3});
+    B::attr(b.node("Split", {"x", "sizes"}, {"y", "z"}, "qkv"), "axis", std::int64_t{1});
+    check(b, {"'qkv' (Split)", "do not add up"});
+  }
+  {
+    B b(17);
+    b.input("x", {-1, 6, 4}).output("y").init_i64("axes", {1}, {1});
+    b.node("Squeeze", {"x", "axes"}, {"y"}, "squeeze");
+    check(b, {"'squeeze' (Squeeze)", "cannot squeeze axis 1"});
+  }
+  {
+    B b(17);
+    b.input("x", {-1, 6, 4}).output("y");
+    B::attr(b.node("ReduceMean", {"x"}, {"y"}, "mean"), "axes", std::vector<std::int64_t>{0});
+    check(b, {"'mean' (ReduceMean)", "batch axis"});
+  }
+  {
     // A batch of one whose batch axis a Transpose moved cannot go into a convolution (it needs
     // [N, C, H, W]), nor be the output.
     B b(17);

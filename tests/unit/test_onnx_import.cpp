@@ -357,7 +357,7 @@ TEST(OnnxImport, IdentityAndDropoutLeaveNoLayer) {
 
 // ReduceMean / ReduceMax over H and W are global pools (with a Flatten for keepdims=0), the
 // axes given as an attribute or (opset 18) as an input; other axes are refused by name.
-TEST(OnnxImport, SpatialReduceMeanAndMaxAreGlobalPools) {
+TEST(OnnxImport, ReduceMeanAndMaxAreGlobalPools) {
   const Tensor<double> x = random_tensor({2, 3, 4, 5}, 11);
   for (const bool max : {false, true})
     for (const std::int64_t keep : {0, 1})
@@ -378,10 +378,31 @@ TEST(OnnxImport, SpatialReduceMeanAndMaxAreGlobalPools) {
           EXPECT_NEAR(y[p], want, 1e-12) << max << keep << opset;
         }
       }
+  // Other axes (the channels here; a transformer's tokens) are moved last and pooled as a plane.
+  for (const bool max : {false, true})
+    for (const std::int64_t keep : {0, 1}) {
+      B b;
+      b.input("x", {-1, 3, 4, 5}).output("y");
+      auto& n = b.node(max ? "ReduceMax" : "ReduceMean", {"x"}, {"y"}, "reduce");
+      B::attr(n, "axes", std::vector<std::int64_t>{1, -1});
+      B::attr(n, "keepdims", keep);
+      const Tensor<double> y = run_forward<double>(load(b), x);
+      ASSERT_EQ(y.shape(), keep ? (Shape{2, 1, 4, 1}) : (Shape{2, 4})) << max << keep;
+      for (std::size_t s = 0; s < 2; ++s)
+        for (std::size_t h = 0; h < 4; ++h) {
+          double want = max ? -1e300 : 0.0;
+          for (std::size_t ch = 0; ch < 3; ++ch)
+            for (std::size_t w = 0; w < 5; ++w) {
+              const double v = x[((s * 3 + ch) * 4 + h) * 5 + w];
+              want = max ? std::max(want, v) : want + v / 15;
+            }
+          EXPECT_NEAR(y[s * 4 + h], want, 1e-12) << max << keep;
+        }
+    }
   B b;
   b.input("x", {-1, 3, 4, 5}).output("y");
-  B::attr(b.node("ReduceMean", {"x"}, {"y"}, "reduce"), "axes", std::vector<std::int64_t>{1});
-  expect_format_error([&] { load(b); }, {"reduce", "ReduceMean", "axes [1]"});
+  B::attr(b.node("ReduceMean", {"x"}, {"y"}, "reduce"), "axes", std::vector<std::int64_t>{0, 1});
+  expect_format_error([&] { load(b); }, {"reduce", "ReduceMean", "batch axis"});
 }
 
 // A product of two computed values is a Mul layer whose gate is the sigmoid-type factor
