@@ -243,8 +243,12 @@ template <class T>
 void SoftMax<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
   const Tensor<T>& x = *in[0];
   out = Tensor<T>::uninitialized(x.shape());  // every row is written below
-  const std::size_t d = x.shape().back(), n = x.size() / d;
-  for (std::size_t i = 0; i < n; ++i) {
+  const std::size_t d = x.shape().back();
+  const long long n = static_cast<long long>(x.size() / d);
+  // Rows in parallel: attention has heads x queries of them in every layer.
+#pragma omp parallel for schedule(static) if (x.size() >= 65536)
+  for (long long r = 0; r < n; ++r) {
+    const std::size_t i = static_cast<std::size_t>(r);
     const T* xi = x.data() + i * d;
     T* yi = out.data() + i * d;
     const T m = *std::max_element(xi, xi + d);
@@ -258,8 +262,11 @@ template <class T>
 void SoftMax<T>::backward(const TensorRefs<T>& in, const Tensor<T>& out, const Tensor<T>& dout,
                           std::vector<Tensor<T>>& din) const {
   din.assign(1, Tensor<T>(in[0]->shape()));
-  const std::size_t d = out.shape().back(), n = out.size() / d;
-  for (std::size_t i = 0; i < n; ++i) {
+  const std::size_t d = out.shape().back();
+  const long long n = static_cast<long long>(out.size() / d);
+#pragma omp parallel for schedule(static) if (out.size() >= 65536)
+  for (long long r = 0; r < n; ++r) {
+    const std::size_t i = static_cast<std::size_t>(r);
     const T* y = out.data() + i * d;
     const T* g = dout.data() + i * d;
     T dot = 0;

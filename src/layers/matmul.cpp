@@ -31,9 +31,14 @@ void MatMul<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
   s.back() = b.shape().back();
   out = Tensor<T>(s);
   const Dims d = dims(a.shape(), b.shape());
-  for (std::size_t q = 0; q < d.count; ++q)
+  // Heads (and samples) in parallel: each product is too small to split well on its own.
+  const long long count = static_cast<long long>(d.count);
+#pragma omp parallel for schedule(static) if (d.count > 1 && d.count * d.m * d.k * d.p >= (1u << 18))
+  for (long long qq = 0; qq < count; ++qq) {
+    const std::size_t q = static_cast<std::size_t>(qq);
     kernels::gemm<T>(false, false, d.m, d.p, d.k, T(1), a.data() + q * d.m * d.k, d.k, b.data() + q * d.k * d.p, d.p, T(0),
                      out.data() + q * d.m * d.p, d.p);
+  }
 }
 
 // dA = dC B^T, dB = A^T dC per matrix.
@@ -46,7 +51,10 @@ void MatMul<T>::backward(const TensorRefs<T>& in, const Tensor<T>& /*out*/, cons
   din.assign(2, Tensor<T>());
   din[0] = Tensor<T>(a.shape());
   din[1] = Tensor<T>(b.shape());
-  for (std::size_t q = 0; q < d.count; ++q) {
+  const long long count = static_cast<long long>(d.count);
+#pragma omp parallel for schedule(static) if (d.count > 1 && d.count * d.m * d.k * d.p >= (1u << 18))
+  for (long long qq = 0; qq < count; ++qq) {
+    const std::size_t q = static_cast<std::size_t>(qq);
     const T* g = dout.data() + q * d.m * d.p;
     kernels::gemm<T>(false, true, d.m, d.k, d.p, T(1), g, d.p, b.data() + q * d.k * d.p, d.p, T(0), din[0].data() + q * d.m * d.k, d.k);
     kernels::gemm<T>(true, false, d.k, d.p, d.m, T(1), a.data() + q * d.m * d.k, d.k, g, d.p, T(0), din[1].data() + q * d.k * d.p, d.p);

@@ -16,7 +16,12 @@ T stabiliser(const Rule& rule) {
 template <class T>
 Tensor<T> ratio(const Tensor<T>& r, const Tensor<T>& y, T eps) {
   Tensor<T> s = Tensor<T>::uninitialized(r.shape());
-  for (std::size_t i = 0; i < r.size(); ++i) s[i] = r[i] / stabilize(y[i], eps);
+  const T* rp = r.data();
+  const T* yp = y.data();
+  T* sp = s.data();
+  ops::for_range(r.size(), [&](std::size_t b, std::size_t e) {
+    for (std::size_t i = b; i < e; ++i) sp[i] = rp[i] / stabilize(yp[i], eps);
+  });
   return s;
 }
 
@@ -51,8 +56,11 @@ std::vector<Tensor<T>> matmul_relevance(const Rule& rule, const RuleInput<T>& in
   const Tensor<T> s = ratio(in.relevance, in.output, stabiliser<T>(rule));
   in.layer.backward(in.inputs, in.output, s, out);
   for (std::size_t k = 0; k < 2; ++k) {
-    const Tensor<T>& x = *in.inputs[k];
-    for (std::size_t i = 0; i < out[k].size(); ++i) out[k][i] *= x[i] / T(2);
+    const T* x = in.inputs[k]->data();
+    T* o = out[k].data();
+    ops::for_range(out[k].size(), [&](std::size_t b, std::size_t e) {
+      for (std::size_t i = b; i < e; ++i) o[i] *= x[i] / T(2);
+    });
   }
   return out;
 }
@@ -75,8 +83,11 @@ std::vector<Tensor<T>> softmax_relevance(const Rule& rule, const RuleInput<T>& i
   const Tensor<T>& s = in.output;
   const Tensor<T>& r = in.relevance;
   Tensor<T> out = Tensor<T>::uninitialized(x.shape());
-  const std::size_t d = x.shape().back(), rows = x.size() / d;
-  for (std::size_t q = 0; q < rows; ++q) {
+  const std::size_t d = x.shape().back();
+  const long long rows = static_cast<long long>(x.size() / d);
+#pragma omp parallel for schedule(static) if (x.size() >= 65536)
+  for (long long row = 0; row < rows; ++row) {
+    const std::size_t q = static_cast<std::size_t>(row);
     T total = 0;
     for (std::size_t j = 0; j < d; ++j) total += r[q * d + j];
     for (std::size_t j = 0; j < d; ++j) out[q * d + j] = x[q * d + j] * (r[q * d + j] - s[q * d + j] * total);

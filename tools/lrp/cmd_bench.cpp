@@ -97,7 +97,8 @@ Timing time_it(std::size_t warmup, std::size_t runs, F&& f) {
   return t;
 }
 
-// Multiply-adds x 2 of the Linear and Conv2d layers for one forward pass.
+// Multiply-adds x 2 of the Conv2d, Linear (every row of a Linear over the last axis) and MatMul
+// layers for one forward pass.
 double forward_flops(const Model<float>& m, const Shape& per_sample, std::size_t batch) {
   const std::vector<Shape> shapes = m.infer_shapes(per_sample);
   double f = 0;
@@ -107,7 +108,12 @@ double forward_flops(const Model<float>& m, const Shape& per_sample, std::size_t
       const Tensor<float>& w = c->weight();
       f += 2.0 * static_cast<double>(shape_numel(out)) * static_cast<double>(w.dim(1) * w.dim(2) * w.dim(3));
     } else if (const auto* l = dynamic_cast<const Linear<float>*>(n.layer.get())) {
-      f += 2.0 * static_cast<double>(l->in_features() * l->out_features());
+      // A Linear over the last axis maps every row (a transformer's tokens).
+      const double rows = static_cast<double>(shape_numel(out) / l->out_features());
+      f += 2.0 * rows * static_cast<double>(l->in_features() * l->out_features());
+    } else if (n.layer->kind() == LayerKind::MatMul) {  // [.., M, K] x [.., K, P]
+      const Shape& a = shapes[n.inputs[0]];
+      f += 2.0 * static_cast<double>(shape_numel(out)) * static_cast<double>(a.back());
     }
   }
   return f * static_cast<double>(batch);

@@ -1,0 +1,144 @@
+#!/usr/bin/python3
+"""Time AttnLRP on torchvision's ViT-B/16 in PyTorch, the way LXT's efficient mode computes it,
+beside `lrp bench MODEL --composite attnlrp`. LXT itself is not packaged for Debian; its
+efficient mode is input x gradient through the model with a changed backward, which this
+script sets up by patching (the same construction as tests/fixtures/vit_torchvision):
+LayerNorm with its standard deviation detached, GELU's gate detached, torch.bmm (the
+attention's two products of computed values) passing half the gradient to each factor.
+
+    /usr/bin/python3 bench/peers/attnlrp_bench.py --export build/peer_models/vit_b_16.onnx
+    /usr/bin/python3 bench/peers/attnlrp_bench.py --batch 1 --runs 5 --warmup 1 --threads 2 --json
+
+Protocol as zennit_bench.py: torch.set_num_threads(T), eval mode, float32, random weights
+(manual_seed(0); torchvision starts the head at zero, so it is drawn from N(0, 0.02)), input
+randn from Generator().manual_seed(0), seed one-hot(argmax) x logit, tuned glibc malloc unless
+--default-malloc. forward_ms: model(x) under no_grad; gradient_ms: forward + backward of the
+seed; lrp_ms: the same with AttnLRP's backward, times the input. Medians over --runs calls after
+--warmup; peak_rss_mb: this process's peak RSS. --export writes the model (dynamic batch,
+opset 17) and exits.
+"""
+import argparse
+import json
+import math
+import os
+import resource
+import statistics
+import sys
+import time
+
+TUNED_MALLOC = {'MALLOC_MMAP_MAX_': '0', 'MALLOC_TRIM_THRESHOLD_': '68719476736'}
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--batch', type=int, default=1)
+    parser.add_argument('--runs', type=int, default=5)
+    parser.add_argument('--warmup', type=int, default=1)
+    parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--json', action='store_true')
+    parser.add_argument('--default-malloc', action='store_true')
+    parser.add_argument('--export', help='write the ONNX model here and exit')
+    return parser.parse_args()
+
+
+def ensure_environment(args):
+    want = {} if args.default_malloc else dict(TUNED_MALLOC)
+    want['OMP_NUM_THREADS'] = str(args.threads)
+    if all(os.environ.get(k) == v for k, v in want.items()) or os.environ.get('LRP_ATTNLRP_BENCH_CHILD'):
+        return
+    os.execve(sys.executable, [sys.executable] + sys.argv, dict(os.environ, LRP_ATTNLRP_BENCH_CHILD='1', **want))
+
+
+def build():
+    import torch
+    import torchvision
+    torch.manual_seed(0)
+    model = torchvision.models.vit_b_16().eval()
+    with torch.no_grad():
+        model.heads.head.weight.normal_(0, 0.02)
+    return model
+
+
+def attnlrp_backward(model):
+    import torch
+    import torch.nn as nn
+
+    def layer_norm(ln):
+        def forward(x):
+            mean = x.mean(-1, keepdim=True)
+            std = torch.sqrt(((x - mean) ** 2).mean(-1, keepdim=True) + ln.eps).detach()
+            return (x - mean) / std * ln.weight + ln.bias
+        return forward
+
+    def gelu(x):
+        return x * (0.5 * (1 + torch.erf(x / math.sqrt(2)))).detach()
+
+    for m in model.modules():
+        if isinstance(m, nn.LayerNorm):
+            m.forward = layer_norm(m)
+        if isinstance(m, nn.GELU):
+            m.forward = gelu
+    bmm = torch.bmm
+    torch.bmm = lambda a, b: 0.5 * bmm(a, b.detach()) + 0.5 * bmm(a.detach(), b)
+
+
+def time_calls(fn, runs, warmup):
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1e3)
+    return times
+
+
+def main():
+    args = parse_args()
+    if args.export:
+        import torch
+        model = build()
+        torch.onnx.export(model, torch.randn(1, 3, 224, 224), args.export, opset_version=17, input_names=['input'],
+                          output_names=['logits'], dynamic_axes={'input': {0: 'batch'}, 'logits': {0: 'batch'}})
+        return
+    ensure_environment(args)
+    import torch
+    torch.set_num_threads(args.threads)
+    model = build()
+    x = torch.randn(args.batch, 3, 224, 224, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        logits = model(x)
+    seed = torch.zeros_like(logits)
+    rows = torch.arange(args.batch)
+    seed[rows, logits.argmax(1)] = logits[rows, logits.argmax(1)]
+
+    def forward():
+        with torch.no_grad():
+            model(x)
+
+    def input_times_gradient():
+        xg = x.clone().requires_grad_(True)
+        g, = torch.autograd.grad(model(xg), xg, seed)
+        return xg * g
+
+    detail = {'forward': time_calls(forward, args.runs, args.warmup),
+              'gradient': time_calls(input_times_gradient, args.runs, args.warmup)}
+    attnlrp_backward(model)
+    detail['lrp'] = time_calls(input_times_gradient, args.runs, args.warmup)
+    relevance = input_times_gradient()
+    result = {'tool': 'pytorch (LXT efficient-mode AttnLRP)', 'model': 'vit_b_16', 'composite': 'attnlrp', 'batch': args.batch,
+              'threads': args.threads, 'runs': args.runs, 'warmup': args.warmup}
+    for phase, times in detail.items():
+        result[f'{phase}_ms'] = round(statistics.median(times), 4)
+        result[f'{phase}_min_ms'] = round(min(times), 4)
+    result['peak_rss_mb'] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
+    result['relevance_sum_sample0'] = float(relevance[0].sum())
+    result['torch'] = torch.__version__
+    print(f'pytorch vit_b_16 attnlrp batch {args.batch} threads {args.threads}: forward {result["forward_ms"]} ms, '
+          f'gradient {result["gradient_ms"]} ms, AttnLRP {result["lrp_ms"]} ms, peak RSS {result["peak_rss_mb"]} MiB', flush=True)
+    if args.json:
+        print(json.dumps(result), flush=True)
+
+
+if __name__ == '__main__':
+    main()
