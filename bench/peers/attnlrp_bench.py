@@ -2,7 +2,8 @@
 """Time AttnLRP on torchvision's ViT-B/16 in PyTorch, the way LXT's efficient mode computes it,
 beside `lrp bench MODEL --composite attnlrp`. LXT itself is not packaged for Debian; its
 efficient mode is input x gradient through the model with a changed backward, which this
-script sets up by patching (the same construction as tests/fixtures/vit_torchvision):
+script sets up by patching (`attnlrp_modules` of tests/fixtures/pytorch_reference.py, the
+construction of the test reference tests/fixtures/vit_torchvision):
 LayerNorm with its standard deviation detached, GELU's gate detached, torch.bmm (the
 attention's two products of computed values) passing half the gradient to each factor.
 
@@ -19,14 +20,15 @@ opset 17) and exits.
 """
 import argparse
 import json
-import math
 import os
 import resource
 import statistics
 import sys
-import time
 
-TUNED_MALLOC = {'MALLOC_MMAP_MAX_': '0', 'MALLOC_TRIM_THRESHOLD_': '68719476736'}
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), 'tests', 'fixtures'))
+from zennit_bench import ensure_environment, time_calls  # noqa: E402  (same protocol; imports no Zennit)
 
 
 def parse_args():
@@ -41,14 +43,6 @@ def parse_args():
     return parser.parse_args()
 
 
-def ensure_environment(args):
-    want = {} if args.default_malloc else dict(TUNED_MALLOC)
-    want['OMP_NUM_THREADS'] = str(args.threads)
-    if all(os.environ.get(k) == v for k, v in want.items()) or os.environ.get('LRP_ATTNLRP_BENCH_CHILD'):
-        return
-    os.execve(sys.executable, [sys.executable] + sys.argv, dict(os.environ, LRP_ATTNLRP_BENCH_CHILD='1', **want))
-
-
 def build():
     import torch
     import torchvision
@@ -57,40 +51,6 @@ def build():
     with torch.no_grad():
         model.heads.head.weight.normal_(0, 0.02)
     return model
-
-
-def attnlrp_backward(model):
-    import torch
-    import torch.nn as nn
-
-    def layer_norm(ln):
-        def forward(x):
-            mean = x.mean(-1, keepdim=True)
-            std = torch.sqrt(((x - mean) ** 2).mean(-1, keepdim=True) + ln.eps).detach()
-            return (x - mean) / std * ln.weight + ln.bias
-        return forward
-
-    def gelu(x):
-        return x * (0.5 * (1 + torch.erf(x / math.sqrt(2)))).detach()
-
-    for m in model.modules():
-        if isinstance(m, nn.LayerNorm):
-            m.forward = layer_norm(m)
-        if isinstance(m, nn.GELU):
-            m.forward = gelu
-    bmm = torch.bmm
-    torch.bmm = lambda a, b: 0.5 * bmm(a, b.detach()) + 0.5 * bmm(a.detach(), b)
-
-
-def time_calls(fn, runs, warmup):
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return times
 
 
 def main():
@@ -123,7 +83,8 @@ def main():
 
     detail = {'forward': time_calls(forward, args.runs, args.warmup),
               'gradient': time_calls(input_times_gradient, args.runs, args.warmup)}
-    attnlrp_backward(model)
+    from pytorch_reference import attnlrp_modules
+    attnlrp_modules(model)
     detail['lrp'] = time_calls(input_times_gradient, args.runs, args.warmup)
     relevance = input_times_gradient()
     result = {'tool': 'pytorch (LXT efficient-mode AttnLRP)', 'model': 'vit_b_16', 'composite': 'attnlrp', 'batch': args.batch,

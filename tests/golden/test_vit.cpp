@@ -3,8 +3,8 @@
 // position embedding, MatMul of computed values, SoftMax over the keys, GELU written out,
 // LayerNorm, residual Adds, the class token gathered for the head; and torchvision's
 // VisionTransformer (tests/fixtures/vit_torchvision), whose nn.MultiheadAttention puts the
-// tokens first and reshapes with the batch size, and a timm-style one (tests/fixtures/vit_timm),
-// both imported as a batch of one. The forward and the input gradient against PyTorch in float64; LRP with
+// tokens first and reshapes with the batch size, and a timm-style one (tests/fixtures/vit_timm,
+// made by vit/make_fixtures.py), both imported as a batch of one. The forward and the input gradient against PyTorch in float64; LRP with
 // epsilon on every layer is AttnLRP, checked against LXT's construction of it (input times a
 // modified gradient) in float64.
 #include <gtest/gtest.h>

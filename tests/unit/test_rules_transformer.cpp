@@ -12,6 +12,7 @@
 #include "lrp/layers/matmul.hpp"
 #include "lrp/rules/apply.hpp"
 #include "lrp/rules/rule.hpp"
+#include "support/finite_difference.hpp"
 
 namespace lrp {
 namespace {
@@ -73,17 +74,10 @@ TEST(RulesTransformer, SoftMaxRuleIsInputTimesTheLinearisedGradient) {
   ParamCache<double> cache;
   const RuleInput<double> in{sm, 0, {&x}, s, r, cache};
   const std::vector<Tensor<double>> out = apply_rule(Rule::epsilon_rule(), in);
-  const double h = 1e-6;
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    Tensor<double> xp = x, xm = x, sp, smn;
-    xp[i] += h;
-    xm[i] -= h;
-    sm.forward({&xp}, sp);
-    sm.forward({&xm}, smn);
-    double d = 0;
-    for (std::size_t j = 0; j < s.size(); ++j) d += r[j] / s[j] * (sp[j] - smn[j]);
-    ASSERT_NEAR(out[0][i], x[i] * d / (2 * h), 1e-7) << i;
-  }
+  Tensor<double> w(s.shape());
+  for (std::size_t j = 0; j < s.size(); ++j) w[j] = r[j] / s[j];
+  const Tensor<double> fd = test::finite_difference_vjp(sm, x, w, 1e-6);
+  for (std::size_t i = 0; i < x.size(); ++i) ASSERT_NEAR(out[0][i], x[i] * fd[i], 1e-7) << i;
   // Pass passes the relevance on; the gradient methods take the SoftMax's gradient.
   const std::vector<Tensor<double>> passed = apply_rule(Rule::pass(), in);
   for (std::size_t i = 0; i < r.size(); ++i) ASSERT_EQ(passed[0][i], r[i]);
