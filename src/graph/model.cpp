@@ -145,6 +145,7 @@ void copy_description(const Model<T>& from, Model<U>& to) {
   to.layout = from.layout;
   to.source = from.source;
   to.name = from.name;
+  to.batch_of_one = from.batch_of_one;
 }
 }  // namespace
 

@@ -157,6 +157,7 @@ Value append_layer(NodeCtx& c, Importer& imp, Model<T>& model, std::unique_ptr<L
     c.fail("combines values whose batch axis is first with values whose batch axis was moved");
   Value out;
   out.moved_batch = batch == BatchAxis::Moved || (moved != 0 && moved == inputs.size());
+  imp.moved_any = imp.moved_any || out.moved_batch;
   try {
     out.shape = layer->output_shape(in_shapes);
   } catch (const ShapeError& e) {

@@ -150,6 +150,7 @@ struct Importer {
   std::vector<std::size_t> id_uses;                        // the same per runtime value id
   std::optional<std::size_t> static_batch;                 // the input's batch size when fixed
   bool batch_of_one = false;                               // import as if the batch were fixed to 1
+  bool moved_any = false;                                  // some value had its batch axis moved
   std::unordered_map<std::string, std::size_t> layer_names;
 
   std::string unique_layer_name(const std::string& base);

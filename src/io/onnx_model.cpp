@@ -318,6 +318,7 @@ void build(Importer& imp, LeanModel& lean, const std::string& source,
     model.set_output_value(it->second.id);
     model.source = source;
     model.name = g.name();
+    model.batch_of_one = imp.moved_any;
     model.validate();
   });
 }

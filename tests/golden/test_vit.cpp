@@ -37,6 +37,7 @@ TEST(VisionTransformer, ForwardAndGradientMatchPyTorchInFloat) {
 template <class T>
 void expect_attnlrp(double tol) {
   const Model<double> md = io::read_onnx_model(fixture("model.onnx"));
+  EXPECT_FALSE(md.batch_of_one);  // its batch stays first
   const Model<T> model = md.template convert<T>();
   ExplainRequest req;
   req.target.kind = Target::Kind::Classes;
@@ -85,6 +86,8 @@ TEST(VisionTransformer, MovedBatchAxisAttnLrp) {
       SCOPED_TRACE(f.dir + "/" + model);
       const auto at = [&](const std::string& file) { return source_path("tests/fixtures/" + f.dir + "/" + file); };
       const Model<double> md = io::read_onnx_model(at(model));
+      EXPECT_TRUE(md.batch_of_one);  // `lrp info` says so
+      EXPECT_TRUE(md.convert<float>().batch_of_one);
       ExplainRequest req;
       req.rules = composite_rules(md, "attnlrp:1e-12");
       req.target.kind = Target::Kind::Classes;

@@ -56,6 +56,9 @@ class Model {
   DataLayout layout = DataLayout::Features;
   std::string source;  // file it was read from, for messages
   std::string name;
+  // Imported as a batch of one (the model moves its batch axis, as nn.MultiheadAttention does):
+  // every sample runs through it alone, which is what it computes per sample.
+  bool batch_of_one = false;
 
   // Per-sample shapes of every value for a concrete input; throws ShapeError naming the node.
   std::vector<Shape> infer_shapes(const Shape& input) const;
