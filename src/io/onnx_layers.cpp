@@ -368,7 +368,13 @@ void matmul(NodeCtx& c) {
     if (a.shape.size() < 2 || b.shape.size() != a.shape.size())
       c.fail("a product of computed values needs [N, ..., M, K] x [N, ..., K, P] of one rank, got " + runtime_shape_str(a) + " and " +
              runtime_shape_str(b));
-    return c.add_layer(std::make_unique<MatMul<double>>(), {&a, &b});
+    const auto softmax_output = [&](const Value& v) {
+      return v.node >= 0 && c.importer().with_model([&](const auto& model) {
+        return model.nodes()[static_cast<std::size_t>(v.node)].layer->kind() == LayerKind::SoftMax;
+      });
+    };
+    const bool ga = softmax_output(a), gb = softmax_output(b);
+    return c.add_layer(std::make_unique<MatMul<double>>(ga == gb ? -1 : ga ? 0 : 1), {&a, &b});
   }
   const Value& a = c.runtime_input(0, "input A");
   const ConstTensor& b = c.weight_input(1, "weight B");

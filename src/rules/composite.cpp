@@ -72,6 +72,8 @@ std::string composite_help() {
          "  attnlrp[:EPS]               AttnLRP for transformers (Achtibat et al. 2024; LXT): Epsilon(EPS) on Linear/Conv,\n"
          "                              LayerNorm, SoftMax, products of computed values (uniform rule) and added constants,\n"
          "                              Add and average pools Norm(EPS), activations Pass (EPS = 1e-6)\n"
+         "  cp_lrp[:EPS]                CP-LRP (Ali et al. 2022): as attnlrp, but the attention weights are held constant\n"
+         "                              (products with them give the values all relevance, the SoftMax gets none)\n"
          "Toolbox/Caffe composites (toolbox stabilisers, all layers of the model file):\n"
          "  alphabeta_epsilon[:A,E]      AlphaBeta(A, A-1) on Conv, Epsilon(E) on Linear (Caffe code 100; A=2, E=1)\n"
          "  alphabeta_epsilon_flat[:A,E] the same with Flat on the lowest Linear/Conv (Caffe 102)\n"
@@ -136,7 +138,7 @@ std::vector<Rule> composite_rules(const Model<T>& model, const std::string& spec
       const Layer<T>& layer = *model.nodes()[i].layer;
       if (layer.kind() == LayerKind::Activation && static_cast<const Activation<T>&>(layer).is_relu()) rules[i] = smooth;
     }
-  } else if (name == "attnlrp") {
+  } else if (name == "attnlrp" || name == "cp_lrp") {
     need(0, 1);
     if (!params.empty() && !(params[0] > 0)) throw ConfigError("composite '" + spec + "': EPS must be positive");
     const double e = params.empty() ? 1e-6 : params[0];
@@ -147,6 +149,10 @@ std::vector<Rule> composite_rules(const Model<T>& model, const std::string& spec
         rules[i] = Rule::epsilon_rule(e);
       else if (rules[i].kind == RuleKind::Norm)  // sums and average pools (a mean over the tokens)
         rules[i] = Rule::norm(e);
+      if (name == "cp_lrp" && k == LayerKind::MatMul) {  // attention weights held constant
+        rules[i] = Rule::pass();
+        rules[i].epsilon = e;
+      }
     }
   } else if (name == "alphabeta_epsilon" || name == "alphabeta_epsilon_flat" || name == "alphabeta_epsilon_w2") {
     need(0, 2);

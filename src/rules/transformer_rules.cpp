@@ -7,9 +7,10 @@ namespace {
 
 bool epsilon_like(const Rule& rule) { return rule.kind == RuleKind::Epsilon || rule.kind == RuleKind::Norm; }
 
+// The rule's epsilon (or stabiliser); 1e-6 for rules without one (pass).
 template <class T>
 T stabiliser(const Rule& rule) {
-  return static_cast<T>(epsilon_like(rule) ? rule.epsilon : 1e-6);
+  return static_cast<T>(rule.epsilon > 0 ? rule.epsilon : 1e-6);
 }
 
 // R / stab(y), elementwise.
@@ -44,8 +45,10 @@ RuleNeeds bias_rule_needs(const Rule& rule) {
 
 // AttnLRP's uniform rule for a bilinear product C = A B: each factor takes half of the
 // relevance, by the epsilon rule with the other factor held fixed:
-// R_A = A * (S B^T) / 2, R_B = B * (A^T S) / 2 with S = R / stab(C). Every LRP rule (Pass
-// included: a product has no single input to pass to) uses it; gradient methods the gradient.
+// R_A = A * (S B^T) / 2, R_B = B * (A^T S) / 2 with S = R / stab(C). Every LRP rule uses it but
+// pass on a product of attention weights and values: CP-LRP (Ali et al. 2022) holds the weights
+// constant, the values take all of R (R_V = V * (A^T S)) and the weights none. Gradient methods
+// take the gradient.
 template <class T>
 std::vector<Tensor<T>> matmul_relevance(const Rule& rule, const RuleInput<T>& in) {
   std::vector<Tensor<T>> out;
@@ -53,13 +56,16 @@ std::vector<Tensor<T>> matmul_relevance(const Rule& rule, const RuleInput<T>& in
     in.layer.backward(in.inputs, in.output, in.relevance, out);
     return out;
   }
+  const int gate = static_cast<const MatMul<T>&>(in.layer).gate();
+  const bool conservative = rule.kind == RuleKind::Pass && gate >= 0;
   const Tensor<T> s = ratio(in.relevance, in.output, stabiliser<T>(rule));
   in.layer.backward(in.inputs, in.output, s, out);
   for (std::size_t k = 0; k < 2; ++k) {
     const T* x = in.inputs[k]->data();
     T* o = out[k].data();
+    const T share = conservative ? (static_cast<int>(k) == gate ? T(0) : T(1)) : T(0.5);
     ops::for_range(out[k].size(), [&](std::size_t b, std::size_t e) {
-      for (std::size_t i = b; i < e; ++i) o[i] *= x[i] / T(2);
+      for (std::size_t i = b; i < e; ++i) o[i] *= x[i] * share;
     });
   }
   return out;

@@ -63,6 +63,30 @@ TEST(RulesTransformer, MatMulUniformRuleMatchesItsSumAndConserves) {
     for (std::size_t i = 0; i < passed[f].size(); ++i) ASSERT_EQ(passed[f][i], eps6[f][i]);
 }
 
+// CP-LRP: pass on a product whose first factor is the attention weights (gate 0) holds them
+// constant: they get nothing, the values the whole epsilon share R_B = B * (A^T S), which sums
+// to R; without a gate pass is the uniform rule.
+TEST(RulesTransformer, PassHoldsAttentionWeightsConstant) {
+  const MatMul<double> mm(0);
+  const Tensor<double> a = random_tensor({2, 3, 4, 5}, 11, 0.1, 1.0), b = random_tensor({2, 3, 5, 6}, 12);
+  Tensor<double> c;
+  mm.forward({&a, &b}, c);
+  const Tensor<double> r = random_tensor(c.shape(), 13);
+  ParamCache<double> cache;
+  const RuleInput<double> in{mm, 0, {&a, &b}, c, r, cache};
+  Rule pass = Rule::pass();
+  pass.epsilon = 1e-12;
+  const std::vector<Tensor<double>> out = apply_rule(pass, in), uniform = apply_rule(Rule::epsilon_rule(1e-12), in);
+  double total_in = 0, total_out = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) ASSERT_EQ(out[0][i], 0.0);
+  for (std::size_t i = 0; i < b.size(); ++i) {
+    ASSERT_NEAR(out[1][i], 2 * uniform[1][i], 1e-12 * (1 + std::abs(uniform[1][i])));
+    total_in += out[1][i];
+  }
+  for (double v : r) total_out += v;
+  EXPECT_NEAR(total_in, total_out, 1e-9 * std::abs(total_out));
+}
+
 // R_in,i = x_i (R_i - s_i sum_j R_j) is x_i times the derivative of sum_j w_j s_j(x) with the
 // weights w = R / s held at the input: checked by central differences, per row of the last axis.
 TEST(RulesTransformer, SoftMaxRuleIsInputTimesTheLinearisedGradient) {
