@@ -57,6 +57,21 @@ BaselineUse baseline_use(Method m) {
   }
 }
 
+bool reads_token_ids(Method m) {
+  switch (m) {
+    case Method::LRP:
+    case Method::Gradient:
+    case Method::DeconvNet:
+    case Method::GuidedBackprop:
+    case Method::Occlusion:
+    case Method::FeatureAblation:
+    case Method::ShapleySampling:
+    case Method::Lime:
+    case Method::KernelShap: return true;
+    default: return false;
+  }
+}
+
 bool uses_feature_mask(Method m) {
   return m == Method::FeatureAblation || m == Method::ShapleySampling || m == Method::Lime || m == Method::KernelShap;
 }
@@ -422,6 +437,9 @@ template <class T>
 Explanation<T> Explainer<T>::explain(const Tensor<T>& x, const ExplainRequest& req) {
   const Model<T>& model = *model_;
   if (!all_finite(x)) throw NumericError("the input contains NaN or Inf");
+  if (model.token_input && !reads_token_ids(req.method))
+    throw ConfigError("the model's input holds token ids, which this method would scale or perturb continuously (use lrp, "
+                      "gradient, deconvnet, guided-backprop, occlusion, feature-ablation, shapley-sampling, lime or kernel-shap)");
   if (req.method == Method::DeepLiftShap) return explain_deeplift_shap(x, req);
   // Many samples run in passes that fit the budget (a file of 10000 inputs would otherwise hold
   // every layer's activations for all of them). SmoothGrad and GradientShap draw their random

@@ -27,6 +27,7 @@ const char* layer_kind_name(LayerKind kind) {
     case LayerKind::PRelu: return "PRelu";
     case LayerKind::Bias: return "Bias";
     case LayerKind::MatMul: return "MatMul";
+    case LayerKind::Embedding: return "Embedding";
   }
   return "?";
 }
@@ -146,6 +147,7 @@ void copy_description(const Model<T>& from, Model<U>& to) {
   to.source = from.source;
   to.name = from.name;
   to.batch_of_one = from.batch_of_one;
+  to.token_input = from.token_input;
 }
 }  // namespace
 

@@ -6,6 +6,7 @@
 #include "io/onnx_detail.hpp"
 #include "lrp/layers/conv2d.hpp"
 #include "lrp/layers/conv_transpose2d.hpp"
+#include "lrp/layers/embedding.hpp"
 #include "lrp/layers/linear.hpp"
 #include "lrp/layers/reshape.hpp"
 
@@ -249,6 +250,13 @@ void NodeCtx::add_linear(ConstTensor&& w, const Tensor<double>& bias, const Valu
     using T = typename std::remove_reference_t<decltype(model)>::Scalar;
     place_layer(*this, imp_, model,
                 std::make_unique<Linear<T>>(weight_tensor<T>(std::move(w)), bias.template cast<T>(), rows_of_last_axis), {&x});
+  });
+}
+
+void NodeCtx::add_embedding(ConstTensor&& table, const Value& ids) {
+  imp_.with_model([&](auto& model) {
+    using T = typename std::remove_reference_t<decltype(model)>::Scalar;
+    place_layer(*this, imp_, model, std::make_unique<Embedding<T>>(weight_tensor<T>(std::move(table))), {&ids});
   });
 }
 

@@ -151,6 +151,7 @@ struct Importer {
   std::optional<std::size_t> static_batch;                 // the input's batch size when fixed
   bool batch_of_one = false;                               // import as if the batch were fixed to 1
   bool moved_any = false;                                  // some value had its batch axis moved
+  bool token_input = false;                                // the input is integer: token ids
   std::unordered_map<std::string, std::size_t> layer_names;
 
   std::string unique_layer_name(const std::string& base);
@@ -222,6 +223,8 @@ class NodeCtx {
   void add_conv_transpose(ConstTensor&& w, const Tensor<double>& bias, const Window2d& win, std::size_t groups,
                           std::size_t output_pad_h, std::size_t output_pad_w, const Value& x);
   void add_linear(ConstTensor&& w, const Tensor<double>& bias, const Value& x, bool rows_of_last_axis = false);
+  // Embedding from its table [V, D] (a Gather of token ids), in the model's precision.
+  void add_embedding(ConstTensor&& table, const Value& ids);
   // Whether v is the output of a Linear applied to the rows of the last axis (MatMul on a map).
   bool produced_by_rows_linear(const Value& v);
   // Adds shift[c] to the bias of the Conv/Linear producing `v`; false if `v` has another

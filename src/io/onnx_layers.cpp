@@ -11,6 +11,7 @@
 #include "lrp/layers/batch_norm.hpp"
 #include "lrp/layers/bias.hpp"
 #include "lrp/layers/conv2d.hpp"
+#include "lrp/layers/embedding.hpp"
 #include "lrp/layers/layer_norm.hpp"
 #include "lrp/layers/linear.hpp"
 #include "lrp/layers/lrn.hpp"
@@ -1157,6 +1158,16 @@ void split(NodeCtx& c) {
 // a slice without that axis.
 void gather(NodeCtx& c) {
   c.allow_attributes({"axis"});
+  if (c.is_const(0) && !c.is_const(1)) {  // an embedding: rows of a table looked up by token ids
+    const Value& ids = c.input(1, "indices");
+    if (ids.node >= 0 || !c.importer().token_input)
+      c.fail("looks up a table with computed indices; only the model's integer input (token ids) may index a table");
+    if (c.attr_int("axis", 0) != 0) c.fail("an embedding looks up rows (axis 0), got axis " + std::to_string(c.attr_int("axis", 0)));
+    const ConstTensor& table = c.weight_input(0, "data");
+    if (table.dims.size() != 2 || table.is_int) c.fail("the table must be a [V, D] float tensor, got " + dims_str(table.dims));
+    c.require_finite(table, "the table");
+    return c.add_embedding(c.take_const_input(0, "data"), ids);
+  }
   const Value& x = c.runtime_input(0, "data");
   const ConstTensor& idx = c.const_input(1, "indices");
   const std::int64_t axis = norm_axis(c, c.attr_int("axis", 0), onnx_rank(x), "axis");

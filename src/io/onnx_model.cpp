@@ -40,8 +40,11 @@ void read_input_shape(Importer& imp, const onnx::ValueInfoProto& vi) {
   const std::string what = imp.source + ": graph input '" + vi.name() + "'";
   if (!vi.has_type() || !vi.type().has_tensor_type()) throw FormatError(what + " is not a tensor");
   const onnx::TypeProto::Tensor& tt = vi.type().tensor_type();
-  if (tt.elem_type() != onnx::TensorProto::FLOAT && tt.elem_type() != onnx::TensorProto::DOUBLE)
-    throw FormatError(what + " has element type " + data_type_name(tt.elem_type()) + "; only FLOAT and DOUBLE inputs are supported");
+  const int type = tt.elem_type();
+  imp.token_input = type == onnx::TensorProto::INT64 || type == onnx::TensorProto::INT32;
+  if (type != onnx::TensorProto::FLOAT && type != onnx::TensorProto::DOUBLE && !imp.token_input)
+    throw FormatError(what + " has element type " + data_type_name(type) +
+                      "; only FLOAT and DOUBLE inputs (and INT64/INT32 token ids) are supported");
   if (!tt.has_shape()) throw FormatError(what + " has no shape; the model must declare its input size");
   const int rank = tt.shape().dim_size();
   if (rank < 2) throw FormatError(what + " has rank " + std::to_string(rank) + "; expected [N, ...] with a batch dimension first");
@@ -165,6 +168,11 @@ void convert_node(Importer& imp, const onnx::NodeProto& node, std::size_t index)
     if (fold != folders.end() && (all_const || op == "Shape")) {
       ctx.set_const(fold->second(ctx));
     } else if (conv != converters.end()) {
+      // Token ids are numbers only to an embedding's lookup.
+      if (imp.token_input && op != "Gather")
+        for (std::size_t k = 0; k < ctx.num_inputs(); ++k)
+          if (ctx.has_input(k) && !ctx.is_const(k) && ctx.input(k, "input").node < 0)
+            ctx.fail("reads the model's input, which holds token ids (integers); only an embedding (Gather of a table) may");
       if (!takes_moved_batch(op))
         for (std::size_t k = 0; k < ctx.num_inputs(); ++k)
           if (ctx.has_input(k) && !ctx.is_const(k) && ctx.input(k, "input").moved_batch)
@@ -319,6 +327,7 @@ void build(Importer& imp, LeanModel& lean, const std::string& source,
     model.source = source;
     model.name = g.name();
     model.batch_of_one = imp.moved_any;
+    model.token_input = imp.token_input;
     model.validate();
   });
 }

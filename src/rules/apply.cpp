@@ -257,6 +257,21 @@ std::vector<Tensor<T>> mul_relevance(const Rule& rule, const Mul<T>& mul, const 
   return out;
 }
 
+// Token ids: each token gets its row's relevance summed (LRP); gradient methods the gradient
+// times the row, summed (the layer's backward).
+template <class T>
+std::vector<Tensor<T>> embedding_relevance(const Rule& rule, const RuleInput<T>& in) {
+  if (!is_lrp(rule.kind)) return gradient(in);
+  const std::size_t d = in.relevance.shape().back();
+  Tensor<T> out(in.relevance_shape(0));
+  for (std::size_t t = 0; t < out.size(); ++t) {
+    T s = 0;
+    for (std::size_t j = 0; j < d; ++j) s += in.relevance[t * d + j];
+    out[t] = s;
+  }
+  return ops::only(std::move(out));
+}
+
 // Flatten / Reshape: the relevance gets the input's shape (only shapes are needed).
 template <class T>
 std::vector<Tensor<T>> reshape_relevance(const RuleInput<T>& in) {
@@ -315,6 +330,8 @@ RuleNeeds rule_needs(const Rule& rule, const Layer<T>& layer) {
       return {};
     case LayerKind::Mul:
       return is_lrp(rule.kind) ? nothing : RuleNeeds{};
+    case LayerKind::Embedding:
+      return is_lrp(rule.kind) ? nothing : RuleNeeds{};
   }
   return {};
 }
@@ -360,6 +377,8 @@ std::vector<Tensor<T>> apply_rule(const Rule& rule, const RuleInput<T>& in) {
       return gradient(in);
     case LayerKind::Mul:
       return mul_relevance(rule, static_cast<const Mul<T>&>(layer), in);
+    case LayerKind::Embedding:
+      return embedding_relevance(rule, in);
   }
   throw ConfigError("rule '" + rule.text + "' cannot be applied to a " + layer.type_name() + " layer");
 }

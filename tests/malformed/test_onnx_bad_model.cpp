@@ -213,6 +213,19 @@ TEST(OnnxBadModel, TransformerOperatorsOutsideWhatIsSupported) {
     check(b, {"'twice' (Add)", "expanded to the batch size"});
   }
   {
+    // Token ids (an integer input) may only index a table; a table indexed by computed values is
+    // not an embedding.
+    B b(17);
+    b.input("ids", {-1, 5}, onnx::TensorProto::INT64).output("y");
+    b.node("Relu", {"ids"}, {"y"}, "relu");
+    check(b, {"'relu' (Relu)", "token ids"});
+    B t(17);
+    t.input("x", {-1, 5}).output("y").init("table", {7, 3}, std::vector<float>(21, 0.5f));
+    t.node("Relu", {"x"}, {"r"}, "relu");
+    t.node("Gather", {"table", "r"}, {"y"}, "lookup");
+    check(t, {"'lookup' (Gather)", "computed indices"});
+  }
+  {
     B b(17);
     b.input("x", {-1, 6, 4}).output("y").init_i64("sizes", {2}, {2, 3});
     B::attr(b.node("Split", {"x", "sizes"}, {"y", "z"}, "qkv"), "axis", std::int64_t{1});

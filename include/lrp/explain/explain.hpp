@@ -47,6 +47,11 @@ std::string method_names();
 enum class BaselineUse { None, PerSample, Draws };
 BaselineUse baseline_use(Method m);
 bool uses_feature_mask(Method m);
+// Whether a method applies to a model whose input holds token ids (Model::token_input): LRP,
+// the gradient-type sweeps (per token: the gradient times the embedding, summed) and the
+// perturbation methods (tokens replaced by the baseline's id); not those that scale or add
+// noise to the input.
+bool reads_token_ids(Method m);
 
 struct Target {
   enum class Kind { Predicted, Classes, All, PerSample, Relevance };

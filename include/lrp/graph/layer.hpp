@@ -32,6 +32,7 @@ enum class LayerKind {
   PRelu,      // parametric ReLU: a learned slope for x < 0, per channel or shared
   Bias,       // a constant of one sample's shape added (position embeddings)
   MatMul,     // matrix product of two computed values (attention)
+  Embedding,  // token ids -> rows of a table (text transformers)
 };
 
 const char* layer_kind_name(LayerKind kind);

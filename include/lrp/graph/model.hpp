@@ -59,6 +59,9 @@ class Model {
   // Imported as a batch of one (the model moves its batch axis, as nn.MultiheadAttention does):
   // every sample runs through it alone, which is what it computes per sample.
   bool batch_of_one = false;
+  // The input holds token ids (an integer ONNX input read by an Embedding): maps are per token,
+  // and methods that scale or perturb the input continuously do not apply.
+  bool token_input = false;
 
   // Per-sample shapes of every value for a concrete input; throws ShapeError naming the node.
   std::vector<Shape> infer_shapes(const Shape& input) const;
