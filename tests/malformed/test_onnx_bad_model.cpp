@@ -358,10 +358,15 @@ TEST(OnnxBadModel, DynamicNonBatchDimension) {
   u.graph().mutable_input(0)->mutable_type()->mutable_tensor_type()->clear_shape();
   u.node("Relu", {"x"}, {"y"}, "relu");
   expect_format_error([&] { load(u.bytes()); }, {"graph input 'x'", "no shape"});
+  // An integer input holds token ids: only an embedding may read it.
   B i;
   i.input("x", {-1, 3}, onnx::TensorProto::INT64).output("y");
   i.node("Relu", {"x"}, {"y"}, "relu");
-  expect_format_error([&] { load(i.bytes()); }, {"graph input 'x'", "INT64"});
+  expect_format_error([&] { load(i.bytes()); }, {"'relu' (Relu)", "token ids"});
+  B u8;
+  u8.input("x", {-1, 3}, onnx::TensorProto::UINT8).output("y");
+  u8.node("Relu", {"x"}, {"y"}, "relu");
+  expect_format_error([&] { load(u8.bytes()); }, {"graph input 'x'", "UINT8"});
 }
 
 TEST(OnnxBadModel, AbsurdTensorSizesAreCaughtBeforeAllocating) {
