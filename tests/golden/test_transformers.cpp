@@ -132,7 +132,7 @@ TEST(VisionTransformer, CompositesAndMethodsRunAlikeInFloatAndDouble) {
 }
 
 // Token ids in, one value per token out: the gradient (summed over each token's embedding, times
-// it) and AttnLRP against PyTorch in float64. Measured: 1.4e-9 (double), 2.3e-7 (float).
+// it) and AttnLRP against PyTorch in float64. Measured: 1.4e-9 (double), 4e-8 (float).
 std::string bert(const std::string& file) { return source_path("tests/fixtures/bert/" + file); }
 
 TEST(TextTransformer, ForwardGradientAndAttnLrpPerToken) {
