@@ -217,6 +217,21 @@ TEST(CliExplain, HeatmapHasOneTilePerSampleAndTarget) {
   std::remove(png.c_str());
 }
 
+// A text model's per-token map is drawn as a strip of cells, one sample per row; `lrp info`
+// says the input holds token ids.
+TEST(CliExplain, TokenMapsAreStrips) {
+  const std::string png = test::temp_path("tokens.png"), model = test::source_path("tests/fixtures/bert/model.onnx");
+  const test::CliResult r = test::run_cli("explain " + model + " " + test::source_path("tests/fixtures/bert/input.npy") +
+                                          " --composite attnlrp --heatmap " + png + " --heatmap-scale 5 --quiet");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const io::Image8 img = io::decode_image(png);
+  EXPECT_EQ(img.width, 8 * 5u);          // 8 tokens of 5 px
+  EXPECT_EQ(img.height, 2 * 5 + 2u);     // 2 samples, 2 px gap
+  std::remove(png.c_str());
+  const test::CliResult info = test::run_cli("info " + model);
+  EXPECT_NE(info.output.find("token ids"), std::string::npos) << info.output;
+}
+
 TEST(CliExplain, InfoListsLayers) {
   const test::CliResult r = test::run_cli("info " + lenet() + " --input " + refpath("LeNet-5/input.npy"));
   ASSERT_EQ(r.code, 0) << r.output;

@@ -36,27 +36,32 @@ void write_layers(const std::string& path, const std::map<std::string, Tensor<T>
 }
 
 // One heatmap tile per (sample, target): rows are samples, columns targets. Feature vectors of
-// square length (MNIST MLPs) are drawn as square images.
+// square length (MNIST MLPs) are drawn as square images, other vectors (a text model's tokens)
+// as a strip of cells, one per entry.
 template <class T>
 void write_heatmap(const std::string& path, const Tensor<T>& r, std::size_t n, std::size_t k, const ExplainOptions& o) {
   Shape per(r.shape().begin() + (k > 1 ? 2 : 1), r.shape().end());
+  bool strip = false;
   if (per.size() == 1) {
     const auto side = static_cast<std::size_t>(std::llround(std::sqrt(static_cast<double>(per[0]))));
-    if (side * side != per[0]) throw ConfigError("--heatmap: relevance of " + shape_str(per) + " is not an image");
-    per = {1, side, side};
+    strip = side * side != per[0];
+    per = strip ? Shape{1, 1, per[0]} : Shape{1, side, side};
   }
   if (per.size() != 3) throw ConfigError("--heatmap: relevance of " + shape_str(per) + " is not an image");
   const std::size_t size = shape_numel(per);
   render::HeatmapOptions h;
   h.colormap = o.colormap;
-  h.scale = o.heatmap_scale ? o.heatmap_scale : std::max<std::size_t>(1, 96 / std::max(per[1], per[2]));
+  h.scale = o.heatmap_scale ? o.heatmap_scale
+                            : strip ? std::clamp<std::size_t>(768 / per[2], 1, 24) : std::max<std::size_t>(1, 96 / std::max(per[1], per[2]));
   std::vector<render::RgbImage> tiles;
   for (std::size_t i = 0; i < n * k; ++i) {
     Tensor<double> t(per);
     for (std::size_t j = 0; j < size; ++j) t[j] = static_cast<double>(r[i * size + j]);
     tiles.push_back(render::render_heatmap(t, h));
   }
-  render::write_png(path, tiles.size() == 1 ? tiles[0] : render::grid(tiles, k > 1 ? k : std::min<std::size_t>(n, 8)));
+  // Strips stack one sample per row; image tiles fill rows of up to 8 samples.
+  const std::size_t columns = k > 1 ? k : strip ? 1 : std::min<std::size_t>(n, 8);
+  render::write_png(path, tiles.size() == 1 ? tiles[0] : render::grid(tiles, columns));
 }
 
 template <class T>
