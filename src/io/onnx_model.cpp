@@ -285,7 +285,8 @@ void build(Importer& imp, LeanModel& lean, const std::string& source,
     std::string names;
     for (const auto* vi : data_inputs) names += (names.empty() ? "'" : ", '") + vi->name() + "'";
     throw FormatError(source + ": the graph has " + std::to_string(data_inputs.size()) + " data inputs" +
-                      (names.empty() ? "" : " (" + names + ")") + "; lrp models take exactly one");
+                      (names.empty() ? "" : " (" + names + ")") +
+                      "; lrp models take exactly one (hold the others constant with --bind NAME=FILE)");
   }
   const onnx::ValueInfoProto& in = *data_inputs[0];
   if (in.name().empty()) throw FormatError(source + ": the graph input has no name");
@@ -411,6 +412,16 @@ Model<double> read_onnx_model(const std::string& path, const std::string& output
 
 Model<float> read_onnx_model_float(const std::string& path, const std::string& output) {
   return onnx_detail::import<float>([&] { return onnx_detail::read_lean_model(path); }, path, {}, output);
+}
+
+Model<double> read_onnx_model(const std::string& path, const std::string& output,
+                              const std::map<std::string, Tensor<double>>& constant_inputs) {
+  return onnx_detail::import<double>([&] { return onnx_detail::read_lean_model(path); }, path, constant_inputs, output);
+}
+
+Model<float> read_onnx_model_float(const std::string& path, const std::string& output,
+                                   const std::map<std::string, Tensor<double>>& constant_inputs) {
+  return onnx_detail::import<float>([&] { return onnx_detail::read_lean_model(path); }, path, constant_inputs, output);
 }
 
 Model<float> read_onnx_model_float(const std::string& path) {

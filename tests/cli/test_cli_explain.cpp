@@ -314,6 +314,13 @@ std::vector<BadCase> bad_cases() {
       {e + x + " --method lime --kernel-width 0 --feature-mask " + x + " --out /tmp/o.npy", "--kernel-width) must be a finite number > 0"},
       {e + x + " --method kernel-shap --samples 1 --feature-mask " + x + " --out /tmp/o.npy", "needs at least 2 samples"},
       {e + x + " --method lime --feature-mask " + x + " --out /tmp/o.npy", "group ids must be integers"},
+      {e + x + " --rule z --bind mask=" + x + " --out /tmp/o.npy", "--bind: only ONNX models"},
+      {"explain " + test::source_path("tests/fixtures/bert/model_mask.onnx") + " " + test::source_path("tests/fixtures/bert/input.npy") +
+           " --rule z --bind attention_mask --out /tmp/o.npy",
+       "must have the form NAME=FILE"},
+      {"explain " + test::source_path("tests/fixtures/bert/model_mask.onnx") + " " + test::source_path("tests/fixtures/bert/input.npy") +
+           " --rule z --bind nosuch=" + test::source_path("tests/fixtures/bert/mask.npy") + " --out /tmp/o.npy",
+       "constant input 'nosuch' is not a graph input"},
   };
 }
 

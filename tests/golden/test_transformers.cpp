@@ -9,6 +9,9 @@
 // modified gradient) in float64.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <map>
+
 #include "lrp/core/error.hpp"
 #include "lrp/explain/explain.hpp"
 #include "lrp/io/arrays.hpp"
@@ -148,6 +151,33 @@ TEST(TextTransformer, ForwardGradientAndAttnLrpPerToken) {
   req.target.classes = {1};
   EXPECT_LE(max_rel_error(explain(md, ids, req).relevance, want), 1e-8);
   EXPECT_LE(max_rel_error(explain(md.convert<float>(), ids.cast<float>(), req).relevance, want), 5e-6);
+}
+
+// BERT's attention_mask as a second graph input, bound to a constant (--bind): the last two
+// tokens masked get no relevance; forward, gradient and AttnLRP against PyTorch in float64.
+TEST(TextTransformer, AttentionMaskBoundToAConstant) {
+  const std::map<std::string, Tensor<double>> bound = {{"attention_mask", io::read_npy(bert("mask.npy"))}};
+  const Model<double> md = io::read_onnx_model(bert("model_mask.onnx"), "", bound);
+  expect_model_matches_pytorch<double>(md, "model_mask.onnx", bert("input.npy"), bert("logits_mask.npy"), bert("gradient_mask.npy"), 1, 1e-7);
+  const Model<float> mf = io::read_onnx_model_float(bert("model_mask.onnx"), "", bound);
+  expect_model_matches_pytorch<double>(mf.convert<double>(), "model_mask.onnx (float import)", bert("input.npy"), bert("logits_mask.npy"),
+                                       bert("gradient_mask.npy"), 1, 1e-6);
+  ExplainRequest req;
+  req.rules = composite_rules(md, "attnlrp:1e-12");
+  req.target.kind = Target::Kind::Classes;
+  req.target.classes = {1};
+  const Tensor<double> r = explain(md, io::read_npy(bert("input.npy")), req).relevance;
+  EXPECT_LE(max_rel_error(r, io::read_npy(bert("attnlrp_mask.npy"))), 1e-8);
+  for (std::size_t s = 0; s < 2; ++s) {
+    EXPECT_NE(r[s * 8], 0.0);
+    EXPECT_LE(std::abs(r[s * 8 + 6]) + std::abs(r[s * 8 + 7]), 1e-6 * std::abs(r[s * 8]));  // masked
+  }
+  try {
+    io::read_onnx_model(bert("model_mask.onnx"));
+    ADD_FAILURE() << "a second data input was accepted";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("--bind"), std::string::npos) << e.what();
+  }
 }
 
 // Methods that scale or add noise to the input are refused for token ids; a perturbation method

@@ -225,8 +225,8 @@ void add_batch_command(CLI::App& app) {
     render::get_colormap(o->colormap);
     const std::vector<Item> items = read_list(o->list);
     // The float path reads the model in float directly (a large model is never held as doubles).
-    if (o->precision == "double") run_batch(load_model(o->model, true, o->file.output, o->file.weights), items, *o);
-    else run_batch(load_model_float(o->model, true, o->file.output, o->file.weights), items, *o);
+    if (o->precision == "double") run_batch(load_model(o->model, true, o->file.output, o->file.weights, o->file.bind), items, *o);
+    else run_batch(load_model_float(o->model, true, o->file.output, o->file.weights, o->file.bind), items, *o);
   });
 }
 

@@ -195,7 +195,7 @@ void run_bench(const BenchOptions& o) {
     model = synthetic_model(o.model.substr(10));
     tune_allocator_for_reuse();  // load_model does this for files
   } else {
-    model = load_model_float(o.model, true, o.file.output, o.file.weights);
+    model = load_model_float(o.model, true, o.file.output, o.file.weights, o.file.bind);
   }
   model.drop_trailing_softmax();
   const Shape per = resolve_input_shape(model, o.input_shape);

@@ -40,10 +40,28 @@ Model<float> finish_float(Model<float> m, bool canonize) {
 }
 }  // namespace
 
-Model<double> load_model(const std::string& path, bool canonize, const std::string& output, const std::string& weights) {
+// --bind NAME=FILE entries: each graph input's array (ONNX models only).
+std::map<std::string, Tensor<double>> bound_inputs(const std::string& path, const std::vector<std::string>& bind) {
+  std::map<std::string, Tensor<double>> out;
+  if (!bind.empty() && lower_extension(path) != "onnx")
+    throw ConfigError("--bind: only ONNX models have graph inputs to bind, not '" + path + "'");
+  for (const std::string& b : bind) {
+    const std::size_t eq = b.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == b.size())
+      throw ConfigError("--bind '" + b + "' must have the form NAME=FILE (a graph input and an array file)");
+    Tensor<double> t = read_input_array(b.substr(eq + 1));
+    if (!all_finite(t)) throw NumericError(b.substr(eq + 1) + ": --bind array contains NaN or Inf");
+    if (!out.emplace(b.substr(0, eq), std::move(t)).second) throw ConfigError("--bind: input '" + b.substr(0, eq) + "' is bound twice");
+  }
+  return out;
+}
+
+Model<double> load_model(const std::string& path, bool canonize, const std::string& output, const std::string& weights,
+                         const std::vector<std::string>& bind) {
   const std::string ext = lower_extension(path);
   if (!weights.empty() && !is_caffe(ext))
     throw ConfigError("--weights: only Caffe models (.prototxt, .caffemodel) take a separate weights file, not '" + path + "'");
+  const std::map<std::string, Tensor<double>> bound = bound_inputs(path, bind);
   Model<double> m;
   if (ext == "txt") {
     if (!output.empty()) throw ConfigError("--output: LRP Toolbox model '" + path + "' has one output");
@@ -53,7 +71,7 @@ Model<double> load_model(const std::string& path, bool canonize, const std::stri
     if (canonize) fold_batch_norms(m);
 #ifdef LRP_CLI_HAS_ONNX
   } else if (ext == "onnx") {
-    m = io::read_onnx_model(path, output);
+    m = io::read_onnx_model(path, output, bound);
     if (canonize) fold_batch_norms(m);
 #endif
   } else {
@@ -65,13 +83,15 @@ Model<double> load_model(const std::string& path, bool canonize, const std::stri
   return m;
 }
 
-Model<float> load_model_float(const std::string& path, bool canonize, const std::string& output, const std::string& weights) {
+Model<float> load_model_float(const std::string& path, bool canonize, const std::string& output, const std::string& weights,
+                              const std::vector<std::string>& bind) {
   const std::string ext = lower_extension(path);
+  const std::map<std::string, Tensor<double>> bound = bound_inputs(path, bind);
   if (is_caffe(ext)) return finish_float(io::read_caffe_model_float(path, weights, output), canonize);
 #ifdef LRP_CLI_HAS_ONNX
-  if (ext == "onnx") return finish_float(io::read_onnx_model_float(path, output), canonize);
+  if (ext == "onnx") return finish_float(io::read_onnx_model_float(path, output, bound), canonize);
 #endif
-  return load_model(path, canonize, output, weights).convert<float>();  // toolbox text models are small
+  return load_model(path, canonize, output, weights, bind).convert<float>();  // toolbox text models are small
 }
 
 void add_rule_precision_option(CLI::App* cmd, std::string& precision) {
@@ -97,6 +117,9 @@ void add_model_options(CLI::App* cmd, ModelFileOptions& o) {
                   "Models with several outputs (a segmentation net's auxiliary head; a Caffe blob): the output to use; "
                   "the nodes only the others need are not loaded");
   cmd->add_option("--weights", o.weights, "Caffe: the trained weights (.caffemodel) for a .prototxt definition");
+  cmd->add_option("--bind", o.bind,
+                  "ONNX: NAME=FILE holds graph input NAME at the array in FILE, the same for every sample (a text model's "
+                  "attention_mask or token_type_ids); repeatable");
 }
 
 void add_input_options(CLI::App* cmd, InputOptions& o) {

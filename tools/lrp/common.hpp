@@ -1,6 +1,7 @@
 #pragma once
 // Helpers shared by the subcommands: loading models and inputs, layout conversion.
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -14,16 +15,17 @@ namespace lrp::cli {
 // unless `canonize` is false.
 // `output` picks one output of a model that has several ("" : the only one).
 Model<double> load_model(const std::string& path, bool canonize = true, const std::string& output = "",
-                         const std::string& weights = "");
+                         const std::string& weights = "", const std::vector<std::string>& bind = {});
 // The same in float32 for the fast path; ONNX and Caffe weights are read straight into float
 // (a large model is never held as doubles).
 Model<float> load_model_float(const std::string& path, bool canonize = true, const std::string& output = "",
-                              const std::string& weights = "");
+                              const std::string& weights = "", const std::vector<std::string>& bind = {});
 
-// --output NAME and --weights FILE, for the commands that load a model.
+// --output NAME, --weights FILE and --bind NAME=FILE, for the commands that load a model.
 struct ModelFileOptions {
   std::string output;
   std::string weights;
+  std::vector<std::string> bind;  // ONNX: graph inputs held constant (a text model's attention mask)
 };
 void add_model_options(CLI::App* cmd, ModelFileOptions& o);
 

@@ -46,6 +46,11 @@ Model<float> read_onnx_model_float(const std::string& path);
 // for the only output (an error listing them when there are more).
 Model<double> read_onnx_model(const std::string& path, const std::string& output);
 Model<float> read_onnx_model_float(const std::string& path, const std::string& output);
+// Both: one output, and graph inputs bound to constants (a text model's attention mask).
+Model<double> read_onnx_model(const std::string& path, const std::string& output,
+                              const std::map<std::string, Tensor<double>>& constant_inputs);
+Model<float> read_onnx_model_float(const std::string& path, const std::string& output,
+                                   const std::map<std::string, Tensor<double>>& constant_inputs);
 
 // From the serialized bytes of a ModelProto; `source` names it in messages.
 Model<double> parse_onnx_model(const std::string& bytes, const std::string& source,
