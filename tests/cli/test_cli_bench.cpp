@@ -42,6 +42,18 @@ TEST(CliBench, LastLineIsTheJsonSummary) {
   }
 }
 
+// A text model's random input is token ids of its vocabulary (random normal numbers would be
+// refused by its embedding); the forward FLOPs count the Linear rows and attention products.
+TEST(CliBench, TextModelsGetRandomTokenIds) {
+  const test::CliResult r = test::run_cli("bench " + test::source_path("tests/fixtures/bert/model.onnx") +
+                                          " --composite attnlrp --batch 2 --runs 1 --warmup 0 --threads 1 --json");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const nlohmann::json j = nlohmann::json::parse(last_line(r.output));
+  EXPECT_EQ(j.at("input_shape"), nlohmann::json::array({8}));
+  EXPECT_GT(j.at("forward_gflop").get<double>(), 0.0);
+  EXPECT_GT(j.at("lrp_ms").get<double>(), 0.0);
+}
+
 TEST(CliBench, AllTargetsAndSelectedPhasesWithAProfileOfEveryNode) {
   const test::CliResult r =
       test::run_cli("bench " + lenet() + " --composite epsilon_plus_flat --target all --phases lrp --profile --runs 1 --warmup 0 --threads 1 --json");

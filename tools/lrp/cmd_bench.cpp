@@ -1,6 +1,7 @@
 // lrp bench MODEL [--composite SPEC | --rule RULE] [--batch B] [--runs N] [--warmup W] [--threads T]
 //                 [--target T] [--input-shape C,H,W] [--conv-algo A] [--json]
-// Times forward, gradient and LRP on a random standard-normal batch (docs/PERFORMANCE.md).
+// Times forward, gradient and LRP on a random standard-normal batch (random token ids for a text
+// model; docs/PERFORMANCE.md).
 #include <malloc.h>
 #include <omp.h>
 #include <sys/resource.h>
@@ -25,6 +26,7 @@
 #include "lrp/explain/executor.hpp"
 #include "lrp/explain/explain.hpp"
 #include "lrp/layers/conv2d.hpp"
+#include "lrp/layers/embedding.hpp"
 #include "lrp/layers/linear.hpp"
 #include "lrp/rules/composite.hpp"
 
@@ -34,7 +36,7 @@ namespace {
 struct BenchOptions {
   std::string model, composite, rule, input_shape, target = "predicted", conv_algo, phases = "forward,gradient,lrp",
       rule_precision;
-  ModelFileOptions file;  // --output, --weights
+  ModelFileOptions file;  // --output, --weights, --bind
   std::size_t batch = 1, runs = 5, warmup = 1, threads = 0;
   bool json = false, profile = false;
 };
@@ -209,6 +211,16 @@ void run_bench(const BenchOptions& o) {
   std::mt19937 rng(0);
   std::normal_distribution<float> nd(0.0f, 1.0f);
   for (float& v : x) v = nd(rng);
+  if (model.token_input) {  // token ids: uniform over the smallest vocabulary that reads them
+    std::size_t vocab = 0;
+    for (const Node<float>& n : model.nodes())
+      if (n.layer->kind() == LayerKind::Embedding && n.inputs[0] == 0) {
+        const std::size_t rows = static_cast<const Embedding<float>&>(*n.layer).table().dim(0);
+        vocab = vocab == 0 ? rows : std::min(vocab, rows);
+      }
+    std::uniform_int_distribution<std::size_t> token(0, std::max<std::size_t>(vocab, 1) - 1);
+    for (float& v : x) v = static_cast<float>(token(rng));
+  }
 
   malloc_trim(0);
   const double load_peak = peak_rss_mb();
