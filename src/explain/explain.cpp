@@ -476,8 +476,8 @@ Explanation<T> Explainer<T>::explain(const Tensor<T>& x, const ExplainRequest& r
     default: rules.assign(model.nodes().size(), Rule::gradient()); break;
   }
   Executor<T> ex(model, cache_.get());
-  const bool perturbation = req.method == Method::Occlusion || req.method == Method::FeatureAblation ||
-                            req.method == Method::ShapleySampling || req.method == Method::Lime || req.method == Method::KernelShap;
+  // Perturbation methods only run forward passes: occlusion and the feature-group methods.
+  const bool perturbation = req.method == Method::Occlusion || uses_feature_mask(req.method);
   if (perturbation) ex.plan_forward_only();
   else ex.plan_backward(rules);
   Explanation<T> out;

@@ -108,14 +108,12 @@ Tensor<T> surrogate_attribution(Method method, Executor<T>& ex, const Tensor<T>&
     const Tensor<T>& y = ex.forward(xb);
     for (std::size_t j = 0; j < m; ++j) {
       const std::size_t s = s0 + j;
+      const std::size_t on = static_cast<std::size_t>(std::count(coalitions[s].begin(), coalitions[s].end(), 1));
+      const bool endpoint = kernel_shap && (on == 0 || on == g.count);
       for (std::size_t i = 0; i < n; ++i) {
         for (std::size_t t = 0; t < k; ++t) score[s * rows + i * k + t] = static_cast<double>(target_score(y, seeds, j * n + i, i * k + t));
-        if (kernel_shap) {
-          const std::size_t on = static_cast<std::size_t>(std::count(coalitions[s].begin(), coalitions[s].end(), 1));
-          if (on == 0 || on == g.count) weight[s * n + i] = kEndpointWeight;
-        } else {
-          weight[s * n + i] = cosine_kernel(x.data() + i * per, xb.data() + j * x.size() + i * per, per, o.kernel_width);
-        }
+        if (endpoint) weight[s * n + i] = kEndpointWeight;
+        else if (!kernel_shap) weight[s * n + i] = cosine_kernel(x.data() + i * per, xb.data() + j * x.size() + i * per, per, o.kernel_width);
       }
     }
   }

@@ -29,7 +29,7 @@ void MatMul<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
   const Tensor<T>& b = *in[1];
   Shape s = a.shape();
   s.back() = b.shape().back();
-  out = Tensor<T>(s);
+  out = Tensor<T>::uninitialized(s);  // every product is written (beta 0)
   const Dims d = dims(a.shape(), b.shape());
   // Heads (and samples) in parallel: each product is too small to split well on its own.
   const long long count = static_cast<long long>(d.count);
@@ -49,8 +49,8 @@ void MatMul<T>::backward(const TensorRefs<T>& in, const Tensor<T>& /*out*/, cons
   const Tensor<T>& b = *in[1];
   const Dims d = dims(a.shape(), b.shape());
   din.assign(2, Tensor<T>());
-  din[0] = Tensor<T>(a.shape());
-  din[1] = Tensor<T>(b.shape());
+  din[0] = Tensor<T>::uninitialized(a.shape());  // written by the products (beta 0)
+  din[1] = Tensor<T>::uninitialized(b.shape());
   const long long count = static_cast<long long>(d.count);
 #pragma omp parallel for schedule(static) if (d.count > 1 && d.count * d.m * d.k * d.p >= (1u << 18))
   for (long long qq = 0; qq < count; ++qq) {
