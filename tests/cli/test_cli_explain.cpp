@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <fstream>
 #include <limits>
+#include <regex>
+#include <sstream>
 
 #include "lrp/io/arrays.hpp"
 #include "lrp/io/image.hpp"
@@ -232,6 +234,48 @@ TEST(CliExplain, TokenMapsAreStrips) {
   EXPECT_NE(info.output.find("token ids"), std::string::npos) << info.output;
 }
 
+// --tokens: a text model's maps on its tokens, as HTML text and as a table whose values are the
+// relevance written by --out; --vocab turns ids into tokens (WordPiece "##" pieces join words).
+TEST(CliExplain, TokenMapsAsHtmlAndTable) {
+  const std::string model = test::source_path("tests/fixtures/bert/model.onnx"), ids = test::source_path("tests/fixtures/bert/input.npy");
+  const std::string vocab = test::temp_path("vocab.txt"), html = test::temp_path("tokens.html"), tsv = test::temp_path("tokens.tsv"),
+                    npy = test::temp_path("tokens.npy");
+  {
+    std::ofstream v(vocab);
+    for (int i = 0; i < 50; ++i) v << (i == 9 ? std::string("##s") : "w" + std::to_string(i)) << "\n";
+  }
+  test::CliResult r = test::run_cli("explain " + model + " " + ids + " --composite attnlrp --target 1 --vocab " + vocab +
+                                    " --tokens " + html + " --quiet");
+  ASSERT_EQ(r.code, 0) << r.output;
+  std::stringstream page;
+  page << std::ifstream(html).rdbuf();
+  const std::string text = std::regex_replace(page.str(), std::regex("<[^>]*>"), "");
+  // input row 0: 46 9 29 1 34 9 10 14
+  EXPECT_NE(text.find("w46s w29 w1 w34s w10 w14"), std::string::npos) << text;
+  EXPECT_NE(text.find("sample 1, target 1"), std::string::npos);
+
+  r = test::run_cli("explain " + model + " " + ids + " --composite attnlrp --target 1 --tokens " + tsv + " --out " + npy + " --quiet");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const Tensor<double> rel = io::read_npy(npy), id = io::read_npy(ids);
+  ASSERT_EQ(rel.size(), 16u);
+  std::ifstream table(tsv);
+  std::string line;
+  std::getline(table, line);
+  EXPECT_EQ(line, "map\tposition\ttoken\trelevance");
+  for (std::size_t i = 0; i < 16; ++i) {
+    ASSERT_TRUE(std::getline(table, line)) << "row " << i;
+    std::vector<std::string> f;
+    std::stringstream cells(line);
+    for (std::string c; std::getline(cells, c, '\t');) f.push_back(c);
+    ASSERT_EQ(f.size(), 4u) << line;
+    EXPECT_EQ(f[1], std::to_string(i % 8));
+    EXPECT_EQ(f[2], "[" + std::to_string(static_cast<long long>(id[i])) + "]");  // no --vocab: ids
+    EXPECT_NEAR(std::stod(f[3]), rel[i], 1e-7 * (1 + std::abs(rel[i]))) << line;
+  }
+  EXPECT_FALSE(std::getline(table, line));
+  for (const std::string& p : {vocab, html, tsv, npy}) std::remove(p.c_str());
+}
+
 TEST(CliExplain, InfoListsLayers) {
   const test::CliResult r = test::run_cli("info " + lenet() + " --input " + refpath("LeNet-5/input.npy"));
   ASSERT_EQ(r.code, 0) << r.output;
@@ -273,6 +317,10 @@ std::vector<BadCase> bad_cases() {
   const std::string corrupt = test::temp_path("corrupt.png");
   std::ofstream(corrupt) << "\x89PNG\r\n\x1a\nthis is not a png";
   const std::string e = "explain " + lenet() + " ";
+  const std::string bert = "explain " + test::source_path("tests/fixtures/bert/model.onnx") + " " +
+                           test::source_path("tests/fixtures/bert/input.npy") + " --rule z ";
+  const std::string short_vocab = test::temp_path("short_vocab.txt");
+  std::ofstream(short_vocab) << "a\nb\nc\n";
   return {
       {e + x + " --rule bogus --out /tmp/o.npy", "unknown rule 'bogus'"},
       {e + x + " --rule epsilon:abc --out /tmp/o.npy", "'abc' is not a number"},
@@ -321,6 +369,11 @@ std::vector<BadCase> bad_cases() {
       {"explain " + test::source_path("tests/fixtures/bert/model_mask.onnx") + " " + test::source_path("tests/fixtures/bert/input.npy") +
            " --rule z --bind nosuch=" + test::source_path("tests/fixtures/bert/mask.npy") + " --out /tmp/o.npy",
        "constant input 'nosuch' is not a graph input"},
+      {e + x + " --rule z --tokens /tmp/t.html", "does not read token ids"},
+      {bert + "--tokens /tmp/t.html --vocab /nonexistent/vocab.txt", "/nonexistent/vocab.txt"},
+      {bert + "--out /tmp/o.npy --vocab " + short_vocab, "--vocab is used by --tokens"},
+      {bert + "--tokens /tmp/t.html --vocab " + short_vocab, "is not in the vocabulary " + short_vocab},
+      {bert + "--tokens /tmp/t.html --colormap gray-red", "token text needs a table or palette map"},
   };
 }
 

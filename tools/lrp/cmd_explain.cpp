@@ -10,9 +10,12 @@
 #include "lrp/core/error.hpp"
 #include "lrp/explain/explain.hpp"
 #include "lrp/io/arrays.hpp"
+#include "lrp/io/atomic_file.hpp"
+#include "lrp/io/vocabulary.hpp"
 #include "lrp/render/colormap.hpp"
 #include "lrp/render/heatmap.hpp"
 #include "lrp/render/png.hpp"
+#include "lrp/render/token_text.hpp"
 #include "lrp/rules/composite.hpp"
 #include "request.hpp"
 
@@ -21,7 +24,7 @@ namespace {
 
 struct ExplainOptions {
   std::string model, input, out, target = "predicted", precision = "float", rule_precision;
-  std::string dump_layers, heatmap, colormap = "bwr", at;
+  std::string dump_layers, heatmap, colormap = "bwr", at, tokens, vocab;
   ModelFileOptions file;  // --output, --weights
   std::size_t heatmap_scale = 0;
   bool quiet = false, no_canonize = false;
@@ -64,9 +67,43 @@ void write_heatmap(const std::string& path, const Tensor<T>& r, std::size_t n, s
   render::write_png(path, tiles.size() == 1 ? tiles[0] : render::grid(tiles, columns));
 }
 
+// --tokens: every map of a text model on its tokens, as coloured HTML (.html, .htm) or a table.
+template <class T>
+void write_token_maps(const Tensor<T>& r, const Tensor<double>& ids, const Explanation<T>& e,
+                      const std::optional<io::Vocabulary>& vocab, const ExplainOptions& o) {
+  const std::size_t n = ids.dim(0), k = e.targets_per_sample, length = ids.sample_size();
+  if (r.size() != n * k * length)
+    throw ShapeError("--tokens: the relevance has " + std::to_string(r.size() / (n * k)) + " values per map, the input " +
+                     std::to_string(length) + " tokens per sample");
+  std::vector<render::TokenMap> maps;
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j < k; ++j) {
+      render::TokenMap m;
+      m.heading = "sample " + std::to_string(i);
+      if (!e.targets.empty())
+        m.heading += ", target " + std::to_string(e.targets[i * k + j]) + " (score " + std::to_string(e.scores[i * k + j]) + ")";
+      for (std::size_t p = 0; p < length; ++p) {
+        const auto id = static_cast<std::size_t>(ids[i * length + p]);  // valid ids: the model's embedding read them
+        m.tokens.push_back(vocab ? vocab->token(id) : "[" + std::to_string(id) + "]");
+        m.relevance.push_back(static_cast<double>(r[(i * k + j) * length + p]));
+      }
+      maps.push_back(std::move(m));
+    }
+  const std::string ext = io::lower_extension(o.tokens);
+  const bool marks = vocab && vocab->marks_word_starts();
+  io::write_file_atomic(o.tokens, [&](std::ostream& out) {
+    if (ext == "html" || ext == "htm") render::write_token_html(out, maps, marks, o.colormap);
+    else render::write_token_table(out, maps);
+  });
+}
+
 template <class T>
 void run_explain(Model<T> model, Target target, const ExplainOptions& o) {
   model.drop_trailing_softmax();
+  if (!o.tokens.empty() && !model.token_input)
+    throw ConfigError("--tokens: the model " + o.model + " does not read token ids (use --heatmap for other inputs)");
+  std::optional<io::Vocabulary> vocab;  // read before the work, so that a bad file fails at once
+  if (!o.vocab.empty()) vocab = io::read_vocabulary(o.vocab);
   const Tensor<double> x = load_input(model, o.input, o.image);
   ExplainRequest req = build_request(model, o.request, o.image);
   req.target = std::move(target);
@@ -92,6 +129,7 @@ void run_explain(Model<T> model, Target target, const ExplainOptions& o) {
   if (!o.out.empty()) io::write_npy(o.out, r);
   if (!o.dump_layers.empty()) write_layers(o.dump_layers, e.layers);
   if (!o.heatmap.empty() && o.at.empty()) write_heatmap(o.heatmap, e.relevance, x.dim(0), k, o);
+  if (!o.tokens.empty()) write_token_maps(r, x, e, vocab, o);
   if (o.quiet) return;
   const std::size_t n = x.dim(0), per = r.size() / (n * k), c = e.output.sample_size();
   for (std::size_t i = 0; i < n && i < 20; ++i) {
@@ -145,13 +183,21 @@ void add_explain_command(CLI::App& app) {
   cmd->add_option("--heatmap", o->heatmap, "Also render the relevance to this PNG (rows: samples, columns: targets)");
   cmd->add_option("--colormap", o->colormap, "Colour map of --heatmap (default bwr; see `lrp render --help`)");
   cmd->add_option("--heatmap-scale", o->heatmap_scale, "Pixel enlargement of --heatmap (default: about 96 px per map)");
+  cmd->add_option("--tokens", o->tokens,
+                  "Text models: also write every map on its tokens, as coloured text (.html) or a table (.tsv: map, "
+                  "position, token, relevance)");
+  cmd->add_option("--vocab", o->vocab,
+                  "Vocabulary for --tokens: vocab.txt (one token per line) or a Hugging Face tokenizer.json (default: "
+                  "tokens shown as [id])");
   cmd->add_flag("--quiet", o->quiet, "Print nothing");
   add_model_options(cmd, o->file);
   cmd->add_flag("--no-canonize", o->no_canonize, "Keep ONNX BatchNorms as layers (by default they are folded into the preceding Conv/Linear, as Zennit's canonizers do)");
   add_input_options(cmd, o->image);
   cmd->callback([o] {
-    if (o->out.empty() && o->dump_layers.empty() && o->heatmap.empty())
-      throw ConfigError("give --out, --heatmap or --dump-layers to say where the relevance goes");
+    if (o->out.empty() && o->dump_layers.empty() && o->heatmap.empty() && o->tokens.empty())
+      throw ConfigError("give --out, --heatmap, --tokens or --dump-layers to say where the relevance goes");
+    if (!o->vocab.empty() && o->tokens.empty()) throw ConfigError("--vocab is used by --tokens; give --tokens FILE too");
+    if (!o->tokens.empty() && !o->at.empty()) throw ConfigError("--tokens shows the input's relevance; it cannot be combined with --at");
     render::get_colormap(o->colormap);  // unknown names fail before any work
     check_request(o->request);
     apply_rule_precision(o->rule_precision, o->precision == "float");
