@@ -23,9 +23,10 @@ ConvAlgorithm parse_conv_algorithm(const std::string& text);
 
 // What the convolutions inside the LRP rules multiply on the float32 path (the rule's modified
 // forward and its transposed pass: W+ x, W+^T s, ...). Float32 (default). BFloat16: activations
-// and weights rounded to bfloat16, products summed in float32; on CPUs with AVX512-BF16 these
-// convolutions run about 2x faster (LRP 1.1-1.6x), relevance within ~0.5% of max|R|
-// (docs/PERFORMANCE.md). Only there, and only
+// and weights rounded to bfloat16, products summed in float32; on CPUs that run bfloat16 dot
+// products at twice the float32 rate (AMD Zen 4/5) these convolutions run about 2x faster (LRP
+// 1.1-1.6x); on an Intel Xeon without AMX they ran 1.9x slower. Relevance within ~0.5% of
+// max|R| (docs/PERFORMANCE.md). Only there, and only
 // on layers where it beat float32: the forward pass, gradient methods, dense layers, layers
 // that float32 runs with Winograd, 1x1 layers under 128 channels and layers with fewer than 8
 // input channels stay float32, and so does everything on CPUs without native bfloat16
