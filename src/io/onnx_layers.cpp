@@ -750,30 +750,56 @@ void batch_normalization(NodeCtx& c) {
   }
 }
 
-// LayerNormalization (opset 17) over the last axis: a LayerNorm layer.
+Tensor<double> broadcast_to_sample(NodeCtx& c, const Value& x, const ConstTensor& k);  // below
+
+// LayerNormalization (opset 17): a LayerNorm layer over the last axis. Over several trailing
+// axes (axis < -1, e.g. nn.LayerNorm([C, H, W])) they are merged into one first (Reshape,
+// LayerNorm, Reshape back); Scale and B broadcast onto the normalised axes.
 void layer_normalization(NodeCtx& c) {
   c.allow_attributes({"axis", "epsilon", "stash_type"});
   c.limit_outputs(1, "the Mean and InvStdDev outputs are not supported");
   const Value& x = c.runtime_input(0, "input X");
   if (x.shape.empty()) c.fail("the input has no axis besides the batch");
-  const std::int64_t rank = static_cast<std::int64_t>(onnx_rank(x)), axis = c.attr_int("axis", -1);
-  if (axis != -1 && axis != rank - 1)
-    c.fail("only the last axis can be normalised (axis -1), got axis " + std::to_string(axis) + " of " + runtime_shape_str(x));
-  const std::size_t d = x.shape.back();
-  const ConstTensor& scale = c.const_input(1, "Scale");
-  Tensor<double> gamma = to_tensor(scale), beta({d});
-  if (c.has_input(2)) beta = to_tensor(c.const_input(2, "B"));
-  if (gamma.size() != d || beta.size() != d)
-    c.fail("Scale and B must have " + std::to_string(d) + " values (the last axis of " + runtime_shape_str(x) + "), got " +
-           shape_str(gamma.shape()) + " and " + shape_str(beta.shape()));
+  const std::size_t rank = onnx_rank(x);
+  const std::int64_t axis = norm_axis(c, c.attr_int("axis", -1), rank, "axis");
+  if (!x.moved_batch && axis == 0) c.fail("normalising over the batch axis is not supported");
+  const std::size_t off = x.moved_batch ? 0 : 1, first = to_size(axis) - off;  // first normalised axis of x.shape
+  const Shape normalised(x.shape.begin() + static_cast<std::ptrdiff_t>(first), x.shape.end());
+  const std::size_t d = shape_numel(normalised);
+  // Scale and B: d values over the last axis (as written); over several axes, a constant that
+  // broadcasts onto them (broadcast onto the sample, then its first block of d values).
+  const auto per_position = [&](const ConstTensor& k) {
+    Tensor<double> t({d});
+    if (normalised.size() == 1) {
+      if (k.numel() != d)
+        c.fail("Scale and B must have " + std::to_string(d) + " values (the last axis of " + runtime_shape_str(x) + "), got " +
+               dims_str(k.dims));
+      for (std::size_t i = 0; i < d; ++i) t[i] = k.value(i);
+      return t;
+    }
+    if (k.dims.size() > normalised.size())
+      c.fail("Scale and B of shape " + dims_str(k.dims) + " have more axes than the normalised " + shape_str(normalised));
+    const Tensor<double> full = broadcast_to_sample(c, x, k);
+    for (std::size_t i = 0; i < d; ++i) t[i] = full[i];
+    return t;
+  };
+  Tensor<double> gamma = per_position(c.const_input(1, "Scale")), beta({d});
+  if (c.has_input(2)) beta = per_position(c.const_input(2, "B"));
   for (const Tensor<double>* t : {&gamma, &beta})
     for (double v : *t)
       if (!std::isfinite(v)) c.fail("Scale and B must be finite");
   const double eps = c.attr_float("epsilon", 1e-5);
   if (!std::isfinite(eps) || eps < 0) c.fail("attribute 'epsilon' must be finite and non-negative");
-  gamma.reshape({d});
-  beta.reshape({d});
-  c.add_layer(std::make_unique<LayerNorm<double>>(std::move(gamma), std::move(beta), eps), {&x});
+  auto layer = std::make_unique<LayerNorm<double>>(std::move(gamma), std::move(beta), eps);
+  if (normalised.size() == 1) {
+    c.add_layer(std::move(layer), {&x});
+    return;
+  }
+  Shape merged(x.shape.begin(), x.shape.begin() + static_cast<std::ptrdiff_t>(first));
+  merged.push_back(d);
+  Value v = c.add_hidden(std::make_unique<Reshape<double>>(merged), {&x}, BatchAxis::Inherit);
+  v = c.add_hidden(std::move(layer), {&v}, BatchAxis::Inherit);
+  c.add_layer(std::make_unique<Reshape<double>>(x.shape), {&v});
 }
 
 // LRN (opsets 1, 13) across the channels of [N, C, ...]; k is ONNX's 'bias'.

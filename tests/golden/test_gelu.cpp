@@ -99,13 +99,54 @@ TEST(LayerNorm, EpsilonRuleMatchesTheExplicitLinearMap) {
       }
     }
   }
-  // The last axis must match; LayerNormalization over another axis is refused by the importer.
+  // The last axis must match.
   EXPECT_THROW(ln.output_shape({Shape{3, 5}}), ShapeError);
+}
+
+// LayerNormalization over several trailing axes (axis 1 of [N, 4, 6]: nn.LayerNorm([4, 6])), with
+// Scale [6] and B [4, 1] broadcast onto them: the forward against the formula written out, and the
+// relevance against one LayerNorm over the 24 values of each sample flattened.
+TEST(LayerNorm, OverSeveralTrailingAxes) {
   OnnxBuilder b(17);
   b.input("x", {-1, 4, 6}).output("y");
-  b.init("g", {4}, {1, 1, 1, 1});
-  OnnxBuilder::attr(b.node("LayerNormalization", {"x", "g"}, {"y"}, "ln"), "axis", std::int64_t{1});
-  EXPECT_THROW(io::parse_onnx_model(b.bytes(), "ln.onnx"), FormatError);
+  const std::vector<float> g = {0.5f, 1.5f, -1.0f, 2.0f, 0.25f, 1.0f}, bias = {0.1f, -0.2f, 0.3f, 0.0f};
+  b.init("g", {6}, g).init("b", {4, 1}, bias);
+  onnx::NodeProto& node = b.node("LayerNormalization", {"x", "g", "b"}, {"y"}, "ln");
+  OnnxBuilder::attr(node, "axis", std::int64_t{1});
+  OnnxBuilder::attr(node, "epsilon", 1e-3);
+  const Model<double> model = io::parse_onnx_model(b.bytes(), "ln.onnx");
+  Tensor<double> x({2, 4, 6});
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(0.9 * static_cast<double>(i)) * 3.0 + 0.1 * static_cast<double>(i % 5);
+  ExplainRequest req;
+  req.rules.assign(model.nodes().size(), parse_rule("epsilon:0.01"));  // Reshape, LayerNorm, Reshape
+  req.target.kind = Target::Kind::Relevance;
+  req.target.relevance = Tensor<double>({2, 4, 6}, 0.0);
+  for (std::size_t i = 0; i < x.size(); ++i) req.target.relevance[i] = std::cos(1.7 * static_cast<double>(i));
+  const Explanation<double> e = explain(model, x, req);
+  ASSERT_EQ(e.output.shape(), (Shape{2, 4, 6}));
+  Tensor<double> gamma({24}), beta({24});
+  for (std::size_t i = 0; i < 24; ++i) gamma[i] = g[i % 6], beta[i] = bias[i / 6];
+  for (std::size_t n = 0; n < 2; ++n) {
+    double mean = 0, var = 0;
+    for (std::size_t i = 0; i < 24; ++i) mean += x[n * 24 + i] / 24.0;
+    for (std::size_t i = 0; i < 24; ++i) var += (x[n * 24 + i] - mean) * (x[n * 24 + i] - mean) / 24.0;
+    for (std::size_t i = 0; i < 24; ++i)
+      EXPECT_NEAR(e.output[n * 24 + i], (x[n * 24 + i] - mean) / std::sqrt(var + static_cast<double>(1e-3f)) * gamma[i] + beta[i], 1e-6);
+  }
+  Model<double> flat;
+  flat.add("ln", std::make_unique<LayerNorm<double>>(gamma, beta, static_cast<double>(1e-3f)));
+  flat.input_shape = {24};
+  Tensor<double> x24 = x, r24 = req.target.relevance;
+  x24.reshape({2, 24});
+  r24.reshape({2, 24});
+  req.target.relevance = r24;
+  req.rules = {parse_rule("epsilon:0.01")};
+  const Explanation<double> want = explain(flat, x24, req);
+  ASSERT_EQ(want.relevance.size(), e.relevance.size());
+  for (std::size_t i = 0; i < e.relevance.size(); ++i) EXPECT_NEAR(e.relevance[i], want.relevance[i], 1e-12) << i;
+  double largest = 0;
+  for (std::size_t i = 0; i < want.relevance.size(); ++i) largest = std::max(largest, std::abs(want.relevance[i]));
+  EXPECT_GT(largest, 1e-3);  // not a vacuous comparison
 }
 
 TEST(Gelu, RelevancePassesThroughTheWrittenOutActivation) {

@@ -6,7 +6,9 @@
 #include <filesystem>
 #include <functional>
 #include <limits>
+#include <numeric>
 #include <random>
+#include <tuple>
 
 #include "lrp/core/error.hpp"
 #include "lrp/io/onnx.hpp"
@@ -156,6 +158,19 @@ TEST(OnnxBadModel, DivLayerNormalizationAndChannelsLastMatMul) {
     b.node("LayerNormalization", {"x", "g"}, {"y"}, "ln");
     expect_format_error([&] { load(b.bytes()); }, {"'ln' (LayerNormalization)", "Scale and B must have 6 values"});
     expect_format_error([&] { load_float(b.bytes()); }, {"'ln' (LayerNormalization)", "6 values"});
+  }
+  for (const auto& [axis, dims, message] :
+       {std::tuple<std::int64_t, std::vector<std::int64_t>, std::string>{1, {5}, "does not broadcast onto"},
+        {1, {2, 3, 6}, "more axes than the normalised [3,6]"},
+        {0, {6}, "normalising over the batch axis"}}) {
+    // Over several axes Scale must broadcast onto them; the batch axis is never normalised.
+    B b(17);
+    b.input("x", {-1, 3, 6}).output("y");
+    b.init("g", dims, std::vector<float>(static_cast<std::size_t>(std::accumulate(dims.begin(), dims.end(), std::int64_t{1},
+                                                                                  std::multiplies<>())),
+                                         1.0f));
+    B::attr(b.node("LayerNormalization", {"x", "g"}, {"y"}, "ln"), "axis", axis);
+    expect_format_error([&] { load(b.bytes()); }, {"'ln' (LayerNormalization)", message});
   }
   {
     // [N, 3, 6] x [6, 4] is a Linear over the last axis; a constant of [2, 1] is not its bias and
