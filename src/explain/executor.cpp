@@ -134,6 +134,7 @@ void Executor<T>::compute_sign_flags() {
       case LayerKind::Resize:  // weights >= 0
       case LayerKind::LRN:     // positive divisor
       case LayerKind::Add:
+      case LayerKind::Extremum:
       case LayerKind::Mul: flag = all_in; break;
       default: flag = 0; break;
     }

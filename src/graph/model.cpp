@@ -28,6 +28,7 @@ const char* layer_kind_name(LayerKind kind) {
     case LayerKind::Bias: return "Bias";
     case LayerKind::MatMul: return "MatMul";
     case LayerKind::Embedding: return "Embedding";
+    case LayerKind::Extremum: return "Extremum";
   }
   return "?";
 }

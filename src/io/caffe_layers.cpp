@@ -443,8 +443,10 @@ class Builder {
       case caffe::EltwiseParameter::PROD:
         if (in.size() != 2) fail("Eltwise PROD of " + std::to_string(in.size()) + " blobs is not supported (2)");
         return add(std::make_unique<Mul<T>>(), in);
+      case caffe::EltwiseParameter::MAX:  // maxout
+        return add(std::make_unique<Extremum<T>>(in.size(), false), in);
       default:
-        fail("Eltwise MAX is not supported (SUM, PROD)");
+        fail("Eltwise operation " + std::to_string(static_cast<int>(p.operation())) + " is not supported (SUM, PROD, MAX)");
     }
   }
 

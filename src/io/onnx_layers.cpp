@@ -1058,6 +1058,43 @@ void sum(NodeCtx& c) {
   add_runtime(c, xs);
 }
 
+// Max / Min of computed values of one shape: an Extremum layer (relevance to the input holding
+// the extremum). One computed value against scalar constants (torch.clamp written as
+// max(x, c)) is a Clip.
+void extremum(NodeCtx& c, bool minimum) {
+  c.allow_attributes({"consumed_inputs"});
+  std::vector<const Value*> xs;
+  std::vector<double> bounds;
+  for (std::size_t k = 0; k < c.num_inputs(); ++k) {
+    const std::string role = "input " + std::to_string(k);
+    if (c.is_const(k)) bounds.push_back(c.scalar_of(c.const_input(k, role), role));
+    else xs.push_back(&c.runtime_input(k, role));
+  }
+  if (xs.empty()) c.fail("has no computed inputs");
+  if (!bounds.empty()) {
+    if (xs.size() != 1) c.fail("constants beside several computed values are not supported");
+    ActivationSpec spec{ActivationKind::Clip};
+    spec.lo = -std::numeric_limits<double>::infinity();
+    spec.hi = std::numeric_limits<double>::infinity();
+    for (const double b : bounds) {
+      if (std::isnan(b)) c.fail("a constant bound is NaN");
+      if (minimum) spec.hi = std::min(spec.hi, b);
+      else spec.lo = std::max(spec.lo, b);
+    }
+    c.add_layer(std::make_unique<Activation<double>>(spec), {xs[0]});
+    return;
+  }
+  if (xs.size() == 1) return c.alias(*xs[0]);
+  const std::vector<Value> held = same_batch_axis(c, xs);
+  for (const Value& v : held)
+    if (v.shape != held[0].shape)
+      c.fail("inputs of shapes " + runtime_shape_str(held[0]) + " and " + runtime_shape_str(v) +
+             " (broadcasting between computed values is not supported)");
+  c.add_layer(std::make_unique<Extremum<double>>(xs.size(), minimum), pointers(held));
+}
+void max_op(NodeCtx& c) { extremum(c, false); }
+void min_op(NodeCtx& c) { extremum(c, true); }
+
 // Concatenation of computed values, and of constants that are the same for every sample (a
 // class token expanded to the batch, or a batch of one in a model exported for exactly one).
 void concat(NodeCtx& c) {
@@ -1296,7 +1333,9 @@ const std::map<std::string, LayerConverter>& layer_converters() {
       {"LeakyRelu", leaky_relu},
       {"LRN", lrn},
       {"MatMul", matmul},
+      {"Max", max_op},
       {"MaxPool", max_pool},
+      {"Min", min_op},
       {"Mul", mul},
       {"Pad", pad},
       {"PRelu", prelu},

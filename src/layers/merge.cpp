@@ -242,7 +242,51 @@ template class Add<float>;
 template class Add<double>;
 template class Concat<float>;
 template class Concat<double>;
+template <class T>
+Shape Extremum<T>::output_shape(const std::vector<Shape>& in) const {
+  if (in.size() != inputs_ || inputs_ == 0) throw ShapeError(type_name() + " expects " + std::to_string(inputs_) + " inputs");
+  for (const Shape& s : in)
+    if (s != in[0]) throw ShapeError(type_name() + " inputs differ in shape: " + shape_str(in[0]) + " and " + shape_str(s));
+  return in[0];
+}
+
+template <class T>
+void Extremum<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
+  std::vector<Shape> shapes;
+  for (const Tensor<T>* t : in) shapes.push_back(t->shape());
+  output_shape(shapes);
+  out = *in[0];
+  T* o = out.data();
+  const long long n = static_cast<long long>(out.size());
+  const bool lower = minimum_;
+  for (std::size_t k = 1; k < in.size(); ++k) {
+    const T* c = in[k]->data();
+    // Strict comparison: the first input holding the extremum keeps it (ties go to it). A NaN
+    // input never wins; NaN inputs are refused before the model runs.
+#pragma omp parallel for schedule(static) if (n >= 65536)
+    for (long long i = 0; i < n; ++i) o[i] = (lower ? c[i] < o[i] : c[i] > o[i]) ? c[i] : o[i];
+  }
+}
+
+template <class T>
+void Extremum<T>::backward(const TensorRefs<T>& in, const Tensor<T>& out, const Tensor<T>& dout,
+                           std::vector<Tensor<T>>& din) const {
+  din.assign(in.size(), Tensor<T>(dout.shape()));
+  std::vector<char> taken(out.size(), 0);
+  for (std::size_t k = 0; k < in.size(); ++k) {
+    const T* x = in[k]->data();
+    T* d = din[k].data();
+    for (std::size_t i = 0; i < out.size(); ++i)
+      if (!taken[i] && x[i] == out[i]) {
+        d[i] = dout[i];
+        taken[i] = 1;
+      }
+  }
+}
+
 template class Mul<float>;
 template class Mul<double>;
+template class Extremum<float>;
+template class Extremum<double>;
 
 }  // namespace lrp

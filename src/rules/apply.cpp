@@ -327,6 +327,7 @@ RuleNeeds rule_needs(const Rule& rule, const Layer<T>& layer) {
     case LayerKind::Transpose:
     case LayerKind::Slice:
     case LayerKind::Resize:
+    case LayerKind::Extremum:
       return {};
     case LayerKind::Mul:
       return is_lrp(rule.kind) ? nothing : RuleNeeds{};
@@ -374,6 +375,7 @@ std::vector<Tensor<T>> apply_rule(const Rule& rule, const RuleInput<T>& in) {
     case LayerKind::Transpose:
     case LayerKind::Slice:
     case LayerKind::Resize:
+    case LayerKind::Extremum:  // relevance to the input holding the extremum (its gradient)
       return gradient(in);
     case LayerKind::Mul:
       return mul_relevance(rule, static_cast<const Mul<T>&>(layer), in);

@@ -3,9 +3,11 @@
 // wrong model. Through the CLI: exit code 2 and "lrp: error: ...".
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "lrp/core/error.hpp"
+#include "lrp/explain/executor.hpp"
 #include "lrp/io/atomic_file.hpp"
 #include "lrp/io/caffe.hpp"
 #include "support/run_cli.hpp"
@@ -47,6 +49,23 @@ TEST(CaffeBadModel, TheSmallDefinitionIsValid) {
   EXPECT_EQ(m.nodes()[0].name, "c");
 }
 
+// Eltwise MAX (maxout) of two 1x1 convolutions, against the formula.
+TEST(CaffeBadModel, EltwiseMaxIsAMaxoutUnit) {
+  const TempDir dir;
+  const std::string f = scratch(dir, "maxout.prototxt", kInput + conv("a", "data") + conv("b", "data", "data: -1 data: 3") +
+                                                           "layer { name: 'm' type: 'Eltwise' bottom: 'a' bottom: 'b' top: 'm' "
+                                                           "eltwise_param { operation: MAX } }");
+  const Model<double> m = io::read_caffe_model(f);
+  ASSERT_EQ(m.nodes().size(), 3u);
+  EXPECT_EQ(m.nodes()[2].layer->type_name(), "Max");
+  Tensor<double> x({1, 2, 4, 4});
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(1.1 * static_cast<double>(i));
+  Executor<double> run(m);
+  const Tensor<double> y = run.forward(x);
+  for (std::size_t p = 0; p < 16; ++p)
+    EXPECT_NEAR(y[p], std::max(x[p] + 2 * x[16 + p], -x[p] + 3 * x[16 + p]) + 0.5, 1e-12) << p;
+}
+
 TEST(CaffeBadModel, SyntaxErrorsGiveTheLine) {
   expect_definition_error(kInput + "\nlayer { name: 'c' type: 'Convolution' bottom: 'data' top: 'c' ", {"bad.prototxt", "line 2"});
   expect_definition_error(kInput + "\nlayer { name: 'x' type: 'ReLU' bottom 'data' }", {"line 2", "column"});
@@ -71,9 +90,6 @@ TEST(CaffeBadModel, UnsupportedLayersAreNamed) {
   expect_definition_error(kInput + "layer { name: 'e' type: 'Slice' bottom: 'data' top: 'e' }", {"layer 'e' (Slice)", "not supported"});
   expect_definition_error(kInput + "layer { name: 'p' type: 'Pooling' bottom: 'data' top: 'p' pooling_param { pool: STOCHASTIC kernel_size: 2 } }",
                           {"'p' (Pooling)", "STOCHASTIC"});
-  expect_definition_error(kInput + conv("a", "data") + conv("b", "data") +
-                              "layer { name: 'm' type: 'Eltwise' bottom: 'a' bottom: 'b' top: 'm' eltwise_param { operation: MAX } }",
-                          {"'m' (Eltwise)", "MAX"});
   expect_definition_error(kInput + conv("a", "data") + conv("b", "data") +
                               "layer { name: 's' type: 'Eltwise' bottom: 'a' bottom: 'b' top: 's' eltwise_param { coeff: 1 coeff: -1 } }",
                           {"'s' (Eltwise)", "coefficients"});

@@ -384,7 +384,7 @@ TEST(LayerGradients, BatchNorm) {
   check_backward(bn, {random_tensor({2, 3, 4, 2}, rng)}, "BatchNorm");
 }
 
-TEST(LayerGradients, AddConcatAndMul) {
+TEST(LayerGradients, AddConcatMulAndExtremum) {
   std::mt19937_64 rng(10);
   const Shape s{2, 3, 4, 4};
   check_backward(Add<T>(2), {random_tensor(s, rng), random_tensor(s, rng)}, "Add 2");
@@ -395,6 +395,9 @@ TEST(LayerGradients, AddConcatAndMul) {
   check_backward(Mul<T>(), {random_tensor(s, rng), random_tensor(s, rng)}, "Mul");
   check_backward(Mul<T>(1), {random_tensor(s, rng), random_tensor({2, 3, 1, 1}, rng)}, "Mul per channel");
   check_backward(Mul<T>(0), {random_tensor({2, 1, 1, 1}, rng), random_tensor(s, rng)}, "Mul by a scalar per sample");
+  // Random inputs differ by far more than the step, so the finite differences see one winner.
+  check_backward(Extremum<T>(3, false), {random_tensor(s, rng), random_tensor(s, rng), random_tensor(s, rng)}, "Max of 3");
+  check_backward(Extremum<T>(2, true), {random_tensor(s, rng), random_tensor(s, rng)}, "Min of 2");
 }
 
 TEST(LayerGradients, Pad) {

@@ -33,6 +33,7 @@ enum class LayerKind {
   Bias,       // a constant of one sample's shape added (position embeddings)
   MatMul,     // matrix product of two computed values (attention)
   Embedding,  // token ids -> rows of a table (text transformers)
+  Extremum,   // elementwise maximum or minimum of computed values (maxout)
 };
 
 const char* layer_kind_name(LayerKind kind);

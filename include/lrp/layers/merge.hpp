@@ -1,6 +1,7 @@
 #pragma once
 // Layers with several inputs: the elementwise sum of residual connections, channel
-// concatenation (DenseNet) and the elementwise product of a gate and a signal.
+// concatenation (DenseNet), the elementwise product of a gate and a signal, and the elementwise
+// maximum or minimum (maxout).
 #include "lrp/graph/layer.hpp"
 
 namespace lrp {
@@ -94,6 +95,30 @@ class Mul final : public Layer<T> {
 
  private:
   int gate_;
+};
+
+// Elementwise maximum (or minimum) of several computed values of one shape: ONNX Max / Min,
+// Caffe's Eltwise MAX (maxout units). The gradient, and with it every rule's relevance, goes to
+// the first input holding the extremum at each position, as max pooling routes it.
+template <class T>
+class Extremum final : public Layer<T> {
+ public:
+  Extremum(std::size_t inputs, bool minimum) : inputs_(inputs), minimum_(minimum) {}
+  LayerKind kind() const override { return LayerKind::Extremum; }
+  std::string type_name() const override { return minimum_ ? "Min" : "Max"; }
+  std::string describe() const override { return std::to_string(inputs_) + " inputs"; }
+  std::size_t num_inputs() const override { return inputs_; }
+  Shape output_shape(const std::vector<Shape>& in) const override;
+  void forward(const TensorRefs<T>& in, Tensor<T>& out) const override;
+  void backward(const TensorRefs<T>& in, const Tensor<T>& out, const Tensor<T>& dout,
+                std::vector<Tensor<T>>& din) const override;
+  std::unique_ptr<Layer<float>> to_float() const override { return std::make_unique<Extremum<float>>(inputs_, minimum_); }
+  std::unique_ptr<Layer<double>> to_double() const override { return std::make_unique<Extremum<double>>(inputs_, minimum_); }
+  bool minimum() const { return minimum_; }
+
+ private:
+  std::size_t inputs_;
+  bool minimum_;
 };
 
 }  // namespace lrp
