@@ -151,6 +151,7 @@ class Builder {
     model_.input_shape = per;
     model_.layout = per.size() == 3 ? DataLayout::NCHW : DataLayout::Features;
     shapes_[0] = per;
+    declared_batch_ = static_cast<long>(dims[0]);
     values_[blob] = 0;
   }
 
@@ -175,6 +176,8 @@ class Builder {
     if (type == "BatchNorm") return batch_norm();
     if (type == "Scale" || type == "Bias") return scale_or_bias(type == "Bias");
     if (type == "Flatten") return flatten();
+    if (type == "Slice") return slice();
+    if (type == "Reshape") return reshape();
     if (type == "Dropout" || type == "Split") {
       const std::size_t v = input();  // identities at test time
       return alias_tops(v);
@@ -494,6 +497,95 @@ class Builder {
     add(std::make_unique<Flatten<T>>(), {input()});
   }
 
+  // A blob cut along one axis into its tops (at slice_point, or in equal parts): one Slice node
+  // per top, named layer/top.
+  void slice() {
+    const std::size_t x = input();
+    const caffe::SliceParameter& p = layer_->slice_param();
+    const Shape& xs = shape(x);
+    const long rank = static_cast<long>(xs.size()) + 1;  // with the batch axis
+    long axis = p.has_axis() || !p.has_slice_dim() ? p.axis() : static_cast<long>(p.slice_dim());
+    if (axis < 0) axis += rank;
+    if (axis < 1 || axis >= rank) fail("slice axis " + std::to_string(p.axis()) + " is not a non-batch axis");
+    const std::size_t a = static_cast<std::size_t>(axis - 1), dim = xs[a], tops = static_cast<std::size_t>(layer_->top_size());
+    if (tops == 0) fail("has no top blobs");
+    std::vector<std::size_t> cuts = {0};
+    if (p.slice_point_size() > 0) {
+      if (static_cast<std::size_t>(p.slice_point_size()) != tops - 1)
+        fail(std::to_string(p.slice_point_size()) + " slice points for " + std::to_string(tops) + " top blobs (expected " +
+             std::to_string(tops - 1) + ")");
+      for (const std::uint32_t point : p.slice_point()) {
+        if (point <= cuts.back() || point >= dim)
+          fail("slice points must increase strictly inside (0, " + std::to_string(dim) + "), got " + std::to_string(point));
+        cuts.push_back(point);
+      }
+    } else {
+      if (dim % tops != 0) fail("axis of size " + std::to_string(dim) + " does not split into " + std::to_string(tops) + " equal parts");
+      for (std::size_t k = 1; k < tops; ++k) cuts.push_back(k * dim / tops);
+    }
+    cuts.push_back(dim);
+    for (std::size_t k = 0; k < tops; ++k) {
+      Shape begin(xs.size(), 0), size = xs;
+      begin[a] = cuts[k];
+      size[a] = cuts[k + 1] - cuts[k];
+      const std::size_t v = model_.add(layer_->name() + "/" + layer_->top(static_cast<int>(k)), std::make_unique<Slice<T>>(begin, size), {x});
+      shapes_[v] = size;
+      values_[layer_->top(static_cast<int>(k))] = v;
+    }
+  }
+
+  // reshape_param.shape replaces axes [axis, axis + num_axes) of [N, ...]: 0 copies the input's
+  // dimension there, -1 is inferred. The batch axis must stay: a shape that covers it starts
+  // with 0 or with the batch size the definition declares.
+  void reshape() {
+    const std::size_t x = input();
+    const caffe::ReshapeParameter& p = layer_->reshape_param();
+    Shape full = shape(x);
+    full.insert(full.begin(), 0);  // the batch axis (its size is the caller's)
+    const long rank = static_cast<long>(full.size());
+    long start = p.axis();
+    if (start < 0) start += rank + 1;
+    if (start < 0 || start > rank) fail("reshape axis " + std::to_string(p.axis()) + " is outside the " + std::to_string(rank) + " axes");
+    const long end = p.num_axes() == -1 ? rank : start + p.num_axes();
+    if (p.num_axes() < -1 || end > rank) fail("num_axes " + std::to_string(p.num_axes()) + " reaches beyond the input's axes");
+    std::vector<long> spec(p.shape().dim().begin(), p.shape().dim().end());
+    Shape out(full.begin(), full.begin() + start);
+    long infer = -1;
+    for (std::size_t i = 0; i < spec.size(); ++i) {
+      const long d = spec[i];
+      const bool batch = start == 0 && i == 0;
+      if (batch) {
+        if (d != 0 && d != declared_batch_)
+          fail("the shape's first dimension " + std::to_string(d) + " would change the batch axis (use 0 to keep it)");
+        out.push_back(0);
+      } else if (d == 0) {
+        if (start + static_cast<long>(i) >= rank) fail("dimension 0 (copy) at an axis the input does not have");
+        out.push_back(full[static_cast<std::size_t>(start) + i]);
+      } else if (d == -1) {
+        if (infer >= 0) fail("the shape has more than one -1");
+        infer = static_cast<long>(out.size());
+        out.push_back(1);
+      } else if (d > 0 && d <= (1L << 30)) {
+        out.push_back(static_cast<std::size_t>(d));
+      } else {
+        fail("the shape has dimension " + std::to_string(d));
+      }
+    }
+    if (start == 0 && end > 0 && spec.empty()) fail("the shape drops the batch axis");
+    out.insert(out.end(), full.begin() + end, full.end());
+    std::size_t have = 1, want = 1;
+    for (std::size_t i = 1; i < full.size(); ++i) have *= full[i];
+    for (std::size_t i = 1; i < out.size(); ++i) want *= out[i];
+    if (infer >= 0) {
+      if (want == 0 || have % want != 0) fail("cannot infer the -1 of the shape from " + std::to_string(have) + " values per sample");
+      out[static_cast<std::size_t>(infer)] = have / want;
+      want = have;
+    }
+    if (want != have)
+      fail("the shape holds " + std::to_string(want) + " values per sample, the input " + shape_str(shape(x)) + " " + std::to_string(have));
+    add(std::make_unique<Reshape<T>>(Shape(out.begin() + 1, out.end())), {x});
+  }
+
   // ---- output ---------------------------------------------------------------------------------
   void pick_output(const std::string& output) {
     std::set<std::size_t> seen;  // values some node reads (then also the ends listed below)
@@ -537,6 +629,7 @@ class Builder {
   Model<T> model_;
   std::map<std::string, std::size_t> values_;  // blob name → current value
   std::map<std::size_t, Shape> shapes_;        // value → per-sample shape
+  long declared_batch_ = 1;                    // the input's batch size in the definition
 };
 
 }  // namespace
@@ -555,7 +648,7 @@ namespace lrp::io {
 
 std::vector<std::string> caffe_supported_layers() {
   return {"Input", "Convolution", "Deconvolution", "Crop", "Power", "InnerProduct", "Pooling", "ReLU", "PReLU", "Sigmoid", "TanH", "ELU", "Softmax", "LRN", "Concat",
-          "Eltwise", "BatchNorm", "Scale", "Bias", "Flatten", "Dropout", "Split"};
+          "Eltwise", "BatchNorm", "Scale", "Bias", "Flatten", "Slice", "Reshape", "Dropout", "Split"};
 }
 
 Model<double> read_caffe_model(const std::string& definition, const std::string& weights, const std::string& output) {

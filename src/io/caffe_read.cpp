@@ -78,6 +78,7 @@ const char* v1_type_name(caffe::V1LayerParameter::LayerType t) {
     case V1::POWER: return "Power";
     case V1::RELU: return "ReLU";
     case V1::SIGMOID: return "Sigmoid";
+    case V1::SLICE: return "Slice";
     case V1::SOFTMAX: return "Softmax";
     case V1::SPLIT: return "Split";
     case V1::TANH: return "TanH";
@@ -118,6 +119,7 @@ void upgrade_v1(caffe::NetParameter& net, const std::string& path) {
     if (v1.has_eltwise_param()) *l.mutable_eltwise_param() = v1.eltwise_param();
     if (v1.has_relu_param()) *l.mutable_relu_param() = v1.relu_param();
     if (v1.has_softmax_param()) *l.mutable_softmax_param() = v1.softmax_param();
+    if (v1.has_slice_param()) *l.mutable_slice_param() = v1.slice_param();
   }
   net.clear_layers();
 }

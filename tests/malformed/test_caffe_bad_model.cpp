@@ -66,6 +66,69 @@ TEST(CaffeBadModel, EltwiseMaxIsAMaxoutUnit) {
     EXPECT_NEAR(y[p], std::max(x[p] + 2 * x[16 + p], -x[p] + 3 * x[16 + p]) + 0.5, 1e-12) << p;
 }
 
+// LightCNN's max-feature-map: the input's two channels sliced apart, their maximum, flattened by
+// Reshape {0, -1}; and rows cut at slice points, concatenated back in another order.
+TEST(CaffeBadModel, SliceAndReshape) {
+  const TempDir dir;
+  Tensor<double> x({1, 2, 4, 4});
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = std::sin(1.7 * static_cast<double>(i));
+  {
+    const std::string f = scratch(dir, "mfm.prototxt", kInput +
+        "layer { name: 's' type: 'Slice' bottom: 'data' top: 'lo' top: 'hi' slice_param { axis: 1 } }"
+        "layer { name: 'm' type: 'Eltwise' bottom: 'lo' bottom: 'hi' top: 'm' eltwise_param { operation: MAX } }"
+        "layer { name: 'r' type: 'Reshape' bottom: 'm' top: 'r' reshape_param { shape { dim: 0 dim: -1 } } }");
+    const Model<double> m = io::read_caffe_model(f);
+    Executor<double> run(m);
+    const Tensor<double> y = run.forward(x);
+    ASSERT_EQ(y.shape(), (Shape{1, 16}));
+    for (std::size_t p = 0; p < 16; ++p) EXPECT_EQ(y[p], std::max(x[p], x[16 + p])) << p;
+  }
+  {
+    const std::string f = scratch(dir, "rows.prototxt", kInput +
+        "layer { name: 's' type: 'Slice' bottom: 'data' top: 'a' top: 'b' top: 'c' slice_param { axis: 2 slice_point: 1 slice_point: 3 } }"
+        "layer { name: 'cat' type: 'Concat' bottom: 'c' bottom: 'b' bottom: 'a' top: 'cat' concat_param { axis: 2 } }");
+    const Model<double> m = io::read_caffe_model(f);
+    Executor<double> run(m);
+    const Tensor<double> y = run.forward(x);
+    ASSERT_EQ(y.shape(), (Shape{1, 2, 4, 4}));
+    const std::size_t from[4] = {3, 1, 2, 0};  // rows c = 3, b = 1..2, a = 0
+    for (std::size_t ch = 0; ch < 2; ++ch)
+      for (std::size_t r = 0; r < 4; ++r)
+        for (std::size_t col = 0; col < 4; ++col) EXPECT_EQ(y[(ch * 4 + r) * 4 + col], x[(ch * 4 + from[r]) * 4 + col]);
+  }
+}
+
+// The same max-feature-map in a V1 definition (type SLICE, slice_param upgraded with it).
+TEST(CaffeBadModel, V1SliceIsUpgraded) {
+  const TempDir dir;
+  const std::string f = scratch(dir, "v1.prototxt",
+                                "input: 'data' input_dim: 1 input_dim: 2 input_dim: 4 input_dim: 4 "
+                                "layers { name: 's' type: SLICE bottom: 'data' top: 'lo' top: 'hi' slice_param { slice_dim: 1 } } "
+                                "layers { name: 'm' type: ELTWISE bottom: 'lo' bottom: 'hi' top: 'm' eltwise_param { operation: MAX } }");
+  const Model<double> m = io::read_caffe_model(f);
+  ASSERT_EQ(m.nodes().size(), 3u);
+  EXPECT_EQ(m.nodes()[0].layer->type_name(), "Slice");
+  EXPECT_EQ(m.nodes()[2].layer->type_name(), "Max");
+}
+
+TEST(CaffeBadModel, BadSlicesAndReshapesAreNamed) {
+  const auto sliced = [](const std::string& tops, const std::string& param) {
+    return kInput + "layer { name: 's' type: 'Slice' bottom: 'data' " + tops + " slice_param { " + param + " } }";
+  };
+  expect_definition_error(sliced("top: 'a' top: 'b' top: 'c'", "axis: 1"), {"'s' (Slice)", "does not split into 3 equal parts"});
+  expect_definition_error(sliced("top: 'a' top: 'b'", "axis: 2 slice_point: 1 slice_point: 2"), {"'s' (Slice)", "2 slice points for 2 top blobs"});
+  expect_definition_error(sliced("top: 'a' top: 'b' top: 'c'", "axis: 2 slice_point: 2 slice_point: 2"), {"'s' (Slice)", "increase strictly"});
+  expect_definition_error(sliced("top: 'a' top: 'b'", "axis: 0"), {"'s' (Slice)", "not a non-batch axis"});
+  const auto reshaped = [](const std::string& param) {
+    return kInput + "layer { name: 'r' type: 'Reshape' bottom: 'data' top: 'r' reshape_param { " + param + " } }";
+  };
+  expect_definition_error(reshaped("shape { dim: 2 dim: -1 }"), {"'r' (Reshape)", "would change the batch axis"});
+  expect_definition_error(reshaped("shape { dim: 0 dim: -1 dim: -1 }"), {"'r' (Reshape)", "more than one -1"});
+  expect_definition_error(reshaped("shape { dim: 0 dim: 5 dim: -1 }"), {"'r' (Reshape)", "cannot infer"});
+  expect_definition_error(reshaped("shape { dim: 0 dim: 7 }"), {"'r' (Reshape)", "holds 7 values per sample"});
+  expect_definition_error(reshaped("shape { dim: 0 dim: -3 }"), {"'r' (Reshape)", "dimension -3"});
+}
+
 TEST(CaffeBadModel, SyntaxErrorsGiveTheLine) {
   expect_definition_error(kInput + "\nlayer { name: 'c' type: 'Convolution' bottom: 'data' top: 'c' ", {"bad.prototxt", "line 2"});
   expect_definition_error(kInput + "\nlayer { name: 'x' type: 'ReLU' bottom 'data' }", {"line 2", "column"});
@@ -87,7 +150,7 @@ TEST(CaffeBadModel, MissingFilesAreIoErrors) {
 }
 
 TEST(CaffeBadModel, UnsupportedLayersAreNamed) {
-  expect_definition_error(kInput + "layer { name: 'e' type: 'Slice' bottom: 'data' top: 'e' }", {"layer 'e' (Slice)", "not supported"});
+  expect_definition_error(kInput + "layer { name: 'e' type: 'Tile' bottom: 'data' top: 'e' }", {"layer 'e' (Tile)", "not supported"});
   expect_definition_error(kInput + "layer { name: 'p' type: 'Pooling' bottom: 'data' top: 'p' pooling_param { pool: STOCHASTIC kernel_size: 2 } }",
                           {"'p' (Pooling)", "STOCHASTIC"});
   expect_definition_error(kInput + conv("a", "data") + conv("b", "data") +
@@ -181,7 +244,7 @@ TEST(CaffeBadModel, EluIsImportedWithItsAlpha) {
 
 TEST(CaffeBadModel, CommandLineExitsWithTwo) {
   const TempDir dir;
-  const std::string f = scratch(dir, "cli.prototxt", kInput + "layer { name: 'e' type: 'Slice' bottom: 'data' top: 'e' }");
+  const std::string f = scratch(dir, "cli.prototxt", kInput + "layer { name: 'e' type: 'Tile' bottom: 'data' top: 'e' }");
   CliResult r = run_cli("info " + f);
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("lrp: error: Caffe model"), std::string::npos) << r.output;
