@@ -10,11 +10,15 @@
 #include "lrp/layers/conv2d.hpp"
 #include "lrp/core/parse.hpp"
 #include "lrp/explain/executor.hpp"
+#include "explain/baselines.hpp"
 #include "explain/grad_cam.hpp"
 #include "explain/perturbation.hpp"
 #include "rules/tensor_ops.hpp"
 
 namespace lrp {
+
+using baselines::baseline_draws;
+using baselines::baseline_for;
 
 Method parse_method(const std::string& t) {
   if (t == "lrp") return Method::LRP;
@@ -68,6 +72,18 @@ bool reads_token_ids(Method m) {
     case Method::ShapleySampling:
     case Method::Lime:
     case Method::KernelShap: return true;
+    default: return false;
+  }
+}
+
+bool runs_in_embedding_space(Method m) {
+  switch (m) {
+    case Method::GradientXInput:
+    case Method::SmoothGrad:
+    case Method::IntegratedGradients:
+    case Method::DeepLift:
+    case Method::DeepLiftShap:
+    case Method::GradientShap: return true;
     default: return false;
   }
 }
@@ -218,34 +234,6 @@ Tensor<T> stack_rows(const Tensor<T>& a, const Tensor<T>& b) {
 
 // The baseline of every sample of x (integrated gradients' path start, DeepLIFT's reference):
 // the baseline input (x's shape, or one sample's broadcast to all) or the constant.
-template <class T>
-Tensor<T> baseline_for(const Tensor<T>& x, const MethodOptions& o) {
-  const Tensor<double>& b = o.baseline_input;
-  if (b.empty()) return Tensor<T>(x.shape(), static_cast<T>(o.baseline));
-  const Shape per(x.shape().begin() + 1, x.shape().end());
-  if (b.shape() == x.shape()) return b.cast<T>();
-  if (b.rank() == x.rank() && b.dim(0) == 1 && Shape(b.shape().begin() + 1, b.shape().end()) == per) {
-    Tensor<T> out = Tensor<T>::uninitialized(x.shape());
-    for (std::size_t i = 0; i < out.size(); ++i) out[i] = static_cast<T>(b[i % b.size()]);
-    return out;
-  }
-  throw ShapeError("the baseline has shape " + shape_str(b.shape()) + ", the input " + shape_str(x.shape()) +
-                   " (give one sample's shape or the input's)");
-}
-
-// The baseline distribution of DeepLiftShap and GradientShap, [draws, ...one sample of x]: the
-// samples of the baseline input, or the constant as the only draw.
-Tensor<double> baseline_draws(const Shape& x_shape, const MethodOptions& o) {
-  Shape one = x_shape;
-  one[0] = 1;
-  const Tensor<double>& b = o.baseline_input;
-  if (b.empty()) return Tensor<double>(one, o.baseline);
-  if (b.rank() != one.size() || b.dim(0) == 0 || !std::equal(b.shape().begin() + 1, b.shape().end(), one.begin() + 1))
-    throw ShapeError("the baseline samples have shape " + shape_str(b.shape()) + ", the input " + shape_str(x_shape) +
-                     " (give one or more samples of the input's shape)");
-  return b;
-}
-
 // One forward on x and one backward sweep (k seeds per sample).
 template <class T>
 Tensor<T> backward_pass(Executor<T>& ex, const Tensor<T>& x, const Tensor<T>& seeds, const std::vector<Rule>& rules,
@@ -437,9 +425,12 @@ template <class T>
 Explanation<T> Explainer<T>::explain(const Tensor<T>& x, const ExplainRequest& req) {
   const Model<T>& model = *model_;
   if (!all_finite(x)) throw NumericError("the input contains NaN or Inf");
-  if (model.token_input && !reads_token_ids(req.method))
-    throw ConfigError("the model's input holds token ids, which this method would scale or perturb continuously (use lrp, "
-                      "gradient, deconvnet, guided-backprop, occlusion, feature-ablation, shapley-sampling, lime or kernel-shap)");
+  if (model.token_input && !reads_token_ids(req.method)) {
+    if (runs_in_embedding_space(req.method)) return explain_embedded(x, req);
+    throw ConfigError("the model's input holds token ids, for which this method has no meaning (use lrp, gradient, "
+                      "gradient-x-input, deconvnet, guided-backprop, smoothgrad, integrated-gradients, deeplift, deeplift-shap, "
+                      "gradient-shap, occlusion, feature-ablation, shapley-sampling, lime or kernel-shap)");
+  }
   if (req.method == Method::DeepLiftShap) return explain_deeplift_shap(x, req);
   // Many samples run in passes that fit the budget (a file of 10000 inputs would otherwise hold
   // every layer's activations for all of them). SmoothGrad and GradientShap draw their random

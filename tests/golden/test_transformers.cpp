@@ -180,16 +180,14 @@ TEST(TextTransformer, AttentionMaskBoundToAConstant) {
   }
 }
 
-// Methods that scale or add noise to the input are refused for token ids; a perturbation method
-// replaces tokens by the baseline's id; ids that are not integers of the vocabulary are errors.
-TEST(TextTransformer, TokenIdsTakeOnlyMethodsThatKeepThemIds) {
+// Token ids keep their meaning: a perturbation method replaces tokens by the baseline's id; ids
+// that are not integers of the vocabulary are errors, and so is a method with no meaning there.
+TEST(TextTransformer, TokenIdsStayIds) {
   const Model<double> md = io::read_onnx_model(bert("model.onnx"));
   const Tensor<double> ids = io::read_npy(bert("input.npy"));
-  for (const Method m : {Method::IntegratedGradients, Method::SmoothGrad, Method::GradientXInput, Method::DeepLift}) {
-    ExplainRequest req;
-    req.method = m;
-    EXPECT_THROW(explain(md, ids, req), ConfigError) << static_cast<int>(m);
-  }
+  ExplainRequest sensitivity;
+  sensitivity.method = Method::Sensitivity;
+  EXPECT_THROW(explain(md, ids, sensitivity), ConfigError);
   ExplainRequest req;
   req.method = Method::FeatureAblation;  // every token replaced by token 0 in turn
   const Tensor<double> r = explain(md, ids, req).relevance;
@@ -202,6 +200,73 @@ TEST(TextTransformer, TokenIdsTakeOnlyMethodsThatKeepThemIds) {
   ExplainRequest gradient;
   gradient.method = Method::Gradient;
   EXPECT_THROW(explain(md, bad, gradient), NumericError);
+}
+
+// Methods that scale the input or add noise to it run on the embedding output (Captum's
+// LayerIntegratedGradients on the word embeddings): gradient x input there is the token
+// gradient (the gradient times the row, summed); integrated gradients are complete: seeded with
+// the score, as every gradient method here, their sum per sample is score(x) · (score(x) -
+// score(baseline ids)), the baseline a constant id or a file of ids; DeepLIFT, SmoothGrad and
+// GradientShap give one value per token.
+TEST(TextTransformer, ContinuousMethodsRunInEmbeddingSpace) {
+  const Model<double> md = io::read_onnx_model(bert("model.onnx"));
+  const Tensor<double> ids = io::read_npy(bert("input.npy"));
+  ExplainRequest g;
+  g.method = Method::Gradient;
+  g.target.kind = Target::Kind::Classes;
+  g.target.classes = {1};
+  ExplainRequest gx = g;
+  gx.method = Method::GradientXInput;
+  const Tensor<double> token_gradient = explain(md, ids, g).relevance;
+  EXPECT_LE(max_rel_error(explain(md, ids, gx).relevance, token_gradient), 1e-12);
+  EXPECT_GT(max_rel_error(token_gradient, Tensor<double>(token_gradient.shape())), 0.0);
+
+  Tensor<double> partly = ids;  // a baseline file: tokens 2..5 of every sample replaced by id 7
+  for (std::size_t s = 0; s < 2; ++s)
+    for (std::size_t t = 2; t < 6; ++t) partly[s * 8 + t] = 7;
+  for (const Tensor<double>& base : {Tensor<double>(ids.shape(), 0.0), partly}) {
+    ExplainRequest ig = g;
+    ig.method = Method::IntegratedGradients;
+    ig.options.steps = 1024;
+    ig.options.baseline_input = base;
+    const Explanation<double> e = explain(md, ids, ig);
+    ASSERT_EQ(e.relevance.shape(), ids.shape());
+    const std::vector<double> at_base = explain(md, base, g).scores;
+    for (std::size_t s = 0; s < 2; ++s) {
+      double sum = 0;
+      for (std::size_t t = 0; t < 8; ++t) sum += e.relevance[s * 8 + t];
+      const double delta = e.scores[s] * (e.scores[s] - at_base[s]);
+      EXPECT_GT(std::abs(delta), 1e-3);
+      EXPECT_NEAR(sum, delta, 5e-3 * std::abs(delta)) << "sample " << s;
+    }
+    const Tensor<float> rf = explain(md.convert<float>(), ids.cast<float>(), ig).relevance;
+    EXPECT_LE(max_rel_error(rf.cast<double>(), e.relevance), 1e-4);
+  }
+  ExplainRequest smooth = g;  // one noise-free sample: the token gradient
+  smooth.method = Method::SmoothGrad;
+  smooth.options.samples = 1;
+  EXPECT_LE(max_rel_error(explain(md, ids, smooth).relevance, token_gradient), 1e-12);
+  ExplainRequest every = g;  // and for every class at once ([N, K, tokens])
+  every.target.kind = smooth.target.kind = Target::Kind::All;
+  const Tensor<double> all_classes = explain(md, ids, every).relevance;
+  ASSERT_EQ(all_classes.shape(), (Shape{2, 3, 8}));
+  EXPECT_LE(max_rel_error(explain(md, ids, smooth).relevance, all_classes), 1e-12);
+  for (const Method m : {Method::DeepLift, Method::SmoothGrad, Method::GradientShap, Method::DeepLiftShap}) {
+    ExplainRequest req = g;
+    req.method = m;
+    const Tensor<double> r = explain(md, ids, req).relevance;
+    EXPECT_EQ(r.shape(), ids.shape()) << static_cast<int>(m);
+    EXPECT_GT(max_rel_error(r, Tensor<double>(r.shape())), 0.0) << static_cast<int>(m);
+  }
+  ExplainRequest outside = g;
+  outside.method = Method::IntegratedGradients;
+  outside.options.baseline = 50;  // one past the vocabulary
+  try {
+    explain(md, ids, outside);
+    ADD_FAILURE() << "a baseline id outside the vocabulary was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("the baseline"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

@@ -49,9 +49,15 @@ BaselineUse baseline_use(Method m);
 bool uses_feature_mask(Method m);
 // Whether a method applies to a model whose input holds token ids (Model::token_input): LRP,
 // the gradient-type sweeps (per token: the gradient times the embedding, summed) and the
-// perturbation methods (tokens replaced by the baseline's id); not those that scale or add
-// noise to the input.
+// perturbation methods (tokens replaced by the baseline's id) read the ids themselves.
 bool reads_token_ids(Method m);
+// Methods that scale the input or add noise to it run on such a model's embedding output
+// instead (Captum's LayerIntegratedGradients on the word embeddings): integrated gradients,
+// SmoothGrad, gradient x input, DeepLIFT, DeepLiftShap and GradientShap. Their baseline is given
+// as token ids (the constant `baseline` is an id, by default 0), embedded like the input; a
+// token's map value is its attribution summed over the embedding (SmoothGrad's mean gradient
+// times the embedding first, as the token gradient is).
+bool runs_in_embedding_space(Method m);
 
 struct Target {
   enum class Kind { Predicted, Classes, All, PerSample, Relevance };
@@ -183,9 +189,14 @@ class Explainer {
   Explanation<T> explain_sample_passes(const Tensor<T>& x, const ExplainRequest& req, std::size_t per_pass);
   // DeepLiftShap: the mean of DeepLIFT's maps from each baseline sample.
   Explanation<T> explain_deeplift_shap(const Tensor<T>& x, const ExplainRequest& req);
+  // Token ids explained on the embedding output (runs_in_embedding_space).
+  Explanation<T> explain_embedded(const Tensor<T>& ids, const ExplainRequest& req);
   std::unique_ptr<Model<T>> owned_;
   const Model<T>* model_;
   std::unique_ptr<ParamCache<T>> cache_;
+  // The model after its Embedding node (built on first use) and that node's index.
+  std::unique_ptr<Explainer<T>> embedded_;
+  std::size_t embedding_node_ = 0;
 };
 
 // One-shot form: an Explainer for this call only.
