@@ -575,7 +575,11 @@ class Builder {
     out.insert(out.end(), full.begin() + end, full.end());
     std::size_t have = 1, want = 1;
     for (std::size_t i = 1; i < full.size(); ++i) have *= full[i];
-    for (std::size_t i = 1; i < out.size(); ++i) want *= out[i];
+    for (std::size_t i = 1; i < out.size(); ++i) {
+      if (out[i] != 0 && want > have / out[i])  // more than the input holds (and no overflow)
+        fail("the shape holds more values per sample than the input " + shape_str(shape(x)) + " (" + std::to_string(have) + ")");
+      want *= out[i];
+    }
     if (infer >= 0) {
       if (want == 0 || have % want != 0) fail("cannot infer the -1 of the shape from " + std::to_string(have) + " values per sample");
       out[static_cast<std::size_t>(infer)] = have / want;

@@ -99,6 +99,7 @@ std::vector<std::string> read_tokenizer_json(const std::string& path, const std:
 
 Vocabulary::Vocabulary(std::vector<std::string> tokens, std::string source)
     : tokens_(std::move(tokens)), source_(std::move(source)) {
+  for (std::size_t i = 0; i < tokens_.size(); ++i) ids_.emplace(tokens_[i], i);
   marks_word_starts_ = std::any_of(tokens_.begin(), tokens_.end(), [](const std::string& t) {
     return t.rfind("\xC4\xA0", 0) == 0 || t.rfind("\xE2\x96\x81", 0) == 0;  // U+0120 'Ġ', U+2581 '▁'
   });
@@ -109,6 +110,12 @@ const std::string& Vocabulary::token(std::size_t id) const {
     throw ConfigError("token id " + std::to_string(id) + " is not in the vocabulary " + source_ + " (" +
                       std::to_string(tokens_.size()) + " tokens)");
   return tokens_[id];
+}
+
+std::optional<std::size_t> Vocabulary::id_of(const std::string& token) const {
+  const auto it = ids_.find(token);
+  if (it == ids_.end()) return std::nullopt;
+  return it->second;
 }
 
 Vocabulary read_vocabulary(const std::string& path) {

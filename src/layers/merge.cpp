@@ -242,6 +242,9 @@ template class Add<float>;
 template class Add<double>;
 template class Concat<float>;
 template class Concat<double>;
+template class Mul<float>;
+template class Mul<double>;
+
 template <class T>
 Shape Extremum<T>::output_shape(const std::vector<Shape>& in) const {
   if (in.size() != inputs_ || inputs_ == 0) throw ShapeError(type_name() + " expects " + std::to_string(inputs_) + " inputs");
@@ -284,8 +287,6 @@ void Extremum<T>::backward(const TensorRefs<T>& in, const Tensor<T>& out, const 
   }
 }
 
-template class Mul<float>;
-template class Mul<double>;
 template class Extremum<float>;
 template class Extremum<double>;
 

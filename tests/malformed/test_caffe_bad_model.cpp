@@ -126,6 +126,8 @@ TEST(CaffeBadModel, BadSlicesAndReshapesAreNamed) {
   expect_definition_error(reshaped("shape { dim: 0 dim: -1 dim: -1 }"), {"'r' (Reshape)", "more than one -1"});
   expect_definition_error(reshaped("shape { dim: 0 dim: 5 dim: -1 }"), {"'r' (Reshape)", "cannot infer"});
   expect_definition_error(reshaped("shape { dim: 0 dim: 7 }"), {"'r' (Reshape)", "holds 7 values per sample"});
+  expect_definition_error(reshaped("shape { dim: 0 dim: 1073741824 dim: 1073741824 dim: 1073741824 }"),
+                          {"'r' (Reshape)", "more values per sample than the input"});
   expect_definition_error(reshaped("shape { dim: 0 dim: -3 }"), {"'r' (Reshape)", "dimension -3"});
 }
 

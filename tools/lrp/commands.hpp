@@ -13,5 +13,6 @@ void add_demo_command(CLI::App& app);
 void add_batch_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
+void add_tokenize_command(CLI::App& app);
 
 }  // namespace lrp::cli

@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   lrp::cli::add_demo_command(app);
   lrp::cli::add_train_command(app);
   lrp::cli::add_bench_command(app);
+  lrp::cli::add_tokenize_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

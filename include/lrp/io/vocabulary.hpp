@@ -8,7 +8,9 @@
 //  * anything else — a plain list such as BERT's `vocab.txt`: one token per line, the id is the
 //    line number counted from 0 (a trailing "\r" is dropped, empty lines are tokens too).
 #include <cstddef>
+#include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace lrp::io {
@@ -20,6 +22,8 @@ class Vocabulary {
   std::size_t size() const { return tokens_.size(); }
   // The token of an id; ConfigError naming the id and the file when the id is not in it.
   const std::string& token(std::size_t id) const;
+  // The id of a token, if the vocabulary holds it (the first id when a token repeats).
+  std::optional<std::size_t> id_of(const std::string& token) const;
   const std::string& source() const { return source_; }
   // Whether tokens mark the start of a word ("Ġword" in byte-level BPE, "▁word" in
   // SentencePiece) rather than its continuation ("##ing" in WordPiece).
@@ -27,6 +31,7 @@ class Vocabulary {
 
  private:
   std::vector<std::string> tokens_;
+  std::unordered_map<std::string, std::size_t> ids_;
   std::string source_;
   bool marks_word_starts_ = false;
 };

@@ -1,0 +1,155 @@
+// BERT's WordPiece tokenization: a basic split into words, then greedy longest-match pieces.
+#include "lrp/io/wordpiece.hpp"
+
+#include <cstdint>
+
+#include "lrp/core/error.hpp"
+
+namespace lrp::io {
+namespace {
+
+// UTF-8 to code points; FormatError at the first byte that does not decode.
+std::vector<char32_t> decode_utf8(const std::string& s) {
+  std::vector<char32_t> out;
+  for (std::size_t i = 0; i < s.size();) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    std::size_t len = b < 0x80 ? 1 : (b >> 5) == 0x6 ? 2 : (b >> 4) == 0xE ? 3 : (b >> 3) == 0x1E ? 4 : 0;
+    if (len == 0 || i + len > s.size()) throw FormatError("the text is not valid UTF-8 (byte " + std::to_string(i) + ")");
+    char32_t c = len == 1 ? b : len == 2 ? (b & 0x1F) : len == 3 ? (b & 0x0F) : (b & 0x07);
+    for (std::size_t k = 1; k < len; ++k) {
+      const auto cont = static_cast<unsigned char>(s[i + k]);
+      if ((cont >> 6) != 0x2) throw FormatError("the text is not valid UTF-8 (byte " + std::to_string(i + k) + ")");
+      c = (c << 6) | (cont & 0x3F);
+    }
+    const char32_t least[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (c < least[len] || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF))
+      throw FormatError("the text is not valid UTF-8 (byte " + std::to_string(i) + ")");
+    out.push_back(c);
+    i += len;
+  }
+  return out;
+}
+
+std::string encode_utf8(const std::vector<char32_t>& cs, std::size_t begin, std::size_t end) {
+  std::string out;
+  for (std::size_t i = begin; i < end; ++i) {
+    const char32_t c = cs[i];
+    if (c < 0x80) {
+      out += static_cast<char>(c);
+    } else if (c < 0x800) {
+      out += static_cast<char>(0xC0 | (c >> 6));
+      out += static_cast<char>(0x80 | (c & 0x3F));
+    } else if (c < 0x10000) {
+      out += static_cast<char>(0xE0 | (c >> 12));
+      out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (c & 0x3F));
+    } else {
+      out += static_cast<char>(0xF0 | (c >> 18));
+      out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
+      out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (c & 0x3F));
+    }
+  }
+  return out;
+}
+
+// Unicode's space separators (Zs) and the ASCII whitespace, as BERT's _is_whitespace.
+bool is_whitespace(char32_t c) {
+  return c == U' ' || c == U'\t' || c == U'\n' || c == U'\r' || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) ||
+         c == 0x202F || c == 0x205F || c == 0x3000;
+}
+// Control and format characters BERT drops (Cc, Cf; tab and line ends count as whitespace).
+bool is_control(char32_t c) {
+  return c == 0 || c == 0xFFFD || (c < 0x20 && !is_whitespace(c)) || (c >= 0x7F && c < 0xA0) || c == 0xAD ||
+         (c >= 0x200B && c <= 0x200F) || (c >= 0x202A && c <= 0x202E) || (c >= 0x2060 && c <= 0x2064) || c == 0xFEFF;
+}
+// All ASCII symbols (as BERT) and, beyond ASCII, the punctuation (P*) of Latin-1, of the general
+// punctuation block and of the CJK and fullwidth forms.
+bool is_punctuation(char32_t c) {
+  if ((c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) || (c >= 123 && c <= 126)) return true;
+  switch (c) {
+    case 0xA1: case 0xA7: case 0xAB: case 0xB6: case 0xB7: case 0xBB: case 0xBF: return true;
+    case 0x2044: case 0x2052: case 0xFF04: case 0xFF0B: return false;  // maths and currency signs
+    default: break;
+  }
+  return (c >= 0x2010 && c <= 0x2027) || (c >= 0x2030 && c <= 0x205E) || (c >= 0x3001 && c <= 0x3003) ||
+         (c >= 0x3008 && c <= 0x3011) || (c >= 0xFF01 && c <= 0xFF0F);
+}
+bool is_cjk(char32_t c) {
+  return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x20000 && c <= 0x2A6DF) ||
+         (c >= 0x2A700 && c <= 0x2B73F) || (c >= 0x2B740 && c <= 0x2B81F) || (c >= 0x2B820 && c <= 0x2CEAF) ||
+         (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x2F800 && c <= 0x2FA1F);
+}
+char32_t lower(char32_t c) {
+  if (c >= U'A' && c <= U'Z') return c + 32;
+  if (c >= 0xC0 && c <= 0xDE && c != 0xD7) return c + 32;  // Latin-1 capitals
+  return c;
+}
+
+// BasicTokenizer: words as code-point sequences.
+std::vector<std::vector<char32_t>> basic_words(const std::string& text, bool lowercase) {
+  std::vector<std::vector<char32_t>> words(1);
+  const auto finish = [&] {
+    if (!words.back().empty()) words.emplace_back();
+  };
+  for (char32_t c : decode_utf8(text)) {
+    if (is_control(c)) continue;
+    if (is_whitespace(c)) {
+      finish();
+    } else if (is_punctuation(c) || is_cjk(c)) {
+      finish();
+      words.back().push_back(c);
+      finish();
+    } else {
+      words.back().push_back(lowercase ? lower(c) : c);
+    }
+  }
+  if (words.back().empty()) words.pop_back();
+  return words;
+}
+
+std::size_t required(const Vocabulary& vocab, const std::string& token) {
+  const std::optional<std::size_t> id = vocab.id_of(token);
+  if (!id) throw ConfigError("the vocabulary " + vocab.source() + " has no " + token + " token");
+  return *id;
+}
+
+constexpr std::size_t kMaxCharsPerWord = 100;  // BERT's max_input_chars_per_word
+
+}  // namespace
+
+bool vocabulary_is_uncased(const Vocabulary& vocab) {
+  for (std::size_t i = 0; i < vocab.size(); ++i) {
+    const std::string& t = vocab.token(i);
+    if (t.size() >= 2 && t.front() == '[' && t.back() == ']') continue;
+    for (const char c : t)
+      if (c >= 'A' && c <= 'Z') return false;
+  }
+  return true;
+}
+
+std::vector<std::size_t> wordpiece_encode(const Vocabulary& vocab, const std::string& text, const WordPieceOptions& options) {
+  std::vector<std::size_t> ids;
+  if (options.special_tokens) ids.push_back(required(vocab, "[CLS]"));
+  for (const std::vector<char32_t>& word : basic_words(text, options.lowercase)) {
+    std::vector<std::size_t> pieces;
+    bool unknown = word.size() > kMaxCharsPerWord;
+    for (std::size_t start = 0; start < word.size() && !unknown;) {
+      std::size_t end = word.size();
+      std::optional<std::size_t> id;
+      for (; end > start; --end) {  // the longest piece the vocabulary holds
+        id = vocab.id_of((start > 0 ? "##" : "") + encode_utf8(word, start, end));
+        if (id) break;
+      }
+      if (!id) unknown = true;
+      else pieces.push_back(*id);
+      start = end;
+    }
+    if (unknown) ids.push_back(required(vocab, "[UNK]"));
+    else ids.insert(ids.end(), pieces.begin(), pieces.end());
+  }
+  if (options.special_tokens) ids.push_back(required(vocab, "[SEP]"));
+  return ids;
+}
+
+}  // namespace lrp::io

@@ -1,0 +1,123 @@
+// lrp tokenize VOCAB [TEXT...] [--file FILE] --out IDS.npy [--mask MASK.npy]: BERT's WordPiece
+// tokenization, so that a text model is explained from its text (lrp explain MODEL IDS.npy
+// --bind attention_mask=MASK.npy ...) without Python.
+#include <algorithm>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "commands.hpp"
+#include "lrp/core/error.hpp"
+#include "lrp/io/arrays.hpp"
+#include "lrp/io/atomic_file.hpp"
+#include "lrp/io/vocabulary.hpp"
+#include "lrp/io/wordpiece.hpp"
+
+namespace lrp::cli {
+namespace {
+
+struct TokenizeOptions {
+  std::string vocab, file, out, mask, casing = "auto";
+  std::vector<std::string> texts;
+  std::size_t length = 0;
+  bool truncate = false, no_special = false, quiet = false;
+};
+
+std::vector<std::string> texts_of(const TokenizeOptions& o) {
+  std::vector<std::string> texts = o.texts;
+  if (!o.file.empty()) {
+    const std::string content = io::read_file_bytes(o.file);
+    std::size_t start = 0;
+    while (start < content.size()) {  // one text per line; empty lines are skipped
+      std::size_t end = content.find('\n', start);
+      if (end == std::string::npos) end = content.size();
+      std::string line = content.substr(start, end - start);
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (!line.empty()) texts.push_back(std::move(line));
+      start = end + 1;
+    }
+  }
+  if (texts.empty()) throw ConfigError("no text to tokenize (give TEXT arguments or --file with one text per line)");
+  return texts;
+}
+
+void run_tokenize(const TokenizeOptions& o) {
+  const io::Vocabulary vocab = io::read_vocabulary(o.vocab);
+  io::WordPieceOptions wp;
+  wp.lowercase = o.casing == "lower" || (o.casing == "auto" && io::vocabulary_is_uncased(vocab));
+  wp.special_tokens = !o.no_special;
+  const std::vector<std::string> texts = texts_of(o);
+  std::vector<std::vector<std::size_t>> rows;
+  std::size_t longest = 0;
+  for (std::size_t i = 0; i < texts.size(); ++i) {
+    try {
+      rows.push_back(io::wordpiece_encode(vocab, texts[i], wp));
+    } catch (const FormatError& e) {
+      throw FormatError("text " + std::to_string(i) + ": " + e.what());
+    }
+    longest = std::max(longest, rows.back().size());
+  }
+  const std::size_t length = o.length ? o.length : longest;
+  if (length == 0) throw ConfigError("every text is empty");
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    std::vector<std::size_t>& r = rows[i];
+    if (r.size() > length) {
+      if (!o.truncate)
+        throw ConfigError("text " + std::to_string(i) + " has " + std::to_string(r.size()) + " tokens, more than --length " +
+                          std::to_string(length) + " (give --truncate to cut it)");
+      const bool sep = !o.no_special;  // keep the closing [SEP]
+      const std::size_t last = r.back();
+      r.resize(length);
+      if (sep) r.back() = last;
+    }
+  }
+  std::optional<std::size_t> pad;
+  std::vector<std::int64_t> ids, mask;
+  for (const std::vector<std::size_t>& r : rows) {
+    if (r.size() < length && !pad) {
+      pad = vocab.id_of("[PAD]");
+      if (!pad) throw ConfigError("the vocabulary " + o.vocab + " has no [PAD] token to pad the texts to " + std::to_string(length) + " tokens");
+    }
+    for (std::size_t p = 0; p < length; ++p) {
+      ids.push_back(static_cast<std::int64_t>(p < r.size() ? r[p] : *pad));
+      mask.push_back(p < r.size() ? 1 : 0);
+    }
+  }
+  const Shape shape{rows.size(), length};
+  io::write_npy_i64(o.out, ids, shape);
+  if (!o.mask.empty()) io::write_npy_i64(o.mask, mask, shape);
+  if (o.quiet) return;
+  for (std::size_t i = 0; i < rows.size() && i < 20; ++i) {
+    std::cout << "text " << i << ": " << rows[i].size() << " tokens:";
+    for (const std::size_t id : rows[i]) std::cout << " " << vocab.token(id);
+    std::cout << "\n";
+  }
+  if (rows.size() > 20) std::cout << "... " << rows.size() - 20 << " more texts\n";
+}
+
+}  // namespace
+
+void add_tokenize_command(CLI::App& app) {
+  auto o = std::make_shared<TokenizeOptions>();
+  auto* cmd = app.add_subcommand("tokenize", "Turn text into the token ids of a BERT-style model (WordPiece, from its vocab.txt)");
+  cmd->footer("The ids (int64 [texts, length]) go to --out; --mask writes the attention mask (1 for tokens, 0 for padding), "
+              "for `lrp explain MODEL IDS --bind attention_mask=MASK`. As BERT's tokenizer: [CLS] ... [SEP], punctuation and "
+              "CJK characters split off, words cut into the longest vocabulary pieces (##continuations), [UNK] otherwise; "
+              "letters lowercased for uncased vocabularies (ASCII and Latin-1; accents are kept).");
+  cmd->add_option("VOCAB", o->vocab, "Vocabulary: vocab.txt (one token per line) or a Hugging Face tokenizer.json")->required();
+  cmd->add_option("TEXT", o->texts, "Texts to tokenize (one sample each)");
+  cmd->add_option("--file", o->file, "Also read texts from this file, one per line");
+  cmd->add_option("--out", o->out, "Token ids (.npy, int64 [texts, length])")->required();
+  cmd->add_option("--mask", o->mask, "Attention mask (.npy, int64 [texts, length])");
+  cmd->add_option("--length", o->length, "Tokens per text: padded with [PAD] (default: the longest text's)");
+  cmd->add_flag("--truncate", o->truncate, "Cut texts longer than --length (keeping the closing [SEP]) instead of refusing them");
+  cmd->add_option("--case", o->casing, "auto (default: lower for uncased vocabularies), lower or keep")
+      ->check(CLI::IsMember({"auto", "lower", "keep"}));
+  cmd->add_flag("--no-special", o->no_special, "No [CLS] and [SEP]");
+  cmd->add_flag("--quiet", o->quiet, "Print nothing");
+  cmd->callback([o] { run_tokenize(*o); });
+}
+
+}  // namespace lrp::cli
