@@ -128,7 +128,12 @@ TEST(WordPiece, TokenizeThenExplainFromTheCommandLine) {
   r = test::run_cli("tokenize " + v + " --out " + ids);
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.output.find("no text"), std::string::npos) << r.output;
-  for (const std::string& p : {v, ids, mask, rel, mask0, one, nopad, bad}) std::remove(p.c_str());
+  const std::string bpe = test::temp_path("wp_bpe.txt");
+  std::ofstream(bpe) << "the\n\xC4\xA0" "cat\n";
+  r = test::run_cli("tokenize " + bpe + " \"the cat\" --out " + ids);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("WordPiece only"), std::string::npos) << r.output;
+  for (const std::string& p : {v, ids, mask, rel, mask0, one, nopad, bad, bpe}) std::remove(p.c_str());
 }
 
 }  // namespace

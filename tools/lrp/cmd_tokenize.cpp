@@ -45,6 +45,9 @@ std::vector<std::string> texts_of(const TokenizeOptions& o) {
 
 void run_tokenize(const TokenizeOptions& o) {
   const io::Vocabulary vocab = io::read_vocabulary(o.vocab);
+  if (vocab.marks_word_starts())
+    throw ConfigError("the vocabulary " + o.vocab + " marks word starts (byte-level BPE or SentencePiece); lrp tokenize "
+                      "implements BERT's WordPiece only");
   io::WordPieceOptions wp;
   wp.lowercase = o.casing == "lower" || (o.casing == "auto" && io::vocabulary_is_uncased(vocab));
   wp.special_tokens = !o.no_special;
