@@ -85,6 +85,16 @@ char32_t lower(char32_t c) {
   if (c >= 0xC0 && c <= 0xDE && c != 0xD7) return c + 32;  // Latin-1 capitals
   return c;
 }
+// The base letter of the accented letters U+00C0..U+017F (Latin-1, Latin Extended-A): the first
+// character of their canonical decomposition (NFD), '.' where there is none (Æ, ß, Ø, ...).
+constexpr char kBaseLetters[] =
+    "AAAAAA.CEEEEIIII.NOOOOO..UUUUY..aaaaaa.ceeeeiiii.nooooo..uuuuy.yAaAaAaCcCcCcCcDd..EeEeEeEeEeGgGgGgGgHh..IiIiIiIiI..."
+    "JjKk.LlLlLl....NnNnNn...OoOoOo..RrRrRrSsSsSsSsTtTt..UuUuUuUuUuUuWwYyYZzZzZz.";
+char32_t strip_accent(char32_t c) {
+  if (c < 0xC0 || c >= 0x180 || kBaseLetters[c - 0xC0] == '.') return c;
+  return static_cast<char32_t>(kBaseLetters[c - 0xC0]);
+}
+bool is_combining_mark(char32_t c) { return c >= 0x300 && c <= 0x36F; }
 
 // BasicTokenizer: words as code-point sequences.
 std::vector<std::vector<char32_t>> basic_words(const std::string& text, bool lowercase) {
@@ -93,7 +103,7 @@ std::vector<std::vector<char32_t>> basic_words(const std::string& text, bool low
     if (!words.back().empty()) words.emplace_back();
   };
   for (char32_t c : decode_utf8(text)) {
-    if (is_control(c)) continue;
+    if (is_control(c) || (lowercase && is_combining_mark(c))) continue;
     if (is_whitespace(c)) {
       finish();
     } else if (is_punctuation(c) || is_cjk(c)) {
@@ -101,7 +111,7 @@ std::vector<std::vector<char32_t>> basic_words(const std::string& text, bool low
       words.back().push_back(c);
       finish();
     } else {
-      words.back().push_back(lowercase ? lower(c) : c);
+      words.back().push_back(lowercase ? lower(strip_accent(c)) : c);  // uncased: accents stripped, as BERT
     }
   }
   if (words.back().empty()) words.pop_back();

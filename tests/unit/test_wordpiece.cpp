@@ -16,7 +16,7 @@ namespace lrp {
 namespace {
 
 const std::vector<std::string> kTokens = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "the", "un", "##aff", "##able", "a",
-                                          "##b", "##c", "abc", ",", "!", "hello", "world", "\xE4\xB8\xAD", "caf\xC3\xA9", "'", "s"};
+                                          "##b", "##c", "abc", ",", "!", "hello", "world", "\xE4\xB8\xAD", "cafe", "'", "s", "CAF\xC3\x89"};
 
 io::Vocabulary vocab(std::vector<std::string> tokens = kTokens) { return io::Vocabulary(std::move(tokens), "test vocab"); }
 
@@ -43,8 +43,9 @@ TEST(WordPiece, BasicSplitPunctuationCjkCaseAndControls) {
   const io::Vocabulary v = vocab();
   EXPECT_EQ(pieces(v, "Hello,  WORLD!\t"), (Pieces{"[CLS]", "hello", ",", "world", "!", "[SEP]"}));
   EXPECT_EQ(pieces(v, "the's"), (Pieces{"[CLS]", "the", "'", "s", "[SEP]"}));
-  // A CJK ideograph is a word of its own; Latin-1 capitals are lowercased (É -> é).
-  EXPECT_EQ(pieces(v, "the\xE4\xB8\xAD" "CAF\xC3\x89"), (Pieces{"[CLS]", "the", "\xE4\xB8\xAD", "caf\xC3\xA9", "[SEP]"}));
+  // A CJK ideograph is a word of its own; uncased, accents are stripped (É, é and e + U+0301 -> e).
+  EXPECT_EQ(pieces(v, "the\xE4\xB8\xAD" "CAF\xC3\x89 caf\xC3\xA9 cafe\xCC\x81"),
+            (Pieces{"[CLS]", "the", "\xE4\xB8\xAD", "cafe", "cafe", "cafe", "[SEP]"}));
   // A zero-width space and a NUL are dropped; a no-break space separates words.
   EXPECT_EQ(pieces(v, std::string("un\xE2\x80\x8B") + '\0' + "affable the\xC2\xA0the"),
             (Pieces{"[CLS]", "un", "##aff", "##able", "the", "the", "[SEP]"}));
@@ -53,7 +54,9 @@ TEST(WordPiece, BasicSplitPunctuationCjkCaseAndControls) {
   keep.special_tokens = false;
   EXPECT_EQ(pieces(v, "Hello hello"), (Pieces{"[CLS]", "hello", "hello", "[SEP]"}));
   EXPECT_EQ(pieces(v, "Hello hello", keep), (Pieces{"[UNK]", "hello"}));
-  EXPECT_TRUE(io::vocabulary_is_uncased(v));
+  EXPECT_EQ(pieces(v, "CAF\xC3\x89", keep), (Pieces{"CAF\xC3\x89"}));  // cased: the accent stays
+  EXPECT_FALSE(io::vocabulary_is_uncased(v));  // "CAFÉ"
+  EXPECT_TRUE(io::vocabulary_is_uncased(vocab({"[CLS]", "hello", "##s"})));
   EXPECT_FALSE(io::vocabulary_is_uncased(vocab({"[CLS]", "Hello"})));
 }
 

@@ -108,7 +108,7 @@ void add_tokenize_command(CLI::App& app) {
   cmd->footer("The ids (int64 [texts, length]) go to --out; --mask writes the attention mask (1 for tokens, 0 for padding), "
               "for `lrp explain MODEL IDS --bind attention_mask=MASK`. As BERT's tokenizer: [CLS] ... [SEP], punctuation and "
               "CJK characters split off, words cut into the longest vocabulary pieces (##continuations), [UNK] otherwise; "
-              "letters lowercased for uncased vocabularies (ASCII and Latin-1; accents are kept).");
+              "lowercased and accents stripped for uncased vocabularies (Latin letters; other scripts as written).");
   cmd->add_option("VOCAB", o->vocab, "Vocabulary: vocab.txt (one token per line) or a Hugging Face tokenizer.json")->required();
   cmd->add_option("TEXT", o->texts, "Texts to tokenize (one sample each)");
   cmd->add_option("--file", o->file, "Also read texts from this file, one per line");

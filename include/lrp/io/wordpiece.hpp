@@ -4,8 +4,9 @@
 //
 // As BERT's BasicTokenizer: control characters dropped, whitespace splits words, punctuation
 // (ASCII, and the general-punctuation and CJK-punctuation blocks) and CJK ideographs become
-// words of their own, letters lowercased when asked (ASCII and Latin-1 letters; accents are
-// kept, where BERT's uncased models strip them: "café" stays "café"). Then WordPieceTokenizer:
+// words of their own; when lowercasing (uncased models) accents are stripped as BERT does
+// ("Café" -> "cafe": Latin-1 and Latin Extended-A letters and combining marks; other scripts
+// keep their case and marks). Then WordPieceTokenizer:
 // each word split greedily into the longest pieces the vocabulary holds, continuations written
 // "##piece"; a word that cannot be split, or longer than 100 characters, is [UNK].
 #include <cstddef>
