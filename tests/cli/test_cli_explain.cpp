@@ -7,13 +7,13 @@
 #include <cstdio>
 #include <fstream>
 #include <limits>
-#include <regex>
 #include <sstream>
 
 #include "lrp/io/arrays.hpp"
 #include "lrp/io/image.hpp"
 #include "lrp/render/png.hpp"
 #include "support/compare.hpp"
+#include "support/html_text.hpp"
 #include "support/run_cli.hpp"
 
 namespace lrp {
@@ -249,7 +249,7 @@ TEST(CliExplain, TokenMapsAsHtmlAndTable) {
   ASSERT_EQ(r.code, 0) << r.output;
   std::stringstream page;
   page << std::ifstream(html).rdbuf();
-  const std::string text = std::regex_replace(page.str(), std::regex("<[^>]*>"), "");
+  const std::string text = test::visible_text(page.str());
   // input row 0: 46 9 29 1 34 9 10 14
   EXPECT_NE(text.find("w46s w29 w1 w34s w10 w14"), std::string::npos) << text;
   EXPECT_NE(text.find("sample 1, target 1"), std::string::npos);

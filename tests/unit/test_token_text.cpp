@@ -4,13 +4,13 @@
 #include <cmath>
 #include <fstream>
 #include <limits>
-#include <regex>
 #include <sstream>
 #include <string>
 
 #include "lrp/core/error.hpp"
 #include "lrp/io/vocabulary.hpp"
 #include "lrp/render/token_text.hpp"
+#include "support/html_text.hpp"
 #include "support/run_cli.hpp"
 
 namespace lrp {
@@ -22,15 +22,7 @@ std::string file_with(const std::string& name, const std::string& content) {
   return p;
 }
 
-// The text a browser shows for a paragraph: tags dropped, entities decoded.
-std::string visible_text(const std::string& html) {
-  std::string t = std::regex_replace(html, std::regex("<[^>]*>"), "");
-  for (const auto& [entity, c] : {std::pair<std::string, std::string>{"&lt;", "<"}, {"&gt;", ">"}, {"&quot;", "\""}, {"&#39;", "'"},
-                                  {"&amp;", "&"}}) {
-    for (std::size_t at = t.find(entity); at != std::string::npos; at = t.find(entity, at + c.size())) t.replace(at, entity.size(), c);
-  }
-  return t;
-}
+using test::visible_text;
 
 std::string paragraph(const std::string& html, std::size_t index) {
   std::size_t at = 0;
