@@ -392,11 +392,12 @@ Explainer<T>::~Explainer() = default;
 template <class T>
 void Explainer<T>::clear_cache() {
   cache_->clear();
+  embedded_.reset();  // a copy of the layers: rebuilt from the changed weights on next use
 }
 
 template <class T>
 std::size_t Explainer<T>::cache_bytes() const {
-  return cache_->bytes();
+  return cache_->bytes() + (embedded_ ? embedded_->cache_bytes() : 0);
 }
 
 template <class T>

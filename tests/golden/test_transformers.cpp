@@ -258,6 +258,19 @@ TEST(TextTransformer, ContinuousMethodsRunInEmbeddingSpace) {
     EXPECT_EQ(r.shape(), ids.shape()) << static_cast<int>(m);
     EXPECT_GT(max_rel_error(r, Tensor<double>(r.shape())), 0.0) << static_cast<int>(m);
   }
+  // An Explainer rebuilds its embedding-space copy of the model after clear_cache().
+  Model<double> changed = io::read_onnx_model(bert("model.onnx"));
+  Explainer<double> explainer(changed);
+  ExplainRequest few = g;
+  few.method = Method::IntegratedGradients;
+  few.options.steps = 8;
+  const Tensor<double> before = explainer.explain(ids, few).relevance;
+  for (double& w : *changed.nodes().back().layer->params()[0]) w *= 2;
+  explainer.clear_cache();
+  const Tensor<double> after = explainer.explain(ids, few).relevance;
+  EXPECT_LE(max_rel_error(after, explain(changed, ids, few).relevance), 1e-12);
+  EXPECT_GT(max_rel_error(after, before), 1e-3);
+
   ExplainRequest outside = g;
   outside.method = Method::IntegratedGradients;
   outside.options.baseline = 50;  // one past the vocabulary
