@@ -40,6 +40,19 @@ std::vector<std::string> split(const std::string& text, char sep) {
   return out;
 }
 
+std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  for (std::size_t start = 0; start < text.size();) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(start, end - start);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    lines.push_back(std::move(line));
+    start = end + 1;
+  }
+  return lines;
+}
+
 std::vector<double> parse_number_list(const std::string& text, const std::string& what) {
   std::vector<double> v;
   if (text.empty()) return v;

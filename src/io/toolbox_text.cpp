@@ -22,17 +22,10 @@ struct Line {
   std::string text;
 };
 
-std::vector<Line> split_lines(const std::string& text) {
+std::vector<Line> numbered_lines(const std::string& text) {
   std::vector<Line> lines;
-  std::size_t start = 0, n = 1;
-  while (start < text.size()) {
-    std::size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    std::string t = text.substr(start, end - start);
-    if (!t.empty() && t.back() == '\r') t.pop_back();
-    lines.push_back({n++, std::move(t)});
-    start = end + 1;
-  }
+  std::size_t n = 1;
+  for (std::string& t : split_lines(text)) lines.push_back({n++, std::move(t)});
   return lines;
 }
 
@@ -48,7 +41,7 @@ std::vector<std::string> tokens(const std::string& s) {
 
 class Reader {
  public:
-  Reader(const std::string& text, const std::string& source) : lines_(split_lines(text)), source_(source), size_(text.size()) {}
+  Reader(const std::string& text, const std::string& source) : lines_(numbered_lines(text)), source_(source), size_(text.size()) {}
 
   Model<double> read() {
     Model<double> model;

@@ -6,24 +6,11 @@
 #include <optional>
 
 #include "lrp/core/error.hpp"
+#include "lrp/core/parse.hpp"
 #include "lrp/io/atomic_file.hpp"
 
 namespace lrp::io {
 namespace {
-
-std::vector<std::string> read_lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    std::size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    std::string line = text.substr(start, end - start);
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    lines.push_back(std::move(line));
-    start = end + 1;
-  }
-  return lines;
-}
 
 // Places (id, token) pairs into a table indexed by id. Ids need not be dense (a tokenizer may
 // leave gaps); the table is bounded by the number of entries so that a stray huge id in the
@@ -120,7 +107,7 @@ std::optional<std::size_t> Vocabulary::id_of(const std::string& token) const {
 
 Vocabulary read_vocabulary(const std::string& path) {
   const std::string text = read_file_bytes(path);
-  std::vector<std::string> tokens = lower_extension(path) == "json" ? read_tokenizer_json(path, text) : read_lines(text);
+  std::vector<std::string> tokens = lower_extension(path) == "json" ? read_tokenizer_json(path, text) : split_lines(text);
   if (tokens.empty()) throw FormatError(path + ": the vocabulary is empty");
   return Vocabulary(std::move(tokens), path);
 }

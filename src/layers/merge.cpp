@@ -264,8 +264,8 @@ void Extremum<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
   const bool lower = minimum_;
   for (std::size_t k = 1; k < in.size(); ++k) {
     const T* c = in[k]->data();
-    // Strict comparison: the first input holding the extremum keeps it (ties go to it). A NaN
-    // input never wins; NaN inputs are refused before the model runs.
+    // Strict comparison: the first input holding the extremum keeps it (ties go to it); a NaN
+    // never wins (its comparison is false).
 #pragma omp parallel for schedule(static) if (n >= 65536)
     for (long long i = 0; i < n; ++i) o[i] = (lower ? c[i] < o[i] : c[i] > o[i]) ? c[i] : o[i];
   }

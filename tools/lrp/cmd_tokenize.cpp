@@ -10,6 +10,7 @@
 
 #include "commands.hpp"
 #include "lrp/core/error.hpp"
+#include "lrp/core/parse.hpp"
 #include "lrp/io/arrays.hpp"
 #include "lrp/io/atomic_file.hpp"
 #include "lrp/io/vocabulary.hpp"
@@ -27,18 +28,9 @@ struct TokenizeOptions {
 
 std::vector<std::string> texts_of(const TokenizeOptions& o) {
   std::vector<std::string> texts = o.texts;
-  if (!o.file.empty()) {
-    const std::string content = io::read_file_bytes(o.file);
-    std::size_t start = 0;
-    while (start < content.size()) {  // one text per line; empty lines are skipped
-      std::size_t end = content.find('\n', start);
-      if (end == std::string::npos) end = content.size();
-      std::string line = content.substr(start, end - start);
-      if (!line.empty() && line.back() == '\r') line.pop_back();
+  if (!o.file.empty())
+    for (std::string& line : split_lines(io::read_file_bytes(o.file)))  // one text per line, empty ones skipped
       if (!line.empty()) texts.push_back(std::move(line));
-      start = end + 1;
-    }
-  }
   if (texts.empty()) throw ConfigError("no text to tokenize (give TEXT arguments or --file with one text per line)");
   return texts;
 }

@@ -14,5 +14,8 @@ std::vector<double> parse_number_list(const std::string& text, const std::string
 // Shortest text that reads back as the same double.
 std::string format_number(double v);
 std::vector<std::string> split(const std::string& text, char sep);
+// The lines of a text file's content: split at '\n', a trailing '\r' dropped (Windows line
+// ends), no empty last line after a final newline.
+std::vector<std::string> split_lines(const std::string& text);
 
 }  // namespace lrp
