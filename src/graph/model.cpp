@@ -29,6 +29,8 @@ const char* layer_kind_name(LayerKind kind) {
     case LayerKind::MatMul: return "MatMul";
     case LayerKind::Embedding: return "Embedding";
     case LayerKind::Extremum: return "Extremum";
+    case LayerKind::MaskedFill: return "MaskedFill";
+    case LayerKind::Scale: return "Scale";
   }
   return "?";
 }

@@ -128,6 +128,16 @@ void NodeCtx::set_const(ConstTensor t) {
   imp_.values[node_.output(0)] = std::move(v);
 }
 
+void NodeCtx::set_rms_step(Value::RmsStep step, const Value& like, Shape shape) {
+  if (node_.output_size() < 1) fail("has no output");
+  Value v;
+  v.shape = std::move(shape);
+  v.moved_batch = like.moved_batch;
+  v.node = like.node;
+  v.rms = std::move(step);
+  imp_.values[node_.output(0)] = std::move(v);
+}
+
 void NodeCtx::alias(const Value& src) {
   if (node_.output_size() < 1) fail("has no output");
   Value v = src;  // copy before the map may rehash
@@ -279,6 +289,20 @@ bool NodeCtx::add_to_producer_bias(const Value& v, const std::vector<double>& sh
     Tensor<T>& b = *prod.params().at(1);
     if (b.size() != shift.size()) return false;
     for (std::size_t q = 0; q < shift.size(); ++q) b[q] = static_cast<T>(static_cast<double>(b[q]) + shift[q]);
+    return true;
+  });
+}
+
+bool NodeCtx::scale_producer_norm(const Value& v, const std::vector<double>& scale) {
+  if (v.node < 0) return false;
+  return imp_.with_model([&](auto& model) {
+    using T = typename std::remove_reference_t<decltype(model)>::Scalar;
+    Layer<T>& prod = *model.nodes()[static_cast<std::size_t>(v.node)].layer;
+    if (prod.kind() != LayerKind::LayerNorm) return false;
+    const std::vector<Tensor<T>*> p = prod.params();  // [gamma, beta]
+    if (p.at(0)->size() != scale.size()) return false;
+    for (Tensor<T>* t : p)
+      for (std::size_t q = 0; q < scale.size(); ++q) (*t)[q] = static_cast<T>(static_cast<double>((*t)[q]) * scale[q]);
     return true;
   });
 }

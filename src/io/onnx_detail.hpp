@@ -126,6 +126,13 @@ struct Value {
   // tensor's whole shape, the batch of one one of its axes or merged into one, every sample
   // run through it alone. Back in front (a leading 1), it is dropped again.
   bool moved_batch = false;
+  // runtime: a step of an RMSNorm written out, not a layer (onnx_rms_norm.cpp); `id` is unused.
+  struct RmsStep {
+    enum Stage { Square, MeanSquare, Shifted, Root, InverseRoot } stage = Square;
+    std::string x;  // name of the value being normalised
+    double eps = 0;
+  };
+  std::optional<RmsStep> rms;
 };
 
 // What add_layer records about the batch axis of the layer's output: as its inputs (moved when
@@ -201,6 +208,8 @@ class NodeCtx {
   // Outputs. Only the first `n` outputs may be consumed by other nodes or the graph.
   void limit_outputs(std::size_t n, const std::string& why) const;
   void set_const(ConstTensor t);
+  // Binds output 0 to a step of an RMSNorm written out (no layer) of shape `shape`.
+  void set_rms_step(Value::RmsStep step, const Value& like, Shape shape);
   void alias(const Value& v);
   // Adds a layer reading `inputs` (runtime values) and binds output 0 to it; the per-sample
   // output shape is inferred here (a ShapeError becomes a FormatError naming the node). The
@@ -230,6 +239,9 @@ class NodeCtx {
   // Adds shift[c] to the bias of the Conv/Linear producing `v`; false if `v` has another
   // producer (the caller then adds a shift layer).
   bool add_to_producer_bias(const Value& v, const std::vector<double>& shift);
+  // Multiplies the scale and shift of the LayerNorm producing `v` by scale[i] per entry of the
+  // last axis; false if `v` has another producer.
+  bool scale_producer_norm(const Value& v, const std::vector<double>& scale);
 
   // Attributes. Unknown attribute names are an error (nothing is silently ignored).
   void allow_attributes(std::initializer_list<const char*> names) const;
@@ -264,6 +276,17 @@ inline std::int64_t norm_axis(const NodeCtx& c, std::int64_t axis, std::size_t r
   if (axis < -r || axis >= r) c.fail(what + " " + std::to_string(axis) + " is out of range for rank " + std::to_string(rank));
   return axis < 0 ? axis + r : axis;
 }
+
+// RMSNorm written out, as PyTorch exports a hand-written one (Llama's):
+// x * 1 / sqrt(mean(x^2, last axis) + eps), or x / sqrt(...). Pow(x, 2) starts it; the steps are
+// pending values (Value::rms) that ReduceMean, Add, Sqrt, Reciprocal and Div advance, and the
+// product with x itself adds a LayerNorm without centring. rms_norm_step converts the node when
+// one of its inputs is such a step (false otherwise); any other reader of a step fails.
+bool rms_norm_step(NodeCtx& c);
+bool reads_rms_step(const NodeCtx& c);
+void pow_op(NodeCtx& c);
+void sqrt_op(NodeCtx& c);
+void reciprocal_op(NodeCtx& c);
 
 // Squeeze's and Unsqueeze's axes: input 1 from opset 13, the attribute before (`required`:
 // fail when neither is given).

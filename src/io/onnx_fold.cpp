@@ -410,18 +410,23 @@ ConstTensor sub(NodeCtx& c) { return binary(c, '-'); }
 ConstTensor mul(NodeCtx& c) { return binary(c, '*'); }
 ConstTensor div(NodeCtx& c) { return binary(c, '/'); }
 
-// Equal on integers (shape arithmetic: Expand's -1 entries); the batch size is positive, so it
-// differs from any constant below 1 (and is not compared with others).
+// Equal on integers (shape arithmetic: Expand's -1 entries) or numbers (a causal mask buffer
+// compared with 0); the batch size is positive, so it differs from any constant below 1 (and is
+// not compared with others).
 ConstTensor equal(NodeCtx& c) {
   c.allow_attributes({});
   const ConstTensor& a = c.const_input(0, "A");
   const ConstTensor& b = c.const_input(1, "B");
-  if (!a.is_int || !b.is_int) c.fail("only integer operands are supported");
   const bool scalar_b = b.numel() == 1;
   if (!(a.dims == b.dims || scalar_b)) c.fail("operands of shapes " + dims_str(a.dims) + " and " + dims_str(b.dims) + " are not supported");
   ConstTensor out;
   out.is_int = true;
   out.dims = a.dims;
+  if (!a.is_int || !b.is_int) {
+    const ConstTensor fa = as_float(c, a, "A"), fb = as_float(c, b, "B");
+    for (std::size_t k = 0; k < fa.f.size(); ++k) out.i.push_back(fa.f[k] == fb.f[scalar_b ? 0 : k]);
+    return out;
+  }
   for (std::size_t k = 0; k < a.i.size(); ++k) {
     const std::int64_t x = a.i[k], y = b.i[scalar_b ? 0 : k];
     if ((x == kBatchDim) != (y == kBatchDim)) {
@@ -502,6 +507,33 @@ ConstTensor expand(NodeCtx& c) {
   return out;
 }
 
+// Range(start, limit, delta): start + k delta while short of limit (torch.arange of the token
+// positions, whose count is a fixed dimension of the input).
+ConstTensor range(NodeCtx& c) {
+  c.allow_attributes({});
+  const ConstTensor& start = c.const_input(0, "start");
+  const ConstTensor& limit = c.const_input(1, "limit");
+  const ConstTensor& delta = c.const_input(2, "delta");
+  for (const ConstTensor* t : {&start, &limit, &delta}) {
+    if (t->numel() != 1) c.fail("start, limit and delta must be scalars, got shape " + dims_str(t->dims));
+    if (t->has_batch_marker()) c.fail("computes with the batch size, which is not known when the model is loaded");
+  }
+  const double s = start.value(0), l = limit.value(0), d = delta.value(0);
+  if (!(d != 0.0) || !std::isfinite(s) || !std::isfinite(l) || !std::isfinite(d))
+    c.fail("start, limit and delta must be finite and delta nonzero");
+  const double count = std::max(std::ceil((l - s) / d), 0.0);
+  if (count > static_cast<double>(kMaxFoldElements)) c.fail("would hold " + std::to_string(count) + " elements");
+  ConstTensor out;
+  out.is_int = start.is_int && limit.is_int && delta.is_int;
+  const auto n = static_cast<std::int64_t>(count);
+  out.dims = {n};
+  for (std::int64_t k = 0; k < n; ++k) {
+    if (out.is_int) out.i.push_back(start.i[0] + k * delta.i[0]);
+    else out.f.push_back(s + static_cast<double>(k) * d);
+  }
+  return out;
+}
+
 ConstTensor neg(NodeCtx& c) {
   c.allow_attributes({"consumed_inputs"});
   ConstTensor x = c.const_input(0, "X");
@@ -550,6 +582,7 @@ const std::map<std::string, ConstantFolder>& constant_folders() {
       {"Identity", identity},
       {"Mul", mul},
       {"Neg", neg},
+      {"Range", range},
       {"Reshape", reshape},
       {"Shape", shape},
       {"Slice", slice},

@@ -13,6 +13,8 @@
 #include "lrp/layers/conv2d.hpp"
 #include "lrp/layers/embedding.hpp"
 #include "lrp/layers/layer_norm.hpp"
+#include "lrp/layers/masked_fill.hpp"
+#include "lrp/layers/scale.hpp"
 #include "lrp/layers/linear.hpp"
 #include "lrp/layers/lrn.hpp"
 #include "lrp/layers/matmul.hpp"
@@ -929,11 +931,44 @@ void add_channel_affine(NodeCtx& c, const Value& x, const std::vector<double>& s
   c.add_layer(std::make_unique<BatchNorm<double>>(std::move(a), std::move(b)), {&x});
 }
 
+// x + k for a constant k holding infinities: an additive attention mask (0 where a key may be
+// attended, -inf where not: Llama's causal mask). The infinite entries become a MaskedFill, the
+// finite ones, if any is not 0, a Bias after it. False when k is finite (NaN: an error).
+bool add_infinite_mask(NodeCtx& c, const Value& x, const ConstTensor& stored, double sign) {
+  if (stored.is_int) return false;
+  ConstTensor k = stored;
+  if (k.pending) k.decode_pending();
+  bool infinite = false;
+  for (std::size_t i = 0; i < k.numel(); ++i) {
+    const double v = k.value(i);
+    if (std::isnan(v)) c.fail("the constant operand holds NaN at element " + std::to_string(i));
+    infinite = infinite || std::isinf(v);
+  }
+  if (!infinite) return false;
+  Tensor<double> full = broadcast_to_sample(c, x, k), keep(full.shape()), fill(full.shape()), rest(full.shape());
+  bool shifted = false;
+  for (std::size_t i = 0; i < full.size(); ++i) {
+    const double v = sign * full[i];
+    keep[i] = std::isinf(v) ? 0.0 : 1.0;
+    fill[i] = std::isinf(v) ? v : 0.0;
+    rest[i] = std::isinf(v) ? 0.0 : v;
+    shifted = shifted || rest[i] != 0.0;
+  }
+  if (!shifted) {
+    c.add_layer(std::make_unique<MaskedFill<double>>(std::move(keep), std::move(fill)), {&x});
+    return true;
+  }
+  const Value masked = c.add_hidden(std::make_unique<MaskedFill<double>>(std::move(keep), std::move(fill)), {&x}, BatchAxis::Inherit);
+  c.add_layer(std::make_unique<Bias<double>>(std::move(rest)), {&masked});
+  return true;
+}
+
 // x + k (sign +1) or x - k (sign -1) for a runtime x and a constant k: one value per entry of
 // the last axis after a MatMul is its bias; one per channel (or a scalar) becomes the bias of
 // the producing Conv/Linear when nothing else reads its output, otherwise a per-channel shift
 // layer; any other constant that broadcasts onto a sample (a position embedding) a Bias layer.
 void add_constant(NodeCtx& c, const Value& x, const ConstTensor& stored, double sign) {
+  if (add_infinite_mask(c, x, stored, sign)) return;
   const ConstTensor k = decoded_operand(c, stored);
   const bool single_reader = x.node >= 0 && c.importer().id_uses.at(x.id) == 1;
   if (x.shape.size() > 1 && c.produced_by_rows_linear(x)) {
@@ -1021,15 +1056,40 @@ bool is_gate(NodeCtx& c, const Value& v) {
 
 // A product: of two computed values a Mul layer (squeeze-excitation, SiLU and HardSwish as
 // x * sigmoid(x)), the sigmoid-type factor as its gate; by a constant per channel a scale.
+// x * k for a runtime x and a constant k: one value per entry of the last axis after a
+// LayerNorm/RMSNorm read by nothing else is its weight (an RMSNorm written out ends so); one per
+// channel (or a scalar) a per-channel scale; any other k that broadcasts onto a sample (rotary
+// embeddings' cosines and sines) a Scale layer.
+void mul_constant(NodeCtx& c, const Value& x, const ConstTensor& stored) {
+  const ConstTensor k = decoded_operand(c, stored);
+  const std::size_t d = x.shape.empty() ? 0 : x.shape.back();
+  bool along_last = d > 0 && k.numel() == d && !k.dims.empty() && to_size(k.dims.back()) == d;
+  for (std::size_t a = 0; a + 1 < k.dims.size(); ++a) along_last = along_last && k.dims[a] == 1;
+  if (along_last && x.node >= 0 && c.importer().id_uses.at(x.id) == 1) {
+    std::vector<double> scale(d);
+    for (std::size_t q = 0; q < d; ++q) scale[q] = k.value(q);
+    if (c.scale_producer_norm(x, scale)) return c.alias(x);
+  }
+  if (std::optional<std::vector<double>> scale = x.moved_batch && k.numel() == 1 ? std::vector<double>(x.shape.at(0), k.value(0))
+                                                : x.moved_batch ? std::nullopt
+                                                                : per_channel_values(x, k))
+    return add_channel_affine(c, x, *scale, std::vector<double>(scale->size(), 0.0));
+  c.add_layer(std::make_unique<Scale<double>>(broadcast_to_sample(c, x, k)), {&x});
+}
+
+// -x: a per-channel scale by -1 (rotary embeddings' rotate_half negates half of the features).
+void neg(NodeCtx& c) {
+  c.allow_attributes({"consumed_inputs"});
+  const Value& x = c.runtime_input(0, "X");
+  if (x.shape.empty()) c.fail("the input has no axes besides the batch");
+  add_channel_affine(c, x, std::vector<double>(x.shape[0], -1.0), std::vector<double>(x.shape[0], 0.0));
+}
+
 void mul(NodeCtx& c) {
   c.allow_attributes({"axis", "broadcast", "consumed_inputs"});
   if (c.num_inputs() != 2) c.fail("expects 2 inputs");
   const bool c0 = c.is_const(0), c1 = c.is_const(1);
-  if (c0 || c1) {
-    const Value& x = c.input(c0 ? 1 : 0, c0 ? "B" : "A");
-    const std::vector<double> scale = channel_values(c, x, c.input(c0 ? 0 : 1, c0 ? "A" : "B").c, "multiplying");
-    return add_channel_affine(c, x, scale, std::vector<double>(scale.size(), 0.0));
-  }
+  if (c0 || c1) return mul_constant(c, c.input(c0 ? 1 : 0, c0 ? "B" : "A"), c.input(c0 ? 0 : 1, c0 ? "A" : "B").c);
   const bool ga = is_gate(c, c.input(0, "A")), gb = is_gate(c, c.input(1, "B"));
   const std::vector<Value> ab = same_batch_axis(c, {&c.input(0, "A"), &c.input(1, "B")});
   c.add_layer(std::make_unique<Mul<double>>(ga == gb ? -1 : ga ? 0 : 1), {&ab[0], &ab[1]});
@@ -1094,6 +1154,28 @@ void extremum(NodeCtx& c, bool minimum) {
 }
 void max_op(NodeCtx& c) { extremum(c, false); }
 void min_op(NodeCtx& c) { extremum(c, true); }
+
+// Where(condition, X, Y) with a constant condition and one computed operand: a MaskedFill that
+// keeps the computed value where it is chosen and writes the other, constant operand elsewhere
+// (a causal mask: `scores.masked_fill(mask == 0, -inf)`, `torch.where(mask, scores, min)`). The
+// fill may be infinite, not NaN. Both constant: folded; a computed condition: refused.
+void where_op(NodeCtx& c) {
+  c.allow_attributes({});
+  if (c.num_inputs() != 3) c.fail("expects 3 inputs (condition, X, Y)");
+  if (!c.is_const(0)) c.fail("a condition computed from the model input is not supported (only a constant mask)");
+  if (!c.is_const(1) && !c.is_const(2)) c.fail("two computed operands are not supported (one must be a constant fill value)");
+  const bool x_computed = !c.is_const(1);
+  const Value& x = c.runtime_input(x_computed ? 1 : 2, x_computed ? "X" : "Y");
+  ConstTensor cond = c.const_input(0, "condition");
+  if (cond.has_batch_marker()) c.fail("the condition depends on the batch size");
+  ConstTensor fill = c.input(x_computed ? 2 : 1, x_computed ? "Y" : "X").c;
+  if (fill.pending) fill.decode_pending();
+  for (std::size_t k = 0; k < fill.numel(); ++k)
+    if (std::isnan(fill.value(k))) c.fail("the fill value " + std::string(x_computed ? "Y" : "X") + " holds NaN");
+  Tensor<double> keep = broadcast_to_sample(c, x, cond);
+  for (double& v : keep) v = (v != 0.0) == x_computed ? 1.0 : 0.0;
+  c.add_layer(std::make_unique<MaskedFill<double>>(std::move(keep), broadcast_to_sample(c, x, fill)), {&x});
+}
 
 // Concatenation of computed values, and of constants that are the same for every sample (a
 // class token expanded to the batch, or a batch of one in a model exported for exactly one).
@@ -1334,6 +1416,11 @@ const std::map<std::string, LayerConverter>& layer_converters() {
       {"LRN", lrn},
       {"MatMul", matmul},
       {"Max", max_op},
+      {"Neg", neg},
+      {"Pow", pow_op},
+      {"Reciprocal", reciprocal_op},
+      {"Sqrt", sqrt_op},
+      {"Where", where_op},
       {"MaxPool", max_pool},
       {"Min", min_op},
       {"Mul", mul},

@@ -5,7 +5,8 @@
 namespace lrp {
 
 template <class T>
-LayerNorm<T>::LayerNorm(Tensor<T> gamma, Tensor<T> beta, double eps) : gamma_(std::move(gamma)), beta_(std::move(beta)), eps_(eps) {
+LayerNorm<T>::LayerNorm(Tensor<T> gamma, Tensor<T> beta, double eps, bool centered)
+    : gamma_(std::move(gamma)), beta_(std::move(beta)), eps_(eps), centered_(centered) {
   if (gamma_.rank() != 1 || beta_.shape() != gamma_.shape() || gamma_.size() == 0)
     throw ShapeError("LayerNorm scale/bias must be equal non-empty 1-D tensors, got " + shape_str(gamma_.shape()) + " and " +
                      shape_str(beta_.shape()));
@@ -14,7 +15,8 @@ LayerNorm<T>::LayerNorm(Tensor<T> gamma, Tensor<T> beta, double eps) : gamma_(st
 
 template <class T>
 std::string LayerNorm<T>::describe() const {
-  return "last axis of " + std::to_string(gamma_.size()) + ", eps " + std::to_string(eps_);
+  return (centered_ ? "last axis of " : "root mean square over the last axis of ") + std::to_string(gamma_.size()) + ", eps " +
+         std::to_string(eps_);
 }
 
 template <class T>
@@ -26,12 +28,15 @@ Shape LayerNorm<T>::output_shape(const std::vector<Shape>& in) const {
 }
 
 namespace {
-// Mean and 1 / sqrt(var + eps) of one row of d entries, summed in double.
+// Mean and 1 / sqrt(var + eps) of one row of d entries, summed in double; not centred (RMSNorm),
+// mean 0 and 1 / sqrt(mean(x^2) + eps).
 template <class T>
-void row_stats(const T* xr, std::size_t d, double eps, T& mean, T& rstd) {
+void row_stats(const T* xr, std::size_t d, double eps, bool centered, T& mean, T& rstd) {
   double m = 0, v = 0;
-  for (std::size_t i = 0; i < d; ++i) m += static_cast<double>(xr[i]);
-  m /= static_cast<double>(d);
+  if (centered) {
+    for (std::size_t i = 0; i < d; ++i) m += static_cast<double>(xr[i]);
+    m /= static_cast<double>(d);
+  }
   for (std::size_t i = 0; i < d; ++i) v += (static_cast<double>(xr[i]) - m) * (static_cast<double>(xr[i]) - m);
   mean = static_cast<T>(m);
   rstd = static_cast<T>(1.0 / std::sqrt(v / static_cast<double>(d) + eps));
@@ -49,7 +54,7 @@ std::vector<T> LayerNorm<T>::inverse_std(const Tensor<T>& x) const {
 #pragma omp parallel for schedule(static) if (many(x.size()))
   for (long long r = 0; r < rows; ++r) {
     T mean;
-    row_stats(x.data() + static_cast<std::size_t>(r) * d, d, eps_, mean, rstd[static_cast<std::size_t>(r)]);
+    row_stats(x.data() + static_cast<std::size_t>(r) * d, d, eps_, centered_, mean, rstd[static_cast<std::size_t>(r)]);
   }
   return rstd;
 }
@@ -67,13 +72,14 @@ void LayerNorm<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
     const std::size_t r = static_cast<std::size_t>(rr);
     const T* xr = x.data() + r * d;
     T mean, rstd;
-    row_stats(xr, d, eps_, mean, rstd);
+    row_stats(xr, d, eps_, centered_, mean, rstd);
     T* yr = out.data() + r * d;
     for (std::size_t i = 0; i < d; ++i) yr[i] = (xr[i] - mean) * rstd * g[i] + b[i];
   }
 }
 
-// With xh = (x - mean) * rstd and h = g * gamma: dx = rstd * (h - mean(h) - xh * mean(h * xh)).
+// With xh = (x - mean) * rstd and h = g * gamma: dx = rstd * (h - mean(h) - xh * mean(h * xh));
+// RMSNorm: dx = rstd * (h - xh * mean(h * xh)).
 template <class T>
 void LayerNorm<T>::backward(const TensorRefs<T>& in, const Tensor<T>& /*out*/, const Tensor<T>& dout,
                             std::vector<Tensor<T>>& din) const {
@@ -91,7 +97,7 @@ void LayerNorm<T>::backward(const TensorRefs<T>& in, const Tensor<T>& /*out*/, c
       const std::size_t r = static_cast<std::size_t>(rr);
       const T* xr = x.data() + r * d;
       T mean, rstd;
-      row_stats(xr, d, eps_, mean, rstd);
+      row_stats(xr, d, eps_, centered_, mean, rstd);
       T mh = 0, mhx = 0;
       for (std::size_t i = 0; i < d; ++i) {
         xh[i] = (xr[i] - mean) * rstd;
@@ -99,7 +105,7 @@ void LayerNorm<T>::backward(const TensorRefs<T>& in, const Tensor<T>& /*out*/, c
         mh += h[i];
         mhx += h[i] * xh[i];
       }
-      mh /= static_cast<T>(d);
+      mh = centered_ ? mh / static_cast<T>(d) : T(0);
       mhx /= static_cast<T>(d);
       for (std::size_t i = 0; i < d; ++i) dx[r * d + i] = rstd * (h[i] - mh - xh[i] * mhx);
     }
@@ -108,11 +114,11 @@ void LayerNorm<T>::backward(const TensorRefs<T>& in, const Tensor<T>& /*out*/, c
 
 template <class T>
 std::unique_ptr<Layer<float>> LayerNorm<T>::to_float() const {
-  return std::make_unique<LayerNorm<float>>(gamma_.template cast<float>(), beta_.template cast<float>(), eps_);
+  return std::make_unique<LayerNorm<float>>(gamma_.template cast<float>(), beta_.template cast<float>(), eps_, centered_);
 }
 template <class T>
 std::unique_ptr<Layer<double>> LayerNorm<T>::to_double() const {
-  return std::make_unique<LayerNorm<double>>(gamma_.template cast<double>(), beta_.template cast<double>(), eps_);
+  return std::make_unique<LayerNorm<double>>(gamma_.template cast<double>(), beta_.template cast<double>(), eps_, centered_);
 }
 
 template class LayerNorm<float>;

@@ -13,8 +13,10 @@
 #include "lrp/layers/activation.hpp"
 #include "lrp/layers/batch_norm.hpp"
 #include "lrp/layers/layer_norm.hpp"
+#include "lrp/layers/masked_fill.hpp"
 #include "lrp/layers/merge.hpp"
 #include "lrp/layers/reshape.hpp"
+#include "lrp/layers/scale.hpp"
 #include "rules/affine_rules.hpp"
 #include "rules/pool_rules.hpp"
 #include "rules/tensor_ops.hpp"
@@ -184,7 +186,7 @@ std::vector<Tensor<T>> layer_norm_relevance(const Rule& rule, const LayerNorm<T>
         o[i] = gamma[i] * rr[i] / stabilize(yr[i], eps);
         mean_gs += o[i];
       }
-      mean_gs /= static_cast<T>(d);
+      mean_gs = ln.centered() ? mean_gs / static_cast<T>(d) : T(0);  // RMSNorm subtracts no mean
       for (std::size_t i = 0; i < d; ++i) o[i] = xr[i] * rstd[r] * (o[i] - mean_gs);
     }
     return ops::only(std::move(out));
@@ -333,6 +335,9 @@ RuleNeeds rule_needs(const Rule& rule, const Layer<T>& layer) {
       return is_lrp(rule.kind) ? nothing : RuleNeeds{};
     case LayerKind::Embedding:
       return is_lrp(rule.kind) ? nothing : RuleNeeds{};
+    case LayerKind::MaskedFill:
+    case LayerKind::Scale:
+      return nothing;
   }
   return {};
 }
@@ -381,6 +386,17 @@ std::vector<Tensor<T>> apply_rule(const Rule& rule, const RuleInput<T>& in) {
       return mul_relevance(rule, static_cast<const Mul<T>&>(layer), in);
     case LayerKind::Embedding:
       return embedding_relevance(rule, in);
+    case LayerKind::MaskedFill: {  // every rule: what reaches a kept entry, nothing for a filled one
+      Tensor<T> r = pass_through(in);
+      static_cast<const MaskedFill<T>&>(layer).zero_filled(r);
+      return ops::only(std::move(r));
+    }
+    case LayerKind::Scale: {  // LRP: a linear map without bias passes relevance on; else its gradient
+      if (is_gradient_kind(rule.kind)) return gradient(in);
+      Tensor<T> r = pass_through(in);
+      static_cast<const Scale<T>&>(layer).pass_relevance(r);
+      return ops::only(std::move(r));
+    }
   }
   throw ConfigError("rule '" + rule.text + "' cannot be applied to a " + layer.type_name() + " layer");
 }

@@ -282,5 +282,56 @@ TEST(TextTransformer, ContinuousMethodsRunInEmbeddingSpace) {
   }
 }
 
+// GPT-style decoders (tests/fixtures/gpt): token ids in, the next token's logits out, causal
+// self-attention masked by Where (nanoGPT's masked_fill with -inf; Hugging Face GPT-2's
+// torch.where with the float minimum, operands the other way round), positions from Range, an LM
+// head tied to the word embedding. Forward, per-token gradient and AttnLRP against PyTorch in
+// float64. Measured: 7e-10 (double), 1e-7 (float).
+std::string gpt(const std::string& file) { return source_path("tests/fixtures/gpt/" + file); }
+
+TEST(DecoderTransformer, CausalMaskForwardGradientAndAttnLrpPerToken) {
+  for (const std::string prefix : {"", "where_"}) {
+    const std::string model = gpt(prefix.empty() ? "model.onnx" : "model_where.onnx");
+    SCOPED_TRACE(model);
+    const Model<double> md = io::read_onnx_model(model);
+    EXPECT_TRUE(md.token_input);
+    std::size_t masks = 0;
+    for (const Node<double>& n : md.nodes()) masks += n.layer->kind() == LayerKind::MaskedFill;
+    EXPECT_EQ(masks, 2u);  // one per block
+    expect_matches_pytorch<double>(model, gpt("input.npy"), gpt(prefix + "logits.npy"), gpt(prefix + "gradient.npy"), 7, 1e-7);
+    expect_matches_pytorch<float>(model, gpt("input.npy"), gpt(prefix + "logits.npy"), gpt(prefix + "gradient.npy"), 7, 1e-5);
+    const Tensor<double> ids = io::read_npy(gpt("input.npy")), want = io::read_npy(gpt(prefix + "attnlrp.npy"));
+    ASSERT_GT(max_rel_error(want, Tensor<double>(want.shape())), 0.0);
+    ExplainRequest req;
+    req.rules = composite_rules(md, "attnlrp:1e-12");
+    req.target.kind = Target::Kind::Classes;
+    req.target.classes = {7};
+    EXPECT_LE(max_rel_error(explain(md, ids, req).relevance, want), 1e-8);
+    EXPECT_LE(max_rel_error(explain(io::read_onnx_model_float(model), ids.cast<float>(), req).relevance, want), 5e-6);
+  }
+}
+
+// A Llama-style decoder (tests/fixtures/llama): RMSNorm written out, rotary position embeddings,
+// an additive causal mask holding -inf, a SwiGLU MLP, no biases. Forward, per-token gradient and
+// AttnLRP (as LXT computes it for Llama) against PyTorch in float64. Measured: 3.8e-10 (double),
+// 1.2e-7 (float).
+TEST(DecoderTransformer, LlamaStyleRmsNormRotaryAndSwiGlu) {
+  const auto llama = [](const std::string& file) { return source_path("tests/fixtures/llama/" + file); };
+  const Model<double> md = io::read_onnx_model(llama("model.onnx"));
+  std::size_t rms = 0;
+  for (const Node<double>& n : md.nodes()) rms += n.layer->type_name() == "RMSNorm";
+  EXPECT_EQ(rms, 5u);  // two per block and the final one
+  expect_matches_pytorch<double>(llama("model.onnx"), llama("input.npy"), llama("logits.npy"), llama("gradient.npy"), 11, 1e-7);
+  expect_matches_pytorch<float>(llama("model.onnx"), llama("input.npy"), llama("logits.npy"), llama("gradient.npy"), 11, 1e-5);
+  const Tensor<double> ids = io::read_npy(llama("input.npy")), want = io::read_npy(llama("attnlrp.npy"));
+  ASSERT_GT(max_rel_error(want, Tensor<double>(want.shape())), 0.0);
+  ExplainRequest req;
+  req.rules = composite_rules(md, "attnlrp:1e-12");
+  req.target.kind = Target::Kind::Classes;
+  req.target.classes = {11};
+  EXPECT_LE(max_rel_error(explain(md, ids, req).relevance, want), 1e-8);
+  EXPECT_LE(max_rel_error(explain(io::read_onnx_model_float(llama("model.onnx")), ids.cast<float>(), req).relevance, want), 5e-6);
+}
+
 }  // namespace
 }  // namespace lrp::test

@@ -12,13 +12,16 @@
 #include "lrp/layers/bias.hpp"
 #include "lrp/layers/conv2d.hpp"
 #include "lrp/layers/conv_transpose2d.hpp"
+#include "lrp/layers/layer_norm.hpp"
 #include "lrp/layers/linear.hpp"
+#include "lrp/layers/masked_fill.hpp"
 #include "lrp/layers/matmul.hpp"
 #include "lrp/layers/merge.hpp"
 #include "lrp/layers/pad.hpp"
 #include "lrp/layers/pool2d.hpp"
 #include "lrp/layers/reshape.hpp"
 #include "lrp/layers/resize.hpp"
+#include "lrp/layers/scale.hpp"
 
 namespace lrp {
 namespace {
@@ -398,6 +401,20 @@ TEST(LayerGradients, AddConcatMulAndExtremum) {
   // Random inputs differ by far more than the step, so the finite differences see one winner.
   check_backward(Extremum<T>(3, false), {random_tensor(s, rng), random_tensor(s, rng), random_tensor(s, rng)}, "Max of 3");
   check_backward(Extremum<T>(2, true), {random_tensor(s, rng), random_tensor(s, rng)}, "Min of 2");
+}
+
+// A decoder's layers: LayerNorm and RMSNorm (not centred) over the last axis, an elementwise
+// constant factor (rotary embeddings), a constant mask (finite fill: -inf has no differences).
+TEST(LayerGradients, NormsScaleAndMaskedFill) {
+  std::mt19937_64 rng(12);
+  const Tensor<T> x = random_tensor({2, 3, 5}, rng);
+  for (const bool centered : {true, false})
+    check_backward(LayerNorm<T>(random_tensor({5}, rng, 0.5, 1.5), random_tensor({5}, rng), 1e-5, centered), {x},
+                   centered ? "LayerNorm" : "RMSNorm");
+  check_backward(Scale<T>(random_tensor({3, 5}, rng)), {x}, "Scale");
+  Tensor<T> keep({3, 5});
+  for (std::size_t i = 0; i < keep.size(); ++i) keep[i] = i % 5 <= i / 5 ? 1.0 : 0.0;
+  check_backward(MaskedFill<T>(keep, random_tensor({3, 5}, rng)), {x}, "MaskedFill");
 }
 
 TEST(LayerGradients, Pad) {

@@ -34,6 +34,8 @@ enum class LayerKind {
   MatMul,     // matrix product of two computed values (attention)
   Embedding,  // token ids -> rows of a table (text transformers)
   Extremum,   // elementwise maximum or minimum of computed values (maxout)
+  MaskedFill, // a constant written where a constant mask says so (a decoder's causal mask)
+  Scale,      // elementwise product with a constant of one sample's shape (rotary embeddings)
 };
 
 const char* layer_kind_name(LayerKind kind);

@@ -1,0 +1,232 @@
+// The pieces of a decoder language model as PyTorch exports them (Llama, written by hand or as
+// Hugging Face writes it): RMSNorm written out (Pow, ReduceMean, Add, Sqrt, Reciprocal or Div,
+// Mul, and its weight), rotary embeddings (Neg of a computed value, products with constant
+// cosines and sines), an additive causal mask holding -inf. Their import against the formulas
+// and their LRP rules against properties; the whole decoder against PyTorch in
+// tests/golden/test_transformers.cpp.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <random>
+
+#include "lrp/core/error.hpp"
+#include "lrp/explain/explain.hpp"
+#include "lrp/io/onnx.hpp"
+#include "lrp/layers/layer_norm.hpp"
+#include "lrp/rules/composite.hpp"
+#include "lrp/rules/rule.hpp"
+#include "support/onnx_test_util.hpp"
+
+namespace lrp {
+namespace {
+
+Tensor<double> normal(const Shape& s, unsigned seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> n;
+  Tensor<double> t(s);
+  for (double& v : t) v = n(rng);
+  return t;
+}
+
+Tensor<double> forward(const Model<double>& m, const Tensor<double>& x) {
+  ExplainRequest req;
+  req.method = Method::Gradient;
+  return explain(m, x, req).output;
+}
+
+// y = w * (x * 1 / sqrt(mean(x^2) + eps)) on [N, 3, 4], in the three forms exporters write.
+enum class RmsForm { Reciprocal, DivideOne, DivideX };
+
+test::OnnxBuilder rms_norm_graph(RmsForm form, const std::vector<float>& weight) {
+  test::OnnxBuilder g(17);
+  g.input("x", {-1, 3, 4}).output("y");
+  g.init("two", {}, {2.0f}).init("eps", {}, {1e-5f}).init("one", {}, {1.0f}).init("w", {4}, weight);
+  g.node("Pow", {"x", "two"}, {"sq"}, "pow");
+  test::OnnxBuilder::attr(g.node("ReduceMean", {"sq"}, {"ms"}, "mean"), "axes", std::vector<std::int64_t>{-1});
+  g.node("Add", {"ms", "eps"}, {"shifted"}, "add_eps");
+  g.node("Sqrt", {"shifted"}, {"root"}, "sqrt");
+  if (form == RmsForm::DivideX) {
+    g.node("Div", {"x", "root"}, {"normed"}, "div");
+  } else {
+    if (form == RmsForm::Reciprocal) g.node("Reciprocal", {"root"}, {"inverse"}, "reciprocal");
+    else g.node("Div", {"one", "root"}, {"inverse"}, "div");
+    g.node("Mul", {"x", "inverse"}, {"normed"}, "mul");
+  }
+  g.node("Mul", {"w", "normed"}, {"y"}, "weight");
+  return g;
+}
+
+TEST(DecoderImport, RmsNormWrittenOutIsOneLayer) {
+  const std::vector<float> w = {1.5f, -0.5f, 1.0f, 0.25f};
+  const Tensor<double> x = normal({2, 3, 4}, 1);
+  for (const RmsForm form : {RmsForm::Reciprocal, RmsForm::DivideOne, RmsForm::DivideX}) {
+    test::OnnxBuilder g = rms_norm_graph(form, w);
+    const Model<double> m = io::parse_onnx_model(g.bytes(), "rms.onnx");
+    ASSERT_EQ(m.nodes().size(), 1u);  // the weight folded in
+    const auto& ln = dynamic_cast<const LayerNorm<double>&>(*m.nodes()[0].layer);
+    EXPECT_FALSE(ln.centered());
+    EXPECT_EQ(ln.type_name(), "RMSNorm");
+    const Tensor<double> y = forward(m, x);
+    for (std::size_t r = 0; r < 6; ++r) {
+      double ms = 0;
+      for (std::size_t i = 0; i < 4; ++i) ms += x[r * 4 + i] * x[r * 4 + i] / 4;
+      for (std::size_t i = 0; i < 4; ++i)
+        EXPECT_NEAR(y[r * 4 + i], w[i] * x[r * 4 + i] / std::sqrt(ms + static_cast<double>(1e-5f)), 1e-12);
+    }
+  }
+}
+
+// AttnLRP's rule for RMSNorm (its root mean square held fixed) is the z rule of the linear map
+// y = x * (w / rms): without a bias it conserves relevance exactly, entry by entry.
+TEST(DecoderImport, RmsNormRelevanceIsConservedEntryByEntry) {
+  test::OnnxBuilder g = rms_norm_graph(RmsForm::Reciprocal, {1.5f, -0.5f, 1.0f, 0.25f});
+  const Model<double> m = io::parse_onnx_model(g.bytes(), "rms.onnx");
+  const Tensor<double> x = normal({2, 3, 4}, 2);
+  ExplainRequest req;
+  req.rules.assign(1, parse_rule("epsilon:1e-12"));
+  req.target.kind = Target::Kind::Classes;
+  req.dump_layers = true;
+  const Tensor<double> y = forward(m, x);
+  for (std::size_t cls : {0u, 5u, 11u}) {
+    req.target.classes = {cls};
+    const Explanation<double> e = explain(m, x, req);
+    for (std::size_t n = 0; n < 2; ++n)
+      for (std::size_t i = 0; i < 12; ++i)  // the seed is the target's output, all else 0
+        EXPECT_NEAR(e.relevance[n * 12 + i], i == cls ? y[n * 12 + i] : 0.0, 1e-9) << cls << " " << i;
+  }
+}
+
+TEST(DecoderImport, RmsNormStepsAnywhereElseAreRefusedByName) {
+  const auto refused = [](test::OnnxBuilder& g, const std::string& what) {
+    try {
+      io::parse_onnx_model(g.bytes(), "bad.onnx");
+      ADD_FAILURE() << "accepted: " << what;
+    } catch (const FormatError& e) {
+      EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+    }
+  };
+  {
+    test::OnnxBuilder g(17);  // x^3 (GELU's tanh approximation written out)
+    g.input("x", {-1, 4}).output("y").init("three", {}, {3.0f});
+    g.node("Pow", {"x", "three"}, {"y"}, "cube");
+    refused(g, "'cube' (Pow): only x^2");
+  }
+  {
+    test::OnnxBuilder g(17);  // x^2 read by a Relu
+    g.input("x", {-1, 4}).output("y").init("two", {}, {2.0f});
+    g.node("Pow", {"x", "two"}, {"sq"}, "square");
+    g.node("Relu", {"sq"}, {"y"}, "relu");
+    refused(g, "'relu' (Relu): reads a step of an RMSNorm written out");
+  }
+  {
+    test::OnnxBuilder g(17);  // the mean over the wrong axis
+    g.input("x", {-1, 3, 4}).output("y").init("two", {}, {2.0f});
+    g.node("Pow", {"x", "two"}, {"sq"}, "square");
+    test::OnnxBuilder::attr(g.node("ReduceMean", {"sq"}, {"y"}, "mean"), "axes", std::vector<std::int64_t>{1});
+    refused(g, "'mean' (ReduceMean): the mean of x^2 must be over the last axis only");
+  }
+  {
+    test::OnnxBuilder g(17);  // a step as the graph output
+    g.input("x", {-1, 4}).output("y").init("two", {}, {2.0f});
+    g.node("Pow", {"x", "two"}, {"sq"}, "square");
+    test::OnnxBuilder::attr(g.node("ReduceMean", {"sq"}, {"y"}, "mean"), "axes", std::vector<std::int64_t>{-1});
+    refused(g, "is a step of an RMSNorm written out");
+  }
+  {
+    test::OnnxBuilder g(17);  // a negative epsilon
+    g.input("x", {-1, 4}).output("y").init("two", {}, {2.0f}).init("eps", {}, {-1.0f});
+    g.node("Pow", {"x", "two"}, {"sq"}, "square");
+    test::OnnxBuilder::attr(g.node("ReduceMean", {"sq"}, {"ms"}, "mean"), "axes", std::vector<std::int64_t>{-1});
+    g.node("Add", {"ms", "eps"}, {"y"}, "add_eps");
+    refused(g, "'add_eps' (Add): only a finite, non-negative scalar epsilon");
+  }
+  {
+    test::OnnxBuilder g(17);  // the normaliser applied to another value than x
+    g.input("x", {-1, 4}).output("y").init("two", {}, {2.0f});
+    g.node("Relu", {"x"}, {"r"}, "relu");
+    g.node("Pow", {"x", "two"}, {"sq"}, "square");
+    test::OnnxBuilder::attr(g.node("ReduceMean", {"sq"}, {"ms"}, "mean"), "axes", std::vector<std::int64_t>{-1});
+    g.node("Sqrt", {"ms"}, {"root"}, "sqrt");
+    g.node("Div", {"r", "root"}, {"y"}, "div");
+    refused(g, "'div' (Div): reads a step of an RMSNorm written out");
+  }
+  {
+    test::OnnxBuilder g(17);  // Sqrt of a computed value
+    g.input("x", {-1, 4}).output("y");
+    g.node("Sqrt", {"x"}, {"y"}, "sqrt");
+    refused(g, "'sqrt' (Sqrt): is supported only as a step of an RMSNorm written out");
+  }
+}
+
+// Rotary embeddings: q * cos + rotate_half(q) * sin with constant cos, sin of one sample's shape
+// (Scale layers; Neg a per-channel scale by -1). Against the formula, and LRP with epsilon
+// everywhere against input times gradient (the map is linear, so they agree).
+TEST(DecoderImport, RotaryEmbeddingsAndAnAdditiveMinusInfinityMask) {
+  test::OnnxBuilder g(17);
+  g.input("x", {-1, 2, 3, 4}).output("y");
+  std::vector<float> cos(12), sin(12), mask(9);
+  for (std::size_t t = 0; t < 3; ++t)
+    for (std::size_t i = 0; i < 4; ++i) {
+      cos[t * 4 + i] = static_cast<float>(std::cos(0.7 * static_cast<double>(t * (i % 2 + 1))));
+      sin[t * 4 + i] = static_cast<float>(std::sin(0.7 * static_cast<double>(t * (i % 2 + 1))));
+    }
+  for (std::size_t q = 0; q < 3; ++q)
+    for (std::size_t k = 0; k < 3; ++k) mask[q * 3 + k] = k > q ? -std::numeric_limits<float>::infinity() : (k == 0 ? 0.5f : 0.0f);
+  g.init("cos", {1, 1, 3, 4}, cos).init("sin", {1, 1, 3, 4}, sin).init("mask", {1, 1, 3, 3}, mask);
+  g.init_i64("s0", {1}, {0}).init_i64("s2", {1}, {2}).init_i64("s4", {1}, {4}).init_i64("ax", {1}, {-1});
+  g.node("Slice", {"x", "s0", "s2", "ax"}, {"x1"}, "first_half");
+  g.node("Slice", {"x", "s2", "s4", "ax"}, {"x2"}, "second_half");
+  g.node("Neg", {"x2"}, {"nx2"}, "neg");
+  test::OnnxBuilder::attr(g.node("Concat", {"nx2", "x1"}, {"rot"}, "rotate_half"), "axis", std::int64_t{-1});
+  g.node("Mul", {"x", "cos"}, {"a"}, "times_cos");
+  g.node("Mul", {"rot", "sin"}, {"b"}, "times_sin");
+  g.node("Add", {"a", "b"}, {"q"}, "rotary");
+  test::OnnxBuilder::attr(g.node("Transpose", {"q"}, {"kt"}, "keys"), "perm", std::vector<std::int64_t>{0, 1, 3, 2});
+  g.node("MatMul", {"q", "kt"}, {"s"}, "scores");
+  g.node("Add", {"s", "mask"}, {"y"}, "mask");
+  const Model<double> m = io::parse_onnx_model(g.bytes(), "rotary.onnx");
+  std::size_t scales = 0, fills = 0, biases = 0;
+  for (const Node<double>& n : m.nodes()) {
+    scales += n.layer->kind() == LayerKind::Scale;
+    fills += n.layer->kind() == LayerKind::MaskedFill;
+    biases += n.layer->kind() == LayerKind::Bias;
+  }
+  EXPECT_EQ(scales, 2u);
+  EXPECT_EQ(fills, 1u);
+  EXPECT_EQ(biases, 1u);  // the finite entries of the mask that are not 0
+  const Tensor<double> x = normal({2, 2, 3, 4}, 3);
+  const Tensor<double> y = forward(m, x);
+  for (std::size_t n = 0; n < 2; ++n)
+    for (std::size_t h = 0; h < 2; ++h) {
+      double q[3][4];
+      for (std::size_t t = 0; t < 3; ++t)
+        for (std::size_t i = 0; i < 4; ++i) {
+          const double* xr = x.data() + ((n * 2 + h) * 3 + t) * 4;
+          const double rot = i < 2 ? -xr[i + 2] : xr[i - 2];
+          q[t][i] = xr[i] * static_cast<double>(cos[t * 4 + i]) + rot * static_cast<double>(sin[t * 4 + i]);
+        }
+      for (std::size_t a = 0; a < 3; ++a)
+        for (std::size_t b = 0; b < 3; ++b) {
+          double s = static_cast<double>(mask[a * 3 + b]);
+          for (std::size_t i = 0; i < 4 && std::isfinite(s); ++i) s += q[a][i] * q[b][i];
+          const double got = y[((n * 2 + h) * 3 + a) * 3 + b];
+          if (std::isinf(s)) EXPECT_EQ(got, s);
+          else EXPECT_NEAR(got, s, 1e-12);
+        }
+    }
+  ExplainRequest req;
+  req.rules = composite_rules(m, "attnlrp:1e-12");
+  req.target.kind = Target::Kind::Classes;
+  req.target.classes = {3};  // query 1, key 0: finite, shifted by 0.5
+  const Tensor<double> r = explain(m, x, req).relevance;
+  for (double v : r) EXPECT_TRUE(std::isfinite(v));
+  double total = 0;
+  for (std::size_t i = 0; i < 24; ++i) total += r[i];
+  // The product q1 . q0 is split in half between its factors, each passed back unchanged by the
+  // linear rotary map; the mask's 0.5 is a bias's share: the input keeps y - 0.5.
+  EXPECT_NEAR(total, y[3] - 0.5, 1e-8);
+}
+
+}  // namespace
+}  // namespace lrp
