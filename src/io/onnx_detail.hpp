@@ -155,6 +155,7 @@ struct Importer {
   std::unordered_map<std::string, Value> values;
   std::unordered_map<std::string, std::size_t> name_uses;  // node inputs + graph outputs per name
   std::vector<std::size_t> id_uses;                        // the same per runtime value id
+  std::unordered_map<std::string, std::vector<std::string>> readers;  // operators reading each name
   std::optional<std::size_t> static_batch;                 // the input's batch size when fixed
   bool batch_of_one = false;                               // import as if the batch were fixed to 1
   bool moved_any = false;                                  // some value had its batch axis moved
@@ -278,7 +279,8 @@ inline std::int64_t norm_axis(const NodeCtx& c, std::int64_t axis, std::size_t r
 }
 
 // RMSNorm written out, as PyTorch exports a hand-written one (Llama's):
-// x * 1 / sqrt(mean(x^2, last axis) + eps), or x / sqrt(...). Pow(x, 2) starts it; the steps are
+// x * 1 / sqrt(mean(x^2, last axis) + eps), or x / sqrt(...). Pow(x, 2) read by a ReduceMean alone
+// starts it (any other Pow by a constant integer is a Power activation); the steps are
 // pending values (Value::rms) that ReduceMean, Add, Sqrt, Reciprocal and Div advance, and the
 // product with x itself adds a LayerNorm without centring. rms_norm_step converts the node when
 // one of its inputs is such a step (false otherwise); any other reader of a step fails.

@@ -1054,8 +1054,6 @@ bool is_gate(NodeCtx& c, const Value& v) {
   });
 }
 
-// A product: of two computed values a Mul layer (squeeze-excitation, SiLU and HardSwish as
-// x * sigmoid(x)), the sigmoid-type factor as its gate; by a constant per channel a scale.
 // x * k for a runtime x and a constant k: one value per entry of the last axis after a
 // LayerNorm/RMSNorm read by nothing else is its weight (an RMSNorm written out ends so); one per
 // channel (or a scalar) a per-channel scale; any other k that broadcasts onto a sample (rotary
@@ -1085,6 +1083,8 @@ void neg(NodeCtx& c) {
   add_channel_affine(c, x, std::vector<double>(x.shape[0], -1.0), std::vector<double>(x.shape[0], 0.0));
 }
 
+// A product: of two computed values a Mul layer (squeeze-excitation, SiLU and HardSwish as
+// x * sigmoid(x)), the sigmoid-type factor as its gate; by a constant, mul_constant.
 void mul(NodeCtx& c) {
   c.allow_attributes({"axis", "broadcast", "consumed_inputs"});
   if (c.num_inputs() != 2) c.fail("expects 2 inputs");

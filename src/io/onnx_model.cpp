@@ -298,7 +298,10 @@ void build(Importer& imp, LeanModel& lean, const std::string& source,
   for (int i = 0; i < g.node_size(); ++i)
     if (needed[static_cast<std::size_t>(i)])
       for (const std::string& name : g.node(i).input())
-        if (!name.empty()) ++imp.name_uses[name];
+        if (!name.empty()) {
+          ++imp.name_uses[name];
+          imp.readers[name].push_back(g.node(i).op_type());
+        }
   ++imp.name_uses[out];
   Value x;
   x.id = 0;

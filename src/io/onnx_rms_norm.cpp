@@ -1,4 +1,4 @@
-// RMSNorm written out: PyTorch exports a hand-written RMSNorm (Llama's, T5's) as
+// RMSNorm written out (and Pow, which starts it): PyTorch exports a hand-written RMSNorm (Llama's, T5's) as
 //   Pow(x, 2) -> ReduceMean(last axis, keepdims) -> Add(eps) -> Sqrt -> Reciprocal or Div(1, .)
 //   -> Mul(x, .)            (or Div(x, Sqrt(...)))
 // None of the steps is a layer of its own: each is a pending value (Value::rms) until the product
@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "io/onnx_detail.hpp"
+#include "lrp/layers/activation.hpp"
 #include "lrp/layers/layer_norm.hpp"
 
 namespace lrp::io::onnx_detail {
@@ -41,13 +42,24 @@ void add_rms_norm(NodeCtx& c, const Value& x, double eps) {
 
 bool reads_rms_step(const NodeCtx& c) { return pending_input(c) >= 0; }
 
+// x^2 read by a ReduceMean alone starts an RMSNorm; otherwise x^p for a constant integer p >= 1
+// is a Power activation (GELU's tanh approximation written out computes x^3).
 void pow_op(NodeCtx& c) {
   c.allow_attributes({});
   if (c.num_inputs() != 2) c.fail("expects 2 inputs");
   if (c.is_const(0)) c.fail("a constant raised to a computed power is not supported");
-  if (!c.is_const(1) || c.scalar_of(c.const_input(1, "Y"), "Y") != 2.0)
-    c.fail(std::string("only x^2, the first step of ") + kForm + ", is supported");
+  if (!c.is_const(1)) c.fail("a computed exponent is not supported");
+  const double p = c.scalar_of(c.const_input(1, "Y"), "Y");
+  if (!(p >= 1.0 && p <= 64.0) || p != std::floor(p)) c.fail("only a constant integer exponent from 1 to 64 is supported, got " + std::to_string(p));
   const Value x = c.runtime_input(0, "X");  // a copy: binding the output may rehash the values
+  const auto it = c.importer().readers.find(c.node().output(0));
+  const bool starts_rms = p == 2.0 && it != c.importer().readers.end() && it->second == std::vector<std::string>{"ReduceMean"};
+  if (!starts_rms) {
+    ActivationSpec spec{ActivationKind::Power};
+    spec.exponent = static_cast<int>(p);
+    c.add_layer(std::make_unique<Activation<double>>(spec), {&x});
+    return;
+  }
   if (x.shape.empty()) c.fail("the input has no axes besides the batch");
   std::size_t& uses = c.importer().id_uses.at(x.id);
   if (uses > 0) --uses;  // read by the layer the final product adds, not by this step

@@ -25,6 +25,7 @@ std::string Activation<T>::type_name() const {
     case ActivationKind::Selu: return "Selu";
     case ActivationKind::Softplus: return "Softplus";
     case ActivationKind::Softsign: return "Softsign";
+    case ActivationKind::Power: return "Power";
   }
   return "Activation";
 }
@@ -36,6 +37,7 @@ std::string Activation<T>::describe() const {
   if (spec_.kind == ActivationKind::HardSigmoid) return "alpha " + std::to_string(spec_.alpha) + ", beta " + std::to_string(spec_.beta);
   if (spec_.kind == ActivationKind::Elu) return "alpha " + std::to_string(spec_.alpha);
   if (spec_.kind == ActivationKind::Selu) return "alpha " + std::to_string(spec_.alpha) + ", gamma " + std::to_string(spec_.gamma);
+  if (spec_.kind == ActivationKind::Power) return "x^" + std::to_string(spec_.exponent);
   return "";
 }
 
@@ -52,6 +54,14 @@ constexpr T kSqrt2OverPi = T(0.79788456080286535588);
 template <class T>
 T gelu_tanh_arg(T x) {
   return kSqrt2OverPi<T> * (x + T(0.044715) * x * x * x);
+}
+
+// x^p for an integer p >= 0 by repeated multiplication (exact for p <= 2, as PyTorch's pow).
+template <class T>
+T integer_power(T x, int p) {
+  T r = T(1);
+  for (int k = 0; k < p; ++k) r *= x;
+  return r;
 }
 
 // f(i) for i in [0, n): vectorised, and on the OpenMP threads for large tensors (a plain loop
@@ -143,6 +153,11 @@ void Activation<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
     case ActivationKind::Softsign:
       each(n, [=](std::size_t i) { op[i] = xp[i] / (T(1) + std::abs(xp[i])); });
       break;
+    case ActivationKind::Power: {
+      const int p = spec_.exponent;
+      each(n, [=](std::size_t i) { op[i] = integer_power(xp[i], p); });
+      break;
+    }
   }
 }
 
@@ -228,6 +243,10 @@ void Activation<T>::backward(const TensorRefs<T>& in, const Tensor<T>& out, cons
         const T d = T(1) + std::abs(xp[i]);
         dp[i] = gp[i] / (d * d);
       });
+      break;
+    }    case ActivationKind::Power: {  // p x^(p-1)
+      const int p = spec_.exponent;
+      each(n, [=](std::size_t i) { dp[i] = gp[i] * static_cast<T>(p) * integer_power(xp[i], p - 1); });
       break;
     }
   }

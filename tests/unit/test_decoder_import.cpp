@@ -13,6 +13,7 @@
 #include "lrp/core/error.hpp"
 #include "lrp/explain/explain.hpp"
 #include "lrp/io/onnx.hpp"
+#include "lrp/layers/activation.hpp"
 #include "lrp/layers/layer_norm.hpp"
 #include "lrp/rules/composite.hpp"
 #include "lrp/rules/rule.hpp"
@@ -107,16 +108,23 @@ TEST(DecoderImport, RmsNormStepsAnywhereElseAreRefusedByName) {
     }
   };
   {
-    test::OnnxBuilder g(17);  // x^3 (GELU's tanh approximation written out)
-    g.input("x", {-1, 4}).output("y").init("three", {}, {3.0f});
-    g.node("Pow", {"x", "three"}, {"y"}, "cube");
-    refused(g, "'cube' (Pow): only x^2");
+    test::OnnxBuilder g(17);  // x^0.5
+    g.input("x", {-1, 4}).output("y").init("half", {}, {0.5f});
+    g.node("Pow", {"x", "half"}, {"y"}, "root");
+    refused(g, "'root' (Pow): only a constant integer exponent from 1 to 64");
   }
   {
-    test::OnnxBuilder g(17);  // x^2 read by a Relu
+    test::OnnxBuilder g(17);  // a computed exponent
+    g.input("x", {-1, 4}).output("y");
+    g.node("Pow", {"x", "x"}, {"y"}, "power");
+    refused(g, "'power' (Pow): a computed exponent");
+  }
+  {
+    test::OnnxBuilder g(17);  // the mean of x^2, read by a Relu
     g.input("x", {-1, 4}).output("y").init("two", {}, {2.0f});
     g.node("Pow", {"x", "two"}, {"sq"}, "square");
-    g.node("Relu", {"sq"}, {"y"}, "relu");
+    test::OnnxBuilder::attr(g.node("ReduceMean", {"sq"}, {"ms"}, "mean"), "axes", std::vector<std::int64_t>{-1});
+    g.node("Relu", {"ms"}, {"y"}, "relu");
     refused(g, "'relu' (Relu): reads a step of an RMSNorm written out");
   }
   {
@@ -157,6 +165,49 @@ TEST(DecoderImport, RmsNormStepsAnywhereElseAreRefusedByName) {
     g.node("Sqrt", {"x"}, {"y"}, "sqrt");
     refused(g, "'sqrt' (Sqrt): is supported only as a step of an RMSNorm written out");
   }
+}
+
+// GPT-2's gelu_new written out: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). x^3 is a Power
+// activation; the tanh branch is the gate of the final product. Forward and gradient against the
+// GeluTanh activation (the float32 constants: 1e-7); LRP passes everything to x (the gate gets
+// none), so with epsilon the relevance of a single output is that output.
+TEST(DecoderImport, GeluTanhWrittenOutWithPow) {
+  test::OnnxBuilder g(17);
+  g.input("x", {-1, 6}).output("y");
+  g.init("three", {}, {3.0f}).init("c", {}, {0.044715f}).init("k", {}, {0.7978845608f}).init("one", {}, {1.0f}).init("half", {}, {0.5f});
+  g.node("Pow", {"x", "three"}, {"cube"}, "cube");
+  g.node("Mul", {"c", "cube"}, {"t1"}, "t1");
+  g.node("Add", {"x", "t1"}, {"t2"}, "t2");
+  g.node("Mul", {"k", "t2"}, {"t3"}, "t3");
+  g.node("Tanh", {"t3"}, {"t4"}, "tanh");
+  g.node("Add", {"one", "t4"}, {"t5"}, "t5");
+  g.node("Mul", {"half", "x"}, {"hx"}, "hx");
+  g.node("Mul", {"hx", "t5"}, {"y"}, "gelu");
+  const Model<double> m = io::parse_onnx_model(g.bytes(), "gelu_new.onnx");
+  EXPECT_EQ(m.nodes().back().layer->describe().find("gate"), 0u) << m.nodes().back().layer->describe();
+  const Tensor<double> x = normal({3, 6}, 4);
+  ActivationSpec spec{ActivationKind::GeluTanh};
+  const Activation<double> gelu(spec);
+  Tensor<double> want;
+  gelu.forward({&x}, want);
+  ExplainRequest grad;
+  grad.method = Method::Gradient;
+  grad.target.kind = Target::Kind::Classes;
+  grad.target.classes = {4};
+  const Explanation<double> e = explain(m, x, grad);
+  Tensor<double> seed(x.shape());  // explanations start from the target's score
+  for (std::size_t n = 0; n < 3; ++n) seed[n * 6 + 4] = want[n * 6 + 4];
+  std::vector<Tensor<double>> dwant;
+  gelu.backward({&x}, want, seed, dwant);
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    EXPECT_NEAR(e.output[i], want[i], 1e-7) << i;  // the constants are float32
+    EXPECT_NEAR(e.relevance[i], dwant[0][i], 1e-7) << i;
+  }
+  ExplainRequest lrp;
+  lrp.rules.assign(m.nodes().size(), parse_rule("epsilon:1e-12"));
+  lrp.target = grad.target;
+  const Tensor<double> r = explain(m, x, lrp).relevance;
+  for (std::size_t i = 0; i < x.size(); ++i) EXPECT_NEAR(r[i], i % 6 == 4 ? e.output[i] : 0.0, 1e-9) << i;
 }
 
 // Rotary embeddings: q * cos + rotate_half(q) * sin with constant cos, sin of one sample's shape

@@ -412,6 +412,11 @@ TEST(LayerGradients, NormsScaleAndMaskedFill) {
     check_backward(LayerNorm<T>(random_tensor({5}, rng, 0.5, 1.5), random_tensor({5}, rng), 1e-5, centered), {x},
                    centered ? "LayerNorm" : "RMSNorm");
   check_backward(Scale<T>(random_tensor({3, 5}, rng)), {x}, "Scale");
+  for (const int p : {1, 2, 3, 4}) {
+    ActivationSpec power{ActivationKind::Power};
+    power.exponent = p;
+    check_backward(Activation<T>(power), {x}, "Power " + std::to_string(p));
+  }
   Tensor<T> keep({3, 5});
   for (std::size_t i = 0; i < keep.size(); ++i) keep[i] = i % 5 <= i / 5 ? 1.0 : 0.0;
   check_backward(MaskedFill<T>(keep, random_tensor({3, 5}, rng)), {x}, "MaskedFill");

@@ -9,9 +9,10 @@ namespace lrp {
 // beta 1/2 (MobileNetV3). Gelu(x) = x Phi(x) = x (1 + erf(x / sqrt 2)) / 2, GeluTanh its tanh
 // approximation x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) / 2 (ONNX Gelu, approximate "tanh").
 // Elu(x) = x for x > 0, alpha (exp(x) - 1) else; Selu = gamma Elu; Softplus(x) = log(1 + exp(x));
-// Softsign(x) = x / (1 + |x|).
+// Softsign(x) = x / (1 + |x|); Power(x) = x^p for an integer p >= 1 (ONNX Pow by a constant: the
+// x^3 of GELU's tanh approximation written out).
 enum class ActivationKind {
-  ReLU, LeakyReLU, Tanh, Sigmoid, Clip, HardSigmoid, HardSwish, Erf, Gelu, GeluTanh, Elu, Selu, Softplus, Softsign
+  ReLU, LeakyReLU, Tanh, Sigmoid, Clip, HardSigmoid, HardSwish, Erf, Gelu, GeluTanh, Elu, Selu, Softplus, Softsign, Power
 };
 
 struct ActivationSpec {
@@ -20,6 +21,7 @@ struct ActivationSpec {
   double lo = 0.0, hi = 6.0;  // Clip bounds (ReLU6: 0, 6)
   double beta = 0.5;    // HardSigmoid offset
   double gamma = 1.0;   // Selu scale
+  int exponent = 1;     // Power
 };
 
 template <class T>
