@@ -138,19 +138,28 @@ TEST(VisionTransformer, CompositesAndMethodsRunAlikeInFloatAndDouble) {
 // it) and AttnLRP against PyTorch in float64. Measured: 1.4e-9 (double), 4e-8 (float).
 std::string bert(const std::string& file) { return source_path("tests/fixtures/bert/" + file); }
 
-TEST(TextTransformer, ForwardGradientAndAttnLrpPerToken) {
-  const Model<double> md = io::read_onnx_model(bert("model.onnx"));
+// A token model's fixture in `dir` (PREFIXlogits.npy, PREFIXgradient.npy, PREFIXattnlrp.npy for
+// input.npy): forward and gradient against PyTorch, and AttnLRP of output `cls` per token, in
+// double (1e-8) and from the float import (5e-6).
+void expect_token_model_matches(const std::string& model, const std::string& dir, const std::string& prefix, std::size_t cls) {
+  SCOPED_TRACE(model);
+  const auto file = [&](const std::string& name) { return source_path(dir + name); };
+  const Model<double> md = io::read_onnx_model(model);
   EXPECT_TRUE(md.token_input);
-  expect_matches_pytorch<double>(bert("model.onnx"), bert("input.npy"), bert("logits.npy"), bert("gradient.npy"), 1, 1e-7);
-  expect_matches_pytorch<float>(bert("model.onnx"), bert("input.npy"), bert("logits.npy"), bert("gradient.npy"), 1, 1e-5);
-  const Tensor<double> ids = io::read_npy(bert("input.npy")), want = io::read_npy(bert("attnlrp.npy"));
+  expect_matches_pytorch<double>(model, file("input.npy"), file(prefix + "logits.npy"), file(prefix + "gradient.npy"), cls, 1e-7);
+  expect_matches_pytorch<float>(model, file("input.npy"), file(prefix + "logits.npy"), file(prefix + "gradient.npy"), cls, 1e-5);
+  const Tensor<double> ids = io::read_npy(file("input.npy")), want = io::read_npy(file(prefix + "attnlrp.npy"));
   ASSERT_GT(max_rel_error(want, Tensor<double>(want.shape())), 0.0);
   ExplainRequest req;
   req.rules = composite_rules(md, "attnlrp:1e-12");
   req.target.kind = Target::Kind::Classes;
-  req.target.classes = {1};
+  req.target.classes = {cls};
   EXPECT_LE(max_rel_error(explain(md, ids, req).relevance, want), 1e-8);
-  EXPECT_LE(max_rel_error(explain(md.convert<float>(), ids.cast<float>(), req).relevance, want), 5e-6);
+  EXPECT_LE(max_rel_error(explain(io::read_onnx_model_float(model), ids.cast<float>(), req).relevance, want), 5e-6);
+}
+
+TEST(TextTransformer, ForwardGradientAndAttnLrpPerToken) {
+  expect_token_model_matches(bert("model.onnx"), "tests/fixtures/bert/", "", 1);
 }
 
 // BERT's attention_mask as a second graph input, bound to a constant (--bind): the last two
@@ -292,22 +301,11 @@ std::string gpt(const std::string& file) { return source_path("tests/fixtures/gp
 TEST(DecoderTransformer, CausalMaskForwardGradientAndAttnLrpPerToken) {
   for (const std::string prefix : {"", "where_"}) {
     const std::string model = gpt(prefix.empty() ? "model.onnx" : "model_where.onnx");
-    SCOPED_TRACE(model);
     const Model<double> md = io::read_onnx_model(model);
-    EXPECT_TRUE(md.token_input);
     std::size_t masks = 0;
     for (const Node<double>& n : md.nodes()) masks += n.layer->kind() == LayerKind::MaskedFill;
-    EXPECT_EQ(masks, 2u);  // one per block
-    expect_matches_pytorch<double>(model, gpt("input.npy"), gpt(prefix + "logits.npy"), gpt(prefix + "gradient.npy"), 7, 1e-7);
-    expect_matches_pytorch<float>(model, gpt("input.npy"), gpt(prefix + "logits.npy"), gpt(prefix + "gradient.npy"), 7, 1e-5);
-    const Tensor<double> ids = io::read_npy(gpt("input.npy")), want = io::read_npy(gpt(prefix + "attnlrp.npy"));
-    ASSERT_GT(max_rel_error(want, Tensor<double>(want.shape())), 0.0);
-    ExplainRequest req;
-    req.rules = composite_rules(md, "attnlrp:1e-12");
-    req.target.kind = Target::Kind::Classes;
-    req.target.classes = {7};
-    EXPECT_LE(max_rel_error(explain(md, ids, req).relevance, want), 1e-8);
-    EXPECT_LE(max_rel_error(explain(io::read_onnx_model_float(model), ids.cast<float>(), req).relevance, want), 5e-6);
+    EXPECT_EQ(masks, 2u) << model;  // one per block
+    expect_token_model_matches(model, "tests/fixtures/gpt/", prefix, 7);
   }
 }
 
@@ -316,21 +314,12 @@ TEST(DecoderTransformer, CausalMaskForwardGradientAndAttnLrpPerToken) {
 // AttnLRP (as LXT computes it for Llama) against PyTorch in float64. Measured: 3.8e-10 (double),
 // 1.2e-7 (float).
 TEST(DecoderTransformer, LlamaStyleRmsNormRotaryAndSwiGlu) {
-  const auto llama = [](const std::string& file) { return source_path("tests/fixtures/llama/" + file); };
-  const Model<double> md = io::read_onnx_model(llama("model.onnx"));
+  const std::string model = source_path("tests/fixtures/llama/model.onnx");
+  const Model<double> md = io::read_onnx_model(model);
   std::size_t rms = 0;
   for (const Node<double>& n : md.nodes()) rms += n.layer->type_name() == "RMSNorm";
   EXPECT_EQ(rms, 5u);  // two per block and the final one
-  expect_matches_pytorch<double>(llama("model.onnx"), llama("input.npy"), llama("logits.npy"), llama("gradient.npy"), 11, 1e-7);
-  expect_matches_pytorch<float>(llama("model.onnx"), llama("input.npy"), llama("logits.npy"), llama("gradient.npy"), 11, 1e-5);
-  const Tensor<double> ids = io::read_npy(llama("input.npy")), want = io::read_npy(llama("attnlrp.npy"));
-  ASSERT_GT(max_rel_error(want, Tensor<double>(want.shape())), 0.0);
-  ExplainRequest req;
-  req.rules = composite_rules(md, "attnlrp:1e-12");
-  req.target.kind = Target::Kind::Classes;
-  req.target.classes = {11};
-  EXPECT_LE(max_rel_error(explain(md, ids, req).relevance, want), 1e-8);
-  EXPECT_LE(max_rel_error(explain(io::read_onnx_model_float(llama("model.onnx")), ids.cast<float>(), req).relevance, want), 5e-6);
+  expect_token_model_matches(model, "tests/fixtures/llama/", "", 11);
 }
 
 }  // namespace
