@@ -1,7 +1,9 @@
 #include "lrp/explain/explain.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <random>
 #include <type_traits>
 
@@ -99,7 +101,28 @@ NoiseType parse_noise_type(const std::string& t) {
   throw ConfigError("unknown noise type '" + t + "' (expected smoothgrad, smoothgrad-sq, vargrad)");
 }
 
+// "position:P" or "position:P:REST": P an integer (negative from the end), REST the rest.
+std::pair<long, std::string> split_position(const std::string& text) {
+  const std::string body = text.substr(9);
+  const std::size_t colon = body.find(':');
+  const std::string p = body.substr(0, colon);
+  char* end = nullptr;
+  errno = 0;
+  const long position = std::strtol(p.c_str(), &end, 10);
+  if (p.empty() || *end != '\0' || errno != 0 || position < -(1L << 40) || position > (1L << 40))
+    throw ConfigError("target '" + text + "': position '" + p + "' is not an integer (position:P or position:P:CLASSES)");
+  return {position, colon == std::string::npos ? "predicted" : body.substr(colon + 1)};
+}
+
 Target parse_target(const std::string& text) {
+  if (text.rfind("position:", 0) == 0) {
+    const auto [position, rest] = split_position(text);
+    Target t = parse_target(rest);
+    if (t.region != Target::Region::Unit) throw ConfigError("target '" + text + "' names two regions");
+    t.region = Target::Region::Position;
+    t.position = position;
+    return t;
+  }
   for (const auto& [prefix, region] : {std::pair{"channel:", Target::Region::Channel}, std::pair{"segment:", Target::Region::Segment}})
     if (text.rfind(prefix, 0) == 0) {
       Target t = parse_target(text.substr(std::string(prefix).size()));
@@ -124,6 +147,12 @@ namespace {
 // Classes of an output of per-sample shape `out`: its elements, or its channels (Region).
 std::size_t class_count(const Shape& out, const Target& target) {
   if (target.region == Target::Region::Unit) return shape_numel(out);
+  if (target.region == Target::Region::Position) {
+    if (out.size() < 2)
+      throw ConfigError("target 'position:' needs an output with a position axis [N, T, V] (a language model's logits for every "
+                        "token); the model's is [N, " + (out.empty() ? std::string("") : std::to_string(out[0])) + "]");
+    return out.back();
+  }
   if (out.size() < 2)
     throw ConfigError("targets 'channel:' and 'segment:' need an output with channels and positions [N, K, ...]; the model's is [N, " +
                       (out.empty() ? std::string("") : std::to_string(out[0])) + "]");
@@ -140,7 +169,7 @@ Tensor<T> make_seeds(const Tensor<T>& y, const Target& target, std::vector<std::
   chosen.clear();
   scores.clear();
   if (target.kind == Target::Kind::Relevance) {
-    if (target.region != Target::Region::Unit) throw ConfigError("an explicit initial relevance takes no 'channel:'/'segment:'");
+    if (target.region != Target::Region::Unit) throw ConfigError("an explicit initial relevance takes no 'channel:'/'segment:'/'position:'");
     if (target.relevance.size() != y.size())
       throw ShapeError("initial relevance has shape " + shape_str(target.relevance.shape()) + ", the model output is " +
                        shape_str(y.shape()));
@@ -149,7 +178,16 @@ Tensor<T> make_seeds(const Tensor<T>& y, const Target& target, std::vector<std::
     s.reshape(y.shape());
     return s;
   }
-  const std::size_t c = class_count(Shape(y.shape().begin() + 1, y.shape().end()), target), plane = per / c;
+  const std::size_t c = class_count(Shape(y.shape().begin() + 1, y.shape().end()), target);
+  // Class cls covers elements base + cls * plane + p, p < plane: one element of the chosen row
+  // for Position, else every position of the class's channel (one for Unit).
+  const bool at_position = target.region == Target::Region::Position;
+  const std::size_t plane = at_position ? 1 : per / c, rows = per / c;
+  const long row = target.position < 0 ? target.position + static_cast<long>(rows) : target.position;
+  if (at_position && (row < 0 || row >= static_cast<long>(rows)))
+    throw ConfigError("target position " + std::to_string(target.position) + " is out of range: the output has " + std::to_string(rows) +
+                      " positions");
+  const std::size_t base = at_position ? static_cast<std::size_t>(row) * c : 0;
   // Positions of sample i that seed class cls; the seed's sum is the class's score.
   std::vector<std::size_t> winner(plane);  // Segment: the largest channel at each position (first on ties)
   const auto winners = [&](const T* yi) {
@@ -164,7 +202,7 @@ Tensor<T> make_seeds(const Tensor<T>& y, const Target& target, std::vector<std::
   const auto score = [&](const T* yi, std::size_t cls) {
     double s = 0;
     for (std::size_t p = 0; p < plane; ++p)
-      if (seeded(cls, p)) s += static_cast<double>(yi[cls * plane + p]);
+      if (seeded(cls, p)) s += static_cast<double>(yi[base + cls * plane + p]);
     return s;
   };
   std::vector<std::size_t> classes;  // per target slot (Classes/All) or per sample (Predicted/PerSample)
@@ -208,12 +246,14 @@ Tensor<T> make_seeds(const Tensor<T>& y, const Target& target, std::vector<std::
       else cls = classes[j];
       if (cls >= c)
         throw ConfigError("target class " + std::to_string(cls) + " is out of range: the model has " + std::to_string(c) +
-                          (target.region == Target::Region::Unit ? " outputs" : " output channels"));
+                          (target.region == Target::Region::Unit ? " outputs"
+                           : at_position                        ? " outputs per position"
+                                                                : " output channels"));
       chosen.push_back(cls);
       scores.push_back(score(yi, cls));
-      T* row = seeds.data() + (i * k + j) * per;
+      T* out_row = seeds.data() + (i * k + j) * per;
       for (std::size_t p = 0; p < plane; ++p)
-        if (seeded(cls, p)) row[cls * plane + p] = unit ? T(1) : yi[cls * plane + p];
+        if (seeded(cls, p)) out_row[base + cls * plane + p] = unit ? T(1) : yi[base + cls * plane + p];
     }
   }
   return seeds;

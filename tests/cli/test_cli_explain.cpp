@@ -276,6 +276,32 @@ TEST(CliExplain, TokenMapsAsHtmlAndTable) {
   for (const std::string& p : {vocab, html, tsv, npy}) std::remove(p.c_str());
 }
 
+// A decoder's logits for every position: `--target position:P[:K]` (labels too), its errors exit
+// with code 2 naming the position or class.
+TEST(CliExplain, DecoderTargetsAPosition) {
+  const std::string model = test::source_path("tests/fixtures/gpt/model_all_positions.onnx"),
+                    ids = test::source_path("tests/fixtures/gpt/input.npy"), npy = test::temp_path("position.npy"),
+                    labels = test::temp_path("labels.txt");
+  test::CliResult r = test::run_cli("explain " + model + " " + ids + " --composite attnlrp:1e-12 --target position:-1:7 --out " + npy);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("sample 1: position -1  target 7"), std::string::npos) << r.output;
+  const Tensor<double> want = io::read_npy(test::source_path("tests/fixtures/gpt/attnlrp.npy"));
+  EXPECT_LE(test::max_rel_error(io::read_npy(npy), want), 1e-6);  // float
+  {
+    std::ofstream l(labels);
+    l << "7\n7\n";
+  }
+  r = test::run_cli("explain " + model + " " + ids + " --composite attnlrp:1e-12 --target position:-1:labels:" + labels + " --out " + npy);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_LE(test::max_rel_error(io::read_npy(npy), want), 1e-6);
+  for (const std::string& bad : {std::string("position:8"), std::string("position:0:50"), std::string("position:x"), "position:0:relevance:" + npy}) {
+    r = test::run_cli("explain " + model + " " + ids + " --composite attnlrp --target " + bad + " --out " + npy + " --quiet");
+    EXPECT_EQ(r.code, 2) << bad << ": " << r.output;
+    EXPECT_NE(r.output.find("position"), std::string::npos) << r.output;
+  }
+  for (const std::string& p : {npy, labels}) std::remove(p.c_str());
+}
+
 TEST(CliExplain, InfoListsLayers) {
   const test::CliResult r = test::run_cli("info " + lenet() + " --input " + refpath("LeNet-5/input.npy"));
   ASSERT_EQ(r.code, 0) << r.output;

@@ -9,6 +9,7 @@
 // modified gradient) in float64.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -307,6 +308,52 @@ TEST(DecoderTransformer, CausalMaskForwardGradientAndAttnLrpPerToken) {
     EXPECT_EQ(masks, 2u) << model;  // one per block
     expect_token_model_matches(model, "tests/fixtures/gpt/", prefix, 7);
   }
+}
+
+// The same GPT returning every position's logits [N, 8, 50]: `position:P[:K]` explains token K
+// (default: the predicted one) at position P. The last position with the weights of model.onnx
+// reproduces its AttnLRP reference; at position 3 the later tokens, masked from it, get exactly
+// nothing, under AttnLRP and the gradient alike.
+TEST(DecoderTransformer, TargetOnePositionOfEveryPositionsLogits) {
+  const Model<double> md = io::read_onnx_model(gpt("model_all_positions.onnx"));
+  const Tensor<double> ids = io::read_npy(gpt("input.npy"));
+  ExplainRequest req;
+  req.rules = composite_rules(md, "attnlrp:1e-12");
+  req.target = parse_target("position:-1:7");
+  EXPECT_LE(max_rel_error(explain(md, ids, req).relevance, io::read_npy(gpt("attnlrp.npy"))), 1e-8);
+  for (const Method method : {Method::LRP, Method::Gradient}) {
+    ExplainRequest at3;
+    at3.method = method;
+    if (method == Method::LRP) at3.rules = req.rules;
+    at3.target = parse_target("position:3");
+    const Explanation<double> e = explain(md, ids, at3);
+    ASSERT_EQ(e.targets.size(), 2u);
+    for (std::size_t n = 0; n < 2; ++n) {
+      const double* row = e.output.data() + n * 400 + 3 * 50;
+      EXPECT_EQ(e.targets[n], static_cast<std::size_t>(std::max_element(row, row + 50) - row));
+      EXPECT_EQ(e.scores[n], row[e.targets[n]]);
+      double past = 0;
+      for (std::size_t t = 0; t < 8; ++t) {
+        if (t > 3) EXPECT_EQ(e.relevance[n * 8 + t], 0.0) << "sample " << n << " token " << t;
+        else past += std::abs(e.relevance[n * 8 + t]);
+      }
+      EXPECT_GT(past, 0.0);
+    }
+  }
+  for (const char* bad : {"position:8", "position:-9", "position:0:50"}) {
+    req.target = parse_target(bad);
+    EXPECT_THROW(explain(md, ids, req), ConfigError) << bad;
+  }
+  req.target = parse_target("position:0");  // an output without a position axis
+  const Model<double> last_only = io::read_onnx_model(gpt("model.onnx"));
+  req.rules = composite_rules(last_only, "attnlrp");
+  EXPECT_THROW(explain(last_only, ids, req), ConfigError);
+  const Target several = parse_target("position:-2:1,2");
+  EXPECT_EQ(several.region, Target::Region::Position);
+  EXPECT_EQ(several.position, -2);
+  EXPECT_EQ(several.classes, (std::vector<std::size_t>{1, 2}));
+  for (const char* bad : {"position:", "position:x:1", "position:1:channel:2", "channel:position:1"})
+    EXPECT_THROW(parse_target(bad), ConfigError) << bad;
 }
 
 // A Llama-style decoder (tests/fixtures/llama): RMSNorm written out, rotary position embeddings,

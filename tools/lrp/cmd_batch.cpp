@@ -121,11 +121,15 @@ class BatchRun {
       if (!all_finite(x)) throw NumericError(it.path + " contains NaN or Inf");
       if (it.target >= 0) {
         const Shape out = model_.infer_shapes(Shape(x.shape().begin() + 1, x.shape().end()))[model_.output_value()];
-        const bool channels = req_.target.region != Target::Region::Unit;
-        const std::size_t classes = channels ? (out.size() < 2 ? 0 : out[0]) : shape_numel(out);
+        const Target::Region region = req_.target.region;
+        const bool channels = region == Target::Region::Channel || region == Target::Region::Segment;
+        const std::size_t classes = region == Target::Region::Unit ? shape_numel(out)
+                                    : out.size() < 2                ? 0
+                                    : channels                      ? out[0]
+                                                                    : out.back();
         if (static_cast<std::size_t>(it.target) >= classes)
           throw ConfigError("target class " + std::to_string(it.target) + " is out of range: the model has " + std::to_string(classes) +
-                            (channels ? " output channels" : " outputs"));
+                            (channels ? " output channels" : region == Target::Region::Position ? " outputs per position" : " outputs"));
       }
       return x;
     } catch (const Error& e) {

@@ -134,8 +134,9 @@ void run_explain(Model<T> model, Target target, const ExplainOptions& o) {
   const std::size_t n = x.dim(0), per = r.size() / (n * k), c = e.output.sample_size();
   for (std::size_t i = 0; i < n && i < 20; ++i) {
     const T* yi = e.output.data() + i * c;
-    const bool region = req.target.region != Target::Region::Unit;
+    const bool region = req.target.region == Target::Region::Channel || req.target.region == Target::Region::Segment;
     if (region) std::cout << "sample " << i << ":";
+    else if (req.target.region == Target::Region::Position) std::cout << "sample " << i << ": position " << req.target.position;
     else std::cout << "sample " << i << ": predicted " << static_cast<std::size_t>(std::max_element(yi, yi + c) - yi);
     for (std::size_t j = 0; j < k; ++j) {
       double sum = 0;
@@ -168,6 +169,9 @@ void add_explain_command(CLI::App& app) {
               "  On outputs with channels [N, K, H, W] (segmentation): channel:SPEC explains channel K at every position, "
               "segment:SPEC at the positions where K is the largest channel (SPEC: any of the above but relevance:FILE; "
               "predicted = the channel with the largest such score).\n"
+              "  On outputs with a position axis [N, T, V] (a language model's logits for every token): position:P[:SPEC] explains "
+              "the logits of token position P (negative: from the end, -1 the last), SPEC as above (default predicted: the "
+              "most likely next token there).\n"
               "Relevance starts from the target's score (output x one-hot, a trailing SoftMax dropped); gradient methods "
               "use that as the output gradient, so --method gradient gives score x d(score)/dx.\n"
               "OUT has the shape of INPUT, or [N, K, ...] for several targets per sample.");

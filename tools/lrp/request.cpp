@@ -114,6 +114,20 @@ Target target_from_text(const std::string& text) {
     t.region = prefix == "channel:" ? Target::Region::Channel : Target::Region::Segment;
     return t;
   }
+  // position:P[:SPEC] (a language model's logits at token P), SPEC possibly labels:FILE.
+  if (text.rfind("position:", 0) == 0) {
+    const Target head = parse_target(text.substr(0, text.find(':', 9)));  // checks P
+    const std::size_t colon = text.find(':', 9);
+    if (colon == std::string::npos) return head;
+    const std::string rest = text.substr(colon + 1);
+    if (rest.rfind("relevance:", 0) == 0)
+      throw ConfigError("target '" + text + "': an explicit initial relevance (relevance:FILE) takes no 'position:'");
+    Target t = target_from_text(rest);
+    if (t.region != Target::Region::Unit) throw ConfigError("target '" + text + "' names two regions");
+    t.region = Target::Region::Position;
+    t.position = head.position;
+    return t;
+  }
   Target t;
   if (text.rfind("labels:", 0) == 0) {
     t.kind = Target::Kind::PerSample;

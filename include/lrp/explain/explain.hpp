@@ -68,14 +68,18 @@ struct Target {
   // [N, K, positions...] (segmentation, dense prediction): Channel, channel K at every position;
   // Segment, channel K at the positions where it is the largest channel (the pixels predicted
   // as K). The predicted class is then the one with the largest score, the sum of its seed.
-  enum class Region { Unit, Channel, Segment };
+  // Position: on an output with a position axis, [N, T, V] (a language model's logits for every
+  // token), entry K of row `position` (negative: from the end, -1 the last token): the next
+  // token K predicted there.
+  enum class Region { Unit, Channel, Segment, Position };
   Region region = Region::Unit;
+  long position = -1;  // Position
   // A PerSample entry asking for that sample's predicted class (a batch mixing labelled and
   // unlabelled inputs).
   static constexpr std::size_t kPredicted = static_cast<std::size_t>(-1);
 };
 // "predicted" | "all" | "K" | "K1,K2,..." (several classes; one map each), optionally after
-// "channel:" or "segment:" (the Region). Labels and relevance files are read by the caller and
+// "channel:" or "segment:" (the Region), or "position:P:" (P alone: the predicted token there). Labels and relevance files are read by the caller and
 // given as PerSample / Relevance targets.
 Target parse_target(const std::string& text);
 
