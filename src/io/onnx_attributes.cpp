@@ -293,16 +293,18 @@ bool NodeCtx::add_to_producer_bias(const Value& v, const std::vector<double>& sh
   });
 }
 
-bool NodeCtx::scale_producer_norm(const Value& v, const std::vector<double>& scale) {
+bool NodeCtx::affine_producer_norm(const Value& v, const std::vector<double>& scale, const std::vector<double>& shift) {
   if (v.node < 0) return false;
   return imp_.with_model([&](auto& model) {
     using T = typename std::remove_reference_t<decltype(model)>::Scalar;
     Layer<T>& prod = *model.nodes()[static_cast<std::size_t>(v.node)].layer;
     if (prod.kind() != LayerKind::LayerNorm) return false;
     const std::vector<Tensor<T>*> p = prod.params();  // [gamma, beta]
-    if (p.at(0)->size() != scale.size()) return false;
-    for (Tensor<T>* t : p)
-      for (std::size_t q = 0; q < scale.size(); ++q) (*t)[q] = static_cast<T>(static_cast<double>((*t)[q]) * scale[q]);
+    if (p.at(0)->size() != scale.size() || scale.size() != shift.size()) return false;
+    for (std::size_t q = 0; q < scale.size(); ++q) {
+      (*p[0])[q] = static_cast<T>(static_cast<double>((*p[0])[q]) * scale[q]);
+      (*p[1])[q] = static_cast<T>(static_cast<double>((*p[1])[q]) * scale[q] + shift[q]);
+    }
     return true;
   });
 }

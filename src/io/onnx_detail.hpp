@@ -126,11 +126,13 @@ struct Value {
   // tensor's whole shape, the batch of one one of its axes or merged into one, every sample
   // run through it alone. Back in front (a leading 1), it is dropped again.
   bool moved_batch = false;
-  // runtime: a step of an RMSNorm written out, not a layer (onnx_rms_norm.cpp); `id` is unused.
+  // runtime: a step of a LayerNorm or RMSNorm written out, not a layer (onnx_norm_written_out.cpp);
+  // `id` is unused.
   struct RmsStep {
-    enum Stage { Square, MeanSquare, Shifted, Root, InverseRoot } stage = Square;
+    enum Stage { Mean, Centered, Square, MeanSquare, Shifted, Root, InverseRoot } stage = Square;
     std::string x;  // name of the value being normalised
     double eps = 0;
+    bool centered = false;  // a LayerNorm's (x - mean), else an RMSNorm's x
   };
   std::optional<RmsStep> rms;
 };
@@ -240,9 +242,9 @@ class NodeCtx {
   // Adds shift[c] to the bias of the Conv/Linear producing `v`; false if `v` has another
   // producer (the caller then adds a shift layer).
   bool add_to_producer_bias(const Value& v, const std::vector<double>& shift);
-  // Multiplies the scale and shift of the LayerNorm producing `v` by scale[i] per entry of the
-  // last axis; false if `v` has another producer.
-  bool scale_producer_norm(const Value& v, const std::vector<double>& scale);
+  // The LayerNorm producing `v` followed by y * scale[i] + shift[i] per entry of the last axis:
+  // folded into its own scale and shift; false if `v` has another producer.
+  bool affine_producer_norm(const Value& v, const std::vector<double>& scale, const std::vector<double>& shift);
 
   // Attributes. Unknown attribute names are an error (nothing is silently ignored).
   void allow_attributes(std::initializer_list<const char*> names) const;
@@ -278,12 +280,15 @@ inline std::int64_t norm_axis(const NodeCtx& c, std::int64_t axis, std::size_t r
   return axis < 0 ? axis + r : axis;
 }
 
-// RMSNorm written out, as PyTorch exports a hand-written one (Llama's):
-// x * 1 / sqrt(mean(x^2, last axis) + eps), or x / sqrt(...). Pow(x, 2) read by a ReduceMean alone
-// starts it (any other Pow by a constant integer is a Power activation); the steps are
-// pending values (Value::rms) that ReduceMean, Add, Sqrt, Reciprocal and Div advance, and the
-// product with x itself adds a LayerNorm without centring. rms_norm_step converts the node when
-// one of its inputs is such a step (false otherwise); any other reader of a step fails.
+// LayerNorm and RMSNorm written out, as PyTorch exports LayerNorm before opset 17 and a
+// hand-written RMSNorm (Llama's): (x - mean) / sqrt(mean((x - mean)^2) + eps), x / sqrt(mean(x^2)
+// + eps), means over the last axis. A ReduceMean read by a Sub alone (layer_norm_mean, true when
+// it is one), or Pow(x, 2) read by a ReduceMean alone, starts one (any other Pow by a constant
+// integer is a Power activation); the steps are pending values (Value::rms) that Sub, Pow,
+// ReduceMean, Add, Sqrt, Reciprocal, Div and Mul advance, until the final quotient or product adds
+// a LayerNorm layer. rms_norm_step converts the node when one of its inputs is such a step (false
+// otherwise); any other reader of a step fails.
+bool layer_norm_mean(NodeCtx& c);
 bool rms_norm_step(NodeCtx& c);
 bool reads_rms_step(const NodeCtx& c);
 void pow_op(NodeCtx& c);

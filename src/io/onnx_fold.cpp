@@ -380,6 +380,20 @@ ConstTensor binary(NodeCtx& c, char op) {
   const std::vector<std::size_t> sa = index_map(a), sb = index_map(b);
   ConstTensor out;
   out.dims = dims;
+  if (std::string("<>lg&|^Mm").find(op) != std::string::npos) {  // compared, combined or computed as numbers
+    const ConstTensor fa = as_float(c, a, "A"), fb = as_float(c, b, "B");
+    const bool logical = std::string("<>lg&|").find(op) != std::string::npos;
+    out.is_int = logical || (a.is_int && b.is_int && op != '^');
+    for (std::size_t o = 0; o < n; ++o) {
+      const double x = fa.f[sa[o]], y = fb.f[sb[o]];
+      const double r = op == '<' ? x < y : op == '>' ? x > y : op == 'l' ? x <= y : op == 'g' ? x >= y
+                     : op == '&' ? (x != 0 && y != 0) : op == '|' ? (x != 0 || y != 0)
+                     : op == 'M' ? std::max(x, y) : op == 'm' ? std::min(x, y) : std::pow(x, y);
+      if (out.is_int) out.i.push_back(static_cast<std::int64_t>(r));
+      else out.f.push_back(r);
+    }
+    return out;
+  }
   if (a.is_int && b.is_int) {
     if (a.has_batch_marker() || b.has_batch_marker())
       c.fail("computes with the batch size, which is not known when the model is loaded");
@@ -405,6 +419,70 @@ ConstTensor binary(NodeCtx& c, char op) {
   }
   return out;
 }
+ConstTensor less(NodeCtx& c) { return binary(c, '<'); }
+ConstTensor greater(NodeCtx& c) { return binary(c, '>'); }
+ConstTensor less_or_equal(NodeCtx& c) { return binary(c, 'l'); }
+ConstTensor greater_or_equal(NodeCtx& c) { return binary(c, 'g'); }
+ConstTensor logical_and(NodeCtx& c) { return binary(c, '&'); }
+ConstTensor logical_or(NodeCtx& c) { return binary(c, '|'); }
+ConstTensor power(NodeCtx& c) { return binary(c, '^'); }
+// Max and Min of two constants (more are rare in shape arithmetic).
+ConstTensor maximum(NodeCtx& c) {
+  if (c.num_inputs() != 2) c.fail("on constants, only two inputs are supported");
+  return binary(c, 'M');
+}
+ConstTensor minimum(NodeCtx& c) {
+  if (c.num_inputs() != 2) c.fail("on constants, only two inputs are supported");
+  return binary(c, 'm');
+}
+
+// Elementwise functions of numbers (rotary tables: Cos and Sin of positions times frequencies).
+template <double (*F)(double)>
+ConstTensor unary(NodeCtx& c) {
+  c.allow_attributes({});
+  ConstTensor x = as_float(c, c.const_input(0, "X"), "X");
+  for (double& v : x.f) v = F(v);
+  return x;
+}
+double reciprocal_of(double v) { return 1.0 / v; }
+double sqrt_of(double v) { return std::sqrt(v); }
+double cos_of(double v) { return std::cos(v); }
+double sin_of(double v) { return std::sin(v); }
+double exp_of(double v) { return std::exp(v); }
+double log_of(double v) { return std::log(v); }
+double floor_of(double v) { return std::floor(v); }
+double ceil_of(double v) { return std::ceil(v); }
+double abs_of(double v) { return std::abs(v); }
+
+ConstTensor logical_not(NodeCtx& c) {
+  c.allow_attributes({});
+  const ConstTensor x = as_float(c, c.const_input(0, "X"), "X");
+  ConstTensor out;
+  out.is_int = true;
+  out.dims = x.dims;
+  for (double v : x.f) out.i.push_back(v == 0.0);
+  return out;
+}
+
+// Trilu: the lower (upper = 0) or upper triangle of the last two axes, shifted by k (torch.tril
+// and triu of a causal mask).
+ConstTensor trilu(NodeCtx& c) {
+  c.allow_attributes({"upper"});
+  ConstTensor x = c.const_input(0, "input");
+  if (x.dims.size() < 2) c.fail("the input must have rank >= 2");
+  const std::int64_t k = c.has_input(1) ? c.ints_of(c.const_input(1, "k"), "k").at(0) : 0;
+  const bool upper = c.attr_int("upper", 1) != 0;
+  const auto rows = x.dims[x.dims.size() - 2], cols = x.dims.back();
+  for (std::size_t e = 0; e < x.numel(); ++e) {
+    const auto j = static_cast<std::int64_t>(e % to_size(cols)), i = static_cast<std::int64_t>((e / to_size(cols)) % to_size(rows));
+    const bool keep = upper ? j - i >= k : j - i <= k;
+    if (keep) continue;
+    if (x.is_int) x.i[e] = 0;
+    else x.f[e] = 0.0;
+  }
+  return x;
+}
+
 ConstTensor add(NodeCtx& c) { return binary(c, '+'); }
 ConstTensor sub(NodeCtx& c) { return binary(c, '-'); }
 ConstTensor mul(NodeCtx& c) { return binary(c, '*'); }
@@ -583,6 +661,26 @@ const std::map<std::string, ConstantFolder>& constant_folders() {
       {"Mul", mul},
       {"Neg", neg},
       {"Range", range},
+      {"Abs", unary<abs_of>},
+      {"And", logical_and},
+      {"Ceil", unary<ceil_of>},
+      {"Cos", unary<cos_of>},
+      {"Exp", unary<exp_of>},
+      {"Floor", unary<floor_of>},
+      {"Greater", greater},
+      {"GreaterOrEqual", greater_or_equal},
+      {"Less", less},
+      {"LessOrEqual", less_or_equal},
+      {"Log", unary<log_of>},
+      {"Max", maximum},
+      {"Min", minimum},
+      {"Not", logical_not},
+      {"Or", logical_or},
+      {"Pow", power},
+      {"Reciprocal", unary<reciprocal_of>},
+      {"Sin", unary<sin_of>},
+      {"Sqrt", unary<sqrt_of>},
+      {"Trilu", trilu},
       {"Reshape", reshape},
       {"Shape", shape},
       {"Slice", slice},

@@ -578,7 +578,9 @@ void reduce_spatial(NodeCtx& c, bool max) {
   v = c.add_hidden(std::make_unique<Pool2d<double>>(spec), {&v}, BatchAxis::Inherit);
   c.add_layer(std::make_unique<Reshape<double>>(out), {&v});
 }
-void reduce_mean(NodeCtx& c) { reduce_spatial(c, false); }
+void reduce_mean(NodeCtx& c) {
+  if (!layer_norm_mean(c)) reduce_spatial(c, false);
+}
 void reduce_max(NodeCtx& c) { reduce_spatial(c, true); }
 
 void flatten(NodeCtx& c) {
@@ -664,6 +666,9 @@ Shape whole_target(NodeCtx& c, const std::vector<std::int64_t>& target, const Sh
   return out;
 }
 
+// Whether x is the model's input holding token ids.
+bool reads_token_ids(NodeCtx& c, const Value& x) { return c.importer().token_input && x.node < 0 && !x.moved_batch; }
+
 void reshape(NodeCtx& c) {
   c.allow_attributes({"allowzero", "shape"});
   const Value& x = c.runtime_input(0, "data");
@@ -677,7 +682,13 @@ void reshape(NodeCtx& c) {
   if (target.empty()) c.fail("the target shape is empty; the batch dimension must stay first");
   // A batch of one that leaves the front, or was moved before: the sample is the whole tensor.
   const bool one = c.importer().static_batch == std::size_t{1};
-  if (x.moved_batch || (one && target[0] != 1 && target[0] != 0 && target[0] != -1 && target[0] != kBatchDim)) {
+  // -1 first that takes in more than the batch of one (GPT-2's Conv1D: x.view(-1, D) merges it with the tokens).
+  std::int64_t rest = 1;
+  for (std::size_t k = 1; k < target.size(); ++k) rest *= target[k] > 0 ? target[k] : 1;
+  const bool merges = one && target[0] == -1 && rest > 0 && static_cast<std::size_t>(rest) != shape_numel(x.shape) &&
+                      std::none_of(target.begin() + 1, target.end(), [](std::int64_t t) { return t <= 0; });
+  if (x.moved_batch || merges || (one && target[0] != 1 && target[0] != 0 && target[0] != -1 && target[0] != kBatchDim)) {
+    if (reads_token_ids(c, x)) c.fail("moves the batch axis of the model's input, which holds token ids");
     Shape whole = x.shape;
     if (!x.moved_batch) whole.insert(whole.begin(), 1);
     const Shape to = whole_target(c, target, whole, allow_zero);
@@ -722,6 +733,8 @@ void reshape(NodeCtx& c) {
     c.fail("cannot reshape " + runtime_shape_str(x) + " to " + dims_str(target) +
            (batch_inferred ? " while keeping the batch" : ""));
   }
+  if (per == x.shape) return c.alias(x);  // the shape it has (GPT-2's input_ids.view(-1, T))
+  if (reads_token_ids(c, x)) c.fail("reshapes the model's input, which holds token ids, to " + dims_str(target) + "; only an embedding may read them");
   c.add_layer(std::make_unique<Reshape<double>>(per), {&x});
 }
 
@@ -931,6 +944,21 @@ void add_channel_affine(NodeCtx& c, const Value& x, const std::vector<double>& s
   c.add_layer(std::make_unique<BatchNorm<double>>(std::move(a), std::move(b)), {&x});
 }
 
+// k's values when x is the output of a LayerNorm read by nothing else and k has one value per
+// entry of its last axis (a normalisation written out, then its weight and shift).
+std::optional<std::vector<double>> along_last_axis_of_norm(NodeCtx& c, const Value& x, const ConstTensor& k) {
+  const std::size_t d = x.shape.empty() ? 0 : x.shape.back();
+  bool along_last = d > 0 && !x.moved_batch && k.numel() == d && !k.dims.empty() && to_size(k.dims.back()) == d;
+  for (std::size_t a = 0; a + 1 < k.dims.size(); ++a) along_last = along_last && k.dims[a] == 1;
+  if (!along_last || x.node < 0 || c.importer().id_uses.at(x.id) != 1) return std::nullopt;
+  const bool norm = c.importer().with_model(
+      [&](const auto& model) { return model.nodes()[static_cast<std::size_t>(x.node)].layer->kind() == LayerKind::LayerNorm; });
+  if (!norm) return std::nullopt;
+  std::vector<double> v(d);
+  for (std::size_t q = 0; q < d; ++q) v[q] = k.value(q);
+  return v;
+}
+
 // x + k for a constant k holding infinities: an additive attention mask (0 where a key may be
 // attended, -inf where not: Llama's causal mask). The infinite entries become a MaskedFill, the
 // finite ones, if any is not 0, a Bias after it. False when k is finite (NaN: an error).
@@ -970,6 +998,10 @@ bool add_infinite_mask(NodeCtx& c, const Value& x, const ConstTensor& stored, do
 void add_constant(NodeCtx& c, const Value& x, const ConstTensor& stored, double sign) {
   if (add_infinite_mask(c, x, stored, sign)) return;
   const ConstTensor k = decoded_operand(c, stored);
+  if (std::optional<std::vector<double>> shift = along_last_axis_of_norm(c, x, k)) {
+    for (double& v : *shift) v *= sign;
+    if (c.affine_producer_norm(x, std::vector<double>(shift->size(), 1.0), *shift)) return c.alias(x);
+  }
   const bool single_reader = x.node >= 0 && c.importer().id_uses.at(x.id) == 1;
   if (x.shape.size() > 1 && c.produced_by_rows_linear(x)) {
     const std::size_t d = x.shape.back();
@@ -1060,19 +1092,25 @@ bool is_gate(NodeCtx& c, const Value& v) {
 // embeddings' cosines and sines) a Scale layer.
 void mul_constant(NodeCtx& c, const Value& x, const ConstTensor& stored) {
   const ConstTensor k = decoded_operand(c, stored);
-  const std::size_t d = x.shape.empty() ? 0 : x.shape.back();
-  bool along_last = d > 0 && k.numel() == d && !k.dims.empty() && to_size(k.dims.back()) == d;
-  for (std::size_t a = 0; a + 1 < k.dims.size(); ++a) along_last = along_last && k.dims[a] == 1;
-  if (along_last && x.node >= 0 && c.importer().id_uses.at(x.id) == 1) {
-    std::vector<double> scale(d);
-    for (std::size_t q = 0; q < d; ++q) scale[q] = k.value(q);
-    if (c.scale_producer_norm(x, scale)) return c.alias(x);
+  if (std::optional<std::vector<double>> scale = along_last_axis_of_norm(c, x, k)) {
+    if (c.affine_producer_norm(x, *scale, std::vector<double>(scale->size(), 0.0))) return c.alias(x);
   }
   if (std::optional<std::vector<double>> scale = x.moved_batch && k.numel() == 1 ? std::vector<double>(x.shape.at(0), k.value(0))
                                                 : x.moved_batch ? std::nullopt
                                                                 : per_channel_values(x, k))
     return add_channel_affine(c, x, *scale, std::vector<double>(scale->size(), 0.0));
   c.add_layer(std::make_unique<Scale<double>>(broadcast_to_sample(c, x, k)), {&x});
+}
+
+// Cast of a computed value to a floating type (`x.to(x.dtype)`, `.float()`): the value itself,
+// computed in the model's precision. Casts to integers would round the activations: refused.
+void cast_op(NodeCtx& c) {
+  c.allow_attributes({"to", "saturate"});
+  const std::int64_t to = c.attr_int("to", -1);
+  using TP = onnx::TensorProto;
+  if (to != TP::FLOAT && to != TP::DOUBLE && to != TP::FLOAT16 && to != TP::BFLOAT16)
+    c.fail("a cast of a computed value to " + std::string(data_type_name(static_cast<int>(to))) + " is not supported (only to a floating type)");
+  c.alias(c.runtime_input(0, "input"));
 }
 
 // -x: a per-channel scale by -1 (rotary embeddings' rotate_half negates half of the features).
@@ -1417,6 +1455,7 @@ const std::map<std::string, LayerConverter>& layer_converters() {
       {"MatMul", matmul},
       {"Max", max_op},
       {"Neg", neg},
+      {"Cast", cast_op},
       {"Pow", pow_op},
       {"Reciprocal", reciprocal_op},
       {"Sqrt", sqrt_op},

@@ -170,8 +170,8 @@ void convert_node(Importer& imp, const onnx::NodeProto& node, std::size_t index)
     } else if (fold != folders.end() && (all_const || op == "Shape")) {
       ctx.set_const(fold->second(ctx));
     } else if (conv != converters.end()) {
-      // Token ids are numbers only to an embedding's lookup.
-      if (imp.token_input && op != "Gather")
+      // Token ids are numbers only to an embedding's lookup (a Reshape may leave them as they are).
+      if (imp.token_input && op != "Gather" && op != "Reshape")  // Reshape: only to the shape they have
         for (std::size_t k = 0; k < ctx.num_inputs(); ++k)
           if (ctx.has_input(k) && !ctx.is_const(k) && ctx.input(k, "input").node < 0)
             ctx.fail("reads the model's input, which holds token ids (integers); only an embedding (Gather of a table) may");
@@ -326,7 +326,7 @@ void build(Importer& imp, LeanModel& lean, const std::string& source,
   const auto it = imp.values.find(out);
   if (it == imp.values.end()) throw FormatError(source + ": the graph output '" + out + "' is not produced by any node");
   if (it->second.is_const) throw FormatError(source + ": the graph output '" + out + "' is a constant, independent of the input");
-  if (it->second.rms) throw FormatError(source + ": the graph output '" + out + "' is a step of an RMSNorm written out, not a whole one");
+  if (it->second.rms) throw FormatError(source + ": the graph output '" + out + "' is a step of a normalisation written out, not a whole one");
   if (it->second.moved_batch)
     throw FormatError(source + ": the graph output '" + out + "' does not have its batch axis first (" + runtime_shape_str(it->second) + ")");
   imp.with_model([&](auto& model) {

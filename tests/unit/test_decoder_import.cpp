@@ -78,6 +78,53 @@ TEST(DecoderImport, RmsNormWrittenOutIsOneLayer) {
   }
 }
 
+// LayerNorm written out, as PyTorch exports it before opset 17: one centred LayerNorm layer with
+// the weight and shift that follow folded in; against the formula.
+TEST(DecoderImport, LayerNormWrittenOutIsOneLayer) {
+  test::OnnxBuilder g(14);
+  g.input("x", {-1, 3, 4}).output("y");
+  const std::vector<float> w = {1.5f, -0.5f, 1.0f, 0.25f}, b = {0.1f, 0.2f, -0.3f, 0.0f};
+  g.init("two", {}, {2.0f}).init("eps", {}, {1e-5f}).init("w", {4}, w).init("b", {4}, b);
+  test::OnnxBuilder::attr(g.node("ReduceMean", {"x"}, {"mean"}, "mean"), "axes", std::vector<std::int64_t>{-1});
+  g.node("Sub", {"x", "mean"}, {"d"}, "centre");
+  g.node("Pow", {"d", "two"}, {"sq"}, "square");
+  test::OnnxBuilder::attr(g.node("ReduceMean", {"sq"}, {"var"}, "variance"), "axes", std::vector<std::int64_t>{-1});
+  g.node("Add", {"var", "eps"}, {"shifted"}, "add_eps");
+  g.node("Sqrt", {"shifted"}, {"root"}, "sqrt");
+  g.node("Div", {"d", "root"}, {"normed"}, "divide");
+  g.node("Mul", {"normed", "w"}, {"scaled"}, "weight");
+  g.node("Add", {"scaled", "b"}, {"y"}, "shift");
+  const Model<double> m = io::parse_onnx_model(g.bytes(), "layer_norm.onnx");
+  ASSERT_EQ(m.nodes().size(), 1u);
+  EXPECT_TRUE(dynamic_cast<const LayerNorm<double>&>(*m.nodes()[0].layer).centered());
+  const Tensor<double> x = normal({2, 3, 4}, 5);
+  const Tensor<double> y = forward(m, x);
+  for (std::size_t r = 0; r < 6; ++r) {
+    double mean = 0, var = 0;
+    for (std::size_t i = 0; i < 4; ++i) mean += x[r * 4 + i] / 4;
+    for (std::size_t i = 0; i < 4; ++i) var += (x[r * 4 + i] - mean) * (x[r * 4 + i] - mean) / 4;
+    for (std::size_t i = 0; i < 4; ++i)
+      EXPECT_NEAR(y[r * 4 + i], (x[r * 4 + i] - mean) / std::sqrt(var + static_cast<double>(1e-5f)) * w[i] + b[i], 1e-12);
+  }
+  // A mean over the last axis read by something else than a Sub is a mean pool, as before.
+  test::OnnxBuilder pool(14);
+  pool.input("x", {-1, 3, 4}).output("y");
+  test::OnnxBuilder::attr(pool.node("ReduceMean", {"x"}, {"y"}, "mean"), "axes", std::vector<std::int64_t>{-1});
+  const Tensor<double> p = forward(io::parse_onnx_model(pool.bytes(), "pool.onnx"), x);
+  for (std::size_t r = 0; r < 6; ++r) EXPECT_NEAR(p[r], (x[r * 4] + x[r * 4 + 1] + x[r * 4 + 2] + x[r * 4 + 3]) / 4, 1e-12);
+  // The centred value divided by another value's root: refused by name.
+  test::OnnxBuilder bad(14);
+  bad.input("x", {-1, 4}).output("y").init("two", {}, {2.0f});
+  test::OnnxBuilder::attr(bad.node("ReduceMean", {"x"}, {"mean"}, "mean"), "axes", std::vector<std::int64_t>{-1});
+  bad.node("Sub", {"mean", "x"}, {"y"}, "reversed");
+  try {
+    io::parse_onnx_model(bad.bytes(), "bad.onnx");
+    ADD_FAILURE() << "mean - x accepted";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("'reversed' (Sub): reads a step of a normalisation written out"), std::string::npos) << e.what();
+  }
+}
+
 // AttnLRP's rule for RMSNorm (its root mean square held fixed) is the z rule of the linear map
 // y = x * (w / rms): without a bias it conserves relevance exactly, entry by entry.
 TEST(DecoderImport, RmsNormRelevanceIsConservedEntryByEntry) {
@@ -125,21 +172,21 @@ TEST(DecoderImport, RmsNormStepsAnywhereElseAreRefusedByName) {
     g.node("Pow", {"x", "two"}, {"sq"}, "square");
     test::OnnxBuilder::attr(g.node("ReduceMean", {"sq"}, {"ms"}, "mean"), "axes", std::vector<std::int64_t>{-1});
     g.node("Relu", {"ms"}, {"y"}, "relu");
-    refused(g, "'relu' (Relu): reads a step of an RMSNorm written out");
+    refused(g, "'relu' (Relu): reads a step of a normalisation written out");
   }
   {
     test::OnnxBuilder g(17);  // the mean over the wrong axis
     g.input("x", {-1, 3, 4}).output("y").init("two", {}, {2.0f});
     g.node("Pow", {"x", "two"}, {"sq"}, "square");
     test::OnnxBuilder::attr(g.node("ReduceMean", {"sq"}, {"y"}, "mean"), "axes", std::vector<std::int64_t>{1});
-    refused(g, "'mean' (ReduceMean): the mean of x^2 must be over the last axis only");
+    refused(g, "'mean' (ReduceMean): the mean of the squares must be over the last axis only");
   }
   {
     test::OnnxBuilder g(17);  // a step as the graph output
     g.input("x", {-1, 4}).output("y").init("two", {}, {2.0f});
     g.node("Pow", {"x", "two"}, {"sq"}, "square");
     test::OnnxBuilder::attr(g.node("ReduceMean", {"sq"}, {"y"}, "mean"), "axes", std::vector<std::int64_t>{-1});
-    refused(g, "is a step of an RMSNorm written out");
+    refused(g, "is a step of a normalisation written out");
   }
   {
     test::OnnxBuilder g(17);  // a negative epsilon
@@ -157,13 +204,13 @@ TEST(DecoderImport, RmsNormStepsAnywhereElseAreRefusedByName) {
     test::OnnxBuilder::attr(g.node("ReduceMean", {"sq"}, {"ms"}, "mean"), "axes", std::vector<std::int64_t>{-1});
     g.node("Sqrt", {"ms"}, {"root"}, "sqrt");
     g.node("Div", {"r", "root"}, {"y"}, "div");
-    refused(g, "'div' (Div): reads a step of an RMSNorm written out");
+    refused(g, "'div' (Div): reads a step of a normalisation written out");
   }
   {
     test::OnnxBuilder g(17);  // Sqrt of a computed value
     g.input("x", {-1, 4}).output("y");
     g.node("Sqrt", {"x"}, {"y"}, "sqrt");
-    refused(g, "'sqrt' (Sqrt): is supported only as a step of an RMSNorm written out");
+    refused(g, "'sqrt' (Sqrt): is supported only as a step of a normalisation written out");
   }
 }
 

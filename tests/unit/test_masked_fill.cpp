@@ -119,6 +119,63 @@ TEST(MaskedFill, RangeFoldsToAConstant) {
   EXPECT_EQ(y[2], 4.0);
 }
 
+// The folders a Hugging Face export's constant subgraphs need (rotary tables, causal masks):
+// x + c with c = 1 / (sqrt(r^2) + 1) + max(cos r, sin r) + (r < 2) + exp(log(|-r| + 1)) - floor(r / 2)
+// - ceil(r / 4) for r = Range(0, 4), and Where(Trilu(ones) and not(r > r), x, -inf) on [3, 3].
+TEST(MaskedFill, FoldersForRotaryTablesAndMasks) {
+  test::OnnxBuilder g;
+  g.input("x", {-1, 4}).output("y");
+  g.init_i64("start", {}, {0}).init_i64("limit", {}, {4}).init_i64("delta", {}, {1});
+  g.init("two", {}, {2.0f}).init("one", {}, {1.0f}).init("four", {}, {4.0f});
+  g.node("Range", {"start", "limit", "delta"}, {"ri"}, "range");
+  test::OnnxBuilder::attr(g.node("Cast", {"ri"}, {"r"}, "cast"), "to", std::int64_t{onnx::TensorProto::FLOAT});
+  g.node("Pow", {"r", "two"}, {"sq"}, "square");
+  g.node("Sqrt", {"sq"}, {"root"}, "root");
+  g.node("Add", {"root", "one"}, {"root1"}, "root1");
+  g.node("Reciprocal", {"root1"}, {"a"}, "a");
+  g.node("Cos", {"r"}, {"cos"}, "cos");
+  g.node("Sin", {"r"}, {"sin"}, "sin");
+  g.node("Max", {"cos", "sin"}, {"b"}, "b");
+  g.node("Less", {"r", "two"}, {"lt"}, "lt");
+  test::OnnxBuilder::attr(g.node("Cast", {"lt"}, {"c"}, "c"), "to", std::int64_t{onnx::TensorProto::FLOAT});
+  g.node("Neg", {"r"}, {"nr"}, "nr");
+  g.node("Abs", {"nr"}, {"ar"}, "ar");
+  g.node("Add", {"ar", "one"}, {"ar1"}, "ar1");
+  g.node("Log", {"ar1"}, {"lg"}, "lg");
+  g.node("Exp", {"lg"}, {"d"}, "d");
+  g.node("Div", {"r", "two"}, {"h"}, "h");
+  g.node("Floor", {"h"}, {"fl"}, "fl");
+  g.node("Div", {"r", "four"}, {"q"}, "q");
+  g.node("Ceil", {"q"}, {"ce"}, "ce");
+  g.node("Add", {"a", "b"}, {"s1"}, "s1");
+  g.node("Add", {"s1", "c"}, {"s2"}, "s2");
+  g.node("Add", {"s2", "d"}, {"s3"}, "s3");
+  g.node("Sub", {"s3", "fl"}, {"s4"}, "s4");
+  g.node("Sub", {"s4", "ce"}, {"k"}, "k");
+  g.node("Add", {"x", "k"}, {"y"}, "y");
+  ExplainRequest grad;
+  grad.method = Method::Gradient;
+  const Tensor<double> y = explain(io::parse_onnx_model(g.bytes(), "folders.onnx"), Tensor<double>({1, 4}), grad).output;
+  for (std::size_t i = 0; i < 4; ++i) {
+    const double r = static_cast<double>(i);
+    const double want = 1.0 / (r + 1.0) + std::max(std::cos(r), std::sin(r)) + (r < 2 ? 1.0 : 0.0) + (r + 1.0) - std::floor(r / 2) -
+                        std::ceil(r / 4);
+    EXPECT_NEAR(y[i], want, 1e-6) << i;  // float32 constants in between
+  }
+  test::OnnxBuilder m;
+  m.input("x", {-1, 3, 3}).output("y");
+  m.init("ones", {3, 3}, std::vector<float>(9, 1.0f)).init("fill", {}, {-std::numeric_limits<float>::infinity()});
+  test::OnnxBuilder::attr(m.node("Trilu", {"ones"}, {"lower"}, "tril"), "upper", std::int64_t{0});
+  m.node("Greater", {"ones", "ones"}, {"never"}, "never");
+  m.node("Not", {"never"}, {"always"}, "always");
+  m.node("And", {"lower", "always"}, {"keep"}, "keep");
+  m.node("Or", {"keep", "never"}, {"keep2"}, "keep2");
+  m.node("Where", {"keep2", "x", "fill"}, {"y"}, "mask");
+  const Tensor<double> x = Tensor<double>({1, 3, 3}, {1, 2, 3, 4, 5, 6, 7, 8, 9});
+  const Tensor<double> masked = explain(io::parse_onnx_model(m.bytes(), "trilu.onnx"), x, grad).output;
+  for (std::size_t i = 0; i < 9; ++i) EXPECT_EQ(masked[i], i % 3 <= i / 3 ? x[i] : -kInf) << i;
+}
+
 void expect_refused(test::OnnxBuilder& g, const std::string& what) {
   try {
     io::parse_onnx_model(g.bytes(), "bad.onnx");
