@@ -464,6 +464,64 @@ ConstTensor logical_not(NodeCtx& c) {
   return out;
 }
 
+// MatMul of constants, NumPy's matmul: 1-D operands promoted (and the added axis dropped),
+// leading axes broadcast (a rotary table: inv_freq [1, D/2, 1] @ positions [1, 1, T]).
+ConstTensor matmul(NodeCtx& c) {
+  c.allow_attributes({});
+  ConstTensor a = as_float(c, c.const_input(0, "A"), "A"), b = as_float(c, c.const_input(1, "B"), "B");
+  if (a.dims.empty() || b.dims.empty()) c.fail("scalar operands are not supported");
+  const bool a_vec = a.dims.size() == 1, b_vec = b.dims.size() == 1;
+  if (a_vec) a.dims.insert(a.dims.begin(), 1);
+  if (b_vec) b.dims.push_back(1);
+  const std::int64_t m = a.dims[a.dims.size() - 2], k = a.dims.back(), p = b.dims.back();
+  if (b.dims[b.dims.size() - 2] != k) c.fail("shapes " + dims_str(a.dims) + " and " + dims_str(b.dims) + " do not multiply");
+  const std::size_t rank = std::max(a.dims.size(), b.dims.size());
+  const auto lead = [&](const ConstTensor& t, std::size_t q) -> std::int64_t {  // leading axis q of rank - 2
+    const std::size_t off = rank - t.dims.size();
+    return q < off ? 1 : t.dims[q - off];
+  };
+  std::vector<std::int64_t> dims;
+  for (std::size_t q = 0; q + 2 < rank; ++q) {
+    const std::int64_t da = lead(a, q), db = lead(b, q);
+    if (da != db && da != 1 && db != 1) c.fail("shapes " + dims_str(a.dims) + " and " + dims_str(b.dims) + " do not broadcast");
+    dims.push_back(da == 1 ? db : da);
+  }
+  std::vector<std::int64_t> out_dims = dims;
+  out_dims.push_back(m);
+  out_dims.push_back(p);
+  const std::size_t n = fold_numel(c, out_dims), mats = n / to_size(m * p);
+  ConstTensor out;
+  out.f.assign(n, 0.0);
+  std::vector<std::int64_t> idx(dims.size(), 0);
+  for (std::size_t t = 0; t < mats; ++t) {
+    std::size_t oa = 0, ob = 0, sa = 1, sb = 1;  // offsets of the matrices of a and b
+    for (std::size_t q = dims.size(); q-- > 0;) {
+      const std::int64_t da = lead(a, q), db = lead(b, q);
+      oa += (da == 1 ? 0 : to_size(idx[q])) * sa;
+      ob += (db == 1 ? 0 : to_size(idx[q])) * sb;
+      sa *= to_size(da);
+      sb *= to_size(db);
+    }
+    const double* pa = a.f.data() + oa * to_size(m * k);
+    const double* pb = b.f.data() + ob * to_size(k * p);
+    double* po = out.f.data() + t * to_size(m * p);
+    for (std::int64_t i = 0; i < m; ++i)
+      for (std::int64_t j = 0; j < p; ++j) {
+        double sum = 0;
+        for (std::int64_t q = 0; q < k; ++q) sum += pa[i * k + q] * pb[q * p + j];
+        po[i * p + j] = sum;
+      }
+    for (std::size_t q = dims.size(); q-- > 0;) {
+      if (++idx[q] < dims[q]) break;
+      idx[q] = 0;
+    }
+  }
+  if (b_vec) out_dims.pop_back();
+  if (a_vec) out_dims.erase(out_dims.end() - (b_vec ? 1 : 2));
+  out.dims = out_dims;
+  return out;
+}
+
 // Trilu: the lower (upper = 0) or upper triangle of the last two axes, shifted by k (torch.tril
 // and triu of a causal mask).
 ConstTensor trilu(NodeCtx& c) {
@@ -672,6 +730,7 @@ const std::map<std::string, ConstantFolder>& constant_folders() {
       {"Less", less},
       {"LessOrEqual", less_or_equal},
       {"Log", unary<log_of>},
+      {"MatMul", matmul},
       {"Max", maximum},
       {"Min", minimum},
       {"Not", logical_not},

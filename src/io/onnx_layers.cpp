@@ -1113,6 +1113,40 @@ void cast_op(NodeCtx& c) {
   c.alias(c.runtime_input(0, "input"));
 }
 
+// Expand of a computed value to a constant shape: each axis of size 1 that grows to n becomes a
+// Concat of n copies (grouped-query attention's repeat_kv: [N, kv, 1, T, d] to [N, kv, r, T, d]);
+// relevance and gradients of the copies add up at the value. The batch entry stays (the batch
+// size from Shape, or 1); the rank may not grow.
+void expand_op(NodeCtx& c) {
+  c.allow_attributes({});
+  const Value x = c.runtime_input(0, "input");
+  const ConstTensor& shape = c.const_input(1, "shape");
+  std::vector<std::int64_t> target = shape.i;
+  if (!shape.is_int) target = c.ints_of(shape, "shape");
+  if (x.moved_batch) c.fail("expanding a value whose batch axis moved is not supported");
+  if (target.size() != x.shape.size() + 1)
+    c.fail("expanding " + runtime_shape_str(x) + " to " + std::to_string(target.size()) + " axes is not supported (only to its own rank)");
+  if (target[0] != kBatchDim && target[0] != 1 && !(c.importer().static_batch && target[0] == static_cast<std::int64_t>(*c.importer().static_batch)))
+    c.fail("expanding along the batch axis is not supported");
+  std::vector<std::pair<std::size_t, std::size_t>> repeats;  // (axis of the sample, copies)
+  for (std::size_t k = 0; k < x.shape.size(); ++k) {
+    const std::int64_t t = target[k + 1];
+    if (t == 1 || t == static_cast<std::int64_t>(x.shape[k])) continue;
+    if (x.shape[k] != 1 || t < 1 || t > 4096)
+      c.fail("cannot expand " + runtime_shape_str(x) + " to " + dims_str(target) + " (axis " + std::to_string(k + 1) + ")");
+    repeats.emplace_back(k, to_size(t));
+  }
+  if (repeats.empty()) return c.alias(x);
+  Value cur = x;
+  for (std::size_t r = 0; r < repeats.size(); ++r) {
+    const auto [axis, copies] = repeats[r];
+    std::vector<const Value*> parts(copies, &cur);
+    auto layer = std::make_unique<Concat<double>>(copies, axis);
+    if (r + 1 == repeats.size()) return c.add_layer(std::move(layer), parts);
+    cur = c.add_hidden(std::move(layer), parts, BatchAxis::Inherit);
+  }
+}
+
 // -x: a per-channel scale by -1 (rotary embeddings' rotate_half negates half of the features).
 void neg(NodeCtx& c) {
   c.allow_attributes({"consumed_inputs"});
@@ -1456,6 +1490,7 @@ const std::map<std::string, LayerConverter>& layer_converters() {
       {"Max", max_op},
       {"Neg", neg},
       {"Cast", cast_op},
+      {"Expand", expand_op},
       {"Pow", pow_op},
       {"Reciprocal", reciprocal_op},
       {"Sqrt", sqrt_op},

@@ -12,6 +12,7 @@
 #include "lrp/io/onnx.hpp"
 #include "lrp/layers/masked_fill.hpp"
 #include "lrp/rules/composite.hpp"
+#include "lrp/rules/rule.hpp"
 #include "support/onnx_test_util.hpp"
 
 namespace lrp {
@@ -176,6 +177,54 @@ TEST(MaskedFill, FoldersForRotaryTablesAndMasks) {
   for (std::size_t i = 0; i < 9; ++i) EXPECT_EQ(masked[i], i % 3 <= i / 3 ? x[i] : -kInf) << i;
 }
 
+// MatMul of constants (a rotary table: [1, 3, 1] @ [1, 1, 4], an outer product; a vector times a
+// matrix) and Expand of a computed value (repeat_kv: [N, 2, 1, 3] to [N, 2, 4, 3], copies whose
+// relevance adds up at x: with the z rule every copy of x_i returns its own relevance).
+TEST(MaskedFill, MatMulOfConstantsAndExpandOfComputedValues) {
+  test::OnnxBuilder g;
+  g.input("x", {-1, 2, 1, 3}).output("y");
+  g.init("f", {1, 3, 1}, {1, 2, 3}).init("p", {1, 1, 4}, {0, 1, 2, 3}).init("v", {3}, {1, -1, 2}).init("m", {3, 4}, std::vector<float>(12, 0.5f));
+  g.init_i64("shape", {5}, {1, 2, 4, 3, 1});
+  g.node("MatMul", {"f", "p"}, {"outer"}, "outer");     // [1, 3, 4]
+  g.node("MatMul", {"v", "m"}, {"row"}, "row");         // [4]: 1
+  g.node("Add", {"outer", "row"}, {"table"}, "table");  // [1, 3, 4]
+  test::OnnxBuilder::attr(g.node("Transpose", {"table"}, {"t"}, "t"), "perm", std::vector<std::int64_t>{0, 2, 1});  // [1, 4, 3]
+  g.node("Shape", {"x"}, {"xs"}, "xs");
+  g.init_i64("zero", {1}, {0});
+  g.node("Gather", {"xs", "zero"}, {"batch"}, "batch");
+  g.init_i64("rest", {3}, {2, 4, 3});
+  test::OnnxBuilder::attr(g.node("Concat", {"batch", "rest"}, {"target"}, "target"), "axis", std::int64_t{0});
+  g.node("Expand", {"x", "target"}, {"e"}, "repeat");
+  g.node("Add", {"e", "t"}, {"y"}, "add");
+  const Model<double> m = io::parse_onnx_model(g.bytes(), "expand.onnx");
+  std::mt19937_64 rng(4);
+  std::normal_distribution<double> normal;
+  Tensor<double> x({2, 2, 1, 3});
+  for (double& v : x) v = normal(rng);
+  ExplainRequest grad;
+  grad.method = Method::Gradient;
+  const Tensor<double> y = explain(m, x, grad).output;
+  ASSERT_EQ(y.shape(), (Shape{2, 2, 4, 3}));
+  for (std::size_t n = 0; n < 2; ++n)
+    for (std::size_t h = 0; h < 2; ++h)
+      for (std::size_t r = 0; r < 4; ++r)
+        for (std::size_t j = 0; j < 3; ++j)
+          EXPECT_NEAR(y[((n * 2 + h) * 4 + r) * 3 + j], x[(n * 2 + h) * 3 + j] + static_cast<double>((j + 1) * r) + 1.0, 1e-12);
+  ExplainRequest all;
+  all.rules.assign(m.nodes().size(), parse_rule("z"));
+  all.target.kind = Target::Kind::Relevance;
+  all.target.relevance = Tensor<double>(y.shape(), 1.0);  // every output's relevance 1
+  const Tensor<double> r = explain(m, x, all).relevance;
+  // Output (h, r, j) = x_j + b: x_j's share x_j / y, four copies.
+  for (std::size_t n = 0; n < 2; ++n)
+    for (std::size_t h = 0; h < 2; ++h)
+      for (std::size_t j = 0; j < 3; ++j) {
+        double want = 0;
+        for (std::size_t q = 0; q < 4; ++q) want += x[(n * 2 + h) * 3 + j] / y[((n * 2 + h) * 4 + q) * 3 + j];
+        EXPECT_NEAR(r[(n * 2 + h) * 3 + j], want, 1e-9);
+      }
+}
+
 void expect_refused(test::OnnxBuilder& g, const std::string& what) {
   try {
     io::parse_onnx_model(g.bytes(), "bad.onnx");
@@ -215,6 +264,15 @@ TEST(MaskedFill, BadWhereAndRangeAreRefusedByName) {
     g.init("keep", {2}, {1, 0}).init("fill", {}, {0.0f});
     g.node("Where", {"keep", "x", "fill"}, {"y"}, "where");
     expect_refused(g, "does not broadcast");
+  }
+  for (const auto& [target, what] : {std::pair{std::vector<std::int64_t>{1, 2, 4, 3, 1}, "to 5 axes is not supported"},
+                                     std::pair{std::vector<std::int64_t>{3, 2, 4, 3}, "along the batch axis"},
+                                     std::pair{std::vector<std::int64_t>{1, 4, 1, 3}, "cannot expand"}}) {
+    test::OnnxBuilder g;  // Expand of a computed value: more axes, the batch, an axis that is not 1
+    g.input("x", {-1, 2, 1, 3}).output("y");
+    g.init_i64("shape", {static_cast<std::int64_t>(target.size())}, target);
+    g.node("Expand", {"x", "shape"}, {"y"}, "expand");
+    expect_refused(g, what);
   }
   for (const std::int64_t delta : {std::int64_t{0}, std::int64_t{1}}) {
     test::OnnxBuilder g;  // delta 0 never ends; 2^40 elements are too many
