@@ -16,7 +16,12 @@ void Bias<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
   const Tensor<T>& x = *in[0];
   out = Tensor<T>::uninitialized(x.shape());
   const std::size_t per = value_.size();
-  for (std::size_t i = 0; i < x.size(); ++i) out[i] = x[i] + value_[i % per];
+  const T* b = value_.data();
+  for (std::size_t s = 0; s < x.size() / per; ++s) {  // sample by sample: no index arithmetic per element
+    const T* xs = x.data() + s * per;
+    T* ys = out.data() + s * per;
+    for (std::size_t i = 0; i < per; ++i) ys[i] = xs[i] + b[i];
+  }
 }
 
 template <class T>

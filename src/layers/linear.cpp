@@ -1,5 +1,8 @@
 #include "lrp/layers/linear.hpp"
 
+#include <algorithm>
+#include <vector>
+
 #include "kernels/gemm.hpp"
 
 namespace lrp {
@@ -51,8 +54,25 @@ void Linear<T>::apply(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* b
 template <class T>
 void Linear<T>::apply_transposed(const Tensor<T>& g, const Tensor<T>& w, const Shape& x_shape, Tensor<T>& dx) const {
   const std::size_t m = in_features(), k = out_features(), n = g.size() / k;
+  if (n * m != shape_numel(x_shape)) throw ShapeError("Linear " + describe() + ": relevance " + shape_str(g.shape()) + " for input " + shape_str(x_shape));
+  // Rows of g that are all 0 give rows of 0: when most are (a language model's relevance starts
+  // at one position, and stays there until an attention mixes the positions) only the others
+  // are multiplied, packed together.
+  std::vector<std::size_t> live;
+  for (std::size_t r = 0; r < n; ++r) {
+    const T* gr = g.data() + r * k;
+    if (std::any_of(gr, gr + k, [](T v) { return v != T(0); })) live.push_back(r);
+  }
+  if (n > 1 && 2 * live.size() <= n) {
+    dx = Tensor<T>(x_shape);
+    if (live.empty()) return;
+    std::vector<T> packed(live.size() * k), out(live.size() * m);
+    for (std::size_t q = 0; q < live.size(); ++q) std::copy_n(g.data() + live[q] * k, k, packed.data() + q * k);
+    kernels::gemm<T>(false, false, live.size(), m, k, T(1), packed.data(), k, w.data(), m, T(0), out.data(), m);
+    for (std::size_t q = 0; q < live.size(); ++q) std::copy_n(out.data() + q * m, m, dx.data() + live[q] * m);
+    return;
+  }
   dx = Tensor<T>::uninitialized(x_shape);  // beta = 0: written, not read
-  if (dx.size() != n * m) throw ShapeError("Linear " + describe() + ": relevance " + shape_str(g.shape()) + " for input " + shape_str(x_shape));
   kernels::gemm<T>(false, false, n, m, k, T(1), g.data(), k, w.data(), m, T(0), dx.data(), m);
 }
 

@@ -37,7 +37,12 @@ void MaskedFill<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
     throw ShapeError("MaskedFill of shape " + shape_str(keep_.shape()) + " cannot be applied to " + shape_str(x.shape()));
   out = Tensor<T>::uninitialized(x.shape());
   const std::size_t per = keep_.size();
-  for (std::size_t i = 0; i < x.size(); ++i) out[i] = keep_[i % per] != T(0) ? x[i] : fill_[i % per];
+  const T *keep = keep_.data(), *fill = fill_.data();
+  for (std::size_t s = 0; s < x.dim(0); ++s) {  // sample by sample: no index arithmetic per element
+    const T* xs = x.data() + s * per;
+    T* ys = out.data() + s * per;
+    for (std::size_t i = 0; i < per; ++i) ys[i] = keep[i] != T(0) ? xs[i] : fill[i];
+  }
 }
 
 template <class T>
@@ -46,8 +51,11 @@ void MaskedFill<T>::zero_filled(Tensor<T>& t) const {
   if (per == 0 || t.size() % per != 0) throw ShapeError("MaskedFill: " + shape_str(t.shape()) + " is not a whole number of samples");
   // A select, not a product: entries arriving for filled positions may be NaN (a SoftMax rule's
   // x (r - s sum r) at x = -inf), and must not leak.
-  for (std::size_t i = 0; i < t.size(); ++i)
-    if (keep_[i % per] == T(0)) t[i] = T(0);
+  const T* keep = keep_.data();
+  for (std::size_t s = 0; s < t.size() / per; ++s) {
+    T* ts = t.data() + s * per;
+    for (std::size_t i = 0; i < per; ++i) ts[i] = keep[i] == T(0) ? T(0) : ts[i];
+  }
 }
 
 template <class T>

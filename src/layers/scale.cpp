@@ -27,7 +27,12 @@ void Scale<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
     throw ShapeError("Scale of shape " + shape_str(factor_.shape()) + " cannot multiply " + shape_str(x.shape()));
   out = Tensor<T>::uninitialized(x.shape());
   const std::size_t per = factor_.size();
-  for (std::size_t i = 0; i < x.size(); ++i) out[i] = x[i] * factor_[i % per];
+  const T* k = factor_.data();
+  for (std::size_t s = 0; s < x.dim(0); ++s) {  // sample by sample: no index arithmetic per element
+    const T* xs = x.data() + s * per;
+    T* ys = out.data() + s * per;
+    for (std::size_t i = 0; i < per; ++i) ys[i] = xs[i] * k[i];
+  }
 }
 
 template <class T>
@@ -36,15 +41,23 @@ void Scale<T>::backward(const TensorRefs<T>& /*in*/, const Tensor<T>& /*out*/, c
   const std::size_t per = factor_.size();
   if (dout.size() % per != 0) throw ShapeError("Scale: gradient of " + shape_str(dout.shape()) + " is not a whole number of samples");
   din.assign(1, Tensor<T>::uninitialized(dout.shape()));
-  for (std::size_t i = 0; i < dout.size(); ++i) din[0][i] = dout[i] * factor_[i % per];
+  const T* k = factor_.data();
+  for (std::size_t s = 0; s < dout.size() / per; ++s) {
+    const T* g = dout.data() + s * per;
+    T* d = din[0].data() + s * per;
+    for (std::size_t i = 0; i < per; ++i) d[i] = g[i] * k[i];
+  }
 }
 
 template <class T>
 void Scale<T>::pass_relevance(Tensor<T>& r) const {
   const std::size_t per = factor_.size();
   if (r.size() % per != 0) throw ShapeError("Scale: relevance of " + shape_str(r.shape()) + " is not a whole number of samples");
-  for (std::size_t i = 0; i < r.size(); ++i)
-    if (factor_[i % per] == T(0)) r[i] = T(0);
+  const T* k = factor_.data();
+  for (std::size_t s = 0; s < r.size() / per; ++s) {
+    T* rs = r.data() + s * per;
+    for (std::size_t i = 0; i < per; ++i) rs[i] = k[i] == T(0) ? T(0) : rs[i];
+  }
 }
 
 template class Scale<float>;

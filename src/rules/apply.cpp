@@ -239,7 +239,19 @@ template <class T>
 Tensor<T> summed_onto(const Tensor<T>& r, const Shape& shape, T share) {
   Tensor<T> out(shape);
   const std::size_t inner = r.size() / std::max<std::size_t>(out.size(), 1);
-  for (std::size_t i = 0; i < r.size(); ++i) out[i / inner] += share * r[i];
+  T* o = out.data();
+  const T* p = r.data();
+  if (inner == 1) {  // equal shapes (SwiGLU's product): a scaled copy, vectorised
+    ops::for_range(out.size(), [&](std::size_t b, std::size_t e) {
+      for (std::size_t i = b; i < e; ++i) o[i] = share * p[i];
+    });
+    return out;
+  }
+  for (std::size_t j = 0; j < out.size(); ++j) {
+    T sum = 0;
+    for (std::size_t q = 0; q < inner; ++q) sum += p[j * inner + q];
+    o[j] = share * sum;
+  }
   return out;
 }
 

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <random>
 
 #include "lrp/layers/activation.hpp"
@@ -420,6 +421,31 @@ TEST(LayerGradients, NormsScaleAndMaskedFill) {
   Tensor<T> keep({3, 5});
   for (std::size_t i = 0; i < keep.size(); ++i) keep[i] = i % 5 <= i / 5 ? 1.0 : 0.0;
   check_backward(MaskedFill<T>(keep, random_tensor({3, 5}, rng)), {x}, "MaskedFill");
+}
+
+// Rows of relevance that are all 0 (a language model's relevance starts at one position) are left
+// out of the transposed product: the result equals the full product, in float and double.
+TEST(LayerGradients, LinearTransposedSkipsRowsOfZeros) {
+  std::mt19937_64 rng(13);
+  const Tensor<T> w = random_tensor({6, 5}, rng);
+  const Linear<T> dense(w, Tensor<T>({6}), true);
+  const std::unique_ptr<Layer<float>> dense_f = dense.to_float();
+  for (const std::size_t live : {0u, 1u, 3u, 8u}) {
+    Tensor<T> g({8, 6});
+    for (std::size_t r = 0; r < live; ++r)
+      for (std::size_t j = 0; j < 6; ++j) g[(r * 3 % 8) * 6 + j] = static_cast<double>(r + 1) * (static_cast<double>(j) - 2.5);
+    Tensor<T> dx;
+    dense.apply_transposed(g, w, {8, 5}, dx);
+    Tensor<float> dxf;
+    static_cast<const Linear<float>&>(*dense_f).apply_transposed(g.cast<float>(), w.cast<float>(), {8, 5}, dxf);
+    for (std::size_t r = 0; r < 8; ++r)
+      for (std::size_t i = 0; i < 5; ++i) {
+        double want = 0;
+        for (std::size_t j = 0; j < 6; ++j) want += g[r * 6 + j] * w[j * 5 + i];
+        EXPECT_NEAR(dx[r * 5 + i], want, 1e-12) << live << " live rows, row " << r;
+        EXPECT_NEAR(dxf[r * 5 + i], want, 1e-4 * (1 + std::abs(want))) << live << " live rows, row " << r;
+      }
+  }
 }
 
 TEST(LayerGradients, Pad) {
