@@ -21,14 +21,12 @@ opset 17) and exits.
 import argparse
 import json
 import os
-import resource
-import statistics
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), 'tests', 'fixtures'))
-from zennit_bench import ensure_environment, time_calls  # noqa: E402  (same protocol; imports no Zennit)
+from zennit_bench import ensure_environment, summarize, time_calls  # noqa: E402  (same protocol; imports no Zennit)
 
 
 def parse_args():
@@ -89,12 +87,8 @@ def main():
     relevance = input_times_gradient()
     result = {'tool': 'pytorch (LXT efficient-mode AttnLRP)', 'model': 'vit_b_16', 'composite': 'attnlrp', 'batch': args.batch,
               'threads': args.threads, 'runs': args.runs, 'warmup': args.warmup}
-    for phase, times in detail.items():
-        result[f'{phase}_ms'] = round(statistics.median(times), 4)
-        result[f'{phase}_min_ms'] = round(min(times), 4)
-    result['peak_rss_mb'] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
+    summarize(result, detail)
     result['relevance_sum_sample0'] = float(relevance[0].sum())
-    result['torch'] = torch.__version__
     print(f'pytorch vit_b_16 attnlrp batch {args.batch} threads {args.threads}: forward {result["forward_ms"]} ms, '
           f'gradient {result["gradient_ms"]} ms, AttnLRP {result["lrp_ms"]} ms, peak RSS {result["peak_rss_mb"]} MiB', flush=True)
     if args.json:

@@ -25,15 +25,13 @@ import argparse
 import importlib.util
 import json
 import os
-import resource
-import statistics
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'fixtures'))
-from zennit_bench import ensure_environment, time_calls  # noqa: E402  (same protocol; imports no Zennit)
+from zennit_bench import ensure_environment, summarize, time_calls  # noqa: E402  (same protocol; imports no Zennit)
 
 
 def parse_args():
@@ -107,12 +105,8 @@ def main():
     result = {'tool': 'pytorch (LXT efficient-mode AttnLRP)', 'model': 'llama', 'composite': 'attnlrp', 'batch': args.batch,
               'tokens': args.tokens, 'threads': args.threads, 'runs': args.runs, 'warmup': args.warmup,
               'parameters': sum(p.numel() for p in model.parameters())}
-    for phase, times in detail.items():
-        result[f'{phase}_ms'] = round(statistics.median(times), 4)
-        result[f'{phase}_min_ms'] = round(min(times), 4)
-    result['peak_rss_mb'] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
+    summarize(result, detail)
     result['relevance_sum_sample0'] = float(relevance[0].sum())
-    result['torch'] = torch.__version__
     print(f'pytorch llama attnlrp batch {args.batch} tokens {args.tokens} threads {args.threads}: forward {result["forward_ms"]} ms, '
           f'gradient {result["gradient_ms"]} ms, AttnLRP {result["lrp_ms"]} ms, peak RSS {result["peak_rss_mb"]} MiB', flush=True)
     if args.json:

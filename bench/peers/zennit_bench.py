@@ -106,6 +106,18 @@ def time_calls(fn, runs, warmup):
     return times
 
 
+def summarize(result, detail):
+    """Adds to `result` each phase's median and minimum (PHASE_ms, PHASE_min_ms, rounded) from
+    `detail` {phase: times in ms}, this process's peak RSS and the torch version."""
+    import torch
+    for phase, times in detail.items():
+        result[f'{phase}_ms'] = round(statistics.median(times), 4)
+        result[f'{phase}_min_ms'] = round(min(times), 4)
+    result['peak_rss_mb'] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
+    result['torch'] = torch.__version__
+    return result
+
+
 def zennit_commit(zennit_module):
     src = os.path.dirname(os.path.dirname(os.path.abspath(zennit_module.__file__)))
     try:
