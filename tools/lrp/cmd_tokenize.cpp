@@ -1,6 +1,7 @@
 // lrp tokenize VOCAB [TEXT...] [--file FILE] --out IDS.npy [--mask MASK.npy]: BERT's WordPiece
-// tokenization, so that a text model is explained from its text (lrp explain MODEL IDS.npy
-// --bind attention_mask=MASK.npy ...) without Python.
+// tokenization, or GPT-2's byte-level BPE for a tokenizer.json of that kind, so that a text model
+// is explained from its text (lrp explain MODEL IDS.npy --bind attention_mask=MASK.npy ...)
+// without Python.
 #include <algorithm>
 #include <iostream>
 #include <memory>
@@ -13,6 +14,7 @@
 #include "lrp/core/parse.hpp"
 #include "lrp/io/arrays.hpp"
 #include "lrp/io/atomic_file.hpp"
+#include "lrp/io/byte_level_bpe.hpp"
 #include "lrp/io/vocabulary.hpp"
 #include "lrp/io/wordpiece.hpp"
 
@@ -35,20 +37,28 @@ std::vector<std::string> texts_of(const TokenizeOptions& o) {
   return texts;
 }
 
+bool is_json(const std::string& path) { return path.size() >= 5 && path.compare(path.size() - 5, 5, ".json") == 0; }
+
 void run_tokenize(const TokenizeOptions& o) {
   const io::Vocabulary vocab = io::read_vocabulary(o.vocab);
-  if (vocab.marks_word_starts())
-    throw ConfigError("the vocabulary " + o.vocab + " marks word starts (byte-level BPE or SentencePiece); lrp tokenize "
-                      "implements BERT's WordPiece only");
+  // GPT-2's byte-level BPE (a decoder's tokenizer.json), else BERT's WordPiece.
+  std::optional<io::ByteLevelBpe> bpe;
+  if (is_json(o.vocab) && io::ByteLevelBpe::is_byte_level_bpe(o.vocab)) {
+    if (o.casing != "auto") throw ConfigError("--case is for WordPiece vocabularies; byte-level BPE keeps the text as written");
+    bpe = io::ByteLevelBpe::read(o.vocab);
+  } else if (vocab.marks_word_starts()) {
+    throw ConfigError("the vocabulary " + o.vocab + " marks word starts but is not a byte-level BPE tokenizer.json "
+                      "(SentencePiece); lrp tokenize implements BERT's WordPiece and GPT-2's byte-level BPE");
+  }
   io::WordPieceOptions wp;
-  wp.lowercase = o.casing == "lower" || (o.casing == "auto" && io::vocabulary_is_uncased(vocab));
+  wp.lowercase = o.casing == "lower" || (o.casing == "auto" && !bpe && io::vocabulary_is_uncased(vocab));
   wp.special_tokens = !o.no_special;
   const std::vector<std::string> texts = texts_of(o);
   std::vector<std::vector<std::size_t>> rows;
   std::size_t longest = 0;
   for (std::size_t i = 0; i < texts.size(); ++i) {
     try {
-      rows.push_back(io::wordpiece_encode(vocab, texts[i], wp));
+      rows.push_back(bpe ? bpe->encode(texts[i]) : io::wordpiece_encode(vocab, texts[i], wp));
     } catch (const FormatError& e) {
       throw FormatError("text " + std::to_string(i) + ": " + e.what());
     }
@@ -62,7 +72,7 @@ void run_tokenize(const TokenizeOptions& o) {
       if (!o.truncate)
         throw ConfigError("text " + std::to_string(i) + " has " + std::to_string(r.size()) + " tokens, more than --length " +
                           std::to_string(length) + " (give --truncate to cut it)");
-      const bool sep = !o.no_special;  // keep the closing [SEP]
+      const bool sep = !o.no_special && !bpe;  // keep the closing [SEP]
       const std::size_t last = r.back();
       r.resize(length);
       if (sep) r.back() = last;
@@ -70,14 +80,21 @@ void run_tokenize(const TokenizeOptions& o) {
   }
   std::optional<std::size_t> pad;
   std::vector<std::int64_t> ids, mask;
+  // Byte-level BPE pads as its tokenizer.json says (a decoder: on the left, so that the last
+  // position is the text's last token).
+  const bool left = bpe && bpe->pads_left();
   for (const std::vector<std::size_t>& r : rows) {
     if (r.size() < length && !pad) {
-      pad = vocab.id_of("[PAD]");
-      if (!pad) throw ConfigError("the vocabulary " + o.vocab + " has no [PAD] token to pad the texts to " + std::to_string(length) + " tokens");
+      pad = bpe ? bpe->pad_id() : vocab.id_of("[PAD]");
+      if (!pad)
+        throw ConfigError("the vocabulary " + o.vocab + (bpe ? " sets no padding.pad_id" : " has no [PAD] token") + " to pad the texts to " +
+                          std::to_string(length) + " tokens (give texts of one length, or one text per call)");
     }
+    const std::size_t skip = left ? length - r.size() : 0;
     for (std::size_t p = 0; p < length; ++p) {
-      ids.push_back(static_cast<std::int64_t>(p < r.size() ? r[p] : *pad));
-      mask.push_back(p < r.size() ? 1 : 0);
+      const bool token = p >= skip && p - skip < r.size();
+      ids.push_back(static_cast<std::int64_t>(token ? r[p - skip] : *pad));
+      mask.push_back(token ? 1 : 0);
     }
   }
   const Shape shape{rows.size(), length};
@@ -96,11 +113,14 @@ void run_tokenize(const TokenizeOptions& o) {
 
 void add_tokenize_command(CLI::App& app) {
   auto o = std::make_shared<TokenizeOptions>();
-  auto* cmd = app.add_subcommand("tokenize", "Turn text into the token ids of a BERT-style model (WordPiece, from its vocab.txt)");
+  auto* cmd = app.add_subcommand("tokenize", "Turn text into the token ids of a text model (BERT's WordPiece from vocab.txt, GPT-2's byte-level BPE from tokenizer.json)");
   cmd->footer("The ids (int64 [texts, length]) go to --out; --mask writes the attention mask (1 for tokens, 0 for padding), "
               "for `lrp explain MODEL IDS --bind attention_mask=MASK`. As BERT's tokenizer: [CLS] ... [SEP], punctuation and "
               "CJK characters split off, words cut into the longest vocabulary pieces (##continuations), [UNK] otherwise; "
-              "lowercased and accents stripped for uncased vocabularies (Latin letters; other scripts as written).");
+              "lowercased and accents stripped for uncased vocabularies (Latin letters; other scripts as written). "
+              "A byte-level BPE tokenizer.json (GPT-2 and its kin) tokenizes as its tokenizer does: added tokens "
+              "(<|endoftext|>) as written, GPT-2's split into words, byte-level merges by rank; no tokens added, padding "
+              "with its padding.pad_id on its padding.direction side.");
   cmd->add_option("VOCAB", o->vocab, "Vocabulary: vocab.txt (one token per line) or a Hugging Face tokenizer.json")->required();
   cmd->add_option("TEXT", o->texts, "Texts to tokenize (one sample each)");
   cmd->add_option("--file", o->file, "Also read texts from this file, one per line");

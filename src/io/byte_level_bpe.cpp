@@ -1,0 +1,234 @@
+// GPT-2's byte-level BPE (see the header): pre-tokenization by GPT-2's pattern, bytes to
+// printable characters, merges by rank.
+#include "lrp/io/byte_level_bpe.hpp"
+
+#include <algorithm>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+#include "io/utf8.hpp"
+#include "lrp/core/error.hpp"
+#include "lrp/io/atomic_file.hpp"
+
+namespace lrp::io {
+namespace {
+
+nlohmann::json parse_json(const std::string& path) {
+  try {
+    return nlohmann::json::parse(read_file_bytes(path));
+  } catch (const nlohmann::json::exception& e) {
+    throw FormatError(path + ": not a JSON document (" + e.what() + ")");
+  }
+}
+
+// Whether a pre_tokenizer (or one of a Sequence's) is ByteLevel; its add_prefix_space.
+bool byte_level(const nlohmann::json& pre, bool& add_prefix_space) {
+  if (!pre.is_object()) return false;
+  if (pre.value("type", "") == "ByteLevel") {
+    add_prefix_space = pre.value("add_prefix_space", false);
+    return true;
+  }
+  if (pre.value("type", "") == "Sequence" && pre.contains("pretokenizers") && pre["pretokenizers"].is_array())
+    for (const nlohmann::json& p : pre["pretokenizers"])
+      if (byte_level(p, add_prefix_space)) return true;
+  return false;
+}
+
+bool is_byte_level_document(const nlohmann::json& doc) {
+  bool prefix = false;
+  return doc.is_object() && doc.contains("model") && doc["model"].is_object() && doc["model"].value("type", "") == "BPE" &&
+         doc.contains("pre_tokenizer") && byte_level(doc["pre_tokenizer"], prefix);
+}
+
+// GPT-2's bytes_to_unicode: printable bytes stand for themselves, the others for 256 + n.
+std::array<std::string, 256> byte_characters() {
+  std::array<std::string, 256> chars;
+  char32_t next = 256;
+  for (int b = 0; b < 256; ++b) {
+    const bool printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+    chars[static_cast<std::size_t>(b)] = encode_utf8(printable ? static_cast<char32_t>(b) : next++);
+  }
+  return chars;
+}
+
+// Character classes of GPT-2's pattern: \s, \p{L}, \p{N} (exact in ASCII and Latin-1).
+bool is_space(char32_t c) {
+  return c == U' ' || (c >= U'\t' && c <= U'\r') || c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) ||
+         c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+}
+bool is_number(char32_t c) { return (c >= U'0' && c <= U'9') || c == 0xB2 || c == 0xB3 || c == 0xB9 || (c >= 0xBC && c <= 0xBE); }
+bool is_letter(char32_t c) {
+  if (c < 0x80) return (c >= U'a' && c <= U'z') || (c >= U'A' && c <= U'Z');
+  if (c < 0x100) return c == 0xAA || c == 0xB5 || c == 0xBA || (c >= 0xC0 && c != 0xD7 && c != 0xF7);
+  if (is_space(c)) return false;
+  // Punctuation, symbols and marks (not letters): combining marks, General Punctuation through
+  // the symbol and arrow blocks, CJK punctuation, variation selectors, fullwidth ASCII symbols,
+  // emoji and pictographs.
+  const bool not_letter = (c >= 0x0300 && c <= 0x036F) || (c >= 0x2000 && c <= 0x2BFF) || (c >= 0x3000 && c <= 0x303F) ||
+                          (c >= 0xFE00 && c <= 0xFE0F) || (c >= 0xFF01 && c <= 0xFF0F) || (c >= 0xFF1A && c <= 0xFF20) ||
+                          (c >= 0xFF3B && c <= 0xFF40) || (c >= 0xFF5B && c <= 0xFF65) || (c >= 0x1F000 && c <= 0x1FAFF);
+  return !not_letter;
+}
+bool is_other(char32_t c) { return !is_space(c) && !is_letter(c) && !is_number(c); }
+
+// GPT-2's pattern: 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+std::vector<std::string> pre_tokenize(const std::vector<char32_t>& cs) {
+  std::vector<std::string> pieces;
+  const std::size_t n = cs.size();
+  std::size_t i = 0;
+  const auto run = [&](std::size_t from, bool (*in)(char32_t)) {
+    std::size_t e = from;
+    while (e < n && in(cs[e])) ++e;
+    return e;
+  };
+  while (i < n) {
+    std::size_t end = i;
+    if (cs[i] == U'\'') {
+      for (const char* c : {"s", "t", "re", "ve", "m", "ll", "d"}) {
+        const std::size_t len = std::char_traits<char>::length(c);
+        bool match = true;
+        for (std::size_t k = 0; match && k < len; ++k) match = i + 1 + k < n && cs[i + 1 + k] == static_cast<char32_t>(c[k]);
+        if (match) {
+          end = i + 1 + len;
+          break;
+        }
+      }
+    }
+    if (end == i) {
+      const std::size_t s = cs[i] == U' ' && i + 1 < n && !is_space(cs[i + 1]) ? i + 1 : i;  // the optional space
+      if (s < n && is_letter(cs[s])) end = run(s, is_letter);
+      else if (s < n && is_number(cs[s])) end = run(s, is_number);
+      else if (s < n && is_other(cs[s])) end = run(s, is_other);
+    }
+    if (end == i) {  // whitespace: all of it at the end, else all but the last character
+      end = run(i, is_space);
+      if (end < n && end - i > 1) --end;
+    }
+    pieces.push_back(encode_utf8(cs, i, end));
+    i = end;
+  }
+  return pieces;
+}
+
+}  // namespace
+
+std::vector<std::string> ByteLevelBpe::split(const std::string& text) { return pre_tokenize(decode_utf8(text)); }
+
+bool ByteLevelBpe::is_byte_level_bpe(const std::string& path) { return is_byte_level_document(parse_json(path)); }
+
+ByteLevelBpe ByteLevelBpe::read(const std::string& path) {
+  const nlohmann::json doc = parse_json(path);
+  if (!is_byte_level_document(doc))
+    throw FormatError(path + ": not a byte-level BPE tokenizer (model.type \"BPE\" with a ByteLevel pre_tokenizer)");
+  ByteLevelBpe t;
+  t.source_ = path;
+  byte_level(doc["pre_tokenizer"], t.add_prefix_space_);
+  t.byte_chars_ = byte_characters();
+  const nlohmann::json& model = doc["model"];
+  if (!model.contains("vocab") || !model["vocab"].is_object()) throw FormatError(path + ": model.vocab is not an object {token: id}");
+  for (const auto& [token, id] : model["vocab"].items()) {
+    if (!id.is_number_unsigned() || id.get<std::uint64_t>() > std::numeric_limits<std::uint32_t>::max())
+      throw FormatError(path + ": model.vocab['" + token + "'] is not a token id");
+    t.vocab_.emplace(token, id.get<std::size_t>());
+  }
+  if (!model.contains("merges") || !model["merges"].is_array()) throw FormatError(path + ": model.merges is not a list");
+  std::size_t rank = 0;
+  for (const nlohmann::json& m : model["merges"]) {
+    std::string left, right;
+    if (m.is_string()) {  // "left right"
+      const std::string s = m.get<std::string>();
+      const std::size_t space = s.find(' ');
+      if (space == std::string::npos || space == 0 || space + 1 == s.size())
+        throw FormatError(path + ": model.merges[" + std::to_string(rank) + "] '" + s + "' is not two tokens");
+      left = s.substr(0, space);
+      right = s.substr(space + 1);
+    } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {  // ["left", "right"]
+      left = m[0].get<std::string>();
+      right = m[1].get<std::string>();
+    } else {
+      throw FormatError(path + ": model.merges[" + std::to_string(rank) + "] is not a pair of tokens");
+    }
+    t.ranks_.emplace(left + " " + right, rank++);
+  }
+  if (doc.contains("added_tokens") && doc["added_tokens"].is_array())
+    for (const nlohmann::json& a : doc["added_tokens"]) {
+      if (!a.is_object() || !a.contains("content") || !a["content"].is_string() || !a.contains("id") || !a["id"].is_number_unsigned())
+        throw FormatError(path + ": added_tokens holds an entry without content and id");
+      if (!a["content"].get<std::string>().empty()) t.added_.emplace_back(a["content"].get<std::string>(), a["id"].get<std::size_t>());
+    }
+  std::sort(t.added_.begin(), t.added_.end(), [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+  if (doc.contains("padding") && doc["padding"].is_object()) {
+    const nlohmann::json& p = doc["padding"];
+    if (p.contains("pad_id") && p["pad_id"].is_number_unsigned()) t.pad_id_ = p["pad_id"].get<std::size_t>();
+    t.pad_left_ = p.value("direction", "Right") == "Left";
+  }
+  for (const std::string& c : t.byte_chars_)
+    if (!t.vocab_.count(c)) throw FormatError(path + ": model.vocab lacks the byte token '" + c + "'");
+  return t;
+}
+
+std::vector<std::size_t> ByteLevelBpe::encode_piece(const std::string& piece) const {
+  std::vector<std::string> symbols;
+  for (const char byte : piece) symbols.push_back(byte_chars_[static_cast<unsigned char>(byte)]);
+  // Merge the adjacent pair of the lowest rank, everywhere it occurs, until none is mergeable.
+  while (symbols.size() > 1) {
+    std::size_t best = std::numeric_limits<std::size_t>::max();
+    std::string best_pair;
+    for (std::size_t k = 0; k + 1 < symbols.size(); ++k) {
+      const auto it = ranks_.find(symbols[k] + " " + symbols[k + 1]);
+      if (it != ranks_.end() && it->second < best) {
+        best = it->second;
+        best_pair = it->first;
+      }
+    }
+    if (best == std::numeric_limits<std::size_t>::max()) break;
+    std::vector<std::string> merged;
+    for (std::size_t k = 0; k < symbols.size(); ++k) {
+      if (k + 1 < symbols.size() && symbols[k] + " " + symbols[k + 1] == best_pair) {
+        merged.push_back(symbols[k] + symbols[k + 1]);
+        ++k;
+      } else {
+        merged.push_back(symbols[k]);
+      }
+    }
+    symbols = std::move(merged);
+  }
+  std::vector<std::size_t> ids;
+  for (const std::string& s : symbols) {
+    const auto it = vocab_.find(s);
+    if (it == vocab_.end()) throw FormatError(source_ + ": the merges make the token '" + s + "', which model.vocab lacks");
+    ids.push_back(it->second);
+  }
+  return ids;
+}
+
+std::vector<std::size_t> ByteLevelBpe::encode(const std::string& text) const {
+  decode_utf8(text);  // FormatError for text that is not UTF-8
+  std::vector<std::size_t> ids;
+  // Added tokens first (the longest at each place), the text between them by the pattern.
+  std::size_t from = 0;
+  bool first = true;
+  const auto plain = [&](const std::string& part) {
+    std::string s = part;
+    if (first && add_prefix_space_ && (s.empty() || s[0] != ' ')) s.insert(s.begin(), ' ');
+    first = false;
+    for (const std::string& piece : pre_tokenize(decode_utf8(s)))
+      for (std::size_t id : encode_piece(piece)) ids.push_back(id);
+  };
+  while (from < text.size()) {
+    std::size_t at = std::string::npos, which = 0;
+    for (std::size_t a = 0; a < added_.size(); ++a) {
+      const std::size_t p = text.find(added_[a].first, from);
+      if (p < at) at = p, which = a;
+    }
+    if (at == std::string::npos) break;
+    if (at > from) plain(text.substr(from, at - from));
+    first = false;
+    ids.push_back(added_[which].second);
+    from = at + added_[which].first.size();
+  }
+  if (from < text.size()) plain(text.substr(from));
+  return ids;
+}
+
+}  // namespace lrp::io
