@@ -21,12 +21,14 @@ nlohmann::json parse_json(const std::string& path) {
   }
 }
 
-// Whether a pre_tokenizer (or one of a Sequence's) is ByteLevel; its add_prefix_space.
+// Whether a pre_tokenizer (or one of a Sequence's) is ByteLevel splitting by GPT-2's pattern; its
+// add_prefix_space. One with use_regex false leaves the split to another pre-tokenizer's pattern
+// (Llama 3's, tiktoken's): not this kind.
 bool byte_level(const nlohmann::json& pre, bool& add_prefix_space) {
   if (!pre.is_object()) return false;
   if (pre.value("type", "") == "ByteLevel") {
     add_prefix_space = pre.value("add_prefix_space", false);
-    return true;
+    return pre.value("use_regex", true);
   }
   if (pre.value("type", "") == "Sequence" && pre.contains("pretokenizers") && pre["pretokenizers"].is_array())
     for (const nlohmann::json& p : pre["pretokenizers"])
@@ -113,6 +115,27 @@ std::vector<std::string> pre_tokenize(const std::vector<char32_t>& cs) {
 }  // namespace
 
 std::vector<std::string> ByteLevelBpe::split(const std::string& text) { return pre_tokenize(decode_utf8(text)); }
+
+std::optional<std::string> byte_level_text(const std::string& token) {
+  static const std::unordered_map<char32_t, char> bytes = [] {
+    std::unordered_map<char32_t, char> m;
+    const std::array<std::string, 256> chars = byte_characters();
+    for (std::size_t b = 0; b < 256; ++b) m.emplace(decode_utf8(chars[b]).at(0), static_cast<char>(b));
+    return m;
+  }();
+  std::string out;
+  try {
+    for (const char32_t c : decode_utf8(token)) {
+      const auto it = bytes.find(c);
+      if (it == bytes.end()) return std::nullopt;
+      out += it->second;
+    }
+    decode_utf8(out);  // whole characters only
+  } catch (const FormatError&) {
+    return std::nullopt;
+  }
+  return out;
+}
 
 bool ByteLevelBpe::is_byte_level_bpe(const std::string& path) { return is_byte_level_document(parse_json(path)); }
 

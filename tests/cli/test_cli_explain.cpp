@@ -299,7 +299,23 @@ TEST(CliExplain, DecoderTargetsAPosition) {
     EXPECT_EQ(r.code, 2) << bad << ": " << r.output;
     EXPECT_NE(r.output.find("position"), std::string::npos) << r.output;
   }
-  for (const std::string& p : {npy, labels}) std::remove(p.c_str());
+  // --tokens with a byte-level vocabulary: tokens as their text, the explained next token named.
+  const std::string vocab = test::temp_path("gpt_tokenizer.json"), tsv = test::temp_path("gpt_tokens.tsv");
+  {
+    std::ofstream v(vocab);
+    v << "{\"model\": {\"type\": \"BPE\", \"vocab\": {";
+    for (int i = 0; i < 50; ++i) v << (i ? ", " : "") << "\"" << (i == 44 ? "\u0120the" : i == 39 ? "\u00c3\u00a9" : "w" + std::to_string(i)) << "\": " << i;
+    v << "}}}";
+  }
+  r = test::run_cli("explain " + model + " " + ids + " --composite attnlrp --target position:-1:7 --vocab " + vocab + " --tokens " + tsv +
+                    " --quiet");
+  ASSERT_EQ(r.code, 0) << r.output;
+  std::stringstream table;
+  table << std::ifstream(tsv).rdbuf();
+  EXPECT_NE(table.str().find("sample 0, target 7 'w7' (score"), std::string::npos) << table.str();
+  EXPECT_NE(table.str().find("\t0\t the\t"), std::string::npos) << table.str();          // input row 0 starts with 44: "Ġthe"
+  EXPECT_NE(table.str().find("\t1\t\xC3\xA9\t"), std::string::npos) << table.str();   // then 39: "Ã©", i.e. "é"
+  for (const std::string& p : {npy, labels, vocab, tsv}) std::remove(p.c_str());
 }
 
 TEST(CliExplain, InfoListsLayers) {

@@ -101,10 +101,24 @@ TEST(ByteLevelBpe, SplitsAsGptTwosPattern) {
   }
 }
 
+TEST(ByteLevelBpe, TokensAsTheTextTheyStandFor) {
+  const std::vector<std::string> b = byte_chars();
+  EXPECT_EQ(io::byte_level_text(b[' '] + "the"), " the");
+  EXPECT_EQ(io::byte_level_text(b[0xC3] + b[0xA9]), "\xC3\xA9");  // "é"
+  EXPECT_EQ(io::byte_level_text(b['\n']), "\n");
+  EXPECT_EQ(io::byte_level_text("\xE2\x96\x81the"), std::nullopt);  // SentencePiece's "▁the"
+  EXPECT_EQ(io::byte_level_text(b[0xC3]), std::nullopt);            // half of "é"
+}
+
 TEST(ByteLevelBpe, OtherTokenizersAndBrokenFilesAreRefused) {
   const std::string sp = write_tokenizer("metaspace.json", false, false, nullptr, "Metaspace");
   EXPECT_FALSE(io::ByteLevelBpe::is_byte_level_bpe(sp));
   EXPECT_THROW(io::ByteLevelBpe::read(sp), FormatError);
+  const std::string own = test::temp_path("own_pattern.json");  // Llama 3: its own pattern, then bytes
+  std::ofstream(own) << R"({"model": {"type": "BPE", "vocab": {}, "merges": []}, "pre_tokenizer": {"type": "Sequence",
+      "pretokenizers": [{"type": "Split", "pattern": {"Regex": "\\\\p{L}+"}}, {"type": "ByteLevel", "use_regex": false}]}})";
+  EXPECT_FALSE(io::ByteLevelBpe::is_byte_level_bpe(own));
+  std::remove(own.c_str());
   const std::string path = test::temp_path("broken.json");
   for (const std::string& doc :
        {std::string(R"({"model": {"type": "BPE", "vocab": {}, "merges": []}, "pre_tokenizer": {"type": "ByteLevel"}})"),  // no bytes

@@ -11,6 +11,7 @@
 #include "lrp/explain/explain.hpp"
 #include "lrp/io/arrays.hpp"
 #include "lrp/io/atomic_file.hpp"
+#include "lrp/io/byte_level_bpe.hpp"
 #include "lrp/io/vocabulary.hpp"
 #include "lrp/render/colormap.hpp"
 #include "lrp/render/heatmap.hpp"
@@ -69,22 +70,33 @@ void write_heatmap(const std::string& path, const Tensor<T>& r, std::size_t n, s
 
 // --tokens: every map of a text model on its tokens, as coloured HTML (.html, .htm) or a table.
 template <class T>
+// token_targets: the targets are tokens of the vocabulary (a language model's `position:` target).
 void write_token_maps(const Tensor<T>& r, const Tensor<double>& ids, const Explanation<T>& e,
-                      const std::optional<io::Vocabulary>& vocab, const ExplainOptions& o) {
+                      const std::optional<io::Vocabulary>& vocab, const ExplainOptions& o, bool token_targets) {
   const std::size_t n = ids.dim(0), k = e.targets_per_sample, length = ids.sample_size();
   if (r.size() != n * k * length)
     throw ShapeError("--tokens: the relevance has " + std::to_string(r.size() / (n * k)) + " values per map, the input " +
                      std::to_string(length) + " tokens per sample");
+  // Byte-level BPE tokens as the text they stand for ("Ġthe" -> " the", "Ã©" -> "é").
+  const auto token_text = [&](std::size_t id) {
+    const std::string& t = vocab->token(id);
+    if (!vocab->marks_word_starts()) return t;
+    return io::byte_level_text(t).value_or(t);
+  };
   std::vector<render::TokenMap> maps;
   for (std::size_t i = 0; i < n; ++i)
     for (std::size_t j = 0; j < k; ++j) {
       render::TokenMap m;
       m.heading = "sample " + std::to_string(i);
-      if (!e.targets.empty())
-        m.heading += ", target " + std::to_string(e.targets[i * k + j]) + " (score " + std::to_string(e.scores[i * k + j]) + ")";
+      if (!e.targets.empty()) {
+        const std::size_t t = e.targets[i * k + j];
+        m.heading += ", target " + std::to_string(t);
+        if (token_targets && vocab && t < vocab->size()) m.heading += " '" + token_text(t) + "'";  // a language model's next token
+        m.heading += " (score " + std::to_string(e.scores[i * k + j]) + ")";
+      }
       for (std::size_t p = 0; p < length; ++p) {
         const auto id = static_cast<std::size_t>(ids[i * length + p]);  // valid ids: the model's embedding read them
-        m.tokens.push_back(vocab ? vocab->token(id) : "[" + std::to_string(id) + "]");
+        m.tokens.push_back(vocab ? token_text(id) : "[" + std::to_string(id) + "]");
         m.relevance.push_back(static_cast<double>(r[(i * k + j) * length + p]));
       }
       maps.push_back(std::move(m));
@@ -129,7 +141,7 @@ void run_explain(Model<T> model, Target target, const ExplainOptions& o) {
   if (!o.out.empty()) io::write_npy(o.out, r);
   if (!o.dump_layers.empty()) write_layers(o.dump_layers, e.layers);
   if (!o.heatmap.empty() && o.at.empty()) write_heatmap(o.heatmap, e.relevance, x.dim(0), k, o);
-  if (!o.tokens.empty()) write_token_maps(r, x, e, vocab, o);
+  if (!o.tokens.empty()) write_token_maps(r, x, e, vocab, o, req.target.region == Target::Region::Position);
   if (o.quiet) return;
   const std::size_t n = x.dim(0), per = r.size() / (n * k), c = e.output.sample_size();
   for (std::size_t i = 0; i < n && i < 20; ++i) {

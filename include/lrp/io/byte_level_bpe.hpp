@@ -49,4 +49,9 @@ class ByteLevelBpe {
   bool pad_left_ = false;
 };
 
+// The text a byte-level BPE token stands for ("Ġthe" -> " the", "Ã©" -> "é", "Ċ" -> "\n"): its
+// characters mapped back to bytes, when they all are byte characters and the bytes are whole
+// UTF-8; nothing otherwise (SentencePiece's "▁the", half of a character).
+std::optional<std::string> byte_level_text(const std::string& token);
+
 }  // namespace lrp::io
