@@ -17,6 +17,36 @@ namespace {
 
 std::string refpath(const std::string& f) { return test::shared_path("reference/lrp_toolbox/LeNet-5/" + f); }
 
+// A language model's prompts, one file each: --region position:-1 explains the next token (the
+// predicted one, or the line's class), as the AttnLRP reference of tests/fixtures/gpt does.
+TEST(CliBatch, LanguageModelPromptsAtTheirLastPosition) {
+  const std::string dir = test::temp_path("batch_lm");
+  std::filesystem::create_directories(dir);
+  const Tensor<double> ids = io::read_npy(test::source_path("tests/fixtures/gpt/input.npy"));
+  const Tensor<double> want = io::read_npy(test::source_path("tests/fixtures/gpt/attnlrp.npy"));
+  std::ofstream list(dir + "/list.txt");
+  for (std::size_t i = 0; i < 2; ++i) {
+    Tensor<double> one({1, 8});
+    std::copy_n(ids.data() + i * 8, 8, one.data());
+    io::write_npy(dir + "/p" + std::to_string(i) + ".npy", one);
+    list << "p" << i << ".npy 7\n";
+  }
+  list.close();
+  test::CliResult r = test::run_cli("batch " + test::source_path("tests/fixtures/gpt/model_all_positions.onnx") + " " + dir +
+                                    "/list.txt --composite attnlrp:1e-12 --region position:-1 --precision double --quiet --out-dir " + dir + "/out");
+  ASSERT_EQ(r.code, 0) << r.output;
+  for (std::size_t i = 0; i < 2; ++i) {
+    const Tensor<double> got = io::read_npy(dir + "/out/" + std::to_string(i) + "_p" + std::to_string(i) + ".npy");
+    ASSERT_EQ(got.size(), 8u);
+    for (std::size_t t = 0; t < 8; ++t) EXPECT_NEAR(got[t], want[i * 8 + t], 1e-8 * (1 + std::abs(want[i * 8 + t])));
+  }
+  r = test::run_cli("batch " + test::source_path("tests/fixtures/gpt/model_all_positions.onnx") + " " + dir +
+                    "/list.txt --composite attnlrp --region position:x --out-dir " + dir + "/out2");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("position"), std::string::npos) << r.output;
+  std::filesystem::remove_all(dir);
+}
+
 TEST(CliBatch, ExplainsEveryListedInputLikeTheBatchReference) {
   const std::string dir = test::temp_path("batch");
   std::filesystem::create_directories(dir);

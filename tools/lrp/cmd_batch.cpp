@@ -212,8 +212,20 @@ void add_batch_command(CLI::App& app) {
   cmd->add_flag("--heatmap", o->heatmap, "Also write a heatmap PNG per input");
   cmd->add_option("--region", o->region,
                   "What a class is on outputs with channels [N, K, H, W]: unit (an output element; default), channel (channel K "
-                  "everywhere) or segment (channel K where it is the largest); see `lrp explain --help`, TARGET")
-      ->check(CLI::IsMember({"unit", "channel", "segment"}));
+                  "everywhere) or segment (channel K where it is the largest); on a language model's logits of every position "
+                  "[N, T, V], position:P (token K at position P, -1 the last); see `lrp explain --help`, TARGET")
+      ->check([](const std::string& v) -> std::string {
+        if (v == "unit" || v == "channel" || v == "segment") return "";
+        if (v.rfind("position:", 0) == 0 && v.find(':', 9) == std::string::npos) {
+          try {
+            parse_target(v);
+            return "";
+          } catch (const Error& e) {
+            return e.what();
+          }
+        }
+        return "--region must be unit, channel, segment or position:P, got '" + v + "'";
+      });
   cmd->add_option("--colormap", o->colormap, "Colour map of the heatmaps (default bwr)");
   cmd->add_option("--precision", o->precision, "float (default) or double")->check(CLI::IsMember({"float", "double"}));
   add_rule_precision_option(cmd, o->rule_precision);
