@@ -28,7 +28,7 @@ const std::vector<std::string> kOpPrefixes = {
     "test_dropout", "test_flatten", "test_gemm", "test_globalaveragepool", "test_globalmaxpool", "test_identity",
     "test_leakyrelu", "test_matmul", "test_maxpool", "test_relu", "test_reshape", "test_resize", "test_upsample", "test_sigmoid", "test_softmax",
     "test_sub", "test_sum", "test_tanh", "test_transpose", "test_slice", "test_erf", "test_div", "test_elu", "test_selu",
-    "test_softplus", "test_softsign", "test_hardsigmoid", "test_hardswish",
+    "test_softplus", "test_softsign", "test_hardsigmoid", "test_hardswish", "test_neg", "test_expand",
 };
 
 const char* const kCubic = "Resize mode cubic (nearest and linear only)";
@@ -41,6 +41,8 @@ const char* const kTwoInputs =
 const char* const kBatchAxis = "moves or slices the batch axis (lrp keeps every sample whole, batch first)";
 const std::map<std::string, std::string> kSkipped = {
     {"test_add", kTwoInputs},
+    {"test_neg_example", kRank1},
+    {"test_expand_dim_changed", "Expand of a computed value to more axes (only to its own rank)"},
     {"test_div", "a divisor of the input's whole shape (one value per channel, or a scalar)"},
     {"test_div_bcast", "a divisor along the last axis of [N,4,5] (one value per channel, or a scalar)"},
     {"test_div_example", kRank1},
