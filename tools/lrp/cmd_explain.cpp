@@ -11,7 +11,7 @@
 #include "lrp/explain/explain.hpp"
 #include "lrp/io/arrays.hpp"
 #include "lrp/io/atomic_file.hpp"
-#include "lrp/io/byte_level_bpe.hpp"
+#include "lrp/io/bpe_tokenizer.hpp"
 #include "lrp/io/vocabulary.hpp"
 #include "lrp/render/colormap.hpp"
 #include "lrp/render/heatmap.hpp"

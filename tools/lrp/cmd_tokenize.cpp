@@ -1,5 +1,5 @@
 // lrp tokenize VOCAB [TEXT...] [--file FILE] --out IDS.npy [--mask MASK.npy]: BERT's WordPiece
-// tokenization, or GPT-2's byte-level BPE for a tokenizer.json of that kind, so that a text model
+// tokenization, or BPE (GPT-2's byte-level, Llama 2's SentencePiece-style) for a tokenizer.json of that kind, so that a text model
 // is explained from its text (lrp explain MODEL IDS.npy --bind attention_mask=MASK.npy ...)
 // without Python.
 #include <algorithm>
@@ -14,7 +14,7 @@
 #include "lrp/core/parse.hpp"
 #include "lrp/io/arrays.hpp"
 #include "lrp/io/atomic_file.hpp"
-#include "lrp/io/byte_level_bpe.hpp"
+#include "lrp/io/bpe_tokenizer.hpp"
 #include "lrp/io/vocabulary.hpp"
 #include "lrp/io/wordpiece.hpp"
 
@@ -41,14 +41,14 @@ bool is_json(const std::string& path) { return path.size() >= 5 && path.compare(
 
 void run_tokenize(const TokenizeOptions& o) {
   const io::Vocabulary vocab = io::read_vocabulary(o.vocab);
-  // GPT-2's byte-level BPE (a decoder's tokenizer.json), else BERT's WordPiece.
-  std::optional<io::ByteLevelBpe> bpe;
-  if (is_json(o.vocab) && io::ByteLevelBpe::is_byte_level_bpe(o.vocab)) {
-    if (o.casing != "auto") throw ConfigError("--case is for WordPiece vocabularies; byte-level BPE keeps the text as written");
-    bpe = io::ByteLevelBpe::read(o.vocab);
+  // A decoder's BPE tokenizer.json (byte-level or SentencePiece-style), else BERT's WordPiece.
+  std::optional<io::BpeTokenizer> bpe;
+  if (is_json(o.vocab) && io::BpeTokenizer::kind_of(o.vocab)) {
+    if (o.casing != "auto") throw ConfigError("--case is for WordPiece vocabularies; a BPE tokenizer keeps the text as written");
+    bpe = io::BpeTokenizer::read(o.vocab);
   } else if (vocab.marks_word_starts()) {
-    throw ConfigError("the vocabulary " + o.vocab + " marks word starts but is not a byte-level BPE tokenizer.json "
-                      "(SentencePiece); lrp tokenize implements BERT's WordPiece and GPT-2's byte-level BPE");
+    throw ConfigError("the vocabulary " + o.vocab + " marks word starts but is not a BPE tokenizer.json lrp reads (byte-level as "
+                      "GPT-2's, or SentencePiece-style as Llama 2's); lrp tokenize implements BERT's WordPiece and those");
   }
   io::WordPieceOptions wp;
   wp.lowercase = o.casing == "lower" || (o.casing == "auto" && !bpe && io::vocabulary_is_uncased(vocab));
@@ -58,7 +58,7 @@ void run_tokenize(const TokenizeOptions& o) {
   std::size_t longest = 0;
   for (std::size_t i = 0; i < texts.size(); ++i) {
     try {
-      rows.push_back(bpe ? bpe->encode(texts[i]) : io::wordpiece_encode(vocab, texts[i], wp));
+      rows.push_back(bpe ? bpe->encode(texts[i], !o.no_special) : io::wordpiece_encode(vocab, texts[i], wp));
     } catch (const FormatError& e) {
       throw FormatError("text " + std::to_string(i) + ": " + e.what());
     }
@@ -113,14 +113,16 @@ void run_tokenize(const TokenizeOptions& o) {
 
 void add_tokenize_command(CLI::App& app) {
   auto o = std::make_shared<TokenizeOptions>();
-  auto* cmd = app.add_subcommand("tokenize", "Turn text into the token ids of a text model (BERT's WordPiece from vocab.txt, GPT-2's byte-level BPE from tokenizer.json)");
+  auto* cmd = app.add_subcommand("tokenize", "Turn text into the token ids of a text model (BERT's WordPiece from vocab.txt; GPT-2's byte-level or Llama 2's SentencePiece BPE from tokenizer.json)");
   cmd->footer("The ids (int64 [texts, length]) go to --out; --mask writes the attention mask (1 for tokens, 0 for padding), "
               "for `lrp explain MODEL IDS --bind attention_mask=MASK`. As BERT's tokenizer: [CLS] ... [SEP], punctuation and "
               "CJK characters split off, words cut into the longest vocabulary pieces (##continuations), [UNK] otherwise; "
               "lowercased and accents stripped for uncased vocabularies (Latin letters; other scripts as written). "
-              "A byte-level BPE tokenizer.json (GPT-2 and its kin) tokenizes as its tokenizer does: added tokens "
-              "(<|endoftext|>) as written, GPT-2's split into words, byte-level merges by rank; no tokens added, padding "
-              "with its padding.pad_id on its padding.direction side.");
+              "A BPE tokenizer.json tokenizes as its tokenizer does: added tokens (<|endoftext|>, <s>) as written; byte-level "
+              "(GPT-2 and its kin): GPT-2's split into words, merges by rank; SentencePiece-style (Llama 2, Mistral): spaces "
+              "as \u2581 and one in front, merges by rank, unknown characters as their bytes (<0x41>) or <unk>; the "
+              "post_processor's special tokens added (<s> first for Llama) unless --no-special; padding with its "
+              "padding.pad_id on its padding.direction side.");
   cmd->add_option("VOCAB", o->vocab, "Vocabulary: vocab.txt (one token per line) or a Hugging Face tokenizer.json")->required();
   cmd->add_option("TEXT", o->texts, "Texts to tokenize (one sample each)");
   cmd->add_option("--file", o->file, "Also read texts from this file, one per line");

@@ -1,8 +1,9 @@
-// GPT-2's byte-level BPE (see the header): pre-tokenization by GPT-2's pattern, bytes to
-// printable characters, merges by rank.
-#include "lrp/io/byte_level_bpe.hpp"
+// BPE tokenizers of tokenizer.json (see the header): byte-level (GPT-2's pattern, bytes to
+// printable characters) or SentencePiece-style ("▁" for spaces, byte fallback), merges by rank.
+#include "lrp/io/bpe_tokenizer.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <limits>
 #include <nlohmann/json.hpp>
 
@@ -36,10 +37,68 @@ bool byte_level(const nlohmann::json& pre, bool& add_prefix_space) {
   return false;
 }
 
-bool is_byte_level_document(const nlohmann::json& doc) {
-  bool prefix = false;
-  return doc.is_object() && doc.contains("model") && doc["model"].is_object() && doc["model"].value("type", "") == "BPE" &&
-         doc.contains("pre_tokenizer") && byte_level(doc["pre_tokenizer"], prefix);
+const std::string kMeta = "\xE2\x96\x81";  // U+2581 '▁', SentencePiece's space
+
+// SentencePiece's way with spaces: Llama 2's normalizer (Prepend "▁", Replace " " by "▁"), or a
+// Metaspace pre_tokenizer (its prepend_scheme "always"/"first"/"never", or add_prefix_space, and
+// whether it splits words). `first_only`: "▁" only in front of the text's first part.
+bool sentencepiece_style(const nlohmann::json& doc, bool& prepend, bool& first_only, bool& split) {
+  prepend = first_only = split = false;
+  const nlohmann::json normalizer = doc.value("normalizer", nlohmann::json());
+  if (normalizer.is_object()) {
+    std::vector<nlohmann::json> steps;
+    if (normalizer.value("type", "") == "Sequence" && normalizer.contains("normalizers") && normalizer["normalizers"].is_array())
+      for (const nlohmann::json& n : normalizer["normalizers"]) steps.push_back(n);
+    else
+      steps.push_back(normalizer);
+    bool replaces = false;
+    for (const nlohmann::json& n : steps) {
+      if (!n.is_object()) continue;
+      if (n.value("type", "") == "Prepend" && n.value("prepend", "") == kMeta) prepend = true;
+      if (n.value("type", "") == "Replace" && n.value("content", "") == kMeta && n.contains("pattern") && n["pattern"].is_object() &&
+          n["pattern"].value("String", "") == " ")
+        replaces = true;
+    }
+    if (replaces) return true;
+  }
+  const nlohmann::json pre = doc.value("pre_tokenizer", nlohmann::json());
+  if (pre.is_object() && pre.value("type", "") == "Metaspace" && pre.value("replacement", kMeta) == kMeta) {
+    const std::string scheme = pre.value("prepend_scheme", pre.value("add_prefix_space", true) ? "always" : "never");
+    prepend = scheme != "never";
+    first_only = scheme == "first";
+    split = pre.value("split", true);
+    return true;
+  }
+  return false;
+}
+
+std::optional<BpeTokenizer::Kind> kind_of_document(const nlohmann::json& doc) {
+  if (!doc.is_object() || !doc.contains("model") || !doc["model"].is_object() || doc["model"].value("type", "") != "BPE") return std::nullopt;
+  bool prefix = false, first_only = false, split = false;
+  if (doc.contains("pre_tokenizer") && byte_level(doc["pre_tokenizer"], prefix)) return BpeTokenizer::Kind::ByteLevel;
+  if (sentencepiece_style(doc, prefix, first_only, split)) return BpeTokenizer::Kind::SentencePiece;
+  return std::nullopt;
+}
+
+// The ids of a TemplateProcessing post_processor's special tokens before and after the text.
+void template_specials(const nlohmann::json& doc, const std::string& path, std::vector<std::size_t>& before, std::vector<std::size_t>& after) {
+  const nlohmann::json post = doc.value("post_processor", nlohmann::json());
+  if (!post.is_object() || post.value("type", "") != "TemplateProcessing" || !post.contains("single") || !post["single"].is_array()) return;
+  bool seen_text = false;
+  for (const nlohmann::json& piece : post["single"]) {
+    if (piece.contains("Sequence")) {
+      seen_text = true;
+      continue;
+    }
+    if (!piece.contains("SpecialToken") || !piece["SpecialToken"].is_object()) continue;
+    const std::string name = piece["SpecialToken"].value("id", "");
+    if (!post.contains("special_tokens") || !post["special_tokens"].contains(name) || !post["special_tokens"][name].contains("ids"))
+      throw FormatError(path + ": post_processor.special_tokens lacks the ids of '" + name + "'");
+    for (const nlohmann::json& id : post["special_tokens"][name]["ids"]) {
+      if (!id.is_number_unsigned()) throw FormatError(path + ": post_processor.special_tokens['" + name + "'].ids holds a non-id");
+      (seen_text ? after : before).push_back(id.get<std::size_t>());
+    }
+  }
 }
 
 // GPT-2's bytes_to_unicode: printable bytes stand for themselves, the others for 256 + n.
@@ -114,7 +173,7 @@ std::vector<std::string> pre_tokenize(const std::vector<char32_t>& cs) {
 
 }  // namespace
 
-std::vector<std::string> ByteLevelBpe::split(const std::string& text) { return pre_tokenize(decode_utf8(text)); }
+std::vector<std::string> BpeTokenizer::split(const std::string& text) { return pre_tokenize(decode_utf8(text)); }
 
 std::optional<std::string> byte_level_text(const std::string& token) {
   static const std::unordered_map<char32_t, char> bytes = [] {
@@ -137,16 +196,17 @@ std::optional<std::string> byte_level_text(const std::string& token) {
   return out;
 }
 
-bool ByteLevelBpe::is_byte_level_bpe(const std::string& path) { return is_byte_level_document(parse_json(path)); }
+std::optional<BpeTokenizer::Kind> BpeTokenizer::kind_of(const std::string& path) { return kind_of_document(parse_json(path)); }
 
-ByteLevelBpe ByteLevelBpe::read(const std::string& path) {
+BpeTokenizer BpeTokenizer::read(const std::string& path) {
   const nlohmann::json doc = parse_json(path);
-  if (!is_byte_level_document(doc))
-    throw FormatError(path + ": not a byte-level BPE tokenizer (model.type \"BPE\" with a ByteLevel pre_tokenizer)");
-  ByteLevelBpe t;
+  const std::optional<Kind> kind = kind_of_document(doc);
+  if (!kind)
+    throw FormatError(path + ": not a BPE tokenizer lrp reads (model.type \"BPE\" with a ByteLevel pre_tokenizer, or SentencePiece's "
+                             "\"▁\" for spaces)");
+  BpeTokenizer t;
+  t.kind_ = *kind;
   t.source_ = path;
-  byte_level(doc["pre_tokenizer"], t.add_prefix_space_);
-  t.byte_chars_ = byte_characters();
   const nlohmann::json& model = doc["model"];
   if (!model.contains("vocab") || !model["vocab"].is_object()) throw FormatError(path + ": model.vocab is not an object {token: id}");
   for (const auto& [token, id] : model["vocab"].items()) {
@@ -185,15 +245,29 @@ ByteLevelBpe ByteLevelBpe::read(const std::string& path) {
     if (p.contains("pad_id") && p["pad_id"].is_number_unsigned()) t.pad_id_ = p["pad_id"].get<std::size_t>();
     t.pad_left_ = p.value("direction", "Right") == "Left";
   }
-  for (const std::string& c : t.byte_chars_)
-    if (!t.vocab_.count(c)) throw FormatError(path + ": model.vocab lacks the byte token '" + c + "'");
+  template_specials(doc, path, t.prefix_, t.suffix_);
+  if (t.kind_ == Kind::ByteLevel) {
+    byte_level(doc["pre_tokenizer"], t.add_prefix_space_);
+    t.byte_chars_ = byte_characters();
+    for (const std::string& c : t.byte_chars_)
+      if (!t.vocab_.count(c)) throw FormatError(path + ": model.vocab lacks the byte token '" + c + "'");
+  } else {
+    bool first_only = false;
+    sentencepiece_style(doc, t.prepend_, first_only, t.split_words_);
+    t.add_prefix_space_ = first_only;  // SentencePiece: "▁" only before the first part
+    t.byte_fallback_ = model.value("byte_fallback", false);
+    const nlohmann::json unk = model.value("unk_token", nlohmann::json());
+    if (unk.is_string()) {
+      const auto it = t.vocab_.find(unk.get<std::string>());
+      if (it == t.vocab_.end()) throw FormatError(path + ": model.unk_token '" + unk.get<std::string>() + "' is not in model.vocab");
+      t.unk_ = it->second;
+    }
+  }
   return t;
 }
 
-std::vector<std::size_t> ByteLevelBpe::encode_piece(const std::string& piece) const {
-  std::vector<std::string> symbols;
-  for (const char byte : piece) symbols.push_back(byte_chars_[static_cast<unsigned char>(byte)]);
-  // Merge the adjacent pair of the lowest rank, everywhere it occurs, until none is mergeable.
+// Merges the adjacent pair of the lowest rank, everywhere it occurs, until none is mergeable.
+std::vector<std::string> BpeTokenizer::merged(std::vector<std::string> symbols) const {
   while (symbols.size() > 1) {
     std::size_t best = std::numeric_limits<std::size_t>::max();
     std::string best_pair;
@@ -205,39 +279,78 @@ std::vector<std::size_t> ByteLevelBpe::encode_piece(const std::string& piece) co
       }
     }
     if (best == std::numeric_limits<std::size_t>::max()) break;
-    std::vector<std::string> merged;
+    std::vector<std::string> next;
     for (std::size_t k = 0; k < symbols.size(); ++k) {
       if (k + 1 < symbols.size() && symbols[k] + " " + symbols[k + 1] == best_pair) {
-        merged.push_back(symbols[k] + symbols[k + 1]);
+        next.push_back(symbols[k] + symbols[k + 1]);
         ++k;
       } else {
-        merged.push_back(symbols[k]);
+        next.push_back(symbols[k]);
       }
     }
-    symbols = std::move(merged);
+    symbols = std::move(next);
   }
-  std::vector<std::size_t> ids;
-  for (const std::string& s : symbols) {
-    const auto it = vocab_.find(s);
-    if (it == vocab_.end()) throw FormatError(source_ + ": the merges make the token '" + s + "', which model.vocab lacks");
-    ids.push_back(it->second);
-  }
-  return ids;
+  return symbols;
 }
 
-std::vector<std::size_t> ByteLevelBpe::encode(const std::string& text) const {
+void BpeTokenizer::encode_plain(const std::string& text, bool first, std::vector<std::size_t>& ids) const {
+  if (kind_ == Kind::ByteLevel) {
+    std::string s = text;
+    if (add_prefix_space_ && (s.empty() || s[0] != ' ')) s.insert(s.begin(), ' ');
+    for (const std::string& piece : pre_tokenize(decode_utf8(s))) {
+      std::vector<std::string> symbols;
+      for (const char byte : piece) symbols.push_back(byte_chars_[static_cast<unsigned char>(byte)]);
+      for (const std::string& sym : merged(std::move(symbols))) {
+        const auto it = vocab_.find(sym);
+        if (it == vocab_.end()) throw FormatError(source_ + ": the merges make the token '" + sym + "', which model.vocab lacks");
+        ids.push_back(it->second);
+      }
+    }
+    return;
+  }
+  // SentencePiece: spaces as "▁", one in front (of every part, or of the first only).
+  const std::vector<char32_t> cs = decode_utf8(text);
+  if (cs.empty()) return;
+  std::vector<std::string> chars;
+  if (prepend_ && (first || !add_prefix_space_)) chars.push_back(kMeta);
+  for (const char32_t c : cs) chars.push_back(c == U' ' ? kMeta : encode_utf8(c));
+  std::vector<std::vector<std::string>> words;
+  for (std::string& c : chars) {
+    if (words.empty() || (split_words_ && c == kMeta)) words.emplace_back();
+    words.back().push_back(std::move(c));
+  }
+  bool last_unk = false;
+  for (std::vector<std::string>& word : words)
+    for (const std::string& sym : merged(std::move(word))) {
+      const auto it = vocab_.find(sym);
+      if (it != vocab_.end()) {
+        ids.push_back(it->second);
+        last_unk = false;
+      } else if (byte_fallback_) {
+        for (const char byte : sym) {
+          char name[8];
+          std::snprintf(name, sizeof name, "<0x%02X>", static_cast<unsigned>(static_cast<unsigned char>(byte)));
+          const auto b = vocab_.find(name);
+          if (b == vocab_.end()) throw FormatError(source_ + ": model.byte_fallback is set but model.vocab lacks '" + name + "'");
+          ids.push_back(b->second);
+        }
+        last_unk = false;
+      } else if (unk_) {
+        if (!last_unk) ids.push_back(*unk_);  // consecutive unknown pieces fuse into one
+        last_unk = true;
+      } else {
+        throw FormatError(source_ + ": the text holds '" + sym + "', which model.vocab lacks, and there is no unk_token");
+      }
+    }
+}
+
+std::vector<std::size_t> BpeTokenizer::encode(const std::string& text, bool special_tokens) const {
   decode_utf8(text);  // FormatError for text that is not UTF-8
   std::vector<std::size_t> ids;
-  // Added tokens first (the longest at each place), the text between them by the pattern.
+  if (special_tokens) ids = prefix_;
+  // Added tokens first (the longest at each place), the text between them as plain text.
   std::size_t from = 0;
   bool first = true;
-  const auto plain = [&](const std::string& part) {
-    std::string s = part;
-    if (first && add_prefix_space_ && (s.empty() || s[0] != ' ')) s.insert(s.begin(), ' ');
-    first = false;
-    for (const std::string& piece : pre_tokenize(decode_utf8(s)))
-      for (std::size_t id : encode_piece(piece)) ids.push_back(id);
-  };
   while (from < text.size()) {
     std::size_t at = std::string::npos, which = 0;
     for (std::size_t a = 0; a < added_.size(); ++a) {
@@ -245,12 +358,13 @@ std::vector<std::size_t> ByteLevelBpe::encode(const std::string& text) const {
       if (p < at) at = p, which = a;
     }
     if (at == std::string::npos) break;
-    if (at > from) plain(text.substr(from, at - from));
+    if (at > from) encode_plain(text.substr(from, at - from), first, ids);
     first = false;
     ids.push_back(added_[which].second);
     from = at + added_[which].first.size();
   }
-  if (from < text.size()) plain(text.substr(from));
+  if (from < text.size()) encode_plain(text.substr(from), first, ids);
+  if (special_tokens) ids.insert(ids.end(), suffix_.begin(), suffix_.end());
   return ids;
 }
 

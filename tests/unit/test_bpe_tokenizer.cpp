@@ -1,7 +1,9 @@
-// GPT-2's byte-level BPE (lrp tokenize with a tokenizer.json of that kind) on a small tokenizer
-// built here: the 256 byte characters (ids = byte values, by an implementation of GPT-2's
-// bytes_to_unicode written for this test) and a few merges, against tokenizations worked out by
-// hand from GPT-2's pattern and merge order.
+// BPE tokenizers of tokenizer.json (lrp tokenize). Byte-level: a small tokenizer built here (the
+// 256 byte characters, ids = byte values, by an implementation of GPT-2's bytes_to_unicode written
+// for this test, and a few merges) against tokenizations worked out by hand from GPT-2's pattern
+// and merge order, and the split against GPT-2's own pattern (tests/fixtures/bpe). SentencePiece-
+// style: a tokenizer trained by SentencePiece and converted as Hugging Face converts Llama's,
+// against SentencePiece's own ids (tests/fixtures/sentencepiece).
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -12,7 +14,7 @@
 
 #include "lrp/core/error.hpp"
 #include "lrp/io/arrays.hpp"
-#include "lrp/io/byte_level_bpe.hpp"
+#include "lrp/io/bpe_tokenizer.hpp"
 #include "support/run_cli.hpp"
 #include "support/test_paths.hpp"
 
@@ -66,11 +68,11 @@ std::string write_tokenizer(const std::string& name, bool prefix_space, bool arr
 
 using Ids = std::vector<std::size_t>;
 
-TEST(ByteLevelBpe, GptTwoPatternAndMergesByRank) {
+TEST(BpeTokenizer, GptTwoPatternAndMergesByRank) {
   for (const bool arrays : {false, true}) {  // merges as "a b" strings, or as ["a", "b"] pairs
     const std::string path = write_tokenizer("bpe.json", false, arrays);
-    ASSERT_TRUE(io::ByteLevelBpe::is_byte_level_bpe(path));
-    const io::ByteLevelBpe bpe = io::ByteLevelBpe::read(path);
+    ASSERT_EQ(io::BpeTokenizer::kind_of(path), io::BpeTokenizer::Kind::ByteLevel);
+    const io::BpeTokenizer bpe = io::BpeTokenizer::read(path);
     EXPECT_EQ(bpe.encode("the"), (Ids{'t', 256}));                 // h e first; "t he" is no merge
     EXPECT_EQ(bpe.encode(" the"), (Ids{258}));                     // h e, then Ġ t, then Ġt he
     EXPECT_EQ(bpe.encode("Hello  world"), (Ids{'H', 260, 'o', ' ', ' ', 'w', 'o', 'r', 'l', 'd'}));  // l l, then e ll
@@ -84,24 +86,24 @@ TEST(ByteLevelBpe, GptTwoPatternAndMergesByRank) {
     std::remove(path.c_str());
   }
   const std::string prefixed = write_tokenizer("bpe_prefix.json", true);
-  EXPECT_EQ(io::ByteLevelBpe::read(prefixed).encode("the"), (Ids{258}));  // add_prefix_space
+  EXPECT_EQ(io::BpeTokenizer::read(prefixed).encode("the"), (Ids{258}));  // add_prefix_space
   std::remove(prefixed.c_str());
 }
 
 // GPT-2's own pattern (with the regex module's Unicode classes) on ASCII, Latin-1, Greek,
 // Cyrillic, Hebrew, CJK, typographic punctuation, emoji and odd whitespace
 // (tests/fixtures/bpe/pretokenize.json): the same pieces.
-TEST(ByteLevelBpe, SplitsAsGptTwosPattern) {
+TEST(BpeTokenizer, SplitsAsGptTwosPattern) {
   std::ifstream in(test::source_path("tests/fixtures/bpe/pretokenize.json"));
   const nlohmann::json cases = nlohmann::json::parse(in);
   ASSERT_GT(cases.size(), 20u);
   for (const nlohmann::json& c : cases) {
     const std::string text = c["text"].get<std::string>();
-    EXPECT_EQ(io::ByteLevelBpe::split(text), c["pieces"].get<std::vector<std::string>>()) << text;
+    EXPECT_EQ(io::BpeTokenizer::split(text), c["pieces"].get<std::vector<std::string>>()) << text;
   }
 }
 
-TEST(ByteLevelBpe, TokensAsTheTextTheyStandFor) {
+TEST(BpeTokenizer, TokensAsTheTextTheyStandFor) {
   const std::vector<std::string> b = byte_chars();
   EXPECT_EQ(io::byte_level_text(b[' '] + "the"), " the");
   EXPECT_EQ(io::byte_level_text(b[0xC3] + b[0xA9]), "\xC3\xA9");  // "é"
@@ -110,14 +112,33 @@ TEST(ByteLevelBpe, TokensAsTheTextTheyStandFor) {
   EXPECT_EQ(io::byte_level_text(b[0xC3]), std::nullopt);            // half of "é"
 }
 
-TEST(ByteLevelBpe, OtherTokenizersAndBrokenFilesAreRefused) {
-  const std::string sp = write_tokenizer("metaspace.json", false, false, nullptr, "Metaspace");
-  EXPECT_FALSE(io::ByteLevelBpe::is_byte_level_bpe(sp));
-  EXPECT_THROW(io::ByteLevelBpe::read(sp), FormatError);
+// SentencePiece-style BPE with byte fallback: the ids SentencePiece itself gives, <s> first, for
+// words, spaces at the start and end and doubled, digits, Latin-1 and CJK, characters the
+// vocabulary lacks (spelled as bytes), emoji, tabs and newlines, an empty text; without special
+// tokens the same less <s>.
+TEST(BpeTokenizer, SentencePieceStyleMatchesSentencePiece) {
+  const std::string dir = "tests/fixtures/sentencepiece/";
+  ASSERT_EQ(io::BpeTokenizer::kind_of(test::source_path(dir + "tokenizer.json")), io::BpeTokenizer::Kind::SentencePiece);
+  const io::BpeTokenizer sp = io::BpeTokenizer::read(test::source_path(dir + "tokenizer.json"));
+  std::ifstream in(test::source_path(dir + "encodings.json"));
+  const nlohmann::json cases = nlohmann::json::parse(in);
+  ASSERT_GT(cases.size(), 10u);
+  for (const nlohmann::json& c : cases) {
+    const std::string text = c["text"].get<std::string>();
+    const Ids want = c["ids"].get<Ids>();
+    EXPECT_EQ(sp.encode(text), want) << text;
+    EXPECT_EQ(sp.encode(text, false), Ids(want.begin() + 1, want.end())) << text;
+  }
+}
+
+TEST(BpeTokenizer, OtherTokenizersAndBrokenFilesAreRefused) {
+  const std::string sp = write_tokenizer("whitespace.json", false, false, nullptr, "Whitespace");
+  EXPECT_FALSE(io::BpeTokenizer::kind_of(sp));
+  EXPECT_THROW(io::BpeTokenizer::read(sp), FormatError);
   const std::string own = test::temp_path("own_pattern.json");  // Llama 3: its own pattern, then bytes
   std::ofstream(own) << R"({"model": {"type": "BPE", "vocab": {}, "merges": []}, "pre_tokenizer": {"type": "Sequence",
       "pretokenizers": [{"type": "Split", "pattern": {"Regex": "\\\\p{L}+"}}, {"type": "ByteLevel", "use_regex": false}]}})";
-  EXPECT_FALSE(io::ByteLevelBpe::is_byte_level_bpe(own));
+  EXPECT_FALSE(io::BpeTokenizer::kind_of(own));
   std::remove(own.c_str());
   const std::string path = test::temp_path("broken.json");
   for (const std::string& doc :
@@ -128,7 +149,7 @@ TEST(ByteLevelBpe, OtherTokenizersAndBrokenFilesAreRefused) {
         std::string("{\"model\": ")}) {
     std::ofstream(path) << doc;
     try {
-      io::ByteLevelBpe::read(path);
+      io::BpeTokenizer::read(path);
       ADD_FAILURE() << "accepted " << doc;
     } catch (const FormatError& e) {
       EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
@@ -140,7 +161,7 @@ TEST(ByteLevelBpe, OtherTokenizersAndBrokenFilesAreRefused) {
 
 // The command line: two texts padded on the left with the tokenizer's pad id (a decoder reads
 // its last position), the mask 0 there; --case is refused; a Metaspace tokenizer is refused.
-TEST(ByteLevelBpe, TokenizeCommandPadsAsTheTokenizerSays) {
+TEST(BpeTokenizer, TokenizeCommandPadsAsTheTokenizerSays) {
   const std::string path = write_tokenizer("bpe_pad.json", false, false, {{"pad_id", 261}, {"direction", "Left"}});
   const std::string ids = test::temp_path("bpe_ids.npy"), mask = test::temp_path("bpe_mask.npy");
   test::CliResult r = test::run_cli("tokenize " + path + " \" the\" \"Hello\" --out " + ids + " --mask " + mask);
@@ -151,7 +172,7 @@ TEST(ByteLevelBpe, TokenizeCommandPadsAsTheTokenizerSays) {
   EXPECT_EQ((std::vector<double>(m.begin(), m.end())), (std::vector<double>{0, 0, 1, 1, 1, 1}));
   r = test::run_cli("tokenize " + path + " x --case lower --out " + ids);
   EXPECT_EQ(r.code, 2) << r.output;
-  const std::string sp = write_tokenizer("metaspace_cli.json", false, false, nullptr, "Metaspace");
+  const std::string sp = write_tokenizer("whitespace_cli.json", false, false, nullptr, "Whitespace");
   r = test::run_cli("tokenize " + sp + " x --out " + ids);
   EXPECT_EQ(r.code, 2) << r.output;
   EXPECT_NE(r.output.find("SentencePiece"), std::string::npos) << r.output;
