@@ -72,10 +72,30 @@ bool sentencepiece_style(const nlohmann::json& doc, bool& prepend, bool& first_o
   return false;
 }
 
+// Llama 3's (tiktoken's cl100k) pattern, as its tokenizer.json gives it to a Split pre-tokenizer.
+const std::string kLlama3Pattern =
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+
+// Llama 3's pre-tokenizer: a Sequence of a Split by its pattern (isolated pieces) and a ByteLevel
+// that only maps bytes (use_regex false).
+bool llama3_split(const nlohmann::json& pre) {
+  if (!pre.is_object() || pre.value("type", "") != "Sequence" || !pre.contains("pretokenizers") || !pre["pretokenizers"].is_array())
+    return false;
+  const nlohmann::json& steps = pre["pretokenizers"];
+  if (steps.size() != 2 || !steps[0].is_object() || !steps[1].is_object()) return false;
+  const nlohmann::json& split = steps[0];
+  const bool pattern = split.value("type", "") == "Split" && split.contains("pattern") && split["pattern"].is_object() &&
+                       split["pattern"].value("Regex", "") == kLlama3Pattern && split.value("behavior", "") == "Isolated" &&
+                       !split.value("invert", false);
+  return pattern && steps[1].value("type", "") == "ByteLevel" && !steps[1].value("use_regex", true) &&
+         !steps[1].value("add_prefix_space", false);
+}
+
 std::optional<BpeTokenizer::Kind> kind_of_document(const nlohmann::json& doc) {
   if (!doc.is_object() || !doc.contains("model") || !doc["model"].is_object() || doc["model"].value("type", "") != "BPE") return std::nullopt;
   bool prefix = false, first_only = false, split = false;
-  if (doc.contains("pre_tokenizer") && byte_level(doc["pre_tokenizer"], prefix)) return BpeTokenizer::Kind::ByteLevel;
+  if (doc.contains("pre_tokenizer") && (byte_level(doc["pre_tokenizer"], prefix) || llama3_split(doc["pre_tokenizer"])))
+    return BpeTokenizer::Kind::ByteLevel;
   if (sentencepiece_style(doc, prefix, first_only, split)) return BpeTokenizer::Kind::SentencePiece;
   return std::nullopt;
 }
@@ -171,9 +191,64 @@ std::vector<std::string> pre_tokenize(const std::vector<char32_t>& cs) {
   return pieces;
 }
 
+bool is_newline(char32_t c) { return c == U'\r' || c == U'\n'; }
+
+// Llama 3's pattern (tiktoken's cl100k):
+// (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
+std::vector<std::string> pre_tokenize_llama3(const std::vector<char32_t>& cs) {
+  std::vector<std::string> pieces;
+  const std::size_t n = cs.size();
+  const auto run = [&](std::size_t from, bool (*in)(char32_t)) {
+    std::size_t e = from;
+    while (e < n && in(cs[e])) ++e;
+    return e;
+  };
+  const auto lower = [](char32_t c) { return c >= U'A' && c <= U'Z' ? c + 32 : c; };
+  std::size_t i = 0;
+  while (i < n) {
+    std::size_t end = i;
+    if (cs[i] == U'\'') {  // contractions, in any case
+      for (const char* c : {"s", "t", "re", "ve", "m", "ll", "d"}) {
+        const std::size_t len = std::char_traits<char>::length(c);
+        bool match = true;
+        for (std::size_t k = 0; match && k < len; ++k) match = i + 1 + k < n && lower(cs[i + 1 + k]) == static_cast<char32_t>(c[k]);
+        if (match) {
+          end = i + 1 + len;
+          break;
+        }
+      }
+    }
+    if (end == i) {
+      if (is_letter(cs[i])) {
+        end = run(i, is_letter);
+      } else if (!is_newline(cs[i]) && !is_number(cs[i]) && i + 1 < n && is_letter(cs[i + 1])) {  // one leading non-letter
+        end = run(i + 1, is_letter);
+      } else if (is_number(cs[i])) {
+        end = std::min(run(i, is_number), i + 3);
+      } else {
+        const std::size_t s = cs[i] == U' ' && i + 1 < n && is_other(cs[i + 1]) ? i + 1 : i;  // ` ?` before symbols
+        if (is_other(cs[s])) end = run(run(s, is_other), is_newline);
+      }
+    }
+    if (end == i) {  // whitespace: up to its last line break, else all of it at the end, else all but the last
+      const std::size_t ws = run(i, is_space);
+      std::size_t last_break = ws;
+      for (std::size_t k = i; k < ws; ++k)
+        if (is_newline(cs[k])) last_break = k;
+      if (last_break < ws) end = last_break + 1;
+      else end = ws < n && ws - i > 1 ? ws - 1 : ws;
+    }
+    pieces.push_back(encode_utf8(cs, i, end));
+    i = end;
+  }
+  return pieces;
+}
+
 }  // namespace
 
-std::vector<std::string> BpeTokenizer::split(const std::string& text) { return pre_tokenize(decode_utf8(text)); }
+std::vector<std::string> BpeTokenizer::split(const std::string& text, Pattern pattern) {
+  return pattern == Pattern::Llama3 ? pre_tokenize_llama3(decode_utf8(text)) : pre_tokenize(decode_utf8(text));
+}
 
 std::optional<std::string> byte_level_text(const std::string& token) {
   static const std::unordered_map<char32_t, char> bytes = [] {
@@ -247,7 +322,8 @@ BpeTokenizer BpeTokenizer::read(const std::string& path) {
   }
   template_specials(doc, path, t.prefix_, t.suffix_);
   if (t.kind_ == Kind::ByteLevel) {
-    byte_level(doc["pre_tokenizer"], t.add_prefix_space_);
+    if (llama3_split(doc["pre_tokenizer"])) t.pattern_ = Pattern::Llama3;
+    else byte_level(doc["pre_tokenizer"], t.add_prefix_space_);
     t.byte_chars_ = byte_characters();
     for (const std::string& c : t.byte_chars_)
       if (!t.vocab_.count(c)) throw FormatError(path + ": model.vocab lacks the byte token '" + c + "'");
@@ -297,7 +373,7 @@ void BpeTokenizer::encode_plain(const std::string& text, bool first, std::vector
   if (kind_ == Kind::ByteLevel) {
     std::string s = text;
     if (add_prefix_space_ && (s.empty() || s[0] != ' ')) s.insert(s.begin(), ' ');
-    for (const std::string& piece : pre_tokenize(decode_utf8(s))) {
+    for (const std::string& piece : split(s, pattern_)) {
       std::vector<std::string> symbols;
       for (const char byte : piece) symbols.push_back(byte_chars_[static_cast<unsigned char>(byte)]);
       for (const std::string& sym : merged(std::move(symbols))) {

@@ -93,14 +93,34 @@ TEST(BpeTokenizer, GptTwoPatternAndMergesByRank) {
 // GPT-2's own pattern (with the regex module's Unicode classes) on ASCII, Latin-1, Greek,
 // Cyrillic, Hebrew, CJK, typographic punctuation, emoji and odd whitespace
 // (tests/fixtures/bpe/pretokenize.json): the same pieces.
-TEST(BpeTokenizer, SplitsAsGptTwosPattern) {
-  std::ifstream in(test::source_path("tests/fixtures/bpe/pretokenize.json"));
-  const nlohmann::json cases = nlohmann::json::parse(in);
-  ASSERT_GT(cases.size(), 20u);
-  for (const nlohmann::json& c : cases) {
-    const std::string text = c["text"].get<std::string>();
-    EXPECT_EQ(io::BpeTokenizer::split(text), c["pieces"].get<std::vector<std::string>>()) << text;
+TEST(BpeTokenizer, SplitsAsGptTwosAndLlamaThreesPatterns) {
+  for (const auto& [file, pattern] : {std::pair{"pretokenize.json", io::BpeTokenizer::Pattern::Gpt2},
+                                      std::pair{"pretokenize_llama3.json", io::BpeTokenizer::Pattern::Llama3}}) {
+    std::ifstream in(test::source_path(std::string("tests/fixtures/bpe/") + file));
+    const nlohmann::json cases = nlohmann::json::parse(in);
+    ASSERT_GT(cases.size(), 30u);
+    for (const nlohmann::json& c : cases) {
+      const std::string text = c["text"].get<std::string>();
+      EXPECT_EQ(io::BpeTokenizer::split(text, pattern), c["pieces"].get<std::vector<std::string>>()) << file << ": " << text;
+    }
   }
+  // A tokenizer.json with Llama 3's pre-tokenizer (the pattern as the fixture spells it) is taken
+  // as byte-level, split by that pattern: "1234" is "123", "4" (GPT-2's pattern keeps it whole).
+  std::ifstream p(test::source_path("tests/fixtures/bpe/llama3_pattern.txt"));
+  const std::string pattern((std::istreambuf_iterator<char>(p)), std::istreambuf_iterator<char>());
+  nlohmann::json doc = nlohmann::json::parse(std::ifstream(write_tokenizer("llama3.json", false)));
+  doc["pre_tokenizer"] = {{"type", "Sequence"},
+                          {"pretokenizers", {{{"type", "Split"}, {"pattern", {{"Regex", pattern}}}, {"behavior", "Isolated"}, {"invert", false}},
+                                             {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}}}};
+  const std::string path = test::temp_path("llama3.json");
+  std::ofstream(path) << doc.dump();
+  ASSERT_EQ(io::BpeTokenizer::kind_of(path), io::BpeTokenizer::Kind::ByteLevel);
+  EXPECT_EQ(io::BpeTokenizer::read(path).encode("1234"), (Ids{'1', '2', '3', '4'}));
+  EXPECT_EQ(io::BpeTokenizer::split("1234", io::BpeTokenizer::Pattern::Llama3), (std::vector<std::string>{"123", "4"}));
+  doc["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] = pattern + "|x";  // another pattern: refused
+  std::ofstream(path) << doc.dump();
+  EXPECT_FALSE(io::BpeTokenizer::kind_of(path));
+  std::remove(path.c_str());
 }
 
 TEST(BpeTokenizer, TokensAsTheTextTheyStandFor) {

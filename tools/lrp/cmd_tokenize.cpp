@@ -119,7 +119,7 @@ void add_tokenize_command(CLI::App& app) {
               "CJK characters split off, words cut into the longest vocabulary pieces (##continuations), [UNK] otherwise; "
               "lowercased and accents stripped for uncased vocabularies (Latin letters; other scripts as written). "
               "A BPE tokenizer.json tokenizes as its tokenizer does: added tokens (<|endoftext|>, <s>) as written; byte-level "
-              "(GPT-2 and its kin): GPT-2's split into words, merges by rank; SentencePiece-style (Llama 2, Mistral): spaces "
+              "(GPT-2 and its kin, Llama 3): GPT-2's (or Llama 3's) split into words, merges by rank; SentencePiece-style (Llama 2, Mistral): spaces "
               "as \u2581 and one in front, merges by rank, unknown characters as their bytes (<0x41>) or <unk>; the "
               "post_processor's special tokens added (<s> first for Llama) unless --no-special; padding with its "
               "padding.pad_id on its padding.direction side.");

@@ -2,15 +2,16 @@
 // BPE tokenizers from a Hugging Face tokenizer.json (model.type "BPE"), so that a decoder
 // language model is explained from its text without Python. Two kinds:
 //
-//  * Byte-level (GPT-2, GPT-J, GPT-NeoX, Pythia; pre_tokenizer ByteLevel): added tokens
+//  * Byte-level (GPT-2, GPT-J, GPT-NeoX, Pythia; pre_tokenizer ByteLevel; Llama 3, whose Split
+//    pre-tokenizer gives tiktoken's cl100k pattern, split by that pattern instead): added tokens
 //    (<|endoftext|>) found in the text first, as they are; the rest split by GPT-2's pattern
 //    ('s 't 're 've 'm 'll 'd, ` ?letters`, ` ?digits`, ` ?other symbols`, whitespace not
 //    followed by a word), each piece's UTF-8 bytes mapped to GPT-2's printable characters (the
 //    space to "Ġ"), then merged pair by pair, the lowest-ranked merge first. Letters and
 //    numbers are told apart exactly in ASCII and Latin-1; elsewhere every character that is not
 //    whitespace, a combining mark or in the punctuation, symbol, arrow and emoji blocks counts as
-//    a letter. Checked against GPT-2's own pattern on ASCII, Latin-1, Greek, Cyrillic, Hebrew,
-//    CJK, symbols and emoji.
+//    a letter. Both patterns checked against the regex module's on ASCII, Latin-1, Greek,
+//    Cyrillic, Hebrew, CJK, symbols, emoji, digits and line breaks.
 //  * SentencePiece (Llama 2, Mistral; normalizer Prepend "▁" + Replace " " -> "▁", or a Metaspace
 //    pre_tokenizer): spaces written "▁" and one put in front, the characters merged by rank,
 //    pieces the vocabulary lacks spelled as their bytes (<0x41>, byte_fallback) or <unk>.
@@ -44,13 +45,17 @@ class BpeTokenizer {
   // pads on the left (padding.direction "Left", what a decoder's last position needs).
   std::optional<std::size_t> pad_id() const { return pad_id_; }
   bool pads_left() const { return pad_left_; }
-  // The pieces GPT-2's pattern cuts text (without added tokens) into, before the merges.
-  static std::vector<std::string> split(const std::string& text);
+  // The pattern a byte-level tokenizer splits text by: GPT-2's, or Llama 3's (tiktoken's cl100k,
+  // given to a Split pre-tokenizer in its tokenizer.json; recognised by its exact spelling).
+  enum class Pattern { Gpt2, Llama3 };
+  // The pieces a pattern cuts text (without added tokens) into, before the merges.
+  static std::vector<std::string> split(const std::string& text, Pattern pattern = Pattern::Gpt2);
 
  private:
   std::vector<std::string> merged(std::vector<std::string> symbols) const;
   void encode_plain(const std::string& text, bool first, std::vector<std::size_t>& ids) const;
   Kind kind_ = Kind::ByteLevel;
+  Pattern pattern_ = Pattern::Gpt2;
   std::string source_;
   std::unordered_map<std::string, std::size_t> vocab_;
   std::unordered_map<std::string, std::size_t> ranks_;      // "left right" -> merge rank
