@@ -26,17 +26,12 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), 'tests', 'fixtures'))
-from zennit_bench import ensure_environment, summarize, time_calls  # noqa: E402  (same protocol; imports no Zennit)
+from zennit_bench import add_protocol_args, ensure_environment, summarize, time_calls  # noqa: E402  (same protocol; imports no Zennit)
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--batch', type=int, default=1)
-    parser.add_argument('--runs', type=int, default=5)
-    parser.add_argument('--warmup', type=int, default=1)
-    parser.add_argument('--threads', type=int, default=2)
-    parser.add_argument('--json', action='store_true')
-    parser.add_argument('--default-malloc', action='store_true')
+    add_protocol_args(parser)
     parser.add_argument('--export', help='write the ONNX model here and exit')
     return parser.parse_args()
 

@@ -31,12 +31,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(ROOT, 'tests', 'fixtures'))
-from zennit_bench import ensure_environment, summarize, time_calls  # noqa: E402  (same protocol; imports no Zennit)
+from zennit_bench import add_protocol_args, ensure_environment, summarize, time_calls  # noqa: E402  (same protocol; imports no Zennit)
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--batch', type=int, default=1)
     parser.add_argument('--tokens', type=int, default=128)
     parser.add_argument('--vocab', type=int, default=32000)
     parser.add_argument('--width', type=int, default=512)
@@ -44,11 +43,7 @@ def parse_args():
     parser.add_argument('--heads', type=int, default=8)
     parser.add_argument('--kv-heads', type=int, default=4)
     parser.add_argument('--hidden', type=int, default=1408)
-    parser.add_argument('--runs', type=int, default=5)
-    parser.add_argument('--warmup', type=int, default=1)
-    parser.add_argument('--threads', type=int, default=2)
-    parser.add_argument('--json', action='store_true')
-    parser.add_argument('--default-malloc', action='store_true')
+    add_protocol_args(parser)
     parser.add_argument('--export', help='write the ONNX model here and exit')
     return parser.parse_args()
 

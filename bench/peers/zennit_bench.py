@@ -41,16 +41,21 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 TUNED_MALLOC = {'MALLOC_MMAP_MAX_': '0', 'MALLOC_TRIM_THRESHOLD_': '68719476736'}
 
 
-def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--model', required=True, help='mlp, mnist_cnn, vgg16 or resnet50')
-    parser.add_argument('--composite', default='epsilon_plus_flat')
+def add_protocol_args(parser):
+    """The options every peer benchmark shares: batch, runs, warm-up, threads, JSON, allocator."""
     parser.add_argument('--batch', type=int, default=1)
     parser.add_argument('--runs', type=int, default=5)
     parser.add_argument('--warmup', type=int, default=1)
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--json', action='store_true', help='print a JSON object as the last stdout line')
     parser.add_argument('--default-malloc', action='store_true', help='do not tune glibc malloc')
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--model', required=True, help='mlp, mnist_cnn, vgg16 or resnet50')
+    parser.add_argument('--composite', default='epsilon_plus_flat')
+    add_protocol_args(parser)
     parser.add_argument('--zennit-src', default=os.environ.get('ZENNIT_SRC'),
                         help='directory that contains the zennit package (else PYTHONPATH)')
     parser.add_argument('--skip', default='', help='comma list of phases not to time: forward,gradient')
