@@ -163,6 +163,16 @@ TEST(TextTransformer, ForwardGradientAndAttnLrpPerToken) {
   expect_token_model_matches(bert("model.onnx"), "tests/fixtures/bert/", "", 1);
 }
 
+// The same network exported at opset 14 (Hugging Face's default): its five LayerNorms written
+// out, each imported as one layer; the same references.
+TEST(TextTransformer, LayerNormsWrittenOutAtOpset14) {
+  const Model<double> md = io::read_onnx_model(bert("model_opset14.onnx"));
+  std::size_t norms = 0;
+  for (const Node<double>& n : md.nodes()) norms += n.layer->type_name() == "LayerNorm";
+  EXPECT_EQ(norms, 5u);
+  expect_token_model_matches(bert("model_opset14.onnx"), "tests/fixtures/bert/", "", 1);
+}
+
 // BERT's attention_mask as a second graph input, bound to a constant (--bind): the last two
 // tokens masked get no relevance; forward, gradient and AttnLRP against PyTorch in float64.
 TEST(TextTransformer, AttentionMaskBoundToAConstant) {
