@@ -273,9 +273,14 @@ std::optional<std::string> byte_level_text(const std::string& token) {
 
 std::optional<BpeTokenizer::Kind> BpeTokenizer::kind_of(const std::string& path) { return kind_of_document(parse_json(path)); }
 
-BpeTokenizer BpeTokenizer::read(const std::string& path) {
+BpeTokenizer BpeTokenizer::read(const std::string& path) { return *build(path, true); }
+
+std::optional<BpeTokenizer> BpeTokenizer::read_if_bpe(const std::string& path) { return build(path, false); }
+
+std::optional<BpeTokenizer> BpeTokenizer::build(const std::string& path, bool required) {
   const nlohmann::json doc = parse_json(path);
   const std::optional<Kind> kind = kind_of_document(doc);
+  if (!kind && !required) return std::nullopt;
   if (!kind)
     throw FormatError(path + ": not a BPE tokenizer lrp reads (model.type \"BPE\" with a ByteLevel pre_tokenizer, or SentencePiece's "
                              "\"▁\" for spaces)");

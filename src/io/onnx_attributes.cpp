@@ -128,13 +128,13 @@ void NodeCtx::set_const(ConstTensor t) {
   imp_.values[node_.output(0)] = std::move(v);
 }
 
-void NodeCtx::set_rms_step(Value::RmsStep step, const Value& like, Shape shape) {
+void NodeCtx::set_norm_step(Value::NormStep step, const Value& like, Shape shape) {
   if (node_.output_size() < 1) fail("has no output");
   Value v;
   v.shape = std::move(shape);
   v.moved_batch = like.moved_batch;
   v.node = like.node;
-  v.rms = std::move(step);
+  v.norm = std::move(step);
   imp_.values[node_.output(0)] = std::move(v);
 }
 

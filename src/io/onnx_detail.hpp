@@ -128,13 +128,13 @@ struct Value {
   bool moved_batch = false;
   // runtime: a step of a LayerNorm or RMSNorm written out, not a layer (onnx_norm_written_out.cpp);
   // `id` is unused.
-  struct RmsStep {
+  struct NormStep {
     enum Stage { Mean, Centered, Square, MeanSquare, Shifted, Root, InverseRoot } stage = Square;
     std::string x;  // name of the value being normalised
     double eps = 0;
     bool centered = false;  // a LayerNorm's (x - mean), else an RMSNorm's x
   };
-  std::optional<RmsStep> rms;
+  std::optional<NormStep> norm;
 };
 
 // What add_layer records about the batch axis of the layer's output: as its inputs (moved when
@@ -212,7 +212,7 @@ class NodeCtx {
   void limit_outputs(std::size_t n, const std::string& why) const;
   void set_const(ConstTensor t);
   // Binds output 0 to a step of an RMSNorm written out (no layer) of shape `shape`.
-  void set_rms_step(Value::RmsStep step, const Value& like, Shape shape);
+  void set_norm_step(Value::NormStep step, const Value& like, Shape shape);
   void alias(const Value& v);
   // Adds a layer reading `inputs` (runtime values) and binds output 0 to it; the per-sample
   // output shape is inferred here (a ShapeError becomes a FormatError naming the node). The
@@ -284,13 +284,13 @@ inline std::int64_t norm_axis(const NodeCtx& c, std::int64_t axis, std::size_t r
 // hand-written RMSNorm (Llama's): (x - mean) / sqrt(mean((x - mean)^2) + eps), x / sqrt(mean(x^2)
 // + eps), means over the last axis. A ReduceMean read by a Sub alone (layer_norm_mean, true when
 // it is one), or Pow(x, 2) read by a ReduceMean alone, starts one (any other Pow by a constant
-// integer is a Power activation); the steps are pending values (Value::rms) that Sub, Pow,
+// integer is a Power activation); the steps are pending values (Value::norm) that Sub, Pow,
 // ReduceMean, Add, Sqrt, Reciprocal, Div and Mul advance, until the final quotient or product adds
-// a LayerNorm layer. rms_norm_step converts the node when one of its inputs is such a step (false
+// a LayerNorm layer. norm_step converts the node when one of its inputs is such a step (false
 // otherwise); any other reader of a step fails.
 bool layer_norm_mean(NodeCtx& c);
-bool rms_norm_step(NodeCtx& c);
-bool reads_rms_step(const NodeCtx& c);
+bool norm_step(NodeCtx& c);
+bool reads_norm_step(const NodeCtx& c);
 void pow_op(NodeCtx& c);
 void sqrt_op(NodeCtx& c);
 void reciprocal_op(NodeCtx& c);

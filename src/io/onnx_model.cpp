@@ -165,8 +165,8 @@ void convert_node(Importer& imp, const onnx::NodeProto& node, std::size_t index)
     for (std::size_t k = 0; k < ctx.num_inputs() && all_const; ++k)
       if (ctx.has_input(k) && ctx.input(k, "input").c.batch_broadcast)
         ctx.fail("computes with a constant expanded to the batch size (Expand), which is known only when the model runs");
-    if (op != "Shape" && reads_rms_step(ctx)) {
-      rms_norm_step(ctx);  // converts the node or fails
+    if (op != "Shape" && reads_norm_step(ctx)) {
+      norm_step(ctx);  // converts the node or fails
     } else if (fold != folders.end() && (all_const || op == "Shape")) {
       ctx.set_const(fold->second(ctx));
     } else if (conv != converters.end()) {
@@ -326,7 +326,7 @@ void build(Importer& imp, LeanModel& lean, const std::string& source,
   const auto it = imp.values.find(out);
   if (it == imp.values.end()) throw FormatError(source + ": the graph output '" + out + "' is not produced by any node");
   if (it->second.is_const) throw FormatError(source + ": the graph output '" + out + "' is a constant, independent of the input");
-  if (it->second.rms) throw FormatError(source + ": the graph output '" + out + "' is a step of a normalisation written out, not a whole one");
+  if (it->second.norm) throw FormatError(source + ": the graph output '" + out + "' is a step of a normalisation written out, not a whole one");
   if (it->second.moved_batch)
     throw FormatError(source + ": the graph output '" + out + "' does not have its batch axis first (" + runtime_shape_str(it->second) + ")");
   imp.with_model([&](auto& model) {

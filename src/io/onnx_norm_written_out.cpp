@@ -5,7 +5,7 @@
 //   RMSNorm:   Pow(x, 2) -> ReduceMean -> Add(eps) -> Sqrt -> Reciprocal or Div(1, .) -> Mul(x, .)
 //              (or Div(x, root))
 // means over the last axis, keeping it. None of the steps is a layer of its own: each is a pending
-// value (Value::rms) until the final product or quotient adds one LayerNorm layer (centred or
+// value (Value::norm) until the final product or quotient adds one LayerNorm layer (centred or
 // not); its weight and shift, a following Mul and Add of constants, are folded into it by those
 // converters. Any other use of a step is refused by name.
 #include <cmath>
@@ -17,7 +17,7 @@
 namespace lrp::io::onnx_detail {
 namespace {
 
-using Step = Value::RmsStep;
+using Step = Value::NormStep;
 
 const char* kForm =
     "a normalisation written out (LayerNorm (x - mean) / sqrt(mean((x - mean)^2) + eps) or RMSNorm x / sqrt(mean(x^2) + eps), "
@@ -31,7 +31,7 @@ const char* kForm =
 std::vector<std::size_t> pending_inputs(const NodeCtx& c) {
   std::vector<std::size_t> found;
   for (std::size_t k = 0; k < c.num_inputs(); ++k)
-    if (c.has_input(k) && !c.is_const(k) && c.input(k, "input").rms) found.push_back(k);
+    if (c.has_input(k) && !c.is_const(k) && c.input(k, "input").norm) found.push_back(k);
   return found;
 }
 
@@ -63,7 +63,7 @@ void drop_use(NodeCtx& c, const Value& x) {
 
 }  // namespace
 
-bool reads_rms_step(const NodeCtx& c) { return !pending_inputs(c).empty(); }
+bool reads_norm_step(const NodeCtx& c) { return !pending_inputs(c).empty(); }
 
 // x^2 read by a ReduceMean alone starts an RMSNorm; otherwise x^p for a constant integer p >= 1
 // is a Power activation (GELU's tanh approximation written out computes x^3).
@@ -83,33 +83,33 @@ void pow_op(NodeCtx& c) {
   }
   if (x.shape.empty()) c.fail("the input has no axes besides the batch");
   drop_use(c, x);
-  c.set_rms_step(Step{Step::Square, c.node().input(0), 0.0, false}, x, x.shape);
+  c.set_norm_step(Step{Step::Square, c.node().input(0), 0.0, false}, x, x.shape);
 }
 
 // The mean of x over its last axis, read by a Sub alone, starts a LayerNorm; false otherwise
 // (the caller converts the ReduceMean as usual).
 bool layer_norm_mean(NodeCtx& c) {
   const Value x = c.runtime_input(0, "data");
-  if (x.rms || x.shape.empty() || !only_read_by(c, "Sub") || !mean_over_last_axis(c, x)) return false;
+  if (x.norm || x.shape.empty() || !only_read_by(c, "Sub") || !mean_over_last_axis(c, x)) return false;
   drop_use(c, x);
   Shape shape = x.shape;
   shape.back() = 1;
-  c.set_rms_step(Step{Step::Mean, c.node().input(0), 0.0, true}, x, shape);
+  c.set_norm_step(Step{Step::Mean, c.node().input(0), 0.0, true}, x, shape);
   return true;
 }
 
 void sqrt_op(NodeCtx& c) {
-  if (!rms_norm_step(c)) c.fail(std::string("is supported only as a step of ") + kForm);
+  if (!norm_step(c)) c.fail(std::string("is supported only as a step of ") + kForm);
 }
 void reciprocal_op(NodeCtx& c) { sqrt_op(c); }
 
-bool rms_norm_step(NodeCtx& c) {
+bool norm_step(NodeCtx& c) {
   const std::vector<std::size_t> pending = pending_inputs(c);
   if (pending.empty()) return false;
   const std::string& op = c.op();
   // The end of a LayerNorm: (x - mean) / root, or (x - mean) * (1 / root).
   if (pending.size() == 2) {
-    const Step a = *c.input(0, "A").rms, b = *c.input(1, "B").rms;
+    const Step a = *c.input(0, "A").norm, b = *c.input(1, "B").norm;
     const bool end = a.stage == Step::Centered && a.x == b.x && b.centered &&
                      ((op == "Div" && b.stage == Step::Root) || (op == "Mul" && b.stage == Step::InverseRoot));
     if (!end) misplaced(c);
@@ -119,17 +119,17 @@ bool rms_norm_step(NodeCtx& c) {
   }
   const std::size_t k = pending[0];
   const Value v = c.input(k, "input");
-  const Step s = *v.rms;
+  const Step s = *v.norm;
   const Value x = c.importer().values.at(s.x);
   const auto next = [&](Step::Stage stage, double eps, Shape shape) {
-    c.set_rms_step(Step{stage, s.x, eps, s.centered}, v, std::move(shape));
+    c.set_norm_step(Step{stage, s.x, eps, s.centered}, v, std::move(shape));
     return true;
   };
   const std::size_t other = k == 0 ? 1 : 0;  // of a binary node
   const auto other_is_x = [&] {
     if (c.num_inputs() != 2 || c.is_const(other)) return false;
     const Value& o = c.input(other, "input");
-    return !o.rms && o.id == x.id && o.moved_batch == x.moved_batch;
+    return !o.norm && o.id == x.id && o.moved_batch == x.moved_batch;
   };
   const auto other_scalar = [&](double& value) {
     if (c.num_inputs() != 2 || !c.is_const(other) || c.const_input(other, "input").numel() != 1) return false;

@@ -257,6 +257,30 @@ TEST(DecoderImport, GeluTanhWrittenOutWithPow) {
   for (std::size_t i = 0; i < x.size(); ++i) EXPECT_NEAR(r[i], i % 6 == 4 ? e.output[i] : 0.0, 1e-9) << i;
 }
 
+// Cast of a computed value (`x.to(x.dtype)`): to a floating type it is the value itself (no
+// layer); to an integer type it would round activations and is refused by name.
+TEST(DecoderImport, CastOfComputedValues) {
+  for (const std::int64_t to : {std::int64_t{onnx::TensorProto::FLOAT}, std::int64_t{onnx::TensorProto::INT64}}) {
+    test::OnnxBuilder g(17);
+    g.input("x", {-1, 3}).output("y");
+    g.node("Relu", {"x"}, {"r"}, "relu");
+    test::OnnxBuilder::attr(g.node("Cast", {"r"}, {"y"}, "cast"), "to", to);
+    if (to == onnx::TensorProto::FLOAT) {
+      const Model<double> m = io::parse_onnx_model(g.bytes(), "cast.onnx");
+      EXPECT_EQ(m.nodes().size(), 1u);  // the Relu only
+      const Tensor<double> y = forward(m, Tensor<double>({1, 3}, {-1, 0.5, 2}));
+      EXPECT_EQ((std::vector<double>(y.begin(), y.end())), (std::vector<double>{0, 0.5, 2}));
+    } else {
+      try {
+        io::parse_onnx_model(g.bytes(), "cast.onnx");
+        ADD_FAILURE() << "a cast to int64 was accepted";
+      } catch (const FormatError& e) {
+        EXPECT_NE(std::string(e.what()).find("'cast' (Cast): a cast of a computed value to INT64"), std::string::npos) << e.what();
+      }
+    }
+  }
+}
+
 // Rotary embeddings: q * cos + rotate_half(q) * sin with constant cos, sin of one sample's shape
 // (Scale layers; Neg a per-channel scale by -1). Against the formula, and LRP with epsilon
 // everywhere against input times gradient (the map is linear, so they agree).

@@ -37,16 +37,13 @@ std::vector<std::string> texts_of(const TokenizeOptions& o) {
   return texts;
 }
 
-bool is_json(const std::string& path) { return path.size() >= 5 && path.compare(path.size() - 5, 5, ".json") == 0; }
-
 void run_tokenize(const TokenizeOptions& o) {
   const io::Vocabulary vocab = io::read_vocabulary(o.vocab);
   // A decoder's BPE tokenizer.json (byte-level or SentencePiece-style), else BERT's WordPiece.
   std::optional<io::BpeTokenizer> bpe;
-  if (is_json(o.vocab) && io::BpeTokenizer::kind_of(o.vocab)) {
-    if (o.casing != "auto") throw ConfigError("--case is for WordPiece vocabularies; a BPE tokenizer keeps the text as written");
-    bpe = io::BpeTokenizer::read(o.vocab);
-  } else if (vocab.marks_word_starts()) {
+  if (io::lower_extension(o.vocab) == "json") bpe = io::BpeTokenizer::read_if_bpe(o.vocab);
+  if (bpe && o.casing != "auto") throw ConfigError("--case is for WordPiece vocabularies; a BPE tokenizer keeps the text as written");
+  if (!bpe && vocab.marks_word_starts()) {
     throw ConfigError("the vocabulary " + o.vocab + " marks word starts but is not a BPE tokenizer.json lrp reads (byte-level as "
                       "GPT-2's, or SentencePiece-style as Llama 2's); lrp tokenize implements BERT's WordPiece and those");
   }

@@ -37,6 +37,8 @@ class BpeTokenizer {
   // FormatError naming the file and the field for a tokenizer.json of another kind, or malformed
   // (ids that are not integers, merges that are not pairs, a byte token missing).
   static BpeTokenizer read(const std::string& path);
+  // read() for a tokenizer.json of a kind lrp reads, nothing for another (one parse of the file).
+  static std::optional<BpeTokenizer> read_if_bpe(const std::string& path);
   // The ids of `text` (UTF-8), with the post_processor's special tokens when `special_tokens`;
   // FormatError for text that is not valid UTF-8.
   std::vector<std::size_t> encode(const std::string& text, bool special_tokens = true) const;
@@ -52,6 +54,8 @@ class BpeTokenizer {
   static std::vector<std::string> split(const std::string& text, Pattern pattern = Pattern::Gpt2);
 
  private:
+  // The tokenizer of `path`; nothing for another kind of tokenizer.json unless `required`.
+  static std::optional<BpeTokenizer> build(const std::string& path, bool required);
   std::vector<std::string> merged(std::vector<std::string> symbols) const;
   void encode_plain(const std::string& text, bool first, std::vector<std::size_t>& ids) const;
   Kind kind_ = Kind::ByteLevel;
