@@ -15,7 +15,9 @@ namespace {
 using lrp::kernels::ConvShape;
 
 // Shapes: VGG16 conv3_2 (256->256, 56x56), ResNet-50 bottleneck 1x1 (256->64, 56x56),
-// ResNet-50 3x3 stride 2 (128->128, 56->28), LeNet-5 conv2 (10->25, 14x14, 5x5).
+// ResNet-50 3x3 stride 2 (128->128, 56->28), LeNet-5 conv2 (10->25, 14x14, 5x5), the MNIST
+// CNN's conv2 (32->64, 14x14, 5x5, padding 2) and conv1 (1->32, 28x28, 5x5, padding 2: our
+// single-channel kernels).
 ConvShape shape(int which, std::size_t batch) {
   ConvShape s;
   s.n = batch;
@@ -26,7 +28,15 @@ ConvShape shape(int which, std::size_t batch) {
       s.c = 128, s.h = s.w = 56, s.oc = 128, s.win.kh = s.win.kw = 3, s.win.sh = s.win.sw = 2;
       s.win.pt = s.win.pl = s.win.pb = s.win.pr = 1;
       break;
-    default: s.c = 10, s.h = s.w = 14, s.oc = 25, s.win.kh = s.win.kw = 5; break;
+    case 3: s.c = 10, s.h = s.w = 14, s.oc = 25, s.win.kh = s.win.kw = 5; break;
+    case 4:
+      s.c = 32, s.h = s.w = 14, s.oc = 64, s.win.kh = s.win.kw = 5;
+      s.win.pt = s.win.pl = s.win.pb = s.win.pr = 2;
+      break;
+    default:
+      s.c = 1, s.h = s.w = 28, s.oc = 32, s.win.kh = s.win.kw = 5;
+      s.win.pt = s.win.pl = s.win.pb = s.win.pr = 2;
+      break;
   }
   s.oh = s.win.out_h(s.h, "bench");
   s.ow = s.win.out_w(s.w, "bench");
@@ -80,7 +90,7 @@ void BM_ConvBackwardData(benchmark::State& st) {
 // Args: shape, batch, mode (0 reference, 1 oneDNN direct, 2 oneDNN Winograd)
 void conv_args(benchmark::internal::Benchmark* b) {
   b->ArgNames({"shape", "batch", "mode"});
-  for (int shape_id = 0; shape_id < 4; ++shape_id)
+  for (int shape_id = 0; shape_id < 6; ++shape_id)
     for (int mode = 0; mode < 3; ++mode) {
       if (mode == 2 && shape_id != 0) continue;  // Winograd: 3x3 stride 1 only
       b->Args({shape_id, 1, mode});

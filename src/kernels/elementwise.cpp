@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
+#include <type_traits>
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(LRP_NO_SIMD_CLONES)
 #define LRP_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
@@ -243,7 +245,92 @@ inline void window_row_spread_impl(const T* x, const T* c, T* out, std::size_t n
   for (std::size_t o = 0; o < n; ++o)
     for (std::size_t j = 0; j < kw; ++j) out[o * kw + j] = T(0) + (x ? x[o * kw + j] : T(1)) * c[o];
 }
+// Four 2x2 stride-2 windows side by side: their two input rows are 8 values each.
+template <class T>
+struct Route4 {
+  using Bits = std::conditional_t<sizeof(T) == 4, std::int32_t, std::int64_t>;
+  typedef T Row __attribute__((vector_size(8 * sizeof(T)), aligned(sizeof(T))));
+  typedef T Quad __attribute__((vector_size(4 * sizeof(T)), aligned(sizeof(T))));
+  typedef Bits Mask __attribute__((vector_size(8 * sizeof(T))));
+
+  // Windows [o, o + 4): r[o] to the first maximum, 0 elsewhere; comparisons give all-ones
+  // lanes, and a lane's "an earlier tap matched" is its left neighbour within the window.
+  static void at(const T* x0, const T* x1, const T* m, const T* r, T* o0, T* o1, std::size_t o) {
+    const Quad mq = *reinterpret_cast<const Quad*>(m + o), rq = *reinterpret_cast<const Quad*>(r + o);
+    const Row mm = __builtin_shufflevector(mq, mq, 0, 0, 1, 1, 2, 2, 3, 3);
+    const Mask rb = reinterpret_cast<Mask>(__builtin_shufflevector(rq, rq, 0, 0, 1, 1, 2, 2, 3, 3));
+    const Mask zero = {};
+    const Mask ea = *reinterpret_cast<const Row*>(x0 + 2 * o) == mm;
+    const Mask eb = *reinterpret_cast<const Row*>(x1 + 2 * o) == mm;
+    const Mask left_a = __builtin_shufflevector(ea, zero, 8, 0, 8, 2, 8, 4, 8, 6);
+    const Mask left_b = __builtin_shufflevector(eb, zero, 8, 0, 8, 2, 8, 4, 8, 6);
+    const Mask any_a = ea | __builtin_shufflevector(ea, ea, 1, 0, 3, 2, 5, 4, 7, 6);
+    *reinterpret_cast<Row*>(o0 + 2 * o) = reinterpret_cast<Row>(rb & ea & ~left_a);
+    *reinterpret_cast<Row*>(o1 + 2 * o) = reinterpret_cast<Row>(rb & eb & ~left_b & ~any_a);
+  }
+
+  // y[o, o + 4) = the windows' maxima: taps in row-major order from -inf with a strict >, as
+  // the general loop (a NaN is skipped).
+  static void max(const T* x0, const T* x1, T* y, std::size_t o) {
+    const Row a = *reinterpret_cast<const Row*>(x0 + 2 * o), b = *reinterpret_cast<const Row*>(x1 + 2 * o);
+    Quad m = {};
+    m -= std::numeric_limits<T>::infinity();
+    for (const Quad t : {__builtin_shufflevector(a, a, 0, 2, 4, 6), __builtin_shufflevector(a, a, 1, 3, 5, 7),
+                         __builtin_shufflevector(b, b, 0, 2, 4, 6), __builtin_shufflevector(b, b, 1, 3, 5, 7)})
+      m = t > m ? t : m;
+    *reinterpret_cast<Quad*>(y + o) = m;
+  }
+};
+
+template <class T>
+inline void max2x2_impl(const T* x0, const T* x1, T* y, std::size_t n) {
+  if (n >= 4) {
+    for (std::size_t o = 0; o + 4 <= n; o += 4) Route4<T>::max(x0, x1, y, o);
+    if (n % 4 != 0) Route4<T>::max(x0, x1, y, n - 4);
+    return;
+  }
+  for (std::size_t o = 0; o < n; ++o) {
+    T m = -std::numeric_limits<T>::infinity();
+    for (const T t : {x0[2 * o], x0[2 * o + 1], x1[2 * o], x1[2 * o + 1]}) m = t > m ? t : m;
+    y[o] = m;
+  }
+}
+
+template <class T>
+inline void max2x2_route_impl(const T* x0, const T* x1, const T* m, const T* r, T* o0, T* o1, std::size_t n) {
+  // Branch-free: the maxima sit at random, so a branch per window mispredicts. Blocks of four
+  // windows, the last one overlapping its neighbour (each output is written, never added to),
+  // since rows are short (MNIST: 14 and 7 windows) and GCC's own loop would leave them scalar.
+  if (n >= 4) {
+    for (std::size_t o = 0; o + 4 <= n; o += 4) Route4<T>::at(x0, x1, m, r, o0, o1, o);
+    if (n % 4 != 0) Route4<T>::at(x0, x1, m, r, o0, o1, n - 4);
+    return;
+  }
+  using Bits = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+  for (std::size_t o = 0; o < n; ++o) {
+    const Bits e00 = x0[2 * o] == m[o];
+    const Bits e01 = (x0[2 * o + 1] == m[o]) & (e00 ^ 1);
+    const Bits e10 = (x1[2 * o] == m[o]) & ((e00 | e01) ^ 1);
+    const Bits e11 = (x1[2 * o + 1] == m[o]) & ((e00 | e01 | e10) ^ 1);
+    const Bits rb = std::bit_cast<Bits>(r[o]);
+    o0[2 * o] = std::bit_cast<T>(rb & (Bits(0) - e00));
+    o0[2 * o + 1] = std::bit_cast<T>(rb & (Bits(0) - e01));
+    o1[2 * o] = std::bit_cast<T>(rb & (Bits(0) - e10));
+    o1[2 * o + 1] = std::bit_cast<T>(rb & (Bits(0) - e11));
+  }
+}
 }  // namespace
+
+LRP_SIMD_CLONES void max2x2(const float* x0, const float* x1, float* y, std::size_t n) { max2x2_impl(x0, x1, y, n); }
+LRP_SIMD_CLONES void max2x2(const double* x0, const double* x1, double* y, std::size_t n) { max2x2_impl(x0, x1, y, n); }
+LRP_SIMD_CLONES void max2x2_route(const float* x0, const float* x1, const float* m, const float* r, float* o0, float* o1,
+                                  std::size_t n) {
+  max2x2_route_impl(x0, x1, m, r, o0, o1, n);
+}
+LRP_SIMD_CLONES void max2x2_route(const double* x0, const double* x1, const double* m, const double* r, double* o0,
+                                  double* o1, std::size_t n) {
+  max2x2_route_impl(x0, x1, m, r, o0, o1, n);
+}
 
 LRP_SIMD_CLONES void window_row_sum(const float* row, float* s, std::size_t n, std::size_t kw) { window_row_sum_impl(row, s, n, kw); }
 LRP_SIMD_CLONES void window_row_sum(const double* row, double* s, std::size_t n, std::size_t kw) {

@@ -58,5 +58,16 @@ void window_row_sum(const float* row, float* s, std::size_t n, std::size_t kw);
 void window_row_sum(const double* row, double* s, std::size_t n, std::size_t kw);
 void window_row_spread(const float* x, const float* c, float* out, std::size_t n, std::size_t kw);
 void window_row_spread(const double* x, const double* c, double* out, std::size_t n, std::size_t kw);
+// One row of 2x2 stride-2 max-pool windows (x0, x1: the two input rows): y[o] = the maximum
+// of window o, taps in row-major order from -inf with a strict > (NaNs skipped).
+void max2x2(const float* x0, const float* x1, float* y, std::size_t n);
+void max2x2(const double* x0, const double* x1, double* y, std::size_t n);
+// One row of 2x2 stride-2 max-pool windows (x0, x1: the two input rows, m: the window maxima):
+// o0/o1[2o + j] = r[o] at the window's first maximum in row-major order, 0 at its other three
+// entries (none if m[o] is not in the window: a NaN plane). The gradient of a max pool without
+// a branch per window.
+void max2x2_route(const float* x0, const float* x1, const float* m, const float* r, float* o0, float* o1, std::size_t n);
+void max2x2_route(const double* x0, const double* x1, const double* m, const double* r, double* o0, double* o1,
+                  std::size_t n);
 
 }  // namespace lrp::kernels

@@ -68,28 +68,14 @@ void Pool2d<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
   if (is_max()) {
     out = Tensor<T>({n, c, oh, ow}, -std::numeric_limits<T>::infinity());
     T* yp = out.data();
-    const bool fast2x2 = k.kh == 2 && k.kw == 2 && k.sh == 2 && k.sw == 2 && k.dh == 1 && k.dw == 1 && k.pt == 0 && k.pl == 0 &&
-                         2 * oh <= h && 2 * ow <= w;
+    const bool fast2x2 = geo.disjoint_2x2();
 #pragma omp parallel for schedule(static) if (n * c * hw >= 32768)
     for (long long pp = 0; pp < planes; ++pp) {
       const std::size_t p = static_cast<std::size_t>(pp);
       const T* xs = xp + p * hw;
       T* ys = yp + p * ohw;
       if (fast2x2) {
-        for (std::size_t oy = 0; oy < oh; ++oy) {
-          const T* r0 = xs + 2 * oy * w;
-          const T* r1 = r0 + w;
-          for (std::size_t ox = 0; ox < ow; ++ox) {
-            // The same comparisons as the general loop (from -inf, row-major window, strict >,
-            // so a NaN is skipped there and here).
-            T m = -std::numeric_limits<T>::infinity();
-            if (r0[2 * ox] > m) m = r0[2 * ox];
-            if (r0[2 * ox + 1] > m) m = r0[2 * ox + 1];
-            if (r1[2 * ox] > m) m = r1[2 * ox];
-            if (r1[2 * ox + 1] > m) m = r1[2 * ox + 1];
-            ys[oy * ow + ox] = m;
-          }
-        }
+        for (std::size_t oy = 0; oy < oh; ++oy) kernels::max2x2(xs + 2 * oy * w, xs + (2 * oy + 1) * w, ys + oy * ow, ow);
       } else {
         pool::max_forward(geo, xs, ys);
       }
@@ -145,7 +131,9 @@ void Pool2d<T>::backward(const TensorRefs<T>& in, const Tensor<T>& out, const Te
 #pragma omp for schedule(static)
     for (long long pp = 0; pp < planes; ++pp) {
       const std::size_t p = static_cast<std::size_t>(pp);
-      if (is_max()) {
+      if (is_max() && geo.disjoint_2x2()) {
+        pool::first_max_route_2x2(geo, xp + p * hw, yp + p * ohw, gp + p * ohw, dxp + p * hw);
+      } else if (is_max()) {
         pool::first_max_add(geo, xp + p * hw, yp + p * ohw, gp + p * ohw, dxp + p * hw);
       } else {
         for (std::size_t o = 0; o < ohw; ++o) g[o] = gp[p * ohw + o] / div[o];

@@ -5,6 +5,8 @@
 #include <tuple>
 #include <utility>
 
+#include "kernels/elementwise.hpp"
+
 // The forward loops are compiled for AVX-512, AVX2 and the baseline ISA (chosen at run time),
 // like kernels/elementwise.cpp; flatten inlines the loops into each clone. Not the others: the
 // pick loop measured slower so (rows of ~56 outputs leave AVX-512 long scalar tails), and in
@@ -201,6 +203,19 @@ void first_max_add(const Plane& g, const float* x, const float* y, const float* 
 void first_max_add(const Plane& g, const double* x, const double* y, const double* r, double* out) {
   first_max_add_impl<double, std::uint64_t>(g, x, y, r, out);  // 64-bit indices keep step with doubles
 }
+
+template <class T>
+void first_max_route_2x2(const Plane& g, const T* x, const T* y, const T* r, T* out) {
+  for (std::size_t oy = 0; oy < g.oh; ++oy) {
+    T* o0 = out + 2 * oy * g.w;
+    kernels::max2x2_route(x + 2 * oy * g.w, x + (2 * oy + 1) * g.w, y + oy * g.ow, r + oy * g.ow, o0, o0 + g.w, g.ow);
+    std::fill(o0 + 2 * g.ow, o0 + g.w, T(0));
+    std::fill(o0 + g.w + 2 * g.ow, o0 + 2 * g.w, T(0));
+  }
+  std::fill(out + 2 * g.oh * g.w, out + g.h * g.w, T(0));
+}
+template void first_max_route_2x2(const Plane&, const float*, const float*, const float*, float*);
+template void first_max_route_2x2(const Plane&, const double*, const double*, const double*, double*);
 
 template <class T>
 void spread(const Plane& g, const T* x, const T* c, T* out) {

@@ -34,6 +34,8 @@ struct Plane {
   Plane(const Window2d& k, std::size_t h, std::size_t w, std::size_t oh, std::size_t ow);
   // Windows tile the plane without overlap, padding or dilation.
   bool disjoint() const;
+  // Disjoint 2x2 windows with stride 2 (most CNNs' max pools): first_max_route_2x2 applies.
+  bool disjoint_2x2() const { return disjoint() && rows.lo.size() == 2 && cols.lo.size() == 2; }
   // Number of non-padding inputs in the window of output o.
   std::size_t count(std::size_t o) const {
     const std::size_t oy = o / ow, ox = o % ow;
@@ -68,6 +70,10 @@ void sum_forward(const Plane& g, const double* x, double* y);
 // of max pooling (PyTorch's choice among ties); nothing where no input equals y[o].
 void first_max_add(const Plane& g, const float* x, const float* y, const float* r, float* out);
 void first_max_add(const Plane& g, const double* x, const double* y, const double* r, double* out);
+// For disjoint_2x2 planes: out[i] = r[o] at the first maximum of window o, as first_max_add,
+// and 0 everywhere else; the whole plane is written (rows and columns no window covers too).
+template <class T>
+void first_max_route_2x2(const Plane& g, const T* x, const T* y, const T* r, T* out);
 // out[i] += x[i] * c[o] (x given) or c[o] (x null) over every pair (o, i).
 template <class T>
 void spread(const Plane& g, const T* x, const T* c, T* out);

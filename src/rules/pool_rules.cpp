@@ -51,8 +51,9 @@ struct PoolPlanes {
   }
   // Calls f(x plane, y plane, relevance plane, output plane, coefficient buffer) for every
   // relevance plane; the output tensor has the relevance's batch and the input's plane size.
+  // writes_all: f writes every entry of its output plane (no zeroing first).
   template <class F>
-  Tensor<T> run(F&& f) const {
+  Tensor<T> run(F&& f, bool writes_all = false) const {
     // Zeroed plane by plane on the worker threads (rules scatter or add into their plane).
     Tensor<T> out = Tensor<T>::uninitialized(in.relevance_shape(0));
     const T* x = in.inputs[0]->data();
@@ -68,7 +69,7 @@ struct PoolPlanes {
       for (long long pp = 0; pp < planes; ++pp) {
         const std::size_t p = static_cast<std::size_t>(pp);
         const std::size_t data_plane = (p / c / k) * c + p % c;
-        std::fill(o + p * hw, o + (p + 1) * hw, T(0));
+        if (!writes_all) std::fill(o + p * hw, o + (p + 1) * hw, T(0));
         f(x + data_plane * hw, y + data_plane * ohw, r + p * ohw, o + p * hw, buf.data());
       }
     }
@@ -179,6 +180,9 @@ Tensor<T> max_pool_relevance(const Rule& rule, const PoolPlanes<T>& g) {
     });
   }
   // The gradient: each output's relevance to the first maximum of its window (PyTorch's choice).
+  if (g.geo.disjoint_2x2())
+    return g.run([&](const T* x, const T* y, const T* r, T* out, T*) { pool::first_max_route_2x2(g.geo, x, y, r, out); },
+                 true);
   if (g.disjoint()) {
     const std::size_t kh = g.win.kh, kw = g.win.kw, w = g.w;
     // The first maximum is found scanning the window backwards with a select instead of an

@@ -65,6 +65,13 @@ std::vector<Case> cases() {
       {"global", Window2d(), true, {2, 3, 7, 7}},
       {"tiling 2x2 s2", window(2, 2, 2, 2, 0, 0, 0, 0), false, {2, 3, 8, 20}},
       {"tiling 2x2 s2, odd sizes", window(2, 2, 2, 2, 0, 0, 0, 0), false, {1, 2, 9, 19}},
+      // 2x2 max pools route rows in blocks of four windows, the last block overlapping: rows of
+      // 1-3 windows (scalar), 4, 7 (MNIST's second pool) and 14.
+      {"tiling 2x2 s2, rows of 1-3", window(2, 2, 2, 2, 0, 0, 0, 0), false, {2, 2, 5, 7}},
+      {"tiling 2x2 s2, rows of 2", window(2, 2, 2, 2, 0, 0, 0, 0), false, {1, 2, 4, 4}},
+      {"tiling 2x2 s2, rows of 4", window(2, 2, 2, 2, 0, 0, 0, 0), false, {1, 3, 6, 9}},
+      {"tiling 2x2 s2, rows of 7", window(2, 2, 2, 2, 0, 0, 0, 0), false, {2, 2, 14, 14}},
+      {"tiling 2x2 s2, rows of 14", window(2, 2, 2, 2, 0, 0, 0, 0), false, {1, 2, 28, 29}},
       {"tiling 3x3 s3, leftovers", window(3, 3, 3, 3, 0, 0, 0, 0), false, {1, 2, 11, 29}},
       {"tiling 2x3 s2,3", window(2, 3, 2, 3, 0, 0, 0, 0), false, {2, 1, 6, 13}},
   };
