@@ -99,8 +99,9 @@ LRP_SIMD_CLONES void ratio_shifted(const double* r, const double* y, const doubl
 }
 
 template <class T>
-inline void gamma_impl(const T* r, const T* y, const T* c, T* g1, T* g3, std::size_t n, T gamma, T eps, T b) {
+inline bool gamma_impl(const T* r, const T* y, const T* c, T* g1, T* g3, std::size_t n, T gamma, T eps, T b) {
   const T bp = b > T(0) ? b : T(0), bn = b < T(0) ? b : T(0);
+  unsigned any_g3 = 0;
   for (std::size_t i = 0; i < n; ++i) {
     const T yv = y[i], cv = c[i], rv = r[i];
     const T p = divide(rv, yv + gamma * (cv + bp), eps);
@@ -108,15 +109,18 @@ inline void gamma_impl(const T* r, const T* y, const T* c, T* g1, T* g3, std::si
     g1[i] = yv > T(0) ? p : T(0);
     g3[i] = yv < T(0) ? q : T(0);
   }
+  // A second pass over the chunk (in L1): in the loop above the reduction stops GCC vectorising.
+  for (std::size_t i = 0; i < n; ++i) any_g3 |= g3[i] != T(0);  // NaN counts
+  return any_g3 != 0;
 }
 
-LRP_SIMD_CLONES void gamma_ratio(const float* r, const float* y, const float* c, float* g1, float* g3, std::size_t n, float gamma,
+LRP_SIMD_CLONES bool gamma_ratio(const float* r, const float* y, const float* c, float* g1, float* g3, std::size_t n, float gamma,
                                  float eps, float b) {
-  gamma_impl(r, y, c, g1, g3, n, gamma, eps, b);
+  return gamma_impl(r, y, c, g1, g3, n, gamma, eps, b);
 }
-LRP_SIMD_CLONES void gamma_ratio(const double* r, const double* y, const double* c, double* g1, double* g3, std::size_t n,
+LRP_SIMD_CLONES bool gamma_ratio(const double* r, const double* y, const double* c, double* g1, double* g3, std::size_t n,
                                  double gamma, double eps, double b) {
-  gamma_impl(r, y, c, g1, g3, n, gamma, eps, b);
+  return gamma_impl(r, y, c, g1, g3, n, gamma, eps, b);
 }
 
 LRP_SIMD_CLONES void sigmoid(const float* x, float* y, std::size_t n) {

@@ -20,9 +20,10 @@ void ratio_shifted(const float* r, const float* y, const float* c, float* g, std
 void ratio_shifted(const double* r, const double* y, const double* c, double* g, std::size_t n, double b, double eps);
 // Gamma rule for x >= 0 with c = W+ x: where y > 0, g1 = r / stab(y + gamma (c + b+)), g3 = 0;
 // where y < 0, g3 = r / stab(y + gamma (y - b - c + b-)), g1 = 0; else both 0. g1 may be r.
-void gamma_ratio(const float* r, const float* y, const float* c, float* g1, float* g3, std::size_t n, float gamma, float eps,
+// Returns whether any g3 is nonzero (or NaN).
+bool gamma_ratio(const float* r, const float* y, const float* c, float* g1, float* g3, std::size_t n, float gamma, float eps,
                  float b);
-void gamma_ratio(const double* r, const double* y, const double* c, double* g1, double* g3, std::size_t n, double gamma,
+bool gamma_ratio(const double* r, const double* y, const double* c, double* g1, double* g3, std::size_t n, double gamma,
                  double eps, double b);
 // a *= x
 void mul(float* a, const float* x, std::size_t n);

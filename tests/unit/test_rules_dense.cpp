@@ -306,5 +306,51 @@ TEST(RulesDense, AffineRulesMatchTheDenseOracle) {
   }
 }
 
+// Under a ReLU no relevance reaches the outputs with y <= 0, so the gamma rule's second
+// ratio (outputs with y < 0) is all zero and its transposed passes are skipped: the result must
+// still be the oracle's, with and without the executor's non-negative flag, one row or three.
+TEST(RulesDense, GammaWithRelevanceOnlyWherePositiveMatchesTheOracle) {
+  for (const LayerCase& su : setups()) {
+    for (const bool non_negative : {false, true}) {
+      Shape bs = su.in_shape;
+      bs.insert(bs.begin(), 2);
+      const Tensor<double> x = random_tensor(bs, 21, non_negative ? 0.0 : -1.0, 1.0);
+      Tensor<double> y;
+      su.layer->forward({&x}, y);
+      Tensor<double> r = random_tensor(y.shape(), 22, -1.0, 1.0);
+      std::size_t cut = 0;
+      for (std::size_t i = 0; i < r.size(); ++i)
+        if (y[i] <= 0) {
+          r[i] = 0.0;
+          ++cut;
+        }
+      ASSERT_GT(cut, 0u) << su.name;  // some outputs are negative, or nothing is tested
+      const std::unique_ptr<Layer<float>> lf = su.layer->to_float();
+      const auto& layer_f = static_cast<const AffineLayer<float>&>(*lf);
+      for (const double gm : {0.25, 1.0}) {
+        const Rule rule = Rule::gamma_rule(gm);
+        SCOPED_TRACE(su.name + (non_negative ? " x>=0 " : " signed x ") + rule.text);
+        ParamCache<double> cache_d;
+        ParamCache<float> cache_f;
+        const Tensor<double> got = run_rule(rule, *su.layer, x, r, cache_d, 1, true, non_negative);
+        const Tensor<float> got_f = run_rule(rule, layer_f, x.cast<float>(), r.cast<float>(), cache_f, 1, true, non_negative);
+        const std::size_t per = x.sample_size(), per_out = y.sample_size();
+        double err_d = 0, err_f = 0, scale = 1e-30;
+        for (std::size_t n = 0; n < 2; ++n) {
+          const std::vector<double> want = oracle(rule, *su.layer, su.in_shape, x.data() + n * per, r.data() + n * per_out);
+          scale = std::max(scale, max_abs(want));
+          for (std::size_t i = 0; i < per; ++i) {
+            err_d = std::max(err_d, std::abs(got[n * per + i] - want[i]));
+            err_f = std::max(err_f, std::abs(static_cast<double>(got_f[n * per + i]) - want[i]));
+          }
+        }
+        EXPECT_GT(scale, 1e-6);
+        EXPECT_LE(err_d / scale, 1e-10);
+        EXPECT_LE(err_f / scale, 2e-4);
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace lrp
