@@ -73,6 +73,48 @@ LRP_SIMD_CLONES void taps_backward(const float* gw, std::size_t gstride, std::si
   }
 }
 
+// taps_backward for two kernels w1, w2 over the same g: each load of g feeds both (the single
+// kernel is load-bound, its unaligned loads straddling cache lines), so two transposed maps
+// cost little more than one.
+LRP_SIMD_CLONES void taps_backward_pair(const float* gw, std::size_t gstride, std::size_t front, std::size_t oc, std::size_t wp,
+                                        const float* w1, const float* w2, std::size_t kh, std::size_t kw, float* dx1,
+                                        float* dx2, std::size_t len) {
+  for (std::size_t u0 = 0; u0 < len; u0 += kChunk) {
+    v16 a0 = {}, a1 = {}, a2 = {}, a3 = {}, b0 = {}, b1 = {}, b2 = {}, b3 = {};
+    for (std::size_t o = 0; o < oc; ++o) {
+      const float* go = gw + o * gstride + front + u0;
+      const float* wo1 = w1 + o * kh * kw;
+      const float* wo2 = w2 + o * kh * kw;
+      for (std::size_t i = 0; i < kh; ++i)
+        for (std::size_t j = 0; j < kw; ++j) {
+          const float v1 = wo1[i * kw + j], v2 = wo2[i * kw + j];
+          const float* src = go - i * wp - j;
+          v16 x0, x1, x2, x3;
+          __builtin_memcpy(&x0, src, sizeof x0);
+          __builtin_memcpy(&x1, src + 16, sizeof x1);
+          __builtin_memcpy(&x2, src + 32, sizeof x2);
+          __builtin_memcpy(&x3, src + 48, sizeof x3);
+          a0 += v1 * x0;
+          a1 += v1 * x1;
+          a2 += v1 * x2;
+          a3 += v1 * x3;
+          b0 += v2 * x0;
+          b1 += v2 * x1;
+          b2 += v2 * x2;
+          b3 += v2 * x3;
+        }
+    }
+    __builtin_memcpy(dx1 + u0, &a0, sizeof a0);
+    __builtin_memcpy(dx1 + u0 + 16, &a1, sizeof a1);
+    __builtin_memcpy(dx1 + u0 + 32, &a2, sizeof a2);
+    __builtin_memcpy(dx1 + u0 + 48, &a3, sizeof a3);
+    __builtin_memcpy(dx2 + u0, &b0, sizeof b0);
+    __builtin_memcpy(dx2 + u0 + 16, &b1, sizeof b1);
+    __builtin_memcpy(dx2 + u0 + 32, &b2, sizeof b2);
+    __builtin_memcpy(dx2 + u0 + 48, &b3, sizeof b3);
+  }
+}
+
 bool single_channel_conv_applies(const ConvShape& s) {
   const Window2d& k = s.win;
   return s.c == 1 && s.groups == 1 && k.sh == 1 && k.sw == 1 && k.dh == 1 && k.dw == 1 && s.ow >= 8 && s.n > 0;
@@ -106,8 +148,9 @@ bool single_channel_conv_forward(const ConvShape& s, const float* x, const float
   return true;
 }
 
-bool single_channel_conv_backward_data(const ConvShape& s, const float* g, const float* w, float* dx) {
-  if (!single_channel_conv_applies(s)) return false;
+namespace {
+// dx1 = conv^T(g, w1) and, when w2 is not null, dx2 = conv^T(g, w2).
+void backward_data(const ConvShape& s, const float* g, const float* w1, const float* w2, float* dx1, float* dx2) {
   const Window2d& k = s.win;
   const std::size_t hp = s.h + k.pt + k.pb, wp = s.w + k.pl + k.pr, plane = s.oh * s.ow;
   // dxp covers the padded input rows [0, hp); gw[o] holds g[o] on the padded width with `front`
@@ -123,35 +166,56 @@ bool single_channel_conv_backward_data(const ConvShape& s, const float* g, const
       for (std::size_t r = 0; r < s.oh; ++r) std::copy_n(go + r * s.ow, s.ow, dst + r * wp);
     }
   };
-  const auto crop = [&](std::size_t i, const std::vector<float>& dxp) {
+  const auto crop = [&](std::size_t i, const std::vector<float>& dxp, float* dx) {
     float* dxi = dx + i * s.h * s.w;
     for (std::size_t r = 0; r < s.h; ++r) std::copy_n(dxp.data() + (r + k.pt) * wp + k.pl, s.w, dxi + r * s.w);
   };
+  const auto taps = [&](const float* gw, float* out1, float* out2, std::size_t n) {
+    if (w2)
+      taps_backward_pair(gw, gstride, front, s.oc, wp, w1, w2, k.kh, k.kw, out1, out2, n);
+    else
+      taps_backward(gw, gstride, front, s.oc, wp, w1, k.kh, k.kw, out1, n);
+  };
   if (s.n == 1) {
     // One sample: its chunks of outputs are the tasks (each sums over every channel and tap).
-    std::vector<float> dxp(len), gw(s.oc * gstride, 0.0f);
+    std::vector<float> dxp(len), dxp2(w2 ? len : 0), gw(s.oc * gstride, 0.0f);
     spread(0, gw);
     const long long chunks = static_cast<long long>(len / kChunk);
 #pragma omp parallel for schedule(static) if (big)
     for (long long c = 0; c < chunks; ++c) {
       const std::size_t u = static_cast<std::size_t>(c) * kChunk;
-      taps_backward(gw.data() + u, gstride, front, s.oc, wp, w, k.kh, k.kw, dxp.data() + u, kChunk);
+      taps(gw.data() + u, dxp.data() + u, w2 ? dxp2.data() + u : nullptr, kChunk);
     }
-    crop(0, dxp);
-    return true;
+    crop(0, dxp, dx1);
+    if (w2) crop(0, dxp2, dx2);
+    return;
   }
   const long long n = static_cast<long long>(s.n);
 #pragma omp parallel if (big)
   {
-    std::vector<float> dxp(len), gw(s.oc * gstride, 0.0f);
+    std::vector<float> dxp(len), dxp2(w2 ? len : 0), gw(s.oc * gstride, 0.0f);
 #pragma omp for schedule(static)
     for (long long ii = 0; ii < n; ++ii) {
       const std::size_t i = static_cast<std::size_t>(ii);
       spread(i, gw);
-      taps_backward(gw.data(), gstride, front, s.oc, wp, w, k.kh, k.kw, dxp.data(), len);
-      crop(i, dxp);
+      taps(gw.data(), dxp.data(), dxp2.data(), len);
+      crop(i, dxp, dx1);
+      if (w2) crop(i, dxp2, dx2);
     }
   }
+}
+}  // namespace
+
+bool single_channel_conv_backward_data(const ConvShape& s, const float* g, const float* w, float* dx) {
+  if (!single_channel_conv_applies(s)) return false;
+  backward_data(s, g, w, nullptr, dx, nullptr);
+  return true;
+}
+
+bool single_channel_conv_backward_data_pair(const ConvShape& s, const float* g, const float* w1, const float* w2, float* dx1,
+                                            float* dx2) {
+  if (!single_channel_conv_applies(s)) return false;
+  backward_data(s, g, w1, w2, dx1, dx2);
   return true;
 }
 

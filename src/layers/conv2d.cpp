@@ -9,20 +9,7 @@ namespace lrp {
 namespace {
 template <class T>
 kernels::ConvShape conv_shape(const Conv2d<T>& conv, const Shape& x, const std::string& what) {
-  if (x.size() != 4) throw ShapeError(what + " expects a 4-D NCHW input, got " + shape_str(x));
-  kernels::ConvShape s;
-  s.n = x[0];
-  s.c = x[1];
-  s.h = x[2];
-  s.w = x[3];
-  if (s.c != conv.in_channels())
-    throw ShapeError(what + " expects " + std::to_string(conv.in_channels()) + " input channels, got " + std::to_string(s.c));
-  s.oc = conv.out_channels();
-  s.groups = conv.groups();
-  s.win = conv.window();
-  s.oh = s.win.out_h(s.h, what);
-  s.ow = s.win.out_w(s.w, what);
-  return s;
+  return kernels::conv_shape(x, conv.in_channels(), conv.out_channels(), conv.groups(), conv.window(), what);
 }
 }  // namespace
 

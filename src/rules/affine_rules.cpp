@@ -11,9 +11,12 @@
 #include "rules/affine_rules.hpp"
 
 #include <atomic>
+#include <type_traits>
+#include <utility>
 #include <string>
 
 #include "kernels/conv.hpp"
+#include "kernels/conv_single_channel.hpp"
 #include "kernels/elementwise.hpp"
 #include "lrp/core/error.hpp"
 #include "lrp/layers/conv2d.hpp"
@@ -92,6 +95,31 @@ struct Affine {
     Tensor<T> dx;
     layer.apply_transposed_mapped(g, w.map, w.param, [&]() -> const Tensor<T>& { return weight(w); }, in.relevance_shape(0), dx);
     return dx;
+  }
+  // W1^T g and W2^T g for one g (a rule's pair of transposed maps on one ratio). A convolution
+  // with one input channel takes both in one sweep over g, at about the cost of one
+  // (kernels/conv_single_channel.hpp); w1, w2: functions returning the weight tensors.
+  template <class W1, class W2>
+  bool transposed_pair_in_one_sweep(const Tensor<T>& g, W1&& w1, W2&& w2, Tensor<T>& d1, Tensor<T>& d2) const {
+    if constexpr (std::is_same_v<T, float>) {
+      if (layer.kind() != LayerKind::Conv2d) return false;
+      const auto& conv = static_cast<const Conv2d<T>&>(layer);
+      const Shape xs = in.relevance_shape(0);
+      const kernels::ConvShape s =
+          kernels::conv_shape(xs, conv.in_channels(), conv.out_channels(), conv.groups(), conv.window(), "Convolution " + conv.describe());
+      if (!kernels::single_channel_conv_applies(s)) return false;
+      d1 = Tensor<T>::uninitialized(xs);  // the kernel writes all of both
+      d2 = Tensor<T>::uninitialized(xs);
+      return kernels::single_channel_conv_backward_data_pair(s, g.data(), w1().data(), w2().data(), d1.data(), d2.data());
+    }
+    return false;
+  }
+  std::pair<Tensor<T>, Tensor<T>> transposed_pair(const Tensor<T>& g, const Mapped& w1, const Mapped& w2) const {
+    std::pair<Tensor<T>, Tensor<T>> d;
+    if (transposed_pair_in_one_sweep(g, [&]() -> const Tensor<T>& { return weight(w1); },
+                                     [&]() -> const Tensor<T>& { return weight(w2); }, d.first, d.second))
+      return d;
+    return {transposed(g, w1), transposed(g, w2)};
   }
   // W^T g for g of the relevance's shape; the result has the input's shape times k rows.
   Tensor<T> transposed(const Tensor<T>& g, const Tensor<T>& w) const {
@@ -257,9 +285,8 @@ Tensor<T> alpha_beta(const Affine<T>& a, T alpha, T beta, T eps) {
       z = a.y();
       ops::add_into(z, first_z, T(-1));
     }
-    const Tensor<T> g = a.ratio(z, eps, coef, last);
-    Tensor<T> r = a.transposed(g, w_on_pos);
-    combine2(r, xp, a.transposed(g, w_on_neg), xn, a.k);
+    auto [r, rn] = a.transposed_pair(a.ratio(z, eps, coef, last), w_on_pos, w_on_neg);
+    combine2(r, xp, rn, xn, a.k);
     if (out.empty()) out = std::move(r);
     else ops::add_into(out, r);
   };
@@ -327,11 +354,11 @@ Tensor<T> gamma_rule(const Affine<T>& a, double gamma, T eps) {
     }
     if (any) any_g3.store(true, std::memory_order_relaxed);
   });
-  Tensor<T> rp = a.transposed(g1, wa);
-  Tensor<T> rn = a.transposed(g1, wb);
+  auto [rp, rn] = a.transposed_pair(g1, wa, wb);
   if (any_g3.load()) {  // all zero under a ReLU, as above
-    ops::add_into(rp, a.transposed(g3, wb));
-    ops::add_into(rn, a.transposed(g3, wa));
+    auto [rp3, rn3] = a.transposed_pair(g3, wb, wa);
+    ops::add_into(rp, rp3);
+    ops::add_into(rn, rn3);
   }
   combine2(rp, xp, rn, xn, a.k);
   return rp;
@@ -376,8 +403,12 @@ Tensor<T> zbox(const Affine<T>& a, const Rule& rule, T eps) {
     const std::size_t ro = row * per + ch * pl + s, so = n * per + ch * pl + s, co = ch * pl + s;
     kernels::ratio_shifted(rp + ro, y.data() + so, zlh.data() + co, gp + ro, e - s, b[ch], eps);
   });
-  Tensor<T> r = a.transposed(g, w);
-  const Tensor<T> bq = exact ? a.transposed(g, wp) : a.transposed(g, a.weight(wp));
+  Tensor<T> r, bq;
+  if (!a.transposed_pair_in_one_sweep(g, [&]() -> const Tensor<T>& { return w; }, [&]() -> const Tensor<T>& { return a.weight(wp); },
+                                      r, bq)) {
+    r = a.transposed(g, w);
+    bq = exact ? a.transposed(g, wp) : a.transposed(g, a.weight(wp));
+  }
   const std::size_t rows = r.dim(0), per_in = r.sample_size();
   const std::size_t c = xs.size() > 1 ? xs[1] : 1, pin = per_in / c;
   T* out = r.data();

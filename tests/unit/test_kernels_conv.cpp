@@ -14,6 +14,7 @@
 
 #include "kernels/conv.hpp"
 #include "kernels/conv_depthwise.hpp"
+#include "kernels/conv_single_channel.hpp"
 #include "kernels/dnnl_conv.hpp"
 
 namespace lrp::kernels {
@@ -187,6 +188,34 @@ TEST(FastConvDepthwise, RunsWhereItAppliesAndMatchesTheReference) {
     EXPECT_LE(rel_err(dx, dx_ref), kTol) << name_of(k);
   }
   EXPECT_EQ(ran, 4u);
+}
+
+// The single-channel kernel's pair pass (two transposed maps on one g, as the rules' W+ / W-
+// pairs use it) gives each map bit for bit as the single pass does (the same sums in the same
+// order), and so within kTol of the reference; for one sample (chunks over threads) and several.
+TEST(FastConvSingleChannel, PairEqualsTwoSinglePassesAndTheReference) {
+  std::size_t ran = 0;
+  for (const Case& k : cases()) {
+    const ConvShape s = shape_of(k);
+    if (!single_channel_conv_applies(s)) continue;
+    ++ran;
+    const std::size_t nx = s.n * s.c * s.h * s.w, ny = s.n * s.oc * s.oh * s.ow, nw = s.oc * s.win.kh * s.win.kw;
+    const auto g = random_vector(ny, 41), w1 = random_vector(nw, 42), w2 = random_vector(nw, 43, 0.0, 1.0);
+    std::vector<double> ref1(nx), ref2(nx);
+    conv2d_backward_data_reference<double>(s, g.data(), w1.data(), ref1.data());
+    conv2d_backward_data_reference<double>(s, g.data(), w2.data(), ref2.data());
+    const auto gf = to_float(g), w1f = to_float(w1), w2f = to_float(w2);
+    std::vector<float> one1(nx, 5.f), one2(nx, 5.f), pair1(nx, 7.f), pair2(nx, 7.f);
+    ASSERT_TRUE(single_channel_conv_backward_data(s, gf.data(), w1f.data(), one1.data())) << name_of(k);
+    ASSERT_TRUE(single_channel_conv_backward_data(s, gf.data(), w2f.data(), one2.data())) << name_of(k);
+    ASSERT_TRUE(single_channel_conv_backward_data_pair(s, gf.data(), w1f.data(), w2f.data(), pair1.data(), pair2.data()))
+        << name_of(k);
+    EXPECT_EQ(pair1, one1) << name_of(k);
+    EXPECT_EQ(pair2, one2) << name_of(k);
+    EXPECT_LE(rel_err(pair1, ref1), kTol) << name_of(k);
+    EXPECT_LE(rel_err(pair2, ref2), kTol) << name_of(k);
+  }
+  EXPECT_EQ(ran, 3u);
 }
 
 // Mapped weights (W+, W-, W^2, W + g W+, W + g W-) derived inside the kernel's copies, for the

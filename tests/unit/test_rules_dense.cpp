@@ -67,6 +67,15 @@ std::vector<LayerCase> setups() {
     k.pt = k.pl = k.pb = k.pr = 1;
     v.push_back({"depthwise", std::make_unique<Conv2d<double>>(random_tensor({5, 1, 3, 3}, 7, -1, 1), random_tensor({5}, 8, -0.5, 0.5), k, 5), {5, 4, 4}});
   }
+  {
+    // One input channel, stride 1, output width >= 8: the float path's single-channel kernels
+    // (the W+ / W- pairs of transposed maps in one sweep).
+    Window2d k;
+    k.kh = 5;
+    k.kw = 5;
+    k.pt = k.pl = k.pb = k.pr = 2;
+    v.push_back({"single_channel", std::make_unique<Conv2d<double>>(random_tensor({4, 1, 5, 5}, 47, -1, 1), random_tensor({4}, 10, -0.5, 0.5), k, 1), {1, 7, 9}});
+  }
   return v;
 }
 
