@@ -5,6 +5,10 @@
 
 #include "kernels/conv_taps.hpp"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && !defined(LRP_NO_SIMD_CLONES)
 #define LRP_SIMD_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
@@ -158,11 +162,11 @@ void backward_data(const ConvShape& s, const float* g, const float* w1, const fl
   const std::size_t len = round_up_to_chunk(hp * wp), front = (k.kh - 1) * wp + (k.kw - 1);
   const std::size_t gstride = front + len;
   const bool big = s.n * s.oc * plane * k.kh * k.kw >= 200000;
-  // g[i] on the padded width (other columns stay 0), and dxp cropped into dx[i].
-  const auto spread = [&](std::size_t i, std::vector<float>& gw) {
-    for (std::size_t o = 0; o < s.oc; ++o) {
+  // Channels [o0, o1) of g[i] on the padded width (other columns stay 0), and dxp cropped into dx[i].
+  const auto spread = [&](std::size_t i, std::size_t o0, std::size_t o1, std::vector<float>& gw) {
+    for (std::size_t o = o0; o < o1; ++o) {
       const float* go = g + (i * s.oc + o) * plane;
-      float* dst = gw.data() + o * gstride + front;
+      float* dst = gw.data() + (o - o0) * gstride + front;
       for (std::size_t r = 0; r < s.oh; ++r) std::copy_n(go + r * s.ow, s.ow, dst + r * wp);
     }
   };
@@ -170,24 +174,50 @@ void backward_data(const ConvShape& s, const float* g, const float* w1, const fl
     float* dxi = dx + i * s.h * s.w;
     for (std::size_t r = 0; r < s.h; ++r) std::copy_n(dxp.data() + (r + k.pt) * wp + k.pl, s.w, dxi + r * s.w);
   };
-  const auto taps = [&](const float* gw, float* out1, float* out2, std::size_t n) {
+  // Output channels [o0, o1) into out1 (and out2).
+  const auto taps = [&](const float* gw, std::size_t o0, std::size_t o1, float* out1, float* out2) {
+    const std::size_t taps_per_channel = k.kh * k.kw;
     if (w2)
-      taps_backward_pair(gw, gstride, front, s.oc, wp, w1, w2, k.kh, k.kw, out1, out2, n);
+      taps_backward_pair(gw, gstride, front, o1 - o0, wp, w1 + o0 * taps_per_channel, w2 + o0 * taps_per_channel, k.kh, k.kw,
+                         out1, out2, len);
     else
-      taps_backward(gw, gstride, front, s.oc, wp, w1, k.kh, k.kw, out1, n);
+      taps_backward(gw, gstride, front, o1 - o0, wp, w1 + o0 * taps_per_channel, k.kh, k.kw, out1, len);
   };
   if (s.n == 1) {
-    // One sample: its chunks of outputs are the tasks (each sums over every channel and tap).
-    std::vector<float> dxp(len), dxp2(w2 ? len : 0), gw(s.oc * gstride, 0.0f);
-    spread(0, gw);
-    const long long chunks = static_cast<long long>(len / kChunk);
-#pragma omp parallel for schedule(static) if (big)
-    for (long long c = 0; c < chunks; ++c) {
-      const std::size_t u = static_cast<std::size_t>(c) * kChunk;
-      taps(gw.data() + u, dxp.data() + u, w2 ? dxp2.data() + u : nullptr, kChunk);
+    // One sample: each thread takes a share of the output channels, spreads only those (so
+    // they stay in its own cache; a shared spread made the second core fetch them from the
+    // first, slower than one thread alone) and sums them into its own planes, added at the end.
+#ifdef _OPENMP
+    const int team = big ? omp_get_max_threads() : 1;
+#else
+    const int team = 1;
+#endif
+    std::vector<std::vector<float>> part(static_cast<std::size_t>(team)), part2(static_cast<std::size_t>(team));
+#pragma omp parallel num_threads(team)
+    {
+#ifdef _OPENMP
+      const std::size_t t = static_cast<std::size_t>(omp_get_thread_num()), size = static_cast<std::size_t>(omp_get_num_threads());
+#else
+      const std::size_t t = 0, size = 1;
+#endif
+      const std::size_t o0 = s.oc * t / size, o1 = s.oc * (t + 1) / size;
+      std::vector<float> gw((o1 - o0) * gstride, 0.0f);
+      part[t].resize(len);
+      if (w2) part2[t].resize(len);
+      spread(0, o0, o1, gw);
+      taps(gw.data(), o0, o1, part[t].data(), w2 ? part2[t].data() : nullptr);
     }
-    crop(0, dxp, dx1);
-    if (w2) crop(0, dxp2, dx2);
+    const auto add_up = [&](std::vector<std::vector<float>>& parts) {
+      for (std::size_t t = 1; t < parts.size(); ++t)
+        if (!parts[t].empty())
+          for (std::size_t u = 0; u < len; ++u) parts[0][u] += parts[t][u];
+    };
+    add_up(part);
+    crop(0, part[0], dx1);
+    if (w2) {
+      add_up(part2);
+      crop(0, part2[0], dx2);
+    }
     return;
   }
   const long long n = static_cast<long long>(s.n);
@@ -197,8 +227,8 @@ void backward_data(const ConvShape& s, const float* g, const float* w1, const fl
 #pragma omp for schedule(static)
     for (long long ii = 0; ii < n; ++ii) {
       const std::size_t i = static_cast<std::size_t>(ii);
-      spread(i, gw);
-      taps(gw.data(), dxp.data(), dxp2.data(), len);
+      spread(i, 0, s.oc, gw);
+      taps(gw.data(), 0, s.oc, dxp.data(), dxp2.data());
       crop(i, dxp, dx1);
       if (w2) crop(i, dxp2, dx2);
     }
