@@ -7,7 +7,6 @@
 #include "kernels/conv_depthwise.hpp"
 #include "kernels/conv_single_channel.hpp"
 #include "kernels/gemm.hpp"
-#include "lrp/core/error.hpp"
 
 #if defined(LRP_WITH_DNNL) && __has_include("kernels/dnnl_conv.hpp")
 #include "kernels/dnnl_conv.hpp"
@@ -61,24 +60,6 @@ void col2im(const ConvShape& s, const T* col, std::size_t c0, std::size_t cg, T*
 }
 
 }  // namespace
-
-ConvShape conv_shape(const Shape& x, std::size_t in_channels, std::size_t out_channels, std::size_t groups,
-                     const Window2d& win, const std::string& what) {
-  if (x.size() != 4) throw ShapeError(what + " expects a 4-D NCHW input, got " + shape_str(x));
-  ConvShape s;
-  s.n = x[0];
-  s.c = x[1];
-  s.h = x[2];
-  s.w = x[3];
-  if (s.c != in_channels)
-    throw ShapeError(what + " expects " + std::to_string(in_channels) + " input channels, got " + std::to_string(s.c));
-  s.oc = out_channels;
-  s.groups = groups;
-  s.win = win;
-  s.oh = win.out_h(s.h, what);
-  s.ow = win.out_w(s.w, what);
-  return s;
-}
 
 template <class T>
 void conv2d_forward_reference(const ConvShape& s, const T* x, const T* w, const T* b, T* y) {

@@ -2,7 +2,6 @@
 // 2-D convolution (cross-correlation, NCHW, OIHW weights, groups) and its transposed map,
 // the primitive every LRP rule of a convolution reduces to. Reference path: im2col + GEMM.
 #include <cstddef>
-#include <string>
 
 #include "lrp/layers/affine.hpp"
 #include "lrp/layers/conv_geometry.hpp"
@@ -15,11 +14,6 @@ struct ConvShape {
   std::size_t groups = 1;
   Window2d win;
 };
-
-// The shape of a convolution (in_channels -> out_channels, window, groups) on an NCHW input of
-// shape x; ShapeError naming `what` when x is not 4-D, has other channels or is too small.
-ConvShape conv_shape(const Shape& x, std::size_t in_channels, std::size_t out_channels, std::size_t groups,
-                     const Window2d& win, const std::string& what);
 
 // y[n,oc,oh,ow] = sum w * x (+ b[oc] when b != nullptr)
 template <class T>

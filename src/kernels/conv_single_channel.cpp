@@ -192,7 +192,9 @@ void backward_data(const ConvShape& s, const float* g, const float* w1, const fl
 #else
     const int team = 1;
 #endif
-    std::vector<std::vector<float>> part(static_cast<std::size_t>(team)), part2(static_cast<std::size_t>(team));
+    // Thread t's planes at [t * len, +len); a thread the team did not get leaves its zeros.
+    const std::size_t slots = static_cast<std::size_t>(team);
+    std::vector<float> part(slots * len, 0.0f), part2(w2 ? slots * len : 0, 0.0f);
 #pragma omp parallel num_threads(team)
     {
 #ifdef _OPENMP
@@ -202,22 +204,16 @@ void backward_data(const ConvShape& s, const float* g, const float* w1, const fl
 #endif
       const std::size_t o0 = s.oc * t / size, o1 = s.oc * (t + 1) / size;
       std::vector<float> gw((o1 - o0) * gstride, 0.0f);
-      part[t].resize(len);
-      if (w2) part2[t].resize(len);
       spread(0, o0, o1, gw);
-      taps(gw.data(), o0, o1, part[t].data(), w2 ? part2[t].data() : nullptr);
+      taps(gw.data(), o0, o1, part.data() + t * len, w2 ? part2.data() + t * len : nullptr);
     }
-    const auto add_up = [&](std::vector<std::vector<float>>& parts) {
-      for (std::size_t t = 1; t < parts.size(); ++t)
-        if (!parts[t].empty())
-          for (std::size_t u = 0; u < len; ++u) parts[0][u] += parts[t][u];
+    const auto add_up_and_crop = [&](std::vector<float>& parts, float* dx) {
+      for (std::size_t t = 1; t < slots; ++t)
+        for (std::size_t u = 0; u < len; ++u) parts[u] += parts[t * len + u];
+      crop(0, parts, dx);
     };
-    add_up(part);
-    crop(0, part[0], dx1);
-    if (w2) {
-      add_up(part2);
-      crop(0, part2[0], dx2);
-    }
+    add_up_and_crop(part, dx1);
+    if (w2) add_up_and_crop(part2, dx2);
     return;
   }
   const long long n = static_cast<long long>(s.n);

@@ -3,13 +3,27 @@
 #include <type_traits>
 
 #include "kernels/conv.hpp"
+#include "kernels/conv_single_channel.hpp"
 #include "kernels/dnnl_conv.hpp"
 
 namespace lrp {
 namespace {
 template <class T>
 kernels::ConvShape conv_shape(const Conv2d<T>& conv, const Shape& x, const std::string& what) {
-  return kernels::conv_shape(x, conv.in_channels(), conv.out_channels(), conv.groups(), conv.window(), what);
+  if (x.size() != 4) throw ShapeError(what + " expects a 4-D NCHW input, got " + shape_str(x));
+  kernels::ConvShape s;
+  s.n = x[0];
+  s.c = x[1];
+  s.h = x[2];
+  s.w = x[3];
+  if (s.c != conv.in_channels())
+    throw ShapeError(what + " expects " + std::to_string(conv.in_channels()) + " input channels, got " + std::to_string(s.c));
+  s.oc = conv.out_channels();
+  s.groups = conv.groups();
+  s.win = conv.window();
+  s.oh = s.win.out_h(s.h, what);
+  s.ow = s.win.out_w(s.w, what);
+  return s;
 }
 }  // namespace
 
@@ -80,6 +94,20 @@ void Conv2d<T>::apply_transposed_mapped(const Tensor<T>& g, WeightMap map, T par
     if (kernels::conv2d_backward_data_mapped(s, g.data(), weight_.data(), dx.data(), map, param)) return;
   }
   apply_transposed(g, plain(), x_shape, dx);
+}
+
+template <class T>
+bool Conv2d<T>::apply_transposed_pair(const Tensor<T>& g, const typename AffineLayer<T>::PlainWeights& w1,
+                                      const typename AffineLayer<T>::PlainWeights& w2, const Shape& x_shape, Tensor<T>& dx1,
+                                      Tensor<T>& dx2) const {
+  if constexpr (std::is_same_v<T, float>) {
+    const kernels::ConvShape s = conv_shape(*this, x_shape, "Convolution " + describe());
+    if (!kernels::single_channel_conv_applies(s)) return false;
+    dx1 = Tensor<T>::uninitialized(x_shape);  // the kernel writes all of both
+    dx2 = Tensor<T>::uninitialized(x_shape);
+    return kernels::single_channel_conv_backward_data_pair(s, g.data(), w1().data(), w2().data(), dx1.data(), dx2.data());
+  }
+  return false;
 }
 
 template <class T>

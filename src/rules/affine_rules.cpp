@@ -11,12 +11,10 @@
 #include "rules/affine_rules.hpp"
 
 #include <atomic>
-#include <type_traits>
 #include <utility>
 #include <string>
 
 #include "kernels/conv.hpp"
-#include "kernels/conv_single_channel.hpp"
 #include "kernels/elementwise.hpp"
 #include "lrp/core/error.hpp"
 #include "lrp/layers/conv2d.hpp"
@@ -96,28 +94,12 @@ struct Affine {
     layer.apply_transposed_mapped(g, w.map, w.param, [&]() -> const Tensor<T>& { return weight(w); }, in.relevance_shape(0), dx);
     return dx;
   }
-  // W1^T g and W2^T g for one g (a rule's pair of transposed maps on one ratio). A convolution
-  // with one input channel takes both in one sweep over g, at about the cost of one
-  // (kernels/conv_single_channel.hpp); w1, w2: functions returning the weight tensors.
-  template <class W1, class W2>
-  bool transposed_pair_in_one_sweep(const Tensor<T>& g, W1&& w1, W2&& w2, Tensor<T>& d1, Tensor<T>& d2) const {
-    if constexpr (std::is_same_v<T, float>) {
-      if (layer.kind() != LayerKind::Conv2d) return false;
-      const auto& conv = static_cast<const Conv2d<T>&>(layer);
-      const Shape xs = in.relevance_shape(0);
-      const kernels::ConvShape s =
-          kernels::conv_shape(xs, conv.in_channels(), conv.out_channels(), conv.groups(), conv.window(), "Convolution " + conv.describe());
-      if (!kernels::single_channel_conv_applies(s)) return false;
-      d1 = Tensor<T>::uninitialized(xs);  // the kernel writes all of both
-      d2 = Tensor<T>::uninitialized(xs);
-      return kernels::single_channel_conv_backward_data_pair(s, g.data(), w1().data(), w2().data(), d1.data(), d2.data());
-    }
-    return false;
-  }
+  // W1^T g and W2^T g for one g (a rule's pair of transposed maps on one ratio): one pass where
+  // the layer has a kernel for the pair, else two.
   std::pair<Tensor<T>, Tensor<T>> transposed_pair(const Tensor<T>& g, const Mapped& w1, const Mapped& w2) const {
     std::pair<Tensor<T>, Tensor<T>> d;
-    if (transposed_pair_in_one_sweep(g, [&]() -> const Tensor<T>& { return weight(w1); },
-                                     [&]() -> const Tensor<T>& { return weight(w2); }, d.first, d.second))
+    if (layer.apply_transposed_pair(g, [&]() -> const Tensor<T>& { return weight(w1); },
+                                    [&]() -> const Tensor<T>& { return weight(w2); }, in.relevance_shape(0), d.first, d.second))
       return d;
     return {transposed(g, w1), transposed(g, w2)};
   }
@@ -404,8 +386,8 @@ Tensor<T> zbox(const Affine<T>& a, const Rule& rule, T eps) {
     kernels::ratio_shifted(rp + ro, y.data() + so, zlh.data() + co, gp + ro, e - s, b[ch], eps);
   });
   Tensor<T> r, bq;
-  if (!a.transposed_pair_in_one_sweep(g, [&]() -> const Tensor<T>& { return w; }, [&]() -> const Tensor<T>& { return a.weight(wp); },
-                                      r, bq)) {
+  if (!a.layer.apply_transposed_pair(g, [&]() -> const Tensor<T>& { return w; }, [&]() -> const Tensor<T>& { return a.weight(wp); },
+                                     a.in.relevance_shape(0), r, bq)) {
     r = a.transposed(g, w);
     bq = exact ? a.transposed(g, wp) : a.transposed(g, a.weight(wp));
   }

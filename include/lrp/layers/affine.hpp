@@ -48,6 +48,14 @@ class AffineLayer : public Layer<T> {
     apply_transposed(g, plain(), x_shape, dx);
   }
 
+  // dx1 = w1^T g and dx2 = w2^T g in one pass over g, where the layer has a kernel for that
+  // (Conv2d with one input channel: about the cost of one pass); false, computing nothing,
+  // elsewhere. w1, w2 are fetched only when it applies.
+  virtual bool apply_transposed_pair(const Tensor<T>& /*g*/, const PlainWeights& /*w1*/, const PlainWeights& /*w2*/,
+                                     const Shape& /*x_shape*/, Tensor<T>& /*dx1*/, Tensor<T>& /*dx2*/) const {
+    return false;
+  }
+
   // Whether the mapped passes on an input of this shape are as exact as apply() (false where
   // the fast kernels multiply bfloat16 under RulePrecision::BFloat16): rules then compute each
   // z from its own pass instead of a difference with the stored forward output.

@@ -31,6 +31,10 @@ class Conv2d final : public AffineLayer<T> {
                     const Tensor<T>* b, Tensor<T>& z) const override;
   void apply_transposed_mapped(const Tensor<T>& g, WeightMap map, T param, const typename AffineLayer<T>::PlainWeights& plain,
                                const Shape& x_shape, Tensor<T>& dx) const override;
+  // float: the single-channel kernels' pair pass (kernels/conv_single_channel.hpp).
+  bool apply_transposed_pair(const Tensor<T>& g, const typename AffineLayer<T>::PlainWeights& w1,
+                             const typename AffineLayer<T>::PlainWeights& w2, const Shape& x_shape, Tensor<T>& dx1,
+                             Tensor<T>& dx2) const override;
   bool mapped_passes_exact(const Shape& x_shape) const override;
 
   std::vector<Tensor<T>*> params() override { return {&weight_, &bias_}; }
