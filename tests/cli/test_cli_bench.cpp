@@ -103,6 +103,20 @@ TEST(CliBench, BadInputsExitWithTwoAndSayWhat) {
   const test::CliResult batch = test::run_cli("bench " + lenet() + " --batch 0");
   EXPECT_EQ(batch.code, 2);
   EXPECT_NE(batch.output.find("--batch"), std::string::npos) << batch.output;
+  // A team of 100000 threads crashed the OpenMP runtime (SIGSEGV) before any work.
+  const test::CliResult threads = test::run_cli("bench " + lenet() + " --threads 100000 --runs 1 --warmup 0");
+  EXPECT_EQ(threads.code, 2);
+  EXPECT_NE(threads.output.find("--threads 100000 is more than 1024"), std::string::npos) << threads.output;
+}
+
+// A batch that cannot fit in any machine's memory (LeNet-5: 4 KiB of input and 23 KiB of
+// first-layer output per sample, times 1e12 samples) is refused before its input is made,
+// instead of filling memory for minutes and then failing to allocate.
+TEST(CliBench, ABatchBeyondTheMachinesMemoryIsRefusedUpFront) {
+  const test::CliResult huge = test::run_cli("bench " + lenet() + " --batch 1000000000000 --runs 1 --warmup 0");
+  EXPECT_EQ(huge.code, 2);
+  EXPECT_NE(huge.output.find("--batch 1000000000000 needs at least"), std::string::npos) << huge.output;
+  EXPECT_NE(huge.output.find("GiB of memory"), std::string::npos) << huge.output;
 }
 
 }  // namespace

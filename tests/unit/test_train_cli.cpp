@@ -126,6 +126,7 @@ TEST(TrainCli, BadInputsExitWithCode2) {
       {kXorNet + data + " --lrate 0", ""},
       {kXorNet + data + " --val-data '" + dir.file("x.npy") + "'", "--val-labels"},
       {kXorNet + data + " --pad 2", "--pad"},
+      {kXorNet + data + " --threads 100000", "--threads 100000 is more than 1024"},
       {kXorNet + " --data '" + dir.file("x.npy") + "' --labels '" + dir.file("y.npy") + "' --out '" + dir.file("no/such/dir/m.txt") + "'",
        "does not exist"},
   };

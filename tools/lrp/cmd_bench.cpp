@@ -5,6 +5,7 @@
 #include <malloc.h>
 #include <omp.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -175,8 +176,30 @@ void print_profile(const Model<float>& model, Explainer<float>& explainer, const
             << "\n";
 }
 
+// A batch whose input and largest layer output alone exceed the machine's memory would
+// first spend minutes filling the input and then fail to allocate (or be killed): refuse it.
+void check_batch_fits_memory(const Model<float>& model, const std::vector<Shape>& shapes, std::size_t batch) {
+  double input = 1, largest = 0;
+  for (std::size_t d : shapes.at(0)) input *= static_cast<double>(d);
+  for (const Node<float>& n : model.nodes()) {
+    double elements = 1;
+    for (std::size_t d : shapes.at(n.output)) elements *= static_cast<double>(d);
+    largest = std::max(largest, elements);
+  }
+  const double gib = 1024.0 * 1024.0 * 1024.0;
+  const double need = static_cast<double>(batch) * (input + largest) * sizeof(float) / gib;
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  const double have = pages > 0 && page > 0 ? static_cast<double>(pages) * static_cast<double>(page) / gib : 0.0;
+  if (have > 0.0 && need > have) {
+    std::ostringstream msg;
+    msg << std::fixed << std::setprecision(1) << "--batch " << batch << " needs at least " << need
+        << " GiB (the input and the largest layer output), more than this machine's " << have << " GiB of memory";
+    throw ConfigError(msg.str());
+  }
+}
+
 void run_bench(const BenchOptions& o) {
-  if (o.threads > 0) omp_set_num_threads(static_cast<int>(o.threads));
+  set_threads(o.threads);
   if (!o.conv_algo.empty()) set_conv_algorithm(parse_conv_algorithm(o.conv_algo));
   apply_rule_precision(o.rule_precision, true);
   if (!o.rule.empty() && !o.composite.empty()) throw ConfigError("give either --rule or --composite, not both");
@@ -201,7 +224,7 @@ void run_bench(const BenchOptions& o) {
   }
   model.drop_trailing_softmax();
   const Shape per = resolve_input_shape(model, o.input_shape);
-  model.infer_shapes(per);
+  check_batch_fits_memory(model, model.infer_shapes(per), o.batch);
   const std::string spec = o.rule.empty() ? (o.composite.empty() ? "epsilon_plus_flat" : o.composite) : "";
   std::vector<Rule> rules = o.rule.empty() ? composite_rules(model, spec) : uniform_rules(model, parse_rule(o.rule));
 

@@ -1,6 +1,5 @@
 // lrp train (--layers SPEC | --init MODEL) --data X --labels Y --out MODEL.txt ...: mini-batch SGD
 // as the LRP Toolbox's Sequential.train (docs/TRAINING.md).
-#include <omp.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -182,7 +181,7 @@ void run_train(const TrainCliOptions& o) {
   const std::filesystem::path out_dir = std::filesystem::absolute(o.out).parent_path();
   if (!std::filesystem::is_directory(out_dir)) throw IoError("cannot write " + o.out + ": directory " + out_dir.string() + " does not exist");
 
-  if (o.threads > 0) omp_set_num_threads(static_cast<int>(o.threads));
+  set_threads(o.threads);
   const Model<double> init = o.init.empty() ? train::build_network(o.layers, o.seed) : load_model(o.init);
   tune_allocator_for_reuse();  // (load_model does too; a built network has not been through it)
   // A model from another format (ONNX) may hold layers the toolbox format cannot write: fail now.

@@ -1,5 +1,7 @@
 #include "common.hpp"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <iostream>
@@ -224,6 +226,12 @@ std::vector<std::size_t> load_labels(const std::string& path) {
     throw FormatError(path + ": labels must be [N], [N,1] or one-hot [N,C], got " + shape_str(y.shape()));
   }
   return out;
+}
+
+void set_threads(std::size_t threads) {
+  if (threads > kMaxThreads)
+    throw ConfigError("--threads " + std::to_string(threads) + " is more than " + std::to_string(kMaxThreads) + " (0: OMP_NUM_THREADS or all cores)");
+  if (threads > 0) omp_set_num_threads(static_cast<int>(threads));
 }
 
 }  // namespace lrp::cli

@@ -37,6 +37,11 @@ void add_rule_precision_option(CLI::App* cmd, std::string& precision);
 // the setting (float32, or the environment's LRP_RULE_PRECISION).
 void apply_rule_precision(const std::string& precision, bool float_path);
 
+// --threads: 0 keeps OpenMP's default (OMP_NUM_THREADS or all cores); more than
+// kMaxThreads is a ConfigError (a huge team crashes the OpenMP runtime before any work).
+constexpr std::size_t kMaxThreads = 1024;
+void set_threads(std::size_t threads);
+
 // How PNG/JPEG inputs become tensors (ignored for array files).
 struct InputOptions {
   std::string preprocess = "none";  // "imagenet": resize 256, crop 224, /255, ImageNet mean/std
