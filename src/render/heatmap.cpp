@@ -157,6 +157,11 @@ RgbImage blend(const RgbImage& base, const RgbImage& top, double alpha) {
 
 RgbImage enlarge(const RgbImage& image, std::size_t scale) {
   check_scale(scale);
+  // Checked before multiplying: a scale of 2^64 - 1 would wrap around to a small image.
+  const std::size_t side = std::max<std::size_t>({1, image.height, image.width});
+  if (scale > kMaxRgbPixels / side)
+    throw ConfigError("enlarging a " + std::to_string(image.height) + "x" + std::to_string(image.width) + " image " +
+                      std::to_string(scale) + " times makes it more than " + std::to_string(kMaxRgbPixels) + " pixels");
   RgbImage out(image.height * scale, image.width * scale);
   for (std::size_t y = 0; y < out.height; ++y)
     for (std::size_t x = 0; x < out.width; ++x) std::copy_n(image.pixel(y / scale, x / scale), 3, out.pixel(y, x));

@@ -147,7 +147,7 @@ void draw_outline(RgbImage& image, const Tensor<double>& X, std::size_t scale, d
   } else {
     throw ShapeError("outline input must be [H,W], [1,H,W] or [3,H,W], got " + shape_str(X.shape()));
   }
-  if (h * scale != image.height || w * scale != image.width)
+  if (scale > image.height || scale > image.width || h * scale != image.height || w * scale != image.width)
     throw ShapeError("outline input " + shape_str(X.shape()) + " enlarged " + std::to_string(scale) +
                      "x does not match the image size " + std::to_string(image.height) + "x" +
                      std::to_string(image.width));

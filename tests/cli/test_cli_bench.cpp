@@ -107,6 +107,9 @@ TEST(CliBench, BadInputsExitWithTwoAndSayWhat) {
   const test::CliResult threads = test::run_cli("bench " + lenet() + " --threads 100000 --runs 1 --warmup 0");
   EXPECT_EQ(threads.code, 2);
   EXPECT_NE(threads.output.find("--threads 100000 is more than 1024"), std::string::npos) << threads.output;
+  const test::CliResult runs = test::run_cli("bench " + lenet() + " --runs -1");  // was 2^64 - 1 calls
+  EXPECT_EQ(runs.code, 2);
+  EXPECT_NE(runs.output.find("--runs: Value -1 not in range 1 to 1000000"), std::string::npos) << runs.output;
 }
 
 // A batch that cannot fit in any machine's memory (LeNet-5: 4 KiB of input and 23 KiB of

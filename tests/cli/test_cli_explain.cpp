@@ -416,6 +416,12 @@ std::vector<BadCase> bad_cases() {
       {bert + "--out /tmp/o.npy --vocab " + short_vocab, "--vocab is used by --tokens"},
       {bert + "--tokens /tmp/t.html --vocab " + short_vocab, "is not in the vocabulary " + short_vocab},
       {bert + "--tokens /tmp/t.html --colormap gray-red", "token text needs a table or palette map"},
+      // CLI11 read -1 into unsigned counts as 2^64 - 1: runs that never ended, and a heatmap
+      // enlargement that crashed (SIGSEGV).
+      {e + x + " --method smoothgrad --samples -1 --out /tmp/o.npy", "--samples: Value -1 not in range 1 to 1000000"},
+      {e + x + " --method integrated-gradients --steps 4294967297 --out /tmp/o.npy", "--steps: Value 4294967297 not in range"},
+      {e + x + " --rule z --heatmap /tmp/h.png --heatmap-scale -1", "--heatmap-scale: Value -1 not in range 0 to 1024"},
+      {e + x + " --method occlusion --window -3 --out /tmp/o.npy", "--window: must not be negative, got -3"},
   };
 }
 

@@ -191,6 +191,12 @@ TEST(RenderHeatmap, EnlargeHconcatGrid) {
   EXPECT_EQ(g.pixel(3, 0)[0], 30);  // tile c, second row
   EXPECT_EQ(g.pixel(4, 4)[0], 0);   // empty cell
   EXPECT_THROW(lrp::render::grid({a}, 0), lrp::ConfigError);
+  // Sizes beyond 2^28 pixels are refused before they are allocated, or wrap around (a scale
+  // of 2^64 - 1 times 2 pixels is 2^64 - 2, which the enlargement once took for a small image).
+  EXPECT_THROW(lrp::render::enlarge(a, ~std::size_t(0)), lrp::ConfigError);
+  EXPECT_THROW(lrp::render::enlarge(a, std::size_t(1) << 14), lrp::ConfigError);  // 2^28 x 2^29 pixels
+  EXPECT_EQ(lrp::render::enlarge(a, std::size_t(1) << 10).height, std::size_t(1) << 10);  // 2^21 pixels: fine
+  EXPECT_THROW(RgbImage(std::size_t(1) << 20, std::size_t(1) << 20), lrp::ConfigError);
 }
 
 TEST(RenderHeatmap, RenderInputRgbAndErrors) {

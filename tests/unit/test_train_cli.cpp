@@ -127,6 +127,7 @@ TEST(TrainCli, BadInputsExitWithCode2) {
       {kXorNet + data + " --val-data '" + dir.file("x.npy") + "'", "--val-labels"},
       {kXorNet + data + " --pad 2", "--pad"},
       {kXorNet + data + " --threads 100000", "--threads 100000 is more than 1024"},
+      {kXorNet + data + " --iters -1", "--iters: must not be negative, got -1"},
       {kXorNet + " --data '" + dir.file("x.npy") + "' --labels '" + dir.file("y.npy") + "' --out '" + dir.file("no/such/dir/m.txt") + "'",
        "does not exist"},
   };

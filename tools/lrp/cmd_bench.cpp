@@ -357,8 +357,9 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--composite", o->composite, "Named composite (default epsilon_plus_flat)");
   cmd->add_option("--rule", o->rule, "One rule for every layer instead of a composite");
   cmd->add_option("--batch", o->batch, "Batch size (1)");
-  cmd->add_option("--runs", o->runs, "Timed calls per phase (5)");
-  cmd->add_option("--warmup", o->warmup, "Untimed calls per phase before timing (1)");
+  cmd->add_option("--runs", o->runs, "Timed calls per phase (5)")->check(CLI::Range(std::size_t(1), std::size_t(1000000)));
+  cmd->add_option("--warmup", o->warmup, "Untimed calls per phase before timing (1)")
+      ->check(CLI::Range(std::size_t(0), std::size_t(1000000)));
   cmd->add_option("--threads", o->threads, "OpenMP/oneDNN threads (default: OMP_NUM_THREADS or all cores)");
   add_model_options(cmd, o->file);
   cmd->add_option("--target", o->target, "predicted (default) | K | K1,K2,... | all");

@@ -198,7 +198,8 @@ void add_explain_command(CLI::App& app) {
   cmd->add_option("--at", o->at, "Write the relevance arriving at this layer's output (a name from `lrp info`) instead of the input's (NCHW)");
   cmd->add_option("--heatmap", o->heatmap, "Also render the relevance to this PNG (rows: samples, columns: targets)");
   cmd->add_option("--colormap", o->colormap, "Colour map of --heatmap (default bwr; see `lrp render --help`)");
-  cmd->add_option("--heatmap-scale", o->heatmap_scale, "Pixel enlargement of --heatmap (default: about 96 px per map)");
+  cmd->add_option("--heatmap-scale", o->heatmap_scale, "Pixel enlargement of --heatmap (default: about 96 px per map)")
+      ->check(CLI::Range(std::size_t(0), std::size_t(1024)));
   cmd->add_option("--tokens", o->tokens,
                   "Text models: also write every map on its tokens, as coloured text (.html) or a table (.tsv: map, "
                   "position, token, relevance)");

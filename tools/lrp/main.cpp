@@ -19,6 +19,14 @@ int main(int argc, char** argv) {
   lrp::cli::add_train_command(app);
   lrp::cli::add_bench_command(app);
   lrp::cli::add_tokenize_command(app);
+  // CLI11 reads "-1" into an unsigned option as 2^64 - 1 (a run of --iters -1 would never end):
+  // every unsigned count refuses negative numbers.
+  const CLI::Validator non_negative(
+      [](std::string& value) { return value.find('-') == std::string::npos ? std::string() : "must not be negative, got " + value; },
+      "");
+  for (CLI::App* cmd : app.get_subcommands({}))
+    for (CLI::Option* opt : cmd->get_options())
+      if (opt->get_type_name() == "UINT" || opt->get_type_name() == "UINT:UINT") opt->check(non_negative);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

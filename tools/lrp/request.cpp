@@ -19,7 +19,8 @@ void add_request_options(CLI::App* cmd, RequestOptions& o) {
   cmd->add_option("--samples", o.samples,
                   "smoothgrad: number of samples (20; the last is noise-free); gradient-shap: random points per input (20); "
                   "shapley-sampling: random orders of the groups (20); lime (50), kernel-shap (25): coalitions of the groups "
-                  "the surrogate model is fitted to");
+                  "the surrogate model is fitted to")
+      ->check(CLI::Range(std::size_t(1), kMaxSamples));
   cmd->add_option("--seed", o.method_options.seed, "smoothgrad, gradient-shap, shapley-sampling, lime, kernel-shap: random seed (0)");
   cmd->add_option("--kernel-width", o.kernel_width, "lime: width of the cosine-distance similarity kernel (1)");
   cmd->add_option("--lasso", o.lasso, "lime: L1 penalty of the surrogate linear model (0.01, scikit-learn's Lasso alpha; 0: least squares)");
@@ -27,7 +28,8 @@ void add_request_options(CLI::App* cmd, RequestOptions& o) {
   cmd->add_option("--noise-type", o.noise_type,
                   "smoothgrad: what is kept of the noisy copies' maps: smoothgrad (their mean, default), smoothgrad-sq (the mean "
                   "of their squares), vargrad (their variance)");
-  cmd->add_option("--steps", o.method_options.steps, "integrated-gradients: number of steps (20)");
+  cmd->add_option("--steps", o.method_options.steps, "integrated-gradients: number of steps (20)")
+      ->check(CLI::Range(std::size_t(1), kMaxSamples));
   cmd->add_option("--baseline", o.baseline,
                   "integrated-gradients, deeplift, feature-ablation, shapley-sampling, lime, kernel-shap: the baseline, a constant (0) or an input file (array or image, read like INPUT: "
                   "one sample for every input, or as many samples as INPUT); deeplift-shap, gradient-shap: a file whose "

@@ -13,6 +13,9 @@
 
 namespace lrp::cli {
 
+// The most noisy copies, coalitions or path steps one explanation may ask for (--samples, --steps).
+inline constexpr std::size_t kMaxSamples = 1000000;
+
 struct RequestOptions {
   std::string rule, composite, method = "lrp", noise_type = "smoothgrad";
   std::string baseline = "0";  // integrated gradients: a number or an input file

@@ -11,9 +11,14 @@
 #include <string>
 #include <vector>
 
+#include "lrp/core/error.hpp"
 #include "lrp/core/tensor.hpp"
 
 namespace lrp::render {
+
+// The largest picture made (768 MiB of RGB): beyond it a size is a mistake (an enlargement of
+// 2^64 - 1), refused with a ConfigError before anything is allocated or overflows.
+inline constexpr std::size_t kMaxRgbPixels = std::size_t(1) << 28;
 
 // 8-bit RGB image, rows top to bottom, pixels interleaved R,G,B: rgb.size() == 3 * height * width.
 struct RgbImage {
@@ -21,9 +26,17 @@ struct RgbImage {
   std::vector<std::uint8_t> rgb;
 
   RgbImage() = default;
-  RgbImage(std::size_t h, std::size_t w, std::uint8_t fill = 0) : height(h), width(w), rgb(3 * h * w, fill) {}
+  RgbImage(std::size_t h, std::size_t w, std::uint8_t fill = 0) : height(h), width(w), rgb(checked_size(h, w), fill) {}
   std::uint8_t* pixel(std::size_t y, std::size_t x) { return rgb.data() + 3 * (y * width + x); }
   const std::uint8_t* pixel(std::size_t y, std::size_t x) const { return rgb.data() + 3 * (y * width + x); }
+
+ private:
+  static std::size_t checked_size(std::size_t h, std::size_t w) {
+    if (w != 0 && h > kMaxRgbPixels / w)
+      throw ConfigError("an image of " + std::to_string(h) + "x" + std::to_string(w) + " pixels is too large (at most " +
+                        std::to_string(kMaxRgbPixels) + " pixels)");
+    return 3 * h * w;
+  }
 };
 
 struct HeatmapOptions {
