@@ -31,10 +31,12 @@ ConvAlgo algo_from_env() {
   const char* e = std::getenv("LRP_CONV_ALGO");
   if (!e) return ConvAlgo::Auto;
   const std::string v(e);
+  if (v == "direct") return ConvAlgo::Direct;
   if (v == "winograd") return ConvAlgo::Winograd;
   if (v == "auto") return ConvAlgo::Auto;
   if (v == "reference") return ConvAlgo::Reference;
-  return ConvAlgo::Direct;
+  std::fprintf(stderr, "lrp: LRP_CONV_ALGO='%s' is none of direct, winograd, auto, reference; convolutions use auto\n", e);
+  return ConvAlgo::Auto;
 }
 
 std::atomic<int>& algo_setting() {
@@ -140,12 +142,24 @@ struct Budget {
   std::atomic<std::size_t> bytes;
   std::atomic<bool> fixed;
 };
+// LRP_WEIGHT_CACHE_MB in bytes; nullopt when unset or not a whole number of MiB (then the
+// default applies, with a warning for the latter). Values beyond the address space saturate.
+std::optional<std::size_t> budget_from_env() {
+  const char* e = std::getenv("LRP_WEIGHT_CACHE_MB");
+  if (!e) return std::nullopt;
+  const std::string v(e);
+  if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos) {
+    std::fprintf(stderr, "lrp: LRP_WEIGHT_CACHE_MB='%s' is not a whole number of MiB; the default budget applies\n", e);
+    return std::nullopt;
+  }
+  const unsigned long long mib = std::strtoull(e, nullptr, 10);
+  return mib > (SIZE_MAX >> 20) ? SIZE_MAX : static_cast<std::size_t>(mib) << 20;
+}
 Budget& budget_state() {
-  static Budget b{[] {
-                    const char* e = std::getenv("LRP_WEIGHT_CACHE_MB");
-                    return e ? static_cast<std::size_t>(std::strtoull(e, nullptr, 10)) << 20 : kDefaultBudget;
-                  }(),
-                  std::getenv("LRP_WEIGHT_CACHE_MB") != nullptr};
+  static Budget b = [] {
+    const std::optional<std::size_t> env = budget_from_env();
+    return Budget{env.value_or(kDefaultBudget), env.has_value()};
+  }();
   return b;
 }
 std::atomic<std::size_t>& weight_budget() { return budget_state().bytes; }

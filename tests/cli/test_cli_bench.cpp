@@ -112,6 +112,33 @@ TEST(CliBench, BadInputsExitWithTwoAndSayWhat) {
   EXPECT_NE(runs.output.find("--runs: Value -1 not in range 1 to 1000000"), std::string::npos) << runs.output;
 }
 
+// Environment values the tool cannot take are named in a warning, and the run goes on with the
+// default (they were silently read as another setting: LRP_CONV_ALGO=foo as direct,
+// LRP_WEIGHT_CACHE_MB=-1 as 2^64 - 1 bytes) or, for OMP_NUM_THREADS=100000 (which crashed the
+// OpenMP runtime), with 1024 threads.
+TEST(CliBench, EnvironmentValuesItCannotTakeAreNamedInAWarning) {
+  // --threads 2: the capped team of 1024 runs too (checked by hand), but not under ASan here.
+  const std::string run = "bench " + lenet() + " --rule epsilon:0.01 --phases lrp --runs 1 --warmup 0 --threads 2 --json";
+  const struct {
+    const char *name, *value, *warning;
+  } cases[] = {
+      {"LRP_CONV_ALGO", "foo", "LRP_CONV_ALGO='foo' is none of direct, winograd, auto, reference; convolutions use auto"},
+      {"LRP_WEIGHT_CACHE_MB", "-1", "LRP_WEIGHT_CACHE_MB='-1' is not a whole number of MiB; the default budget applies"},
+      {"OMP_NUM_THREADS", "100000", "OMP_NUM_THREADS asks for 100000 threads; using 1024"},
+  };
+  for (const auto& c : cases) {
+    const char* before = std::getenv(c.name);
+    const std::string saved = before ? before : "";
+    ::setenv(c.name, c.value, 1);
+    const test::CliResult r = test::run_cli(run);
+    if (before) ::setenv(c.name, saved.c_str(), 1);
+    else ::unsetenv(c.name);
+    EXPECT_EQ(r.code, 0) << c.name << "\n" << r.output;
+    EXPECT_NE(r.output.find(c.warning), std::string::npos) << r.output;
+    EXPECT_GT(nlohmann::json::parse(last_line(r.output)).at("lrp_ms").get<double>(), 0.0) << c.name;
+  }
+}
+
 // A batch that cannot fit in any machine's memory (LeNet-5: 4 KiB of input and 23 KiB of
 // first-layer output per sample, times 1e12 samples) is refused before its input is made,
 // instead of filling memory for minutes and then failing to allocate.

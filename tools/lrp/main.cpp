@@ -1,11 +1,20 @@
 // lrp: explain neural network predictions with Layer-wise Relevance Propagation.
+#include <omp.h>
+
+#include <cstdio>
 #include <exception>
 #include <iostream>
 
 #include "commands.hpp"
+#include "common.hpp"
 #include "lrp/core/error.hpp"
 
 int main(int argc, char** argv) {
+  // OMP_NUM_THREADS=100000 crashes the OpenMP runtime at the first parallel loop.
+  if (static_cast<std::size_t>(omp_get_max_threads()) > lrp::cli::kMaxThreads) {
+    std::fprintf(stderr, "lrp: OMP_NUM_THREADS asks for %d threads; using %zu\n", omp_get_max_threads(), lrp::cli::kMaxThreads);
+    omp_set_num_threads(static_cast<int>(lrp::cli::kMaxThreads));
+  }
   CLI::App app{"lrp: Layer-wise Relevance Propagation and other attribution methods for neural networks"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "lrp 0.1.0");
