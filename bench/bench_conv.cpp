@@ -3,12 +3,13 @@
 //   lrp_microbench --benchmark_filter=Conv
 #include <benchmark/benchmark.h>
 
-#include <random>
 #include <vector>
 
 #include "kernels/conv.hpp"
 #include "kernels/dnnl_conv.hpp"
 #include "lrp/core/kernels.hpp"
+
+#include "random_input.hpp"
 
 namespace {
 
@@ -43,13 +44,7 @@ ConvShape shape(int which, std::size_t batch) {
   return s;
 }
 
-std::vector<float> random_vector(std::size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = nd(rng);
-  return v;
-}
+using lrp::bench::random_vector;
 
 double conv_flops(const ConvShape& s) {
   return 2.0 * static_cast<double>(s.n * s.oc * s.oh * s.ow * (s.c / s.groups) * s.win.kh * s.win.kw);

@@ -4,10 +4,11 @@
 //   lrp_microbench --benchmark_filter=Dense
 #include <benchmark/benchmark.h>
 
-#include <random>
 #include <vector>
 
 #include "kernels/gemm.hpp"
+
+#include "random_input.hpp"
 
 namespace {
 
@@ -16,13 +17,7 @@ struct Dims {
 };
 Dims dims(int which) { return which == 0 ? Dims{3136, 1024} : which == 1 ? Dims{784, 1296} : Dims{1296, 1296}; }
 
-std::vector<float> random_vector(std::size_t n, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0.0f, 1.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = nd(rng);
-  return v;
-}
+using lrp::bench::random_vector;
 
 // y[1, out] = x[1, in] W[out, in]^T
 void BM_DenseForwardBatch1(benchmark::State& st) {
