@@ -531,6 +531,8 @@ Explanation<T> Explainer<T>::explain(const Tensor<T>& x, const ExplainRequest& r
     case Method::SmoothGrad: {
       const MethodOptions& o = req.options;
       if (o.samples == 0) throw ConfigError("smoothgrad needs at least one sample");
+      if (!(std::isfinite(o.noise_level) && o.noise_level >= 0))
+        throw ConfigError("smoothgrad: the noise level (--noise-level) must be a finite number >= 0");
       std::mt19937_64 rng(o.seed);
       std::normal_distribution<double> normal(0.0, 1.0);
       const std::size_t n = x.dim(0), per = x.sample_size();
@@ -571,7 +573,8 @@ Explanation<T> Explainer<T>::explain(const Tensor<T>& x, const ExplainRequest& r
       // point uniformly on the segment to the (noisy) input, its gradient times (input - baseline).
       const MethodOptions& o = req.options;
       if (o.samples == 0) throw ConfigError("gradient-shap needs at least one sample");
-      if (!(o.stdevs >= 0)) throw ConfigError("gradient-shap: the noise's standard deviation (--stdevs) must be >= 0");
+      if (!(std::isfinite(o.stdevs) && o.stdevs >= 0))
+        throw ConfigError("gradient-shap: the noise's standard deviation (--stdevs) must be a finite number >= 0");
       const Tensor<T> dist = baseline_draws(x.shape(), o).template cast<T>();
       const std::size_t n = x.dim(0), per = x.sample_size(), draws = dist.dim(0);
       const std::size_t per_pass = copies_per_pass(model, x, k, req.target_pass_bytes, o.samples);

@@ -24,6 +24,7 @@ Tensor<T> occlusion(Executor<T>& ex, const Tensor<T>& x, const Tensor<T>& seeds,
   const std::size_t wh = std::min(o.window, h), ww = std::min(o.window, w);
   const std::size_t sh = std::min(o.stride, h), sw = std::min(o.stride, w);
   if (o.window == 0 || o.stride == 0) throw ConfigError("occlusion window and stride must be positive");
+  if (!std::isfinite(o.occlusion_value)) throw ConfigError("occlusion: the value outside the window (--occlusion-value) must be finite");
   Tensor<T> result = ops::repeat_rows(Tensor<T>(x.shape()), k);
   std::vector<char> mask(h * w);
   for (std::size_t y0 = 0; y0 < h; y0 += sh)

@@ -391,7 +391,7 @@ std::vector<BadCase> bad_cases() {
       {e + x + " --method integrated-gradients --baseline /nonexistent/b.npy --out /tmp/o.npy", "/nonexistent/b.npy"},
       {e + x + " --method integrated-gradients --baseline nan --out /tmp/o.npy", "'nan' is not a finite number"},
       {e + x + " --method deeplift --rule z --out /tmp/o.npy", "--method deeplift takes no rules"},
-      {e + x + " --method gradient-shap --stdevs -1 --out /tmp/o.npy", "must be >= 0"},
+      {e + x + " --method gradient-shap --stdevs -1 --out /tmp/o.npy", "(--stdevs) must be a finite number >= 0"},
       {e + x + " --method feature-ablation --feature-mask /nonexistent/m.npy --out /tmp/o.npy", "/nonexistent/m.npy"},
       {e + x + " --method feature-ablation --feature-mask " + small + " --out /tmp/o.npy", "does not fit"},
       {e + x + " --rule z --feature-mask " + x + " --out /tmp/o.npy", "--method lrp reads no --feature-mask"},
@@ -422,6 +422,9 @@ std::vector<BadCase> bad_cases() {
       {e + x + " --method integrated-gradients --steps 4294967297 --out /tmp/o.npy", "--steps: Value 4294967297 not in range"},
       {e + x + " --rule z --heatmap /tmp/h.png --heatmap-scale -1", "--heatmap-scale: Value -1 not in range 0 to 1024"},
       {e + x + " --method occlusion --window -3 --out /tmp/o.npy", "--window: must not be negative, got -3"},
+      // NaN noise made every SmoothGrad copy NaN; the run still exited 0.
+      {e + x + " --method smoothgrad --noise-level nan --out /tmp/o.npy", "--noise-level: must be a finite number, got nan"},
+      {e + x + " --method occlusion --occlusion-value -inf --out /tmp/o.npy", "--occlusion-value: must be a finite number, got -inf"},
   };
 }
 

@@ -163,6 +163,13 @@ TEST_F(CliRender, BadInputsExitWithCode2) {
   write_npy(file("vec.npy"), {2}, {1.0, 2.0});
   EXPECT_EQ(run(file("vec.npy") + " --out " + file("x.png")), 2);
   EXPECT_NE(output_.find("vec.npy"), std::string::npos) << output_;
+
+  // NaN passed CLI11's range check of --overlay (a blend of NaN was written); -1 became 2^64 - 1.
+  EXPECT_EQ(run(file("H.npy") + " --input " + file("H.npy") + " --overlay nan --out " + file("x.png")), 2);
+  EXPECT_NE(output_.find("--overlay: must be a finite number, got nan"), std::string::npos) << output_;
+  EXPECT_EQ(run(file("H.npy") + " --scale -1 --out " + file("x.png")), 2);
+  EXPECT_NE(output_.find("--scale"), std::string::npos) << output_;
+  EXPECT_FALSE(fs::exists(file("x.png")));
 }
 
 // --input as a PNG/JPEG image; broken image files are reported with exit code 2.

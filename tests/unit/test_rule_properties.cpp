@@ -3,6 +3,8 @@
 // conservation where a rule conserves, and the gradient methods against finite differences.
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include <random>
 
 #include "lrp/explain/executor.hpp"
@@ -410,6 +412,29 @@ TEST(RuleProperties, SmoothGradWithOneSampleIsTheGradient) {
   s.method = Method::SmoothGrad;
   s.options.samples = 1;
   EXPECT_LT(test::max_rel_error(explain(m, x, s).relevance, explain(m, x, g).relevance), 1e-15);
+}
+
+// Noise parameters that are not finite numbers are refused, not turned into NaN maps (a NaN
+// noise level made every noisy copy NaN).
+TEST(RuleProperties, NonFiniteNoiseAndOcclusionValuesAreRefused) {
+  std::mt19937_64 rng(9);
+  const Model<double> m = test::random_cnn(rng, true);
+  const Tensor<double> x = test::random_tensor({1, 2, 12, 12}, rng);
+  ExplainRequest s;
+  s.method = Method::SmoothGrad;
+  s.options.samples = 3;
+  for (double bad : {std::nan(""), std::numeric_limits<double>::infinity(), -0.1}) {
+    s.options.noise_level = bad;
+    EXPECT_THROW(explain(m, x, s), ConfigError) << bad;
+  }
+  ExplainRequest g;
+  g.method = Method::GradientShap;
+  g.options.stdevs = std::numeric_limits<double>::infinity();
+  EXPECT_THROW(explain(m, x, g), ConfigError);
+  ExplainRequest o;
+  o.method = Method::Occlusion;
+  o.options.occlusion_value = std::nan("");
+  EXPECT_THROW(explain(m, x, o), ConfigError);
 }
 
 // SmoothGrad^2 and VarGrad against the per-copy gradients: the noisy copies are rebuilt here from

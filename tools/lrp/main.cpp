@@ -1,7 +1,9 @@
 // lrp: explain neural network predictions with Layer-wise Relevance Propagation.
 #include <omp.h>
 
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <iostream>
 
@@ -33,9 +35,21 @@ int main(int argc, char** argv) {
   const CLI::Validator non_negative(
       [](std::string& value) { return value.find('-') == std::string::npos ? std::string() : "must not be negative, got " + value; },
       "");
+  // No real-valued option means anything as NaN or infinity (--noise-level nan made every noisy
+  // copy NaN, --overlay nan a blend of NaN), and CLI11's ranges let NaN through.
+  const CLI::Validator finite(
+      [](std::string& value) {
+        char* end = nullptr;
+        const double v = std::strtod(value.c_str(), &end);
+        return end != value.c_str() && !std::isfinite(v) ? "must be a finite number, got " + value : std::string();
+      },
+      "");
   for (CLI::App* cmd : app.get_subcommands({}))
-    for (CLI::Option* opt : cmd->get_options())
-      if (opt->get_type_name() == "UINT" || opt->get_type_name() == "UINT:UINT") opt->check(non_negative);
+    for (CLI::Option* opt : cmd->get_options()) {
+      const std::string type = opt->get_type_name();  // "UINT", "FLOAT", or with a range check's text after it
+      if (type.rfind("UINT", 0) == 0) opt->check(non_negative);
+      if (type.rfind("FLOAT", 0) == 0) opt->check(finite);
+    }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
