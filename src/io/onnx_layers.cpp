@@ -103,7 +103,7 @@ Window2d window_from_attributes(NodeCtx& c, std::size_t h, std::size_t w, std::s
 }
 
 std::size_t checked_kernel(NodeCtx& c, std::int64_t v) {
-  if (v < 1 || v > (1 << 20)) c.fail("kernel size " + std::to_string(v) + " is not positive");
+  if (v < 1 || v > (1 << 20)) c.fail("kernel size " + std::to_string(v) + " is not between 1 and 2^20");
   return to_size(v);
 }
 
@@ -335,6 +335,7 @@ void gemm(NodeCtx& c) {
   if (b.dims.size() != 2) c.fail("weight B must be 2-D, got " + dims_str(b.dims));
   c.require_finite(b, "weight B");
   const double alpha = c.attr_float("alpha", 1.0), beta = c.attr_float("beta", 1.0);
+  if (!std::isfinite(alpha) || !std::isfinite(beta)) c.fail("attributes 'alpha' and 'beta' must be finite");
   const bool trans_b = c.attr_int("transB", 0) != 0;
   const std::size_t out = to_size(trans_b ? b.dims[0] : b.dims[1]);
   Tensor<double> bias({out});

@@ -3,6 +3,8 @@
 // never a silently wrong model. Through the CLI: exit code 2 and "lrp: error: ...".
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <filesystem>
 #include <functional>
 #include <limits>
@@ -133,6 +135,11 @@ TEST(OnnxBadModel, UnsupportedAttributesAndShapes) {
     B b = small_model();
     B::attr(*b.graph().mutable_node(4), "transA", std::int64_t{1});
     expect_format_error([&] { load(b.bytes()); }, {"'fc' (Gemm)", "transA"});
+  }
+  {  // a NaN alpha gave NaN weights, found only as NaN relevance when explaining
+    B b = small_model();
+    B::attr(*b.graph().mutable_node(4), "alpha", std::nanf(""));
+    expect_format_error([&] { load(b.bytes()); }, {"'fc' (Gemm)", "'alpha' and 'beta' must be finite"});
   }
   {
     B b;
