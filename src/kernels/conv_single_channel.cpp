@@ -48,50 +48,24 @@ LRP_SIMD_CLONES void taps_forward(const float* xp, std::size_t wp, const float* 
   }
 }
 
-LRP_SIMD_CLONES void taps_backward(const float* gw, std::size_t gstride, std::size_t front, std::size_t oc, std::size_t wp,
-                                   const float* w, std::size_t kh, std::size_t kw, float* dxp, std::size_t len) {
-  for (std::size_t u0 = 0; u0 < len; u0 += kChunk) {
-    v16 a0 = {}, a1 = {}, a2 = {}, a3 = {};
-    for (std::size_t o = 0; o < oc; ++o) {
-      const float* go = gw + o * gstride + front + u0;
-      const float* wo = w + o * kh * kw;
-      for (std::size_t i = 0; i < kh; ++i)
-        for (std::size_t j = 0; j < kw; ++j) {
-          const float wv = wo[i * kw + j];
-          const float* src = go - i * wp - j;
-          v16 x0, x1, x2, x3;
-          __builtin_memcpy(&x0, src, sizeof x0);
-          __builtin_memcpy(&x1, src + 16, sizeof x1);
-          __builtin_memcpy(&x2, src + 32, sizeof x2);
-          __builtin_memcpy(&x3, src + 48, sizeof x3);
-          a0 += wv * x0;
-          a1 += wv * x1;
-          a2 += wv * x2;
-          a3 += wv * x3;
-        }
-    }
-    __builtin_memcpy(dxp + u0, &a0, sizeof a0);
-    __builtin_memcpy(dxp + u0 + 16, &a1, sizeof a1);
-    __builtin_memcpy(dxp + u0 + 32, &a2, sizeof a2);
-    __builtin_memcpy(dxp + u0 + 48, &a3, sizeof a3);
-  }
-}
-
-// taps_backward for two kernels w1, w2 over the same g: each load of g feeds both (the single
-// kernel is load-bound, its unaligned loads straddling cache lines), so two transposed maps
-// cost little more than one.
-LRP_SIMD_CLONES void taps_backward_pair(const float* gw, std::size_t gstride, std::size_t front, std::size_t oc, std::size_t wp,
-                                        const float* w1, const float* w2, std::size_t kh, std::size_t kw, float* dx1,
-                                        float* dx2, std::size_t len) {
+// dx1 (and with Pair dx2) = the transposed taps of w1 (and w2) over the same g: each load of g
+// feeds both kernels (the single kernel is load-bound, its unaligned loads straddling cache
+// lines), so two transposed maps cost little more than one. Always inlined into the clones
+// below, so each is compiled for its clone's ISA; named accumulators (an array of vectors would
+// be spilled to the stack).
+template <bool Pair>
+[[gnu::always_inline]] inline void taps_backward_impl(const float* gw, std::size_t gstride, std::size_t front, std::size_t oc,
+                                                      std::size_t wp, const float* w1, const float* w2, std::size_t kh,
+                                                      std::size_t kw, float* dx1, float* dx2, std::size_t len) {
   for (std::size_t u0 = 0; u0 < len; u0 += kChunk) {
     v16 a0 = {}, a1 = {}, a2 = {}, a3 = {}, b0 = {}, b1 = {}, b2 = {}, b3 = {};
     for (std::size_t o = 0; o < oc; ++o) {
       const float* go = gw + o * gstride + front + u0;
       const float* wo1 = w1 + o * kh * kw;
-      const float* wo2 = w2 + o * kh * kw;
+      const float* wo2 = Pair ? w2 + o * kh * kw : nullptr;
       for (std::size_t i = 0; i < kh; ++i)
         for (std::size_t j = 0; j < kw; ++j) {
-          const float v1 = wo1[i * kw + j], v2 = wo2[i * kw + j];
+          const float v1 = wo1[i * kw + j];
           const float* src = go - i * wp - j;
           v16 x0, x1, x2, x3;
           __builtin_memcpy(&x0, src, sizeof x0);
@@ -102,21 +76,37 @@ LRP_SIMD_CLONES void taps_backward_pair(const float* gw, std::size_t gstride, st
           a1 += v1 * x1;
           a2 += v1 * x2;
           a3 += v1 * x3;
-          b0 += v2 * x0;
-          b1 += v2 * x1;
-          b2 += v2 * x2;
-          b3 += v2 * x3;
+          if constexpr (Pair) {
+            const float v2 = wo2[i * kw + j];
+            b0 += v2 * x0;
+            b1 += v2 * x1;
+            b2 += v2 * x2;
+            b3 += v2 * x3;
+          }
         }
     }
     __builtin_memcpy(dx1 + u0, &a0, sizeof a0);
     __builtin_memcpy(dx1 + u0 + 16, &a1, sizeof a1);
     __builtin_memcpy(dx1 + u0 + 32, &a2, sizeof a2);
     __builtin_memcpy(dx1 + u0 + 48, &a3, sizeof a3);
-    __builtin_memcpy(dx2 + u0, &b0, sizeof b0);
-    __builtin_memcpy(dx2 + u0 + 16, &b1, sizeof b1);
-    __builtin_memcpy(dx2 + u0 + 32, &b2, sizeof b2);
-    __builtin_memcpy(dx2 + u0 + 48, &b3, sizeof b3);
+    if constexpr (Pair) {
+      __builtin_memcpy(dx2 + u0, &b0, sizeof b0);
+      __builtin_memcpy(dx2 + u0 + 16, &b1, sizeof b1);
+      __builtin_memcpy(dx2 + u0 + 32, &b2, sizeof b2);
+      __builtin_memcpy(dx2 + u0 + 48, &b3, sizeof b3);
+    }
   }
+}
+
+LRP_SIMD_CLONES void taps_backward(const float* gw, std::size_t gstride, std::size_t front, std::size_t oc, std::size_t wp,
+                                   const float* w, std::size_t kh, std::size_t kw, float* dxp, std::size_t len) {
+  taps_backward_impl<false>(gw, gstride, front, oc, wp, w, nullptr, kh, kw, dxp, nullptr, len);
+}
+
+LRP_SIMD_CLONES void taps_backward_pair(const float* gw, std::size_t gstride, std::size_t front, std::size_t oc, std::size_t wp,
+                                        const float* w1, const float* w2, std::size_t kh, std::size_t kw, float* dx1,
+                                        float* dx2, std::size_t len) {
+  taps_backward_impl<true>(gw, gstride, front, oc, wp, w1, w2, kh, kw, dx1, dx2, len);
 }
 
 bool single_channel_conv_applies(const ConvShape& s) {
