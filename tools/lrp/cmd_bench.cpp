@@ -179,15 +179,10 @@ void print_profile(const Model<float>& model, Explainer<float>& explainer, const
 // A batch whose input and largest layer output alone exceed the machine's memory would
 // first spend minutes filling the input and then fail to allocate (or be killed): refuse it.
 void check_batch_fits_memory(const Model<float>& model, const std::vector<Shape>& shapes, std::size_t batch) {
-  double input = 1, largest = 0;
+  double input = 1;
   for (std::size_t d : shapes.at(0)) input *= static_cast<double>(d);
-  for (const Node<float>& n : model.nodes()) {
-    double elements = 1;
-    for (std::size_t d : shapes.at(n.output)) elements *= static_cast<double>(d);
-    largest = std::max(largest, elements);
-  }
   const double gib = 1024.0 * 1024.0 * 1024.0;
-  const double need = static_cast<double>(batch) * (input + largest) * sizeof(float) / gib;
+  const double need = static_cast<double>(batch) * (input + layer_output_sizes(model, shapes).largest) * sizeof(float) / gib;
   const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
   const double have = pages > 0 && page > 0 ? static_cast<double>(pages) * static_cast<double>(page) / gib : 0.0;
   if (have > 0.0 && need > have) {

@@ -58,23 +58,11 @@ void add_info_command(CLI::App& app) {
     if (!known) return;
     // What one sample's forward pass holds (float32), and its largest value: a layer whose
     // output cannot be allocated at all (e.g. an absurd Resize) is named here, before any run.
-    double total = 0, largest = 0;
-    std::size_t largest_node = 0;
-    bool too_large = false;
-    for (std::size_t i = 0; i < model.nodes().size(); ++i) {
-      double elements = 1;
-      for (std::size_t d : shapes[model.nodes()[i].output]) elements *= static_cast<double>(d);
-      total += elements;
-      if (elements > largest) largest = elements, largest_node = i;
-      try {  // the size check every tensor allocation makes
-        shape_numel(shapes[model.nodes()[i].output]);
-      } catch (const ShapeError&) {
-        too_large = true;
-      }
-    }
+    const LayerOutputSizes sizes = layer_output_sizes(model, shapes);
     const auto mib = [](double elements) { return elements * 4.0 / (1024.0 * 1024.0); };
-    std::cout << std::fixed << std::setprecision(1) << "layer outputs: " << mib(total) << " MiB per sample in float32; largest "
-              << model.node_label(largest_node) << ", " << mib(largest) << " MiB" << (too_large ? " (too large to run)" : "") << "\n";
+    std::cout << std::fixed << std::setprecision(1) << "layer outputs: " << mib(sizes.total) << " MiB per sample in float32; largest "
+              << model.node_label(sizes.largest_node) << ", " << mib(sizes.largest) << " MiB"
+              << (sizes.too_large ? " (too large to run)" : "") << "\n";
   });
 }
 

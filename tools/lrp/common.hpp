@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "lrp/core/error.hpp"
 #include "lrp/graph/model.hpp"
 
 namespace lrp::cli {
@@ -36,6 +37,31 @@ void add_rule_precision_option(CLI::App* cmd, std::string& precision);
 // process-wide precision, and warns on stderr when this CPU runs bf16 as float32. Empty: keeps
 // the setting (float32, or the environment's LRP_RULE_PRECISION).
 void apply_rule_precision(const std::string& precision, bool float_path);
+
+// Elements of one sample's layer outputs (`shapes` from Model::infer_shapes): their sum, the
+// largest and its node, and whether some output is too large to allocate at all (an absurd Resize).
+struct LayerOutputSizes {
+  double total = 0, largest = 0;
+  std::size_t largest_node = 0;
+  bool too_large = false;
+};
+template <class T>
+LayerOutputSizes layer_output_sizes(const Model<T>& model, const std::vector<Shape>& shapes) {
+  LayerOutputSizes sizes;
+  for (std::size_t i = 0; i < model.nodes().size(); ++i) {
+    const Shape& s = shapes.at(model.nodes()[i].output);
+    double elements = 1;
+    for (std::size_t d : s) elements *= static_cast<double>(d);
+    sizes.total += elements;
+    if (elements > sizes.largest) sizes.largest = elements, sizes.largest_node = i;
+    try {  // the size check every tensor allocation makes
+      shape_numel(s);
+    } catch (const ShapeError&) {
+      sizes.too_large = true;
+    }
+  }
+  return sizes;
+}
 
 // --threads: 0 keeps OpenMP's default (OMP_NUM_THREADS or all cores); more than
 // kMaxThreads is a ConfigError (a huge team crashes the OpenMP runtime before any work).
