@@ -15,6 +15,15 @@ std::size_t shape_numel(const Shape& shape, std::size_t limit) {
   return n;
 }
 
+std::size_t sample_numel(const Shape& per_sample) {
+  try {
+    return shape_numel(per_sample, kMaxSampleElements);
+  } catch (const ShapeError&) {
+    throw ShapeError("one sample of shape " + shape_str(per_sample) + " would hold more than " + std::to_string(kMaxSampleElements) +
+                     " values (lrp's limit per sample)");
+  }
+}
+
 std::string shape_str(const Shape& shape) {
   std::string s = "[";
   for (std::size_t i = 0; i < shape.size(); ++i) {

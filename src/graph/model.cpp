@@ -79,6 +79,11 @@ std::string Model<T>::node_label(std::size_t i) const {
 template <class T>
 std::vector<Shape> Model<T>::infer_shapes(const Shape& input) const {
   std::vector<Shape> shapes(num_values_);
+  try {
+    sample_numel(input);
+  } catch (const ShapeError& e) {
+    throw ShapeError((source.empty() ? std::string() : source + ": ") + "the input: " + e.what());
+  }
   shapes[0] = input;
   for (std::size_t i = 0; i < nodes_.size(); ++i) {
     const Node<T>& n = nodes_[i];
@@ -86,6 +91,7 @@ std::vector<Shape> Model<T>::infer_shapes(const Shape& input) const {
     for (std::size_t v : n.inputs) in.push_back(shapes[v]);
     try {
       shapes[n.output] = n.layer->output_shape(in);
+      sample_numel(shapes[n.output]);
     } catch (const ShapeError& e) {
       throw ShapeError((source.empty() ? std::string() : source + ": ") + node_label(i) + ": " + e.what());
     }

@@ -85,6 +85,7 @@ class Builder {
     Shape out;
     try {
       out = layer->output_shape(in_shapes);
+      sample_numel(out);
     } catch (const ShapeError& e) {
       fail(e.what());
     }
@@ -147,6 +148,11 @@ class Builder {
     for (std::size_t i = 1; i < dims.size(); ++i) {
       if (dims[i] <= 0 || dims[i] > (1 << 20)) throw FormatError(where + ": " + field + " has dimension " + std::to_string(dims[i]));
       per.push_back(static_cast<std::size_t>(dims[i]));
+    }
+    try {
+      sample_numel(per);
+    } catch (const ShapeError& e) {
+      throw FormatError(where + ": " + e.what());
     }
     model_.input_shape = per;
     model_.layout = per.size() == 3 ? DataLayout::NCHW : DataLayout::Features;

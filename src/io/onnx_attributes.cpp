@@ -171,6 +171,7 @@ Value append_layer(NodeCtx& c, Importer& imp, Model<T>& model, std::unique_ptr<L
   imp.moved_any = imp.moved_any || out.moved_batch;
   try {
     out.shape = layer->output_shape(in_shapes);
+    sample_numel(out.shape);
   } catch (const ShapeError& e) {
     c.fail(e.what());
   }

@@ -66,9 +66,9 @@ void read_input_shape(Importer& imp, const onnx::ValueInfoProto& vi) {
     per.push_back(static_cast<std::size_t>(d.dim_value()));
   }
   try {
-    shape_numel(per, std::size_t(1) << 32);
-  } catch (const ShapeError&) {
-    throw FormatError(what + ": the input shape is absurdly large");
+    sample_numel(per);
+  } catch (const ShapeError& e) {
+    throw FormatError(what + ": " + e.what());
   }
   imp.with_model([&](auto& model) {
     model.input_shape = per;

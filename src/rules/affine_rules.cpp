@@ -145,8 +145,9 @@ struct Affine {
   }
   // A dense layer applied to every row of a channels-last map ([N, H, W, C], ConvNeXt): its
   // output channels are the innermost axis, not planes.
+  // The input's shape, not x(): rules that do not keep the input (flat, w2) have no x.
   bool rows_of_last_axis() const {
-    return layer.kind() == LayerKind::Linear && static_cast<const Linear<T>&>(layer).rows_of_last_axis() && x().rank() > 2;
+    return layer.kind() == LayerKind::Linear && static_cast<const Linear<T>&>(layer).rows_of_last_axis() && in.input_shape(0).size() > 2;
   }
   // f(row, sample, channel, begin, end) over the relevance's rows, channels and positions.
   template <class F>

@@ -196,6 +196,17 @@ TEST(CaffeBadModel, GraphErrorsAreNamed) {
                           {"'p' (Power)", "only 1"});
 }
 
+// Shapes beyond the per-sample limit are refused at import, before a layer of that size exists.
+TEST(CaffeBadModel, AbsurdSampleSizesAreRefused) {
+  expect_definition_error(R"(layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 1024 dim: 1048576 dim: 1048576 } } })",
+                          {"input 'data'", "[1024,1048576,1048576]", "limit per sample"});
+  // A 1x1 convolution padding its 4x4 input by 40000 pixels on each side: 80004^2 values per sample.
+  expect_definition_error(kInput +
+                              "layer { name: 'c' type: 'Convolution' bottom: 'data' top: 'c' convolution_param { num_output: 1 kernel_size: 1 pad: 40000 } "
+                              "blobs { shape { dim: 1 dim: 2 dim: 1 dim: 1 } data: 1 data: 2 } blobs { shape { dim: 1 } data: 0.5 } }",
+                          {"'c' (Convolution)", "[1,80004,80004]", "limit per sample"});
+}
+
 // Two unconsumed blobs: --output picks one, and only the layers it needs stay.
 TEST(CaffeBadModel, OutputPicksABlob) {
   const TempDir dir;

@@ -421,6 +421,25 @@ TEST(OnnxBadModel, AbsurdTensorSizesAreCaughtBeforeAllocating) {
   expect_format_error([&] { load(b.bytes()); }, {"'huge' (ConstantOfShape)", "too large"});
 }
 
+// A sample beyond kMaxSampleElements, declared by the input or made by a layer, is refused at
+// import (both importers), before any constant or layer of that size is built.
+TEST(OnnxBadModel, AbsurdSampleSizesAreRefused) {
+  // A model declaring 2^31 values per sample that adds a constant to them (built per sample).
+  B in;
+  in.input("x", {-1, std::int64_t{1} << 31}).output("y");
+  in.init("c", {1, 8}, std::vector<float>(8, 1.0f));
+  in.node("Add", {"x", "c"}, {"y"}, "add");
+  for (const auto& f : {std::function<void()>([&] { load(in.bytes()); }), std::function<void()>([&] { load_float(in.bytes()); })})
+    expect_format_error(f, {"graph input 'x'", "[2147483648]", "limit per sample"});
+  // Padding a 4x4 image by 40000 pixels on each side: 80004^2 values per sample.
+  B pad;
+  pad.input("x", {-1, 1, 4, 4}).output("y");
+  pad.init_i64("pads", {8}, {0, 0, 40000, 40000, 0, 0, 40000, 40000});
+  pad.node("Pad", {"x", "pads"}, {"y"}, "bigpad");
+  for (const auto& f : {std::function<void()>([&] { load(pad.bytes()); }), std::function<void()>([&] { load_float(pad.bytes()); })})
+    expect_format_error(f, {"'bigpad' (Pad)", "[1,80004,80004]", "limit per sample"});
+}
+
 TEST(OnnxBadModel, GraphLevelProblems) {
   {
     B b = small_model();

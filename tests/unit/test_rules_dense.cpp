@@ -40,6 +40,8 @@ Tensor<double> random_tensor(const Shape& s, std::uint32_t seed, double lo, doub
 std::vector<LayerCase> setups() {
   std::vector<LayerCase> v;
   v.push_back({"linear", std::make_unique<Linear<double>>(random_tensor({7, 11}, 1, -1, 1), random_tensor({7}, 2, -0.5, 0.5)), {11}});
+  // The same weights on each of 4 rows (a token model's projection, ConvNeXt's channels-last MLP).
+  v.push_back({"linear_last_axis", std::make_unique<Linear<double>>(random_tensor({7, 11}, 1, -1, 1), random_tensor({7}, 2, -0.5, 0.5), true), {4, 11}});
   {
     Window2d k;
     k.kh = 3;
@@ -107,10 +109,11 @@ std::vector<double> oracle(const Rule& rule, const AffineLayer<double>& layer, c
   const std::size_t no = m.size(), ni = m[0].size();
   const Tensor<double>& bt = layer.bias();
   std::vector<double> b(bt.begin(), bt.end());
-  if (b.size() != no) {  // conv: bias per channel, expand to every output position
+  if (b.size() != no) {  // conv: bias per channel, expand to every output position; rows of a dense layer: per row
+    const bool rows = layer.kind() == LayerKind::Linear && static_cast<const Linear<double>&>(layer).rows_of_last_axis();
     std::vector<double> e(no);
     const std::size_t plane = no / b.size();
-    for (std::size_t j = 0; j < no; ++j) e[j] = b[j / plane];
+    for (std::size_t j = 0; j < no; ++j) e[j] = rows ? b[j % b.size()] : b[j / plane];
     b = e;
   }
   const double eps = rule.epsilon;
@@ -243,7 +246,10 @@ Tensor<T> run_rule(const Rule& rule, const AffineLayer<T>& layer, const Tensor<T
   Tensor<T> y;
   layer.forward({&x}, y);
   Tensor<T> scratch = r;
-  const RuleInput<T> in{layer, 0, {&x}, y, scratch, cache, repeat, {x.shape()}, {static_cast<signed char>(known_non_negative ? 1 : 0)}, consume ? &scratch : nullptr};
+  // As the executor: a rule that does not keep the input (flat, w2) gets an empty tensor and its shape.
+  const Tensor<T> none;
+  const Tensor<T>* xin = rule_needs(rule, layer).inputs ? &x : &none;
+  const RuleInput<T> in{layer, 0, {xin}, y, scratch, cache, repeat, {x.shape()}, {static_cast<signed char>(known_non_negative ? 1 : 0)}, consume ? &scratch : nullptr};
   std::vector<Tensor<T>> out = apply_rule(rule, in);
   return std::move(out.at(0));
 }
@@ -272,6 +278,10 @@ TEST(RulesDense, AffineRulesMatchTheDenseOracle) {
       ParamCache<float> cache_f;
       for (const Rule& rule : rules_under_test()) {
         SCOPED_TRACE(su.name + (non_negative ? " x>=0 " : " signed x ") + rule.text);
+        if (su.name == "linear_last_axis" && rule.kind == RuleKind::ZBox) {  // needs channel planes: refused, saying so
+          EXPECT_THROW(run_rule(rule, *su.layer, x, r, cache_d), ConfigError);
+          continue;
+        }
         const Tensor<double> got = run_rule(rule, *su.layer, x, r, cache_d);
         const Tensor<float> got_f = run_rule(rule, layer_f, xf, rf, cache_f);
         ASSERT_EQ(got.shape(), x.shape());

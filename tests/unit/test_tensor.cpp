@@ -2,6 +2,8 @@
 
 #include "lrp/core/error.hpp"
 #include "lrp/core/tensor.hpp"
+#include "lrp/graph/model.hpp"
+#include "lrp/layers/pad.hpp"
 
 using lrp::Shape;
 using lrp::ShapeError;
@@ -19,6 +21,32 @@ TEST(Tensor, NhwcRoundTrip) {
 
 TEST(Tensor, AbsurdShapeIsRejected) {
   EXPECT_THROW(Tensor<float>({1u << 20, 1u << 20, 1u << 20}), lrp::ShapeError);
+}
+
+TEST(Tensor, SampleLimitIsInclusiveAndNamesTheShape) {
+  EXPECT_EQ(lrp::sample_numel({1024, 1024, 1024}), lrp::kMaxSampleElements);
+  try {
+    (void)lrp::sample_numel({1024, 1024, 1025});
+    ADD_FAILURE() << "no exception";
+  } catch (const ShapeError& e) {
+    EXPECT_NE(std::string(e.what()).find("[1024,1024,1025]"), std::string::npos) << e.what();
+  }
+}
+
+// Shape inference refuses a layer output beyond the per-sample limit, naming the layer.
+TEST(Tensor, ShapeInferenceRefusesAbsurdSamples) {
+  lrp::Model<double> m;
+  m.input_shape = {4, 4, 4};
+  m.add("bigpad", std::make_unique<lrp::Pad<double>>(12000, 12000, 12000, 12000, 0.0));  // 4 x 24004^2 values
+  try {
+    (void)m.infer_shapes(m.input_shape);
+    ADD_FAILURE() << "no exception";
+  } catch (const ShapeError& e) {
+    EXPECT_NE(std::string(e.what()).find("'bigpad'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("limit per sample"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW((void)m.infer_shapes({1u << 16, 1u << 16, 1}), ShapeError);  // the input itself
+  EXPECT_EQ(m.infer_shapes({1, 4, 4}).back(), (Shape{1, 24004, 24004}));  // one channel fits
 }
 
 TEST(Tensor, RowsCopiesSamplesAndChecksTheRange) {

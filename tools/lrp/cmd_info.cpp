@@ -56,13 +56,11 @@ void add_info_command(CLI::App& app) {
     }
     std::cout << "parameters: " << model.param_count() << "\n";
     if (!known) return;
-    // What one sample's forward pass holds (float32), and its largest value: a layer whose
-    // output cannot be allocated at all (e.g. an absurd Resize) is named here, before any run.
+    // What one sample's forward pass holds (float32), and its largest value.
     const LayerOutputSizes sizes = layer_output_sizes(model, shapes);
     const auto mib = [](double elements) { return elements * 4.0 / (1024.0 * 1024.0); };
     std::cout << std::fixed << std::setprecision(1) << "layer outputs: " << mib(sizes.total) << " MiB per sample in float32; largest "
-              << model.node_label(sizes.largest_node) << ", " << mib(sizes.largest) << " MiB"
-              << (sizes.too_large ? " (too large to run)" : "") << "\n";
+              << model.node_label(sizes.largest_node) << ", " << mib(sizes.largest) << " MiB\n";
   });
 }
 

@@ -38,12 +38,11 @@ void add_rule_precision_option(CLI::App* cmd, std::string& precision);
 // the setting (float32, or the environment's LRP_RULE_PRECISION).
 void apply_rule_precision(const std::string& precision, bool float_path);
 
-// Elements of one sample's layer outputs (`shapes` from Model::infer_shapes): their sum, the
-// largest and its node, and whether some output is too large to allocate at all (an absurd Resize).
+// Elements of one sample's layer outputs (`shapes` from Model::infer_shapes, which refuses any
+// beyond kMaxSampleElements): their sum, and the largest and its node.
 struct LayerOutputSizes {
   double total = 0, largest = 0;
   std::size_t largest_node = 0;
-  bool too_large = false;
 };
 template <class T>
 LayerOutputSizes layer_output_sizes(const Model<T>& model, const std::vector<Shape>& shapes) {
@@ -54,11 +53,6 @@ LayerOutputSizes layer_output_sizes(const Model<T>& model, const std::vector<Sha
     for (std::size_t d : s) elements *= static_cast<double>(d);
     sizes.total += elements;
     if (elements > sizes.largest) sizes.largest = elements, sizes.largest_node = i;
-    try {  // the size check every tensor allocation makes
-      shape_numel(s);
-    } catch (const ShapeError&) {
-      sizes.too_large = true;
-    }
   }
   return sizes;
 }

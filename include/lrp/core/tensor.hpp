@@ -23,6 +23,13 @@ using Shape = std::vector<std::size_t>;
 std::size_t shape_numel(const Shape& shape, std::size_t limit = std::size_t(1) << 34);
 std::string shape_str(const Shape& shape);
 
+// Most values one sample of a model's input or of any layer's output may hold (4 GiB as
+// float32, far beyond any network this engine can run): larger shapes come from broken model
+// files, and importers and shape inference refuse them before anything of that size exists.
+inline constexpr std::size_t kMaxSampleElements = std::size_t(1) << 30;
+// Element count of one sample's shape; ShapeError saying so when it exceeds kMaxSampleElements.
+std::size_t sample_numel(const Shape& per_sample);
+
 // std::allocator that leaves new elements of trivial types uninitialised when no value is
 // given (vector::resize(n)), so that outputs a kernel overwrites entirely skip a zero fill.
 template <class T>
