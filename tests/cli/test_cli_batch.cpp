@@ -149,6 +149,44 @@ TEST(CliBatch, BadInputInsideAPassIsNamedByItsLine) {
   std::filesystem::remove_all(dir);
 }
 
+// --keep-going: the bad inputs (NaN, missing, a class out of range) are skipped, each named by
+// its line in a warning and in the manifest, the others explained as without them; exit code 2.
+TEST(CliBatch, KeepGoingSkipsBadInputsAndExplainsTheRest) {
+  const std::string dir = test::temp_path("batch_keep_going");
+  std::filesystem::create_directories(dir);
+  const Tensor<double> x = io::read_npy(refpath("input.npy"));
+  const Tensor<double> ref = io::read_npy(refpath("epsilon_1.npy"));
+  Tensor<double> bad = x.rows(0, 1);
+  bad[17] = std::nan("");
+  io::write_npy(dir + "/good.npy", x.rows(0, 1));
+  io::write_npy(dir + "/bad.npy", bad);
+  std::ofstream(dir + "/list.txt") << "good.npy\nbad.npy\nmissing.npy\ngood.npy 10\ngood.npy\n";
+  const std::string run = "batch " + test::shared_path("data/lrp_toolbox/models/MNIST/LeNet-5.txt") + " " + dir +
+                          "/list.txt --rule epsilon:1 --precision double --batch-size 4 --out-dir " + dir + "/out";
+  const test::CliResult r = test::run_cli(run + " --keep-going");
+  EXPECT_EQ(r.code, 2);
+  for (const std::string line : {"list.txt:2: ", "list.txt:3: ", "list.txt:4: "}) {
+    const std::size_t at = r.output.find(line);
+    ASSERT_NE(at, std::string::npos) << r.output;
+    EXPECT_NE(r.output.rfind("lrp: warning: ", at), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("(skipped)", at), std::string::npos) << r.output;
+  }
+  EXPECT_NE(r.output.find("3 of 5 inputs could not be explained"), std::string::npos) << r.output;
+  for (const std::string f : {"0_good.npy", "4_good.npy"}) EXPECT_LT(test::max_rel_error(io::read_npy(dir + "/out/" + f), ref.rows(0, 1)), 1e-9);
+  EXPECT_FALSE(std::filesystem::exists(dir + "/out/1_bad.npy"));
+  std::ifstream in(dir + "/out/manifest.json");
+  const nlohmann::json manifest = nlohmann::json::parse(in);
+  ASSERT_EQ(manifest.size(), 5u);
+  EXPECT_EQ(manifest[0]["relevance"], "0_good.npy");
+  EXPECT_NE(manifest[1]["error"].get<std::string>().find("NaN"), std::string::npos);
+  EXPECT_NE(manifest[2]["error"].get<std::string>().find("missing.npy"), std::string::npos);
+  EXPECT_NE(manifest[3]["error"].get<std::string>().find("out of range"), std::string::npos);
+  EXPECT_EQ(manifest[4]["relevance"], "4_good.npy");
+  // Without it the first bad input stops the run.
+  EXPECT_EQ(test::run_cli(run).code, 2);
+  std::filesystem::remove_all(dir);
+}
+
 TEST(CliBatch, BadListLineIsNamed) {
   const std::string dir = test::temp_path("batch_bad");
   std::filesystem::create_directories(dir);

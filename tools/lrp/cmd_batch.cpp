@@ -7,6 +7,8 @@
 #include <memory>
 #include <sstream>
 
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
@@ -27,6 +29,7 @@ namespace {
 struct BatchOptions {
   std::string model, list, out_dir, precision = "float", colormap = "bwr", rule_precision;
   bool heatmap = false, quiet = false;
+  bool keep_going = false;  // skip inputs that cannot be explained (listed in the manifest), exit 2 at the end
   std::size_t batch_size = 0;  // inputs per call; 0: as many as fit the pass budget
   std::string region = "unit";  // what a class is: unit | channel | segment (Target::Region)
   ModelFileOptions file;  // --output, --weights
@@ -81,7 +84,7 @@ template <class T>
 class BatchRun {
  public:
   BatchRun(Model<T>& model, const std::vector<Item>& items, const BatchOptions& o)
-      : model_(model), items_(items), o_(o), req_(build_request(model, o.request, o.image)), explainer_(model) {
+      : model_(model), items_(items), o_(o), req_(build_request(model, o.request, o.image)), explainer_(model), entries_(items.size()) {
     if (o.region != "unit") req_.target = parse_target(o.region + ":predicted");
   }
 
@@ -91,7 +94,14 @@ class BatchRun {
     Pass pass;
     std::size_t capacity = 1;
     for (std::size_t i = 0; i < items_.size(); ++i) {
-      Tensor<double> x = load_checked(i);
+      Tensor<double> x;
+      try {
+        x = load_checked(i);
+      } catch (const ConfigError& e) {
+        if (!o_.keep_going) throw;
+        skip(i, e.what());
+        continue;
+      }
       if (!pass.inputs.empty() && (x.shape() != pass.inputs.front().shape() || pass.inputs.size() >= capacity)) {
         explain_pass(pass);
         progress.update(pass.items.back() + 1);
@@ -101,15 +111,32 @@ class BatchRun {
       pass.items.push_back(i);
       pass.inputs.push_back(std::move(x));
     }
-    explain_pass(pass);
+    if (!pass.items.empty()) explain_pass(pass);  // empty when --keep-going skipped the last inputs
     progress.update(items_.size());
-    const std::string text = manifest_.dump(1);
+    nlohmann::json manifest = nlohmann::json::array();  // in list order, skipped inputs with their error
+    for (nlohmann::json& entry : entries_) manifest.push_back(std::move(entry));
+    const std::string text = manifest.dump(1);
     io::write_file_atomic(o_.out_dir + "/manifest.json", [&](std::ostream& out) { out << text << "\n"; });
-    if (!o_.quiet) std::cout << "explained " << items_.size() << " inputs into " << o_.out_dir << " (manifest.json)\n";
+    const std::size_t done = items_.size() - skipped_;
+    if (!o_.quiet)
+      std::cout << "explained " << (skipped_ ? std::to_string(done) + " of " : "") << items_.size() << " inputs into " << o_.out_dir
+                << " (manifest.json)\n";
+    if (skipped_)
+      throw ConfigError(o_.list + ": " + std::to_string(skipped_) + " of " + std::to_string(items_.size()) +
+                        " inputs could not be explained (skipped with --keep-going; each one's error is in " + o_.out_dir +
+                        "/manifest.json)");
   }
 
  private:
   std::string where(std::size_t i) const { return o_.list + ":" + std::to_string(items_[i].line) + ": "; }
+
+  // --keep-going: list entry i is left out, its error kept for the manifest and shown at once.
+  void skip(std::size_t i, const std::string& error) {
+    entries_[i] = {{"input", items_[i].path}, {"error", error}};
+    ++skipped_;
+    // On a terminal the progress line is being redrawn in place: the warning starts a fresh line.
+    if (!o_.quiet) std::cerr << (::isatty(2) ? "\r\033[K" : "") << "lrp: warning: " << error << " (skipped)\n";
+  }
 
   // The input of list entry i, with every check that names its line done here, before it joins
   // a pass: the error of one input in a pass of 64 still names that input.
@@ -158,6 +185,11 @@ class BatchRun {
     try {
       e = explainer_.explain(stack<T>(pass.inputs), req);
     } catch (const Error& err) {
+      if (o_.keep_going && pass.items.size() == 1) return skip(pass.items.front(), where(pass.items.front()) + err.what());
+      if (o_.keep_going) {  // find the inputs that fail: each alone
+        for (std::size_t j = 0; j < pass.items.size(); ++j) explain_pass(Pass{{pass.items[j]}, {pass.inputs[j]}});
+        return;
+      }
       const std::string first = std::to_string(items_[pass.items.front()].line), last = std::to_string(items_[pass.items.back()].line);
       throw ConfigError(o_.list + ":" + first + (first == last ? "" : "-" + last) + ": " + err.what());
     }
@@ -181,7 +213,7 @@ class BatchRun {
       render::write_png(o_.out_dir + "/" + stem + ".png", render::render_heatmap(r, h));
       entry["heatmap"] = stem + ".png";
     }
-    manifest_.push_back(entry);
+    entries_[i] = std::move(entry);
   }
 
   Model<T>& model_;
@@ -189,7 +221,8 @@ class BatchRun {
   const BatchOptions& o_;
   ExplainRequest req_;
   Explainer<T> explainer_;
-  nlohmann::json manifest_ = nlohmann::json::array();
+  std::vector<nlohmann::json> entries_;  // manifest entry per list item, filled as they are explained or skipped
+  std::size_t skipped_ = 0;
 };
 
 template <class T>
@@ -230,6 +263,9 @@ void add_batch_command(CLI::App& app) {
   cmd->add_option("--precision", o->precision, "float (default) or double")->check(CLI::IsMember({"float", "double"}));
   add_rule_precision_option(cmd, o->rule_precision);
   cmd->add_flag("--quiet", o->quiet, "No progress line or summary");
+  cmd->add_flag("--keep-going", o->keep_going,
+                "Skip inputs that cannot be read or explained (a warning each; their errors go to the manifest) and explain the "
+                "rest; the exit code is still 2 when any was skipped");
   cmd->add_option("--batch-size", o->batch_size,
                   "Inputs explained together in one call (consecutive inputs of one shape; default: as many as fit 512 MiB "
                   "of activations, at most 64; smoothgrad: 1)");
