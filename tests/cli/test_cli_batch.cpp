@@ -184,6 +184,22 @@ TEST(CliBatch, KeepGoingSkipsBadInputsAndExplainsTheRest) {
   EXPECT_EQ(manifest[4]["relevance"], "4_good.npy");
   // Without it the first bad input stops the run.
   EXPECT_EQ(test::run_cli(run).code, 2);
+  // A finite input that overflows the float forward (the digit times 1e37): its relevance is NaN.
+  // It stops the run, naming its line, or is skipped; its pass-mates are still written.
+  Tensor<double> huge_digit = x.rows(0, 1);
+  for (double& v : huge_digit) v *= 1e37;
+  io::write_npy(dir + "/huge.npy", huge_digit);
+  std::ofstream(dir + "/huge.txt") << "good.npy\nhuge.npy\ngood.npy\n";
+  const std::string huge = "batch " + test::shared_path("data/lrp_toolbox/models/MNIST/LeNet-5.txt") + " " + dir +
+                           "/huge.txt --rule epsilon:1 --batch-size 3 --out-dir " + dir + "/out_huge";
+  test::CliResult h = test::run_cli(huge);
+  EXPECT_EQ(h.code, 2);
+  EXPECT_NE(h.output.find("huge.txt:2: the relevance contains NaN or Inf"), std::string::npos) << h.output;
+  h = test::run_cli(huge + " --keep-going");
+  EXPECT_EQ(h.code, 2);
+  EXPECT_NE(h.output.find("1 of 3 inputs"), std::string::npos) << h.output;
+  EXPECT_TRUE(std::filesystem::exists(dir + "/out_huge/2_good.npy"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/out_huge/1_huge.npy"));
   std::filesystem::remove_all(dir);
 }
 

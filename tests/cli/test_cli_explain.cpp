@@ -354,6 +354,10 @@ std::vector<BadCase> bad_cases() {
   const std::string small = written("small.npy", Tensor<double>({2, 3, 3, 1}, 0.5));
   const std::string mlp_input = written("mlp_in.npy", Tensor<double>({2, 783}, 0.5));
   const std::string labels = written("labels.npy", Tensor<double>({3}, 1.0));
+  // A digit's pixels times 1e37, finite in float32 (up to 3.4e38): the float forward overflows.
+  Tensor<double> huge_digit = io::read_npy(x).rows(0, 1);
+  for (double& v : huge_digit) v *= 1e37;
+  const std::string huge = written("huge.npy", huge_digit);
   const std::string png = test::temp_path("wrong_size.png");
   render::write_png(png, render::RgbImage(20, 24, 128));
   const std::string corrupt = test::temp_path("corrupt.png");
@@ -380,6 +384,8 @@ std::vector<BadCase> bad_cases() {
       {e + "/nonexistent/input.npy --rule z --out /tmp/o.npy", "/nonexistent/input.npy"},
       {"explain /nonexistent/model.txt " + x + " --rule z --out /tmp/o.npy", "/nonexistent/model.txt"},
       {e + nan_path + " --rule z --out /tmp/o.npy", "NaN"},
+      {e + huge + " --rule z --out /tmp/o.npy", "the relevance contains NaN or Inf"},
+      {"predict " + lenet() + " " + huge + " --out /tmp/o.npy", "try --precision double"},
       {e + small + " --rule z --out /tmp/o.npy", "does not fit"},
       {"explain " + refpath("synth-mlp-rect/model.txt") + " " + mlp_input + " --rule z --out /tmp/o.npy", "expects [784]"},
       {e + x + " --rule z --out /nonexistent-dir/o.npy", "/nonexistent-dir/o.npy"},

@@ -194,7 +194,17 @@ class BatchRun {
       throw ConfigError(o_.list + ":" + first + (first == last ? "" : "-" + last) + ": " + err.what());
     }
     const Tensor<T> rel = to_model_layout(model_, e.relevance);
-    for (std::size_t j = 0; j < pass.items.size(); ++j) write_item(pass.items[j], rel.rows(j, 1), e, j);
+    for (std::size_t j = 0; j < pass.items.size(); ++j) {
+      const Tensor<T> r = rel.rows(j, 1);
+      try {
+        require_finite_result(r, "the relevance", "check the model's weights and the rule's stabiliser");
+      } catch (const NumericError& err) {
+        if (!o_.keep_going) throw ConfigError(where(pass.items[j]) + err.what());
+        skip(pass.items[j], where(pass.items[j]) + err.what());
+        continue;
+      }
+      write_item(pass.items[j], r, e, j);
+    }
   }
 
   void write_item(std::size_t i, const Tensor<T>& rel, const Explanation<T>& e, std::size_t row) {

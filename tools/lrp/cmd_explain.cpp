@@ -137,7 +137,7 @@ void run_explain(Model<T> model, Target target, const ExplainOptions& o) {
     }
     r = it->second;  // engine layout (NCHW), [N*K, ...] for several targets
   }
-  if (!all_finite(r)) throw NumericError("the relevance contains NaN or Inf (check the model's weights and the rule's stabiliser)");
+  require_finite_result(r, "the relevance", "check the model's weights and the rule's stabiliser");
   if (!o.out.empty()) io::write_npy(o.out, r);
   if (!o.dump_layers.empty()) write_layers(o.dump_layers, e.layers);
   if (!o.heatmap.empty() && o.at.empty()) write_heatmap(o.heatmap, e.relevance, x.dim(0), k, o);

@@ -23,6 +23,7 @@ void run_predict(const Model<T>& m, const PredictOptions& o) {
   const Tensor<double> x = load_input(m, o.input, o.image);
   Executor<T> ex(m);
   const Tensor<T> y = ex.forward(x.cast<T>());
+  require_finite_result(y, "the model's output", "check the model's weights and the input's range");
   if (!o.out.empty()) io::write_npy(o.out, y);
   const std::size_t n = y.dim(0), c = y.sample_size();
   for (std::size_t i = 0; i < n && i < 20; ++i) {

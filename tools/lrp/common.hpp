@@ -1,6 +1,7 @@
 #pragma once
 // Helpers shared by the subcommands: loading models and inputs, layout conversion.
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -21,6 +22,16 @@ Model<double> load_model(const std::string& path, bool canonize = true, const st
 // (a large model is never held as doubles).
 Model<float> load_model_float(const std::string& path, bool canonize = true, const std::string& output = "",
                               const std::string& weights = "", const std::vector<std::string>& bind = {});
+
+// A result about to be written (`what`: "the relevance", "the model's output") holds no NaN or
+// infinity, else a NumericError with `check` (what to look at) and, on the float path, the
+// double path: a finite input can still overflow float32 in the forward pass.
+template <class T>
+void require_finite_result(const Tensor<T>& t, const std::string& what, const std::string& check) {
+  if (all_finite(t)) return;
+  const std::string overflow = std::is_same_v<T, float> ? "; values beyond float32's range: try --precision double" : "";
+  throw NumericError(what + " contains NaN or Inf (" + check + overflow + ")");
+}
 
 // --output NAME, --weights FILE and --bind NAME=FILE, for the commands that load a model.
 struct ModelFileOptions {
