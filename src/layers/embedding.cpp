@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "lrp/core/error.hpp"
+#include "lrp/core/parse.hpp"
 
 namespace lrp {
 
@@ -29,7 +30,7 @@ template <class T>
 std::size_t row_of(T id, std::size_t rows) {
   const double v = static_cast<double>(id);
   if (!(v >= 0) || v >= static_cast<double>(rows) || v != std::floor(v))
-    throw NumericError("token id " + std::to_string(v) + " is not an integer in [0, " + std::to_string(rows) + ")");
+    throw NumericError("token id " + format_number(v) + " is not an integer in [0, " + std::to_string(rows) + ")");
   return static_cast<std::size_t>(v);
 }
 }  // namespace

@@ -203,6 +203,37 @@ TEST(CliBatch, KeepGoingSkipsBadInputsAndExplainsTheRest) {
   std::filesystem::remove_all(dir);
 }
 
+// An input that fails inside a pass (a token id beyond the vocabulary, found by the model's
+// embedding): --keep-going explains the pass's inputs one by one and skips only that one; the
+// others equal their AttnLRP reference.
+TEST(CliBatch, KeepGoingRetriesAFailedPassInputByInput) {
+  const std::string dir = test::temp_path("batch_keep_going_pass");
+  std::filesystem::create_directories(dir);
+  const Tensor<double> ids = io::read_npy(test::source_path("tests/fixtures/gpt/input.npy"));
+  const Tensor<double> want = io::read_npy(test::source_path("tests/fixtures/gpt/attnlrp.npy"));
+  Tensor<double> bad = ids.rows(0, 1);
+  bad[3] = 999;  // the vocabulary has 50 tokens
+  io::write_npy(dir + "/p0.npy", ids.rows(0, 1));
+  io::write_npy(dir + "/bad.npy", bad);
+  io::write_npy(dir + "/p1.npy", ids.rows(1, 1));
+  std::ofstream(dir + "/list.txt") << "p0.npy 7\nbad.npy\np1.npy 7\n";
+  const std::string run = "batch " + test::source_path("tests/fixtures/gpt/model_all_positions.onnx") + " " + dir +
+                          "/list.txt --composite attnlrp:1e-12 --region position:-1 --precision double --batch-size 3 --out-dir " + dir + "/out";
+  test::CliResult r = test::run_cli(run);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("list.txt:1-3: "), std::string::npos) << r.output;  // the pass, without --keep-going
+  r = test::run_cli(run + " --keep-going");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("list.txt:2: token id 999 is not an integer in [0, 50)"), std::string::npos) << r.output;
+  for (const auto& [file, row] : {std::pair{std::string("0_p0.npy"), std::size_t{0}}, std::pair{std::string("2_p1.npy"), std::size_t{1}}}) {
+    const Tensor<double> got = io::read_npy(dir + "/out/" + file);
+    ASSERT_EQ(got.size(), 8u);
+    for (std::size_t t = 0; t < 8; ++t) EXPECT_NEAR(got[t], want[row * 8 + t], 1e-8 * (1 + std::abs(want[row * 8 + t])));
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir + "/out/1_bad.npy"));
+  std::filesystem::remove_all(dir);
+}
+
 TEST(CliBatch, BadListLineIsNamed) {
   const std::string dir = test::temp_path("batch_bad");
   std::filesystem::create_directories(dir);
