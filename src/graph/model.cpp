@@ -90,8 +90,7 @@ std::vector<Shape> Model<T>::infer_shapes(const Shape& input) const {
     std::vector<Shape> in;
     for (std::size_t v : n.inputs) in.push_back(shapes[v]);
     try {
-      shapes[n.output] = n.layer->output_shape(in);
-      sample_numel(shapes[n.output]);
+      shapes[n.output] = checked_output_shape(*n.layer, in);
     } catch (const ShapeError& e) {
       throw ShapeError((source.empty() ? std::string() : source + ": ") + node_label(i) + ": " + e.what());
     }

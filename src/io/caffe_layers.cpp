@@ -84,8 +84,7 @@ class Builder {
     for (std::size_t v : in) in_shapes.push_back(shape(v));
     Shape out;
     try {
-      out = layer->output_shape(in_shapes);
-      sample_numel(out);
+      out = checked_output_shape(*layer, in_shapes);
     } catch (const ShapeError& e) {
       fail(e.what());
     }

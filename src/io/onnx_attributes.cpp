@@ -170,8 +170,7 @@ Value append_layer(NodeCtx& c, Importer& imp, Model<T>& model, std::unique_ptr<L
   out.moved_batch = batch == BatchAxis::Moved || (moved != 0 && moved == inputs.size());
   imp.moved_any = imp.moved_any || out.moved_batch;
   try {
-    out.shape = layer->output_shape(in_shapes);
-    sample_numel(out.shape);
+    out.shape = checked_output_shape(*layer, in_shapes);
   } catch (const ShapeError& e) {
     c.fail(e.what());
   }

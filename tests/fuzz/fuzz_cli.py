@@ -262,7 +262,7 @@ def run_case(target, seed, workdir, args):
         if '--composite' not in cmd + extra and '--method' not in extra:
             extra = extra + ['--rule', 'epsilon:0.01']
         cmd = cmd + extra
-    argv = ([f'prlimit', f'--as={args.memlimit}'] if args.memlimit else []) + [args.lrp]
+    argv = (['prlimit', f'--as={args.memlimit}'] if args.memlimit else []) + [args.lrp]
     argv += [a.replace('{F}', case).replace('{O}', out) for a in cmd]
     env = dict(os.environ, OMP_NUM_THREADS='1', ASAN_OPTIONS='detect_leaks=0:exitcode=99:allocator_may_return_null=1',
                UBSAN_OPTIONS='halt_on_error=1:exitcode=98:print_stacktrace=1')

@@ -98,8 +98,7 @@ class BatchRun {
       try {
         x = load_checked(i);
       } catch (const ConfigError& e) {
-        if (!o_.keep_going) throw;
-        skip(i, e.what());
+        give_up_on(i, e.what());
         continue;
       }
       if (!pass.inputs.empty() && (x.shape() != pass.inputs.front().shape() || pass.inputs.size() >= capacity)) {
@@ -130,8 +129,10 @@ class BatchRun {
  private:
   std::string where(std::size_t i) const { return o_.list + ":" + std::to_string(items_[i].line) + ": "; }
 
-  // --keep-going: list entry i is left out, its error kept for the manifest and shown at once.
-  void skip(std::size_t i, const std::string& error) {
+  // List entry i cannot be explained (`error` names its line): the run stops, or with
+  // --keep-going the entry is left out, its error kept for the manifest and shown at once.
+  void give_up_on(std::size_t i, const std::string& error) {
+    if (!o_.keep_going) throw ConfigError(error);
     entries_[i] = {{"input", items_[i].path}, {"error", error}};
     ++skipped_;
     // On a terminal the progress line is being redrawn in place: the warning starts a fresh line.
@@ -185,13 +186,17 @@ class BatchRun {
     try {
       e = explainer_.explain(stack<T>(pass.inputs), req);
     } catch (const Error& err) {
-      if (o_.keep_going && pass.items.size() == 1) return skip(pass.items.front(), where(pass.items.front()) + err.what());
-      if (o_.keep_going) {  // find the inputs that fail: each alone
-        for (std::size_t j = 0; j < pass.items.size(); ++j) explain_pass(Pass{{pass.items[j]}, {pass.inputs[j]}});
+      if (pass.items.size() == 1) {
+        give_up_on(pass.items.front(), where(pass.items.front()) + err.what());
         return;
       }
-      const std::string first = std::to_string(items_[pass.items.front()].line), last = std::to_string(items_[pass.items.back()].line);
-      throw ConfigError(o_.list + ":" + first + (first == last ? "" : "-" + last) + ": " + err.what());
+      if (!o_.keep_going) {
+        const std::string first = std::to_string(items_[pass.items.front()].line), last = std::to_string(items_[pass.items.back()].line);
+        throw ConfigError(o_.list + ":" + first + "-" + last + ": " + err.what());
+      }
+      // Find the inputs that fail: each alone.
+      for (std::size_t j = 0; j < pass.items.size(); ++j) explain_pass(Pass{{pass.items[j]}, {pass.inputs[j]}});
+      return;
     }
     const Tensor<T> rel = to_model_layout(model_, e.relevance);
     for (std::size_t j = 0; j < pass.items.size(); ++j) {
@@ -199,8 +204,7 @@ class BatchRun {
       try {
         require_finite_result(r, "the relevance", "check the model's weights and the rule's stabiliser");
       } catch (const NumericError& err) {
-        if (!o_.keep_going) throw ConfigError(where(pass.items[j]) + err.what());
-        skip(pass.items[j], where(pass.items[j]) + err.what());
+        give_up_on(pass.items[j], where(pass.items[j]) + err.what());
         continue;
       }
       write_item(pass.items[j], r, e, j);

@@ -25,7 +25,8 @@ std::string shape_str(const Shape& shape);
 
 // Most values one sample of a model's input or of any layer's output may hold (4 GiB as
 // float32, far beyond any network this engine can run): larger shapes come from broken model
-// files, and importers and shape inference refuse them before anything of that size exists.
+// files, and importers and shape inference (checked_output_shape) refuse them before anything
+// of that size exists.
 inline constexpr std::size_t kMaxSampleElements = std::size_t(1) << 30;
 // Element count of one sample's shape; ShapeError saying so when it exceeds kMaxSampleElements.
 std::size_t sample_numel(const Shape& per_sample);

@@ -81,4 +81,13 @@ class Layer {
   virtual std::unique_ptr<Layer<double>> to_double() const = 0;
 };
 
+// layer.output_shape(in), refused (ShapeError) beyond kMaxSampleElements values per sample:
+// Model::infer_shapes and the importers' own shape tracking all infer shapes through it.
+template <class T>
+Shape checked_output_shape(const Layer<T>& layer, const std::vector<Shape>& in) {
+  Shape out = layer.output_shape(in);
+  sample_numel(out);
+  return out;
+}
+
 }  // namespace lrp
