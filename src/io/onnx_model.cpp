@@ -358,7 +358,9 @@ Model<T> import_once(LeanModel& lean, const std::string& source, const std::map<
 // `load` reads the model (again for a second try). A model with a dynamic batch that moves its
 // batch axis (nn.MultiheadAttention computes with the batch size in its reshapes) imports only as
 // a batch of one: then every sample runs through it alone, which is what it computes per sample.
-// When that fails too, the first attempt's error is the one reported.
+// Any failure of a dynamic-batch model gets that second try, whatever its message: the many
+// batch-axis checks need not agree on wording, and a model that imports as a batch of one is
+// right as one. When the second try fails too, the first attempt's error is the one reported.
 template <class T>
 Model<T> import(const std::function<LeanModel()>& load, const std::string& source,
                 const std::map<std::string, Tensor<double>>& constant_inputs, const std::string& output = "") {
@@ -366,9 +368,8 @@ Model<T> import(const std::function<LeanModel()>& load, const std::string& sourc
   bool dynamic_batch = false;
   try {
     return import_once<T>(lean, source, constant_inputs, output, false, dynamic_batch);
-  } catch (const FormatError& e) {
-    // Only errors about the batch axis can go away with a batch of one.
-    if (!dynamic_batch || std::string(e.what()).find("batch") == std::string::npos) throw;
+  } catch (const FormatError&) {
+    if (!dynamic_batch) throw;
     const std::exception_ptr first = std::current_exception();
     try {
       LeanModel again = load();
