@@ -7,6 +7,7 @@
 
 #include "io/caffe_detail.hpp"
 #include "lrp/core/error.hpp"
+#include "lrp/core/parse.hpp"
 #include "lrp/graph/canonize.hpp"
 #include "lrp/io/caffe.hpp"
 #include "lrp/layers/activation.hpp"
@@ -283,14 +284,27 @@ class Builder {
     add(std::make_unique<Slice<T>>(begin, size), {in[0]});
   }
 
-  // y = (shift + scale x)^power with power 1: a per-channel affine map (input scaling).
+  // y = (shift + scale x)^power: a per-channel affine map (input scaling), raised to an integer
+  // power from 2 to 64 where one is given (Activation Power; relevance passes through it).
   void power() {
     const caffe::PowerParameter& p = layer_->power_param();
-    if (p.power() != 1.0f) fail("power " + std::to_string(p.power()) + " is not supported (only 1: scale and shift)");
+    const float e = p.power();
+    if (!(e >= 1.0f && e <= 64.0f) || e != std::floor(e))
+      fail("power " + format_number(e) + " is not supported (only integers from 1 to 64)");
     if (!std::isfinite(p.scale()) || !std::isfinite(p.shift())) fail("scale and shift must be finite");
-    const std::size_t x = input(), c = channels_of(x);
-    add(std::make_unique<BatchNorm<T>>(Tensor<T>(Shape{c}, static_cast<T>(p.scale())), Tensor<T>(Shape{c}, static_cast<T>(p.shift()))),
-        {x});
+    std::size_t x = input();
+    const std::size_t c = channels_of(x);
+    auto affine = std::make_unique<BatchNorm<T>>(Tensor<T>(Shape{c}, static_cast<T>(p.scale())), Tensor<T>(Shape{c}, static_cast<T>(p.shift())));
+    if (e == 1.0f) {
+      add(std::move(affine), {x});
+      return;
+    }
+    const Shape xs = shape(x);
+    x = model_.add(layer_->name() + "/affine", std::move(affine), {x});
+    shapes_[x] = xs;
+    ActivationSpec spec{ActivationKind::Power};
+    spec.exponent = static_cast<int>(e);
+    add(std::make_unique<Activation<T>>(spec), {x});
   }
 
   void inner_product() {

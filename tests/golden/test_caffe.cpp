@@ -11,8 +11,10 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <type_traits>
 
 #include "lrp/core/error.hpp"
+#include "lrp/core/parse.hpp"
 #include "lrp/explain/explain.hpp"
 #include "lrp/graph/canonize.hpp"
 #include "lrp/io/arrays.hpp"
@@ -23,6 +25,7 @@
 #include "support/pytorch_reference.hpp"
 #include "support/run_cli.hpp"
 #include "support/test_paths.hpp"
+#include "unit/test_io_util.hpp"
 
 namespace lrp::test {
 namespace {
@@ -57,6 +60,44 @@ TEST(CaffeImport, FcnNetMatchesPyTorchInFloat) { check_against_pytorch<float>("f
 // The V1 format (Caffe before 2015): enum layer types, legacy 4-D blob shapes, input/input_dim.
 TEST(CaffeImport, V1NetMatchesPyTorchInDouble) { check_against_pytorch<double>("v1", 1, 1e-9); }
 TEST(CaffeImport, V1NetMatchesPyTorchInFloat) { check_against_pytorch<float>("v1", 1, 1e-5); }
+
+// Power with an integer exponent: y = (shift + scale x)^p, its input gradient
+// p (shift + scale x)^(p-1) scale, both against the closed form (1e-12 in double, 1e-5 in float,
+// relative to the largest value).
+template <class T>
+void check_power(int power, double scale, double shift, double tol) {
+  SCOPED_TRACE("power " + std::to_string(power) + (std::is_same_v<T, float> ? ", float" : ", double"));
+  const TempDir dir;
+  write_bytes(dir.file("power.prototxt"),
+              "layer { name: 'data' type: 'Input' top: 'data' input_param { shape { dim: 1 dim: 2 dim: 3 dim: 3 } } }\n"
+              "layer { name: 'p' type: 'Power' bottom: 'data' top: 'p' power_param { power: " + std::to_string(power) +
+                  " scale: " + format_number(scale) + " shift: " + format_number(shift) + " } }\n");
+  const Model<double> md = io::read_caffe_model(dir.file("power.prototxt"));
+  const Model<T> model = md.template convert<T>();
+  Tensor<double> x({1, 2, 3, 3});
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = -1.5 + 0.37 * static_cast<double>(i);
+  ExplainRequest req;
+  req.method = Method::Gradient;
+  req.target.kind = Target::Kind::Relevance;
+  req.target.relevance = Tensor<double>(x.shape(), 1.0);  // the sum of all outputs
+  const Explanation<T> e = explain(model, x.cast<T>(), req);
+  Tensor<double> want_y(x.shape()), want_g(x.shape());
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double a = shift + scale * x[i];
+    want_y[i] = std::pow(a, power);
+    want_g[i] = power * std::pow(a, power - 1) * scale;
+  }
+  EXPECT_LE(max_rel_error(e.output, want_y), tol);
+  EXPECT_LE(max_rel_error(e.relevance, want_g), tol);
+}
+
+TEST(CaffeImport, PowerRaisesTheAffineMapToAnIntegerPower) {
+  for (const int power : {1, 2, 3}) {
+    check_power<double>(power, 0.5, -1.0, 1e-12);
+    check_power<float>(power, 0.5, -1.0, 1e-5);
+  }
+  check_power<double>(2, 1.0, 0.0, 1e-12);  // x^2 alone (the defaults)
+}
 
 TEST(CaffeImport, BuildsTheExpectedLayers) {
   const Model<double> m = caffe_model("net", true);

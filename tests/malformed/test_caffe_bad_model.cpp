@@ -192,8 +192,9 @@ TEST(CaffeBadModel, GraphErrorsAreNamed) {
   expect_definition_error(kInput + "layer { name: 'k' type: 'Crop' bottom: 'data' top: 'k' }", {"'k' (Crop)", "1 bottom blobs"});
   expect_definition_error(kInput + "layer { name: 'a' type: 'PReLU' bottom: 'data' top: 'a' blobs { shape { dim: 3 } data: 1 data: 2 data: 3 } }",
                           {"'a' (PReLU)", "blob 0 (slopes)", "3 values"});
-  expect_definition_error(kInput + "layer { name: 'p' type: 'Power' bottom: 'data' top: 'p' power_param { power: 2 } }",
-                          {"'p' (Power)", "only 1"});
+  for (const std::string power : {"0.5", "-1", "0", "65"})
+    expect_definition_error(kInput + "layer { name: 'p' type: 'Power' bottom: 'data' top: 'p' power_param { power: " + power + " } }",
+                            {"'p' (Power)", "power " + power + " is not supported", "integers from 1 to 64"});
 }
 
 // Shapes beyond the per-sample limit are refused at import, before a layer of that size exists.
