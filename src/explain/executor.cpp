@@ -163,30 +163,36 @@ void Executor<T>::keep_value(std::size_t v) {
 template <class T>
 Tensor<T> Executor<T>::propagate(const Tensor<T>& seed, const std::vector<Rule>& rules,
                                  std::map<std::string, Tensor<T>>* layer_relevance) {
-  return sweep(seed, rules, layer_relevance, model_.num_values());
+  return sweep(model_.output_value(), seed, rules, layer_relevance, model_.num_values());
 }
 
 template <class T>
 Tensor<T> Executor<T>::propagate_to(const Tensor<T>& seed, const std::vector<Rule>& rules, std::size_t v) {
   if (v == 0 || v >= model_.num_values()) throw ConfigError("internal: propagate_to needs a node's output value");
-  return sweep(seed, rules, nullptr, v);
+  return sweep(model_.output_value(), seed, rules, nullptr, v);
 }
 
 template <class T>
-Tensor<T> Executor<T>::sweep(const Tensor<T>& seed, const std::vector<Rule>& rules,
+Tensor<T> Executor<T>::propagate_from(std::size_t v, const Tensor<T>& relevance, const std::vector<Rule>& rules) {
+  if (v == 0 || v >= model_.num_values()) throw ConfigError("internal: propagate_from needs a node's output value");
+  return sweep(v, relevance, rules, nullptr, model_.num_values());
+}
+
+template <class T>
+Tensor<T> Executor<T>::sweep(std::size_t from, const Tensor<T>& seed, const std::vector<Rule>& rules,
                              std::map<std::string, Tensor<T>>* layer_relevance, std::size_t stop) {
   const auto& nodes = model_.nodes();
   if (rules.size() != nodes.size()) throw ConfigError("internal: one rule per node expected");
-  const Shape& out_shape = shapes_.at(model_.output_value());
+  const Shape& out_shape = shapes_.at(from);
   const bool same_sample_shape = seed.rank() == out_shape.size() && seed.rank() > 0 &&
                                  std::equal(seed.shape().begin() + 1, seed.shape().end(), out_shape.begin() + 1);
   if (!same_sample_shape || batch_ == 0 || seed.dim(0) % batch_ != 0)
-    throw ShapeError("initial relevance has shape " + shape_str(seed.shape()) + ", the model output has " + shape_str(out_shape));
+    throw ShapeError("initial relevance has shape " + shape_str(seed.shape()) + (from == model_.output_value() ? ", the model output has " : ", the layer output has ") + shape_str(out_shape));
   const std::size_t k = seed.dim(0) / batch_;
   const bool release = mode_ == Mode::Backward;
 
   std::vector<Tensor<T>> rel(model_.num_values());
-  rel[model_.output_value()] = seed;
+  rel[from] = seed;
   NodeTimes* profile = node_profile();
   for (std::size_t ii = nodes.size(); ii-- > 0;) {
     const Node<T>& n = nodes[ii];

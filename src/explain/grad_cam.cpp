@@ -18,17 +18,12 @@ std::size_t grad_cam_value(const Model<T>& model, const Shape& sample_shape, con
       if (spatial(nodes[i].output)) return nodes[i].output;
     throw ConfigError("grad-cam: no layer of the model has a spatial output [C, H, W]");
   }
-  const bool by_index = layer.find_first_not_of("0123456789") == std::string::npos;
-  for (std::size_t i = 0; i < nodes.size(); ++i) {
-    const Node<T>& n = nodes[i];
-    const long idx = n.source_index >= 0 ? n.source_index : static_cast<long>(i);
-    if (by_index ? std::to_string(idx) != layer : n.name != layer) continue;
-    if (!spatial(n.output))
-      throw ConfigError("grad-cam: " + model.node_label(i) + " has output " + shape_str(shapes[n.output]) +
-                        ", not a spatial map [C, H, W]");
-    return n.output;
-  }
-  throw ConfigError("grad-cam: layer '" + layer + "' names no layer of the model (see `lrp info`)");
+  const std::optional<std::size_t> i = model.find_node(layer);
+  if (!i) throw ConfigError("grad-cam: layer '" + layer + "' names no layer of the model (see `lrp info`)");
+  const std::size_t v = nodes[*i].output;
+  if (!spatial(v))
+    throw ConfigError("grad-cam: " + model.node_label(*i) + " has output " + shape_str(shapes[v]) + ", not a spatial map [C, H, W]");
+  return v;
 }
 
 namespace {

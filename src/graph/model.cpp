@@ -68,10 +68,23 @@ std::size_t Model<T>::consumers(std::size_t v) const {
 }
 
 template <class T>
+long Model<T>::display_index(std::size_t i) const {
+  const Node<T>& n = nodes_.at(i);
+  return n.source_index >= 0 ? n.source_index : static_cast<long>(i);
+}
+
+template <class T>
+std::optional<std::size_t> Model<T>::find_node(const std::string& selector) const {
+  const bool by_index = !selector.empty() && selector.find_first_not_of("0123456789") == std::string::npos;
+  for (std::size_t i = 0; i < nodes_.size(); ++i)
+    if (by_index ? std::to_string(display_index(i)) == selector : nodes_[i].name == selector) return i;
+  return std::nullopt;
+}
+
+template <class T>
 std::string Model<T>::node_label(std::size_t i) const {
   const Node<T>& n = nodes_.at(i);
-  const int idx = n.source_index >= 0 ? n.source_index : static_cast<int>(i);
-  std::string s = "layer " + std::to_string(idx) + " (" + n.layer->type_name();
+  std::string s = "layer " + std::to_string(display_index(i)) + " (" + n.layer->type_name();
   if (!n.name.empty()) s += " '" + n.name + "'";
   return s + ")";
 }

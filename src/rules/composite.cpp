@@ -192,8 +192,7 @@ void apply_overrides(const Model<T>& model, std::vector<Rule>& rules, const std:
         const std::string t = o.selector.substr(5);
         hit = n.layer->type_name() == t || layer_kind_name(n.layer->kind()) == t;
       } else if (by_index) {
-        const long idx = n.source_index >= 0 ? n.source_index : static_cast<long>(i);
-        hit = std::to_string(idx) == o.selector;
+        hit = std::to_string(model.display_index(i)) == o.selector;
       } else {
         hit = n.name == o.selector;
       }

@@ -207,6 +207,61 @@ TEST(CliExplain, RelevanceAtANamedLayerAndLayerDumps) {
   std::remove(npz.c_str());
 }
 
+// Concept relevance on LeNet-5: the maps of all 100 channels of layer 6 add up to the toolbox's
+// own epsilon map (every path crosses the layer); top:3 writes 3 maps per sample in the data's
+// layout, a heatmap with 3 columns and a table whose rows match the maps.
+TEST(CliExplain, ConceptMapsSplitTheToolboxMap) {
+  const std::string out = test::temp_path("concepts.npy"), png = test::temp_path("concepts.png"),
+                    tsv = test::temp_path("concepts.tsv");
+  const std::string base = "explain " + lenet() + " " + refpath("LeNet-5/input.npy") + " --rule epsilon:0.01 --concept-layer 6 ";
+  test::CliResult r = test::run_cli(base + "--concepts all --precision double --quiet --out " + out);
+  ASSERT_EQ(r.code, 0) << r.output;
+  const Tensor<double> all = io::read_npy(out);  // [16, 100, 32, 32, 1]
+  ASSERT_EQ(all.shape(), (Shape{16, 100, 32, 32, 1}));
+  Tensor<double> sum({16, 32, 32, 1});
+  const std::size_t per = sum.sample_size();
+  for (std::size_t i = 0; i < 16; ++i)
+    for (std::size_t c = 0; c < 100; ++c)
+      for (std::size_t p = 0; p < per; ++p) sum[i * per + p] += all[(i * 100 + c) * per + p];
+  EXPECT_LT(test::max_rel_error(sum, io::read_npy(refpath("LeNet-5/epsilon_0.01.npy"))), 1e-9);
+
+  r = test::run_cli(base + "--concepts top:3 --out " + out + " --heatmap " + png + " --heatmap-scale 2 --concept-table " + tsv);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("sample 0: target 7"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("concepts at 6:  channel "), std::string::npos) << r.output;
+  const Tensor<double> top = io::read_npy(out);
+  EXPECT_EQ(top.shape(), (Shape{16, 3, 32, 32, 1}));
+  const io::Image8 img = io::decode_image(png);
+  EXPECT_EQ(img.width, 3 * 64 + 2 * 2u);  // 3 columns (concepts) of 64 px tiles with 2 px gaps
+  std::ifstream table(tsv);
+  std::string line;
+  std::getline(table, line);
+  EXPECT_EQ(line, "sample\tmap\tchannels\tlayer_relevance\tinput_relevance");
+  std::size_t rows = 0;
+  double previous = 0;
+  while (std::getline(table, line)) {
+    std::istringstream fields(line);
+    std::size_t sample = 0, map = 0;
+    std::string channel;
+    double at_layer = 0, at_input = 0;
+    fields >> sample >> map >> channel >> at_layer >> at_input;
+    EXPECT_EQ(sample, rows / 3);
+    EXPECT_EQ(map, rows % 3);
+    if (map > 0) {
+      EXPECT_LE(at_layer, previous) << line;  // most relevant first
+    }
+    previous = at_layer;
+    double map_sum = 0;
+    for (std::size_t p = 0; p < per; ++p) map_sum += top[rows * per + p];
+    EXPECT_NEAR(at_input, map_sum, 1e-4 * std::abs(map_sum) + 1e-6) << line;
+    ++rows;
+  }
+  EXPECT_EQ(rows, 16 * 3u);
+  std::remove(out.c_str());
+  std::remove(png.c_str());
+  std::remove(tsv.c_str());
+}
+
 TEST(CliExplain, HeatmapHasOneTilePerSampleAndTarget) {
   const std::string png = test::temp_path("heat.png");
   const test::CliResult r = test::run_cli("explain " + lenet() + " " + refpath("LeNet-5/input.npy") +
@@ -431,6 +486,15 @@ std::vector<BadCase> bad_cases() {
       // NaN noise made every SmoothGrad copy NaN; the run still exited 0.
       {e + x + " --method smoothgrad --noise-level nan --out /tmp/o.npy", "--noise-level: must be a finite number, got nan"},
       {e + x + " --method occlusion --occlusion-value -inf --out /tmp/o.npy", "--occlusion-value: must be a finite number, got -inf"},
+      {e + x + " --rule z --concept-layer 99 --out /tmp/o.npy", "concept layer '99' names no layer"},
+      {e + x + " --rule z --concept-layer 6 --concepts 100 --out /tmp/o.npy", "concept channel 100 is beyond the 100 channels of layer 6"},
+      {e + x + " --rule z --concept-layer 6 --concepts top:101 --out /tmp/o.npy", "more channels than the 100"},
+      {e + x + " --rule z --concept-layer 6 --concepts top:0 --out /tmp/o.npy", "ask for no concept"},
+      {e + x + " --rule z --concept-layer 6 --concepts 3+x --out /tmp/o.npy", "concept channel"},
+      {e + x + " --rule z --concepts top:3 --out /tmp/o.npy", "need --concept-layer"},
+      {e + x + " --rule z --concept-layer 6 --target all --out /tmp/o.npy", "the target gives 10 per sample"},
+      {e + x + " --method gradient --concept-layer 6 --out /tmp/o.npy", "use --method lrp"},
+      {e + x + " --rule z --concept-layer 6 --at 3_Convolution --out /tmp/o.npy", "cannot be combined with --at"},
   };
 }
 

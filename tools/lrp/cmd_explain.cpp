@@ -26,6 +26,7 @@ namespace {
 struct ExplainOptions {
   std::string model, input, out, target = "predicted", precision = "float", rule_precision;
   std::string dump_layers, heatmap, colormap = "bwr", at, tokens, vocab;
+  std::string concept_layer, concepts = "top:5", concept_table;
   ModelFileOptions file;  // --output, --weights
   std::size_t heatmap_scale = 0;
   bool quiet = false, no_canonize = false;
@@ -109,6 +110,39 @@ void write_token_maps(const Tensor<T>& r, const Tensor<double>& ids, const Expla
   });
 }
 
+// Concepts: one line per map on stdout (up to 20 samples) and, with --concept-table, every map
+// in a TSV file: sample, map, channels ('+'-joined), relevance at the layer, the map's sum.
+template <class T>
+void report_concepts(const Explanation<T>& e, const Tensor<T>& r, std::size_t n, const ExplainOptions& o) {
+  const std::size_t k = e.targets_per_sample, per = r.size() / (n * k);
+  const auto channels = [&](std::size_t m) {
+    std::string s;
+    for (std::size_t ch : e.concepts[m]) s += (s.empty() ? "" : "+") + std::to_string(ch);
+    return s;
+  };
+  const auto map_sum = [&](std::size_t m) {
+    double sum = 0;
+    for (std::size_t p = 0; p < per; ++p) sum += static_cast<double>(r[m * per + p]);
+    return sum;
+  };
+  if (!o.concept_table.empty())
+    io::write_file_atomic(o.concept_table, [&](std::ostream& out) {
+      out << std::setprecision(9) << "sample\tmap\tchannels\tlayer_relevance\tinput_relevance\n";
+      for (std::size_t m = 0; m < n * k; ++m)
+        out << m / k << "\t" << m % k << "\t" << channels(m) << "\t" << e.concept_relevance[m] << "\t" << map_sum(m) << "\n";
+    });
+  if (o.quiet) return;
+  for (std::size_t i = 0; i < n && i < 20; ++i) {
+    std::cout << "sample " << i << ": target " << e.targets[i * k] << " score " << e.scores[i * k] << "; concepts at " << o.concept_layer
+              << ":";
+    for (std::size_t j = 0; j < k && j < 8; ++j)
+      std::cout << (j ? "," : "") << "  channel " << channels(i * k + j) << " relevance " << e.concept_relevance[i * k + j]
+                << " (map sum " << map_sum(i * k + j) << ")";
+    std::cout << (k > 8 ? " ...\n" : "\n");
+  }
+  if (n > 20) std::cout << "... " << n - 20 << " more samples\n";
+}
+
 template <class T>
 void run_explain(Model<T> model, Target target, const ExplainOptions& o) {
   model.drop_trailing_softmax();
@@ -119,6 +153,7 @@ void run_explain(Model<T> model, Target target, const ExplainOptions& o) {
   const Tensor<double> x = load_input(model, o.input, o.image);
   ExplainRequest req = build_request(model, o.request, o.image);
   req.target = std::move(target);
+  if (!o.concept_layer.empty()) req.concepts = parse_concepts(o.concept_layer, o.concepts);
   req.dump_layers = !o.dump_layers.empty() || !o.at.empty();
   if (req.dump_layers && req.method != Method::LRP && req.method != Method::Gradient && req.method != Method::GradientXInput &&
       req.method != Method::DeconvNet && req.method != Method::GuidedBackprop)
@@ -142,6 +177,7 @@ void run_explain(Model<T> model, Target target, const ExplainOptions& o) {
   if (!o.dump_layers.empty()) write_layers(o.dump_layers, e.layers);
   if (!o.heatmap.empty() && o.at.empty()) write_heatmap(o.heatmap, e.relevance, x.dim(0), k, o);
   if (!o.tokens.empty()) write_token_maps(r, x, e, vocab, o, req.target.region == Target::Region::Position);
+  if (!req.concepts.empty()) return report_concepts(e, r, x.dim(0), o);
   if (o.quiet) return;
   const std::size_t n = x.dim(0), per = r.size() / (n * k), c = e.output.sample_size();
   for (std::size_t i = 0; i < n && i < 20; ++i) {
@@ -186,7 +222,7 @@ void add_explain_command(CLI::App& app) {
               "most likely next token there).\n"
               "Relevance starts from the target's score (output x one-hot, a trailing SoftMax dropped); gradient methods "
               "use that as the output gradient, so --method gradient gives score x d(score)/dx.\n"
-              "OUT has the shape of INPUT, or [N, K, ...] for several targets per sample.");
+              "OUT has the shape of INPUT, or [N, K, ...] for several targets (or concepts) per sample.");
   cmd->add_option("MODEL", o->model, "Model file (.txt LRP Toolbox format, .onnx, Caffe .prototxt with --weights, .caffemodel)")->required();
   cmd->add_option("INPUT", o->input, "Input: array (.npy, .mat, .txt) in the model's layout, or a PNG/JPEG image")->required();
   cmd->add_option("--out", o->out, "Relevance output (.npy)");
@@ -196,6 +232,15 @@ void add_explain_command(CLI::App& app) {
   add_rule_precision_option(cmd, o->rule_precision);
   cmd->add_option("--dump-layers", o->dump_layers, "Write the relevance at every layer's output to this .npz (keys: layer names)");
   cmd->add_option("--at", o->at, "Write the relevance arriving at this layer's output (a name from `lrp info`) instead of the input's (NCHW)");
+  cmd->add_option("--concept-layer", o->concept_layer,
+                  "Concept relevance (CRP): split the LRP map by the channels of this layer's output (index as in `lrp info`, "
+                  "or node name), one map per concept: the relevance that flows through the concept's channels");
+  cmd->add_option("--concepts", o->concepts,
+                  "With --concept-layer: top:K (each sample's K channels holding the most relevance; default top:5), all (every "
+                  "channel), or C1,C2+C3,... (one map per item; '+' joins channels into one concept)");
+  cmd->add_option("--concept-table", o->concept_table,
+                  "With --concept-layer: also write every map's channels and relevance (at the layer, and summed over the "
+                  "input) to this TSV file");
   cmd->add_option("--heatmap", o->heatmap, "Also render the relevance to this PNG (rows: samples, columns: targets)");
   cmd->add_option("--colormap", o->colormap, "Colour map of --heatmap (default bwr; see `lrp render --help`)");
   cmd->add_option("--heatmap-scale", o->heatmap_scale, "Pixel enlargement of --heatmap (default: about 96 px per map)")
@@ -215,6 +260,11 @@ void add_explain_command(CLI::App& app) {
       throw ConfigError("give --out, --heatmap, --tokens or --dump-layers to say where the relevance goes");
     if (!o->vocab.empty() && o->tokens.empty()) throw ConfigError("--vocab is used by --tokens; give --tokens FILE too");
     if (!o->tokens.empty() && !o->at.empty()) throw ConfigError("--tokens shows the input's relevance; it cannot be combined with --at");
+    if (o->concept_layer.empty() && (!o->concept_table.empty() || o->concepts != "top:5"))
+      throw ConfigError("--concepts and --concept-table need --concept-layer");
+    if (!o->concept_layer.empty() && (!o->at.empty() || !o->dump_layers.empty()))
+      throw ConfigError("--concept-layer splits the input's map; it cannot be combined with --at or --dump-layers");
+    if (!o->concept_layer.empty()) parse_concepts(o->concept_layer, o->concepts);  // a bad spec fails before any work
     render::get_colormap(o->colormap);  // unknown names fail before any work
     check_request(o->request);
     apply_rule_precision(o->rule_precision, o->precision == "float");

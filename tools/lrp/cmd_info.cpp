@@ -49,8 +49,7 @@ void add_info_command(CLI::App& app) {
               << std::setw(w(shape_w)) << "output" << std::setw(12) << "params" << "configuration\n";
     for (std::size_t i = 0; i < model.nodes().size(); ++i) {
       const Node<double>& n = model.nodes()[i];
-      const int idx = n.source_index >= 0 ? n.source_index : static_cast<int>(i);
-      std::cout << std::left << std::setw(6) << idx << std::setw(w(name_w)) << n.name << std::setw(w(type_w)) << n.layer->type_name()
+      std::cout << std::left << std::setw(6) << model.display_index(i) << std::setw(w(name_w)) << n.name << std::setw(w(type_w)) << n.layer->type_name()
                 << std::setw(w(shape_w)) << (known ? shape_str(shapes[n.output]) : "?") << std::setw(12) << n.layer->param_count()
                 << n.layer->describe() << "\n";
     }

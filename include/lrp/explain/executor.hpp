@@ -59,15 +59,21 @@ class Executor {
   // Grad-CAM's sweep: only down to value v (a node's output), returning the relevance arriving
   // there, [N * k, ...v]; the nodes below v are not visited.
   Tensor<T> propagate_to(const Tensor<T>& seed, const std::vector<Rule>& rules, std::size_t v);
+  // The sweep from value v (a node's output) down: `relevance` [N * k, ...v] arrives at v and
+  // nothing else enters the graph, so the result is the share of the input's relevance that
+  // flows through v (concept relevance: v's relevance masked to some channels). After
+  // propagate_to(.., v) on the same forward pass; use keep_all() to run it more than once.
+  Tensor<T> propagate_from(std::size_t v, const Tensor<T>& relevance, const std::vector<Rule>& rules);
   // Keeps value v through forward() and the sweep, whatever the plan (call after plan_*).
   void keep_value(std::size_t v);
 
   ParamCache<T>& cache() { return *cache_; }
 
  private:
-  // propagate / propagate_to (stop: the value to stop at, or num_values() for none).
-  Tensor<T> sweep(const Tensor<T>& seed, const std::vector<Rule>& rules, std::map<std::string, Tensor<T>>* layer_relevance,
-                  std::size_t stop);
+  // propagate / propagate_to / propagate_from (from: the value the seed arrives at; stop: the
+  // value to stop at, or num_values() for none).
+  Tensor<T> sweep(std::size_t from, const Tensor<T>& seed, const std::vector<Rule>& rules,
+                  std::map<std::string, Tensor<T>>* layer_relevance, std::size_t stop);
   void compute_sign_flags();
 
   const Model<T>& model_;

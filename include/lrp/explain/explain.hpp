@@ -83,6 +83,24 @@ struct Target {
 // given as PerSample / Relevance targets.
 Target parse_target(const std::string& text);
 
+// Concept relevance (CRP: Achtibat et al. 2023, zennit-crp's conditional attributions): the share
+// of an LRP map that flows through chosen channels of one layer's output, one map per concept.
+// The relevance arriving at the layer is masked to the concept's channels and swept down to the
+// input from there alone; relevance that bypasses the layer (a residual connection around it)
+// belongs to no concept. So the maps of all channels add up to the part of the LRP map that
+// passes through the layer: all of it where every path does. Channels are axis 1 of the layer's
+// output [N, C, ...] (a dense layer's units).
+struct ConceptRequest {
+  std::string layer;  // a layer index as `lrp info` shows it, or a node name; empty: no concepts
+  enum class Pick { Listed, Top, All };
+  Pick pick = Pick::Top;
+  std::vector<std::vector<std::size_t>> sets;  // Listed: one map per set of channels
+  std::size_t top = 5;                         // Top: each sample's most relevant channels
+  bool empty() const { return layer.empty(); }
+};
+// "C1,C2+C3,..." (one map per item; '+' joins channels into one concept) | "top:K" | "all".
+ConceptRequest parse_concepts(const std::string& layer, const std::string& spec);
+
 // What SmoothGrad keeps of the sweeps over its noisy copies (Captum's NoiseTunnel types): their
 // mean, the mean of their squares (SmoothGrad^2), or their variance (VarGrad).
 enum class NoiseType { SmoothGrad, SmoothGradSquared, VarGrad };
@@ -131,6 +149,10 @@ struct Explanation {
   std::size_t targets_per_sample = 1;
   std::size_t sample_passes = 1;       // the samples ran in this many passes (sample_pass_bytes)
   std::map<std::string, Tensor<T>> layers;  // relevance at each node's output (if requested)
+  // Concepts (ExplainRequest::concepts): per (sample, map) the map's channels and the relevance
+  // they hold at the layer. targets and scores then repeat the sample's target per map.
+  std::vector<std::vector<std::size_t>> concepts;
+  std::vector<double> concept_relevance;
 };
 
 struct ExplainRequest {
@@ -139,6 +161,7 @@ struct ExplainRequest {
   Target target;
   MethodOptions options;
   bool dump_layers = false;
+  ConceptRequest concepts;  // LRP with one target per sample: one map per concept instead
   // Several targets per sample run as one batched backward pass, which holds every layer's
   // relevance for all of them at once; above this many bytes of activations the targets are
   // split into passes (1000 ImageNet classes would otherwise need gigabytes). SmoothGrad and
@@ -193,6 +216,8 @@ class Explainer {
   Explanation<T> explain_sample_passes(const Tensor<T>& x, const ExplainRequest& req, std::size_t per_pass);
   // DeepLiftShap: the mean of DeepLIFT's maps from each baseline sample.
   Explanation<T> explain_deeplift_shap(const Tensor<T>& x, const ExplainRequest& req);
+  // Concept relevance (ExplainRequest::concepts): src/explain/concepts.cpp.
+  Explanation<T> explain_concepts(const Tensor<T>& x, const ExplainRequest& req);
   // Token ids explained on the embedding output (runs_in_embedding_space).
   Explanation<T> explain_embedded(const Tensor<T>& ids, const ExplainRequest& req);
   std::unique_ptr<Model<T>> owned_;

@@ -73,6 +73,11 @@ class Model {
   std::size_t param_count() const;
   // A node's label for messages: "layer 3 (Convolution 'conv1')".
   std::string node_label(std::size_t node_index) const;
+  // The index `lrp info` shows for a node: its position in a toolbox file, else its own.
+  long display_index(std::size_t node_index) const;
+  // The node that `selector` names, an index as `lrp info` shows it or a node name; none if
+  // no node matches.
+  std::optional<std::size_t> find_node(const std::string& selector) const;
 
   template <class U>
   Model<U> convert() const&;
