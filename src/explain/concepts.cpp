@@ -107,6 +107,7 @@ Explanation<T> Explainer<T>::explain_concepts(const Tensor<T>& x, const ExplainR
     for (std::size_t p = 0; p < plane; ++p) held[i] += static_cast<double>(at[i * plane + p]);
 
   out.concepts = pick_concepts(req.concepts, held, n, channels, label);
+  out.concept_channels = channels;
   const std::size_t maps = out.concepts.size() / n;
   for (std::size_t m = 0; m < n * maps; ++m) {
     double sum = 0;
@@ -154,6 +155,7 @@ Explanation<T> Explainer<T>::explain_concepts(const Tensor<T>& x, const ExplainR
     r.reshape(s);
   }
   out.relevance = std::move(r);
+  out.channel_relevance = std::move(held);
   return out;
 }
 

@@ -2,9 +2,11 @@
 // its inputs are grouped into calls; a bad input is named by its list line.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <cmath>
 #include <fstream>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -231,6 +233,93 @@ TEST(CliBatch, KeepGoingRetriesAFailedPassInputByInput) {
     for (std::size_t t = 0; t < 8; ++t) EXPECT_NEAR(got[t], want[row * 8 + t], 1e-8 * (1 + std::abs(want[row * 8 + t])));
   }
   EXPECT_FALSE(std::filesystem::exists(dir + "/out/1_bad.npy"));
+  std::filesystem::remove_all(dir);
+}
+
+// Concepts over a list: each input's maps and manifest entry equal `lrp explain`'s on that input
+// alone, and concept_references.tsv lists, per channel, the inputs where the channel holds the
+// most relevance, as the relevance arriving at the layer (`lrp explain --at`, the whole set in
+// one call) says. Inputs run two per pass.
+TEST(CliBatch, ConceptsPerInputAndReferenceInputsPerChannel) {
+  const std::string dir = test::temp_path("batch_concepts");
+  std::filesystem::create_directories(dir);
+  const std::string lenet = test::shared_path("data/lrp_toolbox/models/MNIST/LeNet-5.txt");
+  const Tensor<double> x = io::read_npy(refpath("input.npy"));
+  const std::size_t per = x.sample_size(), n = 5;
+  std::ofstream list(dir + "/list.txt");
+  Tensor<double> all({n, 32, 32, 1});
+  for (std::size_t i = 0; i < n; ++i) {
+    Tensor<double> xi({1, 32, 32, 1});
+    std::copy_n(x.data() + i * per, per, xi.data());
+    std::copy_n(x.data() + i * per, per, all.data() + i * per);
+    io::write_npy(dir + "/d" + std::to_string(i) + ".npy", xi);
+    list << "d" << i << ".npy\n";
+  }
+  list.close();
+  io::write_npy(dir + "/all.npy", all);
+  const std::string rule = " --rule epsilon:0.01 --precision double --quiet ";
+  test::CliResult r = test::run_cli("batch " + lenet + " " + dir + "/list.txt" + rule +
+                                    "--concept-layer 6 --concepts top:2 --references 3 --batch-size 2 --heatmap --out-dir " + dir + "/out");
+  ASSERT_EQ(r.code, 0) << r.output;
+  std::ifstream mf(dir + "/out/manifest.json");
+  const nlohmann::json manifest = nlohmann::json::parse(mf);
+  ASSERT_EQ(manifest.size(), n);
+  for (std::size_t i = 0; i < n; ++i) {
+    SCOPED_TRACE("input " + std::to_string(i));
+    const std::string alone = dir + "/alone.npy", table = dir + "/alone.tsv";
+    r = test::run_cli("explain " + lenet + " " + dir + "/d" + std::to_string(i) + ".npy" + rule +
+                      "--concept-layer 6 --concepts top:2 --out " + alone + " --concept-table " + table);
+    ASSERT_EQ(r.code, 0) << r.output;
+    const Tensor<double> got = io::read_npy(dir + "/out/" + manifest[i]["relevance"].get<std::string>());
+    EXPECT_EQ(got.shape(), (Shape{1, 2, 32, 32, 1}));
+    EXPECT_LT(test::max_rel_error(got, io::read_npy(alone)), 1e-12);
+    std::ifstream t(table);
+    std::string header, line;
+    std::getline(t, header);
+    for (std::size_t j = 0; j < 2 && std::getline(t, line); ++j) {
+      std::istringstream fields(line);
+      std::size_t sample = 0, map = 0, channel = 0;
+      fields >> sample >> map >> channel;
+      EXPECT_EQ(manifest[i]["concepts"][j]["channels"], nlohmann::json::array({channel})) << line;
+    }
+    EXPECT_TRUE(std::filesystem::exists(dir + "/out/" + manifest[i]["heatmap"].get<std::string>()));
+  }
+  // Reference inputs against the relevance arriving at layer 6, [5, 100, 2, 2] (NCHW).
+  r = test::run_cli("explain " + lenet + " " + dir + "/all.npy" + rule + "--at 6_Convolution --out " + dir + "/at.npy");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const Tensor<double> at = io::read_npy(dir + "/at.npy");
+  ASSERT_EQ(at.size(), n * 100 * 4);
+  std::ifstream refs(dir + "/out/concept_references.tsv");
+  std::string line;
+  std::getline(refs, line);
+  EXPECT_EQ(line, "channel\trank\tline\tinput\tlayer_relevance");
+  std::size_t rows = 0;
+  while (std::getline(refs, line)) {
+    std::istringstream fields(line);
+    std::size_t channel = 0, rank = 0, list_line = 0;
+    std::string input;
+    double relevance = 0;
+    fields >> channel >> rank >> list_line >> input >> relevance;
+    std::vector<std::pair<double, std::size_t>> held;  // (relevance, list line) of every input
+    for (std::size_t i = 0; i < n; ++i) {
+      double sum = 0;
+      for (std::size_t p = 0; p < 4; ++p) sum += at[(i * 100 + channel) * 4 + p];
+      held.push_back({sum, i + 1});
+    }
+    std::stable_sort(held.begin(), held.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    EXPECT_EQ(list_line, held[rank].second) << line;
+    EXPECT_NEAR(relevance, held[rank].first, 1e-8 * (1 + std::abs(held[rank].first))) << line;  // 9 digits written
+    EXPECT_EQ(input, dir + "/d" + std::to_string(list_line - 1) + ".npy");
+    ++rows;
+  }
+  EXPECT_EQ(rows, 100 * 3u);
+  // Refused: a layer the model lacks (named with the list lines of the pass), options without a layer.
+  r = test::run_cli("batch " + lenet + " " + dir + "/list.txt" + rule + "--concept-layer 99 --out-dir " + dir + "/bad");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("concept layer '99' names no layer"), std::string::npos) << r.output;
+  r = test::run_cli("batch " + lenet + " " + dir + "/list.txt" + rule + "--references 3 --out-dir " + dir + "/bad");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("need --concept-layer"), std::string::npos) << r.output;
   std::filesystem::remove_all(dir);
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
 #include <iostream>
 #include <memory>
 #include <sstream>
@@ -32,6 +33,8 @@ struct BatchOptions {
   bool keep_going = false;  // skip inputs that cannot be explained (listed in the manifest), exit 2 at the end
   std::size_t batch_size = 0;  // inputs per call; 0: as many as fit the pass budget
   std::string region = "unit";  // what a class is: unit | channel | segment (Target::Region)
+  std::string concept_layer, concepts = "top:5";
+  std::size_t references = 8;  // with concepts: the inputs listed per channel in concept_references.tsv
   ModelFileOptions file;  // --output, --weights
   RequestOptions request;
   InputOptions image;
@@ -86,6 +89,7 @@ class BatchRun {
   BatchRun(Model<T>& model, const std::vector<Item>& items, const BatchOptions& o)
       : model_(model), items_(items), o_(o), req_(build_request(model, o.request, o.image)), explainer_(model), entries_(items.size()) {
     if (o.region != "unit") req_.target = parse_target(o.region + ":predicted");
+    if (!o.concept_layer.empty()) req_.concepts = parse_concepts(o.concept_layer, o.concepts);
   }
 
   void run() {
@@ -116,6 +120,7 @@ class BatchRun {
     for (nlohmann::json& entry : entries_) manifest.push_back(std::move(entry));
     const std::string text = manifest.dump(1);
     io::write_file_atomic(o_.out_dir + "/manifest.json", [&](std::ostream& out) { out << text << "\n"; });
+    if (!req_.concepts.empty() && o_.references > 0) write_references();
     const std::size_t done = items_.size() - skipped_;
     if (!o_.quiet)
       std::cout << "explained " << (skipped_ ? std::to_string(done) + " of " : "") << items_.size() << " inputs into " << o_.out_dir
@@ -198,7 +203,7 @@ class BatchRun {
       for (std::size_t j = 0; j < pass.items.size(); ++j) explain_pass(Pass{{pass.items[j]}, {pass.inputs[j]}});
       return;
     }
-    const Tensor<T> rel = to_model_layout(model_, e.relevance);
+    const Tensor<T> rel = to_model_layout(model_, e.relevance, e.targets_per_sample > 1 ? 1 : 0);
     for (std::size_t j = 0; j < pass.items.size(); ++j) {
       const Tensor<T> r = rel.rows(j, 1);
       try {
@@ -211,23 +216,73 @@ class BatchRun {
     }
   }
 
+  // Input i's map (or its concepts' maps [1, K, ...]), heatmap and manifest entry; `row` is its
+  // sample in the pass's explanation e.
   void write_item(std::size_t i, const Tensor<T>& rel, const Explanation<T>& e, std::size_t row) {
     const std::string stem = std::to_string(i) + "_" + std::filesystem::path(items_[i].path).stem().string();
     io::write_npy(o_.out_dir + "/" + stem + ".npy", rel);
+    const std::size_t k = e.targets_per_sample, per = rel.size() / k;
     double sum = 0;
-    for (T v : rel) sum += static_cast<double>(v);
-    const std::size_t target = e.targets.at(row);
-    nlohmann::json entry = {{"input", items_[i].path}, {"relevance", stem + ".npy"}, {"target", target},
-                            {"score", e.scores.at(row)}, {"relevance_sum", sum}};
-    if (o_.heatmap && e.relevance.rank() == 4) {
+    for (std::size_t p = 0; p < per; ++p) sum += static_cast<double>(rel[p]);  // the first map's
+    nlohmann::json entry = {{"input", items_[i].path}, {"relevance", stem + ".npy"}, {"target", e.targets.at(row * k)},
+                            {"score", e.scores.at(row * k)}, {"relevance_sum", sum}};
+    if (!e.concepts.empty()) {
+      entry.erase("relevance_sum");
+      nlohmann::json concepts = nlohmann::json::array();
+      for (std::size_t j = 0; j < k; ++j) {
+        double map_sum = 0;
+        for (std::size_t p = 0; p < per; ++p) map_sum += static_cast<double>(rel[j * per + p]);
+        concepts.push_back({{"channels", e.concepts.at(row * k + j)},
+                            {"layer_relevance", e.concept_relevance.at(row * k + j)},
+                            {"relevance_sum", map_sum}});
+      }
+      entry["concepts"] = std::move(concepts);
+      note_references(i, e, row);
+    }
+    const std::size_t image_rank = k > 1 ? 5 : 4;  // [1, (K,) C, H, W]
+    if (o_.heatmap && e.relevance.rank() == image_rank) {
       render::HeatmapOptions h;
       h.colormap = o_.colormap;
-      Tensor<double> r = e.relevance.rows(row, 1).template cast<double>();
-      r.reshape({r.dim(1), r.dim(2), r.dim(3)});
-      render::write_png(o_.out_dir + "/" + stem + ".png", render::render_heatmap(r, h));
+      const Shape& s = e.relevance.shape();
+      const Shape tile(s.end() - 3, s.end());
+      std::vector<render::RgbImage> tiles;
+      for (std::size_t j = 0; j < k; ++j) {
+        Tensor<double> t(tile);
+        for (std::size_t p = 0; p < t.size(); ++p) t[p] = static_cast<double>(e.relevance[(row * k + j) * t.size() + p]);
+        tiles.push_back(render::render_heatmap(t, h));
+      }
+      render::write_png(o_.out_dir + "/" + stem + ".png", k == 1 ? tiles[0] : render::grid(tiles, k));
       entry["heatmap"] = stem + ".png";
     }
     entries_[i] = std::move(entry);
+  }
+
+  // Reference inputs (zennit-crp's RelMax): per channel of the concept layer, the inputs where
+  // it holds the most relevance, kept as the pass goes.
+  struct Reference {
+    double relevance;
+    std::size_t item;
+  };
+  void note_references(std::size_t i, const Explanation<T>& e, std::size_t row) {
+    const std::size_t c = e.concept_channels;
+    if (references_.empty()) references_.resize(c);
+    for (std::size_t ch = 0; ch < c && ch < references_.size(); ++ch) {
+      std::vector<Reference>& best = references_[ch];
+      best.push_back({e.channel_relevance.at(row * c + ch), i});
+      // Most relevant first; ties: the earlier input.
+      std::stable_sort(best.begin(), best.end(), [](const Reference& a, const Reference& b) { return a.relevance > b.relevance; });
+      if (best.size() > o_.references) best.pop_back();
+    }
+  }
+  void write_references() const {
+    io::write_file_atomic(o_.out_dir + "/concept_references.tsv", [&](std::ostream& out) {
+      out << std::setprecision(9) << "channel\trank\tline\tinput\tlayer_relevance\n";
+      for (std::size_t ch = 0; ch < references_.size(); ++ch)
+        for (std::size_t r = 0; r < references_[ch].size(); ++r) {
+          const Reference& ref = references_[ch][r];
+          out << ch << "\t" << r << "\t" << items_[ref.item].line << "\t" << items_[ref.item].path << "\t" << ref.relevance << "\n";
+        }
+    });
   }
 
   Model<T>& model_;
@@ -237,6 +292,7 @@ class BatchRun {
   Explainer<T> explainer_;
   std::vector<nlohmann::json> entries_;  // manifest entry per list item, filled as they are explained or skipped
   std::size_t skipped_ = 0;
+  std::vector<std::vector<Reference>> references_;  // per channel of the concept layer
 };
 
 template <class T>
@@ -273,6 +329,14 @@ void add_batch_command(CLI::App& app) {
         }
         return "--region must be unit, channel, segment or position:P, got '" + v + "'";
       });
+  cmd->add_option("--concept-layer", o->concept_layer,
+                  "Concept relevance (CRP), as in `lrp explain`: each input's map split by the channels of this layer (one "
+                  "map per concept in its .npy [1, K, ...], its concepts in the manifest), and DIR/concept_references.tsv: "
+                  "for every channel, the inputs where it holds the most relevance");
+  cmd->add_option("--concepts", o->concepts, "With --concept-layer: top:K (default top:5), all, or C1,C2+C3,... (see `lrp explain --help`)");
+  cmd->add_option("--references", o->references,
+                  "With --concept-layer: inputs listed per channel in concept_references.tsv (default 8; 0: no file)")
+      ->check(CLI::Range(std::size_t(0), std::size_t(100000)));
   cmd->add_option("--colormap", o->colormap, "Colour map of the heatmaps (default bwr)");
   cmd->add_option("--precision", o->precision, "float (default) or double")->check(CLI::IsMember({"float", "double"}));
   add_rule_precision_option(cmd, o->rule_precision);
@@ -287,6 +351,9 @@ void add_batch_command(CLI::App& app) {
   add_model_options(cmd, o->file);
   cmd->callback([o] {
     check_request(o->request);
+    if (o->concept_layer.empty() && (o->concepts != "top:5" || o->references != 8))
+      throw ConfigError("--concepts and --references need --concept-layer");
+    if (!o->concept_layer.empty()) parse_concepts(o->concept_layer, o->concepts);  // a bad spec fails before any work
     apply_rule_precision(o->rule_precision, o->precision == "float");
     render::get_colormap(o->colormap);
     const std::vector<Item> items = read_list(o->list);
