@@ -89,9 +89,15 @@ Explanation<T> Explainer<T>::explain_concepts(const Tensor<T>& x, const ExplainR
   if (x.rank() == 0) throw ShapeError("the input has no batch axis");
   const std::vector<Shape> shapes = model.infer_shapes(Shape(x.shape().begin() + 1, x.shape().end()));
   const Shape& layer_shape = shapes[v];
-  if (layer_shape.empty() || layer_shape[0] == 0)
-    throw ConfigError(label + " has output " + shape_str(layer_shape) + "; concepts need channels [C, ...]");
-  const std::size_t n = x.dim(0), channels = layer_shape[0], plane = shape_numel(layer_shape) / channels;
+  const long rank = static_cast<long>(layer_shape.size()), axis = req.concepts.axis < 0 ? req.concepts.axis + rank : req.concepts.axis;
+  if (axis < 0 || axis >= rank)
+    throw ConfigError("concept axis " + std::to_string(req.concepts.axis) + " is not an axis of the output " + shape_str(layer_shape) +
+                      " of " + label + " (per sample)");
+  // A sample's output as [outer, channels, inner].
+  const std::size_t n = x.dim(0), channels = layer_shape[static_cast<std::size_t>(axis)];
+  const std::size_t per_layer = shape_numel(layer_shape), inner = shape_numel(Shape(layer_shape.begin() + axis + 1, layer_shape.end()));
+  const std::size_t outer = channels == 0 ? 0 : per_layer / (channels * inner);
+  if (channels == 0) throw ConfigError(label + " has output " + shape_str(layer_shape) + ", without channels on concept axis " + std::to_string(axis));
 
   // The executor keeps every activation: the sweep from the layer runs once per pass of concepts.
   Executor<T> ex(model, cache_.get());
@@ -101,10 +107,12 @@ Explanation<T> Explainer<T>::explain_concepts(const Tensor<T>& x, const ExplainR
   const Tensor<T> seeds = make_seeds(out.output, req.target, out.targets, out.scores, k);
   if (k != 1)
     throw ConfigError("concepts split one target's map per sample; the target gives " + std::to_string(k) + " per sample");
-  const Tensor<T> at = ex.propagate_to(seeds, req.rules, v);  // [n, channels, ...]
+  const Tensor<T> at = ex.propagate_to(seeds, req.rules, v);  // [n, outer, channels, inner]
   std::vector<double> held(n * channels, 0.0);
-  for (std::size_t i = 0; i < n * channels; ++i)
-    for (std::size_t p = 0; p < plane; ++p) held[i] += static_cast<double>(at[i * plane + p]);
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t o = 0; o < outer; ++o)
+      for (std::size_t c = 0; c < channels; ++c)
+        for (std::size_t q = 0; q < inner; ++q) held[i * channels + c] += static_cast<double>(at[i * per_layer + (o * channels + c) * inner + q]);
 
   out.concepts = pick_concepts(req.concepts, held, n, channels, label);
   out.concept_channels = channels;
@@ -132,7 +140,7 @@ Explanation<T> Explainer<T>::explain_concepts(const Tensor<T>& x, const ExplainR
   Shape rshape = x.shape();
   rshape[0] = n * maps;
   Tensor<T> r = Tensor<T>::uninitialized(rshape);
-  const std::size_t per_in = x.sample_size(), per_layer = channels * plane;
+  const std::size_t per_in = x.sample_size();
   for (std::size_t first = 0; first < maps; first += chunk) {
     const std::size_t count = std::min(chunk, maps - first);
     Shape ms = layer_shape;
@@ -141,8 +149,11 @@ Explanation<T> Explainer<T>::explain_concepts(const Tensor<T>& x, const ExplainR
     for (std::size_t i = 0; i < n; ++i)
       for (std::size_t j = 0; j < count; ++j)
         for (std::size_t ch : out.concepts[i * maps + first + j])
-          std::copy(at.data() + i * per_layer + ch * plane, at.data() + i * per_layer + (ch + 1) * plane,
-                    masked.data() + (i * count + j) * per_layer + ch * plane);
+          for (std::size_t o = 0; o < outer; ++o) {
+            const std::size_t offset = (o * channels + ch) * inner;
+            std::copy(at.data() + i * per_layer + offset, at.data() + i * per_layer + offset + inner,
+                      masked.data() + (i * count + j) * per_layer + offset);
+          }
     const Tensor<T> part = ex.propagate_from(v, masked, req.rules);  // [n * count, input...]
     for (std::size_t i = 0; i < n; ++i)
       for (std::size_t j = 0; j < count; ++j)

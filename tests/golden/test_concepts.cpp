@@ -98,6 +98,25 @@ TEST(Concepts, AllChannelsOfALayerEveryPathCrossesAddUpToTheMap) {
   }
 }
 
+// A text encoder under AttnLRP, at its embedding LayerNorm [T, D] (every path crosses it): the
+// hidden units (axis -1) and the tokens (axis 0) each split the whole map.
+TEST(Concepts, HiddenUnitsOrTokensOfATransformerAddUpToTheMap) {
+  const Model<double> md = io::read_onnx_model(source_path("tests/fixtures/bert/model.onnx"));
+  const Tensor<double> ids = io::read_npy(source_path("tests/fixtures/bert/input.npy"));
+  for (const long axis : {-1L, 0L, 1L}) {
+    SCOPED_TRACE("axis " + std::to_string(axis));
+    Explainer<double> ex(md);
+    ExplainRequest plain;
+    plain.rules = composite_rules(md, "attnlrp");
+    const Tensor<double> full = ex.explain(ids, plain).relevance;
+    ExplainRequest req = concept_request(md, "attnlrp", "/ln/LayerNormalization", "all");
+    req.concepts.axis = axis;
+    const Explanation<double> c = ex.explain(ids, req);
+    EXPECT_EQ(c.targets_per_sample, axis == 0 ? 8u : 16u);  // [8 tokens, 16 hidden units]
+    EXPECT_LE(max_rel_error(sum_of_maps(c.relevance), full), 1e-10);
+  }
+}
+
 TEST(Concepts, TopChannelsHoldTheMostRelevanceAtTheLayer) {
   const Model<double> model = io::read_onnx_model(fixture("resnet", "model.onnx"));
   const Tensor<double> x = io::read_npy(fixture("resnet", "input.npy")).rows(0, 1);
@@ -192,6 +211,9 @@ TEST(Concepts, RequestsThatCannotBeMetAreRefused) {
   ExplainRequest gradient = concept_request(model, "epsilon", conv, "all");
   gradient.method = Method::Gradient;
   refused(gradient, "use --method lrp");
+  ExplainRequest bad_axis = concept_request(model, "epsilon", conv, "all");
+  bad_axis.concepts.axis = 3;
+  refused(bad_axis, "concept axis 3 is not an axis of the output [16,6,6]");
   EXPECT_THROW(parse_concepts(conv, "top:0"), ConfigError);
   EXPECT_THROW(parse_concepts(conv, "top:x"), ConfigError);
   EXPECT_THROW(parse_concepts(conv, "1,,2"), ConfigError);

@@ -88,14 +88,16 @@ Target parse_target(const std::string& text);
 // The relevance arriving at the layer is masked to the concept's channels and swept down to the
 // input from there alone; relevance that bypasses the layer (a residual connection around it)
 // belongs to no concept. So the maps of all channels add up to the part of the LRP map that
-// passes through the layer: all of it where every path does. Channels are axis 1 of the layer's
-// output [N, C, ...] (a dense layer's units).
+// passes through the layer: all of it where every path does. Channels are the entries of one
+// axis of the layer's per-sample output: `axis` 0 by default, C of [N, C, ...] (a CNN's channels,
+// a dense layer's units); -1 the last (a transformer's hidden units of [N, T, D]).
 struct ConceptRequest {
   std::string layer;  // a layer index as `lrp info` shows it, or a node name; empty: no concepts
   enum class Pick { Listed, Top, All };
   Pick pick = Pick::Top;
   std::vector<std::vector<std::size_t>> sets;  // Listed: one map per set of channels
   std::size_t top = 5;                         // Top: each sample's most relevant channels
+  long axis = 0;                               // of the per-sample output; negative: from the end
   bool empty() const { return layer.empty(); }
 };
 // "C1,C2+C3,..." (one map per item; '+' joins channels into one concept) | "top:K" | "all".
