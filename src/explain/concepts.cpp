@@ -74,6 +74,39 @@ std::vector<std::vector<std::size_t>> pick_concepts(const ConceptRequest& c, con
   return sets;
 }
 
+// A sample's output at the concept layer seen as [outer, channels, inner] around the concept axis.
+struct ConceptAxis {
+  std::size_t outer = 0, channels = 0, inner = 0;
+  std::size_t per_sample() const { return outer * channels * inner; }
+  std::size_t offset(std::size_t o, std::size_t channel) const { return (o * channels + channel) * inner; }
+};
+
+ConceptAxis concept_axis(const Shape& shape, long requested, const std::string& label) {
+  const long rank = static_cast<long>(shape.size()), axis = requested < 0 ? requested + rank : requested;
+  if (axis < 0 || axis >= rank)
+    throw ConfigError("concept axis " + std::to_string(requested) + " is not an axis of the output " + shape_str(shape) + " of " + label +
+                      " (per sample)");
+  ConceptAxis a;
+  a.channels = shape[static_cast<std::size_t>(axis)];
+  if (a.channels == 0) throw ConfigError(label + " has output " + shape_str(shape) + ", without channels on concept axis " + std::to_string(axis));
+  a.inner = shape_numel(Shape(shape.begin() + axis + 1, shape.end()));
+  a.outer = shape_numel(shape) / (a.channels * a.inner);
+  return a;
+}
+
+// [n * channels]: the relevance each channel holds in each of the n samples of `at`.
+template <class T>
+std::vector<double> channel_sums(const Tensor<T>& at, std::size_t n, const ConceptAxis& a) {
+  std::vector<double> held(n * a.channels, 0.0);
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t o = 0; o < a.outer; ++o)
+      for (std::size_t c = 0; c < a.channels; ++c) {
+        const T* run = at.data() + i * a.per_sample() + a.offset(o, c);
+        for (std::size_t q = 0; q < a.inner; ++q) held[i * a.channels + c] += static_cast<double>(run[q]);
+      }
+  return held;
+}
+
 }  // namespace
 
 template <class T>
@@ -89,15 +122,8 @@ Explanation<T> Explainer<T>::explain_concepts(const Tensor<T>& x, const ExplainR
   if (x.rank() == 0) throw ShapeError("the input has no batch axis");
   const std::vector<Shape> shapes = model.infer_shapes(Shape(x.shape().begin() + 1, x.shape().end()));
   const Shape& layer_shape = shapes[v];
-  const long rank = static_cast<long>(layer_shape.size()), axis = req.concepts.axis < 0 ? req.concepts.axis + rank : req.concepts.axis;
-  if (axis < 0 || axis >= rank)
-    throw ConfigError("concept axis " + std::to_string(req.concepts.axis) + " is not an axis of the output " + shape_str(layer_shape) +
-                      " of " + label + " (per sample)");
-  // A sample's output as [outer, channels, inner].
-  const std::size_t n = x.dim(0), channels = layer_shape[static_cast<std::size_t>(axis)];
-  const std::size_t per_layer = shape_numel(layer_shape), inner = shape_numel(Shape(layer_shape.begin() + axis + 1, layer_shape.end()));
-  const std::size_t outer = channels == 0 ? 0 : per_layer / (channels * inner);
-  if (channels == 0) throw ConfigError(label + " has output " + shape_str(layer_shape) + ", without channels on concept axis " + std::to_string(axis));
+  const ConceptAxis a = concept_axis(layer_shape, req.concepts.axis, label);
+  const std::size_t n = x.dim(0);
 
   // The executor keeps every activation: the sweep from the layer runs once per pass of concepts.
   Executor<T> ex(model, cache_.get());
@@ -107,24 +133,18 @@ Explanation<T> Explainer<T>::explain_concepts(const Tensor<T>& x, const ExplainR
   const Tensor<T> seeds = make_seeds(out.output, req.target, out.targets, out.scores, k);
   if (k != 1)
     throw ConfigError("concepts split one target's map per sample; the target gives " + std::to_string(k) + " per sample");
-  const Tensor<T> at = ex.propagate_to(seeds, req.rules, v);  // [n, outer, channels, inner]
-  std::vector<double> held(n * channels, 0.0);
-  for (std::size_t i = 0; i < n; ++i)
-    for (std::size_t o = 0; o < outer; ++o)
-      for (std::size_t c = 0; c < channels; ++c)
-        for (std::size_t q = 0; q < inner; ++q) held[i * channels + c] += static_cast<double>(at[i * per_layer + (o * channels + c) * inner + q]);
+  const Tensor<T> at = ex.propagate_to(seeds, req.rules, v);
+  std::vector<double> held = channel_sums(at, n, a);
 
-  out.concepts = pick_concepts(req.concepts, held, n, channels, label);
-  out.concept_channels = channels;
+  out.concepts = pick_concepts(req.concepts, held, n, a.channels, label);
+  out.concept_channels = a.channels;
   const std::size_t maps = out.concepts.size() / n;
-  for (std::size_t m = 0; m < n * maps; ++m) {
-    double sum = 0;
-    for (std::size_t ch : out.concepts[m]) sum += held[(m / maps) * channels + ch];
-    out.concept_relevance.push_back(sum);
-  }
   std::vector<std::size_t> targets;
   std::vector<double> scores;
   for (std::size_t m = 0; m < n * maps; ++m) {
+    double sum = 0;
+    for (std::size_t ch : out.concepts[m]) sum += held[(m / maps) * a.channels + ch];
+    out.concept_relevance.push_back(sum);
     targets.push_back(out.targets[m / maps]);
     scores.push_back(out.scores[m / maps]);
   }
@@ -140,19 +160,18 @@ Explanation<T> Explainer<T>::explain_concepts(const Tensor<T>& x, const ExplainR
   Shape rshape = x.shape();
   rshape[0] = n * maps;
   Tensor<T> r = Tensor<T>::uninitialized(rshape);
-  const std::size_t per_in = x.sample_size();
+  const std::size_t per_in = x.sample_size(), per_layer = a.per_sample();
   for (std::size_t first = 0; first < maps; first += chunk) {
     const std::size_t count = std::min(chunk, maps - first);
     Shape ms = layer_shape;
     ms.insert(ms.begin(), n * count);
-    Tensor<T> masked(ms);
+    Tensor<T> masked(ms);  // row i * count + j: sample i's relevance at the layer on concept first + j's channels
     for (std::size_t i = 0; i < n; ++i)
       for (std::size_t j = 0; j < count; ++j)
         for (std::size_t ch : out.concepts[i * maps + first + j])
-          for (std::size_t o = 0; o < outer; ++o) {
-            const std::size_t offset = (o * channels + ch) * inner;
-            std::copy(at.data() + i * per_layer + offset, at.data() + i * per_layer + offset + inner,
-                      masked.data() + (i * count + j) * per_layer + offset);
+          for (std::size_t o = 0; o < a.outer; ++o) {
+            const T* src = at.data() + i * per_layer + a.offset(o, ch);
+            std::copy(src, src + a.inner, masked.data() + (i * count + j) * per_layer + a.offset(o, ch));
           }
     const Tensor<T> part = ex.propagate_from(v, masked, req.rules);  // [n * count, input...]
     for (std::size_t i = 0; i < n; ++i)
