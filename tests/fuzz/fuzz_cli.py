@@ -49,7 +49,9 @@ EXPLAIN_VARIANTS = [[], [], [], ['--composite', 'epsilon_alpha2_beta1'], ['--met
                     ['--method', 'integrated-gradients', '--steps', '3'],
                     ['--method', 'occlusion', '--window', '2', '--stride', '2'], ['--method', 'smoothgrad', '--samples', '2'],
                     ['--dump-layers', '{O}.npz'], ['--heatmap', '{O}.png'], ['--precision', 'double'],
-                    ['--method', 'guided-backprop'], ['--composite', 'epsilon_plus_flat', '--target', '0,1']]
+                    ['--method', 'guided-backprop'], ['--composite', 'epsilon_plus_flat', '--target', '0,1'],
+                    ['--concept-layer', '1', '--concepts', 'all'], ['--concept-layer', '2', '--concepts', 'top:2'],
+                    ['--concept-layer', '0', '--concepts', '0,1+2', '--concept-axis', '-1']]
 
 
 def mutate_bytes(data, rng):

@@ -125,7 +125,7 @@ TEST(Concepts, TopChannelsHoldTheMostRelevanceAtTheLayer) {
   ExplainRequest dump;
   dump.rules = composite_rules(model, "epsilon_plus_flat");
   dump.dump_layers = true;
-  const Tensor<double>& at = ex.explain(x, dump).layers.at(layer);  // [1, 8, 6, 6]
+  const Tensor<double> at = ex.explain(x, dump).layers.at(layer);  // [1, 8, 6, 6]
   const std::size_t channels = at.dim(1), plane = at.size() / channels;
   std::vector<double> held(channels, 0.0);
   for (std::size_t c = 0; c < channels; ++c)
