@@ -33,8 +33,7 @@ struct BatchOptions {
   bool keep_going = false;  // skip inputs that cannot be explained (listed in the manifest), exit 2 at the end
   std::size_t batch_size = 0;  // inputs per call; 0: as many as fit the pass budget
   std::string region = "unit";  // what a class is: unit | channel | segment (Target::Region)
-  std::string concept_layer, concepts = "top:5";
-  long concept_axis = 0;
+  ConceptOptions concepts;
   std::size_t references = 8;  // with concepts: the inputs listed per channel in concept_references.tsv
   ModelFileOptions file;  // --output, --weights
   RequestOptions request;
@@ -90,10 +89,7 @@ class BatchRun {
   BatchRun(Model<T>& model, const std::vector<Item>& items, const BatchOptions& o)
       : model_(model), items_(items), o_(o), req_(build_request(model, o.request, o.image)), explainer_(model), entries_(items.size()) {
     if (o.region != "unit") req_.target = parse_target(o.region + ":predicted");
-    if (!o.concept_layer.empty()) {
-      req_.concepts = parse_concepts(o.concept_layer, o.concepts);
-      req_.concepts.axis = o.concept_axis;
-    }
+    req_.concepts = concept_request(o.concepts);
   }
 
   void run() {
@@ -333,16 +329,10 @@ void add_batch_command(CLI::App& app) {
         }
         return "--region must be unit, channel, segment or position:P, got '" + v + "'";
       });
-  cmd->add_option("--concept-layer", o->concept_layer,
-                  "Concept relevance (CRP), as in `lrp explain`: each input's map split by the channels of this layer (one "
-                  "map per concept in its .npy [1, K, ...], its concepts in the manifest), and DIR/concept_references.tsv: "
-                  "for every channel, the inputs where it holds the most relevance");
-  cmd->add_option("--concept-axis", o->concept_axis,
-                  "With --concept-layer: the axis of the layer's output (per sample) whose entries are the channels: 0 (default; "
-                  "C of [C, H, W], a dense layer's units), -1 the last (a transformer's hidden units of [T, D])");
-  cmd->add_option("--concepts", o->concepts, "With --concept-layer: top:K (default top:5), all, or C1,C2+C3,... (see `lrp explain --help`)");
+  add_concept_options(cmd, o->concepts, "each input's .npy [1, K, ...], its concepts in the manifest");
   cmd->add_option("--references", o->references,
-                  "With --concept-layer: inputs listed per channel in concept_references.tsv (default 8; 0: no file)")
+                  "With --concept-layer: DIR/concept_references.tsv lists for every channel this many inputs where it holds the "
+                  "most relevance (default 8; 0: no file)")
       ->check(CLI::Range(std::size_t(0), std::size_t(100000)));
   cmd->add_option("--colormap", o->colormap, "Colour map of the heatmaps (default bwr)");
   cmd->add_option("--precision", o->precision, "float (default) or double")->check(CLI::IsMember({"float", "double"}));
@@ -358,9 +348,9 @@ void add_batch_command(CLI::App& app) {
   add_model_options(cmd, o->file);
   cmd->callback([o] {
     check_request(o->request);
-    if (o->concept_layer.empty() && (o->concepts != "top:5" || o->references != 8 || o->concept_axis != 0))
+    if (!o->concepts.given() && (o->concepts.modified() || o->references != 8))
       throw ConfigError("--concepts, --concept-axis and --references need --concept-layer");
-    if (!o->concept_layer.empty()) parse_concepts(o->concept_layer, o->concepts);  // a bad spec fails before any work
+    concept_request(o->concepts);  // a bad --concepts fails before any work
     apply_rule_precision(o->rule_precision, o->precision == "float");
     render::get_colormap(o->colormap);
     const std::vector<Item> items = read_list(o->list);

@@ -26,8 +26,8 @@ namespace {
 struct ExplainOptions {
   std::string model, input, out, target = "predicted", precision = "float", rule_precision;
   std::string dump_layers, heatmap, colormap = "bwr", at, tokens, vocab;
-  std::string concept_layer, concepts = "top:5", concept_table;
-  long concept_axis = 0;
+  std::string concept_table;
+  ConceptOptions concepts;
   ModelFileOptions file;  // --output, --weights
   std::size_t heatmap_scale = 0;
   bool quiet = false, no_canonize = false;
@@ -134,7 +134,7 @@ void report_concepts(const Explanation<T>& e, const Tensor<T>& r, std::size_t n,
     });
   if (o.quiet) return;
   for (std::size_t i = 0; i < n && i < 20; ++i) {
-    std::cout << "sample " << i << ": target " << e.targets[i * k] << " score " << e.scores[i * k] << "; concepts at " << o.concept_layer
+    std::cout << "sample " << i << ": target " << e.targets[i * k] << " score " << e.scores[i * k] << "; concepts at " << o.concepts.layer
               << ":";
     for (std::size_t j = 0; j < k && j < 8; ++j)
       std::cout << (j ? "," : "") << "  channel " << channels(i * k + j) << " relevance " << e.concept_relevance[i * k + j]
@@ -154,10 +154,7 @@ void run_explain(Model<T> model, Target target, const ExplainOptions& o) {
   const Tensor<double> x = load_input(model, o.input, o.image);
   ExplainRequest req = build_request(model, o.request, o.image);
   req.target = std::move(target);
-  if (!o.concept_layer.empty()) {
-    req.concepts = parse_concepts(o.concept_layer, o.concepts);
-    req.concepts.axis = o.concept_axis;
-  }
+  req.concepts = concept_request(o.concepts);
   req.dump_layers = !o.dump_layers.empty() || !o.at.empty();
   if (req.dump_layers && req.method != Method::LRP && req.method != Method::Gradient && req.method != Method::GradientXInput &&
       req.method != Method::DeconvNet && req.method != Method::GuidedBackprop)
@@ -236,15 +233,7 @@ void add_explain_command(CLI::App& app) {
   add_rule_precision_option(cmd, o->rule_precision);
   cmd->add_option("--dump-layers", o->dump_layers, "Write the relevance at every layer's output to this .npz (keys: layer names)");
   cmd->add_option("--at", o->at, "Write the relevance arriving at this layer's output (a name from `lrp info`) instead of the input's (NCHW)");
-  cmd->add_option("--concept-layer", o->concept_layer,
-                  "Concept relevance (CRP): split the LRP map by the channels of this layer's output (index as in `lrp info`, "
-                  "or node name), one map per concept: the relevance that flows through the concept's channels");
-  cmd->add_option("--concept-axis", o->concept_axis,
-                  "With --concept-layer: the axis of the layer's output (per sample) whose entries are the channels: 0 (default; "
-                  "C of [C, H, W], a dense layer's units), -1 the last (a transformer's hidden units of [T, D])");
-  cmd->add_option("--concepts", o->concepts,
-                  "With --concept-layer: top:K (each sample's K channels holding the most relevance; default top:5), all (every "
-                  "channel), or C1,C2+C3,... (one map per item; '+' joins channels into one concept)");
+  add_concept_options(cmd, o->concepts, "OUT [N, K, ...], a heatmap column each; channels and relevance printed");
   cmd->add_option("--concept-table", o->concept_table,
                   "With --concept-layer: also write every map's channels and relevance (at the layer, and summed over the "
                   "input) to this TSV file");
@@ -267,11 +256,11 @@ void add_explain_command(CLI::App& app) {
       throw ConfigError("give --out, --heatmap, --tokens or --dump-layers to say where the relevance goes");
     if (!o->vocab.empty() && o->tokens.empty()) throw ConfigError("--vocab is used by --tokens; give --tokens FILE too");
     if (!o->tokens.empty() && !o->at.empty()) throw ConfigError("--tokens shows the input's relevance; it cannot be combined with --at");
-    if (o->concept_layer.empty() && (!o->concept_table.empty() || o->concepts != "top:5" || o->concept_axis != 0))
+    if (!o->concepts.given() && (!o->concept_table.empty() || o->concepts.modified()))
       throw ConfigError("--concepts, --concept-axis and --concept-table need --concept-layer");
-    if (!o->concept_layer.empty() && (!o->at.empty() || !o->dump_layers.empty()))
+    if (o->concepts.given() && (!o->at.empty() || !o->dump_layers.empty()))
       throw ConfigError("--concept-layer splits the input's map; it cannot be combined with --at or --dump-layers");
-    if (!o->concept_layer.empty()) parse_concepts(o->concept_layer, o->concepts);  // a bad spec fails before any work
+    concept_request(o->concepts);  // a bad --concepts fails before any work
     render::get_colormap(o->colormap);  // unknown names fail before any work
     check_request(o->request);
     apply_rule_precision(o->rule_precision, o->precision == "float");

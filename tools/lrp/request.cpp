@@ -144,4 +144,23 @@ Target target_from_text(const std::string& text) {
   return t;
 }
 
+void add_concept_options(CLI::App* cmd, ConceptOptions& o, const std::string& what_maps) {
+  cmd->add_option("--concept-layer", o.layer,
+                  "Concept relevance (CRP): split each LRP map by the channels of this layer's output (index as in `lrp info`, "
+                  "or node name), one map per concept, the relevance that flows through its channels (" + what_maps + ")");
+  cmd->add_option("--concepts", o.spec,
+                  "With --concept-layer: top:K (each sample's K channels holding the most relevance; default top:5), all (every "
+                  "channel), or C1,C2+C3,... (one map per item; '+' joins channels into one concept)");
+  cmd->add_option("--concept-axis", o.axis,
+                  "With --concept-layer: the axis of the layer's output (per sample) whose entries are the channels: 0 (default; "
+                  "C of [C, H, W], a dense layer's units), -1 the last (a transformer's hidden units of [T, D])");
+}
+
+ConceptRequest concept_request(const ConceptOptions& o) {
+  if (!o.given()) return {};
+  ConceptRequest c = parse_concepts(o.layer, o.spec);
+  c.axis = o.axis;
+  return c;
+}
+
 }  // namespace lrp::cli

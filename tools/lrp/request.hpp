@@ -36,6 +36,19 @@ ExplainRequest build_request(const Model<T>& model, const RequestOptions& o, con
 // Checks what can be checked before the model is loaded (rule and method grammar).
 void check_request(const RequestOptions& o);
 
+// Concept relevance (--concept-layer, --concepts, --concept-axis), shared by explain and batch.
+struct ConceptOptions {
+  std::string layer, spec = "top:5";
+  long axis = 0;
+  bool given() const { return !layer.empty(); }
+  // Whether a concept option other than the layer was changed from its default.
+  bool modified() const { return spec != "top:5" || axis != 0; }
+};
+// `what_maps` says where each input's concept maps go (explain: OUT; batch: each input's file).
+void add_concept_options(CLI::App* cmd, ConceptOptions& o, const std::string& what_maps);
+// The request (an empty one without --concept-layer); throws ConfigError on a bad --concepts.
+ConceptRequest concept_request(const ConceptOptions& o);
+
 // Target text (predicted, K, K1,K2, all, labels:FILE, relevance:FILE) → Target.
 Target target_from_text(const std::string& text);
 
