@@ -37,6 +37,16 @@ ConceptRequest parse_concepts(const std::string& layer, const std::string& spec)
   return c;
 }
 
+ConceptRequest::Condition parse_concept_condition(const std::string& text) {
+  const std::size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size())
+    throw ConfigError("concept condition '" + text + "' is not LAYER:C1+C2+...");
+  ConceptRequest::Condition c;
+  c.layer = text.substr(0, colon);
+  for (const std::string& channel : split(text.substr(colon + 1), '+')) c.channels.push_back(parse_index(channel, "condition channel"));
+  return c;
+}
+
 namespace {
 
 // Each sample's concepts: the listed sets, every channel, or the `top` channels holding the most
@@ -107,6 +117,49 @@ std::vector<double> channel_sums(const Tensor<T>& at, std::size_t n, const Conce
   return held;
 }
 
+// The executor's filter for the request's conditions: at each condition's layer, every row keeps
+// only the relevance on the condition's channels.
+template <class T>
+typename Executor<T>::RelevanceFilter condition_filter(const Model<T>& model, const ConceptRequest& req, const std::vector<Shape>& shapes,
+                                                       std::size_t concept_value) {
+  struct Mask {
+    std::size_t value;
+    ConceptAxis axis;
+    std::vector<char> keep;  // per channel
+  };
+  std::vector<Mask> masks;
+  for (const ConceptRequest::Condition& c : req.conditions) {
+    const std::optional<std::size_t> node = model.find_node(c.layer);
+    if (!node) throw ConfigError("condition layer '" + c.layer + "' names no layer of the model (see `lrp info`)");
+    const std::string label = model.node_label(*node);
+    Mask m{model.nodes()[*node].output, concept_axis(shapes[model.nodes()[*node].output], req.axis, label), {}};
+    if (m.value == concept_value)
+      throw ConfigError("a condition on the concept layer itself (" + label + "): list those channels in --concepts instead");
+    m.keep.assign(m.axis.channels, 0);
+    for (std::size_t ch : c.channels) {
+      if (ch >= m.axis.channels)
+        throw ConfigError("condition channel " + std::to_string(ch) + " is beyond the " + std::to_string(m.axis.channels) +
+                          " channels of " + label);
+      m.keep[ch] = 1;
+    }
+    masks.push_back(std::move(m));
+  }
+  if (masks.empty()) return {};
+  return [masks](std::size_t value, Tensor<T>& r) {
+    for (const Mask& m : masks) {
+      if (m.value != value) continue;
+      const std::size_t rows = r.size() / m.axis.per_sample();
+      for (std::size_t row = 0; row < rows; ++row)
+        for (std::size_t o = 0; o < m.axis.outer; ++o)
+          for (std::size_t c = 0; c < m.axis.channels; ++c)
+            if (!m.keep[c]) {
+              T* run = r.data() + row * m.axis.per_sample() + m.axis.offset(o, c);
+              std::fill(run, run + m.axis.inner, T(0));
+            }
+    }
+  };
+}
+
 }  // namespace
 
 template <class T>
@@ -127,6 +180,7 @@ Explanation<T> Explainer<T>::explain_concepts(const Tensor<T>& x, const ExplainR
 
   // The executor keeps every activation: the sweep from the layer runs once per pass of concepts.
   Executor<T> ex(model, cache_.get());
+  ex.set_relevance_filter(condition_filter(model, req.concepts, shapes, v));
   Explanation<T> out;
   out.output = ex.forward(x);
   std::size_t k = 1;

@@ -198,6 +198,7 @@ Tensor<T> Executor<T>::sweep(std::size_t from, const Tensor<T>& seed, const std:
     const Node<T>& n = nodes[ii];
     Tensor<T>& r_out = rel[n.output];
     // Every consumer of a node's output comes after the node, so here its relevance is complete.
+    if (filter_ && !r_out.empty()) filter_(n.output, r_out);
     if (n.output == stop) {
       if (!r_out.empty()) return std::move(r_out);
       Shape s = shapes_[stop];

@@ -495,6 +495,10 @@ std::vector<BadCase> bad_cases() {
       {e + x + " --rule z --concept-layer 6 --target all --out /tmp/o.npy", "the target gives 10 per sample"},
       {e + x + " --method gradient --concept-layer 6 --out /tmp/o.npy", "use --method lrp"},
       {e + x + " --rule z --concept-layer 6 --at 3_Convolution --out /tmp/o.npy", "cannot be combined with --at"},
+      {e + x + " --rule z --concept-layer 6 --condition 3_Convolution:25 --out /tmp/o.npy", "condition channel 25 is beyond the 25 channels"},
+      {e + x + " --rule z --concept-layer 6 --condition 6:1 --out /tmp/o.npy", "a condition on the concept layer itself"},
+      {e + x + " --rule z --concept-layer 6 --condition 3_Convolution --out /tmp/o.npy", "is not LAYER:C1+C2"},
+      {e + x + " --rule z --condition 3_Convolution:1 --out /tmp/o.npy", "need --concept-layer"},
   };
 }
 

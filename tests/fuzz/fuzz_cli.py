@@ -51,7 +51,8 @@ EXPLAIN_VARIANTS = [[], [], [], ['--composite', 'epsilon_alpha2_beta1'], ['--met
                     ['--dump-layers', '{O}.npz'], ['--heatmap', '{O}.png'], ['--precision', 'double'],
                     ['--method', 'guided-backprop'], ['--composite', 'epsilon_plus_flat', '--target', '0,1'],
                     ['--concept-layer', '1', '--concepts', 'all'], ['--concept-layer', '2', '--concepts', 'top:2'],
-                    ['--concept-layer', '0', '--concepts', '0,1+2', '--concept-axis', '-1']]
+                    ['--concept-layer', '0', '--concepts', '0,1+2', '--concept-axis', '-1'],
+                    ['--concept-layer', '2', '--concepts', 'top:1', '--condition', '0:0+1']]
 
 
 def mutate_bytes(data, rng):

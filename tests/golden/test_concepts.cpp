@@ -163,6 +163,47 @@ TEST(Concepts, JoinedChannelsGiveTheSumOfTheirMaps) {
   EXPECT_NEAR(e.concept_relevance[2], e.concept_relevance[0] + e.concept_relevance[1], 1e-10 * std::abs(e.concept_relevance[2]));
 }
 
+// Conditions (CRP): over every channel of a layer every path crosses, the conditioned maps add
+// up to the unconditioned ones; below the concept layer they leave each concept's relevance at
+// the layer alone, above it they split that too.
+TEST(Concepts, ConditionsOnEveryChannelOfACrossedLayerAddUpToTheConceptMaps) {
+  const Model<double> model = io::read_onnx_model(fixture("vgg_bn", "model.onnx"));
+  const Tensor<double> x = io::read_npy(fixture("vgg_bn", "input.npy"));
+  Explainer<double> ex(model);
+  struct Case {
+    std::string concept_layer, condition_layer;
+    bool above;  // the condition layer lies between the concept layer and the output
+  };
+  for (const Case& c : {Case{"/features/features.8/Conv", "/features/features.4/Conv", false},
+                        Case{"/features/features.4/Conv", "/features/features.8/Conv", true}}) {
+    SCOPED_TRACE(c.concept_layer + " | " + c.condition_layer);
+    const ExplainRequest plain = concept_request(model, "epsilon_plus_flat", c.concept_layer, "0,5,9+10");
+    const Explanation<double> whole = ex.explain(x, plain);
+    Tensor<double> sum(whole.relevance.shape());
+    std::vector<double> held(whole.concept_relevance.size(), 0.0);
+    for (std::size_t ch = 0; ch < 16; ++ch) {
+      ExplainRequest req = plain;
+      req.concepts.conditions.push_back({c.condition_layer, {ch}});
+      const Explanation<double> part = ex.explain(x, req);
+      if (ch == 3) {
+        EXPECT_GT(max_rel_error(part.relevance, whole.relevance), 1e-3);  // a share, not the whole
+      }
+      for (std::size_t i = 0; i < sum.size(); ++i) sum[i] += part.relevance[i];
+      for (std::size_t m = 0; m < held.size(); ++m) {
+        held[m] += part.concept_relevance[m];
+        if (!c.above) {
+          EXPECT_EQ(part.concept_relevance[m], whole.concept_relevance[m]);  // conditions below leave it
+        }
+      }
+    }
+    EXPECT_LE(max_rel_error(sum, whole.relevance), 1e-10);
+    if (c.above) {  // the relevance each concept holds at its layer is split too
+      for (std::size_t m = 0; m < held.size(); ++m)
+        EXPECT_NEAR(held[m], whole.concept_relevance[m], 1e-10 * (1 + std::abs(whole.concept_relevance[m])));
+    }
+  }
+}
+
 TEST(Concepts, BatchesAndPassesGiveEachSampleItsOwnMaps) {
   const Model<double> md = io::read_onnx_model(fixture("resnet", "model.onnx"));
   const Model<float> model = md.convert<float>();
@@ -214,6 +255,18 @@ TEST(Concepts, RequestsThatCannotBeMetAreRefused) {
   ExplainRequest bad_axis = concept_request(model, "epsilon", conv, "all");
   bad_axis.concepts.axis = 3;
   refused(bad_axis, "concept axis 3 is not an axis of the output [16,6,6]");
+  ExplainRequest cond = concept_request(model, "epsilon", conv, "all");
+  cond.concepts.conditions.push_back({"nosuch", {0}});
+  refused(cond, "condition layer 'nosuch' names no layer");
+  cond.concepts.conditions = {{"/features/features.8/Conv", {16}}};
+  refused(cond, "condition channel 16 is beyond the 16 channels of layer");
+  cond.concepts.conditions = {{conv, {1}}};
+  refused(cond, "a condition on the concept layer itself");
+  EXPECT_THROW(parse_concept_condition("nolayer"), ConfigError);
+  EXPECT_THROW(parse_concept_condition(":3"), ConfigError);
+  EXPECT_THROW(parse_concept_condition("a:"), ConfigError);
+  EXPECT_THROW(parse_concept_condition("a:1+x"), ConfigError);
+  EXPECT_EQ(parse_concept_condition("/a:b/Conv:3+4").layer, "/a:b/Conv");  // split at the last ':'
   EXPECT_THROW(parse_concepts(conv, "top:0"), ConfigError);
   EXPECT_THROW(parse_concepts(conv, "top:x"), ConfigError);
   EXPECT_THROW(parse_concepts(conv, "1,,2"), ConfigError);

@@ -349,7 +349,7 @@ void add_batch_command(CLI::App& app) {
   cmd->callback([o] {
     check_request(o->request);
     if (!o->concepts.given() && (o->concepts.modified() || o->references != 8))
-      throw ConfigError("--concepts, --concept-axis and --references need --concept-layer");
+      throw ConfigError("--concepts, --concept-axis, --condition and --references need --concept-layer");
     concept_request(o->concepts);  // a bad --concepts fails before any work
     apply_rule_precision(o->rule_precision, o->precision == "float");
     render::get_colormap(o->colormap);

@@ -257,7 +257,7 @@ void add_explain_command(CLI::App& app) {
     if (!o->vocab.empty() && o->tokens.empty()) throw ConfigError("--vocab is used by --tokens; give --tokens FILE too");
     if (!o->tokens.empty() && !o->at.empty()) throw ConfigError("--tokens shows the input's relevance; it cannot be combined with --at");
     if (!o->concepts.given() && (!o->concept_table.empty() || o->concepts.modified()))
-      throw ConfigError("--concepts, --concept-axis and --concept-table need --concept-layer");
+      throw ConfigError("--concepts, --concept-axis, --condition and --concept-table need --concept-layer");
     if (o->concepts.given() && (!o->at.empty() || !o->dump_layers.empty()))
       throw ConfigError("--concept-layer splits the input's map; it cannot be combined with --at or --dump-layers");
     concept_request(o->concepts);  // a bad --concepts fails before any work

@@ -154,12 +154,17 @@ void add_concept_options(CLI::App* cmd, ConceptOptions& o, const std::string& wh
   cmd->add_option("--concept-axis", o.axis,
                   "With --concept-layer: the axis of the layer's output (per sample) whose entries are the channels: 0 (default; "
                   "C of [C, H, W], a dense layer's units), -1 the last (a transformer's hidden units of [T, D])");
+  cmd->add_option("--condition", o.conditions,
+                  "With --concept-layer: LAYER:C1+C2 keeps, at that other layer, only the relevance on these channels (same "
+                  "axis): each map is then the share that flows through its concept and these channels too (CRP's conditions); "
+                  "repeatable");
 }
 
 ConceptRequest concept_request(const ConceptOptions& o) {
   if (!o.given()) return {};
   ConceptRequest c = parse_concepts(o.layer, o.spec);
   c.axis = o.axis;
+  for (const std::string& text : o.conditions) c.conditions.push_back(parse_concept_condition(text));
   return c;
 }
 

@@ -40,9 +40,10 @@ void check_request(const RequestOptions& o);
 struct ConceptOptions {
   std::string layer, spec = "top:5";
   long axis = 0;
+  std::vector<std::string> conditions;  // LAYER:C1+C2 each
   bool given() const { return !layer.empty(); }
   // Whether a concept option other than the layer was changed from its default.
-  bool modified() const { return spec != "top:5" || axis != 0; }
+  bool modified() const { return spec != "top:5" || axis != 0 || !conditions.empty(); }
 };
 // `what_maps` says where each input's concept maps go (explain: OUT; batch: each input's file).
 void add_concept_options(CLI::App* cmd, ConceptOptions& o, const std::string& what_maps);

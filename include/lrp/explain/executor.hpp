@@ -8,6 +8,7 @@
 // longer reads it unless the backward sweep with those rules needs it, and propagate() drops
 // activations and relevance as soon as the sweep is past their last use (one propagate per
 // forward then). plan_forward_only() keeps nothing but the output.
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -64,6 +65,10 @@ class Executor {
   // flows through v (concept relevance: v's relevance masked to some channels). After
   // propagate_to(.., v) on the same forward pass; use keep_all() to run it more than once.
   Tensor<T> propagate_from(std::size_t v, const Tensor<T>& relevance, const std::vector<Rule>& rules);
+  // Called in every sweep with a node's output value and the relevance arriving there, once
+  // complete and before the node's rule takes it (concept conditions mask it); none by default.
+  using RelevanceFilter = std::function<void(std::size_t value, Tensor<T>& relevance)>;
+  void set_relevance_filter(RelevanceFilter filter) { filter_ = std::move(filter); }
   // Keeps value v through forward() and the sweep, whatever the plan (call after plan_*).
   void keep_value(std::size_t v);
 
@@ -78,6 +83,7 @@ class Executor {
 
   const Model<T>& model_;
   ParamCache<T> own_cache_;
+  RelevanceFilter filter_;
   ParamCache<T>* cache_;
   std::vector<Tensor<T>> values_;
   std::vector<Shape> shapes_;              // [N, ...] of every value (kept when a value is released)

@@ -98,10 +98,20 @@ struct ConceptRequest {
   std::vector<std::vector<std::size_t>> sets;  // Listed: one map per set of channels
   std::size_t top = 5;                         // Top: each sample's most relevant channels
   long axis = 0;                               // of the per-sample output; negative: from the end
+  // CRP's conditions on other layers: every sweep keeps, at each such layer, only the relevance
+  // on its channels (same axis), so each map is the share that flows through its concept and
+  // through these channels too; at a layer above the concept layer they also decide top:K.
+  struct Condition {
+    std::string layer;
+    std::vector<std::size_t> channels;
+  };
+  std::vector<Condition> conditions;
   bool empty() const { return layer.empty(); }
 };
 // "C1,C2+C3,..." (one map per item; '+' joins channels into one concept) | "top:K" | "all".
 ConceptRequest parse_concepts(const std::string& layer, const std::string& spec);
+// "LAYER:C1+C2+..." (split at the last ':'): a condition on LAYER's channels.
+ConceptRequest::Condition parse_concept_condition(const std::string& text);
 
 // What SmoothGrad keeps of the sweeps over its noisy copies (Captum's NoiseTunnel types): their
 // mean, the mean of their squares (SmoothGrad^2), or their variance (VarGrad).
