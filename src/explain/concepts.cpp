@@ -191,7 +191,6 @@ Explanation<T> Explainer<T>::explain_concepts(const Tensor<T>& x, const ExplainR
   std::vector<double> held = channel_sums(at, n, a);
 
   out.concepts = pick_concepts(req.concepts, held, n, a.channels, label);
-  out.concept_channels = a.channels;
   const std::size_t maps = out.concepts.size() / n;
   std::vector<std::size_t> targets;
   std::vector<double> scores;

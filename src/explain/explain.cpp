@@ -598,7 +598,6 @@ Explanation<T> Explainer<T>::explain_sample_passes(const Tensor<T>& x, const Exp
     out.concepts.insert(out.concepts.end(), e.concepts.begin(), e.concepts.end());
     out.concept_relevance.insert(out.concept_relevance.end(), e.concept_relevance.begin(), e.concept_relevance.end());
     out.channel_relevance.insert(out.channel_relevance.end(), e.channel_relevance.begin(), e.channel_relevance.end());
-    out.concept_channels = e.concept_channels;
     out.sample_passes = first / per_pass + 1;
   }
   return out;

@@ -264,13 +264,12 @@ class BatchRun {
     std::size_t item;
   };
   void note_references(std::size_t i, const Explanation<T>& e, std::size_t row) {
-    const std::size_t c = e.concept_channels;
-    if (references_.empty()) references_.resize(c);
-    for (std::size_t ch = 0; ch < c && ch < references_.size(); ++ch) {
-      std::vector<Reference>& best = references_[ch];
-      best.push_back({e.channel_relevance.at(row * c + ch), i});
-      // Most relevant first; ties: the earlier input.
-      std::stable_sort(best.begin(), best.end(), [](const Reference& a, const Reference& b) { return a.relevance > b.relevance; });
+    const std::size_t c = e.channel_relevance.size() / e.output.dim(0);  // the layer's channels
+    if (references_.size() < c) references_.resize(c);
+    for (std::size_t ch = 0; ch < c; ++ch) {
+      std::vector<Reference>& best = references_[ch];  // most relevant first; ties: the earlier input
+      const Reference r{e.channel_relevance.at(row * c + ch), i};
+      best.insert(std::upper_bound(best.begin(), best.end(), r.relevance, [](double v, const Reference& b) { return v > b.relevance; }), r);
       if (best.size() > o_.references) best.pop_back();
     }
   }

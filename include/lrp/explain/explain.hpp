@@ -165,10 +165,9 @@ struct Explanation {
   // they hold at the layer. targets and scores then repeat the sample's target per map.
   std::vector<std::vector<std::size_t>> concepts;
   std::vector<double> concept_relevance;
-  // Concepts: the relevance every channel of the layer holds, [N * concept_channels] (for
-  // reference samples over a data set: the inputs where a channel holds the most).
+  // Concepts: the relevance every channel of the layer holds, [N * channels] (for reference
+  // samples over a data set: the inputs where a channel holds the most).
   std::vector<double> channel_relevance;
-  std::size_t concept_channels = 0;
 };
 
 struct ExplainRequest {
