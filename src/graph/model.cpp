@@ -31,6 +31,7 @@ const char* layer_kind_name(LayerKind kind) {
     case LayerKind::Extremum: return "Extremum";
     case LayerKind::MaskedFill: return "MaskedFill";
     case LayerKind::Scale: return "Scale";
+    case LayerKind::Lstm: return "LSTM";
   }
   return "?";
 }

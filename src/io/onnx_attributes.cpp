@@ -138,15 +138,16 @@ void NodeCtx::set_norm_step(Value::NormStep step, const Value& like, Shape shape
   imp_.values[node_.output(0)] = std::move(v);
 }
 
-void NodeCtx::alias(const Value& src) {
-  if (node_.output_size() < 1) fail("has no output");
+void NodeCtx::alias(const Value& src, std::size_t output) {
+  if (output >= static_cast<std::size_t>(node_.output_size())) fail("has no output " + std::to_string(output));
+  const std::string& name = node_.output(static_cast<int>(output));
   Value v = src;  // copy before the map may rehash
   if (!v.is_const) {
     // This node's own use of the source is gone; the users of the alias take its place.
-    imp_.id_uses[v.id] += imp_.uses(node_.output(0));
+    imp_.id_uses[v.id] += imp_.uses(name);
     if (imp_.id_uses[v.id] > 0) --imp_.id_uses[v.id];
   }
-  imp_.values[node_.output(0)] = std::move(v);
+  imp_.values[name] = std::move(v);
 }
 
 namespace {
@@ -215,9 +216,10 @@ void NodeCtx::add_layer_for(std::size_t output, std::unique_ptr<Layer<double>> l
   else place_layer(*this, imp_, imp_.model, std::move(layer), inputs, batch, output);
 }
 
-Value NodeCtx::add_hidden(std::unique_ptr<Layer<double>> layer, const std::vector<const Value*>& inputs, BatchAxis batch) {
-  if (imp_.as_float) return append_layer(*this, imp_, imp_.model_float, layer->to_float(), inputs, batch, " (part)");
-  return append_layer(*this, imp_, imp_.model, std::move(layer), inputs, batch, " (part)");
+Value NodeCtx::add_hidden(std::unique_ptr<Layer<double>> layer, const std::vector<const Value*>& inputs, BatchAxis batch,
+                          const std::string& suffix) {
+  if (imp_.as_float) return append_layer(*this, imp_, imp_.model_float, layer->to_float(), inputs, batch, suffix);
+  return append_layer(*this, imp_, imp_.model, std::move(layer), inputs, batch, suffix);
 }
 
 Value NodeCtx::with_moved_batch(const Value& x) {

@@ -162,6 +162,7 @@ struct Importer {
   bool batch_of_one = false;                               // import as if the batch were fixed to 1
   bool moved_any = false;                                  // some value had its batch axis moved
   bool token_input = false;                                // the input is integer: token ids
+  std::size_t nodes_reached = 0;                           // how many nodes were converted before the current one
   std::unordered_map<std::string, std::size_t> layer_names;
 
   std::string unique_layer_name(const std::string& base);
@@ -213,7 +214,9 @@ class NodeCtx {
   void set_const(ConstTensor t);
   // Binds output 0 to a step of an RMSNorm written out (no layer) of shape `shape`.
   void set_norm_step(Value::NormStep step, const Value& like, Shape shape);
-  void alias(const Value& v);
+  // Binds output `output` to an existing value (an operator that changes nothing, or a value
+  // built inside the conversion).
+  void alias(const Value& v, std::size_t output = 0);
   // Adds a layer reading `inputs` (runtime values) and binds output 0 to it; the per-sample
   // output shape is inferred here (a ShapeError becomes a FormatError naming the node). The
   // layer is converted to float when the import builds a float model (layers without large
@@ -224,7 +227,9 @@ class NodeCtx {
   void add_layer_for(std::size_t output, std::unique_ptr<Layer<double>> layer, const std::vector<const Value*>& inputs,
                      BatchAxis batch = BatchAxis::Inherit);
   // A layer inside this node's conversion (not bound to an output), read once by the next.
-  Value add_hidden(std::unique_ptr<Layer<double>> layer, const std::vector<const Value*>& inputs, BatchAxis batch);
+  // `suffix` is appended to the node's name for the layer's own name.
+  Value add_hidden(std::unique_ptr<Layer<double>> layer, const std::vector<const Value*>& inputs, BatchAxis batch,
+                   const std::string& suffix = " (part)");
   // x with its batch axis moved (a batch of one, now the leading axis of `shape`): a Reshape
   // layer, or x itself when already moved. Fails unless the model runs as a batch of one.
   Value with_moved_batch(const Value& x);
@@ -294,6 +299,7 @@ bool reads_norm_step(const NodeCtx& c);
 void pow_op(NodeCtx& c);
 void sqrt_op(NodeCtx& c);
 void reciprocal_op(NodeCtx& c);
+void lstm(NodeCtx& c);  // onnx_recurrent.cpp
 
 // Squeeze's and Unsqueeze's axes: input 1 from opset 13, the attribute before (`required`:
 // fail when neither is given).

@@ -1487,6 +1487,7 @@ const std::map<std::string, LayerConverter>& layer_converters() {
       {"LayerNormalization", layer_normalization},
       {"LeakyRelu", leaky_relu},
       {"LRN", lrn},
+      {"LSTM", lstm},
       {"MatMul", matmul},
       {"Max", max_op},
       {"Neg", neg},

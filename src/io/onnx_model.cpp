@@ -144,7 +144,7 @@ std::string supported_list() {
 // those that treat every axis alike. The others need [N, C, ...] with the batch first.
 bool takes_moved_batch(const std::string& op) {
   static const std::set<std::string> ops = {"Add", "Clip", "Concat", "Div", "Dropout", "Elu", "Erf", "Gather", "Gelu", "Gemm",
-                                            "HardSigmoid", "HardSwish", "Identity", "LayerNormalization", "LeakyRelu", "MatMul",
+                                            "HardSigmoid", "HardSwish", "Identity", "LayerNormalization", "LeakyRelu", "LSTM", "MatMul",
                                             "Mul", "ReduceMax", "ReduceMean", "Relu", "Reshape", "Selu", "Sigmoid", "Slice", "Softmax", "Softplus", "Softsign",
                                             "Split", "Squeeze", "Sub", "Sum", "Tanh", "Transpose", "Unsqueeze"};
   return ops.count(op) > 0;
@@ -312,9 +312,11 @@ void build(Importer& imp, LeanModel& lean, const std::string& source,
   // Constants are dropped after their last reader, so a large model's weights exist once (in
   // their layers) rather than twice by the end of the import.
   std::unordered_map<std::string, std::size_t> uses_left = imp.name_uses;
+  std::size_t converted = 0;
   for (std::size_t i : topological_order(g, imp)) {
     if (!needed[i]) continue;
     const onnx::NodeProto& node = g.node(static_cast<int>(i));
+    imp.nodes_reached = converted++;
     convert_node(imp, node, i);
     for (const std::string& name : node.input()) {
       if (name.empty() || --uses_left[name] != 0) continue;
@@ -322,6 +324,9 @@ void build(Importer& imp, LeanModel& lean, const std::string& source,
       if (it != imp.values.end() && it->second.is_const) imp.values.erase(it);
     }
   }
+  // A failure past the nodes (the graph output) ranks below any node's: a batch of one that
+  // converts every node but leaves a wrong output did not get further than the first try.
+  imp.nodes_reached = 0;
 
   const auto it = imp.values.find(out);
   if (it == imp.values.end()) throw FormatError(source + ": the graph output '" + out + "' is not produced by any node");
@@ -341,7 +346,7 @@ void build(Importer& imp, LeanModel& lean, const std::string& source,
 
 template <class T>
 Model<T> import_once(LeanModel& lean, const std::string& source, const std::map<std::string, Tensor<double>>& constant_inputs,
-                     const std::string& output, bool batch_of_one, bool& dynamic_batch) {
+                     const std::string& output, bool batch_of_one, bool& dynamic_batch, std::size_t& reached) {
   Importer imp;
   imp.as_float = std::is_same_v<T, float>;
   imp.batch_of_one = batch_of_one;
@@ -349,6 +354,7 @@ Model<T> import_once(LeanModel& lean, const std::string& source, const std::map<
     build(imp, lean, source, constant_inputs, output);
   } catch (const FormatError&) {
     dynamic_batch = !imp.static_batch.has_value();
+    reached = imp.nodes_reached;
     throw;
   }
   if constexpr (std::is_same_v<T, float>) return std::move(imp.model_float);
@@ -360,21 +366,28 @@ Model<T> import_once(LeanModel& lean, const std::string& source, const std::map<
 // a batch of one: then every sample runs through it alone, which is what it computes per sample.
 // Any failure of a dynamic-batch model gets that second try, whatever its message: the many
 // batch-axis checks need not agree on wording, and a model that imports as a batch of one is
-// right as one. When the second try fails too, the first attempt's error is the one reported.
+// right as one. When the second try fails too, the error of the try that got further through
+// the graph is reported (the first's when they stop at the same node): a model that needs a
+// batch of one then names what it lacks as one.
 template <class T>
 Model<T> import(const std::function<LeanModel()>& load, const std::string& source,
                 const std::map<std::string, Tensor<double>>& constant_inputs, const std::string& output = "") {
   LeanModel lean = load();
   bool dynamic_batch = false;
+  std::size_t first_reached = 0;
   try {
-    return import_once<T>(lean, source, constant_inputs, output, false, dynamic_batch);
+    return import_once<T>(lean, source, constant_inputs, output, false, dynamic_batch, first_reached);
   } catch (const FormatError&) {
     if (!dynamic_batch) throw;
     const std::exception_ptr first = std::current_exception();
+    std::size_t second_reached = 0;
     try {
       LeanModel again = load();
       bool unused = false;
-      return import_once<T>(again, source, constant_inputs, output, true, unused);
+      return import_once<T>(again, source, constant_inputs, output, true, unused, second_reached);
+    } catch (const FormatError&) {
+      if (second_reached > first_reached) throw;
+      std::rethrow_exception(first);
     } catch (const Error&) {
       std::rethrow_exception(first);
     }

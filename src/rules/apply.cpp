@@ -19,6 +19,7 @@
 #include "lrp/layers/scale.hpp"
 #include "rules/affine_rules.hpp"
 #include "rules/pool_rules.hpp"
+#include "rules/recurrent_rules.hpp"
 #include "rules/tensor_ops.hpp"
 #include "rules/transformer_rules.hpp"
 
@@ -350,6 +351,8 @@ RuleNeeds rule_needs(const Rule& rule, const Layer<T>& layer) {
     case LayerKind::MaskedFill:
     case LayerKind::Scale:
       return nothing;
+    case LayerKind::Lstm:
+      return lstm_rule_needs(rule);
   }
   return {};
 }
@@ -409,6 +412,8 @@ std::vector<Tensor<T>> apply_rule(const Rule& rule, const RuleInput<T>& in) {
       static_cast<const Scale<T>&>(layer).pass_relevance(r);
       return ops::only(std::move(r));
     }
+    case LayerKind::Lstm:
+      return lstm_relevance(rule, static_cast<const Lstm<T>&>(layer), in);
   }
   throw ConfigError("rule '" + rule.text + "' cannot be applied to a " + layer.type_name() + " layer");
 }

@@ -373,6 +373,23 @@ TEST(CliExplain, DecoderTargetsAPosition) {
   for (const std::string& p : {npy, labels, vocab, tsv}) std::remove(p.c_str());
 }
 
+// An LSTM classifier (PyTorch's nn.LSTM, batch first, imported as a batch of one): the map of each
+// sample equals the fixture's Arras et al. reference, and the heatmap has one T x D tile per sample.
+TEST(CliExplain, LstmModelMatchesArrasReference) {
+  const std::string fx = test::source_path("tests/fixtures/lstm/"), out = test::temp_path("lstm.npy"), png = test::temp_path("lstm.png");
+  const test::CliResult r = test::run_cli("explain " + fx + "bi2.onnx " + fx + "bi2_input.npy --composite epsilon --target 1 --out " + out +
+                                          " --heatmap " + png);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_LT(test::max_rel_error(io::read_npy(out), io::read_npy(fx + "bi2_lrp_eps.npy")), 1e-5);
+  const io::Image8 img = io::decode_image(png);  // two 7 x 5 maps (time down), 13 px cells, side by side with a gap
+  EXPECT_EQ(img.height, 7 * 13u);
+  EXPECT_EQ(img.width, 2 * 5 * 13u + 2);
+  const test::CliResult info = test::run_cli("info " + fx + "bi2.onnx");
+  ASSERT_EQ(info.code, 0) << info.output;
+  EXPECT_NE(info.output.find("LSTM          [7,2,1,6]"), std::string::npos) << info.output;
+  EXPECT_NE(info.output.find("12 -> 6, bidirectional"), std::string::npos) << info.output;
+}
+
 TEST(CliExplain, InfoListsLayers) {
   const test::CliResult r = test::run_cli("info " + lenet() + " --input " + refpath("LeNet-5/input.npy"));
   ASSERT_EQ(r.code, 0) << r.output;
@@ -421,6 +438,7 @@ std::vector<BadCase> bad_cases() {
   const std::string bert = "explain " + test::source_path("tests/fixtures/bert/model.onnx") + " " +
                            test::source_path("tests/fixtures/bert/input.npy") + " --rule z ";
   const std::string short_vocab = test::temp_path("short_vocab.txt");
+  const std::string lstm = test::source_path("tests/fixtures/lstm/");
   std::ofstream(short_vocab) << "a\nb\nc\n";
   return {
       {e + x + " --rule bogus --out /tmp/o.npy", "unknown rule 'bogus'"},
@@ -499,6 +517,10 @@ std::vector<BadCase> bad_cases() {
       {e + x + " --rule z --concept-layer 6 --condition 6:1 --out /tmp/o.npy", "a condition on the concept layer itself"},
       {e + x + " --rule z --concept-layer 6 --condition 3_Convolution --out /tmp/o.npy", "is not LAYER:C1+C2"},
       {e + x + " --rule z --condition 3_Convolution:1 --out /tmp/o.npy", "need --concept-layer"},
+      {"explain " + lstm + "clip.onnx " + lstm + "uni_input.npy --rule z --out /tmp/o.npy", "cell clipping (attribute 'clip') is not supported"},
+      {"explain " + lstm + "uni.onnx " + lstm + "uni_input.npy --method deeplift --out /tmp/o.npy", "not defined for an LSTM layer"},
+      {"explain " + lstm + "uni.onnx " + lstm + "bi2_input.npy --rule z --layer-rule type:LSTM=pass --out /tmp/o.npy", "cannot be applied to an LSTM"},
+      {"explain " + lstm + "uni.onnx " + small + " --rule z --out /tmp/o.npy", "takes 3-D input [N,7,5]"},
   };
 }
 

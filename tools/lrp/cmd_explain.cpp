@@ -43,7 +43,8 @@ void write_layers(const std::string& path, const std::map<std::string, Tensor<T>
 
 // One heatmap tile per (sample, target): rows are samples, columns targets. Feature vectors of
 // square length (MNIST MLPs) are drawn as square images, other vectors (a text model's tokens)
-// as a strip of cells, one per entry.
+// as a strip of cells, one per entry; a sequence of feature vectors [T, D] (a recurrent net's
+// input) as a T x D image, time running down.
 template <class T>
 void write_heatmap(const std::string& path, const Tensor<T>& r, std::size_t n, std::size_t k, const ExplainOptions& o) {
   Shape per(r.shape().begin() + (k > 1 ? 2 : 1), r.shape().end());
@@ -52,6 +53,8 @@ void write_heatmap(const std::string& path, const Tensor<T>& r, std::size_t n, s
     const auto side = static_cast<std::size_t>(std::llround(std::sqrt(static_cast<double>(per[0]))));
     strip = side * side != per[0];
     per = strip ? Shape{1, 1, per[0]} : Shape{1, side, side};
+  } else if (per.size() == 2) {
+    per.insert(per.begin(), 1);
   }
   if (per.size() != 3) throw ConfigError("--heatmap: relevance of " + shape_str(per) + " is not an image");
   const std::size_t size = shape_numel(per);

@@ -173,10 +173,13 @@ Tensor<double> load_input(const Model<M>& model, const std::string& path, const 
     s.insert(s.begin(), 1);
     x.reshape(s);
   }
-  if (x.rank() != per_rank + 1)
+  if (x.rank() != per_rank + 1) {
+    std::string dims = "[N";  // the model's own per-sample dims ("?" where the data decides)
+    for (std::size_t d : model.input_shape) dims += "," + (d ? std::to_string(d) : std::string("?"));
     throw ShapeError(path + ": input has shape " + shape_str(x.shape()) + ", but model '" + model.source + "' takes " +
                      std::to_string(per_rank + 1) + "-D input " +
-                     (model.layout == DataLayout::NHWC ? "[N,H,W,C]" : model.layout == DataLayout::NCHW ? "[N,C,H,W]" : "[N,D]"));
+                     (model.layout == DataLayout::NHWC ? "[N,H,W,C]" : model.layout == DataLayout::NCHW ? "[N,C,H,W]" : dims + "]"));
+  }
   if (!all_finite(x)) throw NumericError(path + ": input contains NaN or Inf");
   if (model.layout == DataLayout::NHWC) x = nhwc_to_nchw(x);
   // Known dims must match; unknown (0) dims come from the data. Shape inference names the layer.

@@ -36,6 +36,7 @@ enum class LayerKind {
   Extremum,   // elementwise maximum or minimum of computed values (maxout)
   MaskedFill, // a constant written where a constant mask says so (a decoder's causal mask)
   Scale,      // elementwise product with a constant of one sample's shape (rotary embeddings)
+  Lstm,       // long short-term memory over [T, B, D] (ONNX LSTM)
 };
 
 const char* layer_kind_name(LayerKind kind);

@@ -1,0 +1,215 @@
+#include "lrp/layers/lstm.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/gemm.hpp"
+#include "lrp/core/error.hpp"
+
+namespace lrp {
+
+const char* lstm_direction_name(LstmDirection d) {
+  switch (d) {
+    case LstmDirection::Forward: return "forward";
+    case LstmDirection::Reverse: return "reverse";
+    case LstmDirection::Bidirectional: return "bidirectional";
+  }
+  return "?";
+}
+
+namespace {
+
+template <class T>
+T sigmoid(T v) {
+  return T(1) / (T(1) + std::exp(-v));
+}
+
+// An initial state in the other precision; an absent one (zeros) stays absent.
+template <class U, class T>
+Tensor<U> cast_state(const Tensor<T>& s) {
+  return s.empty() ? Tensor<U>() : s.template cast<U>();
+}
+
+// The gates' blocks of a [4H] row, in ONNX's order i, o, f, c.
+enum Gate : std::size_t { kI = 0, kO = 1, kF = 2, kC = 3 };
+
+}  // namespace
+
+template <class T>
+Lstm<T>::Lstm(Tensor<T> w, Tensor<T> r, Tensor<T> b, Tensor<T> h0, Tensor<T> c0, LstmDirection direction)
+    : w_(std::move(w)), r_(std::move(r)), b_(std::move(b)), h0_(std::move(h0)), c0_(std::move(c0)), direction_(direction) {
+  const std::size_t dirs = direction == LstmDirection::Bidirectional ? 2 : 1;
+  if (r_.rank() != 3 || r_.dim(0) != dirs || r_.dim(1) == 0 || r_.dim(1) != 4 * r_.dim(2))
+    throw ShapeError("LSTM recurrent weight R must be [" + std::to_string(dirs) + ", 4H, H], got " + shape_str(r_.shape()));
+  const std::size_t h = r_.dim(2);
+  if (w_.rank() != 3 || w_.dim(0) != dirs || w_.dim(1) != 4 * h || w_.dim(2) == 0)
+    throw ShapeError("LSTM input weight W must be [" + std::to_string(dirs) + ", " + std::to_string(4 * h) + ", D], got " + shape_str(w_.shape()));
+  if (b_.shape() != Shape{dirs, 8 * h})
+    throw ShapeError("LSTM bias B must be [" + std::to_string(dirs) + ", " + std::to_string(8 * h) + "], got " + shape_str(b_.shape()));
+  for (const Tensor<T>* s : {&h0_, &c0_})
+    if (!s->empty() && (s->rank() != 3 || s->dim(0) != dirs || s->dim(2) != h))
+      throw ShapeError("LSTM initial state must be [" + std::to_string(dirs) + ", B, " + std::to_string(h) + "], got " + shape_str(s->shape()));
+  if (!h0_.empty() && !c0_.empty() && h0_.dim(1) != c0_.dim(1)) throw ShapeError("LSTM initial states differ in their batch");
+  zeros_.assign(h, T(0));
+  const std::size_t d_in = w_.dim(2);
+  for (std::size_t d = 0; d < dirs; ++d) {
+    Tensor<T> wc({h, d_in + h}), bc({h});
+    for (std::size_t j = 0; j < h; ++j) {
+      const std::size_t row = kC * h + j;
+      std::copy_n(w_.data() + (d * 4 * h + row) * d_in, d_in, wc.data() + j * (d_in + h));
+      std::copy_n(r_.data() + (d * 4 * h + row) * h, h, wc.data() + j * (d_in + h) + d_in);
+      bc[j] = b_[d * 8 * h + row] + b_[d * 8 * h + 4 * h + row];
+    }
+    candidates_.emplace_back(std::move(wc), std::move(bc));
+  }
+}
+
+template <class T>
+std::string Lstm<T>::describe() const {
+  return std::to_string(input_size()) + " -> " + std::to_string(hidden_size()) + ", " + lstm_direction_name(direction_);
+}
+
+template <class T>
+Shape Lstm<T>::output_shape(const std::vector<Shape>& in) const {
+  const Shape& x = in.at(0);
+  if (x.size() != 3 || x[2] != input_size())
+    throw ShapeError("LSTM " + describe() + " expects [T, B, " + std::to_string(input_size()) + "] per sample, got " + shape_str(x));
+  const std::size_t states = h0_.empty() ? (c0_.empty() ? 0 : c0_.dim(1)) : h0_.dim(1);
+  if (states != 0 && states != x[1])
+    throw ShapeError("LSTM " + describe() + ": initial states for " + std::to_string(states) + " sequences, input has " + std::to_string(x[1]));
+  return {x[0], directions(), x[1], hidden_size()};
+}
+
+template <class T>
+void Lstm<T>::check_input(const Shape& x) const {
+  if (x.empty()) throw ShapeError("LSTM " + describe() + ": empty input");
+  output_shape({Shape(x.begin() + 1, x.end())});
+}
+
+template <class T>
+const T* Lstm<T>::initial_hidden(std::size_t d, std::size_t b) const {
+  return h0_.empty() ? zeros_.data() : h0_.data() + (d * h0_.dim(1) + b) * hidden_size();
+}
+
+template <class T>
+const T* Lstm<T>::initial_cell(std::size_t d, std::size_t b) const {
+  return c0_.empty() ? zeros_.data() : c0_.data() + (d * c0_.dim(1) + b) * hidden_size();
+}
+
+template <class T>
+typename Lstm<T>::Trace Lstm<T>::trace(const Tensor<T>& x) const {
+  check_input(x.shape());
+  const std::size_t n_samples = x.dim(0), steps = x.dim(1), seqs = x.dim(2), d_in = x.dim(3);
+  const std::size_t h = hidden_size(), dirs = directions(), rows = n_samples * seqs;
+  const Shape ts{n_samples, dirs, steps, seqs, h};
+  Trace tr{Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts)};
+  std::vector<T> xw(n_samples * steps * seqs * 4 * h), pre(rows * 4 * h), h_prev(rows * h), c_prev(rows * h);
+  for (std::size_t d = 0; d < dirs; ++d) {
+    // Every time step's input term at once: x rows [N * T * B, D] times W_d^T.
+    kernels::gemm<T>(false, true, n_samples * steps * seqs, 4 * h, d_in, T(1), x.data(), d_in, w_.data() + d * 4 * h * d_in, d_in, T(0),
+                     xw.data(), 4 * h);
+    const T* bias = b_.data() + d * 8 * h;
+    for (std::size_t n = 0; n < n_samples; ++n)
+      for (std::size_t b = 0; b < seqs; ++b) {
+        std::copy_n(initial_hidden(d, b), h, h_prev.data() + (n * seqs + b) * h);
+        std::copy_n(initial_cell(d, b), h, c_prev.data() + (n * seqs + b) * h);
+      }
+    for (std::size_t s = 0; s < steps; ++s) {
+      const std::size_t t = reversed(d) ? steps - 1 - s : s;
+      for (std::size_t n = 0; n < n_samples; ++n)
+        for (std::size_t b = 0; b < seqs; ++b) {
+          const T* src = xw.data() + ((n * steps + t) * seqs + b) * 4 * h;
+          T* dst = pre.data() + (n * seqs + b) * 4 * h;
+          for (std::size_t k = 0; k < 4 * h; ++k) dst[k] = src[k] + bias[k] + bias[4 * h + k];
+        }
+      kernels::gemm<T>(false, true, rows, 4 * h, h, T(1), h_prev.data(), h, r_.data() + d * 4 * h * h, h, T(1), pre.data(), 4 * h);
+      for (std::size_t n = 0; n < n_samples; ++n)
+        for (std::size_t b = 0; b < seqs; ++b) {
+          const std::size_t q = n * seqs + b, at = (((n * dirs + d) * steps + t) * seqs + b) * h;
+          const T* p = pre.data() + q * 4 * h;
+          for (std::size_t j = 0; j < h; ++j) {
+            const T i = sigmoid(p[kI * h + j]), o = sigmoid(p[kO * h + j]), f = sigmoid(p[kF * h + j]);
+            const T g = std::tanh(p[kC * h + j]);
+            const T c = f * c_prev[q * h + j] + i * g;
+            const T hv = o * std::tanh(c);
+            tr.i[at + j] = i, tr.o[at + j] = o, tr.f[at + j] = f, tr.g[at + j] = g;
+            tr.pre_g[at + j] = p[kC * h + j], tr.c[at + j] = c, tr.h[at + j] = hv;
+            c_prev[q * h + j] = c;
+            h_prev[q * h + j] = hv;
+          }
+        }
+    }
+  }
+  return tr;
+}
+
+template <class T>
+void Lstm<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
+  const Tensor<T>& x = *in.at(0);
+  const Trace tr = trace(x);
+  const std::size_t n_samples = x.dim(0), steps = x.dim(1), seqs = x.dim(2), h = hidden_size(), dirs = directions();
+  out = Tensor<T>::uninitialized({n_samples, steps, dirs, seqs, h});
+  for (std::size_t n = 0; n < n_samples; ++n)
+    for (std::size_t d = 0; d < dirs; ++d)
+      for (std::size_t t = 0; t < steps; ++t)
+        std::copy_n(tr.h.data() + ((n * dirs + d) * steps + t) * seqs * h, seqs * h, out.data() + ((n * steps + t) * dirs + d) * seqs * h);
+}
+
+template <class T>
+void Lstm<T>::backward(const TensorRefs<T>& in, const Tensor<T>& /*out*/, const Tensor<T>& dout, std::vector<Tensor<T>>& din) const {
+  const Tensor<T>& x = *in.at(0);
+  const Trace tr = trace(x);
+  const std::size_t n_samples = x.dim(0), steps = x.dim(1), seqs = x.dim(2), d_in = x.dim(3);
+  const std::size_t h = hidden_size(), dirs = directions(), rows = n_samples * seqs;
+  if (dout.shape() != Shape{n_samples, steps, dirs, seqs, h})
+    throw ShapeError("LSTM " + describe() + ": gradient " + shape_str(dout.shape()) + " for input " + shape_str(x.shape()));
+  din.assign(1, Tensor<T>(x.shape()));
+  std::vector<T> dpre(n_samples * steps * seqs * 4 * h), dstep(rows * 4 * h), dh_rec(rows * h), dc_next(rows * h);
+  for (std::size_t d = 0; d < dirs; ++d) {
+    std::fill(dh_rec.begin(), dh_rec.end(), T(0));
+    std::fill(dc_next.begin(), dc_next.end(), T(0));
+    for (std::size_t s = steps; s-- > 0;) {
+      const std::size_t t = reversed(d) ? steps - 1 - s : s;
+      for (std::size_t n = 0; n < n_samples; ++n)
+        for (std::size_t b = 0; b < seqs; ++b) {
+          const std::size_t q = n * seqs + b, at = (((n * dirs + d) * steps + t) * seqs + b) * h;
+          // c_{t-1} in the direction's order: the previous step's cell, or the initial one.
+          const T* c_before = s == 0 ? initial_cell(d, b) : tr.c.data() + (((n * dirs + d) * steps + (reversed(d) ? t + 1 : t - 1)) * seqs + b) * h;
+          const T* dy = dout.data() + (((n * steps + t) * dirs + d) * seqs + b) * h;
+          T* dp = dstep.data() + q * 4 * h;
+          for (std::size_t j = 0; j < h; ++j) {
+            const T i = tr.i[at + j], o = tr.o[at + j], f = tr.f[at + j], g = tr.g[at + j];
+            const T tc = std::tanh(tr.c[at + j]);
+            const T dh = dy[j] + dh_rec[q * h + j];
+            const T dc = dh * o * (T(1) - tc * tc) + dc_next[q * h + j];
+            dp[kI * h + j] = dc * g * i * (T(1) - i);
+            dp[kO * h + j] = dh * tc * o * (T(1) - o);
+            dp[kF * h + j] = dc * c_before[j] * f * (T(1) - f);
+            dp[kC * h + j] = dc * i * (T(1) - g * g);
+            dc_next[q * h + j] = dc * f;
+          }
+          std::copy_n(dp, 4 * h, dpre.data() + ((n * steps + t) * seqs + b) * 4 * h);
+        }
+      kernels::gemm<T>(false, false, rows, h, 4 * h, T(1), dstep.data(), 4 * h, r_.data() + d * 4 * h * h, h, T(0), dh_rec.data(), h);
+    }
+    kernels::gemm<T>(false, false, n_samples * steps * seqs, d_in, 4 * h, T(1), dpre.data(), 4 * h, w_.data() + d * 4 * h * d_in, d_in, T(1),
+                     din[0].data(), d_in);
+  }
+}
+
+template <class T>
+std::unique_ptr<Layer<float>> Lstm<T>::to_float() const {
+  return std::make_unique<Lstm<float>>(w_.template cast<float>(), r_.template cast<float>(), b_.template cast<float>(),
+                                       cast_state<float>(h0_), cast_state<float>(c0_), direction_);
+}
+
+template <class T>
+std::unique_ptr<Layer<double>> Lstm<T>::to_double() const {
+  return std::make_unique<Lstm<double>>(w_.template cast<double>(), r_.template cast<double>(), b_.template cast<double>(),
+                                        cast_state<double>(h0_), cast_state<double>(c0_), direction_);
+}
+
+template class Lstm<float>;
+template class Lstm<double>;
+
+}  // namespace lrp
