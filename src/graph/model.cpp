@@ -32,6 +32,7 @@ const char* layer_kind_name(LayerKind kind) {
     case LayerKind::MaskedFill: return "MaskedFill";
     case LayerKind::Scale: return "Scale";
     case LayerKind::Lstm: return "LSTM";
+    case LayerKind::Gru: return "GRU";
   }
   return "?";
 }

@@ -1479,6 +1479,7 @@ const std::map<std::string, LayerConverter>& layer_converters() {
       {"Gather", gather},
       {"Gelu", gelu},
       {"Gemm", gemm},
+      {"GRU", gru},
       {"GlobalAveragePool", global_average_pool},
       {"GlobalMaxPool", global_max_pool},
       {"HardSigmoid", hard_sigmoid},

@@ -8,15 +8,6 @@
 
 namespace lrp {
 
-const char* lstm_direction_name(LstmDirection d) {
-  switch (d) {
-    case LstmDirection::Forward: return "forward";
-    case LstmDirection::Reverse: return "reverse";
-    case LstmDirection::Bidirectional: return "bidirectional";
-  }
-  return "?";
-}
-
 namespace {
 
 template <class T>
@@ -24,11 +15,6 @@ T sigmoid(T v) {
   return T(1) / (T(1) + std::exp(-v));
 }
 
-// An initial state in the other precision; an absent one (zeros) stays absent.
-template <class U, class T>
-Tensor<U> cast_state(const Tensor<T>& s) {
-  return s.empty() ? Tensor<U>() : s.template cast<U>();
-}
 
 // The gates' blocks of a [4H] row, in ONNX's order i, o, f, c.
 enum Gate : std::size_t { kI = 0, kO = 1, kF = 2, kC = 3 };
@@ -36,9 +22,9 @@ enum Gate : std::size_t { kI = 0, kO = 1, kF = 2, kC = 3 };
 }  // namespace
 
 template <class T>
-Lstm<T>::Lstm(Tensor<T> w, Tensor<T> r, Tensor<T> b, Tensor<T> h0, Tensor<T> c0, LstmDirection direction)
+Lstm<T>::Lstm(Tensor<T> w, Tensor<T> r, Tensor<T> b, Tensor<T> h0, Tensor<T> c0, RecurrentDirection direction)
     : w_(std::move(w)), r_(std::move(r)), b_(std::move(b)), h0_(std::move(h0)), c0_(std::move(c0)), direction_(direction) {
-  const std::size_t dirs = direction == LstmDirection::Bidirectional ? 2 : 1;
+  const std::size_t dirs = direction_count(direction);
   if (r_.rank() != 3 || r_.dim(0) != dirs || r_.dim(1) == 0 || r_.dim(1) != 4 * r_.dim(2))
     throw ShapeError("LSTM recurrent weight R must be [" + std::to_string(dirs) + ", 4H, H], got " + shape_str(r_.shape()));
   const std::size_t h = r_.dim(2);
@@ -66,7 +52,7 @@ Lstm<T>::Lstm(Tensor<T> w, Tensor<T> r, Tensor<T> b, Tensor<T> h0, Tensor<T> c0,
 
 template <class T>
 std::string Lstm<T>::describe() const {
-  return std::to_string(input_size()) + " -> " + std::to_string(hidden_size()) + ", " + lstm_direction_name(direction_);
+  return std::to_string(input_size()) + " -> " + std::to_string(hidden_size()) + ", " + recurrent_direction_name(direction_);
 }
 
 template <class T>
@@ -200,13 +186,13 @@ void Lstm<T>::backward(const TensorRefs<T>& in, const Tensor<T>& /*out*/, const 
 template <class T>
 std::unique_ptr<Layer<float>> Lstm<T>::to_float() const {
   return std::make_unique<Lstm<float>>(w_.template cast<float>(), r_.template cast<float>(), b_.template cast<float>(),
-                                       cast_state<float>(h0_), cast_state<float>(c0_), direction_);
+                                       initial_state_as<float>(h0_), initial_state_as<float>(c0_), direction_);
 }
 
 template <class T>
 std::unique_ptr<Layer<double>> Lstm<T>::to_double() const {
   return std::make_unique<Lstm<double>>(w_.template cast<double>(), r_.template cast<double>(), b_.template cast<double>(),
-                                        cast_state<double>(h0_), cast_state<double>(c0_), direction_);
+                                        initial_state_as<double>(h0_), initial_state_as<double>(c0_), direction_);
 }
 
 template class Lstm<float>;

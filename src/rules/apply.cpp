@@ -352,7 +352,8 @@ RuleNeeds rule_needs(const Rule& rule, const Layer<T>& layer) {
     case LayerKind::Scale:
       return nothing;
     case LayerKind::Lstm:
-      return lstm_rule_needs(rule);
+    case LayerKind::Gru:
+      return recurrent_rule_needs(rule);
   }
   return {};
 }
@@ -414,6 +415,8 @@ std::vector<Tensor<T>> apply_rule(const Rule& rule, const RuleInput<T>& in) {
     }
     case LayerKind::Lstm:
       return lstm_relevance(rule, static_cast<const Lstm<T>&>(layer), in);
+    case LayerKind::Gru:
+      return gru_relevance(rule, static_cast<const Gru<T>&>(layer), in);
   }
   throw ConfigError("rule '" + rule.text + "' cannot be applied to a " + layer.type_name() + " layer");
 }

@@ -1,13 +1,21 @@
-// LRP through an LSTM, as Arras et al. (2017) propagate it, with the layer's rule on the
-// candidate's affine map. Backwards through each direction's time steps:
+// LRP through recurrent layers, backwards through each direction's time steps, with the layer's
+// rule on the affine maps inside it. The gates are held constant and take no relevance; sums
+// split their relevance in proportion to the summands, R(u) = u / stab(u + v) R(u + v); tanh
+// passes relevance on, as activations do under LRP. Relevance reaching the initial states is
+// dropped, as a bias's share.
+//
+// LSTM (Arras et al. 2017):
 //   R(c_t) = R(h_t) + R(c_t) from step t+1      (h_t = o * tanh(c_t): the gate o takes nothing)
-//   R(f * c_{t-1}) = f c_{t-1} / stab(c_t) R(c_t),  R(g) = i g / stab(c_t) R(c_t)   (in proportion)
-//   R(x_t), R(h_{t-1}) = the rule on [x_t, h_{t-1}] -> W_c x_t + R_c h_{t-1} + b_c with R(g)
-// (g = tanh(pre_g) passes its relevance on, as activations do under LRP). The gates i, f and
-// o are held constant; relevance reaching the initial states is dropped, as a bias's share.
+//   R(f * c_{t-1}), R(i * g): c_t's split; R(g) reaches x_t and h_{t-1} through the candidate's
+//   map [x_t, h_{t-1}] -> W_c x_t + R_c h_{t-1} + b_c.
+// GRU (linear_before_reset = 1):
+//   R(h_t) = what Y and step t+1 give it; split between (1 - z) * n and z * h_{t-1} (to h_{t-1});
+//   R(n) splits between a = W_h x_t + Wb_h and r * b (to b = R_h h_{t-1} + Rb_h); a's and b's
+//   reach x_t and h_{t-1} through their own maps.
 #include "rules/recurrent_rules.hpp"
 
 #include <algorithm>
+#include <optional>
 
 #include "lrp/core/error.hpp"
 #include "rules/affine_rules.hpp"
@@ -16,10 +24,10 @@
 namespace lrp {
 namespace {
 
-// ParamCache keys of each direction's candidate map (W+, W^2, ... of [W_c | R_c]): node
+// ParamCache keys of the affine maps inside a recurrent node (W+, W^2, ... of each): node
 // indices far above any model's, so they never meet another node's.
-std::size_t candidate_cache_node(std::size_t node, std::size_t direction) {
-  return (std::size_t(1) << 40) + 2 * node + direction;
+std::size_t map_cache_node(std::size_t node, std::size_t direction, std::size_t map) {
+  return (std::size_t(1) << 40) + 4 * node + 2 * direction + map;
 }
 
 template <class T>
@@ -27,29 +35,54 @@ T share(T part, T whole, T eps) {
   return eps == T(0) ? safe_div(part, whole) : part / stabilize(whole, eps);
 }
 
+// The rule on one affine map for one time step: `input` [rows, in], its output z and the
+// relevance r [rows, out].
+template <class T>
+Tensor<T> affine_step(const Rule& rule, const Linear<T>& map, std::size_t cache_node, const Tensor<T>& input, const Tensor<T>& z,
+                      const Tensor<T>& r, ParamCache<T>& cache) {
+  const RuleInput<T> step{map, cache_node, {&input}, z, r, cache};
+  return affine_relevance(rule, map, step).at(0);
+}
+
+// Rules other than the LRP ones: gradient-type rules take the layer's gradient (deconvnet and
+// guided backprop modify ReLUs only, which it has none of); DeepLIFT's rescale rule and pass are
+// refused. nullopt: an LRP rule, for the caller.
+template <class T>
+std::optional<std::vector<Tensor<T>>> other_rule(const Rule& rule, const Layer<T>& layer, const RuleInput<T>& in) {
+  const std::string what = "an " + layer.type_name() + " layer";
+  if (rule.kind == RuleKind::Rescale) throw ConfigError("DeepLIFT's rescale rule is not defined for " + what + " (its gates multiply computed values)");
+  if (is_gradient_kind(rule.kind)) {
+    std::vector<Tensor<T>> din;
+    layer.backward(in.inputs, in.output, in.relevance, din);
+    return din;
+  }
+  if (rule.kind == RuleKind::Pass) throw ConfigError("rule '" + rule.text + "' cannot be applied to " + what + " (it changes the shape)");
+  return std::nullopt;
+}
+
+// Checks the relevance [N * k, T, dirs, B, H] against the input [N, T, B, D].
+template <class T>
+void check_relevance(const Layer<T>& layer, const Tensor<T>& x, const RuleInput<T>& in, std::size_t dirs, std::size_t h) {
+  if (in.relevance.shape() != Shape{x.dim(0) * in.repeat, x.dim(1), dirs, x.dim(2), h})
+    throw ShapeError(layer.type_name() + " " + layer.describe() + ": relevance " + shape_str(in.relevance.shape()) + " for input " +
+                     shape_str(x.shape()));
+}
+
 }  // namespace
 
-RuleNeeds lstm_rule_needs(const Rule& rule) {
+RuleNeeds recurrent_rule_needs(const Rule& rule) {
   if (is_gradient_kind(rule.kind)) return {true, false, false};
   return {true, false, true};  // the gates are recomputed from the input; several rows per sample handled here
 }
 
 template <class T>
 std::vector<Tensor<T>> lstm_relevance(const Rule& rule, const Lstm<T>& layer, const RuleInput<T>& in) {
-  if (rule.kind == RuleKind::Rescale)
-    throw ConfigError("DeepLIFT's rescale rule is not defined for an LSTM layer (its gates multiply computed values)");
-  if (is_gradient_kind(rule.kind)) {  // deconvnet and guided backprop modify ReLUs only: an LSTM has none
-    std::vector<Tensor<T>> din;
-    layer.backward(in.inputs, in.output, in.relevance, din);
-    return din;
-  }
-  if (rule.kind == RuleKind::Pass) throw ConfigError("rule '" + rule.text + "' cannot be applied to an LSTM layer (it changes the shape)");
+  if (auto r = other_rule(rule, layer, in)) return std::move(*r);
   const Tensor<T>& x = *in.inputs.at(0);
-  const typename Lstm<T>::Trace tr = layer.trace(x);
   const std::size_t n_samples = x.dim(0), steps = x.dim(1), seqs = x.dim(2), d_in = x.dim(3);
   const std::size_t h = layer.hidden_size(), dirs = layer.directions(), k = in.repeat, rows = n_samples * k * seqs;
-  if (in.relevance.shape() != Shape{n_samples * k, steps, dirs, seqs, h})
-    throw ShapeError("LSTM " + layer.describe() + ": relevance " + shape_str(in.relevance.shape()) + " for input " + shape_str(x.shape()));
+  check_relevance(layer, x, in, dirs, h);
+  const typename Lstm<T>::Trace tr = layer.trace(x);
   const T eps = static_cast<T>(rule.epsilon);
   Tensor<T> rx({n_samples * k, steps, seqs, d_in});
   std::vector<T> rh(rows * h), rc(rows * h);
@@ -77,8 +110,7 @@ std::vector<Tensor<T>> lstm_relevance(const Rule& rule, const Lstm<T>& layer, co
           std::copy_n(x.data() + ((n * steps + t) * seqs + b) * d_in, d_in, xh.data() + q * (d_in + h));
           std::copy_n(h_before, h, xh.data() + q * (d_in + h) + d_in);
         }
-      const RuleInput<T> step{layer.candidate(d), candidate_cache_node(in.node, d), {&xh}, z, rg, in.cache};
-      const Tensor<T> rxh = affine_relevance(rule, layer.candidate(d), step).at(0);
+      const Tensor<T> rxh = affine_step(rule, layer.candidate(d), map_cache_node(in.node, d, 0), xh, z, rg, in.cache);
       for (std::size_t r = 0; r < n_samples * k; ++r)
         for (std::size_t b = 0; b < seqs; ++b) {
           const std::size_t q = r * seqs + b;
@@ -92,7 +124,58 @@ std::vector<Tensor<T>> lstm_relevance(const Rule& rule, const Lstm<T>& layer, co
   return ops::only(std::move(rx));
 }
 
+template <class T>
+std::vector<Tensor<T>> gru_relevance(const Rule& rule, const Gru<T>& layer, const RuleInput<T>& in) {
+  if (auto r = other_rule(rule, layer, in)) return std::move(*r);
+  const Tensor<T>& x = *in.inputs.at(0);
+  const std::size_t n_samples = x.dim(0), steps = x.dim(1), seqs = x.dim(2), d_in = x.dim(3);
+  const std::size_t h = layer.hidden_size(), dirs = layer.directions(), k = in.repeat, rows = n_samples * k * seqs;
+  check_relevance(layer, x, in, dirs, h);
+  const typename Gru<T>::Trace tr = layer.trace(x);
+  const T eps = static_cast<T>(rule.epsilon);
+  Tensor<T> rx({n_samples * k, steps, seqs, d_in});
+  std::vector<T> rh(rows * h), r_direct(rows * h);
+  Tensor<T> xt({rows, d_in}), ht({rows, h}), za({rows, h}), zb({rows, h}), ra({rows, h}), rb({rows, h});
+  for (std::size_t d = 0; d < dirs; ++d) {
+    std::fill(rh.begin(), rh.end(), T(0));
+    for (std::size_t s = steps; s-- > 0;) {
+      const std::size_t t = layer.reversed(d) ? steps - 1 - s : s;
+      const std::size_t t_before = layer.reversed(d) ? t + 1 : t - 1;  // only read when s > 0
+      for (std::size_t r = 0; r < n_samples * k; ++r)
+        for (std::size_t b = 0; b < seqs; ++b) {
+          const std::size_t q = r * seqs + b, n = r / k, at = (((n * dirs + d) * steps + t) * seqs + b) * h;
+          const T* h_before = s == 0 ? layer.initial_hidden(d, b) : tr.h.data() + (((n * dirs + d) * steps + t_before) * seqs + b) * h;
+          const T* ry = in.relevance.data() + (((r * steps + t) * dirs + d) * seqs + b) * h;
+          for (std::size_t j = 0; j < h; ++j) {
+            const T rh_t = ry[j] + rh[q * h + j], ht_v = tr.h[at + j], zg = tr.z[at + j];
+            const T rn = share((T(1) - zg) * tr.n[at + j], ht_v, eps) * rh_t;
+            r_direct[q * h + j] = share(zg * h_before[j], ht_v, eps) * rh_t;
+            const T a = tr.a[at + j], gated = tr.r[at + j] * tr.b[at + j];
+            ra[q * h + j] = share(a, a + gated, eps) * rn;
+            rb[q * h + j] = share(gated, a + gated, eps) * rn;
+            za[q * h + j] = a;
+            zb[q * h + j] = tr.b[at + j];
+          }
+          std::copy_n(x.data() + ((n * steps + t) * seqs + b) * d_in, d_in, xt.data() + q * d_in);
+          std::copy_n(h_before, h, ht.data() + q * h);
+        }
+      const Tensor<T> rxt = affine_step(rule, layer.input_map(d), map_cache_node(in.node, d, 0), xt, za, ra, in.cache);
+      const Tensor<T> rht = affine_step(rule, layer.recurrent_map(d), map_cache_node(in.node, d, 1), ht, zb, rb, in.cache);
+      for (std::size_t r = 0; r < n_samples * k; ++r)
+        for (std::size_t b = 0; b < seqs; ++b) {
+          const std::size_t q = r * seqs + b;
+          T* dst = rx.data() + ((r * steps + t) * seqs + b) * d_in;
+          for (std::size_t e = 0; e < d_in; ++e) dst[e] += rxt[q * d_in + e];
+          for (std::size_t j = 0; j < h; ++j) rh[q * h + j] = r_direct[q * h + j] + rht[q * h + j];
+        }
+    }
+  }
+  return ops::only(std::move(rx));
+}
+
 template std::vector<Tensor<float>> lstm_relevance(const Rule&, const Lstm<float>&, const RuleInput<float>&);
 template std::vector<Tensor<double>> lstm_relevance(const Rule&, const Lstm<double>&, const RuleInput<double>&);
+template std::vector<Tensor<float>> gru_relevance(const Rule&, const Gru<float>&, const RuleInput<float>&);
+template std::vector<Tensor<double>> gru_relevance(const Rule&, const Gru<double>&, const RuleInput<double>&);
 
 }  // namespace lrp

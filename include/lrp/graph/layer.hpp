@@ -37,6 +37,7 @@ enum class LayerKind {
   MaskedFill, // a constant written where a constant mask says so (a decoder's causal mask)
   Scale,      // elementwise product with a constant of one sample's shape (rotary embeddings)
   Lstm,       // long short-term memory over [T, B, D] (ONNX LSTM)
+  Gru,        // gated recurrent unit over [T, B, D] (ONNX GRU)
 };
 
 const char* layer_kind_name(LayerKind kind);

@@ -1,11 +1,9 @@
 #pragma once
-// Long short-term memory (ONNX LSTM, PyTorch nn.LSTM) over x [T, B, D] per sample: T time steps
-// of B sequences (ONNX's layout 0; a model run as a batch of one has B = 1). Per direction,
-// with the gates in ONNX's order i, o, f, c:
+// Long short-term memory (ONNX LSTM, PyTorch nn.LSTM) over x [T, B, D] per sample (shapes and
+// directions: lrp/layers/recurrent.hpp). Per direction, with the gates in ONNX's order i, o, f, c:
 //   i = sigmoid(W_i x_t + R_i h_{t-1} + b_i), o and f likewise, g = tanh(W_c x_t + R_c h_{t-1} + b_c),
 //   c_t = f * c_{t-1} + i * g,  h_t = o * tanh(c_t)
-// (b = the input bias plus the recurrent one). The reverse direction runs from t = T-1 down.
-// Output Y [T, dirs, B, H]: every h_t. ONNX's Y_h is sliced from it by the importer.
+// (b = the input bias plus the recurrent one). Output Y [T, dirs, B, H]: every h_t.
 // LRP (rules/recurrent_rules.cpp, Arras et al. 2017): the gates i, f, o are held constant and
 // take no relevance; h_t's relevance goes to c_t, c_t's splits between f * c_{t-1} and i * g in
 // proportion, and g's reaches x_t and h_{t-1} through the candidate's affine map under the rule.
@@ -13,18 +11,16 @@
 
 #include "lrp/graph/layer.hpp"
 #include "lrp/layers/linear.hpp"
+#include "lrp/layers/recurrent.hpp"
 
 namespace lrp {
-
-enum class LstmDirection { Forward, Reverse, Bidirectional };
-const char* lstm_direction_name(LstmDirection d);
 
 template <class T>
 class Lstm final : public Layer<T> {
  public:
   // w [dirs, 4H, D], r [dirs, 4H, H], b [dirs, 8H] (input bias, then recurrent bias); initial
   // states h0, c0 [dirs, B, H], or empty for zeros. Throws ShapeError on inconsistent shapes.
-  Lstm(Tensor<T> w, Tensor<T> r, Tensor<T> b, Tensor<T> h0, Tensor<T> c0, LstmDirection direction);
+  Lstm(Tensor<T> w, Tensor<T> r, Tensor<T> b, Tensor<T> h0, Tensor<T> c0, RecurrentDirection direction);
   LayerKind kind() const override { return LayerKind::Lstm; }
   std::string type_name() const override { return "LSTM"; }
   std::string describe() const override;
@@ -41,9 +37,9 @@ class Lstm final : public Layer<T> {
   std::size_t directions() const { return w_.dim(0); }
   std::size_t hidden_size() const { return r_.dim(2); }
   std::size_t input_size() const { return w_.dim(2); }
-  LstmDirection direction() const { return direction_; }
+  RecurrentDirection direction() const { return direction_; }
   // Whether direction d runs from the last time step down.
-  bool reversed(std::size_t d) const { return direction_ == LstmDirection::Reverse || d == 1; }
+  bool reversed(std::size_t d) const { return runs_reversed(direction_, d); }
 
   // Everything a forward pass computes, per [N, dirs, T, B, H] (time in the input's order).
   struct Trace {
@@ -62,7 +58,7 @@ class Lstm final : public Layer<T> {
  private:
   void check_input(const Shape& x) const;  // [N, T, B, D]
   Tensor<T> w_, r_, b_, h0_, c0_;
-  LstmDirection direction_;
+  RecurrentDirection direction_;
   std::vector<Linear<T>> candidates_;
   std::vector<T> zeros_;  // H zeros: the initial state when none is given
 };

@@ -1,0 +1,67 @@
+#pragma once
+// Gated recurrent unit (ONNX GRU with linear_before_reset = 1, PyTorch nn.GRU) over x [T, B, D]
+// per sample (shapes and directions: lrp/layers/recurrent.hpp). Per direction, with the gates
+// in ONNX's order z, r, h:
+//   z = sigmoid(W_z x_t + R_z h_{t-1} + b_z),  r likewise,
+//   a = W_h x_t + Wb_h,  b = R_h h_{t-1} + Rb_h,  n = tanh(a + r * b),
+//   h_t = (1 - z) * n + z * h_{t-1}
+// (b_z, b_r: the input bias plus the recurrent one). Output Y [T, dirs, B, H]: every h_t.
+// LRP (rules/recurrent_rules.cpp): the gates z and r are held constant; h_t's relevance splits
+// between (1 - z) * n and z * h_{t-1} in proportion, n's between a and r * b, and a's and b's
+// reach x_t and h_{t-1} through the input and recurrent affine maps under the rule.
+#include <vector>
+
+#include "lrp/graph/layer.hpp"
+#include "lrp/layers/linear.hpp"
+#include "lrp/layers/recurrent.hpp"
+
+namespace lrp {
+
+template <class T>
+class Gru final : public Layer<T> {
+ public:
+  // w [dirs, 3H, D], r [dirs, 3H, H], b [dirs, 6H] (input bias, then recurrent bias); initial
+  // state h0 [dirs, B, H], or empty for zeros. Throws ShapeError on inconsistent shapes.
+  Gru(Tensor<T> w, Tensor<T> r, Tensor<T> b, Tensor<T> h0, RecurrentDirection direction);
+  LayerKind kind() const override { return LayerKind::Gru; }
+  std::string type_name() const override { return "GRU"; }
+  std::string describe() const override;
+  Shape output_shape(const std::vector<Shape>& in) const override;
+  void forward(const TensorRefs<T>& in, Tensor<T>& out) const override;
+  // Backpropagation through time; recomputes the gates from the input (`out` is not read).
+  void backward(const TensorRefs<T>& in, const Tensor<T>& out, const Tensor<T>& dout,
+                std::vector<Tensor<T>>& din) const override;
+  std::vector<Tensor<T>*> params() override { return {&w_, &r_, &b_}; }
+  std::vector<const Tensor<T>*> params() const override { return {&w_, &r_, &b_}; }
+  std::unique_ptr<Layer<float>> to_float() const override;
+  std::unique_ptr<Layer<double>> to_double() const override;
+
+  std::size_t directions() const { return w_.dim(0); }
+  std::size_t hidden_size() const { return r_.dim(2); }
+  std::size_t input_size() const { return w_.dim(2); }
+  RecurrentDirection direction() const { return direction_; }
+  bool reversed(std::size_t d) const { return runs_reversed(direction_, d); }
+
+  // Everything a forward pass computes, per [N, dirs, T, B, H] (time in the input's order).
+  struct Trace {
+    Tensor<T> z, r, n;  // gates and candidate
+    Tensor<T> a, b;     // the candidate's input term W_h x_t + Wb_h and recurrent term R_h h_{t-1} + Rb_h
+    Tensor<T> h;        // hidden state
+  };
+  Trace trace(const Tensor<T>& x) const;
+  // The candidate's two affine maps of direction d: x_t -> a (weight W_h, bias Wb_h) and
+  // h_{t-1} -> b (R_h, Rb_h); the LRP rules apply to them as to dense layers.
+  const Linear<T>& input_map(std::size_t d) const { return input_maps_.at(d); }
+  const Linear<T>& recurrent_map(std::size_t d) const { return recurrent_maps_.at(d); }
+  // The state h_{t-1} before the first step of direction d for sequence b.
+  const T* initial_hidden(std::size_t d, std::size_t b) const;
+
+ private:
+  void check_input(const Shape& x) const;  // [N, T, B, D]
+  Tensor<T> w_, r_, b_, h0_;
+  RecurrentDirection direction_;
+  std::vector<Linear<T>> input_maps_, recurrent_maps_;
+  std::vector<T> zeros_;  // H zeros: the initial state when none is given
+};
+
+}  // namespace lrp

@@ -1,0 +1,185 @@
+#include "lrp/layers/gru.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/gemm.hpp"
+#include "lrp/core/error.hpp"
+
+namespace lrp {
+namespace {
+
+template <class T>
+T sigmoid(T v) {
+  return T(1) / (T(1) + std::exp(-v));
+}
+
+// The gates' blocks of a [3H] row, in ONNX's order z, r, h.
+enum Gate : std::size_t { kZ = 0, kR = 1, kH = 2 };
+
+
+}  // namespace
+
+template <class T>
+Gru<T>::Gru(Tensor<T> w, Tensor<T> r, Tensor<T> b, Tensor<T> h0, RecurrentDirection direction)
+    : w_(std::move(w)), r_(std::move(r)), b_(std::move(b)), h0_(std::move(h0)), direction_(direction) {
+  const std::size_t dirs = direction_count(direction);
+  if (r_.rank() != 3 || r_.dim(0) != dirs || r_.dim(1) == 0 || r_.dim(1) != 3 * r_.dim(2))
+    throw ShapeError("GRU recurrent weight R must be [" + std::to_string(dirs) + ", 3H, H], got " + shape_str(r_.shape()));
+  const std::size_t h = r_.dim(2), d_in = w_.rank() == 3 ? w_.dim(2) : 0;
+  if (w_.rank() != 3 || w_.dim(0) != dirs || w_.dim(1) != 3 * h || d_in == 0)
+    throw ShapeError("GRU input weight W must be [" + std::to_string(dirs) + ", " + std::to_string(3 * h) + ", D], got " + shape_str(w_.shape()));
+  if (b_.shape() != Shape{dirs, 6 * h})
+    throw ShapeError("GRU bias B must be [" + std::to_string(dirs) + ", " + std::to_string(6 * h) + "], got " + shape_str(b_.shape()));
+  if (!h0_.empty() && (h0_.rank() != 3 || h0_.dim(0) != dirs || h0_.dim(2) != h))
+    throw ShapeError("GRU initial state must be [" + std::to_string(dirs) + ", B, " + std::to_string(h) + "], got " + shape_str(h0_.shape()));
+  zeros_.assign(h, T(0));
+  for (std::size_t d = 0; d < dirs; ++d) {
+    Tensor<T> wh({h, d_in}), rh({h, h}), wb({h}), rb({h});
+    std::copy_n(w_.data() + (d * 3 + kH) * h * d_in, h * d_in, wh.data());
+    std::copy_n(r_.data() + (d * 3 + kH) * h * h, h * h, rh.data());
+    std::copy_n(b_.data() + d * 6 * h + kH * h, h, wb.data());
+    std::copy_n(b_.data() + d * 6 * h + 3 * h + kH * h, h, rb.data());
+    input_maps_.emplace_back(std::move(wh), std::move(wb));
+    recurrent_maps_.emplace_back(std::move(rh), std::move(rb));
+  }
+}
+
+template <class T>
+std::string Gru<T>::describe() const {
+  return std::to_string(input_size()) + " -> " + std::to_string(hidden_size()) + ", " + recurrent_direction_name(direction_);
+}
+
+template <class T>
+Shape Gru<T>::output_shape(const std::vector<Shape>& in) const {
+  const Shape& x = in.at(0);
+  if (x.size() != 3 || x[2] != input_size())
+    throw ShapeError("GRU " + describe() + " expects [T, B, " + std::to_string(input_size()) + "] per sample, got " + shape_str(x));
+  if (!h0_.empty() && h0_.dim(1) != x[1])
+    throw ShapeError("GRU " + describe() + ": initial state for " + std::to_string(h0_.dim(1)) + " sequences, input has " + std::to_string(x[1]));
+  return {x[0], directions(), x[1], hidden_size()};
+}
+
+template <class T>
+void Gru<T>::check_input(const Shape& x) const {
+  if (x.empty()) throw ShapeError("GRU " + describe() + ": empty input");
+  output_shape({Shape(x.begin() + 1, x.end())});
+}
+
+template <class T>
+const T* Gru<T>::initial_hidden(std::size_t d, std::size_t b) const {
+  return h0_.empty() ? zeros_.data() : h0_.data() + (d * h0_.dim(1) + b) * hidden_size();
+}
+
+template <class T>
+typename Gru<T>::Trace Gru<T>::trace(const Tensor<T>& x) const {
+  check_input(x.shape());
+  const std::size_t n_samples = x.dim(0), steps = x.dim(1), seqs = x.dim(2), d_in = x.dim(3);
+  const std::size_t h = hidden_size(), dirs = directions(), rows = n_samples * seqs;
+  const Shape ts{n_samples, dirs, steps, seqs, h};
+  Trace tr{Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts)};
+  std::vector<T> xw(n_samples * steps * seqs * 3 * h), hr(rows * 3 * h), h_prev(rows * h);
+  for (std::size_t d = 0; d < dirs; ++d) {
+    // Every time step's input term at once: x rows [N * T * B, D] times W_d^T.
+    kernels::gemm<T>(false, true, n_samples * steps * seqs, 3 * h, d_in, T(1), x.data(), d_in, w_.data() + d * 3 * h * d_in, d_in, T(0),
+                     xw.data(), 3 * h);
+    const T* wb = b_.data() + d * 6 * h;
+    const T* rb = wb + 3 * h;
+    for (std::size_t n = 0; n < n_samples; ++n)
+      for (std::size_t b = 0; b < seqs; ++b) std::copy_n(initial_hidden(d, b), h, h_prev.data() + (n * seqs + b) * h);
+    for (std::size_t s = 0; s < steps; ++s) {
+      const std::size_t t = reversed(d) ? steps - 1 - s : s;
+      // The recurrent terms R h_{t-1} + Rb, kept apart: r multiplies the candidate's.
+      for (std::size_t q = 0; q < rows; ++q) std::copy_n(rb, 3 * h, hr.data() + q * 3 * h);
+      kernels::gemm<T>(false, true, rows, 3 * h, h, T(1), h_prev.data(), h, r_.data() + d * 3 * h * h, h, T(1), hr.data(), 3 * h);
+      for (std::size_t n = 0; n < n_samples; ++n)
+        for (std::size_t b = 0; b < seqs; ++b) {
+          const std::size_t q = n * seqs + b, at = (((n * dirs + d) * steps + t) * seqs + b) * h;
+          const T* xp = xw.data() + ((n * steps + t) * seqs + b) * 3 * h;
+          const T* hp = hr.data() + q * 3 * h;
+          for (std::size_t j = 0; j < h; ++j) {
+            const T z = sigmoid(xp[kZ * h + j] + wb[kZ * h + j] + hp[kZ * h + j]);
+            const T r = sigmoid(xp[kR * h + j] + wb[kR * h + j] + hp[kR * h + j]);
+            const T a = xp[kH * h + j] + wb[kH * h + j], bt = hp[kH * h + j];
+            const T cand = std::tanh(a + r * bt);
+            const T hv = (T(1) - z) * cand + z * h_prev[q * h + j];
+            tr.z[at + j] = z, tr.r[at + j] = r, tr.n[at + j] = cand, tr.a[at + j] = a, tr.b[at + j] = bt, tr.h[at + j] = hv;
+          }
+          std::copy_n(tr.h.data() + at, h, h_prev.data() + q * h);
+        }
+    }
+  }
+  return tr;
+}
+
+template <class T>
+void Gru<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
+  const Tensor<T>& x = *in.at(0);
+  const Trace tr = trace(x);
+  const std::size_t n_samples = x.dim(0), steps = x.dim(1), seqs = x.dim(2), h = hidden_size(), dirs = directions();
+  out = Tensor<T>::uninitialized({n_samples, steps, dirs, seqs, h});
+  for (std::size_t n = 0; n < n_samples; ++n)
+    for (std::size_t d = 0; d < dirs; ++d)
+      for (std::size_t t = 0; t < steps; ++t)
+        std::copy_n(tr.h.data() + ((n * dirs + d) * steps + t) * seqs * h, seqs * h, out.data() + ((n * steps + t) * dirs + d) * seqs * h);
+}
+
+template <class T>
+void Gru<T>::backward(const TensorRefs<T>& in, const Tensor<T>& /*out*/, const Tensor<T>& dout, std::vector<Tensor<T>>& din) const {
+  const Tensor<T>& x = *in.at(0);
+  const Trace tr = trace(x);
+  const std::size_t n_samples = x.dim(0), steps = x.dim(1), seqs = x.dim(2), d_in = x.dim(3);
+  const std::size_t h = hidden_size(), dirs = directions(), rows = n_samples * seqs;
+  if (dout.shape() != Shape{n_samples, steps, dirs, seqs, h})
+    throw ShapeError("GRU " + describe() + ": gradient " + shape_str(dout.shape()) + " for input " + shape_str(x.shape()));
+  din.assign(1, Tensor<T>(x.shape()));
+  // dx_pre: the gradient at the input terms (W x), dh_pre at the recurrent ones (R h), per gate.
+  std::vector<T> dx_pre(n_samples * steps * seqs * 3 * h), dh_pre(rows * 3 * h), dh_rec(rows * h), dh_direct(rows * h);
+  for (std::size_t d = 0; d < dirs; ++d) {
+    std::fill(dh_rec.begin(), dh_rec.end(), T(0));
+    for (std::size_t s = steps; s-- > 0;) {
+      const std::size_t t = reversed(d) ? steps - 1 - s : s;
+      for (std::size_t n = 0; n < n_samples; ++n)
+        for (std::size_t b = 0; b < seqs; ++b) {
+          const std::size_t q = n * seqs + b, at = (((n * dirs + d) * steps + t) * seqs + b) * h;
+          const T* h_before = s == 0 ? initial_hidden(d, b) : tr.h.data() + (((n * dirs + d) * steps + (reversed(d) ? t + 1 : t - 1)) * seqs + b) * h;
+          const T* dy = dout.data() + (((n * steps + t) * dirs + d) * seqs + b) * h;
+          T* dxp = dx_pre.data() + ((n * steps + t) * seqs + b) * 3 * h;
+          T* dhp = dh_pre.data() + q * 3 * h;
+          for (std::size_t j = 0; j < h; ++j) {
+            const T z = tr.z[at + j], r = tr.r[at + j], cand = tr.n[at + j], bt = tr.b[at + j];
+            const T dh = dy[j] + dh_rec[q * h + j];
+            const T dpre = dh * (T(1) - z) * (T(1) - cand * cand);
+            const T dz = dh * (h_before[j] - cand) * z * (T(1) - z);
+            const T dr = dpre * bt * r * (T(1) - r);
+            dxp[kZ * h + j] = dhp[kZ * h + j] = dz;
+            dxp[kR * h + j] = dhp[kR * h + j] = dr;
+            dxp[kH * h + j] = dpre;
+            dhp[kH * h + j] = dpre * r;
+            dh_direct[q * h + j] = dh * z;
+          }
+        }
+      std::copy(dh_direct.begin(), dh_direct.end(), dh_rec.begin());
+      kernels::gemm<T>(false, false, rows, h, 3 * h, T(1), dh_pre.data(), 3 * h, r_.data() + d * 3 * h * h, h, T(1), dh_rec.data(), h);
+    }
+    kernels::gemm<T>(false, false, n_samples * steps * seqs, d_in, 3 * h, T(1), dx_pre.data(), 3 * h, w_.data() + d * 3 * h * d_in, d_in,
+                     T(1), din[0].data(), d_in);
+  }
+}
+
+template <class T>
+std::unique_ptr<Layer<float>> Gru<T>::to_float() const {
+  return std::make_unique<Gru<float>>(w_.template cast<float>(), r_.template cast<float>(), b_.template cast<float>(), initial_state_as<float>(h0_),
+                                      direction_);
+}
+
+template <class T>
+std::unique_ptr<Layer<double>> Gru<T>::to_double() const {
+  return std::make_unique<Gru<double>>(w_.template cast<double>(), r_.template cast<double>(), b_.template cast<double>(),
+                                       initial_state_as<double>(h0_), direction_);
+}
+
+template class Gru<float>;
+template class Gru<double>;
+
+}  // namespace lrp
