@@ -22,19 +22,9 @@ enum Gate : std::size_t { kZ = 0, kR = 1, kH = 2 };
 
 template <class T>
 Gru<T>::Gru(Tensor<T> w, Tensor<T> r, Tensor<T> b, Tensor<T> h0, RecurrentDirection direction)
-    : w_(std::move(w)), r_(std::move(r)), b_(std::move(b)), h0_(std::move(h0)), direction_(direction) {
-  const std::size_t dirs = direction_count(direction);
-  if (r_.rank() != 3 || r_.dim(0) != dirs || r_.dim(1) == 0 || r_.dim(1) != 3 * r_.dim(2))
-    throw ShapeError("GRU recurrent weight R must be [" + std::to_string(dirs) + ", 3H, H], got " + shape_str(r_.shape()));
-  const std::size_t h = r_.dim(2), d_in = w_.rank() == 3 ? w_.dim(2) : 0;
-  if (w_.rank() != 3 || w_.dim(0) != dirs || w_.dim(1) != 3 * h || d_in == 0)
-    throw ShapeError("GRU input weight W must be [" + std::to_string(dirs) + ", " + std::to_string(3 * h) + ", D], got " + shape_str(w_.shape()));
-  if (b_.shape() != Shape{dirs, 6 * h})
-    throw ShapeError("GRU bias B must be [" + std::to_string(dirs) + ", " + std::to_string(6 * h) + "], got " + shape_str(b_.shape()));
-  if (!h0_.empty() && (h0_.rank() != 3 || h0_.dim(0) != dirs || h0_.dim(2) != h))
-    throw ShapeError("GRU initial state must be [" + std::to_string(dirs) + ", B, " + std::to_string(h) + "], got " + shape_str(h0_.shape()));
-  zeros_.assign(h, T(0));
-  for (std::size_t d = 0; d < dirs; ++d) {
+    : Base(std::move(w), std::move(r), std::move(b), std::move(h0), direction, 3) {
+  const std::size_t h = hidden_size(), d_in = input_size();
+  for (std::size_t d = 0; d < directions(); ++d) {
     Tensor<T> wh({h, d_in}), rh({h, h}), wb({h}), rb({h});
     std::copy_n(w_.data() + (d * 3 + kH) * h * d_in, h * d_in, wh.data());
     std::copy_n(r_.data() + (d * 3 + kH) * h * h, h * h, rh.data());
@@ -46,34 +36,8 @@ Gru<T>::Gru(Tensor<T> w, Tensor<T> r, Tensor<T> b, Tensor<T> h0, RecurrentDirect
 }
 
 template <class T>
-std::string Gru<T>::describe() const {
-  return std::to_string(input_size()) + " -> " + std::to_string(hidden_size()) + ", " + recurrent_direction_name(direction_);
-}
-
-template <class T>
-Shape Gru<T>::output_shape(const std::vector<Shape>& in) const {
-  const Shape& x = in.at(0);
-  if (x.size() != 3 || x[2] != input_size())
-    throw ShapeError("GRU " + describe() + " expects [T, B, " + std::to_string(input_size()) + "] per sample, got " + shape_str(x));
-  if (!h0_.empty() && h0_.dim(1) != x[1])
-    throw ShapeError("GRU " + describe() + ": initial state for " + std::to_string(h0_.dim(1)) + " sequences, input has " + std::to_string(x[1]));
-  return {x[0], directions(), x[1], hidden_size()};
-}
-
-template <class T>
-void Gru<T>::check_input(const Shape& x) const {
-  if (x.empty()) throw ShapeError("GRU " + describe() + ": empty input");
-  output_shape({Shape(x.begin() + 1, x.end())});
-}
-
-template <class T>
-const T* Gru<T>::initial_hidden(std::size_t d, std::size_t b) const {
-  return h0_.empty() ? zeros_.data() : h0_.data() + (d * h0_.dim(1) + b) * hidden_size();
-}
-
-template <class T>
 typename Gru<T>::Trace Gru<T>::trace(const Tensor<T>& x) const {
-  check_input(x.shape());
+  check_input(x);
   const std::size_t n_samples = x.dim(0), steps = x.dim(1), seqs = x.dim(2), d_in = x.dim(3);
   const std::size_t h = hidden_size(), dirs = directions(), rows = n_samples * seqs;
   const Shape ts{n_samples, dirs, steps, seqs, h};
@@ -113,25 +77,12 @@ typename Gru<T>::Trace Gru<T>::trace(const Tensor<T>& x) const {
 }
 
 template <class T>
-void Gru<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
-  const Tensor<T>& x = *in.at(0);
-  const Trace tr = trace(x);
-  const std::size_t n_samples = x.dim(0), steps = x.dim(1), seqs = x.dim(2), h = hidden_size(), dirs = directions();
-  out = Tensor<T>::uninitialized({n_samples, steps, dirs, seqs, h});
-  for (std::size_t n = 0; n < n_samples; ++n)
-    for (std::size_t d = 0; d < dirs; ++d)
-      for (std::size_t t = 0; t < steps; ++t)
-        std::copy_n(tr.h.data() + ((n * dirs + d) * steps + t) * seqs * h, seqs * h, out.data() + ((n * steps + t) * dirs + d) * seqs * h);
-}
-
-template <class T>
 void Gru<T>::backward(const TensorRefs<T>& in, const Tensor<T>& /*out*/, const Tensor<T>& dout, std::vector<Tensor<T>>& din) const {
   const Tensor<T>& x = *in.at(0);
+  check_input(x, &dout);
   const Trace tr = trace(x);
   const std::size_t n_samples = x.dim(0), steps = x.dim(1), seqs = x.dim(2), d_in = x.dim(3);
   const std::size_t h = hidden_size(), dirs = directions(), rows = n_samples * seqs;
-  if (dout.shape() != Shape{n_samples, steps, dirs, seqs, h})
-    throw ShapeError("GRU " + describe() + ": gradient " + shape_str(dout.shape()) + " for input " + shape_str(x.shape()));
   din.assign(1, Tensor<T>(x.shape()));
   // dx_pre: the gradient at the input terms (W x), dh_pre at the recurrent ones (R h), per gate.
   std::vector<T> dx_pre(n_samples * steps * seqs * 3 * h), dh_pre(rows * 3 * h), dh_rec(rows * h), dh_direct(rows * h);

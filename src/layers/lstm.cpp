@@ -15,7 +15,6 @@ T sigmoid(T v) {
   return T(1) / (T(1) + std::exp(-v));
 }
 
-
 // The gates' blocks of a [4H] row, in ONNX's order i, o, f, c.
 enum Gate : std::size_t { kI = 0, kO = 1, kF = 2, kC = 3 };
 
@@ -23,22 +22,11 @@ enum Gate : std::size_t { kI = 0, kO = 1, kF = 2, kC = 3 };
 
 template <class T>
 Lstm<T>::Lstm(Tensor<T> w, Tensor<T> r, Tensor<T> b, Tensor<T> h0, Tensor<T> c0, RecurrentDirection direction)
-    : w_(std::move(w)), r_(std::move(r)), b_(std::move(b)), h0_(std::move(h0)), c0_(std::move(c0)), direction_(direction) {
-  const std::size_t dirs = direction_count(direction);
-  if (r_.rank() != 3 || r_.dim(0) != dirs || r_.dim(1) == 0 || r_.dim(1) != 4 * r_.dim(2))
-    throw ShapeError("LSTM recurrent weight R must be [" + std::to_string(dirs) + ", 4H, H], got " + shape_str(r_.shape()));
-  const std::size_t h = r_.dim(2);
-  if (w_.rank() != 3 || w_.dim(0) != dirs || w_.dim(1) != 4 * h || w_.dim(2) == 0)
-    throw ShapeError("LSTM input weight W must be [" + std::to_string(dirs) + ", " + std::to_string(4 * h) + ", D], got " + shape_str(w_.shape()));
-  if (b_.shape() != Shape{dirs, 8 * h})
-    throw ShapeError("LSTM bias B must be [" + std::to_string(dirs) + ", " + std::to_string(8 * h) + "], got " + shape_str(b_.shape()));
-  for (const Tensor<T>* s : {&h0_, &c0_})
-    if (!s->empty() && (s->rank() != 3 || s->dim(0) != dirs || s->dim(2) != h))
-      throw ShapeError("LSTM initial state must be [" + std::to_string(dirs) + ", B, " + std::to_string(h) + "], got " + shape_str(s->shape()));
+    : Base(std::move(w), std::move(r), std::move(b), std::move(h0), direction, 4), c0_(std::move(c0)) {
+  this->check_state(c0_, "initial cell state");
   if (!h0_.empty() && !c0_.empty() && h0_.dim(1) != c0_.dim(1)) throw ShapeError("LSTM initial states differ in their batch");
-  zeros_.assign(h, T(0));
-  const std::size_t d_in = w_.dim(2);
-  for (std::size_t d = 0; d < dirs; ++d) {
+  const std::size_t h = hidden_size(), d_in = input_size();
+  for (std::size_t d = 0; d < directions(); ++d) {
     Tensor<T> wc({h, d_in + h}), bc({h});
     for (std::size_t j = 0; j < h; ++j) {
       const std::size_t row = kC * h + j;
@@ -51,40 +39,18 @@ Lstm<T>::Lstm(Tensor<T> w, Tensor<T> r, Tensor<T> b, Tensor<T> h0, Tensor<T> c0,
 }
 
 template <class T>
-std::string Lstm<T>::describe() const {
-  return std::to_string(input_size()) + " -> " + std::to_string(hidden_size()) + ", " + recurrent_direction_name(direction_);
-}
-
-template <class T>
-Shape Lstm<T>::output_shape(const std::vector<Shape>& in) const {
-  const Shape& x = in.at(0);
-  if (x.size() != 3 || x[2] != input_size())
-    throw ShapeError("LSTM " + describe() + " expects [T, B, " + std::to_string(input_size()) + "] per sample, got " + shape_str(x));
-  const std::size_t states = h0_.empty() ? (c0_.empty() ? 0 : c0_.dim(1)) : h0_.dim(1);
-  if (states != 0 && states != x[1])
-    throw ShapeError("LSTM " + describe() + ": initial states for " + std::to_string(states) + " sequences, input has " + std::to_string(x[1]));
-  return {x[0], directions(), x[1], hidden_size()};
-}
-
-template <class T>
-void Lstm<T>::check_input(const Shape& x) const {
-  if (x.empty()) throw ShapeError("LSTM " + describe() + ": empty input");
-  output_shape({Shape(x.begin() + 1, x.end())});
-}
-
-template <class T>
-const T* Lstm<T>::initial_hidden(std::size_t d, std::size_t b) const {
-  return h0_.empty() ? zeros_.data() : h0_.data() + (d * h0_.dim(1) + b) * hidden_size();
+std::size_t Lstm<T>::state_sequences() const {
+  return h0_.empty() ? (c0_.empty() ? 0 : c0_.dim(1)) : h0_.dim(1);
 }
 
 template <class T>
 const T* Lstm<T>::initial_cell(std::size_t d, std::size_t b) const {
-  return c0_.empty() ? zeros_.data() : c0_.data() + (d * c0_.dim(1) + b) * hidden_size();
+  return c0_.empty() ? this->zeros_.data() : c0_.data() + (d * c0_.dim(1) + b) * hidden_size();
 }
 
 template <class T>
 typename Lstm<T>::Trace Lstm<T>::trace(const Tensor<T>& x) const {
-  check_input(x.shape());
+  check_input(x);
   const std::size_t n_samples = x.dim(0), steps = x.dim(1), seqs = x.dim(2), d_in = x.dim(3);
   const std::size_t h = hidden_size(), dirs = directions(), rows = n_samples * seqs;
   const Shape ts{n_samples, dirs, steps, seqs, h};
@@ -130,25 +96,12 @@ typename Lstm<T>::Trace Lstm<T>::trace(const Tensor<T>& x) const {
 }
 
 template <class T>
-void Lstm<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
-  const Tensor<T>& x = *in.at(0);
-  const Trace tr = trace(x);
-  const std::size_t n_samples = x.dim(0), steps = x.dim(1), seqs = x.dim(2), h = hidden_size(), dirs = directions();
-  out = Tensor<T>::uninitialized({n_samples, steps, dirs, seqs, h});
-  for (std::size_t n = 0; n < n_samples; ++n)
-    for (std::size_t d = 0; d < dirs; ++d)
-      for (std::size_t t = 0; t < steps; ++t)
-        std::copy_n(tr.h.data() + ((n * dirs + d) * steps + t) * seqs * h, seqs * h, out.data() + ((n * steps + t) * dirs + d) * seqs * h);
-}
-
-template <class T>
 void Lstm<T>::backward(const TensorRefs<T>& in, const Tensor<T>& /*out*/, const Tensor<T>& dout, std::vector<Tensor<T>>& din) const {
   const Tensor<T>& x = *in.at(0);
+  check_input(x, &dout);
   const Trace tr = trace(x);
   const std::size_t n_samples = x.dim(0), steps = x.dim(1), seqs = x.dim(2), d_in = x.dim(3);
   const std::size_t h = hidden_size(), dirs = directions(), rows = n_samples * seqs;
-  if (dout.shape() != Shape{n_samples, steps, dirs, seqs, h})
-    throw ShapeError("LSTM " + describe() + ": gradient " + shape_str(dout.shape()) + " for input " + shape_str(x.shape()));
   din.assign(1, Tensor<T>(x.shape()));
   std::vector<T> dpre(n_samples * steps * seqs * 4 * h), dstep(rows * 4 * h), dh_rec(rows * h), dc_next(rows * h);
   for (std::size_t d = 0; d < dirs; ++d) {

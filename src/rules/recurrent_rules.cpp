@@ -60,12 +60,20 @@ std::optional<std::vector<Tensor<T>>> other_rule(const Rule& rule, const Layer<T
   return std::nullopt;
 }
 
-// Checks the relevance [N * k, T, dirs, B, H] against the input [N, T, B, D].
+// The sizes of one sweep, x [N, T, B, D] and relevance [N * k, T, dirs, B, H] (checked):
+// rows = N * k * B sequences go through each time step together.
+struct Sweep {
+  std::size_t n_samples, steps, seqs, d_in, h, dirs, k, rows;
+};
+
 template <class T>
-void check_relevance(const Layer<T>& layer, const Tensor<T>& x, const RuleInput<T>& in, std::size_t dirs, std::size_t h) {
-  if (in.relevance.shape() != Shape{x.dim(0) * in.repeat, x.dim(1), dirs, x.dim(2), h})
+Sweep sweep_of(const RecurrentLayer<T>& layer, const RuleInput<T>& in) {
+  const Tensor<T>& x = *in.inputs.at(0);
+  const Sweep w{x.dim(0), x.dim(1), x.dim(2), x.dim(3), layer.hidden_size(), layer.directions(), in.repeat, x.dim(0) * in.repeat * x.dim(2)};
+  if (in.relevance.shape() != Shape{w.n_samples * w.k, w.steps, w.dirs, w.seqs, w.h})
     throw ShapeError(layer.type_name() + " " + layer.describe() + ": relevance " + shape_str(in.relevance.shape()) + " for input " +
                      shape_str(x.shape()));
+  return w;
 }
 
 }  // namespace
@@ -79,9 +87,7 @@ template <class T>
 std::vector<Tensor<T>> lstm_relevance(const Rule& rule, const Lstm<T>& layer, const RuleInput<T>& in) {
   if (auto r = other_rule(rule, layer, in)) return std::move(*r);
   const Tensor<T>& x = *in.inputs.at(0);
-  const std::size_t n_samples = x.dim(0), steps = x.dim(1), seqs = x.dim(2), d_in = x.dim(3);
-  const std::size_t h = layer.hidden_size(), dirs = layer.directions(), k = in.repeat, rows = n_samples * k * seqs;
-  check_relevance(layer, x, in, dirs, h);
+  const auto [n_samples, steps, seqs, d_in, h, dirs, k, rows] = sweep_of(layer, in);
   const typename Lstm<T>::Trace tr = layer.trace(x);
   const T eps = static_cast<T>(rule.epsilon);
   Tensor<T> rx({n_samples * k, steps, seqs, d_in});
@@ -128,9 +134,7 @@ template <class T>
 std::vector<Tensor<T>> gru_relevance(const Rule& rule, const Gru<T>& layer, const RuleInput<T>& in) {
   if (auto r = other_rule(rule, layer, in)) return std::move(*r);
   const Tensor<T>& x = *in.inputs.at(0);
-  const std::size_t n_samples = x.dim(0), steps = x.dim(1), seqs = x.dim(2), d_in = x.dim(3);
-  const std::size_t h = layer.hidden_size(), dirs = layer.directions(), k = in.repeat, rows = n_samples * k * seqs;
-  check_relevance(layer, x, in, dirs, h);
+  const auto [n_samples, steps, seqs, d_in, h, dirs, k, rows] = sweep_of(layer, in);
   const typename Gru<T>::Trace tr = layer.trace(x);
   const T eps = static_cast<T>(rule.epsilon);
   Tensor<T> rx({n_samples * k, steps, seqs, d_in});

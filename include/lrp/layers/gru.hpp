@@ -18,29 +18,20 @@
 namespace lrp {
 
 template <class T>
-class Gru final : public Layer<T> {
+class Gru final : public RecurrentLayer<T> {
  public:
+  using Base = RecurrentLayer<T>;
+  using Base::describe, Base::directions, Base::hidden_size, Base::initial_hidden, Base::input_size, Base::reversed;
   // w [dirs, 3H, D], r [dirs, 3H, H], b [dirs, 6H] (input bias, then recurrent bias); initial
   // state h0 [dirs, B, H], or empty for zeros. Throws ShapeError on inconsistent shapes.
   Gru(Tensor<T> w, Tensor<T> r, Tensor<T> b, Tensor<T> h0, RecurrentDirection direction);
   LayerKind kind() const override { return LayerKind::Gru; }
   std::string type_name() const override { return "GRU"; }
-  std::string describe() const override;
-  Shape output_shape(const std::vector<Shape>& in) const override;
-  void forward(const TensorRefs<T>& in, Tensor<T>& out) const override;
   // Backpropagation through time; recomputes the gates from the input (`out` is not read).
   void backward(const TensorRefs<T>& in, const Tensor<T>& out, const Tensor<T>& dout,
                 std::vector<Tensor<T>>& din) const override;
-  std::vector<Tensor<T>*> params() override { return {&w_, &r_, &b_}; }
-  std::vector<const Tensor<T>*> params() const override { return {&w_, &r_, &b_}; }
   std::unique_ptr<Layer<float>> to_float() const override;
   std::unique_ptr<Layer<double>> to_double() const override;
-
-  std::size_t directions() const { return w_.dim(0); }
-  std::size_t hidden_size() const { return r_.dim(2); }
-  std::size_t input_size() const { return w_.dim(2); }
-  RecurrentDirection direction() const { return direction_; }
-  bool reversed(std::size_t d) const { return runs_reversed(direction_, d); }
 
   // Everything a forward pass computes, per [N, dirs, T, B, H] (time in the input's order).
   struct Trace {
@@ -53,15 +44,11 @@ class Gru final : public Layer<T> {
   // h_{t-1} -> b (R_h, Rb_h); the LRP rules apply to them as to dense layers.
   const Linear<T>& input_map(std::size_t d) const { return input_maps_.at(d); }
   const Linear<T>& recurrent_map(std::size_t d) const { return recurrent_maps_.at(d); }
-  // The state h_{t-1} before the first step of direction d for sequence b.
-  const T* initial_hidden(std::size_t d, std::size_t b) const;
 
  private:
-  void check_input(const Shape& x) const;  // [N, T, B, D]
-  Tensor<T> w_, r_, b_, h0_;
-  RecurrentDirection direction_;
+  using Base::b_, Base::check_input, Base::direction_, Base::h0_, Base::r_, Base::w_;
+  Tensor<T> hidden_states(const Tensor<T>& x) const override { return trace(x).h; }
   std::vector<Linear<T>> input_maps_, recurrent_maps_;
-  std::vector<T> zeros_;  // H zeros: the initial state when none is given
 };
 
 }  // namespace lrp

@@ -16,30 +16,20 @@
 namespace lrp {
 
 template <class T>
-class Lstm final : public Layer<T> {
+class Lstm final : public RecurrentLayer<T> {
  public:
+  using Base = RecurrentLayer<T>;
+  using Base::describe, Base::directions, Base::hidden_size, Base::initial_hidden, Base::input_size, Base::reversed;
   // w [dirs, 4H, D], r [dirs, 4H, H], b [dirs, 8H] (input bias, then recurrent bias); initial
   // states h0, c0 [dirs, B, H], or empty for zeros. Throws ShapeError on inconsistent shapes.
   Lstm(Tensor<T> w, Tensor<T> r, Tensor<T> b, Tensor<T> h0, Tensor<T> c0, RecurrentDirection direction);
   LayerKind kind() const override { return LayerKind::Lstm; }
   std::string type_name() const override { return "LSTM"; }
-  std::string describe() const override;
-  Shape output_shape(const std::vector<Shape>& in) const override;
-  void forward(const TensorRefs<T>& in, Tensor<T>& out) const override;
   // Backpropagation through time; recomputes the gates from the input (`out` is not read).
   void backward(const TensorRefs<T>& in, const Tensor<T>& out, const Tensor<T>& dout,
                 std::vector<Tensor<T>>& din) const override;
-  std::vector<Tensor<T>*> params() override { return {&w_, &r_, &b_}; }
-  std::vector<const Tensor<T>*> params() const override { return {&w_, &r_, &b_}; }
   std::unique_ptr<Layer<float>> to_float() const override;
   std::unique_ptr<Layer<double>> to_double() const override;
-
-  std::size_t directions() const { return w_.dim(0); }
-  std::size_t hidden_size() const { return r_.dim(2); }
-  std::size_t input_size() const { return w_.dim(2); }
-  RecurrentDirection direction() const { return direction_; }
-  // Whether direction d runs from the last time step down.
-  bool reversed(std::size_t d) const { return runs_reversed(direction_, d); }
 
   // Everything a forward pass computes, per [N, dirs, T, B, H] (time in the input's order).
   struct Trace {
@@ -51,16 +41,15 @@ class Lstm final : public Layer<T> {
   // The candidate's affine map of direction d, [x_t, h_{t-1}] -> pre_g: weight [H, D + H] =
   // [W_c | R_c], bias b_c; the LRP rules apply to it as to a dense layer.
   const Linear<T>& candidate(std::size_t d) const { return candidates_.at(d); }
-  // The state h_{t-1} (or c_{t-1}) before step t of direction d for sequence b of sample n.
-  const T* initial_hidden(std::size_t d, std::size_t b) const;
+  // The cell state c_{t-1} before the first step of direction d for sequence b.
   const T* initial_cell(std::size_t d, std::size_t b) const;
 
  private:
-  void check_input(const Shape& x) const;  // [N, T, B, D]
-  Tensor<T> w_, r_, b_, h0_, c0_;
-  RecurrentDirection direction_;
+  using Base::b_, Base::check_input, Base::direction_, Base::h0_, Base::r_, Base::w_;
+  Tensor<T> hidden_states(const Tensor<T>& x) const override { return trace(x).h; }
+  std::size_t state_sequences() const override;
+  Tensor<T> c0_;
   std::vector<Linear<T>> candidates_;
-  std::vector<T> zeros_;  // H zeros: the initial state when none is given
 };
 
 }  // namespace lrp

@@ -3,10 +3,13 @@
 // steps of B sequences (ONNX's layout 0; a model run as a batch of one has B = 1), and give
 // Y [T, dirs, B, H], every step's hidden state; ONNX's Y_h is sliced from it by the importer.
 // The reverse direction runs from t = T-1 down; a bidirectional layer's second direction is the
-// reverse one.
+// reverse one. Weights as ONNX stores them: W [dirs, G*H, D], R [dirs, G*H, H], B [dirs, 2*G*H]
+// (input bias, then recurrent bias) for G gates.
 #include <cstddef>
+#include <string>
+#include <vector>
 
-#include "lrp/core/tensor.hpp"
+#include "lrp/graph/layer.hpp"
 
 namespace lrp {
 
@@ -20,5 +23,39 @@ template <class U, class T>
 Tensor<U> initial_state_as(const Tensor<T>& s) {
   return s.empty() ? Tensor<U>() : s.template cast<U>();
 }
+
+template <class T>
+class RecurrentLayer : public Layer<T> {
+ public:
+  std::string describe() const override;  // "5 -> 6, bidirectional"
+  Shape output_shape(const std::vector<Shape>& in) const override;
+  void forward(const TensorRefs<T>& in, Tensor<T>& out) const override;
+  std::vector<Tensor<T>*> params() override { return {&w_, &r_, &b_}; }
+  std::vector<const Tensor<T>*> params() const override { return {&w_, &r_, &b_}; }
+
+  std::size_t directions() const { return w_.dim(0); }
+  std::size_t hidden_size() const { return r_.dim(2); }
+  std::size_t input_size() const { return w_.dim(2); }
+  RecurrentDirection direction() const { return direction_; }
+  bool reversed(std::size_t d) const { return runs_reversed(direction_, d); }
+  // The state h_{t-1} before the first step of direction d for sequence b.
+  const T* initial_hidden(std::size_t d, std::size_t b) const;
+
+ protected:
+  // Checks the shapes for `gates` gates (ShapeError naming the layer's type).
+  RecurrentLayer(Tensor<T> w, Tensor<T> r, Tensor<T> b, Tensor<T> h0, RecurrentDirection direction, std::size_t gates);
+  // Every step's hidden state, [N, dirs, T, B, H], for x [N, T, B, D].
+  virtual Tensor<T> hidden_states(const Tensor<T>& x) const = 0;
+  // Sequences B the initial states were given for; 0 when none are.
+  virtual std::size_t state_sequences() const { return h0_.empty() ? 0 : h0_.dim(1); }
+  // x [N, T, B, D] fits the layer; with `dout`, that it is [N, T, dirs, B, H].
+  void check_input(const Tensor<T>& x, const Tensor<T>* dout = nullptr) const;
+  // [dirs, B, H] when given, else an error naming `role`.
+  void check_state(const Tensor<T>& s, const std::string& role) const;
+
+  Tensor<T> w_, r_, b_, h0_;
+  RecurrentDirection direction_;
+  std::vector<T> zeros_;  // H zeros: the initial state when none is given
+};
 
 }  // namespace lrp
