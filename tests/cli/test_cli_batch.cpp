@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "lrp/io/arrays.hpp"
+#include "lrp/io/image.hpp"
 #include "support/compare.hpp"
 #include "support/run_cli.hpp"
 
@@ -321,6 +322,30 @@ TEST(CliBatch, ConceptsPerInputAndReferenceInputsPerChannel) {
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.output.find("need --concept-layer"), std::string::npos) << r.output;
   std::filesystem::remove_all(dir);
+}
+
+// A GRU classifier (imported as a batch of one): each listed sequence's map equals the fixture's
+// reference for its class, and its heatmap is a T x D image.
+TEST(CliBatch, RecurrentModelMapsAndHeatmaps) {
+  const std::string dir = test::temp_path("batch_gru"), fx = test::source_path("tests/fixtures/gru/");
+  std::filesystem::create_directories(dir);
+  const Tensor<double> x = io::read_npy(fx + "uni_input.npy"), want = io::read_npy(fx + "uni_lrp_eps.npy");  // [2, 7, 5]
+  std::ofstream list(dir + "/list.txt");
+  for (std::size_t i = 0; i < 2; ++i) {
+    io::write_npy(dir + "/s" + std::to_string(i) + ".npy", x.rows(i, 1));
+    list << "s" << i << ".npy 1\n";
+  }
+  list.close();
+  const test::CliResult r = test::run_cli("batch " + fx + "uni.onnx " + dir + "/list.txt --composite epsilon --heatmap --quiet --out-dir " + dir + "/out");
+  ASSERT_EQ(r.code, 0) << r.output;
+  std::ifstream mf(dir + "/out/manifest.json");
+  const nlohmann::json manifest = nlohmann::json::parse(mf);
+  ASSERT_EQ(manifest.size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    EXPECT_LT(test::max_rel_error(io::read_npy(dir + "/out/" + manifest[i]["relevance"].get<std::string>()), want.rows(i, 1)), 1e-5);
+    const io::Image8 img = io::decode_image(dir + "/out/" + manifest[i]["heatmap"].get<std::string>());
+    EXPECT_EQ(img.height * 5, img.width * 7) << "a 7 x 5 map";
+  }
 }
 
 TEST(CliBatch, BadListLineIsNamed) {

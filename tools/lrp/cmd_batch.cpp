@@ -239,12 +239,14 @@ class BatchRun {
       entry["concepts"] = std::move(concepts);
       note_references(i, e, row);
     }
-    const std::size_t image_rank = k > 1 ? 5 : 4;  // [1, (K,) C, H, W]
-    if (o_.heatmap && e.relevance.rank() == image_rank) {
+    // [1, (K,) C, H, W] images, and [1, (K,) T, D] sequences of feature vectors as T x D images
+    const std::size_t image_rank = k > 1 ? 5 : 4, rank = e.relevance.rank();
+    if (o_.heatmap && (rank == image_rank || rank == image_rank - 1)) {
       render::HeatmapOptions h;
       h.colormap = o_.colormap;
       const Shape& s = e.relevance.shape();
-      const Shape tile(s.end() - 3, s.end());
+      Shape tile(s.end() - (rank == image_rank ? 3 : 2), s.end());
+      if (tile.size() == 2) tile.insert(tile.begin(), 1);
       std::vector<render::RgbImage> tiles;
       for (std::size_t j = 0; j < k; ++j) {
         Tensor<double> t(tile);
