@@ -33,6 +33,7 @@ const char* layer_kind_name(LayerKind kind) {
     case LayerKind::Scale: return "Scale";
     case LayerKind::Lstm: return "LSTM";
     case LayerKind::Gru: return "GRU";
+    case LayerKind::Rnn: return "RNN";
   }
   return "?";
 }

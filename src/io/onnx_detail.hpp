@@ -301,6 +301,7 @@ void sqrt_op(NodeCtx& c);
 void reciprocal_op(NodeCtx& c);
 void lstm(NodeCtx& c);  // onnx_recurrent.cpp
 void gru(NodeCtx& c);   // onnx_recurrent.cpp
+void rnn(NodeCtx& c);   // onnx_recurrent.cpp
 
 // Squeeze's and Unsqueeze's axes: input 1 from opset 13, the attribute before (`required`:
 // fail when neither is given).

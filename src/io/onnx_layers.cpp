@@ -1470,6 +1470,7 @@ const std::map<std::string, LayerConverter>& layer_converters() {
       {"Concat", concat},
       {"Conv", conv},
       {"Resize", resize},
+      {"RNN", rnn},
       {"Upsample", upsample},
       {"ConvTranspose", conv_transpose},
       {"Div", div},

@@ -145,7 +145,7 @@ std::string supported_list() {
 bool takes_moved_batch(const std::string& op) {
   static const std::set<std::string> ops = {"Add", "Clip", "Concat", "Div", "Dropout", "Elu", "Erf", "Gather", "Gelu", "Gemm", "GRU",
                                             "HardSigmoid", "HardSwish", "Identity", "LayerNormalization", "LeakyRelu", "LSTM", "MatMul",
-                                            "Mul", "ReduceMax", "ReduceMean", "Relu", "Reshape", "Selu", "Sigmoid", "Slice", "Softmax", "Softplus", "Softsign",
+                                            "Mul", "ReduceMax", "ReduceMean", "Relu", "Reshape", "RNN", "Selu", "Sigmoid", "Slice", "Softmax", "Softplus", "Softsign",
                                             "Split", "Squeeze", "Sub", "Sum", "Tanh", "Transpose", "Unsqueeze"};
   return ops.count(op) > 0;
 }

@@ -1,4 +1,4 @@
-// ONNX's recurrent operators, LSTM and GRU. PyTorch exports nn.LSTM / nn.GRU(batch_first=True)
+// ONNX's recurrent operators, LSTM, GRU and RNN. PyTorch exports nn.LSTM / nn.GRU / nn.RNN(batch_first=True)
 // with a Transpose in front that puts time first ([T, N, D]): the model imports as a batch of one
 // (Value::moved_batch) and the layer runs on the whole [T, 1, D]. Y is the layer's output; Y_h is
 // sliced from it (the last step of each direction in its own order). The initial states must be
@@ -11,6 +11,7 @@
 #include "lrp/layers/lstm.hpp"
 #include "lrp/layers/merge.hpp"
 #include "lrp/layers/reshape.hpp"
+#include "lrp/layers/rnn.hpp"
 
 namespace lrp::io::onnx_detail {
 namespace {
@@ -43,24 +44,28 @@ Tensor<double> optional_state(const NodeCtx& c, std::size_t k, const std::string
   return v;
 }
 
+// The 'activations' attribute's strings (empty when absent).
+std::vector<std::string> activation_names(const NodeCtx& c) {
+  std::vector<std::string> names;
+  for (const onnx::AttributeProto& a : c.node().attribute())
+    if (a.name() == "activations") names.assign(a.strings().begin(), a.strings().end());
+  return names;
+}
+
 // X, W, R, B, sequence_lens and initial_h (inputs 0-5) and the shared attributes of a node with
-// `gates` gates whose default activations are `activations` (per direction).
+// `gates` gates whose activations must be `activations` (per direction) where given.
 Operands read_operands(NodeCtx& c, std::size_t gates, const std::vector<std::string>& activations) {
   Operands o;
   if (c.has_attr("clip")) c.fail("cell clipping (attribute 'clip') is not supported");
   if (c.attr_int("layout", 0) != 0) c.fail("layout " + std::to_string(c.attr_int("layout", 0)) + " is not supported (only 0: [T, B, D])");
   o.direction = read_direction(c);
   o.dirs = direction_count(o.direction);
-  if (c.has_attr("activations")) {
-    for (const onnx::AttributeProto& a : c.node().attribute()) {
-      if (a.name() != "activations") continue;
-      if (static_cast<std::size_t>(a.strings_size()) != activations.size() * o.dirs)
-        c.fail("attribute 'activations' must list " + std::to_string(activations.size()) + " functions per direction");
-      for (int k = 0; k < a.strings_size(); ++k)
-        if (a.strings(k) != activations[static_cast<std::size_t>(k) % activations.size()])
-          c.fail("activation '" + a.strings(k) + "' is not supported (only the defaults)");
-    }
-  }
+  const std::vector<std::string> given = activation_names(c);
+  if (!given.empty() && given.size() != activations.size() * o.dirs)
+    c.fail("attribute 'activations' must list " + std::to_string(activations.size()) + " functions per direction");
+  for (std::size_t k = 0; k < given.size(); ++k)
+    if (given[k] != activations[k % activations.size()])
+      c.fail("activation '" + given[k] + "' is not supported (only " + activations[k % activations.size()] + " there)");
   o.x = c.runtime_input(0, "X");
   const Value& x = o.x;
   if (!x.moved_batch)
@@ -154,6 +159,28 @@ void gru(NodeCtx& c) {
   std::unique_ptr<Layer<double>> layer;
   try {
     layer = std::make_unique<Gru<double>>(std::move(o.w), std::move(o.r), std::move(o.b), std::move(o.h0), o.direction);
+  } catch (const ShapeError& e) {
+    c.fail(e.what());
+  }
+  bind_outputs(c, std::move(layer), o);
+}
+
+}  // namespace lrp::io::onnx_detail
+
+namespace lrp::io::onnx_detail {
+
+// A simple recurrent layer: tanh (the default) or ReLU, the same in both directions (PyTorch's
+// nn.RNN nonlinearity).
+void rnn(NodeCtx& c) {
+  c.allow_attributes({"activation_alpha", "activation_beta", "activations", "clip", "direction", "hidden_size", "layout"});
+  const std::vector<std::string> given = activation_names(c);
+  const std::string f = given.empty() ? "Tanh" : given[0];
+  if (f != "Tanh" && f != "Relu") c.fail("activation '" + f + "' is not supported (only Tanh and Relu)");
+  Operands o = read_operands(c, 1, {f});
+  std::unique_ptr<Layer<double>> layer;
+  try {
+    layer = std::make_unique<Rnn<double>>(std::move(o.w), std::move(o.r), std::move(o.b), std::move(o.h0), o.direction,
+                                          f == "Tanh" ? RnnActivation::Tanh : RnnActivation::Relu);
   } catch (const ShapeError& e) {
     c.fail(e.what());
   }

@@ -22,7 +22,7 @@ enum Gate : std::size_t { kZ = 0, kR = 1, kH = 2 };
 
 template <class T>
 Gru<T>::Gru(Tensor<T> w, Tensor<T> r, Tensor<T> b, Tensor<T> h0, RecurrentDirection direction)
-    : Base(std::move(w), std::move(r), std::move(b), std::move(h0), direction, 3) {
+    : Base(std::move(w), std::move(r), std::move(b), std::move(h0), direction, 3, "GRU") {
   const std::size_t h = hidden_size(), d_in = input_size();
   for (std::size_t d = 0; d < directions(); ++d) {
     Tensor<T> wh({h, d_in}), rh({h, h}), wb({h}), rb({h});

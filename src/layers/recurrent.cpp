@@ -16,10 +16,11 @@ const char* recurrent_direction_name(RecurrentDirection d) {
 }
 
 template <class T>
-RecurrentLayer<T>::RecurrentLayer(Tensor<T> w, Tensor<T> r, Tensor<T> b, Tensor<T> h0, RecurrentDirection direction, std::size_t gates)
+RecurrentLayer<T>::RecurrentLayer(Tensor<T> w, Tensor<T> r, Tensor<T> b, Tensor<T> h0, RecurrentDirection direction, std::size_t gates,
+                                  const std::string& type)
     : w_(std::move(w)), r_(std::move(r)), b_(std::move(b)), h0_(std::move(h0)), direction_(direction) {
   const std::size_t dirs = direction_count(direction);
-  const std::string type = gates == 4 ? "LSTM" : "GRU", g = std::to_string(gates);
+  const std::string g = gates == 1 ? "" : std::to_string(gates);
   if (r_.rank() != 3 || r_.dim(0) != dirs || r_.dim(1) == 0 || r_.dim(1) != gates * r_.dim(2))
     throw ShapeError(type + " recurrent weight R must be [" + std::to_string(dirs) + ", " + g + "H, H], got " + shape_str(r_.shape()));
   const std::size_t h = r_.dim(2);
@@ -30,7 +31,8 @@ RecurrentLayer<T>::RecurrentLayer(Tensor<T> w, Tensor<T> r, Tensor<T> b, Tensor<
     throw ShapeError(type + " bias B must be [" + std::to_string(dirs) + ", " + std::to_string(2 * gates * h) + "], got " +
                      shape_str(b_.shape()));
   zeros_.assign(h, T(0));
-  check_state(h0_, "initial state");
+  if (!h0_.empty() && (h0_.rank() != 3 || h0_.dim(0) != dirs || h0_.dim(2) != h))
+    throw ShapeError(type + " initial state must be [" + std::to_string(dirs) + ", B, " + std::to_string(h) + "], got " + shape_str(h0_.shape()));
 }
 
 template <class T>

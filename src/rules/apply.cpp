@@ -353,6 +353,7 @@ RuleNeeds rule_needs(const Rule& rule, const Layer<T>& layer) {
       return nothing;
     case LayerKind::Lstm:
     case LayerKind::Gru:
+    case LayerKind::Rnn:
       return recurrent_rule_needs(rule);
   }
   return {};
@@ -417,6 +418,8 @@ std::vector<Tensor<T>> apply_rule(const Rule& rule, const RuleInput<T>& in) {
       return lstm_relevance(rule, static_cast<const Lstm<T>&>(layer), in);
     case LayerKind::Gru:
       return gru_relevance(rule, static_cast<const Gru<T>&>(layer), in);
+    case LayerKind::Rnn:
+      return rnn_relevance(rule, static_cast<const Rnn<T>&>(layer), in);
   }
   throw ConfigError("rule '" + rule.text + "' cannot be applied to a " + layer.type_name() + " layer");
 }

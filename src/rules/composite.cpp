@@ -11,7 +11,8 @@ namespace {
 // Zennit's `Convolution` type covers transposed convolutions too. Recurrent layers take the
 // dense layers' rule, which applies to the affine maps inside them (rules/recurrent_rules.cpp).
 bool is_conv(LayerKind k) { return k == LayerKind::Conv2d || k == LayerKind::ConvTranspose2d; }
-bool is_affine(LayerKind k) { return k == LayerKind::Linear || k == LayerKind::Lstm || k == LayerKind::Gru || is_conv(k); }
+bool is_recurrent(LayerKind k) { return k == LayerKind::Lstm || k == LayerKind::Gru || k == LayerKind::Rnn; }
+bool is_affine(LayerKind k) { return k == LayerKind::Linear || is_recurrent(k) || is_conv(k); }
 
 // Zennit's layer_map_base: activations and BatchNorm pass, sums and average pools get Norm,
 // max pools their gradient; affine layers are set by the composite.

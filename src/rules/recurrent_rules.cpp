@@ -12,6 +12,8 @@
 //   R(h_t) = what Y and step t+1 give it; split between (1 - z) * n and z * h_{t-1} (to h_{t-1});
 //   R(n) splits between a = W_h x_t + Wb_h and r * b (to b = R_h h_{t-1} + Rb_h); a's and b's
 //   reach x_t and h_{t-1} through their own maps.
+// RNN: h_t = f(W x_t + R h_{t-1} + b) passes R(h_t) to its pre-activation, and the map
+//   [x_t, h_{t-1}] -> W x_t + R h_{t-1} + b gives x_t and h_{t-1} their shares.
 #include "rules/recurrent_rules.hpp"
 
 #include <algorithm>
@@ -76,6 +78,29 @@ Sweep sweep_of(const RecurrentLayer<T>& layer, const RuleInput<T>& in) {
   return w;
 }
 
+// Row q of [x_t, h_{t-1}] (the input of an LSTM's candidate map, an RNN's map), from sample n's
+// sequence b at step t.
+template <class T>
+void gather_step_input(const Tensor<T>& x, const T* h_before, const Sweep& w, std::size_t n, std::size_t t, std::size_t b, std::size_t q,
+                       Tensor<T>& xh) {
+  std::copy_n(x.data() + ((n * w.steps + t) * w.seqs + b) * w.d_in, w.d_in, xh.data() + q * (w.d_in + w.h));
+  std::copy_n(h_before, w.h, xh.data() + q * (w.d_in + w.h) + w.d_in);
+}
+
+// The relevance of [x_t, h_{t-1}] per row: x_t's added to rx at step t, h_{t-1}'s kept in rh
+// for the step before.
+template <class T>
+void scatter_step_input(const Tensor<T>& rxh, const Sweep& w, std::size_t t, Tensor<T>& rx, std::vector<T>& rh) {
+  for (std::size_t r = 0; r < w.n_samples * w.k; ++r)
+    for (std::size_t b = 0; b < w.seqs; ++b) {
+      const std::size_t q = r * w.seqs + b;
+      T* dst = rx.data() + ((r * w.steps + t) * w.seqs + b) * w.d_in;
+      const T* src = rxh.data() + q * (w.d_in + w.h);
+      for (std::size_t e = 0; e < w.d_in; ++e) dst[e] += src[e];
+      std::copy_n(src + w.d_in, w.h, rh.data() + q * w.h);
+    }
+}
+
 }  // namespace
 
 RuleNeeds recurrent_rule_needs(const Rule& rule) {
@@ -87,7 +112,8 @@ template <class T>
 std::vector<Tensor<T>> lstm_relevance(const Rule& rule, const Lstm<T>& layer, const RuleInput<T>& in) {
   if (auto r = other_rule(rule, layer, in)) return std::move(*r);
   const Tensor<T>& x = *in.inputs.at(0);
-  const auto [n_samples, steps, seqs, d_in, h, dirs, k, rows] = sweep_of(layer, in);
+  const Sweep w = sweep_of(layer, in);
+  const auto [n_samples, steps, seqs, d_in, h, dirs, k, rows] = w;
   const typename Lstm<T>::Trace tr = layer.trace(x);
   const T eps = static_cast<T>(rule.epsilon);
   Tensor<T> rx({n_samples * k, steps, seqs, d_in});
@@ -113,18 +139,9 @@ std::vector<Tensor<T>> lstm_relevance(const Rule& rule, const Lstm<T>& layer, co
             rg[q * h + j] = share(tr.i[at + j] * tr.g[at + j], c, eps) * rcell;
             z[q * h + j] = tr.pre_g[at + j];
           }
-          std::copy_n(x.data() + ((n * steps + t) * seqs + b) * d_in, d_in, xh.data() + q * (d_in + h));
-          std::copy_n(h_before, h, xh.data() + q * (d_in + h) + d_in);
+          gather_step_input(x, h_before, w, n, t, b, q, xh);
         }
-      const Tensor<T> rxh = affine_step(rule, layer.candidate(d), map_cache_node(in.node, d, 0), xh, z, rg, in.cache);
-      for (std::size_t r = 0; r < n_samples * k; ++r)
-        for (std::size_t b = 0; b < seqs; ++b) {
-          const std::size_t q = r * seqs + b;
-          T* dst = rx.data() + ((r * steps + t) * seqs + b) * d_in;
-          const T* src = rxh.data() + q * (d_in + h);
-          for (std::size_t e = 0; e < d_in; ++e) dst[e] += src[e];
-          std::copy_n(src + d_in, h, rh.data() + q * h);
-        }
+      scatter_step_input(affine_step(rule, layer.candidate(d), map_cache_node(in.node, d, 0), xh, z, rg, in.cache), w, t, rx, rh);
     }
   }
   return ops::only(std::move(rx));
@@ -177,9 +194,43 @@ std::vector<Tensor<T>> gru_relevance(const Rule& rule, const Gru<T>& layer, cons
   return ops::only(std::move(rx));
 }
 
+template <class T>
+std::vector<Tensor<T>> rnn_relevance(const Rule& rule, const Rnn<T>& layer, const RuleInput<T>& in) {
+  if (auto r = other_rule(rule, layer, in)) return std::move(*r);
+  const Tensor<T>& x = *in.inputs.at(0);
+  const Sweep w = sweep_of(layer, in);
+  const auto [n_samples, steps, seqs, d_in, h, dirs, k, rows] = w;
+  const typename Rnn<T>::Trace tr = layer.trace(x);
+  Tensor<T> rx({n_samples * k, steps, seqs, d_in});
+  std::vector<T> rh(rows * h);
+  Tensor<T> xh({rows, d_in + h}), z({rows, h}), rpre({rows, h});
+  for (std::size_t d = 0; d < dirs; ++d) {
+    std::fill(rh.begin(), rh.end(), T(0));
+    for (std::size_t s = steps; s-- > 0;) {
+      const std::size_t t = layer.reversed(d) ? steps - 1 - s : s;
+      const std::size_t t_before = layer.reversed(d) ? t + 1 : t - 1;  // only read when s > 0
+      for (std::size_t r = 0; r < n_samples * k; ++r)
+        for (std::size_t b = 0; b < seqs; ++b) {
+          const std::size_t q = r * seqs + b, n = r / k, at = (((n * dirs + d) * steps + t) * seqs + b) * h;
+          const T* h_before = s == 0 ? layer.initial_hidden(d, b) : tr.h.data() + (((n * dirs + d) * steps + t_before) * seqs + b) * h;
+          const T* ry = in.relevance.data() + (((r * steps + t) * dirs + d) * seqs + b) * h;
+          for (std::size_t j = 0; j < h; ++j) {
+            rpre[q * h + j] = ry[j] + rh[q * h + j];  // the activation passes h_t's relevance to its input
+            z[q * h + j] = tr.pre[at + j];
+          }
+          gather_step_input(x, h_before, w, n, t, b, q, xh);
+        }
+      scatter_step_input(affine_step(rule, layer.affine_map(d), map_cache_node(in.node, d, 0), xh, z, rpre, in.cache), w, t, rx, rh);
+    }
+  }
+  return ops::only(std::move(rx));
+}
+
 template std::vector<Tensor<float>> lstm_relevance(const Rule&, const Lstm<float>&, const RuleInput<float>&);
 template std::vector<Tensor<double>> lstm_relevance(const Rule&, const Lstm<double>&, const RuleInput<double>&);
 template std::vector<Tensor<float>> gru_relevance(const Rule&, const Gru<float>&, const RuleInput<float>&);
 template std::vector<Tensor<double>> gru_relevance(const Rule&, const Gru<double>&, const RuleInput<double>&);
+template std::vector<Tensor<float>> rnn_relevance(const Rule&, const Rnn<float>&, const RuleInput<float>&);
+template std::vector<Tensor<double>> rnn_relevance(const Rule&, const Rnn<double>&, const RuleInput<double>&);
 
 }  // namespace lrp

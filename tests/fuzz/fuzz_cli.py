@@ -211,7 +211,7 @@ def targets(seeds):
     onnx_dirs += sorted(os.path.join(FX, 'zennit_modern', n) for n in os.listdir(f'{FX}/zennit_modern'))
     for p in onnx_dirs:
         t.append(('onnx-' + os.path.basename(p), f'{p}/model.onnx', mutate_onnx, ['explain', '{F}', f'{p}/input.npy', '--out', '{O}']))
-    for name in ['lstm/uni', 'lstm/bi2', 'lstm/text', 'gru/uni', 'gru/bi2']:
+    for name in ['lstm/uni', 'lstm/bi2', 'lstm/text', 'gru/uni', 'gru/bi2', 'rnn/uni', 'rnn/bi2']:
         p = f'{FX}/{name}'
         t.append(('onnx-' + name.replace('/', '-'), p + '.onnx', mutate_onnx, ['explain', '{F}', p + '_input.npy', '--out', '{O}']))
     for name in ['net', 'fcn', 'v1']:

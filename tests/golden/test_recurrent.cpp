@@ -1,7 +1,7 @@
-// Recurrent networks exported from PyTorch (tests/fixtures/lstm and tests/fixtures/gru,
-// make_fixtures.py in each): nn.LSTM and nn.GRU(batch_first=True), one layer read at its last step
-// (uni), two bidirectional layers read through h_n (bi2), and an LSTM token classifier (lstm/text:
-// embedding, LSTM, h_n). The forward and the input gradient against PyTorch in float64; LRP with
+// Recurrent networks exported from PyTorch (tests/fixtures/lstm, gru and rnn, make_fixtures.py in
+// each, on recurrent_reference.py): nn.LSTM, nn.GRU and nn.RNN(batch_first=True), one layer read at
+// its last step (uni), two bidirectional layers read through h_n (bi2; the RNN's with ReLU), and
+// an LSTM token classifier (lstm/text: embedding, LSTM, h_n). The forward and the input gradient against PyTorch in float64; LRP with
 // epsilon (1e-6) on every layer against the rule computed independently as input times a modified
 // gradient (gates held constant, tanh passing relevance on, every affine output and sum
 // stabilised: Arras et al.'s for the LSTM). Refusals of what the importer cannot represent name
@@ -24,8 +24,8 @@ namespace {
 
 std::string fixture(const std::string& file) { return source_path("tests/fixtures/" + file); }
 
-const char* const kGradientModels[] = {"lstm/uni", "lstm/bi2", "gru/uni", "gru/bi2"};
-const char* const kLrpModels[] = {"lstm/uni", "lstm/bi2", "lstm/text", "gru/uni", "gru/bi2"};
+const char* const kGradientModels[] = {"lstm/uni", "lstm/bi2", "gru/uni", "gru/bi2", "rnn/uni", "rnn/bi2"};
+const char* const kLrpModels[] = {"lstm/uni", "lstm/bi2", "lstm/text", "gru/uni", "gru/bi2", "rnn/uni", "rnn/bi2"};
 
 template <class T>
 void check_forward_and_gradient(const std::string& name, double tol) {
@@ -66,7 +66,7 @@ TEST(RecurrentPyTorch, EpsilonLrpMatchesTheReferenceInFloat) {
 
 // All three classes in one batched sweep equal three single-class sweeps.
 TEST(RecurrentPyTorch, AllTargetsEqualOneAtATime) {
-  for (const std::string name : {"lstm/bi2", "gru/bi2"}) {
+  for (const std::string name : {"lstm/bi2", "gru/bi2", "rnn/bi2"}) {
     SCOPED_TRACE(name);
     const Model<double> model = io::read_onnx_model(fixture(name + ".onnx"));
     const Tensor<double> x = io::read_npy(fixture(name + "_input.npy"));

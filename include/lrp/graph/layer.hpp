@@ -38,6 +38,7 @@ enum class LayerKind {
   Scale,      // elementwise product with a constant of one sample's shape (rotary embeddings)
   Lstm,       // long short-term memory over [T, B, D] (ONNX LSTM)
   Gru,        // gated recurrent unit over [T, B, D] (ONNX GRU)
+  Rnn,        // simple recurrent layer over [T, B, D] (ONNX RNN)
 };
 
 const char* layer_kind_name(LayerKind kind);

@@ -42,8 +42,9 @@ class RecurrentLayer : public Layer<T> {
   const T* initial_hidden(std::size_t d, std::size_t b) const;
 
  protected:
-  // Checks the shapes for `gates` gates (ShapeError naming the layer's type).
-  RecurrentLayer(Tensor<T> w, Tensor<T> r, Tensor<T> b, Tensor<T> h0, RecurrentDirection direction, std::size_t gates);
+  // Checks the shapes for `gates` gates (ShapeError naming `type`, the layer's type name).
+  RecurrentLayer(Tensor<T> w, Tensor<T> r, Tensor<T> b, Tensor<T> h0, RecurrentDirection direction, std::size_t gates,
+                 const std::string& type);
   // Every step's hidden state, [N, dirs, T, B, H], for x [N, T, B, D].
   virtual Tensor<T> hidden_states(const Tensor<T>& x) const = 0;
   // Sequences B the initial states were given for; 0 when none are.

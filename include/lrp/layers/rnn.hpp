@@ -1,0 +1,50 @@
+#pragma once
+// Simple (Elman) recurrent layer (ONNX RNN, PyTorch nn.RNN) over x [T, B, D] per sample (shapes
+// and directions: lrp/layers/recurrent.hpp): per direction h_t = f(W x_t + R h_{t-1} + b) with f
+// tanh or ReLU (b = the input bias plus the recurrent one). Output Y [T, dirs, B, H].
+// LRP (rules/recurrent_rules.cpp): f passes relevance on, as activations do; the affine map
+// [x_t, h_{t-1}] -> W x_t + R h_{t-1} + b gives x_t and h_{t-1} their shares under the rule.
+#include <vector>
+
+#include "lrp/layers/linear.hpp"
+#include "lrp/layers/recurrent.hpp"
+
+namespace lrp {
+
+enum class RnnActivation { Tanh, Relu };
+
+template <class T>
+class Rnn final : public RecurrentLayer<T> {
+ public:
+  using Base = RecurrentLayer<T>;
+  using Base::directions, Base::hidden_size, Base::initial_hidden, Base::input_size, Base::reversed;
+  // w [dirs, H, D], r [dirs, H, H], b [dirs, 2H] (input bias, then recurrent bias); initial state
+  // h0 [dirs, B, H], or empty for zeros. Throws ShapeError on inconsistent shapes.
+  Rnn(Tensor<T> w, Tensor<T> r, Tensor<T> b, Tensor<T> h0, RecurrentDirection direction, RnnActivation activation);
+  LayerKind kind() const override { return LayerKind::Rnn; }
+  std::string type_name() const override { return "RNN"; }
+  std::string describe() const override;
+  // Backpropagation through time; recomputes the states from the input (`out` is not read).
+  void backward(const TensorRefs<T>& in, const Tensor<T>& out, const Tensor<T>& dout,
+                std::vector<Tensor<T>>& din) const override;
+  std::unique_ptr<Layer<float>> to_float() const override;
+  std::unique_ptr<Layer<double>> to_double() const override;
+  RnnActivation activation() const { return activation_; }
+
+  // Everything a forward pass computes, per [N, dirs, T, B, H] (time in the input's order).
+  struct Trace {
+    Tensor<T> pre;  // W x_t + R h_{t-1} + b
+    Tensor<T> h;    // hidden state f(pre)
+  };
+  Trace trace(const Tensor<T>& x) const;
+  // The affine map of direction d, [x_t, h_{t-1}] -> pre: weight [H, D + H] = [W | R], bias b.
+  const Linear<T>& affine_map(std::size_t d) const { return maps_.at(d); }
+
+ private:
+  using Base::b_, Base::check_input, Base::direction_, Base::h0_, Base::r_, Base::w_;
+  Tensor<T> hidden_states(const Tensor<T>& x) const override { return trace(x).h; }
+  RnnActivation activation_;
+  std::vector<Linear<T>> maps_;
+};
+
+}  // namespace lrp

@@ -1,0 +1,121 @@
+#include "lrp/layers/rnn.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/gemm.hpp"
+#include "lrp/core/error.hpp"
+
+namespace lrp {
+namespace {
+
+template <class T>
+T activate(RnnActivation f, T v) {
+  return f == RnnActivation::Tanh ? std::tanh(v) : std::max(v, T(0));
+}
+
+// f'(pre) from f(pre) = h.
+template <class T>
+T slope(RnnActivation f, T h) {
+  return f == RnnActivation::Tanh ? T(1) - h * h : T(h > T(0));
+}
+
+}  // namespace
+
+template <class T>
+Rnn<T>::Rnn(Tensor<T> w, Tensor<T> r, Tensor<T> b, Tensor<T> h0, RecurrentDirection direction, RnnActivation activation)
+    : Base(std::move(w), std::move(r), std::move(b), std::move(h0), direction, 1, "RNN"), activation_(activation) {
+  const std::size_t h = hidden_size(), d_in = input_size();
+  for (std::size_t d = 0; d < directions(); ++d) {
+    Tensor<T> wr({h, d_in + h}), bias({h});
+    for (std::size_t j = 0; j < h; ++j) {
+      std::copy_n(w_.data() + (d * h + j) * d_in, d_in, wr.data() + j * (d_in + h));
+      std::copy_n(r_.data() + (d * h + j) * h, h, wr.data() + j * (d_in + h) + d_in);
+      bias[j] = b_[d * 2 * h + j] + b_[d * 2 * h + h + j];
+    }
+    maps_.emplace_back(std::move(wr), std::move(bias));
+  }
+}
+
+template <class T>
+std::string Rnn<T>::describe() const {
+  return Base::describe() + (activation_ == RnnActivation::Relu ? ", ReLU" : ", tanh");
+}
+
+template <class T>
+typename Rnn<T>::Trace Rnn<T>::trace(const Tensor<T>& x) const {
+  check_input(x);
+  const std::size_t n_samples = x.dim(0), steps = x.dim(1), seqs = x.dim(2), d_in = x.dim(3);
+  const std::size_t h = hidden_size(), dirs = directions(), rows = n_samples * seqs;
+  const Shape ts{n_samples, dirs, steps, seqs, h};
+  Trace tr{Tensor<T>(ts), Tensor<T>(ts)};
+  std::vector<T> xw(n_samples * steps * seqs * h), pre(rows * h), h_prev(rows * h);
+  for (std::size_t d = 0; d < dirs; ++d) {
+    kernels::gemm<T>(false, true, n_samples * steps * seqs, h, d_in, T(1), x.data(), d_in, w_.data() + d * h * d_in, d_in, T(0), xw.data(), h);
+    const T* bias = maps_[d].bias().data();
+    for (std::size_t n = 0; n < n_samples; ++n)
+      for (std::size_t b = 0; b < seqs; ++b) std::copy_n(initial_hidden(d, b), h, h_prev.data() + (n * seqs + b) * h);
+    for (std::size_t s = 0; s < steps; ++s) {
+      const std::size_t t = reversed(d) ? steps - 1 - s : s;
+      for (std::size_t n = 0; n < n_samples; ++n)
+        for (std::size_t b = 0; b < seqs; ++b)
+          for (std::size_t j = 0; j < h; ++j) pre[(n * seqs + b) * h + j] = xw[((n * steps + t) * seqs + b) * h + j] + bias[j];
+      kernels::gemm<T>(false, true, rows, h, h, T(1), h_prev.data(), h, r_.data() + d * h * h, h, T(1), pre.data(), h);
+      for (std::size_t n = 0; n < n_samples; ++n)
+        for (std::size_t b = 0; b < seqs; ++b) {
+          const std::size_t q = n * seqs + b, at = (((n * dirs + d) * steps + t) * seqs + b) * h;
+          for (std::size_t j = 0; j < h; ++j) {
+            tr.pre[at + j] = pre[q * h + j];
+            tr.h[at + j] = h_prev[q * h + j] = activate(activation_, pre[q * h + j]);
+          }
+        }
+    }
+  }
+  return tr;
+}
+
+template <class T>
+void Rnn<T>::backward(const TensorRefs<T>& in, const Tensor<T>& /*out*/, const Tensor<T>& dout, std::vector<Tensor<T>>& din) const {
+  const Tensor<T>& x = *in.at(0);
+  check_input(x, &dout);
+  const Trace tr = trace(x);
+  const std::size_t n_samples = x.dim(0), steps = x.dim(1), seqs = x.dim(2), d_in = x.dim(3);
+  const std::size_t h = hidden_size(), dirs = directions(), rows = n_samples * seqs;
+  din.assign(1, Tensor<T>(x.shape()));
+  std::vector<T> dpre(n_samples * steps * seqs * h), dstep(rows * h), dh_rec(rows * h);
+  for (std::size_t d = 0; d < dirs; ++d) {
+    std::fill(dh_rec.begin(), dh_rec.end(), T(0));
+    for (std::size_t s = steps; s-- > 0;) {
+      const std::size_t t = reversed(d) ? steps - 1 - s : s;
+      for (std::size_t n = 0; n < n_samples; ++n)
+        for (std::size_t b = 0; b < seqs; ++b) {
+          const std::size_t q = n * seqs + b, at = (((n * dirs + d) * steps + t) * seqs + b) * h;
+          const T* dy = dout.data() + (((n * steps + t) * dirs + d) * seqs + b) * h;
+          for (std::size_t j = 0; j < h; ++j) {
+            dstep[q * h + j] = (dy[j] + dh_rec[q * h + j]) * slope(activation_, tr.h[at + j]);
+            dpre[((n * steps + t) * seqs + b) * h + j] = dstep[q * h + j];
+          }
+        }
+      kernels::gemm<T>(false, false, rows, h, h, T(1), dstep.data(), h, r_.data() + d * h * h, h, T(0), dh_rec.data(), h);
+    }
+    kernels::gemm<T>(false, false, n_samples * steps * seqs, d_in, h, T(1), dpre.data(), h, w_.data() + d * h * d_in, d_in, T(1),
+                     din[0].data(), d_in);
+  }
+}
+
+template <class T>
+std::unique_ptr<Layer<float>> Rnn<T>::to_float() const {
+  return std::make_unique<Rnn<float>>(w_.template cast<float>(), r_.template cast<float>(), b_.template cast<float>(),
+                                      initial_state_as<float>(h0_), direction_, activation_);
+}
+
+template <class T>
+std::unique_ptr<Layer<double>> Rnn<T>::to_double() const {
+  return std::make_unique<Rnn<double>>(w_.template cast<double>(), r_.template cast<double>(), b_.template cast<double>(),
+                                       initial_state_as<double>(h0_), direction_, activation_);
+}
+
+template class Rnn<float>;
+template class Rnn<double>;
+
+}  // namespace lrp
