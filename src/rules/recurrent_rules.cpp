@@ -101,6 +101,36 @@ void scatter_step_input(const Tensor<T>& rxh, const Sweep& w, std::size_t t, Ten
     }
 }
 
+// One row of a time step in the backward sweep: relevance row r (of sample n) for sequence b.
+template <class T>
+struct StepRow {
+  std::size_t q, n, b;  // row in the step's buffers (r * B + b), sample, sequence
+  std::size_t at;       // offset of this step in the layer's trace ([N, dirs, T, B, H])
+  std::size_t before;   // offset of the step before, in the direction's order (when !first)
+  bool first;           // the direction's first step: the state before it is the initial one
+  const T* ry;          // the relevance reaching h_t from Y
+};
+
+// Backwards through every direction's steps: begin(d) before a direction, row(d, t, StepRow) for
+// each row of a step, then step(d, t) once the step's rows are done.
+template <class T, class Begin, class Row, class Step>
+void sweep_backwards(const RecurrentLayer<T>& layer, const Sweep& w, const Tensor<T>& relevance, Begin begin, Row row, Step step) {
+  for (std::size_t d = 0; d < w.dirs; ++d) {
+    begin(d);
+    for (std::size_t s = w.steps; s-- > 0;) {
+      const std::size_t t = layer.reversed(d) ? w.steps - 1 - s : s;
+      const std::size_t t_before = layer.reversed(d) ? t + 1 : t - 1;  // only used when s > 0
+      for (std::size_t r = 0; r < w.n_samples * w.k; ++r)
+        for (std::size_t b = 0; b < w.seqs; ++b) {
+          const std::size_t n = r / w.k, at = (((n * w.dirs + d) * w.steps + t) * w.seqs + b) * w.h;
+          const std::size_t before = (((n * w.dirs + d) * w.steps + t_before) * w.seqs + b) * w.h;
+          row(d, t, StepRow<T>{r * w.seqs + b, n, b, at, before, s == 0, relevance.data() + (((r * w.steps + t) * w.dirs + d) * w.seqs + b) * w.h});
+        }
+      step(d, t);
+    }
+  }
+}
+
 }  // namespace
 
 RuleNeeds recurrent_rule_needs(const Rule& rule) {
@@ -113,37 +143,33 @@ std::vector<Tensor<T>> lstm_relevance(const Rule& rule, const Lstm<T>& layer, co
   if (auto r = other_rule(rule, layer, in)) return std::move(*r);
   const Tensor<T>& x = *in.inputs.at(0);
   const Sweep w = sweep_of(layer, in);
-  const auto [n_samples, steps, seqs, d_in, h, dirs, k, rows] = w;
   const typename Lstm<T>::Trace tr = layer.trace(x);
   const T eps = static_cast<T>(rule.epsilon);
-  Tensor<T> rx({n_samples * k, steps, seqs, d_in});
-  std::vector<T> rh(rows * h), rc(rows * h);
-  Tensor<T> xh({rows, d_in + h}), z({rows, h}), rg({rows, h});
-  for (std::size_t d = 0; d < dirs; ++d) {
-    std::fill(rh.begin(), rh.end(), T(0));
-    std::fill(rc.begin(), rc.end(), T(0));
-    for (std::size_t s = steps; s-- > 0;) {
-      const std::size_t t = layer.reversed(d) ? steps - 1 - s : s;
-      const std::size_t t_before = layer.reversed(d) ? t + 1 : t - 1;  // only read when s > 0
-      for (std::size_t r = 0; r < n_samples * k; ++r)
-        for (std::size_t b = 0; b < seqs; ++b) {
-          const std::size_t q = r * seqs + b, n = r / k, at = (((n * dirs + d) * steps + t) * seqs + b) * h;
-          const std::size_t before = (((n * dirs + d) * steps + t_before) * seqs + b) * h;
-          const T* c_before = s == 0 ? layer.initial_cell(d, b) : tr.c.data() + before;
-          const T* h_before = s == 0 ? layer.initial_hidden(d, b) : tr.h.data() + before;
-          const T* ry = in.relevance.data() + (((r * steps + t) * dirs + d) * seqs + b) * h;
-          for (std::size_t j = 0; j < h; ++j) {
-            const T rcell = ry[j] + rh[q * h + j] + rc[q * h + j];
-            const T c = tr.c[at + j];
-            rc[q * h + j] = share(tr.f[at + j] * c_before[j], c, eps) * rcell;
-            rg[q * h + j] = share(tr.i[at + j] * tr.g[at + j], c, eps) * rcell;
-            z[q * h + j] = tr.pre_g[at + j];
-          }
-          gather_step_input(x, h_before, w, n, t, b, q, xh);
+  const std::size_t h = w.h;
+  Tensor<T> rx({w.n_samples * w.k, w.steps, w.seqs, w.d_in});
+  std::vector<T> rh(w.rows * h), rc(w.rows * h);
+  Tensor<T> xh({w.rows, w.d_in + h}), z({w.rows, h}), rg({w.rows, h});
+  sweep_backwards(
+      layer, w, in.relevance,
+      [&](std::size_t) {
+        std::fill(rh.begin(), rh.end(), T(0));
+        std::fill(rc.begin(), rc.end(), T(0));
+      },
+      [&](std::size_t d, std::size_t t, const StepRow<T>& p) {
+        const T* c_before = p.first ? layer.initial_cell(d, p.b) : tr.c.data() + p.before;
+        const T* h_before = p.first ? layer.initial_hidden(d, p.b) : tr.h.data() + p.before;
+        for (std::size_t j = 0; j < h; ++j) {
+          const std::size_t at = p.at + j, q = p.q * h + j;
+          const T rcell = p.ry[j] + rh[q] + rc[q];
+          rc[q] = share(tr.f[at] * c_before[j], tr.c[at], eps) * rcell;
+          rg[q] = share(tr.i[at] * tr.g[at], tr.c[at], eps) * rcell;
+          z[q] = tr.pre_g[at];
         }
-      scatter_step_input(affine_step(rule, layer.candidate(d), map_cache_node(in.node, d, 0), xh, z, rg, in.cache), w, t, rx, rh);
-    }
-  }
+        gather_step_input(x, h_before, w, p.n, t, p.b, p.q, xh);
+      },
+      [&](std::size_t d, std::size_t t) {
+        scatter_step_input(affine_step(rule, layer.candidate(d), map_cache_node(in.node, d, 0), xh, z, rg, in.cache), w, t, rx, rh);
+      });
   return ops::only(std::move(rx));
 }
 
@@ -151,46 +177,40 @@ template <class T>
 std::vector<Tensor<T>> gru_relevance(const Rule& rule, const Gru<T>& layer, const RuleInput<T>& in) {
   if (auto r = other_rule(rule, layer, in)) return std::move(*r);
   const Tensor<T>& x = *in.inputs.at(0);
-  const auto [n_samples, steps, seqs, d_in, h, dirs, k, rows] = sweep_of(layer, in);
+  const Sweep w = sweep_of(layer, in);
   const typename Gru<T>::Trace tr = layer.trace(x);
   const T eps = static_cast<T>(rule.epsilon);
-  Tensor<T> rx({n_samples * k, steps, seqs, d_in});
-  std::vector<T> rh(rows * h), r_direct(rows * h);
-  Tensor<T> xt({rows, d_in}), ht({rows, h}), za({rows, h}), zb({rows, h}), ra({rows, h}), rb({rows, h});
-  for (std::size_t d = 0; d < dirs; ++d) {
-    std::fill(rh.begin(), rh.end(), T(0));
-    for (std::size_t s = steps; s-- > 0;) {
-      const std::size_t t = layer.reversed(d) ? steps - 1 - s : s;
-      const std::size_t t_before = layer.reversed(d) ? t + 1 : t - 1;  // only read when s > 0
-      for (std::size_t r = 0; r < n_samples * k; ++r)
-        for (std::size_t b = 0; b < seqs; ++b) {
-          const std::size_t q = r * seqs + b, n = r / k, at = (((n * dirs + d) * steps + t) * seqs + b) * h;
-          const T* h_before = s == 0 ? layer.initial_hidden(d, b) : tr.h.data() + (((n * dirs + d) * steps + t_before) * seqs + b) * h;
-          const T* ry = in.relevance.data() + (((r * steps + t) * dirs + d) * seqs + b) * h;
-          for (std::size_t j = 0; j < h; ++j) {
-            const T rh_t = ry[j] + rh[q * h + j], ht_v = tr.h[at + j], zg = tr.z[at + j];
-            const T rn = share((T(1) - zg) * tr.n[at + j], ht_v, eps) * rh_t;
-            r_direct[q * h + j] = share(zg * h_before[j], ht_v, eps) * rh_t;
-            const T a = tr.a[at + j], gated = tr.r[at + j] * tr.b[at + j];
-            ra[q * h + j] = share(a, a + gated, eps) * rn;
-            rb[q * h + j] = share(gated, a + gated, eps) * rn;
-            za[q * h + j] = a;
-            zb[q * h + j] = tr.b[at + j];
-          }
-          std::copy_n(x.data() + ((n * steps + t) * seqs + b) * d_in, d_in, xt.data() + q * d_in);
-          std::copy_n(h_before, h, ht.data() + q * h);
+  const std::size_t h = w.h, d_in = w.d_in;
+  Tensor<T> rx({w.n_samples * w.k, w.steps, w.seqs, d_in});
+  std::vector<T> rh(w.rows * h), r_direct(w.rows * h);
+  Tensor<T> xt({w.rows, d_in}), ht({w.rows, h}), za({w.rows, h}), zb({w.rows, h}), ra({w.rows, h}), rb({w.rows, h});
+  sweep_backwards(
+      layer, w, in.relevance, [&](std::size_t) { std::fill(rh.begin(), rh.end(), T(0)); },
+      [&](std::size_t d, std::size_t t, const StepRow<T>& p) {
+        const T* h_before = p.first ? layer.initial_hidden(d, p.b) : tr.h.data() + p.before;
+        for (std::size_t j = 0; j < h; ++j) {
+          const std::size_t at = p.at + j, q = p.q * h + j;
+          const T rh_t = p.ry[j] + rh[q], zg = tr.z[at];
+          const T rn = share((T(1) - zg) * tr.n[at], tr.h[at], eps) * rh_t;
+          r_direct[q] = share(zg * h_before[j], tr.h[at], eps) * rh_t;
+          const T a = tr.a[at], gated = tr.r[at] * tr.b[at];
+          ra[q] = share(a, a + gated, eps) * rn;
+          rb[q] = share(gated, a + gated, eps) * rn;
+          za[q] = a;
+          zb[q] = tr.b[at];
         }
-      const Tensor<T> rxt = affine_step(rule, layer.input_map(d), map_cache_node(in.node, d, 0), xt, za, ra, in.cache);
-      const Tensor<T> rht = affine_step(rule, layer.recurrent_map(d), map_cache_node(in.node, d, 1), ht, zb, rb, in.cache);
-      for (std::size_t r = 0; r < n_samples * k; ++r)
-        for (std::size_t b = 0; b < seqs; ++b) {
-          const std::size_t q = r * seqs + b;
-          T* dst = rx.data() + ((r * steps + t) * seqs + b) * d_in;
+        std::copy_n(x.data() + ((p.n * w.steps + t) * w.seqs + p.b) * d_in, d_in, xt.data() + p.q * d_in);
+        std::copy_n(h_before, h, ht.data() + p.q * h);
+      },
+      [&](std::size_t d, std::size_t t) {
+        const Tensor<T> rxt = affine_step(rule, layer.input_map(d), map_cache_node(in.node, d, 0), xt, za, ra, in.cache);
+        const Tensor<T> rht = affine_step(rule, layer.recurrent_map(d), map_cache_node(in.node, d, 1), ht, zb, rb, in.cache);
+        for (std::size_t q = 0; q < w.rows; ++q) {
+          T* dst = rx.data() + (((q / w.seqs) * w.steps + t) * w.seqs + q % w.seqs) * d_in;
           for (std::size_t e = 0; e < d_in; ++e) dst[e] += rxt[q * d_in + e];
           for (std::size_t j = 0; j < h; ++j) rh[q * h + j] = r_direct[q * h + j] + rht[q * h + j];
         }
-    }
-  }
+      });
   return ops::only(std::move(rx));
 }
 
@@ -199,30 +219,23 @@ std::vector<Tensor<T>> rnn_relevance(const Rule& rule, const Rnn<T>& layer, cons
   if (auto r = other_rule(rule, layer, in)) return std::move(*r);
   const Tensor<T>& x = *in.inputs.at(0);
   const Sweep w = sweep_of(layer, in);
-  const auto [n_samples, steps, seqs, d_in, h, dirs, k, rows] = w;
   const typename Rnn<T>::Trace tr = layer.trace(x);
-  Tensor<T> rx({n_samples * k, steps, seqs, d_in});
-  std::vector<T> rh(rows * h);
-  Tensor<T> xh({rows, d_in + h}), z({rows, h}), rpre({rows, h});
-  for (std::size_t d = 0; d < dirs; ++d) {
-    std::fill(rh.begin(), rh.end(), T(0));
-    for (std::size_t s = steps; s-- > 0;) {
-      const std::size_t t = layer.reversed(d) ? steps - 1 - s : s;
-      const std::size_t t_before = layer.reversed(d) ? t + 1 : t - 1;  // only read when s > 0
-      for (std::size_t r = 0; r < n_samples * k; ++r)
-        for (std::size_t b = 0; b < seqs; ++b) {
-          const std::size_t q = r * seqs + b, n = r / k, at = (((n * dirs + d) * steps + t) * seqs + b) * h;
-          const T* h_before = s == 0 ? layer.initial_hidden(d, b) : tr.h.data() + (((n * dirs + d) * steps + t_before) * seqs + b) * h;
-          const T* ry = in.relevance.data() + (((r * steps + t) * dirs + d) * seqs + b) * h;
-          for (std::size_t j = 0; j < h; ++j) {
-            rpre[q * h + j] = ry[j] + rh[q * h + j];  // the activation passes h_t's relevance to its input
-            z[q * h + j] = tr.pre[at + j];
-          }
-          gather_step_input(x, h_before, w, n, t, b, q, xh);
+  const std::size_t h = w.h;
+  Tensor<T> rx({w.n_samples * w.k, w.steps, w.seqs, w.d_in});
+  std::vector<T> rh(w.rows * h);
+  Tensor<T> xh({w.rows, w.d_in + h}), z({w.rows, h}), rpre({w.rows, h});
+  sweep_backwards(
+      layer, w, in.relevance, [&](std::size_t) { std::fill(rh.begin(), rh.end(), T(0)); },
+      [&](std::size_t d, std::size_t t, const StepRow<T>& p) {
+        for (std::size_t j = 0; j < h; ++j) {
+          rpre[p.q * h + j] = p.ry[j] + rh[p.q * h + j];  // the activation passes h_t's relevance to its input
+          z[p.q * h + j] = tr.pre[p.at + j];
         }
-      scatter_step_input(affine_step(rule, layer.affine_map(d), map_cache_node(in.node, d, 0), xh, z, rpre, in.cache), w, t, rx, rh);
-    }
-  }
+        gather_step_input(x, p.first ? layer.initial_hidden(d, p.b) : tr.h.data() + p.before, w, p.n, t, p.b, p.q, xh);
+      },
+      [&](std::size_t d, std::size_t t) {
+        scatter_step_input(affine_step(rule, layer.affine_map(d), map_cache_node(in.node, d, 0), xh, z, rpre, in.cache), w, t, rx, rh);
+      });
   return ops::only(std::move(rx));
 }
 
