@@ -45,6 +45,9 @@ void zbox_combine(double* a, const double* x, const double* b, std::size_t n, do
 // range reduction, within 2 ulp of exp over the clamped range [-87.3, 88.3]); std::exp per
 // element was the whole cost of EfficientNet's SiLU layers.
 void sigmoid(const float* x, float* y, std::size_t n);
+// tanh(x) in float32, vectorisable (Cephes' tanhf polynomial for |x| < 0.625, else through
+// exp_approx; relative error within a few ulp): the recurrent layers' gates and cells.
+void tanh(const float* x, float* y, std::size_t n);
 // erf(x) and GELU x (1 + erf(x / sqrt 2)) / 2 in float32 with a vectorisable erf (absolute error
 // below 4e-7: Numerical Recipes' erfc polynomial with exp_approx); std::erf per element made
 // ConvNeXt's GELUs a quarter of its forward pass.

@@ -4,19 +4,14 @@
 #include <cmath>
 
 #include "kernels/gemm.hpp"
+#include "layers/recurrent_math.hpp"
 #include "lrp/core/error.hpp"
 
 namespace lrp {
 namespace {
 
-template <class T>
-T sigmoid(T v) {
-  return T(1) / (T(1) + std::exp(-v));
-}
-
 // The gates' blocks of a [3H] row, in ONNX's order z, r, h.
 enum Gate : std::size_t { kZ = 0, kR = 1, kH = 2 };
-
 
 }  // namespace
 
@@ -42,7 +37,7 @@ typename Gru<T>::Trace Gru<T>::trace(const Tensor<T>& x) const {
   const std::size_t h = hidden_size(), dirs = directions(), rows = n_samples * seqs;
   const Shape ts{n_samples, dirs, steps, seqs, h};
   Trace tr{Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts)};
-  std::vector<T> xw(n_samples * steps * seqs * 3 * h), hr(rows * 3 * h), h_prev(rows * h);
+  std::vector<T> xw(n_samples * steps * seqs * 3 * h), hr(rows * 3 * h), h_prev(rows * h), act(3 * h);
   for (std::size_t d = 0; d < dirs; ++d) {
     // Every time step's input term at once: x rows [N * T * B, D] times W_d^T.
     kernels::gemm<T>(false, true, n_samples * steps * seqs, 3 * h, d_in, T(1), x.data(), d_in, w_.data() + d * 3 * h * d_in, d_in, T(0),
@@ -61,15 +56,16 @@ typename Gru<T>::Trace Gru<T>::trace(const Tensor<T>& x) const {
           const std::size_t q = n * seqs + b, at = (((n * dirs + d) * steps + t) * seqs + b) * h;
           const T* xp = xw.data() + ((n * steps + t) * seqs + b) * 3 * h;
           const T* hp = hr.data() + q * 3 * h;
+          for (std::size_t k = 0; k < 2 * h; ++k) act[k] = xp[k] + wb[k] + hp[k];  // z, r
+          recurrent::sigmoid_row(act.data(), act.data(), 2 * h);
           for (std::size_t j = 0; j < h; ++j) {
-            const T z = sigmoid(xp[kZ * h + j] + wb[kZ * h + j] + hp[kZ * h + j]);
-            const T r = sigmoid(xp[kR * h + j] + wb[kR * h + j] + hp[kR * h + j]);
-            const T a = xp[kH * h + j] + wb[kH * h + j], bt = hp[kH * h + j];
-            const T cand = std::tanh(a + r * bt);
-            const T hv = (T(1) - z) * cand + z * h_prev[q * h + j];
-            tr.z[at + j] = z, tr.r[at + j] = r, tr.n[at + j] = cand, tr.a[at + j] = a, tr.b[at + j] = bt, tr.h[at + j] = hv;
+            tr.z[at + j] = act[kZ * h + j], tr.r[at + j] = act[kR * h + j];
+            tr.a[at + j] = xp[kH * h + j] + wb[kH * h + j], tr.b[at + j] = hp[kH * h + j];
+            act[kH * h + j] = tr.a[at + j] + tr.r[at + j] * tr.b[at + j];
           }
-          std::copy_n(tr.h.data() + at, h, h_prev.data() + q * h);
+          recurrent::tanh_row(act.data() + kH * h, tr.n.data() + at, h);
+          for (std::size_t j = 0; j < h; ++j)
+            tr.h[at + j] = h_prev[q * h + j] = (T(1) - tr.z[at + j]) * tr.n[at + j] + tr.z[at + j] * h_prev[q * h + j];
         }
     }
   }

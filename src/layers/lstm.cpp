@@ -4,16 +4,11 @@
 #include <cmath>
 
 #include "kernels/gemm.hpp"
+#include "layers/recurrent_math.hpp"
 #include "lrp/core/error.hpp"
 
 namespace lrp {
-
 namespace {
-
-template <class T>
-T sigmoid(T v) {
-  return T(1) / (T(1) + std::exp(-v));
-}
 
 // The gates' blocks of a [4H] row, in ONNX's order i, o, f, c.
 enum Gate : std::size_t { kI = 0, kO = 1, kF = 2, kC = 3 };
@@ -54,8 +49,8 @@ typename Lstm<T>::Trace Lstm<T>::trace(const Tensor<T>& x) const {
   const std::size_t n_samples = x.dim(0), steps = x.dim(1), seqs = x.dim(2), d_in = x.dim(3);
   const std::size_t h = hidden_size(), dirs = directions(), rows = n_samples * seqs;
   const Shape ts{n_samples, dirs, steps, seqs, h};
-  Trace tr{Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts)};
-  std::vector<T> xw(n_samples * steps * seqs * 4 * h), pre(rows * 4 * h), h_prev(rows * h), c_prev(rows * h);
+  Trace tr{Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts)};
+  std::vector<T> xw(n_samples * steps * seqs * 4 * h), pre(rows * 4 * h), h_prev(rows * h), c_prev(rows * h), act(4 * h);
   for (std::size_t d = 0; d < dirs; ++d) {
     // Every time step's input term at once: x rows [N * T * B, D] times W_d^T.
     kernels::gemm<T>(false, true, n_samples * steps * seqs, 4 * h, d_in, T(1), x.data(), d_in, w_.data() + d * 4 * h * d_in, d_in, T(0),
@@ -79,16 +74,16 @@ typename Lstm<T>::Trace Lstm<T>::trace(const Tensor<T>& x) const {
         for (std::size_t b = 0; b < seqs; ++b) {
           const std::size_t q = n * seqs + b, at = (((n * dirs + d) * steps + t) * seqs + b) * h;
           const T* p = pre.data() + q * 4 * h;
+          recurrent::sigmoid_row(p, act.data(), 3 * h);  // i, o, f
+          recurrent::tanh_row(p + kC * h, act.data() + kC * h, h);
           for (std::size_t j = 0; j < h; ++j) {
-            const T i = sigmoid(p[kI * h + j]), o = sigmoid(p[kO * h + j]), f = sigmoid(p[kF * h + j]);
-            const T g = std::tanh(p[kC * h + j]);
-            const T c = f * c_prev[q * h + j] + i * g;
-            const T hv = o * std::tanh(c);
-            tr.i[at + j] = i, tr.o[at + j] = o, tr.f[at + j] = f, tr.g[at + j] = g;
-            tr.pre_g[at + j] = p[kC * h + j], tr.c[at + j] = c, tr.h[at + j] = hv;
-            c_prev[q * h + j] = c;
-            h_prev[q * h + j] = hv;
+            const T i = act[kI * h + j], f = act[kF * h + j], g = act[kC * h + j];
+            tr.i[at + j] = i, tr.o[at + j] = act[kO * h + j], tr.f[at + j] = f, tr.g[at + j] = g;
+            tr.pre_g[at + j] = p[kC * h + j];
+            tr.c[at + j] = c_prev[q * h + j] = f * c_prev[q * h + j] + i * g;
           }
+          recurrent::tanh_row(tr.c.data() + at, tr.tanh_c.data() + at, h);
+          for (std::size_t j = 0; j < h; ++j) tr.h[at + j] = h_prev[q * h + j] = tr.o[at + j] * tr.tanh_c[at + j];
         }
     }
   }
@@ -118,7 +113,7 @@ void Lstm<T>::backward(const TensorRefs<T>& in, const Tensor<T>& /*out*/, const 
           T* dp = dstep.data() + q * 4 * h;
           for (std::size_t j = 0; j < h; ++j) {
             const T i = tr.i[at + j], o = tr.o[at + j], f = tr.f[at + j], g = tr.g[at + j];
-            const T tc = std::tanh(tr.c[at + j]);
+            const T tc = tr.tanh_c[at + j];
             const T dh = dy[j] + dh_rec[q * h + j];
             const T dc = dh * o * (T(1) - tc * tc) + dc_next[q * h + j];
             dp[kI * h + j] = dc * g * i * (T(1) - i);

@@ -4,15 +4,11 @@
 #include <cmath>
 
 #include "kernels/gemm.hpp"
+#include "layers/recurrent_math.hpp"
 #include "lrp/core/error.hpp"
 
 namespace lrp {
 namespace {
-
-template <class T>
-T activate(RnnActivation f, T v) {
-  return f == RnnActivation::Tanh ? std::tanh(v) : std::max(v, T(0));
-}
 
 // f'(pre) from f(pre) = h.
 template <class T>
@@ -64,10 +60,11 @@ typename Rnn<T>::Trace Rnn<T>::trace(const Tensor<T>& x) const {
       for (std::size_t n = 0; n < n_samples; ++n)
         for (std::size_t b = 0; b < seqs; ++b) {
           const std::size_t q = n * seqs + b, at = (((n * dirs + d) * steps + t) * seqs + b) * h;
-          for (std::size_t j = 0; j < h; ++j) {
-            tr.pre[at + j] = pre[q * h + j];
-            tr.h[at + j] = h_prev[q * h + j] = activate(activation_, pre[q * h + j]);
-          }
+          std::copy_n(pre.data() + q * h, h, tr.pre.data() + at);
+          if (activation_ == RnnActivation::Tanh) recurrent::tanh_row(tr.pre.data() + at, tr.h.data() + at, h);
+          else
+            for (std::size_t j = 0; j < h; ++j) tr.h[at + j] = std::max(tr.pre[at + j], T(0));
+          std::copy_n(tr.h.data() + at, h, h_prev.data() + q * h);
         }
     }
   }

@@ -34,6 +34,7 @@ class Lstm final : public RecurrentLayer<T> {
   // Everything a forward pass computes, per [N, dirs, T, B, H] (time in the input's order).
   struct Trace {
     Tensor<T> i, f, o, g, c;  // gates, candidate, cell state
+    Tensor<T> tanh_c;         // tanh(c)
     Tensor<T> pre_g;          // the candidate's pre-activation W_c x_t + R_c h_{t-1} + b_c
     Tensor<T> h;              // hidden state
   };
