@@ -26,7 +26,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), 'tests', 'fixtures'))
-from zennit_bench import add_protocol_args, ensure_environment, summarize, time_calls  # noqa: E402  (same protocol; imports no Zennit)
+from zennit_bench import add_protocol_args, argmax_seed, ensure_environment, summarize, time_calls  # noqa: E402  (same protocol; imports no Zennit)
 
 
 def parse_args():
@@ -61,9 +61,7 @@ def main():
     x = torch.randn(args.batch, 3, 224, 224, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         logits = model(x)
-    seed = torch.zeros_like(logits)
-    rows = torch.arange(args.batch)
-    seed[rows, logits.argmax(1)] = logits[rows, logits.argmax(1)]
+    seed = argmax_seed(logits)
 
     def forward():
         with torch.no_grad():

@@ -27,7 +27,7 @@ FIXTURES = os.path.join(os.path.dirname(os.path.dirname(HERE)), 'tests', 'fixtur
 sys.path.insert(0, HERE)
 sys.path.insert(0, FIXTURES)
 sys.path.insert(0, os.path.join(FIXTURES, 'lstm'))
-from zennit_bench import add_protocol_args, ensure_environment, summarize, time_calls  # noqa: E402  (imports no Zennit)
+from zennit_bench import add_protocol_args, argmax_seed, ensure_environment, summarize, time_calls  # noqa: E402  (imports no Zennit)
 
 STEPS, FEATURES, HIDDEN, CLASSES = 100, 128, 256, 10
 
@@ -61,9 +61,7 @@ def main():
     x = torch.randn(args.batch, STEPS, FEATURES, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         logits = model(x)
-    seed = torch.zeros_like(logits)
-    rows = torch.arange(args.batch)
-    seed[rows, logits.argmax(1)] = logits[rows, logits.argmax(1)]
+    seed = argmax_seed(logits)
 
     def forward():
         with torch.no_grad():

@@ -111,6 +111,16 @@ def time_calls(fn, runs, warmup):
     return times
 
 
+def argmax_seed(logits):
+    """The backward's seed: each row's largest logit (one-hot(argmax) x logit), zeros elsewhere."""
+    import torch
+    seed = torch.zeros_like(logits)
+    rows = torch.arange(logits.shape[0])
+    best = logits.argmax(1)
+    seed[rows, best] = logits[rows, best]
+    return seed
+
+
 def summarize(result, detail):
     """Adds to `result` each phase's median and minimum (PHASE_ms, PHASE_min_ms, rounded) from
     `detail` {phase: times in ms}, this process's peak RSS and the torch version."""
@@ -154,9 +164,7 @@ def main():
     x = peer_models.bench_input(args.model, args.batch)
     with torch.no_grad():
         logits = model(x)
-    seed = torch.zeros_like(logits)
-    rows = torch.arange(args.batch)
-    seed[rows, logits.argmax(1)] = logits[rows, logits.argmax(1)]
+    seed = argmax_seed(logits)
     skip = set(filter(None, args.skip.split(',')))
 
     def forward():
