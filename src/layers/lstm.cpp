@@ -18,7 +18,7 @@ enum Gate : std::size_t { kI = 0, kO = 1, kF = 2, kC = 3 };
 template <class T>
 Lstm<T>::Lstm(Tensor<T> w, Tensor<T> r, Tensor<T> b, Tensor<T> h0, Tensor<T> c0, RecurrentDirection direction)
     : Base(std::move(w), std::move(r), std::move(b), std::move(h0), direction, 4, "LSTM"), c0_(std::move(c0)) {
-  this->check_state(c0_, "initial cell state");
+  this->check_state(c0_, "LSTM", "initial cell state");
   if (!h0_.empty() && !c0_.empty() && h0_.dim(1) != c0_.dim(1)) throw ShapeError("LSTM initial states differ in their batch");
   const std::size_t h = hidden_size(), d_in = input_size();
   for (std::size_t d = 0; d < directions(); ++d) {

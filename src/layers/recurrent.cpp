@@ -31,15 +31,14 @@ RecurrentLayer<T>::RecurrentLayer(Tensor<T> w, Tensor<T> r, Tensor<T> b, Tensor<
     throw ShapeError(type + " bias B must be [" + std::to_string(dirs) + ", " + std::to_string(2 * gates * h) + "], got " +
                      shape_str(b_.shape()));
   zeros_.assign(h, T(0));
-  if (!h0_.empty() && (h0_.rank() != 3 || h0_.dim(0) != dirs || h0_.dim(2) != h))
-    throw ShapeError(type + " initial state must be [" + std::to_string(dirs) + ", B, " + std::to_string(h) + "], got " + shape_str(h0_.shape()));
+  check_state(h0_, type, "initial state");
 }
 
 template <class T>
-void RecurrentLayer<T>::check_state(const Tensor<T>& s, const std::string& role) const {
+void RecurrentLayer<T>::check_state(const Tensor<T>& s, const std::string& type, const std::string& role) const {
   if (!s.empty() && (s.rank() != 3 || s.dim(0) != directions() || s.dim(2) != hidden_size()))
-    throw ShapeError(this->type_name() + " " + role + " must be [" + std::to_string(directions()) + ", B, " + std::to_string(hidden_size()) +
-                     "], got " + shape_str(s.shape()));
+    throw ShapeError(type + " " + role + " must be [" + std::to_string(directions()) + ", B, " + std::to_string(hidden_size()) + "], got " +
+                     shape_str(s.shape()));
 }
 
 template <class T>

@@ -8,6 +8,8 @@
 // the node and the attribute.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <functional>
 #include <string>
 
 #include "lrp/core/error.hpp"
@@ -16,6 +18,7 @@
 #include "lrp/io/onnx.hpp"
 #include "lrp/rules/composite.hpp"
 #include "support/compare.hpp"
+#include "support/onnx_test_util.hpp"
 #include "support/pytorch_reference.hpp"
 #include "support/test_paths.hpp"
 
@@ -101,6 +104,45 @@ TEST(RecurrentPyTorch, UnsupportedVariantsAreRefusedByName) {
   EXPECT_NE(peephole.find("peephole"), std::string::npos) << peephole;
   EXPECT_NE(reset.find("'/gru/GRU' (GRU)"), std::string::npos) << reset;
   EXPECT_NE(reset.find("linear_before_reset 0"), std::string::npos) << reset;
+}
+
+// The RNN fixture with its RNN node changed: what the importer cannot represent is refused by
+// name, never imported as something else.
+TEST(RecurrentPyTorch, ChangedRnnNodesAreRefusedByName) {
+  onnx::ModelProto base;
+  std::ifstream file(fixture("rnn/uni.onnx"), std::ios::binary);
+  ASSERT_TRUE(base.ParseFromIstream(&file));
+  const auto refused = [&](const std::function<void(onnx::ModelProto&, onnx::NodeProto&)>& change, const std::string& needle) {
+    onnx::ModelProto m = base;
+    for (onnx::NodeProto& n : *m.mutable_graph()->mutable_node())
+      if (n.op_type() == "RNN") change(m, n);
+    try {
+      io::parse_onnx_model(m.SerializeAsString(), "bad.onnx");
+      ADD_FAILURE() << "imported; expected: " << needle;
+    } catch (const FormatError& e) {
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find("'/rnn/RNN' (RNN)"), std::string::npos) << msg;
+      EXPECT_NE(msg.find(needle), std::string::npos) << msg;
+    }
+  };
+  refused([](onnx::ModelProto&, onnx::NodeProto& n) { n.mutable_attribute(0)->set_strings(0, "Sigmoid"); }, "activation 'Sigmoid' is not supported");
+  refused([](onnx::ModelProto&, onnx::NodeProto& n) { n.mutable_attribute(0)->add_strings("Tanh"); }, "must list 1 functions per direction");
+  refused([](onnx::ModelProto&, onnx::NodeProto& n) { OnnxBuilder::attr(n, "layout", std::int64_t{1}); }, "layout 1 is not supported");
+  refused([](onnx::ModelProto&, onnx::NodeProto& n) { OnnxBuilder::attr(n, "clip", 2.0); }, "'clip'");
+  refused([](onnx::ModelProto&, onnx::NodeProto& n) { n.mutable_attribute(1)->set_i(7); }, "hidden_size 7 does not match R");
+  refused([](onnx::ModelProto&, onnx::NodeProto& n) { n.set_input(0, "input"); }, "time first; export the model with batch_first=True");
+  refused([](onnx::ModelProto&, onnx::NodeProto& n) { n.set_input(5, "/rnn/Transpose_output_0"); }, "initial_h must be a constant");
+  refused([](onnx::ModelProto&, onnx::NodeProto& n) { n.set_input(3, "onnx::RNN_40"); }, "B has shape");
+  refused(
+      [](onnx::ModelProto& m, onnx::NodeProto& n) {
+        onnx::TensorProto* lens = m.mutable_graph()->add_initializer();
+        lens->set_name("lens");
+        lens->set_data_type(onnx::TensorProto::INT32);
+        lens->add_dims(1);
+        lens->add_int32_data(3);
+        n.set_input(4, "lens");
+      },
+      "sequence_lens [3] shorter than the sequence (7 steps)");
 }
 
 }  // namespace

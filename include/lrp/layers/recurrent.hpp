@@ -51,8 +51,9 @@ class RecurrentLayer : public Layer<T> {
   virtual std::size_t state_sequences() const { return h0_.empty() ? 0 : h0_.dim(1); }
   // x [N, T, B, D] fits the layer; with `dout`, that it is [N, T, dirs, B, H].
   void check_input(const Tensor<T>& x, const Tensor<T>* dout = nullptr) const;
-  // [dirs, B, H] when given, else an error naming `role`.
-  void check_state(const Tensor<T>& s, const std::string& role) const;
+  // [dirs, B, H] when given, else an error naming `type` and `role` (type_name() is not yet the
+  // derived layer's while the base is constructed).
+  void check_state(const Tensor<T>& s, const std::string& type, const std::string& role) const;
 
   Tensor<T> w_, r_, b_, h0_;
   RecurrentDirection direction_;
