@@ -51,6 +51,7 @@ void Executor<T>::plan_forward_only() {
   forward_last_.assign(nv, -1);
   backward_last_.assign(nv, -1);
   const auto& nodes = model_.nodes();
+  save_.assign(nodes.size(), 0);
   for (std::size_t i = 0; i < nodes.size(); ++i)
     for (std::size_t v : nodes[i].inputs) forward_last_[v] = std::max(forward_last_[v], static_cast<long>(i));
 }
@@ -71,6 +72,7 @@ void Executor<T>::plan_backward(const std::vector<Rule>& rules) {
     if (needs.inputs)
       for (std::size_t v : nodes[i].inputs) need(v, i);
     if (needs.output) need(nodes[i].output, i);
+    save_[i] = needs.saved;
   }
 }
 
@@ -83,6 +85,7 @@ const Tensor<T>& Executor<T>::forward(const Tensor<T>& input) {
   shapes_[0] = input.shape();
   batch_ = input.rank() ? input.dim(0) : 0;
   const auto& nodes = model_.nodes();
+  saved_.assign(nodes.size(), Tensor<T>());
   NodeTimes* profile = node_profile();
   if (profile) ++profile->calls;
   for (std::size_t i = 0; i < nodes.size(); ++i) {
@@ -91,7 +94,11 @@ const Tensor<T>& Executor<T>::forward(const Tensor<T>& input) {
     for (std::size_t v : n.inputs) in.push_back(&values_[v]);
     const double start = profile ? now_ms() : 0.0;
     try {
-      n.layer->forward(in, values_[n.output]);
+      if (mode_ == Mode::Backward && save_[i]) {
+        n.layer->forward_saving(in, values_[n.output], saved_[i]);
+      } else {
+        n.layer->forward(in, values_[n.output]);
+      }
     } catch (const ShapeError& e) {
       throw ShapeError((model_.source.empty() ? std::string() : model_.source + ": ") + model_.node_label(i) + ": " + e.what());
     }
@@ -150,6 +157,7 @@ void Executor<T>::repeat_samples(std::size_t k) {
     if (!shapes_[v].empty()) shapes_[v][0] *= k;
   }
   batch_ *= k;
+  for (Tensor<T>& s : saved_) s = Tensor<T>();  // saved for the N samples: the rules recompute it
 }
 
 template <class T>
@@ -236,6 +244,7 @@ Tensor<T> Executor<T>::sweep(std::size_t from, const Tensor<T>& seed, const std:
       repeat = 1;
     }
     RuleInput<T> ri{*n.layer, ii, in, *out, r_out, *cache_, repeat, in_shapes, nonneg, &r_out};
+    if (ii < saved_.size() && !saved_[ii].empty() && (k == 1 || needs.repeat)) ri.saved = &saved_[ii];
     std::vector<Tensor<T>> r_in;
     try {
       r_in = apply_rule(rules[ii], ri);
@@ -257,6 +266,7 @@ Tensor<T> Executor<T>::sweep(std::size_t from, const Tensor<T>& seed, const std:
       };
       for (std::size_t v : n.inputs) drop(v);
       drop(n.output);
+      if (ii < saved_.size()) saved_[ii] = Tensor<T>();
     }
     if (profile) charge(profile->backward_ms, ii, start);
   }

@@ -31,36 +31,49 @@ Gru<T>::Gru(Tensor<T> w, Tensor<T> r, Tensor<T> b, Tensor<T> h0, RecurrentDirect
 }
 
 template <class T>
-typename Gru<T>::Trace Gru<T>::trace(const Tensor<T>& x) const {
-  check_input(x);
+typename Gru<T>::Trace Gru<T>::trace(const Tensor<T>& x, const Tensor<T>* saved) const {
+  check_input(x, nullptr, saved);
   const std::size_t n_samples = x.dim(0), steps = x.dim(1), seqs = x.dim(2), d_in = x.dim(3);
   const std::size_t h = hidden_size(), dirs = directions(), rows = n_samples * seqs;
   const Shape ts{n_samples, dirs, steps, seqs, h};
-  Trace tr{Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts)};
-  std::vector<T> xw(n_samples * steps * seqs * 3 * h), hr(rows * 3 * h), h_prev(rows * h), act(3 * h);
+  Trace tr{Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), {}};
+  if (!saved) tr.gate_inputs = Tensor<T>::uninitialized(this->gate_inputs_shape(x));
+  const T* gate_inputs = saved ? saved->data() : tr.gate_inputs.data();
+  std::vector<T> xw(saved ? 0 : n_samples * steps * seqs * 3 * h), hr(saved ? 0 : rows * 3 * h), h_prev(rows * h), act(3 * h);
   for (std::size_t d = 0; d < dirs; ++d) {
     // Every time step's input term at once: x rows [N * T * B, D] times W_d^T.
-    kernels::gemm<T>(false, true, n_samples * steps * seqs, 3 * h, d_in, T(1), x.data(), d_in, w_.data() + d * 3 * h * d_in, d_in, T(0),
-                     xw.data(), 3 * h);
+    if (!saved)
+      kernels::gemm<T>(false, true, n_samples * steps * seqs, 3 * h, d_in, T(1), x.data(), d_in, w_.data() + d * 3 * h * d_in, d_in, T(0),
+                       xw.data(), 3 * h);
     const T* wb = b_.data() + d * 6 * h;
     const T* rb = wb + 3 * h;
     for (std::size_t n = 0; n < n_samples; ++n)
       for (std::size_t b = 0; b < seqs; ++b) std::copy_n(initial_hidden(d, b), h, h_prev.data() + (n * seqs + b) * h);
     for (std::size_t s = 0; s < steps; ++s) {
       const std::size_t t = reversed(d) ? steps - 1 - s : s;
-      // The recurrent terms R h_{t-1} + Rb, kept apart: r multiplies the candidate's.
-      for (std::size_t q = 0; q < rows; ++q) std::copy_n(rb, 3 * h, hr.data() + q * 3 * h);
-      kernels::gemm<T>(false, true, rows, 3 * h, h, T(1), h_prev.data(), h, r_.data() + d * 3 * h * h, h, T(1), hr.data(), 3 * h);
+      const std::size_t step = (d * steps + t) * rows * 4 * h;
+      if (!saved) {
+        // The recurrent terms R h_{t-1} + Rb, kept apart: r multiplies the candidate's.
+        for (std::size_t q = 0; q < rows; ++q) std::copy_n(rb, 3 * h, hr.data() + q * 3 * h);
+        kernels::gemm<T>(false, true, rows, 3 * h, h, T(1), h_prev.data(), h, r_.data() + d * 3 * h * h, h, T(1), hr.data(), 3 * h);
+        for (std::size_t n = 0; n < n_samples; ++n)
+          for (std::size_t b = 0; b < seqs; ++b) {
+            const std::size_t q = n * seqs + b;
+            const T* xp = xw.data() + ((n * steps + t) * seqs + b) * 3 * h;
+            const T* hp = hr.data() + q * 3 * h;
+            T* gi = tr.gate_inputs.data() + step + q * 4 * h;
+            for (std::size_t k = 0; k < 2 * h; ++k) gi[k] = xp[k] + wb[k] + hp[k];  // z, r
+            for (std::size_t j = 0; j < h; ++j) gi[2 * h + j] = xp[kH * h + j] + wb[kH * h + j], gi[3 * h + j] = hp[kH * h + j];  // a, b
+          }
+      }
       for (std::size_t n = 0; n < n_samples; ++n)
         for (std::size_t b = 0; b < seqs; ++b) {
           const std::size_t q = n * seqs + b, at = (((n * dirs + d) * steps + t) * seqs + b) * h;
-          const T* xp = xw.data() + ((n * steps + t) * seqs + b) * 3 * h;
-          const T* hp = hr.data() + q * 3 * h;
-          for (std::size_t k = 0; k < 2 * h; ++k) act[k] = xp[k] + wb[k] + hp[k];  // z, r
-          recurrent::sigmoid_row(act.data(), act.data(), 2 * h);
+          const T* gi = gate_inputs + step + q * 4 * h;
+          recurrent::sigmoid_row(gi, act.data(), 2 * h);
           for (std::size_t j = 0; j < h; ++j) {
             tr.z[at + j] = act[kZ * h + j], tr.r[at + j] = act[kR * h + j];
-            tr.a[at + j] = xp[kH * h + j] + wb[kH * h + j], tr.b[at + j] = hp[kH * h + j];
+            tr.a[at + j] = gi[2 * h + j], tr.b[at + j] = gi[3 * h + j];
             act[kH * h + j] = tr.a[at + j] + tr.r[at + j] * tr.b[at + j];
           }
           recurrent::tanh_row(act.data() + kH * h, tr.n.data() + at, h);
@@ -73,10 +86,9 @@ typename Gru<T>::Trace Gru<T>::trace(const Tensor<T>& x) const {
 }
 
 template <class T>
-void Gru<T>::backward(const TensorRefs<T>& in, const Tensor<T>& /*out*/, const Tensor<T>& dout, std::vector<Tensor<T>>& din) const {
-  const Tensor<T>& x = *in.at(0);
+void Gru<T>::backward_saved(const Tensor<T>& x, const Tensor<T>* gate_inputs, const Tensor<T>& dout, std::vector<Tensor<T>>& din) const {
   check_input(x, &dout);
-  const Trace tr = trace(x);
+  const Trace tr = trace(x, gate_inputs);
   const std::size_t n_samples = x.dim(0), steps = x.dim(1), seqs = x.dim(2), d_in = x.dim(3);
   const std::size_t h = hidden_size(), dirs = directions(), rows = n_samples * seqs;
   din.assign(1, Tensor<T>(x.shape()));

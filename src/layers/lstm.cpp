@@ -44,17 +44,20 @@ const T* Lstm<T>::initial_cell(std::size_t d, std::size_t b) const {
 }
 
 template <class T>
-typename Lstm<T>::Trace Lstm<T>::trace(const Tensor<T>& x) const {
-  check_input(x);
+typename Lstm<T>::Trace Lstm<T>::trace(const Tensor<T>& x, const Tensor<T>* saved) const {
+  check_input(x, nullptr, saved);
   const std::size_t n_samples = x.dim(0), steps = x.dim(1), seqs = x.dim(2), d_in = x.dim(3);
   const std::size_t h = hidden_size(), dirs = directions(), rows = n_samples * seqs;
   const Shape ts{n_samples, dirs, steps, seqs, h};
-  Trace tr{Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts)};
-  std::vector<T> xw(n_samples * steps * seqs * 4 * h), pre(rows * 4 * h), h_prev(rows * h), c_prev(rows * h), act(4 * h);
+  Trace tr{Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), {}};
+  if (!saved) tr.gate_inputs = Tensor<T>::uninitialized(this->gate_inputs_shape(x));
+  const T* gate_inputs = saved ? saved->data() : tr.gate_inputs.data();
+  std::vector<T> xw(saved ? 0 : n_samples * steps * seqs * 4 * h), h_prev(rows * h), c_prev(rows * h), act(4 * h);
   for (std::size_t d = 0; d < dirs; ++d) {
     // Every time step's input term at once: x rows [N * T * B, D] times W_d^T.
-    kernels::gemm<T>(false, true, n_samples * steps * seqs, 4 * h, d_in, T(1), x.data(), d_in, w_.data() + d * 4 * h * d_in, d_in, T(0),
-                     xw.data(), 4 * h);
+    if (!saved)
+      kernels::gemm<T>(false, true, n_samples * steps * seqs, 4 * h, d_in, T(1), x.data(), d_in, w_.data() + d * 4 * h * d_in, d_in, T(0),
+                       xw.data(), 4 * h);
     const T* bias = b_.data() + d * 8 * h;
     for (std::size_t n = 0; n < n_samples; ++n)
       for (std::size_t b = 0; b < seqs; ++b) {
@@ -63,17 +66,21 @@ typename Lstm<T>::Trace Lstm<T>::trace(const Tensor<T>& x) const {
       }
     for (std::size_t s = 0; s < steps; ++s) {
       const std::size_t t = reversed(d) ? steps - 1 - s : s;
-      for (std::size_t n = 0; n < n_samples; ++n)
-        for (std::size_t b = 0; b < seqs; ++b) {
-          const T* src = xw.data() + ((n * steps + t) * seqs + b) * 4 * h;
-          T* dst = pre.data() + (n * seqs + b) * 4 * h;
-          for (std::size_t k = 0; k < 4 * h; ++k) dst[k] = src[k] + bias[k] + bias[4 * h + k];
-        }
-      kernels::gemm<T>(false, true, rows, 4 * h, h, T(1), h_prev.data(), h, r_.data() + d * 4 * h * h, h, T(1), pre.data(), 4 * h);
+      const std::size_t step = (d * steps + t) * rows * 4 * h;
+      if (!saved) {  // this step's gate inputs: W x_t + R h_{t-1} + biases
+        T* pre = tr.gate_inputs.data() + step;
+        for (std::size_t n = 0; n < n_samples; ++n)
+          for (std::size_t b = 0; b < seqs; ++b) {
+            const T* src = xw.data() + ((n * steps + t) * seqs + b) * 4 * h;
+            T* dst = pre + (n * seqs + b) * 4 * h;
+            for (std::size_t k = 0; k < 4 * h; ++k) dst[k] = src[k] + bias[k] + bias[4 * h + k];
+          }
+        kernels::gemm<T>(false, true, rows, 4 * h, h, T(1), h_prev.data(), h, r_.data() + d * 4 * h * h, h, T(1), pre, 4 * h);
+      }
       for (std::size_t n = 0; n < n_samples; ++n)
         for (std::size_t b = 0; b < seqs; ++b) {
           const std::size_t q = n * seqs + b, at = (((n * dirs + d) * steps + t) * seqs + b) * h;
-          const T* p = pre.data() + q * 4 * h;
+          const T* p = gate_inputs + step + q * 4 * h;
           recurrent::sigmoid_row(p, act.data(), 3 * h);  // i, o, f
           recurrent::tanh_row(p + kC * h, act.data() + kC * h, h);
           for (std::size_t j = 0; j < h; ++j) {
@@ -91,10 +98,9 @@ typename Lstm<T>::Trace Lstm<T>::trace(const Tensor<T>& x) const {
 }
 
 template <class T>
-void Lstm<T>::backward(const TensorRefs<T>& in, const Tensor<T>& /*out*/, const Tensor<T>& dout, std::vector<Tensor<T>>& din) const {
-  const Tensor<T>& x = *in.at(0);
+void Lstm<T>::backward_saved(const Tensor<T>& x, const Tensor<T>* gate_inputs, const Tensor<T>& dout, std::vector<Tensor<T>>& din) const {
   check_input(x, &dout);
-  const Trace tr = trace(x);
+  const Trace tr = trace(x, gate_inputs);
   const std::size_t n_samples = x.dim(0), steps = x.dim(1), seqs = x.dim(2), d_in = x.dim(3);
   const std::size_t h = hidden_size(), dirs = directions(), rows = n_samples * seqs;
   din.assign(1, Tensor<T>(x.shape()));

@@ -60,12 +60,20 @@ Shape RecurrentLayer<T>::output_shape(const std::vector<Shape>& in) const {
 }
 
 template <class T>
-void RecurrentLayer<T>::check_input(const Tensor<T>& x, const Tensor<T>* dout) const {
+void RecurrentLayer<T>::check_input(const Tensor<T>& x, const Tensor<T>* dout, const Tensor<T>* gate_inputs) const {
   if (x.rank() == 0) throw ShapeError(this->type_name() + " " + describe() + ": empty input");
   Shape want = output_shape({Shape(x.shape().begin() + 1, x.shape().end())});
   want.insert(want.begin(), x.dim(0));
   if (dout && dout->shape() != want)
     throw ShapeError(this->type_name() + " " + describe() + ": gradient " + shape_str(dout->shape()) + " for input " + shape_str(x.shape()));
+  if (gate_inputs && gate_inputs->shape() != gate_inputs_shape(x))
+    throw ShapeError(this->type_name() + " " + describe() + ": saved gate inputs " + shape_str(gate_inputs->shape()) + " for input " +
+                     shape_str(x.shape()));
+}
+
+template <class T>
+Shape RecurrentLayer<T>::gate_inputs_shape(const Tensor<T>& x) const {
+  return {directions(), x.dim(1), x.dim(0) * x.dim(2), gate_input_width()};
 }
 
 template <class T>
@@ -75,8 +83,21 @@ const T* RecurrentLayer<T>::initial_hidden(std::size_t d, std::size_t b) const {
 
 template <class T>
 void RecurrentLayer<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
-  const Tensor<T>& x = *in.at(0);
-  const Tensor<T> hs = hidden_states(x);  // [N, dirs, T, B, H]
+  store_output(*in.at(0), hidden_states(*in.at(0), nullptr), out);
+}
+
+template <class T>
+void RecurrentLayer<T>::forward_saving(const TensorRefs<T>& in, Tensor<T>& out, Tensor<T>& saved) const {
+  store_output(*in.at(0), hidden_states(*in.at(0), &saved), out);
+}
+
+template <class T>
+void RecurrentLayer<T>::backward(const TensorRefs<T>& in, const Tensor<T>& /*out*/, const Tensor<T>& dout, std::vector<Tensor<T>>& din) const {
+  backward_saved(*in.at(0), nullptr, dout, din);
+}
+
+template <class T>
+void RecurrentLayer<T>::store_output(const Tensor<T>& x, const Tensor<T>& hs, Tensor<T>& out) const {
   const std::size_t n_samples = x.dim(0), steps = x.dim(1), seqs = x.dim(2), h = hidden_size(), dirs = directions();
   out = Tensor<T>::uninitialized({n_samples, steps, dirs, seqs, h});
   for (std::size_t n = 0; n < n_samples; ++n)

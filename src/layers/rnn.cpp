@@ -39,28 +39,35 @@ std::string Rnn<T>::describe() const {
 }
 
 template <class T>
-typename Rnn<T>::Trace Rnn<T>::trace(const Tensor<T>& x) const {
-  check_input(x);
+typename Rnn<T>::Trace Rnn<T>::trace(const Tensor<T>& x, const Tensor<T>* saved) const {
+  check_input(x, nullptr, saved);
   const std::size_t n_samples = x.dim(0), steps = x.dim(1), seqs = x.dim(2), d_in = x.dim(3);
   const std::size_t h = hidden_size(), dirs = directions(), rows = n_samples * seqs;
   const Shape ts{n_samples, dirs, steps, seqs, h};
-  Trace tr{Tensor<T>(ts), Tensor<T>(ts)};
-  std::vector<T> xw(n_samples * steps * seqs * h), pre(rows * h), h_prev(rows * h);
+  Trace tr{Tensor<T>(ts), Tensor<T>(ts), {}};
+  if (!saved) tr.gate_inputs = Tensor<T>::uninitialized(this->gate_inputs_shape(x));
+  const T* gate_inputs = saved ? saved->data() : tr.gate_inputs.data();
+  std::vector<T> xw(saved ? 0 : n_samples * steps * seqs * h), h_prev(rows * h);
   for (std::size_t d = 0; d < dirs; ++d) {
-    kernels::gemm<T>(false, true, n_samples * steps * seqs, h, d_in, T(1), x.data(), d_in, w_.data() + d * h * d_in, d_in, T(0), xw.data(), h);
+    if (!saved)
+      kernels::gemm<T>(false, true, n_samples * steps * seqs, h, d_in, T(1), x.data(), d_in, w_.data() + d * h * d_in, d_in, T(0), xw.data(), h);
     const T* bias = maps_[d].bias().data();
     for (std::size_t n = 0; n < n_samples; ++n)
       for (std::size_t b = 0; b < seqs; ++b) std::copy_n(initial_hidden(d, b), h, h_prev.data() + (n * seqs + b) * h);
     for (std::size_t s = 0; s < steps; ++s) {
       const std::size_t t = reversed(d) ? steps - 1 - s : s;
-      for (std::size_t n = 0; n < n_samples; ++n)
-        for (std::size_t b = 0; b < seqs; ++b)
-          for (std::size_t j = 0; j < h; ++j) pre[(n * seqs + b) * h + j] = xw[((n * steps + t) * seqs + b) * h + j] + bias[j];
-      kernels::gemm<T>(false, true, rows, h, h, T(1), h_prev.data(), h, r_.data() + d * h * h, h, T(1), pre.data(), h);
+      const std::size_t step = (d * steps + t) * rows * h;
+      if (!saved) {  // this step's W x_t + R h_{t-1} + b
+        T* pre = tr.gate_inputs.data() + step;
+        for (std::size_t n = 0; n < n_samples; ++n)
+          for (std::size_t b = 0; b < seqs; ++b)
+            for (std::size_t j = 0; j < h; ++j) pre[(n * seqs + b) * h + j] = xw[((n * steps + t) * seqs + b) * h + j] + bias[j];
+        kernels::gemm<T>(false, true, rows, h, h, T(1), h_prev.data(), h, r_.data() + d * h * h, h, T(1), pre, h);
+      }
       for (std::size_t n = 0; n < n_samples; ++n)
         for (std::size_t b = 0; b < seqs; ++b) {
           const std::size_t q = n * seqs + b, at = (((n * dirs + d) * steps + t) * seqs + b) * h;
-          std::copy_n(pre.data() + q * h, h, tr.pre.data() + at);
+          std::copy_n(gate_inputs + step + q * h, h, tr.pre.data() + at);
           if (activation_ == RnnActivation::Tanh) recurrent::tanh_row(tr.pre.data() + at, tr.h.data() + at, h);
           else
             for (std::size_t j = 0; j < h; ++j) tr.h[at + j] = std::max(tr.pre[at + j], T(0));
@@ -72,10 +79,9 @@ typename Rnn<T>::Trace Rnn<T>::trace(const Tensor<T>& x) const {
 }
 
 template <class T>
-void Rnn<T>::backward(const TensorRefs<T>& in, const Tensor<T>& /*out*/, const Tensor<T>& dout, std::vector<Tensor<T>>& din) const {
-  const Tensor<T>& x = *in.at(0);
+void Rnn<T>::backward_saved(const Tensor<T>& x, const Tensor<T>* gate_inputs, const Tensor<T>& dout, std::vector<Tensor<T>>& din) const {
   check_input(x, &dout);
-  const Trace tr = trace(x);
+  const Trace tr = trace(x, gate_inputs);
   const std::size_t n_samples = x.dim(0), steps = x.dim(1), seqs = x.dim(2), d_in = x.dim(3);
   const std::size_t h = hidden_size(), dirs = directions(), rows = n_samples * seqs;
   din.assign(1, Tensor<T>(x.shape()));

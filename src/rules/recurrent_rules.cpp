@@ -50,12 +50,12 @@ Tensor<T> affine_step(const Rule& rule, const Linear<T>& map, std::size_t cache_
 // guided backprop modify ReLUs only, which it has none of); DeepLIFT's rescale rule and pass are
 // refused. nullopt: an LRP rule, for the caller.
 template <class T>
-std::optional<std::vector<Tensor<T>>> other_rule(const Rule& rule, const Layer<T>& layer, const RuleInput<T>& in) {
+std::optional<std::vector<Tensor<T>>> other_rule(const Rule& rule, const RecurrentLayer<T>& layer, const RuleInput<T>& in) {
   const std::string what = "an " + layer.type_name() + " layer";
   if (rule.kind == RuleKind::Rescale) throw ConfigError("DeepLIFT's rescale rule is not defined for " + what + " (its gates multiply computed values)");
   if (is_gradient_kind(rule.kind)) {
     std::vector<Tensor<T>> din;
-    layer.backward(in.inputs, in.output, in.relevance, din);
+    layer.backward_saved(*in.inputs.at(0), in.saved, in.relevance, din);
     return din;
   }
   if (rule.kind == RuleKind::Pass) throw ConfigError("rule '" + rule.text + "' cannot be applied to " + what + " (it changes the shape)");
@@ -134,8 +134,9 @@ void sweep_backwards(const RecurrentLayer<T>& layer, const Sweep& w, const Tenso
 }  // namespace
 
 RuleNeeds recurrent_rule_needs(const Rule& rule) {
-  if (is_gradient_kind(rule.kind)) return {true, false, false};
-  return {true, false, true};  // the gates are recomputed from the input; several rows per sample handled here
+  // The forward's saved gate inputs spare the sweep every matrix product of the forward.
+  if (is_gradient_kind(rule.kind)) return {true, false, false, true};
+  return {true, false, true, true};  // several rows per sample handled here
 }
 
 template <class T>
@@ -143,7 +144,7 @@ std::vector<Tensor<T>> lstm_relevance(const Rule& rule, const Lstm<T>& layer, co
   if (auto r = other_rule(rule, layer, in)) return std::move(*r);
   const Tensor<T>& x = *in.inputs.at(0);
   const Sweep w = sweep_of(layer, in);
-  const typename Lstm<T>::Trace tr = layer.trace(x);
+  const typename Lstm<T>::Trace tr = layer.trace(x, in.saved);
   const T eps = static_cast<T>(rule.epsilon);
   const std::size_t h = w.h;
   Tensor<T> rx({w.n_samples * w.k, w.steps, w.seqs, w.d_in});
@@ -178,7 +179,7 @@ std::vector<Tensor<T>> gru_relevance(const Rule& rule, const Gru<T>& layer, cons
   if (auto r = other_rule(rule, layer, in)) return std::move(*r);
   const Tensor<T>& x = *in.inputs.at(0);
   const Sweep w = sweep_of(layer, in);
-  const typename Gru<T>::Trace tr = layer.trace(x);
+  const typename Gru<T>::Trace tr = layer.trace(x, in.saved);
   const T eps = static_cast<T>(rule.epsilon);
   const std::size_t h = w.h, d_in = w.d_in;
   Tensor<T> rx({w.n_samples * w.k, w.steps, w.seqs, d_in});
@@ -219,7 +220,7 @@ std::vector<Tensor<T>> rnn_relevance(const Rule& rule, const Rnn<T>& layer, cons
   if (auto r = other_rule(rule, layer, in)) return std::move(*r);
   const Tensor<T>& x = *in.inputs.at(0);
   const Sweep w = sweep_of(layer, in);
-  const typename Rnn<T>::Trace tr = layer.trace(x);
+  const typename Rnn<T>::Trace tr = layer.trace(x, in.saved);
   const std::size_t h = w.h;
   Tensor<T> rx({w.n_samples * w.k, w.steps, w.seqs, w.d_in});
   std::vector<T> rh(w.rows * h);

@@ -94,6 +94,9 @@ class Executor {
   enum class Mode { KeepAll, Backward, ForwardOnly } mode_ = Mode::KeepAll;
   std::vector<char> keep_;
   std::vector<long> forward_last_, backward_last_;
+  // Per node: whether its rule asks for what the layer's forward saves, and what it saved.
+  std::vector<char> save_;
+  std::vector<Tensor<T>> saved_;
 };
 
 }  // namespace lrp

@@ -63,6 +63,13 @@ class Layer {
 
   // Batch forward: inputs [N, ...] → out [N, ...].
   virtual void forward(const TensorRefs<T>& in, Tensor<T>& out) const = 0;
+  // The forward, also giving what the layer's rules would otherwise recompute from the inputs
+  // (an LSTM's gate inputs: the products of every time step); the executor keeps it for the
+  // rules that ask (RuleNeeds::saved). Layers with nothing to save leave `saved` empty.
+  virtual void forward_saving(const TensorRefs<T>& in, Tensor<T>& out, Tensor<T>& saved) const {
+    forward(in, out);
+    saved = Tensor<T>();
+  }
   // Vector-Jacobian product: given the forward inputs/output and dL/dout, dL/din for every input.
   virtual void backward(const TensorRefs<T>& in, const Tensor<T>& out, const Tensor<T>& dout,
                         std::vector<Tensor<T>>& din) const = 0;

@@ -27,9 +27,9 @@ class Gru final : public RecurrentLayer<T> {
   Gru(Tensor<T> w, Tensor<T> r, Tensor<T> b, Tensor<T> h0, RecurrentDirection direction);
   LayerKind kind() const override { return LayerKind::Gru; }
   std::string type_name() const override { return "GRU"; }
-  // Backpropagation through time; recomputes the gates from the input (`out` is not read).
-  void backward(const TensorRefs<T>& in, const Tensor<T>& out, const Tensor<T>& dout,
-                std::vector<Tensor<T>>& din) const override;
+  void backward_saved(const Tensor<T>& x, const Tensor<T>* gate_inputs, const Tensor<T>& dout,
+                      std::vector<Tensor<T>>& din) const override;
+  std::size_t gate_input_width() const override { return 4 * hidden_size(); }
   std::unique_ptr<Layer<float>> to_float() const override;
   std::unique_ptr<Layer<double>> to_double() const override;
 
@@ -38,8 +38,12 @@ class Gru final : public RecurrentLayer<T> {
     Tensor<T> z, r, n;  // gates and candidate
     Tensor<T> a, b;     // the candidate's input term W_h x_t + Wb_h and recurrent term R_h h_{t-1} + Rb_h
     Tensor<T> h;        // hidden state
+    // Every step's gate inputs: z's and r's pre-activations, a and b, [dirs, T, N * B, 4H]; empty
+    // when the trace was given them.
+    Tensor<T> gate_inputs;
   };
-  Trace trace(const Tensor<T>& x) const;
+  // With `gate_inputs` saved by forward_saving for x, the trace needs no matrix product.
+  Trace trace(const Tensor<T>& x, const Tensor<T>* gate_inputs = nullptr) const;
   // The candidate's two affine maps of direction d: x_t -> a (weight W_h, bias Wb_h) and
   // h_{t-1} -> b (R_h, Rb_h); the LRP rules apply to them as to dense layers.
   const Linear<T>& input_map(std::size_t d) const { return input_maps_.at(d); }
@@ -47,7 +51,11 @@ class Gru final : public RecurrentLayer<T> {
 
  private:
   using Base::b_, Base::check_input, Base::direction_, Base::h0_, Base::r_, Base::w_;
-  Tensor<T> hidden_states(const Tensor<T>& x) const override { return trace(x).h; }
+  Tensor<T> hidden_states(const Tensor<T>& x, Tensor<T>* gate_inputs) const override {
+    Trace tr = trace(x);
+    if (gate_inputs) *gate_inputs = std::move(tr.gate_inputs);
+    return std::move(tr.h);
+  }
   std::vector<Linear<T>> input_maps_, recurrent_maps_;
 };
 

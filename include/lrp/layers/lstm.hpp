@@ -25,9 +25,9 @@ class Lstm final : public RecurrentLayer<T> {
   Lstm(Tensor<T> w, Tensor<T> r, Tensor<T> b, Tensor<T> h0, Tensor<T> c0, RecurrentDirection direction);
   LayerKind kind() const override { return LayerKind::Lstm; }
   std::string type_name() const override { return "LSTM"; }
-  // Backpropagation through time; recomputes the gates from the input (`out` is not read).
-  void backward(const TensorRefs<T>& in, const Tensor<T>& out, const Tensor<T>& dout,
-                std::vector<Tensor<T>>& din) const override;
+  void backward_saved(const Tensor<T>& x, const Tensor<T>* gate_inputs, const Tensor<T>& dout,
+                      std::vector<Tensor<T>>& din) const override;
+  std::size_t gate_input_width() const override { return 4 * hidden_size(); }
   std::unique_ptr<Layer<float>> to_float() const override;
   std::unique_ptr<Layer<double>> to_double() const override;
 
@@ -37,8 +37,12 @@ class Lstm final : public RecurrentLayer<T> {
     Tensor<T> tanh_c;         // tanh(c)
     Tensor<T> pre_g;          // the candidate's pre-activation W_c x_t + R_c h_{t-1} + b_c
     Tensor<T> h;              // hidden state
+    // Every step's gate inputs W x_t + R h_{t-1} + b (i, o, f, c), [dirs, T, N * B, 4H]; empty
+    // when the trace was given them.
+    Tensor<T> gate_inputs;
   };
-  Trace trace(const Tensor<T>& x) const;
+  // With `gate_inputs` saved by forward_saving for x, the trace needs no matrix product.
+  Trace trace(const Tensor<T>& x, const Tensor<T>* gate_inputs = nullptr) const;
   // The candidate's affine map of direction d, [x_t, h_{t-1}] -> pre_g: weight [H, D + H] =
   // [W_c | R_c], bias b_c; the LRP rules apply to it as to a dense layer.
   const Linear<T>& candidate(std::size_t d) const { return candidates_.at(d); }
@@ -47,7 +51,11 @@ class Lstm final : public RecurrentLayer<T> {
 
  private:
   using Base::b_, Base::check_input, Base::direction_, Base::h0_, Base::r_, Base::w_;
-  Tensor<T> hidden_states(const Tensor<T>& x) const override { return trace(x).h; }
+  Tensor<T> hidden_states(const Tensor<T>& x, Tensor<T>* gate_inputs) const override {
+    Trace tr = trace(x);
+    if (gate_inputs) *gate_inputs = std::move(tr.gate_inputs);
+    return std::move(tr.h);
+  }
   std::size_t state_sequences() const override;
   Tensor<T> c0_;
   std::vector<Linear<T>> candidates_;

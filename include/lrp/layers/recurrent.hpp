@@ -30,6 +30,15 @@ class RecurrentLayer : public Layer<T> {
   std::string describe() const override;  // "5 -> 6, bidirectional"
   Shape output_shape(const std::vector<Shape>& in) const override;
   void forward(const TensorRefs<T>& in, Tensor<T>& out) const override;
+  // Saves every step's gate inputs (see gate_inputs_shape), from which a trace needs no matrix
+  // product: the LRP and gradient sweeps then do not redo the forward's work.
+  void forward_saving(const TensorRefs<T>& in, Tensor<T>& out, Tensor<T>& saved) const override;
+  // Backpropagation through time, recomputing the forward's gate inputs.
+  void backward(const TensorRefs<T>& in, const Tensor<T>& out, const Tensor<T>& dout,
+                std::vector<Tensor<T>>& din) const override;
+  // The same from the gate inputs forward_saving saved for x (nullptr: recomputed).
+  virtual void backward_saved(const Tensor<T>& x, const Tensor<T>* gate_inputs, const Tensor<T>& dout,
+                              std::vector<Tensor<T>>& din) const = 0;
   std::vector<Tensor<T>*> params() override { return {&w_, &r_, &b_}; }
   std::vector<const Tensor<T>*> params() const override { return {&w_, &r_, &b_}; }
 
@@ -40,20 +49,29 @@ class RecurrentLayer : public Layer<T> {
   bool reversed(std::size_t d) const { return runs_reversed(direction_, d); }
   // The state h_{t-1} before the first step of direction d for sequence b.
   const T* initial_hidden(std::size_t d, std::size_t b) const;
+  // Gate inputs for x [N, T, B, D]: [dirs, T, N * B, P], per direction and step (in the input's
+  // time order) the rows of its sequences, P = gate_input_width() values each.
+  Shape gate_inputs_shape(const Tensor<T>& x) const;
+  virtual std::size_t gate_input_width() const = 0;
 
  protected:
   // Checks the shapes for `gates` gates (ShapeError naming `type`, the layer's type name).
   RecurrentLayer(Tensor<T> w, Tensor<T> r, Tensor<T> b, Tensor<T> h0, RecurrentDirection direction, std::size_t gates,
                  const std::string& type);
-  // Every step's hidden state, [N, dirs, T, B, H], for x [N, T, B, D].
-  virtual Tensor<T> hidden_states(const Tensor<T>& x) const = 0;
+  // Every step's hidden state, [N, dirs, T, B, H], for x [N, T, B, D]; with `gate_inputs`, also
+  // every step's gate inputs.
+  virtual Tensor<T> hidden_states(const Tensor<T>& x, Tensor<T>* gate_inputs) const = 0;
   // Sequences B the initial states were given for; 0 when none are.
   virtual std::size_t state_sequences() const { return h0_.empty() ? 0 : h0_.dim(1); }
-  // x [N, T, B, D] fits the layer; with `dout`, that it is [N, T, dirs, B, H].
-  void check_input(const Tensor<T>& x, const Tensor<T>* dout = nullptr) const;
+  // x [N, T, B, D] fits the layer; with `dout`, that it is [N, T, dirs, B, H]; with
+  // `gate_inputs`, that it is gate_inputs_shape(x).
+  void check_input(const Tensor<T>& x, const Tensor<T>* dout = nullptr, const Tensor<T>* gate_inputs = nullptr) const;
   // [dirs, B, H] when given, else an error naming `type` and `role` (type_name() is not yet the
   // derived layer's while the base is constructed).
   void check_state(const Tensor<T>& s, const std::string& type, const std::string& role) const;
+
+  // out [N, T, dirs, B, H] (ONNX's Y) from the states hs [N, dirs, T, B, H] of x.
+  void store_output(const Tensor<T>& x, const Tensor<T>& hs, Tensor<T>& out) const;
 
   Tensor<T> w_, r_, b_, h0_;
   RecurrentDirection direction_;

@@ -24,9 +24,9 @@ class Rnn final : public RecurrentLayer<T> {
   LayerKind kind() const override { return LayerKind::Rnn; }
   std::string type_name() const override { return "RNN"; }
   std::string describe() const override;
-  // Backpropagation through time; recomputes the states from the input (`out` is not read).
-  void backward(const TensorRefs<T>& in, const Tensor<T>& out, const Tensor<T>& dout,
-                std::vector<Tensor<T>>& din) const override;
+  void backward_saved(const Tensor<T>& x, const Tensor<T>* gate_inputs, const Tensor<T>& dout,
+                      std::vector<Tensor<T>>& din) const override;
+  std::size_t gate_input_width() const override { return hidden_size(); }
   std::unique_ptr<Layer<float>> to_float() const override;
   std::unique_ptr<Layer<double>> to_double() const override;
   RnnActivation activation() const { return activation_; }
@@ -35,14 +35,22 @@ class Rnn final : public RecurrentLayer<T> {
   struct Trace {
     Tensor<T> pre;  // W x_t + R h_{t-1} + b
     Tensor<T> h;    // hidden state f(pre)
+    // pre again, as [dirs, T, N * B, H] (the gate inputs forward_saving saves); empty when the
+    // trace was given them.
+    Tensor<T> gate_inputs;
   };
-  Trace trace(const Tensor<T>& x) const;
+  // With `gate_inputs` saved by forward_saving for x, the trace needs no matrix product.
+  Trace trace(const Tensor<T>& x, const Tensor<T>* gate_inputs = nullptr) const;
   // The affine map of direction d, [x_t, h_{t-1}] -> pre: weight [H, D + H] = [W | R], bias b.
   const Linear<T>& affine_map(std::size_t d) const { return maps_.at(d); }
 
  private:
   using Base::b_, Base::check_input, Base::direction_, Base::h0_, Base::r_, Base::w_;
-  Tensor<T> hidden_states(const Tensor<T>& x) const override { return trace(x).h; }
+  Tensor<T> hidden_states(const Tensor<T>& x, Tensor<T>* gate_inputs) const override {
+    Trace tr = trace(x);
+    if (gate_inputs) *gate_inputs = std::move(tr.gate_inputs);
+    return std::move(tr.h);
+  }
   RnnActivation activation_;
   std::vector<Linear<T>> maps_;
 };

@@ -44,6 +44,7 @@ struct RuleNeeds {
   bool inputs = true;
   bool output = true;
   bool repeat = false;
+  bool saved = false;  // what Layer::forward_saving saves (RuleInput::saved)
 };
 template <class T>
 RuleNeeds rule_needs(const Rule& rule, const Layer<T>& layer);
@@ -64,6 +65,9 @@ struct RuleInput {
   std::vector<signed char> non_negative = {};
   // When set (== &relevance), the rule may overwrite or steal the relevance tensor.
   Tensor<T>* relevance_scratch = nullptr;
+  // What the layer's forward_saving saved for these N samples, when the rule asked for it and
+  // the executor has it (not for repeated rows); otherwise the rule recomputes it.
+  const Tensor<T>* saved = nullptr;
 
   const Shape& input_shape(std::size_t k) const {
     return k < input_shapes.size() && !input_shapes[k].empty() ? input_shapes[k] : inputs[k]->shape();
