@@ -160,6 +160,11 @@ struct Importer {
   std::unordered_map<std::string, std::vector<std::string>> readers;  // operators reading each name
   std::optional<std::size_t> static_batch;                 // the input's batch size when fixed
   bool batch_of_one = false;                               // import as if the batch were fixed to 1
+  // The input's axis 1 is the batch (a sequence-first recurrent model, [T, B, ...]): lrp's
+  // samples are [T, ...], each run as the ONNX batch of one (implies batch_of_one).
+  bool time_first = false;
+  bool recurrent = false;  // the graph has LSTM, GRU or RNN nodes (for messages)
+  long input_node = -1;  // the node giving the graph input's ONNX value: -1, or time_first's Reshape
   bool moved_any = false;                                  // some value had its batch axis moved
   bool token_input = false;                                // the input is integer: token ids
   std::size_t nodes_reached = 0;                           // how many nodes were converted before the current one

@@ -668,7 +668,7 @@ Shape whole_target(NodeCtx& c, const std::vector<std::int64_t>& target, const Sh
 }
 
 // Whether x is the model's input holding token ids.
-bool reads_token_ids(NodeCtx& c, const Value& x) { return c.importer().token_input && x.node < 0 && !x.moved_batch; }
+bool reads_token_ids(NodeCtx& c, const Value& x) { return c.importer().token_input && x.node == c.importer().input_node && !x.moved_batch; }
 
 void reshape(NodeCtx& c) {
   c.allow_attributes({"allowzero", "shape"});
@@ -1378,7 +1378,7 @@ void gather(NodeCtx& c) {
   c.allow_attributes({"axis"});
   if (c.is_const(0) && !c.is_const(1)) {  // an embedding: rows of a table looked up by token ids
     const Value& ids = c.input(1, "indices");
-    if (ids.node >= 0 || !c.importer().token_input)
+    if (ids.node != c.importer().input_node || !c.importer().token_input)
       c.fail("looks up a table with computed indices; only the model's integer input (token ids) may index a table");
     if (c.attr_int("axis", 0) != 0) c.fail("an embedding looks up rows (axis 0), got axis " + std::to_string(c.attr_int("axis", 0)));
     const ConstTensor& table = c.weight_input(0, "data");

@@ -12,6 +12,7 @@
 
 #include "io/onnx_detail.hpp"
 #include "lrp/io/onnx.hpp"
+#include "lrp/layers/reshape.hpp"
 
 namespace lrp::io {
 namespace onnx_detail {
@@ -49,18 +50,26 @@ void read_input_shape(Importer& imp, const onnx::ValueInfoProto& vi) {
   const int rank = tt.shape().dim_size();
   if (rank < 2) throw FormatError(what + " has rank " + std::to_string(rank) + "; expected [N, ...] with a batch dimension first");
   Shape per;
+  const int batch_axis = imp.time_first ? 1 : 0;
   for (int k = 0; k < rank; ++k) {
     const onnx::TensorShapeProto::Dimension& d = tt.shape().dim(k);
     const bool fixed = d.has_dim_value() && d.dim_value() > 0;
-    if (k == 0) {
+    if (k == batch_axis && imp.time_first) {
+      if (fixed && d.dim_value() != 1)
+        throw FormatError(what + ": the batch axis 1 has size " + std::to_string(d.dim_value()) + "; a sequence-first model must take batch 1 or a dynamic batch");
+      imp.static_batch = 1;
+      continue;
+    }
+    if (k == batch_axis) {
       if (fixed) imp.static_batch = static_cast<std::size_t>(d.dim_value());
       if (imp.batch_of_one) imp.static_batch = 1;
       continue;
     }
     if (!fixed) {
       const std::string name = d.has_dim_param() ? "'" + d.dim_param() + "'" : d.has_dim_value() ? std::to_string(d.dim_value()) : "unknown";
-      throw FormatError(what + ": dimension " + std::to_string(k) + " is dynamic (" + name +
-                        "); only the batch dimension may be dynamic, export the model with a fixed input size");
+      throw FormatError(what + ": dimension " + std::to_string(k) + " is dynamic (" + name + "); only the batch dimension (" +
+                        (imp.recurrent ? "axis 0, or axis 1 of a sequence-first recurrent model" : "axis 0") +
+                        ") may be dynamic, export the model with a fixed input size");
     }
     if (d.dim_value() > (std::int64_t(1) << 32)) throw FormatError(what + ": dimension " + std::to_string(k) + " is absurdly large");
     per.push_back(static_cast<std::size_t>(d.dim_value()));
@@ -173,7 +182,7 @@ void convert_node(Importer& imp, const onnx::NodeProto& node, std::size_t index)
       // Token ids are numbers only to an embedding's lookup (a Reshape may leave them as they are).
       if (imp.token_input && op != "Gather" && op != "Reshape")  // Reshape: only to the shape they have
         for (std::size_t k = 0; k < ctx.num_inputs(); ++k)
-          if (ctx.has_input(k) && !ctx.is_const(k) && ctx.input(k, "input").node < 0)
+          if (ctx.has_input(k) && !ctx.is_const(k) && ctx.input(k, "input").node == imp.input_node)
             ctx.fail("reads the model's input, which holds token ids (integers); only an embedding (Gather of a table) may");
       if (!takes_moved_batch(op))
         for (std::size_t k = 0; k < ctx.num_inputs(); ++k)
@@ -306,8 +315,23 @@ void build(Importer& imp, LeanModel& lean, const std::string& source,
   Value x;
   x.id = 0;
   x.shape = imp.with_model([](const auto& model) { return model.input_shape; });
-  imp.values.emplace(in.name(), x);
   imp.id_uses.assign(1, imp.uses(in.name()));
+  if (imp.time_first) {
+    // lrp's sample [T, ...] is the ONNX input [T, 1, ...] of a batch of one: its batch axis moved.
+    Shape whole = x.shape;
+    whole.insert(whole.begin() + 1, 1);
+    x.id = imp.with_model([&](auto& model) {
+      using T = typename std::remove_reference_t<decltype(model)>::Scalar;
+      return model.add(imp.unique_layer_name(in.name() + " (batch on axis 1)"), std::make_unique<Reshape<T>>(whole), {0});
+    });
+    x.node = imp.input_node = imp.with_model([](const auto& model) { return static_cast<long>(model.nodes().size()) - 1; });
+    x.shape = whole;
+    x.moved_batch = imp.moved_any = true;
+    imp.id_uses[0] = 1;
+    imp.id_uses.resize(x.id + 1, 0);
+    imp.id_uses[x.id] = imp.uses(in.name());
+  }
+  imp.values.emplace(in.name(), x);
 
   // Constants are dropped after their last reader, so a large model's weights exist once (in
   // their layers) rather than twice by the end of the import.
@@ -344,12 +368,18 @@ void build(Importer& imp, LeanModel& lean, const std::string& source,
   });
 }
 
+// How the graph input's axes are read: the batch first (fixed or dynamic), the batch fixed to 1
+// (a model that moves its batch axis), or the batch on axis 1 (a sequence-first recurrent model).
+enum class InputAxes { BatchFirst, BatchOfOne, TimeFirst };
+
 template <class T>
 Model<T> import_once(LeanModel& lean, const std::string& source, const std::map<std::string, Tensor<double>>& constant_inputs,
-                     const std::string& output, bool batch_of_one, bool& dynamic_batch, std::size_t& reached) {
+                     const std::string& output, InputAxes axes, bool recurrent, bool& dynamic_batch, std::size_t& reached) {
   Importer imp;
+  imp.recurrent = recurrent;
   imp.as_float = std::is_same_v<T, float>;
-  imp.batch_of_one = batch_of_one;
+  imp.batch_of_one = axes != InputAxes::BatchFirst;
+  imp.time_first = axes == InputAxes::TimeFirst;
   try {
     build(imp, lean, source, constant_inputs, output);
   } catch (const FormatError&) {
@@ -361,37 +391,47 @@ Model<T> import_once(LeanModel& lean, const std::string& source, const std::map<
   else return std::move(imp.model);
 }
 
-// `load` reads the model (again for a second try). A model with a dynamic batch that moves its
-// batch axis (nn.MultiheadAttention computes with the batch size in its reshapes) imports only as
-// a batch of one: then every sample runs through it alone, which is what it computes per sample.
-// Any failure of a dynamic-batch model gets that second try, whatever its message: the many
-// batch-axis checks need not agree on wording, and a model that imports as a batch of one is
-// right as one. When the second try fails too, the error of the try that got further through
-// the graph is reported (the first's when they stop at the same node): a model that needs a
-// batch of one then names what it lacks as one.
+bool has_recurrent_node(const LeanModel& lean) {
+  for (const onnx::NodeProto& n : lean.proto.graph().node())
+    if (n.op_type() == "LSTM" || n.op_type() == "GRU" || n.op_type() == "RNN") return true;
+  return false;
+}
+
+// `load` reads the model (again for each further try). A model with a dynamic batch that moves
+// its batch axis (nn.MultiheadAttention computes with the batch size in its reshapes) imports
+// only as a batch of one: then every sample runs through it alone, which is what it computes per
+// sample. Any failure of a dynamic-batch model gets that second try, whatever its message: the
+// many batch-axis checks need not agree on wording, and a model that imports as a batch of one
+// is right as one. A model with recurrent nodes that fails gets a try with its batch on axis 1
+// (PyTorch's nn.LSTM without batch_first: [T, B, D] in): its samples are then [T, D]. When every
+// try fails, the error of the try that got furthest through the graph is reported (the first's
+// on a tie): a model that needs another reading of its input then names what it lacks in it.
 template <class T>
 Model<T> import(const std::function<LeanModel()>& load, const std::string& source,
                 const std::map<std::string, Tensor<double>>& constant_inputs, const std::string& output = "") {
   LeanModel lean = load();
+  const bool recurrent = has_recurrent_node(lean);
   bool dynamic_batch = false;
-  std::size_t first_reached = 0;
-  try {
-    return import_once<T>(lean, source, constant_inputs, output, false, dynamic_batch, first_reached);
-  } catch (const FormatError&) {
-    if (!dynamic_batch) throw;
-    const std::exception_ptr first = std::current_exception();
-    std::size_t second_reached = 0;
+  std::exception_ptr furthest;
+  std::size_t furthest_reached = 0;
+  for (const InputAxes axes : {InputAxes::BatchFirst, InputAxes::BatchOfOne, InputAxes::TimeFirst}) {
+    if ((axes == InputAxes::BatchOfOne && !dynamic_batch) || (axes == InputAxes::TimeFirst && !recurrent)) continue;
+    std::size_t reached = 0;
+    bool dynamic = false;
     try {
-      LeanModel again = load();
-      bool unused = false;
-      return import_once<T>(again, source, constant_inputs, output, true, unused, second_reached);
+      if (axes != InputAxes::BatchFirst) lean = load();
+      return import_once<T>(lean, source, constant_inputs, output, axes, recurrent, dynamic, reached);
     } catch (const FormatError&) {
-      if (second_reached > first_reached) throw;
-      std::rethrow_exception(first);
+      if (axes == InputAxes::BatchFirst) dynamic_batch = dynamic;
+      if (!furthest || reached > furthest_reached) {
+        furthest = std::current_exception();
+        furthest_reached = reached;
+      }
     } catch (const Error&) {
-      std::rethrow_exception(first);
+      if (axes == InputAxes::BatchFirst) throw;
     }
   }
+  std::rethrow_exception(furthest);
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // ONNX's recurrent operators, LSTM, GRU and RNN. PyTorch exports nn.LSTM / nn.GRU / nn.RNN(batch_first=True)
 // with a Transpose in front that puts time first ([T, N, D]): the model imports as a batch of one
-// (Value::moved_batch) and the layer runs on the whole [T, 1, D]. Y is the layer's output; Y_h is
+// (Value::moved_batch) and the layer runs on the whole [T, 1, D]. Without batch_first the model's
+// input is [T, N, ...] itself: it imports with the batch on input axis 1 (Importer::time_first,
+// onnx_model.cpp), its samples [T, ...], and the layer again sees [T, 1, D]. Y is the layer's output; Y_h is
 // sliced from it (the last step of each direction in its own order). The initial states must be
 // constants (PyTorch writes zeros of the batch's size, which fold to constants in a batch of one).
 #include <algorithm>
@@ -70,7 +72,8 @@ Operands read_operands(NodeCtx& c, std::size_t gates, const std::vector<std::str
   const Value& x = o.x;
   if (!x.moved_batch)
     c.fail("reads " + runtime_shape_str(x) + " with the batch first, but ONNX's " + c.op() + " takes [T, B, D], time first; export the "
-           "model with batch_first=True (a Transpose in front of the " + c.op() + ")");
+           "model with batch_first=True (a Transpose in front of the " + c.op() + "), or with the model's input time first: [T, B, ...] "
+           "with a fixed T and the batch (dynamic or 1) on axis 1");
   if (x.shape.size() != 3) c.fail("input X must be [T, B, D], got " + runtime_shape_str(x));
   const auto g = static_cast<std::int64_t>(gates), dirs = static_cast<std::int64_t>(o.dirs);
   const ConstTensor& w = c.const_input(1, "W");

@@ -390,6 +390,19 @@ TEST(CliExplain, LstmModelMatchesArrasReference) {
   EXPECT_NE(info.output.find("12 -> 6, bidirectional"), std::string::npos) << info.output;
 }
 
+// PyTorch's default nn.LSTM (no batch_first) takes [T, B, D]: the same [N, T, D] data file
+// explains it, the input's batch axis 1 being lrp's batch.
+TEST(CliExplain, SequenceFirstLstmTakesTheSameDataAsBatchFirst) {
+  const std::string fx = test::source_path("tests/fixtures/lstm/"), out = test::temp_path("lstm_seq_first.npy");
+  const test::CliResult r = test::run_cli("explain " + fx + "uni_seq_first.onnx " + fx + "uni_input.npy --composite epsilon --target 1 --out " + out);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_LT(test::max_rel_error(io::read_npy(out), io::read_npy(fx + "uni_lrp_eps.npy")), 1e-5);
+  const test::CliResult info = test::run_cli("info " + fx + "uni_seq_first.onnx");
+  ASSERT_EQ(info.code, 0) << info.output;
+  EXPECT_NE(info.output.find("input:  [7,5] per sample"), std::string::npos) << info.output;
+  EXPECT_NE(info.output.find("(batch on axis 1)"), std::string::npos) << info.output;
+}
+
 TEST(CliExplain, InfoListsLayers) {
   const test::CliResult r = test::run_cli("info " + lenet() + " --input " + refpath("LeNet-5/input.npy"));
   ASSERT_EQ(r.code, 0) << r.output;

@@ -1,7 +1,8 @@
 // Recurrent networks exported from PyTorch (tests/fixtures/lstm, gru and rnn, make_fixtures.py in
 // each, on recurrent_reference.py): nn.LSTM, nn.GRU and nn.RNN(batch_first=True), one layer read at
 // its last step (uni), two bidirectional layers read through h_n (bi2; the RNN's with ReLU), and
-// an LSTM token classifier (lstm/text: embedding, LSTM, h_n). The forward and the input gradient against PyTorch in float64; LRP with
+// an LSTM token classifier (lstm/text: embedding, LSTM, h_n), and sequence-first copies of some
+// (batch_first=False: the input [T, B, ...], its batch on axis 1). The forward and the input gradient against PyTorch in float64; LRP with
 // epsilon (1e-6) on every layer against the rule computed independently as input times a modified
 // gradient (gates held constant, tanh passing relevance on, every affine output and sum
 // stabilised: Arras et al.'s for the LSTM). Refusals of what the importer cannot represent name
@@ -11,6 +12,7 @@
 #include <fstream>
 #include <functional>
 #include <string>
+#include <utility>
 
 #include "lrp/core/error.hpp"
 #include "lrp/explain/explain.hpp"
@@ -30,41 +32,68 @@ std::string fixture(const std::string& file) { return source_path("tests/fixture
 const char* const kGradientModels[] = {"lstm/uni", "lstm/bi2", "gru/uni", "gru/bi2", "rnn/uni", "rnn/bi2"};
 const char* const kLrpModels[] = {"lstm/uni", "lstm/bi2", "lstm/text", "gru/uni", "gru/bi2", "rnn/uni", "rnn/bi2"};
 
+// Sequence-first copies of fixtures (the recurrent module without batch_first: [T, B, ...] in,
+// the batch on input axis 1, dynamic, or fixed to 1 in bi2_seq_first1) with the same weights, and
+// the batch-first fixture whose references hold for them. Their samples are [T, D] (ids [T]) too.
+const std::pair<const char*, const char*> kSequenceFirst[] = {{"lstm/uni_seq_first", "lstm/uni"},
+                                                              {"lstm/bi2_seq_first1", "lstm/bi2"},
+                                                              {"lstm/text_seq_first", "lstm/text"},
+                                                              {"gru/bi2_seq_first", "gru/bi2"},
+                                                              {"rnn/uni_seq_first", "rnn/uni"}};
+
+// `model` against the references of `reference` (the same name but for sequence-first copies).
 template <class T>
-void check_forward_and_gradient(const std::string& name, double tol) {
-  expect_matches_pytorch<T>(fixture(name + ".onnx"), fixture(name + "_input.npy"), fixture(name + "_logits.npy"),
-                            fixture(name + "_gradient.npy"), 1, tol);
+void check_forward_and_gradient(const std::string& model, double tol, const std::string& reference = "") {
+  SCOPED_TRACE(model);
+  const std::string ref = reference.empty() ? model : reference;
+  expect_matches_pytorch<T>(fixture(model + ".onnx"), fixture(ref + "_input.npy"), fixture(ref + "_logits.npy"),
+                            fixture(ref + "_gradient.npy"), 1, tol);
 }
 
 // Measured: 2e-16 (double), 6e-8 (float).
 TEST(RecurrentPyTorch, ForwardAndGradientMatchInDouble) {
   for (const std::string name : kGradientModels) check_forward_and_gradient<double>(name, 1e-12);
+  for (const auto& [model, ref] : kSequenceFirst)
+    if (std::string(ref) != "lstm/text") check_forward_and_gradient<double>(model, 1e-12, ref);
 }
 TEST(RecurrentPyTorch, ForwardAndGradientMatchInFloat) {
   for (const std::string name : kGradientModels) check_forward_and_gradient<float>(name, 1e-5);
+  for (const auto& [model, ref] : kSequenceFirst)
+    if (std::string(ref) != "lstm/text") check_forward_and_gradient<float>(model, 1e-5, ref);
 }
 
 // Measured: 7e-16 (double), 7e-7 (float).
 template <class T>
-void check_epsilon_lrp(const std::string& name, double tol) {
+void check_epsilon_lrp(const std::string& name, double tol, const std::string& reference = "") {
   SCOPED_TRACE(name);
+  const std::string ref = reference.empty() ? name : reference;
   const Model<double> md = io::read_onnx_model(fixture(name + ".onnx"));
-  EXPECT_TRUE(md.batch_of_one);  // the Transpose in front of the recurrent layer moves the batch axis
+  EXPECT_TRUE(md.batch_of_one);  // the Transpose in front of the recurrent layer moves the batch axis (or the input has it on axis 1)
   const Model<T> model = md.template convert<T>();
   ExplainRequest req;
   req.rules = composite_rules(model, "epsilon");
   req.target = parse_target("1");
-  const Tensor<double> want = io::read_npy(fixture(name + "_lrp_eps.npy"));
+  const Tensor<double> want = io::read_npy(fixture(ref + "_lrp_eps.npy"));
   ASSERT_GT(max_rel_error(want, Tensor<double>(want.shape())), 0.0);
-  const Explanation<T> e = explain(model, io::read_npy(fixture(name + "_input.npy")).template cast<T>(), req);
+  const Explanation<T> e = explain(model, io::read_npy(fixture(ref + "_input.npy")).template cast<T>(), req);
   EXPECT_LE(max_rel_error(e.relevance, want), tol);
 }
 
 TEST(RecurrentPyTorch, EpsilonLrpMatchesTheReferenceInDouble) {
   for (const std::string name : kLrpModels) check_epsilon_lrp<double>(name, 1e-12);
+  for (const auto& [model, ref] : kSequenceFirst) check_epsilon_lrp<double>(model, 1e-12, ref);
 }
 TEST(RecurrentPyTorch, EpsilonLrpMatchesTheReferenceInFloat) {
   for (const std::string name : kLrpModels) check_epsilon_lrp<float>(name, 1e-5);
+  for (const auto& [model, ref] : kSequenceFirst) check_epsilon_lrp<float>(model, 1e-5, ref);
+}
+
+// A sequence-first model takes samples [T, D] as the batch-first one does: the input's axis 1,
+// its batch, is not part of them.
+TEST(RecurrentPyTorch, SequenceFirstModelsTakeSamplesWithoutTheBatchAxis) {
+  EXPECT_EQ(io::read_onnx_model(fixture("lstm/uni_seq_first.onnx")).input_shape, (Shape{7, 5}));
+  EXPECT_EQ(io::read_onnx_model(fixture("lstm/bi2_seq_first1.onnx")).input_shape, (Shape{7, 5}));
+  EXPECT_EQ(io::read_onnx_model(fixture("lstm/text_seq_first.onnx")).input_shape, (Shape{9}));
 }
 
 // All three classes in one batched sweep equal three single-class sweeps.
@@ -85,6 +114,31 @@ TEST(RecurrentPyTorch, AllTargetsEqualOneAtATime) {
         for (std::size_t i = 0; i < 35; ++i) EXPECT_NEAR(all[(n * 3 + k) * 35 + i], one[n * 35 + i], 1e-12);
     }
   }
+}
+
+// Sequence-first inputs that cannot be read as samples [T, ...]: a batch of 4 fixed on axis 1 (a
+// sample would be four sequences and the logits [4, 3]), a dynamic sequence length.
+TEST(RecurrentPyTorch, SequenceFirstInputsWithoutAFixedLengthOrBatchOneAreRefused) {
+  onnx::ModelProto base;
+  std::ifstream file(fixture("lstm/uni_seq_first.onnx"), std::ios::binary);
+  ASSERT_TRUE(base.ParseFromIstream(&file));
+  const auto message = [&](const std::function<void(onnx::TensorShapeProto&)>& change) {
+    onnx::ModelProto m = base;
+    change(*m.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape());
+    try {
+      io::parse_onnx_model(m.SerializeAsString(), "seq.onnx");
+    } catch (const FormatError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  const std::string four = message([](onnx::TensorShapeProto& s) { s.mutable_dim(1)->set_dim_value(4); });
+  EXPECT_NE(four.find("seq.onnx"), std::string::npos) << four;
+  EXPECT_NE(four.find("'/lstm/LSTM' (LSTM)"), std::string::npos) << four;
+  EXPECT_NE(four.find("the batch (dynamic or 1) on axis 1"), std::string::npos) << four;
+  const std::string dynamic_length = message([](onnx::TensorShapeProto& s) { s.mutable_dim(0)->set_dim_param("steps"); });
+  EXPECT_NE(dynamic_length.find("dimension"), std::string::npos) << dynamic_length;
+  EXPECT_NE(dynamic_length.find("is dynamic"), std::string::npos) << dynamic_length;
 }
 
 TEST(RecurrentPyTorch, UnsupportedVariantsAreRefusedByName) {
