@@ -155,13 +155,12 @@ void lstm(NodeCtx& c) {
 
 void gru(NodeCtx& c) {
   c.allow_attributes({"activation_alpha", "activation_beta", "activations", "clip", "direction", "hidden_size", "layout", "linear_before_reset"});
-  if (c.attr_int("linear_before_reset", 0) != 1)
-    c.fail("linear_before_reset 0 (the reset gate applied before the recurrent weights) is not supported; PyTorch's and Keras's "
-           "GRU export 1");
+  const std::int64_t before_reset = c.attr_int("linear_before_reset", 0);  // 1: PyTorch's and Keras's reset_after
+  if (before_reset != 0 && before_reset != 1) c.fail("linear_before_reset must be 0 or 1, got " + std::to_string(before_reset));
   Operands o = read_operands(c, 3, {"Sigmoid", "Tanh"});
   std::unique_ptr<Layer<double>> layer;
   try {
-    layer = std::make_unique<Gru<double>>(std::move(o.w), std::move(o.r), std::move(o.b), std::move(o.h0), o.direction);
+    layer = std::make_unique<Gru<double>>(std::move(o.w), std::move(o.r), std::move(o.b), std::move(o.h0), o.direction, before_reset == 1);
   } catch (const ShapeError& e) {
     c.fail(e.what());
   }

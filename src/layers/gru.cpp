@@ -16,8 +16,8 @@ enum Gate : std::size_t { kZ = 0, kR = 1, kH = 2 };
 }  // namespace
 
 template <class T>
-Gru<T>::Gru(Tensor<T> w, Tensor<T> r, Tensor<T> b, Tensor<T> h0, RecurrentDirection direction)
-    : Base(std::move(w), std::move(r), std::move(b), std::move(h0), direction, 3, "GRU") {
+Gru<T>::Gru(Tensor<T> w, Tensor<T> r, Tensor<T> b, Tensor<T> h0, RecurrentDirection direction, bool linear_before_reset)
+    : Base(std::move(w), std::move(r), std::move(b), std::move(h0), direction, 3, "GRU"), linear_before_reset_(linear_before_reset) {
   const std::size_t h = hidden_size(), d_in = input_size();
   for (std::size_t d = 0; d < directions(); ++d) {
     Tensor<T> wh({h, d_in}), rh({h, h}), wb({h}), rb({h});
@@ -31,6 +31,11 @@ Gru<T>::Gru(Tensor<T> w, Tensor<T> r, Tensor<T> b, Tensor<T> h0, RecurrentDirect
 }
 
 template <class T>
+std::string Gru<T>::describe() const {
+  return Base::describe() + (linear_before_reset_ ? "" : ", reset before R");
+}
+
+template <class T>
 typename Gru<T>::Trace Gru<T>::trace(const Tensor<T>& x, const Tensor<T>* saved) const {
   check_input(x, nullptr, saved);
   const std::size_t n_samples = x.dim(0), steps = x.dim(1), seqs = x.dim(2), d_in = x.dim(3);
@@ -40,6 +45,7 @@ typename Gru<T>::Trace Gru<T>::trace(const Tensor<T>& x, const Tensor<T>* saved)
   if (!saved) tr.gate_inputs = Tensor<T>::uninitialized(this->gate_inputs_shape(x));
   const T* gate_inputs = saved ? saved->data() : tr.gate_inputs.data();
   std::vector<T> xw(saved ? 0 : n_samples * steps * seqs * 3 * h), hr(saved ? 0 : rows * 3 * h), h_prev(rows * h), act(3 * h);
+  std::vector<T> reset_h(saved || linear_before_reset_ ? 0 : rows * h);  // r * h_{t-1}
   for (std::size_t d = 0; d < dirs; ++d) {
     // Every time step's input term at once: x rows [N * T * B, D] times W_d^T.
     if (!saved)
@@ -53,18 +59,30 @@ typename Gru<T>::Trace Gru<T>::trace(const Tensor<T>& x, const Tensor<T>* saved)
       const std::size_t t = reversed(d) ? steps - 1 - s : s;
       const std::size_t step = (d * steps + t) * rows * 4 * h;
       if (!saved) {
-        // The recurrent terms R h_{t-1} + Rb, kept apart: r multiplies the candidate's.
+        // The recurrent terms R h_{t-1} + Rb, kept apart: r multiplies the candidate's (or, with
+        // linear_before_reset 0, h_{t-1} in it, so R_h's product waits for r).
+        const T* r_d = r_.data() + d * 3 * h * h;
         for (std::size_t q = 0; q < rows; ++q) std::copy_n(rb, 3 * h, hr.data() + q * 3 * h);
-        kernels::gemm<T>(false, true, rows, 3 * h, h, T(1), h_prev.data(), h, r_.data() + d * 3 * h * h, h, T(1), hr.data(), 3 * h);
-        for (std::size_t n = 0; n < n_samples; ++n)
-          for (std::size_t b = 0; b < seqs; ++b) {
-            const std::size_t q = n * seqs + b;
-            const T* xp = xw.data() + ((n * steps + t) * seqs + b) * 3 * h;
-            const T* hp = hr.data() + q * 3 * h;
-            T* gi = tr.gate_inputs.data() + step + q * 4 * h;
-            for (std::size_t k = 0; k < 2 * h; ++k) gi[k] = xp[k] + wb[k] + hp[k];  // z, r
-            for (std::size_t j = 0; j < h; ++j) gi[2 * h + j] = xp[kH * h + j] + wb[kH * h + j], gi[3 * h + j] = hp[kH * h + j];  // a, b
+        kernels::gemm<T>(false, true, rows, linear_before_reset_ ? 3 * h : 2 * h, h, T(1), h_prev.data(), h, r_d, h, T(1), hr.data(), 3 * h);
+        const auto xp_of = [&](std::size_t q) { return xw.data() + (((q / seqs) * steps + t) * seqs + q % seqs) * 3 * h; };
+        for (std::size_t q = 0; q < rows; ++q) {
+          const T* xp = xp_of(q);
+          const T* hp = hr.data() + q * 3 * h;
+          T* gi = tr.gate_inputs.data() + step + q * 4 * h;
+          for (std::size_t k = 0; k < 2 * h; ++k) gi[k] = xp[k] + wb[k] + hp[k];  // z, r
+          if (!linear_before_reset_) {
+            recurrent::sigmoid_row(gi + kR * h, act.data(), h);
+            for (std::size_t j = 0; j < h; ++j) reset_h[q * h + j] = act[j] * h_prev[q * h + j];
           }
+        }
+        if (!linear_before_reset_)
+          kernels::gemm<T>(false, true, rows, h, h, T(1), reset_h.data(), h, r_d + kH * h * h, h, T(1), hr.data() + kH * h, 3 * h);
+        for (std::size_t q = 0; q < rows; ++q) {
+          const T* xp = xp_of(q);
+          const T* hp = hr.data() + q * 3 * h;
+          T* gi = tr.gate_inputs.data() + step + q * 4 * h;
+          for (std::size_t j = 0; j < h; ++j) gi[2 * h + j] = xp[kH * h + j] + wb[kH * h + j], gi[3 * h + j] = hp[kH * h + j];  // a, b
+        }
       }
       for (std::size_t n = 0; n < n_samples; ++n)
         for (std::size_t b = 0; b < seqs; ++b) {
@@ -74,7 +92,7 @@ typename Gru<T>::Trace Gru<T>::trace(const Tensor<T>& x, const Tensor<T>* saved)
           for (std::size_t j = 0; j < h; ++j) {
             tr.z[at + j] = act[kZ * h + j], tr.r[at + j] = act[kR * h + j];
             tr.a[at + j] = gi[2 * h + j], tr.b[at + j] = gi[3 * h + j];
-            act[kH * h + j] = tr.a[at + j] + tr.r[at + j] * tr.b[at + j];
+            act[kH * h + j] = tr.a[at + j] + (linear_before_reset_ ? tr.r[at + j] * tr.b[at + j] : tr.b[at + j]);
           }
           recurrent::tanh_row(act.data() + kH * h, tr.n.data() + at, h);
           for (std::size_t j = 0; j < h; ++j)
@@ -94,14 +112,20 @@ void Gru<T>::backward_saved(const Tensor<T>& x, const Tensor<T>* gate_inputs, co
   din.assign(1, Tensor<T>(x.shape()));
   // dx_pre: the gradient at the input terms (W x), dh_pre at the recurrent ones (R h), per gate.
   std::vector<T> dx_pre(n_samples * steps * seqs * 3 * h), dh_pre(rows * 3 * h), dh_rec(rows * h), dh_direct(rows * h);
+  std::vector<T> d_reset_h(linear_before_reset_ ? 0 : rows * h);  // at r * h_{t-1} (linear_before_reset 0)
+  const bool lbr = linear_before_reset_;
   for (std::size_t d = 0; d < dirs; ++d) {
     std::fill(dh_rec.begin(), dh_rec.end(), T(0));
+    const T* r_d = r_.data() + d * 3 * h * h;
     for (std::size_t s = steps; s-- > 0;) {
       const std::size_t t = reversed(d) ? steps - 1 - s : s;
+      const auto h_before = [&](std::size_t n, std::size_t b) {
+        return s == 0 ? initial_hidden(d, b) : tr.h.data() + (((n * dirs + d) * steps + (reversed(d) ? t + 1 : t - 1)) * seqs + b) * h;
+      };
       for (std::size_t n = 0; n < n_samples; ++n)
         for (std::size_t b = 0; b < seqs; ++b) {
           const std::size_t q = n * seqs + b, at = (((n * dirs + d) * steps + t) * seqs + b) * h;
-          const T* h_before = s == 0 ? initial_hidden(d, b) : tr.h.data() + (((n * dirs + d) * steps + (reversed(d) ? t + 1 : t - 1)) * seqs + b) * h;
+          const T* hb = h_before(n, b);
           const T* dy = dout.data() + (((n * steps + t) * dirs + d) * seqs + b) * h;
           T* dxp = dx_pre.data() + ((n * steps + t) * seqs + b) * 3 * h;
           T* dhp = dh_pre.data() + q * 3 * h;
@@ -109,17 +133,35 @@ void Gru<T>::backward_saved(const Tensor<T>& x, const Tensor<T>* gate_inputs, co
             const T z = tr.z[at + j], r = tr.r[at + j], cand = tr.n[at + j], bt = tr.b[at + j];
             const T dh = dy[j] + dh_rec[q * h + j];
             const T dpre = dh * (T(1) - z) * (T(1) - cand * cand);
-            const T dz = dh * (h_before[j] - cand) * z * (T(1) - z);
-            const T dr = dpre * bt * r * (T(1) - r);
+            const T dz = dh * (hb[j] - cand) * z * (T(1) - z);
             dxp[kZ * h + j] = dhp[kZ * h + j] = dz;
-            dxp[kR * h + j] = dhp[kR * h + j] = dr;
             dxp[kH * h + j] = dpre;
-            dhp[kH * h + j] = dpre * r;
             dh_direct[q * h + j] = dh * z;
+            if (lbr) {
+              dxp[kR * h + j] = dhp[kR * h + j] = dpre * bt * r * (T(1) - r);
+              dhp[kH * h + j] = dpre * r;
+            } else {
+              dhp[kH * h + j] = dpre;  // at b = R_h (r * h_{t-1}) + Rb_h
+            }
           }
         }
+      if (!lbr) {
+        // The gradient at r * h_{t-1} reaches r (its gate) and h_{t-1} directly.
+        kernels::gemm<T>(false, false, rows, h, h, T(1), dh_pre.data() + kH * h, 3 * h, r_d + kH * h * h, h, T(0), d_reset_h.data(), h);
+        for (std::size_t n = 0; n < n_samples; ++n)
+          for (std::size_t b = 0; b < seqs; ++b) {
+            const std::size_t q = n * seqs + b, at = (((n * dirs + d) * steps + t) * seqs + b) * h;
+            const T* hb = h_before(n, b);
+            T* dxp = dx_pre.data() + ((n * steps + t) * seqs + b) * 3 * h;
+            for (std::size_t j = 0; j < h; ++j) {
+              const T r = tr.r[at + j], g = d_reset_h[q * h + j];
+              dxp[kR * h + j] = dh_pre[q * 3 * h + kR * h + j] = g * hb[j] * r * (T(1) - r);
+              dh_direct[q * h + j] += g * r;
+            }
+          }
+      }
       std::copy(dh_direct.begin(), dh_direct.end(), dh_rec.begin());
-      kernels::gemm<T>(false, false, rows, h, 3 * h, T(1), dh_pre.data(), 3 * h, r_.data() + d * 3 * h * h, h, T(1), dh_rec.data(), h);
+      kernels::gemm<T>(false, false, rows, h, lbr ? 3 * h : 2 * h, T(1), dh_pre.data(), 3 * h, r_d, h, T(1), dh_rec.data(), h);
     }
     kernels::gemm<T>(false, false, n_samples * steps * seqs, d_in, 3 * h, T(1), dx_pre.data(), 3 * h, w_.data() + d * 3 * h * d_in, d_in,
                      T(1), din[0].data(), d_in);
@@ -129,13 +171,13 @@ void Gru<T>::backward_saved(const Tensor<T>& x, const Tensor<T>* gate_inputs, co
 template <class T>
 std::unique_ptr<Layer<float>> Gru<T>::to_float() const {
   return std::make_unique<Gru<float>>(w_.template cast<float>(), r_.template cast<float>(), b_.template cast<float>(), initial_state_as<float>(h0_),
-                                      direction_);
+                                      direction_, linear_before_reset_);
 }
 
 template <class T>
 std::unique_ptr<Layer<double>> Gru<T>::to_double() const {
   return std::make_unique<Gru<double>>(w_.template cast<double>(), r_.template cast<double>(), b_.template cast<double>(),
-                                       initial_state_as<double>(h0_), direction_);
+                                       initial_state_as<double>(h0_), direction_, linear_before_reset_);
 }
 
 template class Gru<float>;

@@ -8,10 +8,11 @@
 //   R(c_t) = R(h_t) + R(c_t) from step t+1      (h_t = o * tanh(c_t): the gate o takes nothing)
 //   R(f * c_{t-1}), R(i * g): c_t's split; R(g) reaches x_t and h_{t-1} through the candidate's
 //   map [x_t, h_{t-1}] -> W_c x_t + R_c h_{t-1} + b_c.
-// GRU (linear_before_reset = 1):
+// GRU:
 //   R(h_t) = what Y and step t+1 give it; split between (1 - z) * n and z * h_{t-1} (to h_{t-1});
-//   R(n) splits between a = W_h x_t + Wb_h and r * b (to b = R_h h_{t-1} + Rb_h); a's and b's
-//   reach x_t and h_{t-1} through their own maps.
+//   linear_before_reset = 1: R(n) splits between a = W_h x_t + Wb_h and r * b (to b = R_h h_{t-1}
+//   + Rb_h); = 0: between a and b = R_h (r * h_{t-1}) + Rb_h, whose input r * h_{t-1} passes its
+//   relevance to h_{t-1}. a's and b's reach x_t and h_{t-1} through their own maps.
 // RNN: h_t = f(W x_t + R h_{t-1} + b) passes R(h_t) to its pre-activation, and the map
 //   [x_t, h_{t-1}] -> W x_t + R h_{t-1} + b gives x_t and h_{t-1} their shares.
 #include "rules/recurrent_rules.hpp"
@@ -181,6 +182,7 @@ std::vector<Tensor<T>> gru_relevance(const Rule& rule, const Gru<T>& layer, cons
   const Sweep w = sweep_of(layer, in);
   const typename Gru<T>::Trace tr = layer.trace(x, in.saved);
   const T eps = static_cast<T>(rule.epsilon);
+  const bool lbr = layer.linear_before_reset();
   const std::size_t h = w.h, d_in = w.d_in;
   Tensor<T> rx({w.n_samples * w.k, w.steps, w.seqs, d_in});
   std::vector<T> rh(w.rows * h), r_direct(w.rows * h);
@@ -194,14 +196,14 @@ std::vector<Tensor<T>> gru_relevance(const Rule& rule, const Gru<T>& layer, cons
           const T rh_t = p.ry[j] + rh[q], zg = tr.z[at];
           const T rn = share((T(1) - zg) * tr.n[at], tr.h[at], eps) * rh_t;
           r_direct[q] = share(zg * h_before[j], tr.h[at], eps) * rh_t;
-          const T a = tr.a[at], gated = tr.r[at] * tr.b[at];
+          const T a = tr.a[at], gated = lbr ? tr.r[at] * tr.b[at] : tr.b[at];
           ra[q] = share(a, a + gated, eps) * rn;
           rb[q] = share(gated, a + gated, eps) * rn;
           za[q] = a;
           zb[q] = tr.b[at];
+          ht[q] = lbr ? h_before[j] : tr.r[at] * h_before[j];  // the recurrent map's input
         }
         std::copy_n(x.data() + ((p.n * w.steps + t) * w.seqs + p.b) * d_in, d_in, xt.data() + p.q * d_in);
-        std::copy_n(h_before, h, ht.data() + p.q * h);
       },
       [&](std::size_t d, std::size_t t) {
         const Tensor<T> rxt = affine_step(rule, layer.input_map(d), map_cache_node(in.node, d, 0), xt, za, ra, in.cache);

@@ -39,7 +39,7 @@ std::vector<Fixture> fixtures() {
                               "zennit_modern/mobilenet", "zennit_modern/resnet", "zennit_modern/unet", "zennit_modern/upconv",
                               "zennit_modern/vgg_bn"})
     v.push_back({d, io::read_onnx_model(fx(d + "/model.onnx")), io::read_npy(fx(d + "/input.npy"))});
-  for (const std::string n : {"lstm/uni", "lstm/bi2", "lstm/text", "gru/uni", "gru/bi2", "rnn/uni", "rnn/bi2"})
+  for (const std::string n : {"lstm/uni", "lstm/bi2", "lstm/text", "gru/uni", "gru/bi2", "gru/before_reset0", "rnn/uni", "rnn/bi2"})
     v.push_back({n, io::read_onnx_model(fx(n + ".onnx")), io::read_npy(fx(n + "_input.npy"))});
   for (const std::string n : {"net", "fcn", "v1"})
     v.push_back({"caffe/" + n, io::read_caffe_model(fx("caffe/" + n + ".prototxt"), fx("caffe/" + n + ".caffemodel")),

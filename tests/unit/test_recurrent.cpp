@@ -1,4 +1,4 @@
-// Recurrent layers (LSTM, GRU, simple RNN with tanh or ReLU): the forward against a per-step loop written from the ONNX
+// Recurrent layers (LSTM, GRU with linear_before_reset 1 and 0, simple RNN with tanh or ReLU): the forward against a per-step loop written from the ONNX
 // equations, the backward against central differences (every direction, several sequences,
 // initial states), and their LRP (rules/recurrent_rules.cpp): relevance conserved where nothing
 // absorbs it (no biases, zero initial states, the z-rule), several relevance rows per sample
@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <random>
 #include <string>
 #include <type_traits>
@@ -35,6 +36,9 @@ Tensor<double> random_tensor(const Shape& s, unsigned seed, double scale = 1.0) 
 
 double sig(double v) { return 1 / (1 + std::exp(-v)); }
 
+// `candidate(v)`: the candidate's recurrent map R_h v + Rb_h of the step's direction (what linear_before_reset 0 applies to r * h).
+using CandidateMap = std::function<std::vector<double>(const std::vector<double>&)>;
+
 // Per layer type: its gate count, a random layer, and one step of its equations on scalars.
 struct LstmCase {
   using Layer = Lstm<double>;
@@ -49,7 +53,8 @@ struct LstmCase {
     return {l.initial_cell(d, s), l.initial_cell(d, s) + kH};
   }
   // xw: W x + Wb, hr: R h + Rb per gate row (ONNX order i, o, f, c).
-  static void step(const std::vector<double>& xw, const std::vector<double>& hr, std::vector<double>& h, std::vector<double>& c) {
+  static void step(const std::vector<double>& xw, const std::vector<double>& hr, std::vector<double>& h, std::vector<double>& c,
+                   const CandidateMap&) {
     for (std::size_t j = 0; j < kH; ++j) {
       const auto pre = [&](std::size_t g) { return xw[g * kH + j] + hr[g * kH + j]; };
       c[j] = sig(pre(2)) * c[j] + sig(pre(0)) * std::tanh(pre(3));
@@ -58,20 +63,24 @@ struct LstmCase {
   }
 };
 
+template <bool kLinearBeforeReset>
 struct GruCase {
   using Layer = Gru<double>;
   static constexpr std::size_t kGates = 3;
   static Layer make(RecurrentDirection dir, const Tensor<double>& w, const Tensor<double>& r, const Tensor<double>& b, bool states,
                     unsigned seed) {
-    return Layer(w, r, b, states ? random_tensor({direction_count(dir), kB, kH}, seed) : Tensor<double>(), dir);
+    return Layer(w, r, b, states ? random_tensor({direction_count(dir), kB, kH}, seed) : Tensor<double>(), dir, kLinearBeforeReset);
   }
   static std::vector<double> initial_cell(const Layer&, std::size_t, std::size_t) { return std::vector<double>(kH); }
-  // ONNX order z, r, h; linear_before_reset = 1: r multiplies R_h h + Rb_h.
-  static void step(const std::vector<double>& xw, const std::vector<double>& hr, std::vector<double>& h, std::vector<double>&) {
-    std::vector<double> next(kH);
+  // ONNX order z, r, h; linear_before_reset = 1: r multiplies R_h h + Rb_h; 0: R_h (r * h) + Rb_h.
+  static void step(const std::vector<double>& xw, const std::vector<double>& hr, std::vector<double>& h, std::vector<double>&,
+                   const CandidateMap& candidate) {
+    std::vector<double> next(kH), reset_h(kH), r(kH);
+    for (std::size_t j = 0; j < kH; ++j) r[j] = sig(xw[kH + j] + hr[kH + j]), reset_h[j] = r[j] * h[j];
+    const std::vector<double> before = kLinearBeforeReset ? std::vector<double>() : candidate(reset_h);
     for (std::size_t j = 0; j < kH; ++j) {
-      const double z = sig(xw[j] + hr[j]), r = sig(xw[kH + j] + hr[kH + j]);
-      const double n = std::tanh(xw[2 * kH + j] + r * hr[2 * kH + j]);
+      const double z = sig(xw[j] + hr[j]);
+      const double n = std::tanh(xw[2 * kH + j] + (kLinearBeforeReset ? r[j] * hr[2 * kH + j] : before[j]));
       next[j] = (1 - z) * n + z * h[j];
     }
     h = next;
@@ -87,7 +96,8 @@ struct RnnCase {
     return Layer(w, r, b, states ? random_tensor({direction_count(dir), kB, kH}, seed) : Tensor<double>(), dir, F);
   }
   static std::vector<double> initial_cell(const Layer&, std::size_t, std::size_t) { return std::vector<double>(kH); }
-  static void step(const std::vector<double>& xw, const std::vector<double>& hr, std::vector<double>& h, std::vector<double>&) {
+  static void step(const std::vector<double>& xw, const std::vector<double>& hr, std::vector<double>& h, std::vector<double>&,
+                   const CandidateMap&) {
     for (std::size_t j = 0; j < kH; ++j) h[j] = F == RnnActivation::Tanh ? std::tanh(xw[j] + hr[j]) : std::max(xw[j] + hr[j], 0.0);
   }
 };
@@ -123,7 +133,16 @@ class Recurrent : public ::testing::Test {
               for (std::size_t e = 0; e < kD; ++e) xw[k] += w[(d * G * kH + k) * kD + e] * x[((n * kT + t) * kB + s) * kD + e];
               for (std::size_t e = 0; e < kH; ++e) hr[k] += r[(d * G * kH + k) * kH + e] * h[e];
             }
-            C::step(xw, hr, h, c);
+            const CandidateMap candidate = [&](const std::vector<double>& v) {  // gate block G-1 of R: the candidate's
+              std::vector<double> out(kH);
+              for (std::size_t j = 0; j < kH; ++j) {
+                const std::size_t k = (G - 1) * kH + j;
+                out[j] = b[d * 2 * G * kH + G * kH + k];
+                for (std::size_t e = 0; e < kH; ++e) out[j] += r[(d * G * kH + k) * kH + e] * v[e];
+              }
+              return out;
+            };
+            C::step(xw, hr, h, c, candidate);
             for (std::size_t j = 0; j < kH; ++j) y[(((n * kT + t) * dirs + d) * kB + s) * kH + j] = h[j];
           }
         }
@@ -143,12 +162,13 @@ class Recurrent : public ::testing::Test {
   }
 };
 
-using Cases = ::testing::Types<LstmCase, GruCase, RnnCase<RnnActivation::Tanh>, RnnCase<RnnActivation::Relu>>;
+using Cases = ::testing::Types<LstmCase, GruCase<true>, GruCase<false>, RnnCase<RnnActivation::Tanh>, RnnCase<RnnActivation::Relu>>;
 struct CaseNames {
   template <class C>
   static std::string GetName(int) {
     if (std::is_same_v<C, LstmCase>) return "Lstm";
-    if (std::is_same_v<C, GruCase>) return "Gru";
+    if (std::is_same_v<C, GruCase<true>>) return "Gru";
+    if (std::is_same_v<C, GruCase<false>>) return "GruResetBeforeR";
     return std::is_same_v<C, RnnCase<RnnActivation::Tanh>> ? "RnnTanh" : "RnnRelu";
   }
 };
