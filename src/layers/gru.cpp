@@ -36,15 +36,16 @@ std::string Gru<T>::describe() const {
 }
 
 template <class T>
-typename Gru<T>::Trace Gru<T>::trace(const Tensor<T>& x, const Tensor<T>* saved) const {
+typename Gru<T>::Trace Gru<T>::trace(const Tensor<T>& x, const Tensor<T>* saved, bool states_only) const {
   check_input(x, nullptr, saved);
   const std::size_t n_samples = x.dim(0), steps = x.dim(1), seqs = x.dim(2), d_in = x.dim(3);
   const std::size_t h = hidden_size(), dirs = directions(), rows = n_samples * seqs;
   const Shape ts{n_samples, dirs, steps, seqs, h};
-  Trace tr{Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), {}};
+  const auto traced = [&] { return states_only ? Tensor<T>() : Tensor<T>::uninitialized(ts); };
+  Trace tr{traced(), traced(), traced(), traced(), traced(), Tensor<T>::uninitialized(ts), {}};
   if (!saved) tr.gate_inputs = Tensor<T>::uninitialized(this->gate_inputs_shape(x));
   const T* gate_inputs = saved ? saved->data() : tr.gate_inputs.data();
-  std::vector<T> xw(saved ? 0 : n_samples * steps * seqs * 3 * h), hr(saved ? 0 : rows * 3 * h), h_prev(rows * h), act(3 * h);
+  std::vector<T> xw(saved ? 0 : n_samples * steps * seqs * 3 * h), hr(saved ? 0 : rows * 3 * h), h_prev(rows * h), act(3 * h), cand(h);
   std::vector<T> reset_h(saved || linear_before_reset_ ? 0 : rows * h);  // r * h_{t-1}
   for (std::size_t d = 0; d < dirs; ++d) {
     // Every time step's input term at once: x rows [N * T * B, D] times W_d^T.
@@ -87,16 +88,19 @@ typename Gru<T>::Trace Gru<T>::trace(const Tensor<T>& x, const Tensor<T>* saved)
       for (std::size_t n = 0; n < n_samples; ++n)
         for (std::size_t b = 0; b < seqs; ++b) {
           const std::size_t q = n * seqs + b, at = (((n * dirs + d) * steps + t) * seqs + b) * h;
-          const T* gi = gate_inputs + step + q * 4 * h;
+          const T* gi = gate_inputs + step + q * 4 * h;  // z's and r's pre-activations, a, b
+          const T* z = act.data() + kZ * h;
+          const T* r = act.data() + kR * h;
           recurrent::sigmoid_row(gi, act.data(), 2 * h);
-          for (std::size_t j = 0; j < h; ++j) {
-            tr.z[at + j] = act[kZ * h + j], tr.r[at + j] = act[kR * h + j];
-            tr.a[at + j] = gi[2 * h + j], tr.b[at + j] = gi[3 * h + j];
-            act[kH * h + j] = tr.a[at + j] + (linear_before_reset_ ? tr.r[at + j] * tr.b[at + j] : tr.b[at + j]);
-          }
-          recurrent::tanh_row(act.data() + kH * h, tr.n.data() + at, h);
-          for (std::size_t j = 0; j < h; ++j)
-            tr.h[at + j] = h_prev[q * h + j] = (T(1) - tr.z[at + j]) * tr.n[at + j] + tr.z[at + j] * h_prev[q * h + j];
+          for (std::size_t j = 0; j < h; ++j) act[kH * h + j] = gi[2 * h + j] + (linear_before_reset_ ? r[j] * gi[3 * h + j] : gi[3 * h + j]);
+          recurrent::tanh_row(act.data() + kH * h, cand.data(), h);
+          for (std::size_t j = 0; j < h; ++j) tr.h[at + j] = h_prev[q * h + j] = (T(1) - z[j]) * cand[j] + z[j] * h_prev[q * h + j];
+          if (states_only) continue;
+          std::copy_n(z, h, tr.z.data() + at);
+          std::copy_n(r, h, tr.r.data() + at);
+          std::copy_n(gi + 2 * h, h, tr.a.data() + at);
+          std::copy_n(gi + 3 * h, h, tr.b.data() + at);
+          std::copy_n(cand.data(), h, tr.n.data() + at);
         }
     }
   }

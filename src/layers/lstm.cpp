@@ -44,15 +44,16 @@ const T* Lstm<T>::initial_cell(std::size_t d, std::size_t b) const {
 }
 
 template <class T>
-typename Lstm<T>::Trace Lstm<T>::trace(const Tensor<T>& x, const Tensor<T>* saved) const {
+typename Lstm<T>::Trace Lstm<T>::trace(const Tensor<T>& x, const Tensor<T>* saved, bool states_only) const {
   check_input(x, nullptr, saved);
   const std::size_t n_samples = x.dim(0), steps = x.dim(1), seqs = x.dim(2), d_in = x.dim(3);
   const std::size_t h = hidden_size(), dirs = directions(), rows = n_samples * seqs;
   const Shape ts{n_samples, dirs, steps, seqs, h};
-  Trace tr{Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), Tensor<T>(ts), {}};
+  const auto traced = [&] { return states_only ? Tensor<T>() : Tensor<T>::uninitialized(ts); };
+  Trace tr{traced(), traced(), traced(), traced(), traced(), traced(), traced(), Tensor<T>::uninitialized(ts), {}};
   if (!saved) tr.gate_inputs = Tensor<T>::uninitialized(this->gate_inputs_shape(x));
   const T* gate_inputs = saved ? saved->data() : tr.gate_inputs.data();
-  std::vector<T> xw(saved ? 0 : n_samples * steps * seqs * 4 * h), h_prev(rows * h), c_prev(rows * h), act(4 * h);
+  std::vector<T> xw(saved ? 0 : n_samples * steps * seqs * 4 * h), h_prev(rows * h), c_prev(rows * h), act(4 * h), tanh_c(h);
   for (std::size_t d = 0; d < dirs; ++d) {
     // Every time step's input term at once: x rows [N * T * B, D] times W_d^T.
     if (!saved)
@@ -81,16 +82,20 @@ typename Lstm<T>::Trace Lstm<T>::trace(const Tensor<T>& x, const Tensor<T>* save
         for (std::size_t b = 0; b < seqs; ++b) {
           const std::size_t q = n * seqs + b, at = (((n * dirs + d) * steps + t) * seqs + b) * h;
           const T* p = gate_inputs + step + q * 4 * h;
+          T* c = c_prev.data() + q * h;
           recurrent::sigmoid_row(p, act.data(), 3 * h);  // i, o, f
           recurrent::tanh_row(p + kC * h, act.data() + kC * h, h);
-          for (std::size_t j = 0; j < h; ++j) {
-            const T i = act[kI * h + j], f = act[kF * h + j], g = act[kC * h + j];
-            tr.i[at + j] = i, tr.o[at + j] = act[kO * h + j], tr.f[at + j] = f, tr.g[at + j] = g;
-            tr.pre_g[at + j] = p[kC * h + j];
-            tr.c[at + j] = c_prev[q * h + j] = f * c_prev[q * h + j] + i * g;
-          }
-          recurrent::tanh_row(tr.c.data() + at, tr.tanh_c.data() + at, h);
-          for (std::size_t j = 0; j < h; ++j) tr.h[at + j] = h_prev[q * h + j] = tr.o[at + j] * tr.tanh_c[at + j];
+          for (std::size_t j = 0; j < h; ++j) c[j] = act[kF * h + j] * c[j] + act[kI * h + j] * act[kC * h + j];
+          recurrent::tanh_row(c, tanh_c.data(), h);
+          for (std::size_t j = 0; j < h; ++j) tr.h[at + j] = h_prev[q * h + j] = act[kO * h + j] * tanh_c[j];
+          if (states_only) continue;
+          std::copy_n(act.data() + kI * h, h, tr.i.data() + at);
+          std::copy_n(act.data() + kO * h, h, tr.o.data() + at);
+          std::copy_n(act.data() + kF * h, h, tr.f.data() + at);
+          std::copy_n(act.data() + kC * h, h, tr.g.data() + at);
+          std::copy_n(p + kC * h, h, tr.pre_g.data() + at);
+          std::copy_n(c, h, tr.c.data() + at);
+          std::copy_n(tanh_c.data(), h, tr.tanh_c.data() + at);
         }
     }
   }

@@ -39,12 +39,12 @@ std::string Rnn<T>::describe() const {
 }
 
 template <class T>
-typename Rnn<T>::Trace Rnn<T>::trace(const Tensor<T>& x, const Tensor<T>* saved) const {
+typename Rnn<T>::Trace Rnn<T>::trace(const Tensor<T>& x, const Tensor<T>* saved, bool states_only) const {
   check_input(x, nullptr, saved);
   const std::size_t n_samples = x.dim(0), steps = x.dim(1), seqs = x.dim(2), d_in = x.dim(3);
   const std::size_t h = hidden_size(), dirs = directions(), rows = n_samples * seqs;
   const Shape ts{n_samples, dirs, steps, seqs, h};
-  Trace tr{Tensor<T>(ts), Tensor<T>(ts), {}};
+  Trace tr{states_only ? Tensor<T>() : Tensor<T>::uninitialized(ts), Tensor<T>::uninitialized(ts), {}};
   if (!saved) tr.gate_inputs = Tensor<T>::uninitialized(this->gate_inputs_shape(x));
   const T* gate_inputs = saved ? saved->data() : tr.gate_inputs.data();
   std::vector<T> xw(saved ? 0 : n_samples * steps * seqs * h), h_prev(rows * h);
@@ -67,11 +67,12 @@ typename Rnn<T>::Trace Rnn<T>::trace(const Tensor<T>& x, const Tensor<T>* saved)
       for (std::size_t n = 0; n < n_samples; ++n)
         for (std::size_t b = 0; b < seqs; ++b) {
           const std::size_t q = n * seqs + b, at = (((n * dirs + d) * steps + t) * seqs + b) * h;
-          std::copy_n(gate_inputs + step + q * h, h, tr.pre.data() + at);
-          if (activation_ == RnnActivation::Tanh) recurrent::tanh_row(tr.pre.data() + at, tr.h.data() + at, h);
+          const T* pre = gate_inputs + step + q * h;
+          if (activation_ == RnnActivation::Tanh) recurrent::tanh_row(pre, tr.h.data() + at, h);
           else
-            for (std::size_t j = 0; j < h; ++j) tr.h[at + j] = std::max(tr.pre[at + j], T(0));
+            for (std::size_t j = 0; j < h; ++j) tr.h[at + j] = std::max(pre[j], T(0));
           std::copy_n(tr.h.data() + at, h, h_prev.data() + q * h);
+          if (!states_only) std::copy_n(pre, h, tr.pre.data() + at);
         }
     }
   }

@@ -46,7 +46,8 @@ class Gru final : public RecurrentLayer<T> {
     Tensor<T> gate_inputs;
   };
   // With `gate_inputs` saved by forward_saving for x, the trace needs no matrix product.
-  Trace trace(const Tensor<T>& x, const Tensor<T>* gate_inputs = nullptr) const;
+  // `states_only`: only h and the gate inputs (what the forward needs).
+  Trace trace(const Tensor<T>& x, const Tensor<T>* gate_inputs = nullptr, bool states_only = false) const;
   // The candidate's two affine maps of direction d: x_t -> a (weight W_h, bias Wb_h) and
   // h_{t-1} (or r * h_{t-1}) -> b (R_h, Rb_h); the LRP rules apply to them as to dense layers.
   const Linear<T>& input_map(std::size_t d) const { return input_maps_.at(d); }
@@ -55,7 +56,7 @@ class Gru final : public RecurrentLayer<T> {
  private:
   using Base::b_, Base::check_input, Base::direction_, Base::h0_, Base::r_, Base::w_;
   Tensor<T> hidden_states(const Tensor<T>& x, Tensor<T>* gate_inputs) const override {
-    Trace tr = trace(x);
+    Trace tr = trace(x, nullptr, true);
     if (gate_inputs) *gate_inputs = std::move(tr.gate_inputs);
     return std::move(tr.h);
   }

@@ -42,7 +42,8 @@ class Lstm final : public RecurrentLayer<T> {
     Tensor<T> gate_inputs;
   };
   // With `gate_inputs` saved by forward_saving for x, the trace needs no matrix product.
-  Trace trace(const Tensor<T>& x, const Tensor<T>* gate_inputs = nullptr) const;
+  // `states_only`: only h and the gate inputs (what the forward needs).
+  Trace trace(const Tensor<T>& x, const Tensor<T>* gate_inputs = nullptr, bool states_only = false) const;
   // The candidate's affine map of direction d, [x_t, h_{t-1}] -> pre_g: weight [H, D + H] =
   // [W_c | R_c], bias b_c; the LRP rules apply to it as to a dense layer.
   const Linear<T>& candidate(std::size_t d) const { return candidates_.at(d); }
@@ -52,7 +53,7 @@ class Lstm final : public RecurrentLayer<T> {
  private:
   using Base::b_, Base::check_input, Base::direction_, Base::h0_, Base::r_, Base::w_;
   Tensor<T> hidden_states(const Tensor<T>& x, Tensor<T>* gate_inputs) const override {
-    Trace tr = trace(x);
+    Trace tr = trace(x, nullptr, true);
     if (gate_inputs) *gate_inputs = std::move(tr.gate_inputs);
     return std::move(tr.h);
   }

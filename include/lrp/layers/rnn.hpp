@@ -40,14 +40,15 @@ class Rnn final : public RecurrentLayer<T> {
     Tensor<T> gate_inputs;
   };
   // With `gate_inputs` saved by forward_saving for x, the trace needs no matrix product.
-  Trace trace(const Tensor<T>& x, const Tensor<T>* gate_inputs = nullptr) const;
+  // `states_only`: only h and the gate inputs (what the forward needs).
+  Trace trace(const Tensor<T>& x, const Tensor<T>* gate_inputs = nullptr, bool states_only = false) const;
   // The affine map of direction d, [x_t, h_{t-1}] -> pre: weight [H, D + H] = [W | R], bias b.
   const Linear<T>& affine_map(std::size_t d) const { return maps_.at(d); }
 
  private:
   using Base::b_, Base::check_input, Base::direction_, Base::h0_, Base::r_, Base::w_;
   Tensor<T> hidden_states(const Tensor<T>& x, Tensor<T>* gate_inputs) const override {
-    Trace tr = trace(x);
+    Trace tr = trace(x, nullptr, true);
     if (gate_inputs) *gate_inputs = std::move(tr.gate_inputs);
     return std::move(tr.h);
   }
