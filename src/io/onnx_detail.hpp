@@ -164,6 +164,7 @@ struct Importer {
   // samples are [T, ...], each run as the ONNX batch of one (implies batch_of_one).
   bool time_first = false;
   bool recurrent = false;  // the graph has LSTM, GRU or RNN nodes (for messages)
+  Shape data_shape;        // the data's shape, for dynamic input dimensions (OnnxReadOptions)
   long input_node = -1;  // the node giving the graph input's ONNX value: -1, or time_first's Reshape
   bool moved_any = false;                                  // some value had its batch axis moved
   bool token_input = false;                                // the input is integer: token ids

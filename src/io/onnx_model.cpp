@@ -35,8 +35,8 @@ std::int64_t default_opset(const onnx::ModelProto& m, const std::string& src) {
   return v;
 }
 
-// Reads the data input's type and shape: float or double, batch first (fixed or dynamic),
-// every other dimension fixed.
+// Reads the data input's type and shape: float or double, batch first (fixed or dynamic; or on
+// axis 1, time_first), every other dimension fixed or sized by the data (Importer::data_shape).
 void read_input_shape(Importer& imp, const onnx::ValueInfoProto& vi) {
   const std::string what = imp.source + ": graph input '" + vi.name() + "'";
   if (!vi.has_type() || !vi.type().has_tensor_type()) throw FormatError(what + " is not a tensor");
@@ -51,6 +51,10 @@ void read_input_shape(Importer& imp, const onnx::ValueInfoProto& vi) {
   if (rank < 2) throw FormatError(what + " has rank " + std::to_string(rank) + "; expected [N, ...] with a batch dimension first");
   Shape per;
   const int batch_axis = imp.time_first ? 1 : 0;
+  // The data's sample shape, for the sizes of dynamic dimensions: [N, ...] or one sample.
+  Shape data_sample = imp.data_shape;
+  if (data_sample.size() == static_cast<std::size_t>(rank)) data_sample.erase(data_sample.begin());
+  if (data_sample.size() != static_cast<std::size_t>(rank - 1)) data_sample.clear();
   for (int k = 0; k < rank; ++k) {
     const onnx::TensorShapeProto::Dimension& d = tt.shape().dim(k);
     const bool fixed = d.has_dim_value() && d.dim_value() > 0;
@@ -65,11 +69,17 @@ void read_input_shape(Importer& imp, const onnx::ValueInfoProto& vi) {
       if (imp.batch_of_one) imp.static_batch = 1;
       continue;
     }
+    if (!fixed && !data_sample.empty() && data_sample[per.size()] > 0) {  // its size from the data
+      if (data_sample[per.size()] > (std::size_t(1) << 32)) throw FormatError(what + ": the data's size for dimension " + std::to_string(k) + " is absurdly large");
+      per.push_back(data_sample[per.size()]);
+      continue;
+    }
     if (!fixed) {
       const std::string name = d.has_dim_param() ? "'" + d.dim_param() + "'" : d.has_dim_value() ? std::to_string(d.dim_value()) : "unknown";
       throw FormatError(what + ": dimension " + std::to_string(k) + " is dynamic (" + name + "); only the batch dimension (" +
                         (imp.recurrent ? "axis 0, or axis 1 of a sequence-first recurrent model" : "axis 0") +
-                        ") may be dynamic, export the model with a fixed input size");
+                        ") may be dynamic without data to size it: give an input array of the size to explain (lrp explain, "
+                        "predict, batch, info --input; bench --input-shape), or export the model with a fixed input size");
     }
     if (d.dim_value() > (std::int64_t(1) << 32)) throw FormatError(what + ": dimension " + std::to_string(k) + " is absurdly large");
     per.push_back(static_cast<std::size_t>(d.dim_value()));
@@ -373,15 +383,16 @@ void build(Importer& imp, LeanModel& lean, const std::string& source,
 enum class InputAxes { BatchFirst, BatchOfOne, TimeFirst };
 
 template <class T>
-Model<T> import_once(LeanModel& lean, const std::string& source, const std::map<std::string, Tensor<double>>& constant_inputs,
-                     const std::string& output, InputAxes axes, bool recurrent, bool& dynamic_batch, std::size_t& reached) {
+Model<T> import_once(LeanModel& lean, const std::string& source, const io::OnnxReadOptions& options, InputAxes axes, bool recurrent,
+                     bool& dynamic_batch, std::size_t& reached) {
   Importer imp;
   imp.recurrent = recurrent;
+  imp.data_shape = options.data_shape;
   imp.as_float = std::is_same_v<T, float>;
   imp.batch_of_one = axes != InputAxes::BatchFirst;
   imp.time_first = axes == InputAxes::TimeFirst;
   try {
-    build(imp, lean, source, constant_inputs, output);
+    build(imp, lean, source, options.constant_inputs, options.output);
   } catch (const FormatError&) {
     dynamic_batch = !imp.static_batch.has_value();
     reached = imp.nodes_reached;
@@ -407,8 +418,7 @@ bool has_recurrent_node(const LeanModel& lean) {
 // try fails, the error of the try that got furthest through the graph is reported (the first's
 // on a tie): a model that needs another reading of its input then names what it lacks in it.
 template <class T>
-Model<T> import(const std::function<LeanModel()>& load, const std::string& source,
-                const std::map<std::string, Tensor<double>>& constant_inputs, const std::string& output = "") {
+Model<T> import(const std::function<LeanModel()>& load, const std::string& source, const io::OnnxReadOptions& options) {
   LeanModel lean = load();
   const bool recurrent = has_recurrent_node(lean);
   bool dynamic_batch = false;
@@ -420,7 +430,7 @@ Model<T> import(const std::function<LeanModel()>& load, const std::string& sourc
     bool dynamic = false;
     try {
       if (axes != InputAxes::BatchFirst) lean = load();
-      return import_once<T>(lean, source, constant_inputs, output, axes, recurrent, dynamic, reached);
+      return import_once<T>(lean, source, options, axes, recurrent, dynamic, reached);
     } catch (const FormatError&) {
       if (axes == InputAxes::BatchFirst) dynamic_batch = dynamic;
       if (!furthest || reached > furthest_reached) {
@@ -451,41 +461,51 @@ std::vector<std::string> onnx_foldable_ops() {
   return ops;
 }
 
+namespace {
+OnnxReadOptions options_of(const std::string& output, const std::map<std::string, Tensor<double>>& constant_inputs) {
+  return {output, constant_inputs, {}};
+}
+}  // namespace
+
 Model<double> parse_onnx_model(const std::string& bytes, const std::string& source,
                                const std::map<std::string, Tensor<double>>& constant_inputs) {
-  return onnx_detail::import<double>([&] { return onnx_detail::parse_lean_model(bytes, source); }, source, constant_inputs);
+  return onnx_detail::import<double>([&] { return onnx_detail::parse_lean_model(bytes, source); }, source, options_of("", constant_inputs));
 }
 
 Model<float> parse_onnx_model_float(const std::string& bytes, const std::string& source) {
   return onnx_detail::import<float>([&] { return onnx_detail::parse_lean_model(bytes, source); }, source, {});
 }
 
+Model<double> read_onnx_model(const std::string& path, const OnnxReadOptions& options) {
+  return onnx_detail::import<double>([&] { return onnx_detail::read_lean_model(path); }, path, options);
+}
+
+Model<float> read_onnx_model_float(const std::string& path, const OnnxReadOptions& options) {
+  return onnx_detail::import<float>([&] { return onnx_detail::read_lean_model(path); }, path, options);
+}
+
 Model<double> read_onnx_model(const std::string& path, const std::map<std::string, Tensor<double>>& constant_inputs) {
-  return onnx_detail::import<double>([&] { return onnx_detail::read_lean_model(path); }, path, constant_inputs);
+  return read_onnx_model(path, options_of("", constant_inputs));
 }
 
-Model<double> read_onnx_model(const std::string& path) { return read_onnx_model(path, std::string()); }
+Model<double> read_onnx_model(const std::string& path) { return read_onnx_model(path, OnnxReadOptions{}); }
 
-Model<double> read_onnx_model(const std::string& path, const std::string& output) {
-  return onnx_detail::import<double>([&] { return onnx_detail::read_lean_model(path); }, path, {}, output);
-}
+Model<double> read_onnx_model(const std::string& path, const std::string& output) { return read_onnx_model(path, options_of(output, {})); }
 
 Model<float> read_onnx_model_float(const std::string& path, const std::string& output) {
-  return onnx_detail::import<float>([&] { return onnx_detail::read_lean_model(path); }, path, {}, output);
+  return read_onnx_model_float(path, options_of(output, {}));
 }
 
 Model<double> read_onnx_model(const std::string& path, const std::string& output,
                               const std::map<std::string, Tensor<double>>& constant_inputs) {
-  return onnx_detail::import<double>([&] { return onnx_detail::read_lean_model(path); }, path, constant_inputs, output);
+  return read_onnx_model(path, options_of(output, constant_inputs));
 }
 
 Model<float> read_onnx_model_float(const std::string& path, const std::string& output,
                                    const std::map<std::string, Tensor<double>>& constant_inputs) {
-  return onnx_detail::import<float>([&] { return onnx_detail::read_lean_model(path); }, path, constant_inputs, output);
+  return read_onnx_model_float(path, options_of(output, constant_inputs));
 }
 
-Model<float> read_onnx_model_float(const std::string& path) {
-  return onnx_detail::import<float>([&] { return onnx_detail::read_lean_model(path); }, path, {});
-}
+Model<float> read_onnx_model_float(const std::string& path) { return read_onnx_model_float(path, OnnxReadOptions{}); }
 
 }  // namespace lrp::io

@@ -348,6 +348,28 @@ TEST(CliBatch, RecurrentModelMapsAndHeatmaps) {
   }
 }
 
+// A model with a dynamic number of steps takes it from the first input; an input of another
+// length is refused by name (--keep-going: the others are explained).
+TEST(CliBatch, DynamicLengthFromTheFirstInput) {
+  const std::string dir = test::temp_path("batch_any_length"), fx = test::source_path("tests/fixtures/lstm/");
+  std::filesystem::create_directories(dir);
+  const Tensor<double> x = io::read_npy(fx + "uni_any_length_input4.npy"), want = io::read_npy(fx + "uni_any_length_lrp_eps4.npy");
+  io::write_npy(dir + "/a.npy", x.rows(0, 1));
+  io::write_npy(dir + "/b.npy", io::read_npy(fx + "uni_input.npy").rows(0, 1));  // 7 steps
+  std::ofstream(dir + "/list.txt") << "a.npy 1\nb.npy 1\n";
+  const test::CliResult r = test::run_cli("batch " + fx + "uni_any_length.onnx " + dir + "/list.txt --composite epsilon --keep-going --quiet --out-dir " +
+                                          dir + "/out");
+  EXPECT_EQ(r.code, 2) << r.output;  // one input skipped
+  std::ifstream mf(dir + "/out/manifest.json");
+  const nlohmann::json manifest = nlohmann::json::parse(mf);
+  ASSERT_EQ(manifest.size(), 2u);
+  const std::string error = manifest[1].value("error", "");
+  EXPECT_NE(error.find("b.npy: input has per-sample shape [7,5]"), std::string::npos) << error;
+  EXPECT_NE(error.find("expects [4,5]"), std::string::npos) << error;
+  EXPECT_LT(test::max_rel_error(io::read_npy(dir + "/out/" + manifest[0]["relevance"].get<std::string>()), want.rows(0, 1)), 1e-5);
+  std::filesystem::remove_all(dir);
+}
+
 TEST(CliBatch, BadListLineIsNamed) {
   const std::string dir = test::temp_path("batch_bad");
   std::filesystem::create_directories(dir);

@@ -403,6 +403,28 @@ TEST(CliExplain, SequenceFirstLstmTakesTheSameDataAsBatchFirst) {
   EXPECT_NE(info.output.find("(batch on axis 1)"), std::string::npos) << info.output;
 }
 
+// Dimensions an ONNX model leaves dynamic (an LSTM's number of steps) come from the input array:
+// explain, predict and info --input size the model by it; bench by --input-shape.
+TEST(CliExplain, DynamicLengthIsTakenFromTheInput) {
+  const std::string fx = test::source_path("tests/fixtures/lstm/"), out = test::temp_path("any_length.npy"), model = fx + "uni_any_length.onnx";
+  test::CliResult r = test::run_cli("explain " + model + " " + fx + "uni_any_length_input4.npy --composite epsilon --target 1 --out " + out);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_LT(test::max_rel_error(io::read_npy(out), io::read_npy(fx + "uni_any_length_lrp_eps4.npy")), 1e-5);
+  r = test::run_cli("predict " + model + " " + fx + "uni_any_length_input4.npy --precision double --out " + out);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_LT(test::max_rel_error(io::read_npy(out), io::read_npy(fx + "uni_any_length_logits4.npy")), 1e-12);
+  r = test::run_cli("info " + model + " --input " + fx + "uni_input.npy");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("input:  [7,5] per sample"), std::string::npos) << r.output;
+  r = test::run_cli("bench " + model + " --input-shape 3,5 --composite epsilon --runs 1 --warmup 0 --threads 1 --json");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("\"input_shape\":[3,5]"), std::string::npos) << r.output;
+  r = test::run_cli("info " + model);  // nothing to size it
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.output.find("dimension 1 is dynamic ('steps')"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("give an input array"), std::string::npos) << r.output;
+}
+
 TEST(CliExplain, InfoListsLayers) {
   const test::CliResult r = test::run_cli("info " + lenet() + " --input " + refpath("LeNet-5/input.npy"));
   ASSERT_EQ(r.code, 0) << r.output;

@@ -90,6 +90,25 @@ TEST(RecurrentPyTorch, EpsilonLrpMatchesTheReferenceInFloat) {
   for (const auto& [model, ref] : kSequenceFirst) check_epsilon_lrp<float>(model, 1e-5, ref);
 }
 
+// uni exported with its number of steps dynamic (batch first, and a sequence-first copy): sized by
+// the data, 4 steps here, against the references on those 4 steps in float64.
+TEST(RecurrentPyTorch, DynamicStepCountSizedByTheData) {
+  const Tensor<double> x = io::read_npy(fixture("lstm/uni_any_length_input4.npy"));
+  io::OnnxReadOptions options;
+  options.data_shape = x.shape();
+  for (const std::string name : {"lstm/uni_any_length", "lstm/uni_seq_first_any_length"}) {
+    SCOPED_TRACE(name);
+    const Model<double> md = io::read_onnx_model(fixture(name + ".onnx"), options);
+    EXPECT_EQ(md.input_shape, (Shape{4, 5}));
+    ExplainRequest req;
+    req.rules = composite_rules(md, "epsilon");
+    req.target = parse_target("1");
+    const Explanation<double> e = explain(md, x, req);
+    EXPECT_LE(max_rel_error(e.relevance, io::read_npy(fixture("lstm/uni_any_length_lrp_eps4.npy"))), 1e-12);
+    EXPECT_LE(max_rel_error(e.output, io::read_npy(fixture("lstm/uni_any_length_logits4.npy"))), 1e-12);
+  }
+}
+
 // A sequence-first model takes samples [T, D] as the batch-first one does: the input's axis 1,
 // its batch, is not part of them.
 TEST(RecurrentPyTorch, SequenceFirstModelsTakeSamplesWithoutTheBatchAxis) {

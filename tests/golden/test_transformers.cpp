@@ -173,6 +173,31 @@ TEST(TextTransformer, LayerNormsWrittenOutAtOpset14) {
   expect_token_model_matches(bert("model_opset14.onnx"), "tests/fixtures/bert/", "", 1);
 }
 
+// The first model exported with the number of tokens dynamic too: sized by the data it is read
+// for (OnnxReadOptions::data_shape), 5 tokens here, AttnLRP against PyTorch on those 5; refused
+// by name without data.
+TEST(TextTransformer, DynamicTokenCountSizedByTheData) {
+  const Tensor<double> ids = io::read_npy(bert("input5.npy"));
+  ASSERT_EQ(ids.shape(), (Shape{2, 5}));
+  io::OnnxReadOptions options;
+  options.data_shape = ids.shape();
+  const Model<double> md = io::read_onnx_model(bert("model_any_length.onnx"), options);
+  EXPECT_EQ(md.input_shape, Shape{5});
+  ExplainRequest req;
+  req.rules = composite_rules(md, "attnlrp:1e-12");
+  req.target.kind = Target::Kind::Classes;
+  req.target.classes = {1};
+  EXPECT_LE(max_rel_error(explain(md, ids, req).relevance, io::read_npy(bert("attnlrp5.npy"))), 1e-8);
+  options.data_shape = {5};  // one sample's shape sizes it too
+  EXPECT_EQ(io::read_onnx_model_float(bert("model_any_length.onnx"), options).input_shape, Shape{5});
+  try {
+    io::read_onnx_model(bert("model_any_length.onnx"));
+    ADD_FAILURE() << "a dynamic token count was accepted without data";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("dimension 1 is dynamic ('tokens')"), std::string::npos) << e.what();
+  }
+}
+
 // BERT's attention_mask as a second graph input, bound to a constant (--bind): the last two
 // tokens masked get no relevance; forward, gradient and AttnLRP against PyTorch in float64.
 TEST(TextTransformer, AttentionMaskBoundToAConstant) {

@@ -355,9 +355,12 @@ void add_batch_command(CLI::App& app) {
     apply_rule_precision(o->rule_precision, o->precision == "float");
     render::get_colormap(o->colormap);
     const std::vector<Item> items = read_list(o->list);
+    // Sizes an ONNX model leaves dynamic come from the first input; inputs of another size are
+    // refused by name.
+    const Shape data = data_shape_of(o->model, items.front().path);
     // The float path reads the model in float directly (a large model is never held as doubles).
-    if (o->precision == "double") run_batch(load_model(o->model, true, o->file.output, o->file.weights, o->file.bind), items, *o);
-    else run_batch(load_model_float(o->model, true, o->file.output, o->file.weights, o->file.bind), items, *o);
+    if (o->precision == "double") run_batch(load_model(o->model, true, o->file.output, o->file.weights, o->file.bind, data), items, *o);
+    else run_batch(load_model_float(o->model, true, o->file.output, o->file.weights, o->file.bind, data), items, *o);
   });
 }
 

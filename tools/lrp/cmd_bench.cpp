@@ -133,16 +133,20 @@ double conv_flops(const Model<float>& m, const Shape& per_sample, std::size_t ba
   return f * static_cast<double>(batch);
 }
 
+// --input-shape's dims (empty when not given).
+Shape parse_input_shape(const std::string& text) {
+  Shape s;
+  if (text.empty()) return s;
+  for (const std::string& part : split(text, ',')) s.push_back(parse_index(part, "--input-shape"));
+  if (s.empty()) throw ConfigError("--input-shape names no dimension");
+  for (std::size_t d : s)
+    if (d == 0) throw ConfigError("--input-shape dimensions must be positive");
+  return s;
+}
+
 Shape resolve_input_shape(const Model<float>& m, const std::string& text) {
   Shape s = m.input_shape;
-  if (!text.empty()) {
-    s.clear();
-    for (const std::string& part : split(text, ',')) s.push_back(parse_index(part, "--input-shape"));
-    if (s.empty()) throw ConfigError("--input-shape names no dimension");
-    for (std::size_t d : s)
-      if (d == 0) throw ConfigError("--input-shape dimensions must be positive");
-    return s;
-  }
+  if (!text.empty()) return parse_input_shape(text);
   bool known = !s.empty();
   for (std::size_t d : s) known = known && d != 0;
   if (known) return s;
@@ -215,7 +219,7 @@ void run_bench(const BenchOptions& o) {
     model = synthetic_model(o.model.substr(10));
     tune_allocator_for_reuse();  // load_model does this for files
   } else {
-    model = load_model_float(o.model, true, o.file.output, o.file.weights, o.file.bind);
+    model = load_model_float(o.model, true, o.file.output, o.file.weights, o.file.bind, parse_input_shape(o.input_shape));
   }
   model.drop_trailing_softmax();
   const Shape per = resolve_input_shape(model, o.input_shape);
@@ -358,7 +362,7 @@ void add_bench_command(CLI::App& app) {
   cmd->add_option("--threads", o->threads, "OpenMP/oneDNN threads (default: OMP_NUM_THREADS or all cores)");
   add_model_options(cmd, o->file);
   cmd->add_option("--target", o->target, "predicted (default) | K | K1,K2,... | all");
-  cmd->add_option("--input-shape", o->input_shape, "Per-sample input shape C,H,W (or D) when the model file lacks it");
+  cmd->add_option("--input-shape", o->input_shape, "Per-sample input shape C,H,W (or D) when the model file lacks it (a toolbox image size, an ONNX dynamic sequence length)");
   cmd->add_option("--conv-algo", o->conv_algo, "direct | winograd | auto | reference")
       ->check(CLI::IsMember({"direct", "winograd", "auto", "reference"}));
   add_rule_precision_option(cmd, o->rule_precision);

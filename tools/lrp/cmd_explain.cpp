@@ -269,8 +269,11 @@ void add_explain_command(CLI::App& app) {
     apply_rule_precision(o->rule_precision, o->precision == "float");
     Target target = target_from_text(o->target);
     // The float path reads the model in float directly (a large model is never held as doubles).
-    if (o->precision == "double") run_explain(load_model(o->model, !o->no_canonize, o->file.output, o->file.weights, o->file.bind), std::move(target), *o);
-    else run_explain(load_model_float(o->model, !o->no_canonize, o->file.output, o->file.weights, o->file.bind), std::move(target), *o);
+    const Shape data = data_shape_of(o->model, o->input);
+    if (o->precision == "double")
+      run_explain(load_model(o->model, !o->no_canonize, o->file.output, o->file.weights, o->file.bind, data), std::move(target), *o);
+    else
+      run_explain(load_model_float(o->model, !o->no_canonize, o->file.output, o->file.weights, o->file.bind, data), std::move(target), *o);
   });
 }
 

@@ -20,7 +20,8 @@ void add_info_command(CLI::App& app) {
   cmd->add_flag("--no-canonize", *no_canonize, "Show ONNX BatchNorms as layers (folded into the preceding Conv/Linear by default)");
   add_model_options(cmd, *file);
   cmd->callback([=] {
-    const Model<double> model = load_model(*model_path, !*no_canonize, file->output, file->weights, file->bind);
+    const Model<double> model =
+        load_model(*model_path, !*no_canonize, file->output, file->weights, file->bind, data_shape_of(*model_path, *input_path));
     Shape in = model.input_shape;
     if (!input_path->empty()) {
       const Tensor<double> x = load_input(model, *input_path);

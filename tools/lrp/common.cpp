@@ -59,7 +59,7 @@ std::map<std::string, Tensor<double>> bound_inputs(const std::string& path, cons
 }
 
 Model<double> load_model(const std::string& path, bool canonize, const std::string& output, const std::string& weights,
-                         const std::vector<std::string>& bind) {
+                         const std::vector<std::string>& bind, const Shape& data_shape) {
   const std::string ext = lower_extension(path);
   if (!weights.empty() && !is_caffe(ext))
     throw ConfigError("--weights: only Caffe models (.prototxt, .caffemodel) take a separate weights file, not '" + path + "'");
@@ -73,7 +73,7 @@ Model<double> load_model(const std::string& path, bool canonize, const std::stri
     if (canonize) fold_batch_norms(m);
 #ifdef LRP_CLI_HAS_ONNX
   } else if (ext == "onnx") {
-    m = io::read_onnx_model(path, output, bound);
+    m = io::read_onnx_model(path, io::OnnxReadOptions{output, bound, data_shape});
     if (canonize) fold_batch_norms(m);
 #endif
   } else {
@@ -86,12 +86,12 @@ Model<double> load_model(const std::string& path, bool canonize, const std::stri
 }
 
 Model<float> load_model_float(const std::string& path, bool canonize, const std::string& output, const std::string& weights,
-                              const std::vector<std::string>& bind) {
+                              const std::vector<std::string>& bind, const Shape& data_shape) {
   const std::string ext = lower_extension(path);
   const std::map<std::string, Tensor<double>> bound = bound_inputs(path, bind);
   if (is_caffe(ext)) return finish_float(io::read_caffe_model_float(path, weights, output), canonize);
 #ifdef LRP_CLI_HAS_ONNX
-  if (ext == "onnx") return finish_float(io::read_onnx_model_float(path, output, bound), canonize);
+  if (ext == "onnx") return finish_float(io::read_onnx_model_float(path, io::OnnxReadOptions{output, bound, data_shape}), canonize);
 #endif
   return load_model(path, canonize, output, weights, bind).convert<float>();  // toolbox text models are small
 }
@@ -163,6 +163,15 @@ Tensor<double> read_image_input(const Model<M>& model, const std::string& path, 
   return io::read_image(path, p).cast<double>();
 }
 }  // namespace
+
+Shape data_shape_of(const std::string& model, const std::string& input) {
+  if (lower_extension(model) != "onnx" || input.empty() || is_image(input)) return {};
+  try {
+    return read_input_array(input).shape();
+  } catch (const Error&) {
+    return {};  // reported when the input is loaded, after the model's own errors
+  }
+}
 
 template <class M>
 Tensor<double> load_input(const Model<M>& model, const std::string& path, const InputOptions& image) {

@@ -15,13 +15,20 @@ namespace lrp::cli {
 // .caffemodel) or .caffemodel. Validates it. ONNX and Caffe models are canonized like Zennit's
 // canonizers do (BatchNorms folded into the preceding Conv/Linear, lrp/graph/canonize.hpp)
 // unless `canonize` is false.
-// `output` picks one output of a model that has several ("" : the only one).
+// `output` picks one output of a model that has several ("" : the only one). `data_shape`, the
+// shape of the data to explain (data_shape_of), sizes the input dimensions an ONNX model leaves
+// dynamic (a text model's sequence length).
 Model<double> load_model(const std::string& path, bool canonize = true, const std::string& output = "",
-                         const std::string& weights = "", const std::vector<std::string>& bind = {});
+                         const std::string& weights = "", const std::vector<std::string>& bind = {}, const Shape& data_shape = {});
 // The same in float32 for the fast path; ONNX and Caffe weights are read straight into float
 // (a large model is never held as doubles).
 Model<float> load_model_float(const std::string& path, bool canonize = true, const std::string& output = "",
-                              const std::string& weights = "", const std::vector<std::string>& bind = {});
+                              const std::string& weights = "", const std::vector<std::string>& bind = {},
+                              const Shape& data_shape = {});
+// The shape of the array in `input` when `model` is an ONNX file and `input` a readable array
+// file; empty otherwise (images and other model formats size nothing; an unreadable input is
+// reported when it is loaded, after the model's errors).
+Shape data_shape_of(const std::string& model, const std::string& input);
 
 // A result about to be written (`what`: "the relevance", "the model's output") holds no NaN or
 // infinity, else a NumericError with `check` (what to look at) and, on the float path, the

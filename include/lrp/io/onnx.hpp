@@ -52,6 +52,18 @@ Model<double> read_onnx_model(const std::string& path, const std::string& output
 Model<float> read_onnx_model_float(const std::string& path, const std::string& output,
                                    const std::map<std::string, Tensor<double>>& constant_inputs);
 
+// All the choices above, and the sizes of input dimensions that the file leaves dynamic other
+// than the batch (a text model exported with a dynamic sequence length): `data_shape` is the
+// shape of the data the model will take, [N, ...] or one sample's [...], in the input's axis
+// order (a sequence-first recurrent model's [N, T, ...] too); empty: such dimensions are refused.
+struct OnnxReadOptions {
+  std::string output;
+  std::map<std::string, Tensor<double>> constant_inputs;
+  Shape data_shape;
+};
+Model<double> read_onnx_model(const std::string& path, const OnnxReadOptions& options);
+Model<float> read_onnx_model_float(const std::string& path, const OnnxReadOptions& options);
+
 // From the serialized bytes of a ModelProto; `source` names it in messages.
 Model<double> parse_onnx_model(const std::string& bytes, const std::string& source,
                                const std::map<std::string, Tensor<double>>& constant_inputs = {});
