@@ -142,9 +142,11 @@ def mutate_graph(g, rng):
         rng.choice(g.node).op_type = rng.choice(['Conv', 'Gemm', 'MatMul', 'Relu', 'MaxPool', 'AveragePool', 'Add', 'Concat',
                                                  'Reshape', 'Flatten', 'BatchNormalization', 'Transpose', 'Softmax', 'Mul',
                                                  'Slice', 'Gather', 'Foo'])
-    elif op == 5:  # a graph input's or output's dimension
+    elif op == 5:  # a graph input's or output's dimension: another size, or dynamic (sized by the data)
         dims = rng.choice(list(g.input) + list(g.output)).type.tensor_type.shape.dim
-        if dims:
+        if dims and rng.random() < 0.3:
+            dims[rng.randrange(len(dims))].dim_param = 'dynamic'
+        elif dims:
             dims[rng.randrange(len(dims))].dim_value = rng.choice([0, 1, 2, 3, 1 << 31, 1 << 40])
     elif op == 6 and g.initializer:  # a weight's bytes: cut short, or NaN / infinity written in
         t = rng.choice(g.initializer)
@@ -211,9 +213,13 @@ def targets(seeds):
     onnx_dirs += sorted(os.path.join(FX, 'zennit_modern', n) for n in os.listdir(f'{FX}/zennit_modern'))
     for p in onnx_dirs:
         t.append(('onnx-' + os.path.basename(p), f'{p}/model.onnx', mutate_onnx, ['explain', '{F}', f'{p}/input.npy', '--out', '{O}']))
-    for name in ['lstm/uni', 'lstm/bi2', 'lstm/text', 'gru/uni', 'gru/bi2', 'rnn/uni', 'rnn/bi2']:
-        p = f'{FX}/{name}'
-        t.append(('onnx-' + name.replace('/', '-'), p + '.onnx', mutate_onnx, ['explain', '{F}', p + '_input.npy', '--out', '{O}']))
+    recurrent = [(n, n) for n in ['lstm/uni', 'lstm/bi2', 'lstm/text', 'gru/uni', 'gru/bi2', 'gru/before_reset0', 'rnn/uni', 'rnn/bi2']]
+    recurrent += [('lstm/uni_seq_first', 'lstm/uni'), ('lstm/text_seq_first', 'lstm/text'), ('gru/bi2_seq_first', 'gru/bi2'),
+                  ('lstm/uni_any_length', 'lstm/uni_any_length'), ('lstm/uni_seq_first_any_length', 'lstm/uni')]
+    for name, data in recurrent:  # (model, the fixture whose _input.npy it reads)
+        t.append(('onnx-' + name.replace('/', '-'), f'{FX}/{name}.onnx', mutate_onnx,
+                  ['explain', '{F}', f'{FX}/{data}_input.npy' if data != 'lstm/uni_any_length' else f'{FX}/{data}_input4.npy', '--out', '{O}']))
+    t.append(('onnx-bert-any-length', f'{FX}/bert/model_any_length.onnx', mutate_onnx, ['explain', '{F}', f'{FX}/bert/input5.npy', '--out', '{O}']))
     for name in ['net', 'fcn', 'v1']:
         p = f'{FX}/caffe/{name}'
         t.append(('caffe-prototxt-' + name, p + '.prototxt', mutate_text,
