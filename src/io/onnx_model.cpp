@@ -55,6 +55,7 @@ void read_input_shape(Importer& imp, const onnx::ValueInfoProto& vi) {
   Shape data_sample = imp.data_shape;
   if (data_sample.size() == static_cast<std::size_t>(rank)) data_sample.erase(data_sample.begin());
   if (data_sample.size() != static_cast<std::size_t>(rank - 1)) data_sample.clear();
+  bool sized_by_data = false;
   for (int k = 0; k < rank; ++k) {
     const onnx::TensorShapeProto::Dimension& d = tt.shape().dim(k);
     const bool fixed = d.has_dim_value() && d.dim_value() > 0;
@@ -70,6 +71,7 @@ void read_input_shape(Importer& imp, const onnx::ValueInfoProto& vi) {
       continue;
     }
     if (!fixed && !data_sample.empty() && data_sample[per.size()] > 0) {  // its size from the data
+      sized_by_data = true;
       if (data_sample[per.size()] > (std::size_t(1) << 32)) throw FormatError(what + ": the data's size for dimension " + std::to_string(k) + " is absurdly large");
       per.push_back(data_sample[per.size()]);
       continue;
@@ -92,6 +94,7 @@ void read_input_shape(Importer& imp, const onnx::ValueInfoProto& vi) {
   imp.with_model([&](auto& model) {
     model.input_shape = per;
     model.layout = per.size() == 3 ? DataLayout::NCHW : DataLayout::Features;
+    model.sized_by_data = sized_by_data;
   });
 }
 

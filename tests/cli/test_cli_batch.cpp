@@ -348,25 +348,30 @@ TEST(CliBatch, RecurrentModelMapsAndHeatmaps) {
   }
 }
 
-// A model with a dynamic number of steps takes it from the first input; an input of another
-// length is refused by name (--keep-going: the others are explained).
-TEST(CliBatch, DynamicLengthFromTheFirstInput) {
+// A model with a dynamic number of steps is sized by each input: read again when the length
+// changes (4, 7, then 4 steps), every map against PyTorch's for its length.
+TEST(CliBatch, DynamicLengthPerInput) {
   const std::string dir = test::temp_path("batch_any_length"), fx = test::source_path("tests/fixtures/lstm/");
   std::filesystem::create_directories(dir);
-  const Tensor<double> x = io::read_npy(fx + "uni_any_length_input4.npy"), want = io::read_npy(fx + "uni_any_length_lrp_eps4.npy");
-  io::write_npy(dir + "/a.npy", x.rows(0, 1));
-  io::write_npy(dir + "/b.npy", io::read_npy(fx + "uni_input.npy").rows(0, 1));  // 7 steps
-  std::ofstream(dir + "/list.txt") << "a.npy 1\nb.npy 1\n";
-  const test::CliResult r = test::run_cli("batch " + fx + "uni_any_length.onnx " + dir + "/list.txt --composite epsilon --keep-going --quiet --out-dir " +
-                                          dir + "/out");
-  EXPECT_EQ(r.code, 2) << r.output;  // one input skipped
-  std::ifstream mf(dir + "/out/manifest.json");
-  const nlohmann::json manifest = nlohmann::json::parse(mf);
-  ASSERT_EQ(manifest.size(), 2u);
-  const std::string error = manifest[1].value("error", "");
-  EXPECT_NE(error.find("b.npy: input has per-sample shape [7,5]"), std::string::npos) << error;
-  EXPECT_NE(error.find("expects [4,5]"), std::string::npos) << error;
-  EXPECT_LT(test::max_rel_error(io::read_npy(dir + "/out/" + manifest[0]["relevance"].get<std::string>()), want.rows(0, 1)), 1e-5);
+  const Tensor<double> x4 = io::read_npy(fx + "uni_any_length_input4.npy"), x7 = io::read_npy(fx + "uni_input.npy");
+  const Tensor<double> want4 = io::read_npy(fx + "uni_any_length_lrp_eps4.npy"), want7 = io::read_npy(fx + "uni_lrp_eps.npy");
+  io::write_npy(dir + "/a.npy", x4.rows(0, 1));
+  io::write_npy(dir + "/b.npy", x7.rows(1, 1));
+  io::write_npy(dir + "/c.npy", x4.rows(1, 1));
+  std::ofstream(dir + "/list.txt") << "a.npy 1\nb.npy 1\nc.npy 1\n";
+  for (const std::string precision : {"float", "double"}) {
+    SCOPED_TRACE(precision);
+    const test::CliResult r = test::run_cli("batch " + fx + "uni_any_length.onnx " + dir + "/list.txt --composite epsilon --quiet --precision " +
+                                            precision + " --out-dir " + dir + "/out");
+    ASSERT_EQ(r.code, 0) << r.output;
+    std::ifstream mf(dir + "/out/manifest.json");
+    const nlohmann::json manifest = nlohmann::json::parse(mf);
+    ASSERT_EQ(manifest.size(), 3u);
+    const auto map = [&](std::size_t i) { return io::read_npy(dir + "/out/" + manifest[i]["relevance"].get<std::string>()); };
+    EXPECT_LT(test::max_rel_error(map(0), want4.rows(0, 1)), 1e-5);
+    EXPECT_LT(test::max_rel_error(map(1), want7.rows(1, 1)), 1e-5);
+    EXPECT_LT(test::max_rel_error(map(2), want4.rows(1, 1)), 1e-5);
+  }
   std::filesystem::remove_all(dir);
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iomanip>
 #include <iostream>
 #include <memory>
@@ -83,13 +84,17 @@ Tensor<T> stack(const std::vector<Tensor<double>>& inputs) {
   return x;
 }
 
+// The model read again for data of shape [1, ...] (a model whose dynamic dimensions the data
+// sizes, Model::sized_by_data); empty for models that cannot be.
+template <class T>
+using Resize = std::function<Model<T>(const Shape& data_shape)>;
+
 template <class T>
 class BatchRun {
  public:
-  BatchRun(Model<T>& model, const std::vector<Item>& items, const BatchOptions& o)
-      : model_(model), items_(items), o_(o), req_(build_request(model, o.request, o.image)), explainer_(model), entries_(items.size()) {
-    if (o.region != "unit") req_.target = parse_target(o.region + ":predicted");
-    req_.concepts = concept_request(o.concepts);
+  BatchRun(Model<T> model, const std::vector<Item>& items, const BatchOptions& o, Resize<T> resize)
+      : items_(items), o_(o), resize_(std::move(resize)), entries_(items.size()) {
+    use(std::move(model));
   }
 
   void run() {
@@ -98,6 +103,18 @@ class BatchRun {
     Pass pass;
     std::size_t capacity = 1;
     for (std::size_t i = 0; i < items_.size(); ++i) {
+      const Shape resized = size_for(i);
+      if (!resized.empty() && !pass.inputs.empty()) {  // the pass so far goes through the model it was loaded for
+        explain_pass(pass);
+        progress.update(pass.items.back() + 1);
+        pass = Pass{};
+      }
+      try {
+        if (!resized.empty()) use(resize_(resized));
+      } catch (const Error& e) {
+        give_up_on(i, where(i) + e.what());
+        continue;
+      }
       Tensor<double> x;
       try {
         x = load_checked(i);
@@ -134,6 +151,29 @@ class BatchRun {
  private:
   std::string where(std::size_t i) const { return o_.list + ":" + std::to_string(items_[i].line) + ": "; }
 
+  // Explains with `model` from here on (its explainer and request built anew).
+  void use(Model<T> model) {
+    model.drop_trailing_softmax();
+    model_ = std::make_unique<Model<T>>(std::move(model));
+    explainer_ = std::make_unique<Explainer<T>>(*model_);
+    req_ = build_request(*model_, o_.request, o_.image);
+    if (o_.region != "unit") req_.target = parse_target(o_.region + ":predicted");
+    req_.concepts = concept_request(o_.concepts);
+  }
+
+  // The data shape to read the model again for before list entry i: its array's shape when the
+  // model was sized by data of another size, else empty (entries that cannot be read are
+  // reported by load_checked).
+  Shape size_for(std::size_t i) const {
+    if (!resize_ || !model_->sized_by_data) return {};
+    Shape data = data_shape_of(o_.model, items_[i].path);
+    const Shape& per = model_->input_shape;
+    if (data.size() == per.size() + 1) data.erase(data.begin());
+    if (data.size() != per.size() || data == per) return {};
+    data.insert(data.begin(), 1);
+    return data;
+  }
+
   // List entry i cannot be explained (`error` names its line): the run stops, or with
   // --keep-going the entry is left out, its error kept for the manifest and shown at once.
   void give_up_on(std::size_t i, const std::string& error) {
@@ -149,11 +189,11 @@ class BatchRun {
   Tensor<double> load_checked(std::size_t i) {
     const Item& it = items_[i];
     try {
-      Tensor<double> x = load_input(model_, it.path, o_.image);
+      Tensor<double> x = load_input(*model_, it.path, o_.image);
       if (x.dim(0) != 1) throw ShapeError(it.path + " holds " + std::to_string(x.dim(0)) + " samples; list one input per line");
       if (!all_finite(x)) throw NumericError(it.path + " contains NaN or Inf");
       if (it.target >= 0) {
-        const Shape out = model_.infer_shapes(Shape(x.shape().begin() + 1, x.shape().end()))[model_.output_value()];
+        const Shape out = model_->infer_shapes(Shape(x.shape().begin() + 1, x.shape().end()))[model_->output_value()];
         const Target::Region region = req_.target.region;
         const bool channels = region == Target::Region::Channel || region == Target::Region::Segment;
         const std::size_t classes = region == Target::Region::Unit ? shape_numel(out)
@@ -176,7 +216,7 @@ class BatchRun {
   std::size_t pass_capacity(const Shape& input_shape) const {
     if (req_.method == Method::SmoothGrad) return 1;
     if (o_.batch_size > 0) return o_.batch_size;
-    return explainer_.samples_per_pass(Shape(input_shape.begin() + 1, input_shape.end()), req_);
+    return explainer_->samples_per_pass(Shape(input_shape.begin() + 1, input_shape.end()), req_);
   }
 
   void explain_pass(const Pass& pass) {
@@ -189,7 +229,7 @@ class BatchRun {
     }
     Explanation<T> e;
     try {
-      e = explainer_.explain(stack<T>(pass.inputs), req);
+      e = explainer_->explain(stack<T>(pass.inputs), req);
     } catch (const Error& err) {
       if (pass.items.size() == 1) {
         give_up_on(pass.items.front(), where(pass.items.front()) + err.what());
@@ -203,7 +243,7 @@ class BatchRun {
       for (std::size_t j = 0; j < pass.items.size(); ++j) explain_pass(Pass{{pass.items[j]}, {pass.inputs[j]}});
       return;
     }
-    const Tensor<T> rel = to_model_layout(model_, e.relevance, e.targets_per_sample > 1 ? 1 : 0);
+    const Tensor<T> rel = to_model_layout(*model_, e.relevance, e.targets_per_sample > 1 ? 1 : 0);
     for (std::size_t j = 0; j < pass.items.size(); ++j) {
       const Tensor<T> r = rel.rows(j, 1);
       try {
@@ -286,20 +326,20 @@ class BatchRun {
     });
   }
 
-  Model<T>& model_;
   const std::vector<Item>& items_;
   const BatchOptions& o_;
+  Resize<T> resize_;
+  std::unique_ptr<Model<T>> model_;
+  std::unique_ptr<Explainer<T>> explainer_;  // on *model_
   ExplainRequest req_;
-  Explainer<T> explainer_;
   std::vector<nlohmann::json> entries_;  // manifest entry per list item, filled as they are explained or skipped
   std::size_t skipped_ = 0;
   std::vector<std::vector<Reference>> references_;  // per channel of the concept layer
 };
 
 template <class T>
-void run_batch(Model<T> model, const std::vector<Item>& items, const BatchOptions& o) {
-  model.drop_trailing_softmax();
-  BatchRun<T>(model, items, o).run();
+void run_batch(Model<T> model, const std::vector<Item>& items, const BatchOptions& o, Resize<T> resize) {
+  BatchRun<T>(std::move(model), items, o, std::move(resize)).run();
 }
 
 }  // namespace
@@ -355,12 +395,17 @@ void add_batch_command(CLI::App& app) {
     apply_rule_precision(o->rule_precision, o->precision == "float");
     render::get_colormap(o->colormap);
     const std::vector<Item> items = read_list(o->list);
-    // Sizes an ONNX model leaves dynamic come from the first input; inputs of another size are
-    // refused by name.
+    // Sizes an ONNX model leaves dynamic come from the first input; the model is read again when
+    // an input has another size (a text data set's sentences).
     const Shape data = data_shape_of(o->model, items.front().path);
+    const ModelFileOptions& f = o->file;
     // The float path reads the model in float directly (a large model is never held as doubles).
-    if (o->precision == "double") run_batch(load_model(o->model, true, o->file.output, o->file.weights, o->file.bind, data), items, *o);
-    else run_batch(load_model_float(o->model, true, o->file.output, o->file.weights, o->file.bind, data), items, *o);
+    if (o->precision == "double")
+      run_batch<double>(load_model(o->model, true, f.output, f.weights, f.bind, data), items, *o,
+                        [o](const Shape& s) { return load_model(o->model, true, o->file.output, o->file.weights, o->file.bind, s); });
+    else
+      run_batch<float>(load_model_float(o->model, true, f.output, f.weights, f.bind, data), items, *o,
+                       [o](const Shape& s) { return load_model_float(o->model, true, o->file.output, o->file.weights, o->file.bind, s); });
   });
 }
 

@@ -59,6 +59,9 @@ class Model {
   // Imported as a batch of one (the model moves its batch axis, as nn.MultiheadAttention does):
   // every sample runs through it alone, which is what it computes per sample.
   bool batch_of_one = false;
+  // Some input dimensions the file leaves dynamic (a sequence length) were sized by the data it
+  // was read for (io::OnnxReadOptions::data_shape): data of another size needs the file read again.
+  bool sized_by_data = false;
   // The input holds token ids (an integer ONNX input read by an Embedding): maps are per token,
   // and methods that scale or perturb the input continuously do not apply.
   bool token_input = false;
