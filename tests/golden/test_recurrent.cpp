@@ -179,6 +179,24 @@ TEST(RecurrentPyTorch, UnsupportedVariantsAreRefusedByName) {
   EXPECT_NE(peephole.find("peephole"), std::string::npos) << peephole;
 }
 
+// linear_before_reset other than 0 or 1 names the node and the attribute.
+TEST(RecurrentPyTorch, GruResetOtherThanZeroOrOneIsRefused) {
+  onnx::ModelProto m;
+  std::ifstream file(fixture("gru/before_reset0.onnx"), std::ios::binary);
+  ASSERT_TRUE(m.ParseFromIstream(&file));
+  for (onnx::NodeProto& n : *m.mutable_graph()->mutable_node())
+    for (onnx::AttributeProto& a : *n.mutable_attribute())
+      if (a.name() == "linear_before_reset") a.set_i(2);
+  try {
+    io::parse_onnx_model(m.SerializeAsString(), "bad.onnx");
+    ADD_FAILURE() << "imported";
+  } catch (const FormatError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("'/gru/GRU' (GRU)"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("linear_before_reset must be 0 or 1, got 2"), std::string::npos) << msg;
+  }
+}
+
 // The RNN fixture with its RNN node changed: what the importer cannot represent is refused by
 // name, never imported as something else.
 TEST(RecurrentPyTorch, ChangedRnnNodesAreRefusedByName) {

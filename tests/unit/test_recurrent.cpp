@@ -8,12 +8,15 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <memory>
 #include <random>
 #include <string>
 #include <type_traits>
 #include <vector>
 
 #include "lrp/core/error.hpp"
+#include "lrp/explain/executor.hpp"
+#include "lrp/graph/model.hpp"
 #include "lrp/layers/gru.hpp"
 #include "lrp/layers/lstm.hpp"
 #include "lrp/layers/rnn.hpp"
@@ -230,6 +233,27 @@ TYPED_TEST(Recurrent, SavedGateInputsGiveWhatRecomputingGives) {
     EXPECT_THROW(l.backward_saved(x, &other, g, kept), ShapeError);
     EXPECT_THROW(TestFixture::relevance(Rule::epsilon_rule(), l, x, r, 2, &other), ShapeError);
   }
+}
+
+// The executor keeps what the layer saves for a backward plan whose rule asks for it until the
+// layer's rule has run (the relevance unchanged), then frees it; a forward-only plan saves nothing.
+TYPED_TEST(Recurrent, ExecutorKeepsTheSavedGateInputsForTheSweepOnly) {
+  Model<double> m;
+  m.input_shape = {kT, kB, kD};
+  m.add("rnn", std::make_unique<typename TestFixture::Layer>(TestFixture::make(RecurrentDirection::Bidirectional, true, true, 140)));
+  const Tensor<double> x = random_tensor({kN, kT, kB, kD}, 141);
+  const auto& layer = static_cast<const typename TestFixture::Layer&>(*m.nodes()[0].layer);
+  Executor<double> ex(m);
+  ex.plan_forward_only();
+  ex.forward(x);
+  EXPECT_TRUE(ex.saved(0).empty());
+  const std::vector<Rule> rules{Rule::epsilon_rule(1e-6)};
+  ex.plan_backward(rules);
+  ex.forward(x);
+  EXPECT_EQ(ex.saved(0).shape(), layer.gate_inputs_shape(x));
+  const Tensor<double> r = random_tensor({kN, kT, 2, kB, kH}, 142);
+  EXPECT_LE(max_rel_error(ex.propagate(r, rules), TestFixture::relevance(rules[0], layer, x, r).at(0)), 1e-12);
+  EXPECT_TRUE(ex.saved(0).empty());
 }
 
 // Without biases and initial states the z-rule keeps the relevance: every sum splits exactly

@@ -44,6 +44,9 @@ class Executor {
   const Model<T>& model() const { return model_; }
   // A stored activation (empty if the plan released it).
   const Tensor<T>& value(std::size_t v) const { return values_.at(v); }
+  // What node i's layer saved in the forward for its rule (Layer::forward_saving; empty when
+  // its rule did not ask, the plan is not a backward one, or the sweep has used and freed it).
+  const Tensor<T>& saved(std::size_t i) const { return saved_.at(i); }
   std::size_t batch() const { return batch_; }
 
   // Repeats every stored activation k times along the batch (sample n becomes rows n*k..n*k+k-1).

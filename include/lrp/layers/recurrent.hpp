@@ -1,5 +1,5 @@
 #pragma once
-// What the recurrent layers (Lstm, Gru) share. Both run over x [T, B, D] per sample: T time
+// What the recurrent layers (Lstm, Gru, Rnn) share. All run over x [T, B, D] per sample: T time
 // steps of B sequences (ONNX's layout 0; a model run as a batch of one has B = 1), and give
 // Y [T, dirs, B, H], every step's hidden state; ONNX's Y_h is sliced from it by the importer.
 // The reverse direction runs from t = T-1 down; a bidirectional layer's second direction is the
@@ -22,6 +22,15 @@ inline bool runs_reversed(RecurrentDirection d, std::size_t index) { return d ==
 template <class U, class T>
 Tensor<U> initial_state_as(const Tensor<T>& s) {
   return s.empty() ? Tensor<U>() : s.template cast<U>();
+}
+
+// A cell's hidden_states from its trace (Trace with h and gate_inputs): the states only, and
+// the gate inputs moved to `gate_inputs` when asked for.
+template <class Cell, class T>
+Tensor<T> states_from_trace(const Cell& cell, const Tensor<T>& x, Tensor<T>* gate_inputs) {
+  typename Cell::Trace tr = cell.trace(x, nullptr, true);
+  if (gate_inputs) *gate_inputs = std::move(tr.gate_inputs);
+  return std::move(tr.h);
 }
 
 template <class T>

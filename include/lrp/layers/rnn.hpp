@@ -47,11 +47,7 @@ class Rnn final : public RecurrentLayer<T> {
 
  private:
   using Base::b_, Base::check_input, Base::direction_, Base::h0_, Base::r_, Base::w_;
-  Tensor<T> hidden_states(const Tensor<T>& x, Tensor<T>* gate_inputs) const override {
-    Trace tr = trace(x, nullptr, true);
-    if (gate_inputs) *gate_inputs = std::move(tr.gate_inputs);
-    return std::move(tr.h);
-  }
+  Tensor<T> hidden_states(const Tensor<T>& x, Tensor<T>* gate_inputs) const override { return states_from_trace(*this, x, gate_inputs); }
   RnnActivation activation_;
   std::vector<Linear<T>> maps_;
 };
