@@ -45,13 +45,14 @@ typename Gru<T>::Trace Gru<T>::trace(const Tensor<T>& x, const Tensor<T>* saved,
   Trace tr{traced(), traced(), traced(), traced(), traced(), Tensor<T>::uninitialized(ts), {}};
   if (!saved) tr.gate_inputs = Tensor<T>::uninitialized(this->gate_inputs_shape(x));
   const T* gate_inputs = saved ? saved->data() : tr.gate_inputs.data();
-  std::vector<T> xw(saved ? 0 : n_samples * steps * seqs * 3 * h), hr(saved ? 0 : rows * 3 * h), h_prev(rows * h), act(3 * h), cand(h);
-  std::vector<T> reset_h(saved || linear_before_reset_ ? 0 : rows * h);  // r * h_{t-1}
-  for (std::size_t d = 0; d < dirs; ++d) {
-    // Every time step's input term at once: x rows [N * T * B, D] times W_d^T.
-    if (!saved)
-      kernels::gemm<T>(false, true, n_samples * steps * seqs, 3 * h, d_in, T(1), x.data(), d_in, w_.data() + d * 3 * h * d_in, d_in, T(0),
-                       xw.data(), 3 * h);
+  // Every time step's input terms of every direction at once: x rows [N * T * B, D] times W^T
+  // ([dirs * 3H, D]), each row [dirs, 3H].
+  const std::size_t xw_row = dirs * 3 * h;
+  std::vector<T> xw(saved ? 0 : n_samples * steps * seqs * xw_row);
+  if (!saved) kernels::gemm<T>(false, true, n_samples * steps * seqs, xw_row, d_in, T(1), x.data(), d_in, w_.data(), d_in, T(0), xw.data(), xw_row);
+  recurrent::for_each_direction(dirs, rows * 3 * h * h, [&](std::size_t d) {
+    std::vector<T> hr(saved ? 0 : rows * 3 * h), h_prev(rows * h), act(3 * h), cand(h);
+    std::vector<T> reset_h(saved || linear_before_reset_ ? 0 : rows * h);  // r * h_{t-1}
     const T* wb = b_.data() + d * 6 * h;
     const T* rb = wb + 3 * h;
     for (std::size_t n = 0; n < n_samples; ++n)
@@ -65,7 +66,7 @@ typename Gru<T>::Trace Gru<T>::trace(const Tensor<T>& x, const Tensor<T>* saved,
         const T* r_d = r_.data() + d * 3 * h * h;
         for (std::size_t q = 0; q < rows; ++q) std::copy_n(rb, 3 * h, hr.data() + q * 3 * h);
         kernels::gemm<T>(false, true, rows, linear_before_reset_ ? 3 * h : 2 * h, h, T(1), h_prev.data(), h, r_d, h, T(1), hr.data(), 3 * h);
-        const auto xp_of = [&](std::size_t q) { return xw.data() + (((q / seqs) * steps + t) * seqs + q % seqs) * 3 * h; };
+        const auto xp_of = [&](std::size_t q) { return xw.data() + (((q / seqs) * steps + t) * seqs + q % seqs) * xw_row + d * 3 * h; };
         for (std::size_t q = 0; q < rows; ++q) {
           const T* xp = xp_of(q);
           const T* hp = hr.data() + q * 3 * h;
@@ -103,7 +104,7 @@ typename Gru<T>::Trace Gru<T>::trace(const Tensor<T>& x, const Tensor<T>* saved,
           std::copy_n(cand.data(), h, tr.n.data() + at);
         }
     }
-  }
+  });
   return tr;
 }
 
@@ -115,11 +116,14 @@ void Gru<T>::backward_saved(const Tensor<T>& x, const Tensor<T>* gate_inputs, co
   const std::size_t h = hidden_size(), dirs = directions(), rows = n_samples * seqs;
   din.assign(1, Tensor<T>(x.shape()));
   // dx_pre: the gradient at the input terms (W x), dh_pre at the recurrent ones (R h), per gate.
-  std::vector<T> dx_pre(n_samples * steps * seqs * 3 * h), dh_pre(rows * 3 * h), dh_rec(rows * h), dh_direct(rows * h);
-  std::vector<T> d_reset_h(linear_before_reset_ ? 0 : rows * h);  // at r * h_{t-1} (linear_before_reset 0)
+  // Rows [N * T * B] of [dirs, 3H]: x's share is one product over all steps and directions.
+  const std::size_t dx_row = dirs * 3 * h;
+  std::vector<T> dx_pre_all(n_samples * steps * seqs * dx_row);
   const bool lbr = linear_before_reset_;
-  for (std::size_t d = 0; d < dirs; ++d) {
-    std::fill(dh_rec.begin(), dh_rec.end(), T(0));
+  recurrent::for_each_direction(dirs, rows * 3 * h * h, [&](std::size_t d) {
+    T* dx_pre = dx_pre_all.data() + d * 3 * h;  // row 0 of direction d, rows dx_row apart
+    std::vector<T> dh_pre(rows * 3 * h), dh_rec(rows * h), dh_direct(rows * h);
+    std::vector<T> d_reset_h(lbr ? 0 : rows * h);  // at r * h_{t-1} (linear_before_reset 0)
     const T* r_d = r_.data() + d * 3 * h * h;
     for (std::size_t s = steps; s-- > 0;) {
       const std::size_t t = reversed(d) ? steps - 1 - s : s;
@@ -131,7 +135,7 @@ void Gru<T>::backward_saved(const Tensor<T>& x, const Tensor<T>* gate_inputs, co
           const std::size_t q = n * seqs + b, at = (((n * dirs + d) * steps + t) * seqs + b) * h;
           const T* hb = h_before(n, b);
           const T* dy = dout.data() + (((n * steps + t) * dirs + d) * seqs + b) * h;
-          T* dxp = dx_pre.data() + ((n * steps + t) * seqs + b) * 3 * h;
+          T* dxp = dx_pre + ((n * steps + t) * seqs + b) * dx_row;
           T* dhp = dh_pre.data() + q * 3 * h;
           for (std::size_t j = 0; j < h; ++j) {
             const T z = tr.z[at + j], r = tr.r[at + j], cand = tr.n[at + j], bt = tr.b[at + j];
@@ -156,7 +160,7 @@ void Gru<T>::backward_saved(const Tensor<T>& x, const Tensor<T>* gate_inputs, co
           for (std::size_t b = 0; b < seqs; ++b) {
             const std::size_t q = n * seqs + b, at = (((n * dirs + d) * steps + t) * seqs + b) * h;
             const T* hb = h_before(n, b);
-            T* dxp = dx_pre.data() + ((n * steps + t) * seqs + b) * 3 * h;
+            T* dxp = dx_pre + ((n * steps + t) * seqs + b) * dx_row;
             for (std::size_t j = 0; j < h; ++j) {
               const T r = tr.r[at + j], g = d_reset_h[q * h + j];
               dxp[kR * h + j] = dh_pre[q * 3 * h + kR * h + j] = g * hb[j] * r * (T(1) - r);
@@ -167,9 +171,9 @@ void Gru<T>::backward_saved(const Tensor<T>& x, const Tensor<T>* gate_inputs, co
       std::copy(dh_direct.begin(), dh_direct.end(), dh_rec.begin());
       kernels::gemm<T>(false, false, rows, h, lbr ? 3 * h : 2 * h, T(1), dh_pre.data(), 3 * h, r_d, h, T(1), dh_rec.data(), h);
     }
-    kernels::gemm<T>(false, false, n_samples * steps * seqs, d_in, 3 * h, T(1), dx_pre.data(), 3 * h, w_.data() + d * 3 * h * d_in, d_in,
-                     T(1), din[0].data(), d_in);
-  }
+  });
+  kernels::gemm<T>(false, false, n_samples * steps * seqs, d_in, dx_row, T(1), dx_pre_all.data(), dx_row, w_.data(), d_in, T(0),
+                   din[0].data(), d_in);
 }
 
 template <class T>

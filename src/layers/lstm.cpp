@@ -53,12 +53,13 @@ typename Lstm<T>::Trace Lstm<T>::trace(const Tensor<T>& x, const Tensor<T>* save
   Trace tr{traced(), traced(), traced(), traced(), traced(), traced(), traced(), Tensor<T>::uninitialized(ts), {}};
   if (!saved) tr.gate_inputs = Tensor<T>::uninitialized(this->gate_inputs_shape(x));
   const T* gate_inputs = saved ? saved->data() : tr.gate_inputs.data();
-  std::vector<T> xw(saved ? 0 : n_samples * steps * seqs * 4 * h), h_prev(rows * h), c_prev(rows * h), act(4 * h), tanh_c(h);
-  for (std::size_t d = 0; d < dirs; ++d) {
-    // Every time step's input term at once: x rows [N * T * B, D] times W_d^T.
-    if (!saved)
-      kernels::gemm<T>(false, true, n_samples * steps * seqs, 4 * h, d_in, T(1), x.data(), d_in, w_.data() + d * 4 * h * d_in, d_in, T(0),
-                       xw.data(), 4 * h);
+  // Every time step's input terms of every direction at once: x rows [N * T * B, D] times W^T
+  // ([dirs * 4H, D]), each row [dirs, 4H].
+  const std::size_t xw_row = dirs * 4 * h;
+  std::vector<T> xw(saved ? 0 : n_samples * steps * seqs * xw_row);
+  if (!saved) kernels::gemm<T>(false, true, n_samples * steps * seqs, xw_row, d_in, T(1), x.data(), d_in, w_.data(), d_in, T(0), xw.data(), xw_row);
+  recurrent::for_each_direction(dirs, rows * 4 * h * h, [&](std::size_t d) {
+    std::vector<T> h_prev(rows * h), c_prev(rows * h), act(4 * h), tanh_c(h);
     const T* bias = b_.data() + d * 8 * h;
     for (std::size_t n = 0; n < n_samples; ++n)
       for (std::size_t b = 0; b < seqs; ++b) {
@@ -72,7 +73,7 @@ typename Lstm<T>::Trace Lstm<T>::trace(const Tensor<T>& x, const Tensor<T>* save
         T* pre = tr.gate_inputs.data() + step;
         for (std::size_t n = 0; n < n_samples; ++n)
           for (std::size_t b = 0; b < seqs; ++b) {
-            const T* src = xw.data() + ((n * steps + t) * seqs + b) * 4 * h;
+            const T* src = xw.data() + ((n * steps + t) * seqs + b) * xw_row + d * 4 * h;
             T* dst = pre + (n * seqs + b) * 4 * h;
             for (std::size_t k = 0; k < 4 * h; ++k) dst[k] = src[k] + bias[k] + bias[4 * h + k];
           }
@@ -98,7 +99,7 @@ typename Lstm<T>::Trace Lstm<T>::trace(const Tensor<T>& x, const Tensor<T>* save
           std::copy_n(tanh_c.data(), h, tr.tanh_c.data() + at);
         }
     }
-  }
+  });
   return tr;
 }
 
@@ -109,10 +110,12 @@ void Lstm<T>::backward_saved(const Tensor<T>& x, const Tensor<T>* gate_inputs, c
   const std::size_t n_samples = x.dim(0), steps = x.dim(1), seqs = x.dim(2), d_in = x.dim(3);
   const std::size_t h = hidden_size(), dirs = directions(), rows = n_samples * seqs;
   din.assign(1, Tensor<T>(x.shape()));
-  std::vector<T> dpre(n_samples * steps * seqs * 4 * h), dstep(rows * 4 * h), dh_rec(rows * h), dc_next(rows * h);
-  for (std::size_t d = 0; d < dirs; ++d) {
-    std::fill(dh_rec.begin(), dh_rec.end(), T(0));
-    std::fill(dc_next.begin(), dc_next.end(), T(0));
+  // Every step's gate-input gradient, rows [N * T * B] of [dirs, 4H]: x's share is one product
+  // over all steps and directions.
+  const std::size_t dpre_row = dirs * 4 * h;
+  std::vector<T> dpre_all(n_samples * steps * seqs * dpre_row);
+  recurrent::for_each_direction(dirs, rows * 4 * h * h, [&](std::size_t d) {
+    std::vector<T> dstep(rows * 4 * h), dh_rec(rows * h), dc_next(rows * h);
     for (std::size_t s = steps; s-- > 0;) {
       const std::size_t t = reversed(d) ? steps - 1 - s : s;
       for (std::size_t n = 0; n < n_samples; ++n)
@@ -133,13 +136,13 @@ void Lstm<T>::backward_saved(const Tensor<T>& x, const Tensor<T>* gate_inputs, c
             dp[kC * h + j] = dc * i * (T(1) - g * g);
             dc_next[q * h + j] = dc * f;
           }
-          std::copy_n(dp, 4 * h, dpre.data() + ((n * steps + t) * seqs + b) * 4 * h);
+          std::copy_n(dp, 4 * h, dpre_all.data() + ((n * steps + t) * seqs + b) * dpre_row + d * 4 * h);
         }
       kernels::gemm<T>(false, false, rows, h, 4 * h, T(1), dstep.data(), 4 * h, r_.data() + d * 4 * h * h, h, T(0), dh_rec.data(), h);
     }
-    kernels::gemm<T>(false, false, n_samples * steps * seqs, d_in, 4 * h, T(1), dpre.data(), 4 * h, w_.data() + d * 4 * h * d_in, d_in, T(1),
-                     din[0].data(), d_in);
-  }
+  });
+  kernels::gemm<T>(false, false, n_samples * steps * seqs, d_in, dpre_row, T(1), dpre_all.data(), dpre_row, w_.data(), d_in, T(0),
+                   din[0].data(), d_in);
 }
 
 template <class T>

@@ -47,10 +47,12 @@ typename Rnn<T>::Trace Rnn<T>::trace(const Tensor<T>& x, const Tensor<T>* saved,
   Trace tr{states_only ? Tensor<T>() : Tensor<T>::uninitialized(ts), Tensor<T>::uninitialized(ts), {}};
   if (!saved) tr.gate_inputs = Tensor<T>::uninitialized(this->gate_inputs_shape(x));
   const T* gate_inputs = saved ? saved->data() : tr.gate_inputs.data();
-  std::vector<T> xw(saved ? 0 : n_samples * steps * seqs * h), h_prev(rows * h);
-  for (std::size_t d = 0; d < dirs; ++d) {
-    if (!saved)
-      kernels::gemm<T>(false, true, n_samples * steps * seqs, h, d_in, T(1), x.data(), d_in, w_.data() + d * h * d_in, d_in, T(0), xw.data(), h);
+  // Every time step's input terms of every direction at once: rows [N * T * B] of [dirs, H].
+  const std::size_t xw_row = dirs * h;
+  std::vector<T> xw(saved ? 0 : n_samples * steps * seqs * xw_row);
+  if (!saved) kernels::gemm<T>(false, true, n_samples * steps * seqs, xw_row, d_in, T(1), x.data(), d_in, w_.data(), d_in, T(0), xw.data(), xw_row);
+  recurrent::for_each_direction(dirs, rows * h * h, [&](std::size_t d) {
+    std::vector<T> h_prev(rows * h);
     const T* bias = maps_[d].bias().data();
     for (std::size_t n = 0; n < n_samples; ++n)
       for (std::size_t b = 0; b < seqs; ++b) std::copy_n(initial_hidden(d, b), h, h_prev.data() + (n * seqs + b) * h);
@@ -61,7 +63,7 @@ typename Rnn<T>::Trace Rnn<T>::trace(const Tensor<T>& x, const Tensor<T>* saved,
         T* pre = tr.gate_inputs.data() + step;
         for (std::size_t n = 0; n < n_samples; ++n)
           for (std::size_t b = 0; b < seqs; ++b)
-            for (std::size_t j = 0; j < h; ++j) pre[(n * seqs + b) * h + j] = xw[((n * steps + t) * seqs + b) * h + j] + bias[j];
+            for (std::size_t j = 0; j < h; ++j) pre[(n * seqs + b) * h + j] = xw[((n * steps + t) * seqs + b) * xw_row + d * h + j] + bias[j];
         kernels::gemm<T>(false, true, rows, h, h, T(1), h_prev.data(), h, r_.data() + d * h * h, h, T(1), pre, h);
       }
       for (std::size_t n = 0; n < n_samples; ++n)
@@ -75,7 +77,7 @@ typename Rnn<T>::Trace Rnn<T>::trace(const Tensor<T>& x, const Tensor<T>* saved,
           if (!states_only) std::copy_n(pre, h, tr.pre.data() + at);
         }
     }
-  }
+  });
   return tr;
 }
 
@@ -86,9 +88,11 @@ void Rnn<T>::backward_saved(const Tensor<T>& x, const Tensor<T>* gate_inputs, co
   const std::size_t n_samples = x.dim(0), steps = x.dim(1), seqs = x.dim(2), d_in = x.dim(3);
   const std::size_t h = hidden_size(), dirs = directions(), rows = n_samples * seqs;
   din.assign(1, Tensor<T>(x.shape()));
-  std::vector<T> dpre(n_samples * steps * seqs * h), dstep(rows * h), dh_rec(rows * h);
-  for (std::size_t d = 0; d < dirs; ++d) {
-    std::fill(dh_rec.begin(), dh_rec.end(), T(0));
+  // Rows [N * T * B] of [dirs, H]: x's share is one product over all steps and directions.
+  const std::size_t dpre_row = dirs * h;
+  std::vector<T> dpre_all(n_samples * steps * seqs * dpre_row);
+  recurrent::for_each_direction(dirs, rows * h * h, [&](std::size_t d) {
+    std::vector<T> dstep(rows * h), dh_rec(rows * h);
     for (std::size_t s = steps; s-- > 0;) {
       const std::size_t t = reversed(d) ? steps - 1 - s : s;
       for (std::size_t n = 0; n < n_samples; ++n)
@@ -97,14 +101,14 @@ void Rnn<T>::backward_saved(const Tensor<T>& x, const Tensor<T>* gate_inputs, co
           const T* dy = dout.data() + (((n * steps + t) * dirs + d) * seqs + b) * h;
           for (std::size_t j = 0; j < h; ++j) {
             dstep[q * h + j] = (dy[j] + dh_rec[q * h + j]) * slope(activation_, tr.h[at + j]);
-            dpre[((n * steps + t) * seqs + b) * h + j] = dstep[q * h + j];
+            dpre_all[((n * steps + t) * seqs + b) * dpre_row + d * h + j] = dstep[q * h + j];
           }
         }
       kernels::gemm<T>(false, false, rows, h, h, T(1), dstep.data(), h, r_.data() + d * h * h, h, T(0), dh_rec.data(), h);
     }
-    kernels::gemm<T>(false, false, n_samples * steps * seqs, d_in, h, T(1), dpre.data(), h, w_.data() + d * h * d_in, d_in, T(1),
-                     din[0].data(), d_in);
-  }
+  });
+  kernels::gemm<T>(false, false, n_samples * steps * seqs, d_in, dpre_row, T(1), dpre_all.data(), dpre_row, w_.data(), d_in, T(0),
+                   din[0].data(), d_in);
 }
 
 template <class T>

@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "layers/recurrent_math.hpp"
 #include "lrp/core/error.hpp"
 #include "rules/affine_rules.hpp"
 #include "rules/tensor_ops.hpp"
@@ -112,24 +113,37 @@ struct StepRow {
   const T* ry;          // the relevance reaching h_t from Y
 };
 
-// Backwards through every direction's steps: begin(d) before a direction, row(d, t, StepRow) for
-// each row of a step, then step(d, t) once the step's rows are done.
-template <class T, class Begin, class Row, class Step>
-void sweep_backwards(const RecurrentLayer<T>& layer, const Sweep& w, const Tensor<T>& relevance, Begin begin, Row row, Step step) {
-  for (std::size_t d = 0; d < w.dirs; ++d) {
-    begin(d);
-    for (std::size_t s = w.steps; s-- > 0;) {
-      const std::size_t t = layer.reversed(d) ? w.steps - 1 - s : s;
-      const std::size_t t_before = layer.reversed(d) ? t + 1 : t - 1;  // only used when s > 0
-      for (std::size_t r = 0; r < w.n_samples * w.k; ++r)
-        for (std::size_t b = 0; b < w.seqs; ++b) {
-          const std::size_t n = r / w.k, at = (((n * w.dirs + d) * w.steps + t) * w.seqs + b) * w.h;
-          const std::size_t before = (((n * w.dirs + d) * w.steps + t_before) * w.seqs + b) * w.h;
-          row(d, t, StepRow<T>{r * w.seqs + b, n, b, at, before, s == 0, relevance.data() + (((r * w.steps + t) * w.dirs + d) * w.seqs + b) * w.h});
-        }
-      step(d, t);
-    }
+// Backwards through the steps of direction d: row(t, StepRow) for each row of a step, then
+// step(t) once the step's rows are done.
+template <class T, class Row, class Step>
+void sweep_direction(const RecurrentLayer<T>& layer, const Sweep& w, const Tensor<T>& relevance, std::size_t d, Row row, Step step) {
+  for (std::size_t s = w.steps; s-- > 0;) {
+    const std::size_t t = layer.reversed(d) ? w.steps - 1 - s : s;
+    const std::size_t t_before = layer.reversed(d) ? t + 1 : t - 1;  // only used when s > 0
+    for (std::size_t r = 0; r < w.n_samples * w.k; ++r)
+      for (std::size_t b = 0; b < w.seqs; ++b) {
+        const std::size_t n = r / w.k, at = (((n * w.dirs + d) * w.steps + t) * w.seqs + b) * w.h;
+        const std::size_t before = (((n * w.dirs + d) * w.steps + t_before) * w.seqs + b) * w.h;
+        row(t, StepRow<T>{r * w.seqs + b, n, b, at, before, s == 0, relevance.data() + (((r * w.steps + t) * w.dirs + d) * w.seqs + b) * w.h});
+      }
+    step(t);
   }
+}
+
+// x's relevance from every direction: sweep(d, rx) runs direction d backwards, adding x_t's
+// share into rx (zeros [N * k, T, B, D]) step by step. The directions of a bidirectional layer
+// run at once, each into its own rx, where recurrent::directions_in_parallel says so (steps of
+// `step_macs` multiply-adds); every x_t gets one term per direction, so the sum is the same
+// either way.
+template <class T, class SweepOne>
+Tensor<T> sweep_directions(const Sweep& w, std::size_t step_macs, SweepOne sweep) {
+  std::vector<Tensor<T>> rx(w.dirs);
+  recurrent::for_each_direction(w.dirs, step_macs, [&](std::size_t d) {
+    rx[d] = Tensor<T>({w.n_samples * w.k, w.steps, w.seqs, w.d_in});
+    sweep(d, rx[d]);
+  });
+  for (std::size_t d = 1; d < w.dirs; ++d) ops::add_into(rx[0], rx[d]);
+  return std::move(rx[0]);
 }
 
 }  // namespace
@@ -148,31 +162,27 @@ std::vector<Tensor<T>> lstm_relevance(const Rule& rule, const Lstm<T>& layer, co
   const typename Lstm<T>::Trace tr = layer.trace(x, in.saved);
   const T eps = static_cast<T>(rule.epsilon);
   const std::size_t h = w.h;
-  Tensor<T> rx({w.n_samples * w.k, w.steps, w.seqs, w.d_in});
-  std::vector<T> rh(w.rows * h), rc(w.rows * h);
-  Tensor<T> xh({w.rows, w.d_in + h}), z({w.rows, h}), rg({w.rows, h});
-  sweep_backwards(
-      layer, w, in.relevance,
-      [&](std::size_t) {
-        std::fill(rh.begin(), rh.end(), T(0));
-        std::fill(rc.begin(), rc.end(), T(0));
-      },
-      [&](std::size_t d, std::size_t t, const StepRow<T>& p) {
-        const T* c_before = p.first ? layer.initial_cell(d, p.b) : tr.c.data() + p.before;
-        const T* h_before = p.first ? layer.initial_hidden(d, p.b) : tr.h.data() + p.before;
-        for (std::size_t j = 0; j < h; ++j) {
-          const std::size_t at = p.at + j, q = p.q * h + j;
-          const T rcell = p.ry[j] + rh[q] + rc[q];
-          rc[q] = share(tr.f[at] * c_before[j], tr.c[at], eps) * rcell;
-          rg[q] = share(tr.i[at] * tr.g[at], tr.c[at], eps) * rcell;
-          z[q] = tr.pre_g[at];
-        }
-        gather_step_input(x, h_before, w, p.n, t, p.b, p.q, xh);
-      },
-      [&](std::size_t d, std::size_t t) {
-        scatter_step_input(affine_step(rule, layer.candidate(d), map_cache_node(in.node, d, 0), xh, z, rg, in.cache), w, t, rx, rh);
-      });
-  return ops::only(std::move(rx));
+  return ops::only(sweep_directions<T>(w, w.rows * h * (w.d_in + h), [&](std::size_t d, Tensor<T>& rx) {
+    std::vector<T> rh(w.rows * h), rc(w.rows * h);
+    Tensor<T> xh({w.rows, w.d_in + h}), z({w.rows, h}), rg({w.rows, h});
+    sweep_direction(
+        layer, w, in.relevance, d,
+        [&](std::size_t t, const StepRow<T>& p) {
+          const T* c_before = p.first ? layer.initial_cell(d, p.b) : tr.c.data() + p.before;
+          const T* h_before = p.first ? layer.initial_hidden(d, p.b) : tr.h.data() + p.before;
+          for (std::size_t j = 0; j < h; ++j) {
+            const std::size_t at = p.at + j, q = p.q * h + j;
+            const T rcell = p.ry[j] + rh[q] + rc[q];
+            rc[q] = share(tr.f[at] * c_before[j], tr.c[at], eps) * rcell;
+            rg[q] = share(tr.i[at] * tr.g[at], tr.c[at], eps) * rcell;
+            z[q] = tr.pre_g[at];
+          }
+          gather_step_input(x, h_before, w, p.n, t, p.b, p.q, xh);
+        },
+        [&](std::size_t t) {
+          scatter_step_input(affine_step(rule, layer.candidate(d), map_cache_node(in.node, d, 0), xh, z, rg, in.cache), w, t, rx, rh);
+        });
+  }));
 }
 
 template <class T>
@@ -183,38 +193,38 @@ std::vector<Tensor<T>> gru_relevance(const Rule& rule, const Gru<T>& layer, cons
   const typename Gru<T>::Trace tr = layer.trace(x, in.saved);
   const T eps = static_cast<T>(rule.epsilon);
   const bool lbr = layer.linear_before_reset();
-  const std::size_t h = w.h, d_in = w.d_in;
-  Tensor<T> rx({w.n_samples * w.k, w.steps, w.seqs, d_in});
-  std::vector<T> rh(w.rows * h), r_direct(w.rows * h);
-  Tensor<T> xt({w.rows, d_in}), ht({w.rows, h}), za({w.rows, h}), zb({w.rows, h}), ra({w.rows, h}), rb({w.rows, h});
-  sweep_backwards(
-      layer, w, in.relevance, [&](std::size_t) { std::fill(rh.begin(), rh.end(), T(0)); },
-      [&](std::size_t d, std::size_t t, const StepRow<T>& p) {
-        const T* h_before = p.first ? layer.initial_hidden(d, p.b) : tr.h.data() + p.before;
-        for (std::size_t j = 0; j < h; ++j) {
-          const std::size_t at = p.at + j, q = p.q * h + j;
-          const T rh_t = p.ry[j] + rh[q], zg = tr.z[at];
-          const T rn = share((T(1) - zg) * tr.n[at], tr.h[at], eps) * rh_t;
-          r_direct[q] = share(zg * h_before[j], tr.h[at], eps) * rh_t;
-          const T a = tr.a[at], gated = lbr ? tr.r[at] * tr.b[at] : tr.b[at];
-          ra[q] = share(a, a + gated, eps) * rn;
-          rb[q] = share(gated, a + gated, eps) * rn;
-          za[q] = a;
-          zb[q] = tr.b[at];
-          ht[q] = lbr ? h_before[j] : tr.r[at] * h_before[j];  // the recurrent map's input
-        }
-        std::copy_n(x.data() + ((p.n * w.steps + t) * w.seqs + p.b) * d_in, d_in, xt.data() + p.q * d_in);
-      },
-      [&](std::size_t d, std::size_t t) {
-        const Tensor<T> rxt = affine_step(rule, layer.input_map(d), map_cache_node(in.node, d, 0), xt, za, ra, in.cache);
-        const Tensor<T> rht = affine_step(rule, layer.recurrent_map(d), map_cache_node(in.node, d, 1), ht, zb, rb, in.cache);
-        for (std::size_t q = 0; q < w.rows; ++q) {
-          T* dst = rx.data() + (((q / w.seqs) * w.steps + t) * w.seqs + q % w.seqs) * d_in;
-          for (std::size_t e = 0; e < d_in; ++e) dst[e] += rxt[q * d_in + e];
-          for (std::size_t j = 0; j < h; ++j) rh[q * h + j] = r_direct[q * h + j] + rht[q * h + j];
-        }
-      });
-  return ops::only(std::move(rx));
+  const std::size_t h = w.h;
+  return ops::only(sweep_directions<T>(w, w.rows * h * (w.d_in + h), [&](std::size_t d, Tensor<T>& rx) {
+    std::vector<T> rh(w.rows * h), r_direct(w.rows * h);
+    Tensor<T> xt({w.rows, w.d_in}), ht({w.rows, h}), za({w.rows, h}), zb({w.rows, h}), ra({w.rows, h}), rb({w.rows, h});
+    sweep_direction(
+        layer, w, in.relevance, d,
+        [&](std::size_t t, const StepRow<T>& p) {
+          const T* h_before = p.first ? layer.initial_hidden(d, p.b) : tr.h.data() + p.before;
+          for (std::size_t j = 0; j < h; ++j) {
+            const std::size_t at = p.at + j, q = p.q * h + j;
+            const T rh_t = p.ry[j] + rh[q], zg = tr.z[at];
+            const T rn = share((T(1) - zg) * tr.n[at], tr.h[at], eps) * rh_t;
+            r_direct[q] = share(zg * h_before[j], tr.h[at], eps) * rh_t;
+            const T a = tr.a[at], gated = lbr ? tr.r[at] * tr.b[at] : tr.b[at];
+            ra[q] = share(a, a + gated, eps) * rn;
+            rb[q] = share(gated, a + gated, eps) * rn;
+            za[q] = a;
+            zb[q] = tr.b[at];
+            ht[q] = lbr ? h_before[j] : tr.r[at] * h_before[j];  // the recurrent map's input
+          }
+          std::copy_n(x.data() + ((p.n * w.steps + t) * w.seqs + p.b) * w.d_in, w.d_in, xt.data() + p.q * w.d_in);
+        },
+        [&](std::size_t t) {
+          const Tensor<T> rxt = affine_step(rule, layer.input_map(d), map_cache_node(in.node, d, 0), xt, za, ra, in.cache);
+          const Tensor<T> rht = affine_step(rule, layer.recurrent_map(d), map_cache_node(in.node, d, 1), ht, zb, rb, in.cache);
+          for (std::size_t q = 0; q < w.rows; ++q) {
+            T* dst = rx.data() + (((q / w.seqs) * w.steps + t) * w.seqs + q % w.seqs) * w.d_in;
+            for (std::size_t e = 0; e < w.d_in; ++e) dst[e] += rxt[q * w.d_in + e];
+            for (std::size_t j = 0; j < h; ++j) rh[q * h + j] = r_direct[q * h + j] + rht[q * h + j];
+          }
+        });
+  }));
 }
 
 template <class T>
@@ -224,22 +234,22 @@ std::vector<Tensor<T>> rnn_relevance(const Rule& rule, const Rnn<T>& layer, cons
   const Sweep w = sweep_of(layer, in);
   const typename Rnn<T>::Trace tr = layer.trace(x, in.saved);
   const std::size_t h = w.h;
-  Tensor<T> rx({w.n_samples * w.k, w.steps, w.seqs, w.d_in});
-  std::vector<T> rh(w.rows * h);
-  Tensor<T> xh({w.rows, w.d_in + h}), z({w.rows, h}), rpre({w.rows, h});
-  sweep_backwards(
-      layer, w, in.relevance, [&](std::size_t) { std::fill(rh.begin(), rh.end(), T(0)); },
-      [&](std::size_t d, std::size_t t, const StepRow<T>& p) {
-        for (std::size_t j = 0; j < h; ++j) {
-          rpre[p.q * h + j] = p.ry[j] + rh[p.q * h + j];  // the activation passes h_t's relevance to its input
-          z[p.q * h + j] = tr.pre[p.at + j];
-        }
-        gather_step_input(x, p.first ? layer.initial_hidden(d, p.b) : tr.h.data() + p.before, w, p.n, t, p.b, p.q, xh);
-      },
-      [&](std::size_t d, std::size_t t) {
-        scatter_step_input(affine_step(rule, layer.affine_map(d), map_cache_node(in.node, d, 0), xh, z, rpre, in.cache), w, t, rx, rh);
-      });
-  return ops::only(std::move(rx));
+  return ops::only(sweep_directions<T>(w, w.rows * h * (w.d_in + h), [&](std::size_t d, Tensor<T>& rx) {
+    std::vector<T> rh(w.rows * h);
+    Tensor<T> xh({w.rows, w.d_in + h}), z({w.rows, h}), rpre({w.rows, h});
+    sweep_direction(
+        layer, w, in.relevance, d,
+        [&](std::size_t t, const StepRow<T>& p) {
+          for (std::size_t j = 0; j < h; ++j) {
+            rpre[p.q * h + j] = p.ry[j] + rh[p.q * h + j];  // the activation passes h_t's relevance to its input
+            z[p.q * h + j] = tr.pre[p.at + j];
+          }
+          gather_step_input(x, p.first ? layer.initial_hidden(d, p.b) : tr.h.data() + p.before, w, p.n, t, p.b, p.q, xh);
+        },
+        [&](std::size_t t) {
+          scatter_step_input(affine_step(rule, layer.affine_map(d), map_cache_node(in.node, d, 0), xh, z, rpre, in.cache), w, t, rx, rh);
+        });
+  }));
 }
 
 template std::vector<Tensor<float>> lstm_relevance(const Rule&, const Lstm<float>&, const RuleInput<float>&);

@@ -1,6 +1,7 @@
 #pragma once
 // Applying a rule to one node during the backward sweep.
 #include <map>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -14,7 +15,8 @@ namespace lrp {
 // and input-independent terms (the z of the flat rule, the bound terms of zbox), computed once
 // per model and reused for every call, batch and target while the cache lives (an Explainer
 // keeps one for its model). Tensors handed out stay at the same address until clear() or
-// destruction, which also drops the fast kernels' reordered copies of them.
+// destruction, which also drops the fast kernels' reordered copies of them. get() may be called
+// from several threads at once (a bidirectional recurrent layer's two directions).
 template <class T>
 class ParamCache {
  public:
@@ -25,6 +27,7 @@ class ParamCache {
   // Returns the cached tensor for (node, key), computing it with make() the first time.
   template <class F>
   const Tensor<T>& get(std::size_t node, const std::string& key, F&& make) {
+    const std::lock_guard<std::recursive_mutex> lock(mutex_);  // make() may ask for another entry
     auto it = cache_.find({node, key});
     if (it == cache_.end()) it = cache_.emplace(std::make_pair(node, key), make()).first;
     return it->second;
@@ -35,6 +38,7 @@ class ParamCache {
 
  private:
   std::map<std::pair<std::size_t, std::string>, Tensor<T>> cache_;
+  std::recursive_mutex mutex_;
 };
 
 // What the backward sweep keeps for a node: its forward inputs and output are needed unless
