@@ -51,31 +51,29 @@ typename Rnn<T>::Trace Rnn<T>::trace(const Tensor<T>& x, const Tensor<T>* saved,
   const std::size_t xw_row = dirs * h;
   std::vector<T> xw(saved ? 0 : n_samples * steps * seqs * xw_row);
   if (!saved) kernels::gemm<T>(false, true, n_samples * steps * seqs, xw_row, d_in, T(1), x.data(), d_in, w_.data(), d_in, T(0), xw.data(), xw_row);
-  recurrent::for_each_direction(dirs, rows * h * h, [&](std::size_t d) {
-    std::vector<T> h_prev(rows * h);
+  recurrent::for_each_chain(dirs, rows, rows * h * h, saved != nullptr, [&](const recurrent::Chain& ch) {
+    const std::size_t d = ch.d, m = ch.rows();  // rows q = n * B + b in [begin, end), local q - begin
+    std::vector<T> h_prev(m * h);
     const T* bias = maps_[d].bias().data();
-    for (std::size_t n = 0; n < n_samples; ++n)
-      for (std::size_t b = 0; b < seqs; ++b) std::copy_n(initial_hidden(d, b), h, h_prev.data() + (n * seqs + b) * h);
+    for (std::size_t q = ch.begin; q < ch.end; ++q) std::copy_n(initial_hidden(d, q % seqs), h, h_prev.data() + (q - ch.begin) * h);
     for (std::size_t s = 0; s < steps; ++s) {
       const std::size_t t = reversed(d) ? steps - 1 - s : s;
       const std::size_t step = (d * steps + t) * rows * h;
       if (!saved) {  // this step's W x_t + R h_{t-1} + b
         T* pre = tr.gate_inputs.data() + step;
-        for (std::size_t n = 0; n < n_samples; ++n)
-          for (std::size_t b = 0; b < seqs; ++b)
-            for (std::size_t j = 0; j < h; ++j) pre[(n * seqs + b) * h + j] = xw[((n * steps + t) * seqs + b) * xw_row + d * h + j] + bias[j];
-        kernels::gemm<T>(false, true, rows, h, h, T(1), h_prev.data(), h, r_.data() + d * h * h, h, T(1), pre, h);
+        for (std::size_t q = ch.begin; q < ch.end; ++q)
+          for (std::size_t j = 0; j < h; ++j) pre[q * h + j] = xw[(((q / seqs) * steps + t) * seqs + q % seqs) * xw_row + d * h + j] + bias[j];
+        kernels::gemm<T>(false, true, m, h, h, T(1), h_prev.data(), h, r_.data() + d * h * h, h, T(1), pre + ch.begin * h, h);
       }
-      for (std::size_t n = 0; n < n_samples; ++n)
-        for (std::size_t b = 0; b < seqs; ++b) {
-          const std::size_t q = n * seqs + b, at = (((n * dirs + d) * steps + t) * seqs + b) * h;
-          const T* pre = gate_inputs + step + q * h;
-          if (activation_ == RnnActivation::Tanh) recurrent::tanh_row(pre, tr.h.data() + at, h);
-          else
-            for (std::size_t j = 0; j < h; ++j) tr.h[at + j] = std::max(pre[j], T(0));
-          std::copy_n(tr.h.data() + at, h, h_prev.data() + q * h);
-          if (!states_only) std::copy_n(pre, h, tr.pre.data() + at);
-        }
+      for (std::size_t q = ch.begin; q < ch.end; ++q) {
+        const std::size_t n = q / seqs, b = q % seqs, at = (((n * dirs + d) * steps + t) * seqs + b) * h;
+        const T* pre = gate_inputs + step + q * h;
+        if (activation_ == RnnActivation::Tanh) recurrent::tanh_row(pre, tr.h.data() + at, h);
+        else
+          for (std::size_t j = 0; j < h; ++j) tr.h[at + j] = std::max(pre[j], T(0));
+        std::copy_n(tr.h.data() + at, h, h_prev.data() + (q - ch.begin) * h);
+        if (!states_only) std::copy_n(pre, h, tr.pre.data() + at);
+      }
     }
   });
   return tr;
@@ -91,20 +89,20 @@ void Rnn<T>::backward_saved(const Tensor<T>& x, const Tensor<T>* gate_inputs, co
   // Rows [N * T * B] of [dirs, H]: x's share is one product over all steps and directions.
   const std::size_t dpre_row = dirs * h;
   std::vector<T> dpre_all(n_samples * steps * seqs * dpre_row);
-  recurrent::for_each_direction(dirs, rows * h * h, [&](std::size_t d) {
-    std::vector<T> dstep(rows * h), dh_rec(rows * h);
+  recurrent::for_each_chain(dirs, rows, rows * h * h, true, [&](const recurrent::Chain& ch) {
+    const std::size_t d = ch.d, m = ch.rows();  // rows q = n * B + b in [begin, end), local q - begin
+    std::vector<T> dstep(m * h), dh_rec(m * h);
     for (std::size_t s = steps; s-- > 0;) {
       const std::size_t t = reversed(d) ? steps - 1 - s : s;
-      for (std::size_t n = 0; n < n_samples; ++n)
-        for (std::size_t b = 0; b < seqs; ++b) {
-          const std::size_t q = n * seqs + b, at = (((n * dirs + d) * steps + t) * seqs + b) * h;
-          const T* dy = dout.data() + (((n * steps + t) * dirs + d) * seqs + b) * h;
-          for (std::size_t j = 0; j < h; ++j) {
-            dstep[q * h + j] = (dy[j] + dh_rec[q * h + j]) * slope(activation_, tr.h[at + j]);
-            dpre_all[((n * steps + t) * seqs + b) * dpre_row + d * h + j] = dstep[q * h + j];
-          }
+      for (std::size_t q = ch.begin; q < ch.end; ++q) {
+        const std::size_t n = q / seqs, b = q % seqs, l = q - ch.begin, at = (((n * dirs + d) * steps + t) * seqs + b) * h;
+        const T* dy = dout.data() + (((n * steps + t) * dirs + d) * seqs + b) * h;
+        for (std::size_t j = 0; j < h; ++j) {
+          dstep[l * h + j] = (dy[j] + dh_rec[l * h + j]) * slope(activation_, tr.h[at + j]);
+          dpre_all[((n * steps + t) * seqs + b) * dpre_row + d * h + j] = dstep[l * h + j];
         }
-      kernels::gemm<T>(false, false, rows, h, h, T(1), dstep.data(), h, r_.data() + d * h * h, h, T(0), dh_rec.data(), h);
+      }
+      kernels::gemm<T>(false, false, m, h, h, T(1), dstep.data(), h, r_.data() + d * h * h, h, T(0), dh_rec.data(), h);
     }
   });
   kernels::gemm<T>(false, false, n_samples * steps * seqs, d_in, dpre_row, T(1), dpre_all.data(), dpre_row, w_.data(), d_in, T(0),

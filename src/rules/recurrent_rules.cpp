@@ -89,59 +89,57 @@ void gather_step_input(const Tensor<T>& x, const T* h_before, const Sweep& w, st
   std::copy_n(h_before, w.h, xh.data() + q * (w.d_in + w.h) + w.d_in);
 }
 
-// The relevance of [x_t, h_{t-1}] per row: x_t's added to rx at step t, h_{t-1}'s kept in rh
-// for the step before.
+// The relevance of [x_t, h_{t-1}] per row of chain c: x_t's added to rx at step t, h_{t-1}'s kept
+// in rh for the step before.
 template <class T>
-void scatter_step_input(const Tensor<T>& rxh, const Sweep& w, std::size_t t, Tensor<T>& rx, std::vector<T>& rh) {
-  for (std::size_t r = 0; r < w.n_samples * w.k; ++r)
-    for (std::size_t b = 0; b < w.seqs; ++b) {
-      const std::size_t q = r * w.seqs + b;
-      T* dst = rx.data() + ((r * w.steps + t) * w.seqs + b) * w.d_in;
-      const T* src = rxh.data() + q * (w.d_in + w.h);
-      for (std::size_t e = 0; e < w.d_in; ++e) dst[e] += src[e];
-      std::copy_n(src + w.d_in, w.h, rh.data() + q * w.h);
-    }
+void scatter_step_input(const Tensor<T>& rxh, const Sweep& w, const recurrent::Chain& c, std::size_t t, Tensor<T>& rx, std::vector<T>& rh) {
+  for (std::size_t q = c.begin; q < c.end; ++q) {
+    const std::size_t l = q - c.begin;
+    T* dst = rx.data() + (((q / w.seqs) * w.steps + t) * w.seqs + q % w.seqs) * w.d_in;
+    const T* src = rxh.data() + l * (w.d_in + w.h);
+    for (std::size_t e = 0; e < w.d_in; ++e) dst[e] += src[e];
+    std::copy_n(src + w.d_in, w.h, rh.data() + l * w.h);
+  }
 }
 
 // One row of a time step in the backward sweep: relevance row r (of sample n) for sequence b.
 template <class T>
 struct StepRow {
-  std::size_t q, n, b;  // row in the step's buffers (r * B + b), sample, sequence
+  std::size_t q, n, b;  // row in the chain's step buffers (r * B + b - the chain's first), sample, sequence
   std::size_t at;       // offset of this step in the layer's trace ([N, dirs, T, B, H])
   std::size_t before;   // offset of the step before, in the direction's order (when !first)
   bool first;           // the direction's first step: the state before it is the initial one
   const T* ry;          // the relevance reaching h_t from Y
 };
 
-// Backwards through the steps of direction d: row(t, StepRow) for each row of a step, then
-// step(t) once the step's rows are done.
+// Backwards through the steps of chain c (its direction, its rows q = r * B + b of the N * k * B
+// relevance rows): row(t, StepRow) for each row of a step, then step(t) once its rows are done.
 template <class T, class Row, class Step>
-void sweep_direction(const RecurrentLayer<T>& layer, const Sweep& w, const Tensor<T>& relevance, std::size_t d, Row row, Step step) {
+void sweep_chain(const RecurrentLayer<T>& layer, const Sweep& w, const Tensor<T>& relevance, const recurrent::Chain& c, Row row, Step step) {
+  const std::size_t d = c.d;
   for (std::size_t s = w.steps; s-- > 0;) {
     const std::size_t t = layer.reversed(d) ? w.steps - 1 - s : s;
     const std::size_t t_before = layer.reversed(d) ? t + 1 : t - 1;  // only used when s > 0
-    for (std::size_t r = 0; r < w.n_samples * w.k; ++r)
-      for (std::size_t b = 0; b < w.seqs; ++b) {
-        const std::size_t n = r / w.k, at = (((n * w.dirs + d) * w.steps + t) * w.seqs + b) * w.h;
-        const std::size_t before = (((n * w.dirs + d) * w.steps + t_before) * w.seqs + b) * w.h;
-        row(t, StepRow<T>{r * w.seqs + b, n, b, at, before, s == 0, relevance.data() + (((r * w.steps + t) * w.dirs + d) * w.seqs + b) * w.h});
-      }
+    for (std::size_t q = c.begin; q < c.end; ++q) {
+      const std::size_t r = q / w.seqs, b = q % w.seqs, n = r / w.k;
+      const std::size_t at = (((n * w.dirs + d) * w.steps + t) * w.seqs + b) * w.h;
+      const std::size_t before = (((n * w.dirs + d) * w.steps + t_before) * w.seqs + b) * w.h;
+      row(t, StepRow<T>{q - c.begin, n, b, at, before, s == 0, relevance.data() + (((r * w.steps + t) * w.dirs + d) * w.seqs + b) * w.h});
+    }
     step(t);
   }
 }
 
-// x's relevance from every direction: sweep(d, rx) runs direction d backwards, adding x_t's
-// share into rx (zeros [N * k, T, B, D]) step by step. The directions of a bidirectional layer
-// run at once, each into its own rx, where recurrent::directions_in_parallel says so (steps of
-// `step_macs` multiply-adds); every x_t gets one term per direction, so the sum is the same
-// either way.
+// x's relevance from every direction: sweep(c, rx) runs chain c backwards (recurrent::Chain: a
+// direction over some of the rows), adding x_t's share into rx (zeros [N * k, T, B, D], one per
+// direction) step by step. Chains run two at once where recurrent::chains_in_parallel says so
+// (steps of `step_macs` multiply-adds); the chains of one direction write different rows of its
+// rx, and every x_t gets one term per direction, so the sum is the same either way.
 template <class T, class SweepOne>
 Tensor<T> sweep_directions(const Sweep& w, std::size_t step_macs, SweepOne sweep) {
   std::vector<Tensor<T>> rx(w.dirs);
-  recurrent::for_each_direction(w.dirs, step_macs, [&](std::size_t d) {
-    rx[d] = Tensor<T>({w.n_samples * w.k, w.steps, w.seqs, w.d_in});
-    sweep(d, rx[d]);
-  });
+  for (Tensor<T>& r : rx) r = Tensor<T>({w.n_samples * w.k, w.steps, w.seqs, w.d_in});
+  recurrent::for_each_chain(w.dirs, w.rows, step_macs, true, [&](const recurrent::Chain& c) { sweep(c, rx[c.d]); });
   for (std::size_t d = 1; d < w.dirs; ++d) ops::add_into(rx[0], rx[d]);
   return std::move(rx[0]);
 }
@@ -162,11 +160,12 @@ std::vector<Tensor<T>> lstm_relevance(const Rule& rule, const Lstm<T>& layer, co
   const typename Lstm<T>::Trace tr = layer.trace(x, in.saved);
   const T eps = static_cast<T>(rule.epsilon);
   const std::size_t h = w.h;
-  return ops::only(sweep_directions<T>(w, w.rows * h * (w.d_in + h), [&](std::size_t d, Tensor<T>& rx) {
-    std::vector<T> rh(w.rows * h), rc(w.rows * h);
-    Tensor<T> xh({w.rows, w.d_in + h}), z({w.rows, h}), rg({w.rows, h});
-    sweep_direction(
-        layer, w, in.relevance, d,
+  return ops::only(sweep_directions<T>(w, w.rows * h * (w.d_in + h), [&](const recurrent::Chain& c, Tensor<T>& rx) {
+    const std::size_t d = c.d, m = c.rows();
+    std::vector<T> rh(m * h), rc(m * h);
+    Tensor<T> xh({m, w.d_in + h}), z({m, h}), rg({m, h});
+    sweep_chain(
+        layer, w, in.relevance, c,
         [&](std::size_t t, const StepRow<T>& p) {
           const T* c_before = p.first ? layer.initial_cell(d, p.b) : tr.c.data() + p.before;
           const T* h_before = p.first ? layer.initial_hidden(d, p.b) : tr.h.data() + p.before;
@@ -180,7 +179,7 @@ std::vector<Tensor<T>> lstm_relevance(const Rule& rule, const Lstm<T>& layer, co
           gather_step_input(x, h_before, w, p.n, t, p.b, p.q, xh);
         },
         [&](std::size_t t) {
-          scatter_step_input(affine_step(rule, layer.candidate(d), map_cache_node(in.node, d, 0), xh, z, rg, in.cache), w, t, rx, rh);
+          scatter_step_input(affine_step(rule, layer.candidate(d), map_cache_node(in.node, d, 0), xh, z, rg, in.cache), w, c, t, rx, rh);
         });
   }));
 }
@@ -194,11 +193,12 @@ std::vector<Tensor<T>> gru_relevance(const Rule& rule, const Gru<T>& layer, cons
   const T eps = static_cast<T>(rule.epsilon);
   const bool lbr = layer.linear_before_reset();
   const std::size_t h = w.h;
-  return ops::only(sweep_directions<T>(w, w.rows * h * (w.d_in + h), [&](std::size_t d, Tensor<T>& rx) {
-    std::vector<T> rh(w.rows * h), r_direct(w.rows * h);
-    Tensor<T> xt({w.rows, w.d_in}), ht({w.rows, h}), za({w.rows, h}), zb({w.rows, h}), ra({w.rows, h}), rb({w.rows, h});
-    sweep_direction(
-        layer, w, in.relevance, d,
+  return ops::only(sweep_directions<T>(w, w.rows * h * (w.d_in + h), [&](const recurrent::Chain& c, Tensor<T>& rx) {
+    const std::size_t d = c.d, m = c.rows();
+    std::vector<T> rh(m * h), r_direct(m * h);
+    Tensor<T> xt({m, w.d_in}), ht({m, h}), za({m, h}), zb({m, h}), ra({m, h}), rb({m, h});
+    sweep_chain(
+        layer, w, in.relevance, c,
         [&](std::size_t t, const StepRow<T>& p) {
           const T* h_before = p.first ? layer.initial_hidden(d, p.b) : tr.h.data() + p.before;
           for (std::size_t j = 0; j < h; ++j) {
@@ -218,10 +218,11 @@ std::vector<Tensor<T>> gru_relevance(const Rule& rule, const Gru<T>& layer, cons
         [&](std::size_t t) {
           const Tensor<T> rxt = affine_step(rule, layer.input_map(d), map_cache_node(in.node, d, 0), xt, za, ra, in.cache);
           const Tensor<T> rht = affine_step(rule, layer.recurrent_map(d), map_cache_node(in.node, d, 1), ht, zb, rb, in.cache);
-          for (std::size_t q = 0; q < w.rows; ++q) {
+          for (std::size_t q = c.begin; q < c.end; ++q) {
+            const std::size_t l = q - c.begin;
             T* dst = rx.data() + (((q / w.seqs) * w.steps + t) * w.seqs + q % w.seqs) * w.d_in;
-            for (std::size_t e = 0; e < w.d_in; ++e) dst[e] += rxt[q * w.d_in + e];
-            for (std::size_t j = 0; j < h; ++j) rh[q * h + j] = r_direct[q * h + j] + rht[q * h + j];
+            for (std::size_t e = 0; e < w.d_in; ++e) dst[e] += rxt[l * w.d_in + e];
+            for (std::size_t j = 0; j < h; ++j) rh[l * h + j] = r_direct[l * h + j] + rht[l * h + j];
           }
         });
   }));
@@ -234,11 +235,12 @@ std::vector<Tensor<T>> rnn_relevance(const Rule& rule, const Rnn<T>& layer, cons
   const Sweep w = sweep_of(layer, in);
   const typename Rnn<T>::Trace tr = layer.trace(x, in.saved);
   const std::size_t h = w.h;
-  return ops::only(sweep_directions<T>(w, w.rows * h * (w.d_in + h), [&](std::size_t d, Tensor<T>& rx) {
-    std::vector<T> rh(w.rows * h);
-    Tensor<T> xh({w.rows, w.d_in + h}), z({w.rows, h}), rpre({w.rows, h});
-    sweep_direction(
-        layer, w, in.relevance, d,
+  return ops::only(sweep_directions<T>(w, w.rows * h * (w.d_in + h), [&](const recurrent::Chain& c, Tensor<T>& rx) {
+    const std::size_t d = c.d, m = c.rows();
+    std::vector<T> rh(m * h);
+    Tensor<T> xh({m, w.d_in + h}), z({m, h}), rpre({m, h});
+    sweep_chain(
+        layer, w, in.relevance, c,
         [&](std::size_t t, const StepRow<T>& p) {
           for (std::size_t j = 0; j < h; ++j) {
             rpre[p.q * h + j] = p.ry[j] + rh[p.q * h + j];  // the activation passes h_t's relevance to its input
@@ -247,7 +249,7 @@ std::vector<Tensor<T>> rnn_relevance(const Rule& rule, const Rnn<T>& layer, cons
           gather_step_input(x, p.first ? layer.initial_hidden(d, p.b) : tr.h.data() + p.before, w, p.n, t, p.b, p.q, xh);
         },
         [&](std::size_t t) {
-          scatter_step_input(affine_step(rule, layer.affine_map(d), map_cache_node(in.node, d, 0), xh, z, rpre, in.cache), w, t, rx, rh);
+          scatter_step_input(affine_step(rule, layer.affine_map(d), map_cache_node(in.node, d, 0), xh, z, rpre, in.cache), w, c, t, rx, rh);
         });
   }));
 }

@@ -2,8 +2,8 @@
 // equations, the backward against central differences (every direction, several sequences,
 // initial states), and their LRP (rules/recurrent_rules.cpp): relevance conserved where nothing
 // absorbs it (no biases, zero initial states, the z-rule), several relevance rows per sample
-// equal to one row at a time, float against double, the two directions of a bidirectional layer
-// on two threads against one thread, and the rules they refuse.
+// equal to one row at a time, float against double, two threads (each a direction, or half the
+// rows) against one, and the rules they refuse.
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -326,53 +326,57 @@ TYPED_TEST(Recurrent, FloatMatchesDouble) {
   }
 }
 
-// With two threads a bidirectional layer runs its directions at once, one thread each
-// (recurrent::for_each_direction): each keeps its own state and writes only its own data, so
-// forward, backward and every rule give, in double, bit for bit what one thread gives. An
-// error in either direction reaches the caller.
-TYPED_TEST(Recurrent, DirectionsOnTwoThreadsGiveWhatOneThreadGives) {
-  const auto l = TestFixture::make(RecurrentDirection::Bidirectional, true, true, 150);
-  const Tensor<double> x = random_tensor({kN, kT, kB, kD}, 151);
-  const Tensor<double> r = random_tensor({kN * 2, kT, 2, kB, kH}, 152);
-  const std::vector<Rule> rules{Rule::epsilon_rule(1e-6), Rule::alpha_beta(2, 1), Rule::zplus(), Rule::flat(), Rule::gradient()};
-  struct Results {
-    Tensor<double> y, saved, dx;
-    std::vector<Tensor<double>> rx;
-  };
-  const auto run = [&](int threads) {
-    const int before = omp_get_max_threads();
-    omp_set_num_threads(threads);
-    Results out;
-    l.forward_saving({&x}, out.y, out.saved);
-    std::vector<Tensor<double>> din;
-    l.backward_saved(x, &out.saved, r.rows(0, kN), din);
-    out.dx = din.at(0);
-    for (const Rule& rule : rules) {
-      const bool gradient = rule.kind == RuleKind::Gradient;
-      out.rx.push_back(TestFixture::relevance(rule, l, x, gradient ? r.rows(0, kN) : r, gradient ? 1 : 2, &out.saved).at(0));
-    }
-    omp_set_num_threads(before);
-    return out;
-  };
-  const Results one = run(1), two = run(2);
+// With two threads a layer's sweep runs as two chains at once, one thread each
+// (recurrent::for_each_chain): a bidirectional layer's directions, a one-direction layer's rows
+// in two halves (here 4 rows: 2 samples of 2 sequences). Each chain keeps its own state and
+// writes only its own data, so forward, backward and every rule give, in double, bit for bit
+// what one thread gives. An error in either chain reaches the caller.
+TYPED_TEST(Recurrent, ChainsOnTwoThreadsGiveWhatOneThreadGives) {
   {
     const int before = omp_get_max_threads();
     omp_set_num_threads(2);
-    EXPECT_TRUE(recurrent::directions_in_parallel(1));  // so `two` took the parallel path
+    EXPECT_TRUE(recurrent::chains_in_parallel(1));  // so the runs with 2 threads below split
     omp_set_num_threads(1);
-    EXPECT_FALSE(recurrent::directions_in_parallel(1));
+    EXPECT_FALSE(recurrent::chains_in_parallel(1));
     omp_set_num_threads(before);
   }
-  EXPECT_EQ(max_rel_error(two.y, one.y), 0.0);
-  EXPECT_EQ(max_rel_error(two.saved, one.saved), 0.0);
-  EXPECT_EQ(max_rel_error(two.dx, one.dx), 0.0);
-  ASSERT_EQ(two.rx.size(), rules.size());
-  for (std::size_t i = 0; i < rules.size(); ++i) EXPECT_EQ(max_rel_error(two.rx[i], one.rx[i]), 0.0) << rules[i].text;
-  // zbox bounds for 2 channels on maps of more inputs: refused in both directions' threads.
-  const int before = omp_get_max_threads();
-  omp_set_num_threads(2);
-  EXPECT_THROW(TestFixture::relevance(Rule::zbox({-1, -1}, {1, 1}), l, x, r, 2), ConfigError);
-  omp_set_num_threads(before);
+  const std::vector<Rule> rules{Rule::epsilon_rule(1e-6), Rule::alpha_beta(2, 1), Rule::zplus(), Rule::flat(), Rule::gradient()};
+  for (RecurrentDirection dir : kDirections) {
+    SCOPED_TRACE(recurrent_direction_name(dir));
+    const auto l = TestFixture::make(dir, true, true, 150);
+    const Tensor<double> x = random_tensor({kN, kT, kB, kD}, 151);
+    const Tensor<double> r = random_tensor({kN * 2, kT, direction_count(dir), kB, kH}, 152);
+    struct Results {
+      Tensor<double> y, saved, dx;
+      std::vector<Tensor<double>> rx;
+    };
+    const auto run = [&](int threads) {
+      const int before = omp_get_max_threads();
+      omp_set_num_threads(threads);
+      Results out;
+      l.forward_saving({&x}, out.y, out.saved);
+      std::vector<Tensor<double>> din;
+      l.backward_saved(x, &out.saved, r.rows(0, kN), din);
+      out.dx = din.at(0);
+      for (const Rule& rule : rules) {
+        const bool gradient = rule.kind == RuleKind::Gradient;
+        out.rx.push_back(TestFixture::relevance(rule, l, x, gradient ? r.rows(0, kN) : r, gradient ? 1 : 2, &out.saved).at(0));
+      }
+      omp_set_num_threads(before);
+      return out;
+    };
+    const Results one = run(1), two = run(2);
+    EXPECT_EQ(max_rel_error(two.y, one.y), 0.0);
+    EXPECT_EQ(max_rel_error(two.saved, one.saved), 0.0);
+    EXPECT_EQ(max_rel_error(two.dx, one.dx), 0.0);
+    ASSERT_EQ(two.rx.size(), rules.size());
+    for (std::size_t i = 0; i < rules.size(); ++i) EXPECT_EQ(max_rel_error(two.rx[i], one.rx[i]), 0.0) << rules[i].text;
+    // zbox bounds for 2 channels on maps of more inputs: refused from the chains' threads.
+    const int before = omp_get_max_threads();
+    omp_set_num_threads(2);
+    EXPECT_THROW(TestFixture::relevance(Rule::zbox({-1, -1}, {1, 1}), l, x, r, 2), ConfigError);
+    omp_set_num_threads(before);
+  }
 }
 
 TYPED_TEST(Recurrent, RefusesWhatItCannotDo) {
