@@ -211,12 +211,20 @@ std::vector<Shape> value_shapes(const Model<T>& model, const Tensor<T>& x) {
   return model.infer_shapes(Shape(x.shape().begin() + 1, x.shape().end()));
 }
 
-// Bytes of every value for `batch` rows (one forward pass, or one relevance row per sample).
+// Bytes of every value of the model for `batch` rows (one forward pass, or one relevance row
+// per sample), with what its layers hold beside them in the sweep: every layer's saved state,
+// and the largest transient one (Layer::saved_numel, transient_numel).
 template <class T>
-double activation_bytes(const std::vector<Shape>& shapes, std::size_t batch) {
-  double per_sample = 0;
-  for (const Shape& s : shapes) per_sample += static_cast<double>(shape_numel(s)) * sizeof(T);
-  return per_sample * static_cast<double>(batch);
+double activation_bytes(const Model<T>& model, const std::vector<Shape>& shapes, std::size_t batch) {
+  double per_sample = 0, transient = 0;
+  for (const Shape& s : shapes) per_sample += static_cast<double>(shape_numel(s));
+  for (const Node<T>& n : model.nodes()) {
+    std::vector<Shape> in;
+    for (std::size_t v : n.inputs) in.push_back(shapes.at(v));
+    per_sample += static_cast<double>(n.layer->saved_numel(in));
+    transient = std::max(transient, static_cast<double>(n.layer->transient_numel(in)));
+  }
+  return (per_sample + transient) * sizeof(T) * static_cast<double>(batch);
 }
 
 // How many items of `bytes_each` fit `budget`: 1 to `cap`.
@@ -231,7 +239,7 @@ constexpr std::size_t kMaxStacked = 64;
 // its rows, plus the relevance rows of k targets.
 template <class T>
 std::size_t copies_per_pass(const Model<T>& model, const Tensor<T>& x, std::size_t k, double budget, std::size_t count) {
-  const double per_copy = activation_bytes<T>(value_shapes(model, x), x.dim(0)) * static_cast<double>(1 + k);
+  const double per_copy = activation_bytes<T>(model, value_shapes(model, x), x.dim(0)) * static_cast<double>(1 + k);
   return std::min(fit_in_budget(per_copy, budget, kMaxStacked), std::max<std::size_t>(count, 1));
 }
 
@@ -334,7 +342,7 @@ std::size_t Explainer<T>::samples_fitting(const Shape& sample_shape, const Expla
   if (req.target.kind == Target::Kind::Classes) k = std::max<std::size_t>(req.target.classes.size(), 1);
   if (req.target.kind == Target::Kind::All) k = class_count(shapes[model_->output_value()], req.target);
   const double stacked = req.method == Method::DeepLift ? 2.0 : 1.0;  // each sample with its baseline
-  return fit_in_budget(activation_bytes<T>(shapes, 1) * stacked * static_cast<double>(1 + k), budget, std::size_t(1) << 40);
+  return fit_in_budget(activation_bytes<T>(*model_, shapes, 1) * stacked * static_cast<double>(1 + k), budget, std::size_t(1) << 40);
 }
 
 template <class T>
@@ -372,7 +380,7 @@ Explanation<T> Explainer<T>::explain(const Tensor<T>& x, const ExplainRequest& r
   if (!req.concepts.empty()) return explain_concepts(x, req);
   if (req.target.kind == Target::Kind::All || req.target.kind == Target::Kind::Classes) {
     const std::vector<Shape> shapes = value_shapes(model, x);
-    const double per_target = activation_bytes<T>(shapes, x.dim(0));
+    const double per_target = activation_bytes<T>(model, shapes, x.dim(0));
     std::vector<std::size_t> classes = req.target.classes;
     if (req.target.kind == Target::Kind::All)
       for (std::size_t c = 0; c < class_count(shapes[model.output_value()], req.target); ++c) classes.push_back(c);

@@ -77,6 +77,18 @@ Shape RecurrentLayer<T>::gate_inputs_shape(const Tensor<T>& x) const {
 }
 
 template <class T>
+std::size_t RecurrentLayer<T>::saved_numel(const std::vector<Shape>& inputs) const {
+  const Shape& x = inputs.at(0);  // [T, B, D]
+  return x.size() == 3 ? x[0] * x[1] * directions() * gate_input_width() : 0;
+}
+
+template <class T>
+std::size_t RecurrentLayer<T>::transient_numel(const std::vector<Shape>& inputs) const {
+  const Shape& x = inputs.at(0);
+  return x.size() == 3 ? x[0] * x[1] * directions() * traced_per_unit() * hidden_size() : 0;
+}
+
+template <class T>
 const T* RecurrentLayer<T>::initial_hidden(std::size_t d, std::size_t b) const {
   return h0_.empty() ? zeros_.data() : h0_.data() + (d * h0_.dim(1) + b) * hidden_size();
 }

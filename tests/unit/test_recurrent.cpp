@@ -18,11 +18,12 @@
 
 #include "lrp/core/error.hpp"
 #include "lrp/explain/executor.hpp"
+#include "lrp/explain/explain.hpp"
 #include "lrp/graph/model.hpp"
 #include "lrp/layers/gru.hpp"
 #include "lrp/layers/lstm.hpp"
-#include "lrp/layers/rnn.hpp"
 #include "layers/recurrent_math.hpp"
+#include "lrp/layers/rnn.hpp"
 #include "lrp/rules/apply.hpp"
 #include "support/compare.hpp"
 #include "support/finite_difference.hpp"
@@ -377,6 +378,25 @@ TYPED_TEST(Recurrent, ChainsOnTwoThreadsGiveWhatOneThreadGives) {
     EXPECT_THROW(TestFixture::relevance(Rule::zbox({-1, -1}, {1, 1}), l, x, r, 2), ConfigError);
     omp_set_num_threads(before);
   }
+}
+
+// The pass budget of a list of inputs counts what a recurrent layer holds beside its output in
+// the sweep: its saved gate inputs (gate_input_width per unit and step) and its trace while its
+// rule runs (LSTM 8, GRU 6, RNN 2 values per unit and step), several times its output.
+TYPED_TEST(Recurrent, PassBudgetCountsTheSavedGateInputsAndTheTrace) {
+  Model<double> m;
+  m.input_shape = {kT, kB, kD};
+  m.add("rnn", std::make_unique<typename TestFixture::Layer>(TestFixture::make(RecurrentDirection::Bidirectional, true, true, 160)));
+  const auto& layer = static_cast<const typename TestFixture::Layer&>(*m.nodes()[0].layer);
+  const std::size_t traced = std::is_same_v<TypeParam, LstmCase> ? 8 : (TypeParam::kGates == 3 ? 6 : 2);
+  EXPECT_EQ(layer.traced_per_unit(), traced);
+  const double values = kT * kB * kD + kT * 2 * kB * kH;  // input and output per sample
+  const double held = kT * kB * 2 * (layer.gate_input_width() + traced * kH);
+  const double bytes = (values + held) * sizeof(double);
+  Explainer<double> ex(m);
+  ExplainRequest req;
+  req.target_pass_bytes = 3.5 * 2 * bytes;  // a sample holds all that and one relevance row
+  EXPECT_EQ(ex.samples_per_pass({kT, kB, kD}, req), 3u);  // counting the values alone: 10 or more
 }
 
 TYPED_TEST(Recurrent, RefusesWhatItCannotDo) {

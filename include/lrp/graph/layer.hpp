@@ -70,6 +70,12 @@ class Layer {
     forward(in, out);
     saved = Tensor<T>();
   }
+  // Elements per sample, for per-sample input shapes, that the layer holds beside its inputs and
+  // output in a backward sweep: what forward_saving saves (held from the forward to the layer's
+  // rule), and what its rule builds while it runs (transient). The memory budgets of many
+  // targets or samples per pass count them. 0 for most layers.
+  virtual std::size_t saved_numel(const std::vector<Shape>& /*inputs*/) const { return 0; }
+  virtual std::size_t transient_numel(const std::vector<Shape>& /*inputs*/) const { return 0; }
   // Vector-Jacobian product: given the forward inputs/output and dL/dout, dL/din for every input.
   virtual void backward(const TensorRefs<T>& in, const Tensor<T>& out, const Tensor<T>& dout,
                         std::vector<Tensor<T>>& din) const = 0;

@@ -48,6 +48,9 @@ class RecurrentLayer : public Layer<T> {
   // The same from the gate inputs forward_saving saved for x (nullptr: recomputed).
   virtual void backward_saved(const Tensor<T>& x, const Tensor<T>* gate_inputs, const Tensor<T>& dout,
                               std::vector<Tensor<T>>& din) const = 0;
+  // The gate inputs; the trace (traced_per_unit() values per hidden unit and step).
+  std::size_t saved_numel(const std::vector<Shape>& inputs) const override;
+  std::size_t transient_numel(const std::vector<Shape>& inputs) const override;
   std::vector<Tensor<T>*> params() override { return {&w_, &r_, &b_}; }
   std::vector<const Tensor<T>*> params() const override { return {&w_, &r_, &b_}; }
 
@@ -62,6 +65,8 @@ class RecurrentLayer : public Layer<T> {
   // time order) the rows of its sequences, P = gate_input_width() values each.
   Shape gate_inputs_shape(const Tensor<T>& x) const;
   virtual std::size_t gate_input_width() const = 0;
+  // Tensors of [dirs, T, B, H] per sample in the cell's full trace (an LSTM's i, f, o, g, c, ...).
+  virtual std::size_t traced_per_unit() const = 0;
 
  protected:
   // Checks the shapes for `gates` gates (ShapeError naming `type`, the layer's type name).

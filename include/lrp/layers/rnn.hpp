@@ -27,6 +27,7 @@ class Rnn final : public RecurrentLayer<T> {
   void backward_saved(const Tensor<T>& x, const Tensor<T>* gate_inputs, const Tensor<T>& dout,
                       std::vector<Tensor<T>>& din) const override;
   std::size_t gate_input_width() const override { return hidden_size(); }
+  std::size_t traced_per_unit() const override { return 2; }  // pre, h
   std::unique_ptr<Layer<float>> to_float() const override;
   std::unique_ptr<Layer<double>> to_double() const override;
   RnnActivation activation() const { return activation_; }
