@@ -1,7 +1,7 @@
 #pragma once
-// The recurrent layers' nonlinearities on a row: float through the vectorised kernels (per-element
-// std::exp and std::tanh were most of an LSTM's time), double (the reference path) through the
-// standard library.
+// What the recurrent layers' loops share: the nonlinearities on a row (float through the
+// vectorised kernels: per-element std::exp and std::tanh were most of an LSTM's time; double, the
+// reference path, through the standard library), and the chains a sweep runs on two threads.
 #include <cmath>
 #include <cstddef>
 #include <exception>

@@ -339,6 +339,9 @@ TYPED_TEST(Recurrent, ChainsOnTwoThreadsGiveWhatOneThreadGives) {
     EXPECT_TRUE(recurrent::chains_in_parallel(1));  // so the runs with 2 threads below split
     omp_set_num_threads(1);
     EXPECT_FALSE(recurrent::chains_in_parallel(1));
+    omp_set_num_threads(4);  // more threads: only steps too small for a team split into chains
+    EXPECT_TRUE(recurrent::chains_in_parallel((std::size_t(1) << 20) - 1));
+    EXPECT_FALSE(recurrent::chains_in_parallel(std::size_t(1) << 20));
     omp_set_num_threads(before);
   }
   const std::vector<Rule> rules{Rule::epsilon_rule(1e-6), Rule::alpha_beta(2, 1), Rule::zplus(), Rule::flat(), Rule::gradient()};
