@@ -94,7 +94,9 @@ Scratch& thread_scratch() {
   return s;
 }
 
-enum Dir : int { kForward = 0, kBackwardData = 1 };
+// kAdjointForward: backward-data run as the forward convolution of g with the transposed,
+// spatially flipped weights (stride 1 only; see adjoint_shape).
+enum Dir : int { kForward = 0, kBackwardData = 1, kAdjointForward = 2 };
 
 struct Key {
   int dir, algo;
@@ -118,12 +120,14 @@ struct Plan {
   std::optional<dnnl::reorder> in_reorder, out_reorder;
   std::size_t scratch_bytes = 0;
   std::string impl;
+  bool adjoint = false;  // the weights are W transposed and flipped (kAdjointForward)
 };
 
 struct WeightCopy {
   const float* ptr = nullptr;
   WeightMap map = WeightMap::Identity;
   float param = 0.0f;
+  bool adjoint = false;
   dnnl::memory::desc md;
   std::size_t numel = 0;
   std::uint64_t fingerprint = 0;
@@ -164,20 +168,13 @@ Budget& budget_state() {
 }
 std::atomic<std::size_t>& weight_budget() { return budget_state().bytes; }
 
-// Spatially flipped copies of depthwise weights (see flipped_depthwise below), by the address
-// of the original; their own address then keys their reordered copies in `weights`.
-struct FlippedWeights {
-  std::uint64_t fingerprint = 0;
-  std::vector<float> data;
-};
-
 struct Cache {
   std::mutex mu;
   std::map<Key, std::shared_ptr<const Plan>> plans;
   std::list<WeightCopy> weights;
-  std::map<const float*, FlippedWeights> flipped;
   std::size_t weight_bytes = 0;
   std::size_t reorders = 0;
+  std::atomic<std::size_t> adjoint_calls{0};
   std::uint64_t clock = 0;
 };
 Cache& cache() {
@@ -225,8 +222,89 @@ bool one_by_one(const ConvShape& s) {
 bool few_inputs(const ConvShape& s) { return s.groups == 1 && s.c < 8; }
 bool plain_layout(const ConvShape& s) { return few_inputs(s) || one_by_one(s); }
 
-std::shared_ptr<const Plan> build_plan(int dir, ConvAlgo algo, bool bias, ConvInputs inputs, const ConvShape& s) {
+// With stride 1 the transposed convolution dx = W^T g is the forward convolution of g with
+// the transposed, spatially flipped weights (W'[i][o][a][b] = W[o][i][kh-1-a][kw-1-b], per
+// group) and the padding d (k - 1) - p on each side; true (and that shape in `f`) where it
+// applies.
+bool adjoint_shape(const ConvShape& s, ConvShape& f) {
+  const Window2d& k = s.win;
+  if (k.kh == 0 || k.kw == 0 || k.sh != 1 || k.sw != 1) return false;
+  const std::size_t span_h = k.dh * (k.kh - 1), span_w = k.dw * (k.kw - 1);
+  if (k.pt > span_h || k.pb > span_h || k.pl > span_w || k.pr > span_w) return false;
+  f = s;
+  f.c = s.oc;
+  f.oc = s.c;
+  f.h = s.oh;
+  f.w = s.ow;
+  f.oh = s.h;
+  f.ow = s.w;
+  f.win.pt = span_h - k.pt;
+  f.win.pb = span_h - k.pb;
+  f.win.pl = span_w - k.pl;
+  f.win.pr = span_w - k.pr;
+  return f.h + f.win.pt + f.win.pb >= span_h + 1 && f.h + f.win.pt + f.win.pb - span_h == f.oh &&
+         f.w + f.win.pl + f.win.pr - span_w == f.ow;
+}
+
+std::atomic<int>& adjoint_setting() {
+  static std::atomic<int> mode{static_cast<int>(AdjointMode::Auto)};
+  return mode;
+}
+
+// Where backward-data runs as that forward convolution:
+// * depthwise with dilation: oneDNN has no JIT depthwise backward-data with dilation (it falls
+//   back to one small GEMM per channel, 30x slower than the depthwise forward: DeepLab's and
+//   LR-ASPP's dilated MobileNetV3 blocks);
+// * bfloat16 on AMX: oneDNN 2.6's AMX forward kernels beat its backward-data ones on most
+//   shapes (at batch 1: 0.18 against 0.27 ms for ResNet-50's 2048 -> 512 1x1 layer, 0.19
+//   against 0.27 ms for its 512-channel 3x3 ones; 0.5-0.9x at batch 16).
+bool adjoint_as_forward(ConvInputs inputs, const ConvShape& s) {
+  ConvShape f;
+  if (!adjoint_shape(s, f)) return false;
+  switch (static_cast<AdjointMode>(adjoint_setting().load())) {
+    case AdjointMode::Always: return true;
+    case AdjointMode::Never: return false;
+    case AdjointMode::Auto: break;
+  }
+  const bool dilated_depthwise = s.groups == s.c && s.oc == s.c && s.groups >= 2 && (s.win.dh > 1 || s.win.dw > 1);
+  return dilated_depthwise || (inputs == ConvInputs::BF16 && dnnl_amx_native());
+}
+
+// t = W transposed and flipped as adjoint_shape describes, from W in its user layout; `wt` is
+// the transposed user layout (OIHW of [C, OC, kh, kw], or GOIHW of [G, C/G, OC/G, kh, kw]).
+void transpose_flip(const float* w, const dnnl::memory::desc& wt, float* t) {
+  const auto dims = wt.dims();
+  const bool grouped = dims.size() == 5;
+  const auto at = [&](std::size_t i) { return static_cast<std::size_t>(dims[grouped ? i + 1 : i]); };
+  const std::size_t groups = grouped ? static_cast<std::size_t>(dims[0]) : 1;
+  const std::size_t cg = at(0), og = at(1), taps = at(2) * at(3);
+  // In 32 x 32 tiles of (output, input) channels, so that both sides stay in cache.
+  constexpr std::size_t kTile = 32;
+  const std::size_t tiles_o = (og + kTile - 1) / kTile, tiles_i = (cg + kTile - 1) / kTile;
+  const long long tiles = static_cast<long long>(groups * tiles_o * tiles_i);
+#pragma omp parallel for schedule(static) if (tiles > 1 && groups * og * cg * taps >= 65536)
+  for (long long tile = 0; tile < tiles; ++tile) {
+    const std::size_t g = static_cast<std::size_t>(tile) / (tiles_o * tiles_i);
+    const std::size_t o0 = static_cast<std::size_t>(tile) / tiles_i % tiles_o * kTile;
+    const std::size_t i0 = static_cast<std::size_t>(tile) % tiles_i * kTile;
+    for (std::size_t i = i0; i < std::min(cg, i0 + kTile); ++i)
+      for (std::size_t o = o0; o < std::min(og, o0 + kTile); ++o) {
+        const float* src = w + ((g * og + o) * cg + i) * taps;
+        float* dst = t + ((g * cg + i) * og + o) * taps;
+        for (std::size_t k = 0; k < taps; ++k) dst[k] = src[taps - 1 - k];
+      }
+  }
+}
+
+std::shared_ptr<Plan> build_plan(int dir, ConvAlgo algo, bool bias, ConvInputs inputs, const ConvShape& s) {
   using dnnl::memory;
+  if (dir == kAdjointForward) {
+    ConvShape f;
+    if (!adjoint_shape(s, f)) return nullptr;
+    std::shared_ptr<Plan> plan = build_plan(kForward, algo, false, inputs, f);
+    plan->adjoint = true;  // user_w is then OIHW of [C, OC, kh, kw]: W's transpose
+    return plan;
+  }
   dnnl::engine& eng = cpu_engine();
   const auto d = [](std::size_t v) { return static_cast<memory::dim>(v); };
   const memory::desc x_user(dims4(s.n, s.c, s.h, s.w), dt::f32, tag::nchw);
@@ -358,9 +436,15 @@ void map_in_place(float* p, std::size_t n, WeightMap map, float param) {
 void build_weights(const Plan& plan, const float* w, std::size_t numel, WeightMap map, float param, dnnl::memory& dst,
                    dnnl::stream& strm) {
   dnnl::engine& eng = cpu_engine();
-  const bool map_first = map != WeightMap::Identity && (is_winograd(plan.w) || plan.w.data_type() != dt::f32);
+  const bool map_first =
+      plan.adjoint || (map != WeightMap::Identity && (is_winograd(plan.w) || plan.w.data_type() != dt::f32));
   const float* src = w;
-  if (map_first) {
+  if (plan.adjoint) {
+    float* t = static_cast<float*>(thread_scratch().mapped.get(numel * sizeof(float)));
+    transpose_flip(w, plan.user_w, t);
+    map_in_place(t, numel, map, param);
+    src = t;
+  } else if (map_first) {
     float* plain = static_cast<float*>(thread_scratch().mapped.get(numel * sizeof(float)));
     std::memcpy(plain, w, numel * sizeof(float));
     map_in_place(plain, numel, map, param);
@@ -400,7 +484,8 @@ bool make_room_locked(Cache& c, std::size_t bytes, bool costly) {
 dnnl::memory weights_for(const Plan& plan, const float* w, std::size_t numel, WeightMap map, float param, dnnl::stream& strm) {
   dnnl::engine& eng = cpu_engine();
   if (map == WeightMap::Identity) param = 0.0f;
-  if (plan.w == plan.user_w && map == WeightMap::Identity) return dnnl::memory(plan.w, eng, const_cast<float*>(w));
+  if (plan.w == plan.user_w && map == WeightMap::Identity && !plan.adjoint)
+    return dnnl::memory(plan.w, eng, const_cast<float*>(w));
   Cache& c = cache();
   const std::uint64_t fp = fingerprint(w, numel);
   const std::size_t bytes = plan.w.get_size();
@@ -408,7 +493,7 @@ dnnl::memory weights_for(const Plan& plan, const float* w, std::size_t numel, We
   {
     std::lock_guard<std::mutex> lock(c.mu);
     for (auto it = c.weights.begin(); it != c.weights.end(); ++it) {
-      if (it->ptr != w || it->map != map || it->param != param || it->md != plan.w) continue;
+      if (it->ptr != w || it->map != map || it->param != param || it->adjoint != plan.adjoint || it->md != plan.w) continue;
       if (it->fingerprint == fp && it->numel == numel) {
         it->last_use = ++c.clock;
         return it->mem;
@@ -431,6 +516,7 @@ dnnl::memory weights_for(const Plan& plan, const float* w, std::size_t numel, We
   copy.ptr = w;
   copy.map = map;
   copy.param = param;
+  copy.adjoint = plan.adjoint;
   copy.md = plan.w;
   copy.numel = numel;
   copy.fingerprint = fp;
@@ -462,17 +548,22 @@ ConvAlgo effective_algo(ConvAlgo setting, ConvInputs inputs, const ConvShape& s)
 }
 
 // bfloat16 multiplies only where the CPU has native bfloat16 dot products (AVX512-BF16; without
-// them oneDNN emulates bf16, slower than float32), and where it beat float32 on the target
-// machine (docs/PERFORMANCE.md). Not where float32 runs Winograd (bfloat16 runs direct;
-// VGG16's 256-channel 56x56 layer: 9.5 against 6.7 ms for its two rule passes), not on few
-// input channels (an image input: few products per output), and on 1x1 convolutions, which
-// float32 runs on plain NCHW without layout reorders, only from 128 channels on each side
-// (ResNet-50's 64-channel 1x1 layers at 56x56: 0.75 against 0.55 ms; its 128- to 512-channel
-// ones at 28x28: 0.44 against 0.52 ms).
+// them oneDNN emulates bf16, slower than float32), never on few input channels (an image input:
+// few products per output), and elsewhere where it beat float32 on the machines measured
+// (docs/PERFORMANCE.md, "bfloat16 rule passes"):
+// * 1x1 convolutions, which float32 runs on plain NCHW without reorders, only from 128 channels
+//   on each side (64-channel ones at 56x56: 1.2-1.8x float32's time; 128- to 512-channel ones
+//   at 28x28 without AMX: 0.85x); with AMX only up to 4096 output positions (from there on the
+//   conversions cost more than the products save: 1.1-1.5x at 28x28 and 56x56, batch 16);
+// * other windows: with AMX tiles (Sapphire Rapids and later) everywhere (0.2-0.9x, layers
+//   float32 runs with Winograd included); with AVX512-BF16 alone (about twice the float32 rate,
+//   no bfloat16 Winograd) not where float32 runs Winograd (VGG16's 256-channel 56x56 layer: 9.5
+//   against 6.7 ms for its two rule passes).
 bool bf16_applies(ConvInputs inputs, const ConvShape& s) {
   if (inputs != ConvInputs::BF16 || !dnnl_bf16_native() || few_inputs(s)) return false;
-  if (one_by_one(s) && std::min(s.c, s.oc) < 128) return false;
-  return effective_algo(static_cast<ConvAlgo>(algo_setting().load()), ConvInputs::F32, s) == ConvAlgo::Direct;
+  if (one_by_one(s)) return std::min(s.c, s.oc) >= 128 && (!dnnl_amx_native() || s.n * s.oh * s.ow <= 4096);
+  return dnnl_amx_native() ||
+         effective_algo(static_cast<ConvAlgo>(algo_setting().load()), ConvInputs::F32, s) == ConvAlgo::Direct;
 }
 
 bool run(int dir, const ConvShape& s, const float* in, const float* w, WeightMap map, float param, const float* b, float* out,
@@ -481,6 +572,7 @@ bool run(int dir, const ConvShape& s, const float* in, const float* w, WeightMap
   if (!bf16_applies(inputs, s)) inputs = ConvInputs::F32;
   const ConvAlgo algo = effective_algo(static_cast<ConvAlgo>(algo_setting().load()), inputs, s);
   if (algo == ConvAlgo::Reference) return false;
+  if (dir == kBackwardData && adjoint_as_forward(inputs, s)) dir = kAdjointForward;
   try {
     const std::shared_ptr<const Plan> plan = get_plan(dir, algo, b != nullptr, inputs, s);
     if (!plan) return false;
@@ -499,7 +591,7 @@ bool run(int dir, const ConvShape& s, const float* in, const float* w, WeightMap
     }
     if (plan->out_reorder) out_mem = dnnl::memory(plan->out, eng, scratch.dst.get(plan->out.get_size()));
     std::unordered_map<int, dnnl::memory> args;
-    if (dir == kForward) {
+    if (dir != kBackwardData) {
       args = {{DNNL_ARG_SRC, in_mem}, {DNNL_ARG_WEIGHTS, wmem}, {DNNL_ARG_DST, out_mem}};
       if (b) args[DNNL_ARG_BIAS] = dnnl::memory({{static_cast<dnnl::memory::dim>(s.oc)}, dt::f32, tag::x}, eng, const_cast<float*>(b));
     } else {
@@ -509,6 +601,7 @@ bool run(int dir, const ConvShape& s, const float* in, const float* w, WeightMap
       args[DNNL_ARG_SCRATCHPAD] = dnnl::memory({{static_cast<dnnl::memory::dim>(plan->scratch_bytes)}, dt::u8, tag::x}, eng,
                                                scratch.pad.get(plan->scratch_bytes));
     plan->prim.execute(strm, args);
+    if (dir == kAdjointForward) ++cache().adjoint_calls;
     if (plan->out_reorder) plan->out_reorder->execute(strm, out_mem, user_out);
     strm.wait();
     return true;
@@ -521,53 +614,10 @@ bool run(int dir, const ConvShape& s, const float* in, const float* w, WeightMap
   }
 }
 
-// oneDNN has no JIT depthwise backward-data with dilation (it falls back to one small GEMM per
-// channel, 30x slower than the depthwise forward: DeepLab's and LR-ASPP's dilated MobileNetV3
-// blocks). With stride 1 the transposed depthwise convolution is a depthwise convolution of g
-// with the spatially flipped kernel and the padding d (k - 1) - p on each side; true (and the
-// shape in `f`) where that applies.
-bool depthwise_as_forward(const ConvShape& s, ConvShape& f) {
-  const Window2d& k = s.win;
-  const std::size_t span_h = k.dh * (k.kh - 1), span_w = k.dw * (k.kw - 1);
-  if (s.groups != s.c || s.oc != s.c || s.groups < 2 || k.sh != 1 || k.sw != 1 || (k.dh == 1 && k.dw == 1)) return false;
-  if (k.pt > span_h || k.pb > span_h || k.pl > span_w || k.pr > span_w) return false;
-  f = s;
-  f.h = s.oh;
-  f.w = s.ow;
-  f.oh = s.h;
-  f.ow = s.w;
-  f.win.pt = span_h - k.pt;
-  f.win.pb = span_h - k.pb;
-  f.win.pl = span_w - k.pl;
-  f.win.pr = span_w - k.pr;
-  return f.h + f.win.pt + f.win.pb >= span_h + 1 && f.h + f.win.pt + f.win.pb - span_h == f.oh &&
-         f.w + f.win.pl + f.win.pr - span_w == f.ow;
-}
-
-// The flipped copy of depthwise weights [C, 1, kh, kw], kept while `w` is (rebuilt when the
-// weights changed in place); nullptr when it cannot be allocated.
-const float* flipped_depthwise(const float* w, std::size_t numel, std::size_t kh, std::size_t kw) {
-  Cache& c = cache();
-  const std::uint64_t fp = fingerprint(w, numel);
-  std::lock_guard<std::mutex> lock(c.mu);
-  FlippedWeights& f = c.flipped[w];
-  if (f.data.size() == numel && f.fingerprint == fp) return f.data.data();
-  try {
-    f.data.resize(numel);
-  } catch (const std::bad_alloc&) {
-    c.flipped.erase(w);
-    return nullptr;
-  }
-  const std::size_t taps = kh * kw;
-  for (std::size_t ch = 0; ch < numel / taps; ++ch)
-    for (std::size_t t = 0; t < taps; ++t) f.data[ch * taps + t] = w[ch * taps + taps - 1 - t];
-  f.fingerprint = fp;
-  return f.data.data();
-}
-
 }  // namespace
 
 void set_dnnl_conv_algorithm(ConvAlgo algo) { algo_setting().store(static_cast<int>(algo)); }
+void set_dnnl_adjoint_mode(AdjointMode mode) { adjoint_setting().store(static_cast<int>(mode)); }
 ConvAlgo dnnl_conv_algorithm() { return static_cast<ConvAlgo>(algo_setting().load()); }
 
 bool dnnl_conv_forward(const ConvShape& s, const float* x, const float* w, const float* b, float* y, WeightMap map,
@@ -577,21 +627,25 @@ bool dnnl_conv_forward(const ConvShape& s, const float* x, const float* w, const
 
 bool dnnl_conv_backward_data(const ConvShape& s, const float* g, const float* w, float* dx, WeightMap map, float param,
                              ConvInputs inputs) {
-  ConvShape f;
-  if (depthwise_as_forward(s, f)) {
-    const float* wf = flipped_depthwise(w, s.oc * s.win.kh * s.win.kw, s.win.kh, s.win.kw);
-    if (wf && run(kForward, f, g, wf, map, param, nullptr, dx, inputs)) return true;
-  }
   return run(kBackwardData, s, g, w, map, param, nullptr, dx, inputs);
 }
 
 bool dnnl_conv_bf16_applies(const ConvShape& s) { return bf16_applies(ConvInputs::BF16, s); }
 
+namespace {
+bool isa_has(dnnl::cpu_isa isa) {
+  const auto need = static_cast<unsigned>(isa);
+  return (static_cast<unsigned>(dnnl::get_effective_cpu_isa()) & need) == need;
+}
+}  // namespace
+
 bool dnnl_bf16_native() {
-  static const bool native = [] {
-    const auto need = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);
-    return (static_cast<unsigned>(dnnl::get_effective_cpu_isa()) & need) == need;
-  }();
+  static const bool native = isa_has(dnnl::cpu_isa::avx512_core_bf16);
+  return native;
+}
+
+bool dnnl_amx_native() {
+  static const bool native = isa_has(dnnl::cpu_isa::avx512_core_amx);
   return native;
 }
 
@@ -616,17 +670,14 @@ void dnnl_conv_forget_weights(const float* w) noexcept {
   if (!w) return;
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.mu);
-  const auto flipped = c.flipped.find(w);
-  const float* also = flipped == c.flipped.end() ? nullptr : flipped->second.data.data();
   for (auto it = c.weights.begin(); it != c.weights.end();) {
-    if (it->ptr == w || (also && it->ptr == also)) {
+    if (it->ptr == w) {
       c.weight_bytes -= it->md.get_size();
       it = c.weights.erase(it);
     } else {
       ++it;
     }
   }
-  if (flipped != c.flipped.end()) c.flipped.erase(flipped);
 }
 
 void dnnl_conv_clear_cache() noexcept {
@@ -635,7 +686,6 @@ void dnnl_conv_clear_cache() noexcept {
     std::lock_guard<std::mutex> lock(c.mu);
     c.plans.clear();
     c.weights.clear();
-    c.flipped.clear();
     c.weight_bytes = 0;
   }
   Scratch& s = thread_scratch();
@@ -654,6 +704,7 @@ DnnlConvStats dnnl_conv_stats() {
   st.weight_copies = c.weights.size();
   st.weight_bytes = c.weight_bytes;
   st.weight_reorders = c.reorders;
+  st.adjoint_calls = c.adjoint_calls.load();
   return st;
 }
 
@@ -661,7 +712,8 @@ std::string dnnl_conv_impl(const ConvShape& s, bool backward_data, ConvInputs in
   if (!bf16_applies(inputs, s)) inputs = ConvInputs::F32;
   const ConvAlgo algo = effective_algo(dnnl_conv_algorithm(), inputs, s);
   if (algo == ConvAlgo::Reference) return "";
-  const std::shared_ptr<const Plan> plan = get_plan(backward_data ? kBackwardData : kForward, algo, !backward_data, inputs, s);
+  const int dir = !backward_data ? kForward : adjoint_as_forward(inputs, s) ? kAdjointForward : kBackwardData;
+  const std::shared_ptr<const Plan> plan = get_plan(dir, algo, !backward_data, inputs, s);
   return plan ? plan->impl : "";
 }
 
@@ -671,12 +723,14 @@ std::string dnnl_conv_impl(const ConvShape& s, bool backward_data, ConvInputs in
 
 namespace lrp::kernels {
 void set_dnnl_conv_algorithm(ConvAlgo) {}
+void set_dnnl_adjoint_mode(AdjointMode) {}
 ConvAlgo dnnl_conv_algorithm() { return ConvAlgo::Reference; }
 bool dnnl_conv_forward(const ConvShape&, const float*, const float*, const float*, float*, WeightMap, float, ConvInputs) {
   return false;
 }
 bool dnnl_conv_backward_data(const ConvShape&, const float*, const float*, float*, WeightMap, float, ConvInputs) { return false; }
 bool dnnl_bf16_native() { return false; }
+bool dnnl_amx_native() { return false; }
 bool dnnl_conv_bf16_applies(const ConvShape&) { return false; }
 void set_dnnl_weight_cache_limit(std::size_t) {}
 void fit_dnnl_weight_budget(std::size_t) {}

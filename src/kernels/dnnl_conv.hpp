@@ -27,6 +27,12 @@
 
 namespace lrp::kernels {
 
+// Whether stride-1 backward-data runs as the forward convolution of the transposed, flipped
+// weights: Auto where oneDNN's forward kernel is the faster one (dilated depthwise; bfloat16 on
+// AMX), or Always / Never (for tests: both ways must agree on every CPU).
+enum class AdjointMode { Auto, Always, Never };
+void set_dnnl_adjoint_mode(AdjointMode mode);
+
 // Which oneDNN algorithm convolutions use (see lrp/core/kernels.hpp); the initial value comes
 // from the environment variable LRP_CONV_ALGO (direct | winograd | auto | reference), default auto.
 using ConvAlgo = ConvAlgorithm;
@@ -42,6 +48,9 @@ enum class ConvInputs { F32, BF16 };
 // True when the CPU has AVX512-BF16, where oneDNN's bfloat16 convolutions run at about twice
 // the float32 rate.
 bool dnnl_bf16_native();
+// True when the CPU also has AMX tiles with bfloat16 (and the OS lets oneDNN use them): there
+// bfloat16 convolutions run at 2-5x the float32 rate on most shapes.
+bool dnnl_amx_native();
 // Whether a call with ConvInputs::BF16 multiplies this shape in bfloat16 (else float32).
 bool dnnl_conv_bf16_applies(const ConvShape& s);
 
@@ -71,6 +80,7 @@ struct DnnlConvStats {
   std::size_t weight_copies = 0;    // cached reordered weight tensors
   std::size_t weight_bytes = 0;     // their total size
   std::size_t weight_reorders = 0;  // reorders done so far (cache misses, incl. fingerprint changes)
+  std::size_t adjoint_calls = 0;    // backward-data calls run as the adjoint forward (AdjointMode)
 };
 DnnlConvStats dnnl_conv_stats();
 

@@ -164,6 +164,57 @@ TEST_P(FastConv, FloatReferenceMatchesDoubleReference) {
   EXPECT_LE(rel_err(y, ref), kTol) << name_of(k);
 }
 
+// Backward-data run as the forward convolution of the transposed, flipped weights (what
+// AdjointMode::Auto picks for bfloat16 on AMX and for dilated depthwise layers) gives W^T g on
+// every stride-1 shape, with weight maps, after a forward call with the same weights and map
+// (whose cached copy has the same layout when C == OC and must not be taken for the adjoint's);
+// elsewhere the call falls back to oneDNN's backward-data. Float32 on every CPU, and bfloat16
+// where it is native (within its rounding: 2u + u^2 times sum |g| |map(w)|, u = 2^-8).
+TEST_P(FastConv, BackwardDataAsForwardMatchesDoubleReference) {
+  const Case& k = cases()[GetParam()];
+  const ConvShape s = shape_of(k);
+  const std::size_t nx = s.n * s.c * s.h * s.w, ny = s.n * s.oc * s.oh * s.ow;
+  const std::size_t nw = s.oc * (s.c / s.groups) * s.win.kh * s.win.kw;
+  const auto x = random_vector(nx, 14, 0.0, 1.0), g = random_vector(ny, 15), w = random_vector(nw, 16);
+  const auto xf = to_float(x), gf = to_float(g), wf = to_float(w);
+  const bool stride1 = k.sh == 1 && k.sw == 1;
+  for (const ConvInputs inputs : {ConvInputs::F32, ConvInputs::BF16}) {
+    if (inputs == ConvInputs::BF16 && !dnnl_conv_bf16_applies(s)) continue;
+    for (const WeightMap map : {WeightMap::Identity, WeightMap::Positive}) {
+      std::vector<double> wm(nw), wa(nw), ga(ny), ref(nx), bound(nx);
+      for (std::size_t i = 0; i < nw; ++i) wm[i] = static_cast<double>(map_weight(map, 0.f, wf[i]));
+      for (std::size_t i = 0; i < nw; ++i) wa[i] = std::abs(wm[i]);
+      for (std::size_t i = 0; i < ny; ++i) ga[i] = std::abs(g[i]);
+      conv2d_backward_data_reference<double>(s, g.data(), wm.data(), ref.data());
+      conv2d_backward_data_reference<double>(s, ga.data(), wa.data(), bound.data());
+      std::vector<float> y(ny), dx(nx, 123.f);
+      set_dnnl_adjoint_mode(AdjointMode::Always);
+      ASSERT_TRUE(dnnl_conv_forward(s, xf.data(), wf.data(), nullptr, y.data(), map, 0.f, inputs)) << name_of(k);
+      const std::size_t before = dnnl_conv_stats().adjoint_calls;
+      const bool ran = dnnl_conv_backward_data(s, gf.data(), wf.data(), dx.data(), map, 0.f, inputs);
+      const std::size_t adjoint_calls = dnnl_conv_stats().adjoint_calls - before;
+      set_dnnl_adjoint_mode(AdjointMode::Auto);
+      ASSERT_TRUE(ran) << name_of(k);
+      EXPECT_EQ(adjoint_calls, stride1 ? 1u : 0u) << name_of(k);
+      if (inputs == ConvInputs::F32) {
+        EXPECT_LE(rel_err(dx, ref), kTol) << name_of(k) << " map " << static_cast<int>(map);
+        continue;
+      }
+      const double u = std::ldexp(1.0, -8), tol = 2 * u + u * u + 1e-5;
+      double worst = 0;
+      for (std::size_t i = 0; i < nx; ++i) worst = std::max(worst, std::abs(dx[i] - ref[i]) / (tol * bound[i] + 1e-30));
+      EXPECT_LE(worst, 1.0) << name_of(k) << " bf16 map " << static_cast<int>(map);
+    }
+  }
+  // Never: oneDNN's own backward-data, however the shape looks.
+  set_dnnl_adjoint_mode(AdjointMode::Never);
+  std::vector<float> dx(nx);
+  const std::size_t before = dnnl_conv_stats().adjoint_calls;
+  EXPECT_TRUE(dnnl_conv_backward_data(s, gf.data(), wf.data(), dx.data())) << name_of(k);
+  EXPECT_EQ(dnnl_conv_stats().adjoint_calls, before) << name_of(k);
+  set_dnnl_adjoint_mode(AdjointMode::Auto);
+}
+
 INSTANTIATE_TEST_SUITE_P(Shapes, FastConv, ::testing::Range<std::size_t>(0, 26));
 
 // The NCHW depthwise kernels run (no silent fallback) wherever they apply, and only there.
@@ -268,16 +319,21 @@ TEST(FastConvMapped, MapsMatchReferenceWithMappedWeights) {
 // (measured: at most 0.4 of that bound). Elsewhere the calls run in float32
 // and give the float32 results bit for bit.
 TEST(FastConvBf16, WithinBfloat16RoundingOfTheReference) {
-  const std::vector<Case> bcases = {
-      {2, 24, 17, 15, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},    // blocked direct (auto: too few positions for Winograd)
-      {1, 16, 17, 13, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1},    // stride 2
-      {1, 128, 7, 7, 256, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1},    // 1x1 with >= 128 channels
-      {1, 512, 14, 14, 512, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},  // VGG16 conv5 (4608 products per output)
+  // Which shapes multiply in bfloat16 depends on the CPU (src/kernels/dnnl_conv.cpp,
+  // bf16_applies): {case, with AVX512-BF16 alone, with AMX}.
+  struct Bf16Case {
+    Case k;
+    bool on_avx512_bf16, on_amx;
   };
-  const std::vector<Case> f32_cases = {
-      {1, 16, 56, 56, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1},  // Winograd under auto: float32 is faster there
-      {2, 3, 19, 19, 8, 5, 5, 2, 2, 2, 2, 2, 2, 1, 1, 1},    // few input channels
-      {2, 32, 7, 7, 64, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1},    // 1x1 with < 128 channels
+  const std::vector<Bf16Case> all = {
+      {{2, 24, 17, 15, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1}, true, true},    // blocked direct (too few positions for Winograd)
+      {{1, 16, 33, 29, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1}, true, true},    // stride 2
+      {{1, 128, 7, 7, 256, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1}, true, true},    // 1x1 with >= 128 channels
+      {{1, 128, 70, 70, 128, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1}, true, false}, // the same on 4900 positions: not on AMX
+      {{1, 512, 14, 14, 512, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1}, true, true},  // VGG16 conv5 (4608 products per output)
+      {{1, 16, 56, 56, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1}, false, true},   // float32 Winograd under auto: AMX only
+      {{2, 3, 19, 19, 8, 5, 5, 2, 2, 2, 2, 2, 2, 1, 1, 1}, false, false},    // few input channels
+      {{2, 32, 7, 7, 64, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1}, false, false},    // 1x1 with < 128 channels
   };
   const bool native = dnnl_bf16_native();
   const auto check = [&](const Case& k, bool expect_bf16) {
@@ -320,8 +376,7 @@ TEST(FastConvBf16, WithinBfloat16RoundingOfTheReference) {
       EXPECT_GT(rel_err(y, yr), 10 * rel_err(y32, yr)) << name_of(k);
     }
   };
-  for (const Case& k : bcases) check(k, native);
-  for (const Case& k : f32_cases) check(k, false);
+  for (const Bf16Case& c : all) check(c.k, native && (dnnl_amx_native() ? c.on_amx : c.on_avx512_bf16));
 }
 
 TEST(FastConvCache, WeightsChangedInPlaceAreNoticed) {
