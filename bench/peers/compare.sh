@@ -97,6 +97,13 @@ echo "compare.sh: $(date -u +%FT%TZ), $(nproc) CPUs, load average $(cut -d' ' -f
 if awk -v n="$(nproc)" '{exit !($1 > 0.25 * n)}' /proc/loadavg; then
   echo "compare.sh: WARNING: the machine is busy (1-min load $(cut -d' ' -f1 /proc/loadavg)); timings will be unreliable" >&2
 fi
+# Debian's torch multiplies dense layers with whatever libblas.so.3 points to; the reference
+# BLAS makes Zennit's small-net rows about 2x slower (the peer must run at its best).
+blas="$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || true)"
+if [ "$DO_ZENNIT" = 1 ] && [ -n "$blas" ] && ! echo "$blas" | grep -q -i -e openblas -e mkl -e blis; then
+  echo "compare.sh: WARNING: libblas.so.3 is $blas, not an optimised BLAS; PyTorch's dense layers will be slow." \
+       "Install libopenblas0-openmp (bench/peers/README.md)" >&2
+fi
 for model in $MODELS; do
   case "$model" in
     mlp|mnist_cnn) runs="${RUNS:-100}"; warmup="${WARMUP:-10}" ;;

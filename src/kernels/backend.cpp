@@ -58,6 +58,10 @@ RulePrecision parse_rule_precision(const std::string& t) {
 }
 
 bool rule_precision_native(RulePrecision p) { return p == RulePrecision::Float32 || kernels::dnnl_bf16_native(); }
+const char* bf16_hardware() {
+  if (kernels::dnnl_amx_native()) return "amx";
+  return kernels::dnnl_bf16_native() ? "avx512_bf16" : "none";
+}
 
 KernelCacheStats kernel_cache_stats() {
   const kernels::DnnlConvStats s = kernels::dnnl_conv_stats();

@@ -74,6 +74,11 @@ TEST(CliBench, RulePrecisionIsReported) {
   const nlohmann::json j = nlohmann::json::parse(last_line(r.output));
   EXPECT_EQ(j.at("rule_precision"), "bf16");
   EXPECT_EQ(j.at("rule_precision_native"), rule_precision_native(RulePrecision::BFloat16));
+  // What multiplies bfloat16 here: named, and "none" exactly where bf16 is not native.
+  const std::string hw = j.at("bf16_hardware");
+  EXPECT_TRUE(hw == "amx" || hw == "avx512_bf16" || hw == "none") << hw;
+  EXPECT_EQ(hw == "none", !rule_precision_native(RulePrecision::BFloat16)) << hw;
+  EXPECT_NE(r.output.find(std::string("rules ") + (hw == "none" ? "float32" : "bf16 (" + hw + ")")), std::string::npos) << r.output;
   // The environment's setting, and a value it cannot take named in a warning.
   ::setenv("LRP_RULE_PRECISION", "bf16", 1);
   const test::CliResult env = test::run_cli("bench " + lenet() + " --rule epsilon:0.01 --phases lrp --runs 1 --warmup 0 --threads 1 --json");

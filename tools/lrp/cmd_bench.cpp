@@ -292,6 +292,7 @@ void run_bench(const BenchOptions& o) {
   j["conv_algo"] = conv_algorithm_name(conv_algorithm());
   j["rule_precision"] = rule_precision_name(rule_precision());
   j["rule_precision_native"] = rule_precision_native(rule_precision());
+  j["bf16_hardware"] = bf16_hardware();
   j["forward_ms"] = tf.median;
   j["gradient_ms"] = tg.median;
   j["lrp_ms"] = tl.median;
@@ -322,6 +323,7 @@ void run_bench(const BenchOptions& o) {
             << (o.rule.empty() ? "composite " + spec : "rule " + o.rule) << ", target " << o.target << ", " << threads
             << " threads, conv " << conv_algorithm_name(conv_algorithm()) << ", rules "
             << (rule_precision_native(rule_precision()) ? rule_precision_name(rule_precision()) : "float32")
+            << (rule_precision() == RulePrecision::BFloat16 ? std::string(" (") + bf16_hardware() + ")" : "")
             << ", median of " << o.runs << " after "
             << o.warmup << " warm-up\n";
   std::cout << std::fixed << std::setprecision(3);

@@ -100,7 +100,8 @@ void add_rule_precision_option(CLI::App* cmd, std::string& precision) {
   cmd->add_option("--rule-precision", precision,
                   "float32 (default; or LRP_RULE_PRECISION) or bf16: what the LRP rules' convolutions multiply on the float path. bf16 rounds their "
                   "inputs to bfloat16 (sums stay float32): where the CPU runs bfloat16 dot products at twice the float32 rate (AMD "
-                  "Zen 4/5) they run about 2x faster (LRP 1.1-1.6x); on Intel Xeons without AMX they are slower (measure with "
+                  "Zen 4/5) they run about 2x faster (LRP 1.1-1.6x), with AMX tiles (Intel Xeons since Sapphire Rapids) 1.1-5x (LRP up to "
+                  "~2x); on Intel Xeons without AMX they are slower (measure with "
                   "`lrp bench --rule-precision bf16`); relevance within ~0.5% of its maximum "
                   "(docs/PERFORMANCE.md); the forward pass, gradients and dense layers stay float32");
 }

@@ -25,13 +25,13 @@ ConvAlgorithm parse_conv_algorithm(const std::string& text);
 // forward and its transposed pass: W+ x, W+^T s, ...). Float32 (default). BFloat16: activations
 // and weights rounded to bfloat16, products summed in float32; on CPUs that run bfloat16 dot
 // products at twice the float32 rate (AMD Zen 4/5) these convolutions run about 2x faster (LRP
-// 1.1-1.6x); on an Intel Xeon without AMX they ran 1.9x slower. Relevance within ~0.5% of
-// max|R| (docs/PERFORMANCE.md). Only there, and only
-// on layers where it beat float32: the forward pass, gradient methods, dense layers, layers
-// that float32 runs with Winograd, 1x1 layers under 128 channels and layers with fewer than 8
-// input channels stay float32, and so does everything on CPUs without native bfloat16
-// (rule_precision_native() false). Rules avoid differences that would cancel bfloat16 errors
-// (AffineLayer::mapped_passes_exact).
+// 1.1-1.6x), with AMX tiles (Intel Sapphire Rapids and later) 1.1-5x faster; on an Intel Xeon
+// with AVX512-BF16 but no AMX they ran 1.9x slower. Relevance within ~0.5% of max|R|
+// (docs/PERFORMANCE.md). Only there, and only on layers where it beat float32: the forward
+// pass, gradient methods, dense layers, 1x1 layers under 128 channels, layers with fewer than 8
+// input channels and, without AMX, layers that float32 runs with Winograd stay float32, and so
+// does everything on CPUs without native bfloat16 (rule_precision_native() false). Rules avoid
+// differences that would cancel bfloat16 errors (AffineLayer::mapped_passes_exact).
 // Initial value: environment variable LRP_RULE_PRECISION (float32 | bf16).
 enum class RulePrecision { Float32, BFloat16 };
 void set_rule_precision(RulePrecision precision);
@@ -41,6 +41,9 @@ const char* rule_precision_name(RulePrecision precision);
 RulePrecision parse_rule_precision(const std::string& text);
 // Whether this CPU runs RulePrecision::BFloat16 (AVX512-BF16 and a oneDNN build).
 bool rule_precision_native(RulePrecision precision);
+// What multiplies bfloat16 here: "amx" (AMX tiles), "avx512_bf16" (dot-product instructions
+// only) or "none".
+const char* bf16_hardware();
 
 struct KernelCacheStats {
   std::size_t primitives = 0;       // cached convolution primitives
