@@ -5,6 +5,10 @@
 #include <cstdlib>
 #include <string>
 
+#if defined(__x86_64__)
+#include <xmmintrin.h>
+#endif
+
 #include "kernels/dnnl_conv.hpp"
 #include "lrp/core/error.hpp"
 #include "lrp/core/kernels.hpp"
@@ -79,6 +83,33 @@ void tune_allocator_for_reuse() {
   mallopt(M_MMAP_MAX, 0);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
   mallopt(M_TOP_PAD, 64 << 20);
+}
+
+namespace {
+#if defined(__x86_64__)
+constexpr unsigned kFlushBits = 0x8040;  // MXCSR: FTZ (bit 15) and DAZ (bit 6)
+#endif
+void set_thread_flush(bool on) {
+#if defined(__x86_64__)
+  _mm_setcsr(on ? (_mm_getcsr() | kFlushBits) : (_mm_getcsr() & ~kFlushBits));
+#else
+  (void)on;
+#endif
+}
+}  // namespace
+
+void set_flush_denormals(bool on) {
+  set_thread_flush(on);
+#pragma omp parallel
+  set_thread_flush(on);
+}
+
+bool flush_denormals() {
+#if defined(__x86_64__)
+  return (_mm_getcsr() & kFlushBits) == kFlushBits;
+#else
+  return false;
+#endif
 }
 
 }  // namespace lrp

@@ -188,6 +188,30 @@ TEST(CliExplain, LabelsTargetAndPredict) {
   std::remove(out.c_str());
 }
 
+// The tool flushes denormal floats to zero (lrp/core/kernels.hpp, set_flush_denormals):
+// 1 x 1e-20 x 1e-20 = 1e-40 is a denormal float, so the float prediction is 0; with
+// LRP_KEEP_DENORMALS it is kept, and the double path has no denormal to flush.
+TEST(CliExplain, DenormalFloatsAreFlushedUnlessKept) {
+  const std::string model = test::temp_path("denormal_net.txt"), input = test::temp_path("denormal_in.npy"),
+                    out = test::temp_path("denormal_out.npy");
+  std::ofstream(model) << "Linear 1 1\n1e-20\n0\nLinear 1 1\n1e-20\n0\n";
+  Tensor<double> one({1, 1});
+  one[0] = 1.0;
+  io::write_npy(input, one);
+  const auto predicted = [&](const std::string& precision) {
+    const test::CliResult r = test::run_cli("predict " + model + " " + input + " --precision " + precision + " --out " + out);
+    EXPECT_EQ(r.code, 0) << r.output;
+    return io::read_npy(out)[0];
+  };
+  EXPECT_EQ(predicted("float"), 0.0);
+  EXPECT_NEAR(predicted("double"), 1e-40, 1e-52);
+  ::setenv("LRP_KEEP_DENORMALS", "1", 1);
+  const double kept = predicted("float");
+  ::unsetenv("LRP_KEEP_DENORMALS");
+  EXPECT_NEAR(kept, 1e-40, 1e-43);  // a denormal float keeps about 3 significant digits here
+  for (const std::string& f : {model, input, out}) std::remove(f.c_str());
+}
+
 TEST(CliExplain, RelevanceAtANamedLayerAndLayerDumps) {
   const std::string out = test::temp_path("at.npy"), npz = test::temp_path("layers.npz");
   const test::CliResult r = test::run_cli("explain " + lenet() + " " + refpath("LeNet-5/input.npy") +

@@ -10,6 +10,7 @@
 #include "commands.hpp"
 #include "common.hpp"
 #include "lrp/core/error.hpp"
+#include "lrp/core/kernels.hpp"
 
 int main(int argc, char** argv) {
   // OMP_NUM_THREADS=100000 crashes the OpenMP runtime at the first parallel loop.
@@ -17,6 +18,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "lrp: OMP_NUM_THREADS asks for %d threads; using %zu\n", omp_get_max_threads(), lrp::cli::kMaxThreads);
     omp_set_num_threads(static_cast<int>(lrp::cli::kMaxThreads));
   }
+  // Relevance decaying to denormal numbers would take the CPU's slow path (lrp/core/kernels.hpp);
+  // before any thread of the pool starts, so that all inherit it.
+  if (!std::getenv("LRP_KEEP_DENORMALS")) lrp::set_flush_denormals(true);
   CLI::App app{"lrp: Layer-wise Relevance Propagation and other attribution methods for neural networks"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "lrp 0.1.0");
