@@ -141,7 +141,7 @@ constexpr std::size_t kMaxPlans = 512;
 // otherwise it starts at kDefaultBudget and fit_dnnl_weight_budget() raises it to suit the
 // models in use. New copies that do not fit are built per call; lowering the budget drops the
 // least recently used copies.
-constexpr std::size_t kDefaultBudget = std::size_t(64) << 20;
+constexpr std::size_t kDefaultBudget = std::size_t(128) << 20;  // small models: a floor above 2.5x their weights (see docs/PERFORMANCE.md, Memory)
 struct Budget {
   std::atomic<std::size_t> bytes;
   std::atomic<bool> fixed;

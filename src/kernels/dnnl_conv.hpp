@@ -64,7 +64,7 @@ bool dnnl_conv_backward_data(const ConvShape& s, const float* g, const float* w,
 // Budget in bytes for the cached weight copies. A copy that does not fit is built for its call
 // only (in a scratch buffer), Winograd copies (costly to build) may evict blocked ones, and
 // lowering the budget drops the least recently used copies. set_dnnl_weight_cache_limit (or
-// LRP_WEIGHT_CACHE_MB at start-up) fixes the budget; otherwise it starts at 64 MiB and
+// LRP_WEIGHT_CACHE_MB at start-up) fixes the budget; otherwise it starts at 128 MiB and
 // fit_dnnl_weight_budget(bytes) raises it to at least `bytes`.
 void set_dnnl_weight_cache_limit(std::size_t bytes);
 void fit_dnnl_weight_budget(std::size_t bytes);

@@ -56,7 +56,7 @@ void clear_kernel_caches();
 // Budget for the cached (reordered, mapped) weight copies. A budget below what one call needs
 // trades memory for time: the copies that do not fit are rebuilt on every use
 // (docs/PERFORMANCE.md). Default: kWeightCacheFactor x the float32 convolution weights of the
-// largest model an Explainer<float> was made for (at least 64 MiB); the environment variable
+// largest model an Explainer<float> was made for (at least 128 MiB); the environment variable
 // LRP_WEIGHT_CACHE_MB or set_weight_cache_limit fix it instead.
 constexpr double kWeightCacheFactor = 2.5;
 void set_weight_cache_limit(std::size_t bytes);
