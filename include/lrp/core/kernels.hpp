@@ -73,7 +73,7 @@ void tune_allocator_for_reuse();
 // the calling thread and on every thread of the OpenMP pool (x86 MXCSR flags FTZ and DAZ;
 // threads created later inherit them; no effect on other CPUs). Relevance and gradients
 // decaying through deep networks can reach that range, where every operation on them takes
-// the CPU's slow microcoded path (LR-ASPP MobileNetV3 EPF: 120 against 52 ms). What is
+// the CPU's slow microcoded path (LR-ASPP MobileNetV3 EPF: 106 against 36 ms). What is
 // flushed is below any tolerance relative to the relevance's maximum. The `lrp` tool turns it
 // on at start (LRP_KEEP_DENORMALS=1 keeps denormals); a library leaves it to the host program.
 void set_flush_denormals(bool on);
