@@ -566,13 +566,26 @@ bool bf16_applies(ConvInputs inputs, const ConvShape& s) {
          effective_algo(static_cast<ConvAlgo>(algo_setting().load()), ConvInputs::F32, s) == ConvAlgo::Direct;
 }
 
-bool run(int dir, const ConvShape& s, const float* in, const float* w, WeightMap map, float param, const float* b, float* out,
-         ConvInputs inputs) {
-  if (s.n == 0 || s.c == 0 || s.oc == 0 || s.groups == 0 || s.c % s.groups || s.oc % s.groups) return false;
+// What a call asked for (direction, inputs) runs as on this shape under the current settings:
+// the inputs bf16_applies allows, their algorithm (Reference: no oneDNN call) and the direction
+// (backward-data possibly as the adjoint forward).
+struct Choice {
+  int dir;
+  ConvInputs inputs;
+  ConvAlgo algo;
+};
+Choice choose(int dir, ConvInputs inputs, const ConvShape& s) {
   if (!bf16_applies(inputs, s)) inputs = ConvInputs::F32;
   const ConvAlgo algo = effective_algo(static_cast<ConvAlgo>(algo_setting().load()), inputs, s);
-  if (algo == ConvAlgo::Reference) return false;
   if (dir == kBackwardData && adjoint_as_forward(inputs, s)) dir = kAdjointForward;
+  return {dir, inputs, algo};
+}
+
+bool run(int asked, const ConvShape& s, const float* in, const float* w, WeightMap map, float param, const float* b, float* out,
+         ConvInputs asked_inputs) {
+  if (s.n == 0 || s.c == 0 || s.oc == 0 || s.groups == 0 || s.c % s.groups || s.oc % s.groups) return false;
+  const auto [dir, inputs, algo] = choose(asked, asked_inputs, s);
+  if (algo == ConvAlgo::Reference) return false;
   try {
     const std::shared_ptr<const Plan> plan = get_plan(dir, algo, b != nullptr, inputs, s);
     if (!plan) return false;
@@ -709,11 +722,9 @@ DnnlConvStats dnnl_conv_stats() {
 }
 
 std::string dnnl_conv_impl(const ConvShape& s, bool backward_data, ConvInputs inputs) {
-  if (!bf16_applies(inputs, s)) inputs = ConvInputs::F32;
-  const ConvAlgo algo = effective_algo(dnnl_conv_algorithm(), inputs, s);
-  if (algo == ConvAlgo::Reference) return "";
-  const int dir = !backward_data ? kForward : adjoint_as_forward(inputs, s) ? kAdjointForward : kBackwardData;
-  const std::shared_ptr<const Plan> plan = get_plan(dir, algo, !backward_data, inputs, s);
+  const Choice c = choose(backward_data ? kBackwardData : kForward, inputs, s);
+  if (c.algo == ConvAlgo::Reference) return "";
+  const std::shared_ptr<const Plan> plan = get_plan(c.dir, c.algo, !backward_data, c.inputs, s);
   return plan ? plan->impl : "";
 }
 
