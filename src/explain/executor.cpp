@@ -6,6 +6,7 @@
 
 #include "lrp/core/error.hpp"
 #include "lrp/layers/activation.hpp"
+#include "lrp/layers/conv2d.hpp"
 #include "lrp/layers/prelu.hpp"
 #include "rules/tensor_ops.hpp"
 
@@ -52,8 +53,28 @@ void Executor<T>::plan_forward_only() {
   backward_last_.assign(nv, -1);
   const auto& nodes = model_.nodes();
   save_.assign(nodes.size(), 0);
+  std::vector<std::size_t> reads(nv, 0);
+  sole_reader_.assign(nv, -1);
   for (std::size_t i = 0; i < nodes.size(); ++i)
-    for (std::size_t v : nodes[i].inputs) forward_last_[v] = std::max(forward_last_[v], static_cast<long>(i));
+    for (std::size_t v : nodes[i].inputs) {
+      forward_last_[v] = std::max(forward_last_[v], static_cast<long>(i));
+      ++reads[v];
+      sole_reader_[v] = static_cast<long>(i);
+    }
+  for (std::size_t v = 0; v < nv; ++v)
+    if (reads[v] != 1 || v == model_.output_value()) sole_reader_[v] = -1;
+}
+
+template <class T>
+long Executor<T>::fusable_relu(std::size_t i) const {
+  const auto& nodes = model_.nodes();
+  const Node<T>& n = nodes[i];
+  if (mode_ == Mode::KeepAll || n.layer->kind() != LayerKind::Conv2d || save_[i] || keep_[n.output]) return -1;
+  const long j = sole_reader_[n.output];
+  if (j < 0) return -1;
+  const Layer<T>& r = *nodes[static_cast<std::size_t>(j)].layer;
+  const bool relu = r.kind() == LayerKind::Activation && static_cast<const Activation<T>&>(r).spec().kind == ActivationKind::ReLU;
+  return relu && !save_[static_cast<std::size_t>(j)] ? j : -1;
 }
 
 template <class T>
@@ -88,13 +109,24 @@ const Tensor<T>& Executor<T>::forward(const Tensor<T>& input) {
   saved_.assign(nodes.size(), Tensor<T>());
   NodeTimes* profile = node_profile();
   if (profile) ++profile->calls;
+  fused_relus_ = 0;
+  std::vector<char> done(nodes.size(), 0);  // ReLUs already run with their convolution
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     const Node<T>& n = nodes[i];
     TensorRefs<T> in;
     for (std::size_t v : n.inputs) in.push_back(&values_[v]);
     const double start = profile ? now_ms() : 0.0;
+    const long relu = done[i] ? -1 : fusable_relu(i);
     try {
-      if (mode_ == Mode::Backward && save_[i]) {
+      if (done[i]) {
+        // its output was written with the convolution's
+      } else if (relu >= 0) {
+        const std::size_t out = nodes[static_cast<std::size_t>(relu)].output;
+        static_cast<const Conv2d<T>&>(*n.layer).forward_relu(*in.at(0), values_[out]);
+        shapes_[out] = values_[out].shape();
+        done[static_cast<std::size_t>(relu)] = 1;
+        ++fused_relus_;
+      } else if (mode_ == Mode::Backward && save_[i]) {
         n.layer->forward_saving(in, values_[n.output], saved_[i]);
       } else {
         n.layer->forward(in, values_[n.output]);
@@ -103,7 +135,8 @@ const Tensor<T>& Executor<T>::forward(const Tensor<T>& input) {
       throw ShapeError((model_.source.empty() ? std::string() : model_.source + ": ") + model_.node_label(i) + ": " + e.what());
     }
     if (profile) charge(profile->forward_ms, i, start);
-    shapes_[n.output] = values_[n.output].shape();
+    if (relu >= 0) shapes_[n.output] = shapes_[nodes[static_cast<std::size_t>(relu)].output];
+    else if (!done[i]) shapes_[n.output] = values_[n.output].shape();
     if (mode_ != Mode::KeepAll)
       for (std::size_t v : n.inputs)
         if (forward_last_[v] == static_cast<long>(i) && !keep_[v]) values_[v] = Tensor<T>();

@@ -109,6 +109,19 @@ void conv2d_forward(const ConvShape& s, const T* x, const T* w, const T* b, T* y
 }
 
 template <class T>
+void conv2d_forward_relu(const ConvShape& s, const T* x, const T* w, const T* b, T* y) {
+#ifdef LRP_HAVE_DNNL_CONV
+  if constexpr (std::is_same_v<T, float>) {
+    if (!single_channel_conv_applies(s) && !depthwise_conv_applies(s) && dnnl_conv_forward_relu(s, x, w, b, y)) return;
+  }
+#endif
+  conv2d_forward(s, x, w, b, y);
+  const long long n = static_cast<long long>(s.n * s.oc * s.oh * s.ow);
+#pragma omp parallel for simd schedule(static) if (n >= 65536)
+  for (long long i = 0; i < n; ++i) y[i] = y[i] > T(0) ? y[i] : T(0);
+}
+
+template <class T>
 void conv2d_backward_data(const ConvShape& s, const T* g, const T* w, T* dx) {
   if constexpr (std::is_same_v<T, float>) {
     if (single_channel_conv_backward_data(s, g, w, dx) || depthwise_conv_backward_data(s, g, w, dx)) return;
@@ -181,6 +194,8 @@ template void conv2d_backward_data_reference<float>(const ConvShape&, const floa
 template void conv2d_backward_data_reference<double>(const ConvShape&, const double*, const double*, double*);
 template void conv2d_forward<float>(const ConvShape&, const float*, const float*, const float*, float*);
 template void conv2d_forward<double>(const ConvShape&, const double*, const double*, const double*, double*);
+template void conv2d_forward_relu<float>(const ConvShape&, const float*, const float*, const float*, float*);
+template void conv2d_forward_relu<double>(const ConvShape&, const double*, const double*, const double*, double*);
 template void conv2d_backward_data<float>(const ConvShape&, const float*, const float*, float*);
 template void conv2d_backward_data<double>(const ConvShape&, const double*, const double*, double*);
 template void conv2d_backward_weights<float>(const ConvShape&, const float*, const float*, float*, float*);

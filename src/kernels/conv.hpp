@@ -18,6 +18,9 @@ struct ConvShape {
 // y[n,oc,oh,ow] = sum w * x (+ b[oc] when b != nullptr)
 template <class T>
 void conv2d_forward(const ConvShape& s, const T* x, const T* w, const T* b, T* y);
+// The same followed by a ReLU, y = max(0, ...), fused into the convolution where oneDNN runs it.
+template <class T>
+void conv2d_forward_relu(const ConvShape& s, const T* x, const T* w, const T* b, T* y);
 
 // dx = W^T g: the adjoint of conv2d_forward without bias (dx is overwritten).
 template <class T>

@@ -60,6 +60,10 @@ bool dnnl_conv_forward(const ConvShape& s, const float* x, const float* w, const
                        WeightMap map = WeightMap::Identity, float param = 0.0f, ConvInputs inputs = ConvInputs::F32);
 bool dnnl_conv_backward_data(const ConvShape& s, const float* g, const float* w, float* dx,
                              WeightMap map = WeightMap::Identity, float param = 0.0f, ConvInputs inputs = ConvInputs::F32);
+// y = max(0, conv(x) + b) in one primitive (the ReLU a post-op on the result in its blocked
+// layout). It would keep a NaN where a ReLU layer gives 0, but oneDNN's fused multiply-adds
+// give +-inf, not NaN, on finite operands that overflow.
+bool dnnl_conv_forward_relu(const ConvShape& s, const float* x, const float* w, const float* b, float* y);
 
 // Budget in bytes for the cached weight copies. A copy that does not fit is built for its call
 // only (in a scratch buffer), Winograd copies (costly to build) may evict blocked ones, and

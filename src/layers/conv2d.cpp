@@ -67,6 +67,13 @@ void Conv2d<T>::apply(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* b
 }
 
 template <class T>
+void Conv2d<T>::forward_relu(const Tensor<T>& x, Tensor<T>& out) const {
+  const kernels::ConvShape s = conv_shape(*this, x.shape(), "Convolution " + describe());
+  out = Tensor<T>::uninitialized({s.n, s.oc, s.oh, s.ow});
+  kernels::conv2d_forward_relu<T>(s, x.data(), weight_.data(), bias_.data(), out.data());
+}
+
+template <class T>
 void Conv2d<T>::apply_transposed(const Tensor<T>& g, const Tensor<T>& w, const Shape& x_shape, Tensor<T>& dx) const {
   const kernels::ConvShape s = conv_shape(*this, x_shape, "Convolution " + describe());
   dx = Tensor<T>::uninitialized(x_shape);

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "lrp/core/kernels.hpp"
+#include "lrp/explain/executor.hpp"
 #include "lrp/explain/explain.hpp"
 #include "lrp/io/arrays.hpp"
 #include "lrp/io/toolbox_text.hpp"
@@ -269,6 +270,59 @@ TEST(ExplainFast, WinogradKeepsLrpWithinTolerance) {
     }
   }
   set_conv_algorithm(old);
+}
+
+// A convolution whose output only a ReLU reads, and that neither the sweep nor keep_value needs,
+// runs fused with the ReLU (one kernel call: a oneDNN post-op in float, the plain loop in double
+// and for the single-kernel paths). Forward outputs and relevance are those of the unfused
+// layers (keep_all()), bit for bit; rules that read a convolution's output (epsilon's z) keep
+// the pair apart.
+template <class T>
+void check_conv_relu_fusion(const Model<T>& m, const Tensor<T>& x) {
+  const auto same = [](const Tensor<T>& a, const Tensor<T>& b) {
+    if (a.shape() != b.shape()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+      if (a[i] != b[i]) return false;
+    return true;
+  };
+  Executor<T> unfused(m);
+  unfused.keep_all();
+  const Tensor<T> y = unfused.forward(x);
+  EXPECT_EQ(unfused.fused_relus(), 0u);
+
+  Executor<T> forward_only(m);
+  forward_only.plan_forward_only();
+  EXPECT_TRUE(same(forward_only.forward(x), y));
+  EXPECT_EQ(forward_only.fused_relus(), 4u);  // small_vgg's four conv + ReLU pairs
+
+  for (const auto& [spec, fused] : {std::pair<std::string, std::size_t>{"epsilon_plus_flat", 4}, {"epsilon", 0}}) {
+    SCOPED_TRACE(spec);
+    const std::vector<Rule> rules = composite_rules(m, spec);
+    const Tensor<T> want = unfused.propagate(y, rules);
+    Executor<T> planned(m);
+    planned.plan_backward(rules);
+    EXPECT_TRUE(same(planned.forward(x), y));
+    EXPECT_EQ(planned.fused_relus(), fused);
+    EXPECT_TRUE(same(planned.propagate(y, rules), want));
+  }
+
+  Executor<T> kept(m);
+  kept.plan_forward_only();
+  kept.keep_value(m.nodes()[0].output);  // the first convolution's own output
+  EXPECT_TRUE(same(kept.forward(x), y));
+  EXPECT_EQ(kept.fused_relus(), 3u);
+  EXPECT_FALSE(kept.value(m.nodes()[0].output).empty());
+}
+
+TEST(ExecutorFusion, ConvReluPairsRunAsOneCallWithUnchangedResults) {
+  const Model<double> md = small_vgg();
+  const Tensor<double> x = random_tensor({2, 3, 32, 32}, 61, 1.0);
+  {
+    SCOPED_TRACE("double");
+    check_conv_relu_fusion(md, x);
+  }
+  SCOPED_TRACE("float");
+  check_conv_relu_fusion(md.convert<float>(), x.cast<float>());
 }
 
 // bfloat16 rule passes (RulePrecision::BFloat16) keep LRP within 1% of max|R| of the double

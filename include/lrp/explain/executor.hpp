@@ -8,6 +8,10 @@
 // longer reads it unless the backward sweep with those rules needs it, and propagate() drops
 // activations and relevance as soon as the sweep is past their last use (one propagate per
 // forward then). plan_forward_only() keeps nothing but the output.
+//
+// Fusion: under either plan, a convolution whose output nothing reads but a ReLU, and that
+// neither the sweep nor keep_value() needs, runs with the ReLU as one kernel call; its own
+// output is then never stored (value() of it is empty, like a released one).
 #include <functional>
 #include <map>
 #include <string>
@@ -48,6 +52,8 @@ class Executor {
   // its rule did not ask, the plan is not a backward one, or the sweep has used and freed it).
   const Tensor<T>& saved(std::size_t i) const { return saved_.at(i); }
   std::size_t batch() const { return batch_; }
+  // Convolution + ReLU pairs the last forward() ran as one call.
+  std::size_t fused_relus() const { return fused_relus_; }
 
   // Repeats every stored activation k times along the batch (sample n becomes rows n*k..n*k+k-1).
   // Not needed for several targets: propagate() takes k seeds per sample directly.
@@ -97,6 +103,11 @@ class Executor {
   enum class Mode { KeepAll, Backward, ForwardOnly } mode_ = Mode::KeepAll;
   std::vector<char> keep_;
   std::vector<long> forward_last_, backward_last_;
+  // sole_reader_[v] = the one node reading v (once), -1 when none, several, or v is the output.
+  std::vector<long> sole_reader_;
+  std::size_t fused_relus_ = 0;
+  // The ReLU node that node i's convolution can run fused with under the current plan, or -1.
+  long fusable_relu(std::size_t i) const;
   // Per node: whether its rule asks for what the layer's forward saves, and what it saved.
   std::vector<char> save_;
   std::vector<Tensor<T>> saved_;

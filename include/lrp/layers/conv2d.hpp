@@ -25,6 +25,9 @@ class Conv2d final : public AffineLayer<T> {
   const Tensor<T>& weight() const override { return weight_; }
   const Tensor<T>& bias() const override { return bias_; }
   void apply(const Tensor<T>& x, const Tensor<T>& w, const Tensor<T>* b, Tensor<T>& z) const override;
+  // forward() followed by a ReLU, in one pass where the fast kernel runs it (the Executor fuses
+  // a convolution whose output nothing but a ReLU reads).
+  void forward_relu(const Tensor<T>& x, Tensor<T>& out) const;
   void apply_transposed(const Tensor<T>& g, const Tensor<T>& w, const Shape& x_shape, Tensor<T>& dx) const override;
   // float: oneDNN maps its own cached copy of the weights (no W' tensor is materialised).
   void apply_mapped(const Tensor<T>& x, WeightMap map, T param, const typename AffineLayer<T>::PlainWeights& plain,
