@@ -73,7 +73,7 @@ long Executor<T>::fusable_relu(std::size_t i) const {
   const long j = sole_reader_[n.output];
   if (j < 0) return -1;
   const Layer<T>& r = *nodes[static_cast<std::size_t>(j)].layer;
-  const bool relu = r.kind() == LayerKind::Activation && static_cast<const Activation<T>&>(r).spec().kind == ActivationKind::ReLU;
+  const bool relu = r.kind() == LayerKind::Activation && static_cast<const Activation<T>&>(r).is_relu();
   return relu && !save_[static_cast<std::size_t>(j)] ? j : -1;
 }
 

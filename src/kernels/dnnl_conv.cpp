@@ -589,13 +589,14 @@ Choice choose(int dir, ConvInputs inputs, const ConvShape& s) {
   return {dir, inputs, algo};
 }
 
+// `relu` (forward calls only, dnnl_conv_forward_relu): the ReLU post-op.
 bool run(int asked, const ConvShape& s, const float* in, const float* w, WeightMap map, float param, const float* b, float* out,
          ConvInputs asked_inputs, bool relu = false) {
   if (s.n == 0 || s.c == 0 || s.oc == 0 || s.groups == 0 || s.c % s.groups || s.oc % s.groups) return false;
   const auto [dir, inputs, algo] = choose(asked, asked_inputs, s);
   if (algo == ConvAlgo::Reference) return false;
   try {
-    const std::shared_ptr<const Plan> plan = get_plan(dir, algo, b != nullptr, inputs, s, relu && dir == kForward);
+    const std::shared_ptr<const Plan> plan = get_plan(dir, algo, b != nullptr, inputs, s, relu);
     if (!plan) return false;
     dnnl::engine& eng = cpu_engine();
     thread_local dnnl::stream strm(eng);
