@@ -7,6 +7,7 @@
 #include "lrp/core/error.hpp"
 #include "lrp/layers/activation.hpp"
 #include "lrp/layers/conv2d.hpp"
+#include "lrp/layers/merge.hpp"
 #include "lrp/layers/prelu.hpp"
 #include "rules/tensor_ops.hpp"
 
@@ -69,12 +70,30 @@ template <class T>
 long Executor<T>::fusable_relu(std::size_t i) const {
   const auto& nodes = model_.nodes();
   const Node<T>& n = nodes[i];
-  if (mode_ == Mode::KeepAll || n.layer->kind() != LayerKind::Conv2d || save_[i] || keep_[n.output]) return -1;
+  const LayerKind kind = n.layer->kind();
+  if (mode_ == Mode::KeepAll || (kind != LayerKind::Conv2d && kind != LayerKind::Add) || save_[i] || keep_[n.output]) return -1;
   const long j = sole_reader_[n.output];
   if (j < 0) return -1;
   const Layer<T>& r = *nodes[static_cast<std::size_t>(j)].layer;
   const bool relu = r.kind() == LayerKind::Activation && static_cast<const Activation<T>&>(r).is_relu();
   return relu && !save_[static_cast<std::size_t>(j)] ? j : -1;
+}
+
+template <class T>
+void Executor<T>::sum_in_place(std::size_t i, TensorRefs<T>& in, Tensor<T>& out) {
+  const std::vector<std::size_t>& v = model_.nodes()[i].inputs;
+  const auto dead_after = [&](std::size_t k) {
+    const std::size_t x = v[k];
+    return forward_last_[x] == static_cast<long>(i) && !keep_[x] && std::count(v.begin(), v.end(), x) == 1;
+  };
+  // Any summand of two (a + b == b + a exactly); only the first of more, which keeps the order.
+  for (std::size_t k = 0; k < (v.size() == 2 ? 2 : 1); ++k) {
+    if (!dead_after(k)) continue;
+    out = std::move(values_[v[k]]);
+    in[k] = &out;
+    std::swap(in[0], in[k]);
+    return;
+  }
 }
 
 template <class T>
@@ -122,7 +141,12 @@ const Tensor<T>& Executor<T>::forward(const Tensor<T>& input) {
         // its output was written with the convolution's
       } else if (relu >= 0) {
         const std::size_t out = nodes[static_cast<std::size_t>(relu)].output;
-        static_cast<const Conv2d<T>&>(*n.layer).forward_relu(*in.at(0), values_[out]);
+        if (n.layer->kind() == LayerKind::Conv2d) {
+          static_cast<const Conv2d<T>&>(*n.layer).forward_relu(*in.at(0), values_[out]);
+        } else {
+          sum_in_place(i, in, values_[out]);
+          static_cast<const Add<T>&>(*n.layer).forward_relu(in, values_[out]);
+        }
         shapes_[out] = values_[out].shape();
         done[static_cast<std::size_t>(relu)] = 1;
         ++fused_relus_;

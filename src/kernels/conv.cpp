@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "kernels/conv_depthwise.hpp"
+#include "kernels/elementwise.hpp"
 #include "kernels/conv_single_channel.hpp"
 #include "kernels/gemm.hpp"
 
@@ -116,9 +117,15 @@ void conv2d_forward_relu(const ConvShape& s, const T* x, const T* w, const T* b,
   }
 #endif
   conv2d_forward(s, x, w, b, y);
-  const long long n = static_cast<long long>(s.n * s.oc * s.oh * s.ow);
-#pragma omp parallel for simd schedule(static) if (n >= 65536)
-  for (long long i = 0; i < n; ++i) y[i] = y[i] > T(0) ? y[i] : T(0);
+  // The ReLU in vectorised chunks (this loop written inline stayed scalar and branchy: 0.13 ms,
+  // ten times the MNIST CNN's 1 -> 32 channel convolution it follows).
+  const std::size_t n = s.n * s.oc * s.oh * s.ow;
+  const long long chunks = static_cast<long long>((n + 4095) / 4096);
+#pragma omp parallel for schedule(static) if (n >= 65536)
+  for (long long c = 0; c < chunks; ++c) {
+    T* part = y + static_cast<std::size_t>(c) * 4096;
+    relu(part, part, std::min<std::size_t>(4096, n - static_cast<std::size_t>(c) * 4096));
+  }
 }
 
 template <class T>

@@ -184,6 +184,25 @@ LRP_SIMD_CLONES void gelu(const float* x, float* y, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) y[i] = 0.5f * x[i] * (1.0f + erf_approx(x[i] * 0.70710678f));
 }
 
+namespace {
+template <class T>
+inline void relu_impl(const T* x, T* y, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) y[i] = x[i] > T(0) ? x[i] : T(0);
+}
+template <class T>
+inline void add_relu_impl(const T* a, const T* b, T* y, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const T s = a[i] + b[i];
+    y[i] = s > T(0) ? s : T(0);
+  }
+}
+}  // namespace
+
+LRP_SIMD_CLONES void relu(const float* x, float* y, std::size_t n) { relu_impl(x, y, n); }
+LRP_SIMD_CLONES void relu(const double* x, double* y, std::size_t n) { relu_impl(x, y, n); }
+LRP_SIMD_CLONES void add_relu(const float* a, const float* b, float* y, std::size_t n) { add_relu_impl(a, b, y, n); }
+LRP_SIMD_CLONES void add_relu(const double* a, const double* b, double* y, std::size_t n) { add_relu_impl(a, b, y, n); }
+
 LRP_SIMD_CLONES void mul(float* a, const float* x, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) a[i] *= x[i];
 }

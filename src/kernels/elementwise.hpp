@@ -25,6 +25,12 @@ bool gamma_ratio(const float* r, const float* y, const float* c, float* g1, floa
                  float b);
 bool gamma_ratio(const double* r, const double* y, const double* c, double* g1, double* g3, std::size_t n, double gamma,
                  double eps, double b);
+// y = x > 0 ? x : 0 (the ReLU layer's expression: NaN and -0 become +0); y may be x.
+void relu(const float* x, float* y, std::size_t n);
+void relu(const double* x, double* y, std::size_t n);
+// y = relu(a + b); y may be a or b.
+void add_relu(const float* a, const float* b, float* y, std::size_t n);
+void add_relu(const double* a, const double* b, double* y, std::size_t n);
 // a *= x
 void mul(float* a, const float* x, std::size_t n);
 void mul(double* a, const double* x, std::size_t n);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "kernels/elementwise.hpp"
+
 namespace lrp {
 
 template <class T>
@@ -14,24 +16,52 @@ Shape Add<T>::output_shape(const std::vector<Shape>& in) const {
 
 template <class T>
 void Add<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
+  sum(in, out, false);
+}
+
+template <class T>
+void Add<T>::forward_relu(const TensorRefs<T>& in, Tensor<T>& out) const {
+  sum(in, out, true);
+}
+
+namespace {
+// y = relu(a + b) (y = relu(a) without b) in vectorised chunks over the threads; y may be a or b.
+template <class T>
+void add_relu_parallel(const T* a, const T* b, T* y, std::size_t n) {
+  const long long chunks = static_cast<long long>((n + 4095) / 4096);
+#pragma omp parallel for schedule(static) if (n >= 65536)
+  for (long long c = 0; c < chunks; ++c) {
+    const std::size_t first = static_cast<std::size_t>(c) * 4096, len = std::min<std::size_t>(4096, n - first);
+    if (b) kernels::add_relu(a + first, b + first, y + first, len);
+    else kernels::relu(a + first, y + first, len);
+  }
+}
+}  // namespace
+
+template <class T>
+void Add<T>::sum(const TensorRefs<T>& in, Tensor<T>& out, bool relu) const {
   for (std::size_t k = 1; k < in.size(); ++k)
     if (in[k]->shape() != in[0]->shape()) throw ShapeError("Add inputs differ in shape");
+  const std::size_t n = in[0]->size();
   if (in.size() < 2) {
-    out = *in[0];
+    if (&out != in[0]) out = *in[0];
+    if (relu) add_relu_parallel<T>(out.data(), nullptr, out.data(), n);
     return;
   }
-  // out = in0 + in1 (+ in2 ...), summed in input order, one parallel pass per extra input.
-  out = Tensor<T>::uninitialized(in[0]->shape());
+  // out = in0 + in1 (+ in2 ...), summed in input order, one parallel pass per extra input; the
+  // ReLU rides on the last pass.
+  if (&out != in[0]) out = Tensor<T>::uninitialized(in[0]->shape());
   T* o = out.data();
-  const T* a = in[0]->data();
-  const T* b = in[1]->data();
-  const long long n = static_cast<long long>(out.size());
-#pragma omp parallel for schedule(static) if (n >= 65536)
-  for (long long i = 0; i < n; ++i) o[i] = a[i] + b[i];
-  for (std::size_t k = 2; k < in.size(); ++k) {
-    const T* c = in[k]->data();
-#pragma omp parallel for schedule(static) if (n >= 65536)
-    for (long long i = 0; i < n; ++i) o[i] += c[i];
+  const long long nn = static_cast<long long>(n);
+  for (std::size_t k = 1; k < in.size(); ++k) {
+    const T* a = k == 1 ? in[0]->data() : o;
+    const T* b = in[k]->data();
+    if (relu && k + 1 == in.size()) {
+      add_relu_parallel(a, b, o, n);
+    } else {
+#pragma omp parallel for simd schedule(static) if (nn >= 65536)
+      for (long long i = 0; i < nn; ++i) o[i] = a[i] + b[i];
+    }
   }
 }
 

@@ -67,6 +67,19 @@ TEST(CliBench, AllTargetsAndSelectedPhasesWithAProfileOfEveryNode) {
     EXPECT_NE(r.output.find(row), std::string::npos) << row << "\n" << r.output;
 }
 
+// --phases forward alone profiles the forward-only call: no relevance column, and the sums
+// of the residual blocks run with their ReLUs (the ReLU rows show 0).
+TEST(CliBench, ForwardPhaseAloneProfilesTheForwardCall) {
+  const test::CliResult r = test::run_cli("bench synthetic:resnet50 --phases forward --profile --runs 1 --warmup 0 --threads 1");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("profile of the forward call"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("profile of the lrp call"), std::string::npos) << r.output;
+  const std::size_t row = r.output.find("layer 10 (Rect 'layer1.0.relu3')");  // after layer1.0.add
+  ASSERT_NE(row, std::string::npos) << r.output;
+  const std::string line = r.output.substr(row, r.output.find('\n', row) - row);
+  EXPECT_NE(line.find(" 0.000      0.000"), std::string::npos) << line;
+}
+
 TEST(CliBench, RulePrecisionIsReported) {
   const test::CliResult r =
       test::run_cli("bench " + lenet() + " --rule epsilon:0.01 --rule-precision bf16 --phases lrp --runs 1 --warmup 0 --threads 1 --json");

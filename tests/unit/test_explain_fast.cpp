@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
+#include <cstdint>
+#include <limits>
 #include <cmath>
 #include <random>
 #include <string>
@@ -323,6 +326,114 @@ TEST(ExecutorFusion, ConvReluPairsRunAsOneCallWithUnchangedResults) {
   }
   SCOPED_TRACE("float");
   check_conv_relu_fusion(md.convert<float>(), x.cast<float>());
+}
+
+// The residual sum and the ReLU after it run as one pass, in place in a summand nothing reads
+// later, under the forward-only plan; rules that read the sum's output (every LRP rule for Add)
+// or the ReLU's input (gradients) keep them apart. Results are those of the unfused graph, bit
+// for bit.
+template <class T>
+void check_sum_relu_fusion(const Model<T>& m, const Tensor<T>& x) {
+  Executor<T> unfused(m);
+  unfused.keep_all();
+  const Tensor<T> y = unfused.forward(x);
+  Executor<T> forward_only(m);
+  forward_only.plan_forward_only();
+  EXPECT_EQ(forward_only.forward(x).vec(), y.vec());
+  EXPECT_EQ(forward_only.fused_relus(), 3u);  // conv0 + relu0, conv1 + relu1, add + relu2
+  for (const auto& [spec, fused] : {std::pair<std::string, std::size_t>{"epsilon_plus_flat", 2}, {"epsilon", 0}}) {
+    SCOPED_TRACE(spec);
+    const std::vector<Rule> rules = composite_rules(m, spec);
+    Executor<T> planned(m);
+    planned.plan_backward(rules);
+    EXPECT_EQ(planned.forward(x).vec(), y.vec());
+    EXPECT_EQ(planned.fused_relus(), fused);
+    EXPECT_EQ(planned.propagate(y, rules).vec(), unfused.propagate(y, rules).vec());
+  }
+  const std::vector<Rule> gradient(m.nodes().size(), parse_rule("gradient"));
+  Executor<T> planned(m);
+  planned.plan_backward(gradient);
+  EXPECT_EQ(planned.forward(x).vec(), y.vec());
+  EXPECT_EQ(planned.fused_relus(), 0u);
+}
+
+TEST(ExecutorFusion, ResidualSumAndReluRunAsOnePassWithUnchangedResults) {
+  const Model<double> md = residual_cnn();
+  const Tensor<double> x = random_tensor({2, 4, 6, 6}, 62, 1.0);
+  {
+    SCOPED_TRACE("double");
+    check_sum_relu_fusion(md, x);
+  }
+  SCOPED_TRACE("float");
+  check_sum_relu_fusion(md.convert<float>(), x.cast<float>());
+}
+
+// A summand that a later node still reads is not overwritten: s = relu(conv0(x)),
+// a = relu(s + conv1(s)), out = fc(relu(a + s)). The first sum goes in place in conv1's output.
+TEST(ExecutorFusion, SumKeepsASummandThatIsReadLater) {
+  Model<double> m;
+  m.add("conv0", conv3x3(4, 3, 80, 0.4, 81, 0.05));
+  const std::size_t s = m.add("relu0", std::make_unique<Activation<double>>(ActivationSpec{}));
+  const std::size_t c1 = m.add("conv1", conv3x3(4, 4, 82, 0.4, 83, 0.05));
+  m.add("add1", std::make_unique<Add<double>>(2), {s, c1});
+  const std::size_t a = m.add("relu1", std::make_unique<Activation<double>>(ActivationSpec{}));
+  m.add("add2", std::make_unique<Add<double>>(2), {a, s});
+  m.add("relu2", std::make_unique<Activation<double>>(ActivationSpec{}));
+  m.add("flatten", std::make_unique<Flatten<double>>());
+  m.add("fc", std::make_unique<Linear<double>>(random_tensor({3, 4 * 5 * 5}, 84, 0.1), random_tensor({3}, 85, 0.01)));
+  m.input_shape = {3, 5, 5};
+  m.layout = DataLayout::NCHW;
+  const Tensor<double> x = random_tensor({2, 3, 5, 5}, 86, 1.0);
+  Executor<double> unfused(m);
+  unfused.keep_all();
+  const Tensor<double> y = unfused.forward(x);
+  Executor<double> forward_only(m);
+  forward_only.plan_forward_only();
+  EXPECT_EQ(forward_only.forward(x).vec(), y.vec());
+  EXPECT_EQ(forward_only.fused_relus(), 3u);
+}
+
+// Add::forward_relu equals the sum followed by a ReLU for one, two and three summands, into a
+// new tensor and in place in the first summand, bit for bit: NaN and -0 sums too.
+template <class T>
+void check_sum_relu() {
+  const Activation<T> relu{ActivationSpec{}};
+  for (std::size_t k = 1; k <= 3; ++k) {
+    SCOPED_TRACE(k);
+    std::vector<Tensor<T>> xs;
+    for (std::size_t j = 0; j < k; ++j) {
+      xs.push_back(random_tensor({2, 3, 300, 130}, 70 + static_cast<unsigned>(j), 1.0).cast<T>());
+      xs.back()[5] = T(-0.0);
+      xs.back()[7] = std::numeric_limits<T>::quiet_NaN();
+    }
+    TensorRefs<T> in;
+    for (const Tensor<T>& t : xs) in.push_back(&t);
+    const Add<T> add(k);
+    Tensor<T> sum, want, fused;
+    add.forward(in, sum);
+    relu.forward({&sum}, want);
+    add.forward_relu(in, fused);
+    const auto bits = [](const Tensor<T>& t) {
+      std::vector<std::uint64_t> b(t.size());
+      for (std::size_t i = 0; i < t.size(); ++i) b[i] = std::bit_cast<std::conditional_t<sizeof(T) == 8, std::uint64_t, std::uint32_t>>(t[i]);
+      return b;
+    };
+    EXPECT_EQ(want[7], T(0));  // NaN -> 0
+    EXPECT_EQ(bits(fused), bits(want));
+    Tensor<T> first = xs[0];
+    in[0] = &first;
+    add.forward_relu(in, first);
+    EXPECT_EQ(bits(first), bits(want));
+  }
+}
+
+TEST(ExecutorFusion, SumReluEqualsSumThenRelu) {
+  {
+    SCOPED_TRACE("double");
+    check_sum_relu<double>();
+  }
+  SCOPED_TRACE("float");
+  check_sum_relu<float>();
 }
 
 // bfloat16 rule passes (RulePrecision::BFloat16) keep LRP within 1% of max|R| of the double

@@ -155,17 +155,17 @@ Shape resolve_input_shape(const Model<float>& m, const std::string& text) {
   throw ConfigError("the model file does not store its input size " + shape_str(s) + ": give --input-shape C,H,W");
 }
 
-// Per-node wall time of the LRP call (forward and relevance step), mean of `runs` extra calls.
-void print_profile(const Model<float>& model, Explainer<float>& explainer, const Tensor<float>& x, const ExplainRequest& req,
-                   std::size_t runs) {
+// Per-node wall time of `call` (forward and relevance step), mean of `runs` extra calls.
+template <class Call>
+void print_profile(const Model<float>& model, const std::string& what, Call&& call, std::size_t runs) {
   NodeTimes times;
   set_node_profile(&times);
-  for (std::size_t i = 0; i < runs; ++i) explainer.explain(x, req);
+  for (std::size_t i = 0; i < runs; ++i) call();
   set_node_profile(nullptr);
   const auto& nodes = model.nodes();
   double total_f = 0, total_b = 0;
   const auto at = [&](const std::vector<double>& v, std::size_t i) { return i < v.size() ? v[i] / static_cast<double>(runs) : 0.0; };
-  std::cout << "profile of the lrp call (ms per call, mean of " << runs << "):\n"
+  std::cout << "profile of the " << what << " call (ms per call, mean of " << runs << "):\n"
             << "  node                                      forward  relevance\n";
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     const double f = at(times.forward_ms, i), b = at(times.backward_ms, i);
@@ -275,7 +275,12 @@ void run_bench(const BenchOptions& o) {
   // peak_rss_mb is the whole process's peak (loading included), as a user's process would see it.
   const double run_peak = peak_rss_mb();
   const double peak = reset ? std::max(load_peak, run_peak) : run_peak;
-  if (o.profile) print_profile(model, explainer, x, lrp_req, o.runs);
+  // The LRP call's nodes; with --phases forward alone, the forward-only call's (whose plan
+  // fuses more: nothing is kept for a sweep).
+  if (o.profile && (want_lrp || !want_forward))
+    print_profile(model, "lrp", [&] { explainer.explain(x, lrp_req); }, o.runs);
+  else if (o.profile)
+    print_profile(model, "forward", [&] { explainer.predict(x); }, o.runs);
 
   const double flops = forward_flops(model, per, o.batch), cflops = conv_flops(model, per, o.batch);
   const int threads = omp_get_max_threads();
@@ -369,7 +374,7 @@ void add_bench_command(CLI::App& app) {
       ->check(CLI::IsMember({"direct", "winograd", "auto", "reference"}));
   add_rule_precision_option(cmd, o->rule_precision);
   cmd->add_option("--phases", o->phases, "Phases to time, comma-separated: forward,gradient,lrp (all; skipped ones report 0)");
-  cmd->add_flag("--profile", o->profile, "After timing, print the time of every node in the LRP call (forward and relevance)");
+  cmd->add_flag("--profile", o->profile, "After timing, print the time of every node in the LRP call (forward and relevance); with --phases forward alone, in the forward-only call");
   cmd->add_flag("--json", o->json, "Print a JSON summary as the last line");
   cmd->callback([o] { run_bench(*o); });
 }

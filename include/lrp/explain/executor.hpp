@@ -9,9 +9,10 @@
 // activations and relevance as soon as the sweep is past their last use (one propagate per
 // forward then). plan_forward_only() keeps nothing but the output.
 //
-// Fusion: under either plan, a convolution whose output nothing reads but a ReLU, and that
-// neither the sweep nor keep_value() needs, runs with the ReLU as one kernel call; its own
-// output is then never stored (value() of it is empty, like a released one).
+// Fusion: under either plan, a convolution or a sum (Add) whose output nothing reads but a
+// ReLU, and that neither the sweep nor keep_value() needs, runs with the ReLU as one kernel
+// call; its own output is then never stored (value() of it is empty, like a released one). A
+// fused sum is formed in place in a summand that nothing reads after it (a residual branch).
 #include <functional>
 #include <map>
 #include <string>
@@ -52,7 +53,7 @@ class Executor {
   // its rule did not ask, the plan is not a backward one, or the sweep has used and freed it).
   const Tensor<T>& saved(std::size_t i) const { return saved_.at(i); }
   std::size_t batch() const { return batch_; }
-  // Convolution + ReLU pairs the last forward() ran as one call.
+  // Convolution + ReLU and sum + ReLU pairs the last forward() ran as one call.
   std::size_t fused_relus() const { return fused_relus_; }
 
   // Repeats every stored activation k times along the batch (sample n becomes rows n*k..n*k+k-1).
@@ -106,8 +107,12 @@ class Executor {
   // sole_reader_[v] = the one node reading v (once), -1 when none, several, or v is the output.
   std::vector<long> sole_reader_;
   std::size_t fused_relus_ = 0;
-  // The ReLU node that node i's convolution can run fused with under the current plan, or -1.
+  // The ReLU node that node i (a convolution or a sum) can run fused with under the current
+  // plan, or -1.
   long fusable_relu(std::size_t i) const;
+  // For a fused sum (node i): when a summand is dead after node i, moves its storage into `out`
+  // and points `in` at it first, so that the sum is formed in place; otherwise leaves both.
+  void sum_in_place(std::size_t i, TensorRefs<T>& in, Tensor<T>& out);
   // Per node: whether its rule asks for what the layer's forward saves, and what it saved.
   std::vector<char> save_;
   std::vector<Tensor<T>> saved_;

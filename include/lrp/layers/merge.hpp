@@ -16,12 +16,16 @@ class Add final : public Layer<T> {
   std::size_t num_inputs() const override { return inputs_; }
   Shape output_shape(const std::vector<Shape>& in) const override;
   void forward(const TensorRefs<T>& in, Tensor<T>& out) const override;
+  // max(sum, 0) in the same pass(es): the sum followed by a ReLU, bit for bit. `out` may be
+  // *in[0] itself (a summand nothing reads later), then the sum is formed in place.
+  void forward_relu(const TensorRefs<T>& in, Tensor<T>& out) const;
   void backward(const TensorRefs<T>& in, const Tensor<T>& out, const Tensor<T>& dout,
                 std::vector<Tensor<T>>& din) const override;
   std::unique_ptr<Layer<float>> to_float() const override { return std::make_unique<Add<float>>(inputs_); }
   std::unique_ptr<Layer<double>> to_double() const override { return std::make_unique<Add<double>>(inputs_); }
 
  private:
+  void sum(const TensorRefs<T>& in, Tensor<T>& out, bool relu) const;
   std::size_t inputs_;
 };
 
