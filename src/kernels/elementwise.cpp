@@ -74,20 +74,19 @@ LRP_SIMD_CLONES void ratio(const double* r, const double* z, double* g, std::siz
 }
 
 template <class T>
-inline void sum_shares_impl(const T* r, const T* y, const T* x0, const T* x1, T* o0, T* o1, std::size_t n, T eps) {
+inline void sum_shares_impl(const T* r, const T* x0, const T* x1, T* o0, T* o1, std::size_t n, T eps) {
   for (std::size_t i = 0; i < n; ++i) {
-    const T g = r[i] / stab(y[i], eps);
+    const T g = r[i] / stab(x0[i] + x1[i], eps);
     o0[i] = g * x0[i];
     o1[i] = g * x1[i];
   }
 }
-LRP_SIMD_CLONES void sum_shares(const float* r, const float* y, const float* x0, const float* x1, float* o0, float* o1, std::size_t n,
-                                float eps) {
-  sum_shares_impl(r, y, x0, x1, o0, o1, n, eps);
+LRP_SIMD_CLONES void sum_shares(const float* r, const float* x0, const float* x1, float* o0, float* o1, std::size_t n, float eps) {
+  sum_shares_impl(r, x0, x1, o0, o1, n, eps);
 }
-LRP_SIMD_CLONES void sum_shares(const double* r, const double* y, const double* x0, const double* x1, double* o0, double* o1,
-                                std::size_t n, double eps) {
-  sum_shares_impl(r, y, x0, x1, o0, o1, n, eps);
+LRP_SIMD_CLONES void sum_shares(const double* r, const double* x0, const double* x1, double* o0, double* o1, std::size_t n,
+                                double eps) {
+  sum_shares_impl(r, x0, x1, o0, o1, n, eps);
 }
 
 LRP_SIMD_CLONES void ratio_shifted(const float* r, const float* y, const float* c, float* g, std::size_t n, float b, float eps) {

@@ -10,10 +10,10 @@ namespace lrp::kernels {
 
 // g = coef * r / stab(z); g may be r.
 void ratio(const float* r, const float* z, float* g, std::size_t n, float eps, float coef);
-// A sum's two shares: o0 = x0 * r / stab(y), o1 = x1 * r / stab(y). o1 may be r itself.
-void sum_shares(const float* r, const float* y, const float* x0, const float* x1, float* o0, float* o1, std::size_t n, float eps);
-void sum_shares(const double* r, const double* y, const double* x0, const double* x1, double* o0, double* o1, std::size_t n,
-                double eps);
+// A sum's two shares: o0 = x0 * r / stab(y), o1 = x1 * r / stab(y) with y = x0 + x1 formed
+// here, as the forward formed it (so the sum itself need not be kept). o1 may be r itself.
+void sum_shares(const float* r, const float* x0, const float* x1, float* o0, float* o1, std::size_t n, float eps);
+void sum_shares(const double* r, const double* x0, const double* x1, double* o0, double* o1, std::size_t n, double eps);
 void ratio(const double* r, const double* z, double* g, std::size_t n, double eps, double coef);
 // g = r / stab(y - b - c) (zbox: y - b = Wx, c = the bound terms); g may be r.
 void ratio_shifted(const float* r, const float* y, const float* c, float* g, std::size_t n, float b, float eps);

@@ -206,10 +206,9 @@ std::vector<Tensor<T>> add_relevance(const Rule& rule, const RuleInput<T>& in) {
     return out;
   }
   const T eps = static_cast<T>(rule.kind == RuleKind::Epsilon || rule.kind == RuleKind::Norm ? rule.epsilon : 1e-6);
-  const Tensor<T>& y = in.output;
-  const std::size_t per = y.sample_size(), rows = in.relevance.dim(0), k = in.repeat, m = in.inputs.size();
+  const std::size_t per = in.inputs[0]->sample_size(), rows = in.relevance.dim(0), k = in.repeat, m = in.inputs.size();
   const T* rp = in.relevance.data();
-  const T* yp = y.data();
+  const T* yp = in.output.data();  // the sum (kept only for other than two summands)
   // One pass: every input's share R * x_j / stab(y) is written at once (the last share may take
   // over the relevance tensor itself).
   std::vector<Tensor<T>> out(m);
@@ -224,7 +223,7 @@ std::vector<Tensor<T>> add_relevance(const Rule& rule, const RuleInput<T>& in) {
   ops::for_chunks(rows, per, [&](std::size_t r, std::size_t b, std::size_t e) {
     const std::size_t so = (r / k) * per, ro = r * per;
     if (m == 2) {  // residual connections: one vectorised loop
-      kernels::sum_shares(rp + ro + b, yp + so + b, xp[0] + so + b, xp[1] + so + b, op[0] + ro + b, op[1] + ro + b, e - b, eps);
+      kernels::sum_shares(rp + ro + b, xp[0] + so + b, xp[1] + so + b, op[0] + ro + b, op[1] + ro + b, e - b, eps);
       return;
     }
     for (std::size_t i = b; i < e; ++i) {
@@ -333,7 +332,9 @@ RuleNeeds rule_needs(const Rule& rule, const Layer<T>& layer) {
       return nothing;
     case LayerKind::Add:
       if (!is_lrp(rule.kind) || rule.kind == RuleKind::Pass) return nothing;
-      return {true, true, true};
+      // Two summands (residual connections): the rule forms their sum again, bit for bit what
+      // the forward stored, so the sum is not kept and the ReLU after it can run fused.
+      return {true, layer.num_inputs() != 2, true};
     case LayerKind::Flatten:
     case LayerKind::Reshape:
       return nothing;

@@ -328,10 +328,10 @@ TEST(ExecutorFusion, ConvReluPairsRunAsOneCallWithUnchangedResults) {
   check_conv_relu_fusion(md.convert<float>(), x.cast<float>());
 }
 
-// The residual sum and the ReLU after it run as one pass, in place in a summand nothing reads
-// later, under the forward-only plan; rules that read the sum's output (every LRP rule for Add)
-// or the ReLU's input (gradients) keep them apart. Results are those of the unfused graph, bit
-// for bit.
+// The residual sum and the ReLU after it run as one pass: in place in a summand nothing reads
+// later under the forward-only plan, into a new tensor under LRP plans (whose sum rule reads
+// the summands and forms their sum again); gradients, which read the ReLU's input, keep them
+// apart. Forward outputs and relevance are those of the unfused graph, bit for bit.
 template <class T>
 void check_sum_relu_fusion(const Model<T>& m, const Tensor<T>& x) {
   Executor<T> unfused(m);
@@ -341,12 +341,14 @@ void check_sum_relu_fusion(const Model<T>& m, const Tensor<T>& x) {
   forward_only.plan_forward_only();
   EXPECT_EQ(forward_only.forward(x).vec(), y.vec());
   EXPECT_EQ(forward_only.fused_relus(), 3u);  // conv0 + relu0, conv1 + relu1, add + relu2
-  for (const auto& [spec, fused] : {std::pair<std::string, std::size_t>{"epsilon_plus_flat", 2}, {"epsilon", 0}}) {
+  // EPF: conv0 + relu0, conv1 + relu1 and the sum; epsilon reads every convolution's output.
+  for (const auto& [spec, fused] : {std::pair<std::string, std::size_t>{"epsilon_plus_flat", 3}, {"epsilon", 1}}) {
     SCOPED_TRACE(spec);
     const std::vector<Rule> rules = composite_rules(m, spec);
     Executor<T> planned(m);
     planned.plan_backward(rules);
     EXPECT_EQ(planned.forward(x).vec(), y.vec());
+    EXPECT_TRUE(planned.value(m.nodes()[5].output).empty());  // the sum itself is not kept
     EXPECT_EQ(planned.fused_relus(), fused);
     EXPECT_EQ(planned.propagate(y, rules).vec(), unfused.propagate(y, rules).vec());
   }

@@ -12,7 +12,8 @@
 // Fusion: under either plan, a convolution or a sum (Add) whose output nothing reads but a
 // ReLU, and that neither the sweep nor keep_value() needs, runs with the ReLU as one kernel
 // call; its own output is then never stored (value() of it is empty, like a released one). A
-// fused sum is formed in place in a summand that nothing reads after it (a residual branch).
+// fused sum is formed in place in a summand that nothing reads after it (a residual branch;
+// under the forward-only plan, since LRP's sum rule reads both summands).
 #include <functional>
 #include <map>
 #include <string>
