@@ -329,9 +329,9 @@ TEST(ExecutorFusion, ConvReluPairsRunAsOneCallWithUnchangedResults) {
 }
 
 // The residual sum and the ReLU after it run as one pass: in place in a summand nothing reads
-// later under the forward-only plan, into a new tensor under LRP plans (whose sum rule reads
-// the summands and forms their sum again); gradients, which read the ReLU's input, keep them
-// apart. Forward outputs and relevance are those of the unfused graph, bit for bit.
+// later under the forward-only plan, into a new tensor under LRP and gradient plans (whose sum
+// rule reads the summands and forms their sum again). Forward outputs and relevance are those
+// of the unfused graph, bit for bit.
 template <class T>
 void check_sum_relu_fusion(const Model<T>& m, const Tensor<T>& x) {
   Executor<T> unfused(m);
@@ -352,11 +352,16 @@ void check_sum_relu_fusion(const Model<T>& m, const Tensor<T>& x) {
     EXPECT_EQ(planned.fused_relus(), fused);
     EXPECT_EQ(planned.propagate(y, rules).vec(), unfused.propagate(y, rules).vec());
   }
-  const std::vector<Rule> gradient(m.nodes().size(), parse_rule("gradient"));
-  Executor<T> planned(m);
-  planned.plan_backward(gradient);
-  EXPECT_EQ(planned.forward(x).vec(), y.vec());
-  EXPECT_EQ(planned.fused_relus(), 0u);
+  // The ReLUs' gradient masks (and guided backprop's) read their outputs: every pair fuses.
+  for (const std::string name : {"gradient", "guided_backprop"}) {
+    SCOPED_TRACE(name);
+    const std::vector<Rule> rules(m.nodes().size(), parse_rule(name));
+    Executor<T> planned(m);
+    planned.plan_backward(rules);
+    EXPECT_EQ(planned.forward(x).vec(), y.vec());
+    EXPECT_EQ(planned.fused_relus(), 3u);
+    EXPECT_EQ(planned.propagate(y, rules).vec(), unfused.propagate(y, rules).vec());
+  }
 }
 
 TEST(ExecutorFusion, ResidualSumAndReluRunAsOnePassWithUnchangedResults) {
