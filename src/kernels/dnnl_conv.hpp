@@ -62,7 +62,8 @@ bool dnnl_conv_backward_data(const ConvShape& s, const float* g, const float* w,
                              WeightMap map = WeightMap::Identity, float param = 0.0f, ConvInputs inputs = ConvInputs::F32);
 // y = max(0, conv(x) + b) in one primitive (the ReLU a post-op on the result in its blocked
 // layout). It would keep a NaN where a ReLU layer gives 0, but oneDNN's fused multiply-adds
-// give +-inf, not NaN, on finite operands that overflow.
+// give +-inf, not NaN, on finite operands that overflow; some of its kernels write -0 where a
+// ReLU layer writes +0 (equal as numbers, and every rule treats them alike).
 bool dnnl_conv_forward_relu(const ConvShape& s, const float* x, const float* w, const float* b, float* y);
 
 // Budget in bytes for the cached weight copies. A copy that does not fit is built for its call

@@ -3,10 +3,23 @@
 // baseline ISA (chosen at run time), since the library itself targets plain x86-64.
 // Stabiliser: stab(z) = z + eps * sign(z) with sign(0) = +1 (also for -0); with eps == 0 the
 // quotient is 0 where z == 0 (the toolbox's "no stabiliser" rules).
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
 namespace lrp::kernels {
+
+// f(first, len) over [0, n) in chunks of 4096 elements, one vectorised kernel call each, on the
+// OpenMP threads once n is large enough to pay for them.
+template <class F>
+void in_chunks(std::size_t n, F&& f) {
+  const long long chunks = static_cast<long long>((n + 4095) / 4096);
+#pragma omp parallel for schedule(static) if (n >= 65536)
+  for (long long c = 0; c < chunks; ++c) {
+    const std::size_t first = static_cast<std::size_t>(c) * 4096;
+    f(first, std::min<std::size_t>(4096, n - first));
+  }
+}
 
 // g = coef * r / stab(z); g may be r.
 void ratio(const float* r, const float* z, float* g, std::size_t n, float eps, float coef);

@@ -102,12 +102,7 @@ void Activation<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
       break;
     case ActivationKind::Sigmoid:
       if constexpr (std::is_same_v<T, float>) {  // the fast path: vectorised, on the OpenMP threads
-        const long long chunks = static_cast<long long>((n + 4095) / 4096);
-#pragma omp parallel for schedule(static) if (n >= 65536)
-        for (long long c = 0; c < chunks; ++c) {
-          const std::size_t first = static_cast<std::size_t>(c) * 4096;
-          kernels::sigmoid(xp + first, op + first, std::min<std::size_t>(4096, n - first));
-        }
+        kernels::in_chunks(n, [=](std::size_t first, std::size_t len) { kernels::sigmoid(xp + first, op + first, len); });
       } else {  // the double reference path stays the plain formula
         for (std::size_t i = 0; i < n; ++i) op[i] = T(1) / (T(1) + std::exp(-xp[i]));
       }
@@ -125,13 +120,10 @@ void Activation<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
     case ActivationKind::Gelu:
       if constexpr (std::is_same_v<T, float>) {  // vectorised, on the OpenMP threads
         const bool erf_only = spec_.kind == ActivationKind::Erf;
-        const long long chunks = static_cast<long long>((n + 4095) / 4096);
-#pragma omp parallel for schedule(static) if (n >= 65536)
-        for (long long c = 0; c < chunks; ++c) {
-          const std::size_t first = static_cast<std::size_t>(c) * 4096, len = std::min<std::size_t>(4096, n - first);
+        kernels::in_chunks(n, [=](std::size_t first, std::size_t len) {
           if (erf_only) kernels::erf(xp + first, op + first, len);
           else kernels::gelu(xp + first, op + first, len);
-        }
+        });
       } else if (spec_.kind == ActivationKind::Erf) {  // the double reference path: std::erf
         for (std::size_t i = 0; i < n; ++i) op[i] = std::erf(xp[i]);
       } else {
@@ -206,12 +198,7 @@ void Activation<T>::backward(const TensorRefs<T>& in, const Tensor<T>& out, cons
       break;
     case ActivationKind::Erf:  // 2/sqrt(pi) exp(-x^2)
       if constexpr (std::is_same_v<T, float>) {  // vectorised exp, on the OpenMP threads
-        const long long chunks = static_cast<long long>((n + 4095) / 4096);
-#pragma omp parallel for schedule(static) if (n >= 65536)
-        for (long long c = 0; c < chunks; ++c) {
-          const std::size_t first = static_cast<std::size_t>(c) * 4096;
-          kernels::erf_gradient(xp + first, gp + first, dp + first, std::min<std::size_t>(4096, n - first));
-        }
+        kernels::in_chunks(n, [=](std::size_t first, std::size_t len) { kernels::erf_gradient(xp + first, gp + first, dp + first, len); });
       } else {
         each(n, [=](std::size_t i) { dp[i] = gp[i] * kTwoOverSqrtPi<T> * std::exp(-xp[i] * xp[i]); });
       }

@@ -24,20 +24,6 @@ void Add<T>::forward_relu(const TensorRefs<T>& in, Tensor<T>& out) const {
   sum(in, out, true);
 }
 
-namespace {
-// y = relu(a + b) (y = relu(a) without b) in vectorised chunks over the threads; y may be a or b.
-template <class T>
-void add_relu_parallel(const T* a, const T* b, T* y, std::size_t n) {
-  const long long chunks = static_cast<long long>((n + 4095) / 4096);
-#pragma omp parallel for schedule(static) if (n >= 65536)
-  for (long long c = 0; c < chunks; ++c) {
-    const std::size_t first = static_cast<std::size_t>(c) * 4096, len = std::min<std::size_t>(4096, n - first);
-    if (b) kernels::add_relu(a + first, b + first, y + first, len);
-    else kernels::relu(a + first, y + first, len);
-  }
-}
-}  // namespace
-
 template <class T>
 void Add<T>::sum(const TensorRefs<T>& in, Tensor<T>& out, bool relu) const {
   for (std::size_t k = 1; k < in.size(); ++k)
@@ -45,7 +31,8 @@ void Add<T>::sum(const TensorRefs<T>& in, Tensor<T>& out, bool relu) const {
   const std::size_t n = in[0]->size();
   if (in.size() < 2) {
     if (&out != in[0]) out = *in[0];
-    if (relu) add_relu_parallel<T>(out.data(), nullptr, out.data(), n);
+    T* o = out.data();
+    if (relu) kernels::in_chunks(n, [o](std::size_t first, std::size_t len) { kernels::relu(o + first, o + first, len); });
     return;
   }
   // out = in0 + in1 (+ in2 ...), summed in input order, one parallel pass per extra input; the
@@ -57,7 +44,7 @@ void Add<T>::sum(const TensorRefs<T>& in, Tensor<T>& out, bool relu) const {
     const T* a = k == 1 ? in[0]->data() : o;
     const T* b = in[k]->data();
     if (relu && k + 1 == in.size()) {
-      add_relu_parallel(a, b, o, n);
+      kernels::in_chunks(n, [=](std::size_t first, std::size_t len) { kernels::add_relu(a + first, b + first, o + first, len); });
     } else {
 #pragma omp parallel for simd schedule(static) if (nn >= 65536)
       for (long long i = 0; i < nn; ++i) o[i] = a[i] + b[i];

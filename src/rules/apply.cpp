@@ -319,7 +319,7 @@ RuleNeeds rule_needs(const Rule& rule, const Layer<T>& layer) {
       if (rule.kind == RuleKind::DeconvNet && static_cast<const Activation<T>&>(layer).is_relu()) return nothing;
       if ((rule.kind == RuleKind::Gradient || rule.kind == RuleKind::GuidedBackprop) &&
           static_cast<const Activation<T>&>(layer).is_relu())
-        return {false, true, false, false};  // the mask from the output
+        return {.inputs = false, .output = true};  // the mask from the output
       if (rule.kind != RuleKind::GuidedBackprop && is_lrp(rule.kind)) return nothing;
       return {};
     case LayerKind::SoftMax:
@@ -339,7 +339,7 @@ RuleNeeds rule_needs(const Rule& rule, const Layer<T>& layer) {
       if (!is_lrp(rule.kind) || rule.kind == RuleKind::Pass) return nothing;
       // Two summands (residual connections): the rule forms their sum again, bit for bit what
       // the forward stored, so the sum is not kept and the ReLU after it can run fused.
-      return {true, layer.num_inputs() != 2, true};
+      return {.inputs = true, .output = layer.num_inputs() != 2, .repeat = true};
     case LayerKind::Flatten:
     case LayerKind::Reshape:
       return nothing;

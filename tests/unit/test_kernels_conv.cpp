@@ -132,6 +132,23 @@ TEST_P(FastConv, ForwardMatchesDoubleReference) {
   }
 }
 
+// conv2d_forward_relu (a oneDNN post-op on blocked layouts; the convolution then a vectorised
+// ReLU on the single-channel, depthwise and plain-layout paths) equals the convolution followed
+// by a ReLU. Compared as numbers: the post-op writes -0 where the ReLU layer writes +0 on some
+// oneDNN paths (grouped and channel-multiplier layers here).
+TEST_P(FastConv, ForwardReluEqualsForwardThenRelu) {
+  const Case& k = cases()[GetParam()];
+  const ConvShape s = shape_of(k);
+  const std::size_t nx = s.n * s.c * s.h * s.w, ny = s.n * s.oc * s.oh * s.ow;
+  const std::size_t nw = s.oc * (s.c / s.groups) * s.win.kh * s.win.kw;
+  const auto xf = to_float(random_vector(nx, 4)), wf = to_float(random_vector(nw, 5)), bf = to_float(random_vector(s.oc, 6));
+  std::vector<float> want(ny), fused(ny, 123.f);
+  conv2d_forward<float>(s, xf.data(), wf.data(), bf.data(), want.data());
+  for (float& v : want) v = v > 0.0f ? v : 0.0f;
+  conv2d_forward_relu<float>(s, xf.data(), wf.data(), bf.data(), fused.data());
+  for (std::size_t i = 0; i < ny; ++i) ASSERT_EQ(fused[i], want[i]) << name_of(k) << " at " << i;
+}
+
 TEST_P(FastConv, BackwardDataMatchesDoubleReference) {
   const Case& k = cases()[GetParam()];
   const ConvShape s = shape_of(k);
