@@ -135,7 +135,8 @@ const Tensor<T>& Executor<T>::forward(const Tensor<T>& input) {
     TensorRefs<T> in;
     for (std::size_t v : n.inputs) in.push_back(&values_[v]);
     const double start = profile ? now_ms() : 0.0;
-    const long relu = done[i] ? -1 : fusable_relu(i);
+    const bool skipped = done[i];
+    const long relu = skipped ? -1 : fusable_relu(i);
     try {
       if (done[i]) {
         // its output was written with the convolution's
@@ -158,7 +159,7 @@ const Tensor<T>& Executor<T>::forward(const Tensor<T>& input) {
     } catch (const ShapeError& e) {
       throw ShapeError((model_.source.empty() ? std::string() : model_.source + ": ") + model_.node_label(i) + ": " + e.what());
     }
-    if (profile) charge(profile->forward_ms, i, start);
+    if (profile && !skipped) charge(profile->forward_ms, i, start);  // a fused ReLU shows exactly 0
     if (relu >= 0) shapes_[n.output] = shapes_[nodes[static_cast<std::size_t>(relu)].output];
     else if (!done[i]) shapes_[n.output] = values_[n.output].shape();
     if (mode_ != Mode::KeepAll)
