@@ -5,10 +5,13 @@
 #   bench/peers/compare.sh [--models "mlp mnist_cnn"] [--batches "1 16"]
 #       [--composites "epsilon_plus_flat epsilon_gamma_box:-3,3 epsilon_alpha2_beta1"]
 #       [--runs N] [--warmup W] [--threads T] [--model-dir DIR] [--lrp PATH] [--zennit-src DIR]
-#       [--zennit-only | --lrp-only] [--out FILE.jsonl]
+#       [--zennit-only | --lrp-only] [--rounds R] [--out FILE.jsonl]
 #
 # Lists are space-separated (composite specs contain commas).  --runs/--warmup default to
-# 100/10 for mlp and mnist_cnn and 5/1 for vgg16 and resnet50 (design doc §4).
+# 100/10 for mlp and mnist_cnn and 5/1 for vgg16 and resnet50 (design doc §4).  --rounds R
+# (default 1) runs the whole matrix R times, the two tools alternating row by row in each
+# round; the table then gives each tool's fastest round (its median) and the median peak
+# memory over the rounds, so a burst of load on a shared host does not decide a row.
 # Environment: LRP (binary), LRP_ARGS (extra arguments for `lrp bench`), PYTHON (/usr/bin/python3),
 # ZENNIT_SRC (default /tmp/zennit/src), MODEL_DIR (default build/peer_models).
 set -euo pipefail
@@ -29,8 +32,9 @@ ZENNIT_SRC="${ZENNIT_SRC:-/tmp/zennit/src}"
 DO_LRP=1
 DO_ZENNIT=1
 OUT=""
+ROUNDS=1
 
-usage() { sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --models) MODELS="$2"; shift 2 ;;
@@ -45,6 +49,7 @@ while [ $# -gt 0 ]; do
     --zennit-only) DO_LRP=0; shift ;;
     --lrp-only) DO_ZENNIT=0; shift ;;
     --out) OUT="$2"; shift 2 ;;
+    --rounds) ROUNDS="$2"; shift 2 ;;
     -h|--help) usage 0 ;;
     *) echo "compare.sh: unknown argument $1" >&2; usage 2 ;;
   esac
@@ -61,18 +66,22 @@ if [ "$DO_LRP" = 1 ] && [ -z "$LRP" ]; then
   fi
 fi
 
+case "$ROUNDS" in
+  ''|*[!0-9]*|0) echo "compare.sh: --rounds needs a whole number >= 1, got '$ROUNDS'" >&2; exit 2 ;;
+esac
+
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 RESULTS="${OUT:-$WORK/results.jsonl}"
 : > "$RESULTS"
 
 # Append the last stdout line of a run (a JSON object) plus row keys to $RESULTS, or an error record.
-record() {  # tool model batch composite logfile exitcode
+record() {  # tool model batch composite logfile exitcode round
   "$PYTHON" - "$@" "$RESULTS" <<'PY'
 import json, sys
-tool, model, batch, composite, log, code, results = sys.argv[1:8]
+tool, model, batch, composite, log, code, rnd, results = sys.argv[1:9]
 lines = [l for l in open(log, errors='replace').read().splitlines() if l.strip()]
-rec = {'tool': tool, 'model': model, 'batch': int(batch), 'composite': composite}
+rec = {'tool': tool, 'model': model, 'batch': int(batch), 'composite': composite, 'round': int(rnd)}
 try:
     if code != '0':
         raise ValueError(f'exit code {code}')
@@ -86,7 +95,7 @@ except (ValueError, IndexError) as exc:
     rec['error'] = f'{exc}; last line: {lines[-1] if lines else "(no output)"}'
 with open(results, 'a') as fp:
     fp.write(json.dumps(rec) + '\n')
-print(f"  {tool:6s} {model} batch {batch} {composite}: " +
+print(f"  {tool:6s} {model} batch {batch} {composite}" + (f" (round {rnd})" if rnd != '1' else '') + ": " +
       (rec['error'] if 'error' in rec else
        f"forward {rec['forward_ms']} ms, gradient {rec['gradient_ms']} ms, LRP {rec['lrp_ms']} ms, "
        f"peak {rec['peak_rss_mb']} MiB"), file=sys.stderr)
@@ -104,40 +113,43 @@ if [ "$DO_ZENNIT" = 1 ] && [ -n "$blas" ] && ! echo "$blas" | grep -q -i -e open
   echo "compare.sh: WARNING: libblas.so.3 is $blas, not an optimised BLAS; PyTorch's dense layers will be slow." \
        "Install libopenblas0-openmp (bench/peers/README.md)" >&2
 fi
-for model in $MODELS; do
-  case "$model" in
-    mlp|mnist_cnn) runs="${RUNS:-100}"; warmup="${WARMUP:-10}" ;;
-    *) runs="${RUNS:-5}"; warmup="${WARMUP:-1}" ;;
-  esac
-  onnx="$MODEL_DIR/$model.onnx"
-  if [ "$DO_LRP" = 1 ] && [ ! -f "$onnx" ]; then
-    echo "compare.sh: exporting $onnx" >&2
-    "$PYTHON" "$HERE/export_models.py" "$MODEL_DIR" --models "$model" 2>&1 | grep -v -i warning >&2 || true
-  fi
-  for batch in $BATCHES; do
-    for composite in $COMPOSITES; do
-      if [ "$DO_LRP" = 1 ]; then
-        code=0
-        # shellcheck disable=SC2086  # LRP_ARGS is a word list on purpose
-        OMP_NUM_THREADS="$THREADS" "$LRP" bench "$onnx" --composite "$composite" --batch "$batch" \
-          --runs "$runs" --warmup "$warmup" --json $LRP_ARGS > "$WORK/lrp.log" 2> "$WORK/lrp.err" || code=$?
-        record lrp "$model" "$batch" "$composite" "$WORK/lrp.log" "$code"
-      fi
-      if [ "$DO_ZENNIT" = 1 ]; then
-        code=0
-        MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=68719476736 OMP_NUM_THREADS="$THREADS" \
-          "$PYTHON" "$HERE/zennit_bench.py" --model "$model" --composite "$composite" --batch "$batch" \
-          --runs "$runs" --warmup "$warmup" --threads "$THREADS" --zennit-src "$ZENNIT_SRC" --json \
-          > "$WORK/zennit.log" 2> "$WORK/zennit.err" || code=$?
-        [ "$code" = 0 ] || tail -n 3 "$WORK/zennit.err" >&2
-        record zennit "$model" "$batch" "$composite" "$WORK/zennit.log" "$code"
-      fi
+for round in $(seq 1 "$ROUNDS"); do
+  for model in $MODELS; do
+    case "$model" in
+      mlp|mnist_cnn) runs="${RUNS:-100}"; warmup="${WARMUP:-10}" ;;
+      *) runs="${RUNS:-5}"; warmup="${WARMUP:-1}" ;;
+    esac
+    onnx="$MODEL_DIR/$model.onnx"
+    if [ "$DO_LRP" = 1 ] && [ ! -f "$onnx" ]; then
+      echo "compare.sh: exporting $onnx" >&2
+      "$PYTHON" "$HERE/export_models.py" "$MODEL_DIR" --models "$model" 2>&1 | grep -v -i warning >&2 || true
+    fi
+    for batch in $BATCHES; do
+      for composite in $COMPOSITES; do
+        if [ "$DO_LRP" = 1 ]; then
+          code=0
+          # shellcheck disable=SC2086  # LRP_ARGS is a word list on purpose
+          OMP_NUM_THREADS="$THREADS" "$LRP" bench "$onnx" --composite "$composite" --batch "$batch" \
+            --runs "$runs" --warmup "$warmup" --json $LRP_ARGS > "$WORK/lrp.log" 2> "$WORK/lrp.err" || code=$?
+          record lrp "$model" "$batch" "$composite" "$WORK/lrp.log" "$code" "$round"
+        fi
+        if [ "$DO_ZENNIT" = 1 ]; then
+          code=0
+          MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=68719476736 OMP_NUM_THREADS="$THREADS" \
+            "$PYTHON" "$HERE/zennit_bench.py" --model "$model" --composite "$composite" --batch "$batch" \
+            --runs "$runs" --warmup "$warmup" --threads "$THREADS" --zennit-src "$ZENNIT_SRC" --json \
+            > "$WORK/zennit.log" 2> "$WORK/zennit.err" || code=$?
+          [ "$code" = 0 ] || tail -n 3 "$WORK/zennit.err" >&2
+          record zennit "$model" "$batch" "$composite" "$WORK/zennit.log" "$code" "$round"
+        fi
+      done
     done
   done
 done
 
 "$PYTHON" - "$RESULTS" <<'PY'
-import json, sys
+import json, statistics, sys
+# rows[key][tool]: that tool's records of the row, one per round.
 rows, order = {}, []
 for line in open(sys.argv[1]):
     rec = json.loads(line)
@@ -145,10 +157,16 @@ for line in open(sys.argv[1]):
     if key not in rows:
         rows[key] = {}
         order.append(key)
-    rows[key][rec['tool']] = rec
+    rows[key].setdefault(rec['tool'], []).append(rec)
 
-def val(rec, key):
-    return None if rec is None or 'error' in rec else rec.get(key)
+def val(recs, key):
+    """Times: the fastest round's median; memory: the median over the rounds (None if any round failed)."""
+    if not recs or any('error' in r for r in recs):
+        return None
+    vals = [r.get(key) for r in recs]
+    if any(v is None for v in vals):
+        return None
+    return statistics.median(vals) if key == 'peak_rss_mb' else min(vals)
 
 def fmt(v, digits=2):
     return 'n/a' if v is None else (f'{v:.{digits}f}' if v < 100 else f'{v:.0f}')
@@ -169,8 +187,10 @@ for key in order:
     cells.append(f'{fmt(val(lrp, "peak_rss_mb"), 0)} / {fmt(val(zen, "peak_rss_mb"), 0)}')
     cells.append(ratio(val(lrp, 'peak_rss_mb'), val(zen, 'peak_rss_mb')))
     print(f'| {key[0]} | {key[1]} | {key[2]} | ' + ' | '.join(cells) + ' |')
-errors = [r for tools in rows.values() for r in tools.values() if 'error' in r]
+errors = [r for tools in rows.values() for recs in tools.values() for r in recs if 'error' in r]
 for r in errors:
     print(f'\n{r["tool"]} {r["model"]} batch {r["batch"]} {r["composite"]}: {r["error"]}')
-print('\nms per call for the whole batch (medians); ratios < 1 mean lrp is faster / smaller.')
+rounds = max((r.get('round', 1) for tools in rows.values() for recs in tools.values() for r in recs), default=1)
+print('\nms per call for the whole batch (medians' + (f'; the fastest of {rounds} rounds, memory the median over them' if rounds > 1 else '') +
+      '); ratios < 1 mean lrp is faster / smaller.')
 PY

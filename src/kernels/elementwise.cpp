@@ -26,16 +26,22 @@ inline T stab(T z, T eps) {
   return z + eps * (T(1) - T(2) * static_cast<T>(z < T(0)));
 }
 
-template <class T>
-inline void ratio_impl(const T* r, const T* z, T* g, std::size_t n, T eps, T coef) {
+// z = y (Diff false; c unused) or z = y - c.
+template <bool Diff, class T>
+inline void ratio_impl(const T* r, const T* y, const T* c, T* g, std::size_t n, T eps, T coef) {
+  const auto z_at = [y, c](std::size_t i) {
+    if constexpr (Diff) return y[i] - c[i];
+    else return y[i];
+  };
   if (eps == T(0)) {
     for (std::size_t i = 0; i < n; ++i) {
-      const bool zero = z[i] == T(0);
-      const T d = zero ? T(1) : z[i];
+      const T z = z_at(i);
+      const bool zero = z == T(0);
+      const T d = zero ? T(1) : z;
       g[i] = zero ? T(0) : coef * r[i] / d;
     }
   } else {
-    for (std::size_t i = 0; i < n; ++i) g[i] = coef * r[i] / stab(z[i], eps);
+    for (std::size_t i = 0; i < n; ++i) g[i] = coef * r[i] / stab(z_at(i), eps);
   }
 }
 
@@ -67,10 +73,18 @@ inline T divide(T r, T z, T eps) {
 }  // namespace
 
 LRP_SIMD_CLONES void ratio(const float* r, const float* z, float* g, std::size_t n, float eps, float coef) {
-  ratio_impl(r, z, g, n, eps, coef);
+  ratio_impl<false>(r, z, static_cast<const float*>(nullptr), g, n, eps, coef);
 }
 LRP_SIMD_CLONES void ratio(const double* r, const double* z, double* g, std::size_t n, double eps, double coef) {
-  ratio_impl(r, z, g, n, eps, coef);
+  ratio_impl<false>(r, z, static_cast<const double*>(nullptr), g, n, eps, coef);
+}
+LRP_SIMD_CLONES void ratio_of_difference(const float* r, const float* y, const float* c, float* g, std::size_t n, float eps,
+                                         float coef) {
+  ratio_impl<true>(r, y, c, g, n, eps, coef);
+}
+LRP_SIMD_CLONES void ratio_of_difference(const double* r, const double* y, const double* c, double* g, std::size_t n,
+                                         double eps, double coef) {
+  ratio_impl<true>(r, y, c, g, n, eps, coef);
 }
 
 template <class T>
@@ -207,6 +221,13 @@ LRP_SIMD_CLONES void mul(float* a, const float* x, std::size_t n) {
 }
 LRP_SIMD_CLONES void mul(double* a, const double* x, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) a[i] *= x[i];
+}
+
+LRP_SIMD_CLONES void add_mul(float* a, const float* b, const float* x, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) a[i] = (a[i] + b[i]) * x[i];
+}
+LRP_SIMD_CLONES void add_mul(double* a, const double* b, const double* x, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) a[i] = (a[i] + b[i]) * x[i];
 }
 
 LRP_SIMD_CLONES void axpy(float* a, const float* b, std::size_t n, float s) {

@@ -23,11 +23,16 @@ void in_chunks(std::size_t n, F&& f) {
 
 // g = coef * r / stab(z); g may be r.
 void ratio(const float* r, const float* z, float* g, std::size_t n, float eps, float coef);
+void ratio(const double* r, const double* z, double* g, std::size_t n, double eps, double coef);
+// The same for z = y - c formed here (alpha-beta's z- = y - z+), so z is never written: bit for
+// bit ratio(r, y - c, ...). g may be r.
+void ratio_of_difference(const float* r, const float* y, const float* c, float* g, std::size_t n, float eps, float coef);
+void ratio_of_difference(const double* r, const double* y, const double* c, double* g, std::size_t n, double eps,
+                         double coef);
 // A sum's two shares: o0 = x0 * r / stab(y), o1 = x1 * r / stab(y) with y = x0 + x1 formed
 // here, as the forward formed it (so the sum itself need not be kept). o1 may be r itself.
 void sum_shares(const float* r, const float* x0, const float* x1, float* o0, float* o1, std::size_t n, float eps);
 void sum_shares(const double* r, const double* x0, const double* x1, double* o0, double* o1, std::size_t n, double eps);
-void ratio(const double* r, const double* z, double* g, std::size_t n, double eps, double coef);
 // g = r / stab(y - b - c) (zbox: y - b = Wx, c = the bound terms); g may be r.
 void ratio_shifted(const float* r, const float* y, const float* c, float* g, std::size_t n, float b, float eps);
 void ratio_shifted(const double* r, const double* y, const double* c, double* g, std::size_t n, double b, double eps);
@@ -47,6 +52,9 @@ void add_relu(const double* a, const double* b, double* y, std::size_t n);
 // a *= x
 void mul(float* a, const float* x, std::size_t n);
 void mul(double* a, const double* x, std::size_t n);
+// a = (a + b) * x: two transposed maps' sum times the input, in one pass
+void add_mul(float* a, const float* b, const float* x, std::size_t n);
+void add_mul(double* a, const double* b, const double* x, std::size_t n);
 // a += s * b
 void axpy(float* a, const float* b, std::size_t n, float s);
 void axpy(double* a, const double* b, std::size_t n, double s);

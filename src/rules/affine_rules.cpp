@@ -132,14 +132,18 @@ struct Affine {
     return Tensor<T>::uninitialized(in.relevance.shape());  // the ratio writes every element
   }
   // g[r, j] = coef * R[r, j] / stab(z[r / k, j]), z with N rows, or 1 row (shared by all).
-  Tensor<T> ratio(const Tensor<T>& z, T eps, T coef, bool consume) const {
+  // With `minus`, z = z - *minus (the same shape), formed in the same pass.
+  Tensor<T> ratio(const Tensor<T>& z, T eps, T coef, bool consume, const Tensor<T>* minus = nullptr) const {
     const T* rp = in.relevance.data();
     const std::size_t zdiv = z.dim(0) == 1 ? rows : k;
     Tensor<T> g = ratio_target(consume);
     T* gp = g.data();
     const T* zp = z.data();
+    const T* cp = minus ? minus->data() : nullptr;
     ops::for_chunks(rows, per, [&](std::size_t row, std::size_t b, std::size_t e) {
-      kernels::ratio(rp + row * per + b, zp + (row / zdiv) * per + b, gp + row * per + b, e - b, eps, coef);
+      const std::size_t zoff = (row / zdiv) * per + b;
+      if (cp) kernels::ratio_of_difference(rp + row * per + b, zp + zoff, cp + zoff, gp + row * per + b, e - b, eps, coef);
+      else kernels::ratio(rp + row * per + b, zp + zoff, gp + row * per + b, e - b, eps, coef);
     });
     return g;
   }
@@ -234,18 +238,18 @@ Tensor<T> alpha_beta(const Affine<T>& a, T alpha, T beta, T eps) {
       r = a.transposed(a.ratio(zp, eps, alpha, beta == T(0)), wp);
     }
     if (beta != T(0)) {
-      // x >= 0: y = z+ + z-, so z- = y - z+ without a convolution with W- (its float32 error
-      // stays at the level of the direct computation, docs/PERFORMANCE.md).
-      Tensor<T> z;
-      if (!zp.empty() && derive) {
-        z = a.y();
-        ops::add_into(z, zp, T(-1));
+      // x >= 0: y = z+ + z-, so z- = y - z+ (formed inside the ratio) without a convolution with
+      // W- (its float32 error stays at the level of the direct computation, docs/PERFORMANCE.md).
+      const Tensor<T> g = !zp.empty() && derive ? a.ratio(a.y(), eps, -beta, true, &zp)
+                                                : a.ratio(a.forward(x, wn, &a.bias(wn)), eps, -beta, true);
+      zp = Tensor<T>();  // not needed any more
+      Tensor<T> rn = a.transposed(g, wn);
+      if (r.empty()) {
+        r = std::move(rn);
       } else {
-        z = a.forward(x, wn, &a.bias(wn));
+        ops::add_mul_bcast(r, rn, x, a.k);
+        return r;
       }
-      Tensor<T> rn = a.transposed(a.ratio(z, eps, -beta, true), wn);
-      if (r.empty()) r = std::move(rn);
-      else ops::add_into(r, rn);
     }
     if (r.empty()) return Tensor<T>(a.in.relevance_shape(0));
     ops::mul_bcast(r, x, a.k);
@@ -259,16 +263,17 @@ Tensor<T> alpha_beta(const Affine<T>& a, T alpha, T beta, T eps) {
   Tensor<T> first_z;
   const auto part = [&](const typename A::Mapped& w_on_pos, const typename A::Mapped& w_on_neg, const Tensor<T>& b, T coef,
                         bool last) {
-    Tensor<T> z;
+    Tensor<T> g;
     if (first_z.empty()) {
-      z = a.forward(xp, w_on_pos, &b);
+      Tensor<T> z = a.forward(xp, w_on_pos, &b);
       ops::add_into(z, a.forward(xn, w_on_neg, nullptr));
-      if (!last && derive) first_z = z;
+      g = a.ratio(z, eps, coef, last);
+      if (!last && derive) first_z = std::move(z);
     } else {
-      z = a.y();
-      ops::add_into(z, first_z, T(-1));
+      g = a.ratio(a.y(), eps, coef, last, &first_z);  // z = y - first z
+      first_z = Tensor<T>();
     }
-    auto [r, rn] = a.transposed_pair(a.ratio(z, eps, coef, last), w_on_pos, w_on_neg);
+    auto [r, rn] = a.transposed_pair(g, w_on_pos, w_on_neg);
     combine2(r, xp, rn, xn, a.k);
     if (out.empty()) out = std::move(r);
     else ops::add_into(out, r);

@@ -116,5 +116,16 @@ void mul_bcast(Tensor<T>& a, const Tensor<T>& x, std::size_t k) {
     kernels::mul(o + r * per + b, p + (r / k) * per + b, e - b);
   });
 }
+// a[r, i] = (a[r, i] + b[r, i]) * x[r / k, i]: add_into(a, b) then mul_bcast(a, x, k) in one pass
+template <class T>
+void add_mul_bcast(Tensor<T>& a, const Tensor<T>& b, const Tensor<T>& x, std::size_t k) {
+  const std::size_t per = x.sample_size();
+  T* o = a.data();
+  const T* q = b.data();
+  const T* p = x.data();
+  for_chunks(a.size() / per, per, [&](std::size_t r, std::size_t s, std::size_t e) {
+    kernels::add_mul(o + r * per + s, q + r * per + s, p + (r / k) * per + s, e - s);
+  });
+}
 
 }  // namespace lrp::ops
