@@ -2,12 +2,10 @@
 // prints a different result each round; no real benchmark runs and nothing is timed.
 #include <gtest/gtest.h>
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <string>
-#include <sys/wait.h>
+#include <vector>
 
 #include "support/run_cli.hpp"
 
@@ -16,22 +14,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct ScriptResult {
-  int code = -1;
-  std::string output;
-};
-
-ScriptResult run_compare(const std::string& args) {
-  ScriptResult r;
-  const std::string cmd = "PYTHON=/usr/bin/python3 bash " + test::source_path("bench/peers/compare.sh") + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf{};
-  std::size_t n = 0;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+test::CliResult run_compare(const std::string& args) {
+  return test::run_command("PYTHON=/usr/bin/python3 bash " + test::source_path("bench/peers/compare.sh") + " " + args);
 }
 
 // A directory with a model file and a stand-in `lrp bench` whose k-th call prints the k-th of
@@ -69,7 +53,7 @@ TEST(PeerCompare, RoundsGiveEachToolsFastestMedianAndTheMedianMemory) {
   if (!fs::exists("/usr/bin/python3")) GTEST_SKIP() << "compare.sh needs /usr/bin/python3";
   // Round 1 is slower in forward and LRP, round 2 in the gradient; memory 30, 10, 20.
   FakeRun run({row(4, 1, 9, 30), row(2, 3, 5, 10), row(3, 2, 7, 20)});
-  const ScriptResult r = run_compare(run.args("--rounds 3"));
+  const test::CliResult r = run_compare(run.args("--rounds 3"));
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("| mlp | 1 | epsilon_plus_flat | 2.00 / n/a | 1.00 / n/a | 5.00 / n/a | n/a | n/a | 20 / n/a |"),
             std::string::npos)
@@ -81,7 +65,7 @@ TEST(PeerCompare, RoundsGiveEachToolsFastestMedianAndTheMedianMemory) {
 TEST(PeerCompare, ARoundThatFailedLeavesTheRowWithoutAFigure) {
   if (!fs::exists("/usr/bin/python3")) GTEST_SKIP() << "compare.sh needs /usr/bin/python3";
   FakeRun run({row(4, 1, 9, 30), "not json"});
-  const ScriptResult r = run_compare(run.args("--rounds 2"));
+  const test::CliResult r = run_compare(run.args("--rounds 2"));
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("| mlp | 1 | epsilon_plus_flat | n/a / n/a | n/a / n/a | n/a / n/a |"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("last line: not json"), std::string::npos) << r.output;
@@ -90,7 +74,7 @@ TEST(PeerCompare, ARoundThatFailedLeavesTheRowWithoutAFigure) {
 TEST(PeerCompare, OneRoundIsTheTableAsBefore) {
   if (!fs::exists("/usr/bin/python3")) GTEST_SKIP() << "compare.sh needs /usr/bin/python3";
   FakeRun run({row(4, 1, 9, 30)});
-  const ScriptResult r = run_compare(run.args(""));
+  const test::CliResult r = run_compare(run.args(""));
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("| mlp | 1 | epsilon_plus_flat | 4.00 / n/a | 1.00 / n/a | 9.00 / n/a | n/a | n/a | 30 / n/a |"),
             std::string::npos)
@@ -100,7 +84,7 @@ TEST(PeerCompare, OneRoundIsTheTableAsBefore) {
 
 TEST(PeerCompare, RoundsMustBeAPositiveWholeNumber) {
   for (const char* bad : {"0", "two", "-1"}) {
-    const ScriptResult r = run_compare(std::string("--lrp-only --lrp /bin/true --rounds ") + bad);
+    const test::CliResult r = run_compare(std::string("--lrp-only --lrp /bin/true --rounds ") + bad);
     EXPECT_EQ(r.code, 2) << bad << ": " << r.output;
     EXPECT_NE(r.output.find("--rounds needs a whole number"), std::string::npos) << r.output;
   }

@@ -16,9 +16,10 @@ struct CliResult {
   std::string output;
 };
 
-inline CliResult run_cli(const std::string& args) {
+// Runs a shell command line; its stdout and stderr together.
+inline CliResult run_command(const std::string& command) {
   CliResult r;
-  const std::string cmd = cli_path() + " " + args + " 2>&1";
+  const std::string cmd = command + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return r;
   std::array<char, 4096> buf{};
@@ -28,6 +29,8 @@ inline CliResult run_cli(const std::string& args) {
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
 }
+
+inline CliResult run_cli(const std::string& args) { return run_command(cli_path() + " " + args); }
 
 // A fresh file name under the test's temporary directory.
 inline std::string temp_path(const std::string& name) {
