@@ -26,11 +26,11 @@ inline T stab(T z, T eps) {
   return z + eps * (T(1) - T(2) * static_cast<T>(z < T(0)));
 }
 
-// z = y (Diff false; c unused) or z = y - c.
+// z = y (Diff false; c and shift unused) or z = y - shift - c.
 template <bool Diff, class T>
-inline void ratio_impl(const T* r, const T* y, const T* c, T* g, std::size_t n, T eps, T coef) {
-  const auto z_at = [y, c](std::size_t i) {
-    if constexpr (Diff) return y[i] - c[i];
+inline void ratio_impl(const T* r, const T* y, const T* c, T* g, std::size_t n, T eps, T coef, T shift) {
+  const auto z_at = [y, c, shift](std::size_t i) {
+    if constexpr (Diff) return y[i] - shift - c[i];
     else return y[i];
   };
   if (eps == T(0)) {
@@ -73,18 +73,18 @@ inline T divide(T r, T z, T eps) {
 }  // namespace
 
 LRP_SIMD_CLONES void ratio(const float* r, const float* z, float* g, std::size_t n, float eps, float coef) {
-  ratio_impl<false>(r, z, static_cast<const float*>(nullptr), g, n, eps, coef);
+  ratio_impl<false>(r, z, static_cast<const float*>(nullptr), g, n, eps, coef, 0.0f);
 }
 LRP_SIMD_CLONES void ratio(const double* r, const double* z, double* g, std::size_t n, double eps, double coef) {
-  ratio_impl<false>(r, z, static_cast<const double*>(nullptr), g, n, eps, coef);
+  ratio_impl<false>(r, z, static_cast<const double*>(nullptr), g, n, eps, coef, 0.0);
 }
 LRP_SIMD_CLONES void ratio_of_difference(const float* r, const float* y, const float* c, float* g, std::size_t n, float eps,
-                                         float coef) {
-  ratio_impl<true>(r, y, c, g, n, eps, coef);
+                                         float coef, float shift) {
+  ratio_impl<true>(r, y, c, g, n, eps, coef, shift);
 }
 LRP_SIMD_CLONES void ratio_of_difference(const double* r, const double* y, const double* c, double* g, std::size_t n,
-                                         double eps, double coef) {
-  ratio_impl<true>(r, y, c, g, n, eps, coef);
+                                         double eps, double coef, double shift) {
+  ratio_impl<true>(r, y, c, g, n, eps, coef, shift);
 }
 
 template <class T>
@@ -101,14 +101,6 @@ LRP_SIMD_CLONES void sum_shares(const float* r, const float* x0, const float* x1
 LRP_SIMD_CLONES void sum_shares(const double* r, const double* x0, const double* x1, double* o0, double* o1, std::size_t n,
                                 double eps) {
   sum_shares_impl(r, x0, x1, o0, o1, n, eps);
-}
-
-LRP_SIMD_CLONES void ratio_shifted(const float* r, const float* y, const float* c, float* g, std::size_t n, float b, float eps) {
-  for (std::size_t i = 0; i < n; ++i) g[i] = divide(r[i], y[i] - b - c[i], eps);
-}
-LRP_SIMD_CLONES void ratio_shifted(const double* r, const double* y, const double* c, double* g, std::size_t n, double b,
-                                   double eps) {
-  for (std::size_t i = 0; i < n; ++i) g[i] = divide(r[i], y[i] - b - c[i], eps);
 }
 
 template <class T>

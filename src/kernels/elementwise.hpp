@@ -24,18 +24,16 @@ void in_chunks(std::size_t n, F&& f) {
 // g = coef * r / stab(z); g may be r.
 void ratio(const float* r, const float* z, float* g, std::size_t n, float eps, float coef);
 void ratio(const double* r, const double* z, double* g, std::size_t n, double eps, double coef);
-// The same for z = y - c formed here (alpha-beta's z- = y - z+), so z is never written: bit for
-// bit ratio(r, y - c, ...). g may be r.
-void ratio_of_difference(const float* r, const float* y, const float* c, float* g, std::size_t n, float eps, float coef);
+// The same for z = y - shift - c formed here, so z is never written (alpha-beta's z- = y - z+;
+// zbox: y - b = Wx, c = the bound terms): bit for bit ratio(r, y - shift - c, ...). g may be r.
+void ratio_of_difference(const float* r, const float* y, const float* c, float* g, std::size_t n, float eps, float coef,
+                         float shift = 0.0f);
 void ratio_of_difference(const double* r, const double* y, const double* c, double* g, std::size_t n, double eps,
-                         double coef);
+                         double coef, double shift = 0.0);
 // A sum's two shares: o0 = x0 * r / stab(y), o1 = x1 * r / stab(y) with y = x0 + x1 formed
 // here, as the forward formed it (so the sum itself need not be kept). o1 may be r itself.
 void sum_shares(const float* r, const float* x0, const float* x1, float* o0, float* o1, std::size_t n, float eps);
 void sum_shares(const double* r, const double* x0, const double* x1, double* o0, double* o1, std::size_t n, double eps);
-// g = r / stab(y - b - c) (zbox: y - b = Wx, c = the bound terms); g may be r.
-void ratio_shifted(const float* r, const float* y, const float* c, float* g, std::size_t n, float b, float eps);
-void ratio_shifted(const double* r, const double* y, const double* c, double* g, std::size_t n, double b, double eps);
 // Gamma rule for x >= 0 with c = W+ x: where y > 0, g1 = r / stab(y + gamma (c + b+)), g3 = 0;
 // where y < 0, g3 = r / stab(y + gamma (y - b - c + b-)), g1 = 0; else both 0. g1 may be r.
 // Returns whether any g3 is nonzero (or NaN).

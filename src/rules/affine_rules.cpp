@@ -389,7 +389,7 @@ Tensor<T> zbox(const Affine<T>& a, const Rule& rule, T eps) {
   T* gp = g.data();
   a.for_planes([&](std::size_t row, std::size_t n, std::size_t ch, std::size_t s, std::size_t e) {
     const std::size_t ro = row * per + ch * pl + s, so = n * per + ch * pl + s, co = ch * pl + s;
-    kernels::ratio_shifted(rp + ro, y.data() + so, zlh.data() + co, gp + ro, e - s, b[ch], eps);
+    kernels::ratio_of_difference(rp + ro, y.data() + so, zlh.data() + co, gp + ro, e - s, eps, T(1), b[ch]);
   });
   Tensor<T> r, bq;
   if (!a.layer.apply_transposed_pair(g, [&]() -> const Tensor<T>& { return w; }, [&]() -> const Tensor<T>& { return a.weight(wp); },

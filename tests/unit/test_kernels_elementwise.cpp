@@ -39,8 +39,8 @@ class KernelsElementwise : public ::testing::Test {};
 using Types = ::testing::Types<float, double>;
 TYPED_TEST_SUITE(KernelsElementwise, Types);
 
-// ratio_of_difference(r, y, c) == ratio(r, y - c): alpha-beta's z- = y - z+ formed inside the
-// ratio instead of in a tensor of its own.
+// ratio_of_difference(r, y, c, shift) == ratio(r, y - shift - c): alpha-beta's z- = y - z+ and
+// zbox's y - b - c formed inside the ratio instead of in a tensor of their own.
 TYPED_TEST(KernelsElementwise, RatioOfADifferenceEqualsTheRatioOfTheFormedDifference) {
   using T = TypeParam;
   const std::size_t n = 4096 + 37;
@@ -53,21 +53,22 @@ TYPED_TEST(KernelsElementwise, RatioOfADifferenceEqualsTheRatioOfTheFormedDiffer
   yy[3] = T(-0.0), c[3] = T(0);                    // z = -0
   yy[4] = std::numeric_limits<T>::quiet_NaN();     // NaN in y
   c[5] = std::numeric_limits<T>::infinity();       // z = -inf
-  for (const T eps : {T(0), T(1e-6), T(0.25)})
-    for (const T coef : {T(1), T(-1), T(2)}) {
-      SCOPED_TRACE(testing::Message() << "eps " << eps << " coef " << coef);
-      std::vector<T> z(n), want(n), got(n);
-      for (std::size_t i = 0; i < n; ++i) z[i] = yy[i] - c[i];
-      kernels::ratio(r.data(), z.data(), want.data(), n, eps, coef);
-      kernels::ratio_of_difference(r.data(), yy.data(), c.data(), got.data(), n, eps, coef);
-      EXPECT_EQ(bits(got), bits(want));
-      std::vector<T> in_place = r;  // g may be r
-      kernels::ratio_of_difference(in_place.data(), yy.data(), c.data(), in_place.data(), n, eps, coef);
-      EXPECT_EQ(bits(in_place), bits(want));
-      if (eps == T(0)) {
-        EXPECT_EQ(got[0], T(0));  // no stabiliser: 0 where z == 0
+  for (const T shift : {T(0), T(0.5)})  // zbox: y - b - c
+    for (const T eps : {T(0), T(1e-6), T(0.25)})
+      for (const T coef : {T(1), T(-1), T(2)}) {
+        SCOPED_TRACE(testing::Message() << "shift " << shift << " eps " << eps << " coef " << coef);
+        std::vector<T> z(n), want(n), got(n);
+        for (std::size_t i = 0; i < n; ++i) z[i] = yy[i] - shift - c[i];
+        kernels::ratio(r.data(), z.data(), want.data(), n, eps, coef);
+        kernels::ratio_of_difference(r.data(), yy.data(), c.data(), got.data(), n, eps, coef, shift);
+        EXPECT_EQ(bits(got), bits(want));
+        std::vector<T> in_place = r;  // g may be r
+        kernels::ratio_of_difference(in_place.data(), yy.data(), c.data(), in_place.data(), n, eps, coef, shift);
+        EXPECT_EQ(bits(in_place), bits(want));
+        if (eps == T(0) && shift == T(0)) {
+          EXPECT_EQ(got[0], T(0));  // no stabiliser: 0 where z == 0
+        }
       }
-    }
 }
 
 // add_mul(a, b, x) == (a + b) then * x: two transposed maps' sum times the input in one pass.
