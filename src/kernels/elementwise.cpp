@@ -335,7 +335,43 @@ struct Route4 {
       m = t > m ? t : m;
     *reinterpret_cast<Quad*>(y + o) = m;
   }
+
+  // Windows [o, o + 4): r[o] to the lowest set bit of mask[o], 0 to the other three taps.
+  static void by_mask(const T* mask, const T* r, T* o0, T* o1, std::size_t o) {
+    typedef Bits IntQuad __attribute__((vector_size(4 * sizeof(Bits))));
+    const IntQuad m = __builtin_convertvector(*reinterpret_cast<const Quad*>(mask + o), IntQuad);
+    const IntQuad first = m & -m;
+    const Mask f = __builtin_shufflevector(first, first, 0, 0, 1, 1, 2, 2, 3, 3);
+    const Quad rq = *reinterpret_cast<const Quad*>(r + o);
+    const Mask rb = reinterpret_cast<Mask>(__builtin_shufflevector(rq, rq, 0, 0, 1, 1, 2, 2, 3, 3));
+    const Mask top = {1, 2, 1, 2, 1, 2, 1, 2}, bottom = {4, 8, 4, 8, 4, 8, 4, 8};
+    *reinterpret_cast<Row*>(o0 + 2 * o) = reinterpret_cast<Row>(rb & (f == top));
+    *reinterpret_cast<Row*>(o1 + 2 * o) = reinterpret_cast<Row>(rb & (f == bottom));
+  }
 };
+
+template <class T>
+inline void max2x2_masks_impl(const T* x0, const T* x1, const T* m, T* mask, std::size_t n) {
+  for (std::size_t o = 0; o < n; ++o)
+    mask[o] = (x0[2 * o] == m[o] ? T(1) : T(0)) + (x0[2 * o + 1] == m[o] ? T(2) : T(0)) + (x1[2 * o] == m[o] ? T(4) : T(0)) +
+              (x1[2 * o + 1] == m[o] ? T(8) : T(0));
+}
+
+template <class T>
+inline void max2x2_route_masks_impl(const T* mask, const T* r, T* o0, T* o1, std::size_t n) {
+  if (n >= 4) {  // blocks of four, the last one overlapping, as max2x2_route
+    for (std::size_t o = 0; o + 4 <= n; o += 4) Route4<T>::by_mask(mask, r, o0, o1, o);
+    if (n % 4 != 0) Route4<T>::by_mask(mask, r, o0, o1, n - 4);
+    return;
+  }
+  for (std::size_t o = 0; o < n; ++o) {
+    const std::int32_t m = static_cast<std::int32_t>(mask[o]), first = m & -m;
+    o0[2 * o] = first == 1 ? r[o] : T(0);
+    o0[2 * o + 1] = first == 2 ? r[o] : T(0);
+    o1[2 * o] = first == 4 ? r[o] : T(0);
+    o1[2 * o + 1] = first == 8 ? r[o] : T(0);
+  }
+}
 
 template <class T>
 inline void max2x2_impl(const T* x0, const T* x1, T* y, std::size_t n) {
@@ -387,6 +423,18 @@ LRP_SIMD_CLONES void max2x2_route(const double* x0, const double* x1, const doub
   max2x2_route_impl(x0, x1, m, r, o0, o1, n);
 }
 
+LRP_SIMD_CLONES void max2x2_masks(const float* x0, const float* x1, const float* m, float* mask, std::size_t n) {
+  max2x2_masks_impl(x0, x1, m, mask, n);
+}
+LRP_SIMD_CLONES void max2x2_masks(const double* x0, const double* x1, const double* m, double* mask, std::size_t n) {
+  max2x2_masks_impl(x0, x1, m, mask, n);
+}
+LRP_SIMD_CLONES void max2x2_route_masks(const float* mask, const float* r, float* o0, float* o1, std::size_t n) {
+  max2x2_route_masks_impl(mask, r, o0, o1, n);
+}
+LRP_SIMD_CLONES void max2x2_route_masks(const double* mask, const double* r, double* o0, double* o1, std::size_t n) {
+  max2x2_route_masks_impl(mask, r, o0, o1, n);
+}
 LRP_SIMD_CLONES void window_row_sum(const float* row, float* s, std::size_t n, std::size_t kw) { window_row_sum_impl(row, s, n, kw); }
 LRP_SIMD_CLONES void window_row_sum(const double* row, double* s, std::size_t n, std::size_t kw) {
   window_row_sum_impl(row, s, n, kw);

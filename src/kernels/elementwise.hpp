@@ -98,5 +98,13 @@ void max2x2(const double* x0, const double* x1, double* y, std::size_t n);
 void max2x2_route(const float* x0, const float* x1, const float* m, const float* r, float* o0, float* o1, std::size_t n);
 void max2x2_route(const double* x0, const double* x1, const double* m, const double* r, double* o0, double* o1,
                   std::size_t n);
+// One row of 2x2 stride-2 max-pool windows: mask[o] = the taps of window o equal to its maximum
+// m[o] as bits (1, 2: row x0; 4, 8: row x1), a sum of distinct powers of two (exact).
+void max2x2_masks(const float* x0, const float* x1, const float* m, float* mask, std::size_t n);
+void max2x2_masks(const double* x0, const double* x1, const double* m, double* mask, std::size_t n);
+// max2x2_route from those masks: o0/o1[2o + j] = r[o] at the lowest set bit of mask[o] (the
+// first maximum), 0 at the window's other entries.
+void max2x2_route_masks(const float* mask, const float* r, float* o0, float* o1, std::size_t n);
+void max2x2_route_masks(const double* mask, const double* r, double* o0, double* o1, std::size_t n);
 
 }  // namespace lrp::kernels

@@ -78,4 +78,21 @@ void first_max_route_2x2(const Plane& g, const T* x, const T* y, const T* r, T* 
 template <class T>
 void spread(const Plane& g, const T* x, const T* c, T* out);
 
+// Max pooling's winners without its input: mask[o] has bit a * kw + b set where tap (a, b) of
+// window o lies inside the plane and equals y[o] (0 where y[o] is NaN), stored as an exact
+// integer in T. A max pool's rules need only these (an output-sized tensor), not the input the
+// sweep would otherwise keep (kernel-sized windows of it). Windows of at most kMaxMaskTaps taps.
+inline constexpr std::size_t kMaxMaskTaps = 24;  // every mask below 2^24: exact in float
+template <class T>
+void winner_masks(const Plane& g, const T* x, const T* y, T* mask);
+// From the masks, in the pair order of the plain loop (so bit for bit what the rules compute
+// from x and y): out[i] += r[o] at each window's first winner (the gradient; share_ties false),
+// or out[i] += r[o] / (number of winners) at every winner (the toolbox's rule).
+template <class T>
+void route_by_masks(const Plane& g, const T* mask, const T* r, T* out, bool share_ties);
+// disjoint_2x2 planes: out = r[o] at each window's first winner and 0 everywhere else, as
+// first_max_route_2x2; the whole plane is written. (Their masks: kernels::max2x2_masks.)
+template <class T>
+void route_2x2_by_masks(const Plane& g, const T* mask, const T* r, T* out);
+
 }  // namespace lrp::pool

@@ -314,7 +314,7 @@ RuleNeeds rule_needs(const Rule& rule, const Layer<T>& layer) {
     case LayerKind::ConvTranspose2d:
       return affine_rule_needs(rule);
     case LayerKind::Pool2d:
-      return pool_rule_needs(rule);
+      return pool_rule_needs(rule, static_cast<const Pool2d<T>&>(layer));
     case LayerKind::Activation:
       if (rule.kind == RuleKind::DeconvNet && static_cast<const Activation<T>&>(layer).is_relu()) return nothing;
       if ((rule.kind == RuleKind::Gradient || rule.kind == RuleKind::GuidedBackprop) &&

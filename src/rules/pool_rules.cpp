@@ -51,13 +51,18 @@ struct PoolPlanes {
   }
   // Calls f(x plane, y plane, relevance plane, output plane, coefficient buffer) for every
   // relevance plane; the output tensor has the relevance's batch and the input's plane size.
-  // writes_all: f writes every entry of its output plane (no zeroing first).
+  // writes_all: f writes every entry of its output plane (no zeroing first). A plane of x or y
+  // is null where the rule did not ask for it (rule_needs).
   template <class F>
   Tensor<T> run(F&& f, bool writes_all = false) const {
+    const Tensor<T>& x = *in.inputs[0];
+    return run_on(x.empty() ? nullptr : x.data(), in.output.empty() ? nullptr : in.output.data(), f, writes_all);
+  }
+  // The same with other per-sample data in place of x and y (input-sized x, output-sized y).
+  template <class F>
+  Tensor<T> run_on(const T* x, const T* y, F&& f, bool writes_all = false) const {
     // Zeroed plane by plane on the worker threads (rules scatter or add into their plane).
     Tensor<T> out = Tensor<T>::uninitialized(in.relevance_shape(0));
-    const T* x = in.inputs[0]->data();
-    const T* y = in.output.data();
     const T* r = in.relevance.data();
     T* o = out.data();
     const long long planes = static_cast<long long>(rel_planes);
@@ -70,7 +75,7 @@ struct PoolPlanes {
         const std::size_t p = static_cast<std::size_t>(pp);
         const std::size_t data_plane = (p / c / k) * c + p % c;
         if (!writes_all) std::fill(o + p * hw, o + (p + 1) * hw, T(0));
-        f(x + data_plane * hw, y + data_plane * ohw, r + p * ohw, o + p * hw, buf.data());
+        f(x ? x + data_plane * hw : nullptr, y ? y + data_plane * ohw : nullptr, r + p * ohw, o + p * hw, buf.data());
       }
     }
     return out;
@@ -169,7 +174,17 @@ Tensor<T> max_pool_relevance(const Rule& rule, const PoolPlanes<T>& g) {
       g.spread(nullptr, c, out);
     });
   }
-  if (rule.style == StabilizerStyle::Toolbox && rule.kind != RuleKind::Gradient) {
+  const bool share_ties = rule.style == StabilizerStyle::Toolbox && rule.kind != RuleKind::Gradient;
+  if (g.in.saved) {  // the winner masks the forward saved (Pool2d::forward_saving)
+    const T* masks = g.in.saved->data();
+    if (g.geo.disjoint_2x2() && !share_ties)
+      return g.run_on(nullptr, masks, [&](const T*, const T* m, const T* r, T* out, T*) { pool::route_2x2_by_masks(g.geo, m, r, out); },
+                      true);
+    return g.run_on(nullptr, masks, [&](const T*, const T* m, const T* r, T* out, T*) { pool::route_by_masks(g.geo, m, r, out, share_ties); });
+  }
+  if (g.in.inputs[0]->empty() || g.in.output.empty())
+    throw ConfigError("internal: the " + g.pool.type_name() + " rule has neither the layer's input and output nor its winner masks");
+  if (share_ties) {
     // All window positions equal to the maximum share its relevance equally.
     return g.run([&](const T* x, const T* y, const T* r, T* out, T* ties) {
       std::fill(ties, ties + ohw, T(0));
@@ -204,11 +219,21 @@ Tensor<T> max_pool_relevance(const Rule& rule, const PoolPlanes<T>& g) {
 
 }  // namespace
 
-RuleNeeds pool_rule_needs(const Rule& rule) {
+template <class T>
+RuleNeeds pool_rule_needs(const Rule& rule, const Pool2d<T>& pool) {
   RuleNeeds n;
   n.repeat = rule.kind != RuleKind::Pass;
+  if (!pool.is_max() || rule.kind == RuleKind::Pass) return n;
+  // Flat and w^2 spread over the window's geometry; the others route by the winners alone.
+  const bool geometry_only = rule.kind == RuleKind::Flat || rule.kind == RuleKind::WSquare;
+  if (geometry_only || pool.winner_masks()) {
+    n.inputs = n.output = false;
+    n.saved = !geometry_only;
+  }
   return n;
 }
+template RuleNeeds pool_rule_needs(const Rule&, const Pool2d<float>&);
+template RuleNeeds pool_rule_needs(const Rule&, const Pool2d<double>&);
 
 template <class T>
 std::vector<Tensor<T>> pool_relevance(const Rule& rule, const Pool2d<T>& pool, const RuleInput<T>& in) {

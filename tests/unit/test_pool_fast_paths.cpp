@@ -2,7 +2,9 @@
 // the disjoint paths) against the straightforward loop written out here: outputs in row-major order, each window's
 // inputs in row-major order, padding skipped. Forward, the layer's gradient and the pooling
 // relevance rules must agree bit for bit (a NaN matches any NaN) for float and double, on
-// inputs full of ties (ReLU zeros, -0, repeated values) and, in a second round, NaNs.
+// inputs full of ties (ReLU zeros, -0, repeated values) and, in a second round, NaNs. The
+// rules run once with every value kept and once planned for the sweep, where max pools route
+// by the winner masks their forward saved.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -257,11 +259,22 @@ void check_case(const Case& cs, const PoolSpec& spec, bool nans, std::mt19937_64
     rs[0] *= rows;
     const Tensor<T> r = seed<T>(rs, rng);
     for (const Rule& rule : rules) {
-      Executor<T> ex(m);
+      const std::string label = what + " rule " + (rule.text.empty() ? std::to_string(static_cast<int>(rule.kind)) : rule.text) +
+                                " rows " + std::to_string(rows);
+      const Tensor<T> want = ref.backward(spec, &rule, x, y_ref, r, rows);
+      Executor<T> ex(m);  // keeps every value: the rules read x and y
       ex.forward(x);
-      expect_identical(ex.propagate(r, {rule}), ref.backward(spec, &rule, x, y_ref, r, rows),
-                       what + " rule " + (rule.text.empty() ? std::to_string(static_cast<int>(rule.kind)) : rule.text) +
-                           " rows " + std::to_string(rows));
+      expect_identical(ex.propagate(r, {rule}), want, label);
+      // Planned for the sweep: a max pool of <= 24 taps keeps winner masks instead of its input
+      // (flat needs neither); larger and global windows keep the input.
+      Executor<T> planned(m);
+      planned.plan_backward({rule});
+      planned.forward(x);
+      const bool max = spec.mode == PoolMode::Max, flat = rule.kind == RuleKind::Flat;
+      const bool masks = max && !flat && !cs.global && cs.k.kh * cs.k.kw <= 24;
+      EXPECT_EQ(planned.saved(0).empty(), !masks) << label;
+      EXPECT_EQ(planned.value(0).empty(), max && (masks || flat)) << label;
+      expect_identical(planned.propagate(r, {rule}), want, label + " (planned)");
     }
   }
 }

@@ -26,6 +26,11 @@ class Pool2d final : public Layer<T> {
   std::string describe() const override;
   Shape output_shape(const std::vector<Shape>& in) const override;
   void forward(const TensorRefs<T>& in, Tensor<T>& out) const override;
+  // With winner_masks(): the forward and, in `saved`, each output's winner mask (bit a*kw+b set
+  // where tap (a, b) of its window equals the maximum; shape of the output). The max pool's
+  // rules then need neither its input nor its output.
+  void forward_saving(const TensorRefs<T>& in, Tensor<T>& out, Tensor<T>& saved) const override;
+  std::size_t saved_numel(const std::vector<Shape>& inputs) const override;
   // Max: to the first maximum of each window (PyTorch's choice); Sum: dy / divisor to every input.
   void backward(const TensorRefs<T>& in, const Tensor<T>& out, const Tensor<T>& dout,
                 std::vector<Tensor<T>>& din) const override;
@@ -34,6 +39,9 @@ class Pool2d final : public Layer<T> {
 
   const PoolSpec& spec() const { return spec_; }
   bool is_max() const { return spec_.mode == PoolMode::Max; }
+  // Max pooling over a fixed window of at most pool::kMaxMaskTaps (24) taps: its winners fit a
+  // mask per output (forward_saving). Global pooling's window is only known with the input.
+  bool winner_masks() const;
   // The window resolved for an input of per-sample shape [C, H, W] (global pooling needs it).
   Window2d window_for(std::size_t h, std::size_t w) const;
   // Divisor of output (oy, ox) for an input plane h x w (Sum mode).
