@@ -215,7 +215,12 @@ void Executor<T>::repeat_samples(std::size_t k) {
     if (!shapes_[v].empty()) shapes_[v][0] *= k;
   }
   batch_ *= k;
-  for (Tensor<T>& s : saved_) s = Tensor<T>();  // saved for the N samples: the rules recompute it
+  // A max pool's winner masks are per sample like the values; what other layers save (a
+  // recurrent layer's gate inputs) is not batch-major, and their rules recompute it.
+  for (std::size_t i = 0; i < saved_.size(); ++i) {
+    if (saved_[i].empty()) continue;
+    saved_[i] = model_.nodes()[i].layer->kind() == LayerKind::Pool2d ? repeat_rows(saved_[i], k) : Tensor<T>();
+  }
 }
 
 template <class T>

@@ -275,6 +275,12 @@ void check_case(const Case& cs, const PoolSpec& spec, bool nans, std::mt19937_64
       EXPECT_EQ(planned.saved(0).empty(), !masks) << label;
       EXPECT_EQ(planned.value(0).empty(), max && (masks || flat)) << label;
       expect_identical(planned.propagate(r, {rule}), want, label + " (planned)");
+      // The same with every sample repeated `rows` times beforehand, one relevance row each.
+      Executor<T> repeated(m);
+      repeated.plan_backward({rule});
+      repeated.forward(x);
+      repeated.repeat_samples(rows);
+      expect_identical(repeated.propagate(r, {rule}), want, label + " (planned, samples repeated)");
     }
   }
 }

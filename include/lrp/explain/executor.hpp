@@ -57,7 +57,8 @@ class Executor {
   // Convolution + ReLU and sum + ReLU pairs the last forward() ran as one call.
   std::size_t fused_relus() const { return fused_relus_; }
 
-  // Repeats every stored activation k times along the batch (sample n becomes rows n*k..n*k+k-1).
+  // Repeats every stored activation (and max pools' winner masks) k times along the batch
+  // (sample n becomes rows n*k..n*k+k-1).
   // Not needed for several targets: propagate() takes k seeds per sample directly.
   void repeat_samples(std::size_t k);
 
