@@ -48,6 +48,7 @@ template <class T>
 void Executor<T>::plan_forward_only() {
   const std::size_t nv = model_.num_values();
   mode_ = Mode::ForwardOnly;
+  derived_by_.assign(nv, -1);
   keep_.assign(nv, 0);
   keep_[model_.output_value()] = 1;
   forward_last_.assign(nv, -1);
@@ -114,6 +115,34 @@ void Executor<T>::plan_backward(const std::vector<Rule>& rules) {
     if (needs.output) need(nodes[i].output, i);
     save_[i] = needs.saved;
   }
+  plan_derived_values();
+}
+
+template <class T>
+void Executor<T>::plan_derived_values() {
+  const auto& nodes = model_.nodes();
+  derived_by_.assign(model_.num_values(), -1);
+  for (std::size_t j = 0; j < nodes.size(); ++j) {
+    const Node<T>& n = nodes[j];
+    if (n.layer->kind() != LayerKind::Activation || n.inputs.size() != 1) continue;
+    const std::size_t u = n.inputs[0], v = n.output;
+    if (!keep_[v] || !keep_[u] || v == model_.output_value() || derived_by_[u] >= 0) continue;
+    // The sweep releases u after node backward_last_[u] and reads v down to backward_last_[v]
+    // (it runs from the last node to the first); -1: never released.
+    const bool u_outlives_v = backward_last_[u] < 0 || (backward_last_[v] >= 0 && backward_last_[u] <= backward_last_[v]);
+    if (!u_outlives_v) continue;
+    derived_by_[v] = static_cast<long>(j);
+    keep_[v] = 0;  // the forward drops it after its last reader
+  }
+}
+
+template <class T>
+void Executor<T>::restore_derived(std::size_t v) {
+  if (v >= derived_by_.size() || derived_by_[v] < 0 || !values_[v].empty()) return;
+  const Node<T>& n = model_.nodes()[static_cast<std::size_t>(derived_by_[v])];
+  const Tensor<T>& u = values_[n.inputs[0]];
+  if (u.empty()) throw ConfigError("internal: " + model_.node_label(static_cast<std::size_t>(derived_by_[v])) + ": its input is gone before the sweep recomputes its output");
+  n.layer->forward({&u}, values_[v]);
 }
 
 template <class T>
@@ -229,6 +258,7 @@ void Executor<T>::keep_value(std::size_t v) {
   if (mode_ == Mode::KeepAll) return;
   keep_[v] = 1;
   backward_last_[v] = -1;  // the sweep drops a value only after the node it names
+  if (v < derived_by_.size()) derived_by_[v] = -1;  // kept as computed, not recomputed
 }
 
 template <class T>
@@ -280,6 +310,9 @@ Tensor<T> Executor<T>::sweep(std::size_t from, const Tensor<T>& seed, const std:
     const double start = profile ? now_ms() : 0.0;
     if (layer_relevance) (*layer_relevance)[n.name.empty() ? std::to_string(ii) : n.name] = r_out;
     const RuleNeeds needs = rule_needs(rules[ii], *n.layer);
+    if (needs.inputs)
+      for (std::size_t v : n.inputs) restore_derived(v);
+    if (needs.output) restore_derived(n.output);
     TensorRefs<T> in;
     std::vector<Shape> in_shapes;
     std::vector<signed char> nonneg;

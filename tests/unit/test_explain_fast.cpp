@@ -400,6 +400,49 @@ TEST(ExecutorFusion, SumKeepsASummandThatIsReadLater) {
   EXPECT_EQ(forward_only.fused_relus(), 3u);
 }
 
+// An activation's output that the sweep needs is not kept from the forward when its input is
+// (epsilon, gamma and alpha-beta read each convolution's z; the next layer's rule reads the
+// ReLU's output): the sweep recomputes it from that input. Relevance and gradients are those of
+// keep_all(), bit for bit; keep_value() keeps such an output as computed.
+template <class T>
+void check_derived_activations(const Model<T>& m, const Tensor<T>& x, std::size_t conv, std::size_t relu) {
+  Executor<T> all(m);
+  all.keep_all();
+  const Tensor<T> y = all.forward(x);
+  const std::size_t z = m.nodes()[conv].output, a = m.nodes()[relu].output;
+  for (const std::string spec : {"epsilon", "epsilon_gamma_box:-3,3", "epsilon_alpha2_beta1", "epsilon_plus_flat", "gradient"}) {
+    SCOPED_TRACE(spec);
+    const std::vector<Rule> rules = spec == "gradient" ? std::vector<Rule>(m.nodes().size(), Rule::gradient()) : composite_rules(m, spec);
+    const Tensor<T> want = all.propagate(y, rules);
+    Executor<T> planned(m);
+    planned.plan_backward(rules);
+    EXPECT_EQ(planned.forward(x).vec(), y.vec());
+    if (spec == "epsilon") {  // z kept for the convolution's rule, its ReLU's output recomputed
+      EXPECT_FALSE(planned.value(z).empty());
+      EXPECT_TRUE(planned.value(a).empty());
+    }
+    EXPECT_EQ(planned.propagate(y, rules).vec(), want.vec());
+  }
+  const std::vector<Rule> rules = composite_rules(m, "epsilon");
+  Executor<T> kept(m);
+  kept.plan_backward(rules);
+  kept.keep_value(a);
+  kept.forward(x);
+  EXPECT_EQ(kept.value(a).vec(), all.value(a).vec());
+  EXPECT_EQ(kept.propagate(y, rules).vec(), all.propagate(y, rules).vec());
+}
+
+TEST(ExecutorMemory, ActivationOutputsAreRecomputedFromKeptInputs) {
+  for (const bool residual : {false, true}) {
+    SCOPED_TRACE(residual ? "residual_cnn" : "small_vgg");
+    const Model<double> md = residual ? residual_cnn() : small_vgg();
+    const Tensor<double> x = residual ? random_tensor({2, 4, 6, 6}, 63, 1.0) : random_tensor({2, 3, 32, 32}, 64, 1.0);
+    // The first convolution and its ReLU; in residual_cnn that output is also the skip summand.
+    check_derived_activations(md, x, 0, 1);
+    check_derived_activations(md.convert<float>(), x.cast<float>(), 0, 1);
+  }
+}
+
 // Add::forward_relu equals the sum followed by a ReLU for one, two and three summands, into a
 // new tensor and in place in the first summand, bit for bit: NaN and -0 sums too.
 template <class T>

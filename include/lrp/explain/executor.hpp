@@ -7,7 +7,9 @@
 // After plan_backward(rules), forward() drops each activation as soon as the forward pass no
 // longer reads it unless the backward sweep with those rules needs it, and propagate() drops
 // activations and relevance as soon as the sweep is past their last use (one propagate per
-// forward then). plan_forward_only() keeps nothing but the output.
+// forward then). An activation function's output that the sweep needs is not kept either when
+// its input is: the sweep recomputes it from that input where a rule reads it. A max pool keeps
+// its winner masks instead of its input. plan_forward_only() keeps nothing but the output.
 //
 // Fusion: under either plan, a convolution or a sum (Add) whose output nothing reads but a
 // ReLU, and that neither the sweep nor keep_value() needs, runs with the ReLU as one kernel
@@ -118,6 +120,13 @@ class Executor {
   // Per node: whether its rule asks for what the layer's forward saves, and what it saved.
   std::vector<char> save_;
   std::vector<Tensor<T>> saved_;
+  // Per value: the Activation node that recomputes it in the sweep from its input, which the
+  // sweep keeps anyway (a convolution's z under epsilon, gamma or alpha-beta), instead of a
+  // second copy of the layer's values kept from the forward; -1 for values kept as they are.
+  std::vector<long> derived_by_;
+  void plan_derived_values();
+  // Recomputes value v where it is derived and not (or no longer) stored.
+  void restore_derived(std::size_t v);
 };
 
 }  // namespace lrp
