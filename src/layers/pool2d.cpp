@@ -57,6 +57,17 @@ Shape Pool2d<T>::output_shape(const std::vector<Shape>& in) const {
 
 template <class T>
 void Pool2d<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
+  run_forward(in, out, nullptr);
+}
+
+template <class T>
+void Pool2d<T>::forward_saving(const TensorRefs<T>& in, Tensor<T>& out, Tensor<T>& saved) const {
+  saved = Tensor<T>();
+  run_forward(in, out, winner_masks() ? &saved : nullptr);
+}
+
+template <class T>
+void Pool2d<T>::run_forward(const TensorRefs<T>& in, Tensor<T>& out, Tensor<T>* masks) const {
   const Tensor<T>& x = *in[0];
   const Shape os = output_shape({Shape(x.shape().begin() + 1, x.shape().end())});
   const std::size_t n = x.dim(0), c = os[0], h = x.dim(2), w = x.dim(3), oh = os[1], ow = os[2];
@@ -67,7 +78,9 @@ void Pool2d<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
   const pool::Plane geo(k, h, w, oh, ow);  // tap ranges, once per call
   if (is_max()) {
     out = Tensor<T>({n, c, oh, ow}, -std::numeric_limits<T>::infinity());
+    if (masks) *masks = Tensor<T>::uninitialized(out.shape());
     T* yp = out.data();
+    T* mp = masks ? masks->data() : nullptr;
     const bool fast2x2 = geo.disjoint_2x2();
 #pragma omp parallel for schedule(static) if (n * c * hw >= 32768)
     for (long long pp = 0; pp < planes; ++pp) {
@@ -75,9 +88,14 @@ void Pool2d<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
       const T* xs = xp + p * hw;
       T* ys = yp + p * ohw;
       if (fast2x2) {
-        for (std::size_t oy = 0; oy < oh; ++oy) kernels::max2x2(xs + 2 * oy * w, xs + (2 * oy + 1) * w, ys + oy * ow, ow);
+        for (std::size_t oy = 0; oy < oh; ++oy) {  // each row pair once: maxima, then masks while in cache
+          const T* x0 = xs + 2 * oy * w;
+          kernels::max2x2(x0, x0 + w, ys + oy * ow, ow);
+          if (mp) kernels::max2x2_masks(x0, x0 + w, ys + oy * ow, mp + p * ohw + oy * ow, ow);
+        }
       } else {
         pool::max_forward(geo, xs, ys);
+        if (mp) pool::winner_masks(geo, xs, ys, mp + p * ohw);
       }
     }
   } else {
@@ -112,39 +130,6 @@ bool Pool2d<T>::winner_masks() const {
 template <class T>
 std::size_t Pool2d<T>::saved_numel(const std::vector<Shape>& inputs) const {
   return winner_masks() ? shape_numel(output_shape(inputs)) : 0;
-}
-
-template <class T>
-void Pool2d<T>::forward_saving(const TensorRefs<T>& in, Tensor<T>& out, Tensor<T>& saved) const {
-  saved = Tensor<T>();
-  if (!winner_masks()) return forward(in, out);
-  const Tensor<T>& x = *in[0];
-  const Shape os = output_shape({Shape(x.shape().begin() + 1, x.shape().end())});
-  const std::size_t n = x.dim(0), c = os[0], h = x.dim(2), w = x.dim(3), oh = os[1], ow = os[2], hw = h * w, ohw = oh * ow;
-  const pool::Plane geo(spec_.window, h, w, oh, ow);
-  const bool fast2x2 = geo.disjoint_2x2();
-  if (!fast2x2) forward(in, out);
-  else out = Tensor<T>::uninitialized({n, c, oh, ow});  // every window has inputs: all written
-  saved = Tensor<T>::uninitialized(out.shape());
-  const T* xp = x.data();
-  T* yp = out.data();
-  T* mp = saved.data();
-  const long long planes = static_cast<long long>(n * c);
-#pragma omp parallel for schedule(static) if (n * c * hw >= 32768)
-  for (long long pp = 0; pp < planes; ++pp) {
-    const std::size_t p = static_cast<std::size_t>(pp);
-    const T* xs = xp + p * hw;
-    if (!fast2x2) {
-      pool::winner_masks(geo, xs, yp + p * ohw, mp + p * ohw);
-      continue;
-    }
-    for (std::size_t oy = 0; oy < oh; ++oy) {  // each row pair once, maxima and masks together
-      const T* x0 = xs + 2 * oy * w;
-      T* y = yp + p * ohw + oy * ow;
-      kernels::max2x2(x0, x0 + w, y, ow);
-      kernels::max2x2_masks(x0, x0 + w, y, mp + p * ohw + oy * ow, ow);
-    }
-  }
 }
 
 template <class T>

@@ -48,6 +48,8 @@ class Pool2d final : public Layer<T> {
   double divisor_at(const Window2d& k, std::size_t h, std::size_t w, std::size_t oy, std::size_t ox) const;
 
  private:
+  // The forward; with `masks` (max pooling only) also the winner masks of forward_saving.
+  void run_forward(const TensorRefs<T>& in, Tensor<T>& out, Tensor<T>* masks) const;
   PoolSpec spec_;
 };
 
