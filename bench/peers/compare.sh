@@ -175,8 +175,8 @@ def ratio(a, b):
     return 'n/a' if a is None or b is None or b == 0 else f'{a / b:.2f}×'
 
 print('| model | batch | composite | forward ms lrp / Zennit | gradient ms lrp / Zennit | LRP ms lrp / Zennit '
-      '| LRP ratio lrp/Zennit | gradient ratio | peak MiB lrp / Zennit | memory ratio |')
-print('|---|---:|---|---:|---:|---:|---:|---:|---:|---:|')
+      '| LRP ratio lrp/Zennit | gradient ratio | peak MiB lrp / Zennit | memory ratio | lrp LRP / forward |')
+print('|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|')
 for key in order:
     lrp, zen = rows[key].get('lrp'), rows[key].get('zennit')
     cells = []
@@ -186,6 +186,9 @@ for key in order:
     cells.append(ratio(val(lrp, 'gradient_ms'), val(zen, 'gradient_ms')))
     cells.append(f'{fmt(val(lrp, "peak_rss_mb"), 0)} / {fmt(val(zen, "peak_rss_mb"), 0)}')
     cells.append(ratio(val(lrp, 'peak_rss_mb'), val(zen, 'peak_rss_mb')))
+    # issue 5's own ratio (EPF target <= 2.5): lrp's LRP call against its forward, both as above
+    lrp_over_forward = ratio(val(lrp, 'lrp_ms'), val(lrp, 'forward_ms'))
+    cells.append(lrp_over_forward.rstrip('×'))
     print(f'| {key[0]} | {key[1]} | {key[2]} | ' + ' | '.join(cells) + ' |')
 errors = [r for tools in rows.values() for recs in tools.values() for r in recs if 'error' in r]
 for r in errors:
