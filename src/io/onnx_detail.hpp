@@ -314,6 +314,8 @@ void rnn(NodeCtx& c);   // onnx_recurrent.cpp
 // Squeeze's and Unsqueeze's axes: input 1 from opset 13, the attribute before (`required`:
 // fail when neither is given).
 std::vector<std::int64_t> axes_input_or_attr(NodeCtx& c, bool required);
+// Fails unless a Dropout node is the identity: inference mode, or training mode with ratio 0.
+void require_identity_dropout(NodeCtx& c);
 
 // Transpose's `perm` for a tensor of rank `rank` (default: the axes reversed), checked.
 std::vector<std::int64_t> transpose_perm(const NodeCtx& c, std::size_t rank);

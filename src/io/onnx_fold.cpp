@@ -345,7 +345,8 @@ ConstTensor constant_of_shape(NodeCtx& c) {
 
 // Elementwise binary operators with NumPy broadcasting.
 ConstTensor binary(NodeCtx& c, char op) {
-  c.allow_attributes({"axis", "broadcast", "consumed_inputs"});
+  if (op == '%') c.allow_attributes({"fmod"});
+  else c.allow_attributes({"axis", "broadcast", "consumed_inputs"});
   const ConstTensor& a = c.const_input(0, "A");
   const ConstTensor& b = c.const_input(1, "B");
   const std::size_t rank = std::max(a.dims.size(), b.dims.size());
@@ -404,7 +405,12 @@ ConstTensor binary(NodeCtx& c, char op) {
       if (op == '+') r = x + y;
       else if (op == '-') r = x - y;
       else if (op == '*') r = x * y;
-      else {
+      else if (op == '%') {
+        if (y == 0) c.fail("integer modulo by zero");
+        r = x % y;
+        // fmod=0 (the default): the sign of the divisor, as Python's % (window padding arithmetic)
+        if (c.attr_int("fmod", 0) == 0 && r != 0 && (r < 0) != (y < 0)) r += y;
+      } else {
         if (y == 0) c.fail("integer division by zero");
         r = x / y;
       }
@@ -412,10 +418,11 @@ ConstTensor binary(NodeCtx& c, char op) {
     }
     return out;
   }
+  if (op == '%' && c.attr_int("fmod", 0) == 0) c.fail("Mod of floating-point values needs fmod=1 (ONNX specification)");
   const ConstTensor fa = as_float(c, a, "A"), fb = as_float(c, b, "B");
   for (std::size_t o = 0; o < n; ++o) {
     const double x = fa.f[sa[o]], y = fb.f[sb[o]];
-    out.f.push_back(op == '+' ? x + y : op == '-' ? x - y : op == '*' ? x * y : x / y);
+    out.f.push_back(op == '+' ? x + y : op == '-' ? x - y : op == '*' ? x * y : op == '%' ? std::fmod(x, y) : x / y);
   }
   return out;
 }
@@ -426,6 +433,7 @@ ConstTensor greater_or_equal(NodeCtx& c) { return binary(c, 'g'); }
 ConstTensor logical_and(NodeCtx& c) { return binary(c, '&'); }
 ConstTensor logical_or(NodeCtx& c) { return binary(c, '|'); }
 ConstTensor power(NodeCtx& c) { return binary(c, '^'); }
+ConstTensor modulo(NodeCtx& c) { return binary(c, '%'); }
 // Max and Min of two constants (more are rare in shape arithmetic).
 ConstTensor maximum(NodeCtx& c) {
   if (c.num_inputs() != 2) c.fail("on constants, only two inputs are supported");
@@ -599,6 +607,55 @@ ConstTensor where(NodeCtx& c) {
   return out;
 }
 
+// ScatterND of constants: data with the slices named by `indices` replaced by `updates`, or
+// combined with them (`reduction`). Swin's shifted-window attention mask is built so.
+ConstTensor scatter_nd(NodeCtx& c) {
+  c.allow_attributes({"reduction"});
+  const std::string reduction = c.attr_string("reduction", "none");
+  if (reduction != "none" && reduction != "add" && reduction != "mul" && reduction != "max" && reduction != "min")
+    c.fail("reduction '" + reduction + "' is not supported (none, add, mul, max, min)");
+  ConstTensor data = c.const_input(0, "data");
+  const ConstTensor& indices = c.const_input(1, "indices");
+  ConstTensor updates = c.const_input(2, "updates");
+  if (!indices.is_int) c.fail("indices must be integers");
+  if (!data.is_int || !updates.is_int) {
+    data = as_float(c, data, "data");
+    updates = as_float(c, updates, "updates");
+  }
+  const std::size_t rank = data.dims.size();
+  if (indices.dims.empty()) c.fail("indices must have a rank of at least 1");
+  const std::int64_t k = indices.dims.back();
+  if (k < 1 || to_size(k) > rank)
+    c.fail("indices' last dimension is " + std::to_string(k) + "; it must be between 1 and the rank of data (" + std::to_string(rank) + ")");
+  std::vector<std::int64_t> want(indices.dims.begin(), indices.dims.end() - 1);
+  want.insert(want.end(), data.dims.begin() + k, data.dims.end());
+  if (updates.dims != want) c.fail("updates of shape " + dims_str(updates.dims) + " where " + dims_str(want) + " is needed");
+  const std::vector<std::size_t> strides = strides_of(data.dims);
+  const std::size_t depth = to_size(k), slice = strides[depth - 1], count = indices.numel() / depth;
+  const auto combine = [&](auto old, auto upd) {
+    if (reduction == "add") return old + upd;
+    if (reduction == "mul") return old * upd;
+    if (reduction == "max") return std::max(old, upd);
+    if (reduction == "min") return std::min(old, upd);
+    return upd;
+  };
+  for (std::size_t u = 0; u < count; ++u) {
+    std::size_t offset = 0;
+    for (std::size_t d = 0; d < depth; ++d) {
+      std::int64_t i = indices.i[u * depth + d];
+      const std::int64_t len = data.dims[d];
+      if (i < -len || i >= len) c.fail("index " + std::to_string(i) + " is out of range for axis " + std::to_string(d) + " of size " + std::to_string(len));
+      if (i < 0) i += len;
+      offset += to_size(i) * strides[d];
+    }
+    for (std::size_t e = 0; e < slice; ++e) {
+      if (data.is_int) data.i[offset + e] = combine(data.i[offset + e], updates.i[u * slice + e]);
+      else data.f[offset + e] = combine(data.f[offset + e], updates.f[u * slice + e]);
+    }
+  }
+  return data;
+}
+
 // Expand (NumPy broadcasting to a shape). A target whose first entry is the batch size (from
 // Shape of the input) repeats the constant for every sample: the result keeps 1 there and is
 // marked batch_broadcast (a transformer's class token, expanded to the batch).
@@ -680,8 +737,7 @@ ConstTensor neg(NodeCtx& c) {
 }
 
 ConstTensor dropout(NodeCtx& c) {
-  c.allow_attributes({"ratio", "seed", "is_test", "consumed_inputs"});
-  c.limit_outputs(1, "the mask output of Dropout is not supported");
+  require_identity_dropout(c);
   return c.const_input(0, "data");
 }
 
@@ -733,6 +789,7 @@ const std::map<std::string, ConstantFolder>& constant_folders() {
       {"MatMul", matmul},
       {"Max", maximum},
       {"Min", minimum},
+      {"Mod", modulo},
       {"Not", logical_not},
       {"Or", logical_or},
       {"Pow", power},
@@ -741,6 +798,7 @@ const std::map<std::string, ConstantFolder>& constant_folders() {
       {"Sqrt", unary<sqrt_of>},
       {"Trilu", trilu},
       {"Reshape", reshape},
+      {"ScatterND", scatter_nd},
       {"Shape", shape},
       {"Slice", slice},
       {"Squeeze", squeeze},

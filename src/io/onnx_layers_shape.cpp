@@ -100,7 +100,7 @@ void transpose(NodeCtx& c) {
   c.add_layer(std::make_unique<Transpose<double>>(full), {&m});
 }
 
-// A box of a computed value (constant bounds, step 1, the batch axis whole).
+// A box of a computed value (constant bounds, positive steps, the batch axis whole).
 void slice(NodeCtx& c) {
   c.allow_attributes({"starts", "ends", "axes"});
   const Value& x = c.runtime_input(0, "data");
@@ -109,15 +109,17 @@ void slice(NodeCtx& c) {
   for (std::size_t d : x.shape) dims.push_back(static_cast<std::int64_t>(d));
   const SlicePlan plan = slice_plan(c, dims);
   if (!x.moved_batch && (plan.first[0] != 0 || plan.count[0] != dims[0])) c.fail("slicing the batch axis is not supported");
-  Shape begin, size;
+  Shape begin, size, step;
   for (std::size_t k = x.moved_batch ? 0 : 1; k < dims.size(); ++k) {
-    if (plan.step[k] != 1) c.fail("only step 1 is supported on a computed value, found " + std::to_string(plan.step[k]));
+    if (plan.step[k] < 1) c.fail("only positive steps are supported on a computed value, found " + std::to_string(plan.step[k]));
     if (plan.count[k] == 0) c.fail("the slice along axis " + std::to_string(k) + " is empty");
     begin.push_back(to_size(plan.first[k]));
     size.push_back(to_size(plan.count[k]));
+    step.push_back(to_size(plan.step[k]));
   }
   if (size == x.shape) return c.alias(x);
-  c.add_layer(std::make_unique<Slice<double>>(begin, size), {&x});
+  const bool unit_steps = std::all_of(step.begin(), step.end(), [](std::size_t s) { return s == 1; });
+  c.add_layer(std::make_unique<Slice<double>>(begin, size, Shape{}, unit_steps ? Shape{} : step), {&x});
 }
 
 void reshape(NodeCtx& c) {
@@ -372,14 +374,21 @@ void gather(NodeCtx& c) {
   c.add_layer(std::make_unique<Slice<double>>(begin, size, out), {&x});
 }
 
-void dropout(NodeCtx& c) {
+void require_identity_dropout(NodeCtx& c) {
   c.allow_attributes({"ratio", "seed", "is_test", "consumed_inputs"});
   c.limit_outputs(1, "the mask output of Dropout is not supported");
-  if (c.has_input(2)) {
-    if (!c.is_const(2)) c.fail("training_mode must be a constant");
-    if (c.scalar_of(c.const_input(2, "training_mode"), "training_mode") != 0) c.fail("training_mode=true is not supported (inference only)");
-  }
   if (c.has_input(1) && !c.is_const(1)) c.fail("ratio must be a constant");
+  if (!c.has_input(2)) return;
+  if (!c.is_const(2)) c.fail("training_mode must be a constant");
+  // In training mode Dropout zeroes a share `ratio` (default 0.5) of its input at random; with
+  // ratio 0 it is the identity all the same (torchvision's Swin exports its attention dropout so).
+  const bool training = c.scalar_of(c.const_input(2, "training_mode"), "training_mode") != 0;
+  const double ratio = c.has_input(1) ? c.scalar_of(c.const_input(1, "ratio"), "ratio") : 0.5;
+  if (training && ratio != 0) c.fail("training_mode=true with ratio > 0 is not supported (inference only)");
+}
+
+void dropout(NodeCtx& c) {
+  require_identity_dropout(c);
   c.alias(c.input(0, "data"));
 }
 

@@ -223,20 +223,29 @@ void Transpose<T>::backward(const TensorRefs<T>& in, const Tensor<T>& /*out*/, c
 template <class T>
 Shape Slice<T>::output_shape(const std::vector<Shape>& in) const {
   const Shape& x = in.at(0);
-  if (x.size() != begin_.size() || x.size() != size_.size()) throw ShapeError("Slice of " + shape_str(size_) + " cannot take " + shape_str(x));
-  for (std::size_t k = 0; k < x.size(); ++k)
-    if (begin_[k] > x[k] || size_[k] > x[k] - begin_[k])
-      throw ShapeError("Slice from " + shape_str(begin_) + " of size " + shape_str(size_) + " does not fit " + shape_str(x));
+  if (x.size() != begin_.size() || x.size() != size_.size() || (!step_.empty() && step_.size() != x.size()))
+    throw ShapeError("Slice of " + shape_str(size_) + " cannot take " + shape_str(x));
+  for (std::size_t k = 0; k < x.size(); ++k) {
+    if (step(k) == 0) throw ShapeError("Slice with step 0");
+    // the last element taken, begin + (size - 1) * step, must lie inside x (size 0 takes none)
+    const bool fits = size_[k] == 0 ? begin_[k] <= x[k] : begin_[k] < x[k] && size_[k] - 1 <= (x[k] - 1 - begin_[k]) / step(k);
+    if (!fits)
+      throw ShapeError("Slice from " + shape_str(begin_) + " of size " + shape_str(size_) +
+                       (step_.empty() ? "" : " with step " + shape_str(step_)) + " does not fit " + shape_str(x));
+  }
   if (out_.empty()) return size_;
   if (shape_numel(out_) != shape_numel(size_)) throw ShapeError("Slice of size " + shape_str(size_) + " cannot be shaped " + shape_str(out_));
   return out_;
 }
 
 namespace {
-Runs slice_runs(const Shape& begin, const Shape& size, const Shape& in_sample) {
-  const std::vector<std::size_t> st = strides(in_sample);
+Runs slice_runs(const Shape& begin, const Shape& size, const Shape& step, const Shape& in_sample) {
+  std::vector<std::size_t> st = strides(in_sample);
   std::size_t base = 0;
-  for (std::size_t k = 0; k < begin.size(); ++k) base += begin[k] * st[k];
+  for (std::size_t k = 0; k < begin.size(); ++k) {
+    base += begin[k] * st[k];
+    if (!step.empty()) st[k] *= step[k];
+  }
   return runs_of(size, st, base);
 }
 }  // namespace
@@ -244,13 +253,13 @@ Runs slice_runs(const Shape& begin, const Shape& size, const Shape& in_sample) {
 template <class T>
 void Slice<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
   const Shape xs = sample_of(in[0]->shape());
-  gather(*in[0], output_shape({xs}), slice_runs(begin_, size_, xs), out);
+  gather(*in[0], output_shape({xs}), slice_runs(begin_, size_, step_, xs), out);
 }
 
 template <class T>
 void Slice<T>::backward(const TensorRefs<T>& in, const Tensor<T>& /*out*/, const Tensor<T>& dout,
                         std::vector<Tensor<T>>& din) const {
-  din.assign(1, scatter(dout, in[0]->shape(), slice_runs(begin_, size_, sample_of(in[0]->shape()))));
+  din.assign(1, scatter(dout, in[0]->shape(), slice_runs(begin_, size_, step_, sample_of(in[0]->shape()))));
 }
 
 template class Flatten<float>;

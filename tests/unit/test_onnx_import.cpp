@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <tuple>
 #include <utility>
 
 #include "lrp/core/error.hpp"
@@ -511,11 +512,115 @@ TEST(OnnxImport, RuntimeTransposeAndSliceShuffleAndSplitChannels) {
   bad.input("x", {-1, 4, 2, 3}).output("y");
   B::attr(bad.node("Transpose", {"x"}, {"y"}, "swap"), "perm", std::vector<std::int64_t>{1, 0, 2, 3});
   expect_format_error([&] { load(bad); }, {"swap", "batch axis"});
-  B step;
-  step.input("x", {-1, 4, 2, 3}).output("y");
-  step.init_i64("starts", {1}, {0}).init_i64("ends", {1}, {4}).init_i64("axes", {1}, {1}).init_i64("steps", {1}, {2});
-  step.node("Slice", {"x", "starts", "ends", "axes", "steps"}, {"y"}, "every_other");
-  expect_format_error([&] { load(step); }, {"every_other", "step 1"});
+}
+
+// Swin's patch merging: Slice with steps on a computed value, x[:, 1::2, 0::2, 1:4:2] here
+// (ends clamped). Each output element is the input at begin + i * step; relevance goes back
+// to exactly those elements. Negative steps on computed values are refused by name.
+TEST(OnnxImport, StridedSliceOfComputedValues) {
+  B b;
+  b.input("x", {-1, 3, 5, 4}).output("y");
+  b.init_i64("starts", {3}, {1, 0, 1}).init_i64("ends", {3}, {std::numeric_limits<std::int64_t>::max(), 5, 4});
+  b.init_i64("axes", {3}, {1, 2, 3}).init_i64("steps", {3}, {2, 2, 2});
+  b.node("Slice", {"x", "starts", "ends", "axes", "steps"}, {"y"}, "every_other");
+  const Model<double> m = load(b);
+  ASSERT_EQ(m.nodes().size(), 1u);
+  const Tensor<double> x = random_tensor({2, 3, 5, 4}, 41);
+  const Tensor<double> y = run_forward<double>(m, x);
+  ASSERT_EQ(y.shape(), (Shape{2, 1, 3, 2}));
+  const auto at = [](std::size_t n, std::size_t c, std::size_t h, std::size_t w) { return ((n * 3 + c) * 5 + h) * 4 + w; };
+  for (std::size_t n = 0; n < 2; ++n)
+    for (std::size_t h = 0; h < 3; ++h)
+      for (std::size_t w = 0; w < 2; ++w) EXPECT_EQ(y[(n * 3 + h) * 2 + w], x[at(n, 1, 2 * h, 1 + 2 * w)]) << n << h << w;
+  ExplainRequest req;
+  req.rules.assign(m.nodes().size(), Rule::pass());
+  req.target.kind = Target::Kind::Relevance;
+  req.target.relevance = random_tensor({2, 1, 3, 2}, 42);
+  const Explanation<double> e = explain(m, x, req);
+  Tensor<double> want(x.shape());
+  for (std::size_t n = 0; n < 2; ++n)
+    for (std::size_t h = 0; h < 3; ++h)
+      for (std::size_t w = 0; w < 2; ++w) want[at(n, 1, 2 * h, 1 + 2 * w)] = req.target.relevance[(n * 3 + h) * 2 + w];
+  EXPECT_EQ(e.relevance.vec(), want.vec());
+  B back;
+  back.input("x", {-1, 4, 2, 3}).output("y");
+  back.init_i64("starts", {1}, {3}).init_i64("ends", {1}, {0}).init_i64("axes", {1}, {1}).init_i64("steps", {1}, {-1});
+  back.node("Slice", {"x", "starts", "ends", "axes", "steps"}, {"y"}, "reversed");
+  expect_format_error([&] { load(back); }, {"reversed", "positive steps"});
+}
+
+// Folders Swin's shifted-window mask needs: Mod of shape arithmetic (fmod=0: the divisor's
+// sign, as Python's %; fmod=1: the dividend's, C's fmod) and ScatterND (slices replaced or,
+// with a reduction, combined); and its attention Dropout, exported with training_mode=true
+// and ratio 0, which is the identity. Each result feeds x + c, c checked element by element.
+TEST(OnnxImport, FoldsModScatterNDAndDropoutOfRatioZero) {
+  const auto added = [](B& b, const std::string& c_name, std::size_t n) {
+    b.input("x", {-1, static_cast<std::int64_t>(n)}).output("y");
+    B::attr(b.node("Cast", {c_name}, {"cf"}, "to_float"), "to", std::int64_t{onnx::TensorProto::FLOAT});
+    b.node("Add", {"x", "cf"}, {"y"}, "add");
+    return run_forward<double>(load(b), Tensor<double>({1, n}));
+  };
+  {
+    B b;  // [7, -7, 7, -7] mod [3, 3, -3, -3]
+    b.init_i64("a", {4}, {7, -7, 7, -7}).init_i64("d", {4}, {3, 3, -3, -3});
+    b.node("Mod", {"a", "d"}, {"m"}, "mod");
+    EXPECT_EQ(added(b, "m", 4).vec(), (std::vector<double>{1, 2, -2, -1}));
+  }
+  {
+    B b;
+    b.init("a", {4}, {7.5f, -7.5f, 7.5f, -7.5f}).init("d", {4}, {2, 2, -2, -2});
+    B::attr(b.node("Mod", {"a", "d"}, {"m"}, "mod"), "fmod", std::int64_t{1});
+    EXPECT_EQ(added(b, "m", 4).vec(), (std::vector<double>{1.5, -1.5, 1.5, -1.5}));
+  }
+  {
+    B b;
+    b.init("a", {1}, {7.5f}).init("d", {1}, {2});
+    b.node("Mod", {"a", "d"}, {"m"}, "float_mod");
+    expect_format_error([&] { added(b, "m", 1); }, {"float_mod", "fmod=1"});
+  }
+  {
+    B b;
+    b.init_i64("a", {1}, {7}).init_i64("d", {1}, {0});
+    b.node("Mod", {"a", "d"}, {"m"}, "by_zero");
+    expect_format_error([&] { added(b, "m", 1); }, {"by_zero", "modulo by zero"});
+  }
+  {
+    // data [2, 3]; rows 1 and 0 (indices [[1], [0]]) replaced; then element [0, 2] += 10.
+    B b;
+    b.init_i64("data", {2, 3}, {1, 2, 3, 4, 5, 6}).init_i64("rows", {2, 1}, {1, 0}).init_i64("upd", {2, 3}, {7, 8, 9, 10, 11, 12});
+    b.init_i64("one", {1, 2}, {0, 2}).init_i64("ten", {1}, {10});
+    b.node("ScatterND", {"data", "rows", "upd"}, {"s"}, "rows_replaced");
+    B::attr(b.node("ScatterND", {"s", "one", "ten"}, {"t"}, "one_added"), "reduction", std::string("add"));
+    b.node("Reshape", {"t", "flat"}, {"f"}, "flat");
+    b.init_i64("flat", {1}, {6});
+    EXPECT_EQ(added(b, "f", 6).vec(), (std::vector<double>{10, 11, 22, 7, 8, 9}));
+  }
+  for (const auto& [indices, updates, needle] :
+       std::vector<std::tuple<std::vector<std::int64_t>, std::vector<std::int64_t>, std::string>>{
+           {{2}, {1, 1, 1}, "out of range"}, {{-3}, {1, 1, 1}, "out of range"}, {{0}, {1, 1}, "updates of shape"}}) {
+    B b;
+    b.init_i64("data", {2, 3}, {1, 2, 3, 4, 5, 6}).init_i64("idx", {1, 1}, indices);
+    b.init_i64("upd", {1, static_cast<std::int64_t>(updates.size())}, updates).init_i64("flat", {1}, {6});
+    b.node("ScatterND", {"data", "idx", "upd"}, {"s"}, "scatter");
+    b.node("Reshape", {"s", "flat"}, {"f"}, "flat");
+    expect_format_error([&] { added(b, "f", 6); }, {"scatter", needle});
+  }
+  for (const float ratio : {0.0f, 0.1f}) {
+    B b;
+    b.input("x", {-1, 4}).output("y");
+    b.init("ratio", {}, {ratio});
+    onnx::TensorProto* training = b.graph().add_initializer();
+    training->set_name("training");
+    training->set_data_type(onnx::TensorProto::BOOL);
+    training->add_int32_data(1);
+    b.node("Relu", {"x"}, {"r"}, "relu");
+    b.node("Dropout", {"r", "ratio", "training"}, {"y"}, "attn_drop");
+    if (ratio == 0.0f) {
+      EXPECT_EQ(load(b).nodes().size(), 1u);
+    } else {
+      expect_format_error([&] { load(b); }, {"attn_drop", "training_mode=true with ratio > 0"});
+    }
+  }
 }
 
 // HardSigmoid (its alpha and beta) and HardSwish (opset 14) against their formulas; factors
@@ -898,7 +1003,7 @@ TEST(OnnxImport, SupportedOperatorLists) {
                          "Identity", "Softmax", "Pad", "Constant"})
     EXPECT_NE(std::find(ops.begin(), ops.end(), op), ops.end()) << op;
   const std::vector<std::string> folds = io::onnx_foldable_ops();
-  for (const char* op : {"Shape", "Gather", "Unsqueeze", "Concat", "Slice", "Transpose", "Cast", "ConstantOfShape"})
+  for (const char* op : {"Shape", "Gather", "Unsqueeze", "Concat", "Slice", "Transpose", "Cast", "ConstantOfShape", "Mod", "ScatterND"})
     EXPECT_NE(std::find(folds.begin(), folds.end(), op), folds.end()) << op;
 }
 

@@ -71,22 +71,26 @@ template <class T>
 class Slice final : public Layer<T> {
  public:
   // `out` (optional, as many elements as `size`): the output's shape, the box with axes of one
-  // entry dropped (ONNX Gather of one index).
-  Slice(Shape begin, Shape size, Shape out = {}) : begin_(std::move(begin)), size_(std::move(size)), out_(std::move(out)) {}
+  // entry dropped (ONNX Gather of one index). `step` (optional, one positive entry per axis):
+  // every step-th element from `begin` (Swin's patch merging takes every second row and column).
+  Slice(Shape begin, Shape size, Shape out = {}, Shape step = {})
+      : begin_(std::move(begin)), size_(std::move(size)), out_(std::move(out)), step_(std::move(step)) {}
   LayerKind kind() const override { return LayerKind::Slice; }
   std::string type_name() const override { return "Slice"; }
   std::string describe() const override {
-    return "from " + shape_str(begin_) + ", size " + shape_str(size_) + (out_.empty() ? "" : " as " + shape_str(out_));
+    return "from " + shape_str(begin_) + ", size " + shape_str(size_) + (step_.empty() ? "" : ", step " + shape_str(step_)) +
+           (out_.empty() ? "" : " as " + shape_str(out_));
   }
   Shape output_shape(const std::vector<Shape>& in) const override;
   void forward(const TensorRefs<T>& in, Tensor<T>& out) const override;
   void backward(const TensorRefs<T>& in, const Tensor<T>& out, const Tensor<T>& dout,
                 std::vector<Tensor<T>>& din) const override;
-  std::unique_ptr<Layer<float>> to_float() const override { return std::make_unique<Slice<float>>(begin_, size_, out_); }
-  std::unique_ptr<Layer<double>> to_double() const override { return std::make_unique<Slice<double>>(begin_, size_, out_); }
+  std::unique_ptr<Layer<float>> to_float() const override { return std::make_unique<Slice<float>>(begin_, size_, out_, step_); }
+  std::unique_ptr<Layer<double>> to_double() const override { return std::make_unique<Slice<double>>(begin_, size_, out_, step_); }
 
  private:
-  Shape begin_, size_, out_;
+  std::size_t step(std::size_t axis) const { return step_.empty() ? 1 : step_[axis]; }
+  Shape begin_, size_, out_, step_;
 };
 
 }  // namespace lrp
