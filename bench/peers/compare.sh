@@ -171,8 +171,12 @@ def val(recs, key):
 def fmt(v, digits=2):
     return 'n/a' if v is None else (f'{v:.{digits}f}' if v < 100 else f'{v:.0f}')
 
+def quotient(a, b):
+    return 'n/a' if a is None or b is None or b == 0 else f'{a / b:.2f}'
+
 def ratio(a, b):
-    return 'n/a' if a is None or b is None or b == 0 else f'{a / b:.2f}×'
+    q = quotient(a, b)
+    return q if q == 'n/a' else q + '×'
 
 print('| model | batch | composite | forward ms lrp / Zennit | gradient ms lrp / Zennit | LRP ms lrp / Zennit '
       '| LRP ratio lrp/Zennit | gradient ratio | peak MiB lrp / Zennit | memory ratio | lrp LRP / forward |')
@@ -187,8 +191,7 @@ for key in order:
     cells.append(f'{fmt(val(lrp, "peak_rss_mb"), 0)} / {fmt(val(zen, "peak_rss_mb"), 0)}')
     cells.append(ratio(val(lrp, 'peak_rss_mb'), val(zen, 'peak_rss_mb')))
     # issue 5's own ratio (EPF target <= 2.5): lrp's LRP call against its forward, both as above
-    lrp_over_forward = ratio(val(lrp, 'lrp_ms'), val(lrp, 'forward_ms'))
-    cells.append(lrp_over_forward.rstrip('×'))
+    cells.append(quotient(val(lrp, 'lrp_ms'), val(lrp, 'forward_ms')))
     print(f'| {key[0]} | {key[1]} | {key[2]} | ' + ' | '.join(cells) + ' |')
 errors = [r for tools in rows.values() for recs in tools.values() for r in recs if 'error' in r]
 for r in errors:

@@ -347,6 +347,8 @@ ConstTensor constant_of_shape(NodeCtx& c) {
 ConstTensor binary(NodeCtx& c, char op) {
   if (op == '%') c.allow_attributes({"fmod"});
   else c.allow_attributes({"axis", "broadcast", "consumed_inputs"});
+  // Mod with fmod=0 (the default): the result takes the divisor's sign, as Python's %
+  const bool floored_mod = op == '%' && c.attr_int("fmod", 0) == 0;
   const ConstTensor& a = c.const_input(0, "A");
   const ConstTensor& b = c.const_input(1, "B");
   const std::size_t rank = std::max(a.dims.size(), b.dims.size());
@@ -408,8 +410,7 @@ ConstTensor binary(NodeCtx& c, char op) {
       else if (op == '%') {
         if (y == 0) c.fail("integer modulo by zero");
         r = x % y;
-        // fmod=0 (the default): the sign of the divisor, as Python's % (window padding arithmetic)
-        if (c.attr_int("fmod", 0) == 0 && r != 0 && (r < 0) != (y < 0)) r += y;
+        if (floored_mod && r != 0 && (r < 0) != (y < 0)) r += y;
       } else {
         if (y == 0) c.fail("integer division by zero");
         r = x / y;
@@ -418,7 +419,7 @@ ConstTensor binary(NodeCtx& c, char op) {
     }
     return out;
   }
-  if (op == '%' && c.attr_int("fmod", 0) == 0) c.fail("Mod of floating-point values needs fmod=1 (ONNX specification)");
+  if (floored_mod) c.fail("Mod of floating-point values needs fmod=1 (ONNX specification)");
   const ConstTensor fa = as_float(c, a, "A"), fb = as_float(c, b, "B");
   for (std::size_t o = 0; o < n; ++o) {
     const double x = fa.f[sa[o]], y = fb.f[sb[o]];
@@ -612,8 +613,10 @@ ConstTensor where(NodeCtx& c) {
 ConstTensor scatter_nd(NodeCtx& c) {
   c.allow_attributes({"reduction"});
   const std::string reduction = c.attr_string("reduction", "none");
-  if (reduction != "none" && reduction != "add" && reduction != "mul" && reduction != "max" && reduction != "min")
-    c.fail("reduction '" + reduction + "' is not supported (none, add, mul, max, min)");
+  static const std::map<std::string, char> kReductions = {{"none", '='}, {"add", '+'}, {"mul", '*'}, {"max", 'M'}, {"min", 'm'}};
+  const auto found = kReductions.find(reduction);
+  if (found == kReductions.end()) c.fail("reduction '" + reduction + "' is not supported (none, add, mul, max, min)");
+  const char op = found->second;
   ConstTensor data = c.const_input(0, "data");
   const ConstTensor& indices = c.const_input(1, "indices");
   ConstTensor updates = c.const_input(2, "updates");
@@ -632,12 +635,8 @@ ConstTensor scatter_nd(NodeCtx& c) {
   if (updates.dims != want) c.fail("updates of shape " + dims_str(updates.dims) + " where " + dims_str(want) + " is needed");
   const std::vector<std::size_t> strides = strides_of(data.dims);
   const std::size_t depth = to_size(k), slice = strides[depth - 1], count = indices.numel() / depth;
-  const auto combine = [&](auto old, auto upd) {
-    if (reduction == "add") return old + upd;
-    if (reduction == "mul") return old * upd;
-    if (reduction == "max") return std::max(old, upd);
-    if (reduction == "min") return std::min(old, upd);
-    return upd;
+  const auto combine = [op](auto old, auto upd) {
+    return op == '+' ? old + upd : op == '*' ? old * upd : op == 'M' ? std::max(old, upd) : op == 'm' ? std::min(old, upd) : upd;
   };
   for (std::size_t u = 0; u < count; ++u) {
     std::size_t offset = 0;

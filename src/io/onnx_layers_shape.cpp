@@ -118,8 +118,7 @@ void slice(NodeCtx& c) {
     step.push_back(to_size(plan.step[k]));
   }
   if (size == x.shape) return c.alias(x);
-  const bool unit_steps = std::all_of(step.begin(), step.end(), [](std::size_t s) { return s == 1; });
-  c.add_layer(std::make_unique<Slice<double>>(begin, size, Shape{}, unit_steps ? Shape{} : step), {&x});
+  c.add_layer(std::make_unique<Slice<double>>(begin, size, Shape{}, step), {&x});
 }
 
 void reshape(NodeCtx& c) {

@@ -77,11 +77,12 @@ void Pool2d<T>::run_forward(const TensorRefs<T>& in, Tensor<T>& out, Tensor<T>* 
   const T* xp = x.data();
   const pool::Plane geo(k, h, w, oh, ow);  // tap ranges, once per call
   if (is_max()) {
-    out = Tensor<T>({n, c, oh, ow}, -std::numeric_limits<T>::infinity());
+    const bool fast2x2 = geo.disjoint_2x2();
+    // 2x2 tiles write every output (each window has inputs); other windows start from -inf
+    out = fast2x2 ? Tensor<T>::uninitialized({n, c, oh, ow}) : Tensor<T>({n, c, oh, ow}, -std::numeric_limits<T>::infinity());
     if (masks) *masks = Tensor<T>::uninitialized(out.shape());
     T* yp = out.data();
     T* mp = masks ? masks->data() : nullptr;
-    const bool fast2x2 = geo.disjoint_2x2();
 #pragma omp parallel for schedule(static) if (n * c * hw >= 32768)
     for (long long pp = 0; pp < planes; ++pp) {
       const std::size_t p = static_cast<std::size_t>(pp);

@@ -595,6 +595,21 @@ TEST(OnnxImport, FoldsModScatterNDAndDropoutOfRatioZero) {
     b.init_i64("flat", {1}, {6});
     EXPECT_EQ(added(b, "f", 6).vec(), (std::vector<double>{10, 11, 22, 7, 8, 9}));
   }
+  for (const auto& [reduction, want] : std::vector<std::pair<std::string, std::vector<double>>>{
+           {"mul", {3, 2, 15, 4, 5, 6}}, {"max", {3, 2, 5, 4, 5, 6}}, {"min", {1, 1, 3, 4, 5, 6}}}) {
+    B b;  // row 0 of [[1, 2, 3], [4, 5, 6]] combined with [3, 1, 5]
+    b.init_i64("data", {2, 3}, {1, 2, 3, 4, 5, 6}).init_i64("row", {1, 1}, {0}).init_i64("upd", {1, 3}, {3, 1, 5});
+    b.init_i64("flat", {1}, {6});
+    B::attr(b.node("ScatterND", {"data", "row", "upd"}, {"s"}, "combined"), "reduction", reduction);
+    b.node("Reshape", {"s", "flat"}, {"f"}, "flat");
+    EXPECT_EQ(added(b, "f", 6).vec(), want) << reduction;
+  }
+  {
+    B b;
+    b.init_i64("data", {2}, {1, 2}).init_i64("idx", {1, 1}, {0}).init_i64("upd", {1}, {5});
+    B::attr(b.node("ScatterND", {"data", "idx", "upd"}, {"s"}, "odd_reduction"), "reduction", std::string("xor"));
+    expect_format_error([&] { added(b, "s", 2); }, {"odd_reduction", "reduction 'xor'"});
+  }
   for (const auto& [indices, updates, needle] :
        std::vector<std::tuple<std::vector<std::int64_t>, std::vector<std::int64_t>, std::string>>{
            {{2}, {1, 1, 1}, "out of range"}, {{-3}, {1, 1, 1}, "out of range"}, {{0}, {1, 1}, "updates of shape"}}) {

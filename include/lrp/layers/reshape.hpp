@@ -1,6 +1,8 @@
 #pragma once
 // Layers that only move data: Flatten, Reshape, Transpose and Slice. Relevance and gradients
 // are routed back by the inverse map (a slice's dropped elements get none).
+#include <algorithm>
+
 #include "lrp/graph/layer.hpp"
 
 namespace lrp {
@@ -74,7 +76,9 @@ class Slice final : public Layer<T> {
   // entry dropped (ONNX Gather of one index). `step` (optional, one positive entry per axis):
   // every step-th element from `begin` (Swin's patch merging takes every second row and column).
   Slice(Shape begin, Shape size, Shape out = {}, Shape step = {})
-      : begin_(std::move(begin)), size_(std::move(size)), out_(std::move(out)), step_(std::move(step)) {}
+      : begin_(std::move(begin)), size_(std::move(size)), out_(std::move(out)), step_(std::move(step)) {
+    if (std::all_of(step_.begin(), step_.end(), [](std::size_t s) { return s == 1; })) step_.clear();  // a plain box
+  }
   LayerKind kind() const override { return LayerKind::Slice; }
   std::string type_name() const override { return "Slice"; }
   std::string describe() const override {
