@@ -7,7 +7,7 @@
 //   onnx_attributes.cpp  NodeCtx: inputs, outputs and attribute access with messages
 //   onnx_fold.cpp        constant folding: one function per operator
 //   onnx_layers.cpp      the table of layer converters; the converters, one function per
-//                        operator, in onnx_layers_{window,dense,activation,norm,arithmetic,shape}.cpp
+//                        operator, in onnx_layers_{window,dense,einsum,activation,norm,arithmetic,shape}.cpp
 //                        (onnx_layers.hpp), onnx_recurrent.cpp and onnx_norm_written_out.cpp
 #include <onnx/onnx_pb.h>
 

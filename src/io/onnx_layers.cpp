@@ -21,6 +21,7 @@ const std::map<std::string, LayerConverter>& layer_converters() {
       {"Upsample", upsample},
       {"ConvTranspose", conv_transpose},
       {"Div", div},
+      {"Einsum", einsum},
       {"Dropout", dropout},
       {"Erf", erf_op},
       {"Flatten", flatten},

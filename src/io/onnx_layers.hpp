@@ -26,6 +26,11 @@ void pad(NodeCtx& c);
 // onnx_layers_dense.cpp
 void gemm(NodeCtx& c);
 void matmul(NodeCtx& c);
+// Whether v is a SoftMax layer's output (attention weights, the MatMul's gate).
+bool is_softmax_output(NodeCtx& c, const Value& v);
+
+// onnx_layers_einsum.cpp
+void einsum(NodeCtx& c);
 
 // onnx_layers_activation.cpp
 void relu(NodeCtx& c);

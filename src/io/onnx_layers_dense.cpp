@@ -43,6 +43,12 @@ ConstTensor linear_weight(NodeCtx& c, std::size_t k, const std::string& role, bo
 
 }  // namespace
 
+bool is_softmax_output(NodeCtx& c, const Value& v) {
+  return v.node >= 0 && c.importer().with_model([&](const auto& model) {
+    return model.nodes()[static_cast<std::size_t>(v.node)].layer->kind() == LayerKind::SoftMax;
+  });
+}
+
 void gemm(NodeCtx& c) {
   c.allow_attributes({"alpha", "beta", "transA", "transB", "broadcast"});
   if (c.attr_int("transA", 0) != 0) c.fail("transA=1 would transpose the batch dimension; not supported");
@@ -88,12 +94,7 @@ void matmul(NodeCtx& c) {
     if (a.shape.size() < 2 || b.shape.size() != a.shape.size())
       c.fail("a product of computed values needs [N, ..., M, K] x [N, ..., K, P] of one rank, got " + runtime_shape_str(a) + " and " +
              runtime_shape_str(b));
-    const auto softmax_output = [&](const Value& v) {
-      return v.node >= 0 && c.importer().with_model([&](const auto& model) {
-        return model.nodes()[static_cast<std::size_t>(v.node)].layer->kind() == LayerKind::SoftMax;
-      });
-    };
-    const bool ga = softmax_output(a), gb = softmax_output(b);
+    const bool ga = is_softmax_output(c, a), gb = is_softmax_output(c, b);
     return c.add_layer(std::make_unique<MatMul<double>>(ga == gb ? -1 : ga ? 0 : 1), {&a, &b});
   }
   const Value& a = c.runtime_input(0, "input A");

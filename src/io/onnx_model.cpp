@@ -165,7 +165,7 @@ std::string supported_list() {
 // Operators that take a value whose batch axis moved (a batch of one run as a whole tensor):
 // those that treat every axis alike. The others need [N, C, ...] with the batch first.
 bool takes_moved_batch(const std::string& op) {
-  static const std::set<std::string> ops = {"Add", "Clip", "Concat", "Div", "Dropout", "Elu", "Erf", "Gather", "Gelu", "Gemm", "GRU",
+  static const std::set<std::string> ops = {"Add", "Clip", "Concat", "Div", "Dropout", "Einsum", "Elu", "Erf", "Gather", "Gelu", "Gemm", "GRU",
                                             "HardSigmoid", "HardSwish", "Identity", "LayerNormalization", "LeakyRelu", "LSTM", "MatMul",
                                             "Mul", "ReduceMax", "ReduceMean", "Relu", "Reshape", "RNN", "Selu", "Sigmoid", "Slice", "Softmax", "Softplus", "Softsign",
                                             "Split", "Squeeze", "Sub", "Sum", "Tanh", "Transpose", "Unsqueeze"};

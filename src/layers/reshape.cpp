@@ -1,5 +1,7 @@
 #include "lrp/layers/reshape.hpp"
 
+#include "kernels/permute.hpp"
+
 #include <algorithm>
 #include <utility>
 
@@ -151,73 +153,31 @@ Shape Transpose<T>::output_shape(const std::vector<Shape>& in) const {
 }
 
 namespace {
-// A permutation of the sample's axes that rotates them by k (NCHW -> NHWC: [C, H, W] ->
-// [H, W, C] is perm (1, 2, 0), k = 1) is the transpose of a [rows, cols] matrix, rows = the product of the first k axes:
-// returns {rows, cols}, or {0, 0} for any other permutation.
-std::pair<std::size_t, std::size_t> rotation_as_matrix(const std::vector<std::size_t>& perm, const Shape& in_sample) {
-  const std::size_t r = in_sample.size();
-  if (perm.size() != r || r < 2 || perm[0] == 0) return {0, 0};
-  const std::size_t k = perm[0];  // the axis that comes first
-  for (std::size_t i = 0; i < r; ++i)
-    if (perm[i] != (i + k) % r) return {0, 0};
-  std::size_t rows = 1, cols = 1;
-  for (std::size_t i = 0; i < r; ++i) (i < k ? rows : cols) *= in_sample[i];
-  return {rows, cols};
-}
-
-// dst[c * rows + r] = src[r * cols + c] for every sample, in 32 x 32 tiles.
-template <class T>
-void transpose_samples(const T* src, T* dst, std::size_t samples, std::size_t rows, std::size_t cols) {
-  constexpr std::size_t kTile = 32;
-  const std::size_t row_tiles = (rows + kTile - 1) / kTile, per = rows * cols;
-  const long long tasks = static_cast<long long>(samples * row_tiles);
-#pragma omp parallel for schedule(static) if (samples * per >= (std::size_t(1) << 16))
-  for (long long t = 0; t < tasks; ++t) {
-    const std::size_t n = static_cast<std::size_t>(t) / row_tiles, r0 = static_cast<std::size_t>(t) % row_tiles * kTile;
-    const T* s = src + n * per;
-    T* d = dst + n * per;
-    const std::size_t r1 = std::min(rows, r0 + kTile);
-    for (std::size_t c0 = 0; c0 < cols; c0 += kTile) {
-      const std::size_t c1 = std::min(cols, c0 + kTile);
-      for (std::size_t r = r0; r < r1; ++r)
-        for (std::size_t c = c0; c < c1; ++c) d[c * rows + r] = s[r * cols + c];
-    }
-  }
-}
-
-Runs transpose_runs(const std::vector<std::size_t>& perm, const Shape& in_sample, const Shape& out_sample) {
-  const std::vector<std::size_t> st = strides(in_sample);
-  std::vector<std::size_t> src_strides(perm.size());
-  for (std::size_t k = 0; k < perm.size(); ++k) src_strides[k] = st[perm[k]];
-  return runs_of(out_sample, src_strides, 0);
+// The permutation of a whole batch: the batch axis stays first.
+std::vector<std::size_t> with_batch(const std::vector<std::size_t>& perm) {
+  std::vector<std::size_t> full{0};
+  for (std::size_t p : perm) full.push_back(p + 1);
+  return full;
 }
 }  // namespace
 
 template <class T>
 void Transpose<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
-  const Shape xs = sample_of(in[0]->shape()), os = output_shape({xs});
-  const auto [rows, cols] = rotation_as_matrix(perm_, xs);
-  if (rows > 1 && cols > 1) {
-    Shape s = os;
-    s.insert(s.begin(), in[0]->dim(0));
-    out = Tensor<T>::uninitialized(s);
-    transpose_samples(in[0]->data(), out.data(), in[0]->dim(0), rows, cols);
-    return;
-  }
-  gather(*in[0], os, transpose_runs(perm_, xs, os), out);
+  const Tensor<T>& x = *in[0];
+  Shape s = output_shape({sample_of(x.shape())});
+  s.insert(s.begin(), x.dim(0));
+  out = Tensor<T>::uninitialized(s);
+  kernels::permute(x.data(), out.data(), x.shape(), with_batch(perm_));
 }
 
+// The adjoint of a permutation is the inverse permutation.
 template <class T>
 void Transpose<T>::backward(const TensorRefs<T>& in, const Tensor<T>& /*out*/, const Tensor<T>& dout,
                             std::vector<Tensor<T>>& din) const {
-  const Shape xs = sample_of(in[0]->shape());
-  const auto [rows, cols] = rotation_as_matrix(perm_, xs);
-  if (rows > 1 && cols > 1) {  // the adjoint of a transpose is the transpose back
-    din.assign(1, Tensor<T>::uninitialized(in[0]->shape()));
-    transpose_samples(dout.data(), din[0].data(), in[0]->dim(0), cols, rows);
-    return;
-  }
-  din.assign(1, scatter(dout, in[0]->shape(), transpose_runs(perm_, xs, output_shape({xs}))));
+  std::vector<std::size_t> inverse(perm_.size());
+  for (std::size_t k = 0; k < perm_.size(); ++k) inverse[perm_[k]] = k;
+  din.assign(1, Tensor<T>::uninitialized(in[0]->shape()));
+  kernels::permute(dout.data(), din[0].data(), dout.shape(), with_batch(inverse));
 }
 
 template <class T>

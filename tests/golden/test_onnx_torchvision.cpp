@@ -1,12 +1,13 @@
 // torchvision parity: when PyTorch, torchvision and onnx are importable (Debian's
 // /usr/bin/python3, or python3 on PATH), tests/fixtures/torchvision/make_models.py exports
-// resnet18, vgg11_bn, densenet121, mobilenet_v2 and swin_t with random weights into a scratch
+// resnet18, vgg11_bn, densenet121, mobilenet_v2, swin_t and maxvit_t with random weights into a scratch
 // folder (nothing is committed: vgg11_bn alone is ~0.5 GB). Each ONNX file is loaded as the CLI
 // does and its logits must match PyTorch's: max|ours - torch| / max|torch| <= 1e-4, in double on
 // the plain graph and in float after folding the BatchNorms (swin_t has none: LayerNorms, a
-// shifted-window mask folded from Mod, ScatterND and Where, strided Slices in its patch merging).
+// shifted-window mask folded from Mod, ScatterND and Where, strided Slices in its patch merging;
+// maxvit_t's attention is written as Einsum).
 // Otherwise GTEST_SKIP with the reason.
-// Set LRP_SKIP_TORCHVISION=1 to skip (e.g. under sanitizers; the export takes ~25 s).
+// Set LRP_SKIP_TORCHVISION=1 to skip (e.g. under sanitizers; the export takes ~40 s).
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -21,7 +22,7 @@
 namespace lrp::test {
 namespace {
 
-const std::vector<std::string> kModels = {"resnet18", "vgg11_bn", "densenet121", "mobilenet_v2", "swin_t"};
+const std::vector<std::string> kModels = {"resnet18", "vgg11_bn", "densenet121", "mobilenet_v2", "swin_t", "maxvit_t"};
 bool has_batch_norms(const std::string& model) { return model != "swin_t"; }
 
 // The exported models, made once for the whole suite.

@@ -1,0 +1,183 @@
+// Einsum, lowered to the layers it stands for: a Transpose of two computed values' axes, one
+// batched MatMul, and the Transpose / Reshape back (MaxViT's attention, "bghid,bghjd->bghij").
+// Labels in both inputs and the output are batch axes of the product, labels in both inputs
+// only are summed over (contracted), labels in one input and the output are its free axes.
+// Every label appears at most once per term (no diagonals) and sizes must agree (no
+// broadcasting); summing over a label of one input alone and ellipses are refused by name.
+#include <algorithm>
+#include <cctype>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "io/onnx_layers.hpp"
+#include "lrp/layers/matmul.hpp"
+#include "lrp/layers/reshape.hpp"
+
+namespace lrp::io::onnx_detail {
+namespace {
+
+struct Equation {
+  std::vector<std::string> inputs;
+  std::string output;
+};
+
+// "ab, bc -> ac" (spaces ignored); without "->" the output is every label that appears once,
+// in alphabetical order, as ONNX specifies.
+Equation parse_equation(const NodeCtx& c, const std::string& text) {
+  std::string s;
+  for (char ch : text)
+    if (!std::isspace(static_cast<unsigned char>(ch))) s += ch;
+  if (s.find('.') != std::string::npos) c.fail("equation '" + text + "': ellipses ('...') are not supported");
+  Equation eq;
+  const std::size_t arrow = s.find("->");
+  const std::string lhs = s.substr(0, arrow);
+  for (std::size_t start = 0;;) {
+    const std::size_t comma = lhs.find(',', start);
+    eq.inputs.push_back(lhs.substr(start, comma - start));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  if (arrow != std::string::npos) {
+    eq.output = s.substr(arrow + 2);
+  } else {
+    for (char ch : lhs)
+      if (ch != ',' && std::count(lhs.begin(), lhs.end(), ch) == 1) eq.output += ch;
+    std::sort(eq.output.begin(), eq.output.end());
+  }
+  std::vector<std::string> terms = eq.inputs;
+  terms.push_back(eq.output);
+  for (const std::string& t : terms)
+    for (char ch : t) {
+      if (!std::isalpha(static_cast<unsigned char>(ch))) c.fail("equation '" + text + "': '" + std::string(1, ch) + "' is not a label (letters only)");
+      if (std::count(t.begin(), t.end(), ch) > 1)
+        c.fail("equation '" + text + "': label '" + std::string(1, ch) + "' appears twice in '" + t + "' (diagonals are not supported)");
+    }
+  for (char ch : eq.output)
+    if (std::none_of(eq.inputs.begin(), eq.inputs.end(), [&](const std::string& t) { return t.find(ch) != std::string::npos; }))
+      c.fail("equation '" + text + "': output label '" + std::string(1, ch) + "' is in no input");
+  return eq;
+}
+
+bool has(const std::string& term, char label) { return term.find(label) != std::string::npos; }
+
+class Lowering {
+ public:
+  Lowering(NodeCtx& c, bool batch_first) : c_(c), batch_first_(batch_first) {}
+
+  // The Transpose layer taking axes labelled `from` to the order `to` (the same labels). With
+  // the batch first, its label is first in both and the layer permutes the sample's axes.
+  std::unique_ptr<Layer<double>> transpose_layer(const std::string& from, const std::string& to) const {
+    std::vector<std::size_t> perm;
+    for (std::size_t k = batch_first_ ? 1 : 0; k < to.size(); ++k) perm.push_back(from.find(to[k]) - (batch_first_ ? 1 : 0));
+    return std::make_unique<Transpose<double>>(perm);
+  }
+  // v (labels `from`) with its axes in the order `to`.
+  Value transpose(const Value& v, const std::string& from, const std::string& to, const std::string& suffix) {
+    if (from == to) return v;
+    return c_.add_hidden(transpose_layer(from, to), {&v}, BatchAxis::Inherit, suffix);
+  }
+  Value reshape(const Value& v, const Shape& to, const std::string& suffix) {
+    if (v.shape == to) return v;
+    return c_.add_hidden(std::make_unique<Reshape<double>>(to), {&v}, BatchAxis::Inherit, suffix);
+  }
+
+ private:
+  NodeCtx& c_;
+  bool batch_first_;
+};
+
+}  // namespace
+
+void einsum(NodeCtx& c) {
+  c.allow_attributes({"equation"});
+  const std::string text = c.attr_string("equation", "");
+  const Equation eq = parse_equation(c, text);
+  if (eq.inputs.size() != c.num_inputs())
+    c.fail("equation '" + text + "' has " + std::to_string(eq.inputs.size()) + " terms for " + std::to_string(c.num_inputs()) + " inputs");
+  if (eq.inputs.size() != 2) c.fail("equation '" + text + "': only products of two inputs are supported");
+  if (c.is_const(0) || c.is_const(1)) c.fail("equation '" + text + "': only products of two computed values are supported (a constant input is not)");
+
+  // A batch axis in front (the usual case) must be the first label of every term; a batch of
+  // one run as a whole tensor (moved) has all its axes in the labels.
+  const std::string& ta = eq.inputs[0];
+  const std::string& tb = eq.inputs[1];
+  const bool lined_up = !ta.empty() && !tb.empty() && tb[0] == ta[0] && !eq.output.empty() && eq.output[0] == ta[0];
+  const bool moved = c.input(0, "Inputs").moved_batch || c.input(1, "Inputs").moved_batch ||
+                     (!lined_up && c.importer().static_batch == std::size_t{1});
+  const Value a0 = moved ? c.with_moved_batch(c.input(0, "Inputs")) : c.input(0, "Inputs");
+  const Value b0 = moved ? c.with_moved_batch(c.input(1, "Inputs")) : c.input(1, "Inputs");
+  for (const auto& [v, t] : {std::pair{&a0, &ta}, std::pair{&b0, &tb}})
+    if (t->size() != onnx_rank(*v))
+      c.fail("equation '" + text + "': term '" + *t + "' has " + std::to_string(t->size()) + " labels for an input of rank " +
+             std::to_string(onnx_rank(*v)) + " " + runtime_shape_str(*v));
+  const bool batch_first = !moved;
+  if (batch_first && !lined_up)
+    c.fail("equation '" + text + "': the batch axis (the first of each input) must be the first axis of both inputs and the output "
+           "(or the model run as a batch of one)");
+
+  // Sizes per label; the batch label (batch_first) has none.
+  const std::size_t skip = batch_first ? 1 : 0;
+  std::string labels;
+  std::vector<std::size_t> sizes;
+  const auto size_of = [&](char ch) { return sizes[labels.find(ch)]; };
+  for (const auto& [v, t] : {std::pair{&a0, &ta}, std::pair{&b0, &tb}})
+    for (std::size_t k = skip; k < t->size(); ++k) {
+      const char ch = (*t)[k];
+      const std::size_t n = v->shape[k - skip];
+      if (!has(labels, ch)) {
+        labels += ch;
+        sizes.push_back(n);
+      } else if (size_of(ch) != n) {
+        c.fail("equation '" + text + "': label '" + std::string(1, ch) + "' has sizes " + std::to_string(size_of(ch)) + " and " +
+               std::to_string(n) + " (" + runtime_shape_str(a0) + ", " + runtime_shape_str(b0) + ")");
+      }
+    }
+
+  std::string batch, free_a, free_b, contracted;
+  for (char ch : ta) {
+    if (has(tb, ch)) (has(eq.output, ch) ? batch : contracted) += ch;
+    else if (has(eq.output, ch)) free_a += ch;
+    else c.fail("equation '" + text + "': label '" + std::string(1, ch) + "' is summed over in one input only; not supported");
+  }
+  for (char ch : tb) {
+    if (has(ta, ch)) continue;
+    if (!has(eq.output, ch)) c.fail("equation '" + text + "': label '" + std::string(1, ch) + "' is summed over in one input only; not supported");
+    free_b += ch;
+  }
+
+  const auto product = [&](const std::string& ls) {
+    std::size_t n = 1;
+    for (char ch : ls) n *= size_of(ch);
+    return n;
+  };
+  Shape lead;  // the product's leading (batch) axes per sample
+  for (std::size_t k = skip; k < batch.size(); ++k) lead.push_back(size_of(batch[k]));
+  const auto with_lead = [&](std::initializer_list<std::size_t> tail) {
+    Shape s = lead;
+    s.insert(s.end(), tail);
+    return s;
+  };
+  const std::size_t m = product(free_a), k = product(contracted), p = product(free_b);
+
+  Lowering low(c, batch_first);
+  const Value a1 = low.transpose(a0, ta, batch + free_a + contracted, " (A's axes)");
+  const Value b1 = low.transpose(b0, tb, batch + contracted + free_b, " (B's axes)");
+  const Value a = low.reshape(a1, with_lead({m, k}), " (A as matrices)");
+  const Value b = low.reshape(b1, with_lead({k, p}), " (B as matrices)");
+  // Attention weights (a SoftMax output) stay marked through the transposes (see MatMul).
+  const bool ga = is_softmax_output(c, c.input(0, "Inputs")), gb = is_softmax_output(c, c.input(1, "Inputs"));
+  const std::string result = batch + free_a + free_b;
+  Shape result_shape = lead;
+  for (char ch : free_a + free_b) result_shape.push_back(size_of(ch));
+  const bool last = result == eq.output && result_shape == with_lead({m, p});
+  auto matmul = std::make_unique<MatMul<double>>(ga == gb ? -1 : ga ? 0 : 1);
+  if (last) return c.add_layer(std::move(matmul), {&a, &b});
+  const Value prod = c.add_hidden(std::move(matmul), {&a, &b}, BatchAxis::Inherit, " (product)");
+  if (result == eq.output) return c.add_layer(std::make_unique<Reshape<double>>(result_shape), {&prod});
+  const Value r = low.reshape(prod, result_shape, " (product's axes)");
+  c.add_layer(low.transpose_layer(result, eq.output), {&r});
+}
+
+}  // namespace lrp::io::onnx_detail
