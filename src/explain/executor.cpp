@@ -9,6 +9,7 @@
 #include "lrp/layers/conv2d.hpp"
 #include "lrp/layers/merge.hpp"
 #include "lrp/layers/prelu.hpp"
+#include "lrp/layers/reshape.hpp"
 #include "rules/tensor_ops.hpp"
 
 namespace lrp {
@@ -98,6 +99,23 @@ void Executor<T>::sum_in_place(std::size_t i, TensorRefs<T>& in, Tensor<T>& out)
 }
 
 template <class T>
+bool Executor<T>::reshape_in_place(std::size_t i) {
+  const Node<T>& n = model_.nodes()[i];
+  const Layer<T>& layer = *n.layer;
+  const bool relabels = layer.kind() == LayerKind::Reshape ||
+                        (layer.kind() == LayerKind::Flatten && !static_cast<const Flatten<T>&>(layer).channels_last());
+  if (mode_ == Mode::KeepAll || !relabels || n.inputs.size() != 1) return false;
+  const std::size_t x = n.inputs[0];
+  if (forward_last_[x] != static_cast<long>(i) || keep_[x] || values_[x].rank() == 0) return false;
+  Tensor<T> moved = std::move(values_[x]);
+  Shape s = layer.output_shape({Shape(moved.shape().begin() + 1, moved.shape().end())});
+  s.insert(s.begin(), moved.dim(0));
+  moved.reshape(s);
+  values_[n.output] = std::move(moved);
+  return true;
+}
+
+template <class T>
 void Executor<T>::plan_backward(const std::vector<Rule>& rules) {
   const auto& nodes = model_.nodes();
   if (rules.size() != nodes.size()) throw ConfigError("internal: one rule per node expected");
@@ -180,6 +198,8 @@ const Tensor<T>& Executor<T>::forward(const Tensor<T>& input) {
         shapes_[out] = values_[out].shape();
         done[static_cast<std::size_t>(relu)] = 1;
         ++fused_relus_;
+      } else if (reshape_in_place(i)) {
+        // the input's storage, relabelled
       } else if (mode_ == Mode::Backward && save_[i]) {
         n.layer->forward_saving(in, values_[n.output], saved_[i]);
       } else {
@@ -342,13 +362,17 @@ Tensor<T> Executor<T>::sweep(std::size_t from, const Tensor<T>& seed, const std:
     RuleInput<T> ri{*n.layer, ii, in, *out, r_out, *cache_, repeat, in_shapes, nonneg, &r_out};
     if (ii < saved_.size() && !saved_[ii].empty() && (k == 1 || needs.repeat)) ri.saved = &saved_[ii];
     std::vector<Tensor<T>> r_in;
+    // Every rule sends a slice's relevance back to where it was taken (its gradient): added
+    // straight into what its input has received so far, when something has.
+    const bool added = n.layer->kind() == LayerKind::Slice && !rel[n.inputs[0]].empty();
     try {
-      r_in = apply_rule(rules[ii], ri);
+      if (added) static_cast<const Slice<T>&>(*n.layer).add_backward(r_out, rel[n.inputs[0]]);
+      else r_in = apply_rule(rules[ii], ri);
     } catch (const ConfigError& e) {
       throw ConfigError(model_.node_label(ii) + ": " + e.what());
     }
     r_out = Tensor<T>();  // no longer needed
-    for (std::size_t j = 0; j < n.inputs.size(); ++j) {
+    for (std::size_t j = 0; j < r_in.size(); ++j) {
       Tensor<T>& dst = rel[n.inputs[j]];
       if (dst.empty()) {
         dst = std::move(r_in[j]);

@@ -222,6 +222,20 @@ void Slice<T>::backward(const TensorRefs<T>& in, const Tensor<T>& /*out*/, const
   din.assign(1, scatter(dout, in[0]->shape(), slice_runs(begin_, size_, step_, sample_of(in[0]->shape()))));
 }
 
+template <class T>
+void Slice<T>::add_backward(const Tensor<T>& dout, Tensor<T>& din) const {
+  const Runs r = slice_runs(begin_, size_, step_, sample_of(din.shape()));
+  const std::size_t out_per = r.src.size() * r.run, in_per = din.sample_size();
+  if (dout.size() != din.dim(0) * out_per) throw ShapeError("Slice: relevance of " + shape_str(dout.shape()) + " for " + shape_str(din.shape()));
+  const T* dp = dout.data();
+  T* ip = din.data();
+  for_runs(din.dim(0), r, [&](std::size_t n, std::size_t i) {
+    const T* s = dp + n * out_per + i * r.run;
+    T* d = ip + n * in_per + r.src[i];
+    for (std::size_t j = 0; j < r.run; ++j) d[j] += s[j];
+  });
+}
+
 template class Flatten<float>;
 template class Flatten<double>;
 template class Reshape<float>;

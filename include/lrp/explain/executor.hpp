@@ -117,6 +117,9 @@ class Executor {
   // For a fused sum (node i): when a summand is dead after node i, moves its storage into `out`
   // and points `in` at it first, so that the sum is formed in place; otherwise leaves both.
   void sum_in_place(std::size_t i, TensorRefs<T>& in, Tensor<T>& out);
+  // Node i only relabels its input's shape (Reshape, a plain Flatten) and the input is dead
+  // after it: moves the input's storage into the output instead of copying it; false otherwise.
+  bool reshape_in_place(std::size_t i);
   // Per node: whether its rule asks for what the layer's forward saves, and what it saved.
   std::vector<char> save_;
   std::vector<Tensor<T>> saved_;
