@@ -153,6 +153,21 @@ LRP_SIMD_CLONES void sigmoid(const float* x, float* y, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) y[i] = 1.0f / (1.0f + exp_approx(-x[i]));
 }
 
+LRP_SIMD_CLONES void softmax_row(const float* x, float* y, std::size_t n) {
+  float m = -std::numeric_limits<float>::infinity();
+#pragma omp simd reduction(max : m)
+  for (std::size_t i = 0; i < n; ++i) m = x[i] > m ? x[i] : m;
+  float s = 0.0f;
+#pragma omp simd reduction(+ : s)
+  for (std::size_t i = 0; i < n; ++i) {
+    const float e = x[i] == -std::numeric_limits<float>::infinity() ? 0.0f : exp_approx(x[i] - m);
+    y[i] = e;
+    s += e;
+  }
+#pragma omp simd
+  for (std::size_t i = 0; i < n; ++i) y[i] /= s;
+}
+
 // erfc(|x|) = t exp(-x^2 + P(t)), t = 1 / (1 + |x| / 2), with the degree-9 polynomial of
 // Numerical Recipes' erfcc (fractional error below 1.2e-7 everywhere); computed in float
 // with exp_approx, so the loop vectorises.

@@ -70,6 +70,9 @@ void zbox_combine(double* a, const double* x, const double* b, std::size_t n, do
 // range reduction, within 2 ulp of exp over the clamped range [-87.3, 88.3]); std::exp per
 // element was the whole cost of EfficientNet's SiLU layers.
 void sigmoid(const float* x, float* y, std::size_t n);
+// One row of a softmax in float32, y = exp(x - max x) / sum, with that exp (x = -inf, a masked
+// score, gives exactly 0); std::exp per element was most of an attention SoftMax's time.
+void softmax_row(const float* x, float* y, std::size_t n);
 // tanh(x) in float32, vectorisable (Cephes' tanhf polynomial for |x| < 0.625, else through
 // exp_approx; relative error within a few ulp): the recurrent layers' gates and cells.
 void tanh(const float* x, float* y, std::size_t n);

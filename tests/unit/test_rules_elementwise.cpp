@@ -178,3 +178,45 @@ TEST(RulesElementwise, FastTanhIsWithinFourUlpOfTheFormula) {
 
 }  // namespace
 }  // namespace lrp
+
+namespace lrp {
+namespace {
+
+// The float32 softmax rows of the fast path (exp_approx) against the formula in double: each
+// probability within 8 + |x - max| ulp of float (the exp, the sum's rounding and the division,
+// and x - max rounded to float, which std::exp in float pays as well), rows from 1
+// to 300 entries with spreads up to 200 (probabilities down to underflow), masked entries
+// (-inf) exactly 0, and each row summing to 1 within 1e-6.
+TEST(RulesElementwise, FastSoftmaxRowsMatchTheFormula) {
+  std::mt19937 rng(7);
+  for (std::size_t n : {1u, 2u, 7u, 16u, 49u, 197u, 300u})
+    for (float spread : {0.1f, 5.0f, 60.0f, 200.0f}) {
+      std::uniform_real_distribution<float> u(-spread / 2, spread / 2);
+      std::vector<float> x(n), y(n);
+      for (float& v : x) v = u(rng) + 30.0f;  // off zero: the max is subtracted
+      if (n > 2) x[1] = -std::numeric_limits<float>::infinity();
+      kernels::softmax_row(x.data(), y.data(), n);
+      const double m = *std::max_element(x.begin(), x.end());
+      double s = 0, total = 0;
+      for (float v : x) s += std::exp(static_cast<double>(v) - m);
+      for (std::size_t i = 0; i < n; ++i) {
+        const double want = std::exp(static_cast<double>(x[i]) - m) / s;
+        total += y[i];
+        if (std::isinf(x[i])) {
+          EXPECT_EQ(y[i], 0.0f);
+          continue;
+        }
+        if (want < 1e-36) {  // exp clamped at -87.3: the float result is tiny
+          EXPECT_LT(y[i], 1e-36f) << "n " << n << " spread " << spread;
+          continue;
+        }
+        // x - max rounded to float moves exp's argument by up to |x - max| ulp of 1.
+        const double ulp = want * std::numeric_limits<float>::epsilon();
+        ASSERT_LE(std::abs(y[i] - want), (8 + std::abs(x[i] - m)) * ulp) << "n " << n << " spread " << spread << " entry " << i << ": " << y[i] << " against " << want;
+      }
+      EXPECT_NEAR(total, 1.0, 1e-6) << "n " << n << " spread " << spread;
+    }
+}
+
+}  // namespace
+}  // namespace lrp
