@@ -3,7 +3,7 @@
 // Labels in both inputs and the output are batch axes of the product, labels in both inputs
 // only are summed over (contracted), labels in one input and the output are its free axes.
 // Every label appears at most once per term (no diagonals) and sizes must agree (no
-// broadcasting); summing over a label of one input alone and ellipses are refused by name.
+// broadcasting of size-1 axes); summing over a label of one input alone is refused by name.
 #include <algorithm>
 #include <cctype>
 #include <memory>
@@ -23,13 +23,15 @@ struct Equation {
   std::string output;
 };
 
-// "ab, bc -> ac" (spaces ignored); without "->" the output is every label that appears once,
-// in alphabetical order, as ONNX specifies.
-Equation parse_equation(const NodeCtx& c, const std::string& text) {
+// "ab, bc -> ac" (spaces ignored) for inputs of ONNX ranks `ranks`; without "->" the output is
+// every label that appears once, in alphabetical order, as ONNX specifies. An ellipsis stands
+// for the axes its term does not name; it becomes labels of its own (unused letters), aligned
+// from the right across the terms as NumPy broadcasts, and leads an implicit output.
+Equation parse_equation(const NodeCtx& c, const std::string& text, const std::vector<std::size_t>& ranks) {
   std::string s;
   for (char ch : text)
     if (!std::isspace(static_cast<unsigned char>(ch))) s += ch;
-  if (s.find('.') != std::string::npos) c.fail("equation '" + text + "': ellipses ('...') are not supported");
+  const std::string where = "equation '" + text + "': ";
   Equation eq;
   const std::size_t arrow = s.find("->");
   const std::string lhs = s.substr(0, arrow);
@@ -39,24 +41,56 @@ Equation parse_equation(const NodeCtx& c, const std::string& text) {
     if (comma == std::string::npos) break;
     start = comma + 1;
   }
+  if (eq.inputs.size() != ranks.size())
+    c.fail(where + std::to_string(eq.inputs.size()) + " terms for " + std::to_string(ranks.size()) + " inputs");
+  const auto ellipsis_at = [&](const std::string& t) {
+    const std::size_t at = t.find("...");
+    if (std::count(t.begin(), t.end(), '.') != (at == std::string::npos ? 0 : 3)) c.fail(where + "a '.' outside one '...' in '" + t + "'");
+    return at;
+  };
+  std::string fresh;  // ellipsis labels, the last ellipsis axis first
+  for (char ch = 'A'; ch <= 'z'; ++ch)
+    if (std::isalpha(static_cast<unsigned char>(ch)) && s.find(ch) == std::string::npos) fresh += ch;
+  const auto ellipsis_labels = [&](std::size_t count) {
+    if (count > fresh.size()) c.fail(where + "too many axes under '...'");
+    std::string labels = fresh.substr(0, count);
+    std::reverse(labels.begin(), labels.end());
+    return labels;
+  };
+  std::size_t widest = 0;  // axes under the longest ellipsis
+  for (std::size_t k = 0; k < eq.inputs.size(); ++k) {
+    std::string& t = eq.inputs[k];
+    const std::size_t at = ellipsis_at(t);
+    if (at == std::string::npos) continue;
+    if (t.size() - 3 > ranks[k])
+      c.fail(where + "term '" + t + "' names " + std::to_string(t.size() - 3) + " axes of an input of rank " + std::to_string(ranks[k]));
+    const std::size_t count = ranks[k] - (t.size() - 3);
+    widest = std::max(widest, count);
+    t.replace(at, 3, ellipsis_labels(count));
+  }
   if (arrow != std::string::npos) {
     eq.output = s.substr(arrow + 2);
+    const std::size_t at = ellipsis_at(eq.output);
+    if (at != std::string::npos) eq.output.replace(at, 3, ellipsis_labels(widest));
   } else {
-    for (char ch : lhs)
-      if (ch != ',' && std::count(lhs.begin(), lhs.end(), ch) == 1) eq.output += ch;
+    std::string named;
+    for (const std::string& t : eq.inputs) named += t;
+    for (char ch : named)
+      if (fresh.find(ch) == std::string::npos && std::count(named.begin(), named.end(), ch) == 1) eq.output += ch;
     std::sort(eq.output.begin(), eq.output.end());
+    eq.output = ellipsis_labels(widest) + eq.output;
   }
   std::vector<std::string> terms = eq.inputs;
   terms.push_back(eq.output);
   for (const std::string& t : terms)
     for (char ch : t) {
-      if (!std::isalpha(static_cast<unsigned char>(ch))) c.fail("equation '" + text + "': '" + std::string(1, ch) + "' is not a label (letters only)");
+      if (!std::isalpha(static_cast<unsigned char>(ch))) c.fail(where + "'" + std::string(1, ch) + "' is not a label (letters only)");
       if (std::count(t.begin(), t.end(), ch) > 1)
-        c.fail("equation '" + text + "': label '" + std::string(1, ch) + "' appears twice in '" + t + "' (diagonals are not supported)");
+        c.fail(where + "label '" + std::string(1, ch) + "' appears twice in '" + t + "' (diagonals are not supported)");
     }
   for (char ch : eq.output)
     if (std::none_of(eq.inputs.begin(), eq.inputs.end(), [&](const std::string& t) { return t.find(ch) != std::string::npos; }))
-      c.fail("equation '" + text + "': output label '" + std::string(1, ch) + "' is in no input");
+      c.fail(where + "output label '" + std::string(1, ch) + "' is in no input");
   return eq;
 }
 
@@ -93,11 +127,9 @@ class Lowering {
 void einsum(NodeCtx& c) {
   c.allow_attributes({"equation"});
   const std::string text = c.attr_string("equation", "");
-  const Equation eq = parse_equation(c, text);
-  if (eq.inputs.size() != c.num_inputs())
-    c.fail("equation '" + text + "' has " + std::to_string(eq.inputs.size()) + " terms for " + std::to_string(c.num_inputs()) + " inputs");
-  if (eq.inputs.size() != 2) c.fail("equation '" + text + "': only products of two inputs are supported");
+  if (c.num_inputs() != 2) c.fail("equation '" + text + "': only products of two inputs are supported");
   if (c.is_const(0) || c.is_const(1)) c.fail("equation '" + text + "': only products of two computed values are supported (a constant input is not)");
+  const Equation eq = parse_equation(c, text, {onnx_rank(c.input(0, "Inputs")), onnx_rank(c.input(1, "Inputs"))});
 
   // A batch axis in front (the usual case) must be the first label of every term; a batch of
   // one run as a whole tensor (moved) has all its axes in the labels.

@@ -98,6 +98,10 @@ const std::vector<Case>& cases() {
       {"nab,nb->na", "nab", "nb", "na", {{'a', 4}, {'b', 3}}},
       // Free labels of both inputs interleaved in the output; a batch label after them.
       {"nipk,nkqp->nqip", "nipk", "nkqp", "nqip", {{'i', 2}, {'p', 3}, {'k', 4}, {'q', 2}}},
+      // Ellipses: the batch and the heads under "...", explicit and implicit outputs.
+      {"...ij,...jk->...ik", "nhij", "nhjk", "nhik", {{'h', 2}, {'i', 3}, {'j', 4}, {'k', 5}}},
+      {"... i j, ... k j", "nhij", "nhkj", "nhik", {{'h', 3}, {'i', 2}, {'j', 4}, {'k', 3}}},
+      {"n...d,n...e->n...de", "nabd", "nabe", "nabde", {{'a', 2}, {'b', 3}, {'d', 2}, {'e', 3}}},
   };
   return all;
 }
@@ -168,14 +172,17 @@ TEST(OnnxEinsum, RelevanceIsConserved) {
 }
 
 // A model run as a batch of one may move its batch axis: "inj,njk->nik" (A's batch axis moved
-// by its Reshape) and "nij,mjk->nmik" (both batch-first, but B's first label is not the batch)
-// take the whole tensors as labelled; the output, its batch axis back in front, is [1, ..., i, k].
+// by its Reshape), "nij,mjk->nmik" (both batch-first, but B's first label is not the batch) and
+// ellipses of different lengths take the whole tensors as labelled; the output, its batch axis
+// back in front, is [1, ..., i, k].
 TEST(OnnxEinsum, BatchOfOneMovesTheBatchAxis) {
-  const auto run = [](const std::vector<std::int64_t>& a_shape, const std::string& equation) {
+  const auto run = [](const std::vector<std::int64_t>& a_shape, const std::string& equation,
+                      const std::vector<std::int64_t>& b_shape = {1, 3, 4}) {
     B b;
     b.input("x", {1, 18}).output("y");
     b.init_i64("a_from", {1}, {0}).init_i64("a_to", {1}, {6}).init_i64("b_from", {1}, {6}).init_i64("b_to", {1}, {18});
-    b.init_i64("axis", {1}, {1}).init_i64("a_shape", {3}, a_shape).init_i64("b_shape", {3}, {1, 3, 4});
+    b.init_i64("axis", {1}, {1}).init_i64("a_shape", {static_cast<std::int64_t>(a_shape.size())}, a_shape);
+    b.init_i64("b_shape", {static_cast<std::int64_t>(b_shape.size())}, b_shape);
     b.node("Slice", {"x", "a_from", "a_to", "axis"}, {"a_flat"}, "a_slice");
     b.node("Slice", {"x", "b_from", "b_to", "axis"}, {"b_flat"}, "b_slice");
     b.node("Reshape", {"a_flat", "a_shape"}, {"a"}, "a_reshape");
@@ -197,6 +204,16 @@ TEST(OnnxEinsum, BatchOfOneMovesTheBatchAxis) {
         EXPECT_NEAR(y[i * 4 + k], want, 1e-12) << i << k;
       }
   }
+  // Ellipses of different lengths align from the right, as NumPy broadcasts: A [1, 2, 1, 3]
+  // "...ij" (under "...": 1, 2) and B [2, 3, 2] "...jk" (2) share the axis of 2.
+  const Tensor<double> y = run({1, 2, 1, 3}, "...ij,...jk->...ik", {2, 3, 2});
+  ASSERT_EQ(y.shape(), (Shape{1, 2, 1, 2}));
+  for (std::size_t h = 0; h < 2; ++h)
+    for (std::size_t k = 0; k < 2; ++k) {
+      double want = 0;
+      for (std::size_t j = 0; j < 3; ++j) want += x[h * 3 + j] * x[6 + h * 6 + j * 2 + k];
+      EXPECT_NEAR(y[h * 2 + k], want, 1e-12) << h << k;
+    }
 }
 
 // Attention weights (a SoftMax output) feeding the product stay marked as its gate (CP-LRP holds
@@ -239,7 +256,10 @@ void expect_refused(const std::string& equation, const std::vector<std::string>&
 }
 
 TEST(OnnxEinsum, RefusesWhatItCannotLower) {
-  expect_refused("...ij,...jk->...ik", {"einsum", "ellipses"});
+  expect_refused("..ij,njk->nik", {"einsum", "a '.' outside one '...'"});
+  expect_refused("...ij,...jk->...i.k", {"a '.' outside one '...'"});
+  expect_refused("n...ijk,njk->nik", {"term 'n...ijk' names 4 axes of an input of rank 3"});
+  expect_refused("...ij,...jk->ik", {"batch axis"});  // the ellipsis, batch included, summed over
   expect_refused("nii,nik->nk", {"appears twice", "diagonals"}, "nij", "nik");
   expect_refused("nij,njk->nk", {"'i' is summed over in one input only"});
   expect_refused("nij,njk->nij", {"'k' is summed over in one input only"});
