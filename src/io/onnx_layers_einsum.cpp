@@ -1,5 +1,6 @@
 // Einsum, lowered to the layers it stands for: a Transpose of two computed values' axes, one
-// batched MatMul, and the Transpose / Reshape back (MaxViT's attention, "bghid,bghjd->bghij").
+// batched MatMul, and the Transpose / Reshape back (MaxViT's attention, "bghid,bghjd->bghij");
+// with a constant input, a Linear over the rows of the other's last axis ("bld,dh->blh").
 // Labels in both inputs and the output are batch axes of the product, labels in both inputs
 // only are summed over (contracted), labels in one input and the output are its free axes.
 // Every label appears at most once per term (no diagonals) and sizes must agree (no
@@ -12,6 +13,8 @@
 #include <vector>
 
 #include "io/onnx_layers.hpp"
+#include "kernels/permute.hpp"
+#include "lrp/layers/linear.hpp"
 #include "lrp/layers/matmul.hpp"
 #include "lrp/layers/reshape.hpp"
 
@@ -124,11 +127,129 @@ class Lowering {
 
 }  // namespace
 
+namespace {
+
+// Label sizes, read off the inputs' shapes (the batch label, with the batch first, has none).
+class Sizes {
+ public:
+  Sizes(const NodeCtx& c, const std::string& text) : c_(c), text_(text) {}
+  void add(const std::string& term, const std::vector<std::size_t>& dims, std::size_t skip) {
+    for (std::size_t k = skip; k < term.size(); ++k) {
+      const char ch = term[k];
+      const std::size_t n = dims[k - skip];
+      if (!has(labels_, ch)) {
+        labels_ += ch;
+        sizes_.push_back(n);
+      } else if (of(ch) != n) {
+        c_.fail("equation '" + text_ + "': label '" + std::string(1, ch) + "' has sizes " + std::to_string(of(ch)) + " and " + std::to_string(n));
+      }
+    }
+  }
+  std::size_t of(char ch) const { return sizes_[labels_.find(ch)]; }
+  std::size_t product(const std::string& ls) const {
+    std::size_t n = 1;
+    for (char ch : ls) n *= of(ch);
+    return n;
+  }
+  Shape shape(const std::string& ls) const {
+    Shape s;
+    for (char ch : ls) s.push_back(of(ch));
+    return s;
+  }
+
+ private:
+  const NodeCtx& c_;
+  const std::string& text_;
+  std::string labels_;
+  std::vector<std::size_t> sizes_;
+};
+
+// Adds `product` (reading `inputs`, per-sample output `product_shape`) and what takes its axes,
+// labelled `result` with per-sample shape `result_shape` once reshaped, to the output's order;
+// the last layer is the node's output.
+void add_arranged(NodeCtx& c, Lowering& low, std::unique_ptr<Layer<double>> product, const std::vector<const Value*>& inputs,
+                  const Shape& product_shape, const std::string& result, const Shape& result_shape, const std::string& output) {
+  if (result == output && result_shape == product_shape) return c.add_layer(std::move(product), inputs);
+  const Value prod = c.add_hidden(std::move(product), inputs, BatchAxis::Inherit, " (product)");
+  if (result == output) return c.add_layer(std::make_unique<Reshape<double>>(result_shape), {&prod});
+  const Value r = low.reshape(prod, result_shape, " (product's axes)");
+  c.add_layer(low.transpose_layer(result, output), {&r});
+}
+
+// The labels of `term` that are (not) in `other`, in term's order.
+std::string labels_in(const std::string& term, const std::string& other, bool in) {
+  std::string out;
+  for (char ch : term)
+    if (has(other, ch) == in) out += ch;
+  return out;
+}
+
+// Einsum of a computed value x and a constant w: a Linear over the rows of x's last axis once x's
+// contracted labels are last, with the weight [free labels of w, contracted] from w.
+void einsum_with_constant(NodeCtx& c, const std::string& text) {
+  const std::size_t kw = c.is_const(0) ? 0 : 1, kx = 1 - kw;
+  const ConstTensor& w = c.const_input(kw, "Inputs");
+  c.require_finite(w, "the constant input");
+  if (w.is_int || w.batch_broadcast) c.fail("equation '" + text + "': the constant input must be a float tensor alike for every sample");
+  std::vector<std::size_t> ranks(2);
+  ranks[kw] = w.dims.size();
+  ranks[kx] = onnx_rank(c.input(kx, "Inputs"));
+  const Equation eq = parse_equation(c, text, ranks);
+  const std::string& tx = eq.inputs[kx];
+  const std::string& tw = eq.inputs[kw];
+  const bool lined_up = !tx.empty() && !eq.output.empty() && eq.output[0] == tx[0] && !has(tw, tx[0]);
+  const bool moved = c.input(kx, "Inputs").moved_batch || (!lined_up && c.importer().static_batch == std::size_t{1});
+  const Value x = moved ? c.with_moved_batch(c.input(kx, "Inputs")) : c.input(kx, "Inputs");
+  if (tx.size() != onnx_rank(x))
+    c.fail("equation '" + text + "': term '" + tx + "' has " + std::to_string(tx.size()) + " labels for an input of rank " +
+           std::to_string(onnx_rank(x)) + " " + runtime_shape_str(x));
+  if (tw.size() != w.dims.size())
+    c.fail("equation '" + text + "': term '" + tw + "' has " + std::to_string(tw.size()) + " labels for a constant of shape " + dims_str(w.dims));
+  if (!moved && !lined_up)
+    c.fail("equation '" + text + "': the batch axis (the first of the computed input) must be the first axis of the output "
+           "and not a label of the constant (or the model run as a batch of one)");
+  const std::size_t skip = moved ? 0 : 1;
+  Sizes sizes(c, text);
+  sizes.add(tx, x.shape, skip);
+  std::vector<std::size_t> w_dims;
+  for (std::int64_t d : w.dims) w_dims.push_back(to_size(d));
+  sizes.add(tw, w_dims, 0);
+
+  const std::string contracted = labels_in(tx, tw, true);
+  const std::string free_x = labels_in(tx, tw, false), free_w = labels_in(tw, tx, false);
+  for (char ch : contracted)
+    if (has(eq.output, ch))
+      c.fail("equation '" + text + "': label '" + std::string(1, ch) + "' of both inputs is in the output (an elementwise scale); not supported");
+  for (char ch : free_x + free_w)
+    if (!has(eq.output, ch)) c.fail("equation '" + text + "': label '" + std::string(1, ch) + "' is summed over in one input only; not supported");
+
+  // W [P, K] = w with its axes in the order free_w, contracted.
+  const std::size_t p = sizes.product(free_w), k = sizes.product(contracted);
+  std::vector<std::size_t> perm;
+  for (char ch : free_w + contracted) perm.push_back(tw.find(ch));
+  Tensor<double> weight({p, k});
+  kernels::permute(w.f.data(), weight.data(), w_dims, perm);
+
+  Lowering low(c, !moved);
+  const Value x1 = low.transpose(x, tx, free_x + contracted, " (input's axes)");
+  Shape rows = sizes.shape(free_x.substr(skip));
+  rows.push_back(k);
+  const Value x2 = low.reshape(x1, rows, " (input as rows)");
+  Shape product_shape(rows.begin(), rows.end() - 1);
+  product_shape.push_back(p);
+  auto linear = std::make_unique<Linear<double>>(std::move(weight), Tensor<double>({p}), rows.size() > 1);
+  const std::string result = free_x + free_w;
+  add_arranged(c, low, std::move(linear), {&x2}, product_shape, result, sizes.shape(result.substr(skip)), eq.output);
+}
+
+}  // namespace
+
 void einsum(NodeCtx& c) {
   c.allow_attributes({"equation"});
   const std::string text = c.attr_string("equation", "");
   if (c.num_inputs() != 2) c.fail("equation '" + text + "': only products of two inputs are supported");
-  if (c.is_const(0) || c.is_const(1)) c.fail("equation '" + text + "': only products of two computed values are supported (a constant input is not)");
+  if (c.is_const(0) && c.is_const(1)) c.fail("equation '" + text + "': both inputs are constants (not folded)");
+  if (c.is_const(0) || c.is_const(1)) return einsum_with_constant(c, text);
   const Equation eq = parse_equation(c, text, {onnx_rank(c.input(0, "Inputs")), onnx_rank(c.input(1, "Inputs"))});
 
   // A batch axis in front (the usual case) must be the first label of every term; a batch of
@@ -148,51 +269,24 @@ void einsum(NodeCtx& c) {
   if (batch_first && !lined_up)
     c.fail("equation '" + text + "': the batch axis (the first of each input) must be the first axis of both inputs and the output "
            "(or the model run as a batch of one)");
-
-  // Sizes per label; the batch label (batch_first) has none.
   const std::size_t skip = batch_first ? 1 : 0;
-  std::string labels;
-  std::vector<std::size_t> sizes;
-  const auto size_of = [&](char ch) { return sizes[labels.find(ch)]; };
-  for (const auto& [v, t] : {std::pair{&a0, &ta}, std::pair{&b0, &tb}})
-    for (std::size_t k = skip; k < t->size(); ++k) {
-      const char ch = (*t)[k];
-      const std::size_t n = v->shape[k - skip];
-      if (!has(labels, ch)) {
-        labels += ch;
-        sizes.push_back(n);
-      } else if (size_of(ch) != n) {
-        c.fail("equation '" + text + "': label '" + std::string(1, ch) + "' has sizes " + std::to_string(size_of(ch)) + " and " +
-               std::to_string(n) + " (" + runtime_shape_str(a0) + ", " + runtime_shape_str(b0) + ")");
-      }
-    }
+  Sizes sizes(c, text);
+  sizes.add(ta, a0.shape, skip);
+  sizes.add(tb, b0.shape, skip);
 
-  std::string batch, free_a, free_b, contracted;
-  for (char ch : ta) {
-    if (has(tb, ch)) (has(eq.output, ch) ? batch : contracted) += ch;
-    else if (has(eq.output, ch)) free_a += ch;
-    else c.fail("equation '" + text + "': label '" + std::string(1, ch) + "' is summed over in one input only; not supported");
-  }
-  for (char ch : tb) {
-    if (has(ta, ch)) continue;
+  const std::string batch = labels_in(labels_in(ta, tb, true), eq.output, true);
+  const std::string contracted = labels_in(labels_in(ta, tb, true), eq.output, false);
+  const std::string free_a = labels_in(ta, tb, false), free_b = labels_in(tb, ta, false);
+  for (char ch : free_a + free_b)
     if (!has(eq.output, ch)) c.fail("equation '" + text + "': label '" + std::string(1, ch) + "' is summed over in one input only; not supported");
-    free_b += ch;
-  }
 
-  const auto product = [&](const std::string& ls) {
-    std::size_t n = 1;
-    for (char ch : ls) n *= size_of(ch);
-    return n;
-  };
-  Shape lead;  // the product's leading (batch) axes per sample
-  for (std::size_t k = skip; k < batch.size(); ++k) lead.push_back(size_of(batch[k]));
+  const Shape lead = sizes.shape(batch.substr(skip));  // the product's leading (batch) axes per sample
   const auto with_lead = [&](std::initializer_list<std::size_t> tail) {
     Shape s = lead;
     s.insert(s.end(), tail);
     return s;
   };
-  const std::size_t m = product(free_a), k = product(contracted), p = product(free_b);
-
+  const std::size_t m = sizes.product(free_a), k = sizes.product(contracted), p = sizes.product(free_b);
   Lowering low(c, batch_first);
   const Value a1 = low.transpose(a0, ta, batch + free_a + contracted, " (A's axes)");
   const Value b1 = low.transpose(b0, tb, batch + contracted + free_b, " (B's axes)");
@@ -201,15 +295,8 @@ void einsum(NodeCtx& c) {
   // Attention weights (a SoftMax output) stay marked through the transposes (see MatMul).
   const bool ga = is_softmax_output(c, c.input(0, "Inputs")), gb = is_softmax_output(c, c.input(1, "Inputs"));
   const std::string result = batch + free_a + free_b;
-  Shape result_shape = lead;
-  for (char ch : free_a + free_b) result_shape.push_back(size_of(ch));
-  const bool last = result == eq.output && result_shape == with_lead({m, p});
-  auto matmul = std::make_unique<MatMul<double>>(ga == gb ? -1 : ga ? 0 : 1);
-  if (last) return c.add_layer(std::move(matmul), {&a, &b});
-  const Value prod = c.add_hidden(std::move(matmul), {&a, &b}, BatchAxis::Inherit, " (product)");
-  if (result == eq.output) return c.add_layer(std::make_unique<Reshape<double>>(result_shape), {&prod});
-  const Value r = low.reshape(prod, result_shape, " (product's axes)");
-  c.add_layer(low.transpose_layer(result, eq.output), {&r});
+  add_arranged(c, low, std::make_unique<MatMul<double>>(ga == gb ? -1 : ga ? 0 : 1), {&a, &b}, with_lead({m, p}), result,
+               sizes.shape(result.substr(skip)), eq.output);
 }
 
 }  // namespace lrp::io::onnx_detail

@@ -56,33 +56,40 @@ B einsum_model(const Case& k) {
   return b;
 }
 
-// y[sample] by the definition: for every assignment of all labels, the product of the two
-// entries added to the output entry the output labels pick (row-major offsets per term).
-std::vector<double> reference(const Case& k, const Tensor<double>& x) {
+// out (labels `to`) += a (labels `ta`) * b (labels `tb`) by the definition: for every
+// assignment of all labels, the product of the two entries the terms pick is added to the
+// output entry (row-major offsets per term; no batch label here).
+void by_definition(const std::string& ta, const double* a, const std::string& tb, const double* b, const std::string& to,
+                   const std::map<char, std::size_t>& size, double* out) {
   std::string labels;
-  for (const std::string* t : {&k.a, &k.b})
-    for (char ch : t->substr(1))
-      if (labels.find(ch) == std::string::npos) labels += ch;
-  const std::size_t na = numel(k.a, k), nb = numel(k.b, k), no = numel(k.out, k), samples = x.shape()[0];
-  std::vector<double> y(samples * no, 0.0);
+  for (char ch : ta + tb)
+    if (labels.find(ch) == std::string::npos) labels += ch;
   const auto offset = [&](const std::string& term, const std::map<char, std::size_t>& at) {
     std::size_t o = 0;
-    for (char ch : term.substr(1)) o = o * k.size.at(ch) + at.at(ch);
+    for (char ch : term) o = o * size.at(ch) + at.at(ch);
     return o;
   };
   std::size_t total = 1;
-  for (char ch : labels) total *= k.size.at(ch);
-  for (std::size_t n = 0; n < samples; ++n)
-    for (std::size_t flat = 0; flat < total; ++flat) {
-      std::map<char, std::size_t> at;
-      std::size_t rest = flat;
-      for (char ch : labels) {
-        at[ch] = rest % k.size.at(ch);
-        rest /= k.size.at(ch);
-      }
-      const double* row = x.data() + n * (na + nb);
-      y[n * no + offset(k.out, at)] += row[offset(k.a, at)] * row[na + offset(k.b, at)];
+  for (char ch : labels) total *= size.at(ch);
+  for (std::size_t flat = 0; flat < total; ++flat) {
+    std::map<char, std::size_t> at;
+    std::size_t rest = flat;
+    for (char ch : labels) {
+      at[ch] = rest % size.at(ch);
+      rest /= size.at(ch);
     }
+    out[offset(to, at)] += a[offset(ta, at)] * b[offset(tb, at)];
+  }
+}
+
+// y of every sample of x (A, then B, in each row), the batch label dropped from the terms.
+std::vector<double> reference(const Case& k, const Tensor<double>& x) {
+  const std::size_t na = numel(k.a, k), nb = numel(k.b, k), no = numel(k.out, k), samples = x.shape()[0];
+  std::vector<double> y(samples * no, 0.0);
+  for (std::size_t n = 0; n < samples; ++n) {
+    const double* row = x.data() + n * (na + nb);
+    by_definition(k.a.substr(1), row, k.b.substr(1), row + na, k.out.substr(1), k.size, y.data() + n * no);
+  }
   return y;
 }
 
@@ -243,6 +250,69 @@ TEST(OnnxEinsum, MarksSoftmaxWeightsAsTheGate) {
   }
 }
 
+// A constant input becomes a Linear over the rows of the other's last axis: the forward by the
+// definition, and every input's relevance by the epsilon rule summing to the output's (no bias).
+TEST(OnnxEinsum, ConstantInputBecomesALinearLayer) {
+  struct ConstCase {
+    std::string equation;
+    bool constant_first;
+    std::string x, w, out;  // terms without the batch label
+    std::map<char, std::size_t> size;
+  };
+  const std::vector<ConstCase> all = {
+      {"nld,dh->nlh", false, "ld", "dh", "lh", {{'l', 3}, {'d', 4}, {'h', 5}}},
+      {"dh,nld->nhl", true, "ld", "dh", "hl", {{'l', 3}, {'d', 4}, {'h', 5}}},
+      {"nd,dhk->nhk", false, "d", "dhk", "hk", {{'d', 4}, {'h', 2}, {'k', 3}}},
+      {"nabc,cbe->nea", false, "abc", "cbe", "ea", {{'a', 2}, {'b', 3}, {'c', 4}, {'e', 2}}},
+      {"ndl,dh->nlh", false, "dl", "dh", "lh", {{'l', 3}, {'d', 4}, {'h', 5}}},  // x's axes moved first
+      {"...d,dh", false, "ld", "dh", "lh", {{'l', 3}, {'d', 4}, {'h', 5}}},
+  };
+  for (const ConstCase& k : all) {
+    SCOPED_TRACE(k.equation);
+    const auto dims_of = [&](const std::string& t) {
+      std::vector<std::int64_t> d;
+      for (char ch : t) d.push_back(static_cast<std::int64_t>(k.size.at(ch)));
+      return d;
+    };
+    std::vector<std::int64_t> x_dims = dims_of(k.x), w_dims = dims_of(k.w);
+    x_dims.insert(x_dims.begin(), -1);
+    std::size_t nw = 1, nx = 1, no = 1;
+    for (std::int64_t d : w_dims) nw *= static_cast<std::size_t>(d);
+    for (char ch : k.x) nx *= k.size.at(ch);
+    for (char ch : k.out) no *= k.size.at(ch);
+    const Tensor<double> wt = random_tensor({nw}, 21);
+    B b;
+    b.input("x", x_dims).output("y");
+    b.init("w", w_dims, std::vector<float>(wt.begin(), wt.end()));
+    B::attr(b.node("Einsum", k.constant_first ? std::vector<std::string>{"w", "x"} : std::vector<std::string>{"x", "w"}, {"y"}, "einsum"),
+            "equation", k.equation);
+    const Model<double> m = io::parse_onnx_model(b.bytes(), "einsum.onnx");
+    Shape xs{2};
+    for (char ch : k.x) xs.push_back(k.size.at(ch));
+    const Tensor<double> x = random_tensor(xs, 22, 0.5, 1.5);
+    const Tensor<double> y = run_forward<double>(m, x);
+    ASSERT_EQ(y.size(), 2 * no);
+    std::vector<double> w(wt.begin(), wt.end());
+    for (double& v : w) v = static_cast<double>(static_cast<float>(v));  // as stored in the file
+    for (std::size_t n = 0; n < 2; ++n) {
+      std::vector<double> want(no, 0.0);
+      by_definition(k.x, x.data() + n * nx, k.w, w.data(), k.out, k.size, want.data());
+      for (std::size_t e = 0; e < no; ++e) EXPECT_NEAR(y[n * no + e], want[e], 1e-12) << "sample " << n << " element " << e;
+    }
+    ExplainRequest req;
+    req.rules.assign(m.nodes().size(), Rule::epsilon_rule(1e-9));
+    req.target.kind = Target::Kind::Relevance;
+    req.target.relevance = random_tensor(y.shape(), 23);
+    const Explanation<double> e = explain(m, x, req);
+    for (std::size_t n = 0; n < 2; ++n) {
+      double in = 0, out = 0;
+      for (std::size_t i = 0; i < nx; ++i) in += e.relevance[n * nx + i];
+      for (std::size_t i = 0; i < no; ++i) out += req.target.relevance[n * no + i];
+      EXPECT_NEAR(in, out, 1e-6 * (1 + std::abs(out))) << "sample " << n;
+    }
+  }
+}
+
 void expect_refused(const std::string& equation, const std::vector<std::string>& needles, const std::string& a = "nij",
                     const std::string& b = "njk") {
   Case k{equation, a, b, "", {{'i', 2}, {'j', 3}, {'k', 4}}};
@@ -270,16 +340,24 @@ TEST(OnnxEinsum, RefusesWhatItCannotLower) {
   expect_refused("nij,nik->njk", {"label 'i' has sizes 2 and 3"}, "nij", "nji");
   expect_refused("nijk,njk->nik", {"term 'nijk' has 4 labels for an input of rank 3"});
   expect_refused("n1j,njk->nk", {"'1' is not a label"});
-  B b;  // a constant factor
-  b.input("x", {-1, 2, 3}).output("y");
-  b.init("w", {3, 4}, std::vector<float>(12, 1.0f));
-  B::attr(b.node("Einsum", {"x", "w"}, {"y"}, "with_weight"), "equation", std::string("nij,jk->nik"));
-  try {
-    io::parse_onnx_model(b.bytes(), "einsum.onnx");
-    ADD_FAILURE() << "no FormatError for a constant factor";
-  } catch (const FormatError& e) {
-    EXPECT_NE(std::string(e.what()).find("a constant input is not"), std::string::npos) << e.what();
-  }
+  // With a constant input.
+  const auto refused_with_constant = [](const std::string& equation, const std::string& needle) {
+    B b;
+    b.input("x", {-1, 2, 3}).output("y");
+    b.init("w", {2, 3}, std::vector<float>(6, 1.0f));
+    B::attr(b.node("Einsum", {"x", "w"}, {"y"}, "with_weight"), "equation", equation);
+    try {
+      io::parse_onnx_model(b.bytes(), "einsum.onnx");
+      ADD_FAILURE() << "no FormatError for " << equation;
+    } catch (const FormatError& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  refused_with_constant("nij,ij->nij", "label 'i' of both inputs is in the output (an elementwise scale)");
+  refused_with_constant("nij,ik->nj", "'k' is summed over in one input only");
+  refused_with_constant("nij,nj->ni", "the batch axis (the first of the computed input)");
+  refused_with_constant("nij,jkl->nikl", "term 'jkl' has 3 labels for a constant of shape [2,3]");
+  refused_with_constant("nij,jk->nik", "label 'j' has sizes 3 and 2");
 }
 
 }  // namespace
