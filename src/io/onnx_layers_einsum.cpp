@@ -125,10 +125,6 @@ class Lowering {
   bool batch_first_;
 };
 
-}  // namespace
-
-namespace {
-
 // Label sizes, read off the inputs' shapes (the batch label, with the batch first, has none).
 class Sizes {
  public:

@@ -142,10 +142,9 @@ void Concat<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
 }
 
 template <class T>
-void Concat<T>::backward(const TensorRefs<T>& in, const Tensor<T>& out, const Tensor<T>& dout,
-                         std::vector<Tensor<T>>& din) const {
-  const Shape per(out.shape().begin() + 1, out.shape().end());
-  const std::size_t n = out.dim(0), blocks = blocks_per_sample(per, axis_), out_block = shape_numel(per) / blocks;
+bool Concat<T>::backward_from_shapes(const std::vector<Shape>& in_shapes, const Tensor<T>& dout, std::vector<Tensor<T>>& din) const {
+  const Shape per(dout.shape().begin() + 1, dout.shape().end());
+  const std::size_t n = dout.dim(0), blocks = blocks_per_sample(per, axis_), out_block = shape_numel(per) / blocks;
   din.assign(inputs_, Tensor<T>());
   std::size_t offset = 0;
   for (const Part& part : parts()) {
@@ -153,13 +152,23 @@ void Concat<T>::backward(const TensorRefs<T>& in, const Tensor<T>& out, const Te
       offset += part.constant->size() / blocks;
       continue;
     }
-    const Tensor<T>& t = *in[static_cast<std::size_t>(part.input)];
-    Tensor<T> d = Tensor<T>::uninitialized(t.shape());
-    const std::size_t block = t.sample_size() / blocks;
+    const Shape& xs = in_shapes.at(static_cast<std::size_t>(part.input));
+    if (xs.empty() || xs[0] != n) throw ShapeError("Concat: gradient " + shape_str(dout.shape()) + " for an input " + shape_str(xs));
+    Tensor<T> d = Tensor<T>::uninitialized(xs);
+    const std::size_t block = d.sample_size() / blocks;
     for (std::size_t q = 0; q < n * blocks; ++q) std::copy_n(dout.data() + q * out_block + offset, block, d.data() + q * block);
     offset += block;
     din[static_cast<std::size_t>(part.input)] = std::move(d);
   }
+  return true;
+}
+
+template <class T>
+void Concat<T>::backward(const TensorRefs<T>& in, const Tensor<T>& /*out*/, const Tensor<T>& dout,
+                         std::vector<Tensor<T>>& din) const {
+  std::vector<Shape> shapes;
+  for (const Tensor<T>* t : in) shapes.push_back(t->shape());
+  backward_from_shapes(shapes, dout, din);
 }
 
 namespace {

@@ -29,14 +29,22 @@ void Pad<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
 }
 
 template <class T>
-void Pad<T>::backward(const TensorRefs<T>& in, const Tensor<T>& out, const Tensor<T>& dout,
-                      std::vector<Tensor<T>>& din) const {
-  const Tensor<T>& x = *in[0];
-  const std::size_t planes = x.dim(0) * x.dim(1), h = x.dim(2), w = x.dim(3), oh = out.dim(2), ow = out.dim(3);
-  din.assign(1, Tensor<T>(x.shape()));
+bool Pad<T>::backward_from_shapes(const std::vector<Shape>& in_shapes, const Tensor<T>& dout, std::vector<Tensor<T>>& din) const {
+  const Shape& xs = in_shapes.at(0);
+  if (xs.size() != 4 || dout.rank() != 4 || xs[0] != dout.dim(0) || xs[1] != dout.dim(1))
+    throw ShapeError("Pad: gradient " + shape_str(dout.shape()) + " for an input " + shape_str(xs));
+  const std::size_t planes = xs[0] * xs[1], h = xs[2], w = xs[3], oh = dout.dim(2), ow = dout.dim(3);
+  din.assign(1, Tensor<T>::uninitialized(xs));  // every element is copied from dout
   for (std::size_t p = 0; p < planes; ++p)
     for (std::size_t i = 0; i < h; ++i)
       std::copy_n(dout.data() + (p * oh + i + t_) * ow + l_, w, din[0].data() + (p * h + i) * w);
+  return true;
+}
+
+template <class T>
+void Pad<T>::backward(const TensorRefs<T>& in, const Tensor<T>& /*out*/, const Tensor<T>& dout,
+                      std::vector<Tensor<T>>& din) const {
+  backward_from_shapes({in[0]->shape()}, dout, din);
 }
 
 template class Pad<float>;

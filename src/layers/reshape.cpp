@@ -172,12 +172,20 @@ void Transpose<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
 
 // The adjoint of a permutation is the inverse permutation.
 template <class T>
-void Transpose<T>::backward(const TensorRefs<T>& in, const Tensor<T>& /*out*/, const Tensor<T>& dout,
-                            std::vector<Tensor<T>>& din) const {
+bool Transpose<T>::backward_from_shapes(const std::vector<Shape>& in_shapes, const Tensor<T>& dout,
+                                        std::vector<Tensor<T>>& din) const {
+  if (shape_numel(in_shapes.at(0)) != dout.size()) throw ShapeError("Transpose: gradient " + shape_str(dout.shape()) + " for an input " + shape_str(in_shapes[0]));
   std::vector<std::size_t> inverse(perm_.size());
   for (std::size_t k = 0; k < perm_.size(); ++k) inverse[perm_[k]] = k;
-  din.assign(1, Tensor<T>::uninitialized(in[0]->shape()));
+  din.assign(1, Tensor<T>::uninitialized(in_shapes[0]));
   kernels::permute(dout.data(), din[0].data(), dout.shape(), with_batch(inverse));
+  return true;
+}
+
+template <class T>
+void Transpose<T>::backward(const TensorRefs<T>& in, const Tensor<T>& /*out*/, const Tensor<T>& dout,
+                            std::vector<Tensor<T>>& din) const {
+  backward_from_shapes({in[0]->shape()}, dout, din);
 }
 
 template <class T>
@@ -217,9 +225,17 @@ void Slice<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
 }
 
 template <class T>
+bool Slice<T>::backward_from_shapes(const std::vector<Shape>& in_shapes, const Tensor<T>& dout, std::vector<Tensor<T>>& din) const {
+  const Shape& xs = in_shapes.at(0);
+  if (xs.empty() || xs[0] != dout.dim(0)) throw ShapeError("Slice: gradient " + shape_str(dout.shape()) + " for an input " + shape_str(xs));
+  din.assign(1, scatter(dout, xs, slice_runs(begin_, size_, step_, sample_of(xs))));
+  return true;
+}
+
+template <class T>
 void Slice<T>::backward(const TensorRefs<T>& in, const Tensor<T>& /*out*/, const Tensor<T>& dout,
                         std::vector<Tensor<T>>& din) const {
-  din.assign(1, scatter(dout, in[0]->shape(), slice_runs(begin_, size_, step_, sample_of(in[0]->shape()))));
+  backward_from_shapes({in[0]->shape()}, dout, din);
 }
 
 template <class T>

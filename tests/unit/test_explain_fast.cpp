@@ -19,6 +19,7 @@
 #include "lrp/layers/activation.hpp"
 #include "lrp/layers/conv2d.hpp"
 #include "lrp/layers/merge.hpp"
+#include "lrp/layers/pad.hpp"
 #include "lrp/layers/linear.hpp"
 #include "lrp/layers/pool2d.hpp"
 #include "lrp/layers/reshape.hpp"
@@ -554,6 +555,78 @@ TEST(ModelConvert, ConsumingEqualsCopying) {
   const Tensor<float> ya = a.predict(x), yb = b.predict(x);
   ASSERT_EQ(ya.shape(), yb.shape());
   for (std::size_t i = 0; i < ya.size(); ++i) EXPECT_EQ(ya[i], yb[i]) << i;  // same weights, same kernels: bit-equal
+}
+
+}  // namespace
+}  // namespace lrp
+
+namespace lrp {
+namespace {
+
+// Pad, Transpose, Slice and Concat pass relevance back from the shapes alone (the sweep keeps
+// none of their values): all classes at once (the relevance rows stacked per class) against one
+// run per class, and the gradient against central differences, in double and float.
+TEST(ExplainFast, ShapeOnlyLayersWithStackedTargets) {
+  std::mt19937 rng(31);
+  std::normal_distribution<double> nd(0.0, 1.0);
+  const auto random = [&](const Shape& s) {
+    Tensor<double> t(s);
+    for (double& v : t) v = nd(rng);
+    return t;
+  };
+  Model<double> m;
+  m.input_shape = {2, 4, 4};
+  m.add("pad", std::make_unique<Pad<double>>(1, 2, 0, 1, 0.0));                      // [2, 5, 7]
+  const std::size_t t = m.add("swap", std::make_unique<Transpose<double>>(std::vector<std::size_t>{0, 2, 1}));  // [2, 7, 5]
+  const std::size_t a = m.add("first", std::make_unique<Slice<double>>(Shape{0, 0, 0}, Shape{1, 7, 5}), {t});
+  const std::size_t b = m.add("second", std::make_unique<Slice<double>>(Shape{1, 1, 0}, Shape{1, 3, 5}, Shape{}, Shape{1, 2, 1}), {t});
+  m.add("join", std::make_unique<Concat<double>>(2, 1), {b, a});                     // [1, 10, 5]
+  m.add("flat", std::make_unique<Flatten<double>>());
+  m.add("fc", std::make_unique<Linear<double>>(random({3, 50}), random({3})));
+  const Tensor<double> x = random({2, 2, 4, 4});
+  for (const bool in_float : {false, true}) {
+    SCOPED_TRACE(in_float ? "float" : "double");
+    const auto run = [&](const ExplainRequest& req) {
+      if (!in_float) return explain(m, x, req).relevance;
+      const Model<float> mf = m.convert<float>();
+      return explain(mf, x.cast<float>(), req).relevance.cast<double>();
+    };
+    ExplainRequest req;
+    req.rules.assign(m.nodes().size(), Rule::epsilon_rule(1e-6));
+    req.target = parse_target("all");
+    const Tensor<double> all = run(req);
+    ASSERT_EQ(all.shape(), (Shape{2, 3, 2, 4, 4}));
+    for (std::size_t c = 0; c < 3; ++c) {
+      req.target = parse_target(std::to_string(c));
+      const Tensor<double> one = run(req);
+      for (std::size_t n = 0; n < 2; ++n)
+        for (std::size_t i = 0; i < 32; ++i)
+          EXPECT_NEAR(all[(n * 3 + c) * 32 + i], one[n * 32 + i], in_float ? 1e-5 : 1e-12) << "class " << c << " sample " << n;
+    }
+  }
+  // The gradient of sum(seed * y) through the same layers, by central differences (y is affine
+  // in x: exact but for rounding).
+  ExplainRequest g;
+  g.method = Method::Gradient;
+  g.target.kind = Target::Kind::Relevance;
+  g.target.relevance = random({2, 3});
+  const Tensor<double> grad = explain(m, x, g).relevance;
+  const auto f = [&](const Tensor<double>& at) {
+    ExplainRequest only;
+    only.method = Method::Gradient;
+    only.target.kind = Target::Kind::Relevance;
+    only.target.relevance = g.target.relevance;
+    const Tensor<double> y = explain(m, at, only).output;
+    double s = 0;
+    for (std::size_t i = 0; i < y.size(); ++i) s += g.target.relevance[i] * y[i];
+    return s;
+  };
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    Tensor<double> up = x, down = x;
+    up[i] += 1e-4;
+    down[i] -= 1e-4;
+    EXPECT_NEAR(grad[i], (f(up) - f(down)) / 2e-4, 1e-8) << "input " << i;
+  }
 }
 
 }  // namespace

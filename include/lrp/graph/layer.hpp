@@ -79,6 +79,13 @@ class Layer {
   // Vector-Jacobian product: given the forward inputs/output and dL/dout, dL/din for every input.
   virtual void backward(const TensorRefs<T>& in, const Tensor<T>& out, const Tensor<T>& dout,
                         std::vector<Tensor<T>>& din) const = 0;
+  // The same from the inputs' shapes alone (`in_shapes` with as many rows as dout), for layers
+  // that only move, copy or pad elements; false (nothing computed) where the values are needed.
+  // Lets a backward sweep release such a layer's input and output after the forward.
+  virtual bool backward_from_shapes(const std::vector<Shape>& /*in_shapes*/, const Tensor<T>& /*dout*/,
+                                    std::vector<Tensor<T>>& /*din*/) const {
+    return false;
+  }
 
   // Trainable parameters (weights first, then bias) and their gradients from the last
   // `accumulate_param_grads` call.

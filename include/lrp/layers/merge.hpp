@@ -53,6 +53,7 @@ class Concat final : public Layer<T> {
   // Routes slices of dout back to the inputs (also the relevance rule of Concat).
   void backward(const TensorRefs<T>& in, const Tensor<T>& out, const Tensor<T>& dout,
                 std::vector<Tensor<T>>& din) const override;
+  bool backward_from_shapes(const std::vector<Shape>& in_shapes, const Tensor<T>& dout, std::vector<Tensor<T>>& din) const override;
   std::vector<Tensor<T>*> params() override;
   std::vector<const Tensor<T>*> params() const override;
   std::unique_ptr<Layer<float>> to_float() const override { return converted<float>(); }

@@ -17,6 +17,7 @@ class Pad final : public Layer<T> {
   void forward(const TensorRefs<T>& in, Tensor<T>& out) const override;
   void backward(const TensorRefs<T>& in, const Tensor<T>& out, const Tensor<T>& dout,
                 std::vector<Tensor<T>>& din) const override;
+  bool backward_from_shapes(const std::vector<Shape>& in_shapes, const Tensor<T>& dout, std::vector<Tensor<T>>& din) const override;
   std::unique_ptr<Layer<float>> to_float() const override { return std::make_unique<Pad<float>>(t_, l_, b_, r_, value_); }
   std::unique_ptr<Layer<double>> to_double() const override { return std::make_unique<Pad<double>>(t_, l_, b_, r_, value_); }
 

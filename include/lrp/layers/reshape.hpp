@@ -60,6 +60,7 @@ class Transpose final : public Layer<T> {
   void forward(const TensorRefs<T>& in, Tensor<T>& out) const override;
   void backward(const TensorRefs<T>& in, const Tensor<T>& out, const Tensor<T>& dout,
                 std::vector<Tensor<T>>& din) const override;
+  bool backward_from_shapes(const std::vector<Shape>& in_shapes, const Tensor<T>& dout, std::vector<Tensor<T>>& din) const override;
   std::unique_ptr<Layer<float>> to_float() const override { return std::make_unique<Transpose<float>>(perm_); }
   std::unique_ptr<Layer<double>> to_double() const override { return std::make_unique<Transpose<double>>(perm_); }
 
@@ -89,6 +90,7 @@ class Slice final : public Layer<T> {
   void forward(const TensorRefs<T>& in, Tensor<T>& out) const override;
   void backward(const TensorRefs<T>& in, const Tensor<T>& out, const Tensor<T>& dout,
                 std::vector<Tensor<T>>& din) const override;
+  bool backward_from_shapes(const std::vector<Shape>& in_shapes, const Tensor<T>& dout, std::vector<Tensor<T>>& din) const override;
   // din += backward's result, added where the box lies only: several slices of one value (a
   // transformer's q, k, v) add into one tensor instead of each filling a zero tensor of the
   // input's size. din has the input's shape (its rows may be a multiple of the batch).
