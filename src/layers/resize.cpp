@@ -101,11 +101,12 @@ void Resize2d<T>::forward(const TensorRefs<T>& in, Tensor<T>& out) const {
 }
 
 template <class T>
-void Resize2d<T>::backward(const TensorRefs<T>& in, const Tensor<T>& /*out*/, const Tensor<T>& dout,
-                           std::vector<Tensor<T>>& din) const {
-  const Tensor<T>& x = *in[0];
-  din.assign(1, Tensor<T>(x.shape()));
+bool Resize2d<T>::backward_from_shapes(const std::vector<Shape>& in_shapes, const Tensor<T>& dout,
+                                       std::vector<Tensor<T>>& din) const {
   const std::size_t oh = rows_.size(), ow = cols_.size(), planes = dout.size() / (oh * ow);
+  if (shape_numel(in_shapes.at(0)) != planes * in_h_ * in_w_)
+    throw ShapeError("Resize: gradient " + shape_str(dout.shape()) + " for an input " + shape_str(in_shapes[0]));
+  din.assign(1, Tensor<T>(in_shapes[0]));
   const long long np = static_cast<long long>(planes);
 #pragma omp parallel for schedule(static) if (planes * oh * ow > (1u << 16))
   for (long long pp = 0; pp < np; ++pp) {
@@ -127,6 +128,13 @@ void Resize2d<T>::backward(const TensorRefs<T>& in, const Tensor<T>& /*out*/, co
       }
     }
   }
+  return true;
+}
+
+template <class T>
+void Resize2d<T>::backward(const TensorRefs<T>& in, const Tensor<T>& /*out*/, const Tensor<T>& dout,
+                           std::vector<Tensor<T>>& din) const {
+  backward_from_shapes({in[0]->shape()}, dout, din);
 }
 
 template class Resize2d<float>;

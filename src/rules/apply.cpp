@@ -347,8 +347,8 @@ RuleNeeds rule_needs(const Rule& rule, const Layer<T>& layer) {
     case LayerKind::Pad:
     case LayerKind::Transpose:
     case LayerKind::Slice:
-      return nothing;  // their gradient needs the shapes alone (Layer::backward_from_shapes)
     case LayerKind::Resize:
+      return nothing;  // their gradient needs the shapes alone (Layer::backward_from_shapes)
     case LayerKind::Extremum:
       return {};
     case LayerKind::Mul:
@@ -402,14 +402,14 @@ std::vector<Tensor<T>> apply_rule(const Rule& rule, const RuleInput<T>& in) {
     case LayerKind::Concat:
     case LayerKind::Pad:
     case LayerKind::Transpose:
-    case LayerKind::Slice: {  // every rule: the gradient, which moves the relevance back
+    case LayerKind::Slice:
+    case LayerKind::Resize: {  // every rule: the gradient, which moves the relevance back
       std::vector<Shape> shapes;
       for (std::size_t k = 0; k < in.inputs.size(); ++k) shapes.push_back(in.relevance_shape(k));
       std::vector<Tensor<T>> din;
       if (!layer.backward_from_shapes(shapes, in.relevance, din)) throw ConfigError("internal: no gradient from shapes");
       return din;
     }
-    case LayerKind::Resize:
     case LayerKind::Extremum:  // relevance to the input holding the extremum (its gradient)
       return gradient(in);
     case LayerKind::Mul:

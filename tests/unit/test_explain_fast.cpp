@@ -20,6 +20,7 @@
 #include "lrp/layers/conv2d.hpp"
 #include "lrp/layers/merge.hpp"
 #include "lrp/layers/pad.hpp"
+#include "lrp/layers/resize.hpp"
 #include "lrp/layers/linear.hpp"
 #include "lrp/layers/pool2d.hpp"
 #include "lrp/layers/reshape.hpp"
@@ -563,7 +564,7 @@ TEST(ModelConvert, ConsumingEqualsCopying) {
 namespace lrp {
 namespace {
 
-// Pad, Transpose, Slice and Concat pass relevance back from the shapes alone (the sweep keeps
+// Pad, Resize, Transpose, Slice and Concat pass relevance back from the shapes alone (the sweep keeps
 // none of their values): all classes at once (the relevance rows stacked per class) against one
 // run per class, and the gradient against central differences, in double and float.
 TEST(ExplainFast, ShapeOnlyLayersWithStackedTargets) {
@@ -576,13 +577,16 @@ TEST(ExplainFast, ShapeOnlyLayersWithStackedTargets) {
   };
   Model<double> m;
   m.input_shape = {2, 4, 4};
-  m.add("pad", std::make_unique<Pad<double>>(1, 2, 0, 1, 0.0));                      // [2, 5, 7]
-  const std::size_t t = m.add("swap", std::make_unique<Transpose<double>>(std::vector<std::size_t>{0, 2, 1}));  // [2, 7, 5]
-  const std::size_t a = m.add("first", std::make_unique<Slice<double>>(Shape{0, 0, 0}, Shape{1, 7, 5}), {t});
-  const std::size_t b = m.add("second", std::make_unique<Slice<double>>(Shape{1, 1, 0}, Shape{1, 3, 5}, Shape{}, Shape{1, 2, 1}), {t});
-  m.add("join", std::make_unique<Concat<double>>(2, 1), {b, a});                     // [1, 10, 5]
+  m.add("pad", std::make_unique<Pad<double>>(1, 2, 0, 1, 0.0));  // [2, 5, 7]
+  m.add("up", std::make_unique<Resize2d<double>>(5, 7, resize_taps(5, 6, 1.2, ResizeCoordinates::HalfPixel, true, ResizeRounding::Floor),
+                                                 resize_taps(7, 7, 1.0, ResizeCoordinates::HalfPixel, true, ResizeRounding::Floor),
+                                                 "linear"));  // [2, 6, 7]
+  const std::size_t t = m.add("swap", std::make_unique<Transpose<double>>(std::vector<std::size_t>{0, 2, 1}));  // [2, 7, 6]
+  const std::size_t a = m.add("first", std::make_unique<Slice<double>>(Shape{0, 0, 0}, Shape{1, 7, 6}), {t});
+  const std::size_t b = m.add("second", std::make_unique<Slice<double>>(Shape{1, 1, 0}, Shape{1, 3, 6}, Shape{}, Shape{1, 2, 1}), {t});
+  m.add("join", std::make_unique<Concat<double>>(2, 1), {b, a});  // [1, 10, 6]
   m.add("flat", std::make_unique<Flatten<double>>());
-  m.add("fc", std::make_unique<Linear<double>>(random({3, 50}), random({3})));
+  m.add("fc", std::make_unique<Linear<double>>(random({3, 60}), random({3})));
   const Tensor<double> x = random({2, 2, 4, 4});
   for (const bool in_float : {false, true}) {
     SCOPED_TRACE(in_float ? "float" : "double");

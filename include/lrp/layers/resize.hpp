@@ -40,6 +40,7 @@ class Resize2d final : public Layer<T> {
   void forward(const TensorRefs<T>& in, Tensor<T>& out) const override;
   void backward(const TensorRefs<T>& in, const Tensor<T>& out, const Tensor<T>& dout,
                 std::vector<Tensor<T>>& din) const override;
+  bool backward_from_shapes(const std::vector<Shape>& in_shapes, const Tensor<T>& dout, std::vector<Tensor<T>>& din) const override;
   std::unique_ptr<Layer<float>> to_float() const override {
     return std::make_unique<Resize2d<float>>(in_h_, in_w_, rows_, cols_, method_);
   }
