@@ -86,7 +86,7 @@ void Executor<T>::sum_in_place(std::size_t i, TensorRefs<T>& in, Tensor<T>& out)
   const std::vector<std::size_t>& v = model_.nodes()[i].inputs;
   const auto dead_after = [&](std::size_t k) {
     const std::size_t x = v[k];
-    return forward_last_[x] == static_cast<long>(i) && !keep_[x] && std::count(v.begin(), v.end(), x) == 1;
+    return forward_last_[x] == static_cast<long>(i) && !keep_[x] && lent_from_[x] < 0 && std::count(v.begin(), v.end(), x) == 1;
   };
   // Any summand of two (a + b == b + a exactly); only the first of more, which keeps the order.
   for (std::size_t k = 0; k < (v.size() == 2 ? 2 : 1); ++k) {
@@ -105,14 +105,41 @@ bool Executor<T>::reshape_in_place(std::size_t i) {
   const bool relabels = layer.kind() == LayerKind::Reshape ||
                         (layer.kind() == LayerKind::Flatten && !static_cast<const Flatten<T>&>(layer).channels_last());
   if (mode_ == Mode::KeepAll || !relabels || n.inputs.size() != 1) return false;
-  const std::size_t x = n.inputs[0];
-  if (forward_last_[x] != static_cast<long>(i) || keep_[x] || values_[x].rank() == 0) return false;
+  const std::size_t x = n.inputs[0], y = n.output;
+  if (forward_last_[x] != static_cast<long>(i) || values_[x].rank() == 0) return false;
+  // The sweep needs x, but nothing reads it again in the forward: y borrows its storage and
+  // gives it back when the forward releases y (release_forward_value), provided nothing still
+  // needs y then. Storage already borrowed passes on along a chain of relabellings likewise.
+  const bool released_in_forward = !keep_[y] && forward_last_[y] > static_cast<long>(i) && y != model_.output_value();
+  long owner = lent_from_[x];
+  if (owner < 0 && keep_[x]) {
+    if (!released_in_forward || sole_reader_[x] != static_cast<long>(i) || derived_by_[x] >= 0) return false;
+    owner = static_cast<long>(x);
+  } else if (owner >= 0 && !released_in_forward) {
+    return false;
+  }
   Tensor<T> moved = std::move(values_[x]);
   Shape s = layer.output_shape({Shape(moved.shape().begin() + 1, moved.shape().end())});
   s.insert(s.begin(), moved.dim(0));
   moved.reshape(s);
-  values_[n.output] = std::move(moved);
+  values_[y] = std::move(moved);
+  lent_from_[x] = -1;
+  lent_from_[y] = owner;
+  ++relabelled_in_place_;
   return true;
+}
+
+template <class T>
+void Executor<T>::release_forward_value(std::size_t v) {
+  const long x = lent_from_[v];
+  if (x < 0) {
+    values_[v] = Tensor<T>();
+    return;
+  }
+  Tensor<T> back = std::move(values_[v]);
+  back.reshape(shapes_[static_cast<std::size_t>(x)]);
+  values_[static_cast<std::size_t>(x)] = std::move(back);
+  lent_from_[v] = -1;
 }
 
 template <class T>
@@ -168,6 +195,7 @@ const Tensor<T>& Executor<T>::forward(const Tensor<T>& input) {
   const std::size_t nv = model_.num_values();
   values_.assign(nv, Tensor<T>());
   shapes_.assign(nv, Shape());
+  lent_from_.assign(nv, -1);
   values_[0] = input;
   shapes_[0] = input.shape();
   batch_ = input.rank() ? input.dim(0) : 0;
@@ -175,7 +203,7 @@ const Tensor<T>& Executor<T>::forward(const Tensor<T>& input) {
   saved_.assign(nodes.size(), Tensor<T>());
   NodeTimes* profile = node_profile();
   if (profile) ++profile->calls;
-  fused_relus_ = 0;
+  fused_relus_ = relabelled_in_place_ = 0;
   std::vector<char> done(nodes.size(), 0);  // ReLUs already run with their convolution
   for (std::size_t i = 0; i < nodes.size(); ++i) {
     const Node<T>& n = nodes[i];
@@ -213,7 +241,7 @@ const Tensor<T>& Executor<T>::forward(const Tensor<T>& input) {
     else if (!done[i]) shapes_[n.output] = values_[n.output].shape();
     if (mode_ != Mode::KeepAll)
       for (std::size_t v : n.inputs)
-        if (forward_last_[v] == static_cast<long>(i) && !keep_[v]) values_[v] = Tensor<T>();
+        if (forward_last_[v] == static_cast<long>(i) && !keep_[v]) release_forward_value(v);
   }
   compute_sign_flags();
   return output();

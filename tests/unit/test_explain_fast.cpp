@@ -445,6 +445,56 @@ TEST(ExecutorMemory, ActivationOutputsAreRecomputedFromKeptInputs) {
   }
 }
 
+// A Reshape of a value the sweep keeps, when the forward reads that value nowhere else (a
+// Linear's output split into heads), borrows its storage instead of copying it and gives it
+// back when the forward is done with it; a chain of Reshapes passes it on. The sum after them
+// (pass rule, fused with its ReLU) must not form itself in place in that borrowed storage.
+// Outputs, the kept value and relevance are those of keep_all(), bit for bit.
+template <class T>
+void check_reshape_borrows(const Model<T>& m, const Tensor<T>& x) {
+  std::vector<Rule> rules(m.nodes().size(), Rule::epsilon_rule(1e-6));
+  rules[4] = parse_rule("pass");  // the sum: reads nothing in the sweep, runs fused with its ReLU
+  rules[5] = parse_rule("pass");
+  Executor<T> all(m);
+  all.keep_all();
+  const Tensor<T> y = all.forward(x);
+  const Tensor<T> want = all.propagate(y, rules);
+  const std::size_t kept = m.nodes()[0].output, chain = m.nodes()[2].output;
+  for (const bool keep_chain : {false, true}) {
+    SCOPED_TRACE(keep_chain ? "reshape output kept: copied" : "borrowed");
+    Executor<T> planned(m);
+    planned.plan_backward(rules);
+    if (keep_chain) planned.keep_value(chain);
+    EXPECT_EQ(planned.forward(x).vec(), y.vec());
+    EXPECT_EQ(planned.fused_relus(), 1u);
+    EXPECT_EQ(planned.relabelled_in_place(), keep_chain ? 1u : 2u);  // the second copies a kept output
+    ASSERT_EQ(planned.value(kept).shape(), all.value(kept).shape());
+    EXPECT_EQ(planned.value(kept).vec(), all.value(kept).vec());
+    EXPECT_EQ(planned.value(chain).empty(), !keep_chain);
+    EXPECT_EQ(planned.propagate(y, rules).vec(), want.vec());
+  }
+}
+
+TEST(ExecutorMemory, ReshapeBorrowsAKeptValue) {
+  Model<double> m;
+  m.input_shape = {6};
+  const std::size_t in = 0;
+  m.add("fc1", std::make_unique<Linear<double>>(random_tensor({12, 6}, 90, 0.5), random_tensor({12}, 91, 0.1)));
+  m.add("heads", std::make_unique<Reshape<double>>(Shape{3, 4}));
+  const std::size_t chain = m.add("rows", std::make_unique<Reshape<double>>(Shape{12}));
+  const std::size_t side = m.add("fc2", std::make_unique<Linear<double>>(random_tensor({12, 6}, 92, 0.5), random_tensor({12}, 93, 0.1)), {in});
+  m.add("sum", std::make_unique<Add<double>>(2), {chain, side});
+  m.add("relu", std::make_unique<Activation<double>>(ActivationSpec{}));
+  m.add("fc3", std::make_unique<Linear<double>>(random_tensor({3, 12}, 94, 0.5), random_tensor({3}, 95, 0.1)));
+  const Tensor<double> x = random_tensor({2, 6}, 96, 1.0);
+  {
+    SCOPED_TRACE("double");
+    check_reshape_borrows(m, x);
+  }
+  SCOPED_TRACE("float");
+  check_reshape_borrows(m.convert<float>(), x.cast<float>());
+}
+
 // Add::forward_relu equals the sum followed by a ReLU for one, two and three summands, into a
 // new tensor and in place in the first summand, bit for bit: NaN and -0 sums too.
 template <class T>

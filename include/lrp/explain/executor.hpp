@@ -58,6 +58,8 @@ class Executor {
   std::size_t batch() const { return batch_; }
   // Convolution + ReLU and sum + ReLU pairs the last forward() ran as one call.
   std::size_t fused_relus() const { return fused_relus_; }
+  // Reshapes (and plain Flattens) the last forward() ran without a copy (reshape_in_place).
+  std::size_t relabelled_in_place() const { return relabelled_in_place_; }
 
   // Repeats every stored activation (and max pools' winner masks) k times along the batch
   // (sample n becomes rows n*k..n*k+k-1).
@@ -110,7 +112,7 @@ class Executor {
   std::vector<long> forward_last_, backward_last_;
   // sole_reader_[v] = the one node reading v (once), -1 when none, several, or v is the output.
   std::vector<long> sole_reader_;
-  std::size_t fused_relus_ = 0;
+  std::size_t fused_relus_ = 0, relabelled_in_place_ = 0;
   // The ReLU node that node i (a convolution or a sum) can run fused with under the current
   // plan, or -1.
   long fusable_relu(std::size_t i) const;
@@ -119,7 +121,13 @@ class Executor {
   void sum_in_place(std::size_t i, TensorRefs<T>& in, Tensor<T>& out);
   // Node i only relabels its input's shape (Reshape, a plain Flatten) and the input is dead
   // after it: moves the input's storage into the output instead of copying it; false otherwise.
+  // Also when the sweep keeps the input but the forward reads it nowhere else (a Linear's output
+  // split into heads): the output then borrows the storage until the forward releases it.
   bool reshape_in_place(std::size_t i);
+  // Drops value v after its last forward reader, or returns borrowed storage to its owner.
+  void release_forward_value(std::size_t v);
+  // Per value: the value whose storage it holds (reshape_in_place's borrow), -1 for its own.
+  std::vector<long> lent_from_;
   // Per node: whether its rule asks for what the layer's forward saves, and what it saved.
   std::vector<char> save_;
   std::vector<Tensor<T>> saved_;
