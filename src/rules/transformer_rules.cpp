@@ -1,5 +1,6 @@
 #include "rules/transformer_rules.hpp"
 
+#include "kernels/gemm.hpp"
 #include "rules/tensor_ops.hpp"
 
 namespace lrp {
@@ -24,6 +25,42 @@ Tensor<T> ratio(const Tensor<T>& r, const Tensor<T>& y, T eps) {
     for (std::size_t i = b; i < e; ++i) sp[i] = rp[i] / stabilize(yp[i], eps);
   });
   return s;
+}
+
+// matmul_relevance for many products (heads, windows): each product q in one task, all its
+// steps while its matrices are in cache: S = R_q / stab(C_q), then MatMul::backward's two
+// products S B_q^T and A_q^T S, each times its factor and share. The tasks run in parallel and
+// each product on one thread (one product is too small to split well, as in MatMul::forward).
+template <class T>
+std::vector<Tensor<T>> matmul_relevance_per_product(const RuleInput<T>& in, const typename MatMul<T>::Dims& d, T eps,
+                                                    T share_a, T share_b) {
+  const Tensor<T>& a = *in.inputs[0];
+  const Tensor<T>& b = *in.inputs[1];
+  std::vector<Tensor<T>> out;
+  out.push_back(Tensor<T>::uninitialized(a.shape()));  // every product writes its block (beta 0)
+  out.push_back(Tensor<T>::uninitialized(b.shape()));
+  const std::size_t mk = d.m * d.k, kp = d.k * d.p, mp = d.m * d.p;
+  const long long count = static_cast<long long>(d.count);
+#pragma omp parallel
+  {
+    std::vector<T> s(mp);
+#pragma omp for schedule(static)
+    for (long long qq = 0; qq < count; ++qq) {
+      const std::size_t q = static_cast<std::size_t>(qq);
+      const T* r = in.relevance.data() + q * mp;
+      const T* c = in.output.data() + q * mp;
+      for (std::size_t i = 0; i < mp; ++i) s[i] = r[i] / stabilize(c[i], eps);
+      const T* aq = a.data() + q * mk;
+      const T* bq = b.data() + q * kp;
+      T* ra = out[0].data() + q * mk;
+      T* rb = out[1].data() + q * kp;
+      kernels::gemm<T>(false, true, d.m, d.k, d.p, T(1), s.data(), d.p, bq, d.p, T(0), ra, d.k);
+      kernels::gemm<T>(true, false, d.k, d.p, d.m, T(1), aq, d.k, s.data(), d.p, T(0), rb, d.p);
+      for (std::size_t i = 0; i < mk; ++i) ra[i] *= aq[i] * share_a;
+      for (std::size_t i = 0; i < kp; ++i) rb[i] *= bq[i] * share_b;
+    }
+  }
+  return out;
 }
 
 }  // namespace
@@ -58,14 +95,18 @@ std::vector<Tensor<T>> matmul_relevance(const Rule& rule, const RuleInput<T>& in
   }
   const int gate = static_cast<const MatMul<T>&>(in.layer).gate();
   const bool conservative = rule.kind == RuleKind::Pass && gate >= 0;
+  const auto share = [&](std::size_t k) { return conservative ? (static_cast<int>(k) == gate ? T(0) : T(1)) : T(0.5); };
+  const typename MatMul<T>::Dims d = MatMul<T>::dims(in.inputs[0]->shape(), in.inputs[1]->shape());
+  if (d.count > 1 && d.count * d.m * d.k * d.p >= (1u << 18))
+    return matmul_relevance_per_product(in, d, stabiliser<T>(rule), share(0), share(1));
   const Tensor<T> s = ratio(in.relevance, in.output, stabiliser<T>(rule));
   in.layer.backward(in.inputs, in.output, s, out);
   for (std::size_t k = 0; k < 2; ++k) {
     const T* x = in.inputs[k]->data();
     T* o = out[k].data();
-    const T share = conservative ? (static_cast<int>(k) == gate ? T(0) : T(1)) : T(0.5);
+    const T sk = share(k);
     ops::for_range(out[k].size(), [&](std::size_t b, std::size_t e) {
-      for (std::size_t i = b; i < e; ++i) o[i] *= x[i] * share;
+      for (std::size_t i = b; i < e; ++i) o[i] *= x[i] * sk;
     });
   }
   return out;
