@@ -3,6 +3,7 @@
 #include "lrp/layers/batch_norm.hpp"
 #include "lrp/layers/conv2d.hpp"
 #include "lrp/layers/linear.hpp"
+#include "lrp/layers/reshape.hpp"
 
 namespace lrp {
 namespace {
@@ -45,23 +46,37 @@ std::vector<FoldedBatchNorm> fold_batch_norms(Model<T>& model) {
   auto& nodes = model.nodes();
   for (std::size_t i = 0; i < nodes.size();) {
     Node<T>& bn_node = nodes[i];
-    const long p = bn_node.layer->kind() == LayerKind::BatchNorm ? model.producer(bn_node.inputs[0]) : -1;
+    long p = bn_node.layer->kind() == LayerKind::BatchNorm ? model.producer(bn_node.inputs[0]) : -1;
+    const auto& bn = static_cast<const BatchNorm<T>&>(*bn_node.layer);
+    // A Reshape that keeps the channels first between them (a 1-D convolution's [C, 1, L] ->
+    // [C, L]) is looked through: the channel of every entry stays the same.
+    long relabel = -1;
+    if (p >= 0 && nodes[static_cast<std::size_t>(p)].layer->kind() == LayerKind::Reshape) {
+      const Node<T>& r = nodes[static_cast<std::size_t>(p)];
+      const Shape& target = static_cast<const Reshape<T>&>(*r.layer).target();
+      if (!target.empty() && target[0] == bn.scale().size() && model.consumers(r.output) == 1) {
+        relabel = p;
+        p = model.producer(r.inputs[0]);
+      }
+    }
     if (p < 0) {
       ++i;
       continue;
     }
     Node<T>& prod = nodes[static_cast<std::size_t>(p)];
     const LayerKind k = prod.layer->kind();
-    const auto& bn = static_cast<const BatchNorm<T>&>(*bn_node.layer);
     const bool affine = k == LayerKind::Linear || k == LayerKind::Conv2d;
-    if (!affine || model.consumers(prod.output) != 1 ||
+    // Channels first in the producer's output: a Linear over a channels-last map has them last.
+    const bool channels_first = k == LayerKind::Conv2d || !static_cast<const Linear<T>&>(*prod.layer).rows_of_last_axis();
+    if (!affine || !channels_first || model.consumers(prod.output) != 1 ||
         static_cast<const AffineLayer<T>&>(*prod.layer).weight().dim(0) != bn.scale().size()) {
       ++i;
       continue;
     }
     prod.layer = merge(*prod.layer, bn);
-    // The merged node now produces the BN's output value; readers of that value are unchanged.
-    prod.output = bn_node.output;
+    // The merged node (or the Reshape after it) now produces the BN's output value; readers of
+    // that value are unchanged.
+    nodes[static_cast<std::size_t>(relabel >= 0 ? relabel : p)].output = bn_node.output;
     folded.push_back({bn_node.name, prod.name});
     nodes.erase(nodes.begin() + static_cast<long>(i));
   }

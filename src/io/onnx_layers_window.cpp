@@ -1,5 +1,6 @@
 // Layer converters for 2-D windows on [N, C, H, W] maps: Conv, ConvTranspose, pooling
 // (MaxPool, AveragePool, their global forms and spatial ReduceMean/ReduceMax), Resize/Upsample, Pad.
+// Conv, the pools and Pad take 1-D windows on [N, C, L] too, as 2-D ones of height 1.
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -23,19 +24,51 @@ const Value& image_input(NodeCtx& c, const std::string& what) {
   return x;
 }
 
+// The input of a window operator with `spatial` axes: [N, C, H, W] (2) or [N, C, L] (1).
+const Value& window_input(NodeCtx& c, const std::string& what, std::size_t spatial) {
+  if (spatial == 2) return image_input(c, what);
+  const Value& x = c.runtime_input(0, "input X");
+  if (x.shape.size() != 2 || x.moved_batch)
+    c.fail("1-D " + what + " needs an [N,C,L] input; the input is " + runtime_shape_str(x));
+  return x;
+}
+
+// 1-D windows run as 2-D ones over a map of height 1: [N, C, L] relabelled [N, C, 1, L] before
+// the layer (a Reshape, which moves the storage where nothing else reads it) ...
+Value as_plane(NodeCtx& c, const Value& x) {
+  return c.add_hidden(std::make_unique<Reshape<double>>(Shape{x.shape[0], 1, x.shape[1]}), {&x}, BatchAxis::Inherit,
+                      " (as 2-D)");
+}
+
+// ... and the layer's [N, C', 1, L'] output, just bound to the node's output, relabelled
+// [N, C', L'] in its place.
+void back_to_1d(NodeCtx& c) {
+  const Value plane = c.importer().values.at(c.node().output(0));
+  c.add_layer(std::make_unique<Reshape<double>>(Shape{plane.shape[0], plane.shape[2]}), {&plane});
+  c.importer().id_uses.at(plane.id) = 1;  // read by the Reshape only
+}
+
 // Pads, strides and dilations of a 2-D window (Conv, MaxPool, AveragePool) over an input plane
 // of h x w, from pads/auto_pad/strides/dilations; ceil_mode widens the end padding so that the
 // last partial window is kept (only where that window starts inside the input). With
 // `pads_from_attributes` false the pads stay 0 (the caller derives them: ConvTranspose).
+// With `spatial` = 1 the attributes have one value per end of one axis (L), and the window is
+// 2-D with kh = 1 over a map of height h = 1 (as_plane).
 Window2d window_from_attributes(NodeCtx& c, std::size_t h, std::size_t w, std::size_t kh, std::size_t kw, bool ceil_mode,
-                                bool pads_from_attributes = true) {
+                                bool pads_from_attributes = true, std::size_t spatial = 2) {
   Window2d win;
   win.kh = kh;
   win.kw = kw;
-  const std::vector<std::int64_t> strides = c.attr_ints("strides", {1, 1});
-  const std::vector<std::int64_t> dilations = c.attr_ints("dilations", {1, 1});
-  if (strides.size() != 2) c.fail("attribute 'strides' needs 2 values, found " + std::to_string(strides.size()));
-  if (dilations.size() != 2) c.fail("attribute 'dilations' needs 2 values, found " + std::to_string(dilations.size()));
+  const std::vector<std::int64_t> ones(spatial, 1);
+  std::vector<std::int64_t> strides = c.attr_ints("strides", ones);
+  std::vector<std::int64_t> dilations = c.attr_ints("dilations", ones);
+  const std::string count = spatial == 2 ? "2 values" : "1 value (1-D)";
+  if (strides.size() != spatial) c.fail("attribute 'strides' needs " + count + ", found " + std::to_string(strides.size()));
+  if (dilations.size() != spatial) c.fail("attribute 'dilations' needs " + count + ", found " + std::to_string(dilations.size()));
+  if (spatial == 1) {
+    strides.insert(strides.begin(), 1);
+    dilations.insert(dilations.begin(), 1);
+  }
   for (std::int64_t s : strides)
     if (s < 1 || s > (1 << 20)) c.fail("attribute 'strides' must be positive, found " + std::to_string(s));
   for (std::int64_t d : dilations)
@@ -47,8 +80,11 @@ Window2d window_from_attributes(NodeCtx& c, std::size_t h, std::size_t w, std::s
   if (!pads_from_attributes) return win;
   const std::string auto_pad = c.attr_string("auto_pad", "NOTSET");
   if (auto_pad == "NOTSET") {
-    const std::vector<std::int64_t> pads = c.attr_ints("pads", {0, 0, 0, 0});
-    if (pads.size() != 4) c.fail("attribute 'pads' needs 4 values [top, left, bottom, right], found " + std::to_string(pads.size()));
+    std::vector<std::int64_t> pads = c.attr_ints("pads", std::vector<std::int64_t>(2 * spatial, 0));
+    if (pads.size() != 2 * spatial)
+      c.fail(std::string("attribute 'pads' needs ") + (spatial == 2 ? "4 values [top, left, bottom, right]" : "2 values [begin, end] (1-D)") +
+             ", found " + std::to_string(pads.size()));
+    if (spatial == 1) pads = {0, pads[0], 0, pads[1]};
     for (std::int64_t p : pads)
       if (p < 0 || p > (1 << 20)) c.fail("attribute 'pads' must be non-negative, found " + std::to_string(p));
     win.pt = to_size(pads[0]);
@@ -103,19 +139,20 @@ struct ConvParams {
   Tensor<double> bias;
 };
 
-ConvParams conv_params(NodeCtx& c, std::size_t channels, const std::string& weight_layout, bool transposed) {
+// `spatial` 1: a 3-D weight [.., .., kL], taken as kH = 1, kW = kL.
+ConvParams conv_params(NodeCtx& c, std::size_t channels, const std::string& weight_layout, bool transposed, std::size_t spatial = 2) {
   const ConstTensor& w = c.weight_input(1, "weight W");
-  if (w.dims.size() != 4) c.fail("weight W must be 4-D " + weight_layout + ", got " + dims_str(w.dims));
+  if (w.dims.size() != 2 + spatial) c.fail("weight W must be " + std::to_string(2 + spatial) + "-D " + weight_layout + ", got " + dims_str(w.dims));
   c.require_finite(w, "weight W");
   const std::int64_t group = c.attr_int("group", 1);
   if (group < 1) c.fail("attribute 'group' must be positive, found " + std::to_string(group));
   ConvParams p;
   p.group = to_size(group);
-  p.kh = checked_kernel(c, w.dims[2]);
-  p.kw = checked_kernel(c, w.dims[3]);
+  p.kh = spatial == 2 ? checked_kernel(c, w.dims[2]) : 1;
+  p.kw = checked_kernel(c, w.dims[1 + spatial]);
   if (c.has_attr("kernel_shape")) {
     const std::vector<std::int64_t> ks = c.attr_ints("kernel_shape");
-    if (ks.size() != 2 || to_size(ks[0]) != p.kh || to_size(ks[1]) != p.kw)
+    if (ks.size() != spatial || to_size(ks.back()) != p.kw || (spatial == 2 && to_size(ks[0]) != p.kh))
       c.fail("attribute 'kernel_shape' " + dims_str(ks) + " does not match the weight " + dims_str(w.dims));
   }
   // Input channels: Conv [M, C/group, ...], ConvTranspose [C, M/group, ...].
@@ -184,28 +221,32 @@ std::vector<double> floats_of(const ConstTensor& t) {
 void pool(NodeCtx& c, bool max) {
   if (max) c.allow_attributes({"auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "storage_order", "strides"});
   else c.allow_attributes({"auto_pad", "ceil_mode", "count_include_pad", "kernel_shape", "pads", "strides"});
-  const Value& x = image_input(c, "pooling");
+  const std::vector<std::int64_t> ks = c.attr_ints("kernel_shape");
+  if (ks.size() != 1 && ks.size() != 2)
+    c.fail("attribute 'kernel_shape' must have 2 values (2-D pooling) or 1 (1-D), found " + std::to_string(ks.size()));
+  const std::size_t spatial = ks.size();
+  const Value& input = window_input(c, "pooling", spatial);
+  const Value x = spatial == 2 ? input : as_plane(c, input);
   if (max) {
     c.limit_outputs(1, "the Indices output of MaxPool is not supported");
     if (c.attr_int("storage_order", 0) != 0) c.fail("attribute 'storage_order' = 1 is not supported");
   }
-  const std::vector<std::int64_t> ks = c.attr_ints("kernel_shape");
-  if (ks.size() != 2) c.fail("attribute 'kernel_shape' must have 2 values (2-D pooling), found " + std::to_string(ks.size()));
   const std::int64_t ceil_mode = c.attr_int("ceil_mode", 0);
   const bool count_pad = c.attr_int("count_include_pad", 0) != 0;
   PoolSpec spec;
   spec.mode = max ? PoolMode::Max : PoolMode::Sum;
   spec.type_name = max ? "MaxPool" : "AveragePool";
-  const std::size_t kh = checked_kernel(c, ks[0]), kw = checked_kernel(c, ks[1]);
-  spec.window = window_from_attributes(c, x.shape[1], x.shape[2], kh, kw, false);
+  const std::size_t kh = spatial == 2 ? checked_kernel(c, ks[0]) : 1, kw = checked_kernel(c, ks.back());
+  spec.window = window_from_attributes(c, x.shape[1], x.shape[2], kh, kw, false, true, spatial);
   if (ceil_mode != 0) {
-    const Window2d wide = window_from_attributes(c, x.shape[1], x.shape[2], kh, kw, true);
+    const Window2d wide = window_from_attributes(c, x.shape[1], x.shape[2], kh, kw, true, true, spatial);
     if (!max && count_pad && (wide.pb != spec.window.pb || wide.pr != spec.window.pr))
       c.fail("ceil_mode=1 together with count_include_pad=1 is not supported");
     spec.window = wide;
   }
   spec.divisor = !max && count_pad ? static_cast<double>(kh * kw) : 0.0;
   c.add_layer(std::make_unique<Pool2d<double>>(spec), {&x});
+  if (spatial == 1) back_to_1d(c);
 }
 
 void add_global_pool(NodeCtx& c, const Value& x, bool max) {
@@ -218,6 +259,12 @@ void add_global_pool(NodeCtx& c, const Value& x, bool max) {
 
 void global_pool(NodeCtx& c, bool max) {
   c.allow_attributes({});
+  const Value& x = c.runtime_input(0, "input X");
+  if (x.shape.size() == 2 && !x.moved_batch) {  // [N, C, L] -> [N, C, 1]
+    add_global_pool(c, as_plane(c, x), max);
+    back_to_1d(c);
+    return;
+  }
   add_global_pool(c, image_input(c, "global pooling"), max);
 }
 
@@ -280,12 +327,19 @@ void reduce_spatial(NodeCtx& c, bool max) {
 
 }  // namespace
 
+// Conv over [N, C, H, W] with W [M, C/group, kH, kW], or over [N, C, L] with W [M, C/group, kL]
+// (Conv1d: a Conv2d with a kernel of height 1 between two Reshapes).
 void conv(NodeCtx& c) {
   c.allow_attributes({"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"});
-  const Value& x = image_input(c, "convolution");
-  const ConvParams p = conv_params(c, x.shape[0], "[M, C/group, kH, kW]", false);
-  const Window2d win = window_from_attributes(c, x.shape[1], x.shape[2], p.kh, p.kw, false);
-  c.add_conv(c.take_const_input(1, "weight W"), p.bias, win, p.group, x);
+  const std::size_t spatial = c.weight_input(1, "weight W").dims.size() == 3 ? 1 : 2;
+  const Value& input = window_input(c, "convolution", spatial);
+  const Value x = spatial == 2 ? input : as_plane(c, input);
+  const ConvParams p = conv_params(c, x.shape[0], spatial == 2 ? "[M, C/group, kH, kW]" : "[M, C/group, kL]", false, spatial);
+  const Window2d win = window_from_attributes(c, x.shape[1], x.shape[2], p.kh, p.kw, false, true, spatial);
+  ConstTensor w = c.take_const_input(1, "weight W");
+  if (spatial == 1) w.dims.insert(w.dims.begin() + 2, 1);  // [M, C/group, 1, kL]: the same values
+  c.add_conv(std::move(w), p.bias, win, p.group, x);
+  if (spatial == 1) back_to_1d(c);
 }
 
 // ConvTranspose: W [C, M/group, kH, kW]; pads explicit (or VALID), or derived from
@@ -423,6 +477,11 @@ void pad(NodeCtx& c) {
   bool any = false;
   for (std::int64_t p : pads) any = any || p != 0;
   if (!any) return c.alias(x);
+  if (rank == 3 && !x.moved_batch && !pads[0] && !pads[1] && !pads[3] && !pads[4]) {  // [N, C, L]: the L axis
+    const Value plane = as_plane(c, x);
+    c.add_layer(std::make_unique<Pad<double>>(0, to_size(pads[2]), 0, to_size(pads[5]), value), {&plane});
+    return back_to_1d(c);
+  }
   if (rank != 4 || pads[0] || pads[1] || pads[4] || pads[5])
     c.fail("only padding of the two spatial axes of [N,C,H,W] is supported; pads " + dims_str(pads) + " on " + runtime_shape_str(x));
   c.add_layer(std::make_unique<Pad<double>>(to_size(pads[2]), to_size(pads[3]), to_size(pads[6]), to_size(pads[7]), value), {&x});

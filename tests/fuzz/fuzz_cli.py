@@ -209,7 +209,7 @@ def targets(seeds):
         p = f'{FX}/toolbox_extra/{name}'
         t.append(('toolbox-' + name, f'{p}/model.txt', mutate_text, ['explain', '{F}', f'{p}/input.npy', '--out', '{O}']))
     t.append(('toolbox-lenet', LENET, mutate_text, ['explain', '{F}', f'{seeds}/digit.npy', '--out', '{O}']))
-    onnx_dirs = [f'{FX}/{n}' for n in ['prelu', 'lrn', 'gelu', 'einsum', 'grad_cam', 'bert', 'gpt', 'vit', 'llama']]
+    onnx_dirs = [f'{FX}/{n}' for n in ['prelu', 'lrn', 'gelu', 'einsum', 'conv1d', 'grad_cam', 'bert', 'gpt', 'vit', 'llama']]
     onnx_dirs += sorted(os.path.join(FX, 'zennit_modern', n) for n in os.listdir(f'{FX}/zennit_modern'))
     for p in onnx_dirs:
         t.append(('onnx-' + os.path.basename(p), f'{p}/model.onnx', mutate_onnx, ['explain', '{F}', f'{p}/input.npy', '--out', '{O}']))

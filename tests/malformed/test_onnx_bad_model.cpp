@@ -124,12 +124,37 @@ TEST(OnnxBadModel, UnsupportedAttributesAndShapes) {
     B::attr(*b.graph().mutable_node(1), "fancy", std::int64_t{1});
     expect_format_error([&] { load(b.bytes()); }, {"'relu' (Relu)", "attribute 'fancy' is not supported"});
   }
-  {
+  {  // a 2-D weight on a 1-D input, and the other way round
     B b;
     b.input("x", {-1, 3, 8}).output("y");
-    b.init("W", {2, 3, 3}, std::vector<float>(18, 1.0f));
-    b.node("Conv", {"x", "W"}, {"y"}, "conv1d");
-    expect_format_error([&] { load(b.bytes()); }, {"'conv1d' (Conv)", "2-D", "[N,3,8]"});
+    b.init("W", {2, 3, 3, 3}, std::vector<float>(54, 1.0f));
+    b.node("Conv", {"x", "W"}, {"y"}, "conv");
+    expect_format_error([&] { load(b.bytes()); }, {"'conv' (Conv)", "2-D", "[N,3,8]"});
+    B d;
+    d.input("x", {-1, 3, 8, 8}).output("y");
+    d.init("W", {2, 3, 3}, std::vector<float>(18, 1.0f));
+    d.node("Conv", {"x", "W"}, {"y"}, "conv1d");
+    expect_format_error([&] { load(d.bytes()); }, {"'conv1d' (Conv)", "1-D", "[N,3,8,8]"});
+  }
+  {  // 1-D attributes: one value per axis, two pads
+    for (const auto& [name, values, why] : {std::tuple<const char*, std::vector<std::int64_t>, const char*>{"strides", {1, 1}, "'strides' needs 1 value (1-D)"},
+                                            {"pads", {1, 1, 1, 1}, "'pads' needs 2 values [begin, end] (1-D)"},
+                                            {"kernel_shape", {1, 3}, "'kernel_shape' [1,3] does not match the weight [2,3,3]"}}) {
+      B b;
+      b.input("x", {-1, 3, 8}).output("y");
+      b.init("W", {2, 3, 3}, std::vector<float>(18, 1.0f));
+      B::attr(b.node("Conv", {"x", "W"}, {"y"}, "conv1d"), name, values);
+      expect_format_error([&] { load(b.bytes()); }, {"'conv1d' (Conv)", why});
+    }
+    B p;  // pooling of three axes
+    p.input("x", {-1, 3, 8}).output("y");
+    B::attr(p.node("MaxPool", {"x"}, {"y"}, "pool"), "kernel_shape", std::vector<std::int64_t>{2, 2, 2});
+    expect_format_error([&] { load(p.bytes()); }, {"'pool' (MaxPool)", "2 values (2-D pooling) or 1 (1-D)"});
+    B t;  // transposed 1-D convolutions are not supported
+    t.input("x", {-1, 3, 8}).output("y");
+    t.init("W", {3, 2, 3}, std::vector<float>(18, 1.0f));
+    t.node("ConvTranspose", {"x", "W"}, {"y"}, "up");
+    expect_format_error([&] { load(t.bytes()); }, {"'up' (ConvTranspose)", "only 2-D transposed convolution", "[N,3,8]"});
   }
   {
     B b = small_model();

@@ -254,6 +254,44 @@ TEST(OnnxImport, ConvGroupsAndDilations) {
   EXPECT_EQ(m.infer_shapes(m.input_shape)[m.output_value()], (Shape{4, 7, 7}));
 }
 
+// 1-D windows on [N, C, L] against sums written out: Conv with pads [1, 2] (begin, end) and
+// stride 2, MaxPool and AveragePool with pads [2, 0], Pad of 1 before and 3 after.
+TEST(OnnxImport, OneDimensionalWindowsWithUnequalPads) {
+  const Tensor<double> x({1, 1, 5}, std::vector<double>{1, 2, 3, 4, 5});
+  {
+    B b;
+    b.input("x", {-1, 1, 5}).output("y");
+    b.init("W", {1, 1, 2}, {1.0f, 10.0f}).init("b", {1}, {0.5f});
+    auto& n = b.node("Conv", {"x", "W", "b"}, {"y"}, "conv1d");
+    B::attr(n, "pads", std::vector<std::int64_t>{1, 2});
+    B::attr(n, "strides", std::vector<std::int64_t>{2});
+    // [0, 1, 2, 3, 4, 5, 0, 0]: windows at 0, 2, 4, 6 of (v, w) give v + 10 w, plus the bias
+    const Tensor<double> y = run_forward<double>(load(b), x);
+    EXPECT_EQ(y.shape(), (Shape{1, 1, 4}));
+    EXPECT_EQ(y.vec(), (std::vector<double>{10.5, 32.5, 54.5, 0.5}));
+  }
+  for (const bool max : {true, false}) {
+    B b;
+    b.input("x", {-1, 1, 5}).output("y");
+    auto& n = b.node(max ? "MaxPool" : "AveragePool", {"x"}, {"y"}, "pool");
+    B::attr(n, "kernel_shape", std::vector<std::int64_t>{3});
+    B::attr(n, "pads", std::vector<std::int64_t>{2, 0});
+    B::attr(n, "strides", std::vector<std::int64_t>{2});
+    // [pad, pad, 1, 2, 3, 4, 5]: windows at 0, 2, 4 (the average over the inputs inside)
+    const Tensor<double> y = run_forward<double>(load(b), x);
+    EXPECT_EQ(y.shape(), (Shape{1, 1, 3}));
+    EXPECT_EQ(y.vec(), max ? (std::vector<double>{1, 3, 5}) : (std::vector<double>{1, 2, 4})) << (max ? "max" : "average");
+  }
+  {
+    B b;
+    b.input("x", {-1, 1, 5}).output("y");
+    b.init_i64("pads", {6}, {0, 0, 1, 0, 0, 3});
+    b.node("Pad", {"x", "pads"}, {"y"}, "pad");
+    const Tensor<double> y = run_forward<double>(load(b), x);
+    EXPECT_EQ(y.vec(), (std::vector<double>{0, 1, 2, 3, 4, 5, 0, 0, 0}));
+  }
+}
+
 TEST(OnnxImport, ReshapeKeepsTheBatch) {
   const auto make = [](const std::vector<std::int64_t>& target, std::int64_t batch) {
     B b;

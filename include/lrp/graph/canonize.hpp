@@ -5,7 +5,8 @@
 // fold_batch_norms is Zennit's SequentialMergeBatchNorm on a graph: every BatchNorm whose
 // input is produced by a Conv2d or Linear whose output nothing else reads is merged into it,
 //   W'[o] = W[o] * s[o],   b'[o] = b[o] * s[o] + t[o]      (BN: y = x * s + t per channel),
-// and removed; the merged node keeps its name and now produces the BN's output, values are
+// and removed (also through a Reshape between them that keeps the channels first, as a 1-D
+// convolution's back to [C, L]); the merged node keeps its name and now produces the BN's output, values are
 // renumbered densely (Model::validate() holds). The rules then see the merged parameters, as
 // in Zennit (W'+ / b'+ are splits of the merged weights). A BN that cannot be merged (after a
 // ReLU, pooling or a Concat, as in DenseNet) stays a BatchNorm layer, which the composites
