@@ -54,6 +54,7 @@ const std::map<std::string, LayerConverter>& layer_converters() {
       {"PRelu", prelu},
       {"ReduceMax", reduce_max},
       {"ReduceMean", reduce_mean},
+      {"ReduceSum", reduce_sum},
       {"Relu", relu},
       {"Reshape", reshape},
       {"Sigmoid", sigmoid},

@@ -21,6 +21,7 @@ void global_average_pool(NodeCtx& c);
 void global_max_pool(NodeCtx& c);
 void reduce_mean(NodeCtx& c);
 void reduce_max(NodeCtx& c);
+void reduce_sum(NodeCtx& c);
 void pad(NodeCtx& c);
 
 // onnx_layers_dense.cpp

@@ -1,5 +1,5 @@
 // Layer converters for 2-D windows on [N, C, H, W] maps: Conv, ConvTranspose, pooling
-// (MaxPool, AveragePool, their global forms and spatial ReduceMean/ReduceMax), Resize/Upsample, Pad.
+// (MaxPool, AveragePool, their global forms and ReduceMean/ReduceMax/ReduceSum), Resize/Upsample, Pad.
 // Conv, the pools and Pad take 1-D windows on [N, C, L] too, as 2-D ones of height 1.
 #include <algorithm>
 #include <cmath>
@@ -249,43 +249,53 @@ void pool(NodeCtx& c, bool max) {
   if (spatial == 1) back_to_1d(c);
 }
 
-void add_global_pool(NodeCtx& c, const Value& x, bool max) {
+// What a global pool or a reduction takes of each plane: its maximum, mean or sum.
+enum class Reduction { Max, Mean, Sum };
+
+PoolSpec global_pool_spec(Reduction r) {
   PoolSpec spec;
-  spec.mode = max ? PoolMode::Max : PoolMode::Sum;
+  spec.mode = r == Reduction::Max ? PoolMode::Max : PoolMode::Sum;
   spec.global = true;
-  spec.type_name = max ? "GlobalMaxPool" : "GlobalAveragePool";
-  c.add_layer(std::make_unique<Pool2d<double>>(spec), {&x});
+  spec.divisor = r == Reduction::Sum ? 1.0 : 0.0;  // 0: the count of inputs, a mean
+  spec.type_name = r == Reduction::Max ? "GlobalMaxPool" : r == Reduction::Mean ? "GlobalAveragePool" : "GlobalSumPool";
+  return spec;
+}
+
+void add_global_pool(NodeCtx& c, const Value& x, Reduction r) {
+  c.add_layer(std::make_unique<Pool2d<double>>(global_pool_spec(r)), {&x});
 }
 
 void global_pool(NodeCtx& c, bool max) {
   c.allow_attributes({});
   const Value& x = c.runtime_input(0, "input X");
+  const Reduction r = max ? Reduction::Max : Reduction::Mean;
   if (x.shape.size() == 2 && !x.moved_batch) {  // [N, C, L] -> [N, C, 1]
-    add_global_pool(c, as_plane(c, x), max);
+    add_global_pool(c, as_plane(c, x), r);
     back_to_1d(c);
     return;
   }
-  add_global_pool(c, image_input(c, "global pooling"), max);
+  add_global_pool(c, image_input(c, "global pooling"), r);
 }
 
-// ReduceMean / ReduceMax over the two spatial axes of an image are global pools (PyTorch's
+// ReduceMean / ReduceMax / ReduceSum over the two spatial axes of an image are global pools (PyTorch's
 // x.mean([2, 3]) in MnasNet-style heads); keepdims=0 adds a Flatten. Over other axes (a
 // transformer's mean over its tokens) the reduced axes are moved last and pooled as one plane:
 // Transpose, Reshape to [kept, reduced, 1], global pool, Reshape to the result. Axes are an
 // attribute (opset < 18) or a constant input.
-void reduce_spatial(NodeCtx& c, bool max) {
+void reduce_spatial(NodeCtx& c, Reduction r) {
   c.allow_attributes({"axes", "keepdims", "noop_with_empty_axes"});
   const Value& x = c.runtime_input(0, "data");
   const std::size_t rank = onnx_rank(x);
   std::vector<std::int64_t> axes = c.attr_ints("axes");
   if (c.has_input(1)) axes = c.ints_of(c.const_input(1, "axes"), "axes");
+  if (axes.empty() && c.attr_int("noop_with_empty_axes", 0) != 0) return c.alias(x);  // no axes: the input as it is
   if (axes.empty()) c.fail("a reduction over every axis (no 'axes') is not supported");
   for (std::int64_t& a : axes) a = norm_axis(c, a, rank, "axes");
   std::sort(axes.begin(), axes.end());
   if (std::adjacent_find(axes.begin(), axes.end()) != axes.end()) c.fail("axes " + dims_str(axes) + " repeat an axis");
   const bool keep = c.attr_int("keepdims", 1) != 0;
   if (!x.moved_batch && rank == 4 && axes == std::vector<std::int64_t>{2, 3}) {
-    add_global_pool(c, x, max);
+    add_global_pool(c, x, r);
     if (keep) return;
     const Value pooled = c.importer().values.at(c.node().output(0));
     c.add_layer(std::make_unique<Flatten<double>>(false), {&pooled});
@@ -317,11 +327,7 @@ void reduce_spatial(NodeCtx& c, bool max) {
   for (std::size_t k = 0; k < order.size(); ++k) in_order = in_order && order[k] == k;
   if (!in_order) v = c.add_hidden(std::make_unique<Transpose<double>>(order), {&v}, BatchAxis::Inherit);
   v = c.add_hidden(std::make_unique<Reshape<double>>(Shape{kept, pooled, 1}), {&v}, BatchAxis::Inherit);
-  PoolSpec spec;
-  spec.mode = max ? PoolMode::Max : PoolMode::Sum;
-  spec.global = true;
-  spec.type_name = max ? "GlobalMaxPool" : "GlobalAveragePool";
-  v = c.add_hidden(std::make_unique<Pool2d<double>>(spec), {&v}, BatchAxis::Inherit);
+  v = c.add_hidden(std::make_unique<Pool2d<double>>(global_pool_spec(r)), {&v}, BatchAxis::Inherit);
   c.add_layer(std::make_unique<Reshape<double>>(out), {&v});
 }
 
@@ -449,10 +455,12 @@ void global_average_pool(NodeCtx& c) { global_pool(c, false); }
 void global_max_pool(NodeCtx& c) { global_pool(c, true); }
 
 void reduce_mean(NodeCtx& c) {
-  if (!layer_norm_mean(c)) reduce_spatial(c, false);
+  if (!layer_norm_mean(c)) reduce_spatial(c, Reduction::Mean);
 }
 
-void reduce_max(NodeCtx& c) { reduce_spatial(c, true); }
+void reduce_max(NodeCtx& c) { reduce_spatial(c, Reduction::Max); }
+
+void reduce_sum(NodeCtx& c) { reduce_spatial(c, Reduction::Sum); }
 
 void pad(NodeCtx& c) {
   c.allow_attributes({"mode", "pads", "paddings", "value"});

@@ -32,8 +32,8 @@ Window2d Pool2d<T>::window_for(std::size_t h, std::size_t w) const {
 
 template <class T>
 double Pool2d<T>::divisor_at(const Window2d& k, std::size_t h, std::size_t w, std::size_t oy, std::size_t ox) const {
+  if (spec_.divisor > 0) return spec_.divisor;  // a fixed divisor (1: a sum), global or not
   if (spec_.global) return static_cast<double>(h * w);
-  if (spec_.divisor > 0) return spec_.divisor;
   std::size_t count = 0;
   for (std::size_t i = 0; i < k.kh; ++i) {
     const long long iy = static_cast<long long>(oy * k.sh + i * k.dh) - static_cast<long long>(k.pt);

@@ -236,6 +236,19 @@ TEST(LayerGradients, SumPoolAndAveragePool) {
   global.global = true;
   global.type_name = "GlobalAveragePool";
   check_backward(Pool2d<T>(global), {random_tensor({2, 3, 3, 4}, rng)}, "GlobalAveragePool");
+
+  PoolSpec global_sum = global;  // ReduceSum: a fixed divisor of 1
+  global_sum.divisor = 1.0;
+  global_sum.type_name = "GlobalSumPool";
+  const Tensor<T> x = random_tensor({2, 3, 3, 4}, rng);
+  check_backward(Pool2d<T>(global_sum), {x}, "GlobalSumPool");
+  Tensor<T> y;
+  Pool2d<T>(global_sum).forward({&x}, y);
+  for (std::size_t p = 0; p < 6; ++p) {
+    T total = 0;
+    for (std::size_t i = 0; i < 12; ++i) total += x[p * 12 + i];
+    EXPECT_NEAR(y[p], total, 1e-5) << "plane " << p;
+  }
 }
 
 TEST(LayerGradients, MaxPool) {

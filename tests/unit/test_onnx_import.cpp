@@ -292,6 +292,39 @@ TEST(OnnxImport, OneDimensionalWindowsWithUnequalPads) {
   }
 }
 
+// ReduceSum (axes from an input, opset 13) over an image's spatial axes, over the tokens of
+// [N, T, D], and with no axes and noop_with_empty_axes: the input as it is.
+TEST(OnnxImport, ReduceSumOverSpatialAxesAndTokens) {
+  const Tensor<double> x = random_tensor({2, 3, 4, 5}, 7);
+  const auto sum_of = [&](const Shape& s, const std::vector<std::int64_t>& axes, std::int64_t keep) {
+    B b;
+    b.input("x", {-1, static_cast<std::int64_t>(s[0]), static_cast<std::int64_t>(s[1]), static_cast<std::int64_t>(s[2])}).output("y");
+    b.init_i64("axes", {static_cast<std::int64_t>(axes.size())}, axes);
+    B::attr(b.node("ReduceSum", {"x", "axes"}, {"y"}, "sum"), "keepdims", keep);
+    return run_forward<double>(load(b), x);
+  };
+  const Tensor<double> spatial = sum_of({3, 4, 5}, {2, 3}, 0);
+  ASSERT_EQ(spatial.shape(), (Shape{2, 3}));
+  for (std::size_t p = 0; p < 6; ++p) {
+    double total = 0;
+    for (std::size_t i = 0; i < 20; ++i) total += x[p * 20 + i];
+    EXPECT_NEAR(spatial[p], total, 1e-12) << "plane " << p;
+  }
+  const Tensor<double> tokens = sum_of({3, 4, 5}, {1}, 1);  // x read as [N, T = 3, 4, 5]
+  ASSERT_EQ(tokens.shape(), (Shape{2, 1, 4, 5}));
+  for (std::size_t n = 0; n < 2; ++n)
+    for (std::size_t j = 0; j < 20; ++j)
+      EXPECT_NEAR(tokens[n * 20 + j], x[(n * 3 + 0) * 20 + j] + x[(n * 3 + 1) * 20 + j] + x[(n * 3 + 2) * 20 + j], 1e-12);
+  for (const std::int64_t noop : {1, 0}) {
+    B b;
+    b.input("x", {-1, 3, 4, 5}).output("y");
+    b.init_i64("axes", {0}, {});
+    B::attr(b.node("ReduceSum", {"x", "axes"}, {"y"}, "sum"), "noop_with_empty_axes", noop);
+    if (noop) EXPECT_EQ(run_forward<double>(load(b), x).vec(), x.vec());
+    else expect_format_error([&] { load(b); }, {"'sum' (ReduceSum)", "every axis"});
+  }
+}
+
 TEST(OnnxImport, ReshapeKeepsTheBatch) {
   const auto make = [](const std::vector<std::int64_t>& target, std::int64_t batch) {
     B b;
