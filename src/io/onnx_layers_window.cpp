@@ -1,6 +1,6 @@
 // Layer converters for 2-D windows on [N, C, H, W] maps: Conv, ConvTranspose, pooling
 // (MaxPool, AveragePool, their global forms and ReduceMean/ReduceMax/ReduceSum), Resize/Upsample, Pad.
-// Conv, the pools and Pad take 1-D windows on [N, C, L] too, as 2-D ones of height 1.
+// Conv, ConvTranspose, the pools and Pad take 1-D windows on [N, C, L] too, as 2-D ones of height 1.
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -352,25 +352,33 @@ void conv(NodeCtx& c) {
 // output_shape or SAME_UPPER/SAME_LOWER (output = input * stride) as the ONNX spec says: the
 // full output minus the wanted one is split between the two ends (SAME_UPPER: the odd one at
 // the end); a wanted output larger than the full one adds output padding at the end.
+// 1-D on [N, C, L] with W [C, M/group, kL], as Conv.
 void conv_transpose(NodeCtx& c) {
   c.allow_attributes({"auto_pad", "dilations", "group", "kernel_shape", "output_padding", "output_shape", "pads", "strides"});
-  const Value& x = image_input(c, "transposed convolution");
-  const ConvParams p = conv_params(c, x.shape[0], "[C, M/group, kH, kW]", true);
+  const std::size_t spatial = c.weight_input(1, "weight W").dims.size() == 3 ? 1 : 2;
+  const Value& input = window_input(c, "transposed convolution", spatial);
+  const Value x = spatial == 2 ? input : as_plane(c, input);
+  const ConvParams p = conv_params(c, x.shape[0], spatial == 2 ? "[C, M/group, kH, kW]" : "[C, M/group, kL]", true, spatial);
   const std::string auto_pad = c.attr_string("auto_pad", "NOTSET");
   if (auto_pad != "NOTSET" && auto_pad != "VALID" && auto_pad != "SAME_UPPER" && auto_pad != "SAME_LOWER")
     c.fail("attribute 'auto_pad' = '" + auto_pad + "' is not supported");
-  std::vector<std::int64_t> out_pad = c.attr_ints("output_padding", {0, 0});
-  if (out_pad.size() != 2) c.fail("attribute 'output_padding' needs 2 values, found " + std::to_string(out_pad.size()));
+  std::vector<std::int64_t> out_pad = c.attr_ints("output_padding", std::vector<std::int64_t>(spatial, 0));
+  if (out_pad.size() != spatial)
+    c.fail("attribute 'output_padding' needs " + std::string(spatial == 2 ? "2 values" : "1 value (1-D)") + ", found " + std::to_string(out_pad.size()));
+  if (spatial == 1) out_pad.insert(out_pad.begin(), 0);
   for (std::int64_t v : out_pad)
     if (v < 0 || v > (1 << 20)) c.fail("attribute 'output_padding' must be non-negative, found " + std::to_string(v));
   const bool derived = c.has_attr("output_shape") || auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER";
-  Window2d win = window_from_attributes(c, x.shape[1], x.shape[2], p.kh, p.kw, false, !derived);
+  Window2d win = window_from_attributes(c, x.shape[1], x.shape[2], p.kh, p.kw, false, !derived, spatial);
   if (derived) {
     std::vector<std::int64_t> wanted;
     if (c.has_attr("output_shape")) {
       wanted = c.attr_ints("output_shape");
-      if (wanted.size() == 4) wanted.erase(wanted.begin(), wanted.begin() + 2);
-      if (wanted.size() != 2) c.fail("attribute 'output_shape' needs 2 values [H, W], found " + std::to_string(wanted.size()));
+      if (wanted.size() == 2 + spatial) wanted.erase(wanted.begin(), wanted.begin() + 2);
+      if (wanted.size() != spatial)
+        c.fail("attribute 'output_shape' needs " + std::string(spatial == 2 ? "2 values [H, W]" : "1 value [L] (1-D)") + ", found " +
+               std::to_string(wanted.size()));
+      if (spatial == 1) wanted.insert(wanted.begin(), 1);
     } else {
       wanted = {static_cast<std::int64_t>(x.shape[1] * win.sh), static_cast<std::int64_t>(x.shape[2] * win.sw)};
     }
@@ -391,7 +399,10 @@ void conv_transpose(NodeCtx& c) {
     axis(x.shape[1], p.kh, win.sh, win.dh, out_pad[0], wanted[0], win.pt, win.pb);
     axis(x.shape[2], p.kw, win.sw, win.dw, out_pad[1], wanted[1], win.pl, win.pr);
   }
-  c.add_conv_transpose(c.take_const_input(1, "weight W"), p.bias, win, p.group, to_size(out_pad[0]), to_size(out_pad[1]), x);
+  ConstTensor w = c.take_const_input(1, "weight W");
+  if (spatial == 1) w.dims.insert(w.dims.begin() + 2, 1);  // [C, M/group, 1, kL]: the same values
+  c.add_conv_transpose(std::move(w), p.bias, win, p.group, to_size(out_pad[0]), to_size(out_pad[1]), x);
+  if (spatial == 1) back_to_1d(c);
 }
 
 void resize(NodeCtx& c) {

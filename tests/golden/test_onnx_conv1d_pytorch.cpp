@@ -1,6 +1,6 @@
 // 1-D convolutional networks (tests/fixtures/conv1d, make_fixtures.py): Conv1d with padding,
 // stride, dilation and groups, BatchNorm1d, MaxPool1d, AvgPool1d with padding (Pad +
-// AveragePool), ConstantPad1d, AdaptiveAvgPool1d. The logits and the input gradient against PyTorch's float64
+// AveragePool), ConstantPad1d, ConvTranspose1d, AdaptiveAvgPool1d. The logits and the input gradient against PyTorch's float64
 // run with the same float32 weights (tolerances relative to the reference's largest value: 1e-9
 // in double, the same arithmetic in another order; 1e-5 in float); LRP against the same network
 // written with 2-D layers over a map of height 1 (model_2d.onnx), whose path the Zennit

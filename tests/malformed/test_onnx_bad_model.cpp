@@ -150,11 +150,11 @@ TEST(OnnxBadModel, UnsupportedAttributesAndShapes) {
     p.input("x", {-1, 3, 8}).output("y");
     B::attr(p.node("MaxPool", {"x"}, {"y"}, "pool"), "kernel_shape", std::vector<std::int64_t>{2, 2, 2});
     expect_format_error([&] { load(p.bytes()); }, {"'pool' (MaxPool)", "2 values (2-D pooling) or 1 (1-D)"});
-    B t;  // transposed 1-D convolutions are not supported
+    B t;  // a transposed 1-D convolution with 2-D output padding
     t.input("x", {-1, 3, 8}).output("y");
     t.init("W", {3, 2, 3}, std::vector<float>(18, 1.0f));
-    t.node("ConvTranspose", {"x", "W"}, {"y"}, "up");
-    expect_format_error([&] { load(t.bytes()); }, {"'up' (ConvTranspose)", "only 2-D transposed convolution", "[N,3,8]"});
+    B::attr(t.node("ConvTranspose", {"x", "W"}, {"y"}, "up"), "output_padding", std::vector<std::int64_t>{0, 1});
+    expect_format_error([&] { load(t.bytes()); }, {"'up' (ConvTranspose)", "'output_padding' needs 1 value (1-D)"});
   }
   {
     B b = small_model();

@@ -68,7 +68,6 @@ const std::map<std::string, std::string> kSkipped = {
     {"test_resize_upsample_scales_cubic_asymmetric", kCubic},
     {"test_resize_upsample_sizes_cubic", kCubic},
     {"test_resize_tf_crop_and_resize", "Resize tf_crop_and_resize (a region of interest)"},
-    {"test_convtranspose_1d", "1-D transposed convolution (2-D only)"},
     {"test_convtranspose_3d", "3-D transposed convolution (2-D only)"},
     {"test_add_bcast", kTwoInputs},
     {"test_add_uint8", "uint8 data"},
