@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstdint>
+#include <vector>
 
 #include "kernels/elementwise.hpp"
 #include "layers/pool_plane.hpp"
@@ -11,18 +12,26 @@ namespace lrp::pool {
 
 template <class T>
 void winner_masks(const Plane& g, const T* x, const T* y, T* mask) {
-  const std::size_t kw = g.cols.lo.size();
-  for (std::size_t oy = 0; oy < g.oh; ++oy)
-    for (std::size_t ox = 0; ox < g.ow; ++ox) {
-      const std::size_t o = oy * g.ow + ox;
-      std::uint32_t m = 0;
-      for (std::size_t a = g.rows.first[oy]; a < g.rows.last[oy]; ++a) {
-        const T* row = x + g.rows.at(oy, a) * g.w;
-        for (std::size_t b = g.cols.first[ox]; b < g.cols.last[ox]; ++b)
-          m |= static_cast<std::uint32_t>(row[g.cols.at(ox, b)] == y[o]) << (a * kw + b);
+  const std::size_t kw = g.cols.lo.size(), stride = g.cols.stride;
+  std::vector<std::uint32_t> m(g.ow);
+  for (std::size_t oy = 0; oy < g.oh; ++oy) {
+    // Tap by tap along the row (bit a * kw + b for row tap a, column tap b): each tap's inputs
+    // are one strided run for the outputs [lo, hi) it reaches, which vectorises; one output's
+    // window at a time had cost several times the max pool's own forward (a 1-D pool's rows).
+    std::fill(m.begin(), m.end(), 0u);
+    const T* yr = y + oy * g.ow;
+    for (std::size_t a = g.rows.first[oy]; a < g.rows.last[oy]; ++a) {
+      const T* row = x + g.rows.at(oy, a) * g.w;
+      for (std::size_t b = 0; b < kw; ++b) {
+        const std::size_t lo = g.cols.lo[b], hi = g.cols.hi[b];
+        if (lo >= hi) continue;
+        const T* src = row + g.cols.at(lo, b);
+        const std::uint32_t bit = static_cast<std::uint32_t>(a * kw + b);
+        for (std::size_t o = lo; o < hi; ++o) m[o] |= static_cast<std::uint32_t>(src[(o - lo) * stride] == yr[o]) << bit;
       }
-      mask[o] = static_cast<T>(m);
     }
+    for (std::size_t ox = 0; ox < g.ow; ++ox) mask[oy * g.ow + ox] = static_cast<T>(m[ox]);
+  }
 }
 
 template <class T>
