@@ -3,7 +3,6 @@
 #include "lrp/layers/batch_norm.hpp"
 #include "lrp/layers/conv2d.hpp"
 #include "lrp/layers/linear.hpp"
-#include "lrp/layers/reshape.hpp"
 
 namespace lrp {
 namespace {
@@ -46,18 +45,20 @@ std::vector<FoldedBatchNorm> fold_batch_norms(Model<T>& model) {
   auto& nodes = model.nodes();
   for (std::size_t i = 0; i < nodes.size();) {
     Node<T>& bn_node = nodes[i];
-    long p = bn_node.layer->kind() == LayerKind::BatchNorm ? model.producer(bn_node.inputs[0]) : -1;
+    if (bn_node.layer->kind() != LayerKind::BatchNorm) {
+      ++i;
+      continue;
+    }
     const auto& bn = static_cast<const BatchNorm<T>&>(*bn_node.layer);
-    // A Reshape that keeps the channels first between them (a 1-D convolution's [C, 1, L] ->
-    // [C, L]) is looked through: the channel of every entry stays the same.
+    long p = model.producer(bn_node.inputs[0]);
+    // A Reshape between them is looked through (a 1-D convolution's [C, 1, L] back to [C, L]):
+    // the BatchNorm's channels are the Reshape's first axis, and the producer's channel count
+    // must equal theirs (below), so that axis keeps the producer's channels, each entry in its own.
     long relabel = -1;
-    if (p >= 0 && nodes[static_cast<std::size_t>(p)].layer->kind() == LayerKind::Reshape) {
-      const Node<T>& r = nodes[static_cast<std::size_t>(p)];
-      const Shape& target = static_cast<const Reshape<T>&>(*r.layer).target();
-      if (!target.empty() && target[0] == bn.scale().size() && model.consumers(r.output) == 1) {
-        relabel = p;
-        p = model.producer(r.inputs[0]);
-      }
+    if (p >= 0 && nodes[static_cast<std::size_t>(p)].layer->kind() == LayerKind::Reshape &&
+        model.consumers(nodes[static_cast<std::size_t>(p)].output) == 1) {
+      relabel = p;
+      p = model.producer(nodes[static_cast<std::size_t>(p)].inputs[0]);
     }
     if (p < 0) {
       ++i;
@@ -65,10 +66,11 @@ std::vector<FoldedBatchNorm> fold_batch_norms(Model<T>& model) {
     }
     Node<T>& prod = nodes[static_cast<std::size_t>(p)];
     const LayerKind k = prod.layer->kind();
-    const bool affine = k == LayerKind::Linear || k == LayerKind::Conv2d;
-    // Channels first in the producer's output: a Linear over a channels-last map has them last.
-    const bool channels_first = k == LayerKind::Conv2d || !static_cast<const Linear<T>&>(*prod.layer).rows_of_last_axis();
-    if (!affine || !channels_first || model.consumers(prod.output) != 1 ||
+    // A Conv2d or Linear with its channels first in its output (a Linear over a channels-last
+    // map has them last).
+    const bool affine = k == LayerKind::Conv2d ||
+                        (k == LayerKind::Linear && !static_cast<const Linear<T>&>(*prod.layer).rows_of_last_axis());
+    if (!affine || model.consumers(prod.output) != 1 ||
         static_cast<const AffineLayer<T>&>(*prod.layer).weight().dim(0) != bn.scale().size()) {
       ++i;
       continue;

@@ -13,6 +13,10 @@
 #include "lrp/graph/canonize.hpp"
 #include "lrp/io/arrays.hpp"
 #include "lrp/io/onnx.hpp"
+#include "lrp/layers/batch_norm.hpp"
+#include "lrp/layers/conv2d.hpp"
+#include "lrp/layers/linear.hpp"
+#include "lrp/layers/reshape.hpp"
 #include "lrp/rules/apply.hpp"
 #include "lrp/rules/composite.hpp"
 #include "support/onnx_test_util.hpp"
@@ -98,6 +102,46 @@ TEST(FoldBatchNorms, OnlyWhenTheProducerIsAffineAndHasOneReader) {
   const Tensor<double> x = random_tensor({3, 2, 4, 4}, 11);
   EXPECT_LE(max_rel_error(run_forward<double>(folded, x), run_forward<double>(plain, x)), 1e-12);
   EXPECT_LE(max_rel_error(run_forward<float>(folded, x), run_forward<double>(plain, x)), 1e-5);
+}
+
+// Through a Reshape that keeps the output channels first (a 1-D convolution's [C, 1, L] back to
+// [C, L]) a BatchNorm is folded; through one that moves them (to [L, C]) it is not, nor after a
+// Linear over the rows of a channels-last map (its channels are last, whatever their count).
+TEST(FoldBatchNorms, ThroughAChannelsFirstReshapeOnly) {
+  const auto batch_norm = [](std::size_t c) {
+    Tensor<double> s({c}), t({c});
+    for (std::size_t i = 0; i < c; ++i) {
+      s[i] = 0.5 + 0.25 * static_cast<double>(i);
+      t[i] = 0.1 * static_cast<double>(i) - 0.2;
+    }
+    return std::make_unique<BatchNorm<double>>(s, t);
+  };
+  Window2d k;
+  k.kw = 3;
+  k.pl = k.pr = 1;
+  for (const bool channels_first : {true, false}) {
+    SCOPED_TRACE(channels_first ? "[4, 1, 5] -> [4, 5]" : "[4, 1, 5] -> [5, 4]");
+    Model<double> m;
+    m.input_shape = {2, 1, 5};
+    m.add("conv", std::make_unique<Conv2d<double>>(random_tensor({4, 2, 1, 3}, 3), random_tensor({4}, 4), k));
+    m.add("back", std::make_unique<Reshape<double>>(channels_first ? Shape{4, 5} : Shape{5, 4}));
+    m.add("bn", batch_norm(channels_first ? 4 : 5));
+    Model<double> folded = m;
+    const std::vector<FoldedBatchNorm> report = fold_batch_norms(folded);
+    EXPECT_EQ(report.size(), channels_first ? 1u : 0u);
+    EXPECT_EQ(count_kind(folded, LayerKind::BatchNorm), channels_first ? 0u : 1u);
+    EXPECT_NO_THROW(folded.validate());
+    const Tensor<double> x = random_tensor({3, 2, 1, 5}, 5);
+    EXPECT_LE(max_rel_error(run_forward<double>(folded, x), run_forward<double>(m, x)), 1e-12);
+  }
+  Model<double> rows;  // [4 rows, 3] -> [4 rows, 4 channels]; a BatchNorm over the 4 rows
+  rows.input_shape = {4, 3};
+  rows.add("fc", std::make_unique<Linear<double>>(random_tensor({4, 3}, 6), random_tensor({4}, 7), true));
+  rows.add("bn", batch_norm(4));
+  Model<double> kept = rows;
+  EXPECT_EQ(fold_batch_norms(kept).size(), 0u);
+  const Tensor<double> x = random_tensor({2, 4, 3}, 8);
+  EXPECT_LE(max_rel_error(run_forward<double>(kept, x), run_forward<double>(rows, x)), 1e-12);
 }
 
 // Norm rule on an Add: sum of the input relevances = sum of R * y / stab(y), i.e. R up to the

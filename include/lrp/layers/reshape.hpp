@@ -42,7 +42,6 @@ class Reshape final : public Layer<T> {
                 std::vector<Tensor<T>>& din) const override;
   std::unique_ptr<Layer<float>> to_float() const override { return std::make_unique<Reshape<float>>(target_); }
   std::unique_ptr<Layer<double>> to_double() const override { return std::make_unique<Reshape<double>>(target_); }
-  const Shape& target() const { return target_; }
 
  private:
   Shape target_;
