@@ -414,6 +414,22 @@ TEST(CliExplain, LstmModelMatchesArrasReference) {
   EXPECT_NE(info.output.find("12 -> 6, bidirectional"), std::string::npos) << info.output;
 }
 
+// A 1-D network's heatmap draws each sample's signals [C = 2, L = 40] as strips (the signal over
+// its relevance): 3 samples stacked, strips of --heatmap-scale (default 48) pixels.
+TEST(CliExplain, OneDimensionalNetworkHeatmapDrawsSignalStrips) {
+  const std::string fx = test::source_path("tests/fixtures/conv1d/"), png = test::temp_path("conv1d.png");
+  for (const std::size_t strip : {std::size_t{48}, std::size_t{10}}) {
+    const std::string scale = strip == 48 ? "" : " --heatmap-scale " + std::to_string(strip);
+    const test::CliResult r =
+        test::run_cli("explain " + fx + "model.onnx " + fx + "input.npy --composite epsilon_plus_flat --quiet --heatmap " + png + scale);
+    ASSERT_EQ(r.code, 0) << r.output;
+    const io::Image8 img = io::decode_image(png);
+    EXPECT_EQ(img.height, 3 * (2 * (strip + 1) - 1) + 2 * 2) << strip;
+    EXPECT_EQ(img.width, 40u) << strip;
+  }
+  std::remove(png.c_str());
+}
+
 // PyTorch's default nn.LSTM (no batch_first) takes [T, B, D]: the same [N, T, D] data file
 // explains it, the input's batch axis 1 being lrp's batch.
 TEST(CliExplain, SequenceFirstLstmTakesTheSameDataAsBatchFirst) {

@@ -16,6 +16,7 @@
 #include "lrp/render/colormap.hpp"
 #include "lrp/render/heatmap.hpp"
 #include "lrp/render/png.hpp"
+#include "lrp/render/signal.hpp"
 #include "lrp/render/token_text.hpp"
 #include "lrp/rules/composite.hpp"
 #include "request.hpp"
@@ -41,12 +42,41 @@ void write_layers(const std::string& path, const std::map<std::string, Tensor<T>
   io::write_npz(path, arrays);
 }
 
+// A 1-D network: its input [C, L] relabelled [C, 1, L] for a convolution or pooling first.
+template <class T>
+bool reads_signals(const Model<T>& model) {
+  if (model.input_shape.size() != 2 || model.nodes().empty()) return false;
+  const Node<T>& first = model.nodes()[0];
+  return first.layer->kind() == LayerKind::Reshape && first.inputs == std::vector<std::size_t>{0} &&
+         first.layer->output_shape({model.input_shape}) == Shape{model.input_shape[0], 1, model.input_shape[1]};
+}
+
 // One heatmap tile per (sample, target): rows are samples, columns targets. Feature vectors of
 // square length (MNIST MLPs) are drawn as square images, other vectors (a text model's tokens)
 // as a strip of cells, one per entry; a sequence of feature vectors [T, D] (a recurrent net's
-// input) as a T x D image, time running down.
+// input) as a T x D image, time running down; the signals [C, L] of a 1-D network (`signals`, its
+// input) as strips with the signal drawn over its relevance (render::render_signal).
 template <class T>
-void write_heatmap(const std::string& path, const Tensor<T>& r, std::size_t n, std::size_t k, const ExplainOptions& o) {
+void write_heatmap(const std::string& path, const Tensor<T>& r, std::size_t n, std::size_t k, const ExplainOptions& o,
+                   const Tensor<double>* signals = nullptr) {
+  if (signals) {
+    const std::size_t size = signals->sample_size();
+    render::SignalPlotOptions p;
+    p.colormap = o.colormap;
+    if (o.heatmap_scale) p.strip_height = std::max<std::size_t>(8, o.heatmap_scale);
+    const Shape per(signals->shape().begin() + 1, signals->shape().end());
+    std::vector<render::RgbImage> tiles;
+    for (std::size_t i = 0; i < n * k; ++i) {
+      Tensor<double> x(per), t(per);
+      for (std::size_t j = 0; j < size; ++j) {
+        x[j] = (*signals)[(i / k) * size + j];
+        t[j] = static_cast<double>(r[i * size + j]);
+      }
+      tiles.push_back(render::render_signal(x, t, p));
+    }
+    render::write_png(path, tiles.size() == 1 ? tiles[0] : render::grid(tiles, k));
+    return;
+  }
   Shape per(r.shape().begin() + (k > 1 ? 2 : 1), r.shape().end());
   bool strip = false;
   if (per.size() == 1) {
@@ -179,7 +209,7 @@ void run_explain(Model<T> model, Target target, const ExplainOptions& o) {
   require_finite_result(r, "the relevance", "check the model's weights and the rule's stabiliser");
   if (!o.out.empty()) io::write_npy(o.out, r);
   if (!o.dump_layers.empty()) write_layers(o.dump_layers, e.layers);
-  if (!o.heatmap.empty() && o.at.empty()) write_heatmap(o.heatmap, e.relevance, x.dim(0), k, o);
+  if (!o.heatmap.empty() && o.at.empty()) write_heatmap(o.heatmap, e.relevance, x.dim(0), k, o, reads_signals(model) ? &x : nullptr);
   if (!o.tokens.empty()) write_token_maps(r, x, e, vocab, o, req.target.region == Target::Region::Position);
   if (!req.concepts.empty()) return report_concepts(e, r, x.dim(0), o);
   if (o.quiet) return;
@@ -240,9 +270,11 @@ void add_explain_command(CLI::App& app) {
   cmd->add_option("--concept-table", o->concept_table,
                   "With --concept-layer: also write every map's channels and relevance (at the layer, and summed over the "
                   "input) to this TSV file");
-  cmd->add_option("--heatmap", o->heatmap, "Also render the relevance to this PNG (rows: samples, columns: targets)");
+  cmd->add_option("--heatmap", o->heatmap,
+                  "Also render the relevance to this PNG (rows: samples, columns: targets; a 1-D network's signals [C, L] as "
+                  "one strip per channel, the signal drawn over its relevance)");
   cmd->add_option("--colormap", o->colormap, "Colour map of --heatmap (default bwr; see `lrp render --help`)");
-  cmd->add_option("--heatmap-scale", o->heatmap_scale, "Pixel enlargement of --heatmap (default: about 96 px per map)")
+  cmd->add_option("--heatmap-scale", o->heatmap_scale, "Pixel enlargement of --heatmap (default: about 96 px per map); for signals the strip height (default 48)")
       ->check(CLI::Range(std::size_t(0), std::size_t(1024)));
   cmd->add_option("--tokens", o->tokens,
                   "Text models: also write every map on its tokens, as coloured text (.html) or a table (.tsv: map, "
