@@ -348,6 +348,36 @@ TEST(CliBatch, RecurrentModelMapsAndHeatmaps) {
   }
 }
 
+// A 1-D network: each listed signal's map and heatmap (strips, the signal over its relevance,
+// 2 x 49 - 1 pixels high and 40 wide) are those `lrp explain` writes for it alone.
+TEST(CliBatch, OneDimensionalNetworkSignalHeatmaps) {
+  const std::string dir = test::temp_path("batch_conv1d"), fx = test::source_path("tests/fixtures/conv1d/");
+  std::filesystem::create_directories(dir);
+  const Tensor<double> x = io::read_npy(fx + "input.npy");  // [3, 2, 40]
+  std::ofstream list(dir + "/list.txt");
+  for (std::size_t i = 0; i < 2; ++i) {
+    io::write_npy(dir + "/s" + std::to_string(i) + ".npy", x.rows(i, 1));
+    list << "s" << i << ".npy\n";
+  }
+  list.close();
+  const std::string rules = " --composite epsilon_plus_flat";
+  const test::CliResult r = test::run_cli("batch " + fx + "model.onnx " + dir + "/list.txt" + rules + " --heatmap --quiet --out-dir " + dir + "/out");
+  ASSERT_EQ(r.code, 0) << r.output;
+  std::ifstream mf(dir + "/out/manifest.json");
+  const nlohmann::json manifest = nlohmann::json::parse(mf);
+  ASSERT_EQ(manifest.size(), 2u);
+  for (std::size_t i = 0; i < 2; ++i) {
+    const std::string one = dir + "/s" + std::to_string(i);
+    const test::CliResult e = test::run_cli("explain " + fx + "model.onnx " + one + ".npy" + rules + " --quiet --out " + one + "_r.npy --heatmap " + one + ".png");
+    ASSERT_EQ(e.code, 0) << e.output;
+    EXPECT_LT(test::max_rel_error(io::read_npy(dir + "/out/" + manifest[i]["relevance"].get<std::string>()), io::read_npy(one + "_r.npy")), 1e-6);
+    const io::Image8 got = io::decode_image(dir + "/out/" + manifest[i]["heatmap"].get<std::string>()), want = io::decode_image(one + ".png");
+    EXPECT_EQ(got.height, 97u);
+    EXPECT_EQ(got.width, 40u);
+    EXPECT_TRUE(got.data == want.data) << "sample " << i;
+  }
+}
+
 // A model with a dynamic number of steps is sized by each input: read again when the length
 // changes (4, 7, then 4 steps), every map against PyTorch's for its length.
 TEST(CliBatch, DynamicLengthPerInput) {

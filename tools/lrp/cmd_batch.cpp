@@ -21,6 +21,7 @@
 #include "lrp/io/atomic_file.hpp"
 #include "lrp/render/colormap.hpp"
 #include "lrp/render/heatmap.hpp"
+#include "lrp/render/signal.hpp"
 #include "lrp/render/png.hpp"
 #include "progress.hpp"
 #include "request.hpp"
@@ -159,6 +160,7 @@ class BatchRun {
     req_ = build_request(*model_, o_.request, o_.image);
     if (o_.region != "unit") req_.target = parse_target(o_.region + ":predicted");
     req_.concepts = concept_request(o_.concepts);
+    signals_ = reads_signals(*model_);
   }
 
   // The data shape to read the model again for before list entry i: its array's shape when the
@@ -252,13 +254,13 @@ class BatchRun {
         give_up_on(pass.items[j], where(pass.items[j]) + err.what());
         continue;
       }
-      write_item(pass.items[j], r, e, j);
+      write_item(pass.items[j], r, e, j, pass.inputs[j]);
     }
   }
 
   // Input i's map (or its concepts' maps [1, K, ...]), heatmap and manifest entry; `row` is its
-  // sample in the pass's explanation e.
-  void write_item(std::size_t i, const Tensor<T>& rel, const Explanation<T>& e, std::size_t row) {
+  // sample in the pass's explanation e, `x` the input [1, ...].
+  void write_item(std::size_t i, const Tensor<T>& rel, const Explanation<T>& e, std::size_t row, const Tensor<double>& x) {
     const std::string stem = std::to_string(i) + "_" + std::filesystem::path(items_[i].path).stem().string();
     io::write_npy(o_.out_dir + "/" + stem + ".npy", rel);
     const std::size_t k = e.targets_per_sample, per = rel.size() / k;
@@ -279,9 +281,23 @@ class BatchRun {
       entry["concepts"] = std::move(concepts);
       note_references(i, e, row);
     }
-    // [1, (K,) C, H, W] images, and [1, (K,) T, D] sequences of feature vectors as T x D images
+    // [1, (K,) C, H, W] images, and [1, (K,) T, D] sequences of feature vectors as T x D images,
+    // a 1-D network's signals [1, (K,) C, L] as strips, the signal over its relevance
     const std::size_t image_rank = k > 1 ? 5 : 4, rank = e.relevance.rank();
-    if (o_.heatmap && (rank == image_rank || rank == image_rank - 1)) {
+    if (o_.heatmap && signals_) {
+      render::SignalPlotOptions p;
+      p.colormap = o_.colormap;
+      const Shape sample(x.shape().begin() + 1, x.shape().end());
+      const Tensor<double> signal = x.reshaped(sample);
+      std::vector<render::RgbImage> tiles;
+      for (std::size_t j = 0; j < k; ++j) {
+        Tensor<double> t(sample);
+        for (std::size_t q = 0; q < t.size(); ++q) t[q] = static_cast<double>(e.relevance[(row * k + j) * t.size() + q]);
+        tiles.push_back(render::render_signal(signal, t, p));
+      }
+      render::write_png(o_.out_dir + "/" + stem + ".png", k == 1 ? tiles[0] : render::grid(tiles, k));
+      entry["heatmap"] = stem + ".png";
+    } else if (o_.heatmap && (rank == image_rank || rank == image_rank - 1)) {
       render::HeatmapOptions h;
       h.colormap = o_.colormap;
       const Shape& s = e.relevance.shape();
@@ -331,6 +347,7 @@ class BatchRun {
   Resize<T> resize_;
   std::unique_ptr<Model<T>> model_;
   std::unique_ptr<Explainer<T>> explainer_;  // on *model_
+  bool signals_ = false;                      // heatmaps as signal strips (reads_signals)
   ExplainRequest req_;
   std::vector<nlohmann::json> entries_;  // manifest entry per list item, filled as they are explained or skipped
   std::size_t skipped_ = 0;

@@ -42,15 +42,6 @@ void write_layers(const std::string& path, const std::map<std::string, Tensor<T>
   io::write_npz(path, arrays);
 }
 
-// A 1-D network: its input [C, L] relabelled [C, 1, L] for a convolution or pooling first.
-template <class T>
-bool reads_signals(const Model<T>& model) {
-  if (model.input_shape.size() != 2 || model.nodes().empty()) return false;
-  const Node<T>& first = model.nodes()[0];
-  return first.layer->kind() == LayerKind::Reshape && first.inputs == std::vector<std::size_t>{0} &&
-         first.layer->output_shape({model.input_shape}) == Shape{model.input_shape[0], 1, model.input_shape[1]};
-}
-
 // One heatmap tile per (sample, target): rows are samples, columns targets. Feature vectors of
 // square length (MNIST MLPs) are drawn as square images, other vectors (a text model's tokens)
 // as a strip of cells, one per entry; a sequence of feature vectors [T, D] (a recurrent net's

@@ -223,6 +223,17 @@ template Tensor<double> to_model_layout(const Model<double>&, const Tensor<doubl
 template Tensor<float> to_model_layout(const Model<float>&, const Tensor<float>&, std::size_t);
 template Tensor<double> to_model_layout(const Model<float>&, const Tensor<double>&, std::size_t);
 
+template <class M>
+bool reads_signals(const Model<M>& model) {
+  if (model.input_shape.size() != 2 || model.nodes().empty()) return false;
+  const Node<M>& first = model.nodes()[0];
+  return first.layer->kind() == LayerKind::Reshape && first.inputs == std::vector<std::size_t>{0} &&
+         first.layer->output_shape({model.input_shape}) == Shape{model.input_shape[0], 1, model.input_shape[1]};
+}
+
+template bool reads_signals(const Model<double>&);
+template bool reads_signals(const Model<float>&);
+
 std::vector<std::size_t> load_labels(const std::string& path) {
   const Tensor<double> y = read_input_array(path);
   std::vector<std::size_t> out;

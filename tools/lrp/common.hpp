@@ -101,6 +101,11 @@ Tensor<double> load_input(const Model<M>& model, const std::string& path, const 
 template <class M, class T>
 Tensor<T> to_model_layout(const Model<M>& model, const Tensor<T>& t, std::size_t extra_dims = 0);
 
+// A 1-D network: its input [C, L] relabelled [C, 1, L] for a convolution or pooling first. Its
+// heatmaps draw the signals with their relevance (render::render_signal).
+template <class M>
+bool reads_signals(const Model<M>& model);
+
 // Any supported array file (.npy, .npz, .mat, .txt, IDX).
 Tensor<double> read_input_array(const std::string& path);
 
