@@ -14,6 +14,7 @@
 
 #include "lrp/io/image.hpp"
 #include "lrp/render/png.hpp"
+#include "lrp/render/signal.hpp"
 #include "support/test_image_files.hpp"
 #include "support/test_npy_reader.hpp"
 #include "support/test_paths.hpp"
@@ -210,4 +211,39 @@ TEST_F(CliRender, ImageInputAndBrokenImages) {
   EXPECT_EQ(run(file("H.npy") + " --input " + file("big.png") + " --out " + file("y.png")), 2);
   EXPECT_NE(output_.find("big.png"), std::string::npos) << output_;
   EXPECT_FALSE(fs::exists(file("y.png")));
+}
+
+// `lrp render --signal`: [N, C, L] relevance with the signals of the same shape, each sample the
+// picture render::render_signal draws (--grid: one row each, 2 black pixels between them); a
+// missing --input, mismatched shapes and a sample out of range are errors (exit 2).
+TEST_F(CliRender, SignalsAsStripsWithTheirRelevance) {
+  const std::size_t n = 2, c = 3, len = 50;
+  std::vector<double> r(n * c * len), x(r.size());
+  for (std::size_t i = 0; i < r.size(); ++i) {
+    r[i] = std::cos(0.3 * static_cast<double>(i));
+    x[i] = std::sin(0.11 * static_cast<double>(i));
+  }
+  write_npy(file("R.npy"), {n, c, len}, r);
+  write_npy(file("X.npy"), {n, c, len}, x);
+  ASSERT_EQ(run(file("R.npy") + " --signal --input " + file("X.npy") + " --strip-height 10 --sample 1 --out " + file("s.png")), 0) << output_;
+  lrp::render::SignalPlotOptions o;
+  o.strip_height = 10;
+  const lrp::Tensor<double> x1({c, len}, std::vector<double>(x.begin() + c * len, x.end()));
+  const lrp::Tensor<double> r1({c, len}, std::vector<double>(r.begin() + c * len, r.end()));
+  const lrp::render::RgbImage want = lrp::render::render_signal(x1, r1, o);
+  const lrp::io::Image8 img = lrp::io::decode_image(file("s.png"));
+  ASSERT_EQ(img.height, want.height);
+  ASSERT_EQ(img.width, want.width);
+  EXPECT_TRUE(img.data == want.rgb);
+  ASSERT_EQ(run(file("R.npy") + " --signal --grid --input " + file("X.npy") + " --strip-height 10 --out " + file("g.png")), 0) << output_;
+  const lrp::io::Image8 grid = lrp::io::decode_image(file("g.png"));
+  EXPECT_EQ(grid.height, 2 * want.height + 2);
+  EXPECT_EQ(grid.width, len);
+  EXPECT_EQ(run(file("R.npy") + " --signal --out " + file("e.png")), 2);
+  EXPECT_NE(output_.find("--signal needs --input"), std::string::npos) << output_;
+  write_npy(file("Y.npy"), {n, c, len - 1}, std::vector<double>(n * c * (len - 1), 0.0));
+  EXPECT_EQ(run(file("R.npy") + " --signal --input " + file("Y.npy") + " --out " + file("e.png")), 2);
+  EXPECT_NE(output_.find("of one shape"), std::string::npos) << output_;
+  EXPECT_EQ(run(file("R.npy") + " --signal --input " + file("X.npy") + " --sample 2 --out " + file("e.png")), 2);
+  EXPECT_NE(output_.find("--sample 2 is out of range"), std::string::npos) << output_;
 }

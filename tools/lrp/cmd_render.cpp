@@ -1,4 +1,5 @@
 // lrp render: relevance arrays (.npy) to PNG heatmaps, optionally beside the input images.
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <string>
@@ -12,6 +13,7 @@
 #include "lrp/render/colormap.hpp"
 #include "lrp/render/heatmap.hpp"
 #include "lrp/render/png.hpp"
+#include "lrp/render/signal.hpp"
 
 namespace lrp::cli {
 
@@ -23,7 +25,8 @@ struct RenderArgs {
   std::string normalization = "toolbox", reduce = "sum", layout = "nchw";
   std::vector<double> input_range{0.0, 1.0};
   std::size_t scale = 1, sample = 0, columns = 0, gap = 2;
-  bool grid = false, outline = false;
+  bool grid = false, outline = false, signal = false;
+  std::size_t strip_height = 48;
   double sigma = 2.0;
   double overlay = -1.0;  // opacity of the heatmap over the input; < 0: side by side
 };
@@ -86,9 +89,37 @@ Samples image_samples(const std::string& path) {
   return s;
 }
 
+// --signal: [N, C, L] (or one [C, L]) relevance with the signals of the same shape (--input),
+// drawn as strips, the signal over its relevance (render::render_signal); one sample per row.
+void render_signals(const RenderArgs& a) {
+  if (a.input.empty()) throw ConfigError("--signal needs --input (the signals, .npy of the relevance's shape)");
+  const Tensor<double> r = io::read_npy(a.relevance), x = io::read_npy(a.input);
+  if (r.shape() != x.shape() || (r.rank() != 2 && r.rank() != 3) || r.empty())
+    throw ShapeError("--signal: relevance '" + a.relevance + "' has shape " + shape_str(r.shape()) + ", input '" + a.input + "' " +
+                     shape_str(x.shape()) + "; both must be [N, C, L] (or [C, L]) of one shape");
+  const std::size_t n = r.rank() == 3 ? r.dim(0) : 1, per = r.size() / n;
+  const Shape sample(r.shape().end() - 2, r.shape().end());
+  if (!a.grid && a.sample >= n)
+    throw ConfigError("--sample " + std::to_string(a.sample) + " is out of range: '" + a.relevance + "' holds " + std::to_string(n) +
+                      " sample(s)");
+  render::SignalPlotOptions opt;
+  opt.colormap = a.colormap;
+  opt.normalization = a.normalization;
+  opt.strip_height = a.strip_height;
+  std::vector<render::RgbImage> rows;
+  for (std::size_t i = a.grid ? 0 : a.sample; i < (a.grid ? n : a.sample + 1); ++i) {
+    Tensor<double> ri(sample), xi(sample);
+    std::copy_n(r.data() + i * per, per, ri.data());
+    std::copy_n(x.data() + i * per, per, xi.data());
+    rows.push_back(render::render_signal(xi, ri, opt));
+  }
+  render::write_png(a.out, rows.size() == 1 ? rows.front() : render::grid(rows, a.columns ? a.columns : 1, a.gap));
+}
+
 void run_render(const RenderArgs& a) {
   const render::Colormap probe = render::get_colormap(a.colormap);  // ConfigError listing the maps
   (void)probe;
+  if (a.signal) return render_signals(a);
   if (a.outline && a.input.empty()) throw ConfigError("--outline needs --input (the image whose edges are drawn)");
   if (a.overlay >= 0.0 && a.input.empty()) throw ConfigError("--overlay needs --input (the image under the heatmap)");
   if (!(a.input_range[1] > a.input_range[0]))
@@ -210,6 +241,11 @@ void add_render_command(CLI::App& app) {
   cmd->add_option("--overlay", args->overlay,
                   "Lay the heatmap over --input with this opacity (0 to 1, e.g. 0.5) instead of drawing them side by side")
       ->check(CLI::Range(0.0, 1.0));
+  cmd->add_flag("--signal", args->signal,
+                "Signals: [N, C, L] relevance with --input signals of the same shape (a 1-D network's), drawn as one strip per "
+                "channel, the signal in black over its relevance (--layout, --reduce, --scale and --outline do not apply)");
+  cmd->add_option("--strip-height", args->strip_height, "With --signal: pixels per channel (default 48)")
+      ->check(CLI::Range(std::size_t(8), std::size_t(4096)));
   cmd->add_flag("--grid", args->grid, "Draw every sample of a batch in a grid");
   cmd->add_option("--sample", args->sample, "Sample drawn without --grid (default 0)");
   cmd->add_option("--columns", args->columns, "Grid columns (default: 1 with --input, else floor(sqrt(N)))");
