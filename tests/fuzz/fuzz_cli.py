@@ -226,6 +226,8 @@ def targets(seeds):
                   ['explain', '{F}', '--weights', p + '.caffemodel', p + '_input.npy', '--out', '{O}']))
         t.append(('caffe-weights-' + name, p + '.caffemodel', mutate_bytes,
                   ['explain', p + '.prototxt', '--weights', '{F}', p + '_input.npy', '--out', '{O}']))
+    sig = f'{FX}/conv1d/input.npy'  # signals [3, 2, 40]: a mutated relevance array drawn over them
+    t.append(('render-signal', sig, mutate_bytes, ['render', '{F}', '--signal', '--grid', '--input', sig, '-o', '{O}.png']))
     for f in sorted(os.listdir(f'{FX}/io')):
         p = f'{FX}/io/{f}'
         if f.endswith('.npy'):
