@@ -428,6 +428,9 @@ TEST(CliExplain, OneDimensionalNetworkHeatmapDrawsSignalStrips) {
     EXPECT_EQ(img.width, 40u) << strip;
   }
   std::remove(png.c_str());
+  const test::CliResult info = test::run_cli("info " + fx + "model.onnx");
+  ASSERT_EQ(info.code, 0) << info.output;
+  EXPECT_NE(info.output.find("layout: [N, C, L] (data files)"), std::string::npos) << info.output;
 }
 
 // PyTorch's default nn.LSTM (no batch_first) takes [T, B, D]: the same [N, T, D] data file

@@ -31,7 +31,10 @@ void add_info_command(CLI::App& app) {
     for (std::size_t d : in) known = known && d != 0;
     std::vector<Shape> shapes;
     if (known) shapes = model.infer_shapes(in);
-    const char* layout = model.layout == DataLayout::NHWC ? "NHWC" : model.layout == DataLayout::NCHW ? "NCHW" : "[N, D]";
+    const char* layout = model.layout == DataLayout::NHWC ? "NHWC"
+                         : model.layout == DataLayout::NCHW ? "NCHW"
+                         : reads_signals(model)              ? "[N, C, L]"
+                                                             : "[N, D]";
     std::cout << "model:  " << model.source << "\n";
     std::cout << "layout: " << layout << " (data files), engine NCHW\n";
     std::cout << "input:  " << (known ? shape_str(in) : shape_str(in) + " (0 = taken from the data)") << " per sample\n";
