@@ -427,6 +427,13 @@ TEST(CliExplain, OneDimensionalNetworkHeatmapDrawsSignalStrips) {
     EXPECT_EQ(img.height, 3 * (2 * (strip + 1) - 1) + 2 * 2) << strip;
     EXPECT_EQ(img.width, 40u) << strip;
   }
+  // All 4 classes: one column per class, 2 black pixels between tiles.
+  const test::CliResult all =
+      test::run_cli("explain " + fx + "model.onnx " + fx + "input.npy --composite epsilon_plus_flat --target all --quiet --heatmap " + png);
+  ASSERT_EQ(all.code, 0) << all.output;
+  const io::Image8 grid = io::decode_image(png);
+  EXPECT_EQ(grid.height, 3 * 97u + 2 * 2);
+  EXPECT_EQ(grid.width, 4 * 40u + 3 * 2);
   std::remove(png.c_str());
   const test::CliResult info = test::run_cli("info " + fx + "model.onnx");
   ASSERT_EQ(info.code, 0) << info.output;

@@ -287,14 +287,8 @@ class BatchRun {
     if (o_.heatmap && signals_) {
       render::SignalPlotOptions p;
       p.colormap = o_.colormap;
-      const Shape sample(x.shape().begin() + 1, x.shape().end());
-      const Tensor<double> signal = x.reshaped(sample);
-      std::vector<render::RgbImage> tiles;
-      for (std::size_t j = 0; j < k; ++j) {
-        Tensor<double> t(sample);
-        for (std::size_t q = 0; q < t.size(); ++q) t[q] = static_cast<double>(e.relevance[(row * k + j) * t.size() + q]);
-        tiles.push_back(render::render_signal(signal, t, p));
-      }
+      const Tensor<double> signal = x.reshaped(Shape(x.shape().begin() + 1, x.shape().end()));
+      const std::vector<render::RgbImage> tiles = signal_tiles(signal, e.relevance.data() + row * k * signal.size(), k, p);
       render::write_png(o_.out_dir + "/" + stem + ".png", k == 1 ? tiles[0] : render::grid(tiles, k));
       entry["heatmap"] = stem + ".png";
     } else if (o_.heatmap && (rank == image_rank || rank == image_rank - 1)) {

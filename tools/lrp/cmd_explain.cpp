@@ -57,13 +57,9 @@ void write_heatmap(const std::string& path, const Tensor<T>& r, std::size_t n, s
     if (o.heatmap_scale) p.strip_height = std::max<std::size_t>(8, o.heatmap_scale);
     const Shape per(signals->shape().begin() + 1, signals->shape().end());
     std::vector<render::RgbImage> tiles;
-    for (std::size_t i = 0; i < n * k; ++i) {
-      Tensor<double> x(per), t(per);
-      for (std::size_t j = 0; j < size; ++j) {
-        x[j] = (*signals)[(i / k) * size + j];
-        t[j] = static_cast<double>(r[i * size + j]);
-      }
-      tiles.push_back(render::render_signal(x, t, p));
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::vector<render::RgbImage> row = signal_tiles(signals->rows(i, 1).reshaped(per), r.data() + i * k * size, k, p);
+      tiles.insert(tiles.end(), row.begin(), row.end());
     }
     render::write_png(path, tiles.size() == 1 ? tiles[0] : render::grid(tiles, k));
     return;

@@ -238,6 +238,21 @@ bool reads_signals(const Model<M>& model) {
 template bool reads_signals(const Model<double>&);
 template bool reads_signals(const Model<float>&);
 
+template <class T>
+std::vector<render::RgbImage> signal_tiles(const Tensor<double>& x, const T* relevance, std::size_t k,
+                                           const render::SignalPlotOptions& options) {
+  std::vector<render::RgbImage> tiles;
+  for (std::size_t j = 0; j < k; ++j) {
+    Tensor<double> r(x.shape());
+    for (std::size_t q = 0; q < r.size(); ++q) r[q] = static_cast<double>(relevance[j * r.size() + q]);
+    tiles.push_back(render::render_signal(x, r, options));
+  }
+  return tiles;
+}
+
+template std::vector<render::RgbImage> signal_tiles(const Tensor<double>&, const float*, std::size_t, const render::SignalPlotOptions&);
+template std::vector<render::RgbImage> signal_tiles(const Tensor<double>&, const double*, std::size_t, const render::SignalPlotOptions&);
+
 std::vector<std::size_t> load_labels(const std::string& path) {
   const Tensor<double> y = read_input_array(path);
   std::vector<std::size_t> out;

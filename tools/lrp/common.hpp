@@ -8,6 +8,7 @@
 
 #include "lrp/core/error.hpp"
 #include "lrp/graph/model.hpp"
+#include "lrp/render/signal.hpp"
 
 namespace lrp::cli {
 
@@ -105,6 +106,12 @@ Tensor<T> to_model_layout(const Model<M>& model, const Tensor<T>& t, std::size_t
 // heatmaps draw the signals with their relevance (render::render_signal).
 template <class M>
 bool reads_signals(const Model<M>& model);
+
+// One signal plot per relevance map: k maps [C, L] (`relevance`, k C L values) over the same
+// input sample x [C, L] (one sample's targets or concepts).
+template <class T>
+std::vector<render::RgbImage> signal_tiles(const Tensor<double>& x, const T* relevance, std::size_t k,
+                                           const render::SignalPlotOptions& options);
 
 // Any supported array file (.npy, .npz, .mat, .txt, IDX).
 Tensor<double> read_input_array(const std::string& path);
