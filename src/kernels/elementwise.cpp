@@ -104,13 +104,15 @@ LRP_SIMD_CLONES void sum_shares(const double* r, const double* x0, const double*
 }
 
 template <class T>
-inline bool gamma_impl(const T* r, const T* y, const T* c, T* g1, T* g3, std::size_t n, T gamma, T eps, T b) {
-  const T bp = b > T(0) ? b : T(0), bn = b < T(0) ? b : T(0);
+inline bool gamma_impl(const T* r, const T* y, const T* c, T* g1, T* g3, std::size_t n, T gamma, T eps, T b, bool bias_in_z) {
+  // Without the bias in z: y - b in place of y, no b+ or b- terms (y - 0 is y, bit for bit).
+  const T shift = bias_in_z ? T(0) : b, bz = bias_in_z ? b : T(0);
+  const T bp = bz > T(0) ? bz : T(0), bn = bz < T(0) ? bz : T(0);
   unsigned any_g3 = 0;
   for (std::size_t i = 0; i < n; ++i) {
     const T yv = y[i], cv = c[i], rv = r[i];
-    const T p = divide(rv, yv + gamma * (cv + bp), eps);
-    const T q = divide(rv, yv + gamma * (yv - b - cv + bn), eps);
+    const T p = divide(rv, (yv - shift) + gamma * (cv + bp), eps);
+    const T q = divide(rv, (yv - shift) + gamma * (yv - b - cv + bn), eps);
     g1[i] = yv > T(0) ? p : T(0);
     g3[i] = yv < T(0) ? q : T(0);
   }
@@ -120,12 +122,12 @@ inline bool gamma_impl(const T* r, const T* y, const T* c, T* g1, T* g3, std::si
 }
 
 LRP_SIMD_CLONES bool gamma_ratio(const float* r, const float* y, const float* c, float* g1, float* g3, std::size_t n, float gamma,
-                                 float eps, float b) {
-  return gamma_impl(r, y, c, g1, g3, n, gamma, eps, b);
+                                 float eps, float b, bool bias_in_z) {
+  return gamma_impl(r, y, c, g1, g3, n, gamma, eps, b, bias_in_z);
 }
 LRP_SIMD_CLONES bool gamma_ratio(const double* r, const double* y, const double* c, double* g1, double* g3, std::size_t n,
-                                 double gamma, double eps, double b) {
-  return gamma_impl(r, y, c, g1, g3, n, gamma, eps, b);
+                                 double gamma, double eps, double b, bool bias_in_z) {
+  return gamma_impl(r, y, c, g1, g3, n, gamma, eps, b, bias_in_z);
 }
 
 // tanh(x): Cephes' tanhf polynomial below |x| = 0.625, where 1 - 2 / (exp(2|x|) + 1) would lose

@@ -36,11 +36,12 @@ void sum_shares(const float* r, const float* x0, const float* x1, float* o0, flo
 void sum_shares(const double* r, const double* x0, const double* x1, double* o0, double* o1, std::size_t n, double eps);
 // Gamma rule for x >= 0 with c = W+ x: where y > 0, g1 = r / stab(y + gamma (c + b+)), g3 = 0;
 // where y < 0, g3 = r / stab(y + gamma (y - b - c + b-)), g1 = 0; else both 0. g1 may be r.
-// Returns whether any g3 is nonzero (or NaN).
+// Returns whether any g3 is nonzero (or NaN). With bias_in_z false (the rule's /nobias) both
+// denominators leave the bias out: y - b + gamma c and y - b + gamma (y - b - c).
 bool gamma_ratio(const float* r, const float* y, const float* c, float* g1, float* g3, std::size_t n, float gamma, float eps,
-                 float b);
+                 float b, bool bias_in_z = true);
 bool gamma_ratio(const double* r, const double* y, const double* c, double* g1, double* g3, std::size_t n, double gamma,
-                 double eps, double b);
+                 double eps, double b, bool bias_in_z = true);
 // y = x > 0 ? x : 0 (the ReLU layer's expression: NaN and -0 become +0); y may be x.
 void relu(const float* x, float* y, std::size_t n);
 void relu(const double* x, double* y, std::size_t n);

@@ -153,6 +153,26 @@ struct Affine {
   bool rows_of_last_axis() const {
     return layer.kind() == LayerKind::Linear && static_cast<const Linear<T>&>(layer).rows_of_last_axis() && in.input_shape(0).size() > 2;
   }
+  // t += sign * b, b the layer's bias over t's channels (planes; a channels-last dense layer's
+  // innermost axis). For rules that leave the bias out of z (/nobias): y - b, z+ + b.
+  void add_bias(Tensor<T>& t, T sign) const {
+    const Tensor<T>& b = layer.bias();
+    const std::size_t c = b.size();
+    const bool last = rows_of_last_axis();
+    const std::size_t run = last ? c : t.sample_size() / c;
+    ops::for_chunks(t.size() / run, run, [&](std::size_t q, std::size_t s, std::size_t e) {
+      T* p = t.data() + q * run;
+      if (last) {
+        for (std::size_t j = s; j < e; ++j) p[j] += sign * b[j];
+        return;
+      }
+      const T v = sign * b[q % c];
+      for (std::size_t j = s; j < e; ++j) p[j] += v;
+    });
+  }
+  // The bias of a rule's modified parameters, or none where the rule leaves it out.
+  const Tensor<T>* rule_bias(const Mapped& w, bool zero_bias) const { return zero_bias ? nullptr : &bias(w); }
+
   // f(row, sample, channel, begin, end) over the relevance's rows, channels and positions.
   template <class F>
   void for_planes(F&& f) const {
@@ -216,17 +236,25 @@ std::vector<T> channel_bounds(const std::vector<double>& v, const Shape& xs, con
 }
 
 template <class T>
-Tensor<T> epsilon(const Affine<T>& a, T eps) {
-  Tensor<T> g = a.ratio(a.y(), eps, T(1), true);
+Tensor<T> epsilon(const Affine<T>& a, T eps, bool zero_bias) {
+  Tensor<T> g;
+  if (zero_bias) {
+    Tensor<T> wx = a.y();  // y - b = Wx
+    a.add_bias(wx, T(-1));
+    g = a.ratio(wx, eps, T(1), true);
+  } else {
+    g = a.ratio(a.y(), eps, T(1), true);
+  }
   Tensor<T> r = a.transposed(g, Affine<T>::mapped(WeightMap::Identity));
   ops::mul_bcast(r, a.x(), a.k);
   return r;
 }
 
 // alpha * [x+ W+^T(R/p) + x- W-^T(R/p)] - beta * [x+ W-^T(R/q) + x- W+^T(R/q)], with
-// p = W+x+ + W-x- + b+, q = W-x+ + W+x- + b-. Negative inputs are skipped when there are none.
+// p = W+x+ + W-x- + b+, q = W-x+ + W+x- + b- (without b+ and b- under /nobias). Negative inputs
+// are skipped when there are none.
 template <class T>
-Tensor<T> alpha_beta(const Affine<T>& a, T alpha, T beta, T eps) {
+Tensor<T> alpha_beta(const Affine<T>& a, T alpha, T beta, T eps, bool zero_bias) {
   using A = Affine<T>;
   const Tensor<T>& x = a.x();
   const typename A::Mapped wp = A::mapped(WeightMap::Positive), wn = A::mapped(WeightMap::Negative);
@@ -234,14 +262,15 @@ Tensor<T> alpha_beta(const Affine<T>& a, T alpha, T beta, T eps) {
   if (a.in.input_non_negative(0)) {
     Tensor<T> r, zp;
     if (alpha != T(0)) {
-      zp = a.forward(x, wp, &a.bias(wp));
+      zp = a.forward(x, wp, a.rule_bias(wp, zero_bias));
       r = a.transposed(a.ratio(zp, eps, alpha, beta == T(0)), wp);
+      if (zero_bias && beta != T(0) && derive) a.add_bias(zp, T(1));  // y - (z+ + b) = W-x
     }
     if (beta != T(0)) {
       // x >= 0: y = z+ + z-, so z- = y - z+ (formed inside the ratio) without a convolution with
       // W- (its float32 error stays at the level of the direct computation, docs/PERFORMANCE.md).
       const Tensor<T> g = !zp.empty() && derive ? a.ratio(a.y(), eps, -beta, true, &zp)
-                                                : a.ratio(a.forward(x, wn, &a.bias(wn)), eps, -beta, true);
+                                                : a.ratio(a.forward(x, wn, a.rule_bias(wn, zero_bias)), eps, -beta, true);
       zp = Tensor<T>();  // not needed any more
       Tensor<T> rn = a.transposed(g, wn);
       if (r.empty()) {
@@ -261,14 +290,16 @@ Tensor<T> alpha_beta(const Affine<T>& a, T alpha, T beta, T eps) {
   // p + q = W x + b = y (b = b+ + b-): the second part's z comes from the first without two
   // more convolutions, as in the non-negative case above.
   Tensor<T> first_z;
-  const auto part = [&](const typename A::Mapped& w_on_pos, const typename A::Mapped& w_on_neg, const Tensor<T>& b, T coef,
-                        bool last) {
+  const auto part = [&](const typename A::Mapped& w_on_pos, const typename A::Mapped& w_on_neg, T coef, bool last) {
     Tensor<T> g;
     if (first_z.empty()) {
-      Tensor<T> z = a.forward(xp, w_on_pos, &b);
+      Tensor<T> z = a.forward(xp, w_on_pos, a.rule_bias(w_on_pos, zero_bias));
       ops::add_into(z, a.forward(xn, w_on_neg, nullptr));
       g = a.ratio(z, eps, coef, last);
-      if (!last && derive) first_z = std::move(z);
+      if (!last && derive) {
+        if (zero_bias) a.add_bias(z, T(1));  // so that y - z is the other part without its bias
+        first_z = std::move(z);
+      }
     } else {
       g = a.ratio(a.y(), eps, coef, last, &first_z);  // z = y - first z
       first_z = Tensor<T>();
@@ -278,16 +309,17 @@ Tensor<T> alpha_beta(const Affine<T>& a, T alpha, T beta, T eps) {
     if (out.empty()) out = std::move(r);
     else ops::add_into(out, r);
   };
-  if (alpha != T(0)) part(wp, wn, a.bias(wp), alpha, beta == T(0));
-  if (beta != T(0)) part(wn, wp, a.bias(wn), -beta, true);
+  if (alpha != T(0)) part(wp, wn, alpha, beta == T(0));
+  if (beta != T(0)) part(wn, wp, -beta, true);
   if (out.empty()) return Tensor<T>(a.in.relevance_shape(0));
   return out;
 }
 
 // Generalised gamma rule (Zennit): outputs with y > 0 take p = (W + gW+) x+ + (W + gW-) x- +
-// b + g b+, outputs with y < 0 take q = (W + gW-) x+ + (W + gW+) x- + b + g b-.
+// b + g b+, outputs with y < 0 take q = (W + gW-) x+ + (W + gW+) x- + b + g b-. /nobias leaves
+// the bias terms out of p and q; y (with the bias) still picks which one, as in Zennit.
 template <class T>
-Tensor<T> gamma_rule(const Affine<T>& a, double gamma, T eps) {
+Tensor<T> gamma_rule(const Affine<T>& a, double gamma, T eps, bool zero_bias) {
   using A = Affine<T>;
   const Tensor<T>& x = a.x();
   const typename A::Mapped wa = A::mapped(WeightMap::GammaPositive, gamma);  // W + gamma W+
@@ -310,7 +342,7 @@ Tensor<T> gamma_rule(const Affine<T>& a, double gamma, T eps) {
     std::atomic<bool> any_g3{false};
     a.for_planes([&](std::size_t row, std::size_t n, std::size_t ch, std::size_t s, std::size_t e) {
       const std::size_t ro = row * per + ch * pl + s, so = n * per + ch * pl + s;
-      if (kernels::gamma_ratio(rp + ro, y.data() + so, c.data() + so, g1p + ro, g3p + ro, e - s, g, eps, b[ch]))
+      if (kernels::gamma_ratio(rp + ro, y.data() + so, c.data() + so, g1p + ro, g3p + ro, e - s, g, eps, b[ch], !zero_bias))
         any_g3.store(true, std::memory_order_relaxed);
     });
     Tensor<T> r = a.transposed(g1, wa);
@@ -321,12 +353,10 @@ Tensor<T> gamma_rule(const Affine<T>& a, double gamma, T eps) {
     ops::mul_bcast(r, x, a.k);
     return r;
   }
-  const Tensor<T>& ba = a.bias(wa);
-  const Tensor<T>& bb = a.bias(wb);
   Tensor<T> xp, xn;
   split_signs(x, xp, xn);
-  Tensor<T> p = a.forward(xp, wa, &ba);
-  Tensor<T> q = a.forward(xp, wb, &bb);
+  Tensor<T> p = a.forward(xp, wa, a.rule_bias(wa, zero_bias));
+  Tensor<T> q = a.forward(xp, wb, a.rule_bias(wb, zero_bias));
   ops::add_into(p, a.forward(xn, wb, nullptr));
   ops::add_into(q, a.forward(xn, wa, nullptr));
   Tensor<T> g1(rel.shape()), g3(rel.shape());
@@ -530,19 +560,19 @@ std::vector<Tensor<T>> affine_relevance(const Rule& rule, const AffineLayer<T>& 
       return ops::only(a.transposed(in.relevance, layer.weight()));
     case RuleKind::Epsilon:
     case RuleKind::Norm:
-      return ops::only(epsilon(a, eps));
+      return ops::only(epsilon(a, eps, rule.zero_bias));
     case RuleKind::AlphaBeta:
-      return ops::only(alpha_beta(a, static_cast<T>(rule.alpha), static_cast<T>(rule.beta), eps));
+      return ops::only(alpha_beta(a, static_cast<T>(rule.alpha), static_cast<T>(rule.beta), eps, rule.zero_bias));
     case RuleKind::ZPlus:
-      return ops::only(alpha_beta(a, T(1), T(0), eps));
+      return ops::only(alpha_beta(a, T(1), T(0), eps, rule.zero_bias));
     case RuleKind::Gamma:
-      return ops::only(gamma_rule(a, rule.gamma, eps));
+      return ops::only(gamma_rule(a, rule.gamma, eps, rule.zero_bias));
     case RuleKind::ZBox:
       return ops::only(zbox(a, rule, eps));
     case RuleKind::Flat:
       return ops::only(weight_only(a, false, false, eps));
     case RuleKind::WSquare:
-      return ops::only(weight_only(a, true, rule.style == StabilizerStyle::Zennit, eps));
+      return ops::only(weight_only(a, true, rule.style == StabilizerStyle::Zennit && !rule.zero_bias, eps));
     case RuleKind::Pass:
       break;
   }

@@ -141,10 +141,12 @@ std::vector<Tensor<T>> activation_relevance(const Rule& rule, const Activation<T
   return gradient(in);
 }
 
-// Epsilon/z on a per-channel affine map: R_in = scale * x * R / stab(y).
+// Epsilon/z on a per-channel affine map: R_in = scale * x * R / stab(y) (with /nobias y - shift,
+// scale * x itself).
 template <class T>
 std::vector<Tensor<T>> batch_norm_relevance(const Rule& rule, const BatchNorm<T>& bn, const RuleInput<T>& in) {
   if (rule.kind == RuleKind::Epsilon || rule.kind == RuleKind::Norm) {
+    const bool no_shift = rule.zero_bias;
     const Tensor<T>& x = *in.inputs[0];
     const std::size_t c = bn.scale().size(), plane = x.sample_size() / c;
     Tensor<T> out = Tensor<T>::uninitialized(x.shape());
@@ -156,6 +158,10 @@ std::vector<Tensor<T>> batch_norm_relevance(const Rule& rule, const BatchNorm<T>
     ops::for_chunks(x.size() / plane, plane, [&](std::size_t q, std::size_t b, std::size_t e) {
       const T a = bn.scale()[q % c];
       const std::size_t o = q * plane;
+      if (no_shift) {
+        for (std::size_t i = o + b; i < o + e; ++i) op[i] = a * xp[i] * rp[i] / stabilize(a * xp[i], eps);
+        return;
+      }
       for (std::size_t i = o + b; i < o + e; ++i) op[i] = a * xp[i] * rp[i] / stabilize(yp[i], eps);
     });
     return ops::only(std::move(out));
@@ -166,7 +172,8 @@ std::vector<Tensor<T>> batch_norm_relevance(const Rule& rule, const BatchNorm<T>
 
 // LayerNorm: epsilon (and norm) on the linear map it is for a fixed standard deviation sigma,
 // R_i = x_i / sigma (gamma_i s_i - mean_c(gamma_c s_c)) with s = R / stab(y) (Ali et al. 2022);
-// other LRP rules pass the relevance on, gradient methods take the gradient.
+// other LRP rules pass the relevance on, gradient methods take the gradient. With /nobias,
+// s = R / stab(y - beta).
 template <class T>
 std::vector<Tensor<T>> layer_norm_relevance(const Rule& rule, const LayerNorm<T>& ln, const RuleInput<T>& in) {
   if (rule.kind == RuleKind::Epsilon || rule.kind == RuleKind::Norm) {
@@ -176,6 +183,7 @@ std::vector<Tensor<T>> layer_norm_relevance(const Rule& rule, const LayerNorm<T>
     Tensor<T> out = Tensor<T>::uninitialized(x.shape());
     const T eps = static_cast<T>(rule.epsilon);
     const T* gamma = ln.gamma().data();
+    const T* beta = rule.zero_bias ? ln.beta().data() : nullptr;
     const long long n = static_cast<long long>(rows);
 #pragma omp parallel for schedule(static) if (x.size() >= 65536)
     for (long long rr_ = 0; rr_ < n; ++rr_) {  // whole rows: the mean couples a row's entries
@@ -186,7 +194,7 @@ std::vector<Tensor<T>> layer_norm_relevance(const Rule& rule, const LayerNorm<T>
       T* o = out.data() + r * d;
       T mean_gs = 0;
       for (std::size_t i = 0; i < d; ++i) {  // gamma_i s_i, kept in the output row
-        o[i] = gamma[i] * rr[i] / stabilize(yr[i], eps);
+        o[i] = gamma[i] * rr[i] / stabilize(beta ? yr[i] - beta[i] : yr[i], eps);
         mean_gs += o[i];
       }
       mean_gs = ln.centered() ? mean_gs / static_cast<T>(d) : T(0);  // RMSNorm subtracts no mean

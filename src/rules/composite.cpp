@@ -79,7 +79,8 @@ std::string composite_help() {
          "Toolbox/Caffe composites (toolbox stabilisers, all layers of the model file):\n"
          "  alphabeta_epsilon[:A,E]      AlphaBeta(A, A-1) on Conv, Epsilon(E) on Linear (Caffe code 100; A=2, E=1)\n"
          "  alphabeta_epsilon_flat[:A,E] the same with Flat on the lowest Linear/Conv (Caffe 102)\n"
-         "  alphabeta_epsilon_w2[:A,E]   the same with w2 on the lowest Linear/Conv (Caffe 104)";
+         "  alphabeta_epsilon_w2[:A,E]   the same with w2 on the lowest Linear/Conv (Caffe 104)\n"
+         "COMPOSITE/nobias: every rule of the composite takes the layers' biases as zero (Zennit's zero_params='bias')";
 }
 
 template <class T>
@@ -88,7 +89,9 @@ std::vector<Rule> uniform_rules(const Model<T>& model, const Rule& rule) {
 }
 
 template <class T>
-std::vector<Rule> composite_rules(const Model<T>& model, const std::string& spec) {
+std::vector<Rule> composite_rules(const Model<T>& model, const std::string& full_spec) {
+  std::string spec = full_spec;
+  const bool zero_bias = strip_zero_bias(spec);
   const std::size_t colon = spec.find(':');
   const std::string name = spec.substr(0, colon);
   const std::vector<double> params =
@@ -170,6 +173,15 @@ std::vector<Rule> composite_rules(const Model<T>& model, const std::string& spec
       rules[static_cast<std::size_t>(first)] = parse_rule(name == "alphabeta_epsilon_flat" ? "flat" : "w2");
   } else {
     throw ConfigError("unknown composite '" + spec + "'\n" + composite_help());
+  }
+  if (zero_bias) {
+    if (name == "deconvnet" || name == "guided_backprop" || name == "beta_smooth")
+      throw ConfigError("composite '" + full_spec + "': '/nobias' applies to the LRP composites, not to '" + name + "'");
+    for (Rule& r : rules)
+      if (takes_zero_bias(r.kind)) {
+        r.zero_bias = true;
+        r.text += "/nobias";
+      }
   }
   return rules;
 }

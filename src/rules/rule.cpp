@@ -57,14 +57,40 @@ bool is_gradient_kind(RuleKind k) {
          k == RuleKind::Rescale;
 }
 
+bool takes_zero_bias(RuleKind k) {
+  switch (k) {
+    case RuleKind::Epsilon:
+    case RuleKind::AlphaBeta:
+    case RuleKind::ZPlus:
+    case RuleKind::Gamma:
+    case RuleKind::ZBox:
+    case RuleKind::Flat:
+    case RuleKind::WSquare:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool strip_zero_bias(std::string& text) {
+  static const std::string suffix = "/nobias";
+  if (text.size() < suffix.size() || text.compare(text.size() - suffix.size(), suffix.size(), suffix) != 0) return false;
+  text.erase(text.size() - suffix.size());
+  return true;
+}
+
 std::string rule_grammar() {
   return "RULE: z (alias simple) | epsilon:E (alias eps:E) | alphabeta:A[,B] (B defaults to A-1; alias alpha) | "
          "w2 (alias ww) | flat   [LRP Toolbox rules and stabilisers]\n"
          "      zplus | gamma[:G] (G defaults to 0.25) | zbox:LOW,HIGH | pass | norm   [Zennit rules, stabiliser 1e-6]\n"
-         "      gradient | deconvnet | guided-backprop | beta-smooth[:B] (ReLU gradient sigmoid(B x), B defaults to 10)";
+         "      gradient | deconvnet | guided-backprop | beta-smooth[:B] (ReLU gradient sigmoid(B x), B defaults to 10)\n"
+         "      RULE/nobias: the layer's bias taken as zero in the rule (epsilon, z, alphabeta, zplus, gamma, w2; zbox and flat\n"
+         "      never use it): the bias absorbs no relevance";
 }
 
-Rule parse_rule(const std::string& text) {
+Rule parse_rule(const std::string& full_text) {
+  std::string text = full_text;
+  const bool zero_bias = strip_zero_bias(text);
   const std::size_t colon = text.find(':');
   const std::string name = text.substr(0, colon);
   const std::string args = colon == std::string::npos ? "" : text.substr(colon + 1);
@@ -131,7 +157,11 @@ Rule parse_rule(const std::string& text) {
   } else {
     throw ConfigError("unknown rule '" + text + "'\n" + rule_grammar());
   }
-  r.text = text;
+  if (zero_bias && !takes_zero_bias(r.kind))
+    throw ConfigError("rule '" + full_text + "': '/nobias' applies to epsilon, z, alphabeta, zplus, gamma, zbox, flat and w2, not to '" +
+                      name + "'");
+  r.zero_bias = zero_bias;
+  r.text = full_text;
   return r;
 }
 

@@ -77,7 +77,7 @@ RuleNeeds softmax_rule_needs(const Rule& rule) {
 
 RuleNeeds bias_rule_needs(const Rule& rule) {
   RuleNeeds nothing{false, false, true};
-  return is_gradient_kind(rule.kind) || !epsilon_like(rule) ? nothing : RuleNeeds{};
+  return is_gradient_kind(rule.kind) || !epsilon_like(rule) || rule.zero_bias ? nothing : RuleNeeds{};
 }
 
 // AttnLRP's uniform rule for a bilinear product C = A B: each factor takes half of the
@@ -143,10 +143,11 @@ std::vector<Tensor<T>> softmax_relevance(const Rule& rule, const RuleInput<T>& i
 }
 
 // y = x + b: epsilon (and norm) give x the share x / stab(y) of the relevance, the constant
-// absorbing the rest (as the gradient times the input does); other rules pass it on.
+// absorbing the rest (as the gradient times the input does); other rules, and epsilon with the
+// bias taken as zero (/nobias), pass it on.
 template <class T>
 std::vector<Tensor<T>> bias_relevance(const Rule& rule, const RuleInput<T>& in) {
-  if (is_gradient_kind(rule.kind) || !epsilon_like(rule)) {
+  if (is_gradient_kind(rule.kind) || !epsilon_like(rule) || rule.zero_bias) {
     if (in.relevance_scratch) return ops::only(std::move(*in.relevance_scratch));
     return ops::only(Tensor<T>(in.relevance));
   }

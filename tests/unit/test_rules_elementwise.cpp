@@ -46,18 +46,22 @@ TYPED_TEST(RulesElementwise, BatchNormEpsilonMatchesItsFormula) {
   const Tensor<T> r = random_tensor<T>({2, c, h, w}, 4, -1.0, 1.0);
   ParamCache<T> cache;
   RuleInput<T> in{bn, 0, {&x}, y, r, cache};
-  const Rule rule = Rule::epsilon_rule(0.25);
-  const std::vector<Tensor<T>> out = apply_rule(rule, in);
-  ASSERT_EQ(out.size(), 1u);
-  ASSERT_EQ(out[0].shape(), x.shape());
   const double tol = std::is_same_v<T, float> ? 1e-6 : 1e-14;
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    const std::size_t ch = (i / (h * w)) % c;
-    const double yi = static_cast<double>(x[i]) * bn.scale()[ch] + bn.shift()[ch];
-    ASSERT_NEAR(yi, y[i], 1e-6 * (1 + std::abs(yi))) << "forward " << i;
-    const double stab = yi + (yi >= 0 ? 0.25 : -0.25);
-    const double want = bn.scale()[ch] * static_cast<double>(x[i]) * static_cast<double>(r[i]) / stab;
-    ASSERT_NEAR(out[0][i], want, tol * (1 + std::abs(want))) << i;
+  // /nobias: the shift is left out of the denominator, stab(scale * x).
+  for (const bool zero_bias : {false, true}) {
+    Rule rule = Rule::epsilon_rule(0.25);
+    rule.zero_bias = zero_bias;
+    const std::vector<Tensor<T>> out = apply_rule(rule, in);
+    ASSERT_EQ(out.size(), 1u);
+    ASSERT_EQ(out[0].shape(), x.shape());
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      const std::size_t ch = (i / (h * w)) % c;
+      const double wx = static_cast<double>(x[i]) * bn.scale()[ch], yi = wx + bn.shift()[ch];
+      ASSERT_NEAR(yi, y[i], 1e-6 * (1 + std::abs(yi))) << "forward " << i;
+      const double z = zero_bias ? wx : yi, stab = z + (z >= 0 ? 0.25 : -0.25);
+      const double want = wx * static_cast<double>(r[i]) / stab;
+      ASSERT_NEAR(out[0][i], want, tol * (1 + std::abs(want))) << i << (zero_bias ? " /nobias" : "");
+    }
   }
 }
 

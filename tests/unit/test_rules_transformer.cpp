@@ -1,7 +1,8 @@
 // Rules on a transformer's layers (AttnLRP) against references written here: the uniform rule on
 // a product of two computed values against its explicit sum and its conservation, the SoftMax
 // rule against finite differences of the linearised SoftMax, and a constant added to the tokens
-// as a bias (epsilon) or passed through (other rules).
+// as a bias (epsilon) or passed through (other rules, and epsilon with /nobias); LayerNorm's
+// epsilon rule without beta conserves each row.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 
 #include "lrp/layers/activation.hpp"
 #include "lrp/layers/bias.hpp"
+#include "lrp/layers/layer_norm.hpp"
 #include "lrp/layers/matmul.hpp"
 #include "lrp/rules/apply.hpp"
 #include "lrp/rules/rule.hpp"
@@ -147,10 +149,39 @@ TEST(RulesTransformer, BiasTakesItsShareUnderEpsilonOnly) {
     ASSERT_DOUBLE_EQ(y[i], x[i] + bias.value()[i % 12]);
     ASSERT_NEAR(eps[0][i], x[i] * r[i] / (y[i] + (y[i] >= 0 ? 0.01 : -0.01)), 1e-14) << i;
   }
-  for (const Rule& rule : {Rule::zplus(), Rule::gradient(), Rule::pass()}) {
+  for (const Rule& rule : {Rule::zplus(), Rule::gradient(), Rule::pass(), parse_rule("epsilon:0.01/nobias")}) {
     const std::vector<Tensor<double>> out = apply_rule(rule, in);
     for (std::size_t i = 0; i < r.size(); ++i) ASSERT_EQ(out[0][i], r[i]) << rule.text;
   }
+}
+
+// LayerNorm under epsilon with /nobias: s = R / stab(y - beta), so each row's relevance is
+// conserved (sum_i x_i / sigma (gamma_i s_i - mean(gamma s)) = sum_i (y_i - beta_i) s_i); with
+// beta in the denominator it is not.
+TEST(RulesTransformer, LayerNormWithoutBiasConservesEachRow) {
+  const std::size_t d = 16;
+  const LayerNorm<double> ln(random_tensor({d}, 9, 0.5, 1.5), random_tensor({d}, 10, -2.0, 2.0), 1e-5);
+  const Tensor<double> x = random_tensor({3, 5, d}, 11);
+  Tensor<double> y;
+  ln.forward({&x}, y);
+  const Tensor<double> r = random_tensor(y.shape(), 12, 0.0, 1.0);
+  ParamCache<double> cache;
+  const RuleInput<double> in{ln, 0, {&x}, y, r, cache};
+  const Tensor<double> kept = apply_rule(parse_rule("epsilon:1e-12/nobias"), in)[0];
+  const Tensor<double> with_beta = apply_rule(parse_rule("epsilon:1e-12"), in)[0];
+  double worst_kept = 0, worst_with_beta = 0;
+  for (std::size_t row = 0; row < 15; ++row) {
+    double in_sum = 0, in_sum_beta = 0, out_sum = 0;
+    for (std::size_t i = 0; i < d; ++i) {
+      in_sum += kept[row * d + i];
+      in_sum_beta += with_beta[row * d + i];
+      out_sum += r[row * d + i];
+    }
+    worst_kept = std::max(worst_kept, std::abs(in_sum - out_sum) / out_sum);
+    worst_with_beta = std::max(worst_with_beta, std::abs(in_sum_beta - out_sum) / out_sum);
+  }
+  EXPECT_LT(worst_kept, 1e-9);
+  EXPECT_GT(worst_with_beta, 0.05);  // beta took its share
 }
 
 }  // namespace

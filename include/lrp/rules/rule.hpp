@@ -45,6 +45,11 @@ struct Rule {
   double gamma = 0.25;
   double smooth_beta = 10.0;      // BetaSmooth: the softplus's beta
   std::vector<double> low, high;  // ZBox bounds: one value, or one per input channel
+  // The layer's bias taken as zero in the rule's denominators ("/nobias", Zennit's
+  // zero_params='bias', iNNvestigate's *_IB rules): the bias absorbs no relevance, so the rule
+  // conserves it. Gamma still picks its positive or negative part by the sign of the output
+  // with the bias, as Zennit does.
+  bool zero_bias = false;
   std::string text;               // as written by the user, for messages and `lrp info`
 
   // Constructors for the Zennit-convention rules (also used by the named composites).
@@ -65,6 +70,13 @@ struct Rule {
   // (Method::DeepLift does that): row r's baseline is row r + rows / 2.
   static Rule rescale();
 };
+
+// Whether "/nobias" means anything for a rule of this kind (the rules with a z of the layer's
+// map: epsilon, z, alpha-beta, zplus, gamma, w2; zbox and flat, whose z never holds the bias,
+// take it too, so that a composite can pass it to all its rules).
+bool takes_zero_bias(RuleKind k);
+// Splits a trailing "/nobias" off a rule or composite text; true if it was there.
+bool strip_zero_bias(std::string& text);
 
 // Parses RULE of the command line (grammar in rule_grammar()); throws ConfigError naming the
 // text and what is wrong.
