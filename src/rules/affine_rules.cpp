@@ -325,6 +325,13 @@ Tensor<T> gamma_rule(const Affine<T>& a, double gamma, T eps, bool zero_bias) {
   const typename A::Mapped wa = A::mapped(WeightMap::GammaPositive, gamma);  // W + gamma W+
   const typename A::Mapped wb = A::mapped(WeightMap::GammaNegative, gamma);  // W + gamma W-
   const T g = static_cast<T>(gamma);
+  // Without the bias, q = Wx + g W-x may come near 0 where y < 0 (a negative bias), where its
+  // ratio magnifies any error of q: its forward-type passes then run float32, not bfloat16
+  // (Zennit's own float32 maps are 1e-4 from its float64 ones there; with bfloat16 passes 0.2).
+  const bool exact_z = zero_bias && !may_derive_z(a);
+  const auto z_pass = [&](const Tensor<T>& xin, const typename A::Mapped& w, const Tensor<T>* b) {
+    return exact_z ? a.forward(xin, a.weight(w), b) : a.forward(xin, w, b);
+  };
   const std::size_t per = a.per_out(), pl = a.plane();
   const Tensor<T>& y = a.y();
   const Tensor<T>& rel = a.r();
@@ -333,7 +340,7 @@ Tensor<T> gamma_rule(const Affine<T>& a, double gamma, T eps, bool zero_bias) {
   if (a.in.input_non_negative(0) && !a.rows_of_last_axis()) {
     // x >= 0: W x = y - b, so with c = W+ x: p = y + g (c + b+), q = y + g (y - b - c + b-).
     // One convolution instead of two, and no x- terms.
-    const Tensor<T> c = a.forward(x, A::mapped(WeightMap::Positive), nullptr);
+    const Tensor<T> c = z_pass(x, A::mapped(WeightMap::Positive), nullptr);
     const Tensor<T>& b = a.layer.bias();
     Tensor<T> g3(rel.shape());
     const T* rp = rel.data();
@@ -355,10 +362,10 @@ Tensor<T> gamma_rule(const Affine<T>& a, double gamma, T eps, bool zero_bias) {
   }
   Tensor<T> xp, xn;
   split_signs(x, xp, xn);
-  Tensor<T> p = a.forward(xp, wa, a.rule_bias(wa, zero_bias));
-  Tensor<T> q = a.forward(xp, wb, a.rule_bias(wb, zero_bias));
-  ops::add_into(p, a.forward(xn, wb, nullptr));
-  ops::add_into(q, a.forward(xn, wa, nullptr));
+  Tensor<T> p = z_pass(xp, wa, a.rule_bias(wa, zero_bias));
+  Tensor<T> q = z_pass(xp, wb, a.rule_bias(wb, zero_bias));
+  ops::add_into(p, z_pass(xn, wb, nullptr));
+  ops::add_into(q, z_pass(xn, wa, nullptr));
   Tensor<T> g1(rel.shape()), g3(rel.shape());
   std::atomic<bool> any_g3{false};
   ops::for_chunks(a.rows, per, [&](std::size_t row, std::size_t s, std::size_t e) {

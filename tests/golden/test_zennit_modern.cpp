@@ -73,7 +73,10 @@ bool available(const std::string& name) { return std::filesystem::exists(fixture
 // Epsilon 1e-6 on every layer amplifies float32 rounding where z is near 0: on these models
 // Zennit's own float32 result is 1.7e-5 to 4.6e-5 away from its float64 one
 // (summary.json, float64_max_rel_diff), and our double path matches the float64 one.
+// Gamma without biases likewise: Zennit's float32 maps are 0.8e-4 to 2.1e-4 from its float64 ones
+// on these models, and our double path is that far from the float32 files.
 double tolerance(const std::string& model, const std::string& file) {
+  if (file == "lrp_epsilon_gamma_box_nobias") return 3e-4;
   return file == "lrp_epsilon" && (model == "densenet" || model == "misc" || model == "unet") ? 2e-4 : 1e-4;
 }
 
@@ -131,6 +134,10 @@ const std::vector<Composite> kComposites = {
     // (gate constant, relevance to x unscaled: lrp's LRP rule for a gated product), while
     // excitation backprop gives every layer but sums, pools and Linear/Conv its gradient.
     {"lrp_excitation_backprop", "excitation_backprop", "gates"},
+    // zero_params='bias' (COMPOSITE/nobias): the final maps only, no per-layer files
+    {"lrp_epsilon_plus_flat_nobias", "epsilon_plus_flat/nobias"},
+    {"lrp_epsilon_alpha2_beta1_nobias", "epsilon_alpha2_beta1/nobias"},
+    {"lrp_epsilon_gamma_box_nobias", "epsilon_gamma_box:-3,3/nobias"},
 };
 const std::vector<std::string> kModels = {"vgg_bn", "resnet", "densenet", "mobilenet", "misc", "gates", "upconv", "unet"};
 
@@ -147,7 +154,12 @@ void check_composite(const std::string& model_name, const Composite& c) {
   EXPECT_LE(err, tol) << model_name << " " << c.file << " " << prec;
 
   // Per-layer relevance and the rule of every module.
-  const std::map<std::string, Tensor<double>> ref_layers = io::read_npz(f.dir + "/" + c.file + "_layers.npz");
+  const std::string layers_file = f.dir + "/" + c.file + "_layers.npz";
+  if (!std::filesystem::exists(layers_file)) {
+    std::cout << "[ zennit_modern ] " << model_name << " " << c.file << " " << prec << " " << err << "\n";
+    return;
+  }
+  const std::map<std::string, Tensor<double>> ref_layers = io::read_npz(layers_file);
   const nlohmann::json& zennit_rules = f.summary.at("methods").at(c.file).at("rules");
   double worst = 0;
   for (const auto& [key, ref] : ref_layers) {
