@@ -66,6 +66,8 @@ std::string composite_help() {
          "  epsilon_alpha2_beta1        AlphaBeta(2,1) on Conv, Epsilon on Linear\n"
          "  epsilon_alpha2_beta1_flat   as epsilon_alpha2_beta1, Flat on the first Linear/Conv\n"
          "  epsilon_gamma_box:LOW,HIGH  ZBox(LOW,HIGH) on the first Conv, Gamma(0.25) on Conv, Epsilon on Linear\n"
+         "  deep_taylor                 ZPlus without bias on Linear/Conv (iNNvestigate's deep_taylor)\n"
+         "  deep_taylor_bounded:LOW,HIGH as deep_taylor, ZBox(LOW,HIGH) on the first Linear/Conv\n"
          "  (all: activations and BatchNorm Pass, Add and average pools Norm, max pools gradient)\n"
          "  excitation_backprop         ZPlus on Linear/Conv, Add and average pools Norm, every other layer its gradient\n"
          "  deconvnet, guided_backprop  DeconvNet / Guided Backprop on ReLUs, every other layer its gradient\n"
@@ -125,6 +127,20 @@ std::vector<Rule> composite_rules(const Model<T>& model, const std::string& full
     if (params[0] > params[1]) throw ConfigError("composite '" + spec + "': LOW must not exceed HIGH");
     const Rule box = Rule::zbox({params[0]}, {params[1]});
     fill_affine(model, rules, Rule::gamma_rule(0.25), eps, &box, true);
+  } else if (name == "deep_taylor" || name == "deep_taylor_bounded") {
+    // iNNvestigate's DeepTaylor analyzers: its ZPlus ignores the bias (an alpha1-beta0 rule
+    // without bias), the bounded variant takes z^B on the first layer.
+    need(name == "deep_taylor" ? 0 : 2, name == "deep_taylor" ? 0 : 2);
+    Rule zplus = Rule::zplus();
+    zplus.zero_bias = true;
+    zplus.text = "zplus/nobias";
+    if (name == "deep_taylor") {
+      fill_affine(model, rules, zplus, zplus, nullptr, false);
+    } else {
+      if (params[0] > params[1]) throw ConfigError("composite '" + spec + "': LOW must not exceed HIGH");
+      const Rule box = Rule::zbox({params[0]}, {params[1]});
+      fill_affine(model, rules, zplus, zplus, &box, false);
+    }
   } else if (name == "excitation_backprop") {
     // Zennit's layer map has no base here: activations, BatchNorm and max pools keep their gradient.
     need(0, 0);
@@ -178,7 +194,7 @@ std::vector<Rule> composite_rules(const Model<T>& model, const std::string& full
     if (name == "deconvnet" || name == "guided_backprop" || name == "beta_smooth")
       throw ConfigError("composite '" + full_spec + "': '/nobias' applies to the LRP composites, not to '" + name + "'");
     for (Rule& r : rules)
-      if (takes_zero_bias(r.kind)) {
+      if (takes_zero_bias(r.kind) && !r.zero_bias) {
         r.zero_bias = true;
         r.text += "/nobias";
       }

@@ -72,6 +72,7 @@ TEST(CliExplain, RulesWithoutBiasConserveTheScore) {
   };
   for (const std::string args : {"--rule epsilon:1e-9/nobias", "--rule zplus/nobias", "--rule gamma:0.5/nobias",
                                  "--rule alphabeta:1/nobias", "--composite epsilon/nobias", "--composite epsilon_plus/nobias",
+                                 "--composite deep_taylor", "--composite deep_taylor_bounded:-1,1",
                                  "--rule epsilon:1e-9 --layer-rule type:Convolution=zplus/nobias"})
     for (const std::string precision : {"double", "float"}) {
       SCOPED_TRACE(args + " " + precision);

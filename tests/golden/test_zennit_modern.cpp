@@ -267,6 +267,44 @@ TEST_P(ZennitModern, GradientComposites) {
   }
 }
 
+// iNNvestigate's DeepTaylor analyzers as composites: ZPlus without bias on every Linear/Conv
+// (the bounded one: ZBox on the first), Zennit's layer map elsewhere; "/nobias" on a composite
+// marks every rule that takes it once.
+TEST(CompositeMaps, DeepTaylorAndNoBias) {
+  if (!available("resnet")) GTEST_SKIP() << "no fixture resnet in " << fixture_dir();
+  const Fixture& f = fixture("resnet");
+  const Model<double>& m = f.canonized;
+  for (const std::string spec : {"deep_taylor", "deep_taylor_bounded:-3,3", "deep_taylor/nobias", "epsilon_plus/nobias"}) {
+    SCOPED_TRACE(spec);
+    const std::vector<Rule> rules = composite_rules(m, spec);
+    bool first = true;
+    std::size_t affine = 0;
+    for (std::size_t i = 0; i < rules.size(); ++i) {
+      const LayerKind k = m.nodes()[i].layer->kind();
+      const Rule& r = rules[i];
+      if (k == LayerKind::Conv2d || k == LayerKind::Linear) {
+        ++affine;
+        const RuleKind want = spec.rfind("deep_taylor_bounded", 0) == 0 && first ? RuleKind::ZBox
+                              : spec == "epsilon_plus/nobias" && k == LayerKind::Linear ? RuleKind::Epsilon
+                                                                                         : RuleKind::ZPlus;
+        EXPECT_EQ(r.kind, want) << m.nodes()[i].name;
+        EXPECT_TRUE(r.zero_bias || r.kind == RuleKind::ZBox) << m.nodes()[i].name;  // (z^B has no bias to drop)
+        EXPECT_EQ(r.text.find("/nobias/nobias"), std::string::npos) << r.text;
+        first = false;
+      } else if (k == LayerKind::Add) {
+        EXPECT_EQ(r.kind, RuleKind::Norm);
+      } else if (k == LayerKind::Activation) {
+        EXPECT_EQ(r.kind, RuleKind::Pass);
+      }
+    }
+    EXPECT_GE(affine, 7u);
+  }
+  EXPECT_FALSE(composite_rules(m, "epsilon_plus")[0].zero_bias);
+  EXPECT_THROW(composite_rules(m, "deep_taylor_bounded:3,-3"), ConfigError);
+  EXPECT_THROW(composite_rules(m, "deep_taylor:1"), ConfigError);
+  EXPECT_THROW(composite_rules(m, "deconvnet/nobias"), ConfigError);
+}
+
 INSTANTIATE_TEST_SUITE_P(Models, ZennitModern, ::testing::ValuesIn(kModels));
 
 }  // namespace
