@@ -173,6 +173,7 @@ void copy_description(const Model<T>& from, Model<U>& to) {
   to.batch_of_one = from.batch_of_one;
   to.sized_by_data = from.sized_by_data;
   to.token_input = from.token_input;
+  to.input_parts = from.input_parts;
 }
 }  // namespace
 

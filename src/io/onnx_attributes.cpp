@@ -63,10 +63,13 @@ bool NodeCtx::is_const(std::size_t k) const {
 
 const ConstTensor& NodeCtx::weight_input(std::size_t k, const std::string& role) const {
   const Value& v = input(k, role);
-  if (!v.is_const)
-    fail(role + " ('" + node_.input(static_cast<int>(k)) + "') must be a constant (initializer or Constant), "
-         "but it is computed from the model input");
-  return v.c;
+  if (v.is_const) return v.c;
+  const std::string& name = node_.input(static_cast<int>(k));
+  const bool graph_input = imp_.with_model([&](const auto& model) {
+    return std::any_of(model.input_parts.begin(), model.input_parts.end(), [&](const InputPart& p) { return p.name == name; });
+  });
+  fail(role + " ('" + name + "') must be a constant (initializer or Constant), but it is " +
+       (graph_input ? "a data input of the graph (hold it constant with --bind " + name + "=FILE)" : "computed from the model input"));
 }
 
 const ConstTensor& NodeCtx::const_input(std::size_t k, const std::string& role) const {

@@ -37,7 +37,8 @@ std::int64_t default_opset(const onnx::ModelProto& m, const std::string& src) {
 
 // Reads the data input's type and shape: float or double, batch first (fixed or dynamic; or on
 // axis 1, time_first), every other dimension fixed or sized by the data (Importer::data_shape).
-void read_input_shape(Importer& imp, const onnx::ValueInfoProto& vi) {
+// The per-sample shape of a graph input; records its batch size and whether it holds token ids.
+Shape input_sample_shape(Importer& imp, const onnx::ValueInfoProto& vi, bool& sized_by_data) {
   const std::string what = imp.source + ": graph input '" + vi.name() + "'";
   if (!vi.has_type() || !vi.type().has_tensor_type()) throw FormatError(what + " is not a tensor");
   const onnx::TypeProto::Tensor& tt = vi.type().tensor_type();
@@ -55,7 +56,7 @@ void read_input_shape(Importer& imp, const onnx::ValueInfoProto& vi) {
   Shape data_sample = imp.data_shape;
   if (data_sample.size() == static_cast<std::size_t>(rank)) data_sample.erase(data_sample.begin());
   if (data_sample.size() != static_cast<std::size_t>(rank - 1)) data_sample.clear();
-  bool sized_by_data = false;
+  sized_by_data = false;
   for (int k = 0; k < rank; ++k) {
     const onnx::TensorShapeProto::Dimension& d = tt.shape().dim(k);
     const bool fixed = d.has_dim_value() && d.dim_value() > 0;
@@ -91,6 +92,12 @@ void read_input_shape(Importer& imp, const onnx::ValueInfoProto& vi) {
   } catch (const ShapeError& e) {
     throw FormatError(what + ": " + e.what());
   }
+  return per;
+}
+
+void read_input_shape(Importer& imp, const onnx::ValueInfoProto& vi) {
+  bool sized_by_data = false;
+  const Shape per = input_sample_shape(imp, vi, sized_by_data);
   imp.with_model([&](auto& model) {
     model.input_shape = per;
     model.layout = per.size() == 3 ? DataLayout::NCHW : DataLayout::Features;
@@ -267,6 +274,85 @@ std::vector<char> nodes_to_build(const onnx::GraphProto& g, const std::string& o
   return build;
 }
 
+// The graph input as value 0 (time_first: behind a Reshape that moves its batch axis).
+void add_single_input(Importer& imp, const onnx::ValueInfoProto& in) {
+  Value x;
+  x.id = 0;
+  x.shape = imp.with_model([](const auto& model) { return model.input_shape; });
+  imp.id_uses.assign(1, imp.uses(in.name()));
+  if (imp.time_first) {
+    // lrp's sample [T, ...] is the ONNX input [T, 1, ...] of a batch of one: its batch axis moved.
+    Shape whole = x.shape;
+    whole.insert(whole.begin() + 1, 1);
+    x.id = imp.with_model([&](auto& model) {
+      using T = typename std::remove_reference_t<decltype(model)>::Scalar;
+      return model.add(imp.unique_layer_name(in.name() + " (batch on axis 1)"), std::make_unique<Reshape<T>>(whole), {0});
+    });
+    x.node = imp.input_node = imp.with_model([](const auto& model) { return static_cast<long>(model.nodes().size()) - 1; });
+    x.shape = whole;
+    x.moved_batch = imp.moved_any = true;
+    imp.id_uses[0] = 1;
+    imp.id_uses.resize(x.id + 1, 0);
+    imp.id_uses[x.id] = imp.uses(in.name());
+  }
+  imp.values.emplace(in.name(), x);
+}
+
+// Several data inputs (float tensors of fixed per-sample shapes): the model input is their
+// samples flattened and concatenated in graph order, [N, total]; a Slice and a Reshape per input
+// cut each apart, named as the input (Model::input_parts).
+void add_input_parts(Importer& imp, const std::vector<const onnx::ValueInfoProto*>& inputs) {
+  if (imp.batch_of_one)
+    throw FormatError(imp.source + ": a model with several data inputs must keep the batch axis first in every value");
+  std::vector<InputPart> parts;
+  std::size_t total = 0;
+  const Shape data_shape = std::exchange(imp.data_shape, Shape{});  // the data is the packed input: it sizes no part
+  for (const onnx::ValueInfoProto* vi : inputs) {
+    bool sized_by_data = false;
+    Shape shape;
+    try {
+      shape = input_sample_shape(imp, *vi, sized_by_data);
+    } catch (const FormatError& e) {
+      const std::string msg = e.what();
+      if (msg.find("is dynamic") == std::string::npos) throw;
+      throw FormatError(imp.source + ": graph input '" + vi->name() +
+                        "' has a dynamic dimension besides the batch; a model with several data inputs needs their sizes fixed "
+                        "in the file (export it with fixed sizes)");
+    }
+    if (imp.token_input)
+      throw FormatError(imp.source + ": graph input '" + vi->name() + "' holds integers (token ids) and the graph has " +
+                        std::to_string(inputs.size()) +
+                        " data inputs; token ids are supported as the only data input (hold the others constant with --bind NAME=FILE)");
+    total += sample_numel(shape);
+    parts.push_back({vi->name(), shape});
+  }
+  imp.data_shape = data_shape;
+  imp.with_model([&](auto& model) {
+    model.input_shape = {total};
+    model.layout = DataLayout::Features;
+    model.input_parts = parts;
+  });
+  imp.id_uses.assign(1, parts.size());
+  std::size_t offset = 0;
+  for (const InputPart& part : parts) {
+    const std::size_t size = sample_numel(part.shape);
+    Value v;
+    v.shape = part.shape;
+    v.id = imp.with_model([&](auto& model) {
+      using T = typename std::remove_reference_t<decltype(model)>::Scalar;
+      const std::size_t cut = model.add(imp.unique_layer_name(part.name + " (cut from the packed inputs)"),
+                                        std::make_unique<Slice<T>>(Shape{offset}, Shape{size}), {0});
+      return model.add(imp.unique_layer_name(part.name), std::make_unique<Reshape<T>>(part.shape), {cut});
+    });
+    v.node = imp.with_model([](const auto& model) { return static_cast<long>(model.nodes().size()) - 1; });
+    imp.id_uses.resize(v.id + 1, 0);
+    imp.id_uses[v.id - 1] = 1;
+    imp.id_uses[v.id] = imp.uses(part.name);
+    imp.values.emplace(part.name, std::move(v));
+    offset += size;
+  }
+}
+
 // Fills imp.model (or imp.model_float when imp.as_float).
 void build(Importer& imp, LeanModel& lean, const std::string& source,
            const std::map<std::string, Tensor<double>>& constant_inputs, const std::string& wanted_output) {
@@ -305,7 +391,7 @@ void build(Importer& imp, LeanModel& lean, const std::string& source,
   if (bound != constant_inputs.size())
     for (const auto& [name, t] : constant_inputs)
       if (!imp.values.count(name)) throw FormatError(source + ": constant input '" + name + "' is not a graph input");
-  if (data_inputs.size() != 1) {
+  if (data_inputs.empty()) {
     std::string names;
     for (const auto* vi : data_inputs) names += (names.empty() ? "'" : ", '") + vi->name() + "'";
     throw FormatError(source + ": the graph has " + std::to_string(data_inputs.size()) + " data inputs" +
@@ -313,8 +399,10 @@ void build(Importer& imp, LeanModel& lean, const std::string& source,
                       "; lrp models take exactly one (hold the others constant with --bind NAME=FILE)");
   }
   const onnx::ValueInfoProto& in = *data_inputs[0];
-  if (in.name().empty()) throw FormatError(source + ": the graph input has no name");
-  read_input_shape(imp, in);
+  for (const onnx::ValueInfoProto* vi : data_inputs)
+    if (vi->name().empty()) throw FormatError(source + ": a graph input has no name");
+  const bool several = data_inputs.size() > 1;
+  if (!several) read_input_shape(imp, in);
   const std::string out = chosen_output(g, wanted_output, source).name();
   const std::vector<char> needed = nodes_to_build(g, out);
   for (int i = 0; i < g.node_size(); ++i)
@@ -325,26 +413,8 @@ void build(Importer& imp, LeanModel& lean, const std::string& source,
           imp.readers[name].push_back(g.node(i).op_type());
         }
   ++imp.name_uses[out];
-  Value x;
-  x.id = 0;
-  x.shape = imp.with_model([](const auto& model) { return model.input_shape; });
-  imp.id_uses.assign(1, imp.uses(in.name()));
-  if (imp.time_first) {
-    // lrp's sample [T, ...] is the ONNX input [T, 1, ...] of a batch of one: its batch axis moved.
-    Shape whole = x.shape;
-    whole.insert(whole.begin() + 1, 1);
-    x.id = imp.with_model([&](auto& model) {
-      using T = typename std::remove_reference_t<decltype(model)>::Scalar;
-      return model.add(imp.unique_layer_name(in.name() + " (batch on axis 1)"), std::make_unique<Reshape<T>>(whole), {0});
-    });
-    x.node = imp.input_node = imp.with_model([](const auto& model) { return static_cast<long>(model.nodes().size()) - 1; });
-    x.shape = whole;
-    x.moved_batch = imp.moved_any = true;
-    imp.id_uses[0] = 1;
-    imp.id_uses.resize(x.id + 1, 0);
-    imp.id_uses[x.id] = imp.uses(in.name());
-  }
-  imp.values.emplace(in.name(), x);
+  if (several) add_input_parts(imp, data_inputs);
+  else add_single_input(imp, in);
 
   // Constants are dropped after their last reader, so a large model's weights exist once (in
   // their layers) rather than twice by the end of the import.

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <sstream>
 
 #include "lrp/io/arrays.hpp"
@@ -83,6 +84,46 @@ TEST(CliExplain, RulesWithoutBiasConserveTheScore) {
   // (ZPlus adds only positive biases to z, and LeNet-5's are nearly all negative: no contrast there.)
   for (const std::string args : {"--rule epsilon:1e-9", "--composite epsilon", "--rule gamma:0.5"})
     EXPECT_GT(worst_miss(args, "double"), 0.02) << args;
+  std::remove(out.c_str());
+}
+
+// An ONNX model with two data inputs: INPUT is an .npz of one array per input (by name), --out
+// an .npz of one relevance array per input; references from tests/fixtures/two_inputs (PyTorch,
+// float64: the gradient, and the epsilon rule as input x a modified gradient).
+TEST(CliExplain, ModelWithTwoInputsTakesAndWritesOneArrayPerInput) {
+  const std::string dir = test::source_path("tests/fixtures/two_inputs/");
+  const std::string model = dir + "model.onnx", inputs = dir + "inputs.npz", out = test::temp_path("two.npz");
+  struct C {
+    std::string args, reference;
+  };
+  for (const C& c : {C{"--rule epsilon:0.001", "epsilon.npz"}, C{"--method gradient", "gradient.npz"}})
+    for (const std::string precision : {"double", "float"}) {
+      SCOPED_TRACE(c.args + " " + precision);
+      const test::CliResult r =
+          test::run_cli("explain " + model + " " + inputs + " " + c.args + " --precision " + precision + " --out " + out + " --quiet");
+      ASSERT_EQ(r.code, 0) << r.output;
+      const std::map<std::string, Tensor<double>> got = io::read_npz(out), want = io::read_npz(dir + c.reference);
+      ASSERT_EQ(got.size(), 2u);
+      for (const auto& [name, ref] : want) {
+        ASSERT_TRUE(got.count(name)) << name;
+        EXPECT_EQ(got.at(name).shape(), ref.shape()) << name;
+        EXPECT_LT(test::max_rel_error(got.at(name), ref), precision == "double" ? 1e-8 : 1e-4) << name;
+      }
+    }
+  // every class at once: [N, K, shape...] per input
+  test::CliResult r = test::run_cli("explain " + model + " " + inputs + " --rule epsilon:0.001 --target all --out " + out + " --quiet");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const std::map<std::string, Tensor<double>> all = io::read_npz(out);
+  EXPECT_EQ(all.at("image").shape(), (Shape{3, 3, 1, 6, 6}));
+  EXPECT_EQ(all.at("features").shape(), (Shape{3, 3, 5}));
+  r = test::run_cli("predict " + model + " " + inputs + " --precision double --out " + test::temp_path("two_logits.npy"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_LT(test::max_rel_error(io::read_npy(test::temp_path("two_logits.npy")), io::read_npy(dir + "logits.npy")), 1e-6);
+  r = test::run_cli("info " + model);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("inputs: 2, given as one .npz of arrays by name, packed in this order: 'image' [1,6,6] 'features' [5]"),
+            std::string::npos)
+      << r.output;
   std::remove(out.c_str());
 }
 
@@ -562,6 +603,16 @@ std::vector<BadCase> bad_cases() {
   const std::string short_vocab = test::temp_path("short_vocab.txt");
   const std::string lstm = test::source_path("tests/fixtures/lstm/");
   std::ofstream(short_vocab) << "a\nb\nc\n";
+  const std::string two = test::source_path("tests/fixtures/two_inputs/");
+  const std::string one_part = test::temp_path("one_part.npz");
+  io::write_npz(one_part, std::vector<std::pair<std::string, Tensor<double>>>{{"image", Tensor<double>({2, 1, 6, 6}, 0.5)}});
+  const std::string wrong_part = test::temp_path("wrong_part.npz"), uneven = test::temp_path("uneven.npz");
+  io::write_npz(wrong_part, std::vector<std::pair<std::string, Tensor<double>>>{{"image", Tensor<double>({2, 1, 5, 5}, 0.5)},
+                                                                                 {"features", Tensor<double>({2, 5}, 0.5)}});
+  io::write_npz(uneven, std::vector<std::pair<std::string, Tensor<double>>>{{"features", Tensor<double>({3, 5}, 0.5)},
+                                                                             {"image", Tensor<double>({2, 1, 6, 6}, 0.5)}});
+  const std::string two_list = test::temp_path("two_list.txt");
+  std::ofstream(two_list) << two << "inputs.npz\n";
   return {
       {e + x + " --rule bogus --out /tmp/o.npy", "unknown rule 'bogus'"},
       {e + x + " --rule epsilon:abc --out /tmp/o.npy", "'abc' is not a number"},
@@ -570,6 +621,13 @@ std::vector<BadCase> bad_cases() {
       {e + x + " --rule gradient/nobias --out /tmp/o.npy", "'/nobias' applies to epsilon"},
       {e + x + " --rule zplus/bias --out /tmp/o.npy", "unknown rule 'zplus/bias'"},
       {e + x + " --composite guided_backprop/nobias --out /tmp/o.npy", "'/nobias' applies to the LRP composites"},
+      {"explain " + two + "model.onnx " + two + "logits.npy --rule z --out /tmp/o.npz", "give them as one .npz holding an array per input"},
+      {"explain " + two + "model.onnx " + wrong_part + " --rule z --out /tmp/o.npz", "array 'image' has shape [2,1,5,5]"},
+      {"explain " + two + "model.onnx " + uneven + " --rule z --out /tmp/o.npz", "holds 3 samples, the one before it 2"},
+      {"explain " + two + "model.onnx " + one_part + " --rule z --out /tmp/o.npz", "no array 'features' for the input of that name"},
+      {"explain " + two + "model.onnx " + two + "inputs.npz --rule z --out /tmp/o.npy", "its relevance is written as .npz"},
+      {"explain " + two + "model.onnx " + two + "inputs.npz --rule z --heatmap /tmp/h.png", "--heatmap: the model has 2 inputs"},
+      {"batch " + two + "model.onnx " + two_list + " --out-dir /tmp/two_batch --rule z", "lrp batch takes models with one input"},
       {e + x + " --composite beta_smooth:0 --out /tmp/o.npy", "BETA must be positive"},
       {e + x + " --composite excitation_backprop:1 --out /tmp/o.npy", "takes 0 parameter(s)"},
       {e + x + " --rule beta-smooth:-1 --out /tmp/o.npy", "beta must be a positive number"},

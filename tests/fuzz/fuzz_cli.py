@@ -219,6 +219,9 @@ def targets(seeds):
     for name, data in recurrent:  # (model, the fixture whose _input.npy it reads)
         t.append(('onnx-' + name.replace('/', '-'), f'{FX}/{name}.onnx', mutate_onnx,
                   ['explain', '{F}', f'{FX}/{data}_input.npy' if data != 'lstm/uni_any_length' else f'{FX}/{data}_input4.npy', '--out', '{O}']))
+    two = f'{FX}/two_inputs'  # several data inputs: an .npz of one array per input, relevance the same way
+    t.append(('onnx-two-inputs', f'{two}/model.onnx', mutate_onnx, ['explain', '{F}', f'{two}/inputs.npz', '--out', '{O}.npz']))
+    t.append(('input-two-inputs.npz', f'{two}/inputs.npz', mutate_bytes, ['explain', f'{two}/model.onnx', '{F}', '--out', '{O}.npz']))
     t.append(('onnx-bert-any-length', f'{FX}/bert/model_any_length.onnx', mutate_onnx, ['explain', '{F}', f'{FX}/bert/input5.npy', '--out', '{O}']))
     for name in ['net', 'fcn', 'v1']:
         p = f'{FX}/caffe/{name}'

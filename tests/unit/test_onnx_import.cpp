@@ -11,6 +11,7 @@
 
 #include "lrp/core/error.hpp"
 #include "lrp/explain/explain.hpp"
+#include "lrp/graph/input_parts.hpp"
 #include "lrp/io/arrays.hpp"
 #include "lrp/io/onnx.hpp"
 #include "lrp/layers/activation.hpp"
@@ -1074,12 +1075,50 @@ TEST(OnnxImport, InputShapesAndBinding) {
   B b;
   b.input("x", {4, 3, 5, 6}).input("W", {2, 3, 1, 1}).output("y");
   b.node("Conv", {"x", "W"}, {"y"}, "conv");
-  expect_format_error([&] { load(b); }, {"2 data inputs", "'x'", "'W'"});
+  // unbound, W is a second data input, which a Conv cannot take as its weight
+  expect_format_error([&] { load(b); }, {"weight W ('W')", "a data input of the graph", "--bind W=FILE"});
   const Model<double> m = load(b, {{"W", Tensor<double>({2, 3, 1, 1}, 1.0)}});
   EXPECT_EQ(m.input_shape, (Shape{3, 5, 6}));
   EXPECT_EQ(m.layout, DataLayout::NCHW);
   expect_format_error([&] { load(b, {{"W", Tensor<double>({2, 3, 1, 1}, 1.0)}, {"nope", Tensor<double>({1})}}); },
                       {"'nope'", "not a graph input"});
+}
+
+// Two data inputs: packed [N, 6 + 6] in graph order, cut apart by a Slice and a Reshape named as
+// each; pack_input_parts / split_input_parts move named arrays in and out of that form.
+TEST(OnnxImport, SeveralDataInputsArePackedInGraphOrder) {
+  B b;
+  b.input("x", {-1, 2, 3}).input("y2", {-1, 2, 3}).output("y");
+  b.node("Add", {"x", "y2"}, {"y"}, "add");
+  const Model<double> m = load(b);
+  ASSERT_EQ(m.input_parts.size(), 2u);
+  EXPECT_EQ(m.input_parts[0].name, "x");
+  EXPECT_EQ(m.input_parts[1].shape, (Shape{2, 3}));
+  EXPECT_EQ(m.input_shape, (Shape{12}));
+  EXPECT_EQ(m.layout, DataLayout::Features);
+  Tensor<double> x({2, 2, 3}), y2({2, 2, 3});
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    x[i] = static_cast<double>(i);
+    y2[i] = 100.0 * static_cast<double>(i);
+  }
+  const Tensor<double> packed = pack_input_parts(m, {{"y2", y2}, {"x", x}}, "in.npz");
+  ASSERT_EQ(packed.shape(), (Shape{2, 12}));
+  EXPECT_EQ(packed[6], 0.0);    // sample 0: x then y2
+  EXPECT_EQ(packed[12], 6.0);   // sample 1 starts with its x
+  EXPECT_EQ(packed[18], 600.0);
+  const Tensor<double> out = run_forward<double>(m, packed);
+  ASSERT_EQ(out.shape(), (Shape{2, 2, 3}));
+  for (std::size_t i = 0; i < out.size(); ++i) EXPECT_DOUBLE_EQ(out[i], 101.0 * static_cast<double>(i));
+  const std::map<std::string, Tensor<double>> parts = split_input_parts(m, packed);
+  EXPECT_EQ(parts.at("x").shape(), x.shape());
+  for (std::size_t i = 0; i < x.size(); ++i) EXPECT_EQ(parts.at("y2")[i], y2[i]);
+  // Two targets per sample: [N, K, total] splits into [N, K, shape...]
+  EXPECT_EQ(split_input_parts(m, Tensor<double>({2, 3, 12})).at("x").shape(), (Shape{2, 3, 2, 3}));
+  // a float model imports the same way
+  const Model<float> mf = io::parse_onnx_model_float(b.bytes(), "two.onnx");
+  EXPECT_EQ(mf.input_parts.size(), 2u);
+  EXPECT_THROW(pack_input_parts(m, {{"x", x}}, "in.npz"), ShapeError);
+  EXPECT_THROW(pack_input_parts(m, {{"x", x}, {"y2", y2}, {"z", x}}, "in.npz"), ShapeError);
 }
 
 TEST(OnnxImport, SupportedOperatorLists) {

@@ -350,6 +350,9 @@ class BatchRun {
 
 template <class T>
 void run_batch(Model<T> model, const std::vector<Item>& items, const BatchOptions& o, Resize<T> resize) {
+  if (!model.input_parts.empty())
+    throw ConfigError(o.model + ": lrp batch takes models with one input; this one has " + std::to_string(model.input_parts.size()) +
+                      " (explain each .npz of inputs with `lrp explain`)");
   BatchRun<T>(std::move(model), items, o, std::move(resize)).run();
 }
 

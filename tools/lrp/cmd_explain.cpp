@@ -14,6 +14,7 @@
 #include "lrp/io/bpe_tokenizer.hpp"
 #include "lrp/io/vocabulary.hpp"
 #include "lrp/render/colormap.hpp"
+#include "lrp/graph/input_parts.hpp"
 #include "lrp/render/heatmap.hpp"
 #include "lrp/render/png.hpp"
 #include "lrp/render/signal.hpp"
@@ -171,6 +172,14 @@ void run_explain(Model<T> model, Target target, const ExplainOptions& o) {
     throw ConfigError("--tokens: the model " + o.model + " does not read token ids (use --heatmap for other inputs)");
   std::optional<io::Vocabulary> vocab;  // read before the work, so that a bad file fails at once
   if (!o.vocab.empty()) vocab = io::read_vocabulary(o.vocab);
+  if (!model.input_parts.empty()) {  // checked before the work
+    if (!o.out.empty() && o.at.empty() && io::lower_extension(o.out) != "npz")
+      throw ConfigError("--out " + o.out + ": the model has " + std::to_string(model.input_parts.size()) +
+                        " inputs; its relevance is written as .npz, one array per input");
+    if (!o.heatmap.empty())
+      throw ConfigError("--heatmap: the model has " + std::to_string(model.input_parts.size()) +
+                        " inputs; write --out R.npz and draw each input's map with `lrp render`");
+  }
   const Tensor<double> x = load_input(model, o.input, o.image);
   ExplainRequest req = build_request(model, o.request, o.image);
   req.target = std::move(target);
@@ -194,7 +203,10 @@ void run_explain(Model<T> model, Target target, const ExplainOptions& o) {
     r = it->second;  // engine layout (NCHW), [N*K, ...] for several targets
   }
   require_finite_result(r, "the relevance", "check the model's weights and the rule's stabiliser");
-  if (!o.out.empty()) io::write_npy(o.out, r);
+  if (!o.out.empty() && !model.input_parts.empty() && o.at.empty())
+    write_layers(o.out, split_input_parts(model, r));  // one array per input, [N, (K,) shape...]
+  else if (!o.out.empty())
+    io::write_npy(o.out, r);
   if (!o.dump_layers.empty()) write_layers(o.dump_layers, e.layers);
   if (!o.heatmap.empty() && o.at.empty()) write_heatmap(o.heatmap, e.relevance, x.dim(0), k, o, reads_signals(model) ? &x : nullptr);
   if (!o.tokens.empty()) write_token_maps(r, x, e, vocab, o, req.target.region == Target::Region::Position);
@@ -245,7 +257,7 @@ void add_explain_command(CLI::App& app) {
               "use that as the output gradient, so --method gradient gives score x d(score)/dx.\n"
               "OUT has the shape of INPUT, or [N, K, ...] for several targets (or concepts) per sample.");
   cmd->add_option("MODEL", o->model, "Model file (.txt LRP Toolbox format, .onnx, Caffe .prototxt with --weights, .caffemodel)")->required();
-  cmd->add_option("INPUT", o->input, "Input: array (.npy, .mat, .txt) in the model's layout, or a PNG/JPEG image")->required();
+  cmd->add_option("INPUT", o->input, "Input: array (.npy, .mat, .txt) in the model's layout, or a PNG/JPEG image; for a model with several inputs an .npz of one array per input, by name")->required();
   cmd->add_option("--out", o->out, "Relevance output (.npy)");
   add_request_options(cmd, o->request);
   cmd->add_option("--target", o->target, "Which output(s) to explain (see TARGET below)");

@@ -38,6 +38,11 @@ void add_info_command(CLI::App& app) {
     std::cout << "model:  " << model.source << "\n";
     std::cout << "layout: " << layout << " (data files), engine NCHW\n";
     std::cout << "input:  " << (known ? shape_str(in) : shape_str(in) + " (0 = taken from the data)") << " per sample\n";
+    if (!model.input_parts.empty()) {  // several inputs, packed in this order
+      std::cout << "inputs: " << model.input_parts.size() << ", given as one .npz of arrays by name, packed in this order:";
+      for (const InputPart& p : model.input_parts) std::cout << " '" << p.name << "' " << shape_str(p.shape);
+      std::cout << "\n";
+    }
     if (model.token_input) std::cout << "tokens: the input holds token ids (integers), one map value per token\n";
     if (model.batch_of_one)
       std::cout << "batch:  the model moves its batch axis; imported as a batch of one, every sample runs alone\n";

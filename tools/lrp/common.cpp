@@ -10,6 +10,7 @@
 #include "lrp/core/kernels.hpp"
 #include "lrp/core/parse.hpp"
 #include "lrp/graph/canonize.hpp"
+#include "lrp/graph/input_parts.hpp"
 #include "lrp/graph/simplify.hpp"
 #include "lrp/io/arrays.hpp"
 #include "lrp/io/atomic_file.hpp"
@@ -176,6 +177,15 @@ Shape data_shape_of(const std::string& model, const std::string& input) {
 
 template <class M>
 Tensor<double> load_input(const Model<M>& model, const std::string& path, const InputOptions& image) {
+  if (!model.input_parts.empty()) {  // several inputs: one array each, by name, in an .npz
+    if (lower_extension(path) != "npz")
+      throw ShapeError(path + ": model '" + model.source + "' has " + std::to_string(model.input_parts.size()) +
+                       " inputs; give them as one .npz holding an array per input, named as the inputs (see `lrp info`)");
+    Tensor<double> x = pack_input_parts(model, io::read_npz(path), path);
+    if (!all_finite(x)) throw NumericError(path + ": input contains NaN or Inf");
+    model.infer_shapes(Shape(x.shape().begin() + 1, x.shape().end()));
+    return x;
+  }
   Tensor<double> x = is_image(path) ? read_image_input(model, path, image) : read_input_array(path);
   const std::size_t per_rank = model.input_shape.size();
   if (x.rank() == per_rank) {  // a single sample without batch dimension

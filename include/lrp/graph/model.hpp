@@ -14,6 +14,14 @@ namespace lrp {
 // Layout of the data files a model takes and returns (the engine itself is NCHW).
 enum class DataLayout { Features, NCHW, NHWC };
 
+// One of several inputs of a model (an ONNX graph with two data inputs): the model input is the
+// parts' samples flattened and concatenated in order, and its first nodes cut them apart
+// (lrp/graph/input_parts.hpp packs and splits such tensors).
+struct InputPart {
+  std::string name;
+  Shape shape;  // per sample
+};
+
 template <class T>
 struct Node {
   std::string name;
@@ -65,6 +73,8 @@ class Model {
   // The input holds token ids (an integer ONNX input read by an Embedding): maps are per token,
   // and methods that scale or perturb the input continuously do not apply.
   bool token_input = false;
+  // Several inputs packed into one [N, total] input (empty: the model has one input).
+  std::vector<InputPart> input_parts;
 
   // Per-sample shapes of every value for a concrete input; throws ShapeError naming the node.
   std::vector<Shape> infer_shapes(const Shape& input) const;
