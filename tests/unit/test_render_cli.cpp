@@ -9,9 +9,11 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <utility>
 #include <string>
 #include <vector>
 
+#include "lrp/io/arrays.hpp"
 #include "lrp/io/image.hpp"
 #include "lrp/render/png.hpp"
 #include "lrp/render/signal.hpp"
@@ -135,6 +137,26 @@ TEST_F(CliRender, BatchGridAndLayouts) {
   // Out-of-range sample.
   EXPECT_EQ(run(file("batch.npy") + " --sample 3 --out " + file("x.png")), 2);
   EXPECT_NE(output_.find("--sample"), std::string::npos) << output_;
+}
+
+// FILE.npz:NAME draws one array of an .npz (a model with several inputs writes its relevance so),
+// pixel for pixel what the same array as a .npy gives; its input likewise.
+TEST_F(CliRender, OneArrayOfAnNpz) {
+  std::vector<double> a(2 * 3 * 4), b(5, 1.0);
+  for (std::size_t i = 0; i < a.size(); ++i) a[i] = std::sin(static_cast<double>(i));
+  write_npy(file("a.npy"), {2, 3, 4}, a);
+  lrp::io::write_npz(file("r.npz"), std::vector<std::pair<std::string, lrp::Tensor<double>>>{
+                                        {"image", lrp::Tensor<double>({2, 3, 4}, a)}, {"features", lrp::Tensor<double>({5}, b)}});
+  ASSERT_EQ(run(file("a.npy") + " --input " + file("a.npy") + " --grid --out " + file("from_npy.png")), 0) << output_;
+  ASSERT_EQ(run(file("r.npz") + ":image --input " + file("r.npz") + ":image --grid --out " + file("from_npz.png")), 0) << output_;
+  const lrp::io::Image8 x = lrp::io::decode_image(file("from_npy.png")), y = lrp::io::decode_image(file("from_npz.png"));
+  EXPECT_EQ(x.width, y.width);
+  EXPECT_EQ(x.height, y.height);
+  EXPECT_EQ(x.data, y.data);
+  EXPECT_EQ(run(file("r.npz") + ":nope --out " + file("x.png")), 2);
+  EXPECT_NE(output_.find("no array 'nope'; it holds 'features' 'image'"), std::string::npos) << output_;
+  EXPECT_EQ(run(file("r.npz") + " --out " + file("x.png")), 2);  // an .npz without a name
+  EXPECT_NE(output_.find("r.npz"), std::string::npos) << output_;
 }
 
 TEST_F(CliRender, BadInputsExitWithCode2) {

@@ -178,7 +178,7 @@ void run_explain(Model<T> model, Target target, const ExplainOptions& o) {
                         " inputs; its relevance is written as .npz, one array per input");
     if (!o.heatmap.empty())
       throw ConfigError("--heatmap: the model has " + std::to_string(model.input_parts.size()) +
-                        " inputs; write --out R.npz and draw each input's map with `lrp render`");
+                        " inputs; write --out R.npz and draw each input's map with `lrp render R.npz:NAME`");
   }
   const Tensor<double> x = load_input(model, o.input, o.image);
   ExplainRequest req = build_request(model, o.request, o.image);

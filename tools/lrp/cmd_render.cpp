@@ -1,6 +1,7 @@
 // lrp render: relevance arrays (.npy) to PNG heatmaps, optionally beside the input images.
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -18,6 +19,20 @@
 namespace lrp::cli {
 
 namespace {
+
+// An array file: .npy, or FILE.npz:NAME for one array of an .npz (a model with several inputs
+// writes its relevance so; --dump-layers too).
+Tensor<double> read_array_entry(const std::string& spec) {
+  const std::size_t cut = spec.rfind(".npz:");
+  if (cut == std::string::npos) return io::read_npy(spec);
+  const std::string path = spec.substr(0, cut + 4), name = spec.substr(cut + 5);
+  const std::map<std::string, Tensor<double>> arrays = io::read_npz(path);
+  const auto it = arrays.find(name);
+  if (it != arrays.end()) return it->second;
+  std::string names;
+  for (const auto& [key, t] : arrays) names += " '" + key + "'";
+  throw ShapeError(path + ": no array '" + name + "'; it holds" + (names.empty() ? " none" : names));
+}
 
 struct RenderArgs {
   std::string relevance, out, input;
@@ -93,7 +108,7 @@ Samples image_samples(const std::string& path) {
 // drawn as strips, the signal over its relevance (render::render_signal); one sample per row.
 void render_signals(const RenderArgs& a) {
   if (a.input.empty()) throw ConfigError("--signal needs --input (the signals, .npy of the relevance's shape)");
-  const Tensor<double> r = io::read_npy(a.relevance), x = io::read_npy(a.input);
+  const Tensor<double> r = read_array_entry(a.relevance), x = read_array_entry(a.input);
   if (r.shape() != x.shape() || (r.rank() != 2 && r.rank() != 3) || r.empty())
     throw ShapeError("--signal: relevance '" + a.relevance + "' has shape " + shape_str(r.shape()) + ", input '" + a.input + "' " +
                      shape_str(x.shape()) + "; both must be [N, C, L] (or [C, L]) of one shape");
@@ -126,18 +141,18 @@ void run_render(const RenderArgs& a) {
     throw ConfigError("--input-range needs MIN < MAX, got " + std::to_string(a.input_range[0]) + " " +
                       std::to_string(a.input_range[1]));
 
-  const Samples R = split_samples(io::read_npy(a.relevance), a.layout, "relevance '" + a.relevance + "'");
+  const Samples R = split_samples(read_array_entry(a.relevance), a.layout, "relevance '" + a.relevance + "'");
   Samples X;
   if (!a.input.empty()) {
-    const bool is_npy = ends_with(a.input, ".npy") || ends_with(a.input, ".NPY");
-    X = is_npy ? split_samples(io::read_npy(a.input), a.layout, "input '" + a.input + "'") : image_samples(a.input);
+    const bool is_array = ends_with(a.input, ".npy") || ends_with(a.input, ".NPY") || a.input.find(".npz:") != std::string::npos;
+    X = is_array ? split_samples(read_array_entry(a.input), a.layout, "input '" + a.input + "'") : image_samples(a.input);
     if ((X.n != R.n && X.n != 1) || X.h != R.h || X.w != R.w)
       throw ShapeError("input '" + a.input + "' holds " + std::to_string(X.n) + " image(s) of " + std::to_string(X.h) +
                        "x" + std::to_string(X.w) + ", relevance '" + a.relevance + "' " + std::to_string(R.n) +
                        " map(s) of " + std::to_string(R.h) + "x" + std::to_string(R.w));
     if (X.c != 1 && X.c != 3)
       throw ShapeError("input '" + a.input + "' must have 1 or 3 channels, has " + std::to_string(X.c));
-    if (is_npy) {  // map the input range onto [0,1]
+    if (is_array) {  // map the input range onto [0,1]
       const double lo = a.input_range[0], span = a.input_range[1] - a.input_range[0];
       for (double& v : X.data) v = (v - lo) / span;
     }
@@ -215,7 +230,9 @@ void add_render_command(CLI::App& app) {
   auto args = std::make_shared<RenderArgs>();
   CLI::App* cmd =
       app.add_subcommand("render", "Draw relevance maps (.npy) as PNG heatmaps, optionally beside the inputs");
-  cmd->add_option("relevance", args->relevance, "Relevance array (.npy)")->required();
+  cmd->add_option("relevance", args->relevance,
+                  "Relevance array (.npy), or FILE.npz:NAME for one array of an .npz (a model with several inputs, --dump-layers)")
+      ->required();
   cmd->add_option("-o,--out", args->out, "Output PNG file")->required();
   cmd->add_option("-c,--colormap", args->colormap,
                   "Colour map (default bwr; 'bwr'/'seismic' are matplotlib's as in the LRP Toolbox, Zennit's are "
@@ -230,7 +247,7 @@ void add_render_command(CLI::App& app) {
       ->check(CLI::IsMember({"nchw", "nhwc", "chw", "hwc"}));
   cmd->add_option("-s,--scale", args->scale, "Nearest-neighbour enlargement factor (default 1)")
       ->check(CLI::Range(std::size_t(1), std::size_t(64)));
-  cmd->add_option("-i,--input", args->input, "Input images (.npy, or a PNG/JPEG file) drawn left of each heatmap");
+  cmd->add_option("-i,--input", args->input, "Input images (.npy, FILE.npz:NAME, or a PNG/JPEG file) drawn left of each heatmap");
   cmd->add_option("--input-range", args->input_range,
                   "Value range of --input mapped to [0,1] (default 0 1; Toolbox MNIST: -1 1)")
       ->expected(2);
