@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -119,6 +120,28 @@ TEST(CliExplain, ModelWithTwoInputsTakesAndWritesOneArrayPerInput) {
   r = test::run_cli("predict " + model + " " + inputs + " --precision double --out " + test::temp_path("two_logits.npy"));
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_LT(test::max_rel_error(io::read_npy(test::temp_path("two_logits.npy")), io::read_npy(dir + "logits.npy")), 1e-6);
+  // lrp batch over a list of such .npz files, one sample each: one relevance .npz per file
+  const std::string list = test::temp_path("two_inputs_list.txt"), out_dir = test::temp_path("two_inputs_batch");
+  const std::map<std::string, Tensor<double>> all_inputs = io::read_npz(inputs), ref = io::read_npz(dir + "epsilon.npz");
+  std::ofstream list_file(list);
+  std::vector<std::string> written_as;  // the batch names each file "<line>_<stem>.npz"
+  for (std::size_t n = 0; n < 3; ++n) {
+    const std::string one = test::temp_path("two_inputs_" + std::to_string(n) + ".npz");
+    written_as.push_back(out_dir + "/" + std::to_string(n) + "_" + std::filesystem::path(one).stem().string() + ".npz");
+    io::write_npz(one, std::vector<std::pair<std::string, Tensor<double>>>{{"image", all_inputs.at("image").rows(n, 1)},
+                                                                            {"features", all_inputs.at("features").rows(n, 1)}});
+    list_file << one << "\n";
+  }
+  list_file.close();
+  r = test::run_cli("batch " + model + " " + list + " --out-dir " + out_dir + " --rule epsilon:0.001 --precision double --quiet");
+  ASSERT_EQ(r.code, 0) << r.output;
+  for (std::size_t n = 0; n < 3; ++n) {
+    const std::map<std::string, Tensor<double>> item = io::read_npz(written_as[n]);
+    for (const char* name : {"image", "features"}) {
+      EXPECT_EQ(item.at(name).shape(), ref.at(name).rows(n, 1).shape()) << name;
+      EXPECT_LT(test::max_rel_error(item.at(name), ref.at(name).rows(n, 1)), 1e-8) << name << " " << n;
+    }
+  }
   r = test::run_cli("info " + model);
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("inputs: 2, given as one .npz of arrays by name, packed in this order: 'image' [1,6,6] 'features' [5]"),
@@ -627,7 +650,7 @@ std::vector<BadCase> bad_cases() {
       {"explain " + two + "model.onnx " + one_part + " --rule z --out /tmp/o.npz", "no array 'features' for the input of that name"},
       {"explain " + two + "model.onnx " + two + "inputs.npz --rule z --out /tmp/o.npy", "its relevance is written as .npz"},
       {"explain " + two + "model.onnx " + two + "inputs.npz --rule z --heatmap /tmp/h.png", "--heatmap: the model has 2 inputs"},
-      {"batch " + two + "model.onnx " + two_list + " --out-dir /tmp/two_batch --rule z", "lrp batch takes models with one input"},
+      {"batch " + two + "model.onnx " + two_list + " --out-dir /tmp/two_batch --rule z --heatmap", "--heatmap: the model"},
       {e + x + " --composite beta_smooth:0 --out /tmp/o.npy", "BETA must be positive"},
       {e + x + " --composite excitation_backprop:1 --out /tmp/o.npy", "takes 0 parameter(s)"},
       {e + x + " --rule beta-smooth:-1 --out /tmp/o.npy", "beta must be a positive number"},

@@ -50,6 +50,7 @@ EXPLAIN_VARIANTS = [[], [], [], ['--composite', 'epsilon_alpha2_beta1'], ['--met
                     ['--method', 'occlusion', '--window', '2', '--stride', '2'], ['--method', 'smoothgrad', '--samples', '2'],
                     ['--dump-layers', '{O}.npz'], ['--heatmap', '{O}.png'], ['--precision', 'double'],
                     ['--method', 'guided-backprop'], ['--composite', 'epsilon_plus_flat', '--target', '0,1'],
+                    ['--composite', 'epsilon_gamma_box:-1,1/nobias'], ['--rule', 'alphabeta:2,1/nobias'], ['--composite', 'deep_taylor'],
                     ['--concept-layer', '1', '--concepts', 'all'], ['--concept-layer', '2', '--concepts', 'top:2'],
                     ['--concept-layer', '0', '--concepts', '0,1+2', '--concept-axis', '-1'],
                     ['--concept-layer', '2', '--concepts', 'top:1', '--condition', '0:0+1']]

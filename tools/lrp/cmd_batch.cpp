@@ -6,6 +6,7 @@
 #include <functional>
 #include <iomanip>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <sstream>
 
@@ -20,6 +21,7 @@
 #include "lrp/io/arrays.hpp"
 #include "lrp/io/atomic_file.hpp"
 #include "lrp/render/colormap.hpp"
+#include "lrp/graph/input_parts.hpp"
 #include "lrp/render/heatmap.hpp"
 #include "lrp/render/signal.hpp"
 #include "lrp/render/png.hpp"
@@ -262,11 +264,14 @@ class BatchRun {
   // sample in the pass's explanation e, `x` the input [1, ...].
   void write_item(std::size_t i, const Tensor<T>& rel, const Explanation<T>& e, std::size_t row, const Tensor<double>& x) {
     const std::string stem = std::to_string(i) + "_" + std::filesystem::path(items_[i].path).stem().string();
-    io::write_npy(o_.out_dir + "/" + stem + ".npy", rel);
+    // a model with several inputs: one array per input, [1, (K,) shape...], in an .npz
+    const std::string file = stem + (model_->input_parts.empty() ? ".npy" : ".npz");
+    if (model_->input_parts.empty()) io::write_npy(o_.out_dir + "/" + file, rel);
+    else write_arrays(o_.out_dir + "/" + file, split_input_parts(*model_, rel));
     const std::size_t k = e.targets_per_sample, per = rel.size() / k;
     double sum = 0;
     for (std::size_t p = 0; p < per; ++p) sum += static_cast<double>(rel[p]);  // the first map's
-    nlohmann::json entry = {{"input", items_[i].path}, {"relevance", stem + ".npy"}, {"target", e.targets.at(row * k)},
+    nlohmann::json entry = {{"input", items_[i].path}, {"relevance", file}, {"target", e.targets.at(row * k)},
                             {"score", e.scores.at(row * k)}, {"relevance_sum", sum}};
     if (!e.concepts.empty()) {
       entry.erase("relevance_sum");
@@ -350,9 +355,9 @@ class BatchRun {
 
 template <class T>
 void run_batch(Model<T> model, const std::vector<Item>& items, const BatchOptions& o, Resize<T> resize) {
-  if (!model.input_parts.empty())
-    throw ConfigError(o.model + ": lrp batch takes models with one input; this one has " + std::to_string(model.input_parts.size()) +
-                      " (explain each .npz of inputs with `lrp explain`)");
+  if (!model.input_parts.empty() && o.heatmap)
+    throw ConfigError("--heatmap: the model " + o.model + " has " + std::to_string(model.input_parts.size()) +
+                      " inputs; draw each input's map from its relevance .npz with `lrp render R.npz:NAME`");
   BatchRun<T>(std::move(model), items, o, std::move(resize)).run();
 }
 

@@ -37,12 +37,6 @@ struct ExplainOptions {
   InputOptions image;
 };
 
-template <class T>
-void write_layers(const std::string& path, const std::map<std::string, Tensor<T>>& layers) {
-  std::vector<std::pair<std::string, Tensor<T>>> arrays(layers.begin(), layers.end());
-  io::write_npz(path, arrays);
-}
-
 // One heatmap tile per (sample, target): rows are samples, columns targets. Feature vectors of
 // square length (MNIST MLPs) are drawn as square images, other vectors (a text model's tokens)
 // as a strip of cells, one per entry; a sequence of feature vectors [T, D] (a recurrent net's
@@ -204,10 +198,10 @@ void run_explain(Model<T> model, Target target, const ExplainOptions& o) {
   }
   require_finite_result(r, "the relevance", "check the model's weights and the rule's stabiliser");
   if (!o.out.empty() && !model.input_parts.empty() && o.at.empty())
-    write_layers(o.out, split_input_parts(model, r));  // one array per input, [N, (K,) shape...]
+    write_arrays(o.out, split_input_parts(model, r));  // one array per input, [N, (K,) shape...]
   else if (!o.out.empty())
     io::write_npy(o.out, r);
-  if (!o.dump_layers.empty()) write_layers(o.dump_layers, e.layers);
+  if (!o.dump_layers.empty()) write_arrays(o.dump_layers, e.layers);
   if (!o.heatmap.empty() && o.at.empty()) write_heatmap(o.heatmap, e.relevance, x.dim(0), k, o, reads_signals(model) ? &x : nullptr);
   if (!o.tokens.empty()) write_token_maps(r, x, e, vocab, o, req.target.region == Target::Region::Position);
   if (!req.concepts.empty()) return report_concepts(e, r, x.dim(0), o);

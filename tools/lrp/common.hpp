@@ -1,13 +1,16 @@
 #pragma once
 // Helpers shared by the subcommands: loading models and inputs, layout conversion.
+#include <map>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 
 #include "lrp/core/error.hpp"
 #include "lrp/graph/model.hpp"
+#include "lrp/io/arrays.hpp"
 #include "lrp/render/signal.hpp"
 
 namespace lrp::cli {
@@ -115,6 +118,12 @@ std::vector<render::RgbImage> signal_tiles(const Tensor<double>& x, const T* rel
 
 // Any supported array file (.npy, .npz, .mat, .txt, IDX).
 Tensor<double> read_input_array(const std::string& path);
+
+// Named arrays (layer dumps, a model's several inputs) as one .npz, written atomically.
+template <class T>
+void write_arrays(const std::string& path, const std::map<std::string, Tensor<T>>& arrays) {
+  io::write_npz(path, std::vector<std::pair<std::string, Tensor<T>>>(arrays.begin(), arrays.end()));
+}
 
 // Class indices from a labels file: [N] / [N,1] integers, or one-hot rows [N, C].
 std::vector<std::size_t> load_labels(const std::string& path);
