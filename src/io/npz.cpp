@@ -186,7 +186,9 @@ void write_npz_impl(const std::string& path, const std::vector<std::pair<std::st
       if (size >= 0xFFFFFFFF || offset >= 0xFFFFFFFF)
         throw IoError("cannot write " + what + ": array '" + name + "' exceeds 4 GiB (zip64 is not written)");
       uLong crc = crc32_z(0, reinterpret_cast<const Bytef*>(header.data()), header.size());
-      crc = crc32_z(crc, reinterpret_cast<const Bytef*>(data.data()), data.size());
+      // (zlib's crc32 of a null buffer is its initial value 0, not the running crc: an empty
+      // array's data() may be null)
+      if (!data.empty()) crc = crc32_z(crc, reinterpret_cast<const Bytef*>(data.data()), data.size());
       std::string local;
       put32(local, kLocalSig);
       put16(local, 20);  // version needed

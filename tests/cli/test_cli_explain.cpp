@@ -634,6 +634,10 @@ std::vector<BadCase> bad_cases() {
                                                                                  {"features", Tensor<double>({2, 5}, 0.5)}});
   io::write_npz(uneven, std::vector<std::pair<std::string, Tensor<double>>>{{"features", Tensor<double>({3, 5}, 0.5)},
                                                                              {"image", Tensor<double>({2, 1, 6, 6}, 0.5)}});
+  const std::string no_samples = test::temp_path("no_samples.npz");
+  io::write_npz(no_samples, std::vector<std::pair<std::string, Tensor<double>>>{{"image", Tensor<double>({0, 1, 6, 6})},
+                                                                                 {"features", Tensor<double>({0, 5})}});
+  const std::string empty_digits = written("empty_digits.npy", Tensor<double>({0, 32, 32, 1}));
   const std::string two_list = test::temp_path("two_list.txt");
   std::ofstream(two_list) << two << "inputs.npz\n";
   return {
@@ -647,6 +651,8 @@ std::vector<BadCase> bad_cases() {
       {"explain " + two + "model.onnx " + two + "logits.npy --rule z --out /tmp/o.npz", "give them as one .npz holding an array per input"},
       {"explain " + two + "model.onnx " + wrong_part + " --rule z --out /tmp/o.npz", "array 'image' has shape [2,1,5,5]"},
       {"explain " + two + "model.onnx " + uneven + " --rule z --out /tmp/o.npz", "holds 3 samples, the one before it 2"},
+      {"explain " + two + "model.onnx " + no_samples + " --rule z --out /tmp/o.npz", "the input holds no samples"},
+      {e + empty_digits + " --rule z --out /tmp/o.npy", "the input holds no samples"},
       {"explain " + two + "model.onnx " + one_part + " --rule z --out /tmp/o.npz", "no array 'features' for the input of that name"},
       {"explain " + two + "model.onnx " + two + "inputs.npz --rule z --out /tmp/o.npy", "its relevance is written as .npz"},
       {"explain " + two + "model.onnx " + two + "inputs.npz --rule z --heatmap /tmp/h.png", "--heatmap: the model has 2 inputs"},

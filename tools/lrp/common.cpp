@@ -182,6 +182,7 @@ Tensor<double> load_input(const Model<M>& model, const std::string& path, const 
       throw ShapeError(path + ": model '" + model.source + "' has " + std::to_string(model.input_parts.size()) +
                        " inputs; give them as one .npz holding an array per input, named as the inputs (see `lrp info`)");
     Tensor<double> x = pack_input_parts(model, io::read_npz(path), path);
+    if (x.dim(0) == 0) throw ShapeError(path + ": the input holds no samples");
     if (!all_finite(x)) throw NumericError(path + ": input contains NaN or Inf");
     model.infer_shapes(Shape(x.shape().begin() + 1, x.shape().end()));
     return x;
@@ -200,6 +201,7 @@ Tensor<double> load_input(const Model<M>& model, const std::string& path, const 
                      std::to_string(per_rank + 1) + "-D input " +
                      (model.layout == DataLayout::NHWC ? "[N,H,W,C]" : model.layout == DataLayout::NCHW ? "[N,C,H,W]" : dims + "]"));
   }
+  if (x.dim(0) == 0) throw ShapeError(path + ": the input holds no samples");
   if (!all_finite(x)) throw NumericError(path + ": input contains NaN or Inf");
   if (model.layout == DataLayout::NHWC) x = nhwc_to_nchw(x);
   // Known dims must match; unknown (0) dims come from the data. Shape inference names the layer.
