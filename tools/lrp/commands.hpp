@@ -14,5 +14,6 @@ void add_batch_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 void add_bench_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
+void add_evaluate_command(CLI::App& app);
 
 }  // namespace lrp::cli

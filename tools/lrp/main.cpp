@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   lrp::cli::add_predict_command(app);
   lrp::cli::add_explain_command(app);
   lrp::cli::add_batch_command(app);
+  lrp::cli::add_evaluate_command(app);
   lrp::cli::add_render_command(app);
   lrp::cli::add_demo_command(app);
   lrp::cli::add_train_command(app);

@@ -1,0 +1,105 @@
+#pragma once
+// How good is a relevance map? The measures LRP papers and the peers' toolkits report:
+//  * region perturbation / pixel flipping (Samek et al. 2017, "Evaluating the visualization of
+//    what a deep neural network has learned"; iNNvestigate's PerturbationAnalysis): regions are
+//    replaced in order of their relevance and the target's score is followed. A faithful map
+//    makes the score fall fast when the most relevant regions go first (MoRF; large AOPC) and
+//    slowly when the least relevant go first (LeRF); ABPC is the area between the two curves;
+//  * infidelity (Yeh et al. 2019; Captum's metrics.infidelity): how well relevance . I predicts
+//    the score's change f(x) - f(x - I) under random perturbations I (smaller is better);
+//  * max-sensitivity (Yeh et al. 2019; Captum's metrics.sensitivity_max): how much the map
+//    changes under small input perturbations, relative to its norm (smaller is more stable).
+// Every score is the explanation's own: the sum of the model output over the target's elements
+// (score_masks), the SoftMax-free output the relevance started from.
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "lrp/core/tensor.hpp"
+#include "lrp/explain/explain.hpp"
+
+namespace lrp::evaluate {
+
+// How one sample's values are grouped for perturbation: channels of a height x width grid,
+// stored channel-major (element c*H*W + h*W + w). Images [C, H, W] are their own grid; a 1-D
+// network's signals [C, L] are C channels of 1 x L; other inputs of two axes [A, B] one channel
+// of A x B; feature vectors of square length (MNIST MLPs) a square, other vectors 1 x D.
+struct Grid {
+  std::size_t channels = 1, height = 1, width = 1;
+  std::size_t size() const { return channels * height * width; }
+};
+Grid grid_of(const Shape& sample_shape, bool signals);
+
+// Masks [N*K, outputs...] of 1 on the elements each (sample, target) scores, 0 elsewhere, from
+// the unperturbed output y [N, outputs...] (so "predicted" stays the class first predicted);
+// `classes` gets the chosen class per (sample, target), k the targets per sample. Explicit
+// relevance targets (Target::Kind::Relevance) have no score and are refused.
+template <class T>
+Tensor<T> score_masks(const Tensor<T>& y, const Target& target, std::vector<std::size_t>& classes, std::size_t& k);
+
+// Replacement values for perturbed elements.
+struct Fill {
+  enum class Kind { Constant, RegionMean, Uniform };
+  Kind kind = Kind::Constant;
+  double value = 0.0;  // Constant
+};
+// "mean" (each region's own per-channel mean, iNNvestigate's "mean"), "uniform" (uniform noise
+// in the sample's [min, max], Samek et al.), or a number.
+Fill parse_fill(const std::string& text);
+
+enum class Order { MostRelevantFirst, LeastRelevantFirst, Random };
+
+struct PerturbationOptions {
+  std::size_t region = 1;   // side of the square regions (length on 1 x D grids); 1: pixel flipping
+  std::size_t steps = 100;  // points of the curve after the unperturbed one (at most the regions)
+  // Fraction of all regions perturbed by the last step: 1 perturbs everything; Samek et al.
+  // follow the first 100 of 9x9 regions of a 224x224 image (about 0.16).
+  double fraction = 1.0;
+  Fill fill;
+  std::vector<Order> orders{Order::MostRelevantFirst, Order::LeastRelevantFirst};
+  std::uint64_t seed = 0;  // uniform fill and random order
+};
+
+struct PerturbationResult {
+  std::size_t maps = 0;                      // N*K: one per (sample, target)
+  std::vector<double> perturbed_fraction;    // per curve point (steps + 1), 0 first
+  // Per order (as requested), per map, the score at each point: curves[o][m * points + s].
+  std::vector<std::vector<double>> curves;
+  // Per order and map: AOPC = mean over the points of (score at 0 - score at s).
+  std::vector<std::vector<double>> aopc;
+};
+
+// relevance: [N*K, sample...] (engine layout), K maps per sample of x [N, sample...], scored by
+// `masks` (score_masks). Every step's perturbed inputs of all maps and orders run as batched
+// forward passes.
+template <class T>
+PerturbationResult perturbation_curves(Explainer<T>& explainer, const Tensor<T>& x, const Tensor<T>& relevance,
+                                       const Tensor<T>& masks, const Grid& grid, const PerturbationOptions& options);
+
+struct InfidelityOptions {
+  std::size_t samples = 10;     // perturbations per map (Captum's n_perturb_samples)
+  double noise_level = 0.1;     // Gaussian I with sigma = noise_level * (max - min) of the sample
+  std::uint64_t seed = 0;
+};
+struct InfidelityResult {
+  std::vector<double> infidelity;             // per map: mean of (R . I - (f(x) - f(x - I)))^2
+  std::vector<double> normalized_infidelity;  // the same with R scaled by the best beta (Captum's normalize=True)
+};
+template <class T>
+InfidelityResult infidelity(Explainer<T>& explainer, const Tensor<T>& x, const Tensor<T>& relevance, const Tensor<T>& masks,
+                            const InfidelityOptions& options);
+
+struct SensitivityOptions {
+  std::size_t samples = 10;  // perturbations per map (Captum's n_perturb_samples)
+  double radius = 0.02;      // uniform noise in [-radius, radius] per element (Captum's default)
+  std::uint64_t seed = 0;
+};
+// Per map: max over the perturbations of ||R(x + d) - R(x)|| / ||R(x)|| (Frobenius norms; a
+// zero map divides by 1). The request is rerun on each perturbed copy for the same targets
+// (`classes` per map, from score_masks); `relevance` is R(x) from that request.
+template <class T>
+std::vector<double> max_sensitivity(Explainer<T>& explainer, const Tensor<T>& x, const Tensor<T>& relevance,
+                                    const ExplainRequest& request, const std::vector<std::size_t>& classes,
+                                    const SensitivityOptions& options);
+
+}  // namespace lrp::evaluate

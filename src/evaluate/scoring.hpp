@@ -1,0 +1,27 @@
+#pragma once
+// What the evaluation measures share: scoring batches of perturbed inputs, and the per-sample
+// statistics their noise is scaled by.
+#include <cstddef>
+#include <vector>
+
+#include "lrp/evaluate/evaluate.hpp"
+
+namespace lrp::evaluate {
+
+// The score of every row of `inputs` [R, sample...]: the sum of the model output over
+// masks[mask_of_row[r]] (score_masks). The rows run through `explainer.predict` in passes sized
+// like an explanation's (at most 64 rows).
+template <class T>
+std::vector<double> masked_scores(Explainer<T>& explainer, const Tensor<T>& inputs, const Tensor<T>& masks,
+                                  const std::vector<std::size_t>& mask_of_row);
+
+// The smallest and largest value of one sample (`count` values at `p`).
+template <class T>
+std::pair<double, double> value_range(const T* p, std::size_t count);
+
+// Checks that `relevance` holds K = relevance.dim(0) / x.dim(0) maps of x's sample shape per
+// sample and that `masks` has one row per map; returns K.
+template <class T>
+std::size_t maps_per_sample(const Tensor<T>& x, const Tensor<T>& relevance, const Tensor<T>& masks);
+
+}  // namespace lrp::evaluate

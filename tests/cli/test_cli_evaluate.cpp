@@ -1,0 +1,149 @@
+// `lrp evaluate`: a relevance file and the same explanation computed in place measure alike
+// (the file's NHWC layout and its K maps per sample read correctly), the curves start at the
+// reference toolbox's own scores, LRP ranks pixels better than chance, and bad input is refused
+// with exit 2.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "lrp/io/arrays.hpp"
+#include "support/run_cli.hpp"
+
+namespace lrp {
+namespace {
+
+std::string ref(const std::string& f) { return test::shared_path("reference/lrp_toolbox/LeNet-5/" + f); }
+std::string lenet() { return test::shared_path("data/lrp_toolbox/models/MNIST/LeNet-5.txt"); }
+
+nlohmann::json last_json(const test::CliResult& r) {
+  std::istringstream in(r.output);
+  std::string line, last;
+  while (std::getline(in, line))
+    if (!line.empty()) last = line;
+  return nlohmann::json::parse(last);
+}
+
+void expect_same_measures(const nlohmann::json& a, const nlohmann::json& b, double tol) {
+  ASSERT_EQ(a.size(), b.size()) << a.dump() << "\n" << b.dump();
+  for (const auto& [key, value] : a.items())
+    EXPECT_NEAR(value.get<double>(), b.at(key).get<double>(), tol * (1 + std::abs(value.get<double>()))) << key;
+}
+
+TEST(CliEvaluate, ARelevanceFileMeasuresLikeTheExplanationItHolds) {
+  const std::string flip = " --region 2 --perturb-steps 20 --orders morf,random,lerf --quiet --json";
+  // The toolbox's epsilon maps (float64, [16, 32, 32, 1]) against ours of the same rule.
+  test::CliResult file = test::run_cli("evaluate " + lenet() + " " + ref("input.npy") + " --relevance " + ref("epsilon_0.01.npy") + flip);
+  test::CliResult here = test::run_cli("evaluate " + lenet() + " " + ref("input.npy") + " --rule epsilon:0.01 --precision double" + flip);
+  ASSERT_EQ(file.code, 0) << file.output;
+  ASSERT_EQ(here.code, 0) << here.output;
+  const nlohmann::json a = last_json(file), b = last_json(here);
+  expect_same_measures(a, b, 1e-6);
+  EXPECT_EQ(a.at("maps").get<int>(), 16);
+  // Relevance orders the pixels better than chance: removing the most relevant first lowers
+  // the score most, the least relevant first least (Samek et al.'s finding for LRP).
+  EXPECT_GT(a.at("aopc_morf").get<double>(), a.at("aopc_random").get<double>());
+  EXPECT_GT(a.at("aopc_random").get<double>(), a.at("aopc_lerf").get<double>());
+  EXPECT_NEAR(a.at("abpc").get<double>(), a.at("aopc_morf").get<double>() - a.at("aopc_lerf").get<double>(), 1e-9);
+  // Ten maps per sample ([16, 10, 32, 32, 1]), one per class.
+  file = test::run_cli("evaluate " + lenet() + " " + ref("input.npy") + " --relevance " + ref("epsilon_0.01_per_class.npy") +
+                       " --target all --region 4 --perturb-steps 10 --quiet --json");
+  here = test::run_cli("evaluate " + lenet() + " " + ref("input.npy") +
+                       " --rule epsilon:0.01 --precision double --target all --region 4 --perturb-steps 10 --quiet --json");
+  ASSERT_EQ(file.code, 0) << file.output;
+  ASSERT_EQ(here.code, 0) << here.output;
+  expect_same_measures(last_json(file), last_json(here), 1e-6);
+  EXPECT_EQ(last_json(file).at("maps").get<int>(), 160);
+}
+
+TEST(CliEvaluate, CurvesStartAtTheModelsScoreAndEndFullyPerturbed) {
+  const std::string out = test::temp_path("curves.tsv");
+  const test::CliResult r = test::run_cli("evaluate " + lenet() + " " + ref("input.npy") + " --relevance " + ref("epsilon_0.01.npy") +
+                                          " --region 8 --perturb-steps 5 --fill -1 --quiet --out " + out);
+  ASSERT_EQ(r.code, 0) << r.output;
+  const Tensor<double> logits = io::read_npy(ref("output.npy"));  // the toolbox's forward, float64
+  std::ifstream in(out);
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, "order\tmap\tsample\ttarget\tstep\tfraction\tscore");
+  std::size_t rows = 0;
+  while (std::getline(in, line)) {
+    std::istringstream f(line);
+    std::string order;
+    std::size_t map = 0, sample = 0, target = 0, step = 0;
+    double fraction = 0, score = 0;
+    f >> order >> map >> sample >> target >> step >> fraction >> score;
+    ASSERT_LT(sample, 16u);
+    EXPECT_TRUE(order == "morf" || order == "lerf") << line;
+    if (step == 0) {
+      EXPECT_EQ(fraction, 0.0);
+      std::size_t best = 0;  // the predicted class
+      for (std::size_t c = 1; c < 10; ++c)
+        if (logits[sample * 10 + c] > logits[sample * 10 + best]) best = c;
+      EXPECT_EQ(target, best);
+      EXPECT_NEAR(score, logits[sample * 10 + target], 1e-4 * (1 + std::abs(score)));
+    }
+    if (step == 5) {
+      EXPECT_EQ(fraction, 1.0);  // 4 x 4 regions of 8 x 8, all replaced at the end
+    }
+    ++rows;
+  }
+  EXPECT_EQ(rows, 2u * 16u * 6u);
+  std::remove(out.c_str());
+}
+
+TEST(CliEvaluate, EveryMetricOnAModelWithTwoInputs) {
+  const test::CliResult r = test::run_cli("evaluate " + test::source_path("tests/fixtures/two_inputs/model.onnx") + " " +
+                                          test::source_path("tests/fixtures/two_inputs/inputs.npz") +
+                                          " --rule epsilon:1e-6 --metric pixel-flipping,infidelity,sensitivity --quiet --json");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const nlohmann::json j = last_json(r);
+  for (const char* key : {"aopc_morf", "aopc_lerf", "abpc", "infidelity", "normalized_infidelity", "max_sensitivity"})
+    EXPECT_TRUE(j.contains(key) && std::isfinite(j.at(key).get<double>())) << key << " " << j.dump();
+  EXPECT_LE(j.at("normalized_infidelity").get<double>(), j.at("infidelity").get<double>() * (1 + 1e-12));
+  EXPECT_GT(j.at("max_sensitivity").get<double>(), 0.0);
+}
+
+TEST(CliEvaluate, BadInputIsRefusedWithExitCode2) {
+  const std::string nan_file = test::temp_path("nan_relevance.npy");
+  Tensor<double> nan_map = io::read_npy(ref("epsilon_0.01.npy"));
+  nan_map[5] = std::numeric_limits<double>::quiet_NaN();
+  io::write_npy(nan_file, nan_map);
+  const std::string base = "evaluate " + lenet() + " " + ref("input.npy") + " ";
+  const std::string rel = " --relevance " + ref("epsilon_0.01.npy");
+  struct Case {
+    std::string args, message;
+  };
+  const Case cases[] = {
+      {rel + " --metric flips", "unknown metric 'flips'"},
+      {rel + " --fill grey", "fill 'grey'"},
+      {rel + " --orders up", "unknown order 'up'"},
+      {" --relevance " + ref("output.npy"), "does not fit the input"},
+      {" --relevance /nonexistent/r.npy", "/nonexistent/r.npy"},
+      {" --relevance " + nan_file, "NaN"},
+      {rel + " --rule epsilon:0.01", "not both"},
+      {rel + " --metric sensitivity", "reruns the explanation"},
+      {rel + " --target all", "maps per sample"},
+      {rel + " --target relevance:" + ref("R_init.npy"), "no score to follow"},
+      {rel + " --metric infidelity --out x.tsv", "--out writes the pixel-flipping curves"},
+      {rel + " --metric infidelity --infidelity-noise -1", "--infidelity-noise"},
+      {" --rule nosuchrule", "nosuchrule"},
+  };
+  for (const Case& c : cases) {
+    const test::CliResult r = test::run_cli(base + c.args);
+    EXPECT_EQ(r.code, 2) << c.args << "\n" << r.output;
+    EXPECT_NE(r.output.find(c.message), std::string::npos) << c.args << "\n" << r.output;
+  }
+  const test::CliResult tokens = test::run_cli("evaluate " + test::source_path("tests/fixtures/gpt/model.onnx") + " " +
+                                               test::source_path("tests/fixtures/gpt/input.npy") + " --rule epsilon:1e-6");
+  EXPECT_EQ(tokens.code, 2);
+  EXPECT_NE(tokens.output.find("reads token ids"), std::string::npos) << tokens.output;
+  std::remove(nan_file.c_str());
+}
+
+}  // namespace
+}  // namespace lrp
