@@ -106,6 +106,23 @@ TEST(CliEvaluate, EveryMetricOnAModelWithTwoInputs) {
     EXPECT_TRUE(j.contains(key) && std::isfinite(j.at(key).get<double>())) << key << " " << j.dump();
   EXPECT_LE(j.at("normalized_infidelity").get<double>(), j.at("infidelity").get<double>() * (1 + 1e-12));
   EXPECT_GT(j.at("max_sensitivity").get<double>(), 0.0);
+  // The .npz of one relevance array per input that `lrp explain --out` writes (one target, then
+  // two per sample) measures like the explanation made in place.
+  const std::string model = test::source_path("tests/fixtures/two_inputs/model.onnx"), in = test::source_path("tests/fixtures/two_inputs/inputs.npz");
+  for (const std::string target : {"predicted", "0,1"}) {
+    const std::string file = test::temp_path("two_inputs_relevance.npz");
+    test::CliResult e = test::run_cli("explain " + model + " " + in + " --rule epsilon:1e-6 --quiet --target " + target + " --out " + file);
+    ASSERT_EQ(e.code, 0) << e.output;
+    const test::CliResult a = test::run_cli("evaluate " + model + " " + in + " --relevance " + file + " --target " + target +
+                                            " --metric pixel-flipping,infidelity --quiet --json");
+    const test::CliResult b = test::run_cli("evaluate " + model + " " + in + " --rule epsilon:1e-6 --target " + target +
+                                            " --metric pixel-flipping,infidelity --quiet --json");
+    ASSERT_EQ(a.code, 0) << a.output;
+    ASSERT_EQ(b.code, 0) << b.output;
+    expect_same_measures(last_json(a), last_json(b), 1e-6);
+    EXPECT_EQ(last_json(a).at("maps").get<int>(), target == "0,1" ? 6 : 3);
+    std::remove(file.c_str());
+  }
 }
 
 TEST(CliEvaluate, BadInputIsRefusedWithExitCode2) {

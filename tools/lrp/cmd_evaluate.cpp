@@ -11,6 +11,7 @@
 #include "common.hpp"
 #include "lrp/core/error.hpp"
 #include "lrp/evaluate/evaluate.hpp"
+#include "lrp/graph/input_parts.hpp"
 #include "lrp/io/arrays.hpp"
 #include "lrp/io/atomic_file.hpp"
 #include "lrp/rules/composite.hpp"
@@ -69,18 +70,46 @@ const char* order_name(evaluate::Order o) {
 
 // A relevance file as `lrp explain --out` writes it ([N, ...] or [N, K, ...], the model's
 // layout) → [N*K, ...] in the engine layout of x.
+// A model with several inputs: the .npz of one array per input ([N, shape...] or
+// [N, K, shape...]) → the packed [N*K, total].
+template <class T>
+Tensor<double> read_relevance_parts(const Model<T>& model, const std::string& path) {
+  if (io::lower_extension(path) != "npz")
+    throw ShapeError(path + ": model '" + model.source + "' has " + std::to_string(model.input_parts.size()) +
+                     " inputs; give the relevance as the .npz `lrp explain --out` writes, one array per input");
+  std::map<std::string, Tensor<double>> arrays = io::read_npz(path);
+  const InputPart& first = model.input_parts.front();
+  const auto it = arrays.find(first.name);
+  const bool several = it != arrays.end() && it->second.rank() == first.shape.size() + 2;
+  if (several)  // K maps per sample: [N, K, shape...] → [N*K, shape...], each part alike
+    for (auto& [name, a] : arrays) {
+      if (a.rank() < 2) continue;  // pack_input_parts names the misshaped part
+      Shape s(a.shape().begin() + 1, a.shape().end());
+      s[0] *= a.dim(0);
+      a.reshape(s);
+    }
+  return pack_input_parts(model, arrays, path);
+}
+
 template <class T>
 Tensor<T> read_relevance(const Model<T>& model, const std::string& path, const Tensor<double>& x) {
-  Tensor<double> r = read_input_array(path);
   const std::size_t n = x.dim(0), per = x.sample_size();
-  const std::size_t k = r.rank() == x.rank() + 1 ? r.dim(1) : 1;
-  if ((r.rank() != x.rank() && r.rank() != x.rank() + 1) || r.dim(0) != n || k == 0 || r.size() != n * k * per)
-    throw ShapeError(path + ": relevance of shape " + shape_str(r.shape()) + " does not fit the input " + shape_str(to_model_layout(model, x).shape()) +
-                     " ([N, ...] or [N, K, ...] as `lrp explain --out` writes it)");
-  Shape s(r.shape().end() - static_cast<long>(x.rank() - 1), r.shape().end());
-  s.insert(s.begin(), n * k);
-  r.reshape(s);
-  if (model.layout == DataLayout::NHWC) r = nhwc_to_nchw(r);
+  Tensor<double> r;
+  if (!model.input_parts.empty()) {
+    r = read_relevance_parts(model, path);  // [N*K, total]
+    if (r.dim(0) == 0 || r.dim(0) % n != 0)
+      throw ShapeError(path + ": holds " + std::to_string(r.dim(0)) + " maps for " + std::to_string(n) + " samples");
+  } else {
+    r = read_input_array(path);
+    const std::size_t k = r.rank() == x.rank() + 1 ? r.dim(1) : 1;
+    if ((r.rank() != x.rank() && r.rank() != x.rank() + 1) || r.dim(0) != n || k == 0 || r.size() != n * k * per)
+      throw ShapeError(path + ": relevance of shape " + shape_str(r.shape()) + " does not fit the input " +
+                       shape_str(to_model_layout(model, x).shape()) + " ([N, ...] or [N, K, ...] as `lrp explain --out` writes it)");
+    Shape s(r.shape().end() - static_cast<long>(x.rank() - 1), r.shape().end());
+    s.insert(s.begin(), n * k);
+    r.reshape(s);
+    if (model.layout == DataLayout::NHWC) r = nhwc_to_nchw(r);
+  }
   if (!std::equal(r.shape().begin() + 1, r.shape().end(), x.shape().begin() + 1))
     throw ShapeError(path + ": relevance maps of shape " + shape_str(Shape(r.shape().begin() + 1, r.shape().end())) +
                      " (engine layout) do not match the input's " + shape_str(Shape(x.shape().begin() + 1, x.shape().end())));
