@@ -104,39 +104,42 @@ PerturbationResult perturbation_curves(Explainer<T>& explainer, const Tensor<T>&
   res.curves.assign(orders, std::vector<double>(maps * points));
   res.aopc.assign(orders, std::vector<double>(maps));
 
-  // Rows (order, map) of the inputs being perturbed, their tile orders and fill values.
-  const std::size_t rows = orders * maps;
-  Shape shape = x.shape();
-  shape[0] = rows;
-  Tensor<T> current = Tensor<T>::uninitialized(shape);
-  std::vector<std::vector<std::size_t>> order_of(rows);
-  std::vector<std::vector<T>> fills(maps);
-  std::vector<std::size_t> mask_of_row(rows);
-  std::mt19937_64 rng(o.seed);
-  for (std::size_t m = 0; m < maps; ++m) fills[m] = fill_values(x.data() + (m / k) * per, grid, tiles, o.fill, rng);
-  for (std::size_t oi = 0; oi < orders; ++oi)
-    for (std::size_t m = 0; m < maps; ++m) {
-      const std::size_t row = oi * maps + m;
-      std::copy_n(x.data() + (m / k) * per, per, current.data() + row * per);
-      order_of[row] = tile_order(tile_relevance(relevance.data() + m * per, grid, tiles), o.orders[oi], rng);
-      mask_of_row[row] = m;
+  // Rows (order, map), `pass` of them at a time: their inputs being perturbed, tile orders and
+  // fill values (part 0 of a map's draws: its fill; part 1 + order: the random order).
+  const std::size_t rows = orders * maps, plane = grid.height * grid.width;
+  const std::size_t pass = std::min(rows, rows_per_pass(explainer, Shape(x.shape().begin() + 1, x.shape().end()), o.rows_per_pass));
+  for (std::size_t first = 0; first < rows; first += pass) {
+    const std::size_t count = std::min(pass, rows - first);
+    Shape shape = x.shape();
+    shape[0] = count;
+    Tensor<T> current = Tensor<T>::uninitialized(shape);
+    std::vector<std::vector<std::size_t>> order_of(count);
+    std::vector<std::vector<T>> fills(count);
+    std::vector<std::size_t> mask_of_row(count);
+    for (std::size_t i = 0; i < count; ++i) {
+      const std::size_t oi = (first + i) / maps, m = (first + i) % maps;
+      const T* xs = x.data() + (m / k) * per;
+      std::copy_n(xs, per, current.data() + i * per);
+      std::mt19937_64 fill_rng = map_rng(o.seed, m), order_rng = map_rng(o.seed, m, 1 + oi);
+      fills[i] = fill_values(xs, grid, tiles, o.fill, fill_rng);
+      order_of[i] = tile_order(tile_relevance(relevance.data() + m * per, grid, tiles), o.orders[oi], order_rng);
+      mask_of_row[i] = m;
     }
-  const std::size_t plane = grid.height * grid.width;
-  for (std::size_t s = 0; s < points; ++s) {
-    if (s > 0)
-      for (std::size_t row = 0; row < rows; ++row) {
-        T* cur = current.data() + row * per;
-        const std::vector<T>& fill = fills[row % maps];
-        for (std::size_t i = done[s - 1]; i < done[s]; ++i)
-          tiles.for_each(grid, order_of[row][i], [&](std::size_t p) {
-            for (std::size_t c = 0; c < grid.channels; ++c) cur[c * plane + p] = fill[c * plane + p];
-          });
+    for (std::size_t s = 0; s < points; ++s) {
+      if (s > 0)
+        for (std::size_t i = 0; i < count; ++i) {
+          T* cur = current.data() + i * per;
+          for (std::size_t t = done[s - 1]; t < done[s]; ++t)
+            tiles.for_each(grid, order_of[i][t], [&](std::size_t p) {
+              for (std::size_t c = 0; c < grid.channels; ++c) cur[c * plane + p] = fills[i][c * plane + p];
+            });
+        }
+      const std::vector<double> scores = masked_scores(explainer, current, masks, mask_of_row);
+      for (std::size_t i = 0; i < count; ++i) {
+        if (!std::isfinite(scores[i]))
+          throw NumericError("the model's score on a perturbed input is NaN or Inf (step " + std::to_string(s) + ")");
+        res.curves[(first + i) / maps][((first + i) % maps) * points + s] = scores[i];
       }
-    const std::vector<double> scores = masked_scores(explainer, current, masks, mask_of_row);
-    for (std::size_t row = 0; row < rows; ++row) {
-      if (!std::isfinite(scores[row]))
-        throw NumericError("the model's score on a perturbed input is NaN or Inf (step " + std::to_string(s) + ")");
-      res.curves[row / maps][(row % maps) * points + s] = scores[row];
     }
   }
   for (std::size_t oi = 0; oi < orders; ++oi)

@@ -47,7 +47,7 @@ template <class T>
 std::vector<double> masked_scores(Explainer<T>& explainer, const Tensor<T>& inputs, const Tensor<T>& masks,
                                   const std::vector<std::size_t>& mask_of_row) {
   const std::size_t rows = inputs.dim(0), per = masks.sample_size();
-  const std::size_t chunk = explainer.samples_per_pass(Shape(inputs.shape().begin() + 1, inputs.shape().end()), ExplainRequest{});
+  const std::size_t chunk = rows_per_pass(explainer, Shape(inputs.shape().begin() + 1, inputs.shape().end()), 0);
   std::vector<double> out(rows);
   for (std::size_t first = 0; first < rows; first += chunk) {
     const std::size_t count = std::min(chunk, rows - first);
@@ -64,6 +64,17 @@ std::vector<double> masked_scores(Explainer<T>& explainer, const Tensor<T>& inpu
     }
   }
   return out;
+}
+
+template <class T>
+std::size_t rows_per_pass(const Explainer<T>& explainer, const Shape& sample_shape, std::size_t asked) {
+  return asked ? asked : explainer.samples_per_pass(sample_shape, ExplainRequest{});
+}
+
+std::mt19937_64 map_rng(std::uint64_t seed, std::size_t map, std::size_t part) {
+  std::seed_seq seq{static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32), static_cast<std::uint32_t>(map),
+                    static_cast<std::uint32_t>(static_cast<std::uint64_t>(map) >> 32), static_cast<std::uint32_t>(part)};
+  return std::mt19937_64(seq);
 }
 
 template <class T>
@@ -91,6 +102,7 @@ std::size_t maps_per_sample(const Tensor<T>& x, const Tensor<T>& relevance, cons
   template std::vector<double> masked_scores(Explainer<T>&, const Tensor<T>&, const Tensor<T>&,                      \
                                              const std::vector<std::size_t>&);                                       \
   template std::pair<double, double> value_range(const T*, std::size_t);                                             \
+  template std::size_t rows_per_pass(const Explainer<T>&, const Shape&, std::size_t);                                \
   template std::size_t maps_per_sample(const Tensor<T>&, const Tensor<T>&, const Tensor<T>&);
 LRP_INSTANTIATE(float)
 LRP_INSTANTIATE(double)

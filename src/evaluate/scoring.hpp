@@ -2,6 +2,7 @@
 // What the evaluation measures share: scoring batches of perturbed inputs, and the per-sample
 // statistics their noise is scaled by.
 #include <cstddef>
+#include <random>
 #include <vector>
 
 #include "lrp/evaluate/evaluate.hpp"
@@ -14,6 +15,15 @@ namespace lrp::evaluate {
 template <class T>
 std::vector<double> masked_scores(Explainer<T>& explainer, const Tensor<T>& inputs, const Tensor<T>& masks,
                                   const std::vector<std::size_t>& mask_of_row);
+
+// Rows of `sample_shape` to hold and run at once: `asked`, or (0) what one explanation pass of
+// the model takes (1 to 64).
+template <class T>
+std::size_t rows_per_pass(const Explainer<T>& explainer, const Shape& sample_shape, std::size_t asked);
+
+// A generator for one map's draws, from the seed and the map's (and the part's) index alone, so
+// that the figures do not depend on how the maps are split into passes.
+std::mt19937_64 map_rng(std::uint64_t seed, std::size_t map, std::size_t part = 0);
 
 // The smallest and largest value of one sample (`count` values at `p`).
 template <class T>

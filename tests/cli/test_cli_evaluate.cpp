@@ -125,6 +125,22 @@ TEST(CliEvaluate, EveryMetricOnAModelWithTwoInputs) {
   }
 }
 
+// Adebayo et al.'s sanity check on LeNet-5's four convolutions: guided backprop keeps much of
+// its map with every weight random (it mostly reconstructs the input), LRP-epsilon does not.
+TEST(CliEvaluate, ParameterRandomizationSeparatesGuidedBackpropFromLrp) {
+  const std::string base = "evaluate " + lenet() + " " + ref("input.npy") + " --metric randomization --quiet --json ";
+  const test::CliResult lrp = test::run_cli(base + "--rule epsilon:0.01");
+  const test::CliResult guided = test::run_cli(base + "--method guided-backprop");
+  ASSERT_EQ(lrp.code, 0) << lrp.output;
+  ASSERT_EQ(guided.code, 0) << guided.output;
+  const nlohmann::json a = last_json(lrp), b = last_json(guided);
+  ASSERT_EQ(a.at("randomization").size(), 4u);
+  EXPECT_EQ(a.at("randomization")[0].at("layer"), "9_Convolution");  // the top layer first
+  EXPECT_EQ(a.at("randomization")[3].at("layer"), "0_Convolution");
+  EXPECT_EQ(a.at("randomization_spearman").get<double>(), a.at("randomization")[3].at("spearman").get<double>());
+  EXPECT_GT(b.at("randomization_spearman").get<double>(), a.at("randomization_spearman").get<double>() + 0.3) << a.dump() << "\n" << b.dump();
+}
+
 TEST(CliEvaluate, BadInputIsRefusedWithExitCode2) {
   const std::string nan_file = test::temp_path("nan_relevance.npy");
   Tensor<double> nan_map = io::read_npy(ref("epsilon_0.01.npy"));
@@ -144,6 +160,7 @@ TEST(CliEvaluate, BadInputIsRefusedWithExitCode2) {
       {" --relevance " + nan_file, "NaN"},
       {rel + " --rule epsilon:0.01", "not both"},
       {rel + " --metric sensitivity", "reruns the explanation"},
+      {rel + " --metric randomization", "randomization reruns the explanation"},
       {rel + " --target all", "maps per sample"},
       {rel + " --target relevance:" + ref("R_init.npy"), "no score to follow"},
       {rel + " --metric infidelity --out x.tsv", "--out writes the pixel-flipping curves"},

@@ -176,6 +176,44 @@ TEST(EvaluatePerturbation, FillsAndTheRandomOrderAreReproducible) {
   }
 }
 
+// Maps run a few at a time hold less memory and give the same figures: every draw depends on
+// the seed and the map alone.
+TEST(EvaluatePasses, FiguresDoNotDependOnHowManyRowsRunAtOnce) {
+  const LinearCase c = linear_case();
+  Explainer<double> ex(c.model);
+  const Maps m = gradient_x_input(ex, c);
+  const evaluate::Grid grid = evaluate::grid_of({kC, kH, kW}, false);
+  evaluate::PerturbationOptions p;
+  p.orders = {evaluate::Order::MostRelevantFirst, evaluate::Order::Random, evaluate::Order::LeastRelevantFirst};
+  p.fill = evaluate::parse_fill("uniform");
+  p.region = 2;
+  evaluate::InfidelityOptions f;
+  evaluate::SensitivityOptions s;
+  ExplainRequest req;
+  req.rules.assign(2, parse_rule("epsilon:0.01"));
+  req.target.kind = Target::Kind::Classes;
+  req.target.classes = {0, 2};
+  const Tensor<double> r = ex.explain(c.x, req).relevance.reshaped({4, kC, kH, kW});
+  const auto all = ex.explain(c.x, req).targets;
+  std::vector<std::vector<double>> first;
+  for (std::size_t rows : {0, 1, 3}) {
+    p.rows_per_pass = f.rows_per_pass = s.rows_per_pass = rows;
+    const evaluate::PerturbationResult curves = evaluate::perturbation_curves(ex, c.x, m.relevance, m.masks, grid, p);
+    const evaluate::InfidelityResult inf = evaluate::infidelity(ex, c.x, m.relevance, m.masks, f);
+    const std::vector<double> sens = evaluate::max_sensitivity(ex, c.x, r, req, all, s);
+    std::vector<std::vector<double>> got = curves.curves;
+    got.push_back(inf.infidelity);
+    got.push_back(sens);
+    if (first.empty()) first = got;
+    ASSERT_EQ(got.size(), first.size());
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      ASSERT_EQ(got[i].size(), first[i].size());
+      for (std::size_t j = 0; j < got[i].size(); ++j)  // batch sizes may change the sums' rounding only
+        EXPECT_NEAR(got[i][j], first[i][j], 1e-12 * (1 + std::abs(first[i][j]))) << rows << " rows at a time, figure " << i << "," << j;
+    }
+  }
+}
+
 TEST(EvaluatePerturbation, BadArgumentsAreRefused) {
   const LinearCase c = linear_case();
   Explainer<double> ex(c.model);
@@ -259,6 +297,49 @@ TEST(EvaluateSensitivity, ALinearMapMovesWithTheNoise) {
     EXPECT_LE(s1[m], 0.01 * std::sqrt(wnorm / rnorm) * (1 + 1e-12));  // |d_i| <= radius
     EXPECT_NEAR(s2[m], 2 * s1[m], 1e-9 * s1[m]) << m;                   // the same draws, twice as wide
   }
+}
+
+TEST(EvaluateRandomization, SpearmanOfHandRankedSeries) {
+  EXPECT_DOUBLE_EQ(evaluate::spearman({1, 5, 2, 8}, {10, 50, 20, 80}), 1.0);
+  EXPECT_DOUBLE_EQ(evaluate::spearman({1, 5, 2, 8}, {-1, -5, -2, -8}), -1.0);
+  // Ties share their average rank: ranks (1, 2.5, 2.5, 4) against (1, 2, 3, 4) give 4.5 / sqrt(4.5 * 5).
+  EXPECT_NEAR(evaluate::spearman({1, 2, 2, 3}, {1, 2, 3, 4}), 4.5 / std::sqrt(22.5), 1e-15);
+  EXPECT_EQ(evaluate::spearman({3, 3, 3}, {1, 2, 3}), 0.0);  // a constant series
+  EXPECT_THROW(evaluate::spearman({1, 2}, {1, 2, 3}), ShapeError);
+}
+
+// On a small CNN: one step per weighted layer, from the output down; LRP-z maps lose most of
+// their resemblance once every layer is random (a map that ignored the weights would keep 1);
+// the same seed draws the same weights.
+TEST(EvaluateRandomization, CascadeFromTheTopChangesTheMaps) {
+  std::mt19937_64 rng(3);
+  const Model<double> model = test::random_cnn(rng, true);
+  const Tensor<double> x = test::random_tensor({3, 2, 12, 12}, rng);
+  ExplainRequest req;
+  req.rules.assign(model.nodes().size(), parse_rule("epsilon:1e-9"));
+  const Explanation<double> e = explain(model, x, req);
+  evaluate::RandomizationOptions o;
+  const auto steps = evaluate::parameter_randomization(model, x, e.relevance, req, e.targets, o);
+  ASSERT_EQ(steps.size(), 4u);
+  const char* names[] = {"fc2", "fc1", "conv2", "conv1"};
+  for (std::size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(steps[i].layer, names[i]);
+    ASSERT_EQ(steps[i].spearman.size(), 3u);
+    for (std::size_t m = 0; m < 3; ++m) {
+      EXPECT_LE(std::abs(steps[i].spearman[m]), 1.0 + 1e-12);
+      EXPECT_LE(std::abs(steps[i].spearman_abs[m]), 1.0 + 1e-12);
+    }
+  }
+  double last = 0;
+  for (double v : steps.back().spearman) last += v / 3;
+  EXPECT_LT(last, 0.8);
+  const auto again = evaluate::parameter_randomization(model, x, e.relevance, req, e.targets, o);
+  EXPECT_EQ(again.back().spearman, steps.back().spearman);
+  o.seed = 1;
+  EXPECT_NE(evaluate::parameter_randomization(model, x, e.relevance, req, e.targets, o).back().spearman, steps.back().spearman);
+  // The original model itself is left as it was: its map is unchanged.
+  const Explanation<double> after = explain(model, x, req);
+  for (std::size_t i = 0; i < after.relevance.size(); ++i) ASSERT_EQ(after.relevance[i], e.relevance[i]);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // lrp evaluate MODEL INPUT (--relevance R | --rule/--composite/--method ...) [--metric M,...]: how
-// faithful and how stable relevance maps are (region perturbation, infidelity, max-sensitivity).
+// faithful and how stable relevance maps are (region perturbation, infidelity, max-sensitivity,
+// parameter randomization).
 #include <iomanip>
 #include <iostream>
 #include <memory>
@@ -33,7 +34,8 @@ struct EvaluateOptions {
 };
 
 struct Metrics {
-  bool flipping = false, infidelity = false, sensitivity = false;
+  bool flipping = false, infidelity = false, sensitivity = false, randomization = false;
+  bool reexplains() const { return sensitivity || randomization; }
 };
 
 Metrics parse_metrics(const std::string& text) {
@@ -44,9 +46,10 @@ Metrics parse_metrics(const std::string& text) {
     if (item == "pixel-flipping" || item == "region-perturbation") m.flipping = true;
     else if (item == "infidelity") m.infidelity = true;
     else if (item == "sensitivity" || item == "max-sensitivity") m.sensitivity = true;
-    else throw ConfigError("--metric: unknown metric '" + item + "' (pixel-flipping, infidelity, sensitivity)");
+    else if (item == "randomization" || item == "parameter-randomization") m.randomization = true;
+    else throw ConfigError("--metric: unknown metric '" + item + "' (pixel-flipping, infidelity, sensitivity, randomization)");
   }
-  if (!m.flipping && !m.infidelity && !m.sensitivity) throw ConfigError("--metric: name at least one metric");
+  if (!m.flipping && !m.infidelity && !m.sensitivity && !m.randomization) throw ConfigError("--metric: name at least one metric");
   return m;
 }
 
@@ -213,6 +216,26 @@ void run_evaluate(Model<T> model, Target target, const Metrics& metrics, const E
     means << " max-sensitivity " << mean(s) << ";";
     for (std::size_t m = 0; m < maps; ++m) add(m, "max-sensitivity " + std::to_string(s[m]));
   }
+  std::string cascade;  // randomization: the mean correlation after each layer
+  if (metrics.randomization) {
+    evaluate::RandomizationOptions ro;
+    ro.seed = o.seed;
+    const std::vector<evaluate::RandomizationStep> steps = evaluate::parameter_randomization(model, x, relevance, req, classes, ro);
+    nlohmann::json list = nlohmann::json::array();
+    std::ostringstream line;
+    line << std::setprecision(3);
+    for (const evaluate::RandomizationStep& st : steps) {
+      list.push_back({{"layer", st.layer}, {"spearman", mean(st.spearman)}, {"spearman_abs", mean(st.spearman_abs)}});
+      line << (line.tellp() > 0 ? ", " : "") << st.layer << " " << mean(st.spearman) << " (abs " << mean(st.spearman_abs) << ")";
+    }
+    summary["randomization"] = list;
+    summary["randomization_spearman"] = mean(steps.back().spearman);
+    summary["randomization_spearman_abs"] = mean(steps.back().spearman_abs);
+    means << " randomization Spearman " << mean(steps.back().spearman) << " (abs " << mean(steps.back().spearman_abs) << ");";
+    for (std::size_t m = 0; m < maps; ++m)
+      add(m, "randomization Spearman " + std::to_string(steps.back().spearman[m]) + " (abs " + std::to_string(steps.back().spearman_abs[m]) + ")");
+    cascade = line.str();
+  }
   if (!o.quiet) {
     for (std::size_t m = 0; m < maps && m < 20; ++m)
       std::cout << "sample " << m / k << " target " << classes[m] << ": " << lines[m] << "\n";
@@ -220,6 +243,7 @@ void run_evaluate(Model<T> model, Target target, const Metrics& metrics, const E
     std::string tail = means.str();
     if (!tail.empty()) tail.pop_back();
     std::cout << "mean over " << maps << " map" << (maps == 1 ? "" : "s") << " (" << n << " sample" << (n == 1 ? "" : "s") << "):" << tail << "\n";
+    if (!cascade.empty()) std::cout << "randomization, Spearman with the original maps as the layers are randomized from the top: " << cascade << "\n";
   }
   if (o.json) std::cout << summary.dump() << std::endl;
 }
@@ -228,7 +252,7 @@ void run_evaluate(Model<T> model, Target target, const Metrics& metrics, const E
 
 void add_evaluate_command(CLI::App& app) {
   auto o = std::make_shared<EvaluateOptions>();
-  auto* cmd = app.add_subcommand("evaluate", "Measure relevance maps: region perturbation (pixel flipping, AOPC), infidelity, max-sensitivity");
+  auto* cmd = app.add_subcommand("evaluate", "Measure relevance maps: region perturbation (pixel flipping, AOPC), infidelity, max-sensitivity, parameter randomization");
   cmd->footer(
       "METRICS (--metric, comma-separated):\n"
       "  pixel-flipping  (alias region-perturbation; Samek et al. 2017) each map's regions (--region squares, summed over\n"
@@ -242,6 +266,11 @@ void add_evaluate_command(CLI::App& app) {
       "  sensitivity     (alias max-sensitivity; Captum's sensitivity_max) max over --perturbations uniform noises in\n"
       "                  [-r, r] (r = --sensitivity-radius) of ||R(x + noise) - R(x)|| / ||R(x)||, the explanation rerun\n"
       "                  for the same targets. Needs the explanation options, not --relevance. Smaller is more stable.\n"
+      "  randomization   (alias parameter-randomization; Adebayo et al. 2018, Quantus' ModelParameterRandomisation) the\n"
+      "                  Linear/Conv layers' weights are re-drawn (normal, each tensor's own mean and std) from the top\n"
+      "                  down, cumulatively; after each layer the maps are explained again for the same targets and\n"
+      "                  compared with the originals (Spearman rank correlation, signed and of absolute values). Needs\n"
+      "                  the explanation options. Smaller is better: the map depends on what the model learned.\n"
       "Scores are the explanation's: the output summed over the target's elements, a trailing SoftMax dropped; the targets\n"
       "('predicted' included) are fixed on the unperturbed input.\n"
       "With --json the last line of stdout is one JSON object of the means over all maps.\n\n" +
@@ -253,7 +282,7 @@ void add_evaluate_command(CLI::App& app) {
                   "default: explain INPUT here with --rule, --composite or --method");
   add_request_options(cmd, o->request);
   cmd->add_option("--target", o->target, "Which output(s) the maps explain (as `lrp explain --target`; default predicted)");
-  cmd->add_option("--metric", o->metrics, "pixel-flipping (default), infidelity, sensitivity; comma-separated (see METRICS)");
+  cmd->add_option("--metric", o->metrics, "pixel-flipping (default), infidelity, sensitivity, randomization; comma-separated (see METRICS)");
   cmd->add_option("--region", o->region, "pixel-flipping: side of the square regions (1: single pixels; Samek et al. use 9)")
       ->check(CLI::Range(std::size_t(1), std::size_t(1) << 20));
   cmd->add_option("--perturb-steps", o->steps, "pixel-flipping: points on each curve after the unperturbed one (100; at most the regions)")
@@ -268,7 +297,7 @@ void add_evaluate_command(CLI::App& app) {
       ->check(CLI::Range(std::size_t(1), std::size_t(100000)));
   cmd->add_option("--infidelity-noise", o->infidelity_noise, "infidelity: noise std relative to the sample's value range (0.1)");
   cmd->add_option("--sensitivity-radius", o->sensitivity_radius, "sensitivity: half-width of the uniform input noise (0.02)");
-  cmd->add_option("--eval-seed", o->seed, "Random seed of the uniform fill, the random order and the noises (0)");
+  cmd->add_option("--eval-seed", o->seed, "Random seed of the uniform fill, the random order, the noises and the random weights (0)");
   cmd->add_option("--out", o->out, "pixel-flipping: write every curve here (TSV: order, map, sample, target, step, fraction, score)");
   cmd->add_option("--precision", o->precision, "float (default) or double")->check(CLI::IsMember({"float", "double"}));
   add_rule_precision_option(cmd, o->rule_precision);
@@ -290,8 +319,9 @@ void add_evaluate_command(CLI::App& app) {
     const bool given = !o->relevance.empty();
     const bool asks_explanation = !o->request.rule.empty() || !o->request.composite.empty() || o->request.method != "lrp" || !o->request.layer_rules.empty();
     if (given && asks_explanation) throw ConfigError("give either --relevance or the explanation options (--rule, --composite, --method), not both");
-    if (given && metrics.sensitivity)
-      throw ConfigError("--metric sensitivity reruns the explanation on perturbed inputs; give --rule, --composite or --method instead of --relevance");
+    if (given && metrics.reexplains())
+      throw ConfigError(std::string("--metric ") + (metrics.sensitivity ? "sensitivity" : "randomization") +
+                        " reruns the explanation; give --rule, --composite or --method instead of --relevance");
     check_request(o->request);
     apply_rule_precision(o->rule_precision, o->precision == "float");
     Target target = target_from_text(o->target);

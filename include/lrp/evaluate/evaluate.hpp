@@ -8,11 +8,14 @@
 //  * infidelity (Yeh et al. 2019; Captum's metrics.infidelity): how well relevance . I predicts
 //    the score's change f(x) - f(x - I) under random perturbations I (smaller is better);
 //  * max-sensitivity (Yeh et al. 2019; Captum's metrics.sensitivity_max): how much the map
-//    changes under small input perturbations, relative to its norm (smaller is more stable).
+//    changes under small input perturbations, relative to its norm (smaller is more stable);
+//  * model parameter randomization (Adebayo et al. 2018): how much the map still resembles
+//    itself once the model's weights are random (less is better).
 // Every score is the explanation's own: the sum of the model output over the target's elements
 // (score_masks), the SoftMax-free output the relevance started from.
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "lrp/core/tensor.hpp"
@@ -58,6 +61,9 @@ struct PerturbationOptions {
   Fill fill;
   std::vector<Order> orders{Order::MostRelevantFirst, Order::LeastRelevantFirst};
   std::uint64_t seed = 0;  // uniform fill and random order
+  // Perturbed copies held and run at once (0: as many as one explanation pass takes, at most
+  // 64); the figures do not depend on it, the memory does.
+  std::size_t rows_per_pass = 0;
 };
 
 struct PerturbationResult {
@@ -80,6 +86,7 @@ struct InfidelityOptions {
   std::size_t samples = 10;     // perturbations per map (Captum's n_perturb_samples)
   double noise_level = 0.1;     // Gaussian I with sigma = noise_level * (max - min) of the sample
   std::uint64_t seed = 0;
+  std::size_t rows_per_pass = 0;  // as in PerturbationOptions
 };
 struct InfidelityResult {
   std::vector<double> infidelity;             // per map: mean of (R . I - (f(x) - f(x - I)))^2
@@ -93,6 +100,7 @@ struct SensitivityOptions {
   std::size_t samples = 10;  // perturbations per map (Captum's n_perturb_samples)
   double radius = 0.02;      // uniform noise in [-radius, radius] per element (Captum's default)
   std::uint64_t seed = 0;
+  std::size_t rows_per_pass = 0;  // as in PerturbationOptions
 };
 // Per map: max over the perturbations of ||R(x + d) - R(x)|| / ||R(x)|| (Frobenius norms; a
 // zero map divides by 1). The request is rerun on each perturbed copy for the same targets
@@ -101,5 +109,28 @@ template <class T>
 std::vector<double> max_sensitivity(Explainer<T>& explainer, const Tensor<T>& x, const Tensor<T>& relevance,
                                     const ExplainRequest& request, const std::vector<std::size_t>& classes,
                                     const SensitivityOptions& options);
+
+// Model parameter randomization (Adebayo et al. 2018, "Sanity checks for saliency maps";
+// Quantus' ModelParameterRandomisation): the weighted layers (Linear, Conv, ConvTranspose) are
+// re-drawn from the top down, cumulatively, each parameter tensor from a normal distribution
+// with its own mean and standard deviation; after each layer the request is explained again for
+// the same targets and compared with the original maps. A map that depends on what the model
+// learned should lose its resemblance as the layers are randomized.
+struct RandomizationOptions {
+  std::uint64_t seed = 0;
+};
+struct RandomizationStep {
+  std::string layer;                  // the node randomized last (every weighted node above it too)
+  std::vector<double> spearman;       // per map: Spearman rank correlation with the original map
+  std::vector<double> spearman_abs;   // the same on absolute values
+};
+// Spearman's rank correlation of two equally long series (average ranks for ties; 0 when
+// either is constant).
+double spearman(const std::vector<double>& a, const std::vector<double>& b);
+// `relevance` [N*K, sample...] from `request` on x for `classes` (one per map).
+template <class T>
+std::vector<RandomizationStep> parameter_randomization(const Model<T>& model, const Tensor<T>& x, const Tensor<T>& relevance,
+                                                       const ExplainRequest& request, const std::vector<std::size_t>& classes,
+                                                       const RandomizationOptions& options);
 
 }  // namespace lrp::evaluate
