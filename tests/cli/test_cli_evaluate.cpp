@@ -5,9 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <algorithm>
 #include <fstream>
 #include <limits>
 #include <sstream>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -141,6 +143,46 @@ TEST(CliEvaluate, ParameterRandomizationSeparatesGuidedBackpropFromLrp) {
   EXPECT_GT(b.at("randomization_spearman").get<double>(), a.at("randomization_spearman").get<double>() + 0.3) << a.dump() << "\n" << b.dump();
 }
 
+// The digits' strokes (input > 0) as ground truth, given as [N, H, W] positions and in the
+// input's own NHWC shape: both measure the toolbox's epsilon maps as this test does by hand.
+TEST(CliEvaluate, LocalizationAgainstStrokeMasks) {
+  const Tensor<double> x = io::read_npy(ref("input.npy"));  // [16, 32, 32, 1]
+  const Tensor<double> r = io::read_npy(ref("epsilon_0.01.npy"));
+  const std::size_t n = 16, plane = 32 * 32;
+  Tensor<double> full(x.shape()), positions({n, 32, 32});
+  for (std::size_t i = 0; i < x.size(); ++i) full[i] = positions[i] = x[i] > 0 ? 1 : 0;
+  double mass = 0, rank = 0, pointing = 0;
+  for (std::size_t s = 0; s < n; ++s) {
+    const double* rs = r.data() + s * plane;
+    const double* ms = positions.data() + s * plane;
+    double in = 0, all = 0;
+    std::vector<std::size_t> idx(plane);
+    std::size_t count = 0;
+    for (std::size_t p = 0; p < plane; ++p) {
+      all += std::max(rs[p], 0.0);
+      in += ms[p] ? std::max(rs[p], 0.0) : 0.0;
+      idx[p] = p;
+      count += ms[p] ? 1 : 0;
+    }
+    std::stable_sort(idx.begin(), idx.end(), [&](std::size_t a, std::size_t b) { return rs[a] > rs[b]; });
+    std::size_t hits = 0;
+    for (std::size_t i = 0; i < count; ++i) hits += ms[idx[i]] ? 1 : 0;
+    mass += in / all / n, rank += static_cast<double>(hits) / static_cast<double>(count) / n, pointing += (ms[idx[0]] ? 1.0 : 0.0) / n;
+  }
+  for (const Tensor<double>* mask : {&positions, &full}) {
+    const std::string file = test::temp_path("stroke_mask.npy");
+    io::write_npy(file, *mask);
+    const test::CliResult res = test::run_cli("evaluate " + lenet() + " " + ref("input.npy") + " --relevance " + ref("epsilon_0.01.npy") +
+                                              " --metric mass-accuracy,rank-accuracy,pointing-game --precision double --mask " + file + " --quiet --json");
+    ASSERT_EQ(res.code, 0) << res.output;
+    const nlohmann::json j = last_json(res);
+    EXPECT_NEAR(j.at("mass_accuracy").get<double>(), mass, 1e-9);
+    EXPECT_NEAR(j.at("rank_accuracy").get<double>(), rank, 1e-9);
+    EXPECT_NEAR(j.at("pointing_game").get<double>(), pointing, 1e-9);
+    std::remove(file.c_str());
+  }
+}
+
 TEST(CliEvaluate, BadInputIsRefusedWithExitCode2) {
   const std::string nan_file = test::temp_path("nan_relevance.npy");
   Tensor<double> nan_map = io::read_npy(ref("epsilon_0.01.npy"));
@@ -166,6 +208,9 @@ TEST(CliEvaluate, BadInputIsRefusedWithExitCode2) {
       {rel + " --metric infidelity --out x.tsv", "--out writes the pixel-flipping curves"},
       {rel + " --metric infidelity --infidelity-noise -1", "--infidelity-noise"},
       {" --rule nosuchrule", "nosuchrule"},
+      {rel + " --metric pointing-game", "need --mask FILE"},
+      {rel + " --mask " + ref("input.npy"), "--mask is read by"},
+      {rel + " --metric mass-accuracy --mask " + ref("output.npy"), "fits neither the input's positions"},
   };
   for (const Case& c : cases) {
     const test::CliResult r = test::run_cli(base + c.args);

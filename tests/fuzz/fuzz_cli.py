@@ -254,7 +254,7 @@ def targets(seeds):
     measure = ['--metric', 'pixel-flipping,infidelity', '--perturb-steps', '5', '--perturbations', '2', '--orders', 'morf,random']
     t.append(('evaluate-relevance', f'{mlp}/input.npy', mutate_bytes, ['evaluate', f'{mlp}/model.txt', f'{mlp}/input.npy', '--relevance', '{F}'] + measure))
     t.append(('evaluate-model-lenet', LENET, mutate_text, ['evaluate', '{F}', f'{seeds}/digit.npy', '--rule', 'epsilon:0.01', '--region', '3',
-                                                           '--fill', 'uniform', '--metric', 'pixel-flipping,infidelity,sensitivity',
+                                                           '--fill', 'uniform', '--metric', 'pixel-flipping,infidelity,sensitivity,randomization',
                                                            '--perturb-steps', '4', '--perturbations', '2']))
     t.append(('batch-list', f'{seeds}/list.txt', mutate_text, ['batch', LENET, '{F}', '--out-dir', '{O}.d', '--rule', 'epsilon:0.01']))
     return [x for x in t if os.path.exists(x[1])]

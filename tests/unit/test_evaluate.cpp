@@ -299,6 +299,53 @@ TEST(EvaluateSensitivity, ALinearMapMovesWithTheNoise) {
   }
 }
 
+// Two maps of 2 channels x 2 x 3 positions, pooled by hand:
+//   map 0: channel sums (2, -2, 3, 0, 4, -1), positive relevance 9; map 1: (0, 5, 0, 0, 0, 0).
+TEST(EvaluateLocalization, MassRankAndPointingByHand) {
+  const evaluate::Grid grid{2, 2, 3};
+  Tensor<double> r({2, 2, 2, 3});
+  const double map0[] = {1, -2, 3, 0, 0, 0, /* channel 1 */ 1, 0, 0, 0, 4, -1};
+  std::copy(std::begin(map0), std::end(map0), r.data());
+  r[6 + 6 + 1] = 5;  // map 1, channel 1, position 1
+  Tensor<double> mask({2, 6});
+  mask[0] = mask[2] = 1;  // sample 0: positions 0 and 2
+  mask[6 + 1] = 7;        // sample 1: position 1 (any nonzero value)
+  evaluate::LocalizationResult got = evaluate::localization(r, 2, grid, mask);
+  EXPECT_NEAR(got.mass_accuracy[0], 5.0 / 9.0, 1e-15);
+  EXPECT_EQ(got.rank_accuracy[0], 0.5);  // the two most relevant: positions 4 (4) and 2 (3)
+  EXPECT_EQ(got.pointing_hit[0], 0.0);   // the most relevant, position 4, is outside
+  EXPECT_EQ(got.mass_accuracy[1], 1.0);
+  EXPECT_EQ(got.rank_accuracy[1], 1.0);
+  EXPECT_EQ(got.pointing_hit[1], 1.0);
+  // The same masks in the sample's shape, marked in one channel each.
+  Tensor<double> full({2, 2, 2, 3});
+  full[6 + 0] = 1, full[2] = 1, full[12 + 1] = 1;
+  const evaluate::LocalizationResult same = evaluate::localization(r, 2, grid, full);
+  EXPECT_EQ(same.mass_accuracy, got.mass_accuracy);
+  EXPECT_EQ(same.rank_accuracy, got.rank_accuracy);
+  EXPECT_EQ(same.pointing_hit, got.pointing_hit);
+  // One mask for every sample: position 4.
+  Tensor<double> one({1, 6});
+  one[4] = 1;
+  got = evaluate::localization(r, 2, grid, one);
+  EXPECT_NEAR(got.mass_accuracy[0], 4.0 / 9.0, 1e-15);
+  EXPECT_EQ(got.rank_accuracy[0], 1.0);
+  EXPECT_EQ(got.pointing_hit[0], 1.0);
+  EXPECT_EQ(got.mass_accuracy[1], 0.0);
+  EXPECT_EQ(got.pointing_hit[1], 0.0);
+  // No positive relevance: mass 0; ties rank by position, so the first positions are "top".
+  Tensor<double> zero({1, 2, 2, 3});
+  Tensor<double> first({1, 6});
+  first[0] = 1;
+  got = evaluate::localization(zero, 1, grid, first);
+  EXPECT_EQ(got.mass_accuracy[0], 0.0);
+  EXPECT_EQ(got.rank_accuracy[0], 1.0);
+  EXPECT_EQ(got.pointing_hit[0], 1.0);
+  EXPECT_THROW(evaluate::localization(zero, 1, grid, Tensor<double>({1, 6})), ShapeError);  // an empty mask
+  EXPECT_THROW(evaluate::localization(r, 2, grid, Tensor<double>({2, 5})), ShapeError);
+  EXPECT_THROW(evaluate::localization(r, 2, grid, Tensor<double>({3, 6})), ShapeError);
+}
+
 TEST(EvaluateRandomization, SpearmanOfHandRankedSeries) {
   EXPECT_DOUBLE_EQ(evaluate::spearman({1, 5, 2, 8}, {10, 50, 20, 80}), 1.0);
   EXPECT_DOUBLE_EQ(evaluate::spearman({1, 5, 2, 8}, {-1, -5, -2, -8}), -1.0);

@@ -23,7 +23,7 @@ namespace {
 
 struct EvaluateOptions {
   std::string model, input, relevance, target = "predicted", precision = "float", rule_precision, out;
-  std::string metrics = "pixel-flipping", orders = "morf,lerf", fill = "0";
+  std::string metrics = "pixel-flipping", orders = "morf,lerf", fill = "0", mask;
   std::size_t region = 1, steps = 100, perturbations = 10;
   double fraction = 1.0, infidelity_noise = 0.1, sensitivity_radius = 0.02;
   std::uint64_t seed = 0;
@@ -35,7 +35,9 @@ struct EvaluateOptions {
 
 struct Metrics {
   bool flipping = false, infidelity = false, sensitivity = false, randomization = false;
+  bool mass = false, rank = false, pointing = false;  // against --mask
   bool reexplains() const { return sensitivity || randomization; }
+  bool localizes() const { return mass || rank || pointing; }
 };
 
 Metrics parse_metrics(const std::string& text) {
@@ -47,9 +49,15 @@ Metrics parse_metrics(const std::string& text) {
     else if (item == "infidelity") m.infidelity = true;
     else if (item == "sensitivity" || item == "max-sensitivity") m.sensitivity = true;
     else if (item == "randomization" || item == "parameter-randomization") m.randomization = true;
-    else throw ConfigError("--metric: unknown metric '" + item + "' (pixel-flipping, infidelity, sensitivity, randomization)");
+    else if (item == "mass-accuracy" || item == "relevance-mass") m.mass = true;
+    else if (item == "rank-accuracy" || item == "relevance-rank") m.rank = true;
+    else if (item == "pointing-game") m.pointing = true;
+    else
+      throw ConfigError("--metric: unknown metric '" + item +
+                        "' (pixel-flipping, infidelity, sensitivity, randomization, mass-accuracy, rank-accuracy, pointing-game)");
   }
-  if (!m.flipping && !m.infidelity && !m.sensitivity && !m.randomization) throw ConfigError("--metric: name at least one metric");
+  if (!m.flipping && !m.infidelity && !m.sensitivity && !m.randomization && !m.localizes())
+    throw ConfigError("--metric: name at least one metric");
   return m;
 }
 
@@ -118,6 +126,29 @@ Tensor<T> read_relevance(const Model<T>& model, const std::string& path, const T
                      " (engine layout) do not match the input's " + shape_str(Shape(x.shape().begin() + 1, x.shape().end())));
   if (!all_finite(r)) throw NumericError(path + ": relevance contains NaN or Inf");
   return r.cast<T>();
+}
+
+// --mask: ground truth per sample, as positions of the grid ([H, W] per sample) or in the
+// input's own shape and layout; one sample's mask (no batch axis) serves every sample.
+template <class T>
+Tensor<double> read_mask(const Model<T>& model, const std::string& path, const Tensor<double>& x, const evaluate::Grid& grid) {
+  Tensor<double> m = read_input_array(path);
+  const std::size_t plane = grid.height * grid.width, per = grid.size();
+  if (!all_finite(m)) throw NumericError(path + ": the mask contains NaN or Inf");
+  const bool one = m.size() == plane || m.size() == per;
+  const std::size_t rows = one ? 1 : (m.rank() ? m.dim(0) : 0);
+  if (rows == 0 || (rows != 1 && rows != x.dim(0)) || (m.size() != rows * plane && m.size() != rows * per))
+    throw ShapeError(path + ": a mask of shape " + shape_str(m.shape()) + " fits neither the input's positions (" + std::to_string(grid.height) +
+                     " x " + std::to_string(grid.width) + " per sample) nor its shape " + shape_str(to_model_layout(model, x).shape()) +
+                     ", for one sample or all " + std::to_string(x.dim(0)));
+  if (m.size() == rows * per && per != plane && model.layout == DataLayout::NHWC) {  // the input's own layout
+    Shape s = to_model_layout(model, x).shape();
+    s[0] = rows;
+    m.reshape(s);
+    m = nhwc_to_nchw(m);
+  }
+  m.reshape({rows, m.size() / rows});
+  return m;
 }
 
 template <class T>
@@ -216,6 +247,19 @@ void run_evaluate(Model<T> model, Target target, const Metrics& metrics, const E
     means << " max-sensitivity " << mean(s) << ";";
     for (std::size_t m = 0; m < maps; ++m) add(m, "max-sensitivity " + std::to_string(s[m]));
   }
+  if (metrics.localizes()) {
+    const evaluate::Grid grid = evaluate::grid_of(Shape(x.shape().begin() + 1, x.shape().end()), reads_signals(model));
+    const evaluate::LocalizationResult res = evaluate::localization(relevance, n, grid, read_mask(model, o.mask, xd, grid));
+    const auto report = [&](bool asked, const char* key, const char* name, const std::vector<double>& v) {
+      if (!asked) return;
+      summary[key] = mean(v);
+      means << " " << name << " " << mean(v) << ";";
+      for (std::size_t m = 0; m < maps; ++m) add(m, std::string(name) + " " + std::to_string(v[m]));
+    };
+    report(metrics.mass, "mass_accuracy", "mass accuracy", res.mass_accuracy);
+    report(metrics.rank, "rank_accuracy", "rank accuracy", res.rank_accuracy);
+    report(metrics.pointing, "pointing_game", "pointing game", res.pointing_hit);
+  }
   std::string cascade;  // randomization: the mean correlation after each layer
   if (metrics.randomization) {
     evaluate::RandomizationOptions ro;
@@ -271,6 +315,11 @@ void add_evaluate_command(CLI::App& app) {
       "                  down, cumulatively; after each layer the maps are explained again for the same targets and\n"
       "                  compared with the originals (Spearman rank correlation, signed and of absolute values). Needs\n"
       "                  the explanation options. Smaller is better: the map depends on what the model learned.\n"
+      "  mass-accuracy, rank-accuracy, pointing-game   against the ground truth of --mask (nonzero: the evidence), the\n"
+      "                  relevance summed over channels: the share of positive relevance inside the mask (Arras et al.\n"
+      "                  2022's relevance mass accuracy), the share of the |mask| most relevant positions inside it\n"
+      "                  (relevance rank accuracy), 1 when the most relevant position is inside (Zhang et al. 2018's\n"
+      "                  pointing game; the mean is the hit rate). Larger is better.\n"
       "Scores are the explanation's: the output summed over the target's elements, a trailing SoftMax dropped; the targets\n"
       "('predicted' included) are fixed on the unperturbed input.\n"
       "With --json the last line of stdout is one JSON object of the means over all maps.\n\n" +
@@ -282,7 +331,12 @@ void add_evaluate_command(CLI::App& app) {
                   "default: explain INPUT here with --rule, --composite or --method");
   add_request_options(cmd, o->request);
   cmd->add_option("--target", o->target, "Which output(s) the maps explain (as `lrp explain --target`; default predicted)");
-  cmd->add_option("--metric", o->metrics, "pixel-flipping (default), infidelity, sensitivity, randomization; comma-separated (see METRICS)");
+  cmd->add_option("--metric", o->metrics,
+                  "pixel-flipping (default), infidelity, sensitivity, randomization, mass-accuracy, rank-accuracy, pointing-game; "
+                  "comma-separated (see METRICS)");
+  cmd->add_option("--mask", o->mask,
+                  "mass-accuracy, rank-accuracy, pointing-game: ground-truth masks (nonzero inside), [N, H, W] or [H, W] "
+                  "positions, or the input's own shape ([N, ...] or one sample's)");
   cmd->add_option("--region", o->region, "pixel-flipping: side of the square regions (1: single pixels; Samek et al. use 9)")
       ->check(CLI::Range(std::size_t(1), std::size_t(1) << 20));
   cmd->add_option("--perturb-steps", o->steps, "pixel-flipping: points on each curve after the unperturbed one (100; at most the regions)")
@@ -316,6 +370,9 @@ void add_evaluate_command(CLI::App& app) {
     }
     if (!(o->infidelity_noise > 0) || !std::isfinite(o->infidelity_noise)) throw ConfigError("--infidelity-noise must be a positive number");
     if (!(o->sensitivity_radius > 0) || !std::isfinite(o->sensitivity_radius)) throw ConfigError("--sensitivity-radius must be a positive number");
+    if (metrics.localizes() != !o->mask.empty())
+      throw ConfigError(metrics.localizes() ? "--metric mass-accuracy, rank-accuracy and pointing-game need --mask FILE"
+                                            : "--mask is read by --metric mass-accuracy, rank-accuracy or pointing-game");
     const bool given = !o->relevance.empty();
     const bool asks_explanation = !o->request.rule.empty() || !o->request.composite.empty() || o->request.method != "lrp" || !o->request.layer_rules.empty();
     if (given && asks_explanation) throw ConfigError("give either --relevance or the explanation options (--rule, --composite, --method), not both");

@@ -10,7 +10,8 @@
 //  * max-sensitivity (Yeh et al. 2019; Captum's metrics.sensitivity_max): how much the map
 //    changes under small input perturbations, relative to its norm (smaller is more stable);
 //  * model parameter randomization (Adebayo et al. 2018): how much the map still resembles
-//    itself once the model's weights are random (less is better).
+//    itself once the model's weights are random (less is better);
+//  * localization against ground-truth masks: relevance mass and rank accuracy, the pointing game.
 // Every score is the explanation's own: the sum of the model output over the target's elements
 // (score_masks), the SoftMax-free output the relevance started from.
 #include <cstddef>
@@ -109,6 +110,22 @@ template <class T>
 std::vector<double> max_sensitivity(Explainer<T>& explainer, const Tensor<T>& x, const Tensor<T>& relevance,
                                     const ExplainRequest& request, const std::vector<std::size_t>& classes,
                                     const SensitivityOptions& options);
+
+// Localization against ground-truth masks (which input regions hold the evidence): relevance
+// mass and rank accuracy (Arras et al. 2022, CLEVR-XAI) and the pointing game (Zhang et al.
+// 2018; Quantus' PointingGame). Relevance is pooled over the grid's channels first (summed per
+// position); a position is inside when the mask is nonzero there (in any channel, for masks of
+// the whole sample).
+struct LocalizationResult {
+  std::vector<double> mass_accuracy;  // per map: positive relevance inside / positive relevance (0 without any)
+  std::vector<double> rank_accuracy;  // per map: share of the |mask| most relevant positions inside (ties: first position first)
+  std::vector<double> pointing_hit;   // per map: 1 when the most relevant position (first on ties) is inside, else 0
+};
+// relevance [N*K, sample...]; mask [N or 1, positions] or [N or 1, sample...] (a mask given once
+// serves every sample), read as values per sample: grid.height * grid.width or grid.size().
+// A sample whose mask is empty is a ShapeError naming it.
+template <class T>
+LocalizationResult localization(const Tensor<T>& relevance, std::size_t samples, const Grid& grid, const Tensor<double>& mask);
 
 // Model parameter randomization (Adebayo et al. 2018, "Sanity checks for saliency maps";
 // Quantus' ModelParameterRandomisation): the weighted layers (Linear, Conv, ConvTranspose) are
