@@ -61,11 +61,7 @@ template <class T>
 std::vector<RandomizationStep> parameter_randomization(const Model<T>& model, const Tensor<T>& x, const Tensor<T>& relevance,
                                                        const ExplainRequest& request, const std::vector<std::size_t>& classes,
                                                        const RandomizationOptions& o) {
-  const std::size_t n = x.dim(0), per = x.sample_size();
-  if (n == 0 || relevance.rank() == 0 || relevance.sample_size() != per || relevance.dim(0) % n != 0 || classes.size() != relevance.dim(0))
-    throw ShapeError("the relevance has shape " + shape_str(relevance.shape()) + " for " + std::to_string(classes.size()) +
-                     " targets of an input " + shape_str(x.shape()));
-  const std::size_t maps = relevance.dim(0), k = maps / n;
+  const std::size_t k = maps_per_sample(x, relevance, classes), maps = relevance.dim(0), per = x.sample_size();
   std::vector<std::size_t> layers;  // weighted nodes, from the output down
   for (std::size_t i = model.nodes().size(); i-- > 0;)
     if (weighted(model.nodes()[i].layer->kind())) layers.push_back(i);

@@ -77,13 +77,9 @@ template <class T>
 std::vector<double> max_sensitivity(Explainer<T>& explainer, const Tensor<T>& x, const Tensor<T>& relevance,
                                     const ExplainRequest& request, const std::vector<std::size_t>& classes,
                                     const SensitivityOptions& o) {
-  const std::size_t n = x.dim(0), per = x.sample_size();
-  if (n == 0 || relevance.rank() == 0 || relevance.sample_size() != per || relevance.dim(0) % n != 0 || classes.size() != relevance.dim(0))
-    throw ShapeError("the relevance has shape " + shape_str(relevance.shape()) + " for " + std::to_string(classes.size()) +
-                     " targets of an input " + shape_str(x.shape()));
+  const std::size_t k = maps_per_sample(x, relevance, classes), maps = relevance.dim(0), per = x.sample_size();
   if (o.samples == 0) throw ConfigError("max-sensitivity needs at least one perturbation per map");
   if (!(o.radius > 0.0) || !std::isfinite(o.radius)) throw ConfigError("the sensitivity radius must be a positive number");
-  const std::size_t maps = relevance.dim(0), k = maps / n;
   // One perturbed copy per (map m, perturbation j), explained for that map's class alone; maps
   // `pass` at a time (copy j of the pass's map i at row i * samples + j). Map m's noise is
   // part 0 of its draws.

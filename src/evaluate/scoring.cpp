@@ -88,6 +88,7 @@ template <class T>
 std::size_t maps_per_sample(const Tensor<T>& x, const Tensor<T>& relevance, const Tensor<T>& masks) {
   const std::size_t n = x.dim(0), per = x.sample_size();
   if (n == 0) throw ShapeError("the input holds no samples");
+  if (per == 0) throw ShapeError("the input's samples hold no values (shape " + shape_str(x.shape()) + ")");
   if (relevance.rank() == 0 || relevance.sample_size() != per || relevance.dim(0) % n != 0 || relevance.dim(0) == 0)
     throw ShapeError("the relevance has shape " + shape_str(relevance.shape()) + "; the input " + shape_str(x.shape()) +
                      " needs [N*K, " + std::to_string(per) + " values] (K maps per sample)");
@@ -97,13 +98,24 @@ std::size_t maps_per_sample(const Tensor<T>& x, const Tensor<T>& relevance, cons
   return relevance.dim(0) / n;
 }
 
+template <class T>
+std::size_t maps_per_sample(const Tensor<T>& x, const Tensor<T>& relevance, const std::vector<std::size_t>& classes) {
+  const std::size_t n = x.dim(0), per = x.sample_size();
+  if (n == 0 || per == 0 || relevance.rank() == 0 || relevance.sample_size() != per || relevance.dim(0) % n != 0 ||
+      classes.size() != relevance.dim(0))
+    throw ShapeError("the relevance has shape " + shape_str(relevance.shape()) + " for " + std::to_string(classes.size()) +
+                     " targets of an input " + shape_str(x.shape()));
+  return relevance.dim(0) / n;
+}
+
 #define LRP_INSTANTIATE(T)                                                                                           \
   template Tensor<T> score_masks(const Tensor<T>&, const Target&, std::vector<std::size_t>&, std::size_t&);          \
   template std::vector<double> masked_scores(Explainer<T>&, const Tensor<T>&, const Tensor<T>&,                      \
                                              const std::vector<std::size_t>&);                                       \
   template std::pair<double, double> value_range(const T*, std::size_t);                                             \
   template std::size_t rows_per_pass(const Explainer<T>&, const Shape&, std::size_t);                                \
-  template std::size_t maps_per_sample(const Tensor<T>&, const Tensor<T>&, const Tensor<T>&);
+  template std::size_t maps_per_sample(const Tensor<T>&, const Tensor<T>&, const Tensor<T>&);                        \
+  template std::size_t maps_per_sample(const Tensor<T>&, const Tensor<T>&, const std::vector<std::size_t>&);
 LRP_INSTANTIATE(float)
 LRP_INSTANTIATE(double)
 #undef LRP_INSTANTIATE

@@ -34,4 +34,8 @@ std::pair<double, double> value_range(const T* p, std::size_t count);
 template <class T>
 std::size_t maps_per_sample(const Tensor<T>& x, const Tensor<T>& relevance, const Tensor<T>& masks);
 
+// The same for maps that re-explanations compare with: one class per map in `classes`.
+template <class T>
+std::size_t maps_per_sample(const Tensor<T>& x, const Tensor<T>& relevance, const std::vector<std::size_t>& classes);
+
 }  // namespace lrp::evaluate
