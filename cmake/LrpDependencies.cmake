@@ -6,6 +6,8 @@ find_package(PNG REQUIRED)
 find_package(JPEG REQUIRED)
 find_package(ZLIB REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)
+# Keras models (.h5): libhdf5-dev, which libmatio-dev already depends on.
+pkg_check_modules(HDF5 REQUIRED IMPORTED_TARGET hdf5)
 find_package(CLI11 CONFIG REQUIRED)
 # Header-only linear algebra for the surrogate models of LIME and KernelSHAP.
 find_package(Eigen3 3.3 REQUIRED NO_MODULE)

@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(build-essential cmake pkg-config
   libdnnl-dev libonnx-dev libprotobuf-dev protobuf-compiler libonnx-testdata
-  nlohmann-json3-dev libcli11-dev libeigen3-dev libmatio-dev libpng-dev libjpeg-dev zlib1g-dev
+  nlohmann-json3-dev libcli11-dev libeigen3-dev libmatio-dev libhdf5-dev libpng-dev libjpeg-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev dataset-fashion-mnist)
 # Only for tests that compare against PyTorch (torchvision exports): --test adds them.
 TEST_PKGS=(python3 python3-numpy python3-torch python3-torchvision python3-onnx)

@@ -368,7 +368,7 @@ void add_batch_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("batch", "Explain every input of a file list (one relevance file and heatmap each)");
   cmd->footer("LIST: one input per line, 'PATH [CLASS]' (no class: the predicted one); '#' comments; relative paths are "
               "relative to the list's folder. Writes DIR/<i>_<name>.npy (and .png with --heatmap) and DIR/manifest.json.");
-  cmd->add_option("MODEL", o->model, "Model file (.txt LRP Toolbox format, .onnx, Caffe .prototxt with --weights, .caffemodel)")->required();
+  cmd->add_option("MODEL", o->model, kModelFileHelp)->required();
   cmd->add_option("LIST", o->list, "Text file listing the inputs")->required();
   cmd->add_option("--out-dir", o->out_dir, "Folder for the results")->required();
   add_request_options(cmd, o->request);

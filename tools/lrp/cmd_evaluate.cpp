@@ -324,7 +324,7 @@ void add_evaluate_command(CLI::App& app) {
       "('predicted' included) are fixed on the unperturbed input.\n"
       "With --json the last line of stdout is one JSON object of the means over all maps.\n\n" +
       rule_grammar() + "\n\n" + composite_help());
-  cmd->add_option("MODEL", o->model, "Model file (.txt LRP Toolbox format, .onnx, Caffe .prototxt with --weights, .caffemodel)")->required();
+  cmd->add_option("MODEL", o->model, kModelFileHelp)->required();
   cmd->add_option("INPUT", o->input, "Input: array (.npy, .mat, .txt) in the model's layout, or a PNG/JPEG image; for a model with several inputs an .npz of one array per input, by name")->required();
   cmd->add_option("--relevance", o->relevance,
                   "The maps to measure, as `lrp explain --out` wrote them ([N, ...] or [N, K, ...] for K targets per sample); "

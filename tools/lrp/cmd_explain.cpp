@@ -250,7 +250,7 @@ void add_explain_command(CLI::App& app) {
               "Relevance starts from the target's score (output x one-hot, a trailing SoftMax dropped); gradient methods "
               "use that as the output gradient, so --method gradient gives score x d(score)/dx.\n"
               "OUT has the shape of INPUT, or [N, K, ...] for several targets (or concepts) per sample.");
-  cmd->add_option("MODEL", o->model, "Model file (.txt LRP Toolbox format, .onnx, Caffe .prototxt with --weights, .caffemodel)")->required();
+  cmd->add_option("MODEL", o->model, kModelFileHelp)->required();
   cmd->add_option("INPUT", o->input, "Input: array (.npy, .mat, .txt) in the model's layout, or a PNG/JPEG image; for a model with several inputs an .npz of one array per input, by name")->required();
   cmd->add_option("--out", o->out, "Relevance output (.npy)");
   add_request_options(cmd, o->request);

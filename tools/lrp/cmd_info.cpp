@@ -15,7 +15,7 @@ void add_info_command(CLI::App& app) {
   auto input_path = std::make_shared<std::string>();
   auto no_canonize = std::make_shared<bool>(false);
   auto file = std::make_shared<ModelFileOptions>();
-  cmd->add_option("MODEL", *model_path, "Model file (.txt LRP Toolbox format, .onnx, Caffe .prototxt with --weights, .caffemodel)")->required();
+  cmd->add_option("MODEL", *model_path, kModelFileHelp)->required();
   cmd->add_option("--input", *input_path, "Input array to resolve shapes the model file does not store (toolbox image size)");
   cmd->add_flag("--no-canonize", *no_canonize, "Show ONNX BatchNorms as layers (folded into the preceding Conv/Linear by default)");
   add_model_options(cmd, *file);

@@ -38,7 +38,7 @@ void run_predict(const Model<T>& m, const PredictOptions& o) {
 void add_predict_command(CLI::App& app) {
   auto o = std::make_shared<PredictOptions>();
   auto* cmd = app.add_subcommand("predict", "Run a model forward and write its output");
-  cmd->add_option("MODEL", o->model, "Model file (.txt LRP Toolbox format, .onnx, Caffe .prototxt with --weights, .caffemodel)")->required();
+  cmd->add_option("MODEL", o->model, kModelFileHelp)->required();
   cmd->add_option("INPUT", o->input, "Input: array (.npy, .mat, .txt) in the model's layout, or a PNG/JPEG image; for a model with several inputs an .npz of one array per input, by name")->required();
   cmd->add_option("--out", o->out, "Write the output [N, outputs] here (.npy)");
   cmd->add_option("--precision", o->precision, "float (default) or double")->check(CLI::IsMember({"float", "double"}));

@@ -16,6 +16,7 @@
 #include "lrp/io/atomic_file.hpp"
 #include "lrp/io/caffe.hpp"
 #include "lrp/io/image.hpp"
+#include "lrp/io/keras.hpp"
 #include "lrp/io/toolbox_text.hpp"
 
 #if __has_include("lrp/io/onnx.hpp")
@@ -31,6 +32,7 @@ Tensor<double> read_input_array(const std::string& path) { return io::read_array
 
 namespace {
 bool is_caffe(const std::string& ext) { return ext == "prototxt" || ext == "pbtxt" || ext == "caffemodel"; }
+bool is_keras(const std::string& ext) { return ext == "h5" || ext == "hdf5"; }
 
 // The float path of the importers that build float layers directly (ONNX, Caffe): large
 // models are never held as doubles.
@@ -72,6 +74,9 @@ Model<double> load_model(const std::string& path, bool canonize, const std::stri
   } else if (is_caffe(ext)) {
     m = io::read_caffe_model(path, weights, output);
     if (canonize) fold_batch_norms(m);
+  } else if (is_keras(ext)) {
+    m = io::read_keras_model(path, output, data_shape);
+    if (canonize) fold_batch_norms(m);
 #ifdef LRP_CLI_HAS_ONNX
   } else if (ext == "onnx") {
     m = io::read_onnx_model(path, io::OnnxReadOptions{output, bound, data_shape});
@@ -79,7 +84,7 @@ Model<double> load_model(const std::string& path, bool canonize, const std::stri
 #endif
   } else {
     throw ConfigError("cannot tell the format of model '" + path +
-                      "': expected a .txt (LRP Toolbox), .onnx, or Caffe .prototxt/.caffemodel file");
+                      "': expected a .txt (LRP Toolbox), .onnx, Keras .h5, or Caffe .prototxt/.caffemodel file");
   }
   m.validate();
   tune_allocator_for_reuse();  // from here on, freed memory is kept for the explanations' reuse
@@ -91,6 +96,7 @@ Model<float> load_model_float(const std::string& path, bool canonize, const std:
   const std::string ext = lower_extension(path);
   const std::map<std::string, Tensor<double>> bound = bound_inputs(path, bind);
   if (is_caffe(ext)) return finish_float(io::read_caffe_model_float(path, weights, output), canonize);
+  if (is_keras(ext)) return finish_float(io::read_keras_model_float(path, output, data_shape), canonize);
 #ifdef LRP_CLI_HAS_ONNX
   if (ext == "onnx") return finish_float(io::read_onnx_model_float(path, io::OnnxReadOptions{output, bound, data_shape}), canonize);
 #endif
@@ -119,7 +125,7 @@ void apply_rule_precision(const std::string& precision, bool float_path) {
 
 void add_model_options(CLI::App* cmd, ModelFileOptions& o) {
   cmd->add_option("--output", o.output,
-                  "Models with several outputs (a segmentation net's auxiliary head; a Caffe blob): the output to use; "
+                  "Models with several outputs (a segmentation net's auxiliary head; a Caffe blob; a Keras layer): the output to use; "
                   "the nodes only the others need are not loaded");
   cmd->add_option("--weights", o.weights, "Caffe: the trained weights (.caffemodel) for a .prototxt definition");
   cmd->add_option("--bind", o.bind,
@@ -167,7 +173,8 @@ Tensor<double> read_image_input(const Model<M>& model, const std::string& path, 
 }  // namespace
 
 Shape data_shape_of(const std::string& model, const std::string& input) {
-  if (lower_extension(model) != "onnx" || input.empty() || is_image(input)) return {};
+  const std::string ext = lower_extension(model);
+  if ((ext != "onnx" && !is_keras(ext)) || input.empty() || is_image(input)) return {};
   try {
     return read_input_array(input).shape();
   } catch (const Error&) {

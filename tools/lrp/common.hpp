@@ -20,7 +20,7 @@ namespace lrp::cli {
 // canonizers do (BatchNorms folded into the preceding Conv/Linear, lrp/graph/canonize.hpp)
 // unless `canonize` is false.
 // `output` picks one output of a model that has several ("" : the only one). `data_shape`, the
-// shape of the data to explain (data_shape_of), sizes the input dimensions an ONNX model leaves
+// shape of the data to explain (data_shape_of), sizes the input dimensions an ONNX or Keras model leaves
 // dynamic (a text model's sequence length).
 Model<double> load_model(const std::string& path, bool canonize = true, const std::string& output = "",
                          const std::string& weights = "", const std::vector<std::string>& bind = {}, const Shape& data_shape = {});
@@ -50,6 +50,9 @@ struct ModelFileOptions {
   std::string weights;
   std::vector<std::string> bind;  // ONNX: graph inputs held constant (a text model's attention mask)
 };
+// The MODEL argument's help: the formats the loaders tell apart by extension.
+inline constexpr const char* kModelFileHelp =
+    "Model file (.txt LRP Toolbox format, .onnx, Keras .h5, Caffe .prototxt with --weights, .caffemodel)";
 void add_model_options(CLI::App* cmd, ModelFileOptions& o);
 
 // --rule-precision float32|bf16 (explain, batch, bench): what the LRP rules' convolutions

@@ -1,0 +1,72 @@
+#pragma once
+// Internals of the Keras importer: the HDF5 file (keras_hdf5.cpp), the architecture JSON
+// (keras_config.cpp) and the Model built from both (keras_layers.cpp).
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "lrp/core/tensor.hpp"
+#include "lrp/graph/model.hpp"
+
+namespace lrp::io::keras_detail {
+
+// A read-only HDF5 file; errors name the file and the object. HDF5's own error printing is off.
+class Hdf5File {
+ public:
+  explicit Hdf5File(const std::string& path);
+  ~Hdf5File();
+  Hdf5File(const Hdf5File&) = delete;
+  Hdf5File& operator=(const Hdf5File&) = delete;
+
+  const std::string& path() const { return path_; }
+  // Whether a group or dataset exists at `object` ("/a/b"), every step of the path included.
+  bool exists(const std::string& object) const;
+  bool has_attribute(const std::string& object, const std::string& name) const;
+  // The strings of an attribute: a scalar string, an array of strings (fixed or variable
+  // length), or an empty array of any type (Keras writes an empty list so). Keras splits long
+  // lists over `name0`, `name1`, ...: those are read and joined when `name` itself is absent.
+  std::vector<std::string> strings(const std::string& object, const std::string& name) const;
+  // A dataset's dimensions (at most 8; a scalar has none).
+  std::vector<std::size_t> dataset_dims(const std::string& dataset) const;
+  // Reads a float or integer dataset of `count` elements, converted to T.
+  template <class T>
+  void read(const std::string& dataset, T* out, std::size_t count) const;
+
+ private:
+  std::vector<std::string> attribute_strings(const std::string& object, const std::string& name) const;
+  std::int64_t file_ = -1;  // hid_t
+  std::string path_;
+};
+
+// Where a layer's input comes from: the output `tensor` of call `node` of layer `layer`.
+struct Inbound {
+  std::string layer;
+  std::size_t node = 0, tensor = 0;
+};
+
+struct KerasLayer {
+  std::string class_name, name;
+  nlohmann::json config;
+  std::vector<Inbound> inputs;  // Functional models only (Sequential: the previous layer)
+};
+
+// The architecture: layers in file order; a Functional model's input and output tensors.
+struct KerasGraph {
+  bool sequential = false;
+  std::string name;
+  std::vector<KerasLayer> layers;
+  std::vector<Inbound> inputs, outputs;
+};
+
+// Parses `model_config` (Sequential as a list or {"layers": ...}; Functional/Model with Keras 2's
+// nested-list or Keras 3's keras_history inbound nodes). Throws FormatError naming `source`.
+KerasGraph parse_model_config(const std::string& json_text, const std::string& source);
+
+// `data_shape` sizes the input dimensions the model leaves unknown (keras.hpp).
+template <class T>
+Model<T> build_model(const Hdf5File& file, const KerasGraph& graph, const std::string& output, const Shape& data_shape);
+
+}  // namespace lrp::io::keras_detail

@@ -1,0 +1,694 @@
+// Keras layers → Model nodes (keras_detail.hpp). Keras tensors are channels_last; the engine is
+// NCHW, so an image value [H, W, C] is held as [C, H, W], kernels are transposed on reading,
+// Flatten keeps Keras's H, W, C order and the model's data files stay NHWC (DataLayout::NHWC).
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <set>
+
+#include "io/keras_detail.hpp"
+#include "lrp/core/error.hpp"
+#include "lrp/graph/canonize.hpp"
+#include "lrp/io/keras.hpp"
+#include "lrp/layers/activation.hpp"
+#include "lrp/layers/batch_norm.hpp"
+#include "lrp/layers/conv2d.hpp"
+#include "lrp/layers/linear.hpp"
+#include "lrp/layers/merge.hpp"
+#include "lrp/layers/pad.hpp"
+#include "lrp/layers/pool2d.hpp"
+#include "lrp/layers/prelu.hpp"
+#include "lrp/layers/reshape.hpp"
+
+namespace lrp::io::keras_detail {
+namespace {
+
+using nlohmann::json;
+
+const std::set<std::string> kIdentityLayers = {"Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
+                                               "GaussianDropout", "AlphaDropout", "ActivityRegularization"};
+const std::set<std::string> kNestedModels = {"Sequential", "Functional", "Model"};
+
+template <class T>
+class Builder {
+ public:
+  Builder(const Hdf5File& file, const KerasGraph& graph, const Shape& data_shape) : file_(file), graph_(graph), data_shape_(data_shape) {
+    model_.source = file.path();
+    model_.name = graph.name;
+    if (file.has_attribute("/", "keras_version")) {
+      const std::vector<std::string> v = file.strings("/", "keras_version");
+      if (!v.empty() && !v[0].empty() && v[0][0] >= '3') keras3_ = true;
+    }
+  }
+
+  Model<T> build(const std::string& output) {
+    if (!file_.exists("/model_weights")) throw FormatError(where() + "has no model_weights group (not a model saved by Keras)");
+    if (graph_.sequential) {
+      for (const KerasLayer& l : graph_.layers) {
+        layer_ = &l;
+        const bool first = shapes_.empty();
+        if (first) sequential_input();
+        if (l.class_name == "InputLayer") {
+          if (!first) fail("an InputLayer after the first layer");
+          continue;
+        }
+        convert({current_});
+        values_[l.name] = current_;  // a layer's output, its activation included (--output)
+      }
+    } else {
+      functional_layers();
+    }
+    pick_output(output);
+    return std::move(model_);
+  }
+
+ private:
+  // ---- messages -------------------------------------------------------------------------------
+  std::string where() const { return "Keras model '" + file_.path() + "' "; }
+  [[noreturn]] void fail(const std::string& what) const {
+    throw FormatError("Keras model '" + file_.path() + "', layer '" + layer_->name + "' (" + layer_->class_name + "): " + what);
+  }
+
+  // ---- config fields --------------------------------------------------------------------------
+  const json& config() const { return layer_->config; }
+  bool given(const char* key) const { return config().contains(key) && !config()[key].is_null(); }
+  std::string text(const char* key, const std::string& fallback) const {
+    if (!given(key)) return fallback;
+    if (!config()[key].is_string()) fail(std::string("'") + key + "' is not a string");
+    return config()[key].template get<std::string>();
+  }
+  double number(const char* key, double fallback) const {
+    if (!given(key)) return fallback;
+    const json& v = config()[key];
+    if (!v.is_number() || !std::isfinite(v.template get<double>())) fail(std::string("'") + key + "' is not a finite number");
+    return v.template get<double>();
+  }
+  bool flag(const char* key, bool fallback) const {
+    if (!given(key)) return fallback;
+    if (!config()[key].is_boolean()) fail(std::string("'") + key + "' is not true or false");
+    return config()[key].template get<bool>();
+  }
+  std::size_t count(const json& v, const std::string& key) const {
+    if (!v.is_number_unsigned() || v.template get<std::size_t>() == 0 || v.template get<std::size_t>() > (1u << 20))
+      fail("'" + key + "' holds " + v.dump() + ", expected a positive integer");
+    return v.template get<std::size_t>();
+  }
+  std::size_t positive(const char* key, std::size_t fallback) const { return given(key) ? count(config()[key], key) : fallback; }
+  // A 2-D size: one integer for both axes or [h, w].
+  std::pair<std::size_t, std::size_t> pair(const char* key, std::size_t fallback) const {
+    if (!given(key)) return {fallback, fallback};
+    const json& v = config()[key];
+    if (v.is_array()) {
+      if (v.size() != 2) fail(std::string("'") + key + "' has " + std::to_string(v.size()) + " values; lrp imports 2-D layers");
+      return {count(v[0], key), count(v[1], key)};
+    }
+    const std::size_t n = count(v, key);
+    return {n, n};
+  }
+  // ZeroPadding2D / Cropping2D amounts: n, [h, w] or [[top, bottom], [left, right]] (zeros allowed).
+  std::array<std::size_t, 4> margins(const char* key, std::size_t fallback) const {
+    const auto amount = [&](const json& v) {
+      if (!v.is_number_unsigned() || v.template get<std::size_t>() > (1u << 20)) fail(std::string("'") + key + "' holds " + v.dump());
+      return v.template get<std::size_t>();
+    };
+    if (!given(key)) return {fallback, fallback, fallback, fallback};
+    const json& v = config()[key];
+    if (!v.is_array()) {
+      const std::size_t n = amount(v);
+      return {n, n, n, n};
+    }
+    if (v.size() != 2) fail(std::string("'") + key + "' has " + std::to_string(v.size()) + " entries, expected 2");
+    if (v[0].is_array() && v[1].is_array() && v[0].size() == 2 && v[1].size() == 2)
+      return {amount(v[0][0]), amount(v[0][1]), amount(v[1][0]), amount(v[1][1])};  // top, bottom, left, right
+    return {amount(v[0]), amount(v[0]), amount(v[1]), amount(v[1])};
+  }
+  void channels_last() const {
+    const std::string f = text("data_format", "channels_last");
+    if (f != "channels_last") fail("data_format '" + f + "' is not supported (lrp imports channels_last models)");
+  }
+
+  // ---- values ---------------------------------------------------------------------------------
+  const Shape& shape(std::size_t value) const { return shapes_.at(value); }
+  std::size_t one(const std::vector<std::size_t>& in) const {
+    if (in.size() != 1) fail("has " + std::to_string(in.size()) + " inputs, expected 1");
+    return in[0];
+  }
+  std::size_t image(const std::vector<std::size_t>& in) const {
+    const std::size_t x = one(in);
+    if (shape(x).size() != 3) fail("expects an image input [H, W, C], got one of " + std::to_string(shape(x).size()) + " axes");
+    return x;
+  }
+  // Adds a node and infers its shape (errors name the layer); returns its value.
+  std::size_t node(const std::string& name, std::unique_ptr<Layer<T>> layer, std::vector<std::size_t> in) {
+    std::vector<Shape> in_shapes;
+    for (std::size_t v : in) in_shapes.push_back(shape(v));
+    Shape out;
+    try {
+      out = checked_output_shape(*layer, in_shapes);
+    } catch (const ShapeError& e) {
+      fail(e.what());
+    }
+    const std::size_t v = model_.add(name, std::move(layer), std::move(in));
+    shapes_[v] = out;
+    return v;
+  }
+  std::size_t add(std::unique_ptr<Layer<T>> layer, std::vector<std::size_t> in) { return node(layer_->name, std::move(layer), std::move(in)); }
+
+  // ---- weights --------------------------------------------------------------------------------
+  // Weight `key` (kernel, bias, gamma, ...) of the layer, of Keras shape `dims`, as stored.
+  Tensor<T> weight(const std::string& key, const Shape& dims) const {
+    const std::string group = "/model_weights/" + layer_->name;
+    std::vector<std::string> names;
+    if (file_.has_attribute(group, "weight_names") || file_.has_attribute(group, "weight_names0"))
+      names = file_.strings(group, "weight_names");
+    std::string found, list;
+    for (const std::string& n : names) {
+      std::string leaf = n.substr(n.rfind('/') == std::string::npos ? 0 : n.rfind('/') + 1);
+      if (leaf.size() > 2 && leaf.compare(leaf.size() - 2, 2, ":0") == 0) leaf.resize(leaf.size() - 2);
+      if (leaf == key) found = n;
+      list += (list.empty() ? "" : ", ") + n;
+    }
+    if (found.empty()) fail("has no weight '" + key + "' (" + (list.empty() ? "no weights are stored for it" : "it has " + list) + ")");
+    const std::string path = group + "/" + found;
+    const std::vector<std::size_t> have = file_.dataset_dims(path);
+    if (have != std::vector<std::size_t>(dims.begin(), dims.end())) {
+      Shape h(have.begin(), have.end());
+      fail("weight '" + found + "' has shape " + shape_str(h) + ", expected " + shape_str(dims));
+    }
+    Tensor<T> t = Tensor<T>::uninitialized(dims);
+    file_.read<T>(path, t.data(), t.size());
+    if (!std::all_of(t.data(), t.data() + t.size(), [](T v) { return std::isfinite(v); }))
+      fail("weight '" + found + "' holds a non-finite value");
+    return t;
+  }
+  Tensor<T> bias(std::size_t n) const { return flag("use_bias", true) ? weight("bias", {n}) : Tensor<T>(Shape{n}); }
+
+  // ---- input ----------------------------------------------------------------------------------
+  // The per-sample shape of an InputLayer (batch_input_shape; Keras 3: batch_shape), or of the
+  // first layer of a Sequential model built without one.
+  void set_input(const json& dims, const std::string& field) {
+    if (!shapes_.empty()) fail("the model has a second input; lrp takes one");
+    if (!dims.is_array() || dims.size() < 2 || dims.size() > 4)
+      fail("'" + field + "' is not [batch, ...] of 2 to 4 axes" + (dims.is_array() ? "" : ": " + dims.dump()));
+    // The data's per-sample dimensions, when it has the model's rank (with or without N).
+    const std::size_t rank = dims.size() - 1;
+    const bool data_fits = data_shape_.size() == rank + 1 || data_shape_.size() == rank;
+    Shape per;
+    for (std::size_t i = 1; i < dims.size(); ++i) {
+      if (!dims[i].is_null()) {
+        per.push_back(count(dims[i], field));
+      } else if (data_fits && data_shape_[data_shape_.size() - rank + i - 1] > 0) {
+        per.push_back(data_shape_[data_shape_.size() - rank + i - 1]);
+        model_.sized_by_data = true;
+      } else {
+        fail("'" + field + "' leaves axis " + std::to_string(i) + " unknown (None); give an input array of " + std::to_string(rank + 1) +
+             " axes to size it");
+      }
+    }
+    try {
+      sample_numel(per);
+    } catch (const ShapeError& e) {
+      fail(e.what());
+    }
+    if (per.size() == 3) {
+      model_.layout = DataLayout::NHWC;
+      per = {per[2], per[0], per[1]};
+    } else {
+      model_.layout = DataLayout::Features;
+    }
+    model_.input_shape = per;
+    shapes_[0] = per;
+    current_ = 0;
+  }
+  void input_layer() {
+    if (!given("batch_input_shape") && !given("batch_shape")) fail("declares no batch_input_shape");
+    set_input(config()[given("batch_input_shape") ? "batch_input_shape" : "batch_shape"], given("batch_input_shape") ? "batch_input_shape" : "batch_shape");
+  }
+  void sequential_input() {
+    if (layer_->class_name == "InputLayer") return input_layer();
+    if (!given("batch_input_shape"))
+      fail("the model does not declare its input shape (build it with an Input layer or input_shape=...)");
+    set_input(config()["batch_input_shape"], "batch_input_shape");
+  }
+
+  // ---- functional graphs ----------------------------------------------------------------------
+  void functional_layers() {
+    std::vector<bool> done(graph_.layers.size(), false);
+    std::size_t left = graph_.layers.size();
+    while (left > 0) {  // file order is topological; the loop also accepts any other order
+      bool progress = false;
+      for (std::size_t i = 0; i < graph_.layers.size(); ++i) {
+        if (done[i]) continue;
+        layer_ = &graph_.layers[i];
+        std::vector<std::size_t> in;
+        bool ready = true;
+        for (const Inbound& b : layer_->inputs) {
+          const auto it = values_.find(b.layer);
+          if (it == values_.end()) {
+            ready = false;
+            break;
+          }
+          if (b.node != 0 || b.tensor != 0) fail("reads output " + std::to_string(b.tensor) + " of call " + std::to_string(b.node) + " of '" + b.layer + "'");
+          in.push_back(it->second);
+        }
+        if (!ready) continue;
+        if (layer_->class_name == "InputLayer") {
+          input_layer();
+          values_[layer_->name] = 0;
+        } else {
+          if (in.empty()) fail("has no inputs");
+          convert(in);
+          values_[layer_->name] = current_;
+        }
+        done[i] = true;
+        --left;
+        progress = true;
+      }
+      if (!progress) {
+        for (std::size_t i = 0; i < graph_.layers.size(); ++i)
+          if (!done[i]) {
+            layer_ = &graph_.layers[i];
+            for (const Inbound& b : layer_->inputs)
+              if (!values_.count(b.layer)) fail("reads layer '" + b.layer + "', which no convertible layer produces");
+          }
+      }
+    }
+    if (shapes_.empty()) throw FormatError(where() + "has no InputLayer");
+  }
+
+  // ---- layers ---------------------------------------------------------------------------------
+  void convert(const std::vector<std::size_t>& in) {
+    const std::string& c = layer_->class_name;
+    if (c == "Dense") return dense(in);
+    if (c == "Conv2D" || c == "Convolution2D") return conv2d(in);
+    if (c == "DepthwiseConv2D") return depthwise(in);
+    if (c == "SeparableConv2D" || c == "SeparableConvolution2D") return separable(in);
+    if (c == "MaxPooling2D" || c == "MaxPool2D") return pooling(in, true);
+    if (c == "AveragePooling2D" || c == "AvgPool2D") return pooling(in, false);
+    if (c == "GlobalAveragePooling2D" || c == "GlobalAvgPool2D") return global_pooling(in, false);
+    if (c == "GlobalMaxPooling2D" || c == "GlobalMaxPool2D") return global_pooling(in, true);
+    if (c == "Flatten") return flatten(in);
+    if (c == "BatchNormalization") return batch_norm(in);
+    if (c == "Activation") return set(activation(one(in), config().contains("activation") ? config()["activation"] : json("linear")));
+    if (c == "ReLU") return relu(in);
+    if (c == "LeakyReLU") return leaky_relu(in);
+    if (c == "PReLU") return prelu(in);
+    if (c == "ELU") return elu(in);
+    if (c == "Softmax") return softmax(in);
+    if (c == "Add") return merge(in, std::make_unique<Add<T>>(in.size()));
+    if (c == "Maximum" || c == "Minimum") return merge(in, std::make_unique<Extremum<T>>(in.size(), c == "Minimum"));
+    if (c == "Concatenate") return concatenate(in);
+    if (c == "ZeroPadding2D") return zero_padding(in);
+    if (c == "Cropping2D") return cropping(in);
+    if (c == "Rescaling") return rescaling(in);
+    if (kIdentityLayers.count(c)) return set(one(in));
+    if (c == "InputLayer") fail("an InputLayer inside the model");
+    if (kNestedModels.count(c)) fail("a nested model is not supported (build the model from layers, or export it to ONNX)");
+    std::string list;
+    for (const std::string& s : keras_supported_layers()) list += (list.empty() ? "" : ", ") + s;
+    fail("layer class not supported (lrp imports " + list + ")");
+  }
+  void set(std::size_t value) { current_ = value; }
+
+  // A layer's `activation`: "relu", ... or Keras 3's {"class_name": "function", "config": "relu"}.
+  std::size_t activation(std::size_t x, const json& spec) {
+    std::string name;
+    if (spec.is_string()) name = spec.template get<std::string>();
+    else if (spec.is_object() && spec.contains("config") && spec["config"].is_string()) name = spec["config"].template get<std::string>();
+    else if (!spec.is_null()) fail("activation " + spec.dump() + " is not a named activation");
+    if (name.empty() || name == "linear") return x;
+    const std::string node_name = layer_->class_name == "Activation" ? layer_->name : layer_->name + "/" + name;
+    if (name == "softmax") {
+      if (shape(x).size() != 1) fail("softmax over the channels of an image is not supported (only over features)");
+      return node(node_name, std::make_unique<SoftMax<T>>(), {x});
+    }
+    if (name == "swish" || name == "silu") {  // x * sigmoid(x); the sigmoid gates the product
+      const std::size_t s = node(node_name + "/sigmoid", std::make_unique<Activation<T>>(ActivationSpec{ActivationKind::Sigmoid}), {x});
+      return node(node_name, std::make_unique<Mul<T>>(1), {x, s});
+    }
+    ActivationSpec a;
+    if (name == "relu") a.kind = ActivationKind::ReLU;
+    else if (name == "relu6") a.kind = ActivationKind::Clip, a.lo = 0.0, a.hi = 6.0;
+    else if (name == "tanh") a.kind = ActivationKind::Tanh;
+    else if (name == "sigmoid") a.kind = ActivationKind::Sigmoid;
+    else if (name == "hard_sigmoid") a.kind = ActivationKind::HardSigmoid, a.alpha = keras3_ ? 1.0 / 6.0 : 0.2, a.beta = 0.5;
+    else if (name == "elu") a.kind = ActivationKind::Elu, a.alpha = 1.0;
+    else if (name == "selu") a.kind = ActivationKind::Selu, a.alpha = 1.6732632423543772848170429916717, a.gamma = 1.0507009873554804934193349852946;
+    else if (name == "softplus") a.kind = ActivationKind::Softplus;
+    else if (name == "softsign") a.kind = ActivationKind::Softsign;
+    else if (name == "gelu") a.kind = ActivationKind::Gelu;
+    else fail("activation '" + name + "' is not supported (linear, relu, relu6, tanh, sigmoid, hard_sigmoid, softmax, elu, selu, softplus, softsign, gelu, swish)");
+    return node(node_name, std::make_unique<Activation<T>>(a), {x});
+  }
+  void finish(std::size_t value) { set(activation(value, given("activation") ? config()["activation"] : json("linear"))); }
+
+  void dense(const std::vector<std::size_t>& in) {
+    const std::size_t x = one(in);
+    if (shape(x).size() != 1)
+      fail("reads a tensor of per-sample shape " + shape_str(shape(x)) + "; lrp imports Dense on flat features (Flatten first)");
+    const std::size_t n_in = shape(x)[0], units = positive("units", 0);
+    if (units == 0) fail("has no 'units'");
+    const Tensor<T> k = weight("kernel", {n_in, units});
+    Tensor<T> w = Tensor<T>::uninitialized({units, n_in});
+    for (std::size_t i = 0; i < n_in; ++i)
+      for (std::size_t o = 0; o < units; ++o) w.data()[o * n_in + i] = k.data()[i * units + o];
+    finish(add(std::make_unique<Linear<T>>(std::move(w), bias(units)), {x}));
+  }
+
+  // The window of a convolution or pooling layer on an [C, H, W] input; "same" pads as
+  // TensorFlow does: the output is ceil(n / stride) and the odd pixel of padding goes last.
+  Window2d window(const Shape& xs, std::pair<std::size_t, std::size_t> k, std::pair<std::size_t, std::size_t> s,
+                  std::pair<std::size_t, std::size_t> d) const {
+    Window2d w;
+    w.kh = k.first, w.kw = k.second, w.sh = s.first, w.sw = s.second, w.dh = d.first, w.dw = d.second;
+    const std::string padding = text("padding", "valid");
+    if (padding == "same") {
+      const auto pads = [](std::size_t n, std::size_t kk, std::size_t st, std::size_t dd) {
+        const std::size_t out = (n + st - 1) / st, span = (out - 1) * st + (kk - 1) * dd + 1;
+        const std::size_t total = span > n ? span - n : 0;
+        return std::pair<std::size_t, std::size_t>{total / 2, total - total / 2};
+      };
+      std::tie(w.pt, w.pb) = pads(xs[1], w.kh, w.sh, w.dh);
+      std::tie(w.pl, w.pr) = pads(xs[2], w.kw, w.sw, w.dw);
+    } else if (padding != "valid") {
+      fail("padding '" + padding + "' is not supported (valid, same)");
+    }
+    return w;
+  }
+  Window2d conv_window(const Shape& xs) const {
+    channels_last();
+    if (!given("kernel_size")) fail("has no 'kernel_size'");
+    return window(xs, pair("kernel_size", 1), pair("strides", 1), pair("dilation_rate", 1));
+  }
+
+  // Kernel [kh, kw, C/groups, filters] → [filters, C/groups, kh, kw].
+  void conv2d(const std::vector<std::size_t>& in) {
+    const std::size_t x = image(in);
+    const Window2d win = conv_window(shape(x));
+    const std::size_t c = shape(x)[0], filters = positive("filters", 0), groups = positive("groups", 1);
+    if (filters == 0) fail("has no 'filters'");
+    if (c % groups != 0 || filters % groups != 0)
+      fail("groups " + std::to_string(groups) + " does not divide " + std::to_string(c) + " input channels and " + std::to_string(filters) + " filters");
+    const std::size_t cg = c / groups, taps = win.kh * win.kw;
+    const Tensor<T> k = weight("kernel", {win.kh, win.kw, cg, filters});
+    Tensor<T> w = Tensor<T>::uninitialized({filters, cg, win.kh, win.kw});
+    for (std::size_t t = 0; t < taps; ++t)
+      for (std::size_t i = 0; i < cg; ++i)
+        for (std::size_t o = 0; o < filters; ++o) w.data()[(o * cg + i) * taps + t] = k.data()[(t * cg + i) * filters + o];
+    finish(add(std::make_unique<Conv2d<T>>(std::move(w), bias(filters), win, groups), {x}));
+  }
+
+  // Depthwise kernel [kh, kw, C, m] → a grouped convolution [C m, 1, kh, kw]: output channel
+  // c m + j is input channel c through filter j, as Keras orders them.
+  std::unique_ptr<Layer<T>> depthwise_layer(const Shape& xs, const Window2d& win, Tensor<T> b) const {
+    const std::size_t c = xs[0], m = positive("depth_multiplier", 1), taps = win.kh * win.kw;
+    const Tensor<T> k = weight("depthwise_kernel", {win.kh, win.kw, c, m});
+    Tensor<T> w = Tensor<T>::uninitialized({c * m, 1, win.kh, win.kw});
+    for (std::size_t t = 0; t < taps; ++t)
+      for (std::size_t i = 0; i < c * m; ++i) w.data()[i * taps + t] = k.data()[t * c * m + i];
+    return std::make_unique<Conv2d<T>>(std::move(w), std::move(b), win, c);
+  }
+  void depthwise(const std::vector<std::size_t>& in) {
+    const std::size_t x = image(in);
+    const Window2d win = conv_window(shape(x));
+    const std::size_t out = shape(x)[0] * positive("depth_multiplier", 1);
+    finish(add(depthwise_layer(shape(x), win, bias(out)), {x}));
+  }
+  // A depthwise convolution, then a 1x1 one (pointwise kernel [1, 1, C m, filters]) with the bias.
+  void separable(const std::vector<std::size_t>& in) {
+    const std::size_t x = image(in);
+    const Window2d win = conv_window(shape(x));
+    const std::size_t cm = shape(x)[0] * positive("depth_multiplier", 1), filters = positive("filters", 0);
+    if (filters == 0) fail("has no 'filters'");
+    const std::size_t d = node(layer_->name + "/depthwise", depthwise_layer(shape(x), win, Tensor<T>(Shape{cm})), {x});
+    const Tensor<T> k = weight("pointwise_kernel", {1, 1, cm, filters});
+    Tensor<T> w = Tensor<T>::uninitialized({filters, cm, 1, 1});
+    for (std::size_t i = 0; i < cm; ++i)
+      for (std::size_t o = 0; o < filters; ++o) w.data()[o * cm + i] = k.data()[i * filters + o];
+    finish(add(std::make_unique<Conv2d<T>>(std::move(w), bias(filters), Window2d{}, 1), {d}));
+  }
+
+  void pooling(const std::vector<std::size_t>& in, bool max) {
+    const std::size_t x = image(in);
+    channels_last();
+    const auto size = pair("pool_size", 2);
+    PoolSpec spec;
+    spec.window = window(shape(x), size, given("strides") ? pair("strides", 1) : size, {1, 1});
+    spec.mode = max ? PoolMode::Max : PoolMode::Sum;
+    spec.divisor = 0.0;  // average over the inputs in the window, padding excluded (TensorFlow's "same")
+    spec.type_name = max ? "MaxPool" : "AveragePool";
+    set(add(std::make_unique<Pool2d<T>>(spec), {x}));
+  }
+  void global_pooling(const std::vector<std::size_t>& in, bool max) {
+    const std::size_t x = image(in);
+    channels_last();
+    PoolSpec spec;
+    spec.mode = max ? PoolMode::Max : PoolMode::Sum;
+    spec.global = true;
+    spec.type_name = max ? "GlobalMaxPool" : "GlobalAveragePool";
+    const std::size_t pooled = flag("keepdims", false) ? add(std::make_unique<Pool2d<T>>(spec), {x})
+                                                       : node(layer_->name + "/pool", std::make_unique<Pool2d<T>>(spec), {x});
+    set(flag("keepdims", false) ? pooled : add(std::make_unique<Flatten<T>>(), {pooled}));
+  }
+
+  void flatten(const std::vector<std::size_t>& in) {
+    const std::size_t x = one(in);
+    channels_last();
+    if (shape(x).size() == 1) return set(x);
+    set(add(std::make_unique<Flatten<T>>(shape(x).size() == 3), {x}));  // images: Keras's H, W, C order
+  }
+
+  // The channel axis of a Keras tensor of this value's rank (its last), as `axis` may name it.
+  void require_last_axis(std::size_t x, const json& axis) const {
+    const long rank = static_cast<long>(shape(x).size()) + 1;
+    const json& a = axis.is_array() && axis.size() == 1 ? axis[0] : axis;
+    if (!a.is_number_integer() || (a.template get<long>() != -1 && a.template get<long>() != rank - 1))
+      fail("normalises over axis " + axis.dump() + "; lrp imports the channel (last) axis");
+  }
+  void batch_norm(const std::vector<std::size_t>& in) {
+    const std::size_t x = one(in);
+    if (shape(x).size() == 2) fail("on a sequence [T, D] is not supported (images and flat features)");
+    require_last_axis(x, config().contains("axis") ? config()["axis"] : json(-1));
+    const std::size_t c = shape(x)[0];
+    const Tensor<T> gamma = flag("scale", true) ? weight("gamma", {c}) : Tensor<T>(Shape{c}, T(1));
+    const Tensor<T> beta = flag("center", true) ? weight("beta", {c}) : Tensor<T>(Shape{c});
+    const Tensor<T> mean = weight("moving_mean", {c}), var = weight("moving_variance", {c});
+    const double eps = number("epsilon", 1e-3);
+    if (eps < 0) fail("epsilon is negative");
+    if (!std::all_of(var.data(), var.data() + c, [](T v) { return v >= 0; })) fail("moving_variance holds a negative value");
+    set(add(std::make_unique<BatchNorm<T>>(BatchNorm<T>::from_statistics(gamma, beta, mean, var, eps)), {x}));
+  }
+
+  void relu(const std::vector<std::size_t>& in) {
+    const double slope = number("negative_slope", 0.0), threshold = number("threshold", 0.0);
+    if (threshold != 0.0) fail("threshold " + std::to_string(threshold) + " is not supported (only 0)");
+    ActivationSpec a;
+    if (given("max_value")) {
+      if (slope != 0.0) fail("max_value together with negative_slope is not supported");
+      a.kind = ActivationKind::Clip, a.lo = 0.0, a.hi = number("max_value", 0.0);
+      if (a.hi <= 0.0) fail("max_value must be positive");
+    } else {
+      a.kind = slope == 0.0 ? ActivationKind::ReLU : ActivationKind::LeakyReLU;
+      a.alpha = slope;
+    }
+    set(add(std::make_unique<Activation<T>>(a), {one(in)}));
+  }
+  void leaky_relu(const std::vector<std::size_t>& in) {
+    ActivationSpec a{ActivationKind::LeakyReLU};
+    a.alpha = number(given("alpha") ? "alpha" : "negative_slope", 0.3);  // Keras 2 / Keras 3 name
+    set(add(std::make_unique<Activation<T>>(a), {one(in)}));
+  }
+  void elu(const std::vector<std::size_t>& in) {
+    ActivationSpec a{ActivationKind::Elu};
+    a.alpha = number("alpha", 1.0);
+    set(add(std::make_unique<Activation<T>>(a), {one(in)}));
+  }
+  // Slopes "alpha" of the Keras input's shape with shared axes of size 1: one per channel (or
+  // one for all) is what a PRelu node holds.
+  void prelu(const std::vector<std::size_t>& in) {
+    const std::size_t x = one(in);
+    const Shape& xs = shape(x);
+    const std::size_t c = xs[0];
+    Shape keras = xs.size() == 3 ? Shape{xs[1], xs[2], c} : xs;
+    const std::string group = "/model_weights/" + layer_->name;
+    std::vector<std::size_t> dims;
+    for (const std::string& n : file_.has_attribute(group, "weight_names") ? file_.strings(group, "weight_names") : std::vector<std::string>{})
+      if (n.find("alpha") != std::string::npos) dims = file_.dataset_dims(group + "/" + n);
+    if (dims.size() != keras.size()) fail("has no weight 'alpha' of " + std::to_string(keras.size()) + " axes");
+    for (std::size_t i = 0; i + 1 < dims.size(); ++i)
+      if (dims[i] != 1) fail("slopes that vary over positions are not supported (set shared_axes to every axis but the channels)");
+    const std::size_t n = dims.back();
+    if (n != 1 && n != keras.back()) fail("has " + std::to_string(n) + " slopes for " + std::to_string(keras.back()) + " channels");
+    if (xs.size() == 2 && n != 1) fail("slopes per feature of a sequence are not supported");
+    Shape want(dims.begin(), dims.end());
+    Tensor<T> a = weight("alpha", want);
+    set(add(std::make_unique<PRelu<T>>(Tensor<T>(Shape{n}, std::vector<T>(a.data(), a.data() + n))), {x}));
+  }
+  void softmax(const std::vector<std::size_t>& in) {
+    const std::size_t x = one(in);
+    if (shape(x).size() != 1) fail("softmax over an image's channels is not supported (only over features)");
+    require_last_axis(x, config().contains("axis") ? config()["axis"] : json(-1));
+    set(add(std::make_unique<SoftMax<T>>(), {x}));
+  }
+
+  void merge(const std::vector<std::size_t>& in, std::unique_ptr<Layer<T>> layer) {
+    if (in.size() < 2) fail("has " + std::to_string(in.size()) + " inputs, expected at least 2");
+    set(add(std::move(layer), in));
+  }
+  void concatenate(const std::vector<std::size_t>& in) {
+    if (in.size() < 2) fail("has " + std::to_string(in.size()) + " inputs, expected at least 2");
+    const std::size_t rank = shape(in[0]).size();
+    long axis = config().contains("axis") && config()["axis"].is_number_integer() ? config()["axis"].template get<long>() : -1;
+    if (axis < 0) axis += static_cast<long>(rank) + 1;
+    if (axis < 1 || axis > static_cast<long>(rank)) fail("axis " + config().value("axis", json(-1)).dump() + " is not a non-batch axis");
+    // Keras's H, W, C axes (1, 2, 3) are the engine's 1, 2, 0.
+    std::size_t engine = static_cast<std::size_t>(axis - 1);
+    if (rank == 3) engine = axis == 3 ? 0 : static_cast<std::size_t>(axis);
+    set(add(std::make_unique<Concat<T>>(in.size(), engine), in));
+  }
+  void zero_padding(const std::vector<std::size_t>& in) {
+    const std::size_t x = image(in);
+    channels_last();
+    const auto [t, b, l, r] = margins("padding", 1);
+    set(add(std::make_unique<Pad<T>>(t, l, b, r, 0.0), {x}));
+  }
+  void cropping(const std::vector<std::size_t>& in) {
+    const std::size_t x = image(in);
+    channels_last();
+    const auto [t, b, l, r] = margins("cropping", 0);
+    const Shape& xs = shape(x);
+    if (t + b >= xs[1] || l + r >= xs[2]) fail("crops " + std::to_string(t + b) + " x " + std::to_string(l + r) + " from " + shape_str(xs));
+    set(add(std::make_unique<Slice<T>>(Shape{0, t, l}, Shape{xs[0], xs[1] - t - b, xs[2] - l - r}), {x}));
+  }
+  // x * scale + offset, the same for every channel (Keras's preprocessing layer).
+  void rescaling(const std::vector<std::size_t>& in) {
+    const std::size_t x = one(in);
+    if (shape(x).size() == 2) fail("on a sequence [T, D] is not supported (images and flat features)");
+    const std::size_t c = shape(x)[0];
+    const double scale = number("scale", 1.0), offset = number("offset", 0.0);
+    set(add(std::make_unique<BatchNorm<T>>(Tensor<T>(Shape{c}, static_cast<T>(scale)), Tensor<T>(Shape{c}, static_cast<T>(offset))), {x}));
+  }
+
+  // ---- output ---------------------------------------------------------------------------------
+  void pick_output(const std::string& output) {
+    std::size_t out = current_;
+    if (!output.empty()) {
+      const auto it = values_.find(output);
+      if (it == values_.end()) throw FormatError(where() + "has no layer '" + output + "' (--output)");
+      out = it->second;
+    } else if (!graph_.sequential) {
+      if (graph_.outputs.size() != 1) {
+        std::string list;
+        for (const Inbound& o : graph_.outputs) list += (list.empty() ? "" : ", ") + o.layer;
+        throw FormatError(where() + "has " + std::to_string(graph_.outputs.size()) + " outputs (" + list + "); pick one with --output");
+      }
+      const auto it = values_.find(graph_.outputs[0].layer);
+      if (it == values_.end()) throw FormatError(where() + "names output layer '" + graph_.outputs[0].layer + "', which it does not hold");
+      out = it->second;
+    }
+    if (out == 0) throw FormatError(where() + "has no layers between its input and its output");
+    model_.set_output_value(out);
+    std::vector<bool> needed(model_.num_values(), false);
+    needed[out] = true;
+    auto& nodes = model_.nodes();
+    for (std::size_t i = nodes.size(); i-- > 0;)
+      if (needed[nodes[i].output])
+        for (std::size_t v : nodes[i].inputs) needed[v] = true;
+    nodes.erase(std::remove_if(nodes.begin(), nodes.end(), [&](const Node<T>& n) { return !needed[n.output]; }), nodes.end());
+    compact_values(model_);
+  }
+
+  const Hdf5File& file_;
+  const KerasGraph& graph_;
+  const Shape data_shape_;
+  const KerasLayer* layer_ = nullptr;
+  bool keras3_ = false;
+  Model<T> model_;
+  std::map<std::string, std::size_t> values_;  // layer name → its output value
+  std::map<std::size_t, Shape> shapes_;        // value → per-sample shape (engine layout)
+  std::size_t current_ = 0;                    // the last converted layer's output
+};
+
+// libhdf5 1.10 can crash on a corrupt file (a spoiled global heap under a text attribute, found
+// by fuzzing) where no check of ours sees it coming. So the import runs first in a child
+// process, and only a file the child got through without dying is read here: a crash or a hang
+// becomes a FormatError. The child's own errors are not reported; the real read repeats them.
+void import_in_child_first(const std::string& path, const std::function<void()>& import) {
+  std::fflush(nullptr);
+  const pid_t pid = fork();
+  if (pid < 0) return;  // no child to spare: read directly
+  if (pid == 0) {
+    alarm(600);
+    try {
+      import();
+    } catch (...) {
+    }
+    _exit(0);
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0)
+    if (errno != EINTR) return;
+  // A sanitizer build reports the crash and exits with a status instead of dying by the signal.
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
+  const std::string how = WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM ? "did not finish reading it"
+                          : WIFSIGNALED(status) ? "failed on it (signal " + std::to_string(WTERMSIG(status)) + ")"
+                                                : "failed on it (exit status " + std::to_string(WEXITSTATUS(status)) + ")";
+  throw FormatError("Keras model '" + path + "': the HDF5 library " + how + ": a corrupt file");
+}
+
+template <class T>
+Model<T> read_directly(const std::string& path, const std::string& output, const Shape& data_shape) {
+  const Hdf5File file(path);
+  if (!file.has_attribute("/", "model_config")) {
+    if (file.has_attribute("/", "layer_names"))
+      throw FormatError("Keras file '" + path + "' holds weights only (save_weights); lrp needs the whole model: model.save(\"m.h5\")");
+    throw FormatError("Keras model '" + path + "' has no model_config attribute (not a model saved by Keras)");
+  }
+  const std::vector<std::string> config = file.strings("/", "model_config");
+  if (config.size() != 1) throw FormatError("Keras model '" + path + "': model_config is not one string");
+  const KerasGraph graph = parse_model_config(config[0], path);
+  return build_model<T>(file, graph, output, data_shape);
+}
+
+template <class T>
+Model<T> read(const std::string& path, const std::string& output, const Shape& data_shape) {
+  import_in_child_first(path, [&] { read_directly<T>(path, output, data_shape); });
+  return read_directly<T>(path, output, data_shape);
+}
+
+}  // namespace
+
+template <class T>
+Model<T> build_model(const Hdf5File& file, const KerasGraph& graph, const std::string& output, const Shape& data_shape) {
+  return Builder<T>(file, graph, data_shape).build(output);
+}
+template Model<float> build_model(const Hdf5File&, const KerasGraph&, const std::string&, const Shape&);
+template Model<double> build_model(const Hdf5File&, const KerasGraph&, const std::string&, const Shape&);
+
+}  // namespace lrp::io::keras_detail
+
+namespace lrp::io {
+
+std::vector<std::string> keras_supported_layers() {
+  return {"InputLayer", "Dense", "Conv2D", "DepthwiseConv2D", "SeparableConv2D", "MaxPooling2D", "AveragePooling2D",
+          "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Flatten", "BatchNormalization", "Activation", "ReLU", "LeakyReLU",
+          "PReLU", "ELU", "Softmax", "Add", "Maximum", "Minimum", "Concatenate", "ZeroPadding2D", "Cropping2D", "Rescaling",
+          "Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization"};
+}
+
+Model<double> read_keras_model(const std::string& path, const std::string& output, const Shape& data_shape) {
+  return keras_detail::read<double>(path, output, data_shape);
+}
+
+Model<float> read_keras_model_float(const std::string& path, const std::string& output, const Shape& data_shape) {
+  return keras_detail::read<float>(path, output, data_shape);
+}
+
+}  // namespace lrp::io
