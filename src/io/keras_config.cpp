@@ -21,8 +21,10 @@ class ConfigReader {
     }
     if (!root.is_object() || !root.contains("class_name") || !root["class_name"].is_string() || !root.contains("config"))
       fail("model_config has no class_name and config");
-    const std::string cls = root["class_name"].get<std::string>();
-    const json& config = root["config"];
+    return graph(root["class_name"].get<std::string>(), root["config"]);
+  }
+
+  KerasGraph graph(const std::string& cls, const json& config) const {
     KerasGraph g;
     if (cls == "Sequential") {
       g.sequential = true;
@@ -123,6 +125,18 @@ class ConfigReader {
 
 KerasGraph parse_model_config(const std::string& json_text, const std::string& source) {
   return ConfigReader(source).read(json_text);
+}
+
+bool is_model_class(const std::string& class_name) {
+  return class_name == "Sequential" || class_name == "Functional" || class_name == "Model";
+}
+
+KerasGraph parse_nested_model(const KerasLayer& layer, const std::string& source) {
+  try {
+    return ConfigReader(source).graph(layer.class_name, layer.config);
+  } catch (const FormatError& e) {
+    throw FormatError(std::string(e.what()) + " (in nested model '" + layer.name + "')");
+  }
 }
 
 }  // namespace lrp::io::keras_detail

@@ -65,6 +65,11 @@ struct KerasGraph {
 // nested-list or Keras 3's keras_history inbound nodes). Throws FormatError naming `source`.
 KerasGraph parse_model_config(const std::string& json_text, const std::string& source);
 
+// Whether a layer's class is a model (Sequential, Functional, Model): a nested model.
+bool is_model_class(const std::string& class_name);
+// A nested model's own graph, from its layer entry.
+KerasGraph parse_nested_model(const KerasLayer& layer, const std::string& source);
+
 // `data_shape` sizes the input dimensions the model leaves unknown (keras.hpp).
 template <class T>
 Model<T> build_model(const Hdf5File& file, const KerasGraph& graph, const std::string& output, const Shape& data_shape);

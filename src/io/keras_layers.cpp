@@ -34,7 +34,17 @@ using nlohmann::json;
 
 const std::set<std::string> kIdentityLayers = {"Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
                                                "GaussianDropout", "AlphaDropout", "ActivityRegularization"};
-const std::set<std::string> kNestedModels = {"Sequential", "Functional", "Model"};
+// Nested models (a trained base inside a Sequential) may nest again, this deep at most.
+constexpr int kMaxNesting = 8;
+
+// The layers of one (sub)model: their output values, and where their weights are stored.
+struct Scope {
+  std::map<std::string, std::size_t> values;  // layer name → its output value, activation included
+  // Top level: each layer's weights in /model_weights/<layer>. Inside a nested model: all of
+  // them in the group of the outermost nested model, named <layer>/<weight>:0.
+  std::string nested_group;
+  int depth = 0;
+};
 
 template <class T>
 class Builder {
@@ -50,21 +60,8 @@ class Builder {
 
   Model<T> build(const std::string& output) {
     if (!file_.exists("/model_weights")) throw FormatError(where() + "has no model_weights group (not a model saved by Keras)");
-    if (graph_.sequential) {
-      for (const KerasLayer& l : graph_.layers) {
-        layer_ = &l;
-        const bool first = shapes_.empty();
-        if (first) sequential_input();
-        if (l.class_name == "InputLayer") {
-          if (!first) fail("an InputLayer after the first layer");
-          continue;
-        }
-        convert({current_});
-        values_[l.name] = current_;  // a layer's output, its activation included (--output)
-      }
-    } else {
-      functional_layers();
-    }
+    scope_ = &top_;
+    convert_graph(graph_, {});
     pick_output(output);
     return std::move(model_);
   }
@@ -162,21 +159,45 @@ class Builder {
   std::size_t add(std::unique_ptr<Layer<T>> layer, std::vector<std::size_t> in) { return node(layer_->name, std::move(layer), std::move(in)); }
 
   // ---- weights --------------------------------------------------------------------------------
-  // Weight `key` (kernel, bias, gamma, ...) of the layer, of Keras shape `dims`, as stored.
-  Tensor<T> weight(const std::string& key, const Shape& dims) const {
-    const std::string group = "/model_weights/" + layer_->name;
+  // The weights stored for the current layer, as listed (dataset path relative to `group`).
+  std::vector<std::string> stored_weights(std::string& group) const {
+    group = scope_->nested_group.empty() ? "/model_weights/" + layer_->name : scope_->nested_group;
     std::vector<std::string> names;
     if (file_.has_attribute(group, "weight_names") || file_.has_attribute(group, "weight_names0"))
       names = file_.strings(group, "weight_names");
-    std::string found, list;
+    if (scope_->nested_group.empty()) return names;
+    std::vector<std::string> own;  // inside a nested model: "<layer>/<weight>:0" (perhaps under a prefix)
     for (const std::string& n : names) {
-      std::string leaf = n.substr(n.rfind('/') == std::string::npos ? 0 : n.rfind('/') + 1);
-      if (leaf.size() > 2 && leaf.compare(leaf.size() - 2, 2, ":0") == 0) leaf.resize(leaf.size() - 2);
-      if (leaf == key) found = n;
-      list += (list.empty() ? "" : ", ") + n;
+      const std::size_t slash = n.rfind('/');
+      if (slash == std::string::npos || slash == 0) continue;
+      const std::size_t before = n.rfind('/', slash - 1);
+      const std::size_t start = before == std::string::npos ? 0 : before + 1;
+      if (n.substr(start, slash - start) == layer_->name) own.push_back(n);
     }
-    if (found.empty()) fail("has no weight '" + key + "' (" + (list.empty() ? "no weights are stored for it" : "it has " + list) + ")");
-    const std::string path = group + "/" + found;
+    return own;
+  }
+  // "conv/kernel:0" → "kernel".
+  static std::string weight_key(const std::string& name) {
+    std::string leaf = name.substr(name.rfind('/') == std::string::npos ? 0 : name.rfind('/') + 1);
+    if (leaf.size() > 2 && leaf.compare(leaf.size() - 2, 2, ":0") == 0) leaf.resize(leaf.size() - 2);
+    return leaf;
+  }
+  // The dataset path of weight `key` of the current layer, or "" (with the stored names in `list`).
+  std::string weight_path(const std::string& key, std::string* list = nullptr) const {
+    std::string group, found;
+    for (const std::string& n : stored_weights(group)) {
+      if (weight_key(n) == key) found = n;
+      if (list) *list += (list->empty() ? "" : ", ") + n;
+    }
+    return found.empty() ? "" : group + "/" + found;
+  }
+
+  // Weight `key` (kernel, bias, gamma, ...) of the layer, of Keras shape `dims`, as stored.
+  Tensor<T> weight(const std::string& key, const Shape& dims) const {
+    std::string list;
+    const std::string path = weight_path(key, &list);
+    if (path.empty()) fail("has no weight '" + key + "' (" + (list.empty() ? "no weights are stored for it" : "it has " + list) + ")");
+    const std::string found = path.substr(path.find('/', std::string("/model_weights/").size()) + 1);
     const std::vector<std::size_t> have = file_.dataset_dims(path);
     if (have != std::vector<std::size_t>(dims.begin(), dims.end())) {
       Shape h(have.begin(), have.end());
@@ -231,27 +252,58 @@ class Builder {
     if (!given("batch_input_shape") && !given("batch_shape")) fail("declares no batch_input_shape");
     set_input(config()[given("batch_input_shape") ? "batch_input_shape" : "batch_shape"], given("batch_input_shape") ? "batch_input_shape" : "batch_shape");
   }
+  // A Sequential model's input: its InputLayer, the batch_input_shape of its first layer, or
+  // that of the first layer of the nested model it starts with.
   void sequential_input() {
     if (layer_->class_name == "InputLayer") return input_layer();
-    if (!given("batch_input_shape"))
-      fail("the model does not declare its input shape (build it with an Input layer or input_shape=...)");
-    set_input(config()["batch_input_shape"], "batch_input_shape");
+    if (given("batch_input_shape")) return set_input(config()["batch_input_shape"], "batch_input_shape");
+    if (is_model_class(layer_->class_name)) {
+      const KerasLayer* outer = layer_;
+      const KerasGraph sub = parse_nested_model(*layer_, file_.path());
+      layer_ = &sub.layers.front();
+      if (sub.sequential) sequential_input();
+      else if (layer_->class_name == "InputLayer") input_layer();
+      layer_ = outer;
+      if (!shapes_.empty()) return;
+    }
+    fail("the model does not declare its input shape (build it with an Input layer or input_shape=...)");
   }
 
-  // ---- functional graphs ----------------------------------------------------------------------
-  void functional_layers() {
-    std::vector<bool> done(graph_.layers.size(), false);
-    std::size_t left = graph_.layers.size();
+  // ---- graphs ---------------------------------------------------------------------------------
+  // Converts a (sub)model's layers in the current scope and returns its output value. `inputs`
+  // binds a nested model's input layers; the top level's InputLayer declares the model input.
+  std::size_t convert_graph(const KerasGraph& g, const std::vector<std::size_t>& inputs) {
+    const bool top = scope_->depth == 0;
+    if (g.sequential) {
+      std::size_t x = top ? 0 : inputs.at(0);
+      for (const KerasLayer& l : g.layers) {
+        layer_ = &l;
+        const bool first = &l == &g.layers.front();
+        if (first && top) sequential_input();
+        if (l.class_name == "InputLayer") {
+          if (!first) fail("an InputLayer after the first layer");
+          scope_->values[l.name] = x;
+          continue;
+        }
+        current_ = x;
+        convert({x});
+        x = current_;
+        scope_->values[l.name] = x;
+      }
+      return x;
+    }
+    std::vector<bool> done(g.layers.size(), false);
+    std::size_t left = g.layers.size();
     while (left > 0) {  // file order is topological; the loop also accepts any other order
       bool progress = false;
-      for (std::size_t i = 0; i < graph_.layers.size(); ++i) {
+      for (std::size_t i = 0; i < g.layers.size(); ++i) {
         if (done[i]) continue;
-        layer_ = &graph_.layers[i];
+        layer_ = &g.layers[i];
         std::vector<std::size_t> in;
         bool ready = true;
         for (const Inbound& b : layer_->inputs) {
-          const auto it = values_.find(b.layer);
-          if (it == values_.end()) {
+          const auto it = scope_->values.find(b.layer);
+          if (it == scope_->values.end()) {
             ready = false;
             break;
           }
@@ -260,27 +312,55 @@ class Builder {
         }
         if (!ready) continue;
         if (layer_->class_name == "InputLayer") {
-          input_layer();
-          values_[layer_->name] = 0;
+          scope_->values[layer_->name] = top ? (input_layer(), 0) : bound_input(g, inputs);
         } else {
           if (in.empty()) fail("has no inputs");
           convert(in);
-          values_[layer_->name] = current_;
+          scope_->values[layer_->name] = current_;
         }
         done[i] = true;
         --left;
         progress = true;
       }
       if (!progress) {
-        for (std::size_t i = 0; i < graph_.layers.size(); ++i)
+        for (std::size_t i = 0; i < g.layers.size(); ++i)
           if (!done[i]) {
-            layer_ = &graph_.layers[i];
+            layer_ = &g.layers[i];
             for (const Inbound& b : layer_->inputs)
-              if (!values_.count(b.layer)) fail("reads layer '" + b.layer + "', which no convertible layer produces");
+              if (!scope_->values.count(b.layer)) fail("reads layer '" + b.layer + "', which no convertible layer produces");
           }
       }
     }
     if (shapes_.empty()) throw FormatError(where() + "has no InputLayer");
+    if (top) return current_;  // the top level's output: pick_output
+    if (g.outputs.size() != 1) fail("the nested model has " + std::to_string(g.outputs.size()) + " outputs; lrp imports nested models of one");
+    const auto it = scope_->values.find(g.outputs[0].layer);
+    if (it == scope_->values.end()) fail("the nested model's output layer '" + g.outputs[0].layer + "' is missing");
+    return it->second;
+  }
+  // The value a nested model's InputLayer stands for: the model's input in its call.
+  std::size_t bound_input(const KerasGraph& g, const std::vector<std::size_t>& inputs) const {
+    for (std::size_t k = 0; k < g.inputs.size(); ++k)
+      if (g.inputs[k].layer == layer_->name) {
+        if (k >= inputs.size()) fail("the nested model takes " + std::to_string(g.inputs.size()) + " inputs, its call gives " + std::to_string(inputs.size()));
+        return inputs[k];
+      }
+    fail("an InputLayer that is not one of the nested model's inputs");
+  }
+  // A model used as a layer: its layers join the graph, reading the call's inputs.
+  void nested_model(const std::vector<std::size_t>& in) {
+    if (scope_->depth + 1 > kMaxNesting) fail("models nested more than " + std::to_string(kMaxNesting) + " deep");
+    const KerasLayer* outer_layer = layer_;
+    const KerasGraph sub = parse_nested_model(*layer_, file_.path());
+    Scope inner;
+    inner.nested_group = scope_->nested_group.empty() ? "/model_weights/" + layer_->name : scope_->nested_group;
+    inner.depth = scope_->depth + 1;
+    Scope* outer = scope_;
+    scope_ = &inner;
+    const std::size_t out = convert_graph(sub, in);
+    scope_ = outer;
+    layer_ = outer_layer;
+    set(out);
   }
 
   // ---- layers ---------------------------------------------------------------------------------
@@ -308,9 +388,12 @@ class Builder {
     if (c == "ZeroPadding2D") return zero_padding(in);
     if (c == "Cropping2D") return cropping(in);
     if (c == "Rescaling") return rescaling(in);
+    if (c == "Multiply") return multiply(in);
+    if (c == "Reshape") return reshape(in);
+    if (c == "Normalization") return normalization(in);
     if (kIdentityLayers.count(c)) return set(one(in));
     if (c == "InputLayer") fail("an InputLayer inside the model");
-    if (kNestedModels.count(c)) fail("a nested model is not supported (build the model from layers, or export it to ONNX)");
+    if (is_model_class(c)) return nested_model(in);
     std::string list;
     for (const std::string& s : keras_supported_layers()) list += (list.empty() ? "" : ", ") + s;
     fail("layer class not supported (lrp imports " + list + ")");
@@ -517,10 +600,8 @@ class Builder {
     const Shape& xs = shape(x);
     const std::size_t c = xs[0];
     Shape keras = xs.size() == 3 ? Shape{xs[1], xs[2], c} : xs;
-    const std::string group = "/model_weights/" + layer_->name;
-    std::vector<std::size_t> dims;
-    for (const std::string& n : file_.has_attribute(group, "weight_names") ? file_.strings(group, "weight_names") : std::vector<std::string>{})
-      if (n.find("alpha") != std::string::npos) dims = file_.dataset_dims(group + "/" + n);
+    const std::string path = weight_path("alpha");
+    const std::vector<std::size_t> dims = path.empty() ? std::vector<std::size_t>{} : file_.dataset_dims(path);
     if (dims.size() != keras.size()) fail("has no weight 'alpha' of " + std::to_string(keras.size()) + " axes");
     for (std::size_t i = 0; i + 1 < dims.size(); ++i)
       if (dims[i] != 1) fail("slopes that vary over positions are not supported (set shared_axes to every axis but the channels)");
@@ -576,12 +657,94 @@ class Builder {
     set(add(std::make_unique<BatchNorm<T>>(Tensor<T>(Shape{c}, static_cast<T>(scale)), Tensor<T>(Shape{c}, static_cast<T>(offset))), {x}));
   }
 
+  // Elementwise product of two values: a squeeze-excitation gate [C, 1, 1] scales an image
+  // [C, H, W]. A factor a sigmoid-type activation produced only scales the other (the gate: LRP
+  // gives all relevance to the other factor); otherwise each gets half (docs/RULES.md).
+  void multiply(const std::vector<std::size_t>& in) {
+    if (in.size() != 2) fail("has " + std::to_string(in.size()) + " inputs; lrp imports products of 2");
+    const auto gate = [&](std::size_t v) {
+      const long p = model_.producer(v);
+      if (p < 0) return false;
+      const Layer<T>& l = *model_.nodes()[static_cast<std::size_t>(p)].layer;
+      if (l.kind() != LayerKind::Activation) return false;
+      const ActivationKind k = static_cast<const Activation<T>&>(l).spec().kind;
+      return k == ActivationKind::Sigmoid || k == ActivationKind::HardSigmoid;
+    };
+    const bool g0 = gate(in[0]), g1 = gate(in[1]);
+    std::vector<std::size_t> ordered = in;
+    if (shape(in[0]).size() == 3 && shape(in[1]).size() == 3 && shape(in[0])[1] * shape(in[0])[2] < shape(in[1])[1] * shape(in[1])[2])
+      std::swap(ordered[0], ordered[1]);  // the full-size factor first: Mul broadcasts the second
+    const int g = g0 == g1 ? -1 : ((g0 ? in[0] : in[1]) == ordered[0] ? 0 : 1);
+    set(add(std::make_unique<Mul<T>>(g), ordered));
+  }
+
+  // Keras reshapes channels_last tensors: an image [C, H, W] is read in H, W, C order and an
+  // image result written back to C, H, W (Transposes around a Reshape; none where the order is
+  // the same, [C, 1, 1] or features).
+  void reshape(const std::vector<std::size_t>& in) {
+    std::size_t x = one(in);
+    if (!config().contains("target_shape") || !config()["target_shape"].is_array() || config()["target_shape"].empty() ||
+        config()["target_shape"].size() > 3)
+      fail("has no target_shape of 1 to 3 axes");
+    const std::size_t have = shape_numel(shape(x));
+    Shape target;
+    long infer = -1;
+    std::size_t known = 1;
+    for (const json& d : config()["target_shape"]) {
+      if (d.is_number_integer() && d.template get<long>() == -1 && infer < 0) {
+        infer = static_cast<long>(target.size());
+        target.push_back(1);
+        continue;
+      }
+      target.push_back(count(d, "target_shape"));
+      known *= target.back();
+    }
+    if (infer >= 0) {
+      if (known == 0 || have % known != 0) fail("cannot infer the -1 of target_shape from " + std::to_string(have) + " values");
+      target[static_cast<std::size_t>(infer)] = have / known;
+      known = have;
+    }
+    if (known != have) fail("target_shape holds " + std::to_string(known) + " values, the input " + std::to_string(have));
+    const Shape& xs = shape(x);
+    if (xs.size() == 3 && xs[1] * xs[2] > 1) x = node(layer_->name + "/to_hwc", std::make_unique<Transpose<T>>(std::vector<std::size_t>{1, 2, 0}), {x});
+    if (target.size() != 3) return set(add(std::make_unique<Reshape<T>>(target), {x}));
+    const bool spatial = target[0] * target[1] > 1;
+    const std::size_t r = spatial ? node(layer_->name, std::make_unique<Reshape<T>>(target), {x})
+                                  : add(std::make_unique<Reshape<T>>(Shape{target[2], target[0], target[1]}), {x});
+    set(spatial ? node(layer_->name + "/to_chw", std::make_unique<Transpose<T>>(std::vector<std::size_t>{2, 0, 1}), {r}) : r);
+  }
+
+  // Keras's preprocessing Normalization: (x - mean) / max(sqrt(variance), 1e-7) per channel
+  // (the last axis), from its stored mean and variance.
+  void normalization(const std::vector<std::size_t>& in) {
+    const std::size_t x = one(in);
+    if (flag("invert", false)) fail("invert=True is not supported");
+    if (shape(x).size() == 2) fail("on a sequence [T, D] is not supported (images and flat features)");
+    const std::size_t c = shape(x)[0];
+    const std::string mean_path = weight_path("mean");
+    if (mean_path.empty()) fail("has no stored mean (an adapted Normalization layer, or one with mean and variance given, is needed)");
+    const std::vector<std::size_t> dims = file_.dataset_dims(mean_path);
+    std::size_t n = 1;
+    for (std::size_t d : dims) n *= d;
+    if (n != c && n != 1) fail("has " + std::to_string(n) + " means for " + std::to_string(c) + " channels");
+    const Shape ws(dims.begin(), dims.end());
+    const Tensor<T> mean = weight("mean", ws), var = weight("variance", ws);
+    Tensor<T> scale(Shape{c}), shift(Shape{c});
+    for (std::size_t k = 0; k < c; ++k) {
+      const double v = static_cast<double>(var[n == 1 ? 0 : k]);
+      if (v < 0) fail("variance holds a negative value");
+      scale[k] = static_cast<T>(1.0 / std::max(std::sqrt(v), 1e-7));
+      shift[k] = static_cast<T>(-static_cast<double>(mean[n == 1 ? 0 : k]) * static_cast<double>(scale[k]));
+    }
+    set(add(std::make_unique<BatchNorm<T>>(std::move(scale), std::move(shift)), {x}));
+  }
+
   // ---- output ---------------------------------------------------------------------------------
   void pick_output(const std::string& output) {
     std::size_t out = current_;
     if (!output.empty()) {
-      const auto it = values_.find(output);
-      if (it == values_.end()) throw FormatError(where() + "has no layer '" + output + "' (--output)");
+      const auto it = top_.values.find(output);
+      if (it == top_.values.end()) throw FormatError(where() + "has no layer '" + output + "' (--output)");
       out = it->second;
     } else if (!graph_.sequential) {
       if (graph_.outputs.size() != 1) {
@@ -589,8 +752,8 @@ class Builder {
         for (const Inbound& o : graph_.outputs) list += (list.empty() ? "" : ", ") + o.layer;
         throw FormatError(where() + "has " + std::to_string(graph_.outputs.size()) + " outputs (" + list + "); pick one with --output");
       }
-      const auto it = values_.find(graph_.outputs[0].layer);
-      if (it == values_.end()) throw FormatError(where() + "names output layer '" + graph_.outputs[0].layer + "', which it does not hold");
+      const auto it = top_.values.find(graph_.outputs[0].layer);
+      if (it == top_.values.end()) throw FormatError(where() + "names output layer '" + graph_.outputs[0].layer + "', which it does not hold");
       out = it->second;
     }
     if (out == 0) throw FormatError(where() + "has no layers between its input and its output");
@@ -611,7 +774,8 @@ class Builder {
   const KerasLayer* layer_ = nullptr;
   bool keras3_ = false;
   Model<T> model_;
-  std::map<std::string, std::size_t> values_;  // layer name → its output value
+  Scope top_;                                  // the model's own layers
+  Scope* scope_ = &top_;                       // the (nested) model being converted
   std::map<std::size_t, Shape> shapes_;        // value → per-sample shape (engine layout)
   std::size_t current_ = 0;                    // the last converted layer's output
 };
@@ -680,7 +844,8 @@ std::vector<std::string> keras_supported_layers() {
   return {"InputLayer", "Dense", "Conv2D", "DepthwiseConv2D", "SeparableConv2D", "MaxPooling2D", "AveragePooling2D",
           "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Flatten", "BatchNormalization", "Activation", "ReLU", "LeakyReLU",
           "PReLU", "ELU", "Softmax", "Add", "Maximum", "Minimum", "Concatenate", "ZeroPadding2D", "Cropping2D", "Rescaling",
-          "Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "AlphaDropout", "ActivityRegularization"};
+          "Multiply", "Reshape", "Normalization", "Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "AlphaDropout",
+          "ActivityRegularization", "nested Sequential and Functional models"};
 }
 
 Model<double> read_keras_model(const std::string& path, const std::string& output, const Shape& data_shape) {

@@ -78,9 +78,15 @@ TEST(KerasImport, UnsizedInputTakesTheDataSize) {
   std::filesystem::remove(other);
 }
 
+// A Sequential starting with a nested Functional model (its weights in the nested model's
+// group): Normalization, a squeeze-excitation block (Reshape to [1, 1, C], Multiply by the
+// sigmoid gate), a Reshape of an image in Keras's H, W, C order.
+TEST(KerasImport, NestedModelMatchesPyTorchInDouble) { check_against_pytorch<double>("nested.h5", "nested", 3, 1e-9); }
+TEST(KerasImport, NestedModelMatchesPyTorchInFloat) { check_against_pytorch<float>("nested.h5", "nested", 3, 1e-5); }
+
 // The float reader (weights straight into float layers) gives the double reader's model.
 TEST(KerasImport, FloatReaderMatchesTheDoubleReader) {
-  for (const std::string file : {"cnn.h5", "resnet.h5", "mlp.h5"}) {
+  for (const std::string file : {"cnn.h5", "resnet.h5", "nested.h5", "mlp.h5"}) {
     SCOPED_TRACE(file);
     const Model<double> d = io::read_keras_model(fixture(file));
     const Model<float> f = io::read_keras_model_float(fixture(file));
@@ -124,6 +130,15 @@ TEST(KerasImport, BuildsTheExpectedLayers) {
       EXPECT_EQ(shapes[n.output], (Shape{14, 4, 4}));  // "same", stride 2: ceil(8 / 2)
     }
   }
+  // The squeeze-excitation product takes the sigmoid as its gate (all relevance to the features).
+  const Model<double> nested = io::read_keras_model(fixture("nested.h5"));
+  bool excite_seen = false;
+  for (const Node<double>& n : nested.nodes()) {
+    if (n.name != "excite") continue;
+    EXPECT_EQ(n.layer->describe(), "gate: input 2");
+    excite_seen = true;
+  }
+  EXPECT_TRUE(excite_seen);
   // --output picks a layer; what only the others need is left out.
   const Model<double> cut = io::read_keras_model(fixture("resnet.h5"), "concat");
   EXPECT_EQ(cut.infer_shapes(cut.input_shape)[cut.output_value()], (Shape{14, 8, 8}));

@@ -29,6 +29,8 @@ TEST(KerasBadModel, UnsupportedLayersAndSettingsAreNamed) {
   expect_format_error(fixture("bad_layer_class.h5"), {"bad_layer_class.h5", "layer 'leaky_re_lu' (LSTM)", "not supported"});
   expect_format_error(fixture("bad_channels_first.h5"), {"layer 'conv2d' (Conv2D)", "channels_first"});
   expect_format_error(fixture("bad_activation.h5"), {"layer 'dense' (Dense)", "activation 'mish'"});
+  // Inside a nested model the error names the inner layer.
+  expect_format_error(fixture("bad_nested_reshape.h5"), {"layer 'regroup' (Reshape)", "cannot infer the -1", "512 values"});
   // An image size left None, with no input array to size it.
   expect_format_error(fixture("cnn_unsized.h5"), {"(InputLayer)", "batch_input_shape", "unknown (None)"});
 }

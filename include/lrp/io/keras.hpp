@@ -10,7 +10,8 @@
 // Layers: InputLayer, Dense, Conv2D (groups, dilation), DepthwiseConv2D, SeparableConv2D,
 // MaxPooling2D, AveragePooling2D, GlobalAveragePooling2D, GlobalMaxPooling2D, Flatten,
 // BatchNormalization, Activation, ReLU, LeakyReLU, PReLU (slopes per channel), ELU, Softmax,
-// Add, Maximum, Minimum, Concatenate, ZeroPadding2D, Cropping2D, Rescaling, and the layers that
+// Add, Maximum, Minimum, Multiply, Concatenate, Reshape, ZeroPadding2D, Cropping2D, Rescaling,
+// Normalization, nested Sequential and Functional models, and the layers that
 // are identities at test time (Dropout, SpatialDropout2D, GaussianNoise, GaussianDropout,
 // AlphaDropout, ActivityRegularization). Activations: linear, relu, relu6, tanh, sigmoid,
 // hard_sigmoid, softmax (on features), elu, selu, softplus, softsign, gelu.
