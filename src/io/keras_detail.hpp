@@ -16,12 +16,15 @@ namespace lrp::io::keras_detail {
 // A read-only HDF5 file; errors name the file and the object. HDF5's own error printing is off.
 class Hdf5File {
  public:
-  explicit Hdf5File(const std::string& path);
+  // `dry`: reads of datasets stored whole (not chunked) fetch one value each, through the same
+  // type conversion; everything else is read as always (the import's trial run in a child).
+  explicit Hdf5File(const std::string& path, bool dry = false);
   ~Hdf5File();
   Hdf5File(const Hdf5File&) = delete;
   Hdf5File& operator=(const Hdf5File&) = delete;
 
   const std::string& path() const { return path_; }
+  bool dry() const { return dry_; }
   // Whether a group or dataset exists at `object` ("/a/b"), every step of the path included.
   bool exists(const std::string& object) const;
   bool has_attribute(const std::string& object, const std::string& name) const;
@@ -34,11 +37,18 @@ class Hdf5File {
   // Reads a float or integer dataset of `count` elements, converted to T.
   template <class T>
   void read(const std::string& dataset, T* out, std::size_t count) const;
+  // Reads `rows` entries of the first axis from `first` on (each the product of the other
+  // dimensions), converted to T: a large weight in blocks.
+  template <class T>
+  void read_rows(const std::string& dataset, std::size_t first, std::size_t rows, T* out) const;
 
  private:
   std::vector<std::string> attribute_strings(const std::string& object, const std::string& name) const;
+  // Whether a dry read of this dataset skips its values (all but the first).
+  bool skips_values(std::int64_t dataset) const;
   std::int64_t file_ = -1;  // hid_t
   std::string path_;
+  bool dry_ = false;
 };
 
 // Where a layer's input comes from: the output `tensor` of call `node` of layer `layer`.

@@ -47,7 +47,7 @@ hid_t native_type<double>() {
 
 }  // namespace
 
-Hdf5File::Hdf5File(const std::string& path) : path_(path) {
+Hdf5File::Hdf5File(const std::string& path, bool dry) : path_(path), dry_(dry) {
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors become exceptions here, not prints
   if (!std::ifstream(path, std::ios::binary)) throw IoError("cannot open Keras model '" + path + "': " + std::strerror(errno));
   if (H5Fis_hdf5(path.c_str()) <= 0)
@@ -154,6 +154,12 @@ std::vector<std::size_t> Hdf5File::dataset_dims(const std::string& dataset) cons
   return std::vector<std::size_t>(dims, dims + rank);
 }
 
+bool Hdf5File::skips_values(hid_t dataset) const {
+  if (!dry_) return false;
+  const Handle plist(H5Dget_create_plist(dataset), H5Pclose);
+  return plist.ok() && H5Pget_layout(plist.get()) != H5D_CHUNKED;
+}
+
 template <class T>
 void Hdf5File::read(const std::string& dataset, T* out, std::size_t count) const {
   const std::string where = "Keras model '" + path_ + "': weight " + dataset;
@@ -165,11 +171,46 @@ void Hdf5File::read(const std::string& dataset, T* out, std::size_t count) const
   const Handle space(H5Dget_space(ds.get()), H5Sclose);
   if (!space.ok() || H5Sget_simple_extent_npoints(space.get()) != static_cast<hssize_t>(count))
     throw FormatError(where + " does not hold " + std::to_string(count) + " values");
+  if (count > 0 && skips_values(ds.get())) {
+    const int rank = H5Sget_simple_extent_ndims(space.get());
+    if (rank > 0) {
+      read_rows<T>(dataset, 0, 1, out);  // the first row is as far as a dry read goes
+      return;
+    }
+  }
   if (count > 0 && H5Dread(ds.get(), native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)
     throw FormatError(where + " cannot be read (truncated or corrupt file)");
 }
 
+template <class T>
+void Hdf5File::read_rows(const std::string& dataset, std::size_t first, std::size_t rows, T* out) const {
+  const std::string where = "Keras model '" + path_ + "': weight " + dataset;
+  const Handle ds(H5Dopen2(file_, dataset.c_str(), H5P_DEFAULT), H5Dclose);
+  if (!ds.ok()) throw FormatError(where + " is not a dataset");
+  const Handle type(H5Dget_type(ds.get()), H5Tclose);
+  const H5T_class_t cls = type.ok() ? H5Tget_class(type.get()) : H5T_NO_CLASS;
+  if (cls != H5T_FLOAT && cls != H5T_INTEGER) throw FormatError(where + " does not hold numbers");
+  const Handle space(H5Dget_space(ds.get()), H5Sclose);
+  const int rank = space.ok() ? H5Sget_simple_extent_ndims(space.get()) : -1;
+  if (rank < 1 || rank > 8) throw FormatError(where + " has an invalid rank");
+  hsize_t dims[8] = {}, start[8] = {};
+  H5Sget_simple_extent_dims(space.get(), dims, nullptr);
+  if (first + rows > dims[0]) throw FormatError(where + " has " + std::to_string(dims[0]) + " rows, not " + std::to_string(first + rows));
+  start[0] = first;
+  dims[0] = rows;
+  if (skips_values(ds.get()))  // one value, at the first of the rows
+    for (int i = 0; i < rank; ++i) dims[i] = std::min<hsize_t>(dims[i], 1);
+  hsize_t values = 1;
+  for (int i = 0; i < rank; ++i) values *= dims[i];
+  const Handle memory(H5Screate_simple(1, &values, nullptr), H5Sclose);
+  if (values > 0 && (!memory.ok() || H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start, nullptr, dims, nullptr) < 0 ||
+                     H5Dread(ds.get(), native_type<T>(), memory.get(), space.get(), H5P_DEFAULT, out) < 0))
+    throw FormatError(where + " cannot be read (truncated or corrupt file)");
+}
+
 template void Hdf5File::read(const std::string&, float*, std::size_t) const;
+template void Hdf5File::read_rows(const std::string&, std::size_t, std::size_t, float*) const;
+template void Hdf5File::read_rows(const std::string&, std::size_t, std::size_t, double*) const;
 template void Hdf5File::read(const std::string&, double*, std::size_t) const;
 
 }  // namespace lrp::io::keras_detail

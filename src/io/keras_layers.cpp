@@ -46,6 +46,23 @@ struct Scope {
   int depth = 0;
 };
 
+// dst[c * ld + r] = src[r * cols + c]: a transpose in 32 x 32 tiles through a local buffer, so
+// reads and writes both go along cache lines. No OpenMP: the import also runs in a forked child,
+// where a thread pool inherited from the parent would hang.
+template <class T>
+void transpose_into(const T* src, std::size_t rows, std::size_t cols, T* dst, std::size_t ld) {
+  constexpr std::size_t kTile = 32;
+  T tile[kTile][kTile];
+  for (std::size_t r0 = 0; r0 < rows; r0 += kTile)
+    for (std::size_t c0 = 0; c0 < cols; c0 += kTile) {
+      const std::size_t rn = std::min(kTile, rows - r0), cn = std::min(kTile, cols - c0);
+      for (std::size_t r = 0; r < rn; ++r)
+        for (std::size_t c = 0; c < cn; ++c) tile[c][r] = src[(r0 + r) * cols + c0 + c];
+      for (std::size_t c = 0; c < cn; ++c)
+        for (std::size_t r = 0; r < rn; ++r) dst[(c0 + c) * ld + r0 + r] = tile[c][r];
+    }
+}
+
 template <class T>
 class Builder {
  public:
@@ -194,20 +211,52 @@ class Builder {
 
   // Weight `key` (kernel, bias, gamma, ...) of the layer, of Keras shape `dims`, as stored.
   Tensor<T> weight(const std::string& key, const Shape& dims) const {
+    const std::string path = checked_weight(key, dims);
+    Tensor<T> t = Tensor<T>::uninitialized(dims);
+    file_.read<T>(path, t.data(), t.size());
+    finite(path, t.data(), t.size());
+    return t;
+  }
+  // The dataset path of weight `key`, checked to have Keras shape `dims`.
+  std::string checked_weight(const std::string& key, const Shape& dims) const {
     std::string list;
     const std::string path = weight_path(key, &list);
     if (path.empty()) fail("has no weight '" + key + "' (" + (list.empty() ? "no weights are stored for it" : "it has " + list) + ")");
-    const std::string found = path.substr(path.find('/', std::string("/model_weights/").size()) + 1);
     const std::vector<std::size_t> have = file_.dataset_dims(path);
-    if (have != std::vector<std::size_t>(dims.begin(), dims.end())) {
-      Shape h(have.begin(), have.end());
-      fail("weight '" + found + "' has shape " + shape_str(h) + ", expected " + shape_str(dims));
+    if (have != std::vector<std::size_t>(dims.begin(), dims.end()))
+      fail("weight '" + listed(path) + "' has shape " + shape_str(Shape(have.begin(), have.end())) + ", expected " + shape_str(dims));
+    return path;
+  }
+  // A dataset path as its layer's weight_names lists it.
+  static std::string listed(const std::string& path) { return path.substr(path.find('/', std::string("/model_weights/").size()) + 1); }
+  void finite(const std::string& path, const T* v, std::size_t n) const {
+    if (file_.dry()) return;  // a dry read leaves the values unread
+    if (!std::all_of(v, v + n, [](T a) { return std::isfinite(a); })) fail("weight '" + listed(path) + "' holds a non-finite value");
+  }
+  // A convolution kernel [kh, kw, in, out] as the engine's [out, in, kh, kw].
+  Tensor<T> conv_kernel(const std::string& key, std::size_t kh, std::size_t kw, std::size_t in, std::size_t out) const {
+    const Tensor<T> k = weight(key, {kh, kw, in, out});
+    const std::size_t taps = kh * kw;
+    Tensor<T> by_out = Tensor<T>::uninitialized({out, taps, in}), w = Tensor<T>::uninitialized({out, in, kh, kw});
+    if (file_.dry()) return w;  // nothing read to move
+    transpose_into(k.data(), taps * in, out, by_out.data(), taps * in);
+    for (std::size_t o = 0; o < out; ++o) transpose_into(by_out.data() + o * taps * in, taps, in, w.data() + o * in * taps, taps);
+    return w;
+  }
+  // Kernel [n_in, units] → [units, n_in], read and transposed in blocks of rows, so a large
+  // dense layer (VGG16's first: 392 MiB) is not held twice while loading.
+  Tensor<T> dense_kernel(std::size_t n_in, std::size_t units) const {
+    const std::string path = checked_weight("kernel", {n_in, units});
+    Tensor<T> w = Tensor<T>::uninitialized({units, n_in});
+    const std::size_t rows = std::min(n_in, std::max<std::size_t>(1, (std::size_t{1} << 22) / units));
+    std::vector<T> block(rows * units);
+    for (std::size_t i0 = 0; i0 < n_in; i0 += rows) {
+      const std::size_t r = std::min(rows, n_in - i0);
+      file_.read_rows<T>(path, i0, r, block.data());
+      finite(path, block.data(), r * units);
+      if (!file_.dry()) transpose_into(block.data(), r, units, w.data() + i0, n_in);
     }
-    Tensor<T> t = Tensor<T>::uninitialized(dims);
-    file_.read<T>(path, t.data(), t.size());
-    if (!std::all_of(t.data(), t.data() + t.size(), [](T v) { return std::isfinite(v); }))
-      fail("weight '" + found + "' holds a non-finite value");
-    return t;
+    return w;
   }
   Tensor<T> bias(std::size_t n) const { return flag("use_bias", true) ? weight("bias", {n}) : Tensor<T>(Shape{n}); }
 
@@ -438,11 +487,7 @@ class Builder {
       fail("reads a tensor of per-sample shape " + shape_str(shape(x)) + "; lrp imports Dense on flat features (Flatten first)");
     const std::size_t n_in = shape(x)[0], units = positive("units", 0);
     if (units == 0) fail("has no 'units'");
-    const Tensor<T> k = weight("kernel", {n_in, units});
-    Tensor<T> w = Tensor<T>::uninitialized({units, n_in});
-    for (std::size_t i = 0; i < n_in; ++i)
-      for (std::size_t o = 0; o < units; ++o) w.data()[o * n_in + i] = k.data()[i * units + o];
-    finish(add(std::make_unique<Linear<T>>(std::move(w), bias(units)), {x}));
+    finish(add(std::make_unique<Linear<T>>(dense_kernel(n_in, units), bias(units)), {x}));
   }
 
   // The window of a convolution or pooling layer on an [C, H, W] input; "same" pads as
@@ -479,23 +524,17 @@ class Builder {
     if (filters == 0) fail("has no 'filters'");
     if (c % groups != 0 || filters % groups != 0)
       fail("groups " + std::to_string(groups) + " does not divide " + std::to_string(c) + " input channels and " + std::to_string(filters) + " filters");
-    const std::size_t cg = c / groups, taps = win.kh * win.kw;
-    const Tensor<T> k = weight("kernel", {win.kh, win.kw, cg, filters});
-    Tensor<T> w = Tensor<T>::uninitialized({filters, cg, win.kh, win.kw});
-    for (std::size_t t = 0; t < taps; ++t)
-      for (std::size_t i = 0; i < cg; ++i)
-        for (std::size_t o = 0; o < filters; ++o) w.data()[(o * cg + i) * taps + t] = k.data()[(t * cg + i) * filters + o];
+    Tensor<T> w = conv_kernel("kernel", win.kh, win.kw, c / groups, filters);
     finish(add(std::make_unique<Conv2d<T>>(std::move(w), bias(filters), win, groups), {x}));
   }
 
   // Depthwise kernel [kh, kw, C, m] → a grouped convolution [C m, 1, kh, kw]: output channel
   // c m + j is input channel c through filter j, as Keras orders them.
   std::unique_ptr<Layer<T>> depthwise_layer(const Shape& xs, const Window2d& win, Tensor<T> b) const {
-    const std::size_t c = xs[0], m = positive("depth_multiplier", 1), taps = win.kh * win.kw;
-    const Tensor<T> k = weight("depthwise_kernel", {win.kh, win.kw, c, m});
+    const std::size_t c = xs[0], m = positive("depth_multiplier", 1);
+    const Tensor<T> k = weight("depthwise_kernel", {win.kh, win.kw, c, m});  // [taps, C m]: channel c m + j
     Tensor<T> w = Tensor<T>::uninitialized({c * m, 1, win.kh, win.kw});
-    for (std::size_t t = 0; t < taps; ++t)
-      for (std::size_t i = 0; i < c * m; ++i) w.data()[i * taps + t] = k.data()[t * c * m + i];
+    if (!file_.dry()) transpose_into(k.data(), win.kh * win.kw, c * m, w.data(), win.kh * win.kw);
     return std::make_unique<Conv2d<T>>(std::move(w), std::move(b), win, c);
   }
   void depthwise(const std::vector<std::size_t>& in) {
@@ -511,10 +550,7 @@ class Builder {
     const std::size_t cm = shape(x)[0] * positive("depth_multiplier", 1), filters = positive("filters", 0);
     if (filters == 0) fail("has no 'filters'");
     const std::size_t d = node(layer_->name + "/depthwise", depthwise_layer(shape(x), win, Tensor<T>(Shape{cm})), {x});
-    const Tensor<T> k = weight("pointwise_kernel", {1, 1, cm, filters});
-    Tensor<T> w = Tensor<T>::uninitialized({filters, cm, 1, 1});
-    for (std::size_t i = 0; i < cm; ++i)
-      for (std::size_t o = 0; o < filters; ++o) w.data()[o * cm + i] = k.data()[i * filters + o];
+    Tensor<T> w = conv_kernel("pointwise_kernel", 1, 1, cm, filters);
     finish(add(std::make_unique<Conv2d<T>>(std::move(w), bias(filters), Window2d{}, 1), {d}));
   }
 
@@ -565,7 +601,7 @@ class Builder {
     const Tensor<T> mean = weight("moving_mean", {c}), var = weight("moving_variance", {c});
     const double eps = number("epsilon", 1e-3);
     if (eps < 0) fail("epsilon is negative");
-    if (!std::all_of(var.data(), var.data() + c, [](T v) { return v >= 0; })) fail("moving_variance holds a negative value");
+    if (!file_.dry() && !std::all_of(var.data(), var.data() + c, [](T v) { return v >= 0; })) fail("moving_variance holds a negative value");
     set(add(std::make_unique<BatchNorm<T>>(BatchNorm<T>::from_statistics(gamma, beta, mean, var, eps)), {x}));
   }
 
@@ -732,7 +768,7 @@ class Builder {
     Tensor<T> scale(Shape{c}), shift(Shape{c});
     for (std::size_t k = 0; k < c; ++k) {
       const double v = static_cast<double>(var[n == 1 ? 0 : k]);
-      if (v < 0) fail("variance holds a negative value");
+      if (v < 0 && !file_.dry()) fail("variance holds a negative value");
       scale[k] = static_cast<T>(1.0 / std::max(std::sqrt(v), 1e-7));
       shift[k] = static_cast<T>(-static_cast<double>(mean[n == 1 ? 0 : k]) * static_cast<double>(scale[k]));
     }
@@ -781,15 +817,19 @@ class Builder {
 };
 
 // libhdf5 1.10 can crash on a corrupt file (a spoiled global heap under a text attribute, found
-// by fuzzing) where no check of ours sees it coming. So the import runs first in a child
-// process, and only a file the child got through without dying is read here: a crash or a hang
-// becomes a FormatError. The child's own errors are not reported; the real read repeats them.
+// by fuzzing) where no check of ours sees it coming. So the import runs first in a child process,
+// dry (Hdf5File: every libhdf5 call the import makes, but one value of each weight stored whole,
+// so it costs little), and only a file the child got through without dying is imported here: a
+// crash or a hang there becomes a FormatError. The child's own errors are not reported; the
+// import meets them again (the dry run skips only checks of weight values, which come after).
+// The import's code runs no OpenMP (a thread pool inherited from the parent would hang the child;
+// the test suite imports Keras files after other tests have started that pool).
 void import_in_child_first(const std::string& path, const std::function<void()>& import) {
   std::fflush(nullptr);
   const pid_t pid = fork();
   if (pid < 0) return;  // no child to spare: read directly
   if (pid == 0) {
-    alarm(600);
+    alarm(300);
     try {
       import();
     } catch (...) {
@@ -808,8 +848,8 @@ void import_in_child_first(const std::string& path, const std::function<void()>&
 }
 
 template <class T>
-Model<T> read_directly(const std::string& path, const std::string& output, const Shape& data_shape) {
-  const Hdf5File file(path);
+Model<T> read_directly(const std::string& path, const std::string& output, const Shape& data_shape, bool dry) {
+  const Hdf5File file(path, dry);
   if (!file.has_attribute("/", "model_config")) {
     if (file.has_attribute("/", "layer_names"))
       throw FormatError("Keras file '" + path + "' holds weights only (save_weights); lrp needs the whole model: model.save(\"m.h5\")");
@@ -823,8 +863,8 @@ Model<T> read_directly(const std::string& path, const std::string& output, const
 
 template <class T>
 Model<T> read(const std::string& path, const std::string& output, const Shape& data_shape) {
-  import_in_child_first(path, [&] { read_directly<T>(path, output, data_shape); });
-  return read_directly<T>(path, output, data_shape);
+  import_in_child_first(path, [&] { read_directly<T>(path, output, data_shape, true); });
+  return read_directly<T>(path, output, data_shape, false);
 }
 
 }  // namespace
