@@ -4,7 +4,6 @@
 
 #include <cstdlib>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "lrp/core/kernels.hpp"
 #include "support/run_cli.hpp"
@@ -14,18 +13,10 @@ namespace {
 
 std::string lenet() { return test::shared_path("data/lrp_toolbox/models/MNIST/LeNet-5.txt"); }
 
-std::string last_line(const std::string& text) {
-  std::istringstream in(text);
-  std::string line, last;
-  while (std::getline(in, line))
-    if (!line.empty()) last = line;
-  return last;
-}
-
 TEST(CliBench, LastLineIsTheJsonSummary) {
   const test::CliResult r = test::run_cli("bench " + lenet() + " --rule epsilon:0.01 --batch 3 --runs 2 --warmup 0 --threads 1 --json");
   ASSERT_EQ(r.code, 0) << r.output;
-  const nlohmann::json j = nlohmann::json::parse(last_line(r.output));
+  const nlohmann::json j = nlohmann::json::parse(test::last_line(r.output));
   EXPECT_EQ(j.at("batch").get<int>(), 3);
   for (const char* key : {"forward_ms", "gradient_ms", "lrp_ms", "peak_rss_mb"}) {
     ASSERT_TRUE(j.contains(key)) << key;
@@ -48,7 +39,7 @@ TEST(CliBench, TextModelsGetRandomTokenIds) {
   const test::CliResult r = test::run_cli("bench " + test::source_path("tests/fixtures/bert/model.onnx") +
                                           " --composite attnlrp --batch 2 --runs 1 --warmup 0 --threads 1 --json");
   ASSERT_EQ(r.code, 0) << r.output;
-  const nlohmann::json j = nlohmann::json::parse(last_line(r.output));
+  const nlohmann::json j = nlohmann::json::parse(test::last_line(r.output));
   EXPECT_EQ(j.at("input_shape"), nlohmann::json::array({8}));
   EXPECT_GT(j.at("forward_gflop").get<double>(), 0.0);
   EXPECT_GT(j.at("lrp_ms").get<double>(), 0.0);
@@ -58,7 +49,7 @@ TEST(CliBench, AllTargetsAndSelectedPhasesWithAProfileOfEveryNode) {
   const test::CliResult r =
       test::run_cli("bench " + lenet() + " --composite epsilon_plus_flat --target all --phases lrp --profile --runs 1 --warmup 0 --threads 1 --json");
   ASSERT_EQ(r.code, 0) << r.output;
-  const nlohmann::json j = nlohmann::json::parse(last_line(r.output));
+  const nlohmann::json j = nlohmann::json::parse(test::last_line(r.output));
   EXPECT_GT(j.at("lrp_ms").get<double>(), 0.0);
   EXPECT_EQ(j.at("forward_ms").get<double>(), 0.0);  // not timed
   EXPECT_EQ(j.at("gradient_ms").get<double>(), 0.0);
@@ -84,7 +75,7 @@ TEST(CliBench, RulePrecisionIsReported) {
   const test::CliResult r =
       test::run_cli("bench " + lenet() + " --rule epsilon:0.01 --rule-precision bf16 --phases lrp --runs 1 --warmup 0 --threads 1 --json");
   ASSERT_EQ(r.code, 0) << r.output;
-  const nlohmann::json j = nlohmann::json::parse(last_line(r.output));
+  const nlohmann::json j = nlohmann::json::parse(test::last_line(r.output));
   EXPECT_EQ(j.at("rule_precision"), "bf16");
   EXPECT_EQ(j.at("rule_precision_native"), rule_precision_native(RulePrecision::BFloat16));
   // What multiplies bfloat16 here: named, and "none" exactly where bf16 is not native.
@@ -99,10 +90,10 @@ TEST(CliBench, RulePrecisionIsReported) {
   const test::CliResult bad = test::run_cli("bench " + lenet() + " --rule epsilon:0.01 --phases lrp --runs 1 --warmup 0 --threads 1 --json");
   ::unsetenv("LRP_RULE_PRECISION");
   ASSERT_EQ(env.code, 0) << env.output;
-  EXPECT_EQ(nlohmann::json::parse(last_line(env.output)).at("rule_precision"), "bf16");
+  EXPECT_EQ(nlohmann::json::parse(test::last_line(env.output)).at("rule_precision"), "bf16");
   ASSERT_EQ(bad.code, 0) << bad.output;
   EXPECT_NE(bad.output.find("LRP_RULE_PRECISION='half' is neither float32 nor bf16"), std::string::npos) << bad.output;
-  EXPECT_EQ(nlohmann::json::parse(last_line(bad.output)).at("rule_precision"), "float32");
+  EXPECT_EQ(nlohmann::json::parse(test::last_line(bad.output)).at("rule_precision"), "float32");
 }
 
 TEST(CliBench, BadInputsExitWithTwoAndSayWhat) {
@@ -153,7 +144,7 @@ TEST(CliBench, EnvironmentValuesItCannotTakeAreNamedInAWarning) {
     else ::unsetenv(c.name);
     EXPECT_EQ(r.code, 0) << c.name << "\n" << r.output;
     EXPECT_NE(r.output.find(c.warning), std::string::npos) << r.output;
-    EXPECT_GT(nlohmann::json::parse(last_line(r.output)).at("lrp_ms").get<double>(), 0.0) << c.name;
+    EXPECT_GT(nlohmann::json::parse(test::last_line(r.output)).at("lrp_ms").get<double>(), 0.0) << c.name;
   }
 }
 

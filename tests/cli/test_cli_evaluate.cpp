@@ -22,13 +22,7 @@ namespace {
 std::string ref(const std::string& f) { return test::shared_path("reference/lrp_toolbox/LeNet-5/" + f); }
 std::string lenet() { return test::shared_path("data/lrp_toolbox/models/MNIST/LeNet-5.txt"); }
 
-nlohmann::json last_json(const test::CliResult& r) {
-  std::istringstream in(r.output);
-  std::string line, last;
-  while (std::getline(in, line))
-    if (!line.empty()) last = line;
-  return nlohmann::json::parse(last);
-}
+nlohmann::json last_json(const test::CliResult& r) { return nlohmann::json::parse(test::last_line(r.output)); }
 
 void expect_same_measures(const nlohmann::json& a, const nlohmann::json& b, double tol) {
   ASSERT_EQ(a.size(), b.size()) << a.dump() << "\n" << b.dump();

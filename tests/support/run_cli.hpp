@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <string>
 #include <cstdlib>
+#include <sstream>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,6 +32,15 @@ inline CliResult run_command(const std::string& command) {
 }
 
 inline CliResult run_cli(const std::string& args) { return run_command(cli_path() + " " + args); }
+
+// The last non-empty line of a command's output (`--json` puts its summary there).
+inline std::string last_line(const std::string& text) {
+  std::istringstream in(text);
+  std::string line, last;
+  while (std::getline(in, line))
+    if (!line.empty()) last = line;
+  return last;
+}
 
 // A fresh file name under the test's temporary directory.
 inline std::string temp_path(const std::string& name) {

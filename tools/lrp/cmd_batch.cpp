@@ -414,17 +414,12 @@ void add_batch_command(CLI::App& app) {
     apply_rule_precision(o->rule_precision, o->precision == "float");
     render::get_colormap(o->colormap);
     const std::vector<Item> items = read_list(o->list);
-    // Sizes an ONNX model leaves dynamic come from the first input; the model is read again when
-    // an input has another size (a text data set's sentences).
-    const Shape data = data_shape_of(o->model, items.front().path);
-    const ModelFileOptions& f = o->file;
-    // The float path reads the model in float directly (a large model is never held as doubles).
-    if (o->precision == "double")
-      run_batch<double>(load_model(o->model, true, f.output, f.weights, f.bind, data), items, *o,
-                        [o](const Shape& s) { return load_model(o->model, true, o->file.output, o->file.weights, o->file.bind, s); });
-    else
-      run_batch<float>(load_model_float(o->model, true, f.output, f.weights, f.bind, data), items, *o,
-                       [o](const Shape& s) { return load_model_float(o->model, true, o->file.output, o->file.weights, o->file.bind, s); });
+    // Sizes an ONNX or Keras model leaves dynamic come from the first input; the model is read
+    // again when an input has another size (a text data set's sentences).
+    with_loaded_model(o->precision, o->model, true, o->file, data_shape_of(o->model, items.front().path), [&](auto model) {
+      using T = typename decltype(model)::Scalar;
+      run_batch<T>(std::move(model), items, *o, [o](const Shape& s) { return load_model_as<T>(o->model, true, o->file, s); });
+    });
   });
 }
 

@@ -382,11 +382,8 @@ void add_evaluate_command(CLI::App& app) {
     check_request(o->request);
     apply_rule_precision(o->rule_precision, o->precision == "float");
     Target target = target_from_text(o->target);
-    const Shape data = data_shape_of(o->model, o->input);
-    if (o->precision == "double")
-      run_evaluate(load_model(o->model, !o->no_canonize, o->file.output, o->file.weights, o->file.bind, data), std::move(target), metrics, *o);
-    else
-      run_evaluate(load_model_float(o->model, !o->no_canonize, o->file.output, o->file.weights, o->file.bind, data), std::move(target), metrics, *o);
+    with_loaded_model(o->precision, o->model, !o->no_canonize, o->file, data_shape_of(o->model, o->input),
+                      [&](auto model) { run_evaluate(std::move(model), std::move(target), metrics, *o); });
   });
 }
 

@@ -293,12 +293,8 @@ void add_explain_command(CLI::App& app) {
     check_request(o->request);
     apply_rule_precision(o->rule_precision, o->precision == "float");
     Target target = target_from_text(o->target);
-    // The float path reads the model in float directly (a large model is never held as doubles).
-    const Shape data = data_shape_of(o->model, o->input);
-    if (o->precision == "double")
-      run_explain(load_model(o->model, !o->no_canonize, o->file.output, o->file.weights, o->file.bind, data), std::move(target), *o);
-    else
-      run_explain(load_model_float(o->model, !o->no_canonize, o->file.output, o->file.weights, o->file.bind, data), std::move(target), *o);
+    with_loaded_model(o->precision, o->model, !o->no_canonize, o->file, data_shape_of(o->model, o->input),
+                      [&](auto model) { run_explain(std::move(model), std::move(target), *o); });
   });
 }
 

@@ -46,9 +46,8 @@ void add_predict_command(CLI::App& app) {
   cmd->add_flag("--no-canonize", o->no_canonize, "Keep ONNX BatchNorms as layers (folded into the preceding Conv/Linear by default)");
   add_input_options(cmd, o->image);
   cmd->callback([o] {
-    const Shape data = data_shape_of(o->model, o->input);
-    if (o->precision == "double") run_predict(load_model(o->model, !o->no_canonize, o->file.output, o->file.weights, o->file.bind, data), *o);
-    else run_predict(load_model_float(o->model, !o->no_canonize, o->file.output, o->file.weights, o->file.bind, data), *o);
+    with_loaded_model(o->precision, o->model, !o->no_canonize, o->file, data_shape_of(o->model, o->input),
+                      [&](auto model) { run_predict(std::move(model), *o); });
   });
 }
 

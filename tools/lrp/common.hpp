@@ -55,6 +55,22 @@ inline constexpr const char* kModelFileHelp =
     "Model file (.txt LRP Toolbox format, .onnx, Keras .h5, Caffe .prototxt with --weights, .caffemodel)";
 void add_model_options(CLI::App* cmd, ModelFileOptions& o);
 
+// load_model (T = double) or load_model_float (T = float) with the model file's options.
+template <class T>
+Model<T> load_model_as(const std::string& path, bool canonize, const ModelFileOptions& file, const Shape& data_shape) {
+  if constexpr (std::is_same_v<T, double>) return load_model(path, canonize, file.output, file.weights, file.bind, data_shape);
+  else return load_model_float(path, canonize, file.output, file.weights, file.bind, data_shape);
+}
+
+// Loads the model in the precision asked for ("double", else float: read in float directly, so
+// a large model is never held as doubles) and hands it to `run`, which takes either Model.
+template <class Run>
+void with_loaded_model(const std::string& precision, const std::string& path, bool canonize, const ModelFileOptions& file,
+                       const Shape& data_shape, Run&& run) {
+  if (precision == "double") run(load_model_as<double>(path, canonize, file, data_shape));
+  else run(load_model_as<float>(path, canonize, file, data_shape));
+}
+
 // --rule-precision float32|bf16 (explain, batch, bench): what the LRP rules' convolutions
 // multiply on the float path (lrp::RulePrecision).
 void add_rule_precision_option(CLI::App* cmd, std::string& precision);
