@@ -91,4 +91,20 @@ template std::vector<FoldedBatchNorm> fold_batch_norms(Model<double>&);
 template void compact_values(Model<float>&);
 template void compact_values(Model<double>&);
 
+template <class T>
+void prune_to_output(Model<T>& model, std::size_t out) {
+  model.set_output_value(out);
+  std::vector<bool> needed(model.num_values(), false);
+  needed.at(out) = true;
+  auto& nodes = model.nodes();
+  for (std::size_t i = nodes.size(); i-- > 0;)
+    if (needed[nodes[i].output])
+      for (std::size_t v : nodes[i].inputs) needed[v] = true;
+  nodes.erase(std::remove_if(nodes.begin(), nodes.end(), [&](const Node<T>& n) { return !needed[n.output]; }), nodes.end());
+  compact_values(model);
+}
+
+template void prune_to_output(Model<float>&, std::size_t);
+template void prune_to_output(Model<double>&, std::size_t);
+
 }  // namespace lrp

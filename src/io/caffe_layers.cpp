@@ -634,16 +634,7 @@ class Builder {
       }
     }
     if (out == 0) throw FormatError("Caffe model '" + source_ + "': the output is the input itself");
-    model_.set_output_value(out);
-    // Only what the output needs stays (an auxiliary head, or what follows a chosen blob).
-    std::vector<bool> needed(model_.num_values(), false);
-    needed[out] = true;
-    auto& nodes = model_.nodes();
-    for (std::size_t i = nodes.size(); i-- > 0;)
-      if (needed[nodes[i].output])
-        for (std::size_t v : nodes[i].inputs) needed[v] = true;
-    nodes.erase(std::remove_if(nodes.begin(), nodes.end(), [&](const Node<T>& n) { return !needed[n.output]; }), nodes.end());
-    compact_values(model_);
+    prune_to_output(model_, out);
   }
 
   caffe::NetParameter& net_;

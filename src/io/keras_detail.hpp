@@ -34,7 +34,7 @@ class Hdf5File {
   std::vector<std::string> strings(const std::string& object, const std::string& name) const;
   // A dataset's dimensions (at most 8; a scalar has none).
   std::vector<std::size_t> dataset_dims(const std::string& dataset) const;
-  // Reads a float or integer dataset of `count` elements, converted to T.
+  // Reads a float or integer dataset of `count` elements (at least one axis), converted to T.
   template <class T>
   void read(const std::string& dataset, T* out, std::size_t count) const;
   // Reads `rows` entries of the first axis from `first` on (each the product of the other

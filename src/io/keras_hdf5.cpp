@@ -162,24 +162,12 @@ bool Hdf5File::skips_values(hid_t dataset) const {
 
 template <class T>
 void Hdf5File::read(const std::string& dataset, T* out, std::size_t count) const {
-  const std::string where = "Keras model '" + path_ + "': weight " + dataset;
-  const Handle ds(H5Dopen2(file_, dataset.c_str(), H5P_DEFAULT), H5Dclose);
-  if (!ds.ok()) throw FormatError(where + " is not a dataset");
-  const Handle type(H5Dget_type(ds.get()), H5Tclose);
-  const H5T_class_t cls = type.ok() ? H5Tget_class(type.get()) : H5T_NO_CLASS;
-  if (cls != H5T_FLOAT && cls != H5T_INTEGER) throw FormatError(where + " does not hold numbers");
-  const Handle space(H5Dget_space(ds.get()), H5Sclose);
-  if (!space.ok() || H5Sget_simple_extent_npoints(space.get()) != static_cast<hssize_t>(count))
-    throw FormatError(where + " does not hold " + std::to_string(count) + " values");
-  if (count > 0 && skips_values(ds.get())) {
-    const int rank = H5Sget_simple_extent_ndims(space.get());
-    if (rank > 0) {
-      read_rows<T>(dataset, 0, 1, out);  // the first row is as far as a dry read goes
-      return;
-    }
-  }
-  if (count > 0 && H5Dread(ds.get(), native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, out) < 0)
-    throw FormatError(where + " cannot be read (truncated or corrupt file)");
+  const std::vector<std::size_t> dims = dataset_dims(dataset);
+  std::size_t values = 1;
+  for (std::size_t d : dims) values *= d;
+  if (dims.empty() || values != count)
+    throw FormatError("Keras model '" + path_ + "': weight " + dataset + " does not hold " + std::to_string(count) + " values");
+  if (count > 0) read_rows<T>(dataset, 0, dims[0], out);
 }
 
 template <class T>

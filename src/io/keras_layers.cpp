@@ -796,15 +796,7 @@ class Builder {
       out = it->second;
     }
     if (out == 0) throw FormatError(where() + "has no layers between its input and its output");
-    model_.set_output_value(out);
-    std::vector<bool> needed(model_.num_values(), false);
-    needed[out] = true;
-    auto& nodes = model_.nodes();
-    for (std::size_t i = nodes.size(); i-- > 0;)
-      if (needed[nodes[i].output])
-        for (std::size_t v : nodes[i].inputs) needed[v] = true;
-    nodes.erase(std::remove_if(nodes.begin(), nodes.end(), [&](const Node<T>& n) { return !needed[n.output]; }), nodes.end());
-    compact_values(model_);
+    prune_to_output(model_, out);
   }
 
   const Hdf5File& file_;

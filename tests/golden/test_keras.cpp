@@ -165,17 +165,6 @@ TEST(KerasImport, SameRelevanceAsTheOnnxExport) {
   }
 }
 
-// NHWC [N, H, W, C] as [N, C, H, W].
-Tensor<double> to_nchw(const Tensor<double>& t) {
-  const std::size_t n = t.dim(0), h = t.dim(1), w = t.dim(2), c = t.dim(3);
-  Tensor<double> out({n, c, h, w});
-  for (std::size_t i = 0; i < n; ++i)
-    for (std::size_t y = 0; y < h; ++y)
-      for (std::size_t x = 0; x < w; ++x)
-        for (std::size_t k = 0; k < c; ++k) out[((i * c + k) * h + y) * w + x] = t[((i * h + y) * w + x) * c + k];
-  return out;
-}
-
 // The command line reads Keras's NHWC inputs and writes relevance in the same layout.
 TEST(KerasImport, ExplainFromTheCommandLine) {
   const std::string out = temp_path("keras_rel.npy"), logits = temp_path("keras_logits.npy");
@@ -191,7 +180,7 @@ TEST(KerasImport, ExplainFromTheCommandLine) {
   req.target.kind = Target::Kind::Classes;
   req.target.classes = {4};
   const Explanation<double> want = explain(m, io::read_npy(fixture("resnet_input.npy")), req);
-  EXPECT_LE(max_rel_error(to_nchw(rel), want.relevance), 1e-5);
+  EXPECT_LE(max_rel_error(nhwc_to_nchw(rel), want.relevance), 1e-5);
   // predict gives the model's output, Dense(activation="softmax")'s probabilities.
   const CliResult p = run_cli("predict " + fixture("cnn.h5") + " " + fixture("cnn_input_nhwc.npy") + " --out " + logits);
   ASSERT_EQ(p.code, 0) << p.output;

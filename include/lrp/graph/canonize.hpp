@@ -34,4 +34,9 @@ std::vector<FoldedBatchNorm> fold_batch_norms(Model<T>& model);
 template <class T>
 void compact_values(Model<T>& model);
 
+// Makes value `out` the model's output and keeps only the nodes it depends on (an importer's
+// --output: an auxiliary head, or what follows the chosen value, is left out).
+template <class T>
+void prune_to_output(Model<T>& model, std::size_t out);
+
 }  // namespace lrp
