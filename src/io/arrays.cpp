@@ -4,6 +4,7 @@
 
 #include "io/array_detail.hpp"
 #include "lrp/io/arrays.hpp"
+#include "lrp/io/atomic_file.hpp"
 
 namespace lrp::io {
 
@@ -27,6 +28,11 @@ Tensor<double> read_array(const std::string& path) {
   if (ends_with(".idx") || ends_with("-ubyte") || ends_with(".gz")) return read_idx(path);
   throw ConfigError("cannot tell the format of " + detail::quoted(path) +
                     " from its name (expected .npy, .npz, .mat, .txt, .idx, *-ubyte or .gz)");
+}
+
+Shape read_array_shape(const std::string& path) {
+  if (lower_extension(path) == "npy") return read_npy_shape(path);
+  return read_array(path).shape();
 }
 
 }  // namespace lrp::io

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <unistd.h>
@@ -45,6 +46,23 @@ std::string read_file_bytes(const std::string& path) {
   ss << in.rdbuf();
   if (in.bad()) throw IoError("error while reading '" + path + "'");
   return ss.str();
+}
+
+std::string read_file_bytes(const std::string& path, std::size_t max_bytes) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw IoError("cannot open '" + path + "': " + std::strerror(errno));
+  std::string bytes(std::min(max_bytes, file_size(path)), '\0');  // never more than the file holds
+  in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  if (in.bad()) throw IoError("error while reading '" + path + "'");
+  bytes.resize(static_cast<std::size_t>(in.gcount()));
+  return bytes;
+}
+
+std::size_t file_size(const std::string& path) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec) throw IoError("cannot read the size of '" + path + "': " + ec.message());
+  return static_cast<std::size_t>(size);
 }
 
 std::string lower_extension(const std::string& path) {

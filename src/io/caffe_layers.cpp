@@ -81,17 +81,11 @@ class Builder {
   // Adds the node, infers its output shape (errors name the layer) and binds its top blob.
   void add(std::unique_ptr<Layer<T>> layer, std::vector<std::size_t> in) {
     one_top();
-    std::vector<Shape> in_shapes;
-    for (std::size_t v : in) in_shapes.push_back(shape(v));
-    Shape out;
     try {
-      out = checked_output_shape(*layer, in_shapes);
+      values_[layer_->top(0)] = add_shaped_node(model_, shapes_, layer_->name(), std::move(layer), std::move(in));
     } catch (const ShapeError& e) {
       fail(e.what());
     }
-    const std::size_t v = model_.add(layer_->name(), std::move(layer), std::move(in));
-    shapes_[v] = out;
-    values_[layer_->top(0)] = v;
   }
   void alias_tops(std::size_t value) {
     for (const std::string& t : layer_->top()) values_[t] = value;

@@ -161,17 +161,11 @@ class Builder {
   }
   // Adds a node and infers its shape (errors name the layer); returns its value.
   std::size_t node(const std::string& name, std::unique_ptr<Layer<T>> layer, std::vector<std::size_t> in) {
-    std::vector<Shape> in_shapes;
-    for (std::size_t v : in) in_shapes.push_back(shape(v));
-    Shape out;
     try {
-      out = checked_output_shape(*layer, in_shapes);
+      return add_shaped_node(model_, shapes_, name, std::move(layer), std::move(in));
     } catch (const ShapeError& e) {
       fail(e.what());
     }
-    const std::size_t v = model_.add(name, std::move(layer), std::move(in));
-    shapes_[v] = out;
-    return v;
   }
   std::size_t add(std::unique_ptr<Layer<T>> layer, std::vector<std::size_t> in) { return node(layer_->name, std::move(layer), std::move(in)); }
 

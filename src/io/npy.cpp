@@ -180,10 +180,9 @@ std::uint32_t read_le(const unsigned char* p, std::size_t n) {
   return v;
 }
 
-}  // namespace
-
-template <class T>
-Tensor<T> decode_npy(std::string_view b, const std::string& what) {
+// Checks the magic and the version in b (the file's first bytes) and returns the byte offset at
+// which the header dict ends and the data begins; b must hold the header for it to be parsed.
+std::size_t npy_data_offset(std::string_view b, const std::string& what) {
   const auto* u = reinterpret_cast<const unsigned char*>(b.data());
   if (b.empty()) format_error(what, "magic", "file is empty");
   if (b.substr(0, kMagic.size()) != kMagic.substr(0, std::min(b.size(), kMagic.size())))
@@ -195,25 +194,42 @@ Tensor<T> decode_npy(std::string_view b, const std::string& what) {
   const std::size_t len_bytes = major == 1 ? 2 : 4;
   const std::size_t preamble = 8 + len_bytes;
   if (b.size() < preamble) format_error(what, "header", "file truncated inside the header length");
-  const std::size_t header_len = read_le(u + 8, len_bytes);
-  if (header_len > b.size() - preamble)
-    format_error(what, "header", "header length " + std::to_string(header_len) + " runs past the end of the file (" +
-                                     std::to_string(b.size()) + " bytes)");
-  const NpyHeader h = HeaderParser(b.substr(preamble, header_len), what).parse();
-  const ElementType et = parse_descr(h, what);
+  return preamble + read_le(u + 8, len_bytes);
+}
 
-  // Sizes are checked against the bytes present before anything is allocated.
+// The header dict of b, a whole file or its first npy_data_offset(b) bytes.
+NpyHeader npy_header_of(std::string_view b, const std::string& what, std::size_t data_offset) {
+  const std::size_t preamble = reinterpret_cast<const unsigned char*>(b.data())[6] == 1 ? 10 : 12;  // version checked
+  if (data_offset > b.size())
+    format_error(what, "header", "header length " + std::to_string(data_offset - preamble) + " runs past the end of the file (" +
+                                     std::to_string(b.size()) + " bytes)");
+  return HeaderParser(b.substr(preamble, data_offset - preamble), what).parse();
+}
+
+// The element type and count of h's array, checked against the `have` bytes of data the file
+// holds (before anything is allocated).
+std::pair<ElementType, std::size_t> checked_elements(const NpyHeader& h, std::size_t have, const std::string& what) {
+  const ElementType et = parse_descr(h, what);
   const std::size_t n = checked_numel(h.shape, what, "shape");
   const std::size_t need = n * dtype_size(et.type);
-  const std::size_t have = b.size() - preamble - header_len;
   if (have < need)
     format_error(what, "data", "truncated: shape " + shape_str(h.shape) + " of '" + h.descr + "' needs " +
                                    std::to_string(need) + " bytes, the file has " + std::to_string(have));
   if (have > need)
     format_error(what, "data", std::to_string(have - need) + " unexpected bytes after the array data");
+  return {et, n};
+}
 
+}  // namespace
+
+template <class T>
+Tensor<T> decode_npy(std::string_view b, const std::string& what) {
+  const auto* u = reinterpret_cast<const unsigned char*>(b.data());
+  const std::size_t data_offset = npy_data_offset(b, what);
+  const NpyHeader h = npy_header_of(b, what, data_offset);
+  const auto [et, n] = checked_elements(h, b.size() - data_offset, what);
   std::vector<T> data(n);
-  convert_elements(u + preamble + header_len, n, et.type, et.big_endian, data.data());
+  convert_elements(u + data_offset, n, et.type, et.big_endian, data.data());
   if (h.fortran_order) data = fortran_to_c(data, h.shape);
   return Tensor<T>(h.shape, std::move(data));
 }
@@ -267,6 +283,14 @@ Tensor<double> read_npy(const std::string& path) {
 
 Tensor<float> read_npy_f32(const std::string& path) {
   return detail::decode_npy<float>(read_file_bytes(path), detail::quoted(path));
+}
+
+Shape read_npy_shape(const std::string& path) {
+  const std::string what = detail::quoted(path);
+  const std::size_t data_offset = detail::npy_data_offset(read_file_bytes(path, 12), what);
+  const detail::NpyHeader h = detail::npy_header_of(read_file_bytes(path, data_offset), what, data_offset);
+  detail::checked_elements(h, file_size(path) - data_offset, what);
+  return h.shape;
 }
 
 void write_npy(const std::string& path, const Tensor<float>& t) { write_npy_data(path, "<f4", t.data(), t.size(), t.shape()); }

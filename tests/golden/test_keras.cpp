@@ -84,9 +84,26 @@ TEST(KerasImport, UnsizedInputTakesTheDataSize) {
 TEST(KerasImport, NestedModelMatchesPyTorchInDouble) { check_against_pytorch<double>("nested.h5", "nested", 3, 1e-9); }
 TEST(KerasImport, NestedModelMatchesPyTorchInFloat) { check_against_pytorch<float>("nested.h5", "nested", 3, 1e-5); }
 
+// Functional, name lists split into numbered attributes, gzip-compressed weight chunks: dilated
+// and grouped Conv2D; selu, elu, gelu, softsign, hard_sigmoid and swish; Maximum, Minimum; the
+// ELU, LeakyReLU and Softmax layers; GlobalMaxPooling2D and GlobalAveragePooling2D(keepdims).
+TEST(KerasImport, LayerZooMatchesPyTorchInDouble) { check_against_pytorch<double>("zoo.h5", "zoo", 1, 1e-9); }
+TEST(KerasImport, LayerZooMatchesPyTorchInFloat) { check_against_pytorch<float>("zoo.h5", "zoo", 1, 1e-5); }
+// Keras 3's form of it: LeakyReLU's negative_slope, and hard_sigmoid's Keras 3 slope 1/6.
+TEST(KerasImport, Keras3LayerZooMatchesPyTorch) { check_against_pytorch<double>("zoo_k3.h5", "zoo_k3", 1, 1e-9); }
+// The command line's import (a dry run in a child process first, which reads chunked weights
+// whole) gives the library's outputs.
+TEST(KerasImport, LayerZooPredictsFromTheCommandLine) {
+  const std::string out = temp_path("keras_zoo_logits.npy");
+  const CliResult r = run_cli("predict " + fixture("zoo.h5") + " " + fixture("zoo_input_nhwc.npy") + " --out " + out);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_LE(max_rel_error(io::read_npy(out), io::read_npy(fixture("zoo_logits.npy"))), 1e-5);
+  std::filesystem::remove(out);
+}
+
 // The float reader (weights straight into float layers) gives the double reader's model.
 TEST(KerasImport, FloatReaderMatchesTheDoubleReader) {
-  for (const std::string file : {"cnn.h5", "resnet.h5", "nested.h5", "mlp.h5"}) {
+  for (const std::string file : {"cnn.h5", "resnet.h5", "nested.h5", "mlp.h5", "zoo.h5"}) {
     SCOPED_TRACE(file);
     const Model<double> d = io::read_keras_model(fixture(file));
     const Model<float> f = io::read_keras_model_float(fixture(file));

@@ -19,7 +19,10 @@ TEST(IoArrays, DispatchesByExtension) {
       {"savetxt.txt", {2, 3}},           {"idx_u1.idx", {2, 3}},   {"idx_u1.idx.gz", {2, 3}},
       {"labels-idx1-ubyte", {4}},
   };
-  for (const auto& [file, shape] : cases) EXPECT_EQ(lrp::io::read_array(io_fixture(file)).shape(), shape) << file;
+  for (const auto& [file, shape] : cases) {
+    EXPECT_EQ(lrp::io::read_array(io_fixture(file)).shape(), shape) << file;
+    EXPECT_EQ(lrp::io::read_array_shape(io_fixture(file)), shape) << file;
+  }
 }
 
 TEST(IoArrays, ExtensionsAreCaseInsensitive) {
@@ -27,6 +30,7 @@ TEST(IoArrays, ExtensionsAreCaseInsensitive) {
   const std::string upper = tmp.file("DATA.NPY");
   std::filesystem::copy_file(io_fixture("dtype_f8.npy"), upper);
   EXPECT_EQ(lrp::io::read_array(upper).shape(), (Shape{2, 3}));
+  EXPECT_EQ(lrp::io::read_array_shape(upper), (Shape{2, 3}));
 }
 
 TEST(IoArrays, MultiArrayNpzIsAmbiguous) {

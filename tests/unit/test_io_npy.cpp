@@ -176,6 +176,7 @@ TEST(IoNpy, EveryTruncatedPrefixIsFormatError) {
     for (std::size_t n = 0; n < bytes.size(); ++n) {
       write_bytes(path, bytes.substr(0, n));
       expect_error<FormatError>([&] { lrp::io::read_npy(path); }, {path}, std::string(name) + " prefix " + std::to_string(n));
+      expect_error<FormatError>([&] { lrp::io::read_npy_shape(path); }, {path}, std::string(name) + " shape, prefix " + std::to_string(n));
     }
   }
 }
@@ -185,6 +186,7 @@ TEST(IoNpy, TrailingBytesAreFormatError) {
   const std::string path = tmp.file("trailing.npy");
   write_bytes(path, lrp::io::read_file_bytes(io_fixture("dtype_f8.npy")) + "junk");
   expect_error<FormatError>([&] { lrp::io::read_npy(path); }, {path, "data", "4 unexpected bytes"});
+  expect_error<FormatError>([&] { lrp::io::read_npy_shape(path); }, {path, "data", "4 unexpected bytes"});
 }
 
 TEST(IoNpy, MalformedHeadersAreFormatErrors) {
@@ -212,7 +214,23 @@ TEST(IoNpy, MalformedHeadersAreFormatErrors) {
     const std::string path = tmp.file("bad.npy");
     write_bytes(path, bytes);
     expect_error<FormatError>([&] { lrp::io::read_npy(path); }, {path, needle}, name);
+    expect_error<FormatError>([&] { lrp::io::read_npy_shape(path); }, {path, needle}, name + " (shape only)");
   }
+}
+
+// The header-only reader (used to size a model's free input dimensions) agrees with the full one.
+TEST(IoNpy, ShapeFromTheHeaderAlone) {
+  for (const char* name : {"dtype_f8.npy", "dtype_u1.npy", "fortran_f8.npy", "version2.npy", "version3.npy", "scalar.npy",
+                           "vector.npy", "empty.npy"}) {
+    EXPECT_EQ(lrp::io::read_npy_shape(io_fixture(name)), lrp::io::read_npy(io_fixture(name)).shape()) << name;
+    EXPECT_EQ(lrp::io::read_array_shape(io_fixture(name)), lrp::io::read_npy(io_fixture(name)).shape()) << name;
+  }
+  EXPECT_EQ(lrp::io::read_npy_shape(io_fixture("fortran_f8.npy")), (Shape{2, 3, 4}));
+  expect_error<lrp::IoError>([] { lrp::io::read_npy_shape("/nonexistent/lrp/a.npy"); }, {"/nonexistent/lrp/a.npy"});
+  // A version 2.0 header length of 4 GiB in a 12-byte file is refused, not allocated.
+  TempDir tmp;
+  write_bytes(tmp.file("long.npy"), std::string("\x93NUMPY\x02\x00\xff\xff\xff\xff", 12));
+  expect_error<FormatError>([&] { lrp::io::read_npy_shape(tmp.file("long.npy")); }, {"long.npy", "runs past the end"});
 }
 
 TEST(IoNpy, AcceptsHandWrittenHeaderVariants) {

@@ -176,7 +176,7 @@ Shape data_shape_of(const std::string& model, const std::string& input) {
   const std::string ext = lower_extension(model);
   if ((ext != "onnx" && !is_keras(ext)) || input.empty() || is_image(input)) return {};
   try {
-    return read_input_array(input).shape();
+    return io::read_array_shape(input);
   } catch (const Error&) {
     return {};  // reported when the input is loaded, after the model's own errors
   }

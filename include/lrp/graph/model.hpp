@@ -2,6 +2,7 @@
 // The one in-memory model every importer produces: a DAG of layers over numbered values.
 // Value 0 is the network input; nodes are stored in topological order, each reading earlier
 // values and producing one new value. A Sequential network is the chain case.
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -108,5 +109,19 @@ class Model {
   std::size_t num_values_ = 1;
   std::size_t output_ = 0;
 };
+
+// Appends a node to a model being imported, whose per-sample value shapes the importer tracks in
+// `shapes`: infers the new value's shape from its inputs' first (ShapeError when they do not fit,
+// so nothing half-added remains) and records it. Returns the new value.
+template <class T>
+std::size_t add_shaped_node(Model<T>& model, std::map<std::size_t, Shape>& shapes, std::string name,
+                            std::unique_ptr<Layer<T>> layer, std::vector<std::size_t> inputs) {
+  std::vector<Shape> in_shapes;
+  for (std::size_t v : inputs) in_shapes.push_back(shapes.at(v));
+  Shape out = checked_output_shape(*layer, in_shapes);
+  const std::size_t v = model.add(std::move(name), std::move(layer), std::move(inputs));
+  shapes[v] = std::move(out);
+  return v;
+}
 
 }  // namespace lrp

@@ -21,6 +21,8 @@ namespace lrp::io {
 // complex, f2) are a FormatError naming the dtype. Bytes after the data are a FormatError.
 Tensor<double> read_npy(const std::string& path);
 Tensor<float> read_npy_f32(const std::string& path);  // same, converted to float
+// The shape alone, from the header (the data's size is checked against it, not read).
+Shape read_npy_shape(const std::string& path);
 void write_npy(const std::string& path, const Tensor<float>& t);   // '<f4'
 void write_npy(const std::string& path, const Tensor<double>& t);  // '<f8'
 // '<i8', e.g. labels or targets; v.size() must equal the element count of `shape`.
@@ -55,5 +57,7 @@ Tensor<double> read_idx(const std::string& path);
 // .npy, .npz (must hold exactly one array), .mat, .txt, .idx / *-ubyte / .gz (IDX);
 // anything else is a ConfigError naming the file.
 Tensor<double> read_array(const std::string& path);
+// The shape read_array(path) would return; a .npy file's is read from its header alone.
+Shape read_array_shape(const std::string& path);
 
 }  // namespace lrp::io

@@ -1,6 +1,7 @@
 #pragma once
 // Outputs are written atomically: into a temporary file beside the target, then renamed,
 // so a crash or an error never leaves a half-written result under the final name.
+#include <cstddef>
 #include <functional>
 #include <iosfwd>
 #include <string>
@@ -13,6 +14,9 @@ void write_file_atomic(const std::string& path, const std::function<void(std::os
 
 // Reads a whole file into memory; throws IoError naming the file when it cannot be read.
 std::string read_file_bytes(const std::string& path);
+// Its first `max_bytes` bytes (fewer when the file is shorter), and its size.
+std::string read_file_bytes(const std::string& path, std::size_t max_bytes);
+std::size_t file_size(const std::string& path);
 
 // The extension after the file name's last dot, lower-cased ("" when there is none); formats
 // are told apart by it.
