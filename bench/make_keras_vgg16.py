@@ -1,5 +1,5 @@
-"""Writes torchvision's VGG16 (random weights, seed 0) as a Keras 2 model file, OUT/vgg16.h5, with
-Keras Applications' layer names, the same net as ONNX (OUT/vgg16.onnx), an input in both layouts
+"""Writes torchvision's VGG16 (random weights, seed 0) as a Keras 2 model file, OUT/vgg16.h5, and
+as Keras 3's archive, OUT/vgg16.keras, with Keras Applications' layer names, the same net as ONNX (OUT/vgg16.onnx), an input in both layouts
 (OUT/x_nchw.npy, OUT/x_nhwc.npy) and PyTorch's logits (OUT/logits.npy), to time `lrp` on a large
 Keras model against the ONNX import (docs/PERFORMANCE.md, "Keras import").
 
@@ -14,7 +14,7 @@ import torchvision
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "fixtures", "keras"))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "fixtures"))
-from make_fixtures import conv_config, conv_kernel, layer, nhwc, save  # noqa: E402
+from make_fixtures import conv_config, conv_kernel, layer, nhwc, save, save_keras_archive  # noqa: E402
 
 
 def main(out):
@@ -41,7 +41,9 @@ def main(out):
                                   ("predictions", fcs[2], fcs[2].weight.detach().T, "softmax")]:
         layers.append(layer("Dense", name, units=fc.out_features, activation=act, use_bias=True))
         weights.append((name, [("kernel", np.ascontiguousarray(kernel.numpy(), dtype=np.float32)), ("bias", nhwc(fc.bias))]))
-    save(os.path.join(out, "vgg16.h5"), {"class_name": "Sequential", "config": {"name": "vgg16", "layers": layers}}, weights, vlen=True)
+    config = {"class_name": "Sequential", "config": {"name": "vgg16", "layers": layers}}
+    save(os.path.join(out, "vgg16.h5"), config, weights, vlen=True)
+    save_keras_archive(os.path.join(out, "vgg16.keras"), config, weights)
     x = torch.randn(1, 3, 224, 224)
     torch.onnx.export(m, x, os.path.join(out, "vgg16.onnx"), opset_version=13, input_names=["input"], output_names=["logits"])
     np.save(os.path.join(out, "x_nchw.npy"), x.numpy())

@@ -8,6 +8,8 @@ find_package(ZLIB REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)
 # Keras models (.h5): libhdf5-dev, which libmatio-dev already depends on.
 pkg_check_modules(HDF5 REQUIRED IMPORTED_TARGET hdf5)
+# Keras 3's .keras archives: the weights file inside is opened in memory (H5LTopen_file_image).
+find_library(HDF5_HL_LIBRARY NAMES hdf5_hl hdf5_serial_hl HINTS ${HDF5_LIBRARY_DIRS} REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
 # Header-only linear algebra for the surrogate models of LIME and KernelSHAP.
 find_package(Eigen3 3.3 REQUIRED NO_MODULE)

@@ -10,17 +10,17 @@ using nlohmann::json;
 
 class ConfigReader {
  public:
-  explicit ConfigReader(std::string source) : source_(std::move(source)) {}
+  explicit ConfigReader(std::string source, std::string field = "model_config") : source_(std::move(source)), field_(std::move(field)) {}
 
   KerasGraph read(const std::string& text) {
     json root;
     try {
       root = json::parse(text);
     } catch (const json::exception& e) {
-      fail("model_config is not valid JSON (" + std::string(e.what()) + ")");
+      fail(field_ + " is not valid JSON (" + std::string(e.what()) + ")");
     }
     if (!root.is_object() || !root.contains("class_name") || !root["class_name"].is_string() || !root.contains("config"))
-      fail("model_config has no class_name and config");
+      fail(field_ + " has no class_name and config");
     return graph(root["class_name"].get<std::string>(), root["config"]);
   }
 
@@ -29,15 +29,15 @@ class ConfigReader {
     if (cls == "Sequential") {
       g.sequential = true;
       // Keras before 2.2.3 wrote the layer list itself; later versions {"name", "layers"}.
-      const json& layers = config.is_array() ? config : member(config, "layers", "model_config");
+      const json& layers = config.is_array() ? config : member(config, "layers", field_);
       if (config.is_object() && config.contains("name") && config["name"].is_string()) g.name = config["name"].get<std::string>();
       read_layers(layers, g, false);
     } else if (cls == "Functional" || cls == "Model") {
-      if (!config.is_object()) fail("model_config's config is not an object");
+      if (!config.is_object()) fail(field_ + "'s config is not an object");
       if (config.contains("name") && config["name"].is_string()) g.name = config["name"].get<std::string>();
-      read_layers(member(config, "layers", "model_config"), g, true);
-      g.inputs = endpoints(member(config, "input_layers", "model_config"), "input_layers");
-      g.outputs = endpoints(member(config, "output_layers", "model_config"), "output_layers");
+      read_layers(member(config, "layers", field_), g, true);
+      g.inputs = endpoints(member(config, "input_layers", field_), "input_layers");
+      g.outputs = endpoints(member(config, "output_layers", field_), "output_layers");
     } else {
       fail("the model is a " + cls + "; lrp imports Sequential and Functional models");
     }
@@ -119,12 +119,13 @@ class ConfigReader {
   }
 
   std::string source_;
+  std::string field_;  // where the JSON came from: model_config (.h5) or config.json (.keras)
 };
 
 }  // namespace
 
-KerasGraph parse_model_config(const std::string& json_text, const std::string& source) {
-  return ConfigReader(source).read(json_text);
+KerasGraph parse_model_config(const std::string& json_text, const std::string& source, const std::string& field) {
+  return ConfigReader(source, field).read(json_text);
 }
 
 bool is_model_class(const std::string& class_name) {

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -19,6 +20,9 @@ class Hdf5File {
   // `dry`: reads of datasets stored whole (not chunked) fetch one value each, through the same
   // type conversion; everything else is read as always (the import's trial run in a child).
   explicit Hdf5File(const std::string& path, bool dry = false);
+  // An HDF5 file held in memory (`image`, which must outlive this; a .keras archive's weights),
+  // named `path` in messages.
+  Hdf5File(std::string_view image, const std::string& path, bool dry);
   ~Hdf5File();
   Hdf5File(const Hdf5File&) = delete;
   Hdf5File& operator=(const Hdf5File&) = delete;
@@ -71,17 +75,24 @@ struct KerasGraph {
   std::vector<Inbound> inputs, outputs;
 };
 
-// Parses `model_config` (Sequential as a list or {"layers": ...}; Functional/Model with Keras 2's
+// Parses `model_config` (.h5; `field` names it in messages, config.json for .keras) (Sequential as a list or {"layers": ...}; Functional/Model with Keras 2's
 // nested-list or Keras 3's keras_history inbound nodes). Throws FormatError naming `source`.
-KerasGraph parse_model_config(const std::string& json_text, const std::string& source);
+KerasGraph parse_model_config(const std::string& json_text, const std::string& source, const std::string& field = "model_config");
 
 // Whether a layer's class is a model (Sequential, Functional, Model): a nested model.
 bool is_model_class(const std::string& class_name);
 // A nested model's own graph, from its layer entry.
 KerasGraph parse_nested_model(const KerasLayer& layer, const std::string& source);
 
+// Where a file keeps each layer's weights. Legacy (.h5 from model.save): /model_weights/<layer>,
+// named by its weight_names attribute. Keras 3's .keras archive: /layers/<class>/vars/0, 1, ...,
+// each layer's group named after its class in snake case, numbered by order of appearance
+// (conv2d, conv2d_1, ...), its variables in the order the layer creates them.
+enum class WeightLayout { Legacy, KerasV3 };
+
 // `data_shape` sizes the input dimensions the model leaves unknown (keras.hpp).
 template <class T>
-Model<T> build_model(const Hdf5File& file, const KerasGraph& graph, const std::string& output, const Shape& data_shape);
+Model<T> build_model(const Hdf5File& file, WeightLayout layout, const KerasGraph& graph, const std::string& output,
+                     const Shape& data_shape);
 
 }  // namespace lrp::io::keras_detail

@@ -1,6 +1,7 @@
 // The HDF5 side of the Keras importer (keras_detail.hpp): attributes and datasets through
 // libhdf5's C API, each handle closed by a guard, every failure a FormatError naming the object.
 #include <hdf5.h>
+#include <hdf5_hl.h>
 
 #include <cerrno>
 #include <cstring>
@@ -54,6 +55,15 @@ Hdf5File::Hdf5File(const std::string& path, bool dry) : path_(path), dry_(dry) {
     throw FormatError("Keras model '" + path + "' is not an HDF5 file (lrp reads models saved with model.save(\"m.h5\"))");
   file_ = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
   if (file_ < 0) throw FormatError("Keras model '" + path + "': the HDF5 file cannot be opened (truncated or corrupt)");
+}
+
+Hdf5File::Hdf5File(std::string_view image, const std::string& path, bool dry) : path_(path), dry_(dry) {
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  constexpr std::string_view kSignature("\x89HDF\r\n\x1a\n", 8);
+  if (image.substr(0, kSignature.size()) != kSignature) throw FormatError("Keras model '" + path + "': its weights are not an HDF5 file");
+  // Read-only and not copied: the library reads the caller's bytes in place.
+  file_ = H5LTopen_file_image(const_cast<char*>(image.data()), image.size(), H5LT_FILE_IMAGE_DONT_COPY | H5LT_FILE_IMAGE_DONT_RELEASE);
+  if (file_ < 0) throw FormatError("Keras model '" + path + "': its weights file cannot be opened (truncated or corrupt)");
 }
 
 Hdf5File::~Hdf5File() {

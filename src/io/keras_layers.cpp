@@ -5,15 +5,19 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <functional>
 #include <map>
+#include <regex>
 #include <set>
 
 #include "io/keras_detail.hpp"
+#include "io/zip_archive.hpp"
+#include "lrp/io/atomic_file.hpp"
 #include "lrp/core/error.hpp"
 #include "lrp/graph/canonize.hpp"
 #include "lrp/io/keras.hpp"
@@ -43,8 +47,35 @@ struct Scope {
   // Top level: each layer's weights in /model_weights/<layer>. Inside a nested model: all of
   // them in the group of the outermost nested model, named <layer>/<weight>:0.
   std::string nested_group;
+  std::map<std::string, std::string> groups;  // WeightLayout::KerasV3: layer name → its weights group
   int depth = 0;
 };
+
+// Keras's naming.to_snake_case, which names a layer's group in a .keras weights file after its
+// class: "Conv2D" → "conv2d", "MaxPooling2D" → "max_pooling2d", "PReLU" → "p_re_lu".
+std::string snake_case(const std::string& class_name) {
+  std::string s;
+  for (char c : class_name)
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '_') s += c;
+  s = std::regex_replace(s, std::regex("(.)([A-Z][a-z]+)"), "$1_$2");
+  s = std::regex_replace(s, std::regex("([a-z])([A-Z])"), "$1_$2");
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+// The weights groups of a (sub)model's layers in a .keras file, under `prefix`: class names in
+// snake case, a repeated one numbered from _1 on, in the order of the model's layer list.
+std::map<std::string, std::string> v3_groups(const KerasGraph& g, const std::string& prefix) {
+  std::map<std::string, std::string> groups;
+  std::map<std::string, int> used;
+  for (const KerasLayer& l : g.layers) {
+    const std::string base = snake_case(l.class_name);
+    const auto [it, first] = used.emplace(base, 0);
+    if (!first) ++it->second;
+    groups[l.name] = prefix + "/" + (first ? base : base + "_" + std::to_string(it->second));
+  }
+  return groups;
+}
 
 // dst[c * ld + r] = src[r * cols + c]: a transpose in 32 x 32 tiles through a local buffer, so
 // reads and writes both go along cache lines. No OpenMP: the import also runs in a forked child,
@@ -66,17 +97,25 @@ void transpose_into(const T* src, std::size_t rows, std::size_t cols, T* dst, st
 template <class T>
 class Builder {
  public:
-  Builder(const Hdf5File& file, const KerasGraph& graph, const Shape& data_shape) : file_(file), graph_(graph), data_shape_(data_shape) {
+  Builder(const Hdf5File& file, WeightLayout layout, const KerasGraph& graph, const Shape& data_shape)
+      : file_(file), layout_(layout), graph_(graph), data_shape_(data_shape) {
     model_.source = file.path();
     model_.name = graph.name;
-    if (file.has_attribute("/", "keras_version")) {
+    if (layout == WeightLayout::KerasV3) {
+      keras3_ = true;  // only Keras 3 writes .keras archives
+    } else if (file.has_attribute("/", "keras_version")) {
       const std::vector<std::string> v = file.strings("/", "keras_version");
       if (!v.empty() && !v[0].empty() && v[0][0] >= '3') keras3_ = true;
     }
   }
 
   Model<T> build(const std::string& output) {
-    if (!file_.exists("/model_weights")) throw FormatError(where() + "has no model_weights group (not a model saved by Keras)");
+    if (layout_ == WeightLayout::Legacy && !file_.exists("/model_weights"))
+      throw FormatError(where() + "has no model_weights group (not a model saved by Keras)");
+    if (layout_ == WeightLayout::KerasV3) {
+      if (!file_.exists("/layers")) throw FormatError(where() + "has no layers group in its weights file (not a model saved by Keras)");
+      top_.groups = v3_groups(graph_, "/layers");
+    }
     scope_ = &top_;
     convert_graph(graph_, {});
     pick_output(output);
@@ -170,22 +209,49 @@ class Builder {
   std::size_t add(std::unique_ptr<Layer<T>> layer, std::vector<std::size_t> in) { return node(layer_->name, std::move(layer), std::move(in)); }
 
   // ---- weights --------------------------------------------------------------------------------
-  // The weights stored for the current layer, as listed (dataset path relative to `group`).
-  std::vector<std::string> stored_weights(std::string& group) const {
-    group = scope_->nested_group.empty() ? "/model_weights/" + layer_->name : scope_->nested_group;
+  // The weights stored for the current layer: (key, dataset path) pairs, keys as Keras 2 names
+  // them (kernel, bias, gamma, ...).
+  std::vector<std::pair<std::string, std::string>> stored_weights() const {
+    if (layout_ == WeightLayout::KerasV3) return v3_weights();
+    const std::string group = scope_->nested_group.empty() ? "/model_weights/" + layer_->name : scope_->nested_group;
     std::vector<std::string> names;
     if (file_.has_attribute(group, "weight_names") || file_.has_attribute(group, "weight_names0"))
       names = file_.strings(group, "weight_names");
-    if (scope_->nested_group.empty()) return names;
-    std::vector<std::string> own;  // inside a nested model: "<layer>/<weight>:0" (perhaps under a prefix)
+    std::vector<std::pair<std::string, std::string>> out;
     for (const std::string& n : names) {
-      const std::size_t slash = n.rfind('/');
-      if (slash == std::string::npos || slash == 0) continue;
-      const std::size_t before = n.rfind('/', slash - 1);
-      const std::size_t start = before == std::string::npos ? 0 : before + 1;
-      if (n.substr(start, slash - start) == layer_->name) own.push_back(n);
+      if (!scope_->nested_group.empty()) {  // inside a nested model: "<layer>/<weight>:0" (perhaps under a prefix)
+        const std::size_t slash = n.rfind('/');
+        if (slash == std::string::npos || slash == 0) continue;
+        const std::size_t before = n.rfind('/', slash - 1);
+        const std::size_t start = before == std::string::npos ? 0 : before + 1;
+        if (n.substr(start, slash - start) != layer_->name) continue;
+      }
+      out.emplace_back(weight_key(n), group + "/" + n);
     }
-    return own;
+    return out;
+  }
+  // A .keras file numbers a layer's variables in the order the layer creates them.
+  std::vector<std::pair<std::string, std::string>> v3_weights() const {
+    const std::string& c = layer_->class_name;
+    std::vector<std::string> keys;
+    if (c == "Dense" || c == "Conv2D") keys = {"kernel"};
+    else if (c == "DepthwiseConv2D") keys = {"depthwise_kernel"};
+    else if (c == "SeparableConv2D") keys = {"depthwise_kernel", "pointwise_kernel"};
+    else if (c == "PReLU") keys = {"alpha"};
+    else if (c == "Normalization" && !given("mean")) keys = {"mean", "variance", "count"};
+    if ((c == "Dense" || c.find("Conv2D") != std::string::npos) && flag("use_bias", true)) keys.push_back("bias");
+    if (c == "BatchNormalization") {
+      if (flag("scale", true)) keys.push_back("gamma");
+      if (flag("center", true)) keys.push_back("beta");
+      keys.insert(keys.end(), {"moving_mean", "moving_variance"});
+    }
+    const std::string vars = scope_->groups.at(layer_->name) + "/vars/";
+    std::vector<std::pair<std::string, std::string>> out;
+    for (std::size_t i = 0; i < keys.size() && file_.exists(vars + std::to_string(i)); ++i) out.emplace_back(keys[i], vars + std::to_string(i));
+    if (out.size() == keys.size() && file_.exists(vars + std::to_string(keys.size())))
+      fail("stores more variables in " + vars.substr(1, vars.size() - 2) + " than the " + std::to_string(keys.size()) +
+           " lrp reads (a quantized or otherwise extended layer?)");
+    return out;
   }
   // "conv/kernel:0" → "kernel".
   static std::string weight_key(const std::string& name) {
@@ -195,12 +261,12 @@ class Builder {
   }
   // The dataset path of weight `key` of the current layer, or "" (with the stored names in `list`).
   std::string weight_path(const std::string& key, std::string* list = nullptr) const {
-    std::string group, found;
-    for (const std::string& n : stored_weights(group)) {
-      if (weight_key(n) == key) found = n;
-      if (list) *list += (list->empty() ? "" : ", ") + n;
+    std::string found;
+    for (const auto& [k, path] : stored_weights()) {
+      if (k == key) found = path;
+      if (list) *list += (list->empty() ? "" : ", ") + listed(path);
     }
-    return found.empty() ? "" : group + "/" + found;
+    return found;
   }
 
   // Weight `key` (kernel, bias, gamma, ...) of the layer, of Keras shape `dims`, as stored.
@@ -224,8 +290,11 @@ class Builder {
       fail("weight '" + listed(path) + "' has shape " + shape_str(Shape(have.begin(), have.end())) + ", expected " + shape_str(dims));
     return path;
   }
-  // A dataset path as its layer's weight_names lists it.
-  static std::string listed(const std::string& path) { return path.substr(path.find('/', std::string("/model_weights/").size()) + 1); }
+  // A dataset path as its layer's weight_names lists it (a .keras file: the path).
+  std::string listed(const std::string& path) const {
+    if (layout_ == WeightLayout::KerasV3) return path.substr(1);
+    return path.substr(path.find('/', std::string("/model_weights/").size()) + 1);
+  }
   void finite(const std::string& path, const T* v, std::size_t n) const {
     if (file_.dry()) return;  // a dry read leaves most values unread
     if (!std::all_of(v, v + n, [](T a) { return std::isfinite(a); })) fail("weight '" + listed(path) + "' holds a non-finite value");
@@ -400,6 +469,7 @@ class Builder {
     const KerasGraph sub = parse_nested_model(*layer_, file_.path());
     Scope inner;
     inner.nested_group = scope_->nested_group.empty() ? "/model_weights/" + layer_->name : scope_->nested_group;
+    if (layout_ == WeightLayout::KerasV3) inner.groups = v3_groups(sub, scope_->groups.at(layer_->name) + "/layers");
     inner.depth = scope_->depth + 1;
     Scope* outer = scope_;
     scope_ = &inner;
@@ -794,6 +864,7 @@ class Builder {
   }
 
   const Hdf5File& file_;
+  const WeightLayout layout_;
   const KerasGraph& graph_;
   const Shape data_shape_;
   const KerasLayer* layer_ = nullptr;
@@ -837,7 +908,7 @@ void import_in_child_first(const std::string& path, const std::function<void()>&
 }
 
 template <class T>
-Model<T> read_directly(const std::string& path, const std::string& output, const Shape& data_shape, bool dry) {
+Model<T> read_h5(const std::string& path, const std::string& output, const Shape& data_shape, bool dry) {
   const Hdf5File file(path, dry);
   if (!file.has_attribute("/", "model_config")) {
     if (file.has_attribute("/", "layer_names"))
@@ -847,7 +918,29 @@ Model<T> read_directly(const std::string& path, const std::string& output, const
   const std::vector<std::string> config = file.strings("/", "model_config");
   if (config.size() != 1) throw FormatError("Keras model '" + path + "': model_config is not one string");
   const KerasGraph graph = parse_model_config(config[0], path);
-  return build_model<T>(file, graph, output, data_shape);
+  return build_model<T>(file, WeightLayout::Legacy, graph, output, data_shape);
+}
+
+// Keras 3's .keras: a zip archive of config.json (the architecture, as model_config in a .h5),
+// metadata.json and model.weights.h5 (opened in memory, in place when stored uncompressed).
+template <class T>
+Model<T> read_keras_archive(const std::string& path, const std::string& output, const Shape& data_shape, bool dry) {
+  const std::string archive = read_file_bytes(path);
+  const std::string what = "Keras model '" + path + "'";
+  const std::vector<detail::ZipEntry> entries = detail::read_zip(archive, what);
+  const auto member = [&](const std::string& name) -> const detail::ZipEntry& {
+    for (const detail::ZipEntry& e : entries)
+      if (e.name == name) return e;
+    throw FormatError(what + " has no " + name + " (a .keras archive holds config.json and model.weights.h5)");
+  };
+  const KerasGraph graph = parse_model_config(std::string(member("config.json").data()), path, "config.json");
+  const Hdf5File file(member("model.weights.h5").data(), path, dry);
+  return build_model<T>(file, WeightLayout::KerasV3, graph, output, data_shape);
+}
+
+template <class T>
+Model<T> read_directly(const std::string& path, const std::string& output, const Shape& data_shape, bool dry) {
+  return lower_extension(path) == "keras" ? read_keras_archive<T>(path, output, data_shape, dry) : read_h5<T>(path, output, data_shape, dry);
 }
 
 template <class T>
@@ -859,11 +952,12 @@ Model<T> read(const std::string& path, const std::string& output, const Shape& d
 }  // namespace
 
 template <class T>
-Model<T> build_model(const Hdf5File& file, const KerasGraph& graph, const std::string& output, const Shape& data_shape) {
-  return Builder<T>(file, graph, data_shape).build(output);
+Model<T> build_model(const Hdf5File& file, WeightLayout layout, const KerasGraph& graph, const std::string& output,
+                     const Shape& data_shape) {
+  return Builder<T>(file, layout, graph, data_shape).build(output);
 }
-template Model<float> build_model(const Hdf5File&, const KerasGraph&, const std::string&, const Shape&);
-template Model<double> build_model(const Hdf5File&, const KerasGraph&, const std::string&, const Shape&);
+template Model<float> build_model(const Hdf5File&, WeightLayout, const KerasGraph&, const std::string&, const Shape&);
+template Model<double> build_model(const Hdf5File&, WeightLayout, const KerasGraph&, const std::string&, const Shape&);
 
 }  // namespace lrp::io::keras_detail
 

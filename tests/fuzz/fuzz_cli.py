@@ -30,6 +30,7 @@ import struct
 import subprocess
 import tempfile
 import time
+import zipfile
 
 import numpy as np
 
@@ -167,6 +168,25 @@ def mutate_graph(g, rng):
             g.node.insert(rng.randrange(len(g.node) + 1), g.node[i])
 
 
+def mutate_keras_archive(data, rng):
+    """A .keras zip: mostly one member mutated (the weights' HDF5 bytes, or config.json as text) and
+    the archive rewritten with valid checksums, so the mutation reaches the readers behind the zip;
+    sometimes the archive's own bytes."""
+    if rng.randrange(8) == 0:
+        return mutate_bytes(data, rng)
+    import io
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        members = [(info.filename, z.read(info)) for info in z.infolist()]
+    k = rng.randrange(len(members))
+    name, body = members[k]
+    members[k] = (name, mutate_text(body, rng) if name.endswith('.json') else mutate_bytes(body, rng))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, 'w', compression=zipfile.ZIP_STORED) as z:
+        for name, body in members:
+            z.writestr(name, bytes(body))
+    return out.getvalue()
+
+
 def mutate_onnx(data, rng):
     import onnx
     if rng.random() < 0.25:
@@ -233,6 +253,9 @@ def targets(seeds):
     for name, data in [('cnn', 'cnn_input_nhwc'), ('resnet', 'resnet_input_nhwc'), ('mlp', 'mlp_input'), ('cnn_unsized', 'cnn_input_nhwc')]:
         p = f'{FX}/keras/{name}.h5'  # HDF5 structures, the architecture JSON and the weights, mutated alike
         t.append(('keras-' + name, p, mutate_bytes, ['explain', '{F}', f'{FX}/keras/{data}.npy', '--composite', 'epsilon_plus_flat', '--out', '{O}']))
+    for name, data in [('resnet', 'resnet_input_nhwc'), ('nested', 'nested_input_nhwc'), ('zoo', 'zoo_input_nhwc')]:
+        t.append(('keras3-' + name, f'{FX}/keras/{name}.keras', mutate_keras_archive,
+                  ['explain', '{F}', f'{FX}/keras/{data}.npy', '--composite', 'epsilon_plus_flat', '--out', '{O}']))
     sig = f'{FX}/conv1d/input.npy'  # signals [3, 2, 40]: a mutated relevance array drawn over them
     t.append(('render-signal', sig, mutate_bytes, ['render', '{F}', '--signal', '--grid', '--input', sig, '-o', '{O}.png']))
     for f in sorted(os.listdir(f'{FX}/io')):

@@ -101,9 +101,35 @@ TEST(KerasImport, LayerZooPredictsFromTheCommandLine) {
   std::filesystem::remove(out);
 }
 
+// Keras 3's .keras archives of three of the nets above (a zip of config.json and
+// model.weights.h5, each layer's variables in a group named after its class, in creation order):
+// BatchNormalization, depthwise and separable kernels; a nested model's own numbering; the zoo.
+TEST(KerasImport, KerasArchivesMatchPyTorch) {
+  check_against_pytorch<double>("resnet.keras", "resnet", 4, 1e-9);
+  check_against_pytorch<float>("resnet.keras", "resnet", 4, 1e-5);
+  check_against_pytorch<double>("nested.keras", "nested", 3, 1e-9);
+  check_against_pytorch<float>("nested.keras", "nested", 3, 1e-5);
+  check_against_pytorch<double>("zoo.keras", "zoo_k3", 1, 1e-9);
+}
+// The command line takes .keras files like .h5 ones: the same relevance as the Keras 3 .h5 file
+// of the same net.
+TEST(KerasImport, KerasArchiveExplainsFromTheCommandLine) {
+  const std::string a = temp_path("keras_archive_rel.npy"), b = temp_path("keras_h5_rel.npy");
+  for (const auto& [model, out] : {std::pair{"resnet.keras", a}, std::pair{"resnet_k3.h5", b}}) {
+    const CliResult r = run_cli("explain " + fixture(model) + " " + fixture("resnet_input_nhwc.npy") +
+                                " --composite epsilon_gamma_box:-3,3 --target 2 --out " + out);
+    ASSERT_EQ(r.code, 0) << r.output;
+  }
+  const Tensor<double> ra = io::read_npy(a), rb = io::read_npy(b);
+  ASSERT_EQ(ra.shape(), (Shape{2, 10, 10, 4}));
+  EXPECT_LE(max_rel_error(ra, rb), 1e-12);
+  std::filesystem::remove(a);
+  std::filesystem::remove(b);
+}
+
 // The float reader (weights straight into float layers) gives the double reader's model.
 TEST(KerasImport, FloatReaderMatchesTheDoubleReader) {
-  for (const std::string file : {"cnn.h5", "resnet.h5", "nested.h5", "mlp.h5", "zoo.h5"}) {
+  for (const std::string file : {"cnn.h5", "resnet.h5", "nested.h5", "mlp.h5", "zoo.h5", "nested.keras"}) {
     SCOPED_TRACE(file);
     const Model<double> d = io::read_keras_model(fixture(file));
     const Model<float> f = io::read_keras_model_float(fixture(file));

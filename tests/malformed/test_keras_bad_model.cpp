@@ -60,6 +60,34 @@ TEST(KerasBadModel, TruncatedAndForeignFilesAreRefused) {
   EXPECT_EQ(r.code, 2) << r.output;
 }
 
+// .keras archives: a layer with more variables than lrp reads (a quantized Dense, say), members
+// missing, weights that are not HDF5, archives cut short or spoiled.
+TEST(KerasBadModel, BrokenKerasArchivesAreRefused) {
+  expect_format_error(fixture("bad_extra_variable.keras"), {"layer 'logits' (Dense)", "more variables", "layers/dense/vars"});
+  expect_format_error(fixture("bad_config_json.keras"), {"bad_config_json.keras", "config.json is not valid JSON"});
+  const TempDir dir;
+  const std::string whole = io::read_file_bytes(fixture("resnet.keras"));
+  for (const std::size_t keep : {std::size_t{10}, whole.size() / 2, whole.size() - 30}) {
+    const std::string cut = dir.file("cut" + std::to_string(keep) + ".keras");
+    write_bytes(cut, whole.substr(0, keep));
+    expect_format_error(cut, {cut});
+  }
+  // A renamed member: the archive stays valid, the weights file is gone.
+  std::string renamed = whole;
+  for (std::size_t at = renamed.find("model.weights.h5"); at != std::string::npos; at = renamed.find("model.weights.h5", at + 1))
+    renamed.replace(at, 5, "other");
+  write_bytes(dir.file("renamed.keras"), renamed);
+  expect_format_error(dir.file("renamed.keras"), {"renamed.keras", "has no model.weights.h5"});
+  // A flipped byte inside the weights: the zip's checksum catches it.
+  std::string flipped = whole;
+  flipped[whole.size() / 2] = static_cast<char>(flipped[whole.size() / 2] ^ 0x5A);
+  write_bytes(dir.file("flipped.keras"), flipped);
+  expect_format_error(dir.file("flipped.keras"), {"flipped.keras", "checksum"});
+  write_bytes(dir.file("text.keras"), "not a zip archive\n");
+  expect_format_error(dir.file("text.keras"), {"text.keras", "not a zip archive"});
+  expect_error<IoError>([&] { io::read_keras_model(dir.file("missing.keras")); }, {"missing.keras"});
+}
+
 // A file (mlp.h5 spoiled by the fuzzer) on which libhdf5 itself crashes, reading a text
 // attribute from a corrupt heap: the import's first run in a child process catches it.
 TEST(KerasBadModel, AFileThatCrashesTheHdf5LibraryIsRefused) {

@@ -32,7 +32,7 @@ Tensor<double> read_input_array(const std::string& path) { return io::read_array
 
 namespace {
 bool is_caffe(const std::string& ext) { return ext == "prototxt" || ext == "pbtxt" || ext == "caffemodel"; }
-bool is_keras(const std::string& ext) { return ext == "h5" || ext == "hdf5"; }
+bool is_keras(const std::string& ext) { return ext == "h5" || ext == "hdf5" || ext == "keras"; }
 
 // The float path of the importers that build float layers directly (ONNX, Caffe): large
 // models are never held as doubles.
@@ -84,7 +84,7 @@ Model<double> load_model(const std::string& path, bool canonize, const std::stri
 #endif
   } else {
     throw ConfigError("cannot tell the format of model '" + path +
-                      "': expected a .txt (LRP Toolbox), .onnx, Keras .h5, or Caffe .prototxt/.caffemodel file");
+                      "': expected a .txt (LRP Toolbox), .onnx, Keras .h5 or .keras, or Caffe .prototxt/.caffemodel file");
   }
   m.validate();
   tune_allocator_for_reuse();  // from here on, freed memory is kept for the explanations' reuse

@@ -52,7 +52,7 @@ struct ModelFileOptions {
 };
 // The MODEL argument's help: the formats the loaders tell apart by extension.
 inline constexpr const char* kModelFileHelp =
-    "Model file (.txt LRP Toolbox format, .onnx, Keras .h5, Caffe .prototxt with --weights, .caffemodel)";
+    "Model file (.txt LRP Toolbox format, .onnx, Keras .h5 or .keras, Caffe .prototxt with --weights, .caffemodel)";
 void add_model_options(CLI::App* cmd, ModelFileOptions& o);
 
 // load_model (T = double) or load_model_float (T = float) with the model file's options.
