@@ -21,8 +21,10 @@ class Hdf5File {
   // type conversion; everything else is read as always (the import's trial run in a child).
   explicit Hdf5File(const std::string& path, bool dry = false);
   // An HDF5 file held in memory (`image`, which must outlive this; a .keras archive's weights),
-  // named `path` in messages.
-  Hdf5File(std::string_view image, const std::string& path, bool dry);
+  // named `path` in messages. `release_read`: `image` lies in a read-only file mapping, whose
+  // pages a weight stored whole is dropped from once read (they come back from the file when
+  // touched again), so loading does not hold the weights twice.
+  Hdf5File(std::string_view image, const std::string& path, bool dry, bool release_read);
   ~Hdf5File();
   Hdf5File(const Hdf5File&) = delete;
   Hdf5File& operator=(const Hdf5File&) = delete;
@@ -50,9 +52,13 @@ class Hdf5File {
   std::vector<std::string> attribute_strings(const std::string& object, const std::string& name) const;
   // Whether a dry read of this dataset skips its values (all but the first).
   bool skips_values(std::int64_t dataset) const;
+  // Drops the mapped pages of `bytes` from byte `from` of the dataset at `dataset_offset`.
+  void release(std::uint64_t dataset_offset, std::size_t from, std::size_t bytes) const;
   std::int64_t file_ = -1;  // hid_t
   std::string path_;
   bool dry_ = false;
+  std::string_view image_;
+  bool release_read_ = false;
 };
 
 // Where a layer's input comes from: the output `tensor` of call `node` of layer `layer`.

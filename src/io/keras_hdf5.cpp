@@ -3,7 +3,12 @@
 #include <hdf5.h>
 #include <hdf5_hl.h>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 
@@ -57,7 +62,8 @@ Hdf5File::Hdf5File(const std::string& path, bool dry) : path_(path), dry_(dry) {
   if (file_ < 0) throw FormatError("Keras model '" + path + "': the HDF5 file cannot be opened (truncated or corrupt)");
 }
 
-Hdf5File::Hdf5File(std::string_view image, const std::string& path, bool dry) : path_(path), dry_(dry) {
+Hdf5File::Hdf5File(std::string_view image, const std::string& path, bool dry, bool release_read)
+    : path_(path), dry_(dry), image_(image), release_read_(release_read) {
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
   constexpr std::string_view kSignature("\x89HDF\r\n\x1a\n", 8);
   if (image.substr(0, kSignature.size()) != kSignature) throw FormatError("Keras model '" + path + "': its weights are not an HDF5 file");
@@ -204,6 +210,21 @@ void Hdf5File::read_rows(const std::string& dataset, std::size_t first, std::siz
   if (values > 0 && (!memory.ok() || H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start, nullptr, dims, nullptr) < 0 ||
                      H5Dread(ds.get(), native_type<T>(), memory.get(), space.get(), H5P_DEFAULT, out) < 0))
     throw FormatError(where + " cannot be read (truncated or corrupt file)");
+  if (release_read_ && !skips_values(ds.get())) {
+    const std::size_t row_bytes = type.ok() ? H5Tget_size(type.get()) * static_cast<std::size_t>(values / std::max<hsize_t>(rows, 1)) : 0;
+    release(H5Dget_offset(ds.get()), first * row_bytes, rows * row_bytes);
+  }
+}
+
+void Hdf5File::release(std::uint64_t dataset_offset, std::size_t from, std::size_t bytes) const {
+  // H5Dget_offset: the dataset's place in the image, defined for one stored whole (contiguous).
+  if (dataset_offset == HADDR_UNDEF || dataset_offset > image_.size() || from > image_.size() - dataset_offset ||
+      bytes > image_.size() - dataset_offset - from)
+    return;
+  const std::uintptr_t page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
+  const std::uintptr_t begin = reinterpret_cast<std::uintptr_t>(image_.data()) + dataset_offset + from;
+  const std::uintptr_t lo = (begin + page - 1) / page * page, hi = (begin + bytes) / page * page;
+  if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
 }
 
 template void Hdf5File::read(const std::string&, float*, std::size_t) const;

@@ -16,6 +16,7 @@
 #include <set>
 
 #include "io/keras_detail.hpp"
+#include "io/mapped_file.hpp"
 #include "io/zip_archive.hpp"
 #include "lrp/io/atomic_file.hpp"
 #include "lrp/core/error.hpp"
@@ -924,29 +925,30 @@ Model<T> read_h5(const std::string& path, const std::string& output, const Shape
 // Keras 3's .keras: a zip archive of config.json (the architecture, as model_config in a .h5),
 // metadata.json and model.weights.h5 (opened in memory, in place when stored uncompressed).
 template <class T>
-Model<T> read_keras_archive(const std::string& path, const std::string& output, const Shape& data_shape, bool dry) {
-  const std::string archive = read_file_bytes(path);
-  const std::string what = "Keras model '" + path + "'";
-  const std::vector<detail::ZipEntry> entries = detail::read_zip(archive, what);
+Model<T> read_keras_archive(const std::vector<detail::ZipEntry>& entries, const std::string& path, const std::string& output,
+                            const Shape& data_shape, bool dry) {
   const auto member = [&](const std::string& name) -> const detail::ZipEntry& {
     for (const detail::ZipEntry& e : entries)
       if (e.name == name) return e;
-    throw FormatError(what + " has no " + name + " (a .keras archive holds config.json and model.weights.h5)");
+    throw FormatError("Keras model '" + path + "' has no " + name + " (a .keras archive holds config.json and model.weights.h5)");
   };
   const KerasGraph graph = parse_model_config(std::string(member("config.json").data()), path, "config.json");
-  const Hdf5File file(member("model.weights.h5").data(), path, dry);
+  const detail::ZipEntry& weights = member("model.weights.h5");
+  const Hdf5File file(weights.data(), path, dry, weights.is_stored());
   return build_model<T>(file, WeightLayout::KerasV3, graph, output, data_shape);
 }
 
 template <class T>
-Model<T> read_directly(const std::string& path, const std::string& output, const Shape& data_shape, bool dry) {
-  return lower_extension(path) == "keras" ? read_keras_archive<T>(path, output, data_shape, dry) : read_h5<T>(path, output, data_shape, dry);
-}
-
-template <class T>
 Model<T> read(const std::string& path, const std::string& output, const Shape& data_shape) {
-  import_in_child_first(path, [&] { read_directly<T>(path, output, data_shape, true); });
-  return read_directly<T>(path, output, data_shape, false);
+  if (lower_extension(path) == "keras") {
+    // Mapped and checked (CRCs) once; the child's dry run shares the pages.
+    const detail::MappedFile archive(path);
+    const std::vector<detail::ZipEntry> entries = detail::read_zip(archive.bytes(), "Keras model '" + path + "'");
+    import_in_child_first(path, [&] { read_keras_archive<T>(entries, path, output, data_shape, true); });
+    return read_keras_archive<T>(entries, path, output, data_shape, false);
+  }
+  import_in_child_first(path, [&] { read_h5<T>(path, output, data_shape, true); });
+  return read_h5<T>(path, output, data_shape, false);
 }
 
 }  // namespace

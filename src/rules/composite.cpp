@@ -68,6 +68,10 @@ std::string composite_help() {
          "  epsilon_gamma_box:LOW,HIGH  ZBox(LOW,HIGH) on the first Conv, Gamma(0.25) on Conv, Epsilon on Linear\n"
          "  deep_taylor                 ZPlus without bias on Linear/Conv (iNNvestigate's deep_taylor)\n"
          "  deep_taylor_bounded:LOW,HIGH as deep_taylor, ZBox(LOW,HIGH) on the first Linear/Conv\n"
+         "  sequential_preset_a[:EPS]   iNNvestigate's lrp.sequential_preset_a: AlphaBeta(1,0) on Conv, Epsilon(EPS = 0.1) on Linear\n"
+         "  sequential_preset_b[:EPS]   iNNvestigate's lrp.sequential_preset_b: AlphaBeta(2,1) on Conv, Epsilon(EPS = 0.1) on Linear\n"
+         "  sequential_preset_a_flat, sequential_preset_b_flat[:EPS]  the same with Flat on the first Linear/Conv\n"
+         "                              (also by iNNvestigate's names, lrp.sequential_preset_a and so on)\n"
          "  (all: activations and BatchNorm Pass, Add and average pools Norm, max pools gradient)\n"
          "  excitation_backprop         ZPlus on Linear/Conv, Add and average pools Norm, every other layer its gradient\n"
          "  deconvnet, guided_backprop  DeconvNet / Guided Backprop on ReLUs, every other layer its gradient\n"
@@ -95,7 +99,8 @@ std::vector<Rule> composite_rules(const Model<T>& model, const std::string& full
   std::string spec = full_spec;
   const bool zero_bias = strip_zero_bias(spec);
   const std::size_t colon = spec.find(':');
-  const std::string name = spec.substr(0, colon);
+  std::string name = spec.substr(0, colon);
+  if (name.starts_with("lrp.sequential_preset_")) name.erase(0, 4);  // iNNvestigate's analyzer names
   const std::vector<double> params =
       colon == std::string::npos ? std::vector<double>{} : parse_number_list(spec.substr(colon + 1), "composite '" + spec + "'");
   const auto need = [&](std::size_t lo, std::size_t hi) {
@@ -175,6 +180,16 @@ std::vector<Rule> composite_rules(const Model<T>& model, const std::string& full
         rules[i].epsilon = e;
       }
     }
+  } else if (name == "sequential_preset_a" || name == "sequential_preset_b" || name == "sequential_preset_a_flat" ||
+             name == "sequential_preset_b_flat") {
+    // iNNvestigate's LRPSequentialPreset{A,B}[Flat]: AlphaBeta(1,0) (A) or (2,1) (B) on Conv,
+    // Epsilon(0.1) on Dense, Flat on the input layer. Its own rule for BatchNorm is not copied:
+    // BatchNorm is folded into the convolution before it, as for every composite.
+    need(0, 1);
+    const double alpha = name.starts_with("sequential_preset_a") ? 1.0 : 2.0;
+    const Rule flat = Rule::flat();
+    fill_affine(model, rules, Rule::alpha_beta(alpha, alpha - 1.0), Rule::epsilon_rule(params.empty() ? 0.1 : params[0]),
+                name.ends_with("_flat") ? &flat : nullptr, false);
   } else if (name == "alphabeta_epsilon" || name == "alphabeta_epsilon_flat" || name == "alphabeta_epsilon_w2") {
     need(0, 2);
     const double a = params.size() > 0 ? params[0] : 2.0;

@@ -51,7 +51,7 @@ TEST(FloatDoubleSweep, EveryCompositeOnEveryFixtureNetwork) {
   const std::vector<std::string> composites = {
       "epsilon", "epsilon_plus", "epsilon_plus_flat", "epsilon_alpha2_beta1", "epsilon_alpha2_beta1_flat", "epsilon_gamma_box:-3,3",
       "excitation_backprop", "deconvnet", "guided_backprop", "beta_smooth", "attnlrp", "cp_lrp", "alphabeta_epsilon",
-      "alphabeta_epsilon_flat", "alphabeta_epsilon_w2"};
+      "alphabeta_epsilon_flat", "alphabeta_epsilon_w2", "sequential_preset_a", "lrp.sequential_preset_b_flat"};
   std::size_t compared = 0;
   for (const Fixture& f : fixtures()) {
     const Model<float> mf = f.model.convert<float>();

@@ -109,6 +109,7 @@ TEST(KerasImport, KerasArchivesMatchPyTorch) {
   check_against_pytorch<float>("resnet.keras", "resnet", 4, 1e-5);
   check_against_pytorch<double>("nested.keras", "nested", 3, 1e-9);
   check_against_pytorch<float>("nested.keras", "nested", 3, 1e-5);
+  check_against_pytorch<double>("nested_deflated.keras", "nested", 3, 1e-9);  // members compressed: read from a copy
   check_against_pytorch<double>("zoo.keras", "zoo_k3", 1, 1e-9);
 }
 // The command line takes .keras files like .h5 ones: the same relevance as the Keras 3 .h5 file
@@ -125,6 +126,23 @@ TEST(KerasImport, KerasArchiveExplainsFromTheCommandLine) {
   EXPECT_LE(max_rel_error(ra, rb), 1e-12);
   std::filesystem::remove(a);
   std::filesystem::remove(b);
+}
+
+// iNNvestigate's analyzer names for its presets work as composites on Keras models.
+TEST(KerasImport, InnvestigatePresetFromTheCommandLine) {
+  const std::string out = temp_path("keras_preset_rel.npy");
+  const CliResult r = run_cli("explain " + fixture("cnn.h5") + " " + fixture("cnn_input_nhwc.npy") +
+                              " --composite lrp.sequential_preset_a_flat --target 2 --out " + out);
+  ASSERT_EQ(r.code, 0) << r.output;
+  Model<double> m = keras_model("cnn.h5");
+  fold_batch_norms(m);
+  ExplainRequest req;
+  req.rules = composite_rules(m, "sequential_preset_a_flat");
+  req.target.kind = Target::Kind::Classes;
+  req.target.classes = {2};
+  const Explanation<double> want = explain(m, io::read_npy(fixture("cnn_input.npy")), req);
+  EXPECT_LE(max_rel_error(nhwc_to_nchw(io::read_npy(out)), want.relevance), 1e-5);
+  std::filesystem::remove(out);
 }
 
 // The float reader (weights straight into float layers) gives the double reader's model.

@@ -305,6 +305,47 @@ TEST(CompositeMaps, DeepTaylorAndNoBias) {
   EXPECT_THROW(composite_rules(m, "deconvnet/nobias"), ConfigError);
 }
 
+// iNNvestigate's sequential presets: AlphaBeta(1,0) (A) or (2,1) (B) on every convolution,
+// Epsilon(0.1, or as given) on every Linear, Flat on the first of them for the _flat ones;
+// iNNvestigate's analyzer names ("lrp.sequential_preset_a") are the same composites.
+TEST(CompositeMaps, InnvestigatePresets) {
+  if (!available("resnet")) GTEST_SKIP() << "no fixture resnet in " << fixture_dir();
+  const Model<double>& m = fixture("resnet").canonized;
+  for (const std::string spec : {"sequential_preset_a", "sequential_preset_b:0.25", "lrp.sequential_preset_a_flat",
+                                 "lrp.sequential_preset_b_flat"}) {
+    SCOPED_TRACE(spec);
+    const bool b = spec.find("preset_b") != std::string::npos, flat = spec.find("_flat") != std::string::npos;
+    const std::vector<Rule> rules = composite_rules(m, spec);
+    bool first = true;
+    std::size_t convs = 0, linears = 0;
+    for (std::size_t i = 0; i < rules.size(); ++i) {
+      const LayerKind k = m.nodes()[i].layer->kind();
+      const Rule& r = rules[i];
+      if (k != LayerKind::Conv2d && k != LayerKind::Linear) continue;
+      if (first && flat) {
+        EXPECT_EQ(r.kind, RuleKind::Flat) << m.nodes()[i].name;
+      } else if (k == LayerKind::Conv2d) {
+        ++convs;
+        EXPECT_EQ(r.kind, RuleKind::AlphaBeta) << m.nodes()[i].name;
+        EXPECT_EQ(r.alpha, b ? 2.0 : 1.0);
+        EXPECT_EQ(r.beta, b ? 1.0 : 0.0);
+      } else {
+        ++linears;
+        EXPECT_EQ(r.kind, RuleKind::Epsilon) << m.nodes()[i].name;
+        EXPECT_EQ(r.epsilon, spec == "sequential_preset_b:0.25" ? 0.25 : 0.1);
+      }
+      first = false;
+    }
+    EXPECT_GE(convs, 5u);  // resnet: 6 convolutions, the first Flat in the _flat presets
+    EXPECT_GE(linears, 1u);
+  }
+  // The same rules under either name.
+  const std::vector<Rule> a = composite_rules(m, "sequential_preset_a"), b = composite_rules(m, "lrp.sequential_preset_a");
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].text, b[i].text);
+  EXPECT_THROW(composite_rules(m, "sequential_preset_a:1,2"), ConfigError);
+  EXPECT_THROW(composite_rules(m, "lrp.sequential_preset_c"), ConfigError);
+}
+
 INSTANTIATE_TEST_SUITE_P(Models, ZennitModern, ::testing::ValuesIn(kModels));
 
 }  // namespace
