@@ -18,19 +18,21 @@
 #include "io/keras_detail.hpp"
 #include "io/mapped_file.hpp"
 #include "io/zip_archive.hpp"
-#include "lrp/io/atomic_file.hpp"
 #include "lrp/core/error.hpp"
 #include "lrp/graph/canonize.hpp"
+#include "lrp/io/atomic_file.hpp"
 #include "lrp/io/keras.hpp"
 #include "lrp/layers/activation.hpp"
 #include "lrp/layers/batch_norm.hpp"
 #include "lrp/layers/conv2d.hpp"
+#include "lrp/layers/conv_transpose2d.hpp"
 #include "lrp/layers/linear.hpp"
 #include "lrp/layers/merge.hpp"
 #include "lrp/layers/pad.hpp"
 #include "lrp/layers/pool2d.hpp"
 #include "lrp/layers/prelu.hpp"
 #include "lrp/layers/reshape.hpp"
+#include "lrp/layers/resize.hpp"
 
 namespace lrp::io::keras_detail {
 namespace {
@@ -235,7 +237,7 @@ class Builder {
   std::vector<std::pair<std::string, std::string>> v3_weights() const {
     const std::string& c = layer_->class_name;
     std::vector<std::string> keys;
-    if (c == "Dense" || c == "Conv2D") keys = {"kernel"};
+    if (c == "Dense" || c == "Conv2D" || c == "Conv2DTranspose") keys = {"kernel"};
     else if (c == "DepthwiseConv2D") keys = {"depthwise_kernel"};
     else if (c == "SeparableConv2D") keys = {"depthwise_kernel", "pointwise_kernel"};
     else if (c == "PReLU") keys = {"alpha"};
@@ -502,6 +504,8 @@ class Builder {
     if (c == "Add") return merge(in, std::make_unique<Add<T>>(in.size()));
     if (c == "Maximum" || c == "Minimum") return merge(in, std::make_unique<Extremum<T>>(in.size(), c == "Minimum"));
     if (c == "Concatenate") return concatenate(in);
+    if (c == "Conv2DTranspose" || c == "Convolution2DTranspose") return conv2d_transpose(in);
+    if (c == "UpSampling2D") return upsampling(in);
     if (c == "ZeroPadding2D") return zero_padding(in);
     if (c == "Cropping2D") return cropping(in);
     if (c == "Rescaling") return rescaling(in);
@@ -594,6 +598,61 @@ class Builder {
       fail("groups " + std::to_string(groups) + " does not divide " + std::to_string(c) + " input channels and " + std::to_string(filters) + " filters");
     Tensor<T> w = conv_kernel("kernel", win.kh, win.kw, c / groups, filters);
     finish(add(std::make_unique<Conv2d<T>>(std::move(w), bias(filters), win, groups), {x}));
+  }
+
+  // Kernel [kh, kw, filters, C] → [C, filters, kh, kw]. The output size is Keras's without
+  // output_padding: in · stride ("same"), or in · stride + max(k' − stride, 0) ("valid"), k' the
+  // dilated kernel: "same" crops TensorFlow's padding (its odd row or column at the end), and
+  // where k' < stride the last stride − k' rows get the bias only (output padding).
+  void conv2d_transpose(const std::vector<std::size_t>& in) {
+    const std::size_t x = image(in);
+    channels_last();
+    if (!given("kernel_size")) fail("has no 'kernel_size'");
+    if (given("output_padding")) fail("output_padding is not supported (leave it None)");
+    const std::size_t c = shape(x)[0], filters = positive("filters", 0);
+    if (filters == 0) fail("has no 'filters'");
+    const std::string padding = text("padding", "valid");
+    if (padding != "same" && padding != "valid") fail("padding '" + padding + "' is not supported (valid, same)");
+    Window2d win;
+    std::tie(win.kh, win.kw) = pair("kernel_size", 1);
+    std::tie(win.sh, win.sw) = pair("strides", 1);
+    std::tie(win.dh, win.dw) = pair("dilation_rate", 1);
+    const auto axis = [&](std::size_t k, std::size_t st, std::size_t d, std::size_t& begin, std::size_t& end, std::size_t& extra) {
+      const std::size_t span = (k - 1) * d + 1, beyond = span > st ? span - st : 0;
+      if (padding == "same") begin = beyond / 2, end = beyond - beyond / 2;
+      extra = span < st ? st - span : 0;
+    };
+    std::size_t op_h = 0, op_w = 0;
+    axis(win.kh, win.sh, win.dh, win.pt, win.pb, op_h);
+    axis(win.kw, win.sw, win.dw, win.pl, win.pr, op_w);
+    const std::size_t taps = win.kh * win.kw;
+    const Tensor<T> k = weight("kernel", {win.kh, win.kw, filters, c});  // [taps, filters, C]
+    Tensor<T> w = Tensor<T>::uninitialized({c, filters, win.kh, win.kw});
+    if (!file_.dry()) {
+      Tensor<T> by_channel = Tensor<T>::uninitialized({filters * c, taps});  // [(filter, channel), tap]
+      transpose_into(k.data(), taps, filters * c, by_channel.data(), taps);
+      for (std::size_t o = 0; o < filters; ++o)
+        for (std::size_t i = 0; i < c; ++i)
+          std::copy_n(by_channel.data() + (o * c + i) * taps, taps, w.data() + (i * filters + o) * taps);
+    }
+    finish(add(std::make_unique<ConvTranspose2d<T>>(std::move(w), bias(filters), win, 1, op_h, op_w), {x}));
+  }
+  // Repeats rows and columns `size` times ("nearest"), or interpolates them ("bilinear": half-pixel
+  // centres, as tf.image.resize).
+  void upsampling(const std::vector<std::size_t>& in) {
+    const std::size_t x = image(in);
+    channels_last();
+    const auto [a, b] = pair("size", 2);
+    const std::string how = text("interpolation", "nearest");
+    if (how != "nearest" && how != "bilinear") fail("interpolation '" + how + "' is not supported (nearest, bilinear)");
+    const Shape& xs = shape(x);
+    if (xs[1] * a > kMaxSampleElements || xs[2] * b > kMaxSampleElements || xs[1] * a * xs[2] * b > kMaxSampleElements / xs[0])
+      fail("upsamples " + shape_str(xs) + " beyond " + std::to_string(kMaxSampleElements) + " values per sample");
+    const bool linear = how == "bilinear";
+    const ResizeCoordinates coords = linear ? ResizeCoordinates::HalfPixel : ResizeCoordinates::Asymmetric;
+    std::vector<ResizeTap> rows = resize_taps(xs[1], xs[1] * a, static_cast<double>(a), coords, linear, ResizeRounding::Floor);
+    std::vector<ResizeTap> cols = resize_taps(xs[2], xs[2] * b, static_cast<double>(b), coords, linear, ResizeRounding::Floor);
+    set(add(std::make_unique<Resize2d<T>>(xs[1], xs[2], std::move(rows), std::move(cols), how), {x}));
   }
 
   // Depthwise kernel [kh, kw, C, m] → a grouped convolution [C m, 1, kh, kw]: output channel
@@ -970,7 +1029,7 @@ std::vector<std::string> keras_supported_layers() {
           "GlobalAveragePooling2D", "GlobalMaxPooling2D", "Flatten", "BatchNormalization", "Activation", "ReLU", "LeakyReLU",
           "PReLU", "ELU", "Softmax", "Add", "Maximum", "Minimum", "Concatenate", "ZeroPadding2D", "Cropping2D", "Rescaling",
           "Multiply", "Reshape", "Normalization", "Dropout", "SpatialDropout2D", "GaussianNoise", "GaussianDropout", "AlphaDropout",
-          "ActivityRegularization", "nested Sequential and Functional models"};
+          "ActivityRegularization", "Conv2DTranspose", "UpSampling2D", "nested Sequential and Functional models"};
 }
 
 Model<double> read_keras_model(const std::string& path, const std::string& output, const Shape& data_shape) {

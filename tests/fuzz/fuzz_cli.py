@@ -250,10 +250,11 @@ def targets(seeds):
                   ['explain', '{F}', '--weights', p + '.caffemodel', p + '_input.npy', '--out', '{O}']))
         t.append(('caffe-weights-' + name, p + '.caffemodel', mutate_bytes,
                   ['explain', p + '.prototxt', '--weights', '{F}', p + '_input.npy', '--out', '{O}']))
-    for name, data in [('cnn', 'cnn_input_nhwc'), ('resnet', 'resnet_input_nhwc'), ('mlp', 'mlp_input'), ('cnn_unsized', 'cnn_input_nhwc')]:
+    for name, data in [('cnn', 'cnn_input_nhwc'), ('resnet', 'resnet_input_nhwc'), ('mlp', 'mlp_input'), ('cnn_unsized', 'cnn_input_nhwc'),
+                       ('zoo', 'zoo_input_nhwc'), ('updown', 'updown_input_nhwc')]:
         p = f'{FX}/keras/{name}.h5'  # HDF5 structures, the architecture JSON and the weights, mutated alike
         t.append(('keras-' + name, p, mutate_bytes, ['explain', '{F}', f'{FX}/keras/{data}.npy', '--composite', 'epsilon_plus_flat', '--out', '{O}']))
-    for name, data in [('resnet', 'resnet_input_nhwc'), ('nested', 'nested_input_nhwc'), ('zoo', 'zoo_input_nhwc')]:
+    for name, data in [('resnet', 'resnet_input_nhwc'), ('nested', 'nested_input_nhwc'), ('zoo', 'zoo_input_nhwc'), ('updown', 'updown_input_nhwc')]:
         t.append(('keras3-' + name, f'{FX}/keras/{name}.keras', mutate_keras_archive,
                   ['explain', '{F}', f'{FX}/keras/{data}.npy', '--composite', 'epsilon_plus_flat', '--out', '{O}']))
     sig = f'{FX}/conv1d/input.npy'  # signals [3, 2, 40]: a mutated relevance array drawn over them

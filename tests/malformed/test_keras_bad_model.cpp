@@ -29,6 +29,8 @@ TEST(KerasBadModel, UnsupportedLayersAndSettingsAreNamed) {
   expect_format_error(fixture("bad_layer_class.h5"), {"bad_layer_class.h5", "layer 'leaky_re_lu' (LSTM)", "not supported"});
   expect_format_error(fixture("bad_channels_first.h5"), {"layer 'conv2d' (Conv2D)", "channels_first"});
   expect_format_error(fixture("bad_activation.h5"), {"layer 'dense' (Dense)", "activation 'mish'"});
+  expect_format_error(fixture("bad_output_padding.h5"), {"layer 'ct2' (Conv2DTranspose)", "output_padding"});
+  expect_format_error(fixture("bad_interpolation.h5"), {"layer 'up2' (UpSampling2D)", "interpolation 'area'"});
   // Inside a nested model the error names the inner layer.
   expect_format_error(fixture("bad_nested_reshape.h5"), {"layer 'regroup' (Reshape)", "cannot infer the -1", "512 values"});
   // An image size left None, with no input array to size it.
