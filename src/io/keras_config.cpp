@@ -1,5 +1,8 @@
 // Keras's architecture JSON (`model_config`) → KerasGraph (keras_detail.hpp). Only the structure
 // is read here; each layer's own fields are read when it is converted (keras_layers.cpp).
+#include <algorithm>
+#include <cctype>
+
 #include "io/keras_detail.hpp"
 #include "lrp/core/error.hpp"
 
@@ -126,6 +129,39 @@ class ConfigReader {
 
 KerasGraph parse_model_config(const std::string& json_text, const std::string& source, const std::string& field) {
   return ConfigReader(source, field).read(json_text);
+}
+
+// Keras's naming.to_snake_case, which names a layer's group in a .keras weights file after its
+// class: "Conv2D" → "conv2d", "MaxPooling2D" → "max_pooling2d", "PReLU" → "p_re_lu". Its two
+// regular expressions, replaced left to right without overlapping as Python's re.sub does.
+std::string snake_case(const std::string& class_name) {
+  const auto upper = [](char c) { return c >= 'A' && c <= 'Z'; };
+  const auto lower = [](char c) { return c >= 'a' && c <= 'z'; };
+  std::string word;  // \W+ removed
+  for (char c : class_name)
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '_') word += c;
+  std::string split;  // (.)([A-Z][a-z]+) → \1_\2
+  for (std::size_t i = 0; i < word.size();) {
+    if (i + 2 < word.size() && upper(word[i + 1]) && lower(word[i + 2])) {
+      std::size_t end = i + 3;
+      while (end < word.size() && lower(word[end])) ++end;
+      split += word.substr(i, 1) + "_" + word.substr(i + 1, end - i - 1);
+      i = end;
+    } else {
+      split += word[i++];
+    }
+  }
+  std::string out;  // ([a-z])([A-Z]) → \1_\2, lower-cased
+  for (std::size_t i = 0; i < split.size();) {
+    if (i + 1 < split.size() && lower(split[i]) && upper(split[i + 1])) {
+      out += split.substr(i, 1) + "_" + split.substr(i + 1, 1);
+      i += 2;
+    } else {
+      out += split[i++];
+    }
+  }
+  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
 }
 
 bool is_model_class(const std::string& class_name) {

@@ -85,6 +85,9 @@ struct KerasGraph {
 // nested-list or Keras 3's keras_history inbound nodes). Throws FormatError naming `source`.
 KerasGraph parse_model_config(const std::string& json_text, const std::string& source, const std::string& field = "model_config");
 
+// Keras's naming.to_snake_case: "MaxPooling2D" → "max_pooling2d" (a .keras file's group names).
+std::string snake_case(const std::string& class_name);
+
 // Whether a layer's class is a model (Sequential, Functional, Model): a nested model.
 bool is_model_class(const std::string& class_name);
 // A nested model's own graph, from its layer entry.

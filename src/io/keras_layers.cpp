@@ -12,7 +12,6 @@
 #include <cstdio>
 #include <functional>
 #include <map>
-#include <regex>
 #include <set>
 
 #include "io/keras_detail.hpp"
@@ -53,18 +52,6 @@ struct Scope {
   std::map<std::string, std::string> groups;  // WeightLayout::KerasV3: layer name → its weights group
   int depth = 0;
 };
-
-// Keras's naming.to_snake_case, which names a layer's group in a .keras weights file after its
-// class: "Conv2D" → "conv2d", "MaxPooling2D" → "max_pooling2d", "PReLU" → "p_re_lu".
-std::string snake_case(const std::string& class_name) {
-  std::string s;
-  for (char c : class_name)
-    if (std::isalnum(static_cast<unsigned char>(c)) || c == '_') s += c;
-  s = std::regex_replace(s, std::regex("(.)([A-Z][a-z]+)"), "$1_$2");
-  s = std::regex_replace(s, std::regex("([a-z])([A-Z])"), "$1_$2");
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
 
 // The weights groups of a (sub)model's layers in a .keras file, under `prefix`: class names in
 // snake case, a repeated one numbered from _1 on, in the order of the model's layer list.

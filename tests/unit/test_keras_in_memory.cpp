@@ -1,4 +1,6 @@
-// The Keras importer's in-memory HDF5 file (how a .keras archive's weights are read): a file
+// How the Keras importer reads a .keras archive's weights. Group names: Keras's to_snake_case, as
+// Python's re.sub computes it (the expected names were printed by Keras's two expressions). The
+// in-memory HDF5 file: a file
 // mapped into memory reads the same weights as the file on disk, also when the pages of each
 // weight are dropped after reading it and the weight is read again (they come back from the
 // file). cnn.h5's dense kernel (128 x 16 floats, 8 KiB) spans whole pages.
@@ -45,6 +47,17 @@ TEST(KerasInMemory, ImagesThatAreNotHdf5AreRefused) {
   const std::string_view cut = mapped.bytes().substr(0, 600);  // the signature, then nothing
   EXPECT_THROW(Hdf5File(cut, "x.keras", false, false), FormatError);
   EXPECT_THROW(MappedFile("/nonexistent/lrp/model.keras"), IoError);
+}
+
+TEST(KerasInMemory, GroupNamesFollowKerasSnakeCase) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"Conv2D", "conv2d"}, {"MaxPooling2D", "max_pooling2d"}, {"PReLU", "p_re_lu"},
+      {"GlobalAveragePooling2D", "global_average_pooling2d"}, {"Conv2DTranspose", "conv2d_transpose"},
+      {"UpSampling2D", "up_sampling2d"}, {"BatchNormalization", "batch_normalization"}, {"ReLU", "re_lu"},
+      {"ABc", "a_bc"}, {"aBcDe", "a_bc_de"}, {"DepthwiseConv2D", "depthwise_conv2d"}, {"Functional", "functional"},
+      {"InputLayer", "input_layer"}, {"ELU", "elu"}, {"LeakyReLU", "leaky_re_lu"}, {"HTTPServer2X", "http_server2x"},
+      {"My-Layer.v2", "my_layerv2"}};
+  for (const auto& [name, want] : cases) EXPECT_EQ(io::keras_detail::snake_case(name), want) << name;
 }
 
 }  // namespace
